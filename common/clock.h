@@ -1,0 +1,15 @@
+/* Monotonic milliseconds, for deadlines and durations. */
+#ifndef US_CLOCK_H
+#define US_CLOCK_H
+
+#include <stdint.h>
+#include <time.h>
+
+static inline int64_t us_monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+#endif

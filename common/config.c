@@ -1,0 +1,200 @@
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STRING_MAX_DEFAULT 4096
+
+static void *field(void *cfg, const us_config_var *v)
+{
+	return (char *)cfg + v->offset;
+}
+
+static const void *cfield(const void *cfg, const us_config_var *v)
+{
+	return (const char *)cfg + v->offset;
+}
+
+static int parse_bool(const char *s, bool *out)
+{
+	static const char *const yes[] = {"1", "true", "yes", "on"};
+	static const char *const no[] = {"0", "false", "no", "off"};
+	for (size_t i = 0; i < 4; i++) {
+		if (strcmp(s, yes[i]) == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcmp(s, no[i]) == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static us_err load_one(const us_config_var *v, void *cfg, char *err, size_t err_size)
+{
+	const char *raw = getenv(v->name);
+	if (raw == NULL || raw[0] == '\0') {
+		if (v->flags & US_CONFIG_REQUIRED) {
+			snprintf(err, err_size, "%s: required setting is not set (%s)", v->name, v->help);
+			return US_EINVAL;
+		}
+		raw = v->fallback;
+	}
+
+	switch (v->type) {
+	case US_CONFIG_STRING: {
+		char **slot = field(cfg, v);
+		*slot = NULL;
+		if (raw == NULL)
+			return US_OK;
+		size_t len = strlen(raw);
+		int64_t max = v->max > 0 ? v->max : STRING_MAX_DEFAULT;
+		if ((int64_t)len < v->min || (int64_t)len > max) {
+			snprintf(err, err_size, "%s: length must be from %" PRId64 " to %" PRId64
+			         " characters, got %zu", v->name, v->min, max, len);
+			return US_EINVAL;
+		}
+		const char *why = v->check != NULL ? v->check(raw) : NULL;
+		if (why != NULL) {
+			snprintf(err, err_size, "%s: %s", v->name, why);
+			return US_EINVAL;
+		}
+		*slot = strdup(raw);
+		if (*slot == NULL) {
+			snprintf(err, err_size, "%s: out of memory", v->name);
+			return US_EEXHAUSTED;
+		}
+		return US_OK;
+	}
+	case US_CONFIG_INT: {
+		int64_t *slot = field(cfg, v);
+		*slot = 0;
+		if (raw == NULL)
+			return US_OK;
+		char *end;
+		errno = 0;
+		long long value = strtoll(raw, &end, 10);
+		if (errno != 0 || end == raw || *end != '\0' || value < v->min || value > v->max) {
+			snprintf(err, err_size, "%s: must be an integer from %" PRId64 " to %" PRId64
+			         ", got \"%.64s\"", v->name, v->min, v->max, raw);
+			return US_EINVAL;
+		}
+		*slot = value;
+		return US_OK;
+	}
+	case US_CONFIG_BOOL: {
+		bool *slot = field(cfg, v);
+		*slot = false;
+		if (raw == NULL)
+			return US_OK;
+		if (parse_bool(raw, slot) != 0) {
+			snprintf(err, err_size, "%s: must be true or false, got \"%.64s\"", v->name, raw);
+			return US_EINVAL;
+		}
+		return US_OK;
+	}
+	}
+	snprintf(err, err_size, "%s: unknown setting type", v->name);
+	return US_EINTERNAL;
+}
+
+us_err us_config_load(const us_config_var *vars, size_t n, void *cfg, char *err,
+                      size_t err_size)
+{
+	for (size_t i = 0; i < n; i++) {
+		us_err rc = load_one(&vars[i], cfg, err, err_size);
+		if (rc != US_OK) {
+			us_config_free(vars, i, cfg);
+			return rc;
+		}
+	}
+	return US_OK;
+}
+
+void us_config_free(const us_config_var *vars, size_t n, void *cfg)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (vars[i].type == US_CONFIG_STRING) {
+			char **slot = field(cfg, &vars[i]);
+			free(*slot);
+			*slot = NULL;
+		}
+	}
+}
+
+/* Prints a secret: a URL with a password shows everything but the password; anything
+ * else shows only whether it is set. */
+static void print_secret(FILE *out, const char *value)
+{
+	const char *scheme = strstr(value, "://");
+	if (scheme != NULL) {
+		const char *user = scheme + 3;
+		const char *at = strchr(user, '@');
+		const char *slash = strchr(user, '/');
+		if (at != NULL && (slash == NULL || at < slash)) {
+			const char *colon = memchr(user, ':', (size_t)(at - user));
+			if (colon != NULL) {
+				fprintf(out, "%.*s:********%s\n", (int)(colon - value), value, at);
+				return;
+			}
+		}
+		fprintf(out, "%s\n", value);
+		return;
+	}
+	fprintf(out, "********\n");
+}
+
+void us_config_print(FILE *out, const us_config_var *vars, size_t n, const void *cfg)
+{
+	for (size_t i = 0; i < n; i++) {
+		const us_config_var *v = &vars[i];
+		fprintf(out, "%s=", v->name);
+		switch (v->type) {
+		case US_CONFIG_STRING: {
+			const char *s = *(char *const *)cfield(cfg, v);
+			if (s == NULL)
+				fprintf(out, "\n");
+			else if (v->flags & US_CONFIG_SECRET)
+				print_secret(out, s);
+			else
+				fprintf(out, "%s\n", s);
+			break;
+		}
+		case US_CONFIG_INT:
+			fprintf(out, "%" PRId64 "\n", *(const int64_t *)cfield(cfg, v));
+			break;
+		case US_CONFIG_BOOL:
+			fprintf(out, "%s\n", *(const bool *)cfield(cfg, v) ? "true" : "false");
+			break;
+		}
+	}
+}
+
+void us_config_usage(FILE *out, const us_config_var *vars, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const us_config_var *v = &vars[i];
+		fprintf(out, "  %-24s %s", v->name, v->help);
+		if (v->flags & US_CONFIG_REQUIRED)
+			fprintf(out, " (required)");
+		else if (v->fallback != NULL && !(v->flags & US_CONFIG_SECRET))
+			fprintf(out, " (default: %s)", v->fallback);
+		fprintf(out, "\n");
+	}
+}
+
+const char *us_config_check_nng_url(const char *value)
+{
+	static const char *const schemes[] = {"ipc://", "tcp://", "tls+tcp://", "inproc://"};
+	for (size_t i = 0; i < 4; i++) {
+		size_t len = strlen(schemes[i]);
+		if (strncmp(value, schemes[i], len) == 0 && value[len] != '\0')
+			return NULL;
+	}
+	return "must be an NNG address starting ipc://, tcp://, tls+tcp:// or inproc://";
+}

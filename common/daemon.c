@@ -1,0 +1,226 @@
+#include "daemon.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "db.h"
+#include "log.h"
+
+#ifndef USHER_VERSION
+#define USHER_VERSION "0.0.0"
+#endif
+
+#define MIB (1024 * 1024)
+
+#define VAR(name, type, field, flags, fallback, min, max, check, help)                           \
+	{name, type, offsetof(us_daemon_config, field), flags, fallback, min, max, check, help}
+
+static const us_config_var common_vars[] = {
+	VAR("DATABASE_URL", US_CONFIG_STRING, database_url, US_CONFIG_REQUIRED | US_CONFIG_SECRET,
+	    NULL, 1, 0, NULL, "libpq connection URI for this daemon's own role"),
+	VAR("RPC_LISTEN", US_CONFIG_STRING, rpc_listen, US_CONFIG_REQUIRED, NULL, 1, 0,
+	    us_config_check_nng_url, "NNG address to serve RPC on, e.g. ipc:///run/usher/x.sock"),
+	VAR("RPC_WORKERS", US_CONFIG_INT, rpc_workers, 0, "8", 1, 256, NULL,
+	    "worker threads, each with its own database connection"),
+	VAR("RPC_MAX_MESSAGE_BYTES", US_CONFIG_INT, rpc_max_message_bytes, 0, "16777216", 4096,
+	    256 * MIB, NULL, "largest request accepted"),
+	VAR("RPC_DEFAULT_TIMEOUT_MS", US_CONFIG_INT, rpc_default_timeout_ms, 0, "30000", 1,
+	    600000, NULL, "deadline of a request that sets none"),
+	VAR("LOG_LEVEL", US_CONFIG_STRING, log_level, 0, "info", 1, 5, NULL,
+	    "debug, info, warn or error"),
+};
+#define N_COMMON (sizeof(common_vars) / sizeof(common_vars[0]))
+
+/* A daemon without a database skips DATABASE_URL. */
+static const us_config_var *vars_of(const us_daemon_spec *spec, size_t *n)
+{
+	*n = spec->schema != NULL ? N_COMMON : N_COMMON - 1;
+	return spec->schema != NULL ? common_vars : common_vars + 1;
+}
+
+static void usage(const us_daemon_spec *spec, FILE *out)
+{
+	size_t n;
+	const us_config_var *vars = vars_of(spec, &n);
+	fprintf(out, "%s %s: %s\n\n", spec->name, USHER_VERSION, spec->summary);
+	fprintf(out, "usage: %s [--help | --version | --print-config]\n", spec->name);
+	if (spec->schema != NULL)
+		fprintf(out, "       %s migrate    apply pending migrations and exit\n", spec->name);
+	fprintf(out, "\nSettings are read from the environment:\n");
+	us_config_usage(out, vars, n);
+	if (spec->n_config > 0)
+		us_config_usage(out, spec->config, spec->n_config);
+	fprintf(out, "\nSIGTERM or SIGINT: finish in-flight requests and exit 0. SIGHUP: reload.\n"
+	             "Exit status: 0 stopped cleanly, 1 could not start or run, 2 bad usage or "
+	             "settings.\n");
+}
+
+static int load_settings(const us_daemon_spec *spec, us_daemon_config *cfg)
+{
+	size_t n;
+	const us_config_var *vars = vars_of(spec, &n);
+	char err[512];
+	if (us_config_load(vars, n, cfg, err, sizeof(err)) != US_OK) {
+		fprintf(stderr, "%s: %s\n", spec->name, err);
+		return -1;
+	}
+	if (spec->n_config > 0 &&
+	    us_config_load(spec->config, spec->n_config, spec->config_struct, err, sizeof(err)) != US_OK) {
+		us_config_free(vars, n, cfg);
+		fprintf(stderr, "%s: %s\n", spec->name, err);
+		return -1;
+	}
+	us_log_level level;
+	if (us_log_level_parse(cfg->log_level, &level) != 0) {
+		fprintf(stderr, "%s: LOG_LEVEL: must be debug, info, warn or error, got \"%s\"\n",
+		        spec->name, cfg->log_level);
+		us_config_free(vars, n, cfg);
+		us_config_free(spec->config, spec->n_config, spec->config_struct);
+		return -1;
+	}
+	us_log_init(spec->name, level);
+	return 0;
+}
+
+static void free_settings(const us_daemon_spec *spec, us_daemon_config *cfg)
+{
+	size_t n;
+	const us_config_var *vars = vars_of(spec, &n);
+	us_config_free(vars, n, cfg);
+	if (spec->n_config > 0)
+		us_config_free(spec->config, spec->n_config, spec->config_struct);
+}
+
+static int migrate(const us_daemon_spec *spec, const us_daemon_config *cfg)
+{
+	char err[512];
+	PGconn *conn;
+	if (us_db_connect(cfg->database_url, spec->schema, &conn, err, sizeof(err)) != US_OK) {
+		us_error("could not connect to the database: %s", err);
+		return -1;
+	}
+	int applied = 0;
+	us_err rc = us_migrate(conn, spec->schema, spec->migrations, &applied, err, sizeof(err));
+	PQfinish(conn);
+	if (rc != US_OK) {
+		us_error("%s", err);
+		return -1;
+	}
+	us_info("schema \"%s\" is up to date (%d migrations applied now)", spec->schema, applied);
+	return 0;
+}
+
+/* Waits for a stop signal, reloading on SIGHUP. */
+static void wait_for_stop(const us_daemon_spec *spec, const sigset_t *signals)
+{
+	for (;;) {
+		int sig = 0;
+		if (sigwait(signals, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			us_info("reload requested");
+			if (spec->reload != NULL)
+				spec->reload();
+			continue;
+		}
+		us_info("stopping on %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		return;
+	}
+}
+
+static int serve(const us_daemon_spec *spec, const us_daemon_config *cfg, const sigset_t *signals)
+{
+	char err[512];
+	if (spec->start != NULL && spec->start(cfg, err, sizeof(err)) != US_OK) {
+		us_error("could not start: %s", err);
+		return 1;
+	}
+	us_rpc_server_opts opts = {
+		.listen_url = cfg->rpc_listen,
+		.workers = (int)cfg->rpc_workers,
+		.max_message_bytes = (size_t)cfg->rpc_max_message_bytes,
+		.default_timeout_ms = (uint32_t)cfg->rpc_default_timeout_ms,
+		.database_url = spec->schema != NULL ? cfg->database_url : NULL,
+		.schema = spec->schema,
+	};
+	us_rpc_server *srv;
+	if (us_rpc_server_start(&opts, spec->services, spec->n_services, &srv, err, sizeof(err)) != US_OK) {
+		us_error("could not start the RPC server: %s", err);
+		if (spec->stop != NULL)
+			spec->stop();
+		return 1;
+	}
+	us_log_fields(US_LOG_INFO, "serving", "listen", cfg->rpc_listen, "version", USHER_VERSION, NULL);
+
+	wait_for_stop(spec, signals);
+	us_rpc_server_stop(srv);
+	if (spec->stop != NULL)
+		spec->stop();
+	us_info("stopped");
+	return 0;
+}
+
+int us_daemon_main(const us_daemon_spec *spec, int argc, char **argv)
+{
+	/* Before any thread exists, so every thread inherits the mask and the signals
+	 * reach sigwait() alone. */
+	sigset_t signals;
+	sigemptyset(&signals);
+	sigaddset(&signals, SIGTERM);
+	sigaddset(&signals, SIGINT);
+	sigaddset(&signals, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &signals, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	enum { RUN, MIGRATE, PRINT_CONFIG } mode = RUN;
+	if (argc > 2) {
+		usage(spec, stderr);
+		return 2;
+	}
+	if (argc == 2) {
+		if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+			usage(spec, stdout);
+			return 0;
+		} else if (strcmp(argv[1], "--version") == 0) {
+			printf("%s %s\n", spec->name, USHER_VERSION);
+			return 0;
+		} else if (strcmp(argv[1], "--print-config") == 0) {
+			mode = PRINT_CONFIG;
+		} else if (strcmp(argv[1], "migrate") == 0 && spec->schema != NULL) {
+			mode = MIGRATE;
+		} else {
+			fprintf(stderr, "%s: unknown argument \"%s\"; see --help\n", spec->name, argv[1]);
+			return 2;
+		}
+	}
+
+	us_daemon_config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	if (load_settings(spec, &cfg) != 0)
+		return 2;
+	if (sodium_init() < 0) {
+		us_error("could not initialise libsodium");
+		free_settings(spec, &cfg);
+		return 1;
+	}
+
+	int status = 0;
+	if (mode == PRINT_CONFIG) {
+		size_t n;
+		const us_config_var *vars = vars_of(spec, &n);
+		us_config_print(stdout, vars, n, &cfg);
+		if (spec->n_config > 0)
+			us_config_print(stdout, spec->config, spec->n_config, spec->config_struct);
+	} else if (spec->schema != NULL && migrate(spec, &cfg) != 0) {
+		status = 1;
+	} else if (mode == RUN) {
+		status = serve(spec, &cfg, &signals);
+	}
+	free_settings(spec, &cfg);
+	return status;
+}

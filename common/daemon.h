@@ -1,0 +1,48 @@
+/* What every Usher daemon does around its services: reads its settings, answers --help,
+ * --version and --print-config, applies its migrations (at start-up, or alone with the
+ * `migrate` subcommand), serves RPC until SIGTERM or SIGINT, then drains and exits 0.
+ * A daemon's main() is one call to us_daemon_main(). */
+#ifndef US_DAEMON_H
+#define US_DAEMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "err.h"
+#include "migrate.h"
+#include "rpc_server.h"
+
+/* The settings every daemon has. */
+typedef struct us_daemon_config {
+	char *database_url;
+	char *rpc_listen;
+	int64_t rpc_workers;
+	int64_t rpc_max_message_bytes;
+	int64_t rpc_default_timeout_ms;
+	char *log_level;
+} us_daemon_config;
+
+typedef struct us_daemon_spec {
+	const char *name;    /* "usher-identityd" */
+	const char *summary; /* one line for --help */
+	const char *schema;  /* its Postgres schema; NULL for a daemon without a database */
+	const us_migration *migrations;
+	const us_rpc_service *services;
+	size_t n_services;
+	/* The daemon's own settings, loaded into config_struct after the common ones. */
+	const us_config_var *config;
+	size_t n_config;
+	void *config_struct;
+	/* Optional hooks: start runs before serving (a failure stops the daemon with err),
+	 * stop after the server has drained, reload on SIGHUP. */
+	us_err (*start)(const us_daemon_config *cfg, char *err, size_t err_size);
+	void (*stop)(void);
+	void (*reload)(void);
+} us_daemon_spec;
+
+/* Runs the daemon; returns the process exit status: 0 after a clean stop, 1 when it
+ * could not start or run, 2 for bad usage or settings. */
+int us_daemon_main(const us_daemon_spec *spec, int argc, char **argv);
+
+#endif

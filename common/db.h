@@ -1,0 +1,46 @@
+/* libpq helpers: connecting into a service's schema, parameterised statements with
+ * errors mapped onto us_err (the one place SQLSTATE is read), and transactions.
+ * A PGconn belongs to one thread at a time. */
+#ifndef US_DB_H
+#define US_DB_H
+
+#include <libpq-fe.h>
+
+#include "err.h"
+
+/* Opens a connection and points its search_path at schema (so every statement uses
+ * unqualified names), with UTC timestamps. Returns owned *out (PQfinish it), or an error
+ * with the reason in err. */
+US_MUST_USE us_err us_db_connect(const char *url, const char *schema, PGconn **out, char *err,
+                                 size_t err_size);
+
+/* Reconnects a broken connection (after a Postgres restart) and restores its settings. */
+US_MUST_USE us_err us_db_ensure(PGconn *conn, const char *schema);
+
+/* Runs sql with text parameters ($1..$n; NULL is SQL NULL). On success returns owned *out
+ * (PQclear it) when out is not NULL; on failure clears the result, logs the detail and
+ * returns the mapped error. */
+US_MUST_USE us_err us_db_exec(PGconn *conn, const char *sql, int n_params,
+                              const char *const *params, PGresult **out);
+
+/* As us_db_exec, with explicit lengths and formats (1 = binary) for bytea parameters. */
+US_MUST_USE us_err us_db_exec_bin(PGconn *conn, const char *sql, int n_params,
+                                  const char *const *params, const int *lengths,
+                                  const int *formats, PGresult **out);
+
+/* The us_err for a SQLSTATE: 23505 → ALREADY_EXISTS, 57014 → DEADLINE_EXCEEDED, ... */
+us_err us_db_error_from_sqlstate(const char *sqlstate);
+
+/* The constraint named by the calling thread's last failed statement, or "". Lets a
+ * handler tell which unique key a conflict hit. */
+const char *us_db_last_constraint(void);
+
+US_MUST_USE us_err us_db_begin(PGconn *conn);
+US_MUST_USE us_err us_db_commit(PGconn *conn);
+/* Rolls back; safe to call when no transaction is open. */
+void us_db_rollback(PGconn *conn);
+
+/* Caps every statement of the current transaction at ms (the caller's remaining budget). */
+US_MUST_USE us_err us_db_set_local_timeout(PGconn *conn, long ms);
+
+#endif

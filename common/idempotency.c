@@ -1,0 +1,130 @@
+#include "idempotency.h"
+
+#include <string.h>
+
+#include <sodium.h>
+
+#include "db.h"
+
+#define HASH_BYTES 32
+
+static void request_hash(const char *method, const uint8_t *request, size_t len,
+                         uint8_t out[HASH_BYTES])
+{
+	crypto_generichash_state st;
+	crypto_generichash_init(&st, NULL, 0, HASH_BYTES);
+	/* The NUL keeps "a" + "bc" apart from "ab" + "c". */
+	crypto_generichash_update(&st, (const uint8_t *)method, strlen(method) + 1);
+	crypto_generichash_update(&st, request, len);
+	crypto_generichash_final(&st, out, HASH_BYTES);
+}
+
+/* The key is already stored: compare the request and hand back the stored reply. */
+static us_err replay(PGconn *conn, us_arena *arena, const char *key,
+                     const uint8_t hash[HASH_BYTES], us_idempotency_result *out)
+{
+	const char *params[] = {key};
+	PGresult *res = NULL;
+	us_err rc = us_db_exec(conn, "SELECT request_hash, reply FROM idempotency_keys WHERE key = $1",
+	                       1, params, &res);
+	if (rc != US_OK)
+		return rc;
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 1)) {
+		/* The row's owner rolled back between our INSERT and SELECT: let the caller
+		 * retry rather than guess. */
+		PQclear(res);
+		return US_EABORTED;
+	}
+	size_t stored_len = 0;
+	unsigned char *stored = PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0, 0),
+	                                        &stored_len);
+	bool same = stored != NULL && stored_len == HASH_BYTES &&
+	            sodium_memcmp(stored, hash, HASH_BYTES) == 0;
+	PQfreemem(stored);
+	if (!same) {
+		PQclear(res);
+		out->key_reused = true;
+		return US_EINVAL;
+	}
+	size_t reply_len = 0;
+	unsigned char *reply = PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0, 1),
+	                                       &reply_len);
+	PQclear(res);
+	if (reply == NULL)
+		return US_EEXHAUSTED;
+	uint8_t *copy = us_arena_alloc(arena, reply_len);
+	if (copy == NULL) {
+		PQfreemem(reply);
+		return US_EEXHAUSTED;
+	}
+	memcpy(copy, reply, reply_len);
+	PQfreemem(reply);
+	out->reply = copy;
+	out->reply_len = reply_len;
+	out->replayed = true;
+	return US_OK;
+}
+
+us_err us_idempotency_run(PGconn *conn, us_arena *arena, const char *key, const char *method,
+                          const uint8_t *request, size_t request_len, int64_t timeout_ms,
+                          us_idempotent_body *body, void *ctx, us_idempotency_result *out)
+{
+	memset(out, 0, sizeof(*out));
+	uint8_t hash[HASH_BYTES];
+	request_hash(method, request, request_len, hash);
+
+	us_err rc = us_db_begin(conn);
+	if (rc != US_OK)
+		return rc;
+	rc = us_db_set_local_timeout(conn, (long)timeout_ms);
+	if (rc != US_OK)
+		goto fail;
+
+	/* A concurrent holder of the same key makes this INSERT wait for its commit or
+	 * rollback, so exactly one of them runs the body. */
+	const char *params[] = {key, method, (const char *)hash};
+	const int lengths[] = {0, 0, HASH_BYTES};
+	const int formats[] = {0, 0, 1};
+	PGresult *res = NULL;
+	rc = us_db_exec_bin(conn,
+	                    "INSERT INTO idempotency_keys (key, method, request_hash) "
+	                    "VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING RETURNING 1",
+	                    3, params, lengths, formats, &res);
+	if (rc != US_OK)
+		goto fail;
+	bool claimed = PQntuples(res) == 1;
+	PQclear(res);
+
+	if (!claimed) {
+		rc = replay(conn, arena, key, hash, out);
+		us_db_rollback(conn);
+		return rc;
+	}
+
+	const uint8_t *reply = NULL;
+	size_t reply_len = 0;
+	rc = body(ctx, &reply, &reply_len);
+	if (rc != US_OK)
+		goto fail;
+
+	const char *store_params[] = {key, (const char *)reply};
+	const int store_lengths[] = {0, (int)reply_len};
+	const int store_formats[] = {0, 1};
+	/* libpq reads a binary parameter's bytes even when its length is 0. */
+	if (reply == NULL)
+		store_params[1] = "";
+	rc = us_db_exec_bin(conn, "UPDATE idempotency_keys SET reply = $2 WHERE key = $1", 2,
+	                    store_params, store_lengths, store_formats, NULL);
+	if (rc != US_OK)
+		goto fail;
+	rc = us_db_commit(conn);
+	if (rc != US_OK)
+		goto fail;
+	out->reply = reply;
+	out->reply_len = reply_len;
+	return US_OK;
+
+fail:
+	us_db_rollback(conn);
+	return rc;
+}

@@ -1,0 +1,39 @@
+/* Exactly-once effects for mutating requests. NNG's REQ resends a request that got no
+ * reply, and callers retry, so a mutating method runs under an idempotency key: the
+ * change and the stored reply commit together, and a repeat gets the stored reply. */
+#ifndef US_IDEMPOTENCY_H
+#define US_IDEMPOTENCY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "arena.h"
+#include "err.h"
+
+#define US_IDEMPOTENCY_KEY_MAX 200
+
+/* The change itself: runs inside the transaction; on success sets *reply to the packed
+ * reply (memory that lives until the call returns). */
+typedef us_err us_idempotent_body(void *ctx, const uint8_t **reply, size_t *reply_len);
+
+typedef struct us_idempotency_result {
+	const uint8_t *reply; /* in the arena, or the body's memory */
+	size_t reply_len;
+	bool replayed;        /* the stored reply of an earlier run */
+	bool key_reused;      /* the key was stored with a different request: US_EINVAL */
+} us_idempotency_result;
+
+/* In one transaction on conn (statements capped at timeout_ms): claims key for this
+ * (method, request) and runs body, storing its reply; or, when the key is already
+ * stored, returns the stored reply without running body. A body error rolls everything
+ * back, key included, so a retry runs again. */
+US_MUST_USE us_err us_idempotency_run(PGconn *conn, us_arena *arena, const char *key,
+                                      const char *method, const uint8_t *request,
+                                      size_t request_len, int64_t timeout_ms,
+                                      us_idempotent_body *body, void *ctx,
+                                      us_idempotency_result *out);
+
+#endif

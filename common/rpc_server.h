@@ -1,0 +1,112 @@
+/* The RPC server: one NNG REP socket, a pool of worker threads each with its own
+ * database connection, and dispatch through protoc-c's service descriptors.
+ *
+ * Adding a method is writing its handler and one line in the service's method table:
+ *
+ *     static const us_rpc_method identity_methods[] = {
+ *         {"CreateUser", create_user, US_RPC_IDEMPOTENT},
+ *         {"GetUser", get_user, 0},
+ *     };
+ *
+ * The server unpacks the request into a per-call arena, runs the handler, packs its reply,
+ * and answers every failure with a status: a malformed envelope or payload is
+ * INVALID_ARGUMENT, an unknown method UNIMPLEMENTED, an expired deadline DEADLINE_EXCEEDED.
+ * Every server also answers usher.v1.Health/Check. */
+#ifndef US_RPC_SERVER_H
+#define US_RPC_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+#include <protobuf-c/protobuf-c.h>
+
+#include "arena.h"
+#include "err.h"
+
+typedef struct us_call us_call;
+typedef struct us_rpc_server us_rpc_server;
+
+/* A handler. request is the unpacked input message (borrowed). On success it sets *reply
+ * to the output message, allocated in us_call_arena(call) (or static); on failure it
+ * returns the error, with a message set by us_call_error() or violations added by
+ * us_call_violation(). */
+typedef us_err us_rpc_handler(us_call *call, const ProtobufCMessage *request,
+                              ProtobufCMessage **reply);
+
+enum {
+	/* Mutating and idempotent: the request must carry an idempotency key; the handler
+	 * runs inside a transaction on us_call_db() that also records the key, the request's
+	 * hash and the reply; a repeat of the key replays the stored reply, and the same key
+	 * with another request is INVALID_ARGUMENT. The handler must not BEGIN or COMMIT. */
+	US_RPC_IDEMPOTENT = 1 << 0,
+};
+
+typedef struct us_rpc_method {
+	const char *name; /* as in the .proto: "CreateUser" */
+	us_rpc_handler *handler;
+	unsigned flags;
+} us_rpc_method;
+
+typedef struct us_rpc_service {
+	const ProtobufCServiceDescriptor *descriptor;
+	const us_rpc_method *methods;
+	size_t n_methods;
+	void *ctx; /* the service's state, handed to handlers by us_call_service_ctx() */
+} us_rpc_service;
+
+typedef struct us_rpc_server_opts {
+	const char *listen_url;          /* ipc://..., tcp://... */
+	int workers;                     /* threads, each with its own PGconn */
+	size_t max_message_bytes;        /* larger requests are dropped by NNG */
+	uint32_t default_timeout_ms;     /* when a request gives none */
+	const char *database_url;        /* NULL: workers have no database */
+	const char *schema;
+} us_rpc_server_opts;
+
+/* Binds the socket, connects the workers and starts serving. services (and their
+ * tables) are borrowed for the server's life. Every method a table names must exist in
+ * its descriptor; descriptor methods without a handler answer UNIMPLEMENTED. Returns
+ * owned *out (stop with us_rpc_server_stop()), or an error with the reason in err. */
+US_MUST_USE us_err us_rpc_server_start(const us_rpc_server_opts *opts,
+                                       const us_rpc_service *services, size_t n_services,
+                                       us_rpc_server **out, char *err, size_t err_size);
+
+/* What Health/Check answers while the server runs (true after start). */
+void us_rpc_server_set_serving(us_rpc_server *srv, bool serving);
+
+/* Stops taking requests, finishes the ones already received, replies to them, and
+ * frees the server. Takes NULL. */
+void us_rpc_server_stop(us_rpc_server *srv);
+
+/* --- for handlers --- */
+
+us_arena *us_call_arena(us_call *call);
+/* The worker's connection, search_path set to the schema; NULL without a database. */
+PGconn *us_call_db(us_call *call);
+void *us_call_service_ctx(us_call *call);
+const char *us_call_request_id(us_call *call);
+const char *us_call_traceparent(us_call *call);
+const char *us_call_caller(us_call *call);
+const char *us_call_idempotency_key(us_call *call); /* "" when none */
+const char *us_call_actor_user_id(us_call *call);   /* "" when anonymous */
+const char *us_call_actor_account_id(us_call *call);
+/* Milliseconds left before the caller's deadline; never below 0. */
+int64_t us_call_remaining_ms(us_call *call);
+
+/* Sets the reply's message (printf) and returns code, for `return us_call_error(...)`. */
+us_err us_call_error(us_call *call, us_err code, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+/* Records a bad field ("emails[3]", "must be an email address"). */
+void us_call_violation(us_call *call, const char *field, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+/* True when violations were recorded. */
+bool us_call_has_violations(const us_call *call);
+
+/* Returns US_EINVAL with a message summing up the recorded violations. */
+us_err us_call_invalid(us_call *call);
+
+#endif

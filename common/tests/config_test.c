@@ -1,0 +1,122 @@
+/* Settings: defaults, ranges, a missing required setting named in one clear line, and
+ * secrets masked when printed. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+typedef struct settings {
+	char *url;
+	char *listen;
+	int64_t workers;
+	bool verbose;
+} settings;
+
+static const us_config_var vars[] = {
+	{"UT_URL", US_CONFIG_STRING, offsetof(settings, url), US_CONFIG_REQUIRED | US_CONFIG_SECRET,
+	 NULL, 1, 0, NULL, "database URL"},
+	{"UT_LISTEN", US_CONFIG_STRING, offsetof(settings, listen), 0, "ipc:///tmp/x.sock", 1, 0,
+	 us_config_check_nng_url, "where to listen"},
+	{"UT_WORKERS", US_CONFIG_INT, offsetof(settings, workers), 0, "8", 1, 64, NULL, "workers"},
+	{"UT_VERBOSE", US_CONFIG_BOOL, offsetof(settings, verbose), 0, "false", 0, 0, NULL, "verbose"},
+};
+#define N (sizeof(vars) / sizeof(vars[0]))
+
+static int clear_env(void **state)
+{
+	(void)state;
+	unsetenv("UT_URL");
+	unsetenv("UT_LISTEN");
+	unsetenv("UT_WORKERS");
+	unsetenv("UT_VERBOSE");
+	return 0;
+}
+
+static void test_defaults_and_values(void **state)
+{
+	(void)state;
+	setenv("UT_URL", "postgresql://u:secret@/db", 1);
+	setenv("UT_VERBOSE", "yes", 1);
+	settings s;
+	char err[256];
+	assert_int_equal(us_config_load(vars, N, &s, err, sizeof(err)), US_OK);
+	assert_string_equal(s.url, "postgresql://u:secret@/db");
+	assert_string_equal(s.listen, "ipc:///tmp/x.sock");
+	assert_int_equal(s.workers, 8);
+	assert_true(s.verbose);
+	us_config_free(vars, N, &s);
+}
+
+static void test_missing_required_setting_is_named(void **state)
+{
+	(void)state;
+	settings s;
+	char err[256];
+	assert_int_equal(us_config_load(vars, N, &s, err, sizeof(err)), US_EINVAL);
+	assert_string_equal(err, "UT_URL: required setting is not set (database URL)");
+	/* An empty value counts as unset. */
+	setenv("UT_URL", "", 1);
+	assert_int_equal(us_config_load(vars, N, &s, err, sizeof(err)), US_EINVAL);
+	assert_non_null(strstr(err, "UT_URL"));
+}
+
+static void test_malformed_settings_are_named(void **state)
+{
+	(void)state;
+	setenv("UT_URL", "x", 1);
+	const struct {
+		const char *name, *value, *expect;
+	} cases[] = {
+		{"UT_WORKERS", "abc", "UT_WORKERS: must be an integer from 1 to 64, got \"abc\""},
+		{"UT_WORKERS", "65", "UT_WORKERS: must be an integer from 1 to 64, got \"65\""},
+		{"UT_WORKERS", "3x", "UT_WORKERS: must be an integer from 1 to 64, got \"3x\""},
+		{"UT_VERBOSE", "maybe", "UT_VERBOSE: must be true or false, got \"maybe\""},
+		{"UT_LISTEN", "http://x", "UT_LISTEN: must be an NNG address starting ipc://, tcp://, "
+		                          "tls+tcp:// or inproc://"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		setenv(cases[i].name, cases[i].value, 1);
+		settings s;
+		char err[256];
+		assert_int_equal(us_config_load(vars, N, &s, err, sizeof(err)), US_EINVAL);
+		assert_string_equal(err, cases[i].expect);
+		unsetenv(cases[i].name);
+	}
+}
+
+static void test_print_masks_secrets(void **state)
+{
+	(void)state;
+	setenv("UT_URL", "postgresql://svc:hunter2@db.internal/usher", 1);
+	settings s;
+	char err[256];
+	assert_int_equal(us_config_load(vars, N, &s, err, sizeof(err)), US_OK);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	us_config_print(out, vars, N, &s);
+	fclose(out);
+	assert_null(strstr(text, "hunter2"));
+	assert_non_null(strstr(text, "UT_URL=postgresql://svc:********@db.internal/usher\n"));
+	assert_non_null(strstr(text, "UT_WORKERS=8\n"));
+	free(text);
+	us_config_free(vars, N, &s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_defaults_and_values, clear_env),
+		cmocka_unit_test_setup(test_missing_required_setting_is_named, clear_env),
+		cmocka_unit_test_setup(test_malformed_settings_are_named, clear_env),
+		cmocka_unit_test_setup(test_print_masks_secrets, clear_env),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,152 @@
+/* The five daemons as real processes against a real Postgres: they report healthy
+ * through usherctl, each role is kept out of the other schemas, bad settings stop a
+ * daemon with one clear line, and SIGTERM stops each one cleanly and quickly. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "harness.h"
+
+static const char *const schemas[] = {"identity", "tenancy", "invitation", "notification"};
+
+static void test_health_through_usherctl(void **state)
+{
+	ut_system *sys = *state;
+	ut_system_export_urls(sys);
+	char bin[512];
+	ut_bin("usherctl", bin, sizeof(bin));
+
+	char *out = NULL;
+	char *table[] = {bin, "health", NULL};
+	assert_int_equal(ut_run(table, NULL, false, &out), 0);
+	assert_non_null(strstr(out, "usher-identityd"));
+	free(out);
+
+	char *json_args[] = {bin, "health", "--json", NULL};
+	assert_int_equal(ut_run(json_args, NULL, false, &out), 0);
+	json_error_t jerr;
+	json_t *doc = json_loads(out, 0, &jerr);
+	if (doc == NULL)
+		fail_msg("usherctl --json printed no JSON: %s\n%s", jerr.text, out);
+	free(out);
+	assert_true(json_is_true(json_object_get(doc, "healthy")));
+	json_t *daemons = json_object_get(doc, "daemons");
+	assert_int_equal(json_array_size(daemons), 5);
+	for (size_t i = 0; i < 5; i++) {
+		json_t *d = json_array_get(daemons, i);
+		assert_string_equal(json_string_value(json_object_get(d, "status")), "SERVING");
+	}
+	json_decref(doc);
+}
+
+static void test_each_role_reaches_only_its_schema(void **state)
+{
+	ut_system *sys = *state;
+	for (size_t r = 0; r < 4; r++) {
+		char url[512];
+		ut_db_role_url(&sys->db, schemas[r], url, sizeof(url));
+		PGconn *conn = PQconnectdb(url);
+		assert_int_equal(PQstatus(conn), CONNECTION_OK);
+		for (size_t s = 0; s < 4; s++) {
+			char sql[128];
+			snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s.schema_migrations", schemas[s]);
+			PGresult *res = PQexec(conn, sql);
+			if (r == s) {
+				assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+			} else {
+				assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
+				assert_string_equal(PQresultErrorField(res, PG_DIAG_SQLSTATE), "42501");
+			}
+			PQclear(res);
+		}
+		/* Nor can it create anything in the shared public schema. */
+		PGresult *res = PQexec(conn, "CREATE TABLE public.sneaky (x int)");
+		assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
+		PQclear(res);
+		PQfinish(conn);
+	}
+}
+
+static void test_bad_settings_stop_a_daemon_with_one_line(void **state)
+{
+	(void)state;
+	char bin[512];
+	ut_bin("usher-identityd", bin, sizeof(bin));
+	char *argv[] = {bin, NULL};
+
+	char *no_db[] = {"RPC_LISTEN=ipc:///tmp/never.sock", NULL};
+	char *out = NULL;
+	assert_int_equal(ut_run(argv, no_db, true, &out), 2);
+	assert_non_null(strstr(out, "usher-identityd: DATABASE_URL: required setting is not set"));
+	assert_null(strchr(strchr(out, '\n') + 1, '\n')); /* one line */
+	free(out);
+
+	char *bad_workers[] = {"DATABASE_URL=postgresql:///x", "RPC_LISTEN=ipc:///tmp/never.sock",
+	                       "RPC_WORKERS=lots", NULL};
+	assert_int_equal(ut_run(argv, bad_workers, true, &out), 2);
+	assert_non_null(strstr(out, "RPC_WORKERS: must be an integer from 1 to 256, got \"lots\""));
+	free(out);
+
+	char *print[] = {bin, "--print-config", NULL};
+	char *settings[] = {"DATABASE_URL=postgresql://usher_identity:s3cret@/usher",
+	                    "RPC_LISTEN=ipc:///tmp/never.sock", NULL};
+	assert_int_equal(ut_run(print, settings, true, &out), 0);
+	assert_null(strstr(out, "s3cret"));
+	assert_non_null(strstr(out, "DATABASE_URL=postgresql://usher_identity:********@/usher"));
+	assert_non_null(strstr(out, "RPC_WORKERS=8"));
+	free(out);
+}
+
+static void test_sigterm_stops_each_daemon_cleanly(void **state)
+{
+	ut_system *sys = *state;
+	for (int i = 0; i < UT_N_DAEMONS; i++) {
+		int64_t took = 0;
+		int status = ut_system_signal(sys, i, SIGTERM, 2000, &took);
+		if (status == -1)
+			fail_msg("usher-%sd did not exit within 2 s of SIGTERM", sys->daemons[i].name);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			fail_msg("usher-%sd ended with status %d", sys->daemons[i].name, status);
+		assert_true(took < 2000);
+	}
+	/* With everything down, usherctl says so. */
+	char bin[512];
+	ut_bin("usherctl", bin, sizeof(bin));
+	char *argv[] = {bin, "health", NULL};
+	assert_int_equal(ut_run(argv, NULL, false, NULL), 5);
+}
+
+static int setup(void **state)
+{
+	ut_system *sys = calloc(1, sizeof(*sys));
+	ut_system_init(sys, "foundation");
+	ut_system_start_all(sys);
+	*state = sys;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	ut_system_teardown(*state);
+	free(*state);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_health_through_usherctl),
+		cmocka_unit_test(test_each_role_reaches_only_its_schema),
+		cmocka_unit_test(test_bad_settings_stop_a_daemon_with_one_line),
+		cmocka_unit_test(test_sigterm_stops_each_daemon_cleanly),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,365 @@
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "arena.h"
+#include "clock.h"
+#include "rpc_client.h"
+#include "usher/v1/health.pb-c.h"
+
+extern char **environ;
+
+static const char *const daemon_names[UT_N_DAEMONS] = {
+	"identity", "tenancy", "invitation", "notification", "gateway",
+};
+
+static const char *env_or_fail(const char *name)
+{
+	const char *v = getenv(name);
+	if (v == NULL || v[0] == '\0') {
+		fail_msg("%s is not set: run the tests with ./usher test, which starts Postgres", name);
+	}
+	return v;
+}
+
+static void conninfo(const ut_db *db, const char *dbname, char *out, size_t size)
+{
+	snprintf(out, size, "postgresql://usher_admin:%s@/%s?host=%s&port=%s", db->admin_password,
+	         dbname, db->host, db->port);
+}
+
+static PGconn *connect_admin(const ut_db *db, const char *dbname)
+{
+	char url[512];
+	conninfo(db, dbname, url, sizeof(url));
+	PGconn *conn = PQconnectdb(url);
+	if (PQstatus(conn) != CONNECTION_OK)
+		fail_msg("could not connect to %s: %s", dbname, PQerrorMessage(conn));
+	PGresult *res = PQexec(conn, "SET client_min_messages = warning");
+	PQclear(res);
+	return conn;
+}
+
+static void exec_ok(PGconn *conn, const char *sql)
+{
+	PGresult *res = PQexec(conn, sql);
+	ExecStatusType st = PQresultStatus(res);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+		fail_msg("%s\n  in: %.200s", PQresultErrorMessage(res), sql);
+	PQclear(res);
+}
+
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		fail_msg("could not open \"%s\": %s", path, strerror(errno));
+	fseek(f, 0, SEEK_END);
+	long len = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *buf = malloc((size_t)len + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)len, f), (size_t)len);
+	buf[len] = '\0';
+	fclose(f);
+	return buf;
+}
+
+void ut_db_create(ut_db *db, const char *prefix)
+{
+	memset(db, 0, sizeof(*db));
+	if (sodium_init() < 0)
+		fail_msg("sodium_init failed");
+	snprintf(db->host, sizeof(db->host), "%s", env_or_fail("USHER_TEST_PGHOST"));
+	snprintf(db->port, sizeof(db->port), "%s", env_or_fail("USHER_TEST_PGPORT"));
+	snprintf(db->admin_password, sizeof(db->admin_password), "%s",
+	         env_or_fail("USHER_TEST_ADMIN_PASSWORD"));
+	snprintf(db->role_password, sizeof(db->role_password), "%s",
+	         env_or_fail("USHER_TEST_ROLE_PASSWORD"));
+	char suffix[9];
+	unsigned char raw[4];
+	randombytes_buf(raw, sizeof(raw));
+	sodium_bin2hex(suffix, sizeof(suffix), raw, sizeof(raw));
+	snprintf(db->name, sizeof(db->name), "ut_%.40s_%s", prefix, suffix);
+
+	PGconn *admin = connect_admin(db, "postgres");
+	char *ident = PQescapeIdentifier(admin, db->name, strlen(db->name));
+	char sql[256];
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", ident);
+	PQfreemem(ident);
+	exec_ok(admin, sql);
+	PQfinish(admin);
+
+	char path[512];
+	snprintf(path, sizeof(path), "%s/scripts/sql/database.sql", env_or_fail("USHER_SOURCE_DIR"));
+	char *script = read_file(path);
+	PGconn *conn = connect_admin(db, db->name);
+	exec_ok(conn, script);
+	PQfinish(conn);
+	free(script);
+}
+
+void ut_db_drop(ut_db *db)
+{
+	if (db->name[0] == '\0')
+		return;
+	PGconn *admin = connect_admin(db, "postgres");
+	char *ident = PQescapeIdentifier(admin, db->name, strlen(db->name));
+	char sql[256];
+	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", ident);
+	PQfreemem(ident);
+	exec_ok(admin, sql);
+	PQfinish(admin);
+	db->name[0] = '\0';
+}
+
+void ut_db_role_url(const ut_db *db, const char *role, char *out, size_t size)
+{
+	snprintf(out, size, "postgresql://usher_%s:%s@/%s?host=%s&port=%s", role, db->role_password,
+	         db->name, db->host, db->port);
+}
+
+PGconn *ut_db_admin(const ut_db *db)
+{
+	return connect_admin(db, db->name);
+}
+
+void ut_db_admin_exec(const ut_db *db, const char *sql)
+{
+	PGconn *conn = connect_admin(db, db->name);
+	exec_ok(conn, sql);
+	PQfinish(conn);
+}
+
+void ut_bin(const char *name, char *out, size_t size)
+{
+	snprintf(out, size, "%s/%s", env_or_fail("USHER_BIN_DIR"), name);
+}
+
+void ut_system_init(ut_system *sys, const char *prefix)
+{
+	memset(sys, 0, sizeof(*sys));
+	ut_db_create(&sys->db, prefix);
+	/* Short, so socket paths stay under the 107-byte limit. */
+	snprintf(sys->dir, sizeof(sys->dir), "/tmp/ut-XXXXXX");
+	if (mkdtemp(sys->dir) == NULL)
+		fail_msg("mkdtemp: %s", strerror(errno));
+	for (int i = 0; i < UT_N_DAEMONS; i++) {
+		ut_daemon *d = &sys->daemons[i];
+		d->name = daemon_names[i];
+		snprintf(d->url, sizeof(d->url), "ipc://%s/%s.sock", sys->dir, d->name);
+		snprintf(d->log_path, sizeof(d->log_path), "%s/%s.log", sys->dir, d->name);
+	}
+}
+
+void ut_system_export_urls(const ut_system *sys)
+{
+	for (int i = 0; i < UT_N_DAEMONS; i++) {
+		char name[64];
+		snprintf(name, sizeof(name), "%s_RPC_URL", sys->daemons[i].name);
+		for (char *p = name; *p; p++)
+			*p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+		setenv(name, sys->daemons[i].url, 1);
+	}
+}
+
+/* Asks Health/Check once; true when SERVING. */
+static bool serving(const char *url)
+{
+	char err[256];
+	us_rpc_client *c;
+	us_rpc_client_opts opts = {.url = url, .caller = "test"};
+	if (us_rpc_client_open(&opts, &c, err, sizeof(err)) != US_OK)
+		return false;
+	us_arena *arena = us_arena_new();
+	Usher__V1__HealthCheckRequest req = USHER__V1__HEALTH_CHECK_REQUEST__INIT;
+	us_rpc_call_opts call = {.timeout_ms = 1000};
+	ProtobufCMessage *reply = NULL;
+	bool ok = us_rpc_call(c, "usher.v1.Health/Check", &call, &req.base,
+	                      &usher__v1__health_check_response__descriptor, arena, &reply,
+	                      NULL) == US_OK &&
+	          ((Usher__V1__HealthCheckResponse *)reply)->status ==
+	                  USHER__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
+	us_arena_free(arena);
+	us_rpc_client_close(c);
+	return ok;
+}
+
+static void print_log(const ut_daemon *d)
+{
+	FILE *f = fopen(d->log_path, "r");
+	if (f == NULL)
+		return;
+	char line[1024];
+	fprintf(stderr, "--- %s ---\n", d->log_path);
+	while (fgets(line, sizeof(line), f) != NULL)
+		fputs(line, stderr);
+	fclose(f);
+}
+
+void ut_system_start(ut_system *sys, int which)
+{
+	ut_daemon *d = &sys->daemons[which];
+	char binary[512], name[64];
+	snprintf(name, sizeof(name), "usher-%sd", d->name);
+	ut_bin(name, binary, sizeof(binary));
+
+	/* The daemon's environment: ours, plus its settings. */
+	char db_url[512], listen[200], urls[UT_N_DAEMONS][200];
+	char *env[256];
+	size_t n = 0;
+	for (char **e = environ; *e != NULL && n < 200; e++)
+		env[n++] = *e;
+	ut_db_role_url(&sys->db, d->name, db_url, sizeof(db_url));
+	char database_setting[600];
+	snprintf(database_setting, sizeof(database_setting), "DATABASE_URL=%s", db_url);
+	if (which != UT_GATEWAY)
+		env[n++] = database_setting;
+	snprintf(listen, sizeof(listen), "RPC_LISTEN=%s", d->url);
+	env[n++] = listen;
+	for (int i = 0; i < UT_N_DAEMONS; i++) {
+		char upper[32];
+		snprintf(upper, sizeof(upper), "%s", sys->daemons[i].name);
+		for (char *p = upper; *p; p++)
+			*p = (char)(*p - 32);
+		snprintf(urls[i], sizeof(urls[i]), "%s_RPC_URL=%s", upper, sys->daemons[i].url);
+		env[n++] = urls[i];
+	}
+	env[n++] = "RPC_WORKERS=4";
+	env[n++] = "LOG_LEVEL=debug";
+	env[n++] = "HTTP_PORT=0";
+	for (size_t i = 0; i < 16 && sys->extra_env[i] != NULL; i++)
+		env[n++] = (char *)sys->extra_env[i];
+	env[n] = NULL;
+
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, d->log_path,
+	                                 O_WRONLY | O_CREAT | O_APPEND, 0644);
+	posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
+	char *argv[] = {binary, NULL};
+	int rv = posix_spawn(&d->pid, binary, &fa, NULL, argv, env);
+	posix_spawn_file_actions_destroy(&fa);
+	if (rv != 0)
+		fail_msg("could not start %s: %s", binary, strerror(rv));
+
+	int64_t deadline = us_monotonic_ms() + 20000;
+	while (us_monotonic_ms() < deadline) {
+		if (serving(d->url))
+			return;
+		int status;
+		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+			d->pid = 0;
+			print_log(d);
+			fail_msg("%s exited while starting (status %d)", name, status);
+		}
+		usleep(50 * 1000);
+	}
+	print_log(d);
+	fail_msg("%s did not become healthy", name);
+}
+
+void ut_system_start_all(ut_system *sys)
+{
+	for (int i = 0; i < UT_N_DAEMONS; i++)
+		ut_system_start(sys, i);
+}
+
+int ut_system_signal(ut_system *sys, int which, int sig, int timeout_ms, int64_t *took_ms)
+{
+	ut_daemon *d = &sys->daemons[which];
+	if (d->pid == 0)
+		return -1;
+	int64_t start = us_monotonic_ms();
+	kill(d->pid, sig);
+	for (;;) {
+		int status;
+		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+			d->pid = 0;
+			if (took_ms != NULL)
+				*took_ms = us_monotonic_ms() - start;
+			return status;
+		}
+		if (us_monotonic_ms() - start > timeout_ms) {
+			if (took_ms != NULL)
+				*took_ms = us_monotonic_ms() - start;
+			return -1;
+		}
+		usleep(10 * 1000);
+	}
+}
+
+void ut_system_teardown(ut_system *sys)
+{
+	for (int i = 0; i < UT_N_DAEMONS; i++) {
+		if (sys->daemons[i].pid == 0)
+			continue;
+		if (ut_system_signal(sys, i, SIGTERM, 5000, NULL) == -1 && sys->daemons[i].pid != 0) {
+			kill(sys->daemons[i].pid, SIGKILL);
+			waitpid(sys->daemons[i].pid, NULL, 0);
+			sys->daemons[i].pid = 0;
+		}
+	}
+	ut_db_drop(&sys->db);
+	if (getenv("UT_KEEP") == NULL && sys->dir[0] != '\0') {
+		for (int i = 0; i < UT_N_DAEMONS; i++)
+			unlink(sys->daemons[i].log_path);
+		rmdir(sys->dir);
+	}
+}
+
+int ut_run(char *const argv[], char *const envp[], bool with_stderr, char **out)
+{
+	int pipefd[2];
+	if (pipe(pipefd) != 0)
+		fail_msg("pipe: %s", strerror(errno));
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
+	if (with_stderr)
+		posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDERR_FILENO);
+	posix_spawn_file_actions_addclose(&fa, pipefd[0]);
+	pid_t pid;
+	int rv = posix_spawn(&pid, argv[0], &fa, NULL, argv, envp != NULL ? envp : environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(pipefd[1]);
+	if (rv != 0)
+		fail_msg("could not run %s: %s", argv[0], strerror(rv));
+
+	size_t len = 0, cap = 4096;
+	char *buf = malloc(cap);
+	assert_non_null(buf);
+	ssize_t got;
+	while ((got = read(pipefd[0], buf + len, cap - len - 1)) > 0) {
+		len += (size_t)got;
+		if (cap - len < 1024) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			assert_non_null(buf);
+		}
+	}
+	close(pipefd[0]);
+	buf[len] = '\0';
+	int status;
+	waitpid(pid, &status, 0);
+	if (out != NULL)
+		*out = buf;
+	else
+		free(buf);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
