@@ -30,6 +30,12 @@ static void test_health_through_usherctl(void **state)
 	assert_non_null(strstr(out, "usher-identityd"));
 	free(out);
 
+	char *one[] = {bin, "health", "tenancy", NULL};
+	assert_int_equal(ut_run(one, NULL, false, &out), 0);
+	assert_non_null(strstr(out, "usher-tenancyd"));
+	assert_null(strstr(out, "usher-identityd"));
+	free(out);
+
 	char *json_args[] = {bin, "health", "--json", NULL};
 	assert_int_equal(ut_run(json_args, NULL, false, &out), 0);
 	json_error_t jerr;

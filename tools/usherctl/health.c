@@ -82,32 +82,60 @@ static void print_table(const result *results, size_t n)
 	}
 }
 
+/* Picks the daemons named on the command line ("identity", "usher-tenancyd"), or all. */
+static int select_targets(int argc, char **argv, const ctl_target **chosen, size_t *n)
+{
+	*n = 0;
+	if (argc == 0) {
+		for (size_t i = 0; i < ctl_n_targets; i++)
+			chosen[(*n)++] = &ctl_targets[i];
+		return 0;
+	}
+	for (int a = 0; a < argc; a++) {
+		const ctl_target *found = NULL;
+		for (size_t i = 0; i < ctl_n_targets && found == NULL; i++) {
+			const char *full = ctl_targets[i].daemon;
+			size_t len = strlen(argv[a]);
+			/* "usher-identityd" or its short form "identity" */
+			if (strcmp(full, argv[a]) == 0 ||
+			    (strncmp(full + 6, argv[a], len) == 0 && strcmp(full + 6 + len, "d") == 0))
+				found = &ctl_targets[i];
+		}
+		if (found == NULL) {
+			fprintf(stderr, "usherctl health: unknown daemon \"%s\"\n", argv[a]);
+			return -1;
+		}
+		if (*n < ctl_n_targets)
+			chosen[(*n)++] = found;
+	}
+	return 0;
+}
+
 int ctl_health(const ctl_opts *opts, int argc, char **argv)
 {
-	(void)argv;
-	if (argc > 0) {
-		fprintf(stderr, "usherctl health: takes no arguments\n");
+	const ctl_target *chosen[8];
+	size_t n;
+	if (select_targets(argc, argv, chosen, &n) != 0)
 		return CTL_USAGE;
-	}
-	for (size_t i = 0; i < ctl_n_targets; i++) {
-		if (ctl_target_url(&ctl_targets[i]) == NULL) {
-			fprintf(stderr, "usherctl: %s is not set (the address of %s)\n", ctl_targets[i].env,
-			        ctl_targets[i].daemon);
+	for (size_t i = 0; i < n; i++) {
+		if (ctl_target_url(chosen[i]) == NULL) {
+			fprintf(stderr, "usherctl: %s is not set (the address of %s)\n", chosen[i]->env,
+			        chosen[i]->daemon);
 			return CTL_USAGE;
 		}
 	}
 	result results[8];
 	int code = CTL_OK;
-	for (size_t i = 0; i < ctl_n_targets; i++) {
-		check(&ctl_targets[i], opts->timeout_ms, &results[i]);
+	for (size_t i = 0; i < n; i++) {
+		check(chosen[i], opts->timeout_ms, &results[i]);
 		if (strcmp(results[i].status, "UNREACHABLE") == 0)
 			code = CTL_UNAVAILABLE;
 		else if (strcmp(results[i].status, "NOT_SERVING") == 0 && code == CTL_OK)
 			code = CTL_FAILED;
 	}
 	if (opts->json)
-		print_json(results, ctl_n_targets, code);
+		print_json(results, n, code);
 	else
-		print_table(results, ctl_n_targets);
+		print_table(results, n);
 	return code;
 }

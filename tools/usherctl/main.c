@@ -20,7 +20,7 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-	{"health", ctl_health, "check that every daemon is serving"},
+	{"health", ctl_health, "[DAEMON...]  check that every daemon (or the named ones) is serving"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
