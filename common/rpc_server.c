@@ -104,6 +104,17 @@ int64_t us_call_remaining_ms(us_call *call)
 	return left > 0 ? left : 0;
 }
 
+void us_call_downstream(us_call *call, us_rpc_call_opts *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	int64_t left = us_call_remaining_ms(call);
+	opts->timeout_ms = (uint32_t)(left > 0 ? left : 1);
+	opts->request_id = call->request_id;
+	opts->traceparent = call->req->traceparent;
+	opts->actor_user_id = us_call_actor_user_id(call);
+	opts->actor_account_id = us_call_actor_account_id(call);
+}
+
 us_err us_call_error(us_call *call, us_err code, const char *fmt, ...)
 {
 	call->status.code = code;

@@ -24,6 +24,7 @@
 
 #include "arena.h"
 #include "err.h"
+#include "rpc_client.h"
 
 typedef struct us_call us_call;
 typedef struct us_rpc_server us_rpc_server;
@@ -94,6 +95,11 @@ const char *us_call_actor_user_id(us_call *call);   /* "" when anonymous */
 const char *us_call_actor_account_id(us_call *call);
 /* Milliseconds left before the caller's deadline; never below 0. */
 int64_t us_call_remaining_ms(us_call *call);
+
+/* Fills opts for a call this handler makes to another daemon: what is left of the
+ * caller's budget, its request id, traceparent and actor are carried on. The strings are
+ * borrowed from the call. The idempotency key is left to the handler. */
+void us_call_downstream(us_call *call, us_rpc_call_opts *opts);
 
 /* Sets the reply's message (printf) and returns code, for `return us_call_error(...)`. */
 us_err us_call_error(us_call *call, us_err code, const char *fmt, ...)
