@@ -6,6 +6,7 @@
 #include "log.h"
 
 static _Thread_local char last_constraint[64];
+static _Thread_local unsigned long round_trips;
 
 us_err us_db_error_from_sqlstate(const char *s)
 {
@@ -81,8 +82,45 @@ us_err us_db_ensure(PGconn *conn, const char *schema)
 	return set_search_path(conn, schema);
 }
 
+unsigned long us_db_round_trips(void)
+{
+	return round_trips;
+}
+
+void us_db_round_trips_reset(void)
+{
+	round_trips = 0;
+}
+
+char *us_db_text_array(us_arena *arena, const char *const *items, size_t n)
+{
+	size_t size = 3;
+	for (size_t i = 0; i < n; i++)
+		size += 2 * strlen(items[i]) + 3;
+	char *out = us_arena_alloc(arena, size);
+	if (out == NULL)
+		return NULL;
+	char *p = out;
+	*p++ = '{';
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			*p++ = ',';
+		*p++ = '"';
+		for (const char *s = items[i]; *s; s++) {
+			if (*s == '"' || *s == '\\')
+				*p++ = '\\';
+			*p++ = *s;
+		}
+		*p++ = '"';
+	}
+	*p++ = '}';
+	*p = '\0';
+	return out;
+}
+
 static us_err check_result(PGconn *conn, PGresult *res, PGresult **out)
 {
+	round_trips++;
 	ExecStatusType st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
 		if (out != NULL)

@@ -6,6 +6,7 @@
 
 #include <libpq-fe.h>
 
+#include "arena.h"
 #include "err.h"
 
 /* Opens a connection and points its search_path at schema (so every statement uses
@@ -34,6 +35,15 @@ us_err us_db_error_from_sqlstate(const char *sqlstate);
 /* The constraint named by the calling thread's last failed statement, or "". Lets a
  * handler tell which unique key a conflict hit. */
 const char *us_db_last_constraint(void);
+
+/* A Postgres array literal ({"a","b\"c"}) of n strings, in the arena: a whole batch goes
+ * to the server as one text[] parameter. NULL when out of memory. */
+char *us_db_text_array(us_arena *arena, const char *const *items, size_t n);
+
+/* Statements the calling thread has sent since the last reset: the RPC server logs it
+ * per request, so a batch's constant number of round trips can be seen and tested. */
+unsigned long us_db_round_trips(void);
+void us_db_round_trips_reset(void);
 
 US_MUST_USE us_err us_db_begin(PGconn *conn);
 US_MUST_USE us_err us_db_commit(PGconn *conn);

@@ -434,6 +434,7 @@ static nng_msg *handle_message(worker *w, nng_msg *in, int64_t received_ms)
 		call.request_id = generated_id;
 	}
 	us_log_set_request(call.request_id, req != NULL ? req->method : NULL);
+	us_db_round_trips_reset();
 	uint32_t timeout = call.req->timeout_ms ? call.req->timeout_ms : srv->opts.default_timeout_ms;
 	call.deadline_ms = received_ms + timeout;
 
@@ -452,11 +453,12 @@ static nng_msg *handle_message(worker *w, nng_msg *in, int64_t received_ms)
 	}
 
 	int64_t took = us_monotonic_ms() - received_ms;
-	char took_text[24];
+	char took_text[24], trips_text[24];
 	snprintf(took_text, sizeof(took_text), "%lld", (long long)took);
+	snprintf(trips_text, sizeof(trips_text), "%lu", us_db_round_trips());
 	us_log_fields(level_for(call.status.code), "request handled", "code",
-	              us_err_name(call.status.code), "ms", took_text, "caller", call.req->caller,
-	              NULL);
+	              us_err_name(call.status.code), "ms", took_text, "db_round_trips", trips_text,
+	              "caller", call.req->caller, NULL);
 
 	nng_msg *out = pack_reply(&call, payload, payload_len);
 	us_log_set_request(NULL, NULL);

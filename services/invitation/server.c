@@ -1,9 +1,26 @@
 /* The dispatch table of usher.v1.InvitationService: one line per method. */
 #include "server.h"
 
+#include "accept.h"
+#include "batch.h"
+#include "manage.h"
 #include "usher/v1/invitation.pb-c.h"
 
+static const us_rpc_method invitation_methods[] = {
+	{"CreateInvitations", inv_create_invitations, US_RPC_IDEMPOTENT},
+	{"ListInvitations", inv_list_invitations, 0},
+	{"GetInvitation", inv_get_invitation, 0},
+	{"Reinvite", inv_reinvite, US_RPC_IDEMPOTENT},
+	{"Revoke", inv_revoke, US_RPC_IDEMPOTENT},
+	{"Preview", inv_preview, 0},
+	/* Accept and Decline run their own steps, each idempotent (see saga.h). */
+	{"Accept", inv_accept, 0},
+	{"Decline", inv_decline, 0},
+	{"ListMyInvitations", inv_list_my_invitations, 0},
+};
+
 const us_rpc_service invitation_services[] = {
-	{&usher__v1__invitation_service__descriptor, NULL, 0, NULL},
+	{&usher__v1__invitation_service__descriptor, invitation_methods,
+	 sizeof(invitation_methods) / sizeof(invitation_methods[0]), NULL},
 };
 const size_t invitation_n_services = sizeof(invitation_services) / sizeof(invitation_services[0]);

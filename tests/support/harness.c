@@ -243,6 +243,8 @@ void ut_system_start(ut_system *sys, int which)
 	env[n++] = "RPC_WORKERS=4";
 	env[n++] = "LOG_LEVEL=debug";
 	env[n++] = "HTTP_PORT=0";
+	/* Fixed test secrets: the tests' databases are throwaway. */
+	env[n++] = "INVITATION_TOKEN_KEY=6b1f2e3d4c5b6a79887766554433221100ffeeddccbbaa998877665544332211";
 	for (size_t i = 0; i < 16 && sys->extra_env[i] != NULL; i++)
 		env[n++] = (char *)sys->extra_env[i];
 	env[n] = NULL;

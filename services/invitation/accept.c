@@ -1,0 +1,333 @@
+#include "accept.h"
+
+#include <string.h>
+
+#include "fault.h"
+#include "links.h"
+#include "log.h"
+#include "peers.h"
+#include "saga.h"
+#include "store.h"
+#include "upstream.h"
+#include "validate.h"
+#include "view.h"
+
+#define NAME_MAX_BYTES 200
+#define PASSWORD_MIN 8
+#define PASSWORD_MAX 1024
+
+/* The invitation a link's token opens. A malformed token and an unknown one get the same
+ * NOT_FOUND: the reply tells nothing about which tokens exist. */
+static us_err load_by_token(us_call *call, const char *token, inv_row *row)
+{
+	uint8_t hash[US_TOKEN_HASH_BYTES];
+	if (strlen(token) > 100 || inv_link_hash(token, hash) != US_OK)
+		return us_call_error(call, US_ENOTFOUND, "invitation not found");
+	us_err rc = store_get_by_token(us_call_db(call), us_call_arena(call), hash, row);
+	if (rc == US_ENOTFOUND)
+		return us_call_error(call, US_ENOTFOUND, "invitation not found");
+	return rc;
+}
+
+/* Refuses, saying why, a link that can no longer be used. */
+static us_err refuse_unless_open(us_call *call, const inv_row *row)
+{
+	switch (inv_view_state(row)) {
+	case USHER__V1__INVITATION_STATE__INVITATION_PENDING:
+		return US_OK;
+	case USHER__V1__INVITATION_STATE__INVITATION_ACCEPTING:
+		return us_call_error(call, US_EABORTED,
+		                     "this invitation is being accepted; try again in a moment");
+	case USHER__V1__INVITATION_STATE__INVITATION_ACCEPTED:
+		return us_call_error(call, US_EPRECONDITION, "this invitation has already been accepted");
+	case USHER__V1__INVITATION_STATE__INVITATION_DECLINED:
+		return us_call_error(call, US_EPRECONDITION, "this invitation was declined");
+	case USHER__V1__INVITATION_STATE__INVITATION_REVOKED:
+		return us_call_error(call, US_EPRECONDITION, "this invitation was revoked");
+	case USHER__V1__INVITATION_STATE__INVITATION_EXPIRED:
+		return us_call_error(call, US_EPRECONDITION,
+		                     "this invitation has expired; ask %s to send a new one",
+		                     row->inviter_name);
+	default:
+		return us_call_error(call, US_EINTERNAL, "internal error");
+	}
+}
+
+/* After a lost race for the claim, the reason the link is no longer open. */
+static us_err refuse_after_race(us_call *call, const char *token)
+{
+	inv_row now;
+	us_err rc = load_by_token(call, token, &now);
+	if (rc != US_OK)
+		return rc;
+	rc = refuse_unless_open(call, &now);
+	return rc != US_OK ? rc
+	                   : us_call_error(call, US_EABORTED, "this invitation changed; try again");
+}
+
+us_err inv_preview(us_call *call, const ProtobufCMessage *request, ProtobufCMessage **reply)
+{
+	const Usher__V1__PreviewRequest *req = (const Usher__V1__PreviewRequest *)request;
+	us_arena *a = us_call_arena(call);
+	inv_row row;
+	us_err rc = load_by_token(call, req->token, &row);
+	if (rc != US_OK)
+		return rc;
+	/* Whether to offer sign-in or sign-up is decided now, not when it was sent. */
+	peer_ctx p;
+	peer_ctx_from_call(&p, call);
+	Usher__V1__LookupEmailsReply *users;
+	rc = peer_lookup_emails(&p, &row.email, 1, &users);
+	if (rc != US_OK)
+		rc = inv_upstream_error(call, &p, rc, "looking up the invitee");
+	peer_ctx_clear(&p);
+	if (rc != US_OK)
+		return rc;
+	Usher__V1__PreviewReply *out = US_ARENA_NEW(a, Usher__V1__PreviewReply);
+	if (out == NULL)
+		return US_EEXHAUSTED;
+	usher__v1__preview_reply__init(out);
+	out->account_name = row.account_name;
+	out->inviter_name = row.inviter_name;
+	out->role = (Usher__V1__Role)row.role;
+	out->state = inv_view_state(&row);
+	out->email = row.email;
+	out->expires_at = row.expires_at;
+	out->existing_user = users->n_matches > 0;
+	out->products = row.products;
+	out->n_products = row.n_products;
+	*reply = &out->base;
+	return US_OK;
+}
+
+static void validate_accept(us_call *call, const Usher__V1__AcceptRequest *req)
+{
+	bool has_profile = req->new_user != NULL;
+	bool has_session = req->session_token[0] != '\0';
+	if (has_profile == has_session)
+		us_call_violation(call, "new_user",
+		                  "give either a new user's profile or an existing user's session");
+	if (has_session && strlen(req->session_token) > 100)
+		us_call_violation(call, "session_token", "is too long");
+	if (!has_profile)
+		return;
+	const Usher__V1__NewUserProfile *u = req->new_user;
+	const char *why = us_name_check(u->name, NAME_MAX_BYTES);
+	if (why != NULL)
+		us_call_violation(call, "new_user.name", "%s", why);
+	if (u->phone[0] != '\0' && (why = us_phone_check(u->phone)) != NULL)
+		us_call_violation(call, "new_user.phone", "%s", why);
+	size_t len = strlen(u->password);
+	if (len < PASSWORD_MIN || len > PASSWORD_MAX)
+		us_call_violation(call, "new_user.password", "must be %d to %d characters",
+		                  PASSWORD_MIN, PASSWORD_MAX);
+}
+
+/* The signed-in user, who must be the one invited. Nothing is consumed otherwise. */
+static us_err existing_user(us_call *call, peer_ctx *p, const char *session, const inv_row *row,
+                            Usher__V1__User **user)
+{
+	us_err rc = peer_resolve_session(p, session, user);
+	if (rc == US_EUNAUTHENTICATED)
+		return us_call_error(call, US_EUNAUTHENTICATED, "your session has ended; sign in again");
+	if (rc != US_OK)
+		return inv_upstream_error(call, p, rc, "checking the session");
+	if (!(*user)->email_verified || strcmp((*user)->email, row->email) != 0)
+		return us_call_error(call, US_EDENIED, "invited as %s, signed in as %s", row->email,
+		                     (*user)->email);
+	return US_OK;
+}
+
+/* Creates the invitee's user (verified: the link proved the address). On a failure that
+ * leaves no user behind, the claim is released so the link works again. */
+static us_err create_user(us_call *call, peer_ctx *p, const Usher__V1__NewUserProfile *profile,
+                          const inv_row *row, Usher__V1__User **user)
+{
+	PGconn *db = us_call_db(call);
+	Usher__V1__CreateUserRequest req = USHER__V1__CREATE_USER_REQUEST__INIT;
+	req.email = row->email;
+	req.name = profile->name;
+	req.phone = profile->phone;
+	req.password = profile->password;
+	req.email_verified = true;
+	char *key = inv_saga_key(p->arena, row->id);
+	if (key == NULL)
+		return US_EEXHAUSTED;
+	us_fault_point("accept.before_identity");
+	us_err rc = peer_create_user(p, key, &req, user);
+	if (rc == US_OK) {
+		us_fault_point("accept.after_identity");
+		return US_OK;
+	}
+	if (rc == US_EUNAVAILABLE || rc == US_EDEADLINE) {
+		/* Whether the user was created is unknown: the recovery loop will find out. */
+		return inv_upstream_error(call, p, rc, "creating the user");
+	}
+	us_err release = store_release(db, row->id);
+	if (release != US_OK)
+		return release;
+	if (rc == US_EEXISTS)
+		return us_call_error(call, US_EPRECONDITION,
+		                     "an account already exists for %s; sign in to accept", row->email);
+	if (rc == US_EINVAL || rc == US_EEXHAUSTED)
+		return us_call_error(call, rc, "%s", p->status.message);
+	return inv_upstream_error(call, p, rc, "creating the user");
+}
+
+static us_err reply_accepted(us_call *call, const inv_row *row, Usher__V1__Membership *membership,
+                             Usher__V1__User *user, bool created, ProtobufCMessage **reply)
+{
+	us_arena *a = us_call_arena(call);
+	inv_row now;
+	us_err rc = store_get_by_id(us_call_db(call), a, row->id, &now);
+	if (rc != US_OK)
+		return rc;
+	Usher__V1__AcceptReply *out = US_ARENA_NEW(a, Usher__V1__AcceptReply);
+	if (out == NULL)
+		return US_EEXHAUSTED;
+	usher__v1__accept_reply__init(out);
+	out->invitation = inv_view(a, &now);
+	out->membership = membership;
+	out->user = user;
+	out->user_created = created;
+	*reply = &out->base;
+	return out->invitation != NULL ? US_OK : US_EEXHAUSTED;
+}
+
+us_err inv_accept(us_call *call, const ProtobufCMessage *request, ProtobufCMessage **reply)
+{
+	const Usher__V1__AcceptRequest *req = (const Usher__V1__AcceptRequest *)request;
+	PGconn *db = us_call_db(call);
+	validate_accept(call, req);
+	if (us_call_has_violations(call))
+		return us_call_invalid(call);
+	inv_row row;
+	us_err rc = load_by_token(call, req->token, &row);
+	if (rc == US_OK)
+		rc = refuse_unless_open(call, &row);
+	if (rc != US_OK)
+		return rc;
+
+	peer_ctx p;
+	peer_ctx_from_call(&p, call);
+	Usher__V1__User *user = NULL;
+	bool new_user = req->new_user != NULL;
+	bool claimed = false;
+	if (new_user) {
+		Usher__V1__LookupEmailsReply *users;
+		rc = peer_lookup_emails(&p, &row.email, 1, &users);
+		if (rc != US_OK)
+			rc = inv_upstream_error(call, &p, rc, "looking up the invitee");
+		else if (users->n_matches > 0)
+			rc = us_call_error(call, US_EPRECONDITION,
+			                   "an account already exists for %s; sign in to accept", row.email);
+		if (rc == US_OK)
+			rc = store_claim(db, row.id, NULL, &claimed);
+		if (rc == US_OK && !claimed)
+			rc = refuse_after_race(call, req->token);
+		if (rc == US_OK)
+			rc = create_user(call, &p, req->new_user, &row, &user);
+	} else {
+		rc = existing_user(call, &p, req->session_token, &row, &user);
+		if (rc == US_OK)
+			rc = store_claim(db, row.id, user->id, &claimed);
+		if (rc == US_OK && !claimed)
+			rc = refuse_after_race(call, req->token);
+	}
+
+	inv_saga_result result = SAGA_RETRY;
+	Usher__V1__Membership *membership = NULL;
+	if (rc == US_OK)
+		rc = inv_saga_finish(db, &p, &row, user->id, &result, &membership);
+	if (rc == US_OK) {
+		switch (result) {
+		case SAGA_ACCEPTED:
+			rc = reply_accepted(call, &row, membership, user, new_user, reply);
+			break;
+		case SAGA_ALREADY_MEMBER:
+			rc = us_call_error(call, US_EEXISTS, "you are already a member of %s",
+			                   row.account_name);
+			break;
+		case SAGA_REVOKED:
+			rc = us_call_error(call, US_EPRECONDITION, "this invitation is no longer valid: %s",
+			                   p.status.message);
+			break;
+		case SAGA_RETRY:
+			rc = inv_upstream_error(call, &p, US_EUNAVAILABLE, "granting the membership");
+			break;
+		}
+	}
+	peer_ctx_clear(&p);
+	return rc;
+}
+
+us_err inv_decline(us_call *call, const ProtobufCMessage *request, ProtobufCMessage **reply)
+{
+	const Usher__V1__DeclineRequest *req = (const Usher__V1__DeclineRequest *)request;
+	us_arena *a = us_call_arena(call);
+	inv_row row;
+	us_err rc = load_by_token(call, req->token, &row);
+	if (rc == US_OK)
+		rc = refuse_unless_open(call, &row);
+	if (rc != US_OK)
+		return rc;
+	bool done = false;
+	rc = store_decline(us_call_db(call), row.id, &done);
+	if (rc != US_OK)
+		return rc;
+	if (!done)
+		return refuse_after_race(call, req->token);
+	us_log_fields(US_LOG_INFO, "invitation declined", "invitation_id", row.id, NULL);
+	inv_row now;
+	rc = store_get_by_id(us_call_db(call), a, row.id, &now);
+	if (rc != US_OK)
+		return rc;
+	Usher__V1__DeclineReply *out = US_ARENA_NEW(a, Usher__V1__DeclineReply);
+	if (out == NULL)
+		return US_EEXHAUSTED;
+	usher__v1__decline_reply__init(out);
+	out->invitation = inv_view(a, &now);
+	*reply = &out->base;
+	return out->invitation != NULL ? US_OK : US_EEXHAUSTED;
+}
+
+us_err inv_list_my_invitations(us_call *call, const ProtobufCMessage *request,
+                               ProtobufCMessage **reply)
+{
+	(void)request;
+	us_arena *a = us_call_arena(call);
+	const char *actor = us_call_actor_user_id(call);
+	if (actor[0] == '\0')
+		return us_call_error(call, US_EUNAUTHENTICATED, "sign in to see your invitations");
+	peer_ctx p;
+	peer_ctx_from_call(&p, call);
+	Usher__V1__User *user;
+	us_err rc = peer_get_user(&p, actor, &user);
+	if (rc != US_OK)
+		rc = inv_upstream_error(call, &p, rc, "looking up the user");
+	peer_ctx_clear(&p);
+	if (rc != US_OK)
+		return rc;
+	Usher__V1__ListMyInvitationsReply *out = US_ARENA_NEW(a, Usher__V1__ListMyInvitationsReply);
+	if (out == NULL)
+		return US_EEXHAUSTED;
+	usher__v1__list_my_invitations_reply__init(out);
+	*reply = &out->base;
+	/* Invitations belong to an address; only a verified one proves it is theirs. */
+	if (!user->email_verified)
+		return US_OK;
+	inv_row *rows;
+	size_t n;
+	rc = store_list_for_email(us_call_db(call), a, user->email, &rows, &n);
+	if (rc != US_OK)
+		return rc;
+	out->invitations = US_ARENA_ARRAY(a, Usher__V1__Invitation *, n ? n : 1);
+	if (out->invitations == NULL)
+		return US_EEXHAUSTED;
+	for (size_t i = 0; i < n; i++) {
+		if ((out->invitations[i] = inv_view(a, &rows[i])) == NULL)
+			return US_EEXHAUSTED;
+	}
+	out->n_invitations = n;
+	return US_OK;
+}

@@ -1,0 +1,14 @@
+/* The invitee's side: preview a link, accept it (as a new or an existing user), decline
+ * it, and list one's own pending invitations. */
+#ifndef INVITATION_ACCEPT_H
+#define INVITATION_ACCEPT_H
+
+#include "rpc_server.h"
+#include "usher/v1/invitation.pb-c.h"
+
+us_rpc_handler inv_preview;
+us_rpc_handler inv_accept;
+us_rpc_handler inv_decline;
+us_rpc_handler inv_list_my_invitations;
+
+#endif

@@ -1,0 +1,52 @@
+#include "access.h"
+
+#include "upstream.h"
+
+us_err inv_authorize_grant(us_call *call, peer_ctx *p, const char *actor, const char *account_id,
+                           Usher__V1__Role role, const Usher__V1__Scope *scope, char **products,
+                           size_t n_products)
+{
+	bool allowed = false;
+	const char *reason = "";
+	us_err rc = peer_check_grant(p, actor, account_id, role, scope, products, n_products,
+	                             &allowed, &reason);
+	if (rc == US_EINVAL) /* tenancyd's word on the scope or products, passed on */
+		return us_call_error(call, US_EINVAL, "%s", p->status.message);
+	if (rc != US_OK)
+		return inv_upstream_error(call, p, rc, "checking the inviter's rights");
+	if (!allowed)
+		return us_call_error(call, US_EDENIED, "you cannot invite with this role or scope: %s",
+		                     reason);
+	return US_OK;
+}
+
+us_err inv_account_for_invite(us_call *call, peer_ctx *p, const char *account_id,
+                              uint32_t expires_in_hours, Usher__V1__Account **out)
+{
+	us_err rc = peer_get_account(p, account_id, out);
+	if (rc == US_ENOTFOUND || rc == US_EDENIED)
+		return us_call_error(call, US_EDENIED, "you cannot invite into this account");
+	if (rc != US_OK)
+		return inv_upstream_error(call, p, rc, "reading the account");
+	if (expires_in_hours > (*out)->invitation_expiry_hours) {
+		us_call_violation(call, "expires_in_hours",
+		                  "must be at most %u hours, the account's invitation policy",
+		                  (*out)->invitation_expiry_hours);
+		return us_call_invalid(call);
+	}
+	return US_OK;
+}
+
+us_err inv_authorize_on(us_call *call, peer_ctx *p, const char *actor, const inv_row *row,
+                        const char *action)
+{
+	bool allowed = false;
+	us_err rc = peer_check(p, actor, row->account_id, "", action, &allowed);
+	for (size_t i = 0; rc == US_OK && !allowed && i < row->n_subaccount_ids; i++)
+		rc = peer_check(p, actor, row->account_id, row->subaccount_ids[i], action, &allowed);
+	if (rc != US_OK)
+		return inv_upstream_error(call, p, rc, "checking permissions");
+	if (!allowed)
+		return us_call_error(call, US_ENOTFOUND, "invitation not found");
+	return US_OK;
+}

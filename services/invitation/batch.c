@@ -1,0 +1,378 @@
+#include "batch.h"
+
+#include <string.h>
+
+#include "disposable.h"
+#include "links.h"
+#include "log.h"
+#include "peers.h"
+#include "state.h"
+#include "store.h"
+#include "strmap.h"
+#include "access.h"
+#include "batch.h"
+#include "upstream.h"
+#include "validate.h"
+
+#define MAX_EMAILS 50000
+#define MAX_GIVEN_EMAIL 320
+#define MAX_SUBACCOUNTS 100
+#define MAX_PRODUCTS 32
+#define MAX_FLAGS 16
+
+/* One address of the batch on its way to an outcome. */
+typedef struct address {
+	const char *given;
+	char *email; /* normalised */
+	Usher__V1__AddressOutcome outcome;
+	const char *reason;
+	const char *user_id; /* when the address has a user */
+	inv_new *row;        /* when it is to be invited */
+} address;
+
+static bool token_chars(const char *s, size_t max, const char *extra)
+{
+	size_t len = strlen(s);
+	if (len == 0 || len > max)
+		return false;
+	for (; *s; s++) {
+		char c = *s;
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || strchr(extra, c) != NULL))
+			return false;
+	}
+	return true;
+}
+
+/* Request-level checks; per-address problems become outcomes instead. */
+static void validate(us_call *call, const Usher__V1__CreateInvitationsRequest *req)
+{
+	const char *why = us_uuid_check(req->account_id);
+	if (why != NULL)
+		us_call_violation(call, "account_id", "%s", why);
+	if (req->role < USHER__V1__ROLE__ROLE_MEMBER || req->role > USHER__V1__ROLE__ROLE_OWNER)
+		us_call_violation(call, "role", "must be member, moderator, admin or owner");
+	const Usher__V1__Scope *scope = req->scope;
+	if (scope == NULL || scope->organization == (scope->n_subaccount_ids > 0)) {
+		us_call_violation(call, "scope", "must be either the organization or a list of subaccounts");
+	} else if (scope->n_subaccount_ids > MAX_SUBACCOUNTS) {
+		us_call_violation(call, "scope.subaccount_ids", "must list at most %d subaccounts",
+		                  MAX_SUBACCOUNTS);
+	} else {
+		for (size_t i = 0; i < scope->n_subaccount_ids; i++) {
+			if (us_uuid_check(scope->subaccount_ids[i]) != NULL) {
+				char field[64];
+				snprintf(field, sizeof(field), "scope.subaccount_ids[%zu]", i);
+				us_call_violation(call, field, "must be a UUID");
+			}
+		}
+	}
+	if (req->n_products > MAX_PRODUCTS)
+		us_call_violation(call, "products", "must list at most %d products", MAX_PRODUCTS);
+	for (size_t i = 0; i < req->n_products && i < MAX_PRODUCTS; i++) {
+		if (!token_chars(req->products[i], 40, "_.-")) {
+			char field[32];
+			snprintf(field, sizeof(field), "products[%zu]", i);
+			us_call_violation(call, field, "must be 1-40 of a-z, 0-9, '_', '.', '-'");
+		}
+	}
+	if (req->n_flags > MAX_FLAGS)
+		us_call_violation(call, "flags", "must list at most %d flags", MAX_FLAGS);
+	for (size_t i = 0; i < req->n_flags && i < MAX_FLAGS; i++) {
+		if (!token_chars(req->flags[i], 64, "_.")) {
+			char field[32];
+			snprintf(field, sizeof(field), "flags[%zu]", i);
+			us_call_violation(call, field, "must be 1-64 of a-z, 0-9, '_', '.'");
+		}
+	}
+	if (req->n_emails == 0)
+		us_call_violation(call, "emails", "must list at least one address");
+	else if (req->n_emails > MAX_EMAILS)
+		us_call_violation(call, "emails", "must list at most %d addresses", MAX_EMAILS);
+	if (req->expires_in_hours > 720)
+		us_call_violation(call, "expires_in_hours", "must be at most 720 (30 days)");
+}
+
+static bool domain_allowed(const Usher__V1__Account *account, const char *email)
+{
+	if (account->n_allowed_email_domains == 0)
+		return true;
+	const char *domain = us_email_domain(email);
+	for (size_t i = 0; i < account->n_allowed_email_domains; i++) {
+		if (strcmp(account->allowed_email_domains[i], domain) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Syntax, duplicates, disposable and disallowed domains: everything decided locally. */
+static us_err classify_locally(us_arena *a, const Usher__V1__CreateInvitationsRequest *req,
+                               const Usher__V1__Account *account, address *addrs)
+{
+	us_strmap *seen = us_strmap_new(req->n_emails);
+	if (seen == NULL)
+		return US_EEXHAUSTED;
+	for (size_t i = 0; i < req->n_emails; i++) {
+		address *ad = &addrs[i];
+		ad->given = req->emails[i];
+		ad->outcome = USHER__V1__ADDRESS_OUTCOME__OUTCOME_CREATED;
+		size_t len = strlen(ad->given);
+		if (len > MAX_GIVEN_EMAIL) {
+			ad->outcome = USHER__V1__ADDRESS_OUTCOME__OUTCOME_INVALID;
+			ad->reason = "must be at most 254 characters";
+			continue;
+		}
+		ad->email = us_arena_alloc(a, len + 1);
+		if (ad->email == NULL) {
+			us_strmap_free(seen);
+			return US_EEXHAUSTED;
+		}
+		if (us_email_normalize(ad->given, ad->email, len + 1) != 0 ||
+		    (ad->reason = us_email_check(ad->email)) != NULL) {
+			ad->outcome = USHER__V1__ADDRESS_OUTCOME__OUTCOME_INVALID;
+			continue;
+		}
+		int added = us_strmap_put(seen, ad->email, NULL);
+		if (added < 0) {
+			us_strmap_free(seen);
+			return US_EEXHAUSTED;
+		}
+		if (added == 0)
+			ad->outcome = USHER__V1__ADDRESS_OUTCOME__OUTCOME_DUPLICATE_IN_BATCH;
+		else if (inv_disposable_domain(us_email_domain(ad->email)))
+			ad->outcome = USHER__V1__ADDRESS_OUTCOME__OUTCOME_DISPOSABLE_DOMAIN;
+		else if (!domain_allowed(account, ad->email))
+			ad->outcome = USHER__V1__ADDRESS_OUTCOME__OUTCOME_DOMAIN_NOT_ALLOWED;
+	}
+	us_strmap_free(seen);
+	return US_OK;
+}
+
+/* The addresses still headed for "created", gathered for a batched call. */
+static char **still_open(us_arena *a, address *addrs, size_t n, address ***which, size_t *count)
+{
+	*count = 0;
+	char **emails = US_ARENA_ARRAY(a, char *, n ? n : 1);
+	*which = US_ARENA_ARRAY(a, address *, n ? n : 1);
+	if (emails == NULL || *which == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (addrs[i].outcome == USHER__V1__ADDRESS_OUTCOME__OUTCOME_CREATED) {
+			emails[*count] = addrs[i].email;
+			(*which)[(*count)++] = &addrs[i];
+		}
+	}
+	return emails;
+}
+
+/* Users and members, each found with one call for the whole batch. */
+static us_err mark_users_and_members(us_call *call, peer_ctx *p, const char *account_id,
+                                     address *addrs, size_t n)
+{
+	us_arena *a = us_call_arena(call);
+	address **which;
+	size_t count;
+	char **emails = still_open(a, addrs, n, &which, &count);
+	if (emails == NULL)
+		return US_EEXHAUSTED;
+	if (count == 0)
+		return US_OK;
+	Usher__V1__LookupEmailsReply *users;
+	us_err rc = peer_lookup_emails(p, emails, count, &users);
+	if (rc != US_OK)
+		return inv_upstream_error(call, p, rc, "looking up users");
+
+	us_strmap *user_of = us_strmap_new(users->n_matches);
+	char **user_ids = US_ARENA_ARRAY(a, char *, users->n_matches ? users->n_matches : 1);
+	if (user_of == NULL || user_ids == NULL) {
+		us_strmap_free(user_of);
+		return US_EEXHAUSTED;
+	}
+	for (size_t i = 0; i < users->n_matches; i++) {
+		us_strmap_put(user_of, users->matches[i]->email, users->matches[i]->user_id);
+		user_ids[i] = users->matches[i]->user_id;
+	}
+	for (size_t i = 0; i < count; i++) {
+		void *user_id;
+		if (us_strmap_get(user_of, which[i]->email, &user_id))
+			which[i]->user_id = user_id;
+	}
+	us_strmap_free(user_of);
+	if (users->n_matches == 0)
+		return US_OK;
+
+	Usher__V1__MembersAmongReply *members;
+	rc = peer_members_among(p, account_id, user_ids, users->n_matches, &members);
+	if (rc != US_OK)
+		return inv_upstream_error(call, p, rc, "looking up members");
+	us_strmap *member = us_strmap_new(members->n_user_ids);
+	if (member == NULL)
+		return US_EEXHAUSTED;
+	for (size_t i = 0; i < members->n_user_ids; i++)
+		us_strmap_put(member, members->user_ids[i], NULL);
+	for (size_t i = 0; i < count; i++) {
+		if (which[i]->user_id != NULL && us_strmap_get(member, which[i]->user_id, NULL))
+			which[i]->outcome = USHER__V1__ADDRESS_OUTCOME__OUTCOME_ALREADY_MEMBER;
+	}
+	us_strmap_free(member);
+	return US_OK;
+}
+
+static us_err mark_pending(us_call *call, const char *account_id, address *addrs, size_t n)
+{
+	us_arena *a = us_call_arena(call);
+	address **which;
+	size_t count;
+	char **emails = still_open(a, addrs, n, &which, &count);
+	bool *open = US_ARENA_ARRAY(a, bool, count ? count : 1);
+	if (emails == NULL || open == NULL)
+		return US_EEXHAUSTED;
+	us_err rc = store_open_emails(us_call_db(call), a, account_id, emails, count, open);
+	if (rc != US_OK)
+		return rc;
+	for (size_t i = 0; i < count; i++) {
+		if (open[i])
+			which[i]->outcome = USHER__V1__ADDRESS_OUTCOME__OUTCOME_ALREADY_PENDING;
+	}
+	return US_OK;
+}
+
+/* Writes the batch: a link per address still headed for "created". */
+static us_err write_batch(us_call *call, const inv_batch *batch, address *addrs, size_t n,
+                          char **batch_id)
+{
+	us_arena *a = us_call_arena(call);
+	address **which;
+	size_t count;
+	if (still_open(a, addrs, n, &which, &count) == NULL)
+		return US_EEXHAUSTED;
+	inv_new *rows = US_ARENA_ARRAY(a, inv_new, count ? count : 1);
+	if (rows == NULL)
+		return US_EEXHAUSTED;
+	for (size_t i = 0; i < count; i++) {
+		inv_link link;
+		us_err rc = inv_link_new(a, &link);
+		if (rc != US_OK)
+			return rc;
+		rows[i].email = which[i]->email;
+		rows[i].token_hash_hex = us_arena_strdup(a, link.hash_hex);
+		rows[i].sealed_token = link.sealed;
+		rows[i].existing_user = which[i]->user_id != NULL;
+		which[i]->row = &rows[i];
+	}
+	us_err rc = store_create_batch(us_call_db(call), a, batch, rows, count, batch_id);
+	if (rc != US_OK)
+		return rc;
+	/* An address invited by a concurrent batch since we looked. */
+	for (size_t i = 0; i < count; i++) {
+		if (rows[i].id == NULL)
+			which[i]->outcome = USHER__V1__ADDRESS_OUTCOME__OUTCOME_ALREADY_PENDING;
+	}
+	return US_OK;
+}
+
+static us_err build_reply(us_arena *a, address *addrs, size_t n, const char *batch_id,
+                          Usher__V1__CreateInvitationsReply **out)
+{
+	Usher__V1__CreateInvitationsReply *r = US_ARENA_NEW(a, Usher__V1__CreateInvitationsReply);
+	Usher__V1__AddressResult *results = US_ARENA_ARRAY(a, Usher__V1__AddressResult, n);
+	Usher__V1__AddressResult **ptrs = US_ARENA_ARRAY(a, Usher__V1__AddressResult *, n);
+	if (r == NULL || results == NULL || ptrs == NULL)
+		return US_EEXHAUSTED;
+	usher__v1__create_invitations_reply__init(r);
+	r->batch_id = (char *)(batch_id ? batch_id : "");
+	r->results = ptrs;
+	r->n_results = n;
+	for (size_t i = 0; i < n; i++) {
+		address *ad = &addrs[i];
+		Usher__V1__AddressResult *res = &results[i];
+		usher__v1__address_result__init(res);
+		res->index = (uint32_t)i;
+		res->email = (char *)(ad->outcome == USHER__V1__ADDRESS_OUTCOME__OUTCOME_INVALID || !ad->email
+		                              ? ad->given
+		                              : ad->email);
+		res->outcome = ad->outcome;
+		res->reason = (char *)(ad->reason ? ad->reason : "");
+		res->invitation_id = (char *)(ad->row && ad->row->id ? ad->row->id : "");
+		res->existing_user = ad->user_id != NULL;
+		ptrs[i] = res;
+		switch (ad->outcome) {
+		case USHER__V1__ADDRESS_OUTCOME__OUTCOME_CREATED: r->created++; break;
+		case USHER__V1__ADDRESS_OUTCOME__OUTCOME_INVALID: r->invalid++; break;
+		case USHER__V1__ADDRESS_OUTCOME__OUTCOME_DUPLICATE_IN_BATCH: r->duplicate_in_batch++; break;
+		case USHER__V1__ADDRESS_OUTCOME__OUTCOME_ALREADY_MEMBER: r->already_member++; break;
+		case USHER__V1__ADDRESS_OUTCOME__OUTCOME_ALREADY_PENDING: r->already_pending++; break;
+		case USHER__V1__ADDRESS_OUTCOME__OUTCOME_DISPOSABLE_DOMAIN: r->disposable_domain++; break;
+		case USHER__V1__ADDRESS_OUTCOME__OUTCOME_DOMAIN_NOT_ALLOWED: r->domain_not_allowed++; break;
+		default: break;
+		}
+	}
+	*out = r;
+	return US_OK;
+}
+
+us_err inv_create_invitations(us_call *call, const ProtobufCMessage *request,
+                              ProtobufCMessage **reply)
+{
+	const Usher__V1__CreateInvitationsRequest *req =
+	        (const Usher__V1__CreateInvitationsRequest *)request;
+	us_arena *a = us_call_arena(call);
+	const char *actor = us_call_actor_user_id(call);
+	if (actor[0] == '\0')
+		return us_call_error(call, US_EUNAUTHENTICATED, "sign in to invite people");
+	validate(call, req);
+	if (us_call_has_violations(call))
+		return us_call_invalid(call);
+
+	peer_ctx p;
+	peer_ctx_from_call(&p, call);
+	us_err rc = inv_authorize_grant(call, &p, actor, req->account_id, req->role, req->scope,
+	                                req->products, req->n_products);
+	Usher__V1__Account *account = NULL;
+	if (rc == US_OK)
+		rc = inv_account_for_invite(call, &p, req->account_id, req->expires_in_hours, &account);
+	Usher__V1__User *inviter = NULL;
+	if (rc == US_OK && (rc = peer_get_user(&p, actor, &inviter)) != US_OK)
+		rc = inv_upstream_error(call, &p, rc, "looking up the inviter");
+
+	address *addrs = rc == US_OK ? US_ARENA_ARRAY(a, address, req->n_emails) : NULL;
+	if (rc == US_OK && addrs == NULL)
+		rc = US_EEXHAUSTED;
+	if (rc == US_OK)
+		rc = classify_locally(a, req, account, addrs);
+	if (rc == US_OK)
+		rc = mark_users_and_members(call, &p, req->account_id, addrs, req->n_emails);
+	if (rc == US_OK)
+		rc = mark_pending(call, req->account_id, addrs, req->n_emails);
+
+	char *batch_id = NULL;
+	if (rc == US_OK && !req->dry_run) {
+		inv_batch batch = {
+			.account_id = req->account_id,
+			.account_name = account->name,
+			.invited_by = actor,
+			.inviter_name = inviter->name,
+			.inviter_email = inviter->email,
+			.role = req->role,
+			.organization = req->scope->organization,
+			.subaccount_ids = req->scope->subaccount_ids,
+			.n_subaccount_ids = req->scope->n_subaccount_ids,
+			.products = req->products,
+			.n_products = req->n_products,
+			.flags = req->flags,
+			.n_flags = req->n_flags,
+			.expires_in_hours = req->expires_in_hours ? (int)req->expires_in_hours
+			                                          : (int)account->invitation_expiry_hours,
+		};
+		rc = write_batch(call, &batch, addrs, req->n_emails, &batch_id);
+	}
+	Usher__V1__CreateInvitationsReply *out = NULL;
+	if (rc == US_OK)
+		rc = build_reply(a, addrs, req->n_emails, batch_id, &out);
+	peer_ctx_clear(&p);
+	if (rc != US_OK)
+		return rc;
+	us_log_fields(US_LOG_INFO, req->dry_run ? "invitations checked (dry run)" : "invitations created",
+	              "account_id", req->account_id, "batch_id", out->batch_id, NULL);
+	*reply = &out->base;
+	return US_OK;
+}

@@ -1,0 +1,10 @@
+/* CreateInvitations: a batch of up to 50,000 addresses, each given an outcome. */
+#ifndef INVITATION_BATCH_H
+#define INVITATION_BATCH_H
+
+#include "rpc_server.h"
+#include "usher/v1/invitation.pb-c.h"
+
+us_rpc_handler inv_create_invitations;
+
+#endif

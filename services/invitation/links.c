@@ -1,0 +1,63 @@
+#include "links.h"
+
+#include <string.h>
+
+#include <sodium.h>
+
+#include "state.h"
+
+#define SEALED_BYTES (crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + US_TOKEN_TEXT_LEN)
+
+us_err inv_link_new(us_arena *a, inv_link *out)
+{
+	us_token_new(out->token);
+	uint8_t hash[US_TOKEN_HASH_BYTES];
+	us_err rc = us_token_hash(out->token, inv.token_key, hash);
+	if (rc != US_OK)
+		return rc;
+	sodium_bin2hex(out->hash_hex, sizeof(out->hash_hex), hash, sizeof(hash));
+
+	uint8_t box[SEALED_BYTES];
+	randombytes_buf(box, crypto_secretbox_NONCEBYTES);
+	crypto_secretbox_easy(box + crypto_secretbox_NONCEBYTES, (const uint8_t *)out->token,
+	                      US_TOKEN_TEXT_LEN, box, inv.seal_key);
+	size_t text_len = sodium_base64_ENCODED_LEN(SEALED_BYTES, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	out->sealed = us_arena_alloc(a, text_len);
+	if (out->sealed == NULL)
+		return US_EEXHAUSTED;
+	sodium_bin2base64(out->sealed, text_len, box, sizeof(box),
+	                  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	return US_OK;
+}
+
+us_err inv_link_hash(const char *token, uint8_t hash[US_TOKEN_HASH_BYTES])
+{
+	return us_token_hash(token, inv.token_key, hash);
+}
+
+char *inv_link_unseal(us_arena *a, const char *sealed)
+{
+	uint8_t box[SEALED_BYTES];
+	size_t len = 0;
+	if (sodium_base642bin(box, sizeof(box), sealed, strlen(sealed), NULL, &len, NULL,
+	                      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+	    len != SEALED_BYTES)
+		return NULL;
+	char *token = us_arena_alloc(a, US_TOKEN_TEXT_LEN + 1);
+	if (token == NULL ||
+	    crypto_secretbox_open_easy((uint8_t *)token, box + crypto_secretbox_NONCEBYTES,
+	                               SEALED_BYTES - crypto_secretbox_NONCEBYTES, box,
+	                               inv.seal_key) != 0)
+		return NULL;
+	token[US_TOKEN_TEXT_LEN] = '\0';
+	return token;
+}
+
+char *inv_link_url(us_arena *a, const char *token)
+{
+	const char *base = inv.cfg.public_base_url;
+	size_t len = strlen(base);
+	/* Tolerate a trailing slash in the setting. */
+	return us_arena_printf(a, "%.*s/i/%s", (int)(len > 0 && base[len - 1] == '/' ? len - 1 : len),
+	                       base, token);
+}

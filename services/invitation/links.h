@@ -1,0 +1,30 @@
+/* An invitation link's secret: a fresh token, the keyed hash stored in its place, the
+ * sealed copy the outbox keeps until the email is handed over, and the URL. */
+#ifndef INVITATION_LINKS_H
+#define INVITATION_LINKS_H
+
+#include <stdint.h>
+
+#include "arena.h"
+#include "err.h"
+#include "token.h"
+
+typedef struct inv_link {
+	char token[US_TOKEN_TEXT_LEN + 1];
+	char hash_hex[2 * US_TOKEN_HASH_BYTES + 1];
+	char *sealed; /* in the arena */
+} inv_link;
+
+/* A new link. */
+US_MUST_USE us_err inv_link_new(us_arena *a, inv_link *out);
+
+/* The stored hash of a token from a request; INVALID_ARGUMENT for a malformed token. */
+US_MUST_USE us_err inv_link_hash(const char *token, uint8_t hash[US_TOKEN_HASH_BYTES]);
+
+/* The token back from its sealed copy, in the arena; NULL when it does not open. */
+char *inv_link_unseal(us_arena *a, const char *sealed);
+
+/* PUBLIC_BASE_URL/i/<token>, in the arena. */
+char *inv_link_url(us_arena *a, const char *token);
+
+#endif

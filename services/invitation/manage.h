@@ -1,0 +1,13 @@
+/* Admins' side of invitations: list, look at, resend and revoke. */
+#ifndef INVITATION_MANAGE_H
+#define INVITATION_MANAGE_H
+
+#include "rpc_server.h"
+#include "usher/v1/invitation.pb-c.h"
+
+us_rpc_handler inv_list_invitations;
+us_rpc_handler inv_get_invitation;
+us_rpc_handler inv_reinvite;
+us_rpc_handler inv_revoke;
+
+#endif

@@ -1,0 +1,217 @@
+#include "outbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "links.h"
+#include "log.h"
+#include "peers.h"
+#include "state.h"
+#include "store.h"
+#include "view.h"
+
+#define SEND_TIMEOUT_MS 60000
+#define RETRY_PAUSE_MS 1000
+
+static pthread_t thread;
+static bool running;
+static int wake_pipe[2] = {-1, -1};
+static PGconn *db;
+
+static Usher__V1__TemplateVariable *variable(us_arena *a, const char *name, const char *value)
+{
+	Usher__V1__TemplateVariable *v = US_ARENA_NEW(a, Usher__V1__TemplateVariable);
+	if (v == NULL)
+		return NULL;
+	usher__v1__template_variable__init(v);
+	v->name = (char *)name;
+	v->value = (char *)value;
+	return v;
+}
+
+/* The email an outbox row stands for, or NULL when it is no longer worth sending (an
+ * invitation resent or closed since). */
+static Usher__V1__Email *email_for(us_arena *a, const inv_outbox_row *r, bool *failed)
+{
+	const inv_row *inv_r = &r->inv;
+	Usher__V1__Email *e = US_ARENA_NEW(a, Usher__V1__Email);
+	Usher__V1__TemplateVariable **vars = US_ARENA_ARRAY(a, Usher__V1__TemplateVariable *, 5);
+	if (e == NULL || vars == NULL) {
+		*failed = true;
+		return NULL;
+	}
+	usher__v1__email__init(e);
+	e->reference = us_arena_printf(a, "invitation:%s", inv_r->id);
+	e->variables = vars;
+	const char *role = inv_role_name(inv_r->role);
+	if (strcmp(r->kind, "invite") == 0) {
+		if (r->send_number != inv_r->send_count || strcmp(inv_r->state, "pending") != 0)
+			return NULL;
+		char *token = inv_link_unseal(a, r->sealed_token);
+		if (token == NULL) {
+			us_log_fields(US_LOG_ERROR, "outbox token does not open; was the key changed?",
+			              "invitation_id", inv_r->id, NULL);
+			return NULL;
+		}
+		e->idempotency_key = us_arena_printf(a, "invite:%s:%d", inv_r->id, r->send_number);
+		e->template_ = inv_r->existing_user ? "invitation_existing_user" : "invitation_new_user";
+		e->recipient = inv_r->email;
+		vars[0] = variable(a, "account_name", inv_r->account_name);
+		vars[1] = variable(a, "inviter_name", inv_r->inviter_name);
+		vars[2] = variable(a, "role", role);
+		vars[3] = variable(a, "link", inv_link_url(a, token));
+		vars[4] = variable(a, "expires_at", inv_r->expires_text);
+		e->n_variables = 5;
+	} else {
+		bool accepted = strcmp(r->kind, "accepted") == 0;
+		e->idempotency_key = us_arena_printf(a, "%s:%s", r->kind, inv_r->id);
+		e->template_ = accepted ? "invitation_accepted" : "invitation_declined";
+		e->recipient = inv_r->inviter_email;
+		vars[0] = variable(a, "account_name", inv_r->account_name);
+		vars[1] = variable(a, "invitee_email", inv_r->email);
+		vars[2] = variable(a, "role", role);
+		e->n_variables = 3;
+	}
+	for (size_t i = 0; i < e->n_variables; i++) {
+		if (vars[i] == NULL || vars[i]->value == NULL)
+			*failed = true;
+	}
+	if (e->idempotency_key == NULL || e->reference == NULL)
+		*failed = true;
+	return e;
+}
+
+/* Hands one chunk of the outbox to usher-notificationd. Returns how many rows it took
+ * (0: the outbox is empty), or -1 when it must wait and retry. */
+static int relay_chunk(void)
+{
+	us_arena *a = us_arena_new();
+	if (a == NULL)
+		return -1;
+	inv_outbox_row *rows;
+	size_t n = 0;
+	int taken = -1;
+	us_err rc = us_db_ensure(db, "invitation");
+	if (rc == US_OK)
+		rc = us_db_begin(db);
+	if (rc == US_OK)
+		rc = store_outbox_claim(db, a, (size_t)inv.cfg.outbox_batch, &rows, &n);
+	Usher__V1__Email **emails = rc == US_OK ? US_ARENA_ARRAY(a, Usher__V1__Email *, n ? n : 1) : NULL;
+	char **ids = rc == US_OK ? US_ARENA_ARRAY(a, char *, n ? n : 1) : NULL;
+	if (rc == US_OK && (emails == NULL || ids == NULL))
+		rc = US_EEXHAUSTED;
+	size_t n_emails = 0;
+	bool failed = false;
+	for (size_t i = 0; rc == US_OK && i < n; i++) {
+		ids[i] = rows[i].outbox_id;
+		Usher__V1__Email *e = email_for(a, &rows[i], &failed);
+		if (e != NULL)
+			emails[n_emails++] = e;
+	}
+	if (failed)
+		rc = US_EEXHAUSTED;
+	if (rc == US_OK && n_emails > 0) {
+		peer_ctx p = {.arena = a};
+		us_status_init(&p.status);
+		p.opts.timeout_ms = SEND_TIMEOUT_MS;
+		Usher__V1__SendEmailsRequest req = USHER__V1__SEND_EMAILS_REQUEST__INIT;
+		req.emails = emails;
+		req.n_emails = n_emails;
+		rc = peer_send_emails(&p, &req);
+		if (rc != US_OK)
+			us_log_fields(US_LOG_WARN, "could not hand emails to usher-notificationd; will retry",
+			              "code", us_err_name(rc), "message", p.status.message, NULL);
+		peer_ctx_clear(&p);
+	}
+	if (rc == US_OK && n > 0)
+		rc = store_outbox_delete(db, a, ids, n);
+	if (rc == US_OK)
+		rc = us_db_commit(db);
+	if (rc == US_OK)
+		taken = (int)n;
+	else
+		us_db_rollback(db);
+	us_arena_free(a);
+	return taken;
+}
+
+/* Waits for a NOTIFY, a wake-up or the poll interval; false when asked to stop. */
+static bool wait_for_work(int timeout_ms)
+{
+	struct pollfd fds[2] = {
+		{.fd = PQsocket(db), .events = POLLIN},
+		{.fd = wake_pipe[0], .events = POLLIN},
+	};
+	/* poll() skips a negative fd: a broken connection just waits out the interval. */
+	if (poll(fds, 2, timeout_ms) > 0 && (fds[1].revents & POLLIN))
+		return false;
+	if (fds[0].revents & POLLIN) {
+		PQconsumeInput(db);
+		PGnotify *note;
+		while ((note = PQnotifies(db)) != NULL)
+			PQfreemem(note);
+	}
+	return true;
+}
+
+static void *relay_main(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		int taken;
+		while ((taken = relay_chunk()) > 0)
+			;
+		int pause = taken < 0 ? RETRY_PAUSE_MS : (int)inv.cfg.outbox_poll_ms;
+		if (!wait_for_work(pause))
+			break;
+		/* A reconnect loses LISTEN: listen again every round, it is cheap. */
+		if (PQstatus(db) != CONNECTION_OK && us_db_ensure(db, "invitation") == US_OK &&
+		    store_listen_outbox(db) != US_OK)
+			us_warn("could not listen for outbox notices");
+	}
+	return NULL;
+}
+
+us_err inv_outbox_start(char *err, size_t err_size)
+{
+	us_err rc = us_db_connect(inv.database_url, "invitation", &db, err, err_size);
+	if (rc == US_OK && (rc = store_listen_outbox(db)) != US_OK)
+		snprintf(err, err_size, "could not listen for outbox notices");
+	if (rc == US_OK && pipe(wake_pipe) != 0) {
+		snprintf(err, err_size, "could not create a pipe: %s", strerror(errno));
+		rc = US_EEXHAUSTED;
+	}
+	if (rc == US_OK && pthread_create(&thread, NULL, relay_main, NULL) != 0) {
+		snprintf(err, err_size, "could not start the outbox thread");
+		rc = US_EEXHAUSTED;
+	}
+	if (rc != US_OK) {
+		PQfinish(db);
+		db = NULL;
+		return rc;
+	}
+	running = true;
+	return US_OK;
+}
+
+void inv_outbox_stop(void)
+{
+	if (!running)
+		return;
+	ssize_t w = write(wake_pipe[1], "x", 1);
+	(void)w;
+	pthread_join(thread, NULL);
+	running = false;
+	close(wake_pipe[0]);
+	close(wake_pipe[1]);
+	wake_pipe[0] = wake_pipe[1] = -1;
+	PQfinish(db);
+	db = NULL;
+}

@@ -1,0 +1,153 @@
+#include "peers.h"
+
+#include <string.h>
+
+#include "state.h"
+
+#define IDENTITY "usher.v1.IdentityService/"
+#define TENANCY "usher.v1.TenancyService/"
+
+void peer_ctx_from_call(peer_ctx *p, us_call *call)
+{
+	p->arena = us_call_arena(call);
+	us_call_downstream(call, &p->opts);
+	us_status_init(&p->status);
+}
+
+void peer_ctx_clear(peer_ctx *p)
+{
+	us_status_clear(&p->status);
+}
+
+static us_err call(peer_ctx *p, us_rpc_client *c, const char *method, const char *key,
+                   const ProtobufCMessage *req, const ProtobufCMessageDescriptor *reply_type,
+                   ProtobufCMessage **out)
+{
+	us_rpc_call_opts opts = p->opts;
+	opts.idempotency_key = key;
+	us_status_clear(&p->status);
+	return us_rpc_call(c, method, &opts, req, reply_type, p->arena, out, &p->status);
+}
+
+us_err peer_get_account(peer_ctx *p, const char *account_id, Usher__V1__Account **out)
+{
+	Usher__V1__GetAccountRequest req = USHER__V1__GET_ACCOUNT_REQUEST__INIT;
+	req.account_id = (char *)account_id;
+	ProtobufCMessage *reply;
+	us_err rc = call(p, inv.tenancy, TENANCY "GetAccount", NULL, &req.base,
+	                 &usher__v1__get_account_reply__descriptor, &reply);
+	if (rc == US_OK)
+		*out = ((Usher__V1__GetAccountReply *)reply)->account;
+	return rc == US_OK && *out == NULL ? US_EINTERNAL : rc;
+}
+
+us_err peer_check_grant(peer_ctx *p, const char *actor, const char *account_id,
+                        Usher__V1__Role role, const Usher__V1__Scope *scope, char **products,
+                        size_t n_products, bool *allowed, const char **reason)
+{
+	Usher__V1__CheckGrantRequest req = USHER__V1__CHECK_GRANT_REQUEST__INIT;
+	req.actor_user_id = (char *)actor;
+	req.account_id = (char *)account_id;
+	req.role = role;
+	req.scope = (Usher__V1__Scope *)scope;
+	req.products = products;
+	req.n_products = n_products;
+	ProtobufCMessage *reply;
+	us_err rc = call(p, inv.tenancy, TENANCY "CheckGrant", NULL, &req.base,
+	                 &usher__v1__check_grant_reply__descriptor, &reply);
+	if (rc == US_OK) {
+		*allowed = ((Usher__V1__CheckGrantReply *)reply)->allowed;
+		*reason = ((Usher__V1__CheckGrantReply *)reply)->reason;
+	}
+	return rc;
+}
+
+us_err peer_check(peer_ctx *p, const char *user_id, const char *account_id,
+                  const char *subaccount_id, const char *action, bool *allowed)
+{
+	Usher__V1__CheckRequest req = USHER__V1__CHECK_REQUEST__INIT;
+	req.user_id = (char *)user_id;
+	req.account_id = (char *)account_id;
+	req.subaccount_id = (char *)(subaccount_id ? subaccount_id : "");
+	req.action = (char *)action;
+	ProtobufCMessage *reply;
+	us_err rc = call(p, inv.tenancy, TENANCY "Check", NULL, &req.base,
+	                 &usher__v1__check_reply__descriptor, &reply);
+	if (rc == US_OK)
+		*allowed = ((Usher__V1__CheckReply *)reply)->allowed;
+	return rc;
+}
+
+us_err peer_members_among(peer_ctx *p, const char *account_id, char **user_ids, size_t n,
+                          Usher__V1__MembersAmongReply **out)
+{
+	Usher__V1__MembersAmongRequest req = USHER__V1__MEMBERS_AMONG_REQUEST__INIT;
+	req.account_id = (char *)account_id;
+	req.user_ids = user_ids;
+	req.n_user_ids = n;
+	return call(p, inv.tenancy, TENANCY "MembersAmong", NULL, &req.base,
+	            &usher__v1__members_among_reply__descriptor, (ProtobufCMessage **)out);
+}
+
+us_err peer_grant_membership(peer_ctx *p, const char *key,
+                             const Usher__V1__GrantMembershipRequest *req,
+                             Usher__V1__Membership **out)
+{
+	ProtobufCMessage *reply;
+	us_err rc = call(p, inv.tenancy, TENANCY "GrantMembership", key, &req->base,
+	                 &usher__v1__grant_membership_reply__descriptor, &reply);
+	if (rc == US_OK)
+		*out = ((Usher__V1__GrantMembershipReply *)reply)->membership;
+	return rc == US_OK && *out == NULL ? US_EINTERNAL : rc;
+}
+
+us_err peer_get_user(peer_ctx *p, const char *user_id, Usher__V1__User **out)
+{
+	Usher__V1__GetUserRequest req = USHER__V1__GET_USER_REQUEST__INIT;
+	req.user_id = (char *)user_id;
+	ProtobufCMessage *reply;
+	us_err rc = call(p, inv.identity, IDENTITY "GetUser", NULL, &req.base,
+	                 &usher__v1__get_user_reply__descriptor, &reply);
+	if (rc == US_OK)
+		*out = ((Usher__V1__GetUserReply *)reply)->user;
+	return rc == US_OK && *out == NULL ? US_EINTERNAL : rc;
+}
+
+us_err peer_lookup_emails(peer_ctx *p, char **emails, size_t n, Usher__V1__LookupEmailsReply **out)
+{
+	Usher__V1__LookupEmailsRequest req = USHER__V1__LOOKUP_EMAILS_REQUEST__INIT;
+	req.emails = emails;
+	req.n_emails = n;
+	return call(p, inv.identity, IDENTITY "LookupEmails", NULL, &req.base,
+	            &usher__v1__lookup_emails_reply__descriptor, (ProtobufCMessage **)out);
+}
+
+us_err peer_resolve_session(peer_ctx *p, const char *token, Usher__V1__User **out)
+{
+	Usher__V1__ResolveSessionRequest req = USHER__V1__RESOLVE_SESSION_REQUEST__INIT;
+	req.session_token = (char *)token;
+	ProtobufCMessage *reply;
+	us_err rc = call(p, inv.identity, IDENTITY "ResolveSession", NULL, &req.base,
+	                 &usher__v1__resolve_session_reply__descriptor, &reply);
+	if (rc == US_OK)
+		*out = ((Usher__V1__ResolveSessionReply *)reply)->user;
+	return rc == US_OK && *out == NULL ? US_EINTERNAL : rc;
+}
+
+us_err peer_create_user(peer_ctx *p, const char *key, const Usher__V1__CreateUserRequest *req,
+                        Usher__V1__User **out)
+{
+	ProtobufCMessage *reply;
+	us_err rc = call(p, inv.identity, IDENTITY "CreateUser", key, &req->base,
+	                 &usher__v1__create_user_reply__descriptor, &reply);
+	if (rc == US_OK)
+		*out = ((Usher__V1__CreateUserReply *)reply)->user;
+	return rc == US_OK && *out == NULL ? US_EINTERNAL : rc;
+}
+
+us_err peer_send_emails(peer_ctx *p, const Usher__V1__SendEmailsRequest *req)
+{
+	ProtobufCMessage *reply;
+	return call(p, inv.notification, "usher.v1.NotificationService/SendEmails", NULL, &req->base,
+	            &usher__v1__send_emails_reply__descriptor, &reply);
+}

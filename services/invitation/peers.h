@@ -1,0 +1,49 @@
+/* Typed calls to the daemons usher-invitationd depends on. Each takes a peer_ctx: the
+ * arena replies are unpacked into and the call options (deadline, request id, actor)
+ * carried on from the request being handled, or set by a background loop. On failure
+ * the status holds the peer's message (us_status_clear() it). */
+#ifndef INVITATION_PEERS_H
+#define INVITATION_PEERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "rpc_server.h"
+#include "usher/v1/identity.pb-c.h"
+#include "usher/v1/notification.pb-c.h"
+#include "usher/v1/tenancy.pb-c.h"
+
+typedef struct peer_ctx {
+	us_arena *arena;
+	us_rpc_call_opts opts;
+	us_status status;
+} peer_ctx;
+
+/* A context carrying the handled call's deadline, request id and actor. */
+void peer_ctx_from_call(peer_ctx *p, us_call *call);
+void peer_ctx_clear(peer_ctx *p);
+
+US_MUST_USE us_err peer_get_account(peer_ctx *p, const char *account_id, Usher__V1__Account **out);
+US_MUST_USE us_err peer_check_grant(peer_ctx *p, const char *actor, const char *account_id,
+                                    Usher__V1__Role role, const Usher__V1__Scope *scope,
+                                    char **products, size_t n_products, bool *allowed,
+                                    const char **reason);
+US_MUST_USE us_err peer_check(peer_ctx *p, const char *user_id, const char *account_id,
+                              const char *subaccount_id, const char *action, bool *allowed);
+US_MUST_USE us_err peer_members_among(peer_ctx *p, const char *account_id, char **user_ids,
+                                      size_t n, Usher__V1__MembersAmongReply **out);
+US_MUST_USE us_err peer_grant_membership(peer_ctx *p, const char *key,
+                                         const Usher__V1__GrantMembershipRequest *req,
+                                         Usher__V1__Membership **out);
+
+US_MUST_USE us_err peer_get_user(peer_ctx *p, const char *user_id, Usher__V1__User **out);
+US_MUST_USE us_err peer_lookup_emails(peer_ctx *p, char **emails, size_t n,
+                                      Usher__V1__LookupEmailsReply **out);
+US_MUST_USE us_err peer_resolve_session(peer_ctx *p, const char *token, Usher__V1__User **out);
+US_MUST_USE us_err peer_create_user(peer_ctx *p, const char *key,
+                                    const Usher__V1__CreateUserRequest *req,
+                                    Usher__V1__User **out);
+
+US_MUST_USE us_err peer_send_emails(peer_ctx *p, const Usher__V1__SendEmailsRequest *req);
+
+#endif

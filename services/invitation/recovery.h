@@ -1,0 +1,13 @@
+/* The recovery loop: finds accepts interrupted by a crash (state accepting for longer
+ * than ACCEPT_STALE_S) and resumes them with the saga's idempotent steps. */
+#ifndef INVITATION_RECOVERY_H
+#define INVITATION_RECOVERY_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+US_MUST_USE us_err inv_recovery_start(char *err, size_t err_size);
+void inv_recovery_stop(void); /* safe when it never started */
+
+#endif

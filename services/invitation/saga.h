@@ -1,0 +1,29 @@
+/* The accept saga's steps after the invitation is claimed and the user is known: the
+ * membership (tenancyd, idempotency key accept:<invitation id>) and the finish (accepted,
+ * with the inviter's notice in the outbox). Shared by a live Accept and by the recovery
+ * loop, which resumes accepts a crash interrupted. Every step is idempotent. */
+#ifndef INVITATION_SAGA_H
+#define INVITATION_SAGA_H
+
+#include <libpq-fe.h>
+
+#include "peers.h"
+#include "store.h"
+
+typedef enum inv_saga_result {
+	SAGA_ACCEPTED,       /* membership granted, invitation accepted */
+	SAGA_ALREADY_MEMBER, /* the user was a member already; invitation used up */
+	SAGA_REVOKED,        /* can never succeed (the inviter lost the right): revoked */
+	SAGA_RETRY,          /* a dependency failed; the recovery loop will resume */
+} inv_saga_result;
+
+/* "accept:<invitation id>" in the arena. */
+char *inv_saga_key(us_arena *a, const char *invitation_id);
+
+/* Runs the membership and finish steps for a claimed invitation. *membership is set on
+ * SAGA_ACCEPTED; the peer's status explains SAGA_REVOKED and SAGA_RETRY. */
+US_MUST_USE us_err inv_saga_finish(PGconn *db, peer_ctx *p, const inv_row *row,
+                                   const char *user_id, inv_saga_result *result,
+                                   Usher__V1__Membership **membership);
+
+#endif

@@ -1,0 +1,505 @@
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "strmap.h"
+
+#define TS(col) "to_char(" col ", 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+/* The columns of an inv_row, in parse_row()'s order. */
+#define INV_COLUMNS                                                                            \
+	"i.id, i.account_id, i.batch_id, i.email, i.state, "                                       \
+	"(i.state = 'pending' AND i.expires_at <= now()), i.existing_user, "                       \
+	"b.invited_by, b.inviter_name, b.inviter_email, b.account_name, b.role, b.organization, "  \
+	"array_to_string(b.subaccount_ids, ','), array_to_string(b.products, ','), "               \
+	"array_to_string(b.flags, ','), " TS("i.created_at") ", " TS("i.expires_at") ", "          \
+	TS("i.last_sent_at") ", coalesce(" TS("i.decided_at") ", ''), "                            \
+	"coalesce(i.revoke_reason, ''), to_char(i.expires_at, 'YYYY-MM-DD HH24:MI \"UTC\"'), "     \
+	"i.send_count, coalesce(i.accepted_user_id::text, ''), "                                  \
+	"(extract(epoch FROM i.created_at) * 1000000)::bigint"
+#define INV_NCOLS 25
+#define INV_FROM " FROM invitations i JOIN batches b ON b.id = i.batch_id "
+
+#define NOTIFY_OUTBOX "pg_notify('" STORE_OUTBOX_CHANNEL "', '')"
+
+static char *dup(us_arena *a, PGresult *res, int row, int col)
+{
+	return us_arena_strdup(a, PQgetvalue(res, row, col));
+}
+
+/* Splits "a,b,c" (array_to_string of validated values, which hold no commas). */
+static char **split(us_arena *a, const char *s, size_t *n)
+{
+	*n = 0;
+	if (*s == '\0')
+		return NULL;
+	size_t count = 1;
+	for (const char *p = s; *p; p++)
+		count += *p == ',';
+	char **items = US_ARENA_ARRAY(a, char *, count);
+	char *copy = us_arena_strdup(a, s);
+	if (items == NULL || copy == NULL)
+		return NULL;
+	for (char *tok = copy, *next; tok != NULL; tok = next) {
+		next = strchr(tok, ',');
+		if (next != NULL)
+			*next++ = '\0';
+		items[(*n)++] = tok;
+	}
+	return items;
+}
+
+static bool boolean(PGresult *res, int row, int col)
+{
+	return PQgetvalue(res, row, col)[0] == 't';
+}
+
+static void parse_row(us_arena *a, PGresult *res, int row, int col, inv_row *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->id = dup(a, res, row, col + 0);
+	r->account_id = dup(a, res, row, col + 1);
+	r->batch_id = dup(a, res, row, col + 2);
+	r->email = dup(a, res, row, col + 3);
+	r->state = dup(a, res, row, col + 4);
+	r->expired = boolean(res, row, col + 5);
+	r->existing_user = boolean(res, row, col + 6);
+	r->invited_by = dup(a, res, row, col + 7);
+	r->inviter_name = dup(a, res, row, col + 8);
+	r->inviter_email = dup(a, res, row, col + 9);
+	r->account_name = dup(a, res, row, col + 10);
+	r->role = atoi(PQgetvalue(res, row, col + 11));
+	r->organization = boolean(res, row, col + 12);
+	r->subaccount_ids = split(a, PQgetvalue(res, row, col + 13), &r->n_subaccount_ids);
+	r->products = split(a, PQgetvalue(res, row, col + 14), &r->n_products);
+	r->flags = split(a, PQgetvalue(res, row, col + 15), &r->n_flags);
+	r->created_at = dup(a, res, row, col + 16);
+	r->expires_at = dup(a, res, row, col + 17);
+	r->last_sent_at = dup(a, res, row, col + 18);
+	r->decided_at = dup(a, res, row, col + 19);
+	r->revoke_reason = dup(a, res, row, col + 20);
+	r->expires_text = dup(a, res, row, col + 21);
+	r->send_count = atoi(PQgetvalue(res, row, col + 22));
+	r->accepted_user_id = dup(a, res, row, col + 23);
+	r->created_micros = dup(a, res, row, col + 24);
+}
+
+static us_err parse_rows(us_arena *a, PGresult *res, inv_row **rows, size_t *n)
+{
+	*n = (size_t)PQntuples(res);
+	*rows = US_ARENA_ARRAY(a, inv_row, *n ? *n : 1);
+	if (*rows == NULL)
+		return US_EEXHAUSTED;
+	for (size_t i = 0; i < *n; i++)
+		parse_row(a, res, (int)i, 0, &(*rows)[i]);
+	return US_OK;
+}
+
+us_err store_open_emails(PGconn *c, us_arena *a, const char *account_id, char **emails, size_t n,
+                         bool *open)
+{
+	memset(open, 0, n * sizeof(bool));
+	if (n == 0)
+		return US_OK;
+	const char *params[] = {account_id, us_db_text_array(a, (const char *const *)emails, n)};
+	if (params[1] == NULL)
+		return US_EEXHAUSTED;
+	PGresult *res;
+	us_err rc = us_db_exec(c,
+	                       "SELECT email FROM invitations WHERE account_id = $1 "
+	                       "AND email = ANY($2::text[]) AND (state = 'accepting' "
+	                       "OR (state = 'pending' AND expires_at > now()))",
+	                       2, params, &res);
+	if (rc != US_OK)
+		return rc;
+	us_strmap *found = us_strmap_new((size_t)PQntuples(res));
+	if (found == NULL) {
+		PQclear(res);
+		return US_EEXHAUSTED;
+	}
+	for (int i = 0; i < PQntuples(res); i++)
+		us_strmap_put(found, PQgetvalue(res, i, 0), NULL);
+	for (size_t i = 0; i < n; i++)
+		open[i] = us_strmap_get(found, emails[i], NULL);
+	us_strmap_free(found);
+	PQclear(res);
+	return US_OK;
+}
+
+/* "{t,f,...}" */
+static char *bool_array(us_arena *a, const inv_new *rows, size_t n)
+{
+	char *out = us_arena_alloc(a, 2 * n + 3);
+	if (out == NULL)
+		return NULL;
+	char *p = out;
+	*p++ = '{';
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			*p++ = ',';
+		*p++ = rows[i].existing_user ? 't' : 'f';
+	}
+	*p++ = '}';
+	*p = '\0';
+	return out;
+}
+
+us_err store_create_batch(PGconn *c, us_arena *a, const inv_batch *b, inv_new *rows, size_t n,
+                          char **batch_id)
+{
+	const char **emails = US_ARENA_ARRAY(a, const char *, n ? n : 1);
+	const char **hashes = US_ARENA_ARRAY(a, const char *, n ? n : 1);
+	const char **sealed = US_ARENA_ARRAY(a, const char *, n ? n : 1);
+	if (emails == NULL || hashes == NULL || sealed == NULL)
+		return US_EEXHAUSTED;
+	for (size_t i = 0; i < n; i++) {
+		emails[i] = rows[i].email;
+		hashes[i] = rows[i].token_hash_hex;
+		sealed[i] = rows[i].sealed_token;
+	}
+	char *email_array = us_db_text_array(a, emails, n);
+	char role[8], hours[16];
+	snprintf(role, sizeof(role), "%d", b->role);
+	snprintf(hours, sizeof(hours), "%d", b->expires_in_hours);
+
+	/* Addresses whose pending invitation has lapsed get a fresh one: mark the old one. */
+	const char *expire_params[] = {b->account_id, email_array};
+	us_err rc = us_db_exec(c,
+	                       "UPDATE invitations SET state = 'expired', updated_at = now() "
+	                       "WHERE account_id = $1 AND email = ANY($2::text[]) "
+	                       "AND state = 'pending' AND expires_at <= now()",
+	                       2, expire_params, NULL);
+	if (rc != US_OK)
+		return rc;
+
+	const char *params[] = {
+		b->account_id, b->account_name, b->invited_by, b->inviter_name, b->inviter_email, role,
+		b->organization ? "t" : "f",
+		us_db_text_array(a, (const char *const *)b->subaccount_ids, b->n_subaccount_ids),
+		us_db_text_array(a, (const char *const *)b->products, b->n_products),
+		us_db_text_array(a, (const char *const *)b->flags, b->n_flags),
+		email_array, us_db_text_array(a, hashes, n), us_db_text_array(a, sealed, n),
+		bool_array(a, rows, n), hours,
+	};
+	for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
+		if (params[i] == NULL)
+			return US_EEXHAUSTED;
+	}
+	PGresult *res;
+	rc = us_db_exec(
+	        c,
+	        "WITH b AS ("
+	        " INSERT INTO batches (account_id, account_name, invited_by, inviter_name,"
+	        "  inviter_email, role, organization, subaccount_ids, products, flags)"
+	        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::uuid[], $9::text[], $10::text[])"
+	        " RETURNING id),"
+	        " u AS (SELECT * FROM unnest($11::text[], $12::text[], $13::text[], $14::boolean[])"
+	        "  AS u (email, token_hash, sealed, existing_user)),"
+	        " ins AS ("
+	        " INSERT INTO invitations (batch_id, account_id, email, token_hash, existing_user,"
+	        "  expires_at)"
+	        " SELECT b.id, $1, u.email, decode(u.token_hash, 'hex'), u.existing_user,"
+	        "  now() + make_interval(hours => $15::int) FROM b, u"
+	        " ON CONFLICT (account_id, email) WHERE state IN ('pending', 'accepting') DO NOTHING"
+	        " RETURNING id, email),"
+	        " ob AS ("
+	        " INSERT INTO outbox (kind, invitation_id, send_number, sealed_token)"
+	        " SELECT 'invite', ins.id, 1, u.sealed FROM ins JOIN u ON u.email = ins.email)"
+	        "SELECT b.id, ins.id, ins.email FROM b LEFT JOIN ins ON true",
+	        15, params, &res);
+	if (rc != US_OK)
+		return rc;
+
+	us_strmap *by_email = us_strmap_new(n);
+	if (by_email == NULL) {
+		PQclear(res);
+		return US_EEXHAUSTED;
+	}
+	for (size_t i = 0; i < n; i++)
+		us_strmap_put(by_email, rows[i].email, &rows[i]);
+	*batch_id = dup(a, res, 0, 0);
+	for (int i = 0; i < PQntuples(res); i++) {
+		void *row;
+		if (!PQgetisnull(res, i, 1) && us_strmap_get(by_email, PQgetvalue(res, i, 2), &row))
+			((inv_new *)row)->id = dup(a, res, i, 1);
+	}
+	us_strmap_free(by_email);
+	PQclear(res);
+	if (*batch_id == NULL)
+		return US_EEXHAUSTED;
+	return us_db_exec(c, "SELECT " NOTIFY_OUTBOX, 0, NULL, NULL);
+}
+
+static us_err get_one(PGconn *c, us_arena *a, const char *sql, int n_params,
+                      const char *const *params, const int *lengths, const int *formats,
+                      inv_row *out)
+{
+	PGresult *res;
+	us_err rc = us_db_exec_bin(c, sql, n_params, params, lengths, formats, &res);
+	if (rc != US_OK)
+		return rc;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return US_ENOTFOUND;
+	}
+	parse_row(a, res, 0, 0, out);
+	PQclear(res);
+	return US_OK;
+}
+
+us_err store_get_by_id(PGconn *c, us_arena *a, const char *id, inv_row *out)
+{
+	const char *params[] = {id};
+	return get_one(c, a, "SELECT " INV_COLUMNS INV_FROM "WHERE i.id = $1", 1, params, NULL, NULL,
+	               out);
+}
+
+us_err store_get_by_token(PGconn *c, us_arena *a, const uint8_t *hash, inv_row *out)
+{
+	const char *params[] = {(const char *)hash};
+	const int lengths[] = {32};
+	const int formats[] = {1};
+	return get_one(c, a, "SELECT " INV_COLUMNS INV_FROM "WHERE i.token_hash = $1", 1, params,
+	               lengths, formats, out);
+}
+
+static us_err exec_count(PGconn *c, const char *sql, int n, const char *const *params, int *rows)
+{
+	PGresult *res;
+	us_err rc = us_db_exec(c, sql, n, params, &res);
+	if (rc != US_OK)
+		return rc;
+	*rows = PQntuples(res) > 0 ? PQntuples(res) : atoi(PQcmdTuples(res));
+	PQclear(res);
+	return US_OK;
+}
+
+us_err store_claim(PGconn *c, const char *id, const char *user_id, bool *claimed)
+{
+	const char *params[] = {id, user_id};
+	int rows = 0;
+	us_err rc = exec_count(c,
+	                       "UPDATE invitations SET state = 'accepting', accept_started_at = now(),"
+	                       " updated_at = now(), accepted_user_id = $2::uuid"
+	                       " WHERE id = $1 AND state = 'pending' AND expires_at > now()",
+	                       2, params, &rows);
+	*claimed = rc == US_OK && rows == 1;
+	return rc;
+}
+
+us_err store_release(PGconn *c, const char *id)
+{
+	const char *params[] = {id};
+	return us_db_exec(c,
+	                  "UPDATE invitations SET state = 'pending', accept_started_at = NULL,"
+	                  " accepted_user_id = NULL, updated_at = now()"
+	                  " WHERE id = $1 AND state = 'accepting'",
+	                  1, params, NULL);
+}
+
+us_err store_finish_accept(PGconn *c, const char *id, const char *user_id)
+{
+	const char *params[] = {id, user_id};
+	return us_db_exec(c,
+	                  "WITH done AS ("
+	                  " UPDATE invitations SET state = 'accepted', decided_at = now(),"
+	                  "  updated_at = now(), accepted_user_id = $2::uuid"
+	                  " WHERE id = $1 AND state = 'accepting' RETURNING id, send_count),"
+	                  " ob AS (INSERT INTO outbox (kind, invitation_id, send_number)"
+	                  "  SELECT 'accepted', id, send_count FROM done RETURNING 1)"
+	                  "SELECT " NOTIFY_OUTBOX " FROM ob",
+	                  2, params, NULL);
+}
+
+us_err store_fail_accept(PGconn *c, const char *id, const char *reason)
+{
+	const char *params[] = {id, reason};
+	return us_db_exec(c,
+	                  "UPDATE invitations SET state = 'revoked', decided_at = now(),"
+	                  " updated_at = now(), revoke_reason = $2"
+	                  " WHERE id = $1 AND state = 'accepting'",
+	                  2, params, NULL);
+}
+
+us_err store_decline(PGconn *c, const char *id, bool *done)
+{
+	const char *params[] = {id};
+	int rows = 0;
+	us_err rc = exec_count(c,
+	                       "WITH d AS ("
+	                       " UPDATE invitations SET state = 'declined', decided_at = now(),"
+	                       "  updated_at = now()"
+	                       " WHERE id = $1 AND state = 'pending' AND expires_at > now()"
+	                       " RETURNING id, send_count),"
+	                       " ob AS (INSERT INTO outbox (kind, invitation_id, send_number)"
+	                       "  SELECT 'declined', id, send_count FROM d RETURNING 1)"
+	                       "SELECT " NOTIFY_OUTBOX " FROM ob",
+	                       1, params, &rows);
+	*done = rc == US_OK && rows == 1;
+	return rc;
+}
+
+us_err store_revoke(PGconn *c, const char *id, const char *reason, bool *done)
+{
+	const char *params[] = {id, reason};
+	int rows = 0;
+	us_err rc = exec_count(c,
+	                       "UPDATE invitations SET state = 'revoked', decided_at = now(),"
+	                       " updated_at = now(), revoke_reason = $2"
+	                       " WHERE id = $1 AND state IN ('pending', 'expired')",
+	                       2, params, &rows);
+	*done = rc == US_OK && rows == 1;
+	return rc;
+}
+
+us_err store_reinvite(PGconn *c, const char *id, const char *token_hash_hex,
+                      const char *sealed_token, bool existing_user, int expires_in_hours,
+                      int64_t min_interval_s, inv_reinvite_result *result)
+{
+	char hours[16], interval[24];
+	snprintf(hours, sizeof(hours), "%d", expires_in_hours);
+	snprintf(interval, sizeof(interval), "%lld", (long long)min_interval_s);
+	const char *params[] = {id, token_hash_hex, sealed_token, existing_user ? "t" : "f", hours,
+	                        interval};
+	int rows = 0;
+	us_err rc = exec_count(
+	        c,
+	        "WITH r AS ("
+	        " UPDATE invitations SET token_hash = decode($2, 'hex'), state = 'pending',"
+	        "  existing_user = $4, expires_at = now() + make_interval(hours => $5::int),"
+	        "  last_sent_at = now(), send_count = send_count + 1, updated_at = now()"
+	        " WHERE id = $1 AND state IN ('pending', 'expired')"
+	        "  AND last_sent_at <= now() - make_interval(secs => $6::int)"
+	        " RETURNING id, send_count),"
+	        " ob AS (INSERT INTO outbox (kind, invitation_id, send_number, sealed_token)"
+	        "  SELECT 'invite', id, send_count, $3 FROM r RETURNING 1)"
+	        "SELECT " NOTIFY_OUTBOX " FROM ob",
+	        6, params, &rows);
+	if (rc == US_EEXISTS) {
+		*result = REINVITE_SUPERSEDED;
+		return US_OK;
+	}
+	if (rc != US_OK)
+		return rc;
+	*result = rows == 1 ? REINVITE_DONE : REINVITE_TOO_SOON;
+	return US_OK;
+}
+
+static const char *const state_names[] = {
+	NULL, "pending", "accepting", "accepted", "declined", "revoked", "expired",
+};
+
+us_err store_list(PGconn *c, us_arena *a, const inv_list_query *q, inv_row **rows, size_t *n)
+{
+	char limit[16];
+	snprintf(limit, sizeof(limit), "%u", q->page_size);
+	const char *state = q->state > 0 && q->state <= 6 ? state_names[q->state] : NULL;
+	const char *params[] = {q->account_id, state, q->email_contains, q->subaccount_id,
+	                        q->after_created, q->after_id, limit};
+	PGresult *res;
+	us_err rc = us_db_exec(
+	        c,
+	        "SELECT " INV_COLUMNS INV_FROM
+	        "WHERE i.account_id = $1"
+	        " AND ($2::text IS NULL OR CASE $2"
+	        "  WHEN 'pending' THEN i.state = 'pending' AND i.expires_at > now()"
+	        "  WHEN 'expired' THEN i.state = 'expired'"
+	        "   OR (i.state = 'pending' AND i.expires_at <= now())"
+	        "  ELSE i.state = $2 END)"
+	        " AND ($3::text IS NULL OR strpos(i.email, $3) > 0)"
+	        " AND ($4::uuid IS NULL OR b.organization OR $4::uuid = ANY (b.subaccount_ids))"
+	        " AND ($5::bigint IS NULL OR (i.created_at, i.id) <"
+	        "  (to_timestamp($5::bigint / 1000000.0), $6::uuid))"
+	        " ORDER BY i.created_at DESC, i.id DESC LIMIT $7",
+	        7, params, &res);
+	if (rc != US_OK)
+		return rc;
+	rc = parse_rows(a, res, rows, n);
+	PQclear(res);
+	return rc;
+}
+
+us_err store_list_for_email(PGconn *c, us_arena *a, const char *email, inv_row **rows, size_t *n)
+{
+	const char *params[] = {email};
+	PGresult *res;
+	us_err rc = us_db_exec(c,
+	                       "SELECT " INV_COLUMNS INV_FROM
+	                       "WHERE i.email = $1 AND i.state = 'pending' AND i.expires_at > now()"
+	                       " ORDER BY i.created_at DESC LIMIT 500",
+	                       1, params, &res);
+	if (rc != US_OK)
+		return rc;
+	rc = parse_rows(a, res, rows, n);
+	PQclear(res);
+	return rc;
+}
+
+us_err store_stale_accepts(PGconn *c, us_arena *a, int64_t stale_s, size_t limit,
+                           inv_row **rows, size_t *n)
+{
+	char stale[24], lim[24];
+	snprintf(stale, sizeof(stale), "%lld", (long long)stale_s);
+	snprintf(lim, sizeof(lim), "%zu", limit);
+	const char *params[] = {stale, lim};
+	PGresult *res;
+	us_err rc = us_db_exec(c,
+	                       "SELECT " INV_COLUMNS INV_FROM
+	                       "WHERE i.state = 'accepting'"
+	                       " AND i.accept_started_at < now() - make_interval(secs => $1::int)"
+	                       " ORDER BY i.accept_started_at LIMIT $2 FOR UPDATE OF i SKIP LOCKED",
+	                       2, params, &res);
+	if (rc != US_OK)
+		return rc;
+	rc = parse_rows(a, res, rows, n);
+	PQclear(res);
+	return rc;
+}
+
+us_err store_outbox_claim(PGconn *c, us_arena *a, size_t limit, inv_outbox_row **rows, size_t *n)
+{
+	char lim[24];
+	snprintf(lim, sizeof(lim), "%zu", limit);
+	const char *params[] = {lim};
+	PGresult *res;
+	us_err rc = us_db_exec(c,
+	                       "SELECT o.id, o.kind, o.send_number, coalesce(o.sealed_token, ''), "
+	                       INV_COLUMNS " FROM outbox o JOIN invitations i ON i.id = o.invitation_id"
+	                       " JOIN batches b ON b.id = i.batch_id"
+	                       " ORDER BY o.id LIMIT $1 FOR UPDATE OF o SKIP LOCKED",
+	                       1, params, &res);
+	if (rc != US_OK)
+		return rc;
+	*n = (size_t)PQntuples(res);
+	*rows = US_ARENA_ARRAY(a, inv_outbox_row, *n ? *n : 1);
+	if (*rows == NULL) {
+		PQclear(res);
+		return US_EEXHAUSTED;
+	}
+	for (size_t i = 0; i < *n; i++) {
+		inv_outbox_row *r = &(*rows)[i];
+		r->outbox_id = dup(a, res, (int)i, 0);
+		r->kind = dup(a, res, (int)i, 1);
+		r->send_number = atoi(PQgetvalue(res, (int)i, 2));
+		r->sealed_token = dup(a, res, (int)i, 3);
+		parse_row(a, res, (int)i, 4, &r->inv);
+	}
+	PQclear(res);
+	return US_OK;
+}
+
+us_err store_outbox_delete(PGconn *c, us_arena *a, char **ids, size_t n)
+{
+	const char *params[] = {us_db_text_array(a, (const char *const *)ids, n)};
+	if (params[0] == NULL)
+		return US_EEXHAUSTED;
+	return us_db_exec(c, "DELETE FROM outbox WHERE id = ANY($1::bigint[])", 1, params, NULL);
+}
+
+us_err store_listen_outbox(PGconn *c)
+{
+	return us_db_exec(c, "LISTEN " STORE_OUTBOX_CHANNEL, 0, NULL, NULL);
+}

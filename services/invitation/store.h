@@ -1,0 +1,146 @@
+/* All of usher-invitationd's SQL. Strings returned in rows live in the given arena. */
+#ifndef INVITATION_STORE_H
+#define INVITATION_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "arena.h"
+#include "err.h"
+
+/* An invitation joined with its batch. */
+typedef struct inv_row {
+	char *id, *account_id, *batch_id, *email;
+	char *state;           /* as stored: pending, accepting, accepted, ... */
+	bool expired;          /* pending past expires_at */
+	bool existing_user;
+	char *invited_by, *inviter_name, *inviter_email, *account_name;
+	int role;
+	bool organization;
+	char **subaccount_ids;
+	size_t n_subaccount_ids;
+	char **products;
+	size_t n_products;
+	char **flags;
+	size_t n_flags;
+	char *created_at, *expires_at, *last_sent_at, *decided_at, *revoke_reason;
+	char *expires_text;    /* "2026-11-30 16:00 UTC", for emails */
+	int send_count;
+	char *accepted_user_id; /* "" until known */
+	char *created_micros;   /* created_at in microseconds: the list's keyset position */
+} inv_row;
+
+/* What a new batch shares. */
+typedef struct inv_batch {
+	const char *account_id, *account_name;
+	const char *invited_by, *inviter_name, *inviter_email;
+	int role;
+	bool organization;
+	char **subaccount_ids;
+	size_t n_subaccount_ids;
+	char **products;
+	size_t n_products;
+	char **flags;
+	size_t n_flags;
+	int expires_in_hours;
+} inv_batch;
+
+/* One address to invite: its link's token hash (hex) and the token sealed for the outbox. */
+typedef struct inv_new {
+	const char *email;
+	const char *token_hash_hex;
+	const char *sealed_token;
+	bool existing_user;
+	const char *id; /* set by store_create_batch for the created ones */
+} inv_new;
+
+/* Of emails, marks in open[] those with an open (pending and unexpired, or accepting)
+ * invitation in the account. */
+US_MUST_USE us_err store_open_emails(PGconn *c, us_arena *a, const char *account_id,
+                                     char **emails, size_t n, bool *open);
+
+/* Writes the batch, its invitations and their outbox rows in one statement, then
+ * announces the outbox. Invitations whose address got an open invitation meanwhile are
+ * skipped: their id stays NULL. Expired pending invitations of these addresses are
+ * first marked expired. Returns the batch id in *batch_id. */
+US_MUST_USE us_err store_create_batch(PGconn *c, us_arena *a, const inv_batch *b, inv_new *rows,
+                                      size_t n, char **batch_id);
+
+US_MUST_USE us_err store_get_by_id(PGconn *c, us_arena *a, const char *id, inv_row *out);
+US_MUST_USE us_err store_get_by_token(PGconn *c, us_arena *a, const uint8_t *hash, inv_row *out);
+
+/* pending (unexpired) → accepting, stamping the start and the user when known. True when
+ * this call took it. */
+US_MUST_USE us_err store_claim(PGconn *c, const char *id, const char *user_id, bool *claimed);
+
+/* accepting → pending: the accept could not start (no user was created). */
+US_MUST_USE us_err store_release(PGconn *c, const char *id);
+
+/* accepting → accepted with an outbox notice to the inviter, in one transaction. */
+US_MUST_USE us_err store_finish_accept(PGconn *c, const char *id, const char *user_id);
+
+/* accepting → revoked, for an accept that can never succeed. */
+US_MUST_USE us_err store_fail_accept(PGconn *c, const char *id, const char *reason);
+
+/* pending (unexpired) → declined with an outbox notice to the inviter. True when done. */
+US_MUST_USE us_err store_decline(PGconn *c, const char *id, bool *done);
+
+/* pending or expired → revoked. True when done. */
+US_MUST_USE us_err store_revoke(PGconn *c, const char *id, const char *reason, bool *done);
+
+typedef enum inv_reinvite_result {
+	REINVITE_DONE,
+	REINVITE_TOO_SOON,
+	REINVITE_NOT_OPEN,      /* accepted, declined, revoked or accepting */
+	REINVITE_SUPERSEDED,    /* another open invitation exists for the address */
+} inv_reinvite_result;
+
+/* A new token, expiry and send for a pending or expired invitation. */
+US_MUST_USE us_err store_reinvite(PGconn *c, const char *id, const char *token_hash_hex,
+                                  const char *sealed_token, bool existing_user,
+                                  int expires_in_hours, int64_t min_interval_s,
+                                  inv_reinvite_result *result);
+
+typedef struct inv_list_query {
+	const char *account_id;
+	int state;                 /* an InvitationState; 0 = any */
+	const char *email_contains;
+	const char *subaccount_id;
+	unsigned page_size;
+	const char *after_created; /* keyset position from a page token, or NULL */
+	const char *after_id;
+} inv_list_query;
+
+US_MUST_USE us_err store_list(PGconn *c, us_arena *a, const inv_list_query *q, inv_row **rows,
+                              size_t *n);
+
+/* Pending, unexpired invitations to email, across accounts. */
+US_MUST_USE us_err store_list_for_email(PGconn *c, us_arena *a, const char *email, inv_row **rows,
+                                        size_t *n);
+
+/* Accepts in progress for longer than stale_s, locked for this transaction. */
+US_MUST_USE us_err store_stale_accepts(PGconn *c, us_arena *a, int64_t stale_s, size_t limit,
+                                       inv_row **rows, size_t *n);
+
+/* An outbox row joined with its invitation. */
+typedef struct inv_outbox_row {
+	char *outbox_id;
+	char *kind;
+	int send_number;
+	char *sealed_token;  /* "" when none */
+	inv_row inv;
+} inv_outbox_row;
+
+/* Locks up to limit outbox rows for this transaction (oldest first). */
+US_MUST_USE us_err store_outbox_claim(PGconn *c, us_arena *a, size_t limit, inv_outbox_row **rows,
+                                      size_t *n);
+US_MUST_USE us_err store_outbox_delete(PGconn *c, us_arena *a, char **ids, size_t n);
+
+/* The channel the outbox is announced on. */
+#define STORE_OUTBOX_CHANNEL "invitation_outbox"
+US_MUST_USE us_err store_listen_outbox(PGconn *c);
+
+#endif

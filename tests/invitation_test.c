@@ -1,0 +1,631 @@
+/* Invitations end to end across the four daemons, Postgres and the mail spool: batch
+ * outcomes, the right email, preview, accept as a new or an existing user, decline,
+ * reinvite, revoke, expiry, permissions, concurrency and a crash in the middle of an
+ * accept. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "calls.h"
+#include "clock.h"
+#include "harness.h"
+
+#define INV "usher.v1.InvitationService/"
+#define PASSWORD "correct horse battery"
+#define MAIL_WAIT_MS 10000
+#define FAULT_SLOT 4 /* the extra_env entry a test arms a crash point in */
+
+static ut_system sys;
+static char spool[200];
+static us_arena *A;
+
+/* The people and accounts most tests share. */
+static char *owner, *owner_email = "owner@acme.example";
+static char *account;
+
+static const char *outcome_name(Usher__V1__AddressOutcome o)
+{
+	return protobuf_c_enum_descriptor_get_value(&usher__v1__address_outcome__descriptor, o)->name;
+}
+
+static Usher__V1__PreviewReply *preview(const char *token, us_err *rc, us_status *st)
+{
+	Usher__V1__PreviewRequest req = USHER__V1__PREVIEW_REQUEST__INIT;
+	req.token = (char *)token;
+	ProtobufCMessage *reply = NULL;
+	*rc = ut_call(&sys, UT_INVITATION, INV "Preview", NULL, NULL, &req.base,
+	              &usher__v1__preview_reply__descriptor, A, &reply, st);
+	return (Usher__V1__PreviewReply *)reply;
+}
+
+static us_err accept_new(const char *token, const char *name, Usher__V1__AcceptReply **out,
+                         us_status *st)
+{
+	Usher__V1__NewUserProfile profile = USHER__V1__NEW_USER_PROFILE__INIT;
+	profile.name = (char *)name;
+	profile.phone = "+14155550123";
+	profile.password = PASSWORD;
+	Usher__V1__AcceptRequest req = USHER__V1__ACCEPT_REQUEST__INIT;
+	req.token = (char *)token;
+	req.new_user = &profile;
+	return ut_call(&sys, UT_INVITATION, INV "Accept", NULL, NULL, &req.base,
+	               &usher__v1__accept_reply__descriptor, A, (ProtobufCMessage **)out, st);
+}
+
+static us_err accept_existing(const char *token, const char *session, Usher__V1__AcceptReply **out,
+                              us_status *st)
+{
+	Usher__V1__AcceptRequest req = USHER__V1__ACCEPT_REQUEST__INIT;
+	req.token = (char *)token;
+	req.session_token = (char *)session;
+	return ut_call(&sys, UT_INVITATION, INV "Accept", NULL, NULL, &req.base,
+	               &usher__v1__accept_reply__descriptor, A, (ProtobufCMessage **)out, st);
+}
+
+static Usher__V1__Invitation *get_invitation(const char *actor, const char *id, us_err *rc,
+                                             us_status *st)
+{
+	Usher__V1__InvitationRef req = USHER__V1__INVITATION_REF__INIT;
+	req.invitation_id = (char *)id;
+	ProtobufCMessage *reply = NULL;
+	*rc = ut_call(&sys, UT_INVITATION, INV "GetInvitation", actor, NULL, &req.base,
+	              &usher__v1__get_invitation_reply__descriptor, A, &reply, st);
+	return *rc == US_OK ? ((Usher__V1__GetInvitationReply *)reply)->invitation : NULL;
+}
+
+/* Invites one address as the owner and returns the invitation id and the emailed token. */
+static char *invite_one(const char *email, char **token)
+{
+	Usher__V1__CreateInvitationsReply *r;
+	us_status st;
+	const char *emails[] = {email};
+	us_err rc = ut_invite(&sys, A, owner, account, USHER__V1__ROLE__ROLE_MEMBER, NULL, emails, 1,
+	                      &r, &st);
+	if (rc != US_OK)
+		fail_msg("invite %s: %s", email, st.message);
+	us_status_clear(&st);
+	assert_int_equal(r->results[0]->outcome, USHER__V1__ADDRESS_OUTCOME__OUTCOME_CREATED);
+	ut_email mail;
+	if (!ut_wait_email(spool, A, email, "Invitation", 0, MAIL_WAIT_MS, &mail))
+		fail_msg("no invitation email reached %s", email);
+	assert_non_null(mail.token);
+	*token = mail.token;
+	return r->results[0]->invitation_id;
+}
+
+static void test_batch_outcomes_and_the_right_email(void **state)
+{
+	(void)state;
+	char *existing = ut_create_user(&sys, A, "xavier@example.com", "Xavier", PASSWORD);
+	char *member = ut_create_user(&sys, A, "mia@example.com", "Mia", PASSWORD);
+	ut_grant(&sys, A, account, member, USHER__V1__ROLE__ROLE_MEMBER, NULL);
+	(void)existing;
+
+	const char *emails[] = {
+		"new.person@example.com", "not-an-email", "mia@example.com", "NEW.person@example.com ",
+		"xavier@example.com", "<angle@example.com>", "burner@mailinator.com",
+	};
+	const Usher__V1__AddressOutcome expect[] = {
+		USHER__V1__ADDRESS_OUTCOME__OUTCOME_CREATED,
+		USHER__V1__ADDRESS_OUTCOME__OUTCOME_INVALID,
+		USHER__V1__ADDRESS_OUTCOME__OUTCOME_ALREADY_MEMBER,
+		USHER__V1__ADDRESS_OUTCOME__OUTCOME_DUPLICATE_IN_BATCH,
+		USHER__V1__ADDRESS_OUTCOME__OUTCOME_CREATED,
+		USHER__V1__ADDRESS_OUTCOME__OUTCOME_INVALID,
+		USHER__V1__ADDRESS_OUTCOME__OUTCOME_DISPOSABLE_DOMAIN,
+	};
+	Usher__V1__CreateInvitationsReply *r;
+	us_status st;
+	assert_int_equal(ut_invite(&sys, A, owner, account, USHER__V1__ROLE__ROLE_MEMBER, NULL, emails,
+	                           7, &r, &st),
+	                 US_OK);
+	assert_int_equal(r->n_results, 7);
+	for (size_t i = 0; i < 7; i++) {
+		if (r->results[i]->outcome != expect[i])
+			fail_msg("%s: got %s, expected %s", emails[i], outcome_name(r->results[i]->outcome),
+			         outcome_name(expect[i]));
+		assert_int_equal(r->results[i]->index, i);
+	}
+	assert_string_equal(r->results[5]->reason, "must not contain < or >");
+	assert_true(r->results[4]->existing_user);
+	assert_false(r->results[0]->existing_user);
+	assert_int_equal(r->created, 2);
+	assert_int_equal(r->invalid, 2);
+
+	/* A new address gets "Invitation", a user "Invitation for <Account Name>". */
+	ut_email to_new, to_user;
+	assert_true(ut_wait_email(spool, A, "new.person@example.com", NULL, 0, MAIL_WAIT_MS, &to_new));
+	assert_string_equal(to_new.subject, "Invitation");
+	assert_true(ut_wait_email(spool, A, "xavier@example.com", NULL, 0, MAIL_WAIT_MS, &to_user));
+	assert_string_equal(to_user.subject, "Invitation for Acme Team");
+
+	/* Each link works: the preview names the account, the inviter and the role. */
+	us_err rc;
+	Usher__V1__PreviewReply *p = preview(to_new.token, &rc, &st);
+	assert_int_equal(rc, US_OK);
+	assert_string_equal(p->account_name, "Acme Team");
+	assert_string_equal(p->inviter_name, "Olivia Owner");
+	assert_int_equal(p->role, USHER__V1__ROLE__ROLE_MEMBER);
+	assert_int_equal(p->state, USHER__V1__INVITATION_STATE__INVITATION_PENDING);
+	assert_false(p->existing_user);
+	p = preview(to_user.token, &rc, &st);
+	assert_int_equal(rc, US_OK);
+	assert_true(p->existing_user);
+
+	/* Previewing never consumes; the address is now pending for a second batch. */
+	const char *again[] = {"new.person@example.com"};
+	assert_int_equal(ut_invite(&sys, A, owner, account, USHER__V1__ROLE__ROLE_MEMBER, NULL, again,
+	                           1, &r, &st),
+	                 US_OK);
+	assert_int_equal(r->results[0]->outcome, USHER__V1__ADDRESS_OUTCOME__OUTCOME_ALREADY_PENDING);
+	assert_int_equal(ut_count_emails(spool, "new.person@example.com"), 1);
+
+	/* Nothing is written on a dry run. */
+	Usher__V1__CreateInvitationsRequest dry = USHER__V1__CREATE_INVITATIONS_REQUEST__INIT;
+	Usher__V1__Scope org = USHER__V1__SCOPE__INIT;
+	org.organization = true;
+	const char *dry_emails[] = {"dry.run@example.com"};
+	dry.account_id = account;
+	dry.role = USHER__V1__ROLE__ROLE_MEMBER;
+	dry.scope = &org;
+	dry.emails = (char **)dry_emails;
+	dry.n_emails = 1;
+	dry.dry_run = true;
+	ProtobufCMessage *out;
+	assert_int_equal(ut_call(&sys, UT_INVITATION, INV "CreateInvitations", owner, ut_key(A),
+	                         &dry.base, &usher__v1__create_invitations_reply__descriptor, A, &out,
+	                         &st),
+	                 US_OK);
+	r = (Usher__V1__CreateInvitationsReply *)out;
+	assert_int_equal(r->results[0]->outcome, USHER__V1__ADDRESS_OUTCOME__OUTCOME_CREATED);
+	assert_string_equal(r->results[0]->invitation_id, "");
+	dry.dry_run = false;
+	assert_int_equal(ut_call(&sys, UT_INVITATION, INV "CreateInvitations", owner, ut_key(A),
+	                         &dry.base, &usher__v1__create_invitations_reply__descriptor, A, &out,
+	                         &st),
+	                 US_OK);
+	assert_int_equal(((Usher__V1__CreateInvitationsReply *)out)->results[0]->outcome,
+	                 USHER__V1__ADDRESS_OUTCOME__OUTCOME_CREATED);
+}
+
+static void test_domain_policy(void **state)
+{
+	(void)state;
+	Usher__V1__UpdateAccountSettingsRequest req = USHER__V1__UPDATE_ACCOUNT_SETTINGS_REQUEST__INIT;
+	char *other = ut_create_account(&sys, A, owner, "Closed Shop", "");
+	char *domains[] = {"closed.example"};
+	req.account_id = other;
+	req.name = "Closed Shop";
+	req.invitation_expiry_hours = 168;
+	req.allowed_email_domains = domains;
+	req.n_allowed_email_domains = 1;
+	us_status st;
+	us_err rc = ut_call(&sys, UT_TENANCY, "usher.v1.TenancyService/UpdateAccountSettings", owner,
+	                    ut_key(A), &req.base, &usher__v1__update_account_settings_reply__descriptor,
+	                    A, NULL, &st);
+	if (rc != US_OK)
+		fail_msg("UpdateAccountSettings: %s", st.message);
+	const char *emails[] = {"in@closed.example", "out@elsewhere.example"};
+	Usher__V1__CreateInvitationsReply *r;
+	assert_int_equal(ut_invite(&sys, A, owner, other, USHER__V1__ROLE__ROLE_MEMBER, NULL, emails, 2,
+	                           &r, &st),
+	                 US_OK);
+	assert_int_equal(r->results[0]->outcome, USHER__V1__ADDRESS_OUTCOME__OUTCOME_CREATED);
+	assert_int_equal(r->results[1]->outcome, USHER__V1__ADDRESS_OUTCOME__OUTCOME_DOMAIN_NOT_ALLOWED);
+}
+
+static void test_no_raw_token_in_the_schema(void **state)
+{
+	(void)state;
+	char *token;
+	invite_one("secret.keeper@example.com", &token);
+	PGconn *conn = ut_db_admin(&sys.db);
+	PGresult *tables = PQexec(conn, "SELECT tablename FROM pg_tables WHERE schemaname = 'invitation'");
+	assert_int_equal(PQresultStatus(tables), PGRES_TUPLES_OK);
+	assert_true(PQntuples(tables) >= 3);
+	for (int i = 0; i < PQntuples(tables); i++) {
+		const char *table = PQgetvalue(tables, i, 0);
+		/* Every row of the table as text. */
+		char *ident = PQescapeIdentifier(conn, table, strlen(table));
+		char sql[256];
+		snprintf(sql, sizeof(sql), "SELECT coalesce(string_agg(t::text, E'\\n'), '') FROM invitation.%s t",
+		         ident);
+		PQfreemem(ident);
+		PGresult *dump = PQexec(conn, sql);
+		assert_int_equal(PQresultStatus(dump), PGRES_TUPLES_OK);
+		const char *text = PQgetvalue(dump, 0, 0);
+		if (strstr(text, token) != NULL)
+			fail_msg("the raw token is stored in invitation.%s", table);
+		PQclear(dump);
+	}
+	PQclear(tables);
+	PQfinish(conn);
+}
+
+static void test_new_user_accepts(void **state)
+{
+	(void)state;
+	char *token;
+	char *id = invite_one("nora.new@example.com", &token);
+	Usher__V1__AcceptReply *r;
+	us_status st;
+	us_err rc = accept_new(token, "Nora New", &r, &st);
+	if (rc != US_OK)
+		fail_msg("accept: %s", st.message);
+	assert_true(r->user_created);
+	assert_string_equal(r->user->email, "nora.new@example.com");
+	assert_true(r->user->email_verified);
+	assert_int_equal(r->membership->role, USHER__V1__ROLE__ROLE_MEMBER);
+	assert_true(r->membership->scope->organization);
+	assert_string_equal(r->membership->account_id, account);
+	assert_int_equal(r->invitation->state, USHER__V1__INVITATION_STATE__INVITATION_ACCEPTED);
+	char *user = r->user->id;
+
+	/* The new user can sign in with the password chosen at accept. */
+	assert_non_null(ut_login(&sys, A, "nora.new@example.com", PASSWORD));
+	assert_int_equal(ut_count_memberships(&sys, A, account, user), 1);
+
+	/* The same link again is refused, and nothing changes. */
+	rc = accept_new(token, "Nora Again", &r, &st);
+	assert_int_equal(rc, US_EPRECONDITION);
+	assert_non_null(strstr(st.message, "already been accepted"));
+	us_status_clear(&st);
+	assert_int_equal(ut_count_memberships(&sys, A, account, user), 1);
+	Usher__V1__Invitation *inv = get_invitation(owner, id, &rc, &st);
+	assert_int_equal(rc, US_OK);
+	assert_int_equal(inv->state, USHER__V1__INVITATION_STATE__INVITATION_ACCEPTED);
+	assert_string_equal(inv->accepted_user_id, user);
+
+	/* The inviter hears about it. */
+	ut_email notice;
+	assert_true(ut_wait_email(spool, A, owner_email, NULL, 0, MAIL_WAIT_MS, &notice));
+	assert_non_null(strstr(notice.text, "nora.new@example.com"));
+}
+
+static void test_existing_user_accepts_with_their_session(void **state)
+{
+	(void)state;
+	ut_create_user(&sys, A, "erin@example.com", "Erin", PASSWORD);
+	ut_create_user(&sys, A, "yusuf@example.com", "Yusuf", PASSWORD);
+	char *token;
+	char *id = invite_one("erin@example.com", &token);
+
+	/* The shared computer: someone else is signed in. Nothing is consumed. */
+	char *yusuf_session = ut_login(&sys, A, "yusuf@example.com", PASSWORD);
+	Usher__V1__AcceptReply *r;
+	us_status st;
+	assert_int_equal(accept_existing(token, yusuf_session, &r, &st), US_EDENIED);
+	assert_string_equal(st.message, "invited as erin@example.com, signed in as yusuf@example.com");
+	us_status_clear(&st);
+	us_err rc;
+	Usher__V1__PreviewReply *p = preview(token, &rc, &st);
+	assert_int_equal(rc, US_OK);
+	assert_int_equal(p->state, USHER__V1__INVITATION_STATE__INVITATION_PENDING);
+
+	char *erin_session = ut_login(&sys, A, "erin@example.com", PASSWORD);
+	rc = accept_existing(token, erin_session, &r, &st);
+	if (rc != US_OK)
+		fail_msg("accept: %s", st.message);
+	assert_false(r->user_created);
+	assert_int_equal(ut_count_memberships(&sys, A, account, r->user->id), 1);
+	Usher__V1__Invitation *inv = get_invitation(owner, id, &rc, &st);
+	assert_int_equal(inv->state, USHER__V1__INVITATION_STATE__INVITATION_ACCEPTED);
+}
+
+static void test_expiry_reinvite_revoke_and_decline(void **state)
+{
+	(void)state;
+	us_status st;
+	us_err rc;
+	/* Expired: the link says so. */
+	char *old_token;
+	char *id = invite_one("late.larry@example.com", &old_token);
+	char sql[256];
+	snprintf(sql, sizeof(sql),
+	         "UPDATE invitation.invitations SET expires_at = now() - interval '1 minute' "
+	         "WHERE id = '%s'", id);
+	ut_db_admin_exec(&sys.db, sql);
+	Usher__V1__AcceptReply *r;
+	assert_int_equal(accept_new(old_token, "Larry", &r, &st), US_EPRECONDITION);
+	assert_non_null(strstr(st.message, "expired"));
+	us_status_clear(&st);
+	Usher__V1__Invitation *inv = get_invitation(owner, id, &rc, &st);
+	assert_int_equal(inv->state, USHER__V1__INVITATION_STATE__INVITATION_EXPIRED);
+
+	/* Reinvite: a new link, the old one dead at once. */
+	Usher__V1__InvitationRef ref = USHER__V1__INVITATION_REF__INIT;
+	ref.invitation_id = id;
+	rc = ut_call(&sys, UT_INVITATION, INV "Reinvite", owner, ut_key(A), &ref.base,
+	             &usher__v1__reinvite_reply__descriptor, A, NULL, &st);
+	if (rc != US_OK)
+		fail_msg("reinvite: %s", st.message);
+	ut_email second;
+	assert_true(ut_wait_email(spool, A, "late.larry@example.com", "Invitation", 1, MAIL_WAIT_MS,
+	                          &second));
+	assert_string_not_equal(second.token, old_token);
+	preview(old_token, &rc, &st);
+	assert_int_equal(rc, US_ENOTFOUND);
+	us_status_clear(&st);
+	rc = accept_new(second.token, "Larry", &r, &st);
+	if (rc != US_OK)
+		fail_msg("accept after reinvite: %s", st.message);
+
+	/* Revoked: refused. */
+	char *revoked_token;
+	char *revoked = invite_one("rita.revoked@example.com", &revoked_token);
+	ref.invitation_id = revoked;
+	assert_int_equal(ut_call(&sys, UT_INVITATION, INV "Revoke", owner, ut_key(A), &ref.base,
+	                         &usher__v1__revoke_reply__descriptor, A, NULL, &st),
+	                 US_OK);
+	assert_int_equal(accept_new(revoked_token, "Rita", &r, &st), US_EPRECONDITION);
+	assert_non_null(strstr(st.message, "revoked"));
+	us_status_clear(&st);
+
+	/* Declined: the inviter is told. */
+	size_t notices = ut_count_emails(spool, owner_email);
+	char *declined_token;
+	char *declined = invite_one("dan.declines@example.com", &declined_token);
+	Usher__V1__DeclineRequest dreq = USHER__V1__DECLINE_REQUEST__INIT;
+	dreq.token = declined_token;
+	assert_int_equal(ut_call(&sys, UT_INVITATION, INV "Decline", NULL, NULL, &dreq.base,
+	                         &usher__v1__decline_reply__descriptor, A, NULL, &st),
+	                 US_OK);
+	ut_email notice;
+	assert_true(ut_wait_email(spool, A, owner_email, NULL, notices, MAIL_WAIT_MS, &notice));
+	assert_non_null(strstr(notice.text, "dan.declines@example.com"));
+	inv = get_invitation(owner, declined, &rc, &st);
+	assert_int_equal(inv->state, USHER__V1__INVITATION_STATE__INVITATION_DECLINED);
+	assert_int_equal(accept_new(declined_token, "Dan", &r, &st), US_EPRECONDITION);
+	us_status_clear(&st);
+}
+
+typedef struct racer {
+	const char *token;
+	us_err rc;
+} racer;
+
+static void *race_accept(void *arg)
+{
+	racer *r = arg;
+	us_arena *a = us_arena_new();
+	Usher__V1__NewUserProfile profile = USHER__V1__NEW_USER_PROFILE__INIT;
+	profile.name = "Racer";
+	profile.password = PASSWORD;
+	Usher__V1__AcceptRequest req = USHER__V1__ACCEPT_REQUEST__INIT;
+	req.token = (char *)r->token;
+	req.new_user = &profile;
+	us_status st;
+	r->rc = ut_call(&sys, UT_INVITATION, INV "Accept", NULL, NULL, &req.base,
+	                &usher__v1__accept_reply__descriptor, a, NULL, &st);
+	us_status_clear(&st);
+	us_arena_free(a);
+	return NULL;
+}
+
+static void test_fifty_concurrent_accepts_make_one_membership(void **state)
+{
+	(void)state;
+	char *token;
+	invite_one("rachel.race@example.com", &token);
+	enum { N = 50 };
+	pthread_t threads[N];
+	racer racers[N];
+	for (int i = 0; i < N; i++) {
+		racers[i].token = token;
+		pthread_create(&threads[i], NULL, race_accept, &racers[i]);
+	}
+	int ok = 0;
+	for (int i = 0; i < N; i++) {
+		pthread_join(threads[i], NULL);
+		ok += racers[i].rc == US_OK;
+	}
+	assert_int_equal(ok, 1);
+	Usher__V1__LookupEmailsRequest req = USHER__V1__LOOKUP_EMAILS_REQUEST__INIT;
+	char *email = "rachel.race@example.com";
+	req.emails = &email;
+	req.n_emails = 1;
+	ProtobufCMessage *out;
+	us_status st;
+	assert_int_equal(ut_call(&sys, UT_IDENTITY, "usher.v1.IdentityService/LookupEmails", NULL, NULL,
+	                         &req.base, &usher__v1__lookup_emails_reply__descriptor, A, &out, &st),
+	                 US_OK);
+	Usher__V1__LookupEmailsReply *users = (Usher__V1__LookupEmailsReply *)out;
+	assert_int_equal(users->n_matches, 1);
+	assert_int_equal(ut_count_memberships(&sys, A, account, users->matches[0]->user_id), 1);
+}
+
+static void test_crash_between_identity_and_membership_recovers(void **state)
+{
+	(void)state;
+	char *token;
+	char *id = invite_one("carl.crash@example.com", &token);
+
+	/* Restart invitationd armed to die right after the user is created. */
+	assert_int_not_equal(ut_system_signal(&sys, UT_INVITATION, SIGTERM, 5000, NULL), -1);
+	sys.extra_env[FAULT_SLOT] = "USHER_FAULT=accept.after_identity";
+	ut_system_start(&sys, UT_INVITATION);
+	sys.extra_env[FAULT_SLOT] = NULL;
+
+	Usher__V1__NewUserProfile profile = USHER__V1__NEW_USER_PROFILE__INIT;
+	profile.name = "Carl";
+	profile.password = PASSWORD;
+	Usher__V1__AcceptRequest req = USHER__V1__ACCEPT_REQUEST__INIT;
+	req.token = token;
+	req.new_user = &profile;
+	us_rpc_client *c;
+	char err[128];
+	us_rpc_client_opts copts = {.url = sys.daemons[UT_INVITATION].url, .caller = "test"};
+	assert_int_equal(us_rpc_client_open(&copts, &c, err, sizeof(err)), US_OK);
+	us_rpc_call_opts call = {.timeout_ms = 1500};
+	us_status st;
+	assert_int_not_equal(us_rpc_call(c, INV "Accept", &call, &req.base,
+	                                 &usher__v1__accept_reply__descriptor, A, NULL, &st),
+	                     US_OK);
+	us_status_clear(&st);
+	us_rpc_client_close(c);
+	int status = ut_system_signal(&sys, UT_INVITATION, 0, 5000, NULL);
+	assert_true(status != -1 && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+
+	/* Back up without the fault: the recovery loop finishes the saga. */
+	ut_system_start(&sys, UT_INVITATION);
+	Usher__V1__Invitation *inv = NULL;
+	us_err rc;
+	int64_t deadline = us_monotonic_ms() + 15000;
+	while (us_monotonic_ms() < deadline) {
+		inv = get_invitation(owner, id, &rc, &st);
+		assert_int_equal(rc, US_OK);
+		if (inv->state == USHER__V1__INVITATION_STATE__INVITATION_ACCEPTED)
+			break;
+		usleep(100 * 1000);
+	}
+	assert_int_equal(inv->state, USHER__V1__INVITATION_STATE__INVITATION_ACCEPTED);
+	assert_int_equal(ut_count_memberships(&sys, A, account, inv->accepted_user_id), 1);
+	assert_non_null(ut_login(&sys, A, "carl.crash@example.com", PASSWORD));
+}
+
+static void test_who_may_invite_and_see(void **state)
+{
+	(void)state;
+	char *sub = ut_create_subaccount(&sys, A, owner, account, "North");
+	char *admin = ut_create_user(&sys, A, "adam.admin@example.com", "Adam", PASSWORD);
+	char *mod = ut_create_user(&sys, A, "moe.mod@example.com", "Moe", PASSWORD);
+	ut_grant(&sys, A, account, admin, USHER__V1__ROLE__ROLE_ADMIN, sub);
+	ut_grant(&sys, A, account, mod, USHER__V1__ROLE__ROLE_MODERATOR, sub);
+	const char *emails[] = {"someone.new@example.com"};
+	Usher__V1__CreateInvitationsReply *r;
+	us_status st;
+
+	/* An admin cannot invite an owner, nor at organization level... */
+	assert_int_equal(ut_invite(&sys, A, admin, account, USHER__V1__ROLE__ROLE_OWNER, sub, emails, 1,
+	                           &r, &st),
+	                 US_EDENIED);
+	us_status_clear(&st);
+	assert_int_equal(ut_invite(&sys, A, admin, account, USHER__V1__ROLE__ROLE_MEMBER, NULL, emails,
+	                           1, &r, &st),
+	                 US_EDENIED);
+	us_status_clear(&st);
+	/* ...but can invite into their subaccount at their level or lower. */
+	assert_int_equal(ut_invite(&sys, A, admin, account, USHER__V1__ROLE__ROLE_MEMBER, sub, emails,
+	                           1, &r, &st),
+	                 US_OK);
+	char *id = r->results[0]->invitation_id;
+	/* A moderator cannot invite. */
+	const char *more[] = {"another.new@example.com"};
+	assert_int_equal(ut_invite(&sys, A, mod, account, USHER__V1__ROLE__ROLE_MEMBER, sub, more, 1,
+	                           &r, &st),
+	                 US_EDENIED);
+	us_status_clear(&st);
+
+	/* Someone from another account sees the same as for an invitation that does not
+	 * exist. */
+	char *stranger = ut_create_user(&sys, A, "stan.stranger@example.com", "Stan", PASSWORD);
+	ut_create_account(&sys, A, stranger, "Other Co", "");
+	us_err rc_theirs, rc_none;
+	us_status st_theirs, st_none;
+	get_invitation(stranger, id, &rc_theirs, &st_theirs);
+	get_invitation(stranger, "00000000-0000-4000-8000-000000000000", &rc_none, &st_none);
+	assert_int_equal(rc_theirs, US_ENOTFOUND);
+	assert_int_equal(rc_none, rc_theirs);
+	assert_string_equal(st_theirs.message, st_none.message);
+	us_status_clear(&st_theirs);
+	us_status_clear(&st_none);
+}
+
+/* The db_round_trips of the last CreateInvitations in invitationd's log. */
+static long last_batch_round_trips(void)
+{
+	FILE *f = fopen(sys.daemons[UT_INVITATION].log_path, "r");
+	assert_non_null(f);
+	char line[8192];
+	long trips = -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		json_t *doc = json_loads(line, 0, NULL);
+		if (doc == NULL)
+			continue;
+		const char *method = json_string_value(json_object_get(doc, "method"));
+		const char *msg = json_string_value(json_object_get(doc, "msg"));
+		const char *value = json_string_value(json_object_get(doc, "db_round_trips"));
+		if (method && msg && value && strcmp(msg, "request handled") == 0 &&
+		    strcmp(method, INV "CreateInvitations") == 0)
+			trips = atol(value);
+		json_decref(doc);
+	}
+	fclose(f);
+	return trips;
+}
+
+static void test_batch_round_trips_do_not_grow_with_size(void **state)
+{
+	(void)state;
+	long trips[2];
+	const size_t sizes[2] = {10, 1000};
+	for (int k = 0; k < 2; k++) {
+		const char **emails = US_ARENA_ARRAY(A, const char *, sizes[k]);
+		for (size_t i = 0; i < sizes[k]; i++)
+			emails[i] = us_arena_printf(A, "bulk%d.%zu@example.com", k, i);
+		Usher__V1__CreateInvitationsReply *r;
+		us_status st;
+		assert_int_equal(ut_invite(&sys, A, owner, account, USHER__V1__ROLE__ROLE_MEMBER, NULL,
+		                           emails, sizes[k], &r, &st),
+		                 US_OK);
+		assert_int_equal(r->created, sizes[k]);
+		trips[k] = last_batch_round_trips();
+	}
+	assert_true(trips[0] > 0);
+	assert_int_equal(trips[0], trips[1]);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	A = us_arena_new();
+	ut_system_init(&sys, "invitation");
+	snprintf(spool, sizeof(spool), "%s/mail", sys.dir);
+	static char spool_setting[256];
+	snprintf(spool_setting, sizeof(spool_setting), "MAIL_SPOOL_DIR=%s", spool);
+	sys.extra_env[0] = spool_setting;
+	sys.extra_env[1] = "REINVITE_MIN_INTERVAL_S=0";
+	/* A quick recovery loop for the crash test. */
+	sys.extra_env[2] = "ACCEPT_STALE_S=1";
+	sys.extra_env[3] = "RECOVERY_INTERVAL_MS=200";
+	for (int d = 0; d < UT_GATEWAY; d++)
+		ut_system_start(&sys, d);
+	owner = ut_create_user(&sys, A, owner_email, "Olivia Owner", PASSWORD);
+	account = ut_create_account(&sys, A, owner, "Acme Team", "texting,calling");
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	ut_system_teardown(&sys);
+	us_arena_free(A);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_batch_outcomes_and_the_right_email),
+		cmocka_unit_test(test_domain_policy),
+		cmocka_unit_test(test_no_raw_token_in_the_schema),
+		cmocka_unit_test(test_new_user_accepts),
+		cmocka_unit_test(test_existing_user_accepts_with_their_session),
+		cmocka_unit_test(test_expiry_reinvite_revoke_and_decline),
+		cmocka_unit_test(test_fifty_concurrent_accepts_make_one_membership),
+		cmocka_unit_test(test_who_may_invite_and_see),
+		cmocka_unit_test(test_batch_round_trips_do_not_grow_with_size),
+		cmocka_unit_test(test_crash_between_identity_and_membership_recovers),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
