@@ -3,66 +3,238 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include <microhttpd.h>
-
+#include "clock.h"
 #include "log.h"
+#include "routes.h"
+#include "state.h"
 
 static struct MHD_Daemon *http_daemon;
 
-static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned status, const char *body)
+unsigned gw_http_status(us_err code)
 {
-	struct MHD_Response *res = MHD_create_response_from_buffer(strlen(body), (void *)body,
-	                                                           MHD_RESPMEM_PERSISTENT);
-	if (res == NULL)
+	switch (code) {
+	case US_OK: return 200;
+	case US_ECANCELLED: return 499;
+	case US_EINVAL:
+	case US_EPRECONDITION:
+	case US_ERANGE: return 400;
+	case US_EUNAUTHENTICATED: return 401;
+	case US_EDENIED: return 403;
+	case US_ENOTFOUND: return 404;
+	case US_EEXISTS:
+	case US_EABORTED: return 409;
+	case US_EEXHAUSTED: return 429;
+	case US_EUNIMPLEMENTED: return 501;
+	case US_EUNAVAILABLE: return 503;
+	case US_EDEADLINE: return 504;
+	default: return 500;
+	}
+}
+
+void gw_reply_json(gw_response *res, unsigned status, json_t *json)
+{
+	json_decref(res->json);
+	res->status = status;
+	res->json = json;
+}
+
+void gw_reply_error(gw_response *res, us_err code, const char *message, const us_status *st)
+{
+	json_t *violations = json_array();
+	for (size_t i = 0; st != NULL && i < st->n_violations; i++)
+		json_array_append_new(violations, json_pack("{s:s, s:s}", "field", st->violations[i].field,
+		                                             "description",
+		                                             st->violations[i].description));
+	json_t *body = json_pack("{s:s, s:s, s:o}", "code", us_err_name(code), "message",
+	                         code == US_EINTERNAL ? "internal error" : message, "violations",
+	                         violations);
+	gw_reply_json(res, gw_http_status(code), body);
+}
+
+const char *gw_header(gw_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *gw_cookie(gw_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, name);
+}
+
+json_t *gw_body_json(gw_request *req, gw_response *res)
+{
+	if (req->body_len == 0)
+		return json_object();
+	json_error_t jerr;
+	json_t *doc = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (doc == NULL) {
+		char message[256];
+		snprintf(message, sizeof(message), "malformed JSON at line %d, column %d: %s", jerr.line,
+		         jerr.column, jerr.text);
+		gw_reply_error(res, US_EINVAL, message, NULL);
+		return NULL;
+	}
+	if (!json_is_object(doc)) {
+		json_decref(doc);
+		gw_reply_error(res, US_EINVAL, "the body must be a JSON object", NULL);
+		return NULL;
+	}
+	return doc;
+}
+
+static void client_address(struct MHD_Connection *conn, char *out, size_t size)
+{
+	const union MHD_ConnectionInfo *info =
+	        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	out[0] = '\0';
+	if (info == NULL || info->client_addr == NULL)
+		return;
+	const struct sockaddr *sa = info->client_addr;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)size);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)size);
+}
+
+static enum MHD_Result send_response(gw_request *req, gw_response *res)
+{
+	char *text = res->json != NULL ? json_dumps(res->json, JSON_COMPACT) : strdup("{}");
+	if (text == NULL)
 		return MHD_NO;
-	MHD_add_response_header(res, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
-	MHD_add_response_header(res, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	enum MHD_Result ret = MHD_queue_response(conn, status, res);
-	MHD_destroy_response(res);
+	size_t len = strlen(text);
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	if (r == NULL) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json; charset=utf-8");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	if (res->no_referrer)
+		MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	for (size_t i = 0; i < res->n_cookies; i++)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, res->cookies[i]);
+	if (req->too_large)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+	enum MHD_Result ret = MHD_queue_response(req->conn, res->status, r);
+	MHD_destroy_response(r);
+	char status[8], took[24];
+	snprintf(status, sizeof(status), "%u", res->status);
+	snprintf(took, sizeof(took), "%lld", (long long)(us_monotonic_ms() - req->started_ms));
+	/* The route's name, not the path: a path can hold an invitation's token. */
+	us_log_fields(res->status >= 500 ? US_LOG_WARN : US_LOG_DEBUG, "http request", "method",
+	              req->method, "route", gw_route_name(req->path), "status", status, "ms", took,
+	              NULL);
 	return ret;
 }
 
-static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
-                              const char *method, const char *version, const char *upload_data,
-                              size_t *upload_data_size, void **req_cls)
+static enum MHD_Result reply_too_large(gw_request *req)
+{
+	req->too_large = true;
+	gw_response res = {0};
+	gw_reply_error(&res, US_EEXHAUSTED, "the request body is too large", NULL);
+	res.status = MHD_HTTP_CONTENT_TOO_LARGE;
+	enum MHD_Result ret = send_response(req, &res);
+	json_decref(res.json);
+	return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
 {
 	(void)cls;
 	(void)version;
-	(void)upload_data;
-	(void)upload_data_size;
-	(void)req_cls;
-	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-		return send_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
-	if (strcmp(url, "/livez") == 0 || strcmp(url, "/readyz") == 0)
-		return send_text(conn, MHD_HTTP_OK, "ok\n");
-	return send_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
+	gw_request *req = *req_cls;
+	size_t max = (size_t)gw.cfg.http_max_body_bytes;
+	if (req == NULL) {
+		/* Headers only, so far. */
+		req = calloc(1, sizeof(*req));
+		if (req == NULL || (req->arena = us_arena_new()) == NULL) {
+			free(req);
+			return MHD_NO;
+		}
+		req->conn = conn;
+		req->started_ms = us_monotonic_ms();
+		req->method = method;
+		req->path = url;
+		client_address(conn, req->client_address, sizeof(req->client_address));
+		*req_cls = req;
+		const char *length = gw_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (length != NULL && strtoull(length, NULL, 10) > max)
+			return reply_too_large(req);
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		size_t n = *upload_data_size;
+		*upload_data_size = 0;
+		if (req->too_large)
+			return MHD_YES;
+		if (req->body_len + n > max)
+			return reply_too_large(req);
+		char *grown = realloc(req->body, req->body_len + n + 1);
+		if (grown == NULL)
+			return MHD_NO;
+		req->body = grown;
+		memcpy(req->body + req->body_len, upload_data, n);
+		req->body_len += n;
+		req->body[req->body_len] = '\0';
+		return MHD_YES;
+	}
+	if (req->too_large)
+		return MHD_YES;
+	gw_response res = {.status = 200};
+	gw_route_dispatch(req, &res);
+	enum MHD_Result ret = send_response(req, &res);
+	json_decref(res.json);
+	return ret;
 }
 
-us_err gateway_http_start(const gateway_http_config *cfg, char *err, size_t err_size)
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                         enum MHD_RequestTerminationCode code)
+{
+	(void)cls;
+	(void)conn;
+	(void)code;
+	gw_request *req = *req_cls;
+	if (req == NULL)
+		return;
+	us_arena_free(req->arena);
+	free(req->body);
+	free(req);
+	*req_cls = NULL;
+}
+
+us_err gateway_http_start(char *err, size_t err_size)
 {
 	struct sockaddr_in addr;
 	memset(&addr, 0, sizeof(addr));
 	addr.sin_family = AF_INET;
-	addr.sin_port = htons((uint16_t)cfg->http_port);
-	if (inet_pton(AF_INET, cfg->http_address, &addr.sin_addr) != 1) {
-		snprintf(err, err_size, "HTTP_ADDRESS: \"%s\" is not an IPv4 address", cfg->http_address);
+	addr.sin_port = htons((uint16_t)gw.cfg.http_port);
+	if (inet_pton(AF_INET, gw.cfg.http_address, &addr.sin_addr) != 1) {
+		snprintf(err, err_size, "HTTP_ADDRESS: \"%s\" is not an IPv4 address", gw.cfg.http_address);
 		return US_EINVAL;
 	}
 	http_daemon = MHD_start_daemon(
-	        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)cfg->http_port, NULL,
-	        NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-	        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->http_max_connections,
-	        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->http_timeout_s, MHD_OPTION_END);
+	        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
+	        (uint16_t)gw.cfg.http_port, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
+	        (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)gw.cfg.http_threads,
+	        MHD_OPTION_CONNECTION_LIMIT, (unsigned)gw.cfg.http_max_connections,
+	        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)gw.cfg.http_timeout_s,
+	        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)gw.cfg.http_max_header_bytes,
+	        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
 	if (http_daemon == NULL) {
-		snprintf(err, err_size, "could not listen on http://%s:%lld", cfg->http_address,
-		         (long long)cfg->http_port);
+		snprintf(err, err_size, "could not listen on http://%s:%lld", gw.cfg.http_address,
+		         (long long)gw.cfg.http_port);
 		return US_EUNAVAILABLE;
 	}
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(http_daemon, MHD_DAEMON_INFO_BIND_PORT);
 	char port[16];
-	snprintf(port, sizeof(port), "%lld", (long long)cfg->http_port);
-	us_log_fields(US_LOG_INFO, "http listening", "address", cfg->http_address, "port", port, NULL);
+	snprintf(port, sizeof(port), "%u", info != NULL ? info->port : 0);
+	us_log_fields(US_LOG_INFO, "http listening", "address", gw.cfg.http_address, "port", port, NULL);
 	return US_OK;
 }
 

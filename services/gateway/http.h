@@ -1,23 +1,56 @@
-/* The gateway's HTTP listener (libmicrohttpd). */
+/* The gateway's HTTP plumbing (libmicrohttpd): requests with bounded bodies, routing,
+ * and JSON replies with the headers every response carries. */
 #ifndef GATEWAY_HTTP_H
 #define GATEWAY_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "arena.h"
 #include "err.h"
+#include "status.h"
 
-typedef struct gateway_http_config {
-	char *http_address;
-	int64_t http_port;
-	int64_t http_max_connections;
-	int64_t http_timeout_s;
-} gateway_http_config;
+typedef struct gw_request {
+	struct MHD_Connection *conn;
+	us_arena *arena;     /* freed with the request */
+	const char *method;
+	const char *path;
+	char *body;          /* NUL-terminated */
+	size_t body_len;
+	bool too_large;
+	char client_address[64];
+	int64_t started_ms;
+} gw_request;
 
-/* Starts serving; the listener lives until gateway_http_stop(). */
-US_MUST_USE us_err gateway_http_start(const gateway_http_config *cfg, char *err, size_t err_size);
+typedef struct gw_response {
+	unsigned status;
+	json_t *json;            /* owned: the body */
+	const char *cookies[2];  /* Set-Cookie values, in the request's arena */
+	size_t n_cookies;
+	bool no_referrer;        /* for pages whose URL holds a secret */
+} gw_response;
 
-/* Stops the listener; safe when it never started. */
-void gateway_http_stop(void);
+/* Starts serving with the settings in gw.cfg. */
+US_MUST_USE us_err gateway_http_start(char *err, size_t err_size);
+void gateway_http_stop(void); /* safe when never started */
+
+/* A request header, or NULL. */
+const char *gw_header(gw_request *req, const char *name);
+/* A cookie, or NULL. */
+const char *gw_cookie(gw_request *req, const char *name);
+
+/* The body as a JSON object; on failure replies 400 and returns NULL. An empty body
+ * reads as {}. The result belongs to the caller (json_decref). */
+json_t *gw_body_json(gw_request *req, gw_response *res);
+
+void gw_reply_json(gw_response *res, unsigned status, json_t *json); /* takes json */
+/* {"code": "...", "message": "...", "violations": [...]} with the matching HTTP status. */
+void gw_reply_error(gw_response *res, us_err code, const char *message, const us_status *st);
+/* The HTTP status for an RPC status code. */
+unsigned gw_http_status(us_err code);
 
 #endif

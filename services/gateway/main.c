@@ -1,26 +1,79 @@
-/* usher-gatewayd: the HTTP/JSON front door; see docs/architecture.md. */
+/* usher-gatewayd: the HTTP/JSON front door for people and platforms; see
+ * docs/architecture.md. */
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
 
 #include "daemon.h"
 #include "http.h"
+#include "state.h"
+#include "token.h"
 
-static gateway_http_config http_config;
+gw_state gw;
+
+#define SETTING(name, type, field, flags, fallback, min, max, check, help)                      \
+	{name, type, offsetof(gw_settings, field), flags, fallback, min, max, check, help}
 
 static const us_config_var gateway_vars[] = {
-	{"HTTP_ADDRESS", US_CONFIG_STRING, offsetof(gateway_http_config, http_address), 0,
-	 "127.0.0.1", 7, 15, NULL, "IPv4 address to serve HTTP on"},
-	{"HTTP_PORT", US_CONFIG_INT, offsetof(gateway_http_config, http_port), 0, "8080", 0, 65535,
-	 NULL, "TCP port to serve HTTP on (0: any free port)"},
-	{"HTTP_MAX_CONNECTIONS", US_CONFIG_INT, offsetof(gateway_http_config, http_max_connections),
-	 0, "512", 1, 65536, NULL, "concurrent HTTP connections"},
-	{"HTTP_TIMEOUT_S", US_CONFIG_INT, offsetof(gateway_http_config, http_timeout_s), 0, "30", 1,
-	 3600, NULL, "idle HTTP connection timeout, seconds"},
+	SETTING("HTTP_ADDRESS", US_CONFIG_STRING, http_address, 0, "127.0.0.1", 7, 15, NULL,
+	        "IPv4 address to serve HTTP on"),
+	SETTING("HTTP_PORT", US_CONFIG_INT, http_port, 0, "8080", 0, 65535, NULL,
+	        "TCP port to serve HTTP on (0: any free port, logged)"),
+	SETTING("HTTP_THREADS", US_CONFIG_INT, http_threads, 0, "8", 1, 256, NULL,
+	        "threads serving HTTP requests"),
+	SETTING("HTTP_MAX_CONNECTIONS", US_CONFIG_INT, http_max_connections, 0, "512", 1, 65536, NULL,
+	        "concurrent HTTP connections"),
+	SETTING("HTTP_TIMEOUT_S", US_CONFIG_INT, http_timeout_s, 0, "30", 1, 3600, NULL,
+	        "a connection idle this long is closed"),
+	SETTING("HTTP_MAX_BODY_BYTES", US_CONFIG_INT, http_max_body_bytes, 0, "4194304", 1024,
+	        64 * 1024 * 1024, NULL, "largest JSON request body (413 beyond)"),
+	SETTING("HTTP_MAX_HEADER_BYTES", US_CONFIG_INT, http_max_header_bytes, 0, "32768", 4096,
+	        1024 * 1024, NULL, "memory for a request's headers (431 beyond)"),
+	SETTING("PUBLIC_BASE_URL", US_CONFIG_STRING, public_base_url, 0, "http://127.0.0.1:8080", 8,
+	        200, NULL, "where people reach this gateway; https makes cookies Secure"),
+	SETTING("GATEWAY_CSRF_KEY", US_CONFIG_STRING, csrf_key_hex, US_CONFIG_REQUIRED | US_CONFIG_SECRET,
+	        NULL, 64, 64, us_token_check_key_hex, "64 hex digits: the key CSRF tokens derive from"),
+	SETTING("IDENTITY_RPC_URL", US_CONFIG_STRING, identity_url, US_CONFIG_REQUIRED, NULL, 1, 0,
+	        us_config_check_nng_url, "address of usher-identityd"),
+	SETTING("TENANCY_RPC_URL", US_CONFIG_STRING, tenancy_url, US_CONFIG_REQUIRED, NULL, 1, 0,
+	        us_config_check_nng_url, "address of usher-tenancyd"),
+	SETTING("INVITATION_RPC_URL", US_CONFIG_STRING, invitation_url, US_CONFIG_REQUIRED, NULL, 1,
+	        0, us_config_check_nng_url, "address of usher-invitationd"),
 };
+
+static void stop(void)
+{
+	gateway_http_stop();
+	for (int i = 0; i < GW_N_BACKENDS; i++) {
+		us_rpc_client_close(gw.backends[i]);
+		gw.backends[i] = NULL;
+	}
+	sodium_memzero(gw.csrf_key, sizeof(gw.csrf_key));
+}
 
 static us_err start(const us_daemon_config *cfg, char *err, size_t err_size)
 {
 	(void)cfg;
-	return gateway_http_start(&http_config, err, err_size);
+	if (us_token_key_from_hex(gw.cfg.csrf_key_hex, gw.csrf_key) != 0) {
+		snprintf(err, err_size, "GATEWAY_CSRF_KEY: must be 64 hex digits");
+		return US_EINVAL;
+	}
+	gw.secure_cookies = strncmp(gw.cfg.public_base_url, "https://", 8) == 0;
+	const char *urls[GW_N_BACKENDS] = {gw.cfg.identity_url, gw.cfg.tenancy_url,
+	                                   gw.cfg.invitation_url};
+	us_err rc = US_OK;
+	for (int i = 0; i < GW_N_BACKENDS && rc == US_OK; i++) {
+		us_rpc_client_opts opts = {.url = urls[i], .caller = "usher-gatewayd",
+		                           .wait_for_server = true};
+		rc = us_rpc_client_open(&opts, &gw.backends[i], err, err_size);
+	}
+	if (rc == US_OK)
+		rc = gateway_http_start(err, err_size);
+	if (rc != US_OK)
+		stop();
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -30,9 +83,9 @@ int main(int argc, char **argv)
 		.summary = "HTTP/JSON gateway for people and platforms",
 		.config = gateway_vars,
 		.n_config = sizeof(gateway_vars) / sizeof(gateway_vars[0]),
-		.config_struct = &http_config,
+		.config_struct = &gw.cfg,
 		.start = start,
-		.stop = gateway_http_stop,
+		.stop = stop,
 	};
 	return us_daemon_main(&spec, argc, argv);
 }

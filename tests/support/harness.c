@@ -245,6 +245,7 @@ void ut_system_start(ut_system *sys, int which)
 	env[n++] = "HTTP_PORT=0";
 	/* Fixed test secrets: the tests' databases are throwaway. */
 	env[n++] = "INVITATION_TOKEN_KEY=6b1f2e3d4c5b6a79887766554433221100ffeeddccbbaa998877665544332211";
+	env[n++] = "GATEWAY_CSRF_KEY=0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
 	for (size_t i = 0; i < 16 && sys->extra_env[i] != NULL; i++)
 		env[n++] = (char *)sys->extra_env[i];
 	env[n] = NULL;

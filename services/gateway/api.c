@@ -1,0 +1,129 @@
+#include "api.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "backend.h"
+#include "pbjson.h"
+#include "session.h"
+#include "state.h"
+#include "usher/v1/identity.pb-c.h"
+#include "usher/v1/invitation.pb-c.h"
+#include "usher/v1/tenancy.pb-c.h"
+
+/* Who may call a public method: a signed-in user (the actor), or anyone holding the
+ * secret the request carries (a link's token). */
+typedef enum { SIGNED_IN, TOKEN_HOLDER } caller_kind;
+
+typedef struct public_method {
+	const char *name; /* "usher.v1.TenancyService/ListMembers" */
+	caller_kind who;
+} public_method;
+
+/* The allow-list. Everything else, internal methods included, is 404. */
+static const public_method public_methods[] = {
+	{"usher.v1.IdentityService/UpdateProfile", SIGNED_IN},
+	{"usher.v1.IdentityService/ChangePassword", SIGNED_IN},
+	{"usher.v1.IdentityService/RequestEmailChange", SIGNED_IN},
+	{"usher.v1.IdentityService/ConfirmEmailChange", TOKEN_HOLDER},
+	{"usher.v1.TenancyService/CreateAccount", SIGNED_IN},
+	{"usher.v1.TenancyService/GetAccount", SIGNED_IN},
+	{"usher.v1.TenancyService/UpdateAccountSettings", SIGNED_IN},
+	{"usher.v1.TenancyService/CreateSubaccount", SIGNED_IN},
+	{"usher.v1.TenancyService/ListSubaccounts", SIGNED_IN},
+	{"usher.v1.TenancyService/ChangeRole", SIGNED_IN},
+	{"usher.v1.TenancyService/SetScope", SIGNED_IN},
+	{"usher.v1.TenancyService/Deactivate", SIGNED_IN},
+	{"usher.v1.TenancyService/Reactivate", SIGNED_IN},
+	{"usher.v1.TenancyService/Remove", SIGNED_IN},
+	{"usher.v1.TenancyService/ListMembers", SIGNED_IN},
+	{"usher.v1.TenancyService/ListMyMemberships", SIGNED_IN},
+	{"usher.v1.InvitationService/CreateInvitations", SIGNED_IN},
+	{"usher.v1.InvitationService/ListInvitations", SIGNED_IN},
+	{"usher.v1.InvitationService/GetInvitation", SIGNED_IN},
+	{"usher.v1.InvitationService/Reinvite", SIGNED_IN},
+	{"usher.v1.InvitationService/Revoke", SIGNED_IN},
+	{"usher.v1.InvitationService/ListMyInvitations", SIGNED_IN},
+	{"usher.v1.InvitationService/Preview", TOKEN_HOLDER},
+	{"usher.v1.InvitationService/Accept", TOKEN_HOLDER},
+	{"usher.v1.InvitationService/Decline", TOKEN_HOLDER},
+};
+
+static const ProtobufCServiceDescriptor *const services[GW_N_BACKENDS] = {
+	[GW_IDENTITY] = &usher__v1__identity_service__descriptor,
+	[GW_TENANCY] = &usher__v1__tenancy_service__descriptor,
+	[GW_INVITATION] = &usher__v1__invitation_service__descriptor,
+};
+
+/* The allow-listed method named by the path, with its backend and descriptor. */
+static const public_method *find(const char *name, int *backend,
+                                 const ProtobufCMethodDescriptor **md)
+{
+	const public_method *m = NULL;
+	for (size_t i = 0; i < sizeof(public_methods) / sizeof(public_methods[0]) && !m; i++) {
+		if (strcmp(public_methods[i].name, name) == 0)
+			m = &public_methods[i];
+	}
+	const char *slash = m ? strchr(name, '/') : NULL;
+	for (int b = 0; slash != NULL && b < GW_N_BACKENDS; b++) {
+		if (strlen(services[b]->name) == (size_t)(slash - name) &&
+		    strncmp(services[b]->name, name, (size_t)(slash - name)) == 0) {
+			*backend = b;
+			*md = protobuf_c_service_descriptor_get_method_by_name(services[b], slash + 1);
+			return *md != NULL ? m : NULL;
+		}
+	}
+	return NULL;
+}
+
+void gw_api_call(gw_request *req, gw_response *res)
+{
+	const char *name = req->path + strlen("/rpc/");
+	int backend;
+	const ProtobufCMethodDescriptor *md;
+	const public_method *m = find(name, &backend, &md);
+	if (m == NULL) {
+		gw_reply_error(res, US_ENOTFOUND, "no such method", NULL);
+		return;
+	}
+	gw_auth auth;
+	gw_auth_read(req, &auth);
+	const char *actor = NULL;
+	if (m->who == SIGNED_IN || auth.token != NULL) {
+		Usher__V1__User *user = gw_signed_in(req, res, &auth);
+		if (user == NULL)
+			return;
+		actor = user->id;
+	}
+	if (!gw_csrf_ok(req, &auth)) {
+		gw_reply_error(res, US_EDENIED, "missing or wrong CSRF token (X-CSRF-Token)", NULL);
+		return;
+	}
+	json_t *body = gw_body_json(req, res);
+	if (body == NULL)
+		return;
+	ProtobufCMessage *in;
+	char path[256], reason[256];
+	us_err rc = us_pbjson_decode(md->input, body, req->arena, &in, path, sizeof(path), reason,
+	                             sizeof(reason));
+	json_decref(body);
+	if (rc != US_OK) {
+		us_status st;
+		us_status_init(&st);
+		us_status_add_violation(&st, path[0] ? path : "(body)", "%s", reason);
+		char message[600];
+		snprintf(message, sizeof(message), "invalid %s: %s", path[0] ? path : "body", reason);
+		gw_reply_error(res, rc, message, &st);
+		us_status_clear(&st);
+		return;
+	}
+	ProtobufCMessage *out;
+	us_status st;
+	rc = gw_call(req, backend, name, actor, in, md->output, &out, &st);
+	if (rc == US_OK)
+		gw_reply_json(res, 200, us_pbjson_encode(out));
+	else
+		gw_reply_error(res, rc, st.message, &st);
+	us_status_clear(&st);
+}

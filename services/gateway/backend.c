@@ -1,0 +1,34 @@
+#include "backend.h"
+
+#include <string.h>
+
+#include <sodium.h>
+
+#include "idempotency.h"
+#include "state.h"
+
+/* The caller's Idempotency-Key when it is sane, so its retries are safe end to end;
+ * otherwise a fresh one, which still makes NNG's own resends safe. */
+static const char *idempotency_key(gw_request *req)
+{
+	const char *given = gw_header(req, "Idempotency-Key");
+	if (given != NULL && given[0] != '\0' && strlen(given) <= US_IDEMPOTENCY_KEY_MAX - 8)
+		return us_arena_printf(req->arena, "http:%s", given);
+	uint8_t raw[16];
+	char hex[33];
+	randombytes_buf(raw, sizeof(raw));
+	sodium_bin2hex(hex, sizeof(hex), raw, sizeof(raw));
+	return us_arena_printf(req->arena, "gw:%s", hex);
+}
+
+us_err gw_call(gw_request *req, int backend, const char *method, const char *actor,
+               const ProtobufCMessage *in, const ProtobufCMessageDescriptor *out_type,
+               ProtobufCMessage **out, us_status *st)
+{
+	us_rpc_call_opts opts = {
+		.timeout_ms = GW_CALL_TIMEOUT_MS,
+		.idempotency_key = idempotency_key(req),
+		.actor_user_id = actor,
+	};
+	return us_rpc_call(gw.backends[backend], method, &opts, in, out_type, req->arena, out, st);
+}

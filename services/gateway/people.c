@@ -1,0 +1,273 @@
+#include "people.h"
+
+#include <string.h>
+
+#include "backend.h"
+#include "pbjson.h"
+#include "session.h"
+#include "state.h"
+#include "usher/v1/identity.pb-c.h"
+#include "usher/v1/invitation.pb-c.h"
+#include "usher/v1/tenancy.pb-c.h"
+
+#define TOKEN_MAX 100
+
+/* A JSON string member of body, or "" when absent; NULL (after replying 400) when it is
+ * there but not a string. */
+static const char *string_member(gw_response *res, json_t *body, const char *name)
+{
+	json_t *v = json_object_get(body, name);
+	if (v == NULL || json_is_null(v))
+		return "";
+	if (!json_is_string(v)) {
+		us_status st;
+		us_status_init(&st);
+		us_status_add_violation(&st, name, "must be a string");
+		gw_reply_error(res, US_EINVAL, "invalid request", &st);
+		us_status_clear(&st);
+		return NULL;
+	}
+	return json_string_value(v);
+}
+
+/* Refuses members other than the allowed ones, naming the first. */
+static bool only_members(gw_response *res, json_t *body, const char *const *allowed, size_t n)
+{
+	const char *key;
+	json_t *value;
+	json_object_foreach(body, key, value) {
+		bool ok = false;
+		for (size_t i = 0; i < n && !ok; i++)
+			ok = strcmp(key, allowed[i]) == 0;
+		if (!ok) {
+			us_status st;
+			us_status_init(&st);
+			us_status_add_violation(&st, key, "is not a field of this request");
+			gw_reply_error(res, US_EINVAL, "invalid request", &st);
+			us_status_clear(&st);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Signs in: a session cookie, and the CSRF token the page must send back. */
+static void sign_in(gw_request *req, gw_response *res, const char *email, const char *password)
+{
+	Usher__V1__LoginRequest in = USHER__V1__LOGIN_REQUEST__INIT;
+	in.email = (char *)email;
+	in.password = (char *)password;
+	in.client_address = req->client_address;
+	ProtobufCMessage *out;
+	us_status st;
+	us_err rc = gw_call(req, GW_IDENTITY, "usher.v1.IdentityService/Login", NULL, &in.base,
+	                    &usher__v1__login_reply__descriptor, &out, &st);
+	if (rc != US_OK) {
+		gw_reply_error(res, rc, st.message, &st);
+		us_status_clear(&st);
+		return;
+	}
+	Usher__V1__LoginReply *login = (Usher__V1__LoginReply *)out;
+	res->cookies[res->n_cookies++] = gw_session_cookie(req->arena, login->session_token,
+	                                                   30L * 24 * 3600);
+	gw_reply_json(res, 200,
+	              json_pack("{s:o, s:s, s:s}", "user", us_pbjson_encode(&login->user->base),
+	                        "csrfToken", gw_csrf_token(req->arena, login->session_token),
+	                        "expiresAt", login->expires_at));
+}
+
+void gw_people_login(gw_request *req, gw_response *res)
+{
+	json_t *body = gw_body_json(req, res);
+	if (body == NULL)
+		return;
+	static const char *const allowed[] = {"email", "password"};
+	const char *email = NULL, *password = NULL;
+	if (only_members(res, body, allowed, 2) && (email = string_member(res, body, "email")) &&
+	    (password = string_member(res, body, "password")))
+		sign_in(req, res, email, password);
+	json_decref(body);
+}
+
+void gw_people_logout(gw_request *req, gw_response *res)
+{
+	gw_auth auth;
+	gw_auth_read(req, &auth);
+	if (auth.token == NULL) {
+		gw_reply_error(res, US_EUNAUTHENTICATED, "not signed in", NULL);
+		return;
+	}
+	if (!gw_csrf_ok(req, &auth)) {
+		gw_reply_error(res, US_EDENIED, "missing or wrong CSRF token (X-CSRF-Token)", NULL);
+		return;
+	}
+	Usher__V1__LogoutRequest in = USHER__V1__LOGOUT_REQUEST__INIT;
+	in.session_token = (char *)auth.token;
+	ProtobufCMessage *out;
+	us_status st;
+	us_err rc = gw_call(req, GW_IDENTITY, "usher.v1.IdentityService/Logout", NULL, &in.base,
+	                    &usher__v1__logout_reply__descriptor, &out, &st);
+	if (rc == US_OK) {
+		res->cookies[res->n_cookies++] = gw_session_cookie(req->arena, "", 0);
+		gw_reply_json(res, 200, json_object());
+	} else {
+		gw_reply_error(res, rc, st.message, &st);
+	}
+	us_status_clear(&st);
+}
+
+/* Who am I: the user, their memberships and pending invitations, and the CSRF token. */
+void gw_people_me(gw_request *req, gw_response *res)
+{
+	gw_auth auth;
+	gw_auth_read(req, &auth);
+	Usher__V1__User *user = gw_signed_in(req, res, &auth);
+	if (user == NULL)
+		return;
+	Usher__V1__ListMyMembershipsRequest mreq = USHER__V1__LIST_MY_MEMBERSHIPS_REQUEST__INIT;
+	Usher__V1__ListMyInvitationsRequest ireq = USHER__V1__LIST_MY_INVITATIONS_REQUEST__INIT;
+	ProtobufCMessage *memberships, *invitations;
+	us_status st;
+	us_err rc = gw_call(req, GW_TENANCY, "usher.v1.TenancyService/ListMyMemberships", user->id,
+	                    &mreq.base, &usher__v1__list_my_memberships_reply__descriptor,
+	                    &memberships, &st);
+	if (rc == US_OK) {
+		us_status_clear(&st);
+		rc = gw_call(req, GW_INVITATION, "usher.v1.InvitationService/ListMyInvitations", user->id,
+		             &ireq.base, &usher__v1__list_my_invitations_reply__descriptor, &invitations,
+		             &st);
+	}
+	if (rc != US_OK) {
+		gw_reply_error(res, rc, st.message, &st);
+		us_status_clear(&st);
+		return;
+	}
+	json_t *m = us_pbjson_encode(memberships);
+	json_t *i = us_pbjson_encode(invitations);
+	gw_reply_json(res, 200,
+	              json_pack("{s:o, s:O, s:O, s:s}", "user", us_pbjson_encode(&user->base),
+	                        "memberships", json_object_get(m, "memberships") ?: json_array(),
+	                        "invitations", json_object_get(i, "invitations") ?: json_array(),
+	                        "csrfToken", auth.via_cookie ? gw_csrf_token(req->arena, auth.token) : ""));
+	json_decref(m);
+	json_decref(i);
+}
+
+/* "/i/<token>" or "/i/<token>/<action>": copies the token into the arena. */
+static char *token_of(gw_request *req, const char **action)
+{
+	const char *start = req->path + strlen("/i/");
+	const char *slash = strchr(start, '/');
+	size_t len = slash ? (size_t)(slash - start) : strlen(start);
+	*action = slash ? slash + 1 : "";
+	if (len == 0 || len > TOKEN_MAX)
+		return NULL;
+	return us_arena_strndup(req->arena, start, len);
+}
+
+void gw_people_preview(gw_request *req, gw_response *res)
+{
+	/* The URL holds the secret: keep it out of Referer headers. */
+	res->no_referrer = true;
+	const char *action;
+	char *token = token_of(req, &action);
+	if (token == NULL || action[0] != '\0') {
+		gw_reply_error(res, US_ENOTFOUND, "invitation not found", NULL);
+		return;
+	}
+	Usher__V1__PreviewRequest in = USHER__V1__PREVIEW_REQUEST__INIT;
+	in.token = token;
+	ProtobufCMessage *out;
+	us_status st;
+	us_err rc = gw_call(req, GW_INVITATION, "usher.v1.InvitationService/Preview", NULL, &in.base,
+	                    &usher__v1__preview_reply__descriptor, &out, &st);
+	if (rc == US_OK)
+		gw_reply_json(res, 200, us_pbjson_encode(out));
+	else
+		gw_reply_error(res, rc, st.message, &st);
+	us_status_clear(&st);
+}
+
+static void decline_link(gw_request *req, gw_response *res, char *token)
+{
+	Usher__V1__DeclineRequest in = USHER__V1__DECLINE_REQUEST__INIT;
+	in.token = token;
+	ProtobufCMessage *out;
+	us_status st;
+	us_err rc = gw_call(req, GW_INVITATION, "usher.v1.InvitationService/Decline", NULL, &in.base,
+	                    &usher__v1__decline_reply__descriptor, &out, &st);
+	if (rc == US_OK)
+		gw_reply_json(res, 200, us_pbjson_encode(out));
+	else
+		gw_reply_error(res, rc, st.message, &st);
+	us_status_clear(&st);
+}
+
+/* Accepts as a new user (the body holds name, phone, password: the user is created and
+ * signed in) or as the signed-in user (the body is empty). */
+static void accept_link(gw_request *req, gw_response *res, char *token)
+{
+	json_t *body = gw_body_json(req, res);
+	if (body == NULL)
+		return;
+	static const char *const allowed[] = {"name", "phone", "password"};
+	Usher__V1__AcceptRequest in = USHER__V1__ACCEPT_REQUEST__INIT;
+	Usher__V1__NewUserProfile profile = USHER__V1__NEW_USER_PROFILE__INIT;
+	in.token = token;
+	gw_auth auth;
+	gw_auth_read(req, &auth);
+	bool ok = only_members(res, body, allowed, 3);
+	if (ok && json_object_size(body) > 0) {
+		ok = (profile.name = (char *)string_member(res, body, "name")) &&
+		     (profile.phone = (char *)string_member(res, body, "phone")) &&
+		     (profile.password = (char *)string_member(res, body, "password"));
+		in.new_user = &profile;
+	} else if (ok && auth.token != NULL) {
+		if (!gw_csrf_ok(req, &auth)) {
+			gw_reply_error(res, US_EDENIED, "missing or wrong CSRF token (X-CSRF-Token)", NULL);
+			ok = false;
+		}
+		in.session_token = (char *)auth.token;
+	} else if (ok) {
+		gw_reply_error(res, US_EUNAUTHENTICATED,
+		               "sign in to accept, or give a name and password to sign up", NULL);
+		ok = false;
+	}
+	if (ok) {
+		ProtobufCMessage *out;
+		us_status st;
+		us_err rc = gw_call(req, GW_INVITATION, "usher.v1.InvitationService/Accept", NULL,
+		                    &in.base, &usher__v1__accept_reply__descriptor, &out, &st);
+		Usher__V1__AcceptReply *accepted = (Usher__V1__AcceptReply *)out;
+		if (rc != US_OK) {
+			/* The invitee's own form: name its fields as the page knows them. */
+			for (size_t i = 0; i < st.n_violations; i++) {
+				const char *f = st.violations[i].field;
+				if (strncmp(f, "new_user.", 9) == 0)
+					memmove(st.violations[i].field, f + 9, strlen(f + 9) + 1);
+			}
+			gw_reply_error(res, rc, st.message, &st);
+		} else if (in.new_user != NULL) {
+			sign_in(req, res, accepted->user->email, profile.password);
+			if (res->status == 200)
+				json_object_set_new(res->json, "accepted", us_pbjson_encode(out));
+		} else {
+			gw_reply_json(res, 200, json_pack("{s:o}", "accepted", us_pbjson_encode(out)));
+		}
+		us_status_clear(&st);
+	}
+	json_decref(body);
+}
+
+void gw_people_respond(gw_request *req, gw_response *res)
+{
+	res->no_referrer = true;
+	const char *action;
+	char *token = token_of(req, &action);
+	if (token != NULL && strcmp(action, "accept") == 0)
+		accept_link(req, res, token);
+	else if (token != NULL && strcmp(action, "decline") == 0)
+		decline_link(req, res, token);
+	else
+		gw_reply_error(res, US_ENOTFOUND, "not found", NULL);
+}

@@ -1,0 +1,14 @@
+/* The routes people use from a browser: sign in and out, who am I, and an invitation's
+ * link (preview, accept, decline). */
+#ifndef GATEWAY_PEOPLE_H
+#define GATEWAY_PEOPLE_H
+
+#include "routes.h"
+
+gw_handler gw_people_login;
+gw_handler gw_people_logout;
+gw_handler gw_people_me;
+gw_handler gw_people_preview;
+gw_handler gw_people_respond;
+
+#endif

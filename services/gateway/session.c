@@ -1,0 +1,79 @@
+#include "session.h"
+
+#include <string.h>
+
+#include <sodium.h>
+
+#include "backend.h"
+#include "state.h"
+
+#define CSRF_BYTES 32
+
+void gw_auth_read(gw_request *req, gw_auth *auth)
+{
+	auth->token = NULL;
+	auth->via_cookie = false;
+	const char *bearer = gw_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
+	if (bearer != NULL && strncmp(bearer, "Bearer ", 7) == 0 && bearer[7] != '\0') {
+		auth->token = bearer + 7;
+		return;
+	}
+	const char *cookie = gw_cookie(req, GW_SESSION_COOKIE);
+	if (cookie != NULL && cookie[0] != '\0') {
+		auth->token = cookie;
+		auth->via_cookie = true;
+	}
+}
+
+char *gw_csrf_token(us_arena *a, const char *session_token)
+{
+	uint8_t mac[CSRF_BYTES];
+	crypto_generichash(mac, sizeof(mac), (const uint8_t *)session_token, strlen(session_token),
+	                   gw.csrf_key, sizeof(gw.csrf_key));
+	size_t len = sodium_base64_ENCODED_LEN(sizeof(mac), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	char *out = us_arena_alloc(a, len);
+	if (out != NULL)
+		sodium_bin2base64(out, len, mac, sizeof(mac), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	return out;
+}
+
+bool gw_csrf_ok(gw_request *req, const gw_auth *auth)
+{
+	if (!auth->via_cookie)
+		return true;
+	const char *given = gw_header(req, GW_CSRF_HEADER);
+	char *want = gw_csrf_token(req->arena, auth->token);
+	if (given == NULL || want == NULL || strlen(given) != strlen(want))
+		return false;
+	return sodium_memcmp(given, want, strlen(want)) == 0;
+}
+
+char *gw_session_cookie(us_arena *a, const char *token, long max_age)
+{
+	return us_arena_printf(a, "%s=%s; Path=/; Max-Age=%ld; HttpOnly; SameSite=Lax%s",
+	                       GW_SESSION_COOKIE, max_age > 0 ? token : "", max_age,
+	                       gw.secure_cookies ? "; Secure" : "");
+}
+
+Usher__V1__User *gw_signed_in(gw_request *req, gw_response *res, const gw_auth *auth)
+{
+	if (auth->token == NULL) {
+		gw_reply_error(res, US_EUNAUTHENTICATED, "sign in first", NULL);
+		return NULL;
+	}
+	Usher__V1__ResolveSessionRequest in = USHER__V1__RESOLVE_SESSION_REQUEST__INIT;
+	in.session_token = (char *)auth->token;
+	ProtobufCMessage *out;
+	us_status st;
+	us_err rc = gw_call(req, GW_IDENTITY, "usher.v1.IdentityService/ResolveSession", NULL,
+	                    &in.base, &usher__v1__resolve_session_reply__descriptor, &out, &st);
+	Usher__V1__User *user = NULL;
+	if (rc == US_OK)
+		user = ((Usher__V1__ResolveSessionReply *)out)->user;
+	else if (rc == US_EUNAUTHENTICATED || rc == US_EINVAL)
+		gw_reply_error(res, US_EUNAUTHENTICATED, "your session has ended; sign in again", NULL);
+	else
+		gw_reply_error(res, rc, st.message, &st);
+	us_status_clear(&st);
+	return user;
+}
