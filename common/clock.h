@@ -1,4 +1,4 @@
-/* Monotonic milliseconds, for deadlines and durations. */
+/* Monotonic time, for deadlines and durations. */
 #ifndef US_CLOCK_H
 #define US_CLOCK_H
 
@@ -10,6 +10,13 @@ static inline int64_t us_monotonic_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static inline int64_t us_monotonic_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 #endif

@@ -1,0 +1,169 @@
+/* rpc: our RPC round trip (envelope, dispatch, arena, handler, reply) next to a bare
+ * NNG REQ/REP round trip of the same payload, in the same run, over ipc://.
+ * Usage: rpc_bench [round trips] [json output path] */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <sodium.h>
+
+#include "arena.h"
+#include "clock.h"
+#include "log.h"
+#include "rpc_client.h"
+#include "rpc_server.h"
+#include "stats.h"
+#include "usher/testing/echo.pb-c.h"
+
+static us_err echo(us_call *call, const ProtobufCMessage *request, ProtobufCMessage **reply)
+{
+	const Usher__Testing__EchoRequest *req = (const Usher__Testing__EchoRequest *)request;
+	Usher__Testing__EchoReply *res = US_ARENA_NEW(us_call_arena(call), Usher__Testing__EchoReply);
+	usher__testing__echo_reply__init(res);
+	res->text = req->text;
+	*reply = &res->base;
+	return US_OK;
+}
+
+static const us_rpc_method methods[] = {{"Echo", echo, 0}};
+static const us_rpc_service service = {&usher__testing__echo_service__descriptor, methods, 1, NULL};
+
+static nng_socket bare_rep;
+
+/* The bare server: receive, send the same message back. */
+static void *bare_server(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		nng_msg *msg;
+		if (nng_recvmsg(bare_rep, &msg, 0) != 0)
+			return NULL;
+		if (nng_sendmsg(bare_rep, msg, 0) != 0)
+			nng_msg_free(msg);
+	}
+}
+
+static void run_bare(const char *url, const char *payload, size_t n, double *samples)
+{
+	nng_socket req;
+	if (nng_req0_open(&req) != 0 || nng_dial(req, url, NULL, 0) != 0) {
+		fprintf(stderr, "rpc_bench: could not dial %s\n", url);
+		exit(1);
+	}
+	size_t len = strlen(payload);
+	for (size_t i = 0; i < n; i++) {
+		int64_t t0 = us_monotonic_us();
+		nng_msg *msg;
+		nng_msg_alloc(&msg, len);
+		memcpy(nng_msg_body(msg), payload, len);
+		if (nng_sendmsg(req, msg, 0) != 0 || nng_recvmsg(req, &msg, 0) != 0) {
+			fprintf(stderr, "rpc_bench: bare round trip failed\n");
+			exit(1);
+		}
+		nng_msg_free(msg);
+		samples[i] = (double)(us_monotonic_us() - t0);
+	}
+	nng_close(req);
+}
+
+static void run_ours(const char *url, const char *payload, size_t n, double *samples)
+{
+	char err[256];
+	us_rpc_client *c;
+	us_rpc_client_opts opts = {.url = url, .caller = "rpc_bench"};
+	if (us_rpc_client_open(&opts, &c, err, sizeof(err)) != US_OK) {
+		fprintf(stderr, "rpc_bench: %s\n", err);
+		exit(1);
+	}
+	Usher__Testing__EchoRequest req = USHER__TESTING__ECHO_REQUEST__INIT;
+	req.text = (char *)payload;
+	for (size_t i = 0; i < n; i++) {
+		int64_t t0 = us_monotonic_us();
+		us_arena *a = us_arena_new();
+		ProtobufCMessage *reply;
+		if (us_rpc_call(c, "usher.testing.EchoService/Echo", NULL, &req.base,
+		                &usher__testing__echo_reply__descriptor, a, &reply, NULL) != US_OK) {
+			fprintf(stderr, "rpc_bench: our round trip failed\n");
+			exit(1);
+		}
+		us_arena_free(a);
+		samples[i] = (double)(us_monotonic_us() - t0);
+	}
+	us_rpc_client_close(c);
+}
+
+int main(int argc, char **argv)
+{
+	size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 20000;
+	const char *json_path = argc > 2 ? argv[2] : NULL;
+	if (sodium_init() < 0 || n == 0)
+		return 1;
+	us_log_init("rpc_bench", US_LOG_WARN);
+	char dir[] = "/tmp/rpc-bench-XXXXXX";
+	if (mkdtemp(dir) == NULL)
+		return 1;
+	char bare_url[128], our_url[128];
+	snprintf(bare_url, sizeof(bare_url), "ipc://%s/bare.sock", dir);
+	snprintf(our_url, sizeof(our_url), "ipc://%s/ours.sock", dir);
+
+	if (nng_rep0_open(&bare_rep) != 0 || nng_listen(bare_rep, bare_url, NULL, 0) != 0)
+		return 1;
+	pthread_t t;
+	pthread_create(&t, NULL, bare_server, NULL);
+	us_rpc_server_opts opts = {.listen_url = our_url, .workers = 1,
+	                           .max_message_bytes = 1 << 20, .default_timeout_ms = 5000};
+	us_rpc_server *srv;
+	char err[256];
+	if (us_rpc_server_start(&opts, &service, 1, &srv, err, sizeof(err)) != US_OK) {
+		fprintf(stderr, "rpc_bench: %s\n", err);
+		return 1;
+	}
+
+	const char *payload = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	double *bare = malloc(n * sizeof(double)), *ours = malloc(n * sizeof(double));
+	/* Warm both paths, then measure them interleaved in halves so drift hits both. */
+	run_bare(bare_url, payload, n / 10 + 1, bare);
+	run_ours(our_url, payload, n / 10 + 1, ours);
+	run_bare(bare_url, payload, n / 2, bare);
+	run_ours(our_url, payload, n / 2, ours);
+	run_bare(bare_url, payload, n - n / 2, bare + n / 2);
+	run_ours(our_url, payload, n - n / 2, ours + n / 2);
+
+	bench_stats sb, so;
+	bench_stats_of(bare, n, &sb);
+	bench_stats_of(ours, n, &so);
+	printf("%-12s %10s %10s %10s %12s\n", "rpc", "p50 µs", "p99 µs", "mean µs", "round trips/s");
+	printf("%-12s %10.1f %10.1f %10.1f %12.0f\n", "bare NNG", sb.p50, sb.p99, sb.mean, 1e6 / sb.mean);
+	printf("%-12s %10.1f %10.1f %10.1f %12.0f\n", "Usher RPC", so.p50, so.p99, so.mean, 1e6 / so.mean);
+	double ratio = so.p50 / sb.p50;
+	printf("ratio of p50: %.2fx (goal: within 1.25x)\n", ratio);
+	if (json_path != NULL) {
+		FILE *f = fopen(json_path, "w");
+		if (f != NULL) {
+			fprintf(f,
+			        "{\"bench\":\"rpc\",\"round_trips\":%zu,"
+			        "\"bare\":{\"p50_us\":%.1f,\"p99_us\":%.1f,\"mean_us\":%.1f},"
+			        "\"usher\":{\"p50_us\":%.1f,\"p99_us\":%.1f,\"mean_us\":%.1f},"
+			        "\"ratio_p50\":%.3f,\"goal_ratio\":1.25}\n",
+			        n, sb.p50, sb.p99, sb.mean, so.p50, so.p99, so.mean, ratio);
+			fclose(f);
+		}
+	}
+	us_rpc_server_stop(srv);
+	nng_close(bare_rep);
+	pthread_join(t, NULL);
+	char path[160];
+	snprintf(path, sizeof(path), "%s/bare.sock", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/ours.sock", dir);
+	unlink(path);
+	rmdir(dir);
+	free(bare);
+	free(ours);
+	return 0;
+}
