@@ -48,6 +48,12 @@ static const public_method public_methods[] = {
 	{"usher.v1.InvitationService/Preview", TOKEN_HOLDER},
 	{"usher.v1.InvitationService/Accept", TOKEN_HOLDER},
 	{"usher.v1.InvitationService/Decline", TOKEN_HOLDER},
+	{"usher.v1.InvitationService/EnableLink", SIGNED_IN},
+	{"usher.v1.InvitationService/GetLink", SIGNED_IN},
+	{"usher.v1.InvitationService/DeleteLink", SIGNED_IN},
+	{"usher.v1.InvitationService/ListLinkJoins", SIGNED_IN},
+	{"usher.v1.InvitationService/PreviewLink", TOKEN_HOLDER},
+	{"usher.v1.InvitationService/AcceptLink", TOKEN_HOLDER},
 };
 
 static const ProtobufCServiceDescriptor *const services[GW_N_BACKENDS] = {

@@ -51,6 +51,18 @@ static bool only_members(gw_response *res, json_t *body, const char *const *allo
 	return true;
 }
 
+/* The invitee's own form: name its fields as the page knows them ("name", not
+ * "new_user.name"). */
+static void strip_prefix(us_status *st, const char *prefix)
+{
+	size_t len = strlen(prefix);
+	for (size_t i = 0; i < st->n_violations; i++) {
+		char *f = st->violations[i].field;
+		if (strncmp(f, prefix, len) == 0)
+			memmove(f, f + len, strlen(f + len) + 1);
+	}
+}
+
 /* Signs in: a session cookie, and the CSRF token the page must send back. */
 static void sign_in(gw_request *req, gw_response *res, const char *email, const char *password)
 {
@@ -153,7 +165,7 @@ void gw_people_me(gw_request *req, gw_response *res)
 	json_decref(i);
 }
 
-/* "/i/<token>" or "/i/<token>/<action>": copies the token into the arena. */
+/* "/i/<token>[/<action>]" or "/l/<token>[/<action>]": copies the token into the arena. */
 static char *token_of(gw_request *req, const char **action)
 {
 	const char *start = req->path + strlen("/i/");
@@ -163,6 +175,11 @@ static char *token_of(gw_request *req, const char **action)
 	if (len == 0 || len > TOKEN_MAX)
 		return NULL;
 	return us_arena_strndup(req->arena, start, len);
+}
+
+static bool permanent(gw_request *req)
+{
+	return strncmp(req->path, "/l/", 3) == 0;
 }
 
 void gw_people_preview(gw_request *req, gw_response *res)
@@ -175,12 +192,17 @@ void gw_people_preview(gw_request *req, gw_response *res)
 		gw_reply_error(res, US_ENOTFOUND, "invitation not found", NULL);
 		return;
 	}
+	/* PreviewRequest and PreviewLinkRequest both hold just the token. */
 	Usher__V1__PreviewRequest in = USHER__V1__PREVIEW_REQUEST__INIT;
-	in.token = token;
+	Usher__V1__PreviewLinkRequest lin = USHER__V1__PREVIEW_LINK_REQUEST__INIT;
+	in.token = lin.token = token;
 	ProtobufCMessage *out;
 	us_status st;
-	us_err rc = gw_call(req, GW_INVITATION, "usher.v1.InvitationService/Preview", NULL, &in.base,
-	                    &usher__v1__preview_reply__descriptor, &out, &st);
+	us_err rc = permanent(req)
+	                    ? gw_call(req, GW_INVITATION, "usher.v1.InvitationService/PreviewLink", NULL,
+	                              &lin.base, &usher__v1__preview_link_reply__descriptor, &out, &st)
+	                    : gw_call(req, GW_INVITATION, "usher.v1.InvitationService/Preview", NULL,
+	                              &in.base, &usher__v1__preview_reply__descriptor, &out, &st);
 	if (rc == US_OK)
 		gw_reply_json(res, 200, us_pbjson_encode(out));
 	else
@@ -240,12 +262,7 @@ static void accept_link(gw_request *req, gw_response *res, char *token)
 		                    &in.base, &usher__v1__accept_reply__descriptor, &out, &st);
 		Usher__V1__AcceptReply *accepted = (Usher__V1__AcceptReply *)out;
 		if (rc != US_OK) {
-			/* The invitee's own form: name its fields as the page knows them. */
-			for (size_t i = 0; i < st.n_violations; i++) {
-				const char *f = st.violations[i].field;
-				if (strncmp(f, "new_user.", 9) == 0)
-					memmove(st.violations[i].field, f + 9, strlen(f + 9) + 1);
-			}
+			strip_prefix(&st, "new_user.");
 			gw_reply_error(res, rc, st.message, &st);
 		} else if (in.new_user != NULL) {
 			sign_in(req, res, accepted->user->email, profile.password);
@@ -259,14 +276,67 @@ static void accept_link(gw_request *req, gw_response *res, char *token)
 	json_decref(body);
 }
 
+/* Joins through a permanent link: as a new user (email, name, phone, password: created and
+ * signed in) or as the signed-in user (empty body). */
+static void join_link(gw_request *req, gw_response *res, char *token)
+{
+	json_t *body = gw_body_json(req, res);
+	if (body == NULL)
+		return;
+	static const char *const allowed[] = {"email", "name", "phone", "password"};
+	Usher__V1__AcceptLinkRequest in = USHER__V1__ACCEPT_LINK_REQUEST__INIT;
+	Usher__V1__LinkNewUser profile = USHER__V1__LINK_NEW_USER__INIT;
+	in.token = token;
+	gw_auth auth;
+	gw_auth_read(req, &auth);
+	bool ok = only_members(res, body, allowed, 4);
+	if (ok && json_object_size(body) > 0) {
+		ok = (profile.email = (char *)string_member(res, body, "email")) &&
+		     (profile.name = (char *)string_member(res, body, "name")) &&
+		     (profile.phone = (char *)string_member(res, body, "phone")) &&
+		     (profile.password = (char *)string_member(res, body, "password"));
+		in.new_user = &profile;
+	} else if (ok && auth.token != NULL) {
+		if (!gw_csrf_ok(req, &auth)) {
+			gw_reply_error(res, US_EDENIED, "missing or wrong CSRF token (X-CSRF-Token)", NULL);
+			ok = false;
+		}
+		in.session_token = (char *)auth.token;
+	} else if (ok) {
+		gw_reply_error(res, US_EUNAUTHENTICATED,
+		               "sign in to join, or give an email, name and password to sign up", NULL);
+		ok = false;
+	}
+	if (ok) {
+		ProtobufCMessage *out;
+		us_status st;
+		us_err rc = gw_call(req, GW_INVITATION, "usher.v1.InvitationService/AcceptLink", NULL,
+		                    &in.base, &usher__v1__accept_link_reply__descriptor, &out, &st);
+		if (rc != US_OK) {
+			strip_prefix(&st, "new_user.");
+			gw_reply_error(res, rc, st.message, &st);
+		} else if (in.new_user != NULL) {
+			sign_in(req, res, ((Usher__V1__AcceptLinkReply *)out)->user->email, profile.password);
+			if (res->status == 200)
+				json_object_set_new(res->json, "joined", us_pbjson_encode(out));
+		} else {
+			gw_reply_json(res, 200, json_pack("{s:o}", "joined", us_pbjson_encode(out)));
+		}
+		us_status_clear(&st);
+	}
+	json_decref(body);
+}
+
 void gw_people_respond(gw_request *req, gw_response *res)
 {
 	res->no_referrer = true;
 	const char *action;
 	char *token = token_of(req, &action);
-	if (token != NULL && strcmp(action, "accept") == 0)
+	if (token != NULL && permanent(req) && strcmp(action, "accept") == 0)
+		join_link(req, res, token);
+	else if (token != NULL && !permanent(req) && strcmp(action, "accept") == 0)
 		accept_link(req, res, token);
-	else if (token != NULL && strcmp(action, "decline") == 0)
+	else if (token != NULL && !permanent(req) && strcmp(action, "decline") == 0)
 		decline_link(req, res, token);
 	else
 		gw_reply_error(res, US_ENOTFOUND, "not found", NULL);

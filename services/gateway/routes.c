@@ -27,6 +27,8 @@ static const gw_route routes[] = {
 	{"GET", "/me", "/me", gw_people_me},
 	{"GET", "/i/", "/i/{token}", gw_people_preview},
 	{"POST", "/i/", "/i/{token}/{action}", gw_people_respond},
+	{"GET", "/l/", "/l/{token}", gw_people_preview},
+	{"POST", "/l/", "/l/{token}/{action}", gw_people_respond},
 	{"POST", "/rpc/", "/rpc/{method}", gw_api_call},
 };
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))

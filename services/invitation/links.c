@@ -53,11 +53,11 @@ char *inv_link_unseal(us_arena *a, const char *sealed)
 	return token;
 }
 
-char *inv_link_url(us_arena *a, const char *token)
+char *inv_link_url(us_arena *a, const char *kind, const char *token)
 {
 	const char *base = inv.cfg.public_base_url;
 	size_t len = strlen(base);
 	/* Tolerate a trailing slash in the setting. */
-	return us_arena_printf(a, "%.*s/i/%s", (int)(len > 0 && base[len - 1] == '/' ? len - 1 : len),
-	                       base, token);
+	return us_arena_printf(a, "%.*s/%s/%s", (int)(len > 0 && base[len - 1] == '/' ? len - 1 : len),
+	                       base, kind, token);
 }

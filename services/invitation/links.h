@@ -1,5 +1,6 @@
-/* An invitation link's secret: a fresh token, the keyed hash stored in its place, the
- * sealed copy the outbox keeps until the email is handed over, and the URL. */
+/* A link's secret (an invitation's, or a permanent link's): a fresh token, the keyed hash
+ * stored in its place, a sealed copy (for the outbox until the email is handed over, or
+ * for showing a permanent link again), and the URL. */
 #ifndef INVITATION_LINKS_H
 #define INVITATION_LINKS_H
 
@@ -24,7 +25,8 @@ US_MUST_USE us_err inv_link_hash(const char *token, uint8_t hash[US_TOKEN_HASH_B
 /* The token back from its sealed copy, in the arena; NULL when it does not open. */
 char *inv_link_unseal(us_arena *a, const char *sealed);
 
-/* PUBLIC_BASE_URL/i/<token>, in the arena. */
-char *inv_link_url(us_arena *a, const char *token);
+/* PUBLIC_BASE_URL/<kind>/<token> in the arena: kind "i" for an invitation, "l" for a
+ * permanent link. */
+char *inv_link_url(us_arena *a, const char *kind, const char *token);
 
 #endif

@@ -66,7 +66,7 @@ static Usher__V1__Email *email_for(us_arena *a, const inv_outbox_row *r, bool *f
 		vars[0] = variable(a, "account_name", inv_r->account_name);
 		vars[1] = variable(a, "inviter_name", inv_r->inviter_name);
 		vars[2] = variable(a, "role", role);
-		vars[3] = variable(a, "link", inv_link_url(a, token));
+		vars[3] = variable(a, "link", inv_link_url(a, "i", token));
 		vars[4] = variable(a, "expires_at", inv_r->expires_text);
 		e->n_variables = 5;
 	} else {

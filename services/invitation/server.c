@@ -4,6 +4,7 @@
 #include "accept.h"
 #include "batch.h"
 #include "manage.h"
+#include "permalink.h"
 #include "usher/v1/invitation.pb-c.h"
 
 static const us_rpc_method invitation_methods[] = {
@@ -17,6 +18,13 @@ static const us_rpc_method invitation_methods[] = {
 	{"Accept", inv_accept, 0},
 	{"Decline", inv_decline, 0},
 	{"ListMyInvitations", inv_list_my_invitations, 0},
+	{"EnableLink", inv_enable_link, US_RPC_IDEMPOTENT},
+	{"GetLink", inv_get_link, 0},
+	{"DeleteLink", inv_delete_link, US_RPC_IDEMPOTENT},
+	{"PreviewLink", inv_preview_link, 0},
+	/* Joining takes a use, creates the user and grants, each step keyed (see permalink.c). */
+	{"AcceptLink", inv_accept_link, 0},
+	{"ListLinkJoins", inv_list_link_joins, 0},
 };
 
 const us_rpc_service invitation_services[] = {

@@ -503,3 +503,169 @@ us_err store_listen_outbox(PGconn *c)
 {
 	return us_db_exec(c, "LISTEN " STORE_OUTBOX_CHANNEL, 0, NULL, NULL);
 }
+
+/* --- permanent links --- */
+
+#define LINK_COLUMNS                                                                           \
+	"id, account_id, coalesce(subaccount_id::text, ''), account_name, created_by, "           \
+	"sealed_token, state = 'active', coalesce(expires_at <= now(), false), "                  \
+	"max_uses > 0 AND uses >= max_uses, coalesce(" TS("expires_at") ", ''), "                 \
+	TS("created_at") ", max_uses, uses, array_to_string(allowed_email_domains, ',')"
+
+static void parse_link(us_arena *a, PGresult *res, int row, link_row *l)
+{
+	l->id = dup(a, res, row, 0);
+	l->account_id = dup(a, res, row, 1);
+	l->subaccount_id = dup(a, res, row, 2);
+	l->account_name = dup(a, res, row, 3);
+	l->created_by = dup(a, res, row, 4);
+	l->sealed_token = dup(a, res, row, 5);
+	l->active = boolean(res, row, 6);
+	l->expired = boolean(res, row, 7);
+	l->used_up = boolean(res, row, 8);
+	l->expires_at = dup(a, res, row, 9);
+	l->created_at = dup(a, res, row, 10);
+	l->max_uses = (unsigned)atol(PQgetvalue(res, row, 11));
+	l->uses = (unsigned)atol(PQgetvalue(res, row, 12));
+	l->domains = split(a, PQgetvalue(res, row, 13), &l->n_domains);
+}
+
+static us_err one_link(PGconn *c, us_arena *a, const char *sql, int n, const char *const *params,
+                       const int *lengths, const int *formats, link_row *out)
+{
+	PGresult *res;
+	us_err rc = us_db_exec_bin(c, sql, n, params, lengths, formats, &res);
+	if (rc != US_OK)
+		return rc;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return US_ENOTFOUND;
+	}
+	parse_link(a, res, 0, out);
+	PQclear(res);
+	return US_OK;
+}
+
+us_err store_link_enable(PGconn *c, us_arena *a, const link_new *l, link_row *out)
+{
+	const char *scope_params[] = {l->account_id, l->subaccount_id};
+	us_err rc = us_db_exec(c,
+	                       "UPDATE links SET state = 'deleted', deleted_at = now()"
+	                       " WHERE account_id = $1 AND subaccount_id IS NOT DISTINCT FROM $2::uuid"
+	                       " AND state = 'active'",
+	                       2, scope_params, NULL);
+	if (rc != US_OK)
+		return rc;
+	char hours[16], max_uses[16];
+	snprintf(hours, sizeof(hours), "%u", l->expires_in_hours);
+	snprintf(max_uses, sizeof(max_uses), "%u", l->max_uses);
+	const char *params[] = {
+		l->account_id, l->subaccount_id, l->account_name, l->created_by, l->token_hash_hex,
+		l->sealed_token, hours, max_uses,
+		us_db_text_array(a, (const char *const *)l->domains, l->n_domains),
+	};
+	if (params[8] == NULL)
+		return US_EEXHAUSTED;
+	return one_link(c, a,
+	                "INSERT INTO links (account_id, subaccount_id, account_name, created_by,"
+	                " token_hash, sealed_token, expires_at, max_uses, allowed_email_domains)"
+	                " VALUES ($1, $2::uuid, $3, $4, decode($5, 'hex'), $6,"
+	                " CASE WHEN $7::int > 0 THEN now() + make_interval(hours => $7::int) END,"
+	                " $8::int, $9::text[])"
+	                " RETURNING " LINK_COLUMNS,
+	                9, params, NULL, NULL, out);
+}
+
+us_err store_link_get(PGconn *c, us_arena *a, const char *account_id, const char *subaccount_id,
+                      link_row *out)
+{
+	const char *params[] = {account_id, subaccount_id};
+	return one_link(c, a,
+	                "SELECT " LINK_COLUMNS " FROM links WHERE account_id = $1"
+	                " AND subaccount_id IS NOT DISTINCT FROM $2::uuid AND state = 'active'",
+	                2, params, NULL, NULL, out);
+}
+
+us_err store_link_delete(PGconn *c, us_arena *a, const char *account_id, const char *subaccount_id,
+                         link_row *out)
+{
+	const char *params[] = {account_id, subaccount_id};
+	return one_link(c, a,
+	                "UPDATE links SET state = 'deleted', deleted_at = now() WHERE account_id = $1"
+	                " AND subaccount_id IS NOT DISTINCT FROM $2::uuid AND state = 'active'"
+	                " RETURNING " LINK_COLUMNS,
+	                2, params, NULL, NULL, out);
+}
+
+us_err store_link_by_token(PGconn *c, us_arena *a, const uint8_t *hash, link_row *out)
+{
+	const char *params[] = {(const char *)hash};
+	const int lengths[] = {32};
+	const int formats[] = {1};
+	return one_link(c, a, "SELECT " LINK_COLUMNS " FROM links WHERE token_hash = $1", 1, params,
+	                lengths, formats, out);
+}
+
+us_err store_link_take_use(PGconn *c, const char *link_id, bool *taken)
+{
+	const char *params[] = {link_id};
+	int rows = 0;
+	us_err rc = exec_count(c,
+	                       "UPDATE links SET uses = uses + 1 WHERE id = $1 AND state = 'active'"
+	                       " AND (expires_at IS NULL OR expires_at > now())"
+	                       " AND (max_uses = 0 OR uses < max_uses)",
+	                       1, params, &rows);
+	*taken = rc == US_OK && rows == 1;
+	return rc;
+}
+
+us_err store_link_give_back_use(PGconn *c, const char *link_id)
+{
+	const char *params[] = {link_id};
+	return us_db_exec(c, "UPDATE links SET uses = uses - 1 WHERE id = $1 AND uses > 0", 1, params,
+	                  NULL);
+}
+
+us_err store_link_record_join(PGconn *c, const char *link_id, const char *user_id,
+                              const char *email, const char *membership_id)
+{
+	const char *params[] = {link_id, user_id, email, membership_id};
+	return us_db_exec(c,
+	                  "INSERT INTO link_joins (link_id, user_id, email, membership_id)"
+	                  " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+	                  4, params, NULL);
+}
+
+us_err store_link_joins(PGconn *c, us_arena *a, const char *account_id, unsigned limit,
+                        link_join_row **rows, size_t *n)
+{
+	char lim[16];
+	snprintf(lim, sizeof(lim), "%u", limit);
+	const char *params[] = {account_id, lim};
+	PGresult *res;
+	us_err rc = us_db_exec(c,
+	                       "SELECT j.link_id, j.user_id, j.email, j.membership_id, "
+	                       TS("j.joined_at") ", coalesce(l.subaccount_id::text, '')"
+	                       " FROM link_joins j JOIN links l ON l.id = j.link_id"
+	                       " WHERE l.account_id = $1 ORDER BY j.joined_at DESC LIMIT $2::int",
+	                       2, params, &res);
+	if (rc != US_OK)
+		return rc;
+	*n = (size_t)PQntuples(res);
+	*rows = US_ARENA_ARRAY(a, link_join_row, *n ? *n : 1);
+	if (*rows == NULL) {
+		PQclear(res);
+		return US_EEXHAUSTED;
+	}
+	for (size_t i = 0; i < *n; i++) {
+		link_join_row *j = &(*rows)[i];
+		j->link_id = dup(a, res, (int)i, 0);
+		j->user_id = dup(a, res, (int)i, 1);
+		j->email = dup(a, res, (int)i, 2);
+		j->membership_id = dup(a, res, (int)i, 3);
+		j->joined_at = dup(a, res, (int)i, 4);
+		j->subaccount_id = dup(a, res, (int)i, 5);
+	}
+	PQclear(res);
+	return US_OK;
+}

@@ -143,4 +143,56 @@ US_MUST_USE us_err store_outbox_delete(PGconn *c, us_arena *a, char **ids, size_
 #define STORE_OUTBOX_CHANNEL "invitation_outbox"
 US_MUST_USE us_err store_listen_outbox(PGconn *c);
 
+
+/* --- permanent links --- */
+
+typedef struct link_row {
+	char *id, *account_id, *subaccount_id; /* subaccount_id "" for the organization */
+	char *account_name, *created_by, *sealed_token;
+	bool active;   /* not deleted */
+	bool expired;
+	bool used_up;
+	char *expires_at; /* "" when it never expires */
+	char *created_at;
+	unsigned max_uses, uses;
+	char **domains;
+	size_t n_domains;
+} link_row;
+
+typedef struct link_new {
+	const char *account_id;
+	const char *subaccount_id; /* NULL: the organization */
+	const char *account_name;
+	const char *created_by;
+	const char *token_hash_hex;
+	const char *sealed_token;
+	unsigned expires_in_hours; /* 0: never */
+	unsigned max_uses;
+	char **domains;
+	size_t n_domains;
+} link_new;
+
+/* Deletes the active link of the account or subaccount, if any, and creates this one. */
+US_MUST_USE us_err store_link_enable(PGconn *c, us_arena *a, const link_new *l, link_row *out);
+/* The active link; NOT_FOUND when none. */
+US_MUST_USE us_err store_link_get(PGconn *c, us_arena *a, const char *account_id,
+                                  const char *subaccount_id, link_row *out);
+/* Deletes the active link; NOT_FOUND when none. */
+US_MUST_USE us_err store_link_delete(PGconn *c, us_arena *a, const char *account_id,
+                                     const char *subaccount_id, link_row *out);
+US_MUST_USE us_err store_link_by_token(PGconn *c, us_arena *a, const uint8_t *hash, link_row *out);
+/* Counts one use if the link is active, unexpired and not used up; *taken says if it was. */
+US_MUST_USE us_err store_link_take_use(PGconn *c, const char *link_id, bool *taken);
+/* Gives back a use whose join did not happen. */
+US_MUST_USE us_err store_link_give_back_use(PGconn *c, const char *link_id);
+US_MUST_USE us_err store_link_record_join(PGconn *c, const char *link_id, const char *user_id,
+                                          const char *email, const char *membership_id);
+
+typedef struct link_join_row {
+	char *link_id, *user_id, *email, *membership_id, *joined_at, *subaccount_id;
+} link_join_row;
+
+US_MUST_USE us_err store_link_joins(PGconn *c, us_arena *a, const char *account_id, unsigned limit,
+                                    link_join_row **rows, size_t *n);
+
 #endif
