@@ -99,18 +99,29 @@ static void client_address(struct MHD_Connection *conn, char *out, size_t size)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)size);
 }
 
-static enum MHD_Result send_response(gw_request *req, gw_response *res)
+static struct MHD_Response *make_body(const gw_response *res)
 {
+	if (res->raw != NULL)
+		return MHD_create_response_from_buffer(res->raw_len, res->raw, MHD_RESPMEM_MUST_COPY);
 	char *text = res->json != NULL ? json_dumps(res->json, JSON_COMPACT) : strdup("{}");
 	if (text == NULL)
-		return MHD_NO;
-	size_t len = strlen(text);
-	struct MHD_Response *r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-	if (r == NULL) {
+		return NULL;
+	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text,
+	                                                         MHD_RESPMEM_MUST_FREE);
+	if (r == NULL)
 		free(text);
+	return r;
+}
+
+static enum MHD_Result send_response(gw_request *req, gw_response *res)
+{
+	struct MHD_Response *r = make_body(res);
+	if (r == NULL)
 		return MHD_NO;
-	}
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json; charset=utf-8");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+	                        res->content_type ? res->content_type : "application/json; charset=utf-8");
+	if (res->disposition != NULL)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_DISPOSITION, res->disposition);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	if (res->no_referrer)
@@ -126,7 +137,8 @@ static enum MHD_Result send_response(gw_request *req, gw_response *res)
 	snprintf(took, sizeof(took), "%lld", (long long)(us_monotonic_ms() - req->started_ms));
 	/* The route's name, not the path: a path can hold an invitation's token. */
 	us_log_fields(res->status >= 500 ? US_LOG_WARN : US_LOG_DEBUG, "http request", "method",
-	              req->method, "route", gw_route_name(req->path), "status", status, "ms", took,
+	              req->method, "route", req->route ? req->route->name : "(none)", "status", status,
+	              "ms", took,
 	              NULL);
 	return ret;
 }
@@ -163,6 +175,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		req->path = url;
 		client_address(conn, req->client_address, sizeof(req->client_address));
 		*req_cls = req;
+		req->route = gw_route_find(req, &req->no_route_status);
+		if (req->route != NULL && req->route->stream != NULL)
+			max = (size_t)gw.cfg.http_max_upload_bytes;
 		const char *length = gw_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (length != NULL && strtoull(length, NULL, 10) > max)
 			return reply_too_large(req);
@@ -173,6 +188,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*upload_data_size = 0;
 		if (req->too_large)
 			return MHD_YES;
+		if (req->route != NULL && req->route->stream != NULL) {
+			req->body_len += n;
+			if (req->body_len > (size_t)gw.cfg.http_max_upload_bytes)
+				return reply_too_large(req);
+			req->route->stream(req, upload_data, n);
+			return MHD_YES;
+		}
 		if (req->body_len + n > max)
 			return reply_too_large(req);
 		char *grown = realloc(req->body, req->body_len + n + 1);
@@ -187,7 +209,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (req->too_large)
 		return MHD_YES;
 	gw_response res = {.status = 200};
-	gw_route_dispatch(req, &res);
+	if (req->route != NULL) {
+		req->route->handler(req, &res);
+	} else if (req->no_route_status == 405) {
+		gw_reply_error(&res, US_EUNIMPLEMENTED, "method not allowed", NULL);
+		res.status = 405;
+	} else {
+		gw_reply_error(&res, US_ENOTFOUND, "not found", NULL);
+	}
 	enum MHD_Result ret = send_response(req, &res);
 	json_decref(res.json);
 	return ret;
@@ -202,6 +231,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	gw_request *req = *req_cls;
 	if (req == NULL)
 		return;
+	if (req->upload_free != NULL)
+		req->upload_free(req->upload);
 	us_arena_free(req->arena);
 	free(req->body);
 	free(req);

@@ -24,6 +24,10 @@ typedef struct gw_request {
 	bool too_large;
 	char client_address[64];
 	int64_t started_ms;
+	const struct gw_route *route; /* NULL: no route (the reply says why) */
+	unsigned no_route_status;
+	void *upload;                 /* a streaming route's state */
+	void (*upload_free)(void *);
 } gw_request;
 
 typedef struct gw_response {
@@ -32,6 +36,10 @@ typedef struct gw_response {
 	const char *cookies[2];  /* Set-Cookie values, in the request's arena */
 	size_t n_cookies;
 	bool no_referrer;        /* for pages whose URL holds a secret */
+	char *raw;               /* instead of json: a body in the request's arena */
+	size_t raw_len;
+	const char *content_type;
+	const char *disposition; /* Content-Disposition, for downloads */
 } gw_response;
 
 /* Starts serving with the settings in gw.cfg. */

@@ -29,6 +29,8 @@ static const us_config_var gateway_vars[] = {
 	        "a connection idle this long is closed"),
 	SETTING("HTTP_MAX_BODY_BYTES", US_CONFIG_INT, http_max_body_bytes, 0, "4194304", 1024,
 	        64 * 1024 * 1024, NULL, "largest JSON request body (413 beyond)"),
+	SETTING("HTTP_MAX_UPLOAD_BYTES", US_CONFIG_INT, http_max_upload_bytes, 0, "33554432", 1024,
+	        1024 * 1024 * 1024, NULL, "largest CSV upload (413 beyond)"),
 	SETTING("HTTP_MAX_HEADER_BYTES", US_CONFIG_INT, http_max_header_bytes, 0, "32768", 4096,
 	        1024 * 1024, NULL, "memory for a request's headers (431 beyond)"),
 	SETTING("PUBLIC_BASE_URL", US_CONFIG_STRING, public_base_url, 0, "http://127.0.0.1:8080", 8,

@@ -5,13 +5,7 @@
 
 #include "api.h"
 #include "people.h"
-
-typedef struct gw_route {
-	const char *method;
-	const char *path;  /* exact, or a prefix when it ends with '/' */
-	const char *name;
-	gw_handler *handler;
-} gw_route;
+#include "upload.h"
 
 static void alive(gw_request *req, gw_response *res)
 {
@@ -20,52 +14,51 @@ static void alive(gw_request *req, gw_response *res)
 }
 
 static const gw_route routes[] = {
-	{"GET", "/livez", "/livez", alive},
-	{"GET", "/readyz", "/readyz", alive},
-	{"POST", "/login", "/login", gw_people_login},
-	{"POST", "/logout", "/logout", gw_people_logout},
-	{"GET", "/me", "/me", gw_people_me},
-	{"GET", "/i/", "/i/{token}", gw_people_preview},
-	{"POST", "/i/", "/i/{token}/{action}", gw_people_respond},
-	{"GET", "/l/", "/l/{token}", gw_people_preview},
-	{"POST", "/l/", "/l/{token}/{action}", gw_people_respond},
-	{"POST", "/rpc/", "/rpc/{method}", gw_api_call},
+	{"GET", "/livez", "/livez", alive, NULL},
+	{"GET", "/readyz", "/readyz", alive, NULL},
+	{"POST", "/login", "/login", gw_people_login, NULL},
+	{"POST", "/logout", "/logout", gw_people_logout, NULL},
+	{"GET", "/me", "/me", gw_people_me, NULL},
+	{"GET", "/i/", "/i/{token}", gw_people_preview, NULL},
+	{"POST", "/i/", "/i/{token}/{action}", gw_people_respond, NULL},
+	{"GET", "/l/", "/l/{token}", gw_people_preview, NULL},
+	{"POST", "/l/", "/l/{token}/{action}", gw_people_respond, NULL},
+	{"POST", "/rpc/", "/rpc/{method}", gw_api_call, NULL},
+	{"POST", "/accounts/{}/invitations/import", "/accounts/{account}/invitations/import",
+	 gw_upload_finish, gw_upload_chunk},
 };
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 
+/* "{}" in a pattern matches one non-empty path segment. */
 static bool matches(const gw_route *r, const char *path)
 {
-	size_t len = strlen(r->path);
-	if (r->path[len - 1] == '/')
-		return strncmp(path, r->path, len) == 0 && path[len] != '\0';
-	return strcmp(path, r->path) == 0;
+	const char *p = r->path;
+	while (*p && *path) {
+		if (p[0] == '{' && p[1] == '}') {
+			size_t seg = strcspn(path, "/");
+			if (seg == 0)
+				return false;
+			path += seg;
+			p += 2;
+		} else if (*p++ != *path++) {
+			return false;
+		}
+	}
+	if (*p != '\0')
+		return false;
+	/* A prefix pattern needs something after it. */
+	return *path == '\0' ? r->path[strlen(r->path) - 1] != '/' : r->path[strlen(r->path) - 1] == '/';
 }
 
-void gw_route_dispatch(gw_request *req, gw_response *res)
+const gw_route *gw_route_find(const gw_request *req, unsigned *status)
 {
-	bool path_known = false;
+	*status = 404;
 	for (size_t i = 0; i < N_ROUTES; i++) {
 		if (!matches(&routes[i], req->path))
 			continue;
-		path_known = true;
-		if (strcmp(routes[i].method, req->method) == 0) {
-			routes[i].handler(req, res);
-			return;
-		}
+		if (strcmp(routes[i].method, req->method) == 0)
+			return &routes[i];
+		*status = 405;
 	}
-	if (!path_known) {
-		gw_reply_error(res, US_ENOTFOUND, "not found", NULL);
-		return;
-	}
-	gw_reply_error(res, US_EUNIMPLEMENTED, "method not allowed", NULL);
-	res->status = 405;
-}
-
-const char *gw_route_name(const char *path)
-{
-	for (size_t i = 0; i < N_ROUTES; i++) {
-		if (matches(&routes[i], path))
-			return routes[i].name;
-	}
-	return "(unknown)";
+	return NULL;
 }

@@ -6,11 +6,20 @@
 
 typedef void gw_handler(gw_request *req, gw_response *res);
 
-/* Runs the handler for req's method and path: 404 for no such path, 405 for a path
- * served under another method. */
-void gw_route_dispatch(gw_request *req, gw_response *res);
+/* A route that streams its body (an upload) instead of having it buffered: each piece as
+ * it arrives, then the handler. Returns false to stop reading (the handler then replies). */
+typedef bool gw_stream(gw_request *req, const char *data, size_t len);
 
-/* The route a path falls under ("/i/{token}/accept"), for logs: never the path itself. */
-const char *gw_route_name(const char *path);
+typedef struct gw_route {
+	const char *method;
+	const char *path;  /* exact, a prefix when it ends with '/', or with {} segments */
+	const char *name;  /* for logs: never the path itself, which can hold a token */
+	gw_handler *handler;
+	gw_stream *stream;
+} gw_route;
+
+/* The route for req's method and path, or NULL: then *status is 404 (no such path) or
+ * 405 (a path served under another method). */
+const gw_route *gw_route_find(const gw_request *req, unsigned *status);
 
 #endif

@@ -1,0 +1,14 @@
+/* POST /accounts/{account}/invitations/import: a CSV of up to 50,000 addresses, streamed
+ * (multipart/form-data with a "file" part, or a text/csv body), invited in one batch.
+ * Options as query parameters or form fields: role, subaccount, products (comma-separated),
+ * dry_run, format (json, or csv for a downloadable report). Every row gets an outcome with
+ * its row number. */
+#ifndef GATEWAY_UPLOAD_H
+#define GATEWAY_UPLOAD_H
+
+#include "routes.h"
+
+gw_stream gw_upload_chunk;
+gw_handler gw_upload_finish;
+
+#endif
