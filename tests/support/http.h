@@ -1,0 +1,38 @@
+/* An HTTP client for end-to-end tests against usher-gatewayd (libcurl), keeping cookies
+ * like a browser and sending the CSRF token it was given. */
+#ifndef UT_HTTP_H
+#define UT_HTTP_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "harness.h"
+
+typedef struct ut_browser ut_browser;
+
+/* A client of the gateway of sys (started), with an empty cookie jar. */
+ut_browser *ut_browser_new(ut_system *sys);
+void ut_browser_free(ut_browser *b);
+
+/* The CSRF token sent as X-CSRF-Token on POSTs; NULL sends none. Copied. */
+void ut_browser_set_csrf(ut_browser *b, const char *token);
+
+typedef struct ut_reply {
+	long status;
+	char *body;    /* malloc'd, NUL-terminated */
+	size_t len;
+	json_t *json;  /* the body parsed, or NULL */
+	char *headers; /* malloc'd: the response's header lines */
+} ut_reply;
+
+/* path is appended to the gateway's base URL. body may be NULL (GET). content_type NULL:
+ * application/json. Fails the test when the transfer itself fails. */
+void ut_http(ut_browser *b, const char *method, const char *path, const char *body, size_t len,
+             const char *content_type, ut_reply *out);
+void ut_reply_free(ut_reply *r);
+
+/* The port the gateway of sys listens on (from its log). */
+int ut_gateway_port(ut_system *sys);
+
+#endif
