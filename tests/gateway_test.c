@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* strcasestr */
 /* The HTTP/JSON gateway end to end, driven with an HTTP client like a browser: an admin
  * invites, invitees preview, one signs up and accepts, the other declines; CSRF, internal
  * methods, body limits and malformed input are refused. */
