@@ -147,6 +147,7 @@ static int serve(const us_daemon_spec *spec, const us_daemon_config *cfg, const 
 		.default_timeout_ms = (uint32_t)cfg->rpc_default_timeout_ms,
 		.database_url = spec->schema != NULL ? cfg->database_url : NULL,
 		.schema = spec->schema,
+		.migrations = spec->migrations,
 	};
 	us_rpc_server *srv;
 	if (us_rpc_server_start(&opts, spec->services, spec->n_services, &srv, err, sizeof(err)) != US_OK) {

@@ -140,3 +140,64 @@ us_err us_migrate(PGconn *conn, const char *schema, const us_migration *migratio
 		*applied = count;
 	return rc;
 }
+
+/* Appends the states of a table's migrations, marking those recorded. */
+static size_t list_table(us_arena *arena, PGresult *recorded, bool *seen, const char *prefix,
+                         const us_migration *table, us_migration_state *out, size_t n)
+{
+	for (const us_migration *m = table; m != NULL && m->name != NULL; m++) {
+		us_migration_state *st = &out[n++];
+		st->name = us_arena_printf(arena, "%s%s", prefix, m->name);
+		st->known = true;
+		int row = find_recorded(recorded, st->name);
+		st->applied = row >= 0;
+		st->applied_at = row >= 0 ? us_arena_strdup(arena, PQgetvalue(recorded, row, 1)) : "";
+		if (row >= 0)
+			seen[row] = true;
+	}
+	return n;
+}
+
+static size_t count(const us_migration *table)
+{
+	size_t n = 0;
+	while (table != NULL && table[n].name != NULL)
+		n++;
+	return n;
+}
+
+us_err us_migrate_status(PGconn *conn, const us_migration *migrations, us_arena *arena,
+                         us_migration_state **out, size_t *n)
+{
+	PGresult *recorded = NULL;
+	us_err rc = us_db_exec(conn,
+	                       "SELECT name, to_char(applied_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+	                       " FROM schema_migrations ORDER BY name",
+	                       0, NULL, &recorded);
+	if (rc != US_OK)
+		return rc;
+	size_t rows = (size_t)PQntuples(recorded);
+	size_t cap = count(us_common_migrations) + count(migrations) + rows;
+	us_migration_state *states = US_ARENA_ARRAY(arena, us_migration_state, cap ? cap : 1);
+	bool *seen = US_ARENA_ARRAY(arena, bool, rows ? rows : 1);
+	if (states == NULL || seen == NULL) {
+		PQclear(recorded);
+		return US_EEXHAUSTED;
+	}
+	size_t k = list_table(arena, recorded, seen, COMMON_PREFIX, us_common_migrations, states, 0);
+	k = list_table(arena, recorded, seen, "", migrations, states, k);
+	/* Recorded by a newer binary, perhaps: shown so an operator can tell. */
+	for (size_t r = 0; r < rows; r++) {
+		if (seen[r])
+			continue;
+		us_migration_state *st = &states[k++];
+		st->name = us_arena_strdup(arena, PQgetvalue(recorded, (int)r, 0));
+		st->applied = true;
+		st->applied_at = us_arena_strdup(arena, PQgetvalue(recorded, (int)r, 1));
+		st->known = false;
+	}
+	PQclear(recorded);
+	*out = states;
+	*n = k;
+	return US_OK;
+}

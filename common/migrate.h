@@ -3,10 +3,12 @@
 #ifndef US_MIGRATE_H
 #define US_MIGRATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <libpq-fe.h>
 
+#include "arena.h"
 #include "err.h"
 
 typedef struct us_migration {
@@ -26,5 +28,17 @@ extern const us_migration us_common_migrations[];
  * *applied (may be NULL) gets how many were applied now. */
 US_MUST_USE us_err us_migrate(PGconn *conn, const char *schema, const us_migration *migrations,
                               int *applied, char *err, size_t err_size);
+
+typedef struct us_migration_state {
+	const char *name; /* in the arena */
+	bool applied;
+	const char *applied_at; /* RFC 3339 UTC, "" when pending */
+	bool known;             /* false: recorded, but not in this binary */
+} us_migration_state;
+
+/* Every migration of the binary (common ones first) and of the schema's record, in order,
+ * with whether and when each was applied. Results live in arena. */
+US_MUST_USE us_err us_migrate_status(PGconn *conn, const us_migration *migrations, us_arena *arena,
+                                     us_migration_state **out, size_t *n);
 
 #endif

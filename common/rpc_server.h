@@ -11,7 +11,8 @@
  * The server unpacks the request into a per-call arena, runs the handler, packs its reply,
  * and answers every failure with a status: a malformed envelope or payload is
  * INVALID_ARGUMENT, an unknown method UNIMPLEMENTED, an expired deadline DEADLINE_EXCEEDED.
- * Every server also answers usher.v1.Health/Check. */
+ * Every server also answers usher.v1.Health/Check, and one with a database
+ * usher.v1.Admin/MigrationStatus. */
 #ifndef US_RPC_SERVER_H
 #define US_RPC_SERVER_H
 
@@ -24,6 +25,7 @@
 
 #include "arena.h"
 #include "err.h"
+#include "migrate.h"
 #include "rpc_client.h"
 
 typedef struct us_call us_call;
@@ -64,6 +66,7 @@ typedef struct us_rpc_server_opts {
 	uint32_t default_timeout_ms;     /* when a request gives none */
 	const char *database_url;        /* NULL: workers have no database */
 	const char *schema;
+	const us_migration *migrations;  /* the daemon's own, for usher.v1.Admin/MigrationStatus */
 } us_rpc_server_opts;
 
 /* Binds the socket, connects the workers and starts serving. services (and their
