@@ -103,7 +103,10 @@ static void test_bad_settings_stop_a_daemon_with_one_line(void **state)
 
 	char *print[] = {bin, "--print-config", NULL};
 	char *settings[] = {"DATABASE_URL=postgresql://usher_identity:s3cret@/usher",
-	                    "RPC_LISTEN=ipc:///tmp/never.sock", NULL};
+	                    "RPC_LISTEN=ipc:///tmp/never.sock",
+	                    "IDENTITY_TOKEN_KEY=00112233445566778899aabbccddeeff"
+	                    "00112233445566778899aabbccddeeff",
+	                    "NOTIFICATION_RPC_URL=ipc:///tmp/never-notification.sock", NULL};
 	assert_int_equal(ut_run(print, settings, true, &out), 0);
 	assert_null(strstr(out, "s3cret"));
 	assert_non_null(strstr(out, "DATABASE_URL=postgresql://usher_identity:********@/usher"));

@@ -1,8 +1,92 @@
-/* usher-identityd: see docs/architecture.md. */
+/* usher-identityd: users, credentials, sessions and self-service profiles; see
+ * docs/architecture.md. */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "context.h"
 #include "daemon.h"
+#include "password.h"
 #include "server.h"
 
+#define MIB (1024 * 1024)
+
 extern const us_migration identity_migrations[];
+
+identity_ctx identity_context;
+
+static const char *check_base_url(const char *value)
+{
+	bool scheme = strncmp(value, "http://", 7) == 0 || strncmp(value, "https://", 8) == 0;
+	if (!scheme || value[strlen(value) - 1] == '/')
+		return "must be an http:// or https:// URL without a trailing slash";
+	return NULL;
+}
+
+#define VAR(name, type, field, flags, fallback, min, max, check, help)                           \
+	{name, type, offsetof(identity_settings, field), flags, fallback, min, max, check, help}
+
+static const us_config_var identity_vars[] = {
+	VAR("IDENTITY_TOKEN_KEY", US_CONFIG_STRING, token_key_hex,
+	    US_CONFIG_REQUIRED | US_CONFIG_SECRET, NULL, 64, 64, us_token_check_key_hex,
+	    "64 hex digits: the key of the hashes stored for session and email-change tokens"),
+	VAR("NOTIFICATION_RPC_URL", US_CONFIG_STRING, notification_rpc_url, US_CONFIG_REQUIRED,
+	    NULL, 1, 0, us_config_check_nng_url, "usher-notificationd's RPC address"),
+	VAR("PUBLIC_BASE_URL", US_CONFIG_STRING, public_base_url, 0, "http://127.0.0.1:8080", 8,
+	    1000, check_base_url, "where people reach Usher; links in emails start with it"),
+	VAR("PASSWORD_OPSLIMIT", US_CONFIG_INT, password_opslimit, 0, "2", 2, 64, NULL,
+	    "argon2id passes per password hash (raising it rehashes passwords at login)"),
+	VAR("PASSWORD_MEMLIMIT_MIB", US_CONFIG_INT, password_memlimit_mib, 0, "64", 64, 4096, NULL,
+	    "argon2id memory per password hash, MiB (raising it rehashes passwords at login)"),
+	VAR("PASSWORD_HASH_CONCURRENCY", US_CONFIG_INT, password_hash_concurrency, 0, "4", 1, 256,
+	    NULL, "password hashes or checks at once, each holding PASSWORD_MEMLIMIT_MIB; "
+	          "more are refused with RESOURCE_EXHAUSTED"),
+	VAR("SESSION_TTL_HOURS", US_CONFIG_INT, session_ttl_hours, 0, "720", 1, 8760, NULL,
+	    "how long a session lasts after login"),
+	VAR("LOGIN_MAX_FAILURES", US_CONFIG_INT, login_max_failures, 0, "5", 1, 1000, NULL,
+	    "failed logins for one email before its logins are refused for the window"),
+	VAR("LOGIN_MAX_FAILURES_PER_ADDRESS", US_CONFIG_INT, login_max_failures_per_address, 0,
+	    "50", 1, 1000000, NULL,
+	    "failed logins from one client address before its logins are refused for the window"),
+	VAR("LOGIN_FAILURE_WINDOW_S", US_CONFIG_INT, login_failure_window_s, 0, "900", 1, 86400,
+	    NULL, "seconds over which failed logins are counted, from the first one"),
+	VAR("EMAIL_CHANGE_TTL_HOURS", US_CONFIG_INT, email_change_ttl_hours, 0, "24", 1, 168, NULL,
+	    "how long an email change verification link stays valid"),
+};
+
+static us_err start(const us_daemon_config *cfg, char *err, size_t err_size)
+{
+	(void)cfg;
+	identity_ctx *ctx = &identity_context;
+	const identity_settings *s = &ctx->settings;
+	if (us_token_key_from_hex(s->token_key_hex, ctx->token_key) != 0) {
+		snprintf(err, err_size, "IDENTITY_TOKEN_KEY: must be 64 hex digits");
+		return US_EINVAL;
+	}
+	if (identity_password_init((unsigned long long)s->password_opslimit,
+	                           (size_t)s->password_memlimit_mib * MIB,
+	                           (int)s->password_hash_concurrency) != US_OK) {
+		snprintf(err, err_size, "could not hash with PASSWORD_MEMLIMIT_MIB=%lld: out of memory",
+		         (long long)s->password_memlimit_mib);
+		return US_EEXHAUSTED;
+	}
+	us_rpc_client_opts opts = {
+		.url = s->notification_rpc_url,
+		.caller = "usher-identityd",
+		.wait_for_server = true,
+	};
+	return us_rpc_client_open(&opts, &ctx->notification, err, err_size);
+}
+
+static void stop(void)
+{
+	us_rpc_client_close(identity_context.notification);
+	identity_context.notification = NULL;
+	sodium_memzero(identity_context.token_key, sizeof(identity_context.token_key));
+}
 
 int main(int argc, char **argv)
 {
@@ -13,6 +97,11 @@ int main(int argc, char **argv)
 		.migrations = identity_migrations,
 		.services = identity_services,
 		.n_services = identity_n_services,
+		.config = identity_vars,
+		.n_config = sizeof(identity_vars) / sizeof(identity_vars[0]),
+		.config_struct = &identity_context.settings,
+		.start = start,
+		.stop = stop,
 	};
 	return us_daemon_main(&spec, argc, argv);
 }

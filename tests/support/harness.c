@@ -155,6 +155,9 @@ void ut_system_init(ut_system *sys, const char *prefix)
 {
 	memset(sys, 0, sizeof(*sys));
 	ut_db_create(&sys->db, prefix);
+	unsigned char key[32];
+	randombytes_buf(key, sizeof(key));
+	sodium_bin2hex(sys->identity_token_key, sizeof(sys->identity_token_key), key, sizeof(key));
 	/* Short, so socket paths stay under the 107-byte limit. */
 	snprintf(sys->dir, sizeof(sys->dir), "/tmp/ut-XXXXXX");
 	if (mkdtemp(sys->dir) == NULL)
@@ -246,8 +249,15 @@ void ut_system_start(ut_system *sys, int which)
 	/* Fixed test secrets: the tests' databases are throwaway. */
 	env[n++] = "INVITATION_TOKEN_KEY=6b1f2e3d4c5b6a79887766554433221100ffeeddccbbaa998877665544332211";
 	env[n++] = "GATEWAY_CSRF_KEY=0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
-	for (size_t i = 0; i < 16 && sys->extra_env[i] != NULL; i++)
+	bool has_token_key = false;
+	for (size_t i = 0; i < 16 && sys->extra_env[i] != NULL; i++) {
 		env[n++] = (char *)sys->extra_env[i];
+		has_token_key |= strncmp(sys->extra_env[i], "IDENTITY_TOKEN_KEY=", 19) == 0;
+	}
+	char token_key[96];
+	snprintf(token_key, sizeof(token_key), "IDENTITY_TOKEN_KEY=%s", sys->identity_token_key);
+	if (which == UT_IDENTITY && !has_token_key)
+		env[n++] = token_key;
 	env[n] = NULL;
 
 	posix_spawn_file_actions_t fa;

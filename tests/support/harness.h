@@ -55,6 +55,9 @@ typedef struct ut_system {
 	char dir[128];      /* sockets and logs */
 	ut_daemon daemons[UT_N_DAEMONS];
 	const char *extra_env[16]; /* "NAME=value" added to every daemon, NULL-terminated */
+	/* A random IDENTITY_TOKEN_KEY for this system's usher-identityd (kept across its
+	 * restarts), unless extra_env gives one. */
+	char identity_token_key[65];
 } ut_system;
 
 /* Creates a database and a directory for the system; starts nothing. */

@@ -1,0 +1,35 @@
+/* The state usher-identityd's handlers share: its settings, the token key and the
+ * client of usher-notificationd. Filled once at start-up, read-only while serving. */
+#ifndef IDENTITY_CONTEXT_H
+#define IDENTITY_CONTEXT_H
+
+#include <stdint.h>
+
+#include "rpc_client.h"
+#include "token.h"
+
+typedef struct identity_settings {
+	char *token_key_hex;
+	char *notification_rpc_url;
+	char *public_base_url;
+	int64_t password_opslimit;
+	int64_t password_memlimit_mib;
+	int64_t password_hash_concurrency;
+	int64_t session_ttl_hours;
+	int64_t login_max_failures;
+	int64_t login_max_failures_per_address;
+	int64_t login_failure_window_s;
+	int64_t email_change_ttl_hours;
+} identity_settings;
+
+typedef struct identity_ctx {
+	identity_settings settings;
+	/* Keys every token and throttle-subject hash; never stored in the database. */
+	uint8_t token_key[US_TOKEN_KEY_BYTES];
+	us_rpc_client *notification;
+} identity_ctx;
+
+/* Defined in main.c; handed to handlers through us_call_service_ctx(). */
+extern identity_ctx identity_context;
+
+#endif

@@ -1,0 +1,187 @@
+#include "email_change.h"
+
+#include <string.h>
+
+#include "context.h"
+#include "input.h"
+#include "log.h"
+#include "password.h"
+#include "store.h"
+#include "usher/v1/identity.pb-c.h"
+#include "usher/v1/notification.pb-c.h"
+#include "validate.h"
+
+#define SEND_EMAIL "usher.v1.NotificationService/SendEmail"
+#define TEMPLATE "email_change_verification"
+#define N_VARIABLES 3
+
+typedef struct change {
+	const char *change_id;
+	const char *user_id;
+	const char *name;
+	const char *new_email;
+	const char *token;
+	const char *expires_at;
+} change;
+
+/* The verification email, in the arena. Its key is the change's id, so a resend of the
+ * request queues one email, and a newer request (a new change) another. */
+static us_err build_email(us_arena *a, const identity_ctx *ctx, const change *c,
+                          Usher__V1__Email *email)
+{
+	const char *key = us_arena_printf(a, "email-change:%s", c->change_id);
+	const char *link = us_arena_printf(a, "%s/email-change/%s", ctx->settings.public_base_url,
+	                                   c->token);
+	const char *reference = us_arena_printf(a, "user:%s", c->user_id);
+	Usher__V1__TemplateVariable *vars = US_ARENA_ARRAY(a, Usher__V1__TemplateVariable, N_VARIABLES);
+	Usher__V1__TemplateVariable **var_ptrs = US_ARENA_ARRAY(a, Usher__V1__TemplateVariable *,
+	                                                        N_VARIABLES);
+	if (key == NULL || link == NULL || reference == NULL || vars == NULL || var_ptrs == NULL)
+		return US_EEXHAUSTED;
+	const char *const values[N_VARIABLES][2] = {
+		{"name", c->name}, {"link", link}, {"expires_at", c->expires_at}};
+	for (size_t i = 0; i < N_VARIABLES; i++) {
+		usher__v1__template_variable__init(&vars[i]);
+		vars[i].name = (char *)values[i][0];
+		vars[i].value = (char *)values[i][1];
+		var_ptrs[i] = &vars[i];
+	}
+	usher__v1__email__init(email);
+	email->idempotency_key = (char *)key;
+	email->template_ = TEMPLATE;
+	email->recipient = (char *)c->new_email;
+	email->n_variables = N_VARIABLES;
+	email->variables = var_ptrs;
+	email->reference = (char *)reference;
+	return US_OK;
+}
+
+static us_err send_link(us_call *call, const identity_ctx *ctx, const change *c)
+{
+	Usher__V1__Email email;
+	us_err rc = build_email(us_call_arena(call), ctx, c, &email);
+	if (rc != US_OK)
+		return rc;
+	Usher__V1__SendEmailRequest req = USHER__V1__SEND_EMAIL_REQUEST__INIT;
+	req.email = &email;
+	us_rpc_call_opts opts;
+	us_call_downstream(call, &opts);
+	/* Keep a slice of the budget to roll back and say why, rather than leave the caller
+	 * with a bare deadline. */
+	uint32_t slice = opts.timeout_ms / 4 < 1000 ? opts.timeout_ms / 4 : 1000;
+	opts.timeout_ms -= slice;
+	opts.idempotency_key = email.idempotency_key;
+	ProtobufCMessage *out = NULL;
+	us_status st;
+	rc = us_rpc_call(ctx->notification, SEND_EMAIL, &opts, &req.base,
+	                 &usher__v1__send_email_reply__descriptor, us_call_arena(call), &out, &st);
+	if (rc != US_OK)
+		us_log_fields(US_LOG_WARN, "could not queue the email change verification", "code",
+		              us_err_name(rc), "reason", st.message, "user_id", c->user_id, NULL);
+	us_status_clear(&st);
+	return rc;
+}
+
+/* The checks that need the stored user: the address is new, free, and the password
+ * right. */
+static us_err may_change(us_call *call, const Usher__V1__RequestEmailChangeRequest *req,
+                         const char *new_email, Usher__V1__User *user, const char *stored)
+{
+	if (strcmp(new_email, user->email) == 0) {
+		us_call_violation(call, "new_email", "is already this user's email");
+		return us_call_invalid(call);
+	}
+	bool taken = false;
+	us_err rc = identity_store_email_taken(us_call_db(call), new_email, &taken);
+	if (rc != US_OK)
+		return rc;
+	if (taken)
+		return us_call_error(call, US_EEXISTS, "this email is already in use");
+	bool match = false;
+	rc = identity_password_verify(stored, req->current_password, &match, NULL);
+	if (rc == US_EEXHAUSTED)
+		return us_call_error(call, rc, "too many password operations at once, try again");
+	if (rc != US_OK)
+		return rc;
+	if (!match)
+		return us_call_error(call, US_EDENIED, "current password is not correct");
+	return US_OK;
+}
+
+us_err identity_request_email_change(us_call *call, const ProtobufCMessage *request,
+                                     ProtobufCMessage **reply)
+{
+	const Usher__V1__RequestEmailChangeRequest *req =
+	        (const Usher__V1__RequestEmailChangeRequest *)request;
+	const identity_ctx *ctx = us_call_service_ctx(call);
+	const char *user_id;
+	us_err rc = identity_actor(call, &user_id);
+	if (rc != US_OK)
+		return rc;
+	const char *new_email = identity_email_arg(call, "new_email", req->new_email);
+	identity_check_password(call, "current_password", req->current_password);
+	if (us_call_has_violations(call))
+		return us_call_invalid(call);
+
+	us_arena *a = us_call_arena(call);
+	Usher__V1__User *user;
+	char *stored;
+	rc = identity_store_credentials_by_id(us_call_db(call), a, user_id, &user, &stored);
+	if (rc == US_ENOTFOUND)
+		return us_call_error(call, rc, "user not found");
+	if (rc == US_OK)
+		rc = may_change(call, req, new_email, user, stored);
+	if (rc != US_OK)
+		return rc;
+
+	Usher__V1__RequestEmailChangeReply *out = US_ARENA_NEW(a, Usher__V1__RequestEmailChangeReply);
+	char *token = us_arena_alloc(a, US_TOKEN_TEXT_LEN + 1);
+	if (out == NULL || token == NULL)
+		return US_EEXHAUSTED;
+	usher__v1__request_email_change_reply__init(out);
+	us_token_new(token);
+	uint8_t hash[US_TOKEN_HASH_BYTES];
+	if (us_token_hash(token, ctx->token_key, hash) != US_OK)
+		return US_EINTERNAL;
+	char *change_id;
+	rc = identity_store_open_email_change(us_call_db(call), a, user_id, new_email, hash,
+	                                      ctx->settings.email_change_ttl_hours, &change_id,
+	                                      &out->expires_at);
+	if (rc != US_OK)
+		return rc;
+	change c = {change_id, user_id, user->name, new_email, token, out->expires_at};
+	if (send_link(call, ctx, &c) != US_OK)
+		return us_call_error(call, US_EUNAVAILABLE,
+		                     "could not send the verification email, try again later");
+	char shown[US_EMAIL_MAX + 8];
+	us_redact_email(new_email, shown, sizeof(shown));
+	us_log_fields(US_LOG_INFO, "email change requested", "user_id", user_id, "new_email", shown,
+	              NULL);
+	*reply = &out->base;
+	return US_OK;
+}
+
+us_err identity_confirm_email_change(us_call *call, const ProtobufCMessage *request,
+                                     ProtobufCMessage **reply)
+{
+	const Usher__V1__ConfirmEmailChangeRequest *req =
+	        (const Usher__V1__ConfirmEmailChangeRequest *)request;
+	uint8_t hash[US_TOKEN_HASH_BYTES];
+	if (!identity_token_arg(call, "token", req->token, hash))
+		return us_call_invalid(call);
+	us_arena *a = us_call_arena(call);
+	Usher__V1__ConfirmEmailChangeReply *out = US_ARENA_NEW(a, Usher__V1__ConfirmEmailChangeReply);
+	if (out == NULL)
+		return US_EEXHAUSTED;
+	usher__v1__confirm_email_change_reply__init(out);
+	us_err rc = identity_store_confirm_email_change(us_call_db(call), a, hash, &out->user);
+	if (rc == US_ENOTFOUND)
+		return us_call_error(call, rc, "this email change link is unknown, used or expired");
+	if (rc == US_EEXISTS)
+		return us_call_error(call, rc, "this email is already in use");
+	if (rc != US_OK)
+		return rc;
+	us_log_fields(US_LOG_INFO, "email changed", "user_id", out->user->id, NULL);
+	*reply = &out->base;
+	return US_OK;
+}

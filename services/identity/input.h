@@ -1,0 +1,40 @@
+/* Checks of request fields shared by the handlers. Each records a violation naming the
+ * field (us_call_violation), so a handler can report every bad field at once with
+ * us_call_invalid() before it does any work. */
+#ifndef IDENTITY_INPUT_H
+#define IDENTITY_INPUT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rpc_server.h"
+#include "token.h"
+
+#define IDENTITY_NAME_MAX 200
+
+/* The actor's user id: UNAUTHENTICATED when the request has none, INVALID_ARGUMENT on
+ * "actor.user_id" when it is not a UUID. *user_id is borrowed from the call. */
+US_MUST_USE us_err identity_actor(us_call *call, const char **user_id);
+
+/* The normalised form of an email address, in the call's arena; NULL (and a violation
+ * on field) when it is not a valid address. */
+const char *identity_email_arg(us_call *call, const char *field, const char *value);
+
+void identity_check_name(us_call *call, const char *field, const char *value);
+
+/* An E.164 number, or "" for none. */
+void identity_check_phone(us_call *call, const char *field, const char *value);
+
+/* A password being set: 8 to 1024 bytes. */
+void identity_check_new_password(us_call *call, const char *field, const char *value);
+
+/* A password being checked: 1 to 1024 bytes (the rules for new ones may have changed
+ * since it was set). */
+void identity_check_password(us_call *call, const char *field, const char *value);
+
+/* The keyed hash of a token field into hash; false, with a violation on field, when
+ * value is not a token as issued. */
+bool identity_token_arg(us_call *call, const char *field, const char *value,
+                        uint8_t hash[US_TOKEN_HASH_BYTES]);
+
+#endif

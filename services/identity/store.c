@@ -1,0 +1,486 @@
+#include "store.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+
+/* RFC 3339 UTC: every connection runs with TimeZone UTC (us_db_connect). */
+#define TS(col) "to_char(" col ", 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+#define USER_COLUMNS                                                                        \
+	"u.id, u.email, u.email_verified, u.name, coalesce(u.phone, ''), u.status, " TS(      \
+	        "u.created_at")
+#define N_USER_COLUMNS 7
+
+#define MAX_PARAMS 8
+
+/* A statement's parameters: text, or bytea sent as raw bytes. */
+typedef struct params {
+	const char *values[MAX_PARAMS];
+	int lengths[MAX_PARAMS];
+	int formats[MAX_PARAMS];
+	char numbers[MAX_PARAMS][24];
+	int n;
+} params;
+
+static void p_text(params *p, const char *value)
+{
+	p->values[p->n] = value;
+	p->lengths[p->n] = 0;
+	p->formats[p->n] = 0;
+	p->n++;
+}
+
+static void p_int(params *p, int64_t value)
+{
+	snprintf(p->numbers[p->n], sizeof(p->numbers[p->n]), "%" PRId64, value);
+	p_text(p, p->numbers[p->n]);
+}
+
+static void p_bool(params *p, bool value)
+{
+	p_text(p, value ? "true" : "false");
+}
+
+/* NULL bytes is SQL NULL. */
+static void p_bytes(params *p, const uint8_t *bytes, size_t len)
+{
+	p->values[p->n] = (const char *)bytes;
+	p->lengths[p->n] = (int)len;
+	p->formats[p->n] = 1;
+	p->n++;
+}
+
+static us_err run(PGconn *db, const char *sql, const params *p, PGresult **out)
+{
+	return us_db_exec_bin(db, sql, p->n, p->values, p->lengths, p->formats, out);
+}
+
+/* Runs a statement that returns at most one row: NOT_FOUND when it returns none. */
+static us_err run_row(PGconn *db, const char *sql, const params *p, PGresult **out)
+{
+	PGresult *res;
+	us_err rc = run(db, sql, p, &res);
+	if (rc != US_OK)
+		return rc;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return US_ENOTFOUND;
+	}
+	*out = res;
+	return US_OK;
+}
+
+static char *dup_value(us_arena *a, const PGresult *res, int row, int col)
+{
+	return us_arena_strdup(a, PQgetvalue(res, row, col));
+}
+
+static bool bool_value(const PGresult *res, int row, int col)
+{
+	return PQgetvalue(res, row, col)[0] == 't';
+}
+
+/* The User in USER_COLUMNS at col; NULL when out of memory. */
+static Usher__V1__User *user_from_row(us_arena *a, const PGresult *res, int row, int col)
+{
+	Usher__V1__User *u = US_ARENA_NEW(a, Usher__V1__User);
+	if (u == NULL)
+		return NULL;
+	usher__v1__user__init(u);
+	u->id = dup_value(a, res, row, col);
+	u->email = dup_value(a, res, row, col + 1);
+	u->email_verified = bool_value(res, row, col + 2);
+	u->name = dup_value(a, res, row, col + 3);
+	u->phone = dup_value(a, res, row, col + 4);
+	u->status = strcmp(PQgetvalue(res, row, col + 5), "active") == 0
+	                    ? USHER__V1__USER_STATUS__USER_ACTIVE
+	                    : USHER__V1__USER_STATUS__USER_DISABLED;
+	u->created_at = dup_value(a, res, row, col + 6);
+	if (u->id == NULL || u->email == NULL || u->name == NULL || u->phone == NULL ||
+	    u->created_at == NULL)
+		return NULL;
+	return u;
+}
+
+/* Runs a statement returning one user row; NOT_FOUND when none. */
+static us_err one_user(PGconn *db, us_arena *a, const char *sql, const params *p,
+                       Usher__V1__User **out)
+{
+	PGresult *res;
+	us_err rc = run_row(db, sql, p, &res);
+	if (rc != US_OK)
+		return rc;
+	Usher__V1__User *u = user_from_row(a, res, 0, 0);
+	PQclear(res);
+	if (u == NULL)
+		return US_EEXHAUSTED;
+	*out = u;
+	return US_OK;
+}
+
+/* A Postgres array literal: every item double-quoted, with " and \ escaped. */
+static char *array_literal(us_arena *a, const char *const *items, size_t n)
+{
+	size_t size = 3;
+	for (size_t i = 0; i < n; i++)
+		size += 2 * strlen(items[i]) + 3;
+	char *out = us_arena_alloc(a, size);
+	if (out == NULL)
+		return NULL;
+	char *w = out;
+	*w++ = '{';
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			*w++ = ',';
+		*w++ = '"';
+		for (const char *r = items[i]; *r; r++) {
+			if (*r == '"' || *r == '\\')
+				*w++ = '\\';
+			*w++ = *r;
+		}
+		*w++ = '"';
+	}
+	*w++ = '}';
+	*w = '\0';
+	return out;
+}
+
+us_err identity_store_create_user(PGconn *db, us_arena *a, const identity_new_user *u,
+                                  Usher__V1__User **out)
+{
+	params p = {0};
+	p_text(&p, u->email);
+	p_text(&p, u->name);
+	p_text(&p, u->phone);
+	p_text(&p, u->password_hash);
+	p_bool(&p, u->email_verified);
+	return one_user(db, a,
+	                "INSERT INTO users AS u (email, name, phone, password_hash, email_verified) "
+	                "VALUES ($1, $2, nullif($3, ''), $4, $5) RETURNING " USER_COLUMNS,
+	                &p, out);
+}
+
+us_err identity_store_email_taken(PGconn *db, const char *email, bool *taken)
+{
+	params p = {0};
+	p_text(&p, email);
+	PGresult *res;
+	us_err rc = run(db, "SELECT EXISTS (SELECT FROM users WHERE email = $1)", &p, &res);
+	if (rc != US_OK)
+		return rc;
+	*taken = bool_value(res, 0, 0);
+	PQclear(res);
+	return US_OK;
+}
+
+us_err identity_store_get_user(PGconn *db, us_arena *a, const char *id, Usher__V1__User **out)
+{
+	params p = {0};
+	p_text(&p, id);
+	return one_user(db, a, "SELECT " USER_COLUMNS " FROM users u WHERE u.id = $1", &p, out);
+}
+
+us_err identity_store_get_users(PGconn *db, us_arena *a, const char *const *ids, size_t n,
+                                Usher__V1__User ***out, size_t *n_out)
+{
+	const char *list = array_literal(a, ids, n);
+	if (list == NULL)
+		return US_EEXHAUSTED;
+	params p = {0};
+	p_text(&p, list);
+	PGresult *res;
+	us_err rc = run(db,
+	                "SELECT " USER_COLUMNS " FROM users u "
+	                "JOIN (SELECT id, min(i) AS i FROM unnest($1::uuid[]) WITH ORDINALITY AS "
+	                "r (id, i) GROUP BY id) r ON r.id = u.id ORDER BY r.i",
+	                &p, &res);
+	if (rc != US_OK)
+		return rc;
+	size_t rows = (size_t)PQntuples(res);
+	Usher__V1__User **users = US_ARENA_ARRAY(a, Usher__V1__User *, rows ? rows : 1);
+	for (size_t i = 0; users != NULL && i < rows; i++) {
+		users[i] = user_from_row(a, res, (int)i, 0);
+		if (users[i] == NULL)
+			users = NULL;
+	}
+	PQclear(res);
+	if (users == NULL)
+		return US_EEXHAUSTED;
+	*out = users;
+	*n_out = rows;
+	return US_OK;
+}
+
+static us_err lookup_in_transaction(PGconn *db, us_arena *a, const params *p,
+                                    identity_email_hit **out, size_t *n_out)
+{
+	PGresult *res;
+	us_err rc = run(db,
+	                "SELECT e.i, u.id, u.name, u.email_verified "
+	                "FROM unnest($1::text[]) WITH ORDINALITY AS e (email, i) "
+	                "JOIN users u ON u.email = e.email ORDER BY e.i",
+	                p, &res);
+	if (rc != US_OK)
+		return rc;
+	size_t rows = (size_t)PQntuples(res);
+	identity_email_hit *hits = US_ARENA_ARRAY(a, identity_email_hit, rows ? rows : 1);
+	for (size_t i = 0; hits != NULL && i < rows; i++) {
+		identity_email_hit *h = &hits[i];
+		h->index = (size_t)strtoull(PQgetvalue(res, (int)i, 0), NULL, 10) - 1;
+		h->user_id = dup_value(a, res, (int)i, 1);
+		h->name = dup_value(a, res, (int)i, 2);
+		h->email_verified = bool_value(res, (int)i, 3);
+		if (h->user_id == NULL || h->name == NULL)
+			hits = NULL;
+	}
+	PQclear(res);
+	if (hits == NULL)
+		return US_EEXHAUSTED;
+	*out = hits;
+	*n_out = rows;
+	return US_OK;
+}
+
+us_err identity_store_lookup_emails(PGconn *db, us_arena *a, const char *const *emails, size_t n,
+                                    int64_t timeout_ms, identity_email_hit **out, size_t *n_out)
+{
+	const char *list = array_literal(a, emails, n);
+	if (list == NULL)
+		return US_EEXHAUSTED;
+	params p = {0};
+	p_text(&p, list);
+	/* A transaction only to cap the one big statement at the caller's budget. */
+	us_err rc = us_db_begin(db);
+	if (rc == US_OK)
+		rc = us_db_set_local_timeout(db, (long)timeout_ms);
+	if (rc == US_OK)
+		rc = lookup_in_transaction(db, a, &p, out, n_out);
+	if (rc == US_OK)
+		return us_db_commit(db);
+	us_db_rollback(db);
+	return rc;
+}
+
+static us_err credentials(PGconn *db, us_arena *a, const char *sql, const char *key,
+                          Usher__V1__User **user, char **hash)
+{
+	params p = {0};
+	p_text(&p, key);
+	PGresult *res;
+	us_err rc = run_row(db, sql, &p, &res);
+	if (rc != US_OK)
+		return rc;
+	Usher__V1__User *u = user_from_row(a, res, 0, 0);
+	char *h = dup_value(a, res, 0, N_USER_COLUMNS);
+	PQclear(res);
+	if (u == NULL || h == NULL)
+		return US_EEXHAUSTED;
+	*user = u;
+	*hash = h;
+	return US_OK;
+}
+
+us_err identity_store_credentials_by_email(PGconn *db, us_arena *a, const char *email,
+                                           Usher__V1__User **user, char **hash)
+{
+	return credentials(db, a,
+	                   "SELECT " USER_COLUMNS ", u.password_hash FROM users u WHERE u.email = $1",
+	                   email, user, hash);
+}
+
+us_err identity_store_credentials_by_id(PGconn *db, us_arena *a, const char *id,
+                                        Usher__V1__User **user, char **hash)
+{
+	return credentials(db, a,
+	                   "SELECT " USER_COLUMNS ", u.password_hash FROM users u WHERE u.id = $1",
+	                   id, user, hash);
+}
+
+us_err identity_store_update_profile(PGconn *db, us_arena *a, const char *id, const char *name,
+                                     const char *phone, Usher__V1__User **out)
+{
+	params p = {0};
+	p_text(&p, id);
+	p_text(&p, name);
+	p_text(&p, phone);
+	return one_user(db, a,
+	                "UPDATE users u SET name = $2, phone = nullif($3, ''), updated_at = now() "
+	                "WHERE u.id = $1 RETURNING " USER_COLUMNS,
+	                &p, out);
+}
+
+us_err identity_store_set_password(PGconn *db, const char *user_id, const char *hash,
+                                   const uint8_t *keep_session_hash)
+{
+	params p = {0};
+	p_text(&p, user_id);
+	p_text(&p, hash);
+	p_bytes(&p, keep_session_hash, keep_session_hash ? US_TOKEN_HASH_BYTES : 0);
+	return run(db,
+	           "WITH changed AS (UPDATE users SET password_hash = $2, updated_at = now() "
+	           "WHERE id = $1 RETURNING id) "
+	           "DELETE FROM sessions s USING changed c "
+	           "WHERE s.user_id = c.id AND s.token_hash IS DISTINCT FROM $3::bytea",
+	           &p, NULL);
+}
+
+us_err identity_store_login_failures(PGconn *db, const uint8_t email[IDENTITY_SUBJECT_BYTES],
+                                     const uint8_t *address, int64_t window_s,
+                                     int64_t *email_failures, int64_t *address_failures)
+{
+	params p = {0};
+	p_bytes(&p, email, IDENTITY_SUBJECT_BYTES);
+	p_bytes(&p, address, address ? IDENTITY_SUBJECT_BYTES : 0);
+	p_int(&p, window_s);
+	PGresult *res;
+	us_err rc = run(db,
+	                "SELECT coalesce(max(failures) FILTER (WHERE subject = $1::bytea), 0), "
+	                "coalesce(max(failures) FILTER (WHERE subject = $2::bytea), 0) "
+	                "FROM login_failures WHERE subject IN ($1::bytea, $2::bytea) "
+	                "AND window_start > now() - make_interval(secs => $3::int)",
+	                &p, &res);
+	if (rc != US_OK)
+		return rc;
+	*email_failures = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	*address_failures = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	PQclear(res);
+	return US_OK;
+}
+
+us_err identity_store_record_login_failure(PGconn *db, const uint8_t email[IDENTITY_SUBJECT_BYTES],
+                                           const uint8_t *address, int64_t window_s)
+{
+	params p = {0};
+	p_bytes(&p, email, IDENTITY_SUBJECT_BYTES);
+	p_bytes(&p, address, address ? IDENTITY_SUBJECT_BYTES : 0);
+	p_int(&p, window_s);
+	return run(db,
+	           "WITH forgotten AS (DELETE FROM login_failures "
+	           "WHERE window_start <= now() - make_interval(secs => $3::int) "
+	           "AND subject <> $1::bytea AND subject IS DISTINCT FROM $2::bytea) "
+	           "INSERT INTO login_failures AS f (subject, failures, window_start) "
+	           "SELECT s, 1, now() FROM unnest(ARRAY[$1::bytea, $2::bytea]) AS s "
+	           "WHERE s IS NOT NULL "
+	           "ON CONFLICT (subject) DO UPDATE SET "
+	           "failures = CASE WHEN f.window_start > now() - make_interval(secs => $3::int) "
+	           "THEN f.failures + 1 ELSE 1 END, "
+	           "window_start = CASE WHEN f.window_start > now() - make_interval(secs => $3::int) "
+	           "THEN f.window_start ELSE now() END",
+	           &p, NULL);
+}
+
+/* Copies the two text columns of a one-row result into the arena. */
+static us_err two_values(us_arena *a, PGresult *res, char **first, char **second)
+{
+	char *x = dup_value(a, res, 0, 0);
+	char *y = dup_value(a, res, 0, 1);
+	PQclear(res);
+	if (x == NULL || y == NULL)
+		return US_EEXHAUSTED;
+	*first = x;
+	*second = y;
+	return US_OK;
+}
+
+us_err identity_store_open_session(PGconn *db, us_arena *a, const identity_new_session *s,
+                                   char **session_id, char **expires_at)
+{
+	params p = {0};
+	p_text(&p, s->user_id);
+	p_bytes(&p, s->token_hash, US_TOKEN_HASH_BYTES);
+	p_int(&p, s->ttl_hours);
+	p_text(&p, s->old_hash);
+	p_text(&p, s->new_hash);
+	p_bytes(&p, s->email_subject, IDENTITY_SUBJECT_BYTES);
+	PGresult *res;
+	us_err rc = run_row(db,
+	                    "WITH upgraded AS (UPDATE users SET password_hash = $5::text "
+	                    "WHERE id = $1::uuid AND $5::text IS NOT NULL AND password_hash = $4::text), "
+	                    "cleared AS (DELETE FROM login_failures WHERE subject = $6::bytea), "
+	                    "expired AS (DELETE FROM sessions "
+	                    "WHERE user_id = $1::uuid AND expires_at <= now()) "
+	                    "INSERT INTO sessions (user_id, token_hash, expires_at) "
+	                    "VALUES ($1::uuid, $2::bytea, now() + make_interval(hours => $3::int)) "
+	                    "RETURNING id, " TS("expires_at"),
+	                    &p, &res);
+	if (rc != US_OK)
+		return rc;
+	return two_values(a, res, session_id, expires_at);
+}
+
+us_err identity_store_resolve_session(PGconn *db, us_arena *a,
+                                      const uint8_t token_hash[US_TOKEN_HASH_BYTES],
+                                      Usher__V1__User **user, char **session_id,
+                                      char **expires_at)
+{
+	params p = {0};
+	p_bytes(&p, token_hash, US_TOKEN_HASH_BYTES);
+	PGresult *res;
+	us_err rc = run_row(db,
+	                    "SELECT " USER_COLUMNS ", s.id, " TS("s.expires_at") " "
+	                    "FROM sessions s JOIN users u ON u.id = s.user_id "
+	                    "WHERE s.token_hash = $1 AND s.expires_at > now() "
+	                    "AND u.status = 'active'",
+	                    &p, &res);
+	if (rc != US_OK)
+		return rc;
+	Usher__V1__User *u = user_from_row(a, res, 0, 0);
+	char *id = dup_value(a, res, 0, N_USER_COLUMNS);
+	char *expires = dup_value(a, res, 0, N_USER_COLUMNS + 1);
+	PQclear(res);
+	if (u == NULL || id == NULL || expires == NULL)
+		return US_EEXHAUSTED;
+	*user = u;
+	*session_id = id;
+	*expires_at = expires;
+	return US_OK;
+}
+
+us_err identity_store_end_session(PGconn *db, const uint8_t token_hash[US_TOKEN_HASH_BYTES])
+{
+	params p = {0};
+	p_bytes(&p, token_hash, US_TOKEN_HASH_BYTES);
+	return run(db, "DELETE FROM sessions WHERE token_hash = $1", &p, NULL);
+}
+
+us_err identity_store_open_email_change(PGconn *db, us_arena *a, const char *user_id,
+                                        const char *new_email,
+                                        const uint8_t token_hash[US_TOKEN_HASH_BYTES],
+                                        int64_t ttl_hours, char **change_id, char **expires_at)
+{
+	params p = {0};
+	p_text(&p, user_id);
+	p_text(&p, new_email);
+	p_bytes(&p, token_hash, US_TOKEN_HASH_BYTES);
+	p_int(&p, ttl_hours);
+	PGresult *res;
+	us_err rc = run_row(db,
+	                    "WITH replaced AS (DELETE FROM email_changes WHERE user_id = $1::uuid) "
+	                    "INSERT INTO email_changes (user_id, new_email, token_hash, expires_at) "
+	                    "VALUES ($1::uuid, $2, $3, now() + make_interval(hours => $4::int)) "
+	                    "RETURNING id, " TS("expires_at"),
+	                    &p, &res);
+	if (rc != US_OK)
+		return rc;
+	return two_values(a, res, change_id, expires_at);
+}
+
+us_err identity_store_confirm_email_change(PGconn *db, us_arena *a,
+                                           const uint8_t token_hash[US_TOKEN_HASH_BYTES],
+                                           Usher__V1__User **out)
+{
+	params p = {0};
+	p_bytes(&p, token_hash, US_TOKEN_HASH_BYTES);
+	return one_user(db, a,
+	                "WITH claimed AS (UPDATE email_changes SET used_at = now() "
+	                "WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now() "
+	                "RETURNING user_id, new_email) "
+	                "UPDATE users u SET email = c.new_email, email_verified = true, "
+	                "updated_at = now() FROM claimed c "
+	                "WHERE u.id = c.user_id AND u.status = 'active' RETURNING " USER_COLUMNS,
+	                &p, out);
+}

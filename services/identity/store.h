@@ -1,0 +1,124 @@
+/* All of usher-identityd's SQL. Users come back as usher.v1.User messages allocated in
+ * the caller's arena; token and throttle hashes go in as raw 32-byte hashes. Every
+ * function returns the mapped us_err (NOT_FOUND and ALREADY_EXISTS as documented) and
+ * sets its out-parameters only on success. */
+#ifndef IDENTITY_STORE_H
+#define IDENTITY_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "arena.h"
+#include "err.h"
+#include "token.h"
+#include "usher/v1/identity.pb-c.h"
+
+#define IDENTITY_SUBJECT_BYTES 32
+
+typedef struct identity_new_user {
+	const char *email; /* normalised */
+	const char *name;
+	const char *phone; /* "" for none */
+	const char *password_hash;
+	bool email_verified;
+} identity_new_user;
+
+/* ALREADY_EXISTS when another user has the email. */
+US_MUST_USE us_err identity_store_create_user(PGconn *db, us_arena *a, const identity_new_user *u,
+                                              Usher__V1__User **out);
+
+US_MUST_USE us_err identity_store_email_taken(PGconn *db, const char *email, bool *taken);
+
+/* NOT_FOUND when there is no such user. */
+US_MUST_USE us_err identity_store_get_user(PGconn *db, us_arena *a, const char *id,
+                                           Usher__V1__User **out);
+
+/* The users among ids (canonical UUIDs), each once, in the order first asked for. */
+US_MUST_USE us_err identity_store_get_users(PGconn *db, us_arena *a, const char *const *ids,
+                                            size_t n, Usher__V1__User ***out, size_t *n_out);
+
+typedef struct identity_email_hit {
+	size_t index; /* into the emails asked for */
+	char *user_id;
+	char *name;
+	bool email_verified;
+} identity_email_hit;
+
+/* Which of emails (valid, normalised) belong to users: one statement, capped at
+ * timeout_ms. Hits come in the order of emails. */
+US_MUST_USE us_err identity_store_lookup_emails(PGconn *db, us_arena *a, const char *const *emails,
+                                                size_t n, int64_t timeout_ms,
+                                                identity_email_hit **out, size_t *n_out);
+
+/* The user with that email (or id) and their password hash; NOT_FOUND when none. */
+US_MUST_USE us_err identity_store_credentials_by_email(PGconn *db, us_arena *a, const char *email,
+                                                       Usher__V1__User **user, char **hash);
+US_MUST_USE us_err identity_store_credentials_by_id(PGconn *db, us_arena *a, const char *id,
+                                                    Usher__V1__User **user, char **hash);
+
+/* NOT_FOUND when there is no such user. phone "" removes it. */
+US_MUST_USE us_err identity_store_update_profile(PGconn *db, us_arena *a, const char *id,
+                                                 const char *name, const char *phone,
+                                                 Usher__V1__User **out);
+
+/* Sets the password hash and ends the user's sessions but keep (NULL: all of them). */
+US_MUST_USE us_err identity_store_set_password(PGconn *db, const char *user_id, const char *hash,
+                                               const uint8_t *keep_session_hash);
+
+/* Failures counted for each subject in the current window. address may be NULL. */
+US_MUST_USE us_err identity_store_login_failures(PGconn *db,
+                                                 const uint8_t email[IDENTITY_SUBJECT_BYTES],
+                                                 const uint8_t *address, int64_t window_s,
+                                                 int64_t *email_failures,
+                                                 int64_t *address_failures);
+
+/* Counts one failure for each subject (address may be NULL), opening a new window where
+ * the last one has passed, and forgets counters whose window has passed. */
+US_MUST_USE us_err identity_store_record_login_failure(PGconn *db,
+                                                       const uint8_t email[IDENTITY_SUBJECT_BYTES],
+                                                       const uint8_t *address,
+                                                       int64_t window_s);
+
+typedef struct identity_new_session {
+	const char *user_id;
+	const uint8_t *token_hash;  /* US_TOKEN_HASH_BYTES */
+	int64_t ttl_hours;
+	const uint8_t *email_subject; /* its failure counter is cleared */
+	const char *old_hash;       /* the hash the password was verified against */
+	const char *new_hash;       /* NULL, or a stronger hash to put in its place */
+} identity_new_session;
+
+/* In one statement: the session, the upgraded hash (unless the password changed
+ * meanwhile), the cleared failure counter and the user's expired sessions gone. */
+US_MUST_USE us_err identity_store_open_session(PGconn *db, us_arena *a,
+                                               const identity_new_session *s,
+                                               char **session_id, char **expires_at);
+
+/* The live session with that token hash and its active user; NOT_FOUND otherwise. */
+US_MUST_USE us_err identity_store_resolve_session(PGconn *db, us_arena *a,
+                                                  const uint8_t token_hash[US_TOKEN_HASH_BYTES],
+                                                  Usher__V1__User **user, char **session_id,
+                                                  char **expires_at);
+
+/* Ends the session with that token hash; none is fine. */
+US_MUST_USE us_err identity_store_end_session(PGconn *db,
+                                              const uint8_t token_hash[US_TOKEN_HASH_BYTES]);
+
+/* Records a pending change of user_id's email to new_email, replacing any pending one. */
+US_MUST_USE us_err identity_store_open_email_change(PGconn *db, us_arena *a, const char *user_id,
+                                                    const char *new_email,
+                                                    const uint8_t token_hash[US_TOKEN_HASH_BYTES],
+                                                    int64_t ttl_hours, char **change_id,
+                                                    char **expires_at);
+
+/* Uses the pending, unexpired change with that token hash and applies it (the address
+ * becomes verified). NOT_FOUND when there is none; ALREADY_EXISTS when another user has
+ * taken the address since. */
+US_MUST_USE us_err identity_store_confirm_email_change(
+        PGconn *db, us_arena *a, const uint8_t token_hash[US_TOKEN_HASH_BYTES],
+        Usher__V1__User **out);
+
+#endif

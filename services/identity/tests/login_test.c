@@ -1,0 +1,354 @@
+/* Logging in against a real usher-identityd and Postgres: unknown emails and wrong
+ * passwords look alike, repeated failures are throttled per email and per client
+ * address, tokens never reach the database in clear, sessions end on logout, expiry and
+ * password change, and stronger hashing parameters upgrade stored hashes at login. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "client.h"
+#include "token.h"
+
+#define WRONG "not the password"
+#define TOO_MANY "too many failed logins, try again later"
+
+static ut_system *sys;
+static us_rpc_client *client;
+
+static void expect_login(const char *email, const char *password, const char *address,
+                         us_err expect, const char *message)
+{
+	us_arena *a = us_arena_new();
+	us_status st;
+	us_err rc = idt_login(client, a, email, password, address, NULL, &st);
+	if (rc != expect)
+		fail_msg("login %s: expected %s, got %s \"%s\"", email, us_err_name(expect),
+		         us_err_name(rc), st.message);
+	if (message != NULL)
+		assert_string_equal(st.message, message);
+	us_status_clear(&st);
+	us_arena_free(a);
+}
+
+static const char *login(us_arena *a, const char *email, const char *password)
+{
+	Usher__V1__LoginReply *r = NULL;
+	us_err rc = idt_login(client, a, email, password, NULL, &r, NULL);
+	if (rc != US_OK)
+		fail_msg("login %s: %s", email, us_err_name(rc));
+	return r->session_token;
+}
+
+static void test_unknown_email_and_wrong_password_look_alike(void **state)
+{
+	(void)state;
+	us_arena *a = us_arena_new();
+	idt_create_user(client, a, "known@example.com");
+	us_status wrong, unknown;
+	assert_int_equal(idt_login(client, a, "known@example.com", WRONG, NULL, NULL, &wrong),
+	                 US_EUNAUTHENTICATED);
+	assert_int_equal(idt_login(client, a, "unknown@example.com", WRONG, NULL, NULL, &unknown),
+	                 US_EUNAUTHENTICATED);
+	assert_string_equal(wrong.message, "invalid email or password");
+	assert_string_equal(unknown.message, wrong.message);
+	assert_int_equal(wrong.n_violations, 0);
+	assert_int_equal(unknown.n_violations, 0);
+	us_status_clear(&wrong);
+	us_status_clear(&unknown);
+
+	/* The right password, in any case of the address, opens a session. */
+	Usher__V1__LoginReply *r = NULL;
+	assert_int_equal(idt_login(client, a, " Known@Example.com", IDT_PASSWORD, NULL, &r, NULL),
+	                 US_OK);
+	assert_int_equal(strlen(r->session_token), 43);
+	assert_string_equal(r->user->email, "known@example.com");
+	us_arena_free(a);
+}
+
+static void age_login_failures(void)
+{
+	idt_exec(sys, "UPDATE identity.login_failures SET window_start = window_start - "
+	              "interval '1 hour'");
+}
+
+static void test_repeated_failures_for_an_email_are_throttled(void **state)
+{
+	(void)state;
+	us_arena *a = us_arena_new();
+	idt_create_user(client, a, "target@example.com");
+	idt_create_user(client, a, "bystander@example.com");
+	for (int i = 0; i < 5; i++)
+		expect_login("target@example.com", WRONG, NULL, US_EUNAUTHENTICATED, NULL);
+	/* Now even the right password is refused, without saying whether it was right. */
+	expect_login("target@example.com", IDT_PASSWORD, NULL, US_EEXHAUSTED, TOO_MANY);
+	expect_login("TARGET@example.com", WRONG, NULL, US_EEXHAUSTED, TOO_MANY);
+	expect_login("bystander@example.com", IDT_PASSWORD, NULL, US_OK, NULL);
+
+	/* So are guesses at an address nobody has. */
+	for (int i = 0; i < 5; i++)
+		expect_login("ghost@example.com", WRONG, NULL, US_EUNAUTHENTICATED, NULL);
+	expect_login("ghost@example.com", WRONG, NULL, US_EEXHAUSTED, TOO_MANY);
+
+	/* Once the window has passed, the owner gets in. */
+	age_login_failures();
+	expect_login("target@example.com", IDT_PASSWORD, NULL, US_OK, NULL);
+	us_arena_free(a);
+}
+
+static void test_a_successful_login_clears_the_count(void **state)
+{
+	(void)state;
+	us_arena *a = us_arena_new();
+	idt_create_user(client, a, "forgetful@example.com");
+	for (int i = 0; i < 4; i++)
+		expect_login("forgetful@example.com", WRONG, NULL, US_EUNAUTHENTICATED, NULL);
+	expect_login("forgetful@example.com", IDT_PASSWORD, NULL, US_OK, NULL);
+	for (int i = 0; i < 4; i++)
+		expect_login("forgetful@example.com", WRONG, NULL, US_EUNAUTHENTICATED, NULL);
+	expect_login("forgetful@example.com", IDT_PASSWORD, NULL, US_OK, NULL);
+	us_arena_free(a);
+}
+
+static void test_failures_from_one_client_address_are_throttled(void **state)
+{
+	(void)state;
+	us_arena *a = us_arena_new();
+	idt_create_user(client, a, "shared@example.com");
+	/* LOGIN_MAX_FAILURES_PER_ADDRESS=8: eight guesses, each at another address. */
+	for (int i = 0; i < 8; i++) {
+		char email[64];
+		snprintf(email, sizeof(email), "sprayed%d@example.com", i);
+		expect_login(email, WRONG, "203.0.113.7", US_EUNAUTHENTICATED, NULL);
+	}
+	expect_login("shared@example.com", IDT_PASSWORD, "203.0.113.7", US_EEXHAUSTED, TOO_MANY);
+	expect_login("shared@example.com", IDT_PASSWORD, "203.0.113.8", US_OK, NULL);
+
+	/* An IPv6 client is counted by its /64, however it spells its address. */
+	for (int i = 0; i < 8; i++) {
+		char email[64], address[64];
+		snprintf(email, sizeof(email), "hopper%d@example.com", i);
+		snprintf(address, sizeof(address), "2001:db8:0:7::%x", i + 1);
+		expect_login(email, WRONG, address, US_EUNAUTHENTICATED, NULL);
+	}
+	expect_login("shared@example.com", IDT_PASSWORD, "2001:0db8:0000:0007:ffff::1", US_EEXHAUSTED,
+	             TOO_MANY);
+	expect_login("shared@example.com", IDT_PASSWORD, "2001:db8:0:8::1", US_OK, NULL);
+	us_arena_free(a);
+}
+
+/* Every row of every table in the identity schema, as text, bytea in hex. */
+static char *dump_schema(void)
+{
+	return idt_query(sys, "SET xmlbinary = hex; "
+	                      "SELECT string_agg(d.row, E'\\n') FROM pg_tables t, "
+	                      "LATERAL (SELECT x::text AS row FROM "
+	                      "query_to_xml(format('SELECT * FROM identity.%I', t.tablename), "
+	                      "true, false, '') AS x) d WHERE t.schemaname = 'identity'");
+}
+
+static void test_session_tokens_and_passwords_are_not_stored_in_clear(void **state)
+{
+	(void)state;
+	us_arena *a = us_arena_new();
+	idt_create_user(client, a, "secretive@example.com");
+	const char *token = login(a, "secretive@example.com", IDT_PASSWORD);
+	uint8_t raw[32];
+	size_t len = 0;
+	assert_int_equal(sodium_base642bin(raw, sizeof(raw), token, strlen(token), NULL, &len, NULL,
+	                                   sodium_base64_VARIANT_URLSAFE_NO_PADDING),
+	                 0);
+	char hex[65];
+	sodium_bin2hex(hex, sizeof(hex), raw, sizeof(raw));
+	/* What is stored instead: the hash keyed with IDENTITY_TOKEN_KEY. */
+	uint8_t key[US_TOKEN_KEY_BYTES], hash[US_TOKEN_HASH_BYTES];
+	assert_int_equal(us_token_key_from_hex(sys->identity_token_key, key), 0);
+	assert_int_equal(us_token_hash(token, key, hash), US_OK);
+	char hash_hex[65];
+	sodium_bin2hex(hash_hex, sizeof(hash_hex), hash, sizeof(hash));
+
+	char *dump = dump_schema();
+	assert_null(strstr(dump, token));
+	assert_null(strstr(dump, IDT_PASSWORD));
+	for (char *p = dump; *p; p++)
+		*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+	assert_null(strstr(dump, hex));
+	/* The dump does reach the session's row. */
+	assert_non_null(strstr(dump, hash_hex));
+	free(dump);
+	assert_int_equal(idt_resolve(client, a, token), US_OK);
+	us_arena_free(a);
+}
+
+static void test_resolve_session_and_logout(void **state)
+{
+	(void)state;
+	us_arena *a = us_arena_new();
+	Usher__V1__User *u = idt_create_user(client, a, "visitor@example.com");
+	const char *token = login(a, "visitor@example.com", IDT_PASSWORD);
+
+	Usher__V1__ResolveSessionRequest req = USHER__V1__RESOLVE_SESSION_REQUEST__INIT;
+	req.session_token = (char *)token;
+	ProtobufCMessage *reply = NULL;
+	assert_int_equal(idt_call(client, IDT("ResolveSession"), NULL, &req.base,
+	                          &usher__v1__resolve_session_reply__descriptor, a, &reply, NULL),
+	                 US_OK);
+	Usher__V1__ResolveSessionReply *r = (Usher__V1__ResolveSessionReply *)reply;
+	assert_string_equal(r->user->id, u->id);
+	assert_int_equal(strlen(r->session_id), 36);
+	/* SESSION_TTL_HOURS defaults to 720: thirty days from now. */
+	struct tm tm = {0};
+	assert_int_equal(sscanf(r->expires_at, "%d-%d-%dT%d:%d:%dZ", &tm.tm_year, &tm.tm_mon,
+	                        &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec),
+	                 6);
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	long long left = (long long)(timegm(&tm) - time(NULL));
+	assert_true(left > 720 * 3600 - 120 && left <= 720 * 3600);
+
+	Usher__V1__LogoutRequest out = USHER__V1__LOGOUT_REQUEST__INIT;
+	out.session_token = (char *)token;
+	assert_int_equal(idt_call(client, IDT("Logout"), NULL, &out.base,
+	                          &usher__v1__logout_reply__descriptor, a, NULL, NULL),
+	                 US_OK);
+	assert_int_equal(idt_resolve(client, a, token), US_EUNAUTHENTICATED);
+	/* Ending it again is not an error. */
+	assert_int_equal(idt_call(client, IDT("Logout"), NULL, &out.base,
+	                          &usher__v1__logout_reply__descriptor, a, NULL, NULL),
+	                 US_OK);
+	us_arena_free(a);
+}
+
+static void test_an_expired_session_is_refused(void **state)
+{
+	(void)state;
+	us_arena *a = us_arena_new();
+	Usher__V1__User *u = idt_create_user(client, a, "sleepy@example.com");
+	const char *token = login(a, "sleepy@example.com", IDT_PASSWORD);
+	char sql[256];
+	snprintf(sql, sizeof(sql),
+	         "UPDATE identity.sessions SET expires_at = now() - interval '1 second' "
+	         "WHERE user_id = '%s'",
+	         u->id);
+	idt_exec(sys, sql);
+	assert_int_equal(idt_resolve(client, a, token), US_EUNAUTHENTICATED);
+	us_arena_free(a);
+}
+
+static us_err change_password(us_arena *a, const char *actor, const char *current,
+                              const char *next, const char *keep, us_status *st)
+{
+	Usher__V1__ChangePasswordRequest req = USHER__V1__CHANGE_PASSWORD_REQUEST__INIT;
+	req.current_password = (char *)current;
+	req.new_password = (char *)next;
+	req.keep_session_token = (char *)keep;
+	idt_opts o = {.actor = actor, .key = idt_key(a)};
+	return idt_call(client, IDT("ChangePassword"), &o, &req.base,
+	                &usher__v1__change_password_reply__descriptor, a, NULL, st);
+}
+
+static void test_change_password_needs_the_current_one_and_ends_other_sessions(void **state)
+{
+	(void)state;
+	us_arena *a = us_arena_new();
+	Usher__V1__User *u = idt_create_user(client, a, "mover@example.com");
+	const char *laptop = login(a, "mover@example.com", IDT_PASSWORD);
+	const char *phone = login(a, "mover@example.com", IDT_PASSWORD);
+	const char *kiosk = login(a, "mover@example.com", IDT_PASSWORD);
+
+	us_status st;
+	assert_int_equal(change_password(a, u->id, WRONG, "a brand new secret", laptop, &st),
+	                 US_EDENIED);
+	assert_string_equal(st.message, "current password is not correct");
+	us_status_clear(&st);
+	assert_int_equal(idt_resolve(client, a, phone), US_OK);
+	expect_login("mover@example.com", "a brand new secret", NULL, US_EUNAUTHENTICATED, NULL);
+
+	assert_int_equal(change_password(a, u->id, IDT_PASSWORD, "a brand new secret", laptop, NULL),
+	                 US_OK);
+	assert_int_equal(idt_resolve(client, a, laptop), US_OK);
+	assert_int_equal(idt_resolve(client, a, phone), US_EUNAUTHENTICATED);
+	assert_int_equal(idt_resolve(client, a, kiosk), US_EUNAUTHENTICATED);
+	expect_login("mover@example.com", IDT_PASSWORD, NULL, US_EUNAUTHENTICATED, NULL);
+	expect_login("mover@example.com", "a brand new secret", NULL, US_OK, NULL);
+	us_arena_free(a);
+}
+
+static char *stored_hash(const char *user_id)
+{
+	char sql[256];
+	snprintf(sql, sizeof(sql), "SELECT password_hash FROM identity.users WHERE id = '%s'",
+	         user_id);
+	return idt_query(sys, sql);
+}
+
+/* Last: it restarts the daemon with stronger parameters. */
+static void test_login_rehashes_when_parameters_rise(void **state)
+{
+	(void)state;
+	us_arena *a = us_arena_new();
+	Usher__V1__User *u = idt_create_user(client, a, "veteran@example.com");
+	const char *before = login(a, "veteran@example.com", IDT_PASSWORD);
+	char *hash = stored_hash(u->id);
+	assert_non_null(strstr(hash, "$m=65536,t=2,"));
+	free(hash);
+
+	us_rpc_client_close(client);
+	assert_int_not_equal(ut_system_signal(sys, UT_IDENTITY, SIGTERM, 5000, NULL), -1);
+	sys->extra_env[1] = "PASSWORD_OPSLIMIT=3";
+	ut_system_start(sys, UT_IDENTITY);
+	client = idt_connect(sys);
+
+	expect_login("veteran@example.com", IDT_PASSWORD, NULL, US_OK, NULL);
+	hash = stored_hash(u->id);
+	assert_true(strncmp(hash, "$argon2id$", 10) == 0);
+	assert_non_null(strstr(hash, "$m=65536,t=3,"));
+	free(hash);
+	expect_login("veteran@example.com", IDT_PASSWORD, NULL, US_OK, NULL);
+	/* The session from before the restart lives on. */
+	assert_int_equal(idt_resolve(client, a, before), US_OK);
+	us_arena_free(a);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	sys = calloc(1, sizeof(*sys));
+	ut_system_init(sys, "identity_login");
+	sys->extra_env[0] = "LOGIN_MAX_FAILURES_PER_ADDRESS=8";
+	ut_system_start(sys, UT_IDENTITY);
+	client = idt_connect(sys);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	us_rpc_client_close(client);
+	ut_system_teardown(sys);
+	free(sys);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_unknown_email_and_wrong_password_look_alike),
+		cmocka_unit_test(test_repeated_failures_for_an_email_are_throttled),
+		cmocka_unit_test(test_a_successful_login_clears_the_count),
+		cmocka_unit_test(test_failures_from_one_client_address_are_throttled),
+		cmocka_unit_test(test_session_tokens_and_passwords_are_not_stored_in_clear),
+		cmocka_unit_test(test_resolve_session_and_logout),
+		cmocka_unit_test(test_an_expired_session_is_refused),
+		cmocka_unit_test(test_change_password_needs_the_current_one_and_ends_other_sessions),
+		cmocka_unit_test(test_login_rehashes_when_parameters_rise),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

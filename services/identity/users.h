@@ -1,0 +1,16 @@
+/* Users: sign-up (CreateUser) and the reads other services make (GetUser, GetUsers,
+ * LookupEmails). */
+#ifndef IDENTITY_USERS_H
+#define IDENTITY_USERS_H
+
+#include "rpc_server.h"
+
+#define IDENTITY_GET_USERS_MAX 1000
+#define IDENTITY_LOOKUP_EMAILS_MAX 50000
+
+us_rpc_handler identity_create_user;
+us_rpc_handler identity_get_user;
+us_rpc_handler identity_get_users;
+us_rpc_handler identity_lookup_emails;
+
+#endif
