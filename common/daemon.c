@@ -148,6 +148,7 @@ static int serve(const us_daemon_spec *spec, const us_daemon_config *cfg, const 
 		.database_url = spec->schema != NULL ? cfg->database_url : NULL,
 		.schema = spec->schema,
 		.migrations = spec->migrations,
+		.request_hash_key = spec->request_hash_key,
 	};
 	us_rpc_server *srv;
 	if (us_rpc_server_start(&opts, spec->services, spec->n_services, &srv, err, sizeof(err)) != US_OK) {

@@ -34,6 +34,9 @@ typedef struct us_daemon_spec {
 	const us_config_var *config;
 	size_t n_config;
 	void *config_struct;
+	/* When the daemon's requests can hold secrets (passwords), a key its start hook fills
+	 * in, so the hashes the idempotency table keeps of requests are keyed. */
+	const uint8_t *request_hash_key;
 	/* Optional hooks: start runs before serving (a failure stops the daemon with err),
 	 * stop after the server has drained, reload on SIGHUP. */
 	us_err (*start)(const us_daemon_config *cfg, char *err, size_t err_size);

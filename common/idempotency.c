@@ -9,10 +9,11 @@
 #define HASH_BYTES 32
 
 static void request_hash(const char *method, const uint8_t *request, size_t len,
-                         uint8_t out[HASH_BYTES])
+                         const uint8_t *hash_key, uint8_t out[HASH_BYTES])
 {
 	crypto_generichash_state st;
-	crypto_generichash_init(&st, NULL, 0, HASH_BYTES);
+	crypto_generichash_init(&st, hash_key, hash_key ? US_IDEMPOTENCY_HASH_KEY_BYTES : 0,
+	                        HASH_BYTES);
 	/* The NUL keeps "a" + "bc" apart from "ab" + "c". */
 	crypto_generichash_update(&st, (const uint8_t *)method, strlen(method) + 1);
 	crypto_generichash_update(&st, request, len);
@@ -66,12 +67,13 @@ static us_err replay(PGconn *conn, us_arena *arena, const char *key,
 }
 
 us_err us_idempotency_run(PGconn *conn, us_arena *arena, const char *key, const char *method,
-                          const uint8_t *request, size_t request_len, int64_t timeout_ms,
-                          us_idempotent_body *body, void *ctx, us_idempotency_result *out)
+                          const uint8_t *request, size_t request_len, const uint8_t *hash_key,
+                          int64_t timeout_ms, us_idempotent_body *body, void *ctx,
+                          us_idempotency_result *out)
 {
 	memset(out, 0, sizeof(*out));
 	uint8_t hash[HASH_BYTES];
-	request_hash(method, request, request_len, hash);
+	request_hash(method, request, request_len, hash_key, hash);
 
 	us_err rc = us_db_begin(conn);
 	if (rc != US_OK)

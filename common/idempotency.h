@@ -26,13 +26,18 @@ typedef struct us_idempotency_result {
 	bool key_reused;      /* the key was stored with a different request: US_EINVAL */
 } us_idempotency_result;
 
+#define US_IDEMPOTENCY_HASH_KEY_BYTES 32
+
 /* In one transaction on conn (statements capped at timeout_ms): claims key for this
  * (method, request) and runs body, storing its reply; or, when the key is already
  * stored, returns the stored reply without running body. A body error rolls everything
- * back, key included, so a retry runs again. */
+ * back, key included, so a retry runs again. The stored hash of the request is keyed
+ * with hash_key when given: a request may hold a password, and an unkeyed hash of it in
+ * the database could be attacked offline. */
 US_MUST_USE us_err us_idempotency_run(PGconn *conn, us_arena *arena, const char *key,
                                       const char *method, const uint8_t *request,
-                                      size_t request_len, int64_t timeout_ms,
+                                      size_t request_len, const uint8_t *hash_key,
+                                      int64_t timeout_ms,
                                       us_idempotent_body *body, void *ctx,
                                       us_idempotency_result *out);
 

@@ -358,7 +358,7 @@ static void dispatch_request(us_call *call, const Usher__V1__RpcRequest *req,
 		}
 		us_idempotency_result res;
 		rc = us_idempotency_run(call->w->db, call->arena, req->idempotency_key, req->method,
-		                        req->payload.data, req->payload.len,
+		                        req->payload.data, req->payload.len, srv->opts.request_hash_key,
 		                        us_call_remaining_ms(call), run_handler, &d, &res);
 		if (res.key_reused) {
 			us_status_clear(&call->status);

@@ -67,6 +67,7 @@ typedef struct us_rpc_server_opts {
 	const char *database_url;        /* NULL: workers have no database */
 	const char *schema;
 	const us_migration *migrations;  /* the daemon's own, for usher.v1.Admin/MigrationStatus */
+	const uint8_t *request_hash_key; /* keys stored request hashes (see idempotency.h); or NULL */
 } us_rpc_server_opts;
 
 /* Binds the socket, connects the workers and starts serving. services (and their

@@ -67,6 +67,7 @@ typedef struct fixture {
 } fixture;
 
 static fixture *F;
+static const uint8_t hash_key[32] = "0123456789abcdef0123456789abcdef";
 
 static int setup(void **state)
 {
@@ -87,7 +88,7 @@ static int setup(void **state)
 	snprintf(F->url, sizeof(F->url), "ipc://%s/s.sock", F->dir);
 	us_rpc_server_opts opts = {.listen_url = F->url, .workers = 8, .max_message_bytes = 1 << 20,
 	                           .default_timeout_ms = 10000, .database_url = F->db_url,
-	                           .schema = "identity"};
+	                           .schema = "identity", .request_hash_key = hash_key};
 	if (us_rpc_server_start(&opts, &service, 1, &F->srv, err, sizeof(err)) != US_OK)
 		fail_msg("%s", err);
 	return 0;
@@ -200,6 +201,41 @@ static void test_failure_stores_nothing(void **state)
 	assert_int_equal(call_remember("epsilon", "key-fail").rc, US_OK);
 }
 
+/* The stored hash of a request is keyed: it is neither the plain BLAKE2b of the request
+ * (which an attacker holding the database could check password guesses against) nor
+ * anything but the keyed one. */
+static void test_stored_request_hash_is_keyed(void **state)
+{
+	(void)state;
+	assert_int_equal(call_remember("hunter2-secret", "key-hash").rc, US_OK);
+	Usher__Testing__RememberRequest req = USHER__TESTING__REMEMBER_REQUEST__INIT;
+	req.text = "hunter2-secret";
+	uint8_t payload[64];
+	size_t len = usher__testing__remember_request__pack(&req, payload);
+	const char *method = REMEMBER;
+	uint8_t plain[32], keyed[32];
+	crypto_generichash_state st;
+	crypto_generichash_init(&st, NULL, 0, 32);
+	crypto_generichash_update(&st, (const uint8_t *)method, strlen(method) + 1);
+	crypto_generichash_update(&st, payload, len);
+	crypto_generichash_final(&st, plain, 32);
+	crypto_generichash_init(&st, hash_key, 32, 32);
+	crypto_generichash_update(&st, (const uint8_t *)method, strlen(method) + 1);
+	crypto_generichash_update(&st, payload, len);
+	crypto_generichash_final(&st, keyed, 32);
+
+	PGconn *conn = ut_db_admin(&F->db);
+	PGresult *res = PQexecParams(conn,
+	                             "SELECT request_hash FROM identity.idempotency_keys WHERE key = $1",
+	                             1, NULL, (const char *[]){"key-hash"}, NULL, NULL, 1);
+	assert_int_equal(PQntuples(res), 1);
+	assert_int_equal(PQgetlength(res, 0, 0), 32);
+	assert_memory_not_equal(PQgetvalue(res, 0, 0), plain, 32);
+	assert_memory_equal(PQgetvalue(res, 0, 0), keyed, 32);
+	PQclear(res);
+	PQfinish(conn);
+}
+
 #define CONCURRENT 20
 
 static void *concurrent_call(void *arg)
@@ -234,6 +270,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_missing_key_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failure_stores_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_repeats_run_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stored_request_hash_is_keyed, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,6 +26,8 @@ typedef struct identity_ctx {
 	identity_settings settings;
 	/* Keys every token and throttle-subject hash; never stored in the database. */
 	uint8_t token_key[US_TOKEN_KEY_BYTES];
+	/* Keys the idempotency table's hashes of requests, which can hold passwords. */
+	uint8_t request_hash_key[32];
 	us_rpc_client *notification;
 } identity_ctx;
 

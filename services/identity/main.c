@@ -66,6 +66,8 @@ static us_err start(const us_daemon_config *cfg, char *err, size_t err_size)
 		snprintf(err, err_size, "IDENTITY_TOKEN_KEY: must be 64 hex digits");
 		return US_EINVAL;
 	}
+	crypto_kdf_derive_from_key(ctx->request_hash_key, sizeof(ctx->request_hash_key), 1,
+	                           "ushreqhs", ctx->token_key);
 	if (identity_password_init((unsigned long long)s->password_opslimit,
 	                           (size_t)s->password_memlimit_mib * MIB,
 	                           (int)s->password_hash_concurrency) != US_OK) {
@@ -86,6 +88,7 @@ static void stop(void)
 	us_rpc_client_close(identity_context.notification);
 	identity_context.notification = NULL;
 	sodium_memzero(identity_context.token_key, sizeof(identity_context.token_key));
+	sodium_memzero(identity_context.request_hash_key, sizeof(identity_context.request_hash_key));
 }
 
 int main(int argc, char **argv)
@@ -100,6 +103,7 @@ int main(int argc, char **argv)
 		.config = identity_vars,
 		.n_config = sizeof(identity_vars) / sizeof(identity_vars[0]),
 		.config_struct = &identity_context.settings,
+		.request_hash_key = identity_context.request_hash_key,
 		.start = start,
 		.stop = stop,
 	};
