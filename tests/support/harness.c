@@ -215,6 +215,17 @@ static void print_log(const ut_daemon *d)
 	fclose(f);
 }
 
+/* Adds "NAME=value" unless env already sets NAME. */
+static void add_default(char **env, size_t *n, const char *setting)
+{
+	size_t name_len = strcspn(setting, "=");
+	for (size_t i = 0; i < *n; i++) {
+		if (strncmp(env[i], setting, name_len + 1) == 0)
+			return;
+	}
+	env[(*n)++] = (char *)setting;
+}
+
 void ut_system_start(ut_system *sys, int which)
 {
 	ut_daemon *d = &sys->daemons[which];
@@ -222,42 +233,38 @@ void ut_system_start(ut_system *sys, int which)
 	snprintf(name, sizeof(name), "usher-%sd", d->name);
 	ut_bin(name, binary, sizeof(binary));
 
-	/* The daemon's environment: ours, plus its settings. */
-	char db_url[512], listen[200], urls[UT_N_DAEMONS][200];
+	/* The daemon's environment: the test's extra settings first, which win, then the
+	 * harness's defaults for whatever they leave unset, then this process's own. */
+	char db_url[512], listen[200], urls[UT_N_DAEMONS][200], token_key[96];
+	char database_setting[600];
 	char *env[256];
 	size_t n = 0;
-	for (char **e = environ; *e != NULL && n < 200; e++)
-		env[n++] = *e;
+	for (size_t i = 0; i < 16 && sys->extra_env[i] != NULL; i++)
+		env[n++] = (char *)sys->extra_env[i];
 	ut_db_role_url(&sys->db, d->name, db_url, sizeof(db_url));
-	char database_setting[600];
 	snprintf(database_setting, sizeof(database_setting), "DATABASE_URL=%s", db_url);
 	if (which != UT_GATEWAY)
-		env[n++] = database_setting;
+		add_default(env, &n, database_setting);
 	snprintf(listen, sizeof(listen), "RPC_LISTEN=%s", d->url);
-	env[n++] = listen;
+	add_default(env, &n, listen);
 	for (int i = 0; i < UT_N_DAEMONS; i++) {
 		char upper[32];
 		snprintf(upper, sizeof(upper), "%s", sys->daemons[i].name);
 		for (char *p = upper; *p; p++)
 			*p = (char)(*p - 32);
 		snprintf(urls[i], sizeof(urls[i]), "%s_RPC_URL=%s", upper, sys->daemons[i].url);
-		env[n++] = urls[i];
+		add_default(env, &n, urls[i]);
 	}
-	env[n++] = "RPC_WORKERS=4";
-	env[n++] = "LOG_LEVEL=debug";
-	env[n++] = "HTTP_PORT=0";
+	add_default(env, &n, "RPC_WORKERS=4");
+	add_default(env, &n, "LOG_LEVEL=debug");
+	add_default(env, &n, "HTTP_PORT=0");
 	/* Fixed test secrets: the tests' databases are throwaway. */
-	env[n++] = "INVITATION_TOKEN_KEY=6b1f2e3d4c5b6a79887766554433221100ffeeddccbbaa998877665544332211";
-	env[n++] = "GATEWAY_CSRF_KEY=0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
-	bool has_token_key = false;
-	for (size_t i = 0; i < 16 && sys->extra_env[i] != NULL; i++) {
-		env[n++] = (char *)sys->extra_env[i];
-		has_token_key |= strncmp(sys->extra_env[i], "IDENTITY_TOKEN_KEY=", 19) == 0;
-	}
-	char token_key[96];
+	add_default(env, &n, "INVITATION_TOKEN_KEY=6b1f2e3d4c5b6a79887766554433221100ffeeddccbbaa998877665544332211");
+	add_default(env, &n, "GATEWAY_CSRF_KEY=0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0");
 	snprintf(token_key, sizeof(token_key), "IDENTITY_TOKEN_KEY=%s", sys->identity_token_key);
-	if (which == UT_IDENTITY && !has_token_key)
-		env[n++] = token_key;
+	add_default(env, &n, token_key);
+	for (char **e = environ; *e != NULL && n < 250; e++)
+		add_default(env, &n, *e);
 	env[n] = NULL;
 
 	posix_spawn_file_actions_t fa;
