@@ -260,6 +260,9 @@ void ut_system_start(ut_system *sys, int which)
 	add_default(env, &n, "RPC_WORKERS=4");
 	add_default(env, &n, "LOG_LEVEL=debug");
 	add_default(env, &n, "HTTP_PORT=0");
+	char spool[200];
+	snprintf(spool, sizeof(spool), "MAIL_SPOOL_DIR=%s/mail", sys->dir);
+	add_default(env, &n, spool);
 	/* Fixed test secrets: the tests' databases are throwaway. */
 	add_default(env, &n, "INVITATION_TOKEN_KEY=6b1f2e3d4c5b6a79887766554433221100ffeeddccbbaa998877665544332211");
 	add_default(env, &n, "GATEWAY_CSRF_KEY=0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0");
