@@ -1,6 +1,6 @@
 /* rpc: our RPC round trip (envelope, dispatch, arena, handler, reply) next to a bare
  * NNG REQ/REP round trip of the same payload, in the same run, over ipc://.
- * Usage: rpc_bench [round trips] [json output path] */
+ * Usage: rpc_bench RESULT.json   (BENCH_ROUND_TRIPS sets the count, default 20000) */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +10,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <jansson.h>
 #include <sodium.h>
 
 #include "arena.h"
@@ -34,6 +35,13 @@ static const us_rpc_method methods[] = {{"Echo", echo, 0}};
 static const us_rpc_service service = {&usher__testing__echo_service__descriptor, methods, 1, NULL};
 
 static nng_socket bare_rep;
+
+static const char *ratio_text(double ratio)
+{
+	static char text[32];
+	snprintf(text, sizeof(text), "%.2fx", ratio);
+	return text;
+}
 
 /* The bare server: receive, send the same message back. */
 static void *bare_server(void *arg)
@@ -99,8 +107,9 @@ static void run_ours(const char *url, const char *payload, size_t n, double *sam
 
 int main(int argc, char **argv)
 {
-	size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 20000;
-	const char *json_path = argc > 2 ? argv[2] : NULL;
+	const char *count = getenv("BENCH_ROUND_TRIPS");
+	size_t n = count != NULL ? strtoul(count, NULL, 10) : 20000;
+	const char *json_path = argc > 1 ? argv[1] : NULL;
 	if (sodium_init() < 0 || n == 0)
 		return 1;
 	us_log_init("rpc_bench", US_LOG_WARN);
@@ -143,16 +152,18 @@ int main(int argc, char **argv)
 	double ratio = so.p50 / sb.p50;
 	printf("ratio of p50: %.2fx (goal: within 1.25x)\n", ratio);
 	if (json_path != NULL) {
-		FILE *f = fopen(json_path, "w");
-		if (f != NULL) {
-			fprintf(f,
-			        "{\"bench\":\"rpc\",\"round_trips\":%zu,"
-			        "\"bare\":{\"p50_us\":%.1f,\"p99_us\":%.1f,\"mean_us\":%.1f},"
-			        "\"usher\":{\"p50_us\":%.1f,\"p99_us\":%.1f,\"mean_us\":%.1f},"
-			        "\"ratio_p50\":%.3f,\"goal_ratio\":1.25}\n",
-			        n, sb.p50, sb.p99, sb.mean, so.p50, so.p99, so.mean, ratio);
-			fclose(f);
-		}
+		json_t *doc = json_pack(
+		        "{s:s, s:s, s:{s:[s,s,s,s,s], s:[[s,f,f,f,f],[s,f,f,f,f]]}, s:[{s:s, s:s, s:b}]}",
+		        "bench", "rpc", "summary",
+		        "One client, one worker, a 64-byte payload over ipc://, interleaved runs.",
+		        "table", "columns", "", "p50 µs", "p99 µs", "mean µs", "round trips/s", "rows",
+		        "bare NNG REQ/REP", sb.p50, sb.p99, sb.mean, 1e6 / sb.mean, "Usher RPC", so.p50,
+		        so.p99, so.mean, 1e6 / so.mean, "goals", "goal",
+		        "RPC round trip within 1.25x of bare NNG (p50)", "measured",
+		        ratio_text(ratio), "met", ratio <= 1.25);
+		if (doc == NULL || json_dump_file(doc, json_path, JSON_INDENT(2)) != 0)
+			fprintf(stderr, "rpc_bench: could not write %s\n", json_path);
+		json_decref(doc);
 	}
 	us_rpc_server_stop(srv);
 	nng_close(bare_rep);

@@ -88,6 +88,46 @@ static Usher__V1__Email *email_for(us_arena *a, const inv_outbox_row *r, bool *f
 	return e;
 }
 
+/* Sends the chunk. An email notificationd refuses as invalid would block the outbox for
+ * ever, so it is dropped (and logged) and the rest is sent. */
+static us_err send_chunk(us_arena *a, Usher__V1__Email **emails, size_t n)
+{
+	peer_ctx p = {.arena = a};
+	us_status_init(&p.status);
+	p.opts.timeout_ms = SEND_TIMEOUT_MS;
+	Usher__V1__SendEmailsRequest req = USHER__V1__SEND_EMAILS_REQUEST__INIT;
+	us_err rc = US_OK;
+	while (n > 0) {
+		req.emails = emails;
+		req.n_emails = n;
+		rc = peer_send_emails(&p, &req);
+		if (rc != US_EINVAL || p.status.n_violations == 0)
+			break;
+		size_t kept = 0;
+		for (size_t i = 0; i < n; i++) {
+			char prefix[32];
+			snprintf(prefix, sizeof(prefix), "emails[%zu]", i);
+			bool refused = false;
+			for (size_t v = 0; v < p.status.n_violations && !refused; v++)
+				refused = strncmp(p.status.violations[v].field, prefix, strlen(prefix)) == 0;
+			if (refused)
+				us_log_fields(US_LOG_ERROR, "usher-notificationd refused an email; dropped",
+				              "reference", emails[i]->reference, "reason",
+				              p.status.violations[0].description, NULL);
+			else
+				emails[kept++] = emails[i];
+		}
+		if (kept == n)
+			break; /* nothing named: retry later rather than guess */
+		n = kept;
+	}
+	if (rc != US_OK)
+		us_log_fields(US_LOG_WARN, "could not hand emails to usher-notificationd; will retry",
+		              "code", us_err_name(rc), "message", p.status.message, NULL);
+	peer_ctx_clear(&p);
+	return rc;
+}
+
 /* Hands one chunk of the outbox to usher-notificationd. Returns how many rows it took
  * (0: the outbox is empty), or -1 when it must wait and retry. */
 static int relay_chunk(void)
@@ -117,19 +157,8 @@ static int relay_chunk(void)
 	}
 	if (failed)
 		rc = US_EEXHAUSTED;
-	if (rc == US_OK && n_emails > 0) {
-		peer_ctx p = {.arena = a};
-		us_status_init(&p.status);
-		p.opts.timeout_ms = SEND_TIMEOUT_MS;
-		Usher__V1__SendEmailsRequest req = USHER__V1__SEND_EMAILS_REQUEST__INIT;
-		req.emails = emails;
-		req.n_emails = n_emails;
-		rc = peer_send_emails(&p, &req);
-		if (rc != US_OK)
-			us_log_fields(US_LOG_WARN, "could not hand emails to usher-notificationd; will retry",
-			              "code", us_err_name(rc), "message", p.status.message, NULL);
-		peer_ctx_clear(&p);
-	}
+	if (rc == US_OK && n_emails > 0)
+		rc = send_chunk(a, emails, n_emails);
 	if (rc == US_OK && n > 0)
 		rc = store_outbox_delete(db, a, ids, n);
 	if (rc == US_OK)

@@ -1,8 +1,110 @@
-/* usher-notificationd: see docs/architecture.md. */
+/* usher-notificationd: the email queue, templates and SMTP delivery; see
+ * docs/architecture.md and delivery.h. */
+#include <stddef.h>
+#include <stdio.h>
+
 #include "daemon.h"
+#include "delivery.h"
+#include "log.h"
+#include "mime.h"
 #include "server.h"
+#include "settings.h"
+#include "smtp.h"
+#include "template.h"
+#include "validate.h"
 
 extern const us_migration notification_migrations[];
+
+static notification_settings settings;
+static template_set *templates;
+static char message_id_domain[256];
+
+static const char *check_mailbox(const char *value)
+{
+	mime_mailbox m;
+	return mime_parse_mailbox(value, &m);
+}
+
+#define VAR(name, type, field, flags, fallback, min, max, check, help)                           \
+	{name, type, offsetof(notification_settings, field), flags, fallback, min, max, check, help}
+
+static const us_config_var notification_vars[] = {
+	VAR("SMTP_URL", US_CONFIG_STRING, smtp_url, US_CONFIG_SECRET, NULL, 1, 1024, smtp_check_url,
+	    "mail server, smtp://host:port or smtps://host:port; unset: write to MAIL_SPOOL_DIR"),
+	VAR("SMTP_USER", US_CONFIG_STRING, smtp_user, 0, NULL, 1, 256, NULL, "user name for SMTP AUTH"),
+	VAR("SMTP_PASSWORD", US_CONFIG_STRING, smtp_password, US_CONFIG_SECRET, NULL, 1, 256, NULL,
+	    "password for SMTP AUTH"),
+	VAR("SMTP_STARTTLS", US_CONFIG_STRING, smtp_starttls, 0, "try", 2, 7, smtp_check_starttls,
+	    "STARTTLS on smtp://: try, require or off"),
+	VAR("SMTP_CA_FILE", US_CONFIG_STRING, smtp_ca_file, 0, NULL, 1, 1024, NULL,
+	    "CA certificates that verify the mail server (default: the system's)"),
+	VAR("SMTP_CONNECT_TIMEOUT_MS", US_CONFIG_INT, smtp_connect_timeout_ms, 0, "10000", 100,
+	    300000, NULL, "longest wait for a connection to the mail server"),
+	VAR("SMTP_TIMEOUT_MS", US_CONFIG_INT, smtp_timeout_ms, 0, "60000", 100, 600000, NULL,
+	    "longest time one message's transfer may take, connection included"),
+	VAR("MAIL_FROM", US_CONFIG_STRING, mail_from, 0, "Usher <no-reply@usher.localhost>", 3, 330,
+	    check_mailbox, "sender, \"Name <address>\"; its domain names the Message-IDs"),
+	VAR("MAIL_SPOOL_DIR", US_CONFIG_STRING, mail_spool_dir, 0, "var/mail", 1, 1024, NULL,
+	    "without SMTP_URL, each message is written here as <message id>.eml"),
+	VAR("TEMPLATE_DIR", US_CONFIG_STRING, template_dir, 0, NULL, 1, 1024, NULL,
+	    "directory whose <template>.subject, .txt and .html files replace the built-in ones"),
+	VAR("DELIVERY_WORKERS", US_CONFIG_INT, delivery_workers, 0, "4", 1, 64, NULL,
+	    "delivery threads, each with its own database and SMTP connection"),
+	VAR("DELIVERY_BATCH", US_CONFIG_INT, delivery_batch, 0, "20", 1, 500, NULL,
+	    "messages a delivery thread claims at a time"),
+	VAR("DELIVERY_POLL_MS", US_CONFIG_INT, delivery_poll_ms, 0, "1000", 10, 60000, NULL,
+	    "how often an idle delivery thread looks for messages queued by other replicas"),
+	VAR("RECLAIM_INTERVAL_S", US_CONFIG_INT, reclaim_interval_s, 0, "60", 1, 3600, NULL,
+	    "how often messages claimed by a process that died are taken back"),
+	VAR("RETRY_BASE_MS", US_CONFIG_INT, retry_base_ms, 0, "30000", 10, 86400000, NULL,
+	    "delay before the first retry; doubles with each retry"),
+	VAR("RETRY_MAX_MS", US_CONFIG_INT, retry_max_ms, 0, "3600000", 10, 86400000, NULL,
+	    "longest delay between retries"),
+	VAR("RETRY_MAX_AGE_S", US_CONFIG_INT, retry_max_age_s, 0, "86400", 1, 2592000, NULL,
+	    "a message still failing this long after it was queued fails for good"),
+};
+
+static us_err check_settings(char *err, size_t err_size)
+{
+	if (settings.retry_max_ms < settings.retry_base_ms) {
+		snprintf(err, err_size, "RETRY_MAX_MS must not be below RETRY_BASE_MS");
+		return US_EINVAL;
+	}
+	if (settings.smtp_password != NULL && settings.smtp_user == NULL) {
+		snprintf(err, err_size, "SMTP_PASSWORD is set but SMTP_USER is not");
+		return US_EINVAL;
+	}
+	return US_OK;
+}
+
+static us_err start(const us_daemon_config *cfg, char *err, size_t err_size)
+{
+	us_err rc = check_settings(err, err_size);
+	if (rc != US_OK)
+		return rc;
+	mime_mailbox from;
+	(void)mime_parse_mailbox(settings.mail_from, &from); /* checked when loaded */
+	snprintf(message_id_domain, sizeof(message_id_domain), "%s", us_email_domain(from.address));
+	if ((rc = template_set_load(settings.template_dir, &templates, err, err_size)) != US_OK)
+		return rc;
+	notification_server_init(templates, message_id_domain);
+	rc = delivery_start(&settings, templates, cfg->database_url, "notification", err, err_size);
+	if (rc != US_OK) {
+		template_set_free(templates);
+		templates = NULL;
+		return rc;
+	}
+	us_log_fields(US_LOG_INFO, "delivering", "by", settings.smtp_url != NULL ? "smtp" : "spool",
+	              "spool", settings.smtp_url != NULL ? "" : settings.mail_spool_dir, NULL);
+	return US_OK;
+}
+
+static void stop(void)
+{
+	delivery_stop();
+	template_set_free(templates);
+	templates = NULL;
+}
 
 int main(int argc, char **argv)
 {
@@ -13,6 +115,11 @@ int main(int argc, char **argv)
 		.migrations = notification_migrations,
 		.services = notification_services,
 		.n_services = notification_n_services,
+		.config = notification_vars,
+		.n_config = sizeof(notification_vars) / sizeof(notification_vars[0]),
+		.config_struct = &settings,
+		.start = start,
+		.stop = stop,
 	};
 	return us_daemon_main(&spec, argc, argv);
 }

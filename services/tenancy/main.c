@@ -1,8 +1,75 @@
 /* usher-tenancyd: see docs/architecture.md. */
+#include <stddef.h>
+#include <stdio.h>
+
 #include "daemon.h"
+#include "log.h"
+#include "permissions.h"
 #include "server.h"
 
 extern const us_migration tenancy_migrations[];
+
+typedef struct tenancy_config {
+	char *permission_matrix_file;
+} tenancy_config;
+
+static tenancy_config config;
+
+/* The reason a bad file gives, for the settings check to print (settings load on one
+ * thread, before any other starts). */
+static char matrix_error[512];
+
+/* Refusing a bad matrix with the settings stops the daemon before it touches the
+ * database, with one line naming file:line. */
+static const char *matrix_file_check(const char *path)
+{
+	tenancy_matrix *m;
+	if (tenancy_matrix_load(path, &m, matrix_error, sizeof(matrix_error)) != US_OK)
+		return matrix_error;
+	tenancy_matrix_free(m);
+	return NULL;
+}
+
+static const us_config_var tenancy_vars[] = {
+	{"PERMISSION_MATRIX_FILE", US_CONFIG_STRING,
+	 offsetof(tenancy_config, permission_matrix_file), 0, NULL, 1, 4096, matrix_file_check,
+	 "permission matrix, one \"action minimum-role\" per line (unset: the built-in "
+	 "services/tenancy/permissions.conf); reread on SIGHUP"},
+};
+
+static us_err load_matrix(char *err, size_t err_size)
+{
+	tenancy_matrix *m;
+	us_err rc = tenancy_matrix_load(config.permission_matrix_file, &m, err, err_size);
+	if (rc != US_OK)
+		return rc;
+	char actions[24];
+	snprintf(actions, sizeof(actions), "%zu", tenancy_matrix_size(m));
+	tenancy_permissions_install(m);
+	us_log_fields(US_LOG_INFO, "permission matrix loaded", "file",
+	              config.permission_matrix_file ? config.permission_matrix_file : "(built in)",
+	              "actions", actions, NULL);
+	return US_OK;
+}
+
+static us_err start(const us_daemon_config *cfg, char *err, size_t err_size)
+{
+	(void)cfg;
+	return load_matrix(err, err_size);
+}
+
+/* A matrix that no longer parses leaves the running one in place. */
+static void reload(void)
+{
+	char err[512];
+	if (load_matrix(err, sizeof(err)) != US_OK)
+		us_error("permission matrix not reloaded, keeping the current one: %s", err);
+}
+
+static void stop(void)
+{
+	tenancy_permissions_install(NULL);
+}
 
 int main(int argc, char **argv)
 {
@@ -13,6 +80,12 @@ int main(int argc, char **argv)
 		.migrations = tenancy_migrations,
 		.services = tenancy_services,
 		.n_services = tenancy_n_services,
+		.config = tenancy_vars,
+		.n_config = sizeof(tenancy_vars) / sizeof(tenancy_vars[0]),
+		.config_struct = &config,
+		.start = start,
+		.stop = stop,
+		.reload = reload,
 	};
 	return us_daemon_main(&spec, argc, argv);
 }

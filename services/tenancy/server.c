@@ -1,9 +1,34 @@
 /* The dispatch table of usher.v1.TenancyService: one line per method. */
 #include "server.h"
 
+#include "accounts.h"
+#include "checks.h"
+#include "grants.h"
+#include "members.h"
+#include "queries.h"
 #include "usher/v1/tenancy.pb-c.h"
 
+static const us_rpc_method tenancy_methods[] = {
+	{"CreateAccount", tenancy_create_account, US_RPC_IDEMPOTENT},
+	{"GetAccount", tenancy_get_account, 0},
+	{"UpdateAccountSettings", tenancy_update_account_settings, US_RPC_IDEMPOTENT},
+	{"CreateSubaccount", tenancy_create_subaccount, US_RPC_IDEMPOTENT},
+	{"ListSubaccounts", tenancy_list_subaccounts, 0},
+	{"GrantMembership", tenancy_grant_membership, US_RPC_IDEMPOTENT},
+	{"ChangeRole", tenancy_change_role, US_RPC_IDEMPOTENT},
+	{"SetScope", tenancy_set_scope, US_RPC_IDEMPOTENT},
+	{"Deactivate", tenancy_deactivate, US_RPC_IDEMPOTENT},
+	{"Reactivate", tenancy_reactivate, US_RPC_IDEMPOTENT},
+	{"Remove", tenancy_remove, US_RPC_IDEMPOTENT},
+	{"ListMembers", tenancy_list_members, 0},
+	{"ListMyMemberships", tenancy_list_my_memberships, 0},
+	{"Check", tenancy_check, 0},
+	{"CheckGrant", tenancy_check_grant, 0},
+	{"MembersAmong", tenancy_members_among, 0},
+};
+
 const us_rpc_service tenancy_services[] = {
-	{&usher__v1__tenancy_service__descriptor, NULL, 0, NULL},
+	{&usher__v1__tenancy_service__descriptor, tenancy_methods,
+	 sizeof(tenancy_methods) / sizeof(tenancy_methods[0]), NULL},
 };
 const size_t tenancy_n_services = sizeof(tenancy_services) / sizeof(tenancy_services[0]);

@@ -350,3 +350,9 @@ size_t ut_count_emails(const char *spool_dir, const char *recipient)
 {
 	return scan(spool_dir, NULL, recipient, NULL, NULL, 0);
 }
+
+size_t ut_list_emails(const char *spool_dir, us_arena *a, const char *recipient,
+                      const char *subject_prefix, ut_email *out, size_t max)
+{
+	return scan(spool_dir, a, recipient, subject_prefix, out, max);
+}

@@ -66,6 +66,11 @@ typedef struct ut_email {
 bool ut_wait_email(const char *spool_dir, us_arena *a, const char *recipient,
                    const char *subject_prefix, size_t nth, int timeout_ms, ut_email *out);
 
+/* Up to max spooled emails to recipient (subject prefix optional), oldest first, into out
+ * (in arena); returns how many there are in all. */
+size_t ut_list_emails(const char *spool_dir, us_arena *a, const char *recipient,
+                      const char *subject_prefix, ut_email *out, size_t max);
+
 /* How many spooled emails went to recipient. */
 size_t ut_count_emails(const char *spool_dir, const char *recipient);
 

@@ -1,5 +1,6 @@
 #include "harness.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -215,6 +217,17 @@ static void print_log(const ut_daemon *d)
 	fclose(f);
 }
 
+/* Adds "NAME=value" unless env already sets NAME. */
+static void add_default(char **env, size_t *n, const char *setting)
+{
+	size_t name_len = strcspn(setting, "=");
+	for (size_t i = 0; i < *n; i++) {
+		if (strncmp(env[i], setting, name_len + 1) == 0)
+			return;
+	}
+	env[(*n)++] = (char *)setting;
+}
+
 void ut_system_start(ut_system *sys, int which)
 {
 	ut_daemon *d = &sys->daemons[which];
@@ -222,42 +235,41 @@ void ut_system_start(ut_system *sys, int which)
 	snprintf(name, sizeof(name), "usher-%sd", d->name);
 	ut_bin(name, binary, sizeof(binary));
 
-	/* The daemon's environment: ours, plus its settings. */
-	char db_url[512], listen[200], urls[UT_N_DAEMONS][200];
+	/* The daemon's environment: the test's extra settings first, which win, then the
+	 * harness's defaults for whatever they leave unset, then this process's own. */
+	char db_url[512], listen[200], urls[UT_N_DAEMONS][200], token_key[96];
+	char database_setting[600];
 	char *env[256];
 	size_t n = 0;
-	for (char **e = environ; *e != NULL && n < 200; e++)
-		env[n++] = *e;
+	for (size_t i = 0; i < 16 && sys->extra_env[i] != NULL; i++)
+		env[n++] = (char *)sys->extra_env[i];
 	ut_db_role_url(&sys->db, d->name, db_url, sizeof(db_url));
-	char database_setting[600];
 	snprintf(database_setting, sizeof(database_setting), "DATABASE_URL=%s", db_url);
 	if (which != UT_GATEWAY)
-		env[n++] = database_setting;
+		add_default(env, &n, database_setting);
 	snprintf(listen, sizeof(listen), "RPC_LISTEN=%s", d->url);
-	env[n++] = listen;
+	add_default(env, &n, listen);
 	for (int i = 0; i < UT_N_DAEMONS; i++) {
 		char upper[32];
 		snprintf(upper, sizeof(upper), "%s", sys->daemons[i].name);
 		for (char *p = upper; *p; p++)
 			*p = (char)(*p - 32);
 		snprintf(urls[i], sizeof(urls[i]), "%s_RPC_URL=%s", upper, sys->daemons[i].url);
-		env[n++] = urls[i];
+		add_default(env, &n, urls[i]);
 	}
-	env[n++] = "RPC_WORKERS=4";
-	env[n++] = "LOG_LEVEL=debug";
-	env[n++] = "HTTP_PORT=0";
+	add_default(env, &n, "RPC_WORKERS=4");
+	add_default(env, &n, "LOG_LEVEL=debug");
+	add_default(env, &n, "HTTP_PORT=0");
+	char spool[200];
+	snprintf(spool, sizeof(spool), "MAIL_SPOOL_DIR=%s/mail", sys->dir);
+	add_default(env, &n, spool);
 	/* Fixed test secrets: the tests' databases are throwaway. */
-	env[n++] = "INVITATION_TOKEN_KEY=6b1f2e3d4c5b6a79887766554433221100ffeeddccbbaa998877665544332211";
-	env[n++] = "GATEWAY_CSRF_KEY=0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
-	bool has_token_key = false;
-	for (size_t i = 0; i < 16 && sys->extra_env[i] != NULL; i++) {
-		env[n++] = (char *)sys->extra_env[i];
-		has_token_key |= strncmp(sys->extra_env[i], "IDENTITY_TOKEN_KEY=", 19) == 0;
-	}
-	char token_key[96];
+	add_default(env, &n, "INVITATION_TOKEN_KEY=6b1f2e3d4c5b6a79887766554433221100ffeeddccbbaa998877665544332211");
+	add_default(env, &n, "GATEWAY_CSRF_KEY=0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0");
 	snprintf(token_key, sizeof(token_key), "IDENTITY_TOKEN_KEY=%s", sys->identity_token_key);
-	if (which == UT_IDENTITY && !has_token_key)
-		env[n++] = token_key;
+	add_default(env, &n, token_key);
+	for (char **e = environ; *e != NULL && n < 250; e++)
+		add_default(env, &n, *e);
 	env[n] = NULL;
 
 	posix_spawn_file_actions_t fa;
@@ -375,4 +387,310 @@ int ut_run(char *const argv[], char *const envp[], bool with_stderr, char **out)
 	else
 		free(buf);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int ut_system_wait(ut_system *sys, int which, int timeout_ms)
+{
+	ut_daemon *d = &sys->daemons[which];
+	if (d->pid == 0)
+		return -1;
+	int64_t deadline = us_monotonic_ms() + timeout_ms;
+	for (;;) {
+		int status;
+		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+			d->pid = 0;
+			return status;
+		}
+		if (us_monotonic_ms() > deadline)
+			return -1;
+		usleep(10 * 1000);
+	}
+}
+
+/* --- the SMTP sink --- */
+
+static void sink_spawn(ut_sink *sink)
+{
+	char script[512], port_file[256], port[16], log_path[256];
+	snprintf(script, sizeof(script), "%s/tests/support/smtp_sink.py",
+	         env_or_fail("USHER_SOURCE_DIR"));
+	snprintf(port_file, sizeof(port_file), "%s/port", sink->dir);
+	snprintf(log_path, sizeof(log_path), "%s/sink.log", sink->dir);
+	snprintf(port, sizeof(port), "%d", sink->port);
+	unlink(port_file);
+
+	const char *argv[48] = {"/usr/bin/python3", script, "--dir", sink->dir, "--port", port,
+	                        "--port-file", port_file};
+	size_t n = 8;
+	for (size_t i = 0; sink->flags != NULL && sink->flags[i] != NULL && n < 47; i++)
+		argv[n++] = sink->flags[i];
+	argv[n] = NULL;
+
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, log_path, O_WRONLY | O_CREAT | O_APPEND,
+	                                 0644);
+	posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
+	int rv = posix_spawn(&sink->pid, argv[0], &fa, NULL, (char *const *)argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (rv != 0)
+		fail_msg("could not start the SMTP sink: %s", strerror(rv));
+
+	int64_t deadline = us_monotonic_ms() + 10000;
+	while (us_monotonic_ms() < deadline) {
+		FILE *f = fopen(port_file, "r");
+		if (f != NULL) {
+			int got = fscanf(f, "%d", &sink->port);
+			fclose(f);
+			if (got == 1)
+				return;
+		}
+		if (waitpid(sink->pid, NULL, WNOHANG) == sink->pid) {
+			sink->pid = 0;
+			fail_msg("the SMTP sink exited while starting; see %s", log_path);
+		}
+		usleep(20 * 1000);
+	}
+	fail_msg("the SMTP sink did not start; see %s", log_path);
+}
+
+void ut_sink_start(ut_sink *sink, const char *const *flags)
+{
+	memset(sink, 0, sizeof(*sink));
+	snprintf(sink->dir, sizeof(sink->dir), "/tmp/ut-sink-XXXXXX");
+	if (mkdtemp(sink->dir) == NULL)
+		fail_msg("mkdtemp: %s", strerror(errno));
+	sink->flags = flags;
+	sink_spawn(sink);
+}
+
+void ut_sink_stop(ut_sink *sink)
+{
+	if (sink->pid == 0)
+		return;
+	kill(sink->pid, SIGTERM);
+	waitpid(sink->pid, NULL, 0);
+	sink->pid = 0;
+}
+
+void ut_sink_resume(ut_sink *sink)
+{
+	if (sink->pid == 0)
+		sink_spawn(sink);
+}
+
+void ut_sink_teardown(ut_sink *sink)
+{
+	ut_sink_stop(sink);
+	if (getenv("UT_KEEP") != NULL || sink->dir[0] == '\0')
+		return;
+	char *argv[] = {"/bin/rm", "-rf", sink->dir, NULL};
+	ut_run(argv, NULL, false, NULL);
+}
+
+void ut_sink_url(const ut_sink *sink, char *out, size_t size)
+{
+	snprintf(out, size, "smtp://127.0.0.1:%d", sink->port);
+}
+
+static int is_mail_file(const struct dirent *e)
+{
+	size_t len = strlen(e->d_name);
+	return e->d_name[0] != '.' && len > 4 && strcmp(e->d_name + len - 4, ".eml") == 0;
+}
+
+/* The envelope line's address: "RCPT TO:<a@b>" gives "a@b". */
+static char *envelope_address(const char *line, size_t len)
+{
+	const char *open = memchr(line, '<', len);
+	const char *close = open != NULL ? memchr(open, '>', len - (size_t)(open - line)) : NULL;
+	if (close == NULL)
+		return strdup("");
+	return strndup(open + 1, (size_t)(close - open - 1));
+}
+
+static void parse_mail(char *raw, ut_mail *m)
+{
+	memset(m, 0, sizeof(*m));
+	char *p = raw;
+	for (;;) {
+		char *eol = strstr(p, "\r\n");
+		if (eol == NULL)
+			break;
+		size_t len = (size_t)(eol - p);
+		if (len == 0) {
+			p = eol + 2;
+			break;
+		}
+		if (strncmp(p, "MAIL FROM:", 10) == 0)
+			m->mail_from = envelope_address(p, len);
+		else if (strncmp(p, "RCPT TO:", 8) == 0 && m->rcpt_to == NULL)
+			m->rcpt_to = envelope_address(p, len);
+		p = eol + 2;
+	}
+	m->data = strdup(p);
+	if (m->mail_from == NULL)
+		m->mail_from = strdup("");
+	if (m->rcpt_to == NULL)
+		m->rcpt_to = strdup("");
+}
+
+size_t ut_sink_mails(const ut_sink *sink, ut_mail **out)
+{
+	struct dirent **entries;
+	int n = scandir(sink->dir, &entries, is_mail_file, alphasort);
+	if (n < 0) {
+		fail_msg("could not read \"%s\": %s", sink->dir, strerror(errno));
+		return 0;
+	}
+	ut_mail *mails = calloc((size_t)n + 1, sizeof(*mails));
+	assert_non_null(mails);
+	for (int i = 0; i < n; i++) {
+		char path[512];
+		snprintf(path, sizeof(path), "%s/%s", sink->dir, entries[i]->d_name);
+		char *raw = read_file(path);
+		parse_mail(raw, &mails[i]);
+		free(raw);
+		free(entries[i]);
+	}
+	free(entries);
+	*out = mails;
+	return (size_t)n;
+}
+
+void ut_mails_free(ut_mail *mails, size_t n)
+{
+	for (size_t i = 0; mails != NULL && i < n; i++) {
+		free(mails[i].mail_from);
+		free(mails[i].rcpt_to);
+		free(mails[i].data);
+	}
+	free(mails);
+}
+
+size_t ut_sink_wait(const ut_sink *sink, size_t n, int timeout_ms)
+{
+	int64_t deadline = us_monotonic_ms() + timeout_ms;
+	for (;;) {
+		struct dirent **entries;
+		int got = scandir(sink->dir, &entries, is_mail_file, NULL);
+		for (int i = 0; i < got; i++)
+			free(entries[i]);
+		if (got > 0)
+			free(entries);
+		if ((got >= 0 && (size_t)got >= n) || us_monotonic_ms() > deadline)
+			return got > 0 ? (size_t)got : 0;
+		usleep(20 * 1000);
+	}
+}
+
+/* The end of the header block: the first empty line. */
+static const char *headers_end(const char *data)
+{
+	const char *end = strstr(data, "\r\n\r\n");
+	return end != NULL ? end + 2 : data + strlen(data);
+}
+
+static char *header_in(const char *start, const char *end, const char *name)
+{
+	size_t name_len = strlen(name);
+	for (const char *line = start; line < end;) {
+		const char *eol = strstr(line, "\r\n");
+		if (eol == NULL || eol > end)
+			eol = end;
+		if ((size_t)(eol - line) > name_len && strncasecmp(line, name, name_len) == 0 &&
+		    line[name_len] == ':') {
+			/* Unfold: continuation lines start with white space. */
+			char *value = malloc((size_t)(end - line) + 1);
+			assert_non_null(value);
+			size_t len = 0;
+			const char *p = line + name_len + 1;
+			while (*p == ' ' || *p == '\t')
+				p++;
+			for (;;) {
+				memcpy(value + len, p, (size_t)(eol - p));
+				len += (size_t)(eol - p);
+				if (eol + 2 >= end || (eol[2] != ' ' && eol[2] != '\t'))
+					break;
+				p = eol + 2;
+				const char *next = strstr(p, "\r\n");
+				eol = next != NULL && next <= end ? next : end;
+			}
+			value[len] = '\0';
+			return value;
+		}
+		line = eol + 2;
+	}
+	return NULL;
+}
+
+char *ut_mail_header(const char *data, const char *name)
+{
+	return header_in(data, headers_end(data), name);
+}
+
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+static char *decode_qp(const char *s, size_t len)
+{
+	char *out = malloc(len + 1);
+	assert_non_null(out);
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] != '=') {
+			out[n++] = s[i];
+		} else if (i + 2 < len && s[i + 1] == '\r' && s[i + 2] == '\n') {
+			i += 2; /* a soft line break */
+		} else if (i + 2 < len && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
+			out[n++] = (char)(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
+			i += 2;
+		} else {
+			out[n++] = s[i];
+		}
+	}
+	out[n] = '\0';
+	return out;
+}
+
+char *ut_mail_part(const char *data, const char *content_type)
+{
+	char *type = ut_mail_header(data, "Content-Type");
+	char *b = type != NULL ? strstr(type, "boundary=\"") : NULL;
+	if (b == NULL) {
+		free(type);
+		return NULL;
+	}
+	char delimiter[256];
+	snprintf(delimiter, sizeof(delimiter), "--%.*s", (int)strcspn(b + 10, "\""), b + 10);
+	free(type);
+	for (const char *part = strstr(data, delimiter); part != NULL;
+	     part = strstr(part + 1, delimiter)) {
+		const char *head = part + strlen(delimiter);
+		if (strncmp(head, "\r\n", 2) != 0)
+			break; /* the closing delimiter */
+		head += 2;
+		const char *body = headers_end(head);
+		char *ct = header_in(head, body, "Content-Type");
+		bool match = ct != NULL && strncasecmp(ct, content_type, strlen(content_type)) == 0;
+		free(ct);
+		if (!match)
+			continue;
+		body += 2;
+		const char *next = strstr(body, delimiter);
+		size_t len = next != NULL ? (size_t)(next - body) : strlen(body);
+		char *cte = header_in(head, body, "Content-Transfer-Encoding");
+		bool qp = cte != NULL && strcasecmp(cte, "quoted-printable") == 0;
+		free(cte);
+		return qp ? decode_qp(body, len) : strndup(body, len);
+	}
+	return NULL;
 }

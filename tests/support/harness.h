@@ -80,6 +80,56 @@ void ut_system_teardown(ut_system *sys);
 /* Puts the daemons' addresses into this process's environment (IDENTITY_RPC_URL, ...). */
 void ut_system_export_urls(const ut_system *sys);
 
+/* Waits up to timeout_ms for a daemon that something else ended (a SIGKILL from the SMTP
+ * sink) and returns its wait status, or -1 when it is still running. */
+int ut_system_wait(ut_system *sys, int which, int timeout_ms);
+
+/* --- the SMTP sink: tests/support/smtp_sink.py on loopback --- */
+
+typedef struct ut_sink {
+	char dir[128];              /* one NNNNNN.eml file per accepted message */
+	int port;
+	pid_t pid;                  /* 0 while stopped */
+	const char *const *flags;   /* borrowed, for ut_sink_resume() */
+} ut_sink;
+
+/* Starts the sink with extra flags (NULL-terminated, or NULL), e.g. {"--codes",
+ * "451,451", NULL}; see smtp_sink.py. Returns once it accepts connections. */
+void ut_sink_start(ut_sink *sink, const char *const *flags);
+
+/* Stops the sink: connections are refused until ut_sink_resume(). */
+void ut_sink_stop(ut_sink *sink);
+
+/* Starts it again on the same port, with the same flags. */
+void ut_sink_resume(ut_sink *sink);
+
+/* Stops it and removes its directory (kept when UT_KEEP is set). */
+void ut_sink_teardown(ut_sink *sink);
+
+/* "smtp://127.0.0.1:<port>" */
+void ut_sink_url(const ut_sink *sink, char *out, size_t size);
+
+typedef struct ut_mail {
+	char *mail_from; /* the envelope, without angle brackets */
+	char *rcpt_to;   /* the first recipient */
+	char *data;      /* the message as received */
+} ut_mail;
+
+/* The messages the sink accepted (answered 250), oldest first. Free with ut_mails_free(). */
+size_t ut_sink_mails(const ut_sink *sink, ut_mail **out);
+void ut_mails_free(ut_mail *mails, size_t n);
+
+/* Waits up to timeout_ms until the sink has accepted at least n messages; returns the
+ * number it has. */
+size_t ut_sink_wait(const ut_sink *sink, size_t n, int timeout_ms);
+
+/* The unfolded value of header name in a raw message (malloc'd), or NULL. */
+char *ut_mail_header(const char *data, const char *name);
+
+/* The decoded body (7bit or quoted-printable) of the first part whose Content-Type is
+ * content_type ("text/plain"), malloc'd, or NULL. */
+char *ut_mail_part(const char *data, const char *content_type);
+
 /* Runs argv (argv[0] a path) with envp (NULL: this process's environment), its stdout
  * (and stderr too when with_stderr) captured into a malloc'd *out (out may be NULL);
  * returns the exit status, or -1 when it did not exit normally. */

@@ -1,0 +1,213 @@
+/* accept: existing users accepting invitations through usher-invitationd (session check,
+ * claim, membership at tenancyd, finish), one client at a time and eight at once.
+ * Usage: accept_bench RESULT.json */
+#include <dirent.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "calls.h"
+#include "clock.h"
+#include "harness.h"
+#include "stats.h"
+#include "strmap.h"
+
+#define ACCOUNTS 250   /* each user is invited to every account */
+#define CLIENTS 8
+#define USERS (CLIENTS + 1) /* user 0 is the single client */
+#define PASSWORD "correct horse battery"
+
+static const char *result_path;
+static ut_system sys;
+static char spool[200];
+
+typedef struct client {
+	char *session;
+	char *tokens[ACCOUNTS];
+	double samples[ACCOUNTS];
+	int failures;
+} client;
+
+static client clients[USERS];
+
+/* Every spooled invitation's token, by recipient: user i's address is bench.userI@... */
+static void collect_tokens(void)
+{
+	size_t want = (size_t)USERS * ACCOUNTS;
+	int64_t deadline = us_monotonic_ms() + 120000;
+	while (ut_count_emails(spool, "@bench.example") < want) {
+		if (us_monotonic_ms() > deadline)
+			fail_msg("only %zu of %zu invitation emails arrived",
+			         ut_count_emails(spool, "@bench.example"), want);
+		usleep(200 * 1000);
+	}
+	us_arena *a = us_arena_new();
+	ut_email *mails = US_ARENA_ARRAY(a, ut_email, ACCOUNTS);
+	for (int u = 0; u < USERS; u++) {
+		char address[64];
+		snprintf(address, sizeof(address), "bench.user%d@bench.example", u);
+		if (ut_list_emails(spool, a, address, "Invitation", mails, ACCOUNTS) != ACCOUNTS)
+			fail_msg("not %d invitations for %s", ACCOUNTS, address);
+		for (size_t k = 0; k < ACCOUNTS; k++) {
+			if (mails[k].token == NULL)
+				fail_msg("no link in an email to %s", address);
+			clients[u].tokens[k] = strdup(mails[k].token);
+		}
+	}
+	us_arena_free(a);
+}
+
+static void accept_all(client *c, us_rpc_client *rpc)
+{
+	for (int k = 0; k < ACCOUNTS; k++) {
+		us_arena *a = us_arena_new();
+		Usher__V1__AcceptRequest req = USHER__V1__ACCEPT_REQUEST__INIT;
+		req.token = c->tokens[k];
+		req.session_token = c->session;
+		us_rpc_call_opts opts = {.timeout_ms = 10000};
+		ProtobufCMessage *out;
+		int64_t t0 = us_monotonic_us();
+		us_err rc = us_rpc_call(rpc, "usher.v1.InvitationService/Accept", &opts, &req.base,
+		                        &usher__v1__accept_reply__descriptor, a, &out, NULL);
+		c->samples[k] = (double)(us_monotonic_us() - t0);
+		c->failures += rc != US_OK;
+		us_arena_free(a);
+	}
+}
+
+static us_rpc_client *connect_invitationd(void)
+{
+	us_rpc_client *rpc;
+	char err[128];
+	us_rpc_client_opts opts = {.url = sys.daemons[UT_INVITATION].url, .caller = "accept_bench"};
+	if (us_rpc_client_open(&opts, &rpc, err, sizeof(err)) != US_OK)
+		fail_msg("%s", err);
+	return rpc;
+}
+
+static void *run_client(void *arg)
+{
+	client *c = arg;
+	us_rpc_client *rpc = connect_invitationd();
+	accept_all(c, rpc);
+	us_rpc_client_close(rpc);
+	return NULL;
+}
+
+static void bench(void **state)
+{
+	(void)state;
+	us_arena *a = us_arena_new();
+	char *owner = ut_create_user(&sys, a, "bench.owner@acme.example", "Owner", PASSWORD);
+	const char *emails[USERS];
+	for (int u = 0; u < USERS; u++) {
+		emails[u] = us_arena_printf(a, "bench.user%d@bench.example", u);
+		ut_create_user(&sys, a, emails[u], "Bench User", PASSWORD);
+		clients[u].session = strdup(ut_login(&sys, a, emails[u], PASSWORD));
+	}
+	for (int k = 0; k < ACCOUNTS; k++) {
+		char *account = ut_create_account(&sys, a, owner, us_arena_printf(a, "Account %d", k), "");
+		Usher__V1__CreateInvitationsReply *r;
+		us_status st;
+		if (ut_invite(&sys, a, owner, account, USHER__V1__ROLE__ROLE_MEMBER, NULL, emails, USERS,
+		              &r, &st) != US_OK || r->created != USERS)
+			fail_msg("inviting into account %d: %s", k, st.message);
+	}
+	collect_tokens();
+
+	/* One client. */
+	us_rpc_client *rpc = connect_invitationd();
+	int64_t t0 = us_monotonic_us();
+	accept_all(&clients[0], rpc);
+	double single_s = (double)(us_monotonic_us() - t0) / 1e6;
+	us_rpc_client_close(rpc);
+
+	/* Eight at once. */
+	pthread_t threads[CLIENTS];
+	t0 = us_monotonic_us();
+	for (int i = 0; i < CLIENTS; i++)
+		pthread_create(&threads[i], NULL, run_client, &clients[i + 1]);
+	for (int i = 0; i < CLIENTS; i++)
+		pthread_join(threads[i], NULL);
+	double multi_s = (double)(us_monotonic_us() - t0) / 1e6;
+
+	int failures = 0;
+	double *multi = malloc(sizeof(double) * CLIENTS * ACCOUNTS);
+	for (int i = 0; i < CLIENTS; i++) {
+		memcpy(multi + i * ACCOUNTS, clients[i + 1].samples, sizeof(double) * ACCOUNTS);
+		failures += clients[i + 1].failures;
+	}
+	failures += clients[0].failures;
+	bench_stats one, eight;
+	bench_stats_of(clients[0].samples, ACCOUNTS, &one);
+	bench_stats_of(multi, CLIENTS * ACCOUNTS, &eight);
+	double one_rate = ACCOUNTS / single_s, eight_rate = CLIENTS * ACCOUNTS / multi_s;
+
+	printf("%-10s %8s %8s %8s %10s\n", "clients", "p50 ms", "p99 ms", "mean ms", "accepts/s");
+	printf("%-10d %8.2f %8.2f %8.2f %10.0f\n", 1, one.p50 / 1e3, one.p99 / 1e3, one.mean / 1e3,
+	       one_rate);
+	printf("%-10d %8.2f %8.2f %8.2f %10.0f\n", CLIENTS, eight.p50 / 1e3, eight.p99 / 1e3,
+	       eight.mean / 1e3, eight_rate);
+	printf("failed accepts: %d\n", failures);
+
+	char p50[32], rate[32];
+	snprintf(p50, sizeof(p50), "%.2f ms", one.p50 / 1e3);
+	snprintf(rate, sizeof(rate), "%.0f accepts/s", eight_rate);
+	json_t *doc = json_pack(
+	        "{s:s, s:s, s:{s:[s,s,s,s,s,s], s:[[i,i,f,f,f,f],[i,i,f,f,f,f]]},"
+	        " s:[{s:s, s:s, s:b},{s:s, s:s, s:b},{s:s, s:s, s:b}]}",
+	        "bench", "accept", "summary",
+	        "Existing users accept invitations with their session over NNG: session check at "
+	        "identityd, claim, membership at tenancyd, finish with the inviter's notice in the "
+	        "outbox. Every accept is a different invitation.",
+	        "table", "columns", "clients", "accepts", "p50 ms", "p99 ms", "mean ms", "accepts/s",
+	        "rows", 1, ACCOUNTS, one.p50 / 1e3, one.p99 / 1e3, one.mean / 1e3, one_rate, CLIENTS,
+	        CLIENTS * ACCOUNTS, eight.p50 / 1e3, eight.p99 / 1e3, eight.mean / 1e3, eight_rate,
+	        "goals", "goal", "p50 under 3 ms (one client)", "measured", p50, "met",
+	        one.p50 < 3000, "goal", "at least 500 accepts/s with 8 clients", "measured", rate, "met",
+	        eight_rate >= 500, "goal", "no accept fails", "measured",
+	        failures == 0 ? "none failed" : "some failed", "met", failures == 0);
+	if (result_path != NULL && json_dump_file(doc, result_path, JSON_INDENT(2)) != 0)
+		fail_msg("could not write %s", result_path);
+	json_decref(doc);
+	free(multi);
+	us_arena_free(a);
+	assert_int_equal(failures, 0);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	ut_system_init(&sys, "accept_bench");
+	snprintf(spool, sizeof(spool), "%s/mail", sys.dir);
+	static char spool_setting[256];
+	snprintf(spool_setting, sizeof(spool_setting), "MAIL_SPOOL_DIR=%s", spool);
+	sys.extra_env[0] = spool_setting;
+	sys.extra_env[1] = "LOG_LEVEL=warn";
+	sys.extra_env[2] = "RPC_WORKERS=16";
+	for (int d = 0; d < UT_GATEWAY; d++)
+		ut_system_start(&sys, d);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	ut_system_teardown(&sys);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	result_path = argc > 1 ? argv[1] : NULL;
+	const struct CMUnitTest tests[] = {cmocka_unit_test(bench)};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

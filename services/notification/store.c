@@ -1,0 +1,520 @@
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "buf.h"
+#include "db.h"
+#include "log.h"
+
+#define SUPPRESSED_REPLY "not attempted: the address is suppressed"
+#define HISTORY_MAX 20
+
+static char *column(us_arena *arena, const PGresult *res, int row, int col)
+{
+	return us_arena_strndup(arena, PQgetvalue(res, row, col), (size_t)PQgetlength(res, row, col));
+}
+
+/* Sets key to a string; false when s is not UTF-8 or memory ran out. */
+static bool set_string(json_t *obj, const char *key, const char *s)
+{
+	json_t *v = json_string(s);
+	return v != NULL && json_object_set_new(obj, key, v) == 0;
+}
+
+static char *dump(json_t *doc)
+{
+	char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+	json_decref(doc);
+	return text;
+}
+
+us_err store_session_identify(PGconn *conn, store_session *out)
+{
+	PGresult *res;
+	us_err rc = us_db_exec(conn,
+	                       "SELECT pid, backend_start::text FROM pg_catalog.pg_stat_activity "
+	                       "WHERE pid = pg_catalog.pg_backend_pid()",
+	                       0, NULL, &res);
+	if (rc != US_OK)
+		return rc;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		us_error("could not find this session in pg_stat_activity");
+		return US_EINTERNAL;
+	}
+	out->pid = atoi(PQgetvalue(res, 0, 0));
+	snprintf(out->started, sizeof(out->started), "%s", PQgetvalue(res, 0, 1));
+	PQclear(res);
+	return US_OK;
+}
+
+/* --- queueing --- */
+
+static json_t *email_json(size_t i, const store_new_email *e)
+{
+	json_t *o = json_object();
+	json_t *vars = json_object();
+	bool ok = o != NULL && vars != NULL && json_object_set_new(o, "i", json_integer((json_int_t)i)) == 0 &&
+	          set_string(o, "key", e->key) && set_string(o, "template", e->template) &&
+	          set_string(o, "recipient", e->recipient) && set_string(o, "reference", e->reference) &&
+	          set_string(o, "subject", e->subject);
+	for (size_t v = 0; ok && v < e->n_vars; v++)
+		ok = set_string(vars, e->vars[v].name, e->vars[v].value);
+	if (!ok || json_object_set(o, "variables", vars) != 0) {
+		json_decref(vars);
+		json_decref(o);
+		return NULL;
+	}
+	json_decref(vars);
+	return o;
+}
+
+static char *emails_json(const store_new_email *emails, size_t n)
+{
+	json_t *doc = json_array();
+	for (size_t i = 0; doc != NULL && i < n; i++) {
+		json_t *o = email_json(i, &emails[i]);
+		if (o == NULL || json_array_append_new(doc, o) != 0) {
+			json_decref(doc);
+			return NULL;
+		}
+	}
+	return dump(doc);
+}
+
+/* The id of each email: inserted now, or queued before under the same key. A key queued
+ * by a transaction that committed while this statement ran is invisible to it and comes
+ * back NULL; queue_lookup() finds those. */
+static const char queue_sql[] =
+        "WITH e AS MATERIALIZED ("
+        "  SELECT gen_random_uuid() AS id, r.* FROM jsonb_to_recordset($1::jsonb) AS r("
+        "    i int, key text, template text, recipient text, reference text, subject text,"
+        "    variables jsonb)"
+        "), ins AS ("
+        "  INSERT INTO messages (id, idempotency_key, template, recipient, reference, subject,"
+        "                        variables, smtp_message_id, state, next_attempt_at, last_reply)"
+        "  SELECT e.id, e.key, e.template, e.recipient, e.reference, e.subject,"
+        "         CASE WHEN s.email IS NULL THEN e.variables END,"
+        "         '<' || e.id || '@' || $2 || '>',"
+        "         CASE WHEN s.email IS NULL THEN 'queued' ELSE 'suppressed' END,"
+        "         CASE WHEN s.email IS NULL THEN now() END,"
+        "         CASE WHEN s.email IS NULL THEN '' ELSE '" SUPPRESSED_REPLY "' END"
+        "    FROM e LEFT JOIN suppressions s ON s.email = e.recipient"
+        "  ON CONFLICT (idempotency_key) DO NOTHING"
+        "  RETURNING id, idempotency_key"
+        ")"
+        "SELECT e.i, COALESCE(ins.id, m.id) FROM e"
+        "  LEFT JOIN ins ON ins.idempotency_key = e.key"
+        "  LEFT JOIN messages m ON m.idempotency_key = e.key"
+        " ORDER BY e.i";
+
+static const char queue_lookup_sql[] =
+        "SELECT e.i, m.id FROM jsonb_to_recordset($1::jsonb) AS e(i int, key text)"
+        "  JOIN messages m ON m.idempotency_key = e.key";
+
+static us_err fill_ids(const PGresult *res, size_t n, us_arena *arena, char **ids)
+{
+	for (int r = 0; r < PQntuples(res); r++) {
+		size_t i = (size_t)atol(PQgetvalue(res, r, 0));
+		if (i >= n)
+			return US_EINTERNAL;
+		if (!PQgetisnull(res, r, 1) && (ids[i] = column(arena, res, r, 1)) == NULL)
+			return US_EEXHAUSTED;
+	}
+	return US_OK;
+}
+
+static us_err queue_in_tx(PGconn *conn, const char *doc, size_t n, const char *domain,
+                          int64_t timeout_ms, us_arena *arena, char **ids)
+{
+	us_err rc = us_db_set_local_timeout(conn, (long)timeout_ms);
+	const char *params[] = {doc, domain};
+	PGresult *res = NULL;
+	if (rc == US_OK)
+		rc = us_db_exec(conn, queue_sql, 2, params, &res);
+	if (rc == US_OK) {
+		rc = fill_ids(res, n, arena, ids);
+		PQclear(res);
+	}
+	bool missing = false;
+	for (size_t i = 0; rc == US_OK && i < n; i++)
+		missing = missing || ids[i] == NULL;
+	if (rc == US_OK && missing) {
+		rc = us_db_exec(conn, queue_lookup_sql, 1, params, &res);
+		if (rc == US_OK) {
+			rc = fill_ids(res, n, arena, ids);
+			PQclear(res);
+		}
+		for (size_t i = 0; rc == US_OK && i < n; i++) {
+			if (ids[i] == NULL)
+				rc = US_EABORTED; /* the other transaction rolled back: try again */
+		}
+	}
+	return rc;
+}
+
+us_err store_queue(PGconn *conn, const store_new_email *emails, size_t n,
+                   const char *message_id_domain, int64_t timeout_ms, us_arena *arena,
+                   char ***ids)
+{
+	char **out = US_ARENA_ARRAY(arena, char *, n);
+	char *doc = emails_json(emails, n);
+	if (out == NULL || doc == NULL) {
+		free(doc);
+		return US_EEXHAUSTED;
+	}
+	us_err rc = us_db_begin(conn);
+	if (rc == US_OK)
+		rc = queue_in_tx(conn, doc, n, message_id_domain, timeout_ms, arena, out);
+	if (rc == US_OK)
+		rc = us_db_commit(conn);
+	if (rc != US_OK)
+		us_db_rollback(conn);
+	free(doc);
+	if (rc == US_OK)
+		*ids = out;
+	return rc;
+}
+
+/* --- delivery --- */
+
+static const char claim_sql[] =
+        "WITH due AS ("
+        "  SELECT m.id, EXISTS (SELECT 1 FROM suppressions s WHERE s.email = m.recipient) AS suppressed"
+        "    FROM messages m"
+        "   WHERE m.state = 'queued' AND m.claim_pid IS NULL AND m.next_attempt_at <= now()"
+        "   ORDER BY m.next_attempt_at"
+        "   LIMIT $3"
+        "   FOR UPDATE OF m SKIP LOCKED"
+        ")"
+        "UPDATE messages m SET"
+        "  state = CASE WHEN due.suppressed THEN 'suppressed' ELSE m.state END,"
+        "  claim_pid = CASE WHEN due.suppressed THEN NULL ELSE $1::int END,"
+        "  claim_started = CASE WHEN due.suppressed THEN NULL ELSE $2::timestamptz END,"
+        "  variables = CASE WHEN due.suppressed THEN NULL ELSE m.variables END,"
+        "  next_attempt_at = CASE WHEN due.suppressed THEN NULL ELSE m.next_attempt_at END,"
+        "  last_reply = CASE WHEN due.suppressed THEN '" SUPPRESSED_REPLY "' ELSE m.last_reply END,"
+        "  updated_at = CASE WHEN due.suppressed THEN now() ELSE m.updated_at END"
+        "  FROM due WHERE m.id = due.id"
+        " RETURNING m.id, due.suppressed, m.template, m.recipient, m.subject,"
+        "   COALESCE(m.variables::text, '{}'), m.smtp_message_id,"
+        "   extract(epoch FROM m.created_at)::bigint,"
+        "   (extract(epoch FROM now() - m.created_at) * 1000)::bigint, m.attempts";
+
+static bool read_claimed(const PGresult *res, int r, us_arena *arena, store_message *m)
+{
+	m->in.id = column(arena, res, r, 0);
+	m->suppressed = PQgetvalue(res, r, 1)[0] == 't';
+	m->in.template = column(arena, res, r, 2);
+	m->in.recipient = column(arena, res, r, 3);
+	m->in.subject = column(arena, res, r, 4);
+	m->in.variables = column(arena, res, r, 5);
+	m->in.smtp_message_id = column(arena, res, r, 6);
+	m->in.created_at = atoll(PQgetvalue(res, r, 7));
+	m->age_ms = atoll(PQgetvalue(res, r, 8));
+	m->attempts = (uint32_t)atol(PQgetvalue(res, r, 9));
+	return m->in.id != NULL && m->in.template != NULL && m->in.recipient != NULL &&
+	       m->in.subject != NULL && m->in.variables != NULL && m->in.smtp_message_id != NULL;
+}
+
+us_err store_claim(PGconn *conn, const store_session *session, int limit, us_arena *arena,
+                   store_message **out, size_t *n)
+{
+	char pid[16], lim[16];
+	snprintf(pid, sizeof(pid), "%d", session->pid);
+	snprintf(lim, sizeof(lim), "%d", limit);
+	const char *params[] = {pid, session->started, lim};
+	PGresult *res;
+	us_err rc = us_db_exec(conn, claim_sql, 3, params, &res);
+	if (rc != US_OK)
+		return rc;
+	int rows = PQntuples(res);
+	store_message *msgs = US_ARENA_ARRAY(arena, store_message, rows > 0 ? (size_t)rows : 1);
+	for (int r = 0; msgs != NULL && r < rows; r++) {
+		if (!read_claimed(res, r, arena, &msgs[r]))
+			msgs = NULL;
+	}
+	PQclear(res);
+	if (msgs == NULL) {
+		/* Nothing may stay claimed by a live session that will not deliver it. */
+		if (store_release(conn, session) != US_OK)
+			us_error("could not release claimed messages");
+		return US_EEXHAUSTED;
+	}
+	*out = msgs;
+	*n = (size_t)rows;
+	return US_OK;
+}
+
+us_err store_next_due_ms(PGconn *conn, int64_t *ms)
+{
+	PGresult *res;
+	us_err rc = us_db_exec(conn,
+	                       "SELECT greatest(0, ceil(extract(epoch FROM min(next_attempt_at) - now())"
+	                       " * 1000))::bigint FROM messages"
+	                       " WHERE state = 'queued' AND claim_pid IS NULL",
+	                       0, NULL, &res);
+	if (rc != US_OK)
+		return rc;
+	*ms = PQgetisnull(res, 0, 0) ? -1 : atoll(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return US_OK;
+}
+
+static const char *const action_names[] = {
+	[POLICY_SENT] = "sent",
+	[POLICY_RETRY] = "retry",
+	[POLICY_FAIL] = "fail",
+	[POLICY_FAIL_AND_SUPPRESS] = "suppress",
+};
+
+static char *results_json(const store_result *results, size_t n)
+{
+	json_t *doc = json_array();
+	for (size_t i = 0; doc != NULL && i < n; i++) {
+		const store_result *r = &results[i];
+		json_t *o = json_object();
+		bool ok = o != NULL && set_string(o, "id", r->id) &&
+		          set_string(o, "action", action_names[r->action]) && set_string(o, "reply", r->reply) &&
+		          json_object_set_new(o, "delay_ms", json_integer(r->delay_ms)) == 0;
+		if (!ok || json_array_append_new(doc, o) != 0) {
+			if (!ok)
+				json_decref(o);
+			json_decref(doc);
+			return NULL;
+		}
+	}
+	return dump(doc);
+}
+
+/* A retry is scheduled only under this session's claim (the message may have been taken
+ * back and be in another worker's hands); a final outcome is a fact and always lands,
+ * unless another attempt already ended the message. */
+static const char record_sql[] =
+        "WITH r AS ("
+        "  SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, action text, reply text,"
+        "                                                   delay_ms bigint)"
+        "), upd AS ("
+        "  UPDATE messages m SET"
+        "    state = CASE r.action WHEN 'sent' THEN 'sent' WHEN 'retry' THEN 'queued'"
+        "                          ELSE 'failed' END,"
+        "    attempts = m.attempts + 1,"
+        "    last_reply = r.reply,"
+        "    next_attempt_at = CASE WHEN r.action = 'retry'"
+        "                           THEN now() + r.delay_ms * interval '1 millisecond' END,"
+        "    sent_at = CASE WHEN r.action = 'sent' THEN now() END,"
+        "    variables = CASE WHEN r.action = 'retry' THEN m.variables END,"
+        "    claim_pid = NULL, claim_started = NULL, updated_at = now()"
+        "    FROM r"
+        "   WHERE m.id = r.id AND m.state = 'queued'"
+        "     AND (r.action <> 'retry' OR (m.claim_pid = $2::int AND m.claim_started = $3::timestamptz))"
+        "  RETURNING m.id, m.attempts, m.recipient"
+        "), log AS ("
+        "  INSERT INTO attempts (message_id, number, reply)"
+        "  SELECT upd.id, upd.attempts, r.reply FROM upd JOIN r ON r.id = upd.id"
+        "  ON CONFLICT DO NOTHING"
+        ")"
+        "INSERT INTO suppressions (email, reason, message_id)"
+        "SELECT upd.recipient, r.reply, upd.id FROM upd JOIN r ON r.id = upd.id"
+        " WHERE r.action = 'suppress'"
+        "ON CONFLICT (email) DO NOTHING";
+
+us_err store_record(PGconn *conn, const store_session *session, const store_result *results,
+                    size_t n)
+{
+	if (n == 0)
+		return US_OK;
+	char *doc = results_json(results, n);
+	if (doc == NULL)
+		return US_EEXHAUSTED;
+	char pid[16];
+	snprintf(pid, sizeof(pid), "%d", session->pid);
+	const char *params[] = {doc, pid, session->started};
+	us_err rc = us_db_exec(conn, record_sql, 3, params, NULL);
+	free(doc);
+	return rc;
+}
+
+us_err store_release(PGconn *conn, const store_session *session)
+{
+	char pid[16];
+	snprintf(pid, sizeof(pid), "%d", session->pid);
+	const char *params[] = {pid, session->started};
+	return us_db_exec(conn,
+	                  "UPDATE messages SET claim_pid = NULL, claim_started = NULL"
+	                  " WHERE claim_pid = $1::int AND claim_started = $2::timestamptz"
+	                  "   AND state = 'queued'",
+	                  2, params, NULL);
+}
+
+us_err store_reclaim(PGconn *conn, int64_t *n)
+{
+	PGresult *res;
+	us_err rc = us_db_exec(conn,
+	                       "UPDATE messages m SET claim_pid = NULL, claim_started = NULL"
+	                       " WHERE m.claim_pid IS NOT NULL AND m.state = 'queued'"
+	                       "   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a"
+	                       "                    WHERE a.pid = m.claim_pid"
+	                       "                      AND a.backend_start = m.claim_started)",
+	                       0, NULL, &res);
+	if (rc != US_OK)
+		return rc;
+	*n = atoll(PQcmdTuples(res));
+	PQclear(res);
+	return US_OK;
+}
+
+/* --- status --- */
+
+static const char deliveries_sql[] =
+        "SELECT id, recipient, template, subject, reference, state, attempts, last_reply,"
+        "       rfc3339(created_at), rfc3339(updated_at),"
+        "       COALESCE(CASE WHEN state = 'queued' THEN rfc3339(next_attempt_at) END, ''),"
+        "       COALESCE(rfc3339(sent_at), ''), smtp_message_id"
+        "  FROM messages"
+        " WHERE ($1 = '' OR reference = $1) AND ($2 = '' OR recipient = $2)"
+        " ORDER BY created_at DESC, id DESC"
+        " LIMIT $3::int";
+
+static const char history_sql[] =
+        "SELECT d.ord, a.number, rfc3339(a.at), a.reply"
+        "  FROM unnest($1::uuid[]) WITH ORDINALITY AS d(id, ord)"
+        "  JOIN messages m ON m.id = d.id"
+        "  JOIN attempts a ON a.message_id = d.id AND a.number > m.attempts - $2::int"
+        " ORDER BY d.ord, a.number";
+
+static Usher__V1__DeliveryState state_of(const char *s)
+{
+	if (strcmp(s, "queued") == 0)
+		return USHER__V1__DELIVERY_STATE__DELIVERY_QUEUED;
+	if (strcmp(s, "sent") == 0)
+		return USHER__V1__DELIVERY_STATE__DELIVERY_SENT;
+	if (strcmp(s, "failed") == 0)
+		return USHER__V1__DELIVERY_STATE__DELIVERY_FAILED;
+	return USHER__V1__DELIVERY_STATE__DELIVERY_SUPPRESSED;
+}
+
+static Usher__V1__Delivery *read_delivery(const PGresult *res, int r, us_arena *arena)
+{
+	Usher__V1__Delivery *d = US_ARENA_NEW(arena, Usher__V1__Delivery);
+	if (d == NULL)
+		return NULL;
+	usher__v1__delivery__init(d);
+	d->message_id = column(arena, res, r, 0);
+	d->recipient = column(arena, res, r, 1);
+	d->template_ = column(arena, res, r, 2);
+	d->subject = column(arena, res, r, 3);
+	d->reference = column(arena, res, r, 4);
+	d->state = state_of(PQgetvalue(res, r, 5));
+	d->attempts = (uint32_t)atol(PQgetvalue(res, r, 6));
+	d->last_reply = column(arena, res, r, 7);
+	d->created_at = column(arena, res, r, 8);
+	d->updated_at = column(arena, res, r, 9);
+	d->next_attempt_at = column(arena, res, r, 10);
+	d->sent_at = column(arena, res, r, 11);
+	d->smtp_message_id = column(arena, res, r, 12);
+	if (d->smtp_message_id == NULL || d->sent_at == NULL || d->next_attempt_at == NULL)
+		return NULL; /* the arena ran out; earlier columns came from it too */
+	return d;
+}
+
+/* "{id,id,...}": the ids are UUIDs read from the database, so nothing needs quoting. */
+static char *uuid_array(const char *const *ids, size_t n)
+{
+	buf b = BUF_INIT;
+	buf_putc(&b, '{');
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			buf_putc(&b, ',');
+		buf_puts(&b, ids[i]);
+	}
+	buf_putc(&b, '}');
+	if (buf_failed(&b)) {
+		buf_free(&b);
+		return NULL;
+	}
+	return b.data;
+}
+
+/* Adds each message's latest attempts, oldest first. */
+static us_err add_history(PGconn *conn, Usher__V1__Delivery **ds, size_t n, us_arena *arena)
+{
+	const char **ids = US_ARENA_ARRAY(arena, const char *, n);
+	if (ids == NULL)
+		return US_EEXHAUSTED;
+	for (size_t i = 0; i < n; i++)
+		ids[i] = ds[i]->message_id;
+	char *list = uuid_array(ids, n);
+	if (list == NULL)
+		return US_EEXHAUSTED;
+	char max[16];
+	snprintf(max, sizeof(max), "%d", HISTORY_MAX);
+	const char *params[] = {list, max};
+	PGresult *res;
+	us_err rc = us_db_exec(conn, history_sql, 2, params, &res);
+	free(list);
+	if (rc != US_OK)
+		return rc;
+	int rows = PQntuples(res);
+	for (int r = 0; r < rows && rc == US_OK; r++) {
+		Usher__V1__Delivery *d = ds[atol(PQgetvalue(res, r, 0)) - 1];
+		if (d->attempt_log == NULL)
+			d->attempt_log = US_ARENA_ARRAY(arena, Usher__V1__DeliveryAttempt *, HISTORY_MAX);
+		Usher__V1__DeliveryAttempt *a = US_ARENA_NEW(arena, Usher__V1__DeliveryAttempt);
+		if (d->attempt_log == NULL || a == NULL) {
+			rc = US_EEXHAUSTED;
+			break;
+		}
+		if (d->n_attempt_log == HISTORY_MAX)
+			continue;
+		usher__v1__delivery_attempt__init(a);
+		a->number = (uint32_t)atol(PQgetvalue(res, r, 1));
+		a->at = column(arena, res, r, 2);
+		a->reply = column(arena, res, r, 3);
+		d->attempt_log[d->n_attempt_log++] = a;
+	}
+	PQclear(res);
+	return rc;
+}
+
+us_err store_deliveries(PGconn *conn, const char *reference, const char *recipient,
+                        uint32_t limit, us_arena *arena, Usher__V1__Delivery ***out, size_t *n)
+{
+	char lim[16];
+	snprintf(lim, sizeof(lim), "%u", limit);
+	const char *params[] = {reference, recipient, lim};
+	PGresult *res;
+	us_err rc = us_db_exec(conn, deliveries_sql, 3, params, &res);
+	if (rc != US_OK)
+		return rc;
+	size_t rows = (size_t)PQntuples(res);
+	Usher__V1__Delivery **ds = US_ARENA_ARRAY(arena, Usher__V1__Delivery *, rows ? rows : 1);
+	for (size_t r = 0; ds != NULL && r < rows; r++) {
+		if ((ds[r] = read_delivery(res, (int)r, arena)) == NULL)
+			ds = NULL;
+	}
+	PQclear(res);
+	if (ds == NULL)
+		return US_EEXHAUSTED;
+	if (rows > 0 && (rc = add_history(conn, ds, rows, arena)) != US_OK)
+		return rc;
+	*out = ds;
+	*n = rows;
+	return US_OK;
+}
+
+us_err store_unsuppress(PGconn *conn, const char *email, bool *removed)
+{
+	const char *params[] = {email};
+	PGresult *res;
+	us_err rc = us_db_exec(conn, "DELETE FROM suppressions WHERE email = $1", 1, params, &res);
+	if (rc != US_OK)
+		return rc;
+	*removed = atoll(PQcmdTuples(res)) > 0;
+	PQclear(res);
+	return US_OK;
+}

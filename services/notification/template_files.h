@@ -1,0 +1,17 @@
+/* The template files compiled into the daemon (generated from templates/ by
+ * embed_templates.cmake): the defaults that TEMPLATE_DIR may replace. */
+#ifndef NOTIFICATION_TEMPLATE_FILES_H
+#define NOTIFICATION_TEMPLATE_FILES_H
+
+#include <stddef.h>
+
+typedef struct template_file {
+	const char *name; /* "invitation_new_user.subject" */
+	const char *data;
+	size_t len;
+} template_file;
+
+/* Ends with a NULL name. */
+extern const template_file notification_template_files[];
+
+#endif

@@ -1,0 +1,188 @@
+#include "accounts.h"
+
+#include "guard.h"
+#include "input.h"
+#include "permissions.h"
+#include "store.h"
+#include "usher/v1/tenancy.pb-c.h"
+
+us_err tenancy_create_account(us_call *call, const ProtobufCMessage *request,
+                              ProtobufCMessage **reply)
+{
+	const Usher__V1__CreateAccountRequest *req = (const Usher__V1__CreateAccountRequest *)request;
+	const char *actor = tenancy_input_actor(call);
+	us_err rc = tenancy_guard_actor(call, actor);
+	if (rc != US_OK)
+		return rc;
+	tenancy_input_name(call, "name", req->name);
+	tenancy_input_names(call, "products", req->products, req->n_products, TENANCY_PRODUCTS_MAX,
+	                    TENANCY_PRODUCT_MAX);
+	tenancy_input_expiry(call, "invitation_expiry_hours", req->invitation_expiry_hours);
+	tenancy_input_domains(call, "allowed_email_domains", req->allowed_email_domains,
+	                      req->n_allowed_email_domains);
+	if (us_call_has_violations(call))
+		return us_call_invalid(call);
+
+	store_new_account in = {
+		.owner_id = actor,
+		.name = req->name,
+		.products = req->products,
+		.n_products = req->n_products,
+		.invitation_expiry_hours = req->invitation_expiry_hours ? req->invitation_expiry_hours
+		                                                        : TENANCY_EXPIRY_HOURS_DEFAULT,
+		.domains = req->allowed_email_domains,
+		.n_domains = req->n_allowed_email_domains,
+	};
+	Usher__V1__CreateAccountReply *out = US_ARENA_NEW(us_call_arena(call),
+	                                                  Usher__V1__CreateAccountReply);
+	if (out == NULL)
+		return US_EEXHAUSTED;
+	usher__v1__create_account_reply__init(out);
+	rc = store_account_create(us_call_db(call), us_call_arena(call), &in, &out->account,
+	                          &out->owner);
+	if (rc != US_OK)
+		return rc;
+	*reply = &out->base;
+	return US_OK;
+}
+
+us_err tenancy_get_account(us_call *call, const ProtobufCMessage *request,
+                           ProtobufCMessage **reply)
+{
+	const Usher__V1__GetAccountRequest *req = (const Usher__V1__GetAccountRequest *)request;
+	const char *actor = tenancy_input_actor(call);
+	tenancy_input_uuid(call, "account_id", req->account_id);
+	if (us_call_has_violations(call))
+		return us_call_invalid(call);
+
+	Usher__V1__GetAccountReply *out = US_ARENA_NEW(us_call_arena(call), Usher__V1__GetAccountReply);
+	if (out == NULL)
+		return US_EEXHAUSTED;
+	usher__v1__get_account_reply__init(out);
+	Usher__V1__Membership *member;
+	us_err rc = tenancy_guard_read(call, actor, req->account_id, &out->account, &member);
+	if (rc != US_OK)
+		return rc;
+	*reply = &out->base;
+	return US_OK;
+}
+
+/* Loads the account locked for a change and checks that actor may do an account-wide
+ * action. */
+static us_err account_action(us_call *call, const char *actor, const char *account_id,
+                             const char *action, Usher__V1__Account **account)
+{
+	Usher__V1__Membership *member;
+	int min_role;
+	us_err rc = tenancy_guard_change(call, actor, account_id, STORE_UPDATE, account, &member);
+	if (rc == US_OK)
+		rc = tenancy_guard_min_role(call, action, &min_role);
+	if (rc != US_OK)
+		return rc;
+	return tenancy_guard_allowed(call, tenancy_access_check(us_call_arena(call), *account, member,
+	                                                        min_role, "", true));
+}
+
+us_err tenancy_update_account_settings(us_call *call, const ProtobufCMessage *request,
+                                       ProtobufCMessage **reply)
+{
+	const Usher__V1__UpdateAccountSettingsRequest *req =
+	        (const Usher__V1__UpdateAccountSettingsRequest *)request;
+	const char *actor = tenancy_input_actor(call);
+	us_err rc = tenancy_guard_actor(call, actor);
+	if (rc != US_OK)
+		return rc;
+	tenancy_input_uuid(call, "account_id", req->account_id);
+	tenancy_input_name(call, "name", req->name);
+	tenancy_input_expiry(call, "invitation_expiry_hours", req->invitation_expiry_hours);
+	tenancy_input_domains(call, "allowed_email_domains", req->allowed_email_domains,
+	                      req->n_allowed_email_domains);
+	if (us_call_has_violations(call))
+		return us_call_invalid(call);
+
+	Usher__V1__Account *account;
+	rc = account_action(call, actor, req->account_id, TENANCY_ACTION_SETTINGS_UPDATE, &account);
+	if (rc != US_OK)
+		return rc;
+	Usher__V1__UpdateAccountSettingsReply *out =
+	        US_ARENA_NEW(us_call_arena(call), Usher__V1__UpdateAccountSettingsReply);
+	if (out == NULL)
+		return US_EEXHAUSTED;
+	usher__v1__update_account_settings_reply__init(out);
+	uint32_t hours = req->invitation_expiry_hours ? req->invitation_expiry_hours
+	                                              : TENANCY_EXPIRY_HOURS_DEFAULT;
+	rc = store_account_update(us_call_db(call), us_call_arena(call), req->account_id, req->name,
+	                          hours, req->allowed_email_domains, req->n_allowed_email_domains,
+	                          &out->account);
+	if (rc != US_OK)
+		return rc;
+	*reply = &out->base;
+	return US_OK;
+}
+
+us_err tenancy_create_subaccount(us_call *call, const ProtobufCMessage *request,
+                                 ProtobufCMessage **reply)
+{
+	const Usher__V1__CreateSubaccountRequest *req =
+	        (const Usher__V1__CreateSubaccountRequest *)request;
+	const char *actor = tenancy_input_actor(call);
+	us_err rc = tenancy_guard_actor(call, actor);
+	if (rc != US_OK)
+		return rc;
+	tenancy_input_uuid(call, "account_id", req->account_id);
+	tenancy_input_name(call, "name", req->name);
+	if (us_call_has_violations(call))
+		return us_call_invalid(call);
+
+	/* The lock makes the count of subaccounts exact under concurrent creation. */
+	Usher__V1__Account *account;
+	rc = account_action(call, actor, req->account_id, TENANCY_ACTION_SUBACCOUNT_CREATE, &account);
+	if (rc != US_OK)
+		return rc;
+	Usher__V1__CreateSubaccountReply *out = US_ARENA_NEW(us_call_arena(call),
+	                                                     Usher__V1__CreateSubaccountReply);
+	if (out == NULL)
+		return US_EEXHAUSTED;
+	usher__v1__create_subaccount_reply__init(out);
+	rc = store_subaccount_create(us_call_db(call), us_call_arena(call), req->account_id, req->name,
+	                             TENANCY_SUBACCOUNTS_MAX, &out->subaccount);
+	if (rc == US_EEXISTS)
+		return us_call_error(call, rc, "the account already has a subaccount with this name");
+	if (rc == US_EEXHAUSTED)
+		return us_call_error(call, rc, "the account already has %d subaccounts, the most allowed",
+		                     TENANCY_SUBACCOUNTS_MAX);
+	if (rc != US_OK)
+		return rc;
+	*reply = &out->base;
+	return US_OK;
+}
+
+us_err tenancy_list_subaccounts(us_call *call, const ProtobufCMessage *request,
+                                ProtobufCMessage **reply)
+{
+	const Usher__V1__ListSubaccountsRequest *req =
+	        (const Usher__V1__ListSubaccountsRequest *)request;
+	const char *actor = tenancy_input_actor(call);
+	tenancy_input_uuid(call, "account_id", req->account_id);
+	if (us_call_has_violations(call))
+		return us_call_invalid(call);
+
+	Usher__V1__Account *account;
+	Usher__V1__Membership *member;
+	us_err rc = tenancy_guard_read(call, actor, req->account_id, &account, &member);
+	if (rc != US_OK)
+		return rc;
+	Usher__V1__ListSubaccountsReply *out = US_ARENA_NEW(us_call_arena(call),
+	                                                    Usher__V1__ListSubaccountsReply);
+	if (out == NULL)
+		return US_EEXHAUSTED;
+	usher__v1__list_subaccounts_reply__init(out);
+	/* A subaccount-level member sees only the subaccounts they were added to. */
+	rc = store_subaccounts_list(us_call_db(call), us_call_arena(call), req->account_id,
+	                            member != NULL ? member->scope : NULL, &out->subaccounts,
+	                            &out->n_subaccounts);
+	if (rc != US_OK)
+		return rc;
+	*reply = &out->base;
+	return US_OK;
+}

@@ -1,0 +1,17 @@
+/* Accounts and subaccounts: CreateAccount, GetAccount, UpdateAccountSettings,
+ * CreateSubaccount, ListSubaccounts. */
+#ifndef TENANCY_ACCOUNTS_H
+#define TENANCY_ACCOUNTS_H
+
+#include "rpc_server.h"
+
+/* Most subaccounts an account may have: ListSubaccounts answers them in one reply. */
+#define TENANCY_SUBACCOUNTS_MAX 1000
+
+us_rpc_handler tenancy_create_account;
+us_rpc_handler tenancy_get_account;
+us_rpc_handler tenancy_update_account_settings;
+us_rpc_handler tenancy_create_subaccount;
+us_rpc_handler tenancy_list_subaccounts;
+
+#endif

@@ -1,0 +1,169 @@
+#include "grants.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "guard.h"
+#include "input.h"
+#include "permissions.h"
+#include "store.h"
+
+/* Checks a role, scope and products as asked of a grant, recording violations: owners
+ * must be organization-level. */
+static void grant_input(us_call *call, int role, const Usher__V1__Scope *scope,
+                        char *const *products, size_t n_products)
+{
+	tenancy_input_role(call, "role", role);
+	tenancy_input_scope(call, "scope", scope);
+	tenancy_input_names(call, "products", products, n_products, TENANCY_PRODUCTS_MAX,
+	                    TENANCY_PRODUCT_MAX);
+	if (role == USHER__V1__ROLE__ROLE_OWNER && scope != NULL && !scope->organization &&
+	    scope->n_subaccount_ids > 0)
+		us_call_violation(call, "scope", "must be organization for an owner");
+}
+
+static bool has_product(const Usher__V1__Account *account, const char *product)
+{
+	for (size_t i = 0; i < account->n_products; i++) {
+		if (strcmp(account->products[i], product) == 0)
+			return true;
+	}
+	return false;
+}
+
+us_err tenancy_grants_fit_account(us_call *call, const Usher__V1__Account *account,
+                                  const Usher__V1__Scope *scope, char *const *products,
+                                  size_t n_products)
+{
+	char field[64];
+	for (size_t i = 0; i < n_products; i++) {
+		if (!has_product(account, products[i])) {
+			snprintf(field, sizeof(field), "products[%zu]", i);
+			us_call_violation(call, field, "is not enabled for this account");
+		}
+	}
+	if (!scope->organization) {
+		size_t *missing, n_missing;
+		us_err rc = store_subaccounts_missing(us_call_db(call), us_call_arena(call),
+		                                      account->id, scope->subaccount_ids,
+		                                      scope->n_subaccount_ids, &missing, &n_missing);
+		if (rc != US_OK)
+			return rc;
+		for (size_t i = 0; i < n_missing; i++) {
+			snprintf(field, sizeof(field), "scope.subaccount_ids[%zu]", missing[i]);
+			us_call_violation(call, field, "is not a subaccount of this account");
+		}
+	}
+	return us_call_has_violations(call) ? us_call_invalid(call) : US_OK;
+}
+
+/* May granted_by grant this in the account? "" is the system, which may. */
+static us_err check_granter(us_call *call, const Usher__V1__Account *account,
+                            const Usher__V1__GrantMembershipRequest *req)
+{
+	if (req->granted_by[0] == '\0')
+		return US_OK;
+	Usher__V1__Membership *granter;
+	int min_role;
+	us_err rc = tenancy_guard_membership(call, account->id, req->granted_by, &granter);
+	if (rc == US_OK)
+		rc = tenancy_guard_min_role(call, TENANCY_ACTION_INVITE, &min_role);
+	if (rc != US_OK)
+		return rc;
+	tenancy_decision d = tenancy_access_grant(us_call_arena(call), account, granter, min_role,
+	                                          (int)req->role, req->scope);
+	if (d.allowed)
+		return US_OK;
+	return us_call_error(call, US_EDENIED, "granted_by may not grant this: %s", d.reason);
+}
+
+us_err tenancy_grant_membership(us_call *call, const ProtobufCMessage *request,
+                                ProtobufCMessage **reply)
+{
+	const Usher__V1__GrantMembershipRequest *req =
+	        (const Usher__V1__GrantMembershipRequest *)request;
+	tenancy_input_uuid(call, "account_id", req->account_id);
+	tenancy_input_uuid(call, "user_id", req->user_id);
+	grant_input(call, (int)req->role, req->scope, req->products, req->n_products);
+	tenancy_input_names(call, "flags", req->flags, req->n_flags, TENANCY_FLAGS_MAX,
+	                    TENANCY_FLAG_MAX);
+	tenancy_input_source(call, "source", req->source);
+	tenancy_input_optional_uuid(call, "granted_by", req->granted_by);
+	if (us_call_has_violations(call))
+		return us_call_invalid(call);
+
+	/* A share lock: grants run side by side, but not while a granter is being demoted. */
+	Usher__V1__Account *account;
+	us_err rc = store_account_get(us_call_db(call), us_call_arena(call), req->account_id,
+	                              STORE_SHARE, &account);
+	if (rc == US_ENOTFOUND)
+		return us_call_error(call, rc, "account not found");
+	if (rc == US_OK)
+		rc = tenancy_grants_fit_account(call, account, req->scope, req->products,
+		                                req->n_products);
+	if (rc == US_OK)
+		rc = check_granter(call, account, req);
+	if (rc != US_OK)
+		return rc;
+
+	Usher__V1__GrantMembershipReply *out = US_ARENA_NEW(us_call_arena(call),
+	                                                    Usher__V1__GrantMembershipReply);
+	if (out == NULL)
+		return US_EEXHAUSTED;
+	usher__v1__grant_membership_reply__init(out);
+	store_new_membership in = {
+		.account_id = req->account_id,
+		.user_id = req->user_id,
+		.role = (int)req->role,
+		.scope = req->scope,
+		.products = req->products,
+		.n_products = req->n_products,
+		.flags = req->flags,
+		.n_flags = req->n_flags,
+		.source = req->source,
+	};
+	rc = store_membership_insert(us_call_db(call), us_call_arena(call), &in, &out->membership);
+	if (rc == US_EEXISTS)
+		return us_call_error(call, rc, "the user is already a member of this account");
+	if (rc != US_OK)
+		return rc;
+	*reply = &out->base;
+	return US_OK;
+}
+
+us_err tenancy_check_grant(us_call *call, const ProtobufCMessage *request,
+                           ProtobufCMessage **reply)
+{
+	const Usher__V1__CheckGrantRequest *req = (const Usher__V1__CheckGrantRequest *)request;
+	const char *actor = tenancy_input_actor(call);
+	tenancy_input_uuid(call, "actor_user_id", req->actor_user_id);
+	tenancy_input_uuid(call, "account_id", req->account_id);
+	grant_input(call, (int)req->role, req->scope, req->products, req->n_products);
+	if (us_call_has_violations(call))
+		return us_call_invalid(call);
+
+	Usher__V1__Account *account;
+	Usher__V1__Membership *reader, *granter;
+	int min_role;
+	us_err rc = tenancy_guard_read(call, actor, req->account_id, &account, &reader);
+	if (rc == US_OK)
+		rc = tenancy_grants_fit_account(call, account, req->scope, req->products,
+		                                req->n_products);
+	if (rc == US_OK)
+		rc = tenancy_guard_membership(call, req->account_id, req->actor_user_id, &granter);
+	if (rc == US_OK)
+		rc = tenancy_guard_min_role(call, TENANCY_ACTION_INVITE, &min_role);
+	if (rc != US_OK)
+		return rc;
+
+	Usher__V1__CheckGrantReply *out = US_ARENA_NEW(us_call_arena(call), Usher__V1__CheckGrantReply);
+	if (out == NULL)
+		return US_EEXHAUSTED;
+	usher__v1__check_grant_reply__init(out);
+	tenancy_decision d = tenancy_access_grant(us_call_arena(call), account, granter, min_role,
+	                                          (int)req->role, req->scope);
+	out->allowed = d.allowed;
+	out->reason = (char *)d.reason;
+	*reply = &out->base;
+	return US_OK;
+}

@@ -1,0 +1,142 @@
+#include "queries.h"
+
+#include <stdio.h>
+
+#include "guard.h"
+#include "input.h"
+#include "page_token.h"
+#include "store.h"
+#include "validate.h"
+
+static void list_members_input(us_call *call, const Usher__V1__ListMembersRequest *req,
+                               store_cursor *after, bool *has_after)
+{
+	tenancy_input_uuid(call, "account_id", req->account_id);
+	if (req->role != USHER__V1__ROLE__ROLE_UNSPECIFIED)
+		tenancy_input_role(call, "role", (int)req->role);
+	if (req->status != USHER__V1__MEMBERSHIP_STATUS__MEMBERSHIP_STATUS_UNSPECIFIED &&
+	    req->status != USHER__V1__MEMBERSHIP_STATUS__MEMBERSHIP_ACTIVE &&
+	    req->status != USHER__V1__MEMBERSHIP_STATUS__MEMBERSHIP_DEACTIVATED)
+		us_call_violation(call, "status", "must be active or deactivated");
+	tenancy_input_optional_uuid(call, "subaccount_id", req->subaccount_id);
+	if (req->page_size > TENANCY_PAGE_SIZE_MAX)
+		us_call_violation(call, "page_size", "must be from 1 to %d (0: %d)",
+		                  TENANCY_PAGE_SIZE_MAX, TENANCY_PAGE_SIZE_DEFAULT);
+	*has_after = req->page_token[0] != '\0';
+	if (*has_after && !tenancy_page_token_decode(req->page_token, after))
+		us_call_violation(call, "page_token", "is not a token from a previous page");
+}
+
+us_err tenancy_list_members(us_call *call, const ProtobufCMessage *request,
+                            ProtobufCMessage **reply)
+{
+	const Usher__V1__ListMembersRequest *req = (const Usher__V1__ListMembersRequest *)request;
+	const char *actor = tenancy_input_actor(call);
+	store_cursor after;
+	bool has_after;
+	list_members_input(call, req, &after, &has_after);
+	if (us_call_has_violations(call))
+		return us_call_invalid(call);
+
+	Usher__V1__Account *account;
+	Usher__V1__Membership *member;
+	us_err rc = tenancy_guard_read(call, actor, req->account_id, &account, &member);
+	if (rc != US_OK)
+		return rc;
+	size_t page_size = req->page_size ? req->page_size : TENANCY_PAGE_SIZE_DEFAULT;
+	/* One row more than the page tells whether another page follows. */
+	store_member_query q = {
+		.account_id = req->account_id,
+		.role = (int)req->role,
+		.status = (int)req->status,
+		.subaccount_id = req->subaccount_id,
+		.after = has_after ? &after : NULL,
+		.limit = page_size + 1,
+	};
+	Usher__V1__ListMembersReply *out = US_ARENA_NEW(us_call_arena(call),
+	                                                Usher__V1__ListMembersReply);
+	if (out == NULL)
+		return US_EEXHAUSTED;
+	usher__v1__list_members_reply__init(out);
+	store_cursor *cursors;
+	rc = store_members_list(us_call_db(call), us_call_arena(call), &q, &out->members, &cursors,
+	                        &out->n_members);
+	if (rc != US_OK)
+		return rc;
+	if (out->n_members > page_size) {
+		out->n_members = page_size;
+		char *token = us_arena_alloc(us_call_arena(call), TENANCY_PAGE_TOKEN_LEN + 1);
+		if (token == NULL)
+			return US_EEXHAUSTED;
+		tenancy_page_token_encode(&cursors[page_size - 1], token);
+		out->next_page_token = token;
+	}
+	*reply = &out->base;
+	return US_OK;
+}
+
+us_err tenancy_list_my_memberships(us_call *call, const ProtobufCMessage *request,
+                                   ProtobufCMessage **reply)
+{
+	(void)request;
+	const char *actor = tenancy_input_actor(call);
+	us_err rc = tenancy_guard_actor(call, actor);
+	if (rc != US_OK)
+		return rc;
+	if (us_call_has_violations(call))
+		return us_call_invalid(call);
+
+	Usher__V1__ListMyMembershipsReply *out = US_ARENA_NEW(us_call_arena(call),
+	                                                      Usher__V1__ListMyMembershipsReply);
+	if (out == NULL)
+		return US_EEXHAUSTED;
+	usher__v1__list_my_memberships_reply__init(out);
+	rc = store_memberships_of_user(us_call_db(call), us_call_arena(call), actor,
+	                               TENANCY_MY_MEMBERSHIPS_MAX, &out->memberships,
+	                               &out->n_memberships);
+	if (rc != US_OK)
+		return rc;
+	*reply = &out->base;
+	return US_OK;
+}
+
+us_err tenancy_members_among(us_call *call, const ProtobufCMessage *request,
+                             ProtobufCMessage **reply)
+{
+	const Usher__V1__MembersAmongRequest *req = (const Usher__V1__MembersAmongRequest *)request;
+	const char *actor = tenancy_input_actor(call);
+	tenancy_input_uuid(call, "account_id", req->account_id);
+	if (req->n_user_ids > TENANCY_AMONG_MAX) {
+		us_call_violation(call, "user_ids", "must list at most %d", TENANCY_AMONG_MAX);
+	} else {
+		/* The field is named only for a bad id: 50,000 good ones cost nothing more. */
+		for (size_t i = 0; i < req->n_user_ids; i++) {
+			if (us_uuid_check(req->user_ids[i]) == NULL)
+				continue;
+			char field[32];
+			snprintf(field, sizeof(field), "user_ids[%zu]", i);
+			us_call_violation(call, field, "must be a UUID");
+		}
+	}
+	if (us_call_has_violations(call))
+		return us_call_invalid(call);
+
+	Usher__V1__Account *account;
+	Usher__V1__Membership *member;
+	us_err rc = tenancy_guard_read(call, actor, req->account_id, &account, &member);
+	if (rc != US_OK)
+		return rc;
+	Usher__V1__MembersAmongReply *out = US_ARENA_NEW(us_call_arena(call),
+	                                                 Usher__V1__MembersAmongReply);
+	if (out == NULL)
+		return US_EEXHAUSTED;
+	usher__v1__members_among_reply__init(out);
+	if (req->n_user_ids > 0)
+		rc = store_members_among(us_call_db(call), us_call_arena(call), req->account_id,
+		                         req->user_ids, req->n_user_ids, &out->user_ids,
+		                         &out->n_user_ids);
+	if (rc != US_OK)
+		return rc;
+	*reply = &out->base;
+	return US_OK;
+}

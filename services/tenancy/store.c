@@ -1,0 +1,630 @@
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "roles.h"
+
+/* RFC 3339 UTC, as every Usher timestamp. */
+#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+
+/* Lists come back joined with ',': every element is a UUID or a validated name. */
+#define ACCOUNT_COLUMNS                                                                         \
+	"a.id, a.name, a.primary_owner_id, "                                                    \
+	"array_to_string(ARRAY(SELECT p.product FROM account_products p "                       \
+	"WHERE p.account_id = a.id ORDER BY p.product), ','), "                                 \
+	"a.invitation_expiry_hours, a.status, array_to_string(a.allowed_email_domains, ','), " \
+	TS("a.created_at")
+#define ACCOUNT_NCOLS 8
+
+#define MEMBERSHIP_COLUMNS                                                                  \
+	"m.id, m.account_id, m.user_id, m.role, m.organization, "                           \
+	"array_to_string(ARRAY(SELECT ms.subaccount_id FROM membership_subaccounts ms "     \
+	"WHERE ms.membership_id = m.id ORDER BY ms.subaccount_id), ','), "                  \
+	"array_to_string(m.products, ','), array_to_string(m.flags, ','), m.status, "       \
+	"m.source, " TS("m.created_at") ", " TS("m.updated_at")
+#define MEMBERSHIP_NCOLS 12
+
+#define SUBACCOUNT_COLUMNS "s.id, s.account_id, s.name, " TS("s.created_at")
+
+/* --- reading rows into the arena --- */
+
+typedef struct reader {
+	us_arena *a;
+	PGresult *res;
+	int row;
+	int base; /* the column that the readers' column 0 is */
+	bool ok;  /* false once an allocation failed */
+} reader;
+
+static void *r_alloc(reader *r, size_t size)
+{
+	void *p = us_arena_alloc(r->a, size);
+	if (p == NULL)
+		r->ok = false;
+	return p;
+}
+
+static char *r_str(reader *r, int col)
+{
+	char *s = us_arena_strdup(r->a, PQgetvalue(r->res, r->row, r->base + col));
+	if (s == NULL) {
+		r->ok = false;
+		return (char *)"";
+	}
+	return s;
+}
+
+static bool r_bool(reader *r, int col)
+{
+	return PQgetvalue(r->res, r->row, r->base + col)[0] == 't';
+}
+
+/* Splits a ','-joined column; "" is the empty list. */
+static char **r_list(reader *r, int col, size_t *n)
+{
+	char *s = r_str(r, col);
+	*n = 0;
+	if (s[0] == '\0')
+		return NULL;
+	size_t count = 1;
+	for (const char *p = s; *p; p++)
+		count += *p == ',';
+	char **items = r_alloc(r, count * sizeof(char *));
+	if (items == NULL)
+		return NULL;
+	for (char *p = s;; p++) {
+		items[(*n)++] = p;
+		p = strchr(p, ',');
+		if (p == NULL)
+			break;
+		*p = '\0';
+	}
+	return items;
+}
+
+static Usher__V1__Account *read_account(reader *r)
+{
+	Usher__V1__Account *acc = r_alloc(r, sizeof(*acc));
+	if (acc == NULL)
+		return NULL;
+	usher__v1__account__init(acc);
+	acc->id = r_str(r, 0);
+	acc->name = r_str(r, 1);
+	acc->primary_owner_id = r_str(r, 2);
+	acc->products = r_list(r, 3, &acc->n_products);
+	acc->invitation_expiry_hours = (uint32_t)strtoul(r_str(r, 4), NULL, 10);
+	acc->status = strcmp(r_str(r, 5), "suspended") == 0
+	                      ? USHER__V1__ACCOUNT_STATUS__ACCOUNT_SUSPENDED
+	                      : USHER__V1__ACCOUNT_STATUS__ACCOUNT_ACTIVE;
+	acc->allowed_email_domains = r_list(r, 6, &acc->n_allowed_email_domains);
+	acc->created_at = r_str(r, 7);
+	return acc;
+}
+
+static Usher__V1__Membership *read_membership(reader *r)
+{
+	Usher__V1__Membership *m = r_alloc(r, sizeof(*m));
+	Usher__V1__Scope *scope = r_alloc(r, sizeof(*scope));
+	if (m == NULL || scope == NULL)
+		return NULL;
+	usher__v1__membership__init(m);
+	usher__v1__scope__init(scope);
+	m->id = r_str(r, 0);
+	m->account_id = r_str(r, 1);
+	m->user_id = r_str(r, 2);
+	m->role = (Usher__V1__Role)tenancy_role_parse(r_str(r, 3), false);
+	scope->organization = r_bool(r, 4);
+	scope->subaccount_ids = r_list(r, 5, &scope->n_subaccount_ids);
+	m->scope = scope;
+	m->products = r_list(r, 6, &m->n_products);
+	m->flags = r_list(r, 7, &m->n_flags);
+	m->status = (Usher__V1__MembershipStatus)tenancy_status_parse(r_str(r, 8));
+	m->source = r_str(r, 9);
+	m->created_at = r_str(r, 10);
+	m->updated_at = r_str(r, 11);
+	return m;
+}
+
+static Usher__V1__Subaccount *read_subaccount(reader *r)
+{
+	Usher__V1__Subaccount *s = r_alloc(r, sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	usher__v1__subaccount__init(s);
+	s->id = r_str(r, 0);
+	s->account_id = r_str(r, 1);
+	s->name = r_str(r, 2);
+	s->created_at = r_str(r, 3);
+	return s;
+}
+
+/* --- parameters --- */
+
+/* A Postgres array literal of items, each quoted and escaped. */
+static char *array_literal(us_arena *a, char *const *items, size_t n)
+{
+	size_t size = 3;
+	for (size_t i = 0; i < n; i++)
+		size += 2 * strlen(items[i]) + 3;
+	char *out = us_arena_alloc(a, size);
+	if (out == NULL)
+		return NULL;
+	char *p = out;
+	*p++ = '{';
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			*p++ = ',';
+		*p++ = '"';
+		for (const char *s = items[i]; *s; s++) {
+			if (*s == '"' || *s == '\\')
+				*p++ = '\\';
+			*p++ = *s;
+		}
+		*p++ = '"';
+	}
+	*p++ = '}';
+	*p = '\0';
+	return out;
+}
+
+/* The subaccount ids of a scope as an array literal ("{}" for organization scope). */
+static char *scope_literal(us_arena *a, const Usher__V1__Scope *scope)
+{
+	return array_literal(a, scope->organization ? NULL : scope->subaccount_ids,
+	                     scope->organization ? 0 : scope->n_subaccount_ids);
+}
+
+/* Runs sql and reads its single row with fn; NOT_FOUND when there is none. */
+static us_err get_one(PGconn *db, us_arena *a, const char *sql, int n_params,
+                      const char *const *params, void *(*fn)(reader *), void **out)
+{
+	PGresult *res;
+	us_err rc = us_db_exec(db, sql, n_params, params, &res);
+	if (rc != US_OK)
+		return rc;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return US_ENOTFOUND;
+	}
+	reader r = {a, res, 0, 0, true};
+	void *item = fn(&r);
+	PQclear(res);
+	if (item == NULL || !r.ok)
+		return US_EEXHAUSTED;
+	*out = item;
+	return US_OK;
+}
+
+static void *account_fn(reader *r) { return read_account(r); }
+static void *membership_fn(reader *r) { return read_membership(r); }
+static void *subaccount_fn(reader *r) { return read_subaccount(r); }
+
+/* --- accounts --- */
+
+us_err store_account_create(PGconn *db, us_arena *a, const store_new_account *in,
+                            Usher__V1__Account **account, Usher__V1__Membership **owner)
+{
+	char hours[16];
+	snprintf(hours, sizeof(hours), "%u", (unsigned)in->invitation_expiry_hours);
+	const char *domains = array_literal(a, in->domains, in->n_domains);
+	const char *products = array_literal(a, in->products, in->n_products);
+	if (domains == NULL || products == NULL)
+		return US_EEXHAUSTED;
+	const char *params[] = {in->name, in->owner_id, hours, domains, products};
+	PGresult *res;
+	us_err rc = us_db_exec(
+	        db,
+	        "WITH a AS (INSERT INTO accounts (name, primary_owner_id, invitation_expiry_hours, "
+	        "                                 allowed_email_domains) "
+	        "           VALUES ($1, $2::uuid, $3::integer, $4::text[]) RETURNING id), "
+	        "     p AS (INSERT INTO account_products (account_id, product) "
+	        "           SELECT a.id, unnest($5::text[]) FROM a) "
+	        "INSERT INTO memberships (account_id, user_id, role, organization, products, source) "
+	        "SELECT a.id, $2::uuid, 'owner', true, $5::text[], 'account_creation' FROM a "
+	        "RETURNING account_id",
+	        5, params, &res);
+	if (rc != US_OK)
+		return rc;
+	char *id = us_arena_strdup(a, PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (id == NULL)
+		return US_EEXHAUSTED;
+	rc = store_account_get(db, a, id, STORE_NO_LOCK, account);
+	if (rc == US_OK)
+		rc = store_membership_get(db, a, id, in->owner_id, owner);
+	return rc;
+}
+
+us_err store_account_get(PGconn *db, us_arena *a, const char *account_id, store_lock lock,
+                         Usher__V1__Account **out)
+{
+	static const char *const sql[] = {
+		[STORE_NO_LOCK] = "SELECT " ACCOUNT_COLUMNS " FROM accounts a WHERE a.id = $1",
+		[STORE_SHARE] = "SELECT " ACCOUNT_COLUMNS " FROM accounts a WHERE a.id = $1 "
+		                "FOR SHARE OF a",
+		[STORE_UPDATE] = "SELECT " ACCOUNT_COLUMNS " FROM accounts a WHERE a.id = $1 "
+		                 "FOR UPDATE OF a",
+	};
+	const char *params[] = {account_id};
+	return get_one(db, a, sql[lock], 1, params, account_fn, (void **)out);
+}
+
+us_err store_account_update(PGconn *db, us_arena *a, const char *account_id, const char *name,
+                            uint32_t invitation_expiry_hours, char *const *domains,
+                            size_t n_domains, Usher__V1__Account **out)
+{
+	char hours[16];
+	snprintf(hours, sizeof(hours), "%u", (unsigned)invitation_expiry_hours);
+	const char *list = array_literal(a, domains, n_domains);
+	if (list == NULL)
+		return US_EEXHAUSTED;
+	const char *params[] = {account_id, name, hours, list};
+	us_err rc = us_db_exec(db,
+	                       "UPDATE accounts SET name = $2, invitation_expiry_hours = $3, "
+	                       "allowed_email_domains = $4::text[], updated_at = now() "
+	                       "WHERE id = $1",
+	                       4, params, NULL);
+	if (rc != US_OK)
+		return rc;
+	return store_account_get(db, a, account_id, STORE_NO_LOCK, out);
+}
+
+/* --- subaccounts --- */
+
+us_err store_subaccount_create(PGconn *db, us_arena *a, const char *account_id,
+                               const char *name, size_t max, Usher__V1__Subaccount **out)
+{
+	char limit[24];
+	snprintf(limit, sizeof(limit), "%zu", max);
+	const char *params[] = {account_id, name, limit};
+	us_err rc = get_one(db, a,
+	                    "WITH s AS (INSERT INTO subaccounts (account_id, name) SELECT $1::uuid, $2::text "
+	                    "           WHERE (SELECT count(*) FROM subaccounts "
+	                    "                  WHERE account_id = $1) < $3::bigint "
+	                    "           RETURNING *) "
+	                    "SELECT " SUBACCOUNT_COLUMNS " FROM s",
+	                    3, params, subaccount_fn, (void **)out);
+	return rc == US_ENOTFOUND ? US_EEXHAUSTED : rc;
+}
+
+us_err store_subaccounts_list(PGconn *db, us_arena *a, const char *account_id,
+                              const Usher__V1__Scope *within, Usher__V1__Subaccount ***out,
+                              size_t *n)
+{
+	const char *ids = NULL;
+	if (within != NULL && !within->organization) {
+		ids = array_literal(a, within->subaccount_ids, within->n_subaccount_ids);
+		if (ids == NULL)
+			return US_EEXHAUSTED;
+	}
+	const char *params[] = {account_id, ids};
+	PGresult *res;
+	us_err rc = us_db_exec(db,
+	                       "SELECT " SUBACCOUNT_COLUMNS " FROM subaccounts s "
+	                       "WHERE s.account_id = $1 AND ($2::uuid[] IS NULL OR s.id = ANY ($2)) "
+	                       "ORDER BY s.name",
+	                       2, params, &res);
+	if (rc != US_OK)
+		return rc;
+	size_t rows = (size_t)PQntuples(res);
+	reader r = {a, res, 0, 0, true};
+	Usher__V1__Subaccount **items = rows ? r_alloc(&r, rows * sizeof(*items)) : NULL;
+	for (size_t i = 0; r.ok && i < rows; i++) {
+		r.row = (int)i;
+		items[i] = read_subaccount(&r);
+	}
+	PQclear(res);
+	if (!r.ok)
+		return US_EEXHAUSTED;
+	*out = items;
+	*n = rows;
+	return US_OK;
+}
+
+us_err store_subaccounts_missing(PGconn *db, us_arena *a, const char *account_id,
+                                 char *const *ids, size_t n, size_t **missing, size_t *n_missing)
+{
+	const char *list = array_literal(a, ids, n);
+	if (list == NULL)
+		return US_EEXHAUSTED;
+	const char *params[] = {account_id, list};
+	PGresult *res;
+	us_err rc = us_db_exec(db,
+	                       "SELECT t.i - 1 FROM unnest($2::uuid[]) WITH ORDINALITY AS t (id, i) "
+	                       "WHERE NOT EXISTS (SELECT 1 FROM subaccounts s "
+	                       "                  WHERE s.account_id = $1 AND s.id = t.id) "
+	                       "ORDER BY t.i",
+	                       2, params, &res);
+	if (rc != US_OK)
+		return rc;
+	size_t rows = (size_t)PQntuples(res);
+	size_t *idx = rows ? US_ARENA_ARRAY(a, size_t, rows) : NULL;
+	if (rows > 0 && idx == NULL) {
+		PQclear(res);
+		return US_EEXHAUSTED;
+	}
+	for (size_t i = 0; i < rows; i++)
+		idx[i] = (size_t)strtoull(PQgetvalue(res, (int)i, 0), NULL, 10);
+	PQclear(res);
+	*missing = idx;
+	*n_missing = rows;
+	return US_OK;
+}
+
+/* --- memberships --- */
+
+us_err store_membership_get(PGconn *db, us_arena *a, const char *account_id, const char *user_id,
+                            Usher__V1__Membership **out)
+{
+	const char *params[] = {account_id, user_id};
+	return get_one(db, a,
+	               "SELECT " MEMBERSHIP_COLUMNS " FROM memberships m "
+	               "WHERE m.account_id = $1 AND m.user_id = $2",
+	               2, params, membership_fn, (void **)out);
+}
+
+us_err store_check_facts(PGconn *db, us_arena *a, const char *account_id, const char *user_id,
+                         const char *subaccount_id, Usher__V1__Account **account,
+                         Usher__V1__Membership **member, bool *subaccount_in_account)
+{
+	const char *params[] = {account_id, user_id, subaccount_id[0] ? subaccount_id : NULL};
+	PGresult *res;
+	us_err rc = us_db_exec(db,
+	                       "SELECT " ACCOUNT_COLUMNS ", " MEMBERSHIP_COLUMNS ", "
+	                       "       EXISTS (SELECT 1 FROM subaccounts s "
+	                       "               WHERE s.account_id = a.id AND s.id = $3::uuid) "
+	                       "FROM accounts a "
+	                       "LEFT JOIN memberships m ON m.account_id = a.id AND m.user_id = $2 "
+	                       "WHERE a.id = $1",
+	                       3, params, &res);
+	if (rc != US_OK)
+		return rc;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return US_ENOTFOUND;
+	}
+	reader r = {a, res, 0, 0, true};
+	Usher__V1__Account *acc = read_account(&r);
+	Usher__V1__Membership *m = NULL;
+	if (!PQgetisnull(res, 0, ACCOUNT_NCOLS)) {
+		r.base = ACCOUNT_NCOLS;
+		m = read_membership(&r);
+	}
+	bool in_account = PQgetvalue(res, 0, ACCOUNT_NCOLS + MEMBERSHIP_NCOLS)[0] == 't';
+	PQclear(res);
+	if (!r.ok)
+		return US_EEXHAUSTED;
+	*account = acc;
+	*member = m;
+	*subaccount_in_account = in_account;
+	return US_OK;
+}
+
+us_err store_membership_insert(PGconn *db, us_arena *a, const store_new_membership *in,
+                               Usher__V1__Membership **out)
+{
+	const char *products = array_literal(a, in->products, in->n_products);
+	const char *flags = array_literal(a, in->flags, in->n_flags);
+	const char *subaccounts = scope_literal(a, in->scope);
+	if (products == NULL || flags == NULL || subaccounts == NULL)
+		return US_EEXHAUSTED;
+	const char *params[] = {in->account_id,
+	                        in->user_id,
+	                        tenancy_role_name(in->role),
+	                        in->scope->organization ? "true" : "false",
+	                        products,
+	                        flags,
+	                        in->source,
+	                        subaccounts};
+	us_err rc = us_db_exec(
+	        db,
+	        "WITH m AS (INSERT INTO memberships (account_id, user_id, role, organization, "
+	        "                                    products, flags, source) "
+	        "           VALUES ($1, $2, $3, $4, $5::text[], $6::text[], $7) "
+	        "           RETURNING id, account_id) "
+	        "INSERT INTO membership_subaccounts (membership_id, account_id, subaccount_id) "
+	        "SELECT m.id, m.account_id, s FROM m, unnest($8::uuid[]) AS s",
+	        8, params, NULL);
+	if (rc != US_OK)
+		return rc;
+	return store_membership_get(db, a, in->account_id, in->user_id, out);
+}
+
+us_err store_membership_set_role(PGconn *db, us_arena *a, const Usher__V1__Membership *m,
+                                 int role, bool organization, Usher__V1__Membership **out)
+{
+	const char *params[] = {m->id, tenancy_role_name(role), organization ? "true" : "false"};
+	us_err rc = us_db_exec(db,
+	                       "WITH d AS (DELETE FROM membership_subaccounts "
+	                       "           WHERE membership_id = $1 AND $3::boolean) "
+	                       "UPDATE memberships SET role = $2, organization = $3, "
+	                       "updated_at = now() WHERE id = $1",
+	                       3, params, NULL);
+	if (rc != US_OK)
+		return rc;
+	return store_membership_get(db, a, m->account_id, m->user_id, out);
+}
+
+us_err store_membership_set_scope(PGconn *db, us_arena *a, const Usher__V1__Membership *m,
+                                  const Usher__V1__Scope *scope, char *const *products,
+                                  size_t n_products, Usher__V1__Membership **out)
+{
+	const char *subaccounts = scope_literal(a, scope);
+	const char *list = array_literal(a, products, n_products);
+	if (subaccounts == NULL || list == NULL)
+		return US_EEXHAUSTED;
+	const char *params[] = {m->id, m->account_id, subaccounts,
+	                        scope->organization ? "true" : "false", list};
+	/* Rows kept by the new scope are left alone: deleting and re-inserting the same key
+	 * in one statement would conflict. */
+	us_err rc = us_db_exec(
+	        db,
+	        "WITH gone AS (DELETE FROM membership_subaccounts "
+	        "              WHERE membership_id = $1 AND subaccount_id <> ALL ($3::uuid[])), "
+	        "     added AS (INSERT INTO membership_subaccounts "
+	        "                   (membership_id, account_id, subaccount_id) "
+	        "               SELECT $1::uuid, $2::uuid, unnest($3::uuid[]) ON CONFLICT DO NOTHING) "
+	        "UPDATE memberships SET organization = $4, products = $5::text[], updated_at = now() "
+	        "WHERE id = $1",
+	        5, params, NULL);
+	if (rc != US_OK)
+		return rc;
+	return store_membership_get(db, a, m->account_id, m->user_id, out);
+}
+
+us_err store_membership_set_status(PGconn *db, us_arena *a, const Usher__V1__Membership *m,
+                                   int status, Usher__V1__Membership **out)
+{
+	const char *params[] = {m->id, tenancy_status_name(status)};
+	us_err rc = us_db_exec(db,
+	                       "UPDATE memberships SET status = $2, updated_at = now() WHERE id = $1",
+	                       2, params, NULL);
+	if (rc != US_OK)
+		return rc;
+	return store_membership_get(db, a, m->account_id, m->user_id, out);
+}
+
+us_err store_membership_delete(PGconn *db, const Usher__V1__Membership *m)
+{
+	const char *params[] = {m->id};
+	return us_db_exec(db, "DELETE FROM memberships WHERE id = $1", 1, params, NULL);
+}
+
+us_err store_other_active_owners(PGconn *db, const Usher__V1__Membership *m, long *n)
+{
+	const char *params[] = {m->account_id, m->id};
+	PGresult *res;
+	us_err rc = us_db_exec(db,
+	                       "SELECT count(*) FROM memberships WHERE account_id = $1 AND id <> $2 "
+	                       "AND role = 'owner' AND status = 'active'",
+	                       2, params, &res);
+	if (rc != US_OK)
+		return rc;
+	*n = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return US_OK;
+}
+
+/* Reads every row as a membership (the first MEMBERSHIP_NCOLS columns). */
+static Usher__V1__Membership **read_memberships(reader *r, size_t rows)
+{
+	Usher__V1__Membership **items = rows ? r_alloc(r, rows * sizeof(*items)) : NULL;
+	for (size_t i = 0; r->ok && i < rows; i++) {
+		r->row = (int)i;
+		items[i] = read_membership(r);
+	}
+	return items;
+}
+
+us_err store_members_list(PGconn *db, us_arena *a, const store_member_query *q,
+                          Usher__V1__Membership ***out, store_cursor **cursors, size_t *n)
+{
+	char after_us[24], limit[24];
+	snprintf(limit, sizeof(limit), "%zu", q->limit);
+	if (q->after != NULL)
+		snprintf(after_us, sizeof(after_us), "%lld", (long long)q->after->created_us);
+	const char *params[] = {
+		q->account_id,
+		q->role ? tenancy_role_name(q->role) : NULL,
+		q->status ? tenancy_status_name(q->status) : NULL,
+		q->subaccount_id[0] ? q->subaccount_id : NULL,
+		q->after ? after_us : NULL,
+		q->after ? q->after->id : NULL,
+		limit,
+	};
+	PGresult *res;
+	us_err rc = us_db_exec(
+	        db,
+	        "SELECT " MEMBERSHIP_COLUMNS ", "
+	        "       (extract(epoch FROM m.created_at) * 1000000)::bigint "
+	        "FROM memberships m "
+	        "WHERE m.account_id = $1 "
+	        "  AND ($2::text IS NULL OR m.role = $2) "
+	        "  AND ($3::text IS NULL OR m.status = $3) "
+	        "  AND ($4::uuid IS NULL OR m.organization OR EXISTS ( "
+	        "       SELECT 1 FROM membership_subaccounts ms "
+	        "       WHERE ms.membership_id = m.id AND ms.subaccount_id = $4)) "
+	        "  AND ($5::bigint IS NULL OR (m.created_at, m.id) > "
+	        "       ('epoch'::timestamptz + $5::bigint * interval '1 microsecond', $6::uuid)) "
+	        "ORDER BY m.created_at, m.id LIMIT $7::bigint",
+	        7, params, &res);
+	if (rc != US_OK)
+		return rc;
+	size_t rows = (size_t)PQntuples(res);
+	reader r = {a, res, 0, 0, true};
+	Usher__V1__Membership **items = read_memberships(&r, rows);
+	store_cursor *pos = rows ? r_alloc(&r, rows * sizeof(*pos)) : NULL;
+	for (size_t i = 0; r.ok && i < rows; i++) {
+		pos[i].created_us = strtoll(PQgetvalue(res, (int)i, MEMBERSHIP_NCOLS), NULL, 10);
+		snprintf(pos[i].id, sizeof(pos[i].id), "%s", items[i]->id);
+	}
+	PQclear(res);
+	if (!r.ok)
+		return US_EEXHAUSTED;
+	*out = items;
+	*cursors = pos;
+	*n = rows;
+	return US_OK;
+}
+
+us_err store_memberships_of_user(PGconn *db, us_arena *a, const char *user_id, size_t limit,
+                                 Usher__V1__Membership ***out, size_t *n)
+{
+	char max[24];
+	snprintf(max, sizeof(max), "%zu", limit);
+	const char *params[] = {user_id, max};
+	PGresult *res;
+	us_err rc = us_db_exec(db,
+	                       "SELECT " MEMBERSHIP_COLUMNS ", a.name FROM memberships m "
+	                       "JOIN accounts a ON a.id = m.account_id WHERE m.user_id = $1 "
+	                       "ORDER BY a.name, a.id LIMIT $2::bigint",
+	                       2, params, &res);
+	if (rc != US_OK)
+		return rc;
+	size_t rows = (size_t)PQntuples(res);
+	reader r = {a, res, 0, 0, true};
+	Usher__V1__Membership **items = read_memberships(&r, rows);
+	for (size_t i = 0; r.ok && i < rows; i++) {
+		r.row = (int)i;
+		items[i]->account_name = r_str(&r, MEMBERSHIP_NCOLS);
+	}
+	PQclear(res);
+	if (!r.ok)
+		return US_EEXHAUSTED;
+	*out = items;
+	*n = rows;
+	return US_OK;
+}
+
+us_err store_members_among(PGconn *db, us_arena *a, const char *account_id,
+                           char *const *user_ids, size_t n, char ***out, size_t *n_out)
+{
+	const char *list = array_literal(a, user_ids, n);
+	if (list == NULL)
+		return US_EEXHAUSTED;
+	const char *params[] = {account_id, list};
+	PGresult *res;
+	us_err rc = us_db_exec(db,
+	                       "SELECT DISTINCT m.user_id FROM memberships m "
+	                       "JOIN unnest($2::uuid[]) AS u (id) ON m.user_id = u.id "
+	                       "WHERE m.account_id = $1 ORDER BY m.user_id",
+	                       2, params, &res);
+	if (rc != US_OK)
+		return rc;
+	size_t rows = (size_t)PQntuples(res);
+	reader r = {a, res, 0, 0, true};
+	char **ids = rows ? r_alloc(&r, rows * sizeof(char *)) : NULL;
+	for (size_t i = 0; r.ok && i < rows; i++) {
+		r.row = (int)i;
+		ids[i] = r_str(&r, 0);
+	}
+	PQclear(res);
+	if (!r.ok)
+		return US_EEXHAUSTED;
+	*out = ids;
+	*n_out = rows;
+	return US_OK;
+}

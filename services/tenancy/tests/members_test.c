@@ -1,0 +1,283 @@
+/* Managing members against the real daemon: ChangeRole, SetScope, Deactivate,
+ * Reactivate and Remove, with the ceiling, the last owner and the primary owner. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "tenancy_client.h"
+
+#define MEMBER USHER__V1__ROLE__ROLE_MEMBER
+#define MODERATOR USHER__V1__ROLE__ROLE_MODERATOR
+#define ADMIN USHER__V1__ROLE__ROLE_ADMIN
+#define OWNER USHER__V1__ROLE__ROLE_OWNER
+
+static ut_system *sys;
+
+typedef struct world {
+	tc *c;
+	char *owner, *account, *sub_a, *sub_b;
+} world;
+
+static world make_world(void)
+{
+	world w = {.c = tc_open(sys)};
+	w.owner = tc_uuid(w.c);
+	w.account = tc_account(w.c, w.owner)->account->id;
+	w.sub_a = tc_subaccount(w.c, w.owner, w.account, "North")->id;
+	w.sub_b = tc_subaccount(w.c, w.owner, w.account, "South")->id;
+	return w;
+}
+
+static Usher__V1__Membership *get_member(world *w, const char *user)
+{
+	Usher__V1__ListMembersRequest req = USHER__V1__LIST_MEMBERS_REQUEST__INIT;
+	req.account_id = w->account;
+	req.page_size = 500;
+	Usher__V1__ListMembersReply *out;
+	tc_expect(w->c, tc_call(w->c, "ListMembers", NULL, NULL, &req.base,
+	                        &usher__v1__list_members_reply__descriptor, &out),
+	          US_OK, "ListMembers");
+	for (size_t i = 0; i < out->n_members; i++) {
+		if (strcmp(out->members[i]->user_id, user) == 0)
+			return out->members[i];
+	}
+	fail_msg("%s is not a member", user);
+	return NULL;
+}
+
+static void test_last_owner_stays(void **state)
+{
+	(void)state;
+	world w = make_world();
+	tc *c = w.c;
+	tc_expect(c, tc_change_role(c, w.owner, w.account, w.owner, ADMIN), US_EPRECONDITION,
+	          "the only owner demoting themselves");
+	tc_expect_message(c, "last owner");
+	tc_expect(c, tc_member(c, "Deactivate", w.owner, w.account, w.owner), US_EPRECONDITION,
+	          "the only owner deactivating themselves");
+	tc_expect(c, tc_member(c, "Remove", w.owner, w.account, w.owner), US_EPRECONDITION,
+	          "the only owner removing themselves");
+	assert_int_equal(get_member(&w, w.owner)->role, OWNER);
+
+	/* With a second owner, the primary owner may step down. */
+	char *second = tc_uuid(c);
+	tc_grant(c, w.account, second, OWNER, tc_org(c));
+	tc_expect(c, tc_change_role(c, w.owner, w.account, w.owner, ADMIN), US_OK,
+	          "the primary owner demoting themselves beside another owner");
+	/* Now the second owner is the last one. */
+	tc_expect(c, tc_member(c, "Remove", second, w.account, second), US_EPRECONDITION,
+	          "the last owner removing themselves");
+	tc_close(c);
+}
+
+static void test_primary_owner_is_spared_by_others(void **state)
+{
+	(void)state;
+	world w = make_world();
+	tc *c = w.c;
+	char *second = tc_uuid(c);
+	tc_grant(c, w.account, second, OWNER, tc_org(c));
+	tc_expect(c, tc_change_role(c, second, w.account, w.owner, ADMIN), US_EDENIED,
+	          "another owner demoting the primary owner");
+	tc_expect_message(c, "primary owner");
+	tc_expect(c, tc_member(c, "Remove", second, w.account, w.owner), US_EDENIED,
+	          "another owner removing the primary owner");
+	tc_expect(c, tc_member(c, "Deactivate", second, w.account, w.owner), US_EDENIED,
+	          "another owner deactivating the primary owner");
+	assert_true(tc_is_member(c, w.account, w.owner));
+	assert_int_equal(get_member(&w, w.owner)->role, OWNER);
+
+	/* The primary owner may demote another owner. */
+	tc_expect(c, tc_change_role(c, w.owner, w.account, second, ADMIN), US_OK,
+	          "the primary owner demoting another owner");
+	tc_close(c);
+}
+
+static void test_admin_cannot_touch_an_owner_or_raise_above_itself(void **state)
+{
+	(void)state;
+	world w = make_world();
+	tc *c = w.c;
+	char *admin = tc_uuid(c), *member = tc_uuid(c);
+	tc_grant(c, w.account, admin, ADMIN, tc_org(c));
+	tc_grant(c, w.account, member, MEMBER, tc_org(c));
+
+	tc_expect(c, tc_change_role(c, admin, w.account, w.owner, MEMBER), US_EDENIED,
+	          "an admin demoting an owner");
+	tc_expect_message(c, "above own role");
+	tc_expect(c, tc_member(c, "Deactivate", admin, w.account, w.owner), US_EDENIED,
+	          "an admin deactivating an owner");
+	tc_expect(c, tc_member(c, "Remove", admin, w.account, w.owner), US_EDENIED,
+	          "an admin removing an owner");
+	tc_expect(c, tc_change_role(c, admin, w.account, member, OWNER), US_EDENIED,
+	          "an admin making an owner");
+	tc_expect(c, tc_change_role(c, admin, w.account, admin, OWNER), US_EDENIED,
+	          "an admin promoting themselves");
+	tc_expect(c, tc_change_role(c, admin, w.account, member, ADMIN), US_OK,
+	          "an admin promoting a member to admin");
+	assert_int_equal(get_member(&w, member)->role, ADMIN);
+	tc_close(c);
+}
+
+static void test_actor_needs_permission_over_the_members_scope(void **state)
+{
+	(void)state;
+	world w = make_world();
+	tc *c = w.c;
+	char *admin_a = tc_uuid(c), *member_a = tc_uuid(c), *member_b = tc_uuid(c);
+	char *moderator = tc_uuid(c);
+	tc_grant(c, w.account, admin_a, ADMIN, tc_subs(c, 1, w.sub_a));
+	tc_grant(c, w.account, member_a, MEMBER, tc_subs(c, 1, w.sub_a));
+	tc_grant(c, w.account, member_b, MEMBER, tc_subs(c, 1, w.sub_b));
+	tc_grant(c, w.account, moderator, MODERATOR, tc_subs(c, 1, w.sub_a));
+
+	tc_expect(c, tc_member(c, "Deactivate", admin_a, w.account, member_b), US_EDENIED,
+	          "an admin of A deactivating a member of B");
+	tc_expect_message(c, "outside your own");
+	tc_expect(c, tc_member(c, "Deactivate", admin_a, w.account, member_a), US_OK,
+	          "an admin of A deactivating a member of A");
+	tc_expect(c, tc_change_role(c, moderator, w.account, member_a, MODERATOR), US_EDENIED,
+	          "a moderator changing a role");
+	tc_expect_message(c, "role moderator is below admin");
+	tc_expect(c, tc_member(c, "Remove", tc_uuid(c), w.account, member_a), US_EDENIED,
+	          "an outsider removing a member");
+	tc_close(c);
+}
+
+static void test_deactivated_actor_cannot_manage(void **state)
+{
+	(void)state;
+	world w = make_world();
+	tc *c = w.c;
+	char *admin = tc_uuid(c), *member = tc_uuid(c);
+	tc_grant(c, w.account, admin, ADMIN, tc_org(c));
+	tc_grant(c, w.account, member, MEMBER, tc_org(c));
+	tc_expect(c, tc_member(c, "Deactivate", w.owner, w.account, admin), US_OK, "Deactivate");
+	tc_expect(c, tc_member(c, "Remove", admin, w.account, member), US_EDENIED,
+	          "a deactivated admin removing a member");
+	tc_expect_message(c, "deactivated");
+	assert_true(tc_is_member(c, w.account, member));
+	tc_close(c);
+}
+
+static void test_remove_returns_the_membership_and_ends_it(void **state)
+{
+	(void)state;
+	world w = make_world();
+	tc *c = w.c;
+	char *member = tc_uuid(c);
+	Usher__V1__Membership *m = tc_grant(c, w.account, member, MEMBER, tc_subs(c, 1, w.sub_a));
+	Usher__V1__MemberRequest req = USHER__V1__MEMBER_REQUEST__INIT;
+	req.account_id = w.account;
+	req.user_id = member;
+	Usher__V1__RemoveReply *out;
+	tc_expect(c, tc_call(c, "Remove", w.owner, NULL, &req.base,
+	                     &usher__v1__remove_reply__descriptor, &out),
+	          US_OK, "Remove");
+	assert_non_null(out->membership);
+	assert_string_equal(out->membership->id, m->id);
+	assert_false(tc_is_member(c, w.account, member));
+	tc_expect_check(c, member, w.account, w.sub_a, "messages.send", false, "not a member");
+	/* Removed, the user may be granted again. */
+	tc_grant(c, w.account, member, MEMBER, tc_subs(c, 1, w.sub_b));
+	tc_close(c);
+}
+
+static void test_promotion_to_owner_widens_to_organization(void **state)
+{
+	(void)state;
+	world w = make_world();
+	tc *c = w.c;
+	char *member = tc_uuid(c);
+	tc_grant(c, w.account, member, MEMBER, tc_subs(c, 1, w.sub_a));
+	tc_expect(c, tc_change_role(c, w.owner, w.account, member, OWNER), US_OK, "ChangeRole");
+	Usher__V1__Membership *m = get_member(&w, member);
+	assert_int_equal(m->role, OWNER);
+	assert_true(m->scope->organization);
+	assert_int_equal(m->scope->n_subaccount_ids, 0);
+	tc_expect_check(c, member, w.account, w.sub_b, "campaign.send", true, NULL);
+	tc_close(c);
+}
+
+static us_err set_scope(world *w, const char *actor, const char *user, Usher__V1__Scope *scope,
+                        char **products, size_t n_products)
+{
+	Usher__V1__SetScopeRequest req = USHER__V1__SET_SCOPE_REQUEST__INIT;
+	req.account_id = w->account;
+	req.user_id = (char *)user;
+	req.scope = scope;
+	req.products = products;
+	req.n_products = n_products;
+	Usher__V1__SetScopeReply *out;
+	return tc_call(w->c, "SetScope", actor, NULL, &req.base, &usher__v1__set_scope_reply__descriptor,
+	               &out);
+}
+
+static void test_set_scope_follows_the_grant_rules(void **state)
+{
+	(void)state;
+	world w = make_world();
+	tc *c = w.c;
+	char *sub_c = tc_subaccount(c, w.owner, w.account, "East")->id;
+	char *admin = tc_uuid(c), *member = tc_uuid(c);
+	char *sms[] = {"sms"}, *fax[] = {"fax"};
+	tc_grant(c, w.account, admin, ADMIN, tc_subs(c, 2, w.sub_a, w.sub_b));
+	tc_grant(c, w.account, member, MEMBER, tc_subs(c, 1, w.sub_a));
+
+	tc_expect(c, set_scope(&w, admin, member, tc_subs(c, 2, w.sub_a, w.sub_b), sms, 1), US_OK,
+	          "an admin widening a member within their own subaccounts");
+	Usher__V1__Membership *m = get_member(&w, member);
+	assert_int_equal(m->scope->n_subaccount_ids, 2);
+	assert_int_equal(m->n_products, 1);
+	tc_expect_check(c, member, w.account, w.sub_b, "messages.send", true, NULL);
+
+	tc_expect(c, set_scope(&w, admin, member, tc_subs(c, 1, sub_c), NULL, 0), US_EDENIED,
+	          "an admin moving a member outside their own subaccounts");
+	tc_expect(c, set_scope(&w, admin, member, tc_org(c), NULL, 0), US_EDENIED,
+	          "an admin granting organization scope");
+	tc_expect_message(c, "only owners");
+	tc_expect_invalid(c, set_scope(&w, w.owner, member, tc_org(c), fax, 1), "products[0]",
+	                  "SetScope with a product the account lacks");
+	tc_expect(c, set_scope(&w, w.owner, w.owner, tc_subs(c, 1, w.sub_a), NULL, 0),
+	          US_EPRECONDITION, "an owner narrowed to a subaccount");
+
+	/* Narrowing takes effect at once. */
+	tc_expect(c, set_scope(&w, w.owner, member, tc_subs(c, 1, w.sub_b), NULL, 0), US_OK,
+	          "the owner narrowing a member");
+	tc_expect_check(c, member, w.account, w.sub_a, "messages.send", false, "scope");
+	tc_close(c);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	sys = tc_system_start("tenancy_members", NULL);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	tc_system_stop(sys);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_last_owner_stays),
+		cmocka_unit_test(test_primary_owner_is_spared_by_others),
+		cmocka_unit_test(test_admin_cannot_touch_an_owner_or_raise_above_itself),
+		cmocka_unit_test(test_actor_needs_permission_over_the_members_scope),
+		cmocka_unit_test(test_deactivated_actor_cannot_manage),
+		cmocka_unit_test(test_remove_returns_the_membership_and_ends_it),
+		cmocka_unit_test(test_promotion_to_owner_widens_to_organization),
+		cmocka_unit_test(test_set_scope_follows_the_grant_rules),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
