@@ -576,6 +576,8 @@ int ctl_parse_global(ctl_ctx *ctx, int argc, char **argv, int *i)
 {
 	spec global = {global_args, CTL_COUNT(global_args), &ctx->opts,
 	               seen_flags(ctx, CTL_COUNT(global_args))};
+	if (global.seen == NULL)
+		return ctl_fail("out of memory");
 	for (; *i < argc && argv[*i][0] == '-'; (*i)++) {
 		if (strcmp(argv[*i], "--help") == 0 || strcmp(argv[*i], "-h") == 0) {
 			ctl_usage(stdout);
@@ -604,12 +606,12 @@ int ctl_run(ctl_ctx *ctx, const ctl_group *group, const ctl_command *cmd, int ar
 		}
 	}
 	void *params = us_arena_alloc(ctx->arena, cmd->params_size ? cmd->params_size : 1);
-	if (params == NULL)
-		return ctl_fail("out of memory");
 	spec specs[2] = {
 		{cmd->args, cmd->n_args, params, seen_flags(ctx, cmd->n_args)},
 		{global_args, CTL_COUNT(global_args), &ctx->opts, seen_flags(ctx, CTL_COUNT(global_args))},
 	};
+	if (params == NULL || specs[0].seen == NULL || specs[1].seen == NULL)
+		return ctl_fail("out of memory");
 	int rc = parse_args(ctx, specs, 2, argc, argv, name);
 	if (rc != CTL_PROCEED)
 		return rc;
@@ -697,11 +699,9 @@ us_err ctl_try_call(ctl_ctx *ctx, const ctl_target *target, const ProtobufCServi
 
 int ctl_report(ctl_ctx *ctx, us_err code, const us_status *st)
 {
-	const char *what = us_strerror(code);
-	if (st->message[0] != '\0' && strcmp(st->message, what) != 0)
-		fprintf(stderr, "usherctl: %s: %s\n", what, st->message);
-	else
-		fprintf(stderr, "usherctl: %s\n", what);
+	/* The daemon's words, and the code for whoever greps for it. */
+	fprintf(stderr, "usherctl: %s (%s)\n", st->message[0] ? st->message : us_strerror(code),
+	        us_err_name(code));
 	for (size_t i = 0; i < st->n_violations; i++)
 		fprintf(stderr, "  %s: %s\n", st->violations[i].field, st->violations[i].description);
 	if (ctx->opts.json) {

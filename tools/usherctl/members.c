@@ -1,7 +1,6 @@
 /* usherctl members: list an account's members and change, deactivate, reactivate or
  * remove a membership (usher.v1.TenancyService). */
 #include <stddef.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "ctl.h"
@@ -129,7 +128,8 @@ typedef struct member_params {
 	char *user;
 } member_params;
 
-/* deactivate, reactivate and remove: the same request, a different method. */
+/* deactivate, reactivate and remove: the same request, a different method, and each
+ * answers with the membership (remove: as it was just before). */
 static int run_member(ctl_ctx *ctx, void *params)
 {
 	const member_params *p = params;
@@ -138,16 +138,7 @@ static int run_member(ctl_ctx *ctx, void *params)
 	int rc = ctl_resolve_user(ctx, p->user, &req.user_id);
 	if (rc != CTL_OK)
 		return rc;
-	ProtobufCMessage *reply;
-	if ((rc = ctl_call(ctx, TENANCY, ctx->cmd->method, CTL_KEYED, &req.base, &reply)) != CTL_OK)
-		return rc;
-	if (ctx->opts.json)
-		ctl_print_message_json(reply);
-	else if (reply->descriptor == &usher__v1__remove_reply__descriptor) /* empty */
-		printf("removed %s from account %s\n", p->user, p->account);
-	else if (((const Usher__V1__MemberReply *)reply)->membership != NULL)
-		ctl_print_record(ctx, &((const Usher__V1__MemberReply *)reply)->membership->base);
-	return CTL_OK;
+	return ctl_call_show(ctx, TENANCY, ctx->cmd->method, CTL_KEYED, &req.base, "membership");
 }
 
 static const ctl_arg member_args[] = {

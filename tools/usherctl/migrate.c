@@ -102,7 +102,8 @@ static int run_status(ctl_ctx *ctx, void *params)
 			int c = ctl_exit_code(answers[i].code);
 			/* The worst wins: unavailable over denied over failed. */
 			code = c > code ? c : code;
-			fprintf(stderr, "usherctl: %s: %s\n", chosen[i]->daemon, answers[i].status.message);
+			fprintf(stderr, "usherctl: %s: %s (%s)\n", chosen[i]->daemon,
+			        answers[i].status.message, us_err_name(answers[i].code));
 		}
 	}
 	if (ctx->opts.json)
