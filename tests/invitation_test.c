@@ -505,8 +505,14 @@ static void test_who_may_invite_and_see(void **state)
 	Usher__V1__CreateInvitationsReply *r;
 	us_status st;
 
-	/* An admin cannot invite an owner, nor at organization level... */
-	assert_int_equal(ut_invite(&sys, A, admin, account, USHER__V1__ROLE__ROLE_OWNER, sub, emails, 1,
+	/* An admin cannot invite an owner (owners are organization-level), nor a member at
+	 * organization level... */
+	assert_int_equal(ut_invite(&sys, A, admin, account, USHER__V1__ROLE__ROLE_OWNER, NULL, emails, 1,
+	                           &r, &st),
+	                 US_EDENIED);
+	us_status_clear(&st);
+	/* ...nor above their own role in their own subaccount... */
+	assert_int_equal(ut_invite(&sys, A, mod, account, USHER__V1__ROLE__ROLE_ADMIN, sub, emails, 1,
 	                           &r, &st),
 	                 US_EDENIED);
 	us_status_clear(&st);

@@ -323,6 +323,14 @@ static us_err joining_user(us_call *call, peer_ctx *p, const Usher__V1__AcceptLi
 		if (link->n_domains > 0 && (!(*user)->email_verified || !domain_allowed(link, (*user)->email)))
 			return us_call_error(call, US_EDENIED,
 			                     "this invitation link is only for some email domains");
+		/* A member changes nothing, and spends no use. */
+		Usher__V1__MembersAmongReply *members;
+		rc = peer_members_among(p, link->account_id, &(*user)->id, 1, &members);
+		if (rc != US_OK)
+			return inv_upstream_error(call, p, rc, "looking up members");
+		if (members->n_user_ids > 0)
+			return us_call_error(call, US_EEXISTS, "you are already a member of %s",
+			                     link->account_name);
 		return US_OK;
 	}
 	if (!domain_allowed(link, email))
@@ -354,7 +362,7 @@ static us_err joining_user(us_call *call, peer_ctx *p, const Usher__V1__AcceptLi
 /* Grants member on the link's scope, with the account's products, as the link's creator
  * (whose right to grant it tenancyd checks again). */
 static us_err grant(us_call *call, peer_ctx *p, const link_row *link, const char *user_id,
-                    Usher__V1__Membership **membership)
+                    unsigned use, Usher__V1__Membership **membership)
 {
 	Usher__V1__Account *account;
 	us_err rc = peer_get_account(p, link->account_id, &account);
@@ -374,7 +382,9 @@ static us_err grant(us_call *call, peer_ctx *p, const link_row *link, const char
 	g.n_products = account->n_products;
 	g.source = us_arena_printf(p->arena, "link:%s", link->id);
 	g.granted_by = link->created_by;
-	rc = peer_grant_membership(p, join_key(p->arena, link->id, user_id), &g, membership);
+	/* Keyed by this use of the link: a member who left and comes back is granted anew. */
+	char *what = us_arena_printf(p->arena, "%s:%u", user_id, use);
+	rc = peer_grant_membership(p, join_key(p->arena, link->id, what), &g, membership);
 	if (rc == US_EEXISTS)
 		return us_call_error(call, US_EEXISTS, "you are already a member of %s", link->account_name);
 	if (rc == US_EDENIED || rc == US_EPRECONDITION || rc == US_EINVAL)
@@ -405,14 +415,15 @@ us_err inv_accept_link(us_call *call, const ProtobufCMessage *request, ProtobufC
 	Usher__V1__User *user = NULL;
 	bool created = false;
 	bool taken = false;
+	unsigned use = 0;
 	Usher__V1__Membership *membership = NULL;
 	rc = joining_user(call, &p, req, &link, email, &user, &created);
 	if (rc == US_OK)
-		rc = store_link_take_use(db, link.id, &taken);
+		rc = store_link_take_use(db, link.id, &taken, &use);
 	if (rc == US_OK && !taken)
 		rc = us_call_error(call, US_EPRECONDITION, "this invitation link is no longer usable");
 	if (rc == US_OK)
-		rc = grant(call, &p, &link, user->id, &membership);
+		rc = grant(call, &p, &link, user->id, use, &membership);
 	if (rc == US_OK)
 		rc = store_link_record_join(db, link.id, user->id, user->email, membership->id);
 	if (rc != US_OK && taken && store_link_give_back_use(db, link.id) != US_OK)

@@ -606,17 +606,21 @@ us_err store_link_by_token(PGconn *c, us_arena *a, const uint8_t *hash, link_row
 	                lengths, formats, out);
 }
 
-us_err store_link_take_use(PGconn *c, const char *link_id, bool *taken)
+us_err store_link_take_use(PGconn *c, const char *link_id, bool *taken, unsigned *uses)
 {
 	const char *params[] = {link_id};
-	int rows = 0;
-	us_err rc = exec_count(c,
+	PGresult *res;
+	us_err rc = us_db_exec(c,
 	                       "UPDATE links SET uses = uses + 1 WHERE id = $1 AND state = 'active'"
 	                       " AND (expires_at IS NULL OR expires_at > now())"
-	                       " AND (max_uses = 0 OR uses < max_uses)",
-	                       1, params, &rows);
-	*taken = rc == US_OK && rows == 1;
-	return rc;
+	                       " AND (max_uses = 0 OR uses < max_uses) RETURNING uses",
+	                       1, params, &res);
+	if (rc != US_OK)
+		return rc;
+	*taken = PQntuples(res) == 1;
+	*uses = *taken ? (unsigned)atol(PQgetvalue(res, 0, 0)) : 0;
+	PQclear(res);
+	return US_OK;
 }
 
 us_err store_link_give_back_use(PGconn *c, const char *link_id)

@@ -181,8 +181,10 @@ US_MUST_USE us_err store_link_get(PGconn *c, us_arena *a, const char *account_id
 US_MUST_USE us_err store_link_delete(PGconn *c, us_arena *a, const char *account_id,
                                      const char *subaccount_id, link_row *out);
 US_MUST_USE us_err store_link_by_token(PGconn *c, us_arena *a, const uint8_t *hash, link_row *out);
-/* Counts one use if the link is active, unexpired and not used up; *taken says if it was. */
-US_MUST_USE us_err store_link_take_use(PGconn *c, const char *link_id, bool *taken);
+/* Counts one use if the link is active, unexpired and not used up; *taken says if it was,
+ * and *uses is then the count with this one. */
+US_MUST_USE us_err store_link_take_use(PGconn *c, const char *link_id, bool *taken,
+                                       unsigned *uses);
 /* Gives back a use whose join did not happen. */
 US_MUST_USE us_err store_link_give_back_use(PGconn *c, const char *link_id);
 US_MUST_USE us_err store_link_record_join(PGconn *c, const char *link_id, const char *user_id,

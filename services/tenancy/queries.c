@@ -1,6 +1,7 @@
 #include "queries.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "guard.h"
 #include "input.h"
@@ -65,6 +66,50 @@ us_err tenancy_list_members(us_call *call, const ProtobufCMessage *request,
 		return rc;
 	if (out->n_members > page_size) {
 		out->n_members = page_size;
+		char *token = us_arena_alloc(us_call_arena(call), TENANCY_PAGE_TOKEN_LEN + 1);
+		if (token == NULL)
+			return US_EEXHAUSTED;
+		tenancy_page_token_encode(&cursors[page_size - 1], token);
+		out->next_page_token = token;
+	}
+	*reply = &out->base;
+	return US_OK;
+}
+
+us_err tenancy_list_accounts(us_call *call, const ProtobufCMessage *request,
+                             ProtobufCMessage **reply)
+{
+	const Usher__V1__ListAccountsRequest *req = (const Usher__V1__ListAccountsRequest *)request;
+	/* Every account is for operators only, never on someone's behalf. */
+	if (us_call_actor_user_id(call)[0] != '\0')
+		return us_call_error(call, US_EDENIED, "listing every account is for operators");
+	if (strlen(req->name_contains) > 200)
+		us_call_violation(call, "name_contains", "must be at most 200 bytes");
+	if (req->page_size > TENANCY_PAGE_SIZE_MAX)
+		us_call_violation(call, "page_size", "must be from 1 to %d (0: %d)",
+		                  TENANCY_PAGE_SIZE_MAX, TENANCY_PAGE_SIZE_DEFAULT);
+	store_cursor after;
+	bool has_after = req->page_token[0] != '\0';
+	if (has_after && !tenancy_page_token_decode(req->page_token, &after))
+		us_call_violation(call, "page_token", "is not a token from a previous page");
+	if (us_call_has_violations(call))
+		return us_call_invalid(call);
+
+	size_t page_size = req->page_size ? req->page_size : TENANCY_PAGE_SIZE_DEFAULT;
+	Usher__V1__ListAccountsReply *out = US_ARENA_NEW(us_call_arena(call),
+	                                                 Usher__V1__ListAccountsReply);
+	if (out == NULL)
+		return US_EEXHAUSTED;
+	usher__v1__list_accounts_reply__init(out);
+	store_cursor *cursors;
+	us_err rc = store_accounts_list(us_call_db(call), us_call_arena(call),
+	                                req->name_contains[0] ? req->name_contains : NULL,
+	                                has_after ? &after : NULL, page_size + 1, &out->accounts,
+	                                &cursors, &out->n_accounts);
+	if (rc != US_OK)
+		return rc;
+	if (out->n_accounts > page_size) {
+		out->n_accounts = page_size;
 		char *token = us_arena_alloc(us_call_arena(call), TENANCY_PAGE_TOKEN_LEN + 1);
 		if (token == NULL)
 			return US_EEXHAUSTED;

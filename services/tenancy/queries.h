@@ -12,6 +12,7 @@
 
 us_rpc_handler tenancy_list_members;
 us_rpc_handler tenancy_list_my_memberships;
+us_rpc_handler tenancy_list_accounts;
 us_rpc_handler tenancy_members_among;
 
 #endif

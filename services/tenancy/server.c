@@ -25,6 +25,7 @@ static const us_rpc_method tenancy_methods[] = {
 	{"Check", tenancy_check, 0},
 	{"CheckGrant", tenancy_check_grant, 0},
 	{"MembersAmong", tenancy_members_among, 0},
+	{"ListAccounts", tenancy_list_accounts, 0},
 };
 
 const us_rpc_service tenancy_services[] = {

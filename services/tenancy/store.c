@@ -519,6 +519,47 @@ static Usher__V1__Membership **read_memberships(reader *r, size_t rows)
 	return items;
 }
 
+us_err store_accounts_list(PGconn *db, us_arena *a, const char *name_contains,
+                           const store_cursor *after, size_t limit, Usher__V1__Account ***out,
+                           store_cursor **cursors, size_t *n)
+{
+	char after_us[24], lim[24];
+	snprintf(lim, sizeof(lim), "%zu", limit);
+	if (after != NULL)
+		snprintf(after_us, sizeof(after_us), "%lld", (long long)after->created_us);
+	const char *params[] = {name_contains, after ? after_us : NULL, after ? after->id : NULL, lim};
+	PGresult *res;
+	us_err rc = us_db_exec(
+	        db,
+	        "SELECT " ACCOUNT_COLUMNS ", (extract(epoch FROM a.created_at) * 1000000)::bigint "
+	        "FROM accounts a "
+	        "WHERE ($1::text IS NULL OR strpos(lower(a.name), lower($1)) > 0) "
+	        "  AND ($2::bigint IS NULL OR (a.created_at, a.id) > "
+	        "       ('epoch'::timestamptz + $2::bigint * interval '1 microsecond', $3::uuid)) "
+	        "ORDER BY a.created_at, a.id LIMIT $4::bigint",
+	        4, params, &res);
+	if (rc != US_OK)
+		return rc;
+	size_t rows = (size_t)PQntuples(res);
+	reader r = {a, res, 0, 0, true};
+	Usher__V1__Account **items = rows ? r_alloc(&r, rows * sizeof(*items)) : NULL;
+	store_cursor *pos = rows ? r_alloc(&r, rows * sizeof(*pos)) : NULL;
+	for (size_t i = 0; r.ok && i < rows; i++) {
+		r.row = (int)i;
+		items[i] = read_account(&r);
+		pos[i].created_us = strtoll(PQgetvalue(res, (int)i, ACCOUNT_NCOLS), NULL, 10);
+		if (items[i] != NULL)
+			snprintf(pos[i].id, sizeof(pos[i].id), "%s", items[i]->id);
+	}
+	PQclear(res);
+	if (!r.ok)
+		return US_EEXHAUSTED;
+	*out = items;
+	*cursors = pos;
+	*n = rows;
+	return US_OK;
+}
+
 us_err store_members_list(PGconn *db, us_arena *a, const store_member_query *q,
                           Usher__V1__Membership ***out, store_cursor **cursors, size_t *n)
 {

@@ -131,6 +131,13 @@ US_MUST_USE us_err store_members_list(PGconn *db, us_arena *a, const store_membe
                                       Usher__V1__Membership ***out, store_cursor **cursors,
                                       size_t *n);
 
+/* Up to limit accounts after the position, oldest first, whose name contains
+ * name_contains (case-insensitive; NULL: any); cursors[i] is the position of out[i]. */
+US_MUST_USE us_err store_accounts_list(PGconn *db, us_arena *a, const char *name_contains,
+                                       const store_cursor *after, size_t limit,
+                                       Usher__V1__Account ***out, store_cursor **cursors,
+                                       size_t *n);
+
 /* The user's memberships (account_name filled), at most limit, by account name. */
 US_MUST_USE us_err store_memberships_of_user(PGconn *db, us_arena *a, const char *user_id,
                                              size_t limit, Usher__V1__Membership ***out,

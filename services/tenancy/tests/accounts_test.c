@@ -299,6 +299,49 @@ static void test_members_among_fifty_thousand(void **state)
 	tc_close(c);
 }
 
+static us_err list_accounts(tc *c, const char *actor, const char *contains, uint32_t page_size,
+                            const char *token, Usher__V1__ListAccountsReply **out)
+{
+	Usher__V1__ListAccountsRequest req = USHER__V1__LIST_ACCOUNTS_REQUEST__INIT;
+	req.name_contains = (char *)contains;
+	req.page_size = page_size;
+	req.page_token = (char *)token;
+	return tc_call(c, "ListAccounts", actor, NULL, &req.base,
+	               &usher__v1__list_accounts_reply__descriptor, out);
+}
+
+static void test_operators_list_accounts(void **state)
+{
+	(void)state;
+	tc *c = tc_open(sys);
+	char *owner = tc_uuid(c);
+	const char *names[] = {"Zebra Alpha Club", "zebra beta", "ZEBRA ALPHA two"};
+	for (size_t i = 0; i < 3; i++) {
+		Usher__V1__CreateAccountRequest req = USHER__V1__CREATE_ACCOUNT_REQUEST__INIT;
+		req.name = (char *)names[i];
+		Usher__V1__CreateAccountReply *out;
+		tc_expect(c, tc_call(c, "CreateAccount", owner, NULL, &req.base,
+		                     &usher__v1__create_account_reply__descriptor, &out),
+		          US_OK, "CreateAccount");
+	}
+	/* Case-insensitive, oldest first, in pages that end. */
+	Usher__V1__ListAccountsReply *page;
+	tc_expect(c, list_accounts(c, NULL, "zebra alpha", 1, "", &page), US_OK, "first page");
+	assert_int_equal(page->n_accounts, 1);
+	assert_string_equal(page->accounts[0]->name, "Zebra Alpha Club");
+	assert_string_not_equal(page->next_page_token, "");
+	tc_expect(c, list_accounts(c, NULL, "zebra alpha", 1, page->next_page_token, &page), US_OK,
+	          "second page");
+	assert_int_equal(page->n_accounts, 1);
+	assert_string_equal(page->accounts[0]->name, "ZEBRA ALPHA two");
+	assert_string_equal(page->next_page_token, "");
+	/* Never on a user's behalf. */
+	tc_expect(c, list_accounts(c, owner, "", 0, "", &page), US_EDENIED, "with an actor");
+	tc_expect_invalid(c, list_accounts(c, NULL, "", 0, "garbage", &page), "page_token",
+	                  "bad page token");
+	tc_close(c);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -323,6 +366,7 @@ int main(void)
 		cmocka_unit_test(test_list_members_pages_and_filters),
 		cmocka_unit_test(test_list_my_memberships),
 		cmocka_unit_test(test_members_among_fifty_thousand),
+		cmocka_unit_test(test_operators_list_accounts),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
