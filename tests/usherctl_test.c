@@ -148,6 +148,22 @@ static void test_accounts_and_subaccounts(void **state)
 	assert_contains(out, "texting");
 	free(out);
 
+	/* Every account, for operators: filtered by name, paged, never on someone's behalf. */
+	json_t *listed = RUN_JSON(0, "accounts", "list", "--name-contains", "BETA");
+	json_t *accounts = json_object_get(listed, "accounts");
+	assert_int_equal(json_array_size(accounts), 1);
+	assert_string_equal(str(json_array_get(accounts, 0), "id"), id);
+	json_decref(listed);
+	listed = RUN_JSON(0, "accounts", "list", "--limit", "1");
+	assert_int_equal(json_array_size(json_object_get(listed, "accounts")), 1);
+	assert_true(strlen(str(listed, "nextPageToken")) > 0);
+	json_decref(listed);
+	assert_int_equal(RUN(&out, "accounts", "list"), 0);
+	assert_contains(out, "Acme Team");
+	assert_contains(out, "Beta Co");
+	free(out);
+	assert_int_equal(RUN(NULL, "accounts", "list", "--as", owner_email), 2);
+
 	json_t *sub = RUN_JSON(0, "subaccounts", "create", id, "East Region", "--as", owner_email);
 	assert_string_equal(str(sub, "subaccount.name"), "East Region");
 	assert_int_equal(RUN(&out, "subaccounts", "list", id), 0);
@@ -448,6 +464,14 @@ static void test_actor_without_rights_exits_4(void **state)
 	json_t *none = list_invitations("victim@example.com", NULL);
 	assert_int_equal(json_array_size(none), 0);
 	json_decref(none);
+	/* Nor may someone who is not a member at all. */
+	ut_create_user(&sys, A, "stranger@example.com", "Stan Stranger", PASSWORD);
+	rc = RUN_ALL(&out, "invitations", "create", account, "victim@example.com", "--as",
+	             "stranger@example.com");
+	if (rc != 4)
+		fail_msg("exit status %d, expected 4:\n%s", rc, out);
+	free(out);
+	assert_int_equal(RUN(NULL, "invitations", "list", account, "--as", "stranger@example.com"), 4);
 	assert_int_equal(RUN(NULL, "members", "role", account, owner, "member", "--as", max), 4);
 	assert_int_equal(RUN(NULL, "members", "deactivate", account, owner, "--as", max), 4);
 }

@@ -56,6 +56,42 @@ static const ctl_arg create_args[] = {
 	 .max = 100, .help = "the only email domains it may invite, comma-separated (default: any)"},
 };
 
+typedef struct list_params {
+	char *name_contains;
+	uint32_t limit;
+} list_params;
+
+static int run_list(ctl_ctx *ctx, void *params)
+{
+	const list_params *p = params;
+	Usher__V1__ListAccountsRequest req = USHER__V1__LIST_ACCOUNTS_REQUEST__INIT;
+	req.name_contains = p->name_contains ? p->name_contains : "";
+	uint32_t limit = p->limit ? p->limit : 100;
+	ProtobufCMessage *reply;
+	int rc = ctl_call_pages(ctx, TENANCY, "ListAccounts", &req.base, limit, &reply);
+	if (rc != CTL_OK)
+		return rc;
+	const Usher__V1__ListAccountsReply *r = (const Usher__V1__ListAccountsReply *)reply;
+	if (ctx->opts.json) {
+		ctl_print_message_json(reply);
+		return CTL_OK;
+	}
+	static const char *const headers[] = {"ID", "NAME", "STATUS", "OWNER", "PRODUCTS", "CREATED"};
+	static const char *const fields[] = {"id",       "name",     "status",
+	                                     "primary_owner_id", "products", "created_at"};
+	ctl_print_messages(ctx, CTL_COUNT(headers), headers, fields,
+	                   (ProtobufCMessage *const *)r->accounts, r->n_accounts);
+	ctl_note_more(reply, "accounts", limit);
+	return CTL_OK;
+}
+
+static const ctl_arg list_args[] = {
+	{.name = "--name-contains", .kind = CTL_TEXT, .offset = offsetof(list_params, name_contains),
+	 .metavar = "S", .max = 200, .help = "only accounts whose name contains S (any case)"},
+	{.name = "--limit", .kind = CTL_UINT, .offset = offsetof(list_params, limit), .min = 1,
+	 .max = 50000, .help = "show at most N, oldest first (default 100)"},
+};
+
 typedef struct show_params {
 	char *account;
 } show_params;
@@ -79,6 +115,10 @@ static const ctl_command commands[] = {
 	           "owner, not --as, is the actor of this command.",
 	 .args = create_args, .n_args = CTL_COUNT(create_args), .params_size = sizeof(create_params),
 	 .flags = CTL_NO_ACTOR, .run = run_create},
+	{.name = "list", .summary = "list every account, oldest first",
+	 .detail = "An operator's view across tenants: it acts for no one, so it takes no --as.",
+	 .args = list_args, .n_args = CTL_COUNT(list_args), .params_size = sizeof(list_params),
+	 .flags = CTL_NO_ACTOR, .run = run_list},
 	{.name = "show", .summary = "show an account's settings",
 	 .detail = "Without --as the account is read as a trusted internal caller; with --as\n"
 	           "that user must be a member.",

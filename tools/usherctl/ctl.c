@@ -796,6 +796,14 @@ int ctl_call_pages(ctl_ctx *ctx, const ProtobufCServiceDescriptor *svc, const ch
 	return CTL_OK;
 }
 
+void ctl_note_more(const ProtobufCMessage *reply, const char *what, uint32_t limit)
+{
+	const char *next = *MEMBER(reply, field_of(reply->descriptor, "next_page_token"), char *);
+	if (next != NULL && next[0] != '\0')
+		fprintf(stderr, "usherctl: more than %u %s match; raise --limit to see them\n", limit,
+		        what);
+}
+
 int ctl_call_show(ctl_ctx *ctx, const ProtobufCServiceDescriptor *svc, const char *method,
                   unsigned flags, const ProtobufCMessage *req, const char *field)
 {

@@ -196,6 +196,10 @@ int ctl_call_pages(ctl_ctx *ctx, const ProtobufCServiceDescriptor *svc, const ch
 int ctl_call_show(ctl_ctx *ctx, const ProtobufCServiceDescriptor *svc, const char *method,
                   unsigned flags, const ProtobufCMessage *req, const char *field);
 
+/* After a paged list cut at limit: says on stderr when more items (what: "invitations")
+ * than limit match, so a table never silently hides rows. */
+void ctl_note_more(const ProtobufCMessage *reply, const char *what, uint32_t limit);
+
 /* A user given as an id or an email (CTL_USER) as a user id, looked up with
  * IdentityService/LookupEmails when it is an email. Returns an exit code. */
 int ctl_resolve_user(ctl_ctx *ctx, const char *user, char **id);

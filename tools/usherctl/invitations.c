@@ -402,9 +402,7 @@ static int run_list(ctl_ctx *ctx, void *params)
 	                                     "send_count"};
 	ctl_print_messages(ctx, CTL_COUNT(headers), headers, fields,
 	                   (ProtobufCMessage *const *)r->invitations, r->n_invitations);
-	if (r->next_page_token[0] != '\0')
-		fprintf(stderr, "usherctl: more than %u invitations match; raise --limit to see them\n",
-		        limit);
+	ctl_note_more(reply, "invitations", limit);
 	return CTL_OK;
 }
 
