@@ -119,7 +119,7 @@ Usher__V1__CreateAccountReply *tc_account(tc *c, const char *owner)
 	req.name = us_arena_printf(c->arena, "Account %.8s", tc_uuid(c));
 	req.products = products;
 	req.n_products = 2;
-	Usher__V1__CreateAccountReply *out;
+	Usher__V1__CreateAccountReply *out = NULL;
 	us_err rc = tc_call(c, "CreateAccount", owner, NULL, &req.base,
 	                    &usher__v1__create_account_reply__descriptor, &out);
 	tc_expect(c, rc, US_OK, "CreateAccount");
@@ -132,7 +132,7 @@ Usher__V1__Subaccount *tc_subaccount(tc *c, const char *actor, const char *accou
 	Usher__V1__CreateSubaccountRequest req = USHER__V1__CREATE_SUBACCOUNT_REQUEST__INIT;
 	req.account_id = (char *)account_id;
 	req.name = (char *)name;
-	Usher__V1__CreateSubaccountReply *out;
+	Usher__V1__CreateSubaccountReply *out = NULL;
 	us_err rc = tc_call(c, "CreateSubaccount", actor, NULL, &req.base,
 	                    &usher__v1__create_subaccount_reply__descriptor, &out);
 	tc_expect(c, rc, US_OK, "CreateSubaccount");
@@ -197,7 +197,7 @@ Usher__V1__CheckReply *tc_check(tc *c, const char *user_id, const char *account_
 	req.account_id = (char *)account_id;
 	req.subaccount_id = subaccount_id != NULL ? (char *)subaccount_id : "";
 	req.action = (char *)action;
-	Usher__V1__CheckReply *out;
+	Usher__V1__CheckReply *out = NULL;
 	tc_expect(c, tc_call(c, "Check", NULL, NULL, &req.base, &usher__v1__check_reply__descriptor,
 	                     &out),
 	          US_OK, "Check");
@@ -248,7 +248,7 @@ bool tc_is_member(tc *c, const char *account_id, const char *user_id)
 	req.account_id = (char *)account_id;
 	req.user_ids = ids;
 	req.n_user_ids = 1;
-	Usher__V1__MembersAmongReply *out;
+	Usher__V1__MembersAmongReply *out = NULL;
 	tc_expect(c, tc_call(c, "MembersAmong", NULL, NULL, &req.base,
 	                     &usher__v1__members_among_reply__descriptor, &out),
 	          US_OK, "MembersAmong");
