@@ -596,7 +596,6 @@ int ctl_parse_global(ctl_ctx *ctx, int argc, char **argv, int *i)
 
 int ctl_run(ctl_ctx *ctx, const ctl_group *group, const ctl_command *cmd, int argc, char **argv)
 {
-	ctx->group = group;
 	ctx->cmd = cmd;
 	const char *name = command_name(ctx, group, cmd);
 	for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++) {
@@ -697,7 +696,9 @@ us_err ctl_try_call(ctl_ctx *ctx, const ctl_target *target, const ProtobufCServi
 	return us_rpc_call(ctx->clients[t], full, &call, req, md->output, ctx->arena, reply, st);
 }
 
-int ctl_report(ctl_ctx *ctx, us_err code, const us_status *st)
+/* Prints a failed call's status (stderr, and the API's error document with --json) and
+ * returns the exit code. */
+static int report(ctl_ctx *ctx, us_err code, const us_status *st)
 {
 	/* The daemon's words, and the code for whoever greps for it. */
 	fprintf(stderr, "usherctl: %s (%s)\n", st->message[0] ? st->message : us_strerror(code),
@@ -726,7 +727,7 @@ int ctl_call(ctl_ctx *ctx, const ProtobufCServiceDescriptor *svc, const char *me
 		return ctl_usage_error("%s is not set (the address of %s)", target->env, target->daemon);
 	us_status st;
 	us_err rc = ctl_try_call(ctx, target, svc, method, flags, req, reply, &st);
-	int code = rc == US_OK ? CTL_OK : ctl_report(ctx, rc, &st);
+	int code = rc == US_OK ? CTL_OK : report(ctx, rc, &st);
 	us_status_clear(&st);
 	return code;
 }
@@ -840,7 +841,7 @@ int ctl_resolve_user(ctl_ctx *ctx, const char *user, char **id)
 		us_status st;
 		us_status_init(&st);
 		us_status_set(&st, US_ENOTFOUND, "no user has the email \"%s\"", user);
-		rc = ctl_report(ctx, US_ENOTFOUND, &st);
+		rc = report(ctx, US_ENOTFOUND, &st);
 		us_status_clear(&st);
 		return rc;
 	}

@@ -25,13 +25,14 @@
 enum {
 	CTL_OK = 0,
 	CTL_FAILED = 1,
-	CTL_USAGE = 2,       /* nothing was sent: a bad argument, input file or setting */
+	CTL_USAGE = 2,       /* nothing was changed: a bad argument, input file or setting */
 	CTL_PARTIAL = 3,     /* a batch where some addresses were not (or would not be) created */
 	CTL_DENIED = 4,      /* PERMISSION_DENIED or UNAUTHENTICATED */
 	CTL_UNAVAILABLE = 5, /* UNAVAILABLE or DEADLINE_EXCEEDED */
 };
 
-/* Returned by ctl_parse when the run should go on; every other value is an exit code. */
+/* Returned by the argument parsing (ctl_parse_global) when the run should go on; every
+ * other value is an exit code. */
 #define CTL_PROCEED (-1)
 
 /* The global options, accepted before or after the command words. */
@@ -120,8 +121,7 @@ extern const size_t ctl_n_groups;
 struct ctl_ctx {
 	ctl_opts opts;
 	us_arena *arena;               /* everything of this run; freed at exit */
-	const ctl_group *group;
-	const ctl_command *cmd;
+	const ctl_command *cmd;        /* the command being run */
 	char *actor_id;                /* the user the calls act for, or NULL */
 	char *key;                     /* the idempotency key, made at the first keyed call */
 	us_rpc_client *clients[CTL_MAX_TARGETS];
@@ -181,9 +181,6 @@ US_MUST_USE us_err ctl_try_call(ctl_ctx *ctx, const ctl_target *target,
                                 const ProtobufCServiceDescriptor *svc, const char *method,
                                 unsigned flags, const ProtobufCMessage *req,
                                 ProtobufCMessage **reply, us_status *st);
-
-/* Prints a failed call's status as ctl_call does and returns the exit code. */
-int ctl_report(ctl_ctx *ctx, us_err code, const us_status *st);
 
 /* A list method that pages (page_size, page_token → a repeated message field and
  * next_page_token): calls it until limit items (0: all) or the last page, and returns
