@@ -1,5 +1,7 @@
 /* usherctl health: asks every daemon's Health/Check. */
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -82,60 +84,54 @@ static void print_table(const result *results, size_t n)
 	}
 }
 
-/* Picks the daemons named on the command line ("identity", "usher-tenancyd"), or all. */
-static int select_targets(int argc, char **argv, const ctl_target **chosen, size_t *n)
-{
-	*n = 0;
-	if (argc == 0) {
-		for (size_t i = 0; i < ctl_n_targets; i++)
-			chosen[(*n)++] = &ctl_targets[i];
-		return 0;
-	}
-	for (int a = 0; a < argc; a++) {
-		const ctl_target *found = NULL;
-		for (size_t i = 0; i < ctl_n_targets && found == NULL; i++) {
-			const char *full = ctl_targets[i].daemon;
-			size_t len = strlen(argv[a]);
-			/* "usher-identityd" or its short form "identity" */
-			if (strcmp(full, argv[a]) == 0 ||
-			    (strncmp(full + 6, argv[a], len) == 0 && strcmp(full + 6 + len, "d") == 0))
-				found = &ctl_targets[i];
-		}
-		if (found == NULL) {
-			fprintf(stderr, "usherctl health: unknown daemon \"%s\"\n", argv[a]);
-			return -1;
-		}
-		if (*n < ctl_n_targets)
-			chosen[(*n)++] = found;
-	}
-	return 0;
-}
+typedef struct health_params {
+	ctl_list daemons;
+} health_params;
 
-int ctl_health(const ctl_opts *opts, int argc, char **argv)
+static int run_health(ctl_ctx *ctx, void *params)
 {
-	const ctl_target *chosen[8];
-	size_t n;
-	if (select_targets(argc, argv, chosen, &n) != 0)
-		return CTL_USAGE;
+	const health_params *p = params;
+	const ctl_target *chosen[CTL_MAX_TARGETS];
+	size_t n = 0;
+	for (size_t i = 0; i < ctl_n_targets && p->daemons.n == 0; i++)
+		chosen[n++] = &ctl_targets[i];
+	for (size_t i = 0; i < p->daemons.n && n < CTL_MAX_TARGETS; i++)
+		chosen[n++] = ctl_target_find(p->daemons.items[i]);
 	for (size_t i = 0; i < n; i++) {
-		if (ctl_target_url(chosen[i]) == NULL) {
-			fprintf(stderr, "usherctl: %s is not set (the address of %s)\n", chosen[i]->env,
-			        chosen[i]->daemon);
-			return CTL_USAGE;
-		}
+		if (ctl_target_url(chosen[i]) == NULL)
+			return ctl_usage_error("%s is not set (the address of %s)", chosen[i]->env,
+			                       chosen[i]->daemon);
 	}
-	result results[8];
+	result results[CTL_MAX_TARGETS];
 	int code = CTL_OK;
+	uint32_t timeout = ctl_timeout_ms(ctx);
 	for (size_t i = 0; i < n; i++) {
-		check(chosen[i], opts->timeout_ms, &results[i]);
+		check(chosen[i], timeout, &results[i]);
 		if (strcmp(results[i].status, "UNREACHABLE") == 0)
 			code = CTL_UNAVAILABLE;
 		else if (strcmp(results[i].status, "NOT_SERVING") == 0 && code == CTL_OK)
 			code = CTL_FAILED;
 	}
-	if (opts->json)
+	if (ctx->opts.json)
 		print_json(results, n, code);
 	else
 		print_table(results, n);
 	return code;
 }
+
+static const ctl_arg health_args[] = {
+	{.name = "DAEMON", .kind = CTL_DAEMON, .offset = offsetof(health_params, daemons),
+	 .flags = CTL_OPTIONAL | CTL_MANY, .max = CTL_MAX_TARGETS,
+	 .help = "a daemon to check, by its short or full name (default: all five)"},
+};
+
+static const ctl_command health_commands[] = {
+	{.name = "", .summary = "check that every daemon (or the named ones) is serving",
+	 .detail = "Asks each daemon's usher.v1.Health/Check. Exit status 0 when all are serving,\n"
+	           "1 when one answers that it is not, 5 when one cannot be reached.",
+	 .args = health_args, .n_args = CTL_COUNT(health_args), .params_size = sizeof(health_params),
+	 .flags = CTL_NO_ACTOR, .run = run_health},
+};
+
+const ctl_group ctl_health_group = {"health", "check the daemons' health", health_commands,
+                                    CTL_COUNT(health_commands)};

@@ -1,100 +1,63 @@
-/* usherctl: the operator's CLI. It talks NNG to the daemons directly. */
-#include <errno.h>
+/* usherctl: the operator's CLI. It talks NNG to the daemons directly, as the gateway and
+ * the daemons themselves do. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
 
 #include "ctl.h"
-#include "targets.h"
 
-#ifndef USHER_VERSION
-#define USHER_VERSION "0.0.0"
-#endif
-
-typedef struct command {
-	const char *name;
-	int (*run)(const ctl_opts *opts, int argc, char **argv);
-	const char *help;
-} command;
-
-static const command commands[] = {
-	{"health", ctl_health, "[DAEMON...]  check that every daemon (or the named ones) is serving"},
+const ctl_group *const ctl_groups[] = {
+	&ctl_accounts_group, &ctl_subaccounts_group, &ctl_invitations_group, &ctl_links_group,
+	&ctl_members_group,  &ctl_deliveries_group,  &ctl_migrate_group,     &ctl_health_group,
 };
-#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+const size_t ctl_n_groups = CTL_COUNT(ctl_groups);
 
-static void usage(FILE *out)
+static int dispatch(ctl_ctx *ctx, int argc, char **argv)
 {
-	fprintf(out, "usherctl %s: operate Usher over NNG\n\n"
-	             "usage: usherctl [--json] [--timeout MS] COMMAND [ARGS]\n\nCommands:\n",
-	        USHER_VERSION);
-	for (size_t i = 0; i < N_COMMANDS; i++)
-		fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].help);
-	fprintf(out, "\nOptions:\n"
-	             "  --json        machine-readable output on stdout\n"
-	             "  --timeout MS  per-call deadline (default 2000)\n"
-	             "\nThe daemons' addresses come from the environment:\n");
-	for (size_t i = 0; i < ctl_n_targets; i++)
-		fprintf(out, "  %-22s %s\n", ctl_targets[i].env, ctl_targets[i].daemon);
-	fprintf(out, "\nExit status:\n"
-	             "  0  ok (health: every daemon is serving)\n"
-	             "  1  failed (health: a daemon answered that it is not serving)\n"
-	             "  2  usage error or missing setting\n"
-	             "  3  partial success (some items of a batch failed)\n"
-	             "  4  permission denied\n"
-	             "  5  unavailable (health: a daemon could not be reached)\n");
+	int i = 1;
+	int rc = ctl_parse_global(ctx, argc, argv, &i);
+	if (rc != CTL_PROCEED)
+		return rc;
+	if (i >= argc) {
+		ctl_usage(stderr);
+		return CTL_USAGE;
+	}
+	const ctl_group *group = NULL;
+	for (size_t g = 0; g < ctl_n_groups && group == NULL; g++) {
+		if (strcmp(ctl_groups[g]->name, argv[i]) == 0)
+			group = ctl_groups[g];
+	}
+	if (group == NULL)
+		return ctl_usage_error("unknown command \"%s\"; see usherctl --help", argv[i]);
+	i++;
+	/* A group that is itself the command ("health") takes its arguments at once. */
+	if (group->n_commands == 1 && group->commands[0].name[0] == '\0')
+		return ctl_run(ctx, group, &group->commands[0], argc - i, argv + i);
+	if (i >= argc || strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+		ctl_group_usage(i >= argc ? stderr : stdout, group);
+		return i >= argc ? CTL_USAGE : CTL_OK;
+	}
+	for (size_t c = 0; c < group->n_commands; c++) {
+		if (strcmp(group->commands[c].name, argv[i]) == 0)
+			return ctl_run(ctx, group, &group->commands[c], argc - i - 1, argv + i + 1);
+	}
+	return ctl_usage_error("unknown command \"%s %s\"; see usherctl %s --help", group->name,
+	                       argv[i], group->name);
 }
 
 int main(int argc, char **argv)
 {
-	ctl_opts opts = {.json = false, .timeout_ms = 2000};
-	int i = 1;
-	for (; i < argc && argv[i][0] == '-'; i++) {
-		if (strcmp(argv[i], "--json") == 0) {
-			opts.json = true;
-		} else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
-			char *end;
-			errno = 0;
-			long ms = strtol(argv[++i], &end, 10);
-			if (errno != 0 || *end != '\0' || ms < 1 || ms > 600000) {
-				fprintf(stderr, "usherctl: --timeout must be 1 to 600000 milliseconds\n");
-				return CTL_USAGE;
-			}
-			opts.timeout_ms = (uint32_t)ms;
-		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			usage(stdout);
-			return CTL_OK;
-		} else if (strcmp(argv[i], "--version") == 0) {
-			printf("usherctl %s\n", USHER_VERSION);
-			return CTL_OK;
-		} else {
-			fprintf(stderr, "usherctl: unknown option \"%s\"; see --help\n", argv[i]);
-			return CTL_USAGE;
-		}
-	}
-	if (i >= argc) {
-		usage(stderr);
-		return CTL_USAGE;
-	}
 	if (sodium_init() < 0) {
 		fprintf(stderr, "usherctl: could not initialise libsodium\n");
 		return CTL_FAILED;
 	}
-	/* Options may also follow the command ("usherctl health --json"). */
-	const char *name = argv[i++];
-	int rest = 0;
-	char **args = argv + i;
-	for (int j = i; j < argc; j++) {
-		if (strcmp(argv[j], "--json") == 0)
-			opts.json = true;
-		else
-			args[rest++] = argv[j];
+	ctl_ctx ctx = {.arena = us_arena_new()};
+	if (ctx.arena == NULL) {
+		fprintf(stderr, "usherctl: out of memory\n");
+		return CTL_FAILED;
 	}
-	for (size_t c = 0; c < N_COMMANDS; c++) {
-		if (strcmp(commands[c].name, name) == 0)
-			return commands[c].run(&opts, rest, args);
-	}
-	fprintf(stderr, "usherctl: unknown command \"%s\"; see --help\n", name);
-	return CTL_USAGE;
+	int rc = dispatch(&ctx, argc, argv);
+	ctl_finish(&ctx);
+	return rc;
 }
