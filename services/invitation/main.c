@@ -36,7 +36,7 @@ static const us_config_var invitation_vars[] = {
 	        "an accept in progress this long is taken over by the recovery loop"),
 	SETTING("RECOVERY_INTERVAL_MS", US_CONFIG_INT, recovery_interval_ms, 0, "5000", 50, 600000,
 	        NULL, "how often the recovery loop looks for interrupted accepts"),
-	SETTING("OUTBOX_BATCH", US_CONFIG_INT, outbox_batch, 0, "5000", 1, 50000, NULL,
+	SETTING("OUTBOX_BATCH", US_CONFIG_INT, outbox_batch, 0, "10000", 1, 50000, NULL,
 	        "emails handed to usher-notificationd per call"),
 	SETTING("OUTBOX_POLL_MS", US_CONFIG_INT, outbox_poll_ms, 0, "1000", 10, 60000, NULL,
 	        "how often the outbox is checked when no change announces itself"),

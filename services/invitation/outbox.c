@@ -128,8 +128,9 @@ static us_err send_chunk(us_arena *a, Usher__V1__Email **emails, size_t n)
 	return rc;
 }
 
-/* Hands one chunk of the outbox to usher-notificationd. Returns how many rows it took
- * (0: the outbox is empty), or -1 when it must wait and retry. */
+/* Hands one chunk of the outbox to usher-notificationd: the rows are taken (deleted) in a
+ * transaction that commits only after notificationd has them. Returns how many rows it
+ * took (0: the outbox is empty), or -1 when it must wait and retry. */
 static int relay_chunk(void)
 {
 	us_arena *a = us_arena_new();
@@ -142,15 +143,13 @@ static int relay_chunk(void)
 	if (rc == US_OK)
 		rc = us_db_begin(db);
 	if (rc == US_OK)
-		rc = store_outbox_claim(db, a, (size_t)inv.cfg.outbox_batch, &rows, &n);
+		rc = store_outbox_take(db, a, (size_t)inv.cfg.outbox_batch, &rows, &n);
 	Usher__V1__Email **emails = rc == US_OK ? US_ARENA_ARRAY(a, Usher__V1__Email *, n ? n : 1) : NULL;
-	char **ids = rc == US_OK ? US_ARENA_ARRAY(a, char *, n ? n : 1) : NULL;
-	if (rc == US_OK && (emails == NULL || ids == NULL))
+	if (rc == US_OK && emails == NULL)
 		rc = US_EEXHAUSTED;
 	size_t n_emails = 0;
 	bool failed = false;
 	for (size_t i = 0; rc == US_OK && i < n; i++) {
-		ids[i] = rows[i].outbox_id;
 		Usher__V1__Email *e = email_for(a, &rows[i], &failed);
 		if (e != NULL)
 			emails[n_emails++] = e;
@@ -159,8 +158,6 @@ static int relay_chunk(void)
 		rc = US_EEXHAUSTED;
 	if (rc == US_OK && n_emails > 0)
 		rc = send_chunk(a, emails, n_emails);
-	if (rc == US_OK && n > 0)
-		rc = store_outbox_delete(db, a, ids, n);
 	if (rc == US_OK)
 		rc = us_db_commit(db);
 	if (rc == US_OK)

@@ -152,13 +152,13 @@ us_err store_create_batch(PGconn *c, us_arena *a, const inv_batch *b, inv_new *r
 {
 	const char **emails = US_ARENA_ARRAY(a, const char *, n ? n : 1);
 	const char **hashes = US_ARENA_ARRAY(a, const char *, n ? n : 1);
+	const char **ids = US_ARENA_ARRAY(a, const char *, n ? n : 1);
 	const char **sealed = US_ARENA_ARRAY(a, const char *, n ? n : 1);
-	if (emails == NULL || hashes == NULL || sealed == NULL)
+	if (emails == NULL || hashes == NULL || ids == NULL || sealed == NULL)
 		return US_EEXHAUSTED;
 	for (size_t i = 0; i < n; i++) {
 		emails[i] = rows[i].email;
 		hashes[i] = rows[i].token_hash_hex;
-		sealed[i] = rows[i].sealed_token;
 	}
 	char *email_array = us_db_text_array(a, emails, n);
 	char role[8], hours[16];
@@ -181,8 +181,7 @@ us_err store_create_batch(PGconn *c, us_arena *a, const inv_batch *b, inv_new *r
 		us_db_text_array(a, (const char *const *)b->subaccount_ids, b->n_subaccount_ids),
 		us_db_text_array(a, (const char *const *)b->products, b->n_products),
 		us_db_text_array(a, (const char *const *)b->flags, b->n_flags),
-		email_array, us_db_text_array(a, hashes, n), us_db_text_array(a, sealed, n),
-		bool_array(a, rows, n), hours,
+		email_array, us_db_text_array(a, hashes, n), bool_array(a, rows, n), hours,
 	};
 	for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
 		if (params[i] == NULL)
@@ -196,20 +195,17 @@ us_err store_create_batch(PGconn *c, us_arena *a, const inv_batch *b, inv_new *r
 	        "  inviter_email, role, organization, subaccount_ids, products, flags)"
 	        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::uuid[], $9::text[], $10::text[])"
 	        " RETURNING id),"
-	        " u AS (SELECT * FROM unnest($11::text[], $12::text[], $13::text[], $14::boolean[])"
-	        "  AS u (email, token_hash, sealed, existing_user)),"
+	        " u AS (SELECT * FROM unnest($11::text[], $12::text[], $13::boolean[])"
+	        "  AS u (email, token_hash, existing_user)),"
 	        " ins AS ("
 	        " INSERT INTO invitations (batch_id, account_id, email, token_hash, existing_user,"
 	        "  expires_at)"
 	        " SELECT b.id, $1, u.email, decode(u.token_hash, 'hex'), u.existing_user,"
-	        "  now() + make_interval(hours => $15::int) FROM b, u"
+	        "  now() + make_interval(hours => $14::int) FROM b, u"
 	        " ON CONFLICT (account_id, email) WHERE state IN ('pending', 'accepting') DO NOTHING"
-	        " RETURNING id, email),"
-	        " ob AS ("
-	        " INSERT INTO outbox (kind, invitation_id, send_number, sealed_token)"
-	        " SELECT 'invite', ins.id, 1, u.sealed FROM ins JOIN u ON u.email = ins.email)"
+	        " RETURNING id, email)"
 	        "SELECT b.id, ins.id, ins.email FROM b LEFT JOIN ins ON true",
-	        15, params, &res);
+	        14, params, &res);
 	if (rc != US_OK)
 		return rc;
 
@@ -221,15 +217,32 @@ us_err store_create_batch(PGconn *c, us_arena *a, const inv_batch *b, inv_new *r
 	for (size_t i = 0; i < n; i++)
 		us_strmap_put(by_email, rows[i].email, &rows[i]);
 	*batch_id = dup(a, res, 0, 0);
+	size_t created = 0;
 	for (int i = 0; i < PQntuples(res); i++) {
 		void *row;
-		if (!PQgetisnull(res, i, 1) && us_strmap_get(by_email, PQgetvalue(res, i, 2), &row))
-			((inv_new *)row)->id = dup(a, res, i, 1);
+		if (!PQgetisnull(res, i, 1) && us_strmap_get(by_email, PQgetvalue(res, i, 2), &row)) {
+			inv_new *r = row;
+			r->id = dup(a, res, i, 1);
+			ids[created] = r->id;
+			sealed[created++] = r->sealed_token;
+		}
 	}
 	us_strmap_free(by_email);
 	PQclear(res);
 	if (*batch_id == NULL)
 		return US_EEXHAUSTED;
+	/* The outbox rows in a statement of their own: joining them to the invitations just
+	 * inserted costs more than a second round trip. */
+	const char *outbox_params[] = {us_db_text_array(a, ids, created),
+	                               us_db_text_array(a, sealed, created)};
+	if (outbox_params[0] == NULL || outbox_params[1] == NULL)
+		return US_EEXHAUSTED;
+	rc = us_db_exec(c,
+	                "INSERT INTO outbox (kind, invitation_id, send_number, sealed_token)"
+	                " SELECT 'invite', i, 1, s FROM unnest($1::uuid[], $2::text[]) AS x (i, s)",
+	                2, outbox_params, NULL);
+	if (rc != US_OK)
+		return rc;
 	return us_db_exec(c, "SELECT " NOTIFY_OUTBOX, 0, NULL, NULL);
 }
 
@@ -459,17 +472,19 @@ us_err store_stale_accepts(PGconn *c, us_arena *a, int64_t stale_s, size_t limit
 	return rc;
 }
 
-us_err store_outbox_claim(PGconn *c, us_arena *a, size_t limit, inv_outbox_row **rows, size_t *n)
+us_err store_outbox_take(PGconn *c, us_arena *a, size_t limit, inv_outbox_row **rows, size_t *n)
 {
 	char lim[24];
 	snprintf(lim, sizeof(lim), "%zu", limit);
 	const char *params[] = {lim};
 	PGresult *res;
 	us_err rc = us_db_exec(c,
-	                       "SELECT o.id, o.kind, o.send_number, coalesce(o.sealed_token, ''), "
-	                       INV_COLUMNS " FROM outbox o JOIN invitations i ON i.id = o.invitation_id"
-	                       " JOIN batches b ON b.id = i.batch_id"
-	                       " ORDER BY o.id LIMIT $1 FOR UPDATE OF o SKIP LOCKED",
+	                       "WITH t AS (DELETE FROM outbox WHERE id IN ("
+	                       "  SELECT id FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)"
+	                       " RETURNING id, kind, send_number, sealed_token, invitation_id)"
+	                       "SELECT t.id, t.kind, t.send_number, coalesce(t.sealed_token, ''), "
+	                       INV_COLUMNS " FROM t JOIN invitations i ON i.id = t.invitation_id"
+	                       " JOIN batches b ON b.id = i.batch_id ORDER BY t.id",
 	                       1, params, &res);
 	if (rc != US_OK)
 		return rc;
@@ -481,7 +496,6 @@ us_err store_outbox_claim(PGconn *c, us_arena *a, size_t limit, inv_outbox_row *
 	}
 	for (size_t i = 0; i < *n; i++) {
 		inv_outbox_row *r = &(*rows)[i];
-		r->outbox_id = dup(a, res, (int)i, 0);
 		r->kind = dup(a, res, (int)i, 1);
 		r->send_number = atoi(PQgetvalue(res, (int)i, 2));
 		r->sealed_token = dup(a, res, (int)i, 3);
@@ -489,14 +503,6 @@ us_err store_outbox_claim(PGconn *c, us_arena *a, size_t limit, inv_outbox_row *
 	}
 	PQclear(res);
 	return US_OK;
-}
-
-us_err store_outbox_delete(PGconn *c, us_arena *a, char **ids, size_t n)
-{
-	const char *params[] = {us_db_text_array(a, (const char *const *)ids, n)};
-	if (params[0] == NULL)
-		return US_EEXHAUSTED;
-	return us_db_exec(c, "DELETE FROM outbox WHERE id = ANY($1::bigint[])", 1, params, NULL);
 }
 
 us_err store_listen_outbox(PGconn *c)

@@ -127,17 +127,16 @@ US_MUST_USE us_err store_stale_accepts(PGconn *c, us_arena *a, int64_t stale_s, 
 
 /* An outbox row joined with its invitation. */
 typedef struct inv_outbox_row {
-	char *outbox_id;
 	char *kind;
 	int send_number;
 	char *sealed_token;  /* "" when none */
 	inv_row inv;
 } inv_outbox_row;
 
-/* Locks up to limit outbox rows for this transaction (oldest first). */
-US_MUST_USE us_err store_outbox_claim(PGconn *c, us_arena *a, size_t limit, inv_outbox_row **rows,
-                                      size_t *n);
-US_MUST_USE us_err store_outbox_delete(PGconn *c, us_arena *a, char **ids, size_t n);
+/* Takes up to limit outbox rows (oldest first): deleted by this transaction, so they are
+ * gone once it commits and back if it rolls back; rows another relay holds are skipped. */
+US_MUST_USE us_err store_outbox_take(PGconn *c, us_arena *a, size_t limit, inv_outbox_row **rows,
+                                     size_t *n);
 
 /* The channel the outbox is announced on. */
 #define STORE_OUTBOX_CHANNEL "invitation_outbox"
