@@ -38,6 +38,8 @@ static const us_config_var invitation_vars[] = {
 	        NULL, "how often the recovery loop looks for interrupted accepts"),
 	SETTING("OUTBOX_BATCH", US_CONFIG_INT, outbox_batch, 0, "10000", 1, 50000, NULL,
 	        "emails handed to usher-notificationd per call"),
+	SETTING("OUTBOX_RELAYS", US_CONFIG_INT, outbox_relays, 0, "2", 1, 16, NULL,
+	        "threads handing the outbox to usher-notificationd at once"),
 	SETTING("OUTBOX_POLL_MS", US_CONFIG_INT, outbox_poll_ms, 0, "1000", 10, 60000, NULL,
 	        "how often the outbox is checked when no change announces itself"),
 };

@@ -20,10 +20,19 @@
 #define SEND_TIMEOUT_MS 60000
 #define RETRY_PAUSE_MS 1000
 
-static pthread_t thread;
-static bool running;
+#define RELAYS_MAX 16
+
+/* Each relay thread takes its own chunks (SKIP LOCKED keeps them apart), so a big batch
+ * is handed over on several connections at once. */
+typedef struct relay {
+	pthread_t thread;
+	bool started;
+	PGconn *db;
+} relay;
+
+static relay relays[RELAYS_MAX];
+static int n_relays;
 static int wake_pipe[2] = {-1, -1};
-static PGconn *db;
 
 static Usher__V1__TemplateVariable *variable(us_arena *a, const char *name, const char *value)
 {
@@ -131,7 +140,7 @@ static us_err send_chunk(us_arena *a, Usher__V1__Email **emails, size_t n)
 /* Hands one chunk of the outbox to usher-notificationd: the rows are taken (deleted) in a
  * transaction that commits only after notificationd has them. Returns how many rows it
  * took (0: the outbox is empty), or -1 when it must wait and retry. */
-static int relay_chunk(void)
+static int relay_chunk(PGconn *db)
 {
 	us_arena *a = us_arena_new();
 	if (a == NULL)
@@ -169,7 +178,7 @@ static int relay_chunk(void)
 }
 
 /* Waits for a NOTIFY, a wake-up or the poll interval; false when asked to stop. */
-static bool wait_for_work(int timeout_ms)
+static bool wait_for_work(PGconn *db, int timeout_ms)
 {
 	struct pollfd fds[2] = {
 		{.fd = PQsocket(db), .events = POLLIN},
@@ -189,13 +198,13 @@ static bool wait_for_work(int timeout_ms)
 
 static void *relay_main(void *arg)
 {
-	(void)arg;
+	PGconn *db = ((relay *)arg)->db;
 	for (;;) {
 		int taken;
-		while ((taken = relay_chunk()) > 0)
+		while ((taken = relay_chunk(db)) > 0)
 			;
 		int pause = taken < 0 ? RETRY_PAUSE_MS : (int)inv.cfg.outbox_poll_ms;
-		if (!wait_for_work(pause))
+		if (!wait_for_work(db, pause))
 			break;
 		/* A reconnect loses LISTEN: listen again every round, it is cheap. */
 		if (PQstatus(db) != CONNECTION_OK && us_db_ensure(db, "invitation") == US_OK &&
@@ -207,37 +216,44 @@ static void *relay_main(void *arg)
 
 us_err inv_outbox_start(char *err, size_t err_size)
 {
-	us_err rc = us_db_connect(inv.database_url, "invitation", &db, err, err_size);
-	if (rc == US_OK && (rc = store_listen_outbox(db)) != US_OK)
-		snprintf(err, err_size, "could not listen for outbox notices");
-	if (rc == US_OK && pipe(wake_pipe) != 0) {
+	if (pipe(wake_pipe) != 0) {
 		snprintf(err, err_size, "could not create a pipe: %s", strerror(errno));
-		rc = US_EEXHAUSTED;
+		return US_EEXHAUSTED;
 	}
-	if (rc == US_OK && pthread_create(&thread, NULL, relay_main, NULL) != 0) {
-		snprintf(err, err_size, "could not start the outbox thread");
-		rc = US_EEXHAUSTED;
+	us_err rc = US_OK;
+	for (n_relays = 0; n_relays < inv.cfg.outbox_relays && rc == US_OK; n_relays++) {
+		relay *r = &relays[n_relays];
+		rc = us_db_connect(inv.database_url, "invitation", &r->db, err, err_size);
+		if (rc == US_OK && (rc = store_listen_outbox(r->db)) != US_OK)
+			snprintf(err, err_size, "could not listen for outbox notices");
+		if (rc == US_OK && pthread_create(&r->thread, NULL, relay_main, r) != 0) {
+			snprintf(err, err_size, "could not start an outbox thread");
+			rc = US_EEXHAUSTED;
+		}
+		r->started = rc == US_OK;
 	}
-	if (rc != US_OK) {
-		PQfinish(db);
-		db = NULL;
-		return rc;
-	}
-	running = true;
-	return US_OK;
+	if (rc != US_OK)
+		inv_outbox_stop();
+	return rc;
 }
 
 void inv_outbox_stop(void)
 {
-	if (!running)
-		return;
-	ssize_t w = write(wake_pipe[1], "x", 1);
-	(void)w;
-	pthread_join(thread, NULL);
-	running = false;
-	close(wake_pipe[0]);
-	close(wake_pipe[1]);
-	wake_pipe[0] = wake_pipe[1] = -1;
-	PQfinish(db);
-	db = NULL;
+	/* One byte on the pipe wakes every relay: none of them reads it. */
+	if (wake_pipe[1] >= 0) {
+		ssize_t w = write(wake_pipe[1], "x", 1);
+		(void)w;
+	}
+	for (int i = 0; i < n_relays; i++) {
+		if (relays[i].started)
+			pthread_join(relays[i].thread, NULL);
+		PQfinish(relays[i].db);
+		relays[i] = (relay){0};
+	}
+	n_relays = 0;
+	for (int i = 0; i < 2; i++) {
+		if (wake_pipe[i] >= 0)
+			close(wake_pipe[i]);
+		wake_pipe[i] = -1;
+	}
 }

@@ -1,4 +1,4 @@
-/* The outbox relay: a thread that hands the emails written to the outbox to
+/* The outbox relay: threads (OUTBOX_RELAYS) that hand the emails written to the outbox to
  * usher-notificationd in batches (idempotent there by key) and deletes them once taken.
  * It wakes on a NOTIFY sent by the transaction that wrote them, or every OUTBOX_POLL_MS. */
 #ifndef INVITATION_OUTBOX_H

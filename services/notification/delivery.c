@@ -264,7 +264,7 @@ static us_err prepare(const notification_settings *s, char *err, size_t err_size
 	if (rc != US_OK)
 		return rc;
 	engine.curl_ready = s->smtp_url != NULL;
-	engine.workers = calloc((size_t)s->delivery_workers, sizeof(worker));
+	engine.workers = calloc(s->delivery_workers > 0 ? (size_t)s->delivery_workers : 1, sizeof(worker));
 	if (engine.workers == NULL) {
 		snprintf(err, err_size, "out of memory");
 		return US_EEXHAUSTED;

@@ -48,8 +48,9 @@ static const us_config_var notification_vars[] = {
 	    "without SMTP_URL, each message is written here as <message id>.eml"),
 	VAR("TEMPLATE_DIR", US_CONFIG_STRING, template_dir, 0, NULL, 1, 1024, NULL,
 	    "directory whose <template>.subject, .txt and .html files replace the built-in ones"),
-	VAR("DELIVERY_WORKERS", US_CONFIG_INT, delivery_workers, 0, "4", 1, 64, NULL,
-	    "delivery threads, each with its own database and SMTP connection"),
+	VAR("DELIVERY_WORKERS", US_CONFIG_INT, delivery_workers, 0, "4", 0, 64, NULL,
+	    "delivery threads, each with its own database and SMTP connection (0: this replica "
+	    "only queues, others deliver)"),
 	VAR("DELIVERY_BATCH", US_CONFIG_INT, delivery_batch, 0, "20", 1, 500, NULL,
 	    "messages a delivery thread claims at a time"),
 	VAR("DELIVERY_POLL_MS", US_CONFIG_INT, delivery_poll_ms, 0, "1000", 10, 60000, NULL,
