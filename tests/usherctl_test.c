@@ -127,6 +127,44 @@ static json_t *list_invitations(const char *email, const char *state)
 
 /* --- the tests --- */
 
+/* The first owner of an account has nobody to invite them: an operator creates them,
+ * with the password on standard input, never in argv. */
+static void test_users_create_for_a_first_owner(void **state)
+{
+	(void)state;
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd),
+	         "printf '%%s\\n' 'first owner pw' | '%s' --json users create First.Owner@Example.com "
+	         "--name 'First Owner' --password-stdin", bin);
+	char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+	char *out = NULL;
+	assert_int_equal(ut_run(argv, NULL, false, &out), 0);
+	json_t *doc = json_loads(out, 0, NULL);
+	if (doc == NULL)
+		fail_msg("not JSON: %s", out);
+	free(out);
+	json_t *user = json_object_get(doc, "user");
+	assert_string_equal(json_string_value(json_object_get(user, "email")), "first.owner@example.com");
+	assert_true(json_is_true(json_object_get(user, "emailVerified")));
+	json_decref(doc);
+	/* The password works. */
+	assert_non_null(ut_login(&sys, A, "first.owner@example.com", "first owner pw"));
+	/* Without --password-stdin: usage, and nobody is created. */
+	assert_int_equal(run(NULL, "users", "create", "second@example.com", "--name", "Second", NULL),
+	                 2);
+	Usher__V1__LookupEmailsRequest req = USHER__V1__LOOKUP_EMAILS_REQUEST__INIT;
+	char *email = "second@example.com";
+	req.emails = &email;
+	req.n_emails = 1;
+	ProtobufCMessage *found;
+	us_status st;
+	assert_int_equal(ut_call(&sys, UT_IDENTITY, "usher.v1.IdentityService/LookupEmails", NULL, NULL,
+	                         &req.base, &usher__v1__lookup_emails_reply__descriptor, A, &found,
+	                         &st),
+	                 US_OK);
+	assert_int_equal(((Usher__V1__LookupEmailsReply *)found)->n_matches, 0);
+}
+
 static void test_accounts_and_subaccounts(void **state)
 {
 	(void)state;
@@ -647,6 +685,7 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_users_create_for_a_first_owner),
 		cmocka_unit_test(test_accounts_and_subaccounts),
 		cmocka_unit_test(test_invite_list_resend_revoke),
 		cmocka_unit_test(test_partial_batch_exits_3),

@@ -112,7 +112,7 @@ typedef struct ctl_group {
 #define CTL_COUNT(array) (sizeof(array) / sizeof((array)[0]))
 
 /* The command groups, in --help order. */
-extern const ctl_group ctl_accounts_group, ctl_subaccounts_group, ctl_invitations_group,
+extern const ctl_group ctl_users_group, ctl_accounts_group, ctl_subaccounts_group, ctl_invitations_group,
         ctl_links_group, ctl_members_group, ctl_deliveries_group, ctl_migrate_group,
         ctl_health_group;
 extern const ctl_group *const ctl_groups[];
