@@ -23,7 +23,7 @@
 #define INV "usher.v1.InvitationService/"
 #define PASSWORD "correct horse battery"
 #define MAIL_WAIT_MS 10000
-#define FAULT_SLOT 4 /* the extra_env entry a test arms a crash point in */
+#define FAULT_SLOT 3 /* the extra_env entry a test arms a crash point in */
 
 static ut_system sys;
 static char spool[200];
@@ -602,8 +602,7 @@ static int setup(void **state)
 	sys.extra_env[0] = spool_setting;
 	sys.extra_env[1] = "REINVITE_MIN_INTERVAL_S=0";
 	/* A quick recovery loop for the crash test. */
-	sys.extra_env[2] = "ACCEPT_STALE_S=1";
-	sys.extra_env[3] = "RECOVERY_INTERVAL_MS=200";
+	sys.extra_env[2] = "RECOVERY_INTERVAL_MS=200";
 	for (int d = 0; d < UT_GATEWAY; d++)
 		ut_system_start(&sys, d);
 	owner = ut_create_user(&sys, A, owner_email, "Olivia Owner", PASSWORD);

@@ -32,8 +32,9 @@ static const us_config_var invitation_vars[] = {
 	        200, NULL, "where people reach the gateway; links are built from it"),
 	SETTING("REINVITE_MIN_INTERVAL_S", US_CONFIG_INT, reinvite_min_interval_s, 0, "60", 0, 86400,
 	        NULL, "an invitation is resent at most this often"),
-	SETTING("ACCEPT_STALE_S", US_CONFIG_INT, accept_stale_s, 0, "30", 1, 3600, NULL,
-	        "an accept in progress this long is taken over by the recovery loop"),
+	SETTING("ACCEPT_STALE_S", US_CONFIG_INT, accept_stale_s, 0, "300", 30, 86400, NULL,
+	        "an accept claimed this long ago is taken over by the recovery loop even if the "
+	        "daemon running it still lives (one that died is taken over at once)"),
 	SETTING("RECOVERY_INTERVAL_MS", US_CONFIG_INT, recovery_interval_ms, 0, "5000", 50, 600000,
 	        NULL, "how often the recovery loop looks for interrupted accepts"),
 	SETTING("OUTBOX_BATCH", US_CONFIG_INT, outbox_batch, 0, "10000", 1, 50000, NULL,

@@ -1,5 +1,6 @@
-/* The recovery loop: finds accepts interrupted by a crash (state accepting for longer
- * than ACCEPT_STALE_S) and resumes them with the saga's idempotent steps. */
+/* The recovery loop: finds accepts interrupted by a crash (state accepting, and the
+ * database session that claimed it gone; or claimed longer than ACCEPT_STALE_S ago) and
+ * resumes them with the saga's idempotent steps. */
 #ifndef INVITATION_RECOVERY_H
 #define INVITATION_RECOVERY_H
 

@@ -296,7 +296,10 @@ us_err store_claim(PGconn *c, const char *id, const char *user_id, bool *claimed
 	int rows = 0;
 	us_err rc = exec_count(c,
 	                       "UPDATE invitations SET state = 'accepting', accept_started_at = now(),"
-	                       " updated_at = now(), accepted_user_id = $2::uuid"
+	                       " updated_at = now(), accepted_user_id = $2::uuid,"
+	                       " claim_pid = pg_backend_pid(), claim_backend_start = ("
+	                       "  SELECT backend_start FROM pg_stat_activity"
+	                       "  WHERE pid = pg_backend_pid())"
 	                       " WHERE id = $1 AND state = 'pending' AND expires_at > now()",
 	                       2, params, &rows);
 	*claimed = rc == US_OK && rows == 1;
@@ -461,8 +464,10 @@ us_err store_stale_accepts(PGconn *c, us_arena *a, int64_t stale_s, size_t limit
 	PGresult *res;
 	us_err rc = us_db_exec(c,
 	                       "SELECT " INV_COLUMNS INV_FROM
-	                       "WHERE i.state = 'accepting'"
-	                       " AND i.accept_started_at < now() - make_interval(secs => $1::int)"
+	                       "WHERE i.state = 'accepting' AND (NOT EXISTS ("
+	                       "  SELECT 1 FROM pg_stat_activity a WHERE a.pid = i.claim_pid"
+	                       "  AND a.backend_start = i.claim_backend_start)"
+	                       " OR i.accept_started_at < now() - make_interval(secs => $1::int))"
 	                       " ORDER BY i.accept_started_at LIMIT $2 FOR UPDATE OF i SKIP LOCKED",
 	                       2, params, &res);
 	if (rc != US_OK)

@@ -121,7 +121,8 @@ US_MUST_USE us_err store_list(PGconn *c, us_arena *a, const inv_list_query *q, i
 US_MUST_USE us_err store_list_for_email(PGconn *c, us_arena *a, const char *email, inv_row **rows,
                                         size_t *n);
 
-/* Accepts in progress for longer than stale_s, locked for this transaction. */
+/* Accepts whose claim's database session is gone (the daemon running them died), or in
+ * progress for longer than stale_s however alive, locked for this transaction. */
 US_MUST_USE us_err store_stale_accepts(PGconn *c, us_arena *a, int64_t stale_s, size_t limit,
                                        inv_row **rows, size_t *n);
 
