@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Renders docs/benchmarks.md from bench/results/*.json (written by `./usher bench`).
+"""Renders docs/benchmarks.md from bench/results/*.json (written by `./usher bench`) and,
+after each benchmark's figures, the analysis kept in bench/notes/<name>.md.
 
 Usage: report.py RESULTS_DIR COMMAND > docs/benchmarks.md
 """
@@ -49,7 +50,7 @@ def cell(v):
     return str(v)
 
 
-def render(result):
+def render(result, notes_dir):
     lines = [f"## {result['bench']}", "", result.get("summary", ""), ""]
     table = result.get("table")
     if table:
@@ -65,8 +66,10 @@ def render(result):
         for g in goals:
             lines.append(f"| {g['goal']} | {g['measured']} | {'yes' if g['met'] else '**no**'} |")
         lines.append("")
-    if result.get("notes"):
-        lines += [result["notes"], ""]
+    notes = os.path.join(notes_dir, result["bench"] + ".md")
+    if os.path.exists(notes):
+        with open(notes) as f:
+            lines += [f.read().strip(), ""]
     return lines
 
 
@@ -91,9 +94,10 @@ def main():
         f"- date: {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
         "",
     ]
+    notes_dir = os.path.join(root, "bench", "notes")
     for name in ORDER + sorted(set(results) - set(ORDER)):
         if name in results:
-            out += render(results[name])
+            out += render(results[name], notes_dir)
     print("\n".join(out))
 
 
