@@ -191,7 +191,7 @@ static int setup(void **state)
 	static char spool_setting[256];
 	snprintf(spool_setting, sizeof(spool_setting), "MAIL_SPOOL_DIR=%s", spool);
 	sys.extra_env[0] = spool_setting;
-	sys.extra_env[1] = "LOG_LEVEL=warn";
+	sys.extra_env[1] = getenv("BENCH_LOG_LEVEL") ? getenv("BENCH_LOG_LEVEL") : "LOG_LEVEL=warn";
 	sys.extra_env[2] = "RPC_WORKERS=16";
 	for (int d = 0; d < UT_GATEWAY; d++)
 		ut_system_start(&sys, d);

@@ -1,12 +1,128 @@
 #include "db.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 
 static _Thread_local char last_constraint[64];
 static _Thread_local unsigned long round_trips;
+
+/* Prepared statements, per thread and connection. Planning a statement often costs more
+ * than running it, and a daemon runs the same few statements all day: each statement with
+ * parameters is prepared on its connection the first time and reused after. A thread
+ * owns its connection, so the cache is the thread's (freed when the thread ends); it
+ * follows the session it was filled for (connection and backend), so a new connection or
+ * a reconnect, which has none of the statements, starts it afresh. */
+#define PREPARED_MAX 256
+
+typedef struct prepared {
+	uint64_t hash;
+	char *sql;
+	unsigned long number; /* its name is "us_<number>" */
+} prepared;
+
+/* Statement names are unique in the process: a connection prepared from one thread and
+ * used from another (the server connects its workers before starting them) never sees
+ * two statements of the same name. */
+static atomic_ulong next_number;
+
+typedef struct statement_cache {
+	PGconn *conn;
+	int backend_pid; /* with conn, names the session: a new one has another backend */
+	prepared items[PREPARED_MAX];
+	size_t n;
+} statement_cache;
+
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+
+static void cache_clear(statement_cache *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		free(c->items[i].sql);
+	c->n = 0;
+	c->conn = NULL;
+	c->backend_pid = 0;
+}
+
+static void cache_free(void *p)
+{
+	if (p != NULL)
+		cache_clear(p);
+	free(p);
+}
+
+static void cache_key_create(void)
+{
+	pthread_key_create(&cache_key, cache_free);
+}
+
+/* The calling thread's cache; NULL when out of memory. */
+static statement_cache *thread_cache(void)
+{
+	pthread_once(&cache_once, cache_key_create);
+	statement_cache *c = pthread_getspecific(cache_key);
+	if (c == NULL && (c = calloc(1, sizeof(*c))) != NULL && pthread_setspecific(cache_key, c) != 0) {
+		free(c);
+		c = NULL;
+	}
+	return c;
+}
+
+static uint64_t sql_hash(const char *sql)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (; *sql; sql++)
+		h = (h ^ (unsigned char)*sql) * 1099511628211ull;
+	return h;
+}
+
+/* The name of sql's prepared statement on conn, preparing it now if need be; NULL when
+ * it cannot be prepared (the cache is full, or the server refused: then it runs
+ * unprepared, which reports any error). */
+static const char *prepared_name(PGconn *conn, const char *sql, int n_params, char *name,
+                                 size_t size)
+{
+	statement_cache *c = thread_cache();
+	if (c == NULL)
+		return NULL;
+	if (c->conn != conn || c->backend_pid != PQbackendPID(conn))
+		cache_clear(c);
+	c->conn = conn;
+	c->backend_pid = PQbackendPID(conn);
+	uint64_t h = sql_hash(sql);
+	for (size_t i = 0; i < c->n; i++) {
+		if (c->items[i].hash == h && strcmp(c->items[i].sql, sql) == 0) {
+			snprintf(name, size, "us_%lu", c->items[i].number);
+			return name;
+		}
+	}
+	if (c->n == PREPARED_MAX)
+		return NULL;
+	unsigned long number = atomic_fetch_add(&next_number, 1);
+	snprintf(name, size, "us_%lu", number);
+	PGresult *res = PQprepare(conn, name, sql, n_params, NULL);
+	bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	if (!ok)
+		us_log_fields(US_LOG_WARN, "could not prepare a statement", "error",
+		              PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+		                      ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+		                      : PQerrorMessage(conn),
+		              NULL);
+	PQclear(res);
+	char *copy = ok ? strdup(sql) : NULL;
+	if (copy == NULL)
+		return NULL;
+	c->items[c->n++] = (prepared){h, copy, number};
+	return name;
+}
+
 
 us_err us_db_error_from_sqlstate(const char *s)
 {
@@ -143,18 +259,27 @@ static us_err check_result(PGconn *conn, PGresult *res, PGresult **out)
 	return rc;
 }
 
+static PGresult *run(PGconn *conn, const char *sql, int n_params, const char *const *params,
+                     const int *lengths, const int *formats)
+{
+	char name[32];
+	/* Statements without parameters (BEGIN, COMMIT, LISTEN) are cheap to plan. */
+	if (n_params > 0 && PQtransactionStatus(conn) != PQTRANS_INERROR &&
+	    prepared_name(conn, sql, n_params, name, sizeof(name)) != NULL)
+		return PQexecPrepared(conn, name, n_params, params, lengths, formats, 0);
+	return PQexecParams(conn, sql, n_params, NULL, params, lengths, formats, 0);
+}
+
 us_err us_db_exec(PGconn *conn, const char *sql, int n_params, const char *const *params,
                   PGresult **out)
 {
-	PGresult *res = PQexecParams(conn, sql, n_params, NULL, params, NULL, NULL, 0);
-	return check_result(conn, res, out);
+	return check_result(conn, run(conn, sql, n_params, params, NULL, NULL), out);
 }
 
 us_err us_db_exec_bin(PGconn *conn, const char *sql, int n_params, const char *const *params,
                       const int *lengths, const int *formats, PGresult **out)
 {
-	PGresult *res = PQexecParams(conn, sql, n_params, NULL, params, lengths, formats, 0);
-	return check_result(conn, res, out);
+	return check_result(conn, run(conn, sql, n_params, params, lengths, formats), out);
 }
 
 us_err us_db_begin(PGconn *conn)

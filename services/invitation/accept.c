@@ -174,14 +174,17 @@ static us_err create_user(us_call *call, peer_ctx *p, const Usher__V1__NewUserPr
 	return inv_upstream_error(call, p, rc, "creating the user");
 }
 
+/* The reply, from the row as loaded and what the accept changed in it. */
 static us_err reply_accepted(us_call *call, const inv_row *row, Usher__V1__Membership *membership,
-                             Usher__V1__User *user, bool created, ProtobufCMessage **reply)
+                             Usher__V1__User *user, bool created, char *decided_at,
+                             ProtobufCMessage **reply)
 {
 	us_arena *a = us_call_arena(call);
-	inv_row now;
-	us_err rc = store_get_by_id(us_call_db(call), a, row->id, &now);
-	if (rc != US_OK)
-		return rc;
+	inv_row now = *row;
+	now.state = "accepted";
+	now.expired = false;
+	now.accepted_user_id = user->id;
+	now.decided_at = decided_at != NULL ? decided_at : "";
 	Usher__V1__AcceptReply *out = US_ARENA_NEW(a, Usher__V1__AcceptReply);
 	if (out == NULL)
 		return US_EEXHAUSTED;
@@ -237,12 +240,13 @@ us_err inv_accept(us_call *call, const ProtobufCMessage *request, ProtobufCMessa
 
 	inv_saga_result result = SAGA_RETRY;
 	Usher__V1__Membership *membership = NULL;
+	char *decided_at = NULL;
 	if (rc == US_OK)
-		rc = inv_saga_finish(db, &p, &row, user->id, &result, &membership);
+		rc = inv_saga_finish(db, &p, &row, user->id, &result, &membership, &decided_at);
 	if (rc == US_OK) {
 		switch (result) {
 		case SAGA_ACCEPTED:
-			rc = reply_accepted(call, &row, membership, user, new_user, reply);
+			rc = reply_accepted(call, &row, membership, user, new_user, decided_at, reply);
 			break;
 		case SAGA_ALREADY_MEMBER:
 			rc = us_call_error(call, US_EEXISTS, "you are already a member of %s",

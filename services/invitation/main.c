@@ -41,6 +41,8 @@ static const us_config_var invitation_vars[] = {
 	        "emails handed to usher-notificationd per call"),
 	SETTING("OUTBOX_RELAYS", US_CONFIG_INT, outbox_relays, 0, "2", 1, 16, NULL,
 	        "threads handing the outbox to usher-notificationd at once"),
+	SETTING("OUTBOX_COALESCE_MS", US_CONFIG_INT, outbox_coalesce_ms, 0, "20", 0, 1000, NULL,
+	        "after an outbox notice, wait this long to send more emails in one call"),
 	SETTING("OUTBOX_POLL_MS", US_CONFIG_INT, outbox_poll_ms, 0, "1000", 10, 60000, NULL,
 	        "how often the outbox is checked when no change announces itself"),
 };

@@ -177,7 +177,9 @@ static int relay_chunk(PGconn *db)
 	return taken;
 }
 
-/* Waits for a NOTIFY, a wake-up or the poll interval; false when asked to stop. */
+/* Waits for a NOTIFY or the poll interval; false when asked to stop. A notice is
+ * followed by a short pause (OUTBOX_COALESCE_MS), so the emails of many small changes
+ * (accepts, declines) go to notificationd in one call rather than one call each. */
 static bool wait_for_work(PGconn *db, int timeout_ms)
 {
 	struct pollfd fds[2] = {
@@ -187,13 +189,13 @@ static bool wait_for_work(PGconn *db, int timeout_ms)
 	/* poll() skips a negative fd: a broken connection just waits out the interval. */
 	if (poll(fds, 2, timeout_ms) > 0 && (fds[1].revents & POLLIN))
 		return false;
-	if (fds[0].revents & POLLIN) {
-		PQconsumeInput(db);
-		PGnotify *note;
-		while ((note = PQnotifies(db)) != NULL)
-			PQfreemem(note);
-	}
-	return true;
+	if (!(fds[0].revents & POLLIN))
+		return true;
+	PQconsumeInput(db);
+	PGnotify *note;
+	while ((note = PQnotifies(db)) != NULL)
+		PQfreemem(note);
+	return poll(&fds[1], 1, (int)inv.cfg.outbox_coalesce_ms) <= 0;
 }
 
 static void *relay_main(void *arg)

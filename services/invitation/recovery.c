@@ -55,7 +55,7 @@ static us_err resume(us_arena *a, const inv_row *row)
 	} else if (rc == US_OK) {
 		inv_saga_result result;
 		Usher__V1__Membership *membership;
-		rc = inv_saga_finish(db, &p, row, user_id, &result, &membership);
+		rc = inv_saga_finish(db, &p, row, user_id, &result, &membership, NULL);
 		if (rc == US_OK && result == SAGA_RETRY)
 			rc = US_EUNAVAILABLE;
 		if (rc == US_OK)

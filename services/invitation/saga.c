@@ -10,7 +10,8 @@ char *inv_saga_key(us_arena *a, const char *invitation_id)
 }
 
 us_err inv_saga_finish(PGconn *db, peer_ctx *p, const inv_row *row, const char *user_id,
-                       inv_saga_result *result, Usher__V1__Membership **membership)
+                       inv_saga_result *result, Usher__V1__Membership **membership,
+                       char **decided_at)
 {
 	Usher__V1__GrantMembershipRequest grant = USHER__V1__GRANT_MEMBERSHIP_REQUEST__INIT;
 	grant.account_id = row->account_id;
@@ -50,7 +51,7 @@ us_err inv_saga_finish(PGconn *db, peer_ctx *p, const inv_row *row, const char *
 		return US_OK;
 	}
 	us_fault_point("accept.after_membership");
-	rc = store_finish_accept(db, row->id, user_id);
+	rc = store_finish_accept(db, p->arena, row->id, user_id, decided_at);
 	if (rc == US_OK)
 		us_log_fields(US_LOG_INFO, "invitation accepted", "invitation_id", row->id, "user_id",
 		              user_id, NULL);

@@ -20,10 +20,11 @@ typedef enum inv_saga_result {
 /* "accept:<invitation id>" in the arena. */
 char *inv_saga_key(us_arena *a, const char *invitation_id);
 
-/* Runs the membership and finish steps for a claimed invitation. *membership is set on
- * SAGA_ACCEPTED; the peer's status explains SAGA_REVOKED and SAGA_RETRY. */
+/* Runs the membership and finish steps for a claimed invitation. On SAGA_ACCEPTED,
+ * *membership is set and *decided_at (may be NULL) gets the time of the accept; the
+ * peer's status explains SAGA_REVOKED and SAGA_RETRY. */
 US_MUST_USE us_err inv_saga_finish(PGconn *db, peer_ctx *p, const inv_row *row,
                                    const char *user_id, inv_saga_result *result,
-                                   Usher__V1__Membership **membership);
+                                   Usher__V1__Membership **membership, char **decided_at);
 
 #endif

@@ -18,6 +18,7 @@ typedef struct inv_settings {
 	int64_t recovery_interval_ms;
 	int64_t outbox_batch;
 	int64_t outbox_relays;
+	int64_t outbox_coalesce_ms;
 	int64_t outbox_poll_ms;
 } inv_settings;
 

@@ -297,9 +297,7 @@ us_err store_claim(PGconn *c, const char *id, const char *user_id, bool *claimed
 	us_err rc = exec_count(c,
 	                       "UPDATE invitations SET state = 'accepting', accept_started_at = now(),"
 	                       " updated_at = now(), accepted_user_id = $2::uuid,"
-	                       " claim_pid = pg_backend_pid(), claim_backend_start = ("
-	                       "  SELECT backend_start FROM pg_stat_activity"
-	                       "  WHERE pid = pg_backend_pid())"
+	                       " claim_pid = pg_backend_pid()"
 	                       " WHERE id = $1 AND state = 'pending' AND expires_at > now()",
 	                       2, params, &rows);
 	*claimed = rc == US_OK && rows == 1;
@@ -316,18 +314,28 @@ us_err store_release(PGconn *c, const char *id)
 	                  1, params, NULL);
 }
 
-us_err store_finish_accept(PGconn *c, const char *id, const char *user_id)
+us_err store_finish_accept(PGconn *c, us_arena *a, const char *id, const char *user_id,
+                           char **decided_at)
 {
 	const char *params[] = {id, user_id};
-	return us_db_exec(c,
-	                  "WITH done AS ("
-	                  " UPDATE invitations SET state = 'accepted', decided_at = now(),"
-	                  "  updated_at = now(), accepted_user_id = $2::uuid"
-	                  " WHERE id = $1 AND state = 'accepting' RETURNING id, send_count),"
-	                  " ob AS (INSERT INTO outbox (kind, invitation_id, send_number)"
-	                  "  SELECT 'accepted', id, send_count FROM done RETURNING 1)"
-	                  "SELECT " NOTIFY_OUTBOX " FROM ob",
-	                  2, params, NULL);
+	PGresult *res;
+	us_err rc = us_db_exec(c,
+	                       "WITH done AS ("
+	                       " UPDATE invitations SET state = 'accepted', decided_at = now(),"
+	                       "  updated_at = now(), accepted_user_id = $2::uuid"
+	                       " WHERE id = $1 AND state = 'accepting'"
+	                       " RETURNING id, send_count, decided_at),"
+	                       " ob AS (INSERT INTO outbox (kind, invitation_id, send_number)"
+	                       "  SELECT 'accepted', id, send_count FROM done RETURNING 1)"
+	                       "SELECT " TS("done.decided_at") ", (SELECT count(*) FROM ob), "
+	                       NOTIFY_OUTBOX " FROM done",
+	                       2, params, &res);
+	if (rc != US_OK)
+		return rc;
+	if (decided_at != NULL)
+		*decided_at = PQntuples(res) == 1 ? dup(a, res, 0, 0) : NULL;
+	PQclear(res);
+	return US_OK;
 }
 
 us_err store_fail_accept(PGconn *c, const char *id, const char *reason)
@@ -466,7 +474,7 @@ us_err store_stale_accepts(PGconn *c, us_arena *a, int64_t stale_s, size_t limit
 	                       "SELECT " INV_COLUMNS INV_FROM
 	                       "WHERE i.state = 'accepting' AND (NOT EXISTS ("
 	                       "  SELECT 1 FROM pg_stat_activity a WHERE a.pid = i.claim_pid"
-	                       "  AND a.backend_start = i.claim_backend_start)"
+	                       "  AND a.backend_start <= i.accept_started_at)"
 	                       " OR i.accept_started_at < now() - make_interval(secs => $1::int))"
 	                       " ORDER BY i.accept_started_at LIMIT $2 FOR UPDATE OF i SKIP LOCKED",
 	                       2, params, &res);

@@ -79,8 +79,10 @@ US_MUST_USE us_err store_claim(PGconn *c, const char *id, const char *user_id, b
 /* accepting → pending: the accept could not start (no user was created). */
 US_MUST_USE us_err store_release(PGconn *c, const char *id);
 
-/* accepting → accepted with an outbox notice to the inviter, in one transaction. */
-US_MUST_USE us_err store_finish_accept(PGconn *c, const char *id, const char *user_id);
+/* accepting → accepted with an outbox notice to the inviter, in one transaction.
+ * *decided_at (may be NULL) gets when, or NULL when it was not accepting any more. */
+US_MUST_USE us_err store_finish_accept(PGconn *c, us_arena *a, const char *id,
+                                       const char *user_id, char **decided_at);
 
 /* accepting → revoked, for an accept that can never succeed. */
 US_MUST_USE us_err store_fail_accept(PGconn *c, const char *id, const char *reason);
