@@ -26,8 +26,8 @@ typedef struct address {
 	char *email; /* normalised */
 	Usher__V1__AddressOutcome outcome;
 	const char *reason;
-	const char *user_id; /* when the address has a user */
-	inv_new *row;        /* when it is to be invited */
+	const char *user_id;       /* when the address has a user */
+	const char *invitation_id; /* when it was invited */
 } address;
 
 static bool token_chars(const char *s, size_t max, const char *extra)
@@ -236,6 +236,44 @@ static us_err mark_pending(us_call *call, const char *account_id, address *addrs
 	return US_OK;
 }
 
+/* Addresses are written in chunks of this many, each with memory of its own freed
+ * after it: a 50,000-address batch never holds all its links, arrays and results at once. */
+#define WRITE_CHUNK 5000
+
+/* Links and rows for one chunk, written with two statements. */
+static us_err write_chunk(us_call *call, const inv_batch *batch, const char *batch_id,
+                          address **which, size_t n)
+{
+	us_arena *scratch = us_arena_new();
+	inv_new *rows = scratch ? US_ARENA_ARRAY(scratch, inv_new, n) : NULL;
+	if (rows == NULL) {
+		us_arena_free(scratch);
+		return US_EEXHAUSTED;
+	}
+	us_err rc = US_OK;
+	for (size_t i = 0; i < n && rc == US_OK; i++) {
+		inv_link link;
+		rc = inv_link_new(scratch, &link);
+		rows[i].email = which[i]->email;
+		rows[i].token_hash_hex = us_arena_strdup(scratch, link.hash_hex);
+		rows[i].sealed_token = link.sealed;
+		rows[i].existing_user = which[i]->user_id != NULL;
+		if (rc == US_OK && rows[i].token_hash_hex == NULL)
+			rc = US_EEXHAUSTED;
+	}
+	if (rc == US_OK)
+		rc = store_batch_add(us_call_db(call), scratch, us_call_arena(call), batch_id, batch,
+		                     rows, n);
+	/* An address invited by a concurrent batch since we looked gets no id. */
+	for (size_t i = 0; rc == US_OK && i < n; i++) {
+		which[i]->invitation_id = rows[i].id;
+		if (rows[i].id == NULL)
+			which[i]->outcome = USHER__V1__ADDRESS_OUTCOME__OUTCOME_ALREADY_PENDING;
+	}
+	us_arena_free(scratch);
+	return rc;
+}
+
 /* Writes the batch: a link per address still headed for "created". */
 static us_err write_batch(us_call *call, const inv_batch *batch, address *addrs, size_t n,
                           char **batch_id)
@@ -243,31 +281,16 @@ static us_err write_batch(us_call *call, const inv_batch *batch, address *addrs,
 	us_arena *a = us_call_arena(call);
 	address **which;
 	size_t count;
-	if (still_open(a, addrs, n, &which, &count) == NULL)
+	char **emails = still_open(a, addrs, n, &which, &count);
+	if (emails == NULL)
 		return US_EEXHAUSTED;
-	inv_new *rows = US_ARENA_ARRAY(a, inv_new, count ? count : 1);
-	if (rows == NULL)
-		return US_EEXHAUSTED;
-	for (size_t i = 0; i < count; i++) {
-		inv_link link;
-		us_err rc = inv_link_new(a, &link);
-		if (rc != US_OK)
-			return rc;
-		rows[i].email = which[i]->email;
-		rows[i].token_hash_hex = us_arena_strdup(a, link.hash_hex);
-		rows[i].sealed_token = link.sealed;
-		rows[i].existing_user = which[i]->user_id != NULL;
-		which[i]->row = &rows[i];
-	}
-	us_err rc = store_create_batch(us_call_db(call), a, batch, rows, count, batch_id);
-	if (rc != US_OK)
-		return rc;
-	/* An address invited by a concurrent batch since we looked. */
-	for (size_t i = 0; i < count; i++) {
-		if (rows[i].id == NULL)
-			which[i]->outcome = USHER__V1__ADDRESS_OUTCOME__OUTCOME_ALREADY_PENDING;
-	}
-	return US_OK;
+	us_err rc = store_batch_begin(us_call_db(call), a, batch, emails, count, batch_id);
+	for (size_t start = 0; rc == US_OK && start < count; start += WRITE_CHUNK)
+		rc = write_chunk(call, batch, *batch_id, which + start,
+		                 count - start < WRITE_CHUNK ? count - start : WRITE_CHUNK);
+	if (rc == US_OK)
+		rc = store_notify_outbox(us_call_db(call));
+	return rc;
 }
 
 static us_err build_reply(us_arena *a, address *addrs, size_t n, const char *batch_id,
@@ -292,7 +315,7 @@ static us_err build_reply(us_arena *a, address *addrs, size_t n, const char *bat
 		                              : ad->email);
 		res->outcome = ad->outcome;
 		res->reason = (char *)(ad->reason ? ad->reason : "");
-		res->invitation_id = (char *)(ad->row && ad->row->id ? ad->row->id : "");
+		res->invitation_id = (char *)(ad->invitation_id ? ad->invitation_id : "");
 		res->existing_user = ad->user_id != NULL;
 		ptrs[i] = res;
 		switch (ad->outcome) {

@@ -37,7 +37,7 @@ static const us_config_var invitation_vars[] = {
 	        "daemon running it still lives (one that died is taken over at once)"),
 	SETTING("RECOVERY_INTERVAL_MS", US_CONFIG_INT, recovery_interval_ms, 0, "5000", 50, 600000,
 	        NULL, "how often the recovery loop looks for interrupted accepts"),
-	SETTING("OUTBOX_BATCH", US_CONFIG_INT, outbox_batch, 0, "10000", 1, 50000, NULL,
+	SETTING("OUTBOX_BATCH", US_CONFIG_INT, outbox_batch, 0, "2000", 1, 50000, NULL,
 	        "emails handed to usher-notificationd per call"),
 	SETTING("OUTBOX_RELAYS", US_CONFIG_INT, outbox_relays, 0, "2", 1, 16, NULL,
 	        "threads handing the outbox to usher-notificationd at once"),

@@ -147,26 +147,16 @@ static char *bool_array(us_arena *a, const inv_new *rows, size_t n)
 	return out;
 }
 
-us_err store_create_batch(PGconn *c, us_arena *a, const inv_batch *b, inv_new *rows, size_t n,
-                          char **batch_id)
+us_err store_batch_begin(PGconn *c, us_arena *a, const inv_batch *b, char **emails, size_t n,
+                         char **batch_id)
 {
-	const char **emails = US_ARENA_ARRAY(a, const char *, n ? n : 1);
-	const char **hashes = US_ARENA_ARRAY(a, const char *, n ? n : 1);
-	const char **ids = US_ARENA_ARRAY(a, const char *, n ? n : 1);
-	const char **sealed = US_ARENA_ARRAY(a, const char *, n ? n : 1);
-	if (emails == NULL || hashes == NULL || ids == NULL || sealed == NULL)
-		return US_EEXHAUSTED;
-	for (size_t i = 0; i < n; i++) {
-		emails[i] = rows[i].email;
-		hashes[i] = rows[i].token_hash_hex;
-	}
-	char *email_array = us_db_text_array(a, emails, n);
-	char role[8], hours[16];
+	char role[8];
 	snprintf(role, sizeof(role), "%d", b->role);
-	snprintf(hours, sizeof(hours), "%d", b->expires_in_hours);
-
 	/* Addresses whose pending invitation has lapsed get a fresh one: mark the old one. */
-	const char *expire_params[] = {b->account_id, email_array};
+	const char *expire_params[] = {b->account_id,
+	                               us_db_text_array(a, (const char *const *)emails, n)};
+	if (expire_params[1] == NULL)
+		return US_EEXHAUSTED;
 	us_err rc = us_db_exec(c,
 	                       "UPDATE invitations SET state = 'expired', updated_at = now() "
 	                       "WHERE account_id = $1 AND email = ANY($2::text[]) "
@@ -174,41 +164,64 @@ us_err store_create_batch(PGconn *c, us_arena *a, const inv_batch *b, inv_new *r
 	                       2, expire_params, NULL);
 	if (rc != US_OK)
 		return rc;
-
 	const char *params[] = {
 		b->account_id, b->account_name, b->invited_by, b->inviter_name, b->inviter_email, role,
 		b->organization ? "t" : "f",
 		us_db_text_array(a, (const char *const *)b->subaccount_ids, b->n_subaccount_ids),
 		us_db_text_array(a, (const char *const *)b->products, b->n_products),
 		us_db_text_array(a, (const char *const *)b->flags, b->n_flags),
-		email_array, us_db_text_array(a, hashes, n), bool_array(a, rows, n), hours,
 	};
-	for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
-		if (params[i] == NULL)
-			return US_EEXHAUSTED;
-	}
+	if (params[7] == NULL || params[8] == NULL || params[9] == NULL)
+		return US_EEXHAUSTED;
 	PGresult *res;
-	rc = us_db_exec(
-	        c,
-	        "WITH b AS ("
-	        " INSERT INTO batches (account_id, account_name, invited_by, inviter_name,"
-	        "  inviter_email, role, organization, subaccount_ids, products, flags)"
-	        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::uuid[], $9::text[], $10::text[])"
-	        " RETURNING id),"
-	        " u AS (SELECT * FROM unnest($11::text[], $12::text[], $13::boolean[])"
-	        "  AS u (email, token_hash, existing_user)),"
-	        " ins AS ("
-	        " INSERT INTO invitations (batch_id, account_id, email, token_hash, existing_user,"
-	        "  expires_at)"
-	        " SELECT b.id, $1, u.email, decode(u.token_hash, 'hex'), u.existing_user,"
-	        "  now() + make_interval(hours => $14::int) FROM b, u"
-	        " ON CONFLICT (account_id, email) WHERE state IN ('pending', 'accepting') DO NOTHING"
-	        " RETURNING id, email)"
-	        "SELECT b.id, ins.id, ins.email FROM b LEFT JOIN ins ON true",
-	        14, params, &res);
+	rc = us_db_exec(c,
+	                "INSERT INTO batches (account_id, account_name, invited_by, inviter_name,"
+	                " inviter_email, role, organization, subaccount_ids, products, flags)"
+	                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::uuid[], $9::text[], $10::text[])"
+	                " RETURNING id",
+	                10, params, &res);
 	if (rc != US_OK)
 		return rc;
+	*batch_id = dup(a, res, 0, 0);
+	PQclear(res);
+	return *batch_id != NULL ? US_OK : US_EEXHAUSTED;
+}
 
+us_err store_batch_add(PGconn *c, us_arena *scratch, us_arena *keep, const char *batch_id,
+                       const inv_batch *b, inv_new *rows, size_t n)
+{
+	const char **emails = US_ARENA_ARRAY(scratch, const char *, n ? n : 1);
+	const char **hashes = US_ARENA_ARRAY(scratch, const char *, n ? n : 1);
+	const char **ids = US_ARENA_ARRAY(scratch, const char *, n ? n : 1);
+	const char **sealed = US_ARENA_ARRAY(scratch, const char *, n ? n : 1);
+	if (emails == NULL || hashes == NULL || ids == NULL || sealed == NULL)
+		return US_EEXHAUSTED;
+	for (size_t i = 0; i < n; i++) {
+		emails[i] = rows[i].email;
+		hashes[i] = rows[i].token_hash_hex;
+	}
+	char hours[16];
+	snprintf(hours, sizeof(hours), "%d", b->expires_in_hours);
+	const char *params[] = {
+		batch_id, b->account_id, us_db_text_array(scratch, emails, n),
+		us_db_text_array(scratch, hashes, n), bool_array(scratch, rows, n), hours,
+	};
+	if (params[2] == NULL || params[3] == NULL || params[4] == NULL)
+		return US_EEXHAUSTED;
+	PGresult *res;
+	us_err rc = us_db_exec(
+	        c,
+	        "INSERT INTO invitations (batch_id, account_id, email, token_hash, existing_user,"
+	        " expires_at)"
+	        " SELECT $1, $2, u.email, decode(u.token_hash, 'hex'), u.existing_user,"
+	        "  now() + make_interval(hours => $6::int)"
+	        " FROM unnest($3::text[], $4::text[], $5::boolean[]) AS u (email, token_hash,"
+	        "  existing_user)"
+	        " ON CONFLICT (account_id, email) WHERE state IN ('pending', 'accepting') DO NOTHING"
+	        " RETURNING id, email",
+	        6, params, &res);
+	if (rc != US_OK)
+		return rc;
 	us_strmap *by_email = us_strmap_new(n);
 	if (by_email == NULL) {
 		PQclear(res);
@@ -216,33 +229,32 @@ us_err store_create_batch(PGconn *c, us_arena *a, const inv_batch *b, inv_new *r
 	}
 	for (size_t i = 0; i < n; i++)
 		us_strmap_put(by_email, rows[i].email, &rows[i]);
-	*batch_id = dup(a, res, 0, 0);
 	size_t created = 0;
 	for (int i = 0; i < PQntuples(res); i++) {
 		void *row;
-		if (!PQgetisnull(res, i, 1) && us_strmap_get(by_email, PQgetvalue(res, i, 2), &row)) {
+		if (us_strmap_get(by_email, PQgetvalue(res, i, 1), &row)) {
 			inv_new *r = row;
-			r->id = dup(a, res, i, 1);
+			r->id = dup(keep, res, i, 0);
 			ids[created] = r->id;
 			sealed[created++] = r->sealed_token;
 		}
 	}
 	us_strmap_free(by_email);
 	PQclear(res);
-	if (*batch_id == NULL)
-		return US_EEXHAUSTED;
 	/* The outbox rows in a statement of their own: joining them to the invitations just
 	 * inserted costs more than a second round trip. */
-	const char *outbox_params[] = {us_db_text_array(a, ids, created),
-	                               us_db_text_array(a, sealed, created)};
+	const char *outbox_params[] = {us_db_text_array(scratch, ids, created),
+	                               us_db_text_array(scratch, sealed, created)};
 	if (outbox_params[0] == NULL || outbox_params[1] == NULL)
 		return US_EEXHAUSTED;
-	rc = us_db_exec(c,
-	                "INSERT INTO outbox (kind, invitation_id, send_number, sealed_token)"
-	                " SELECT 'invite', i, 1, s FROM unnest($1::uuid[], $2::text[]) AS x (i, s)",
-	                2, outbox_params, NULL);
-	if (rc != US_OK)
-		return rc;
+	return us_db_exec(c,
+	                  "INSERT INTO outbox (kind, invitation_id, send_number, sealed_token)"
+	                  " SELECT 'invite', i, 1, s FROM unnest($1::uuid[], $2::text[]) AS x (i, s)",
+	                  2, outbox_params, NULL);
+}
+
+us_err store_notify_outbox(PGconn *c)
+{
 	return us_db_exec(c, "SELECT " NOTIFY_OUTBOX, 0, NULL, NULL);
 }
 

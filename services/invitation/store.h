@@ -54,7 +54,7 @@ typedef struct inv_new {
 	const char *token_hash_hex;
 	const char *sealed_token;
 	bool existing_user;
-	const char *id; /* set by store_create_batch for the created ones */
+	const char *id; /* set by store_batch_add for the created ones */
 } inv_new;
 
 /* Of emails, marks in open[] those with an open (pending and unexpired, or accepting)
@@ -62,12 +62,20 @@ typedef struct inv_new {
 US_MUST_USE us_err store_open_emails(PGconn *c, us_arena *a, const char *account_id,
                                      char **emails, size_t n, bool *open);
 
-/* Writes the batch, its invitations and their outbox rows in one statement, then
- * announces the outbox. Invitations whose address got an open invitation meanwhile are
- * skipped: their id stays NULL. Expired pending invitations of these addresses are
- * first marked expired. Returns the batch id in *batch_id. */
-US_MUST_USE us_err store_create_batch(PGconn *c, us_arena *a, const inv_batch *b, inv_new *rows,
-                                      size_t n, char **batch_id);
+/* Starts writing a batch: marks expired the lapsed pending invitations of these
+ * addresses (so they can be invited afresh) and records the batch; *batch_id in a. */
+US_MUST_USE us_err store_batch_begin(PGconn *c, us_arena *a, const inv_batch *b, char **emails,
+                                     size_t n, char **batch_id);
+
+/* Writes invitations of the batch and their outbox rows, two statements for any n. An
+ * address that got an open invitation meanwhile is skipped: its id stays NULL; the others'
+ * ids are set, in keep. Temporary memory comes from scratch. */
+US_MUST_USE us_err store_batch_add(PGconn *c, us_arena *scratch, us_arena *keep,
+                                   const char *batch_id, const inv_batch *b, inv_new *rows,
+                                   size_t n);
+
+/* Wakes the outbox relays when the transaction commits. */
+US_MUST_USE us_err store_notify_outbox(PGconn *c);
 
 US_MUST_USE us_err store_get_by_id(PGconn *c, us_arena *a, const char *id, inv_row *out);
 US_MUST_USE us_err store_get_by_token(PGconn *c, us_arena *a, const uint8_t *hash, inv_row *out);
