@@ -1,5 +1,6 @@
 #include "people.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "backend.h"
@@ -225,104 +226,115 @@ static void decline_link(gw_request *req, gw_response *res, char *token)
 	us_status_clear(&st);
 }
 
-/* Accepts as a new user (the body holds name, phone, password: the user is created and
- * signed in) or as the signed-in user (the body is empty). */
-static void accept_link(gw_request *req, gw_response *res, char *token)
+/* How a person takes up a link: signing up (the body's fields, all strings) or as the
+ * signed-in user (an empty body and a session). */
+typedef struct taking_up {
+	const char *const *fields; /* the sign-up fields, in the order of values */
+	size_t n_fields;
+	const char *values[4];
+	bool sign_up;
+	const char *session;
+} taking_up;
+
+/* Reads a taking-up from the body; replies and returns false when it is neither. */
+static bool read_taking_up(gw_request *req, gw_response *res, json_t *body, taking_up *t,
+                           const char *what)
 {
-	json_t *body = gw_body_json(req, res);
-	if (body == NULL)
-		return;
-	static const char *const allowed[] = {"name", "phone", "password"};
-	Usher__V1__AcceptRequest in = USHER__V1__ACCEPT_REQUEST__INIT;
-	Usher__V1__NewUserProfile profile = USHER__V1__NEW_USER_PROFILE__INIT;
-	in.token = token;
+	if (!only_members(res, body, t->fields, t->n_fields))
+		return false;
+	t->sign_up = json_object_size(body) > 0;
+	for (size_t i = 0; t->sign_up && i < t->n_fields; i++) {
+		if ((t->values[i] = string_member(res, body, t->fields[i])) == NULL)
+			return false;
+	}
+	if (t->sign_up)
+		return true;
 	gw_auth auth;
 	gw_auth_read(req, &auth);
-	bool ok = only_members(res, body, allowed, 3);
-	if (ok && json_object_size(body) > 0) {
-		ok = (profile.name = (char *)string_member(res, body, "name")) &&
-		     (profile.phone = (char *)string_member(res, body, "phone")) &&
-		     (profile.password = (char *)string_member(res, body, "password"));
-		in.new_user = &profile;
-	} else if (ok && auth.token != NULL) {
-		if (!gw_csrf_ok(req, &auth)) {
-			gw_reply_error(res, US_EDENIED, "missing or wrong CSRF token (X-CSRF-Token)", NULL);
-			ok = false;
-		}
-		in.session_token = (char *)auth.token;
-	} else if (ok) {
-		gw_reply_error(res, US_EUNAUTHENTICATED,
-		               "sign in to accept, or give a name and password to sign up", NULL);
-		ok = false;
+	if (auth.token == NULL) {
+		char message[160];
+		snprintf(message, sizeof(message), "sign in to %s, or give your details to sign up", what);
+		gw_reply_error(res, US_EUNAUTHENTICATED, message, NULL);
+		return false;
 	}
-	if (ok) {
-		ProtobufCMessage *out;
+	if (!gw_csrf_ok(req, &auth)) {
+		gw_reply_error(res, US_EDENIED, "missing or wrong CSRF token (X-CSRF-Token)", NULL);
+		return false;
+	}
+	t->session = auth.token;
+	return true;
+}
+
+/* Replies to a taking-up: a new user is signed in as well; the daemon's reply goes under
+ * key. */
+static void reply_taking_up(gw_request *req, gw_response *res, const taking_up *t, us_err rc,
+                            us_status *st, ProtobufCMessage *out, const Usher__V1__User *user,
+                            const char *password, const char *key)
+{
+	if (rc != US_OK) {
+		strip_prefix(st, "new_user.");
+		gw_reply_error(res, rc, st->message, st);
+	} else if (t->sign_up) {
+		sign_in(req, res, user->email, password);
+		if (res->status == 200)
+			json_object_set_new(res->json, key, us_pbjson_encode(out));
+	} else {
+		gw_reply_json(res, 200, json_pack("{s:o}", key, us_pbjson_encode(out)));
+	}
+	us_status_clear(st);
+}
+
+/* Accepts an invitation as a new user (name, phone, password: created and signed in) or as
+ * the signed-in user (an empty body). */
+static void accept_link(gw_request *req, gw_response *res, char *token)
+{
+	static const char *const fields[] = {"name", "phone", "password"};
+	taking_up t = {fields, 3, {0}, false, NULL};
+	json_t *body = gw_body_json(req, res);
+	if (body != NULL && read_taking_up(req, res, body, &t, "accept")) {
+		Usher__V1__AcceptRequest in = USHER__V1__ACCEPT_REQUEST__INIT;
+		Usher__V1__NewUserProfile profile = USHER__V1__NEW_USER_PROFILE__INIT;
+		in.token = token;
+		profile.name = (char *)t.values[0];
+		profile.phone = (char *)t.values[1];
+		profile.password = (char *)t.values[2];
+		in.new_user = t.sign_up ? &profile : NULL;
+		in.session_token = (char *)(t.session ? t.session : "");
+		ProtobufCMessage *out = NULL;
 		us_status st;
 		us_err rc = gw_call(req, GW_INVITATION, "usher.v1.InvitationService/Accept", NULL,
 		                    &in.base, &usher__v1__accept_reply__descriptor, &out, &st);
-		Usher__V1__AcceptReply *accepted = (Usher__V1__AcceptReply *)out;
-		if (rc != US_OK) {
-			strip_prefix(&st, "new_user.");
-			gw_reply_error(res, rc, st.message, &st);
-		} else if (in.new_user != NULL) {
-			sign_in(req, res, accepted->user->email, profile.password);
-			if (res->status == 200)
-				json_object_set_new(res->json, "accepted", us_pbjson_encode(out));
-		} else {
-			gw_reply_json(res, 200, json_pack("{s:o}", "accepted", us_pbjson_encode(out)));
-		}
-		us_status_clear(&st);
+		reply_taking_up(req, res, &t, rc, &st, out,
+		                rc == US_OK ? ((Usher__V1__AcceptReply *)out)->user : NULL,
+		                profile.password, "accepted");
 	}
 	json_decref(body);
 }
 
-/* Joins through a permanent link: as a new user (email, name, phone, password: created and
- * signed in) or as the signed-in user (empty body). */
+/* Joins through a permanent link as a new user (email, name, phone, password: created and
+ * signed in) or as the signed-in user (an empty body). */
 static void join_link(gw_request *req, gw_response *res, char *token)
 {
+	static const char *const fields[] = {"email", "name", "phone", "password"};
+	taking_up t = {fields, 4, {0}, false, NULL};
 	json_t *body = gw_body_json(req, res);
-	if (body == NULL)
-		return;
-	static const char *const allowed[] = {"email", "name", "phone", "password"};
-	Usher__V1__AcceptLinkRequest in = USHER__V1__ACCEPT_LINK_REQUEST__INIT;
-	Usher__V1__LinkNewUser profile = USHER__V1__LINK_NEW_USER__INIT;
-	in.token = token;
-	gw_auth auth;
-	gw_auth_read(req, &auth);
-	bool ok = only_members(res, body, allowed, 4);
-	if (ok && json_object_size(body) > 0) {
-		ok = (profile.email = (char *)string_member(res, body, "email")) &&
-		     (profile.name = (char *)string_member(res, body, "name")) &&
-		     (profile.phone = (char *)string_member(res, body, "phone")) &&
-		     (profile.password = (char *)string_member(res, body, "password"));
-		in.new_user = &profile;
-	} else if (ok && auth.token != NULL) {
-		if (!gw_csrf_ok(req, &auth)) {
-			gw_reply_error(res, US_EDENIED, "missing or wrong CSRF token (X-CSRF-Token)", NULL);
-			ok = false;
-		}
-		in.session_token = (char *)auth.token;
-	} else if (ok) {
-		gw_reply_error(res, US_EUNAUTHENTICATED,
-		               "sign in to join, or give an email, name and password to sign up", NULL);
-		ok = false;
-	}
-	if (ok) {
-		ProtobufCMessage *out;
+	if (body != NULL && read_taking_up(req, res, body, &t, "join")) {
+		Usher__V1__AcceptLinkRequest in = USHER__V1__ACCEPT_LINK_REQUEST__INIT;
+		Usher__V1__LinkNewUser profile = USHER__V1__LINK_NEW_USER__INIT;
+		in.token = token;
+		profile.email = (char *)t.values[0];
+		profile.name = (char *)t.values[1];
+		profile.phone = (char *)t.values[2];
+		profile.password = (char *)t.values[3];
+		in.new_user = t.sign_up ? &profile : NULL;
+		in.session_token = (char *)(t.session ? t.session : "");
+		ProtobufCMessage *out = NULL;
 		us_status st;
 		us_err rc = gw_call(req, GW_INVITATION, "usher.v1.InvitationService/AcceptLink", NULL,
 		                    &in.base, &usher__v1__accept_link_reply__descriptor, &out, &st);
-		if (rc != US_OK) {
-			strip_prefix(&st, "new_user.");
-			gw_reply_error(res, rc, st.message, &st);
-		} else if (in.new_user != NULL) {
-			sign_in(req, res, ((Usher__V1__AcceptLinkReply *)out)->user->email, profile.password);
-			if (res->status == 200)
-				json_object_set_new(res->json, "joined", us_pbjson_encode(out));
-		} else {
-			gw_reply_json(res, 200, json_pack("{s:o}", "joined", us_pbjson_encode(out)));
-		}
-		us_status_clear(&st);
+		reply_taking_up(req, res, &t, rc, &st, out,
+		                rc == US_OK ? ((Usher__V1__AcceptLinkReply *)out)->user : NULL,
+		                profile.password, "joined");
 	}
 	json_decref(body);
 }
