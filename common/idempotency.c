@@ -1,5 +1,6 @@
 #include "idempotency.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -78,20 +79,23 @@ us_err us_idempotency_run(PGconn *conn, us_arena *arena, const char *key, const 
 	us_err rc = us_db_begin(conn);
 	if (rc != US_OK)
 		return rc;
-	rc = us_db_set_local_timeout(conn, (long)timeout_ms);
-	if (rc != US_OK)
-		goto fail;
 
 	/* A concurrent holder of the same key makes this INSERT wait for its commit or
-	 * rollback, so exactly one of them runs the body. */
-	const char *params[] = {key, method, (const char *)hash};
-	const int lengths[] = {0, 0, HASH_BYTES};
-	const int formats[] = {0, 0, 1};
+	 * rollback, so exactly one of them runs the body. The same statement caps the rest of
+	 * the transaction's statements at the caller's remaining budget (one round trip less
+	 * on every mutating call). */
+	char timeout[24];
+	snprintf(timeout, sizeof(timeout), "%lld", (long long)(timeout_ms > 0 ? timeout_ms : 1));
+	const char *params[] = {key, method, (const char *)hash, timeout};
+	const int lengths[] = {0, 0, HASH_BYTES, 0};
+	const int formats[] = {0, 0, 1, 0};
 	PGresult *res = NULL;
 	rc = us_db_exec_bin(conn,
 	                    "INSERT INTO idempotency_keys (key, method, request_hash) "
-	                    "VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING RETURNING 1",
-	                    3, params, lengths, formats, &res);
+	                    "SELECT $1, $2, $3 FROM (SELECT pg_catalog.set_config("
+	                    "'statement_timeout', $4, true)) AS budget "
+	                    "ON CONFLICT (key) DO NOTHING RETURNING 1",
+	                    4, params, lengths, formats, &res);
 	if (rc != US_OK)
 		goto fail;
 	bool claimed = PQntuples(res) == 1;
