@@ -251,6 +251,88 @@ static void test_malformed_json_and_wrong_types_are_400(void **state)
 	ut_reply_free(&r);
 }
 
+/* A browser following the email's link gets a page, and its forms work without script. */
+static void test_invitee_pages(void **state)
+{
+	(void)state;
+	/* An account name that would run as script if it were not escaped. */
+	char *shady = ut_create_account(&sys, A, owner, "<script>alert(1)</script> & Co", "");
+	ut_create_user(&sys, A, "page.old@example.com", "Old Hand", PASSWORD);
+	const char *emails[] = {"page.new@example.com", "page.old@example.com",
+	                        "page.no@example.com"};
+	Usher__V1__CreateInvitationsReply *created;
+	us_status st;
+	assert_int_equal(ut_invite(&sys, A, owner, shady, USHER__V1__ROLE__ROLE_MEMBER, NULL, emails,
+	                           3, &created, &st),
+	                 US_OK);
+	ut_email mails[3];
+	for (int i = 0; i < 3; i++)
+		assert_true(ut_wait_email(spool, A, emails[i], NULL, 0, MAIL_WAIT_MS, &mails[i]));
+
+	ut_browser *b = ut_browser_new(&sys);
+	ut_browser_set_accept(b, "text/html,application/xhtml+xml");
+	char path[256];
+	snprintf(path, sizeof(path), "/i/%s", mails[0].token);
+	ut_reply r;
+	ut_http(b, "GET", path, NULL, 0, NULL, &r);
+	expect(&r, 200);
+	assert_non_null(strcasestr(r.headers, "Content-Type: text/html"));
+	assert_non_null(strcasestr(r.headers, "Content-Security-Policy: default-src 'none'"));
+	assert_non_null(strcasestr(r.headers, "Referrer-Policy: no-referrer"));
+	assert_null(strstr(r.body, "<script>"));
+	assert_non_null(strstr(r.body, "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co"));
+	assert_non_null(strstr(r.body, "Accept and create my account"));
+	ut_reply_free(&r);
+
+	/* The new user signs up through the form: joined, and signed in. */
+	snprintf(path, sizeof(path), "/i/%s/accept-form", mails[0].token);
+	static const char signup[] = "name=Page+New&phone=&password=correct+horse+battery";
+	ut_http(b, "POST", path, signup, sizeof(signup) - 1, "application/x-www-form-urlencoded", &r);
+	expect(&r, 200);
+	assert_non_null(strstr(r.body, "Welcome to"));
+	assert_non_null(strcasestr(r.headers, "Set-Cookie: usher_session="));
+	ut_reply_free(&r);
+	ut_http(b, "GET", "/me", NULL, 0, NULL, &r);
+	expect(&r, 200);
+	assert_non_null(strstr(r.body, "page.new@example.com"));
+	ut_reply_free(&r);
+
+	/* An existing user signs in with their password through the form. */
+	ut_browser *old = ut_browser_new(&sys);
+	ut_browser_set_accept(old, "text/html");
+	snprintf(path, sizeof(path), "/i/%s", mails[1].token);
+	ut_http(old, "GET", path, NULL, 0, NULL, &r);
+	expect(&r, 200);
+	assert_non_null(strstr(r.body, "sign in to accept"));
+	ut_reply_free(&r);
+	snprintf(path, sizeof(path), "/i/%s/accept-form", mails[1].token);
+	static const char wrong[] = "password=not+the+password";
+	ut_http(old, "POST", path, wrong, sizeof(wrong) - 1, "application/x-www-form-urlencoded", &r);
+	expect(&r, 401);
+	assert_null(strcasestr(r.headers, "Set-Cookie"));
+	ut_reply_free(&r);
+	static const char right[] = "password=correct+horse+battery";
+	ut_http(old, "POST", path, right, sizeof(right) - 1, "application/x-www-form-urlencoded", &r);
+	expect(&r, 200);
+	assert_non_null(strstr(r.body, "Welcome to"));
+	ut_reply_free(&r);
+
+	/* Declining through the form. */
+	snprintf(path, sizeof(path), "/i/%s/decline-form", mails[2].token);
+	ut_http(b, "POST", path, "", 0, "application/x-www-form-urlencoded", &r);
+	expect(&r, 200);
+	assert_non_null(strstr(r.body, "Invitation declined"));
+	ut_reply_free(&r);
+	/* The same link again says it is closed. */
+	snprintf(path, sizeof(path), "/i/%s", mails[2].token);
+	ut_http(b, "GET", path, NULL, 0, NULL, &r);
+	expect(&r, 200);
+	assert_non_null(strstr(r.body, "declined"));
+	ut_reply_free(&r);
+	ut_browser_free(old);
+	ut_browser_free(b);
+}
+
 static void test_signed_out_is_401(void **state)
 {
 	(void)state;
@@ -307,6 +389,7 @@ int main(void)
 		cmocka_unit_test(test_internal_methods_are_not_reachable),
 		cmocka_unit_test(test_body_over_the_limit_is_413),
 		cmocka_unit_test(test_malformed_json_and_wrong_types_are_400),
+		cmocka_unit_test(test_invitee_pages),
 		cmocka_unit_test(test_signed_out_is_401),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

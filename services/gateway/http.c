@@ -126,6 +126,13 @@ static enum MHD_Result send_response(gw_request *req, gw_response *res)
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	if (res->no_referrer)
 		MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	if (res->content_type != NULL && strncmp(res->content_type, "text/html", 9) == 0) {
+		/* Pages run no script and only post to the gateway itself. */
+		MHD_add_response_header(r, "Content-Security-Policy",
+		                        "default-src 'none'; style-src 'unsafe-inline'; "
+		                        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+		MHD_add_response_header(r, "X-Frame-Options", "DENY");
+	}
 	for (size_t i = 0; i < res->n_cookies; i++)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, res->cookies[i]);
 	if (req->too_large)

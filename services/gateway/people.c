@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "page.h"
 #include "pbjson.h"
 #include "session.h"
 #include "state.h"
@@ -67,22 +68,14 @@ static void strip_prefix(us_status *st, const char *prefix)
 /* Signs in: a session cookie, and the CSRF token the page must send back. */
 static void sign_in(gw_request *req, gw_response *res, const char *email, const char *password)
 {
-	Usher__V1__LoginRequest in = USHER__V1__LOGIN_REQUEST__INIT;
-	in.email = (char *)email;
-	in.password = (char *)password;
-	in.client_address = req->client_address;
-	ProtobufCMessage *out;
+	Usher__V1__LoginReply *login;
 	us_status st;
-	us_err rc = gw_call(req, GW_IDENTITY, "usher.v1.IdentityService/Login", NULL, &in.base,
-	                    &usher__v1__login_reply__descriptor, &out, &st);
+	us_err rc = gw_session_start(req, res, email, password, &login, &st);
 	if (rc != US_OK) {
 		gw_reply_error(res, rc, st.message, &st);
 		us_status_clear(&st);
 		return;
 	}
-	Usher__V1__LoginReply *login = (Usher__V1__LoginReply *)out;
-	res->cookies[res->n_cookies++] = gw_session_cookie(req->arena, login->session_token,
-	                                                   30L * 24 * 3600);
 	gw_reply_json(res, 200,
 	              json_pack("{s:o, s:s, s:s}", "user", us_pbjson_encode(&login->user->base),
 	                        "csrfToken", gw_csrf_token(req->arena, login->session_token),
@@ -191,6 +184,11 @@ void gw_people_preview(gw_request *req, gw_response *res)
 	char *token = token_of(req, &action);
 	if (token == NULL || action[0] != '\0') {
 		gw_reply_error(res, US_ENOTFOUND, "invitation not found", NULL);
+		return;
+	}
+	/* A browser following the email's link gets the page. */
+	if (!permanent(req) && gw_page_wanted(req)) {
+		gw_page_invitation(req, res, token);
 		return;
 	}
 	/* PreviewRequest and PreviewLinkRequest both hold just the token. */
@@ -348,6 +346,10 @@ void gw_people_respond(gw_request *req, gw_response *res)
 		join_link(req, res, token);
 	else if (token != NULL && !permanent(req) && strcmp(action, "accept") == 0)
 		accept_link(req, res, token);
+	else if (token != NULL && !permanent(req) && strcmp(action, "accept-form") == 0)
+		gw_page_accept(req, res, token);
+	else if (token != NULL && !permanent(req) && strcmp(action, "decline-form") == 0)
+		gw_page_decline(req, res, token);
 	else if (token != NULL && !permanent(req) && strcmp(action, "decline") == 0)
 		decline_link(req, res, token);
 	else

@@ -8,6 +8,8 @@
 #include "state.h"
 
 #define CSRF_BYTES 32
+/* As long as identityd's default session lifetime (SESSION_TTL_HOURS). */
+#define SESSION_COOKIE_MAX_AGE_S (30L * 24 * 3600)
 
 void gw_auth_read(gw_request *req, gw_auth *auth)
 {
@@ -53,6 +55,24 @@ char *gw_session_cookie(us_arena *a, const char *token, long max_age)
 	return us_arena_printf(a, "%s=%s; Path=/; Max-Age=%ld; HttpOnly; SameSite=Lax%s",
 	                       GW_SESSION_COOKIE, max_age > 0 ? token : "", max_age,
 	                       gw.secure_cookies ? "; Secure" : "");
+}
+
+us_err gw_session_start(gw_request *req, gw_response *res, const char *email,
+                        const char *password, Usher__V1__LoginReply **login, us_status *st)
+{
+	Usher__V1__LoginRequest in = USHER__V1__LOGIN_REQUEST__INIT;
+	in.email = (char *)email;
+	in.password = (char *)password;
+	in.client_address = req->client_address;
+	ProtobufCMessage *out;
+	us_err rc = gw_call(req, GW_IDENTITY, "usher.v1.IdentityService/Login", NULL, &in.base,
+	                    &usher__v1__login_reply__descriptor, &out, st);
+	if (rc != US_OK)
+		return rc;
+	*login = (Usher__V1__LoginReply *)out;
+	res->cookies[res->n_cookies++] = gw_session_cookie(req->arena, (*login)->session_token,
+	                                                   SESSION_COOKIE_MAX_AGE_S);
+	return US_OK;
 }
 
 Usher__V1__User *gw_signed_in(gw_request *req, gw_response *res, const gw_auth *auth)

@@ -28,6 +28,12 @@ bool gw_csrf_ok(gw_request *req, const gw_auth *auth);
 /* A Set-Cookie value holding the session (max_age 0: one that deletes it). */
 char *gw_session_cookie(us_arena *a, const char *token, long max_age);
 
+/* Logs in with usher-identityd and adds the session cookie to res. On failure returns the
+ * code with the reason in st (us_status_clear() it) and adds nothing. */
+US_MUST_USE us_err gw_session_start(gw_request *req, gw_response *res, const char *email,
+                                    const char *password, Usher__V1__LoginReply **login,
+                                    us_status *st);
+
 /* The signed-in user, resolved with usher-identityd. On failure replies (401 when the
  * request carries no valid session) and returns NULL. */
 Usher__V1__User *gw_signed_in(gw_request *req, gw_response *res, const gw_auth *auth);

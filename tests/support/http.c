@@ -14,6 +14,7 @@ struct ut_browser {
 	CURL *curl;
 	char base[64];
 	char *csrf;
+	char *accept;
 };
 
 int ut_gateway_port(ut_system *sys)
@@ -56,6 +57,7 @@ void ut_browser_free(ut_browser *b)
 		return;
 	curl_easy_cleanup(b->curl);
 	free(b->csrf);
+	free(b->accept);
 	free(b);
 }
 
@@ -63,6 +65,12 @@ void ut_browser_set_csrf(ut_browser *b, const char *token)
 {
 	free(b->csrf);
 	b->csrf = token ? strdup(token) : NULL;
+}
+
+void ut_browser_set_accept(ut_browser *b, const char *accept)
+{
+	free(b->accept);
+	b->accept = accept ? strdup(accept) : NULL;
 }
 
 typedef struct buffer {
@@ -94,6 +102,10 @@ void ut_http(ut_browser *b, const char *method, const char *path, const char *bo
 	hdrs = curl_slist_append(hdrs, line);
 	if (b->csrf != NULL) {
 		snprintf(line, sizeof(line), "X-CSRF-Token: %s", b->csrf);
+		hdrs = curl_slist_append(hdrs, line);
+	}
+	if (b->accept != NULL) {
+		snprintf(line, sizeof(line), "Accept: %s", b->accept);
 		hdrs = curl_slist_append(hdrs, line);
 	}
 	hdrs = curl_slist_append(hdrs, "Expect:");

@@ -18,6 +18,9 @@ void ut_browser_free(ut_browser *b);
 /* The CSRF token sent as X-CSRF-Token on POSTs; NULL sends none. Copied. */
 void ut_browser_set_csrf(ut_browser *b, const char *token);
 
+/* The Accept header sent from now on (NULL: none), as a browser sends text/html. Copied. */
+void ut_browser_set_accept(ut_browser *b, const char *accept);
+
 typedef struct ut_reply {
 	long status;
 	char *body;    /* malloc'd, NUL-terminated */

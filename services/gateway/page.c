@@ -1,0 +1,353 @@
+#include "page.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "session.h"
+#include "state.h"
+#include "usher/v1/identity.pb-c.h"
+#include "usher/v1/invitation.pb-c.h"
+
+#define FIELD_MAX 1024
+
+bool gw_page_wanted(gw_request *req)
+{
+	const char *accept = gw_header(req, MHD_HTTP_HEADER_ACCEPT);
+	return accept != NULL && strstr(accept, "text/html") != NULL;
+}
+
+/* --- building a page: every value from outside goes through text() --- */
+
+typedef struct page {
+	char *buf;
+	size_t len, cap;
+	bool failed;
+} page;
+
+static void raw(page *p, const char *s, size_t n)
+{
+	if (p->failed)
+		return;
+	if (p->len + n + 1 > p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 4096;
+		while (cap < p->len + n + 1)
+			cap *= 2;
+		char *grown = realloc(p->buf, cap);
+		if (grown == NULL) {
+			p->failed = true;
+			return;
+		}
+		p->buf = grown;
+		p->cap = cap;
+	}
+	memcpy(p->buf + p->len, s, n);
+	p->len += n;
+	p->buf[p->len] = '\0';
+}
+
+static void put(page *p, const char *s)
+{
+	raw(p, s, strlen(s));
+}
+
+/* Text, escaped for HTML content and attribute values. */
+static void text(page *p, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '&': put(p, "&amp;"); break;
+		case '<': put(p, "&lt;"); break;
+		case '>': put(p, "&gt;"); break;
+		case '"': put(p, "&quot;"); break;
+		case '\'': put(p, "&#39;"); break;
+		default: raw(p, s, 1);
+		}
+	}
+}
+
+static void begin(page *p, const char *title)
+{
+	put(p, "<!doctype html><html lang=en><head><meta charset=utf-8>"
+	       "<meta name=viewport content=\"width=device-width, initial-scale=1\"><title>");
+	text(p, title);
+	put(p, "</title><style>body{font:16px/1.5 system-ui,sans-serif;margin:0;background:#f6f4ef}"
+	       "main{max-width:32rem;margin:3rem auto;padding:2rem;background:#fff;border-radius:8px}"
+	       "label{display:block;margin:.8rem 0}input{display:block;width:100%;padding:.5rem;"
+	       "box-sizing:border-box}button{margin-top:1rem;padding:.6rem 1.2rem}"
+	       ".note{color:#666;font-size:.9rem}</style></head><body><main>");
+}
+
+/* Replies with the page, freeing its buffer. */
+static void finish(gw_request *req, gw_response *res, page *p, unsigned status)
+{
+	put(p, "</main></body></html>\n");
+	json_decref(res->json);
+	res->json = NULL;
+	res->status = p->failed ? 500 : status;
+	res->content_type = "text/html; charset=utf-8";
+	res->raw = p->failed ? "internal error" : us_arena_strndup(req->arena, p->buf, p->len);
+	res->raw_len = strlen(res->raw);
+	free(p->buf);
+}
+
+/* A page with a heading and a message, for outcomes and errors. */
+static void message_page(gw_request *req, gw_response *res, unsigned status, const char *title,
+                         const char *message, const char *back)
+{
+	page p = {0};
+	begin(&p, title);
+	put(&p, "<h1>");
+	text(&p, title);
+	put(&p, "</h1><p>");
+	text(&p, message);
+	put(&p, "</p>");
+	if (back != NULL) {
+		put(&p, "<p><a href=\"");
+		text(&p, back);
+		put(&p, "\">Back to the invitation</a></p>");
+	}
+	finish(req, res, &p, status);
+}
+
+static void error_page(gw_request *req, gw_response *res, us_err code, const char *message,
+                       const char *token)
+{
+	char *back = us_arena_printf(req->arena, "/i/%s", token);
+	message_page(req, res, gw_http_status(code), "That did not work",
+	             code == US_EINTERNAL ? "Something went wrong on our side; try again." : message,
+	             back);
+}
+
+/* --- the invitation --- */
+
+static const char *role_label(Usher__V1__Role role)
+{
+	switch (role) {
+	case USHER__V1__ROLE__ROLE_OWNER: return "an owner";
+	case USHER__V1__ROLE__ROLE_ADMIN: return "an admin";
+	case USHER__V1__ROLE__ROLE_MODERATOR: return "a moderator";
+	default: return "a member";
+	}
+}
+
+static us_err preview(gw_request *req, char *token, Usher__V1__PreviewReply **out, us_status *st)
+{
+	Usher__V1__PreviewRequest in = USHER__V1__PREVIEW_REQUEST__INIT;
+	in.token = token;
+	return gw_call(req, GW_INVITATION, "usher.v1.InvitationService/Preview", NULL, &in.base,
+	               &usher__v1__preview_reply__descriptor, (ProtobufCMessage **)out, st);
+}
+
+static const char *closed_reason(const Usher__V1__PreviewReply *inv, us_arena *a)
+{
+	switch (inv->state) {
+	case USHER__V1__INVITATION_STATE__INVITATION_ACCEPTED:
+		return "This invitation has already been accepted.";
+	case USHER__V1__INVITATION_STATE__INVITATION_DECLINED:
+		return "This invitation was declined.";
+	case USHER__V1__INVITATION_STATE__INVITATION_REVOKED:
+		return "This invitation was withdrawn.";
+	case USHER__V1__INVITATION_STATE__INVITATION_EXPIRED:
+		return us_arena_printf(a, "This invitation has expired; ask %s to send a new one.",
+		                       inv->inviter_name);
+	case USHER__V1__INVITATION_STATE__INVITATION_ACCEPTING:
+		return "This invitation is being accepted right now.";
+	default:
+		return NULL;
+	}
+}
+
+/* Opens a form posting to /i/<token>/<action>. */
+static void form(page *p, const char *token, const char *action)
+{
+	put(p, "<form method=post action=\"/i/");
+	text(p, token);
+	put(p, "/");
+	put(p, action);
+	put(p, "\">");
+}
+
+void gw_page_invitation(gw_request *req, gw_response *res, char *token)
+{
+	res->no_referrer = true;
+	Usher__V1__PreviewReply *inv;
+	us_status st;
+	us_err rc = preview(req, token, &inv, &st);
+	if (rc != US_OK) {
+		message_page(req, res, gw_http_status(rc), "Invitation not found",
+		             rc == US_ENOTFOUND ? "This link does not open any invitation." : st.message,
+		             NULL);
+		us_status_clear(&st);
+		return;
+	}
+	const char *closed = closed_reason(inv, req->arena);
+	if (closed != NULL) {
+		message_page(req, res, 200, "This invitation is closed", closed, NULL);
+		return;
+	}
+	page p = {0};
+	char *title = us_arena_printf(req->arena, "Join %s", inv->account_name);
+	begin(&p, title ? title : "Invitation");
+	put(&p, "<h1>");
+	text(&p, title ? title : "Invitation");
+	put(&p, "</h1><p>");
+	text(&p, inv->inviter_name);
+	put(&p, " invited you (");
+	text(&p, inv->email);
+	put(&p, ") to join ");
+	text(&p, inv->account_name);
+	put(&p, " as ");
+	put(&p, role_label(inv->role));
+	put(&p, ".</p>");
+	form(&p, token, "accept-form");
+	if (inv->existing_user) {
+		put(&p, "<p>You already have an account: sign in to accept.</p>"
+		        "<label>Password<input name=password type=password required autocomplete="
+		        "current-password></label><button>Sign in and accept</button></form>");
+	} else {
+		put(&p, "<label>Your name<input name=name required maxlength=200 autocomplete=name>"
+		        "</label><label>Phone, optional<input name=phone type=tel autocomplete=tel "
+		        "placeholder=\"+14155550123\"></label><label>Choose a password<input "
+		        "name=password type=password required minlength=8 autocomplete=new-password>"
+		        "</label><button>Accept and create my account</button></form>");
+	}
+	form(&p, token, "decline-form");
+	put(&p, "<button>Decline</button></form><p class=note>This invitation expires ");
+	text(&p, inv->expires_at);
+	put(&p, ". Only accept it if you know ");
+	text(&p, inv->inviter_name);
+	put(&p, ".</p>");
+	finish(req, res, &p, 200);
+}
+
+/* --- the forms --- */
+
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* A field of an application/x-www-form-urlencoded body, decoded, in the arena; "" when
+ * absent, NULL when malformed or longer than FIELD_MAX. */
+static char *form_value(gw_request *req, const char *name)
+{
+	size_t name_len = strlen(name);
+	const char *body = req->body != NULL ? req->body : "";
+	for (const char *pair = body; *pair;) {
+		const char *end = strchr(pair, '&');
+		size_t len = end ? (size_t)(end - pair) : strlen(pair);
+		if (len > name_len && strncmp(pair, name, name_len) == 0 && pair[name_len] == '=') {
+			const char *v = pair + name_len + 1;
+			size_t v_len = len - name_len - 1;
+			if (v_len > 3 * FIELD_MAX)
+				return NULL;
+			char *out = us_arena_alloc(req->arena, v_len + 1);
+			size_t n = 0;
+			for (size_t i = 0; out != NULL && i < v_len; i++) {
+				if (v[i] == '+') {
+					out[n++] = ' ';
+				} else if (v[i] == '%') {
+					int hi = i + 2 < v_len ? hex_value(v[i + 1]) : -1;
+					int lo = i + 2 < v_len ? hex_value(v[i + 2]) : -1;
+					/* A cut escape, or a NUL, is no form a browser sends. */
+					if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+						return NULL;
+					out[n++] = (char)(hi * 16 + lo);
+					i += 2;
+				} else {
+					out[n++] = v[i];
+				}
+			}
+			if (out == NULL || n > FIELD_MAX)
+				return NULL;
+			out[n] = '\0';
+			return out;
+		}
+		pair = end ? end + 1 : pair + len;
+	}
+	return "";
+}
+
+void gw_page_accept(gw_request *req, gw_response *res, char *token)
+{
+	res->no_referrer = true;
+	char *name = form_value(req, "name");
+	char *phone = form_value(req, "phone");
+	char *password = form_value(req, "password");
+	if (name == NULL || phone == NULL || password == NULL) {
+		error_page(req, res, US_EINVAL, "The form could not be read.", token);
+		return;
+	}
+	Usher__V1__PreviewReply *inv;
+	us_status st;
+	us_err rc = preview(req, token, &inv, &st);
+	Usher__V1__AcceptRequest in = USHER__V1__ACCEPT_REQUEST__INIT;
+	Usher__V1__NewUserProfile profile = USHER__V1__NEW_USER_PROFILE__INIT;
+	in.token = token;
+	Usher__V1__LoginReply *login = NULL;
+	if (rc == US_OK && inv->existing_user) {
+		/* Signing in with the invited address: the password proves it is theirs. */
+		us_status_clear(&st);
+		rc = gw_session_start(req, res, inv->email, password, &login, &st);
+		if (rc == US_OK)
+			in.session_token = login->session_token;
+	} else if (rc == US_OK) {
+		profile.name = name;
+		profile.phone = phone;
+		profile.password = password;
+		in.new_user = &profile;
+	}
+	ProtobufCMessage *out = NULL;
+	if (rc == US_OK) {
+		us_status_clear(&st);
+		rc = gw_call(req, GW_INVITATION, "usher.v1.InvitationService/Accept", NULL, &in.base,
+		             &usher__v1__accept_reply__descriptor, &out, &st);
+	}
+	/* The new user is signed in too; if that fails they have joined all the same and
+	 * can sign in later, so its outcome changes nothing here. */
+	if (rc == US_OK && login == NULL) {
+		us_status_clear(&st);
+		if (gw_session_start(req, res, inv->email, password, &login, &st) != US_OK)
+			res->n_cookies = 0;
+	}
+	if (rc != US_OK) {
+		/* A failed accept must not leave a session behind. */
+		res->n_cookies = 0;
+		error_page(req, res, rc, st.message, token);
+	} else {
+		char *title = us_arena_printf(req->arena, "Welcome to %s", inv->account_name);
+		char *body = us_arena_printf(req->arena, "You are now %s of %s.", role_label(inv->role),
+		                             inv->account_name);
+		message_page(req, res, 200, title, body, NULL);
+	}
+	us_status_clear(&st);
+}
+
+void gw_page_decline(gw_request *req, gw_response *res, char *token)
+{
+	res->no_referrer = true;
+	Usher__V1__DeclineRequest in = USHER__V1__DECLINE_REQUEST__INIT;
+	in.token = token;
+	ProtobufCMessage *out;
+	us_status st;
+	us_err rc = gw_call(req, GW_INVITATION, "usher.v1.InvitationService/Decline", NULL, &in.base,
+	                    &usher__v1__decline_reply__descriptor, &out, &st);
+	if (rc != US_OK) {
+		error_page(req, res, rc, st.message, token);
+	} else {
+		Usher__V1__Invitation *inv = ((Usher__V1__DeclineReply *)out)->invitation;
+		char *body = us_arena_printf(req->arena, "You declined to join %s; %s has been told.",
+		                             inv->account_name, inv->inviter_name);
+		message_page(req, res, 200, "Invitation declined", body, NULL);
+	}
+	us_status_clear(&st);
+}
