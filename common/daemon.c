@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "db.h"
+#include "housekeeping.h"
 #include "log.h"
 
 #ifndef USHER_VERSION
@@ -33,13 +34,16 @@ static const us_config_var common_vars[] = {
 	    600000, NULL, "deadline of a request that sets none"),
 	VAR("LOG_LEVEL", US_CONFIG_STRING, log_level, 0, "info", 1, 5, NULL,
 	    "debug, info, warn or error"),
+	VAR("IDEMPOTENCY_RETENTION_HOURS", US_CONFIG_INT, idempotency_retention_hours, 0, "168", 1,
+	    8760, NULL, "how long a mutating request's key and reply are kept for retries"),
 };
 #define N_COMMON (sizeof(common_vars) / sizeof(common_vars[0]))
 
-/* A daemon without a database skips DATABASE_URL. */
+/* A daemon without a database skips DATABASE_URL (the first setting) and the idempotency
+ * retention (the last). */
 static const us_config_var *vars_of(const us_daemon_spec *spec, size_t *n)
 {
-	*n = spec->schema != NULL ? N_COMMON : N_COMMON - 1;
+	*n = spec->schema != NULL ? N_COMMON : N_COMMON - 2;
 	return spec->schema != NULL ? common_vars : common_vars + 1;
 }
 
@@ -151,15 +155,21 @@ static int serve(const us_daemon_spec *spec, const us_daemon_config *cfg, const 
 		.request_hash_key = spec->request_hash_key,
 	};
 	us_rpc_server *srv;
+	us_housekeeping *upkeep = NULL;
 	if (us_rpc_server_start(&opts, spec->services, spec->n_services, &srv, err, sizeof(err)) != US_OK) {
 		us_error("could not start the RPC server: %s", err);
 		if (spec->stop != NULL)
 			spec->stop();
 		return 1;
 	}
+	if (spec->schema != NULL &&
+	    us_housekeeping_start(cfg->database_url, spec->schema, cfg->idempotency_retention_hours,
+	                          &upkeep, err, sizeof(err)) != US_OK)
+		us_warn("no housekeeping: %s", err);
 	us_log_fields(US_LOG_INFO, "serving", "listen", cfg->rpc_listen, "version", USHER_VERSION, NULL);
 
 	wait_for_stop(spec, signals);
+	us_housekeeping_stop(upkeep);
 	us_rpc_server_stop(srv);
 	if (spec->stop != NULL)
 		spec->stop();

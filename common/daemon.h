@@ -20,6 +20,7 @@ typedef struct us_daemon_config {
 	int64_t rpc_workers;
 	int64_t rpc_max_message_bytes;
 	int64_t rpc_default_timeout_ms;
+	int64_t idempotency_retention_hours;
 	char *log_level;
 } us_daemon_config;
 

@@ -1,6 +1,7 @@
 #include "idempotency.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -133,4 +134,31 @@ us_err us_idempotency_run(PGconn *conn, us_arena *arena, const char *key, const 
 fail:
 	us_db_rollback(conn);
 	return rc;
+}
+
+us_err us_idempotency_purge(PGconn *conn, int64_t hours, long *deleted)
+{
+	char older[24];
+	snprintf(older, sizeof(older), "%lld", (long long)hours);
+	const char *params[] = {older};
+	long total = 0;
+	for (;;) {
+		PGresult *res;
+		us_err rc = us_db_exec(conn,
+		                       "DELETE FROM idempotency_keys WHERE key IN ("
+		                       " SELECT key FROM idempotency_keys"
+		                       " WHERE created_at < now() - make_interval(hours => $1::int)"
+		                       " LIMIT 10000)",
+		                       1, params, &res);
+		if (rc != US_OK)
+			return rc;
+		long n = atol(PQcmdTuples(res));
+		PQclear(res);
+		total += n;
+		if (n < 10000)
+			break;
+	}
+	if (deleted != NULL)
+		*deleted = total;
+	return US_OK;
 }

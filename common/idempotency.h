@@ -41,4 +41,9 @@ US_MUST_USE us_err us_idempotency_run(PGconn *conn, us_arena *arena, const char 
                                       us_idempotent_body *body, void *ctx,
                                       us_idempotency_result *out);
 
+/* Deletes stored keys older than hours, in slices so no lock is held long; *deleted (may
+ * be NULL) gets how many. A key is meant for retries of one request, so a week is
+ * plenty; a retry after that runs the request again. */
+US_MUST_USE us_err us_idempotency_purge(PGconn *conn, int64_t hours, long *deleted);
+
 #endif

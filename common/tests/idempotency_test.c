@@ -15,6 +15,7 @@
 
 #include "db.h"
 #include "harness.h"
+#include "idempotency.h"
 #include "migrate.h"
 #include "rpc_client.h"
 #include "rpc_server.h"
@@ -236,6 +237,31 @@ static void test_stored_request_hash_is_keyed(void **state)
 	PQfinish(conn);
 }
 
+/* Keys past their retention are deleted; a retry after that runs the request again. */
+static void test_old_keys_are_purged(void **state)
+{
+	(void)state;
+	outcome first = call_remember("eta", "key-eta");
+	assert_int_equal(first.rc, US_OK);
+	assert_int_equal(call_remember("theta", "key-theta").rc, US_OK);
+	ut_db_admin_exec(&F->db, "UPDATE identity.idempotency_keys SET created_at = now() - "
+	                         "interval '200 hours' WHERE key = 'key-eta'");
+	PGconn *conn;
+	char err[256];
+	assert_int_equal(us_db_connect(F->db_url, "identity", &conn, err, sizeof(err)), US_OK);
+	long deleted = -1;
+	assert_int_equal(us_idempotency_purge(conn, 168, &deleted), US_OK);
+	assert_int_equal(deleted, 1);
+	PQfinish(conn);
+	/* key-theta is young and still replays; key-eta runs anew. */
+	outcome again = call_remember("eta", "key-eta");
+	assert_int_equal(again.rc, US_OK);
+	assert_true(again.row_id != first.row_id);
+	assert_int_equal(count_rows("eta"), 2);
+	assert_int_equal(call_remember("theta", "key-theta").rc, US_OK);
+	assert_int_equal(count_rows("theta"), 1);
+}
+
 #define CONCURRENT 20
 
 static void *concurrent_call(void *arg)
@@ -271,6 +297,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_failure_stores_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_repeats_run_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stored_request_hash_is_keyed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_old_keys_are_purged, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
