@@ -202,6 +202,8 @@ static void deliver_batch(worker *w, const store_message *msgs, size_t n, us_are
 		us_error("could not give back claimed messages; they wait for the reclaim");
 }
 
+#define IDLE_MIN_WAIT_MS 10
+
 /* One round; returns how long to wait before the next (0: at once). */
 static int64_t run_once(worker *w)
 {
@@ -223,6 +225,9 @@ static int64_t run_once(worker *w)
 		wait = 0;
 	} else if (store_next_due_ms(w->db, &wait) != US_OK || wait < 0 || wait > poll) {
 		wait = poll;
+	} else if (wait < IDLE_MIN_WAIT_MS) {
+		/* Due but not claimable (locked by another transaction): do not spin on it. */
+		wait = IDLE_MIN_WAIT_MS;
 	}
 	us_arena_free(arena);
 	return wait;

@@ -253,14 +253,21 @@ us_err store_claim(PGconn *conn, const store_session *session, int limit, us_are
 us_err store_next_due_ms(PGconn *conn, int64_t *ms)
 {
 	PGresult *res;
+	/* Not greatest(0, ...): it skips a NULL, so an empty queue would read as "due now"
+	 * and the workers would poll without pause. */
 	us_err rc = us_db_exec(conn,
-	                       "SELECT greatest(0, ceil(extract(epoch FROM min(next_attempt_at) - now())"
-	                       " * 1000))::bigint FROM messages"
+	                       "SELECT ceil(extract(epoch FROM min(next_attempt_at) - now())"
+	                       " * 1000)::bigint FROM messages"
 	                       " WHERE state = 'queued' AND claim_pid IS NULL",
 	                       0, NULL, &res);
 	if (rc != US_OK)
 		return rc;
-	*ms = PQgetisnull(res, 0, 0) ? -1 : atoll(PQgetvalue(res, 0, 0));
+	if (PQgetisnull(res, 0, 0)) {
+		*ms = -1;
+	} else {
+		long long due = atoll(PQgetvalue(res, 0, 0));
+		*ms = due > 0 ? due : 0;
+	}
 	PQclear(res);
 	return US_OK;
 }
