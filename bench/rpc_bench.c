@@ -1,6 +1,7 @@
 /* rpc: our RPC round trip (envelope, dispatch, arena, handler, reply) next to a bare
- * NNG REQ/REP round trip of the same payload, in the same run, over ipc://.
+ * NNG REQ/REP round trip of the same payload, in the same run, over loopback tcp://.
  * Usage: rpc_bench RESULT.json   (BENCH_ROUND_TRIPS sets the count, default 20000) */
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,18 +114,17 @@ int main(int argc, char **argv)
 	if (sodium_init() < 0 || n == 0)
 		return 1;
 	us_log_init("rpc_bench", US_LOG_WARN);
-	char dir[] = "/tmp/rpc-bench-XXXXXX";
-	if (mkdtemp(dir) == NULL)
-		return 1;
 	char bare_url[128], our_url[128];
-	snprintf(bare_url, sizeof(bare_url), "ipc://%s/bare.sock", dir);
-	snprintf(our_url, sizeof(our_url), "ipc://%s/ours.sock", dir);
-
-	if (nng_rep0_open(&bare_rep) != 0 || nng_listen(bare_rep, bare_url, NULL, 0) != 0)
+	nng_listener bare_listener;
+	nng_sockaddr bare_addr;
+	if (nng_rep0_open(&bare_rep) != 0 ||
+	    nng_listen(bare_rep, "tcp://127.0.0.1:0", &bare_listener, 0) != 0 ||
+	    nng_listener_get_addr(bare_listener, NNG_OPT_LOCADDR, &bare_addr) != 0)
 		return 1;
+	snprintf(bare_url, sizeof(bare_url), "tcp://127.0.0.1:%u", ntohs(bare_addr.s_in.sa_port));
 	pthread_t t;
 	pthread_create(&t, NULL, bare_server, NULL);
-	us_rpc_server_opts opts = {.listen_url = our_url, .workers = 1,
+	us_rpc_server_opts opts = {.listen_url = "tcp://127.0.0.1:0", .workers = 1,
 	                           .max_message_bytes = 1 << 20, .default_timeout_ms = 5000};
 	us_rpc_server *srv;
 	char err[256];
@@ -132,6 +132,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "rpc_bench: %s\n", err);
 		return 1;
 	}
+	snprintf(our_url, sizeof(our_url), "%s", us_rpc_server_url(srv));
 
 	const char *payload = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 	double *bare = malloc(n * sizeof(double)), *ours = malloc(n * sizeof(double));
@@ -155,7 +156,7 @@ int main(int argc, char **argv)
 		json_t *doc = json_pack(
 		        "{s:s, s:s, s:{s:[s,s,s,s,s], s:[[s,f,f,f,f],[s,f,f,f,f]]}, s:[{s:s, s:s, s:b}]}",
 		        "bench", "rpc", "summary",
-		        "One client, one worker, a 64-byte payload over ipc://, interleaved runs.",
+		        "One client, one worker, a 64-byte payload over loopback tcp://, interleaved runs.",
 		        "table", "columns", "", "p50 µs", "p99 µs", "mean µs", "round trips/s", "rows",
 		        "bare NNG REQ/REP", sb.p50, sb.p99, sb.mean, 1e6 / sb.mean, "Usher RPC", so.p50,
 		        so.p99, so.mean, 1e6 / so.mean, "goals", "goal",
@@ -168,12 +169,6 @@ int main(int argc, char **argv)
 	us_rpc_server_stop(srv);
 	nng_close(bare_rep);
 	pthread_join(t, NULL);
-	char path[160];
-	snprintf(path, sizeof(path), "%s/bare.sock", dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/ours.sock", dir);
-	unlink(path);
-	rmdir(dir);
 	free(bare);
 	free(ours);
 	return 0;

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "transport.h"
+
 #define STRING_MAX_DEFAULT 4096
 
 static void *field(void *cfg, const us_config_var *v)
@@ -190,11 +192,5 @@ void us_config_usage(FILE *out, const us_config_var *vars, size_t n)
 
 const char *us_config_check_nng_url(const char *value)
 {
-	static const char *const schemes[] = {"ipc://", "tcp://", "tls+tcp://", "inproc://"};
-	for (size_t i = 0; i < 4; i++) {
-		size_t len = strlen(schemes[i]);
-		if (strncmp(value, schemes[i], len) == 0 && value[len] != '\0')
-			return NULL;
-	}
-	return "must be an NNG address starting ipc://, tcp://, tls+tcp:// or inproc://";
+	return us_transport_check(value);
 }

@@ -47,7 +47,7 @@ void us_config_print(FILE *out, const us_config_var *vars, size_t n, const void 
 /* The settings' names, defaults and help text. */
 void us_config_usage(FILE *out, const us_config_var *vars, size_t n);
 
-/* Checks for NNG listen/dial addresses: ipc://, tcp://, tls+tcp://, inproc://. */
+/* Checks an NNG listen/dial address: us_transport_check() (transport.h). */
 const char *us_config_check_nng_url(const char *value);
 
 #endif

@@ -25,7 +25,7 @@ static const us_config_var common_vars[] = {
 	VAR("DATABASE_URL", US_CONFIG_STRING, database_url, US_CONFIG_REQUIRED | US_CONFIG_SECRET,
 	    NULL, 1, 0, NULL, "libpq connection URI for this daemon's own role"),
 	VAR("RPC_LISTEN", US_CONFIG_STRING, rpc_listen, US_CONFIG_REQUIRED, NULL, 1, 0,
-	    us_config_check_nng_url, "NNG address to serve RPC on, e.g. ipc:///run/usher/x.sock"),
+	    us_config_check_nng_url, "NNG address to serve RPC on, e.g. tcp://127.0.0.1:7001"),
 	VAR("RPC_WORKERS", US_CONFIG_INT, rpc_workers, 0, "8", 1, 256, NULL,
 	    "worker threads, each with its own database connection"),
 	VAR("RPC_MAX_MESSAGE_BYTES", US_CONFIG_INT, rpc_max_message_bytes, 0, "16777216", 4096,
@@ -166,7 +166,7 @@ static int serve(const us_daemon_spec *spec, const us_daemon_config *cfg, const 
 	    us_housekeeping_start(cfg->database_url, spec->schema, cfg->idempotency_retention_hours,
 	                          &upkeep, err, sizeof(err)) != US_OK)
 		us_warn("no housekeeping: %s", err);
-	us_log_fields(US_LOG_INFO, "serving", "listen", cfg->rpc_listen, "version", USHER_VERSION, NULL);
+	us_log_fields(US_LOG_INFO, "serving", "listen", us_rpc_server_url(srv), "version", USHER_VERSION, NULL);
 
 	wait_for_stop(spec, signals);
 	us_housekeeping_stop(upkeep);

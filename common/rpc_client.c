@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "clock.h"
+#include "transport.h"
 #include "usher/v1/rpc.pb-c.h"
 
 #define DEFAULT_MAX_MESSAGE (16u * 1024 * 1024)
@@ -50,6 +51,12 @@ us_err us_rpc_client_open(const us_rpc_client_opts *opts, us_rpc_client **out, c
 		free(c);
 		snprintf(err, err_size, "could not open socket: %s", nng_strerror(rv));
 		return from_nng(rv);
+	}
+	const char *refused = us_transport_check(opts->url);
+	if (refused != NULL) {
+		snprintf(err, err_size, "will not connect to \"%s\": %s", opts->url, refused);
+		us_rpc_client_close(c);
+		return US_EINVAL;
 	}
 	rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, c->max_message_bytes);
 	if (rv == 0)

@@ -1,5 +1,6 @@
 #include "rpc_server.h"
 
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -16,6 +17,7 @@
 #include "idempotency.h"
 #include "log.h"
 #include "status.h"
+#include "transport.h"
 #include "usher/v1/admin.pb-c.h"
 #include "usher/v1/health.pb-c.h"
 #include "usher/v1/rpc.pb-c.h"
@@ -54,6 +56,7 @@ struct us_rpc_server {
 	us_rpc_server_opts opts;
 	nng_socket sock;
 	bool sock_open;
+	char bound_url[128]; /* what the listener is bound to (a tcp port 0 resolved) */
 	bound_service *services;
 	size_t n_services;
 	slot *slots;
@@ -571,6 +574,11 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+const char *us_rpc_server_url(const us_rpc_server *srv)
+{
+	return srv->bound_url;
+}
+
 void us_rpc_server_set_serving(us_rpc_server *srv, bool serving)
 {
 	atomic_store(&srv->serving, serving);
@@ -600,6 +608,22 @@ static void server_free(us_rpc_server *srv)
 	free(srv);
 }
 
+/* The address a listener is bound to: a tcp:// port 0 becomes the port the kernel chose. */
+static void describe_listener(nng_listener l, const char *url, char *out, size_t size)
+{
+	nng_sockaddr sa;
+	char host[INET6_ADDRSTRLEN];
+	snprintf(out, size, "%s", url);
+	if (nng_listener_get_addr(l, NNG_OPT_LOCADDR, &sa) != 0)
+		return;
+	if (sa.s_family == NNG_AF_INET &&
+	    inet_ntop(AF_INET, &sa.s_in.sa_addr, host, sizeof(host)) != NULL)
+		snprintf(out, size, "tcp://%s:%u", host, ntohs(sa.s_in.sa_port));
+	else if (sa.s_family == NNG_AF_INET6 &&
+	         inet_ntop(AF_INET6, sa.s_in6.sa_addr, host, sizeof(host)) != NULL)
+		snprintf(out, size, "tcp://[%s]:%u", host, ntohs(sa.s_in6.sa_port));
+}
+
 static us_err open_socket(us_rpc_server *srv, char *err, size_t err_size)
 {
 	int rv = nng_rep0_open(&srv->sock);
@@ -608,14 +632,21 @@ static us_err open_socket(us_rpc_server *srv, char *err, size_t err_size)
 		return US_EINTERNAL;
 	}
 	srv->sock_open = true;
+	const char *refused = us_transport_check(srv->opts.listen_url);
+	if (refused != NULL) {
+		snprintf(err, err_size, "will not listen on \"%s\": %s", srv->opts.listen_url, refused);
+		return US_EINVAL;
+	}
+	nng_listener listener;
 	rv = nng_socket_set_size(srv->sock, NNG_OPT_RECVMAXSZ, srv->opts.max_message_bytes);
 	if (rv == 0)
-		rv = nng_listen(srv->sock, srv->opts.listen_url, NULL, 0);
+		rv = nng_listen(srv->sock, srv->opts.listen_url, &listener, 0);
 	if (rv != 0) {
 		snprintf(err, err_size, "could not listen on \"%s\": %s", srv->opts.listen_url,
 		         nng_strerror(rv));
 		return US_EUNAVAILABLE;
 	}
+	describe_listener(listener, srv->opts.listen_url, srv->bound_url, sizeof(srv->bound_url));
 	return US_OK;
 }
 

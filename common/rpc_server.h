@@ -60,7 +60,7 @@ typedef struct us_rpc_service {
 } us_rpc_service;
 
 typedef struct us_rpc_server_opts {
-	const char *listen_url;          /* ipc://..., tcp://... */
+	const char *listen_url;          /* tcp://HOST:PORT (port 0: any free one); see transport.h */
 	int workers;                     /* threads, each with its own PGconn */
 	size_t max_message_bytes;        /* larger requests are dropped by NNG */
 	uint32_t default_timeout_ms;     /* when a request gives none */
@@ -77,6 +77,9 @@ typedef struct us_rpc_server_opts {
 US_MUST_USE us_err us_rpc_server_start(const us_rpc_server_opts *opts,
                                        const us_rpc_service *services, size_t n_services,
                                        us_rpc_server **out, char *err, size_t err_size);
+
+/* The address the server listens on, a tcp:// port 0 resolved: borrowed from srv. */
+const char *us_rpc_server_url(const us_rpc_server *srv);
 
 /* What Health/Check answers while the server runs (true after start). */
 void us_rpc_server_set_serving(us_rpc_server *srv, bool serving);

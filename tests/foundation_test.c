@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "harness.h"
+#include "transport.h"
 
 static const char *const schemas[] = {"identity", "tenancy", "invitation", "notification"};
 
@@ -88,25 +89,33 @@ static void test_bad_settings_stop_a_daemon_with_one_line(void **state)
 	ut_bin("usher-identityd", bin, sizeof(bin));
 	char *argv[] = {bin, NULL};
 
-	char *no_db[] = {"RPC_LISTEN=ipc:///tmp/never.sock", NULL};
+	char *no_db[] = {"RPC_LISTEN=tcp://127.0.0.1:1", NULL};
 	char *out = NULL;
 	assert_int_equal(ut_run(argv, no_db, true, &out), 2);
 	assert_non_null(strstr(out, "usher-identityd: DATABASE_URL: required setting is not set"));
 	assert_null(strchr(strchr(out, '\n') + 1, '\n')); /* one line */
 	free(out);
 
-	char *bad_workers[] = {"DATABASE_URL=postgresql:///x", "RPC_LISTEN=ipc:///tmp/never.sock",
+	char *bad_workers[] = {"DATABASE_URL=postgresql:///x", "RPC_LISTEN=tcp://127.0.0.1:1",
 	                       "RPC_WORKERS=lots", NULL};
 	assert_int_equal(ut_run(argv, bad_workers, true, &out), 2);
 	assert_non_null(strstr(out, "RPC_WORKERS: must be an integer from 1 to 256, got \"lots\""));
 	free(out);
 
+	/* A transport that wedges with the linked nng is refused before anything starts. */
+	char *wedging[] = {"DATABASE_URL=postgresql:///x", "RPC_LISTEN=ipc:///tmp/never.sock", NULL};
+	if (us_transport_wedges("ipc:///tmp/never.sock")) {
+		assert_int_equal(ut_run(argv, wedging, true, &out), 2);
+		assert_non_null(strstr(out, "RPC_LISTEN: ipc:// is refused with the linked nng"));
+		free(out);
+	}
+
 	char *print[] = {bin, "--print-config", NULL};
 	char *settings[] = {"DATABASE_URL=postgresql://usher_identity:s3cret@/usher",
-	                    "RPC_LISTEN=ipc:///tmp/never.sock",
+	                    "RPC_LISTEN=tcp://127.0.0.1:1",
 	                    "IDENTITY_TOKEN_KEY=00112233445566778899aabbccddeeff"
 	                    "00112233445566778899aabbccddeeff",
-	                    "NOTIFICATION_RPC_URL=ipc:///tmp/never-notification.sock", NULL};
+	                    "NOTIFICATION_RPC_URL=tcp://127.0.0.1:2", NULL};
 	assert_int_equal(ut_run(print, settings, true, &out), 0);
 	assert_null(strstr(out, "s3cret"));
 	assert_non_null(strstr(out, "DATABASE_URL=postgresql://usher_identity:********@/usher"));

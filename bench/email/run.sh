@@ -51,7 +51,7 @@ cat "$tmp/alone.port.out"
 say "2. usher-notificationd ($WORKERS delivery workers) to the sink: $COUNT messages"
 sink "$tmp/sink.port" --expect "$COUNT"
 sink_pid=${pids[-1]}
-export NOTIFICATION_RPC_URL="ipc://$tmp/notification.sock"
+export NOTIFICATION_RPC_URL="tcp://127.0.0.1:${BENCH_RPC_PORT:-27004}"
 DATABASE_URL="postgresql://usher_notification:$role_pw@/email_bench?host=$sock&port=5432" \
 RPC_LISTEN="$NOTIFICATION_RPC_URL" LOG_LEVEL=warn DELIVERY_WORKERS="$WORKERS" \
 SMTP_URL="smtp://127.0.0.1:$(cat "$tmp/sink.port")" \

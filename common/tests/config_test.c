@@ -9,8 +9,10 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <nng/nng.h>
 
 #include "config.h"
+#include "transport.h"
 
 typedef struct settings {
 	char *url;
@@ -22,7 +24,7 @@ typedef struct settings {
 static const us_config_var vars[] = {
 	{"UT_URL", US_CONFIG_STRING, offsetof(settings, url), US_CONFIG_REQUIRED | US_CONFIG_SECRET,
 	 NULL, 1, 0, NULL, "database URL"},
-	{"UT_LISTEN", US_CONFIG_STRING, offsetof(settings, listen), 0, "ipc:///tmp/x.sock", 1, 0,
+	{"UT_LISTEN", US_CONFIG_STRING, offsetof(settings, listen), 0, "tcp://127.0.0.1:7001", 1, 0,
 	 us_config_check_nng_url, "where to listen"},
 	{"UT_WORKERS", US_CONFIG_INT, offsetof(settings, workers), 0, "8", 1, 64, NULL, "workers"},
 	{"UT_VERBOSE", US_CONFIG_BOOL, offsetof(settings, verbose), 0, "false", 0, 0, NULL, "verbose"},
@@ -48,7 +50,7 @@ static void test_defaults_and_values(void **state)
 	char err[256];
 	assert_int_equal(us_config_load(vars, N, &s, err, sizeof(err)), US_OK);
 	assert_string_equal(s.url, "postgresql://u:secret@/db");
-	assert_string_equal(s.listen, "ipc:///tmp/x.sock");
+	assert_string_equal(s.listen, "tcp://127.0.0.1:7001");
 	assert_int_equal(s.workers, 8);
 	assert_true(s.verbose);
 	us_config_free(vars, N, &s);
@@ -78,8 +80,14 @@ static void test_malformed_settings_are_named(void **state)
 		{"UT_WORKERS", "65", "UT_WORKERS: must be an integer from 1 to 64, got \"65\""},
 		{"UT_WORKERS", "3x", "UT_WORKERS: must be an integer from 1 to 64, got \"3x\""},
 		{"UT_VERBOSE", "maybe", "UT_VERBOSE: must be true or false, got \"maybe\""},
-		{"UT_LISTEN", "http://x", "UT_LISTEN: must be an NNG address starting ipc://, tcp://, "
-		                          "tls+tcp:// or inproc://"},
+		{"UT_LISTEN", "http://x", "UT_LISTEN: must be an NNG address: tcp://HOST:PORT (or "
+		                          "inproc://NAME within one process)"},
+		{"UT_LISTEN", "tcp://127.0.0.1", "UT_LISTEN: must be tcp://HOST:PORT, e.g. "
+		                                 "tcp://127.0.0.1:7001"},
+		{"UT_LISTEN", "tcp://127.0.0.1:65536", "UT_LISTEN: must be tcp://HOST:PORT, e.g. "
+		                                       "tcp://127.0.0.1:7001"},
+		{"UT_LISTEN", "tcp://[::1:7001", "UT_LISTEN: must be tcp://HOST:PORT, e.g. "
+		                                 "tcp://127.0.0.1:7001"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		setenv(cases[i].name, cases[i].value, 1);
@@ -89,6 +97,34 @@ static void test_malformed_settings_are_named(void **state)
 		assert_string_equal(err, cases[i].expect);
 		unsetenv(cases[i].name);
 	}
+}
+
+/* ipc:// and tls+tcp:// wedge their listener with nng before 1.6.0: refused with the
+ * reason while linked against such an nng, accepted otherwise. */
+static void test_wedging_transports_are_refused(void **state)
+{
+	(void)state;
+	setenv("UT_URL", "x", 1);
+	const char *urls[] = {"ipc:///tmp/usher.sock"};
+	for (size_t i = 0; i < 1; i++) {
+		setenv("UT_LISTEN", urls[i], 1);
+		settings s;
+		char err[256];
+		us_err rc = us_config_load(vars, N, &s, err, sizeof(err));
+		if (us_transport_wedges(urls[i])) {
+			assert_int_equal(rc, US_EINVAL);
+			assert_non_null(strstr(err, "is refused with the linked nng"));
+			assert_non_null(strstr(err, nng_version()));
+		} else {
+			assert_int_equal(rc, US_OK);
+			us_config_free(vars, N, &s);
+		}
+	}
+	assert_false(us_transport_wedges("tcp://127.0.0.1:7001"));
+	assert_non_null(strstr(us_transport_check("tls+tcp://127.0.0.1:7001"), "not supported"));
+	assert_null(us_transport_check("tcp://127.0.0.1:0"));
+	assert_null(us_transport_check("tcp://[::1]:7001"));
+	assert_null(us_transport_check("tcp://identity:7001"));
 }
 
 static void test_print_masks_secrets(void **state)
@@ -116,6 +152,7 @@ int main(void)
 		cmocka_unit_test_setup(test_defaults_and_values, clear_env),
 		cmocka_unit_test_setup(test_missing_required_setting_is_named, clear_env),
 		cmocka_unit_test_setup(test_malformed_settings_are_named, clear_env),
+		cmocka_unit_test_setup(test_wedging_transports_are_refused, clear_env),
 		cmocka_unit_test_setup(test_print_masks_secrets, clear_env),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -62,7 +62,6 @@ static const us_rpc_service service = {&usher__testing__echo_service__descriptor
 typedef struct fixture {
 	ut_db db;
 	char db_url[512];
-	char dir[64];
 	char url[128];
 	us_rpc_server *srv;
 } fixture;
@@ -84,14 +83,13 @@ static int setup(void **state)
 		fail_msg("%s", err);
 	PQfinish(conn);
 
-	snprintf(F->dir, sizeof(F->dir), "/tmp/idem-XXXXXX");
-	assert_non_null(mkdtemp(F->dir));
-	snprintf(F->url, sizeof(F->url), "ipc://%s/s.sock", F->dir);
+	snprintf(F->url, sizeof(F->url), "tcp://127.0.0.1:0");
 	us_rpc_server_opts opts = {.listen_url = F->url, .workers = 8, .max_message_bytes = 1 << 20,
 	                           .default_timeout_ms = 10000, .database_url = F->db_url,
 	                           .schema = "identity", .request_hash_key = hash_key};
 	if (us_rpc_server_start(&opts, &service, 1, &F->srv, err, sizeof(err)) != US_OK)
 		fail_msg("%s", err);
+	snprintf(F->url, sizeof(F->url), "%s", us_rpc_server_url(F->srv));
 	return 0;
 }
 
@@ -100,10 +98,6 @@ static int teardown(void **state)
 	(void)state;
 	us_rpc_server_stop(F->srv);
 	ut_db_drop(&F->db);
-	char path[128];
-	snprintf(path, sizeof(path), "%s/s.sock", F->dir);
-	unlink(path);
-	rmdir(F->dir);
 	free(F);
 	return 0;
 }

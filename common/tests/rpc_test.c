@@ -53,7 +53,6 @@ static const us_rpc_service echo_service = {
 };
 
 typedef struct fixture {
-	char dir[64];
 	char url[128];
 	us_rpc_server *srv;
 	us_rpc_client *client;
@@ -71,6 +70,7 @@ static void start(fixture *f, int workers)
 	char err[256];
 	if (us_rpc_server_start(&opts, &echo_service, 1, &f->srv, err, sizeof(err)) != US_OK)
 		fail_msg("server: %s", err);
+	snprintf(f->url, sizeof(f->url), "%s", us_rpc_server_url(f->srv));
 	us_rpc_client_opts copts = {.url = f->url, .caller = "rpc_test", .max_message_bytes = 1 << 20};
 	if (us_rpc_client_open(&copts, &f->client, err, sizeof(err)) != US_OK)
 		fail_msg("client: %s", err);
@@ -79,9 +79,7 @@ static void start(fixture *f, int workers)
 static int setup_n(void **state, int workers)
 {
 	fixture *f = calloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/rpc-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->url, sizeof(f->url), "ipc://%s/s.sock", f->dir);
+	snprintf(f->url, sizeof(f->url), "tcp://127.0.0.1:0");
 	f->arena = us_arena_new();
 	atomic_store(&echo_calls, 0);
 	start(f, workers);
@@ -98,10 +96,6 @@ static int teardown(void **state)
 	us_rpc_client_close(f->client);
 	us_rpc_server_stop(f->srv);
 	us_arena_free(f->arena);
-	char path[128];
-	snprintf(path, sizeof(path), "%s/s.sock", f->dir);
-	unlink(path);
-	rmdir(f->dir);
 	free(f);
 	return 0;
 }

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -153,6 +155,39 @@ void ut_bin(const char *name, char *out, size_t size)
 	snprintf(out, size, "%s/%s", env_or_fail("USHER_BIN_DIR"), name);
 }
 
+/* Ports below Linux's ephemeral range (32768 up), so no outgoing connection takes one
+ * while its daemon is down for a restart; spread at random so parallel tests rarely
+ * meet, and checked free by binding. */
+#define PORT_LOW 20000
+#define PORT_SPAN 12000
+
+int ut_free_port(void)
+{
+	static int given[64];
+	static size_t n_given;
+	for (int attempt = 0; attempt < 1000; attempt++) {
+		int port = PORT_LOW + (int)randombytes_uniform(PORT_SPAN);
+		bool seen = false;
+		for (size_t i = 0; i < n_given; i++)
+			seen = seen || given[i] == port;
+		if (seen)
+			continue;
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (fd < 0)
+			fail_msg("socket: %s", strerror(errno));
+		struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		bool is_free = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+		close(fd);
+		if (is_free) {
+			given[n_given++ % 64] = port;
+			return port;
+		}
+	}
+	fail_msg("no free TCP port found from %d to %d", PORT_LOW, PORT_LOW + PORT_SPAN);
+	return -1;
+}
+
 void ut_system_init(ut_system *sys, const char *prefix)
 {
 	memset(sys, 0, sizeof(*sys));
@@ -160,14 +195,13 @@ void ut_system_init(ut_system *sys, const char *prefix)
 	unsigned char key[32];
 	randombytes_buf(key, sizeof(key));
 	sodium_bin2hex(sys->identity_token_key, sizeof(sys->identity_token_key), key, sizeof(key));
-	/* Short, so socket paths stay under the 107-byte limit. */
 	snprintf(sys->dir, sizeof(sys->dir), "/tmp/ut-XXXXXX");
 	if (mkdtemp(sys->dir) == NULL)
 		fail_msg("mkdtemp: %s", strerror(errno));
 	for (int i = 0; i < UT_N_DAEMONS; i++) {
 		ut_daemon *d = &sys->daemons[i];
 		d->name = daemon_names[i];
-		snprintf(d->url, sizeof(d->url), "ipc://%s/%s.sock", sys->dir, d->name);
+		snprintf(d->url, sizeof(d->url), "tcp://127.0.0.1:%d", ut_free_port());
 		snprintf(d->log_path, sizeof(d->log_path), "%s/%s.log", sys->dir, d->name);
 	}
 }

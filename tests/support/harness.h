@@ -52,7 +52,7 @@ typedef struct ut_daemon {
 
 typedef struct ut_system {
 	ut_db db;
-	char dir[128];      /* sockets and logs */
+	char dir[128];      /* logs and mail */
 	ut_daemon daemons[UT_N_DAEMONS];
 	const char *extra_env[16]; /* "NAME=value" added to every daemon, NULL-terminated */
 	/* A random IDENTITY_TOKEN_KEY for this system's usher-identityd (kept across its
@@ -60,7 +60,11 @@ typedef struct ut_system {
 	char identity_token_key[65];
 } ut_system;
 
-/* Creates a database and a directory for the system; starts nothing. */
+/* A loopback TCP port nothing listens on, not given out before by this process. */
+int ut_free_port(void);
+
+/* Creates a database and a directory for the system and gives each daemon a
+ * tcp://127.0.0.1:PORT address it keeps across restarts; starts nothing. */
 void ut_system_init(ut_system *sys, const char *prefix);
 
 /* Starts the daemon as a process and waits until its Health/Check says SERVING. */

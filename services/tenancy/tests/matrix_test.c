@@ -41,7 +41,7 @@ static int run_with_matrix(const char *text, char *path, size_t path_size, char 
 	ut_bin("usher-tenancyd", bin, sizeof(bin));
 	snprintf(setting, sizeof(setting), "PERMISSION_MATRIX_FILE=%s", path);
 	char *argv[] = {bin, NULL};
-	char *envp[] = {"DATABASE_URL=postgresql:///never", "RPC_LISTEN=ipc:///tmp/never.sock",
+	char *envp[] = {"DATABASE_URL=postgresql:///never", "RPC_LISTEN=tcp://127.0.0.1:1",
 	                setting, NULL};
 	int status = ut_run(argv, envp, true, out);
 	unlink(path);
