@@ -15,6 +15,8 @@
 #include <sodium.h>
 
 #include "arena.h"
+#include "caller_auth.h"
+#include "caller_key.h"
 #include "clock.h"
 #include "log.h"
 #include "rpc_client.h"
@@ -80,6 +82,32 @@ static void run_bare(const char *url, const char *payload, size_t n, double *sam
 	nng_close(req);
 }
 
+/* The server trusts one key, which every client of this process signs with. */
+static us_auth *bench_auth(void)
+{
+	us_caller_key key;
+	char secret[US_CALLER_SECRET_TEXT_LEN + 1], hex[US_PUBLIC_KEY_HEX_LEN + 1];
+	char path[] = "/tmp/rpc-bench-callers-XXXXXX";
+	us_caller_key_generate(&key, secret);
+	us_rpc_client_set_default_key(&key);
+	us_public_key_hex(key.public_key, hex);
+	int fd = mkstemp(path);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (f == NULL)
+		exit(1);
+	fprintf(f, "rpc_bench %s\n", hex);
+	fclose(f);
+	us_auth_opts opts = {.callers_file = path, .window_ms = 60000, .replay_max = 1000000};
+	us_auth *auth;
+	char err[256];
+	if (us_auth_new(&opts, &auth, err, sizeof(err)) != US_OK) {
+		fprintf(stderr, "rpc_bench: %s\n", err);
+		exit(1);
+	}
+	unlink(path);
+	return auth;
+}
+
 static void run_ours(const char *url, const char *payload, size_t n, double *samples)
 {
 	char err[256];
@@ -124,8 +152,10 @@ int main(int argc, char **argv)
 	snprintf(bare_url, sizeof(bare_url), "tcp://127.0.0.1:%u", ntohs(bare_addr.s_in.sa_port));
 	pthread_t t;
 	pthread_create(&t, NULL, bare_server, NULL);
+	us_auth *auth = bench_auth();
 	us_rpc_server_opts opts = {.listen_url = "tcp://127.0.0.1:0", .workers = 1,
-	                           .max_message_bytes = 1 << 20, .default_timeout_ms = 5000};
+	                           .max_message_bytes = 1 << 20, .default_timeout_ms = 5000,
+	                           .auth = auth};
 	us_rpc_server *srv;
 	char err[256];
 	if (us_rpc_server_start(&opts, &service, 1, &srv, err, sizeof(err)) != US_OK) {
@@ -167,6 +197,7 @@ int main(int argc, char **argv)
 		json_decref(doc);
 	}
 	us_rpc_server_stop(srv);
+	us_auth_free(auth);
 	nng_close(bare_rep);
 	pthread_join(t, NULL);
 	free(bare);

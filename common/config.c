@@ -5,6 +5,9 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+
+#include <sodium.h>
 
 #include "transport.h"
 
@@ -37,9 +40,83 @@ static int parse_bool(const char *s, bool *out)
 	return -1;
 }
 
+us_err us_config_read_file(const char *path, size_t max, char **out, char *err,
+                           size_t err_size)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		snprintf(err, err_size, "could not open \"%s\": %s", path, strerror(errno));
+		return US_EINVAL;
+	}
+	char *buf = malloc(max + 2);
+	size_t len = buf != NULL ? fread(buf, 1, max + 1, f) : 0;
+	bool failed = buf == NULL || ferror(f);
+	fclose(f);
+	if (failed) {
+		free(buf);
+		snprintf(err, err_size, "could not read \"%s\"", path);
+		return US_EINVAL;
+	}
+	buf[len] = '\0';
+	/* One trailing line end, as editors and `echo` leave it. */
+	if (len > 0 && buf[len - 1] == '\n')
+		buf[--len] = '\0';
+	if (len > 0 && buf[len - 1] == '\r')
+		buf[--len] = '\0';
+	if (len > max || strlen(buf) != len) {
+		free(buf);
+		snprintf(err, err_size, "\"%s\" is over %zu bytes or holds a NUL byte", path, max);
+		return US_EINVAL;
+	}
+	*out = buf;
+	return US_OK;
+}
+
+/* A secret may come from NAME_FILE instead (Docker and systemd credentials): *from_file
+ * gets the file's text (free it), or NULL when NAME_FILE is not set. */
+static us_err secret_from_file(const us_config_var *v, char **from_file, char *err,
+                               size_t err_size)
+{
+	*from_file = NULL;
+	char name[128];
+	snprintf(name, sizeof(name), "%s_FILE", v->name);
+	const char *path = getenv(name);
+	if (!(v->flags & US_CONFIG_SECRET) || path == NULL || path[0] == '\0')
+		return US_OK;
+	const char *direct = getenv(v->name);
+	if (direct != NULL && direct[0] != '\0') {
+		snprintf(err, err_size, "%s and %s are both set: give one", v->name, name);
+		return US_EINVAL;
+	}
+	int64_t max = v->max > 0 ? v->max : STRING_MAX_DEFAULT;
+	char reason[300];
+	if (us_config_read_file(path, (size_t)max, from_file, reason, sizeof(reason)) != US_OK) {
+		snprintf(err, err_size, "%s: %s", name, reason);
+		return US_EINVAL;
+	}
+	return US_OK;
+}
+
+static us_err load_value(const us_config_var *v, const char *raw, void *cfg, char *err,
+                         size_t err_size);
+
 static us_err load_one(const us_config_var *v, void *cfg, char *err, size_t err_size)
 {
-	const char *raw = getenv(v->name);
+	char *from_file;
+	us_err rc = secret_from_file(v, &from_file, err, err_size);
+	if (rc != US_OK)
+		return rc;
+	rc = load_value(v, from_file != NULL ? from_file : getenv(v->name), cfg, err, err_size);
+	if (from_file != NULL) {
+		sodium_memzero(from_file, strlen(from_file));
+		free(from_file);
+	}
+	return rc;
+}
+
+static us_err load_value(const us_config_var *v, const char *raw, void *cfg, char *err,
+                         size_t err_size)
+{
 	if (raw == NULL || raw[0] == '\0') {
 		if (v->flags & US_CONFIG_REQUIRED) {
 			snprintf(err, err_size, "%s: required setting is not set (%s)", v->name, v->help);
@@ -182,6 +259,8 @@ void us_config_usage(FILE *out, const us_config_var *vars, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		const us_config_var *v = &vars[i];
 		fprintf(out, "  %-24s %s", v->name, v->help);
+		if (v->flags & US_CONFIG_SECRET)
+			fprintf(out, "; or %s_FILE, a file holding it", v->name);
 		if (v->flags & US_CONFIG_REQUIRED)
 			fprintf(out, " (required)");
 		else if (v->fallback != NULL && !(v->flags & US_CONFIG_SECRET))

@@ -17,7 +17,7 @@ typedef enum us_config_type {
 
 enum {
 	US_CONFIG_REQUIRED = 1 << 0, /* no default: the daemon stops when it is unset */
-	US_CONFIG_SECRET = 1 << 1,   /* masked by --print-config */
+	US_CONFIG_SECRET = 1 << 1,   /* masked by --print-config; may come from NAME_FILE */
 };
 
 typedef struct us_config_var {
@@ -46,6 +46,10 @@ void us_config_print(FILE *out, const us_config_var *vars, size_t n, const void 
 
 /* The settings' names, defaults and help text. */
 void us_config_usage(FILE *out, const us_config_var *vars, size_t n);
+
+/* Reads a file of at most max bytes (one trailing line end dropped) into owned *out. */
+US_MUST_USE us_err us_config_read_file(const char *path, size_t max, char **out, char *err,
+                                       size_t err_size);
 
 /* Checks an NNG listen/dial address: us_transport_check() (transport.h). */
 const char *us_config_check_nng_url(const char *value);

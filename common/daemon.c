@@ -8,6 +8,8 @@
 
 #include <sodium.h>
 
+#include "caller_auth.h"
+#include "caller_key.h"
 #include "db.h"
 #include "housekeeping.h"
 #include "log.h"
@@ -34,6 +36,21 @@ static const us_config_var common_vars[] = {
 	    600000, NULL, "deadline of a request that sets none"),
 	VAR("LOG_LEVEL", US_CONFIG_STRING, log_level, 0, "info", 1, 5, NULL,
 	    "debug, info, warn or error"),
+	VAR("RPC_SIGNING_KEY", US_CONFIG_STRING, rpc_signing_key,
+	    US_CONFIG_REQUIRED | US_CONFIG_SECRET, NULL, 64, 68, us_caller_key_check,
+	    "64 hex digits: the Ed25519 seed this daemon signs its calls with (its public key "
+	    "goes into the other daemons' RPC_CALLERS_FILE)"),
+	VAR("RPC_CALLERS_FILE", US_CONFIG_STRING, rpc_callers_file, US_CONFIG_REQUIRED, NULL, 1,
+	    4096, NULL, "the callers this daemon trusts: NAME PUBLIC_KEY [RIGHT...] per line "
+	                "(docs/security.md); reread on SIGHUP"),
+	VAR("RPC_AUTH_WINDOW_S", US_CONFIG_INT, rpc_auth_window_s, 0, "60", 5, 600, NULL,
+	    "a signed request is refused when issued further than this from now"),
+	VAR("RPC_REPLAY_CACHE_MAX", US_CONFIG_INT, rpc_replay_cache_max, 0, "2000000", 1000,
+	    100000000, NULL, "request nonces remembered within the window (32 bytes each); "
+	                     "beyond, requests are refused with RESOURCE_EXHAUSTED"),
+	VAR("PRINCIPAL_CACHE_TTL_S", US_CONFIG_INT, principal_cache_ttl_s, 0, "30", 1, 3600, NULL,
+	    "how long a service principal's key is trusted without asking usher-identityd again: "
+	    "a revocation reaches this daemon within this time"),
 	VAR("IDEMPOTENCY_RETENTION_HOURS", US_CONFIG_INT, idempotency_retention_hours, 0, "168", 1,
 	    8760, NULL, "how long a mutating request's key and reply are kept for retries"),
 };
@@ -120,14 +137,19 @@ static int migrate(const us_daemon_spec *spec, const us_daemon_config *cfg)
 }
 
 /* Waits for a stop signal, reloading on SIGHUP. */
-static void wait_for_stop(const us_daemon_spec *spec, const sigset_t *signals)
+static void wait_for_stop(const us_daemon_spec *spec, us_auth *auth, const sigset_t *signals)
 {
 	for (;;) {
 		int sig = 0;
 		if (sigwait(signals, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
+			char err[512];
 			us_info("reload requested");
+			if (us_auth_reload(auth, err, sizeof(err)) != US_OK)
+				us_error("caller policy not reloaded, keeping the current one: %s", err);
+			else
+				us_info("caller policy reloaded");
 			if (spec->reload != NULL)
 				spec->reload();
 			continue;
@@ -137,11 +159,48 @@ static void wait_for_stop(const us_daemon_spec *spec, const sigset_t *signals)
 	}
 }
 
+/* The caller policy and the key every client of this daemon signs with. */
+static us_err start_auth(const us_daemon_spec *spec, const us_daemon_config *cfg, us_auth **out,
+                         char *err, size_t err_size)
+{
+	us_caller_key key;
+	if (us_caller_key_parse(cfg->rpc_signing_key, &key) != 0) {
+		snprintf(err, err_size, "RPC_SIGNING_KEY: %s", us_caller_key_check(cfg->rpc_signing_key));
+		return US_EINVAL;
+	}
+	us_rpc_client_set_default_key(&key);
+	us_caller_key_wipe(&key);
+	us_auth_opts opts = {
+		.callers_file = cfg->rpc_callers_file,
+		.window_ms = cfg->rpc_auth_window_s * 1000,
+		.replay_max = (size_t)cfg->rpc_replay_cache_max,
+		.lookup = spec->principal_lookup,
+		.lookup_ctx = spec->principal_lookup_ctx,
+		.principal_ttl_ms = cfg->principal_cache_ttl_s * 1000,
+	};
+	char why[400];
+	if (us_auth_new(&opts, out, why, sizeof(why)) != US_OK) {
+		snprintf(err, err_size, "RPC_CALLERS_FILE: %s", why);
+		return US_EINVAL;
+	}
+	char count[24];
+	snprintf(count, sizeof(count), "%zu", us_auth_caller_count(*out));
+	us_log_fields(US_LOG_INFO, "caller policy loaded", "file", cfg->rpc_callers_file, "callers",
+	              count, NULL);
+	return US_OK;
+}
+
 static int serve(const us_daemon_spec *spec, const us_daemon_config *cfg, const sigset_t *signals)
 {
 	char err[512];
+	us_auth *auth = NULL;
+	if (start_auth(spec, cfg, &auth, err, sizeof(err)) != US_OK) {
+		us_error("could not start: %s", err);
+		return 1;
+	}
 	if (spec->start != NULL && spec->start(cfg, err, sizeof(err)) != US_OK) {
 		us_error("could not start: %s", err);
+		us_auth_free(auth);
 		return 1;
 	}
 	us_rpc_server_opts opts = {
@@ -153,6 +212,9 @@ static int serve(const us_daemon_spec *spec, const us_daemon_config *cfg, const 
 		.schema = spec->schema,
 		.migrations = spec->migrations,
 		.request_hash_key = spec->request_hash_key,
+		.auth = auth,
+		.reply_secrets = spec->reply_secrets,
+		.n_reply_secrets = spec->n_reply_secrets,
 	};
 	us_rpc_server *srv;
 	us_housekeeping *upkeep = NULL;
@@ -160,6 +222,7 @@ static int serve(const us_daemon_spec *spec, const us_daemon_config *cfg, const 
 		us_error("could not start the RPC server: %s", err);
 		if (spec->stop != NULL)
 			spec->stop();
+		us_auth_free(auth);
 		return 1;
 	}
 	if (spec->schema != NULL &&
@@ -168,11 +231,13 @@ static int serve(const us_daemon_spec *spec, const us_daemon_config *cfg, const 
 		us_warn("no housekeeping: %s", err);
 	us_log_fields(US_LOG_INFO, "serving", "listen", us_rpc_server_url(srv), "version", USHER_VERSION, NULL);
 
-	wait_for_stop(spec, signals);
+	wait_for_stop(spec, auth, signals);
 	us_housekeeping_stop(upkeep);
 	us_rpc_server_stop(srv);
 	if (spec->stop != NULL)
 		spec->stop();
+	us_auth_free(auth);
+	us_rpc_client_set_default_key(NULL);
 	us_info("stopped");
 	return 0;
 }

@@ -22,6 +22,11 @@ typedef struct us_daemon_config {
 	int64_t rpc_default_timeout_ms;
 	int64_t idempotency_retention_hours;
 	char *log_level;
+	char *rpc_signing_key;
+	char *rpc_callers_file;
+	int64_t rpc_auth_window_s;
+	int64_t rpc_replay_cache_max;
+	int64_t principal_cache_ttl_s;
 } us_daemon_config;
 
 typedef struct us_daemon_spec {
@@ -38,8 +43,15 @@ typedef struct us_daemon_spec {
 	/* When the daemon's requests can hold secrets (passwords), a key its start hook fills
 	 * in, so the hashes the idempotency table keeps of requests are keyed. */
 	const uint8_t *request_hash_key;
+	/* How the daemon finds service principals by key (caller_auth.h), or NULL when it
+	 * knows none; lookup_ctx may point at something the start hook fills in. */
+	us_principal_lookup *principal_lookup;
+	void *principal_lookup_ctx;
+	/* Idempotent methods whose replies hold a secret (rpc_server.h). */
+	const us_rpc_reply_secret *reply_secrets;
+	size_t n_reply_secrets;
 	/* Optional hooks: start runs before serving (a failure stops the daemon with err),
-	 * stop after the server has drained, reload on SIGHUP. */
+	 * stop after the server has drained, reload on SIGHUP (after the caller policy). */
 	us_err (*start)(const us_daemon_config *cfg, char *err, size_t err_size);
 	void (*stop)(void);
 	void (*reload)(void);

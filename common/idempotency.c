@@ -23,13 +23,15 @@ static void request_hash(const char *method, const uint8_t *request, size_t len,
 }
 
 /* The key is already stored: compare the request and hand back the stored reply. */
-static us_err replay(PGconn *conn, us_arena *arena, const char *key,
+static us_err replay(PGconn *conn, us_arena *arena, const us_idempotency_scope *scope,
                      const uint8_t hash[HASH_BYTES], us_idempotency_result *out)
 {
-	const char *params[] = {key};
+	const char *params[] = {scope->caller, scope->actor, scope->method, scope->key};
 	PGresult *res = NULL;
-	us_err rc = us_db_exec(conn, "SELECT request_hash, reply FROM idempotency_keys WHERE key = $1",
-	                       1, params, &res);
+	us_err rc = us_db_exec(conn,
+	                       "SELECT request_hash, reply FROM idempotency_keys"
+	                       " WHERE caller = $1 AND actor = $2 AND method = $3 AND key = $4",
+	                       4, params, &res);
 	if (rc != US_OK)
 		return rc;
 	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 1)) {
@@ -68,14 +70,14 @@ static us_err replay(PGconn *conn, us_arena *arena, const char *key,
 	return US_OK;
 }
 
-us_err us_idempotency_run(PGconn *conn, us_arena *arena, const char *key, const char *method,
+us_err us_idempotency_run(PGconn *conn, us_arena *arena, const us_idempotency_scope *scope,
                           const uint8_t *request, size_t request_len, const uint8_t *hash_key,
                           int64_t timeout_ms, us_idempotent_body *body, void *ctx,
                           us_idempotency_result *out)
 {
 	memset(out, 0, sizeof(*out));
 	uint8_t hash[HASH_BYTES];
-	request_hash(method, request, request_len, hash_key, hash);
+	request_hash(scope->method, request, request_len, hash_key, hash);
 
 	us_err rc = us_db_begin(conn);
 	if (rc != US_OK)
@@ -87,23 +89,24 @@ us_err us_idempotency_run(PGconn *conn, us_arena *arena, const char *key, const 
 	 * on every mutating call). */
 	char timeout[24];
 	snprintf(timeout, sizeof(timeout), "%lld", (long long)(timeout_ms > 0 ? timeout_ms : 1));
-	const char *params[] = {key, method, (const char *)hash, timeout};
-	const int lengths[] = {0, 0, HASH_BYTES, 0};
-	const int formats[] = {0, 0, 1, 0};
+	const char *params[] = {scope->caller, scope->actor, scope->method, scope->key,
+	                        (const char *)hash, timeout};
+	const int lengths[] = {0, 0, 0, 0, HASH_BYTES, 0};
+	const int formats[] = {0, 0, 0, 0, 1, 0};
 	PGresult *res = NULL;
 	rc = us_db_exec_bin(conn,
-	                    "INSERT INTO idempotency_keys (key, method, request_hash) "
-	                    "SELECT $1, $2, $3 FROM (SELECT pg_catalog.set_config("
-	                    "'statement_timeout', $4, true)) AS budget "
-	                    "ON CONFLICT (key) DO NOTHING RETURNING 1",
-	                    4, params, lengths, formats, &res);
+	                    "INSERT INTO idempotency_keys (caller, actor, method, key, request_hash) "
+	                    "SELECT $1, $2, $3, $4, $5 FROM (SELECT pg_catalog.set_config("
+	                    "'statement_timeout', $6, true)) AS budget "
+	                    "ON CONFLICT (caller, actor, method, key) DO NOTHING RETURNING 1",
+	                    6, params, lengths, formats, &res);
 	if (rc != US_OK)
 		goto fail;
 	bool claimed = PQntuples(res) == 1;
 	PQclear(res);
 
 	if (!claimed) {
-		rc = replay(conn, arena, key, hash, out);
+		rc = replay(conn, arena, scope, hash, out);
 		us_db_rollback(conn);
 		return rc;
 	}
@@ -114,14 +117,17 @@ us_err us_idempotency_run(PGconn *conn, us_arena *arena, const char *key, const 
 	if (rc != US_OK)
 		goto fail;
 
-	const char *store_params[] = {key, (const char *)reply};
-	const int store_lengths[] = {0, (int)reply_len};
-	const int store_formats[] = {0, 1};
+	const char *store_params[] = {scope->caller, scope->actor, scope->method, scope->key,
+	                              (const char *)reply};
+	const int store_lengths[] = {0, 0, 0, 0, (int)reply_len};
+	const int store_formats[] = {0, 0, 0, 0, 1};
 	/* libpq reads a binary parameter's bytes even when its length is 0. */
 	if (reply == NULL)
-		store_params[1] = "";
-	rc = us_db_exec_bin(conn, "UPDATE idempotency_keys SET reply = $2 WHERE key = $1", 2,
-	                    store_params, store_lengths, store_formats, NULL);
+		store_params[4] = "";
+	rc = us_db_exec_bin(conn,
+	                    "UPDATE idempotency_keys SET reply = $5"
+	                    " WHERE caller = $1 AND actor = $2 AND method = $3 AND key = $4",
+	                    5, store_params, store_lengths, store_formats, NULL);
 	if (rc != US_OK)
 		goto fail;
 	rc = us_db_commit(conn);
@@ -145,8 +151,8 @@ us_err us_idempotency_purge(PGconn *conn, int64_t hours, long *deleted)
 	for (;;) {
 		PGresult *res;
 		us_err rc = us_db_exec(conn,
-		                       "DELETE FROM idempotency_keys WHERE key IN ("
-		                       " SELECT key FROM idempotency_keys"
+		                       "DELETE FROM idempotency_keys WHERE (caller, actor, method, key) IN ("
+		                       " SELECT caller, actor, method, key FROM idempotency_keys"
 		                       " WHERE created_at < now() - make_interval(hours => $1::int)"
 		                       " LIMIT 10000)",
 		                       1, params, &res);

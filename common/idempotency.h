@@ -28,14 +28,23 @@ typedef struct us_idempotency_result {
 
 #define US_IDEMPOTENCY_HASH_KEY_BYTES 32
 
-/* In one transaction on conn (statements capped at timeout_ms): claims key for this
- * (method, request) and runs body, storing its reply; or, when the key is already
- * stored, returns the stored reply without running body. A body error rolls everything
- * back, key included, so a retry runs again. The stored hash of the request is keyed
- * with hash_key when given: a request may hold a password, and an unkeyed hash of it in
- * the database could be attacked offline. */
-US_MUST_USE us_err us_idempotency_run(PGconn *conn, us_arena *arena, const char *key,
-                                      const char *method, const uint8_t *request,
+/* A key is one caller's, for one actor and one method: the same text from another
+ * caller, for another person or for another method is another key. */
+typedef struct us_idempotency_scope {
+	const char *caller; /* the authenticated caller ("peer:usher-gatewayd") */
+	const char *actor;  /* the person it acts for; "" for none */
+	const char *method;
+	const char *key;    /* as the caller gave it */
+} us_idempotency_scope;
+
+/* In one transaction on conn (statements capped at timeout_ms): claims the scoped key for
+ * this request and runs body, storing its reply; or, when the key is already stored,
+ * returns the stored reply without running body. A body error rolls everything back, key
+ * included, so a retry runs again. The stored hash of the request is keyed with hash_key
+ * when given: a request may hold a password, and an unkeyed hash of it in the database
+ * could be attacked offline. */
+US_MUST_USE us_err us_idempotency_run(PGconn *conn, us_arena *arena,
+                                      const us_idempotency_scope *scope, const uint8_t *request,
                                       size_t request_len, const uint8_t *hash_key,
                                       int64_t timeout_ms,
                                       us_idempotent_body *body, void *ctx,

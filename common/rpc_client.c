@@ -9,17 +9,64 @@
 #include <sodium.h>
 
 #include "clock.h"
+#include "config.h"
 #include "transport.h"
-#include "usher/v1/rpc.pb-c.h"
 
 #define DEFAULT_MAX_MESSAGE (16u * 1024 * 1024)
 #define DEFAULT_TIMEOUT_MS 5000
+#define NONCE_BYTES 16
 
 struct us_rpc_client {
 	nng_socket sock;
 	char *caller;
 	size_t max_message_bytes;
+	bool has_key;
+	us_caller_key key;
 };
+
+/* Set once at start-up, before any client exists. */
+static bool default_key_set;
+static us_caller_key default_key;
+
+void us_rpc_client_set_default_key(const us_caller_key *key)
+{
+	default_key_set = key != NULL;
+	if (key != NULL)
+		default_key = *key;
+	else
+		us_caller_key_wipe(&default_key);
+}
+
+int us_rpc_client_env_key(us_caller_key *out, char *err, size_t err_size)
+{
+	const char *text = getenv("USHER_CALLER_KEY");
+	const char *path = getenv("USHER_CALLER_KEY_FILE");
+	char *from_file = NULL;
+	if ((text == NULL || text[0] == '\0') && path != NULL && path[0] != '\0') {
+		char why[300];
+		if (us_config_read_file(path, 256, &from_file, why, sizeof(why)) != US_OK) {
+			snprintf(err, err_size, "USHER_CALLER_KEY_FILE: %s", why);
+			return -1;
+		}
+		text = from_file;
+	}
+	if (text == NULL || text[0] == '\0')
+		return 0;
+	int rc = us_caller_key_parse(text, out) == 0 ? 1 : -1;
+	if (rc < 0)
+		snprintf(err, err_size, "%s: %s", from_file ? "USHER_CALLER_KEY_FILE" : "USHER_CALLER_KEY",
+		         us_caller_key_check(text));
+	if (from_file != NULL) {
+		sodium_memzero(from_file, strlen(from_file));
+		free(from_file);
+	}
+	return rc;
+}
+
+bool us_rpc_client_signs(const us_rpc_client *c)
+{
+	return c->has_key;
+}
 
 static us_err from_nng(int rv)
 {
@@ -42,12 +89,28 @@ us_err us_rpc_client_open(const us_rpc_client_opts *opts, us_rpc_client **out, c
 		snprintf(err, err_size, "out of memory");
 		return US_EEXHAUSTED;
 	}
+	if (opts->key != NULL) {
+		c->key = *opts->key;
+		c->has_key = true;
+	} else if (default_key_set) {
+		c->key = default_key;
+		c->has_key = true;
+	} else {
+		int found = us_rpc_client_env_key(&c->key, err, err_size);
+		if (found < 0) {
+			us_caller_key_wipe(&c->key);
+			free(c);
+			return US_EINVAL;
+		}
+		c->has_key = found == 1;
+	}
 	c->caller = strdup(opts->caller != NULL ? opts->caller : "");
 	c->max_message_bytes = opts->max_message_bytes ? opts->max_message_bytes
 	                                               : DEFAULT_MAX_MESSAGE;
 	int rv = c->caller != NULL ? nng_req0_open(&c->sock) : NNG_ENOMEM;
 	if (rv != 0) {
 		free(c->caller);
+		us_caller_key_wipe(&c->key);
 		free(c);
 		snprintf(err, err_size, "could not open socket: %s", nng_strerror(rv));
 		return from_nng(rv);
@@ -59,6 +122,11 @@ us_err us_rpc_client_open(const us_rpc_client_opts *opts, us_rpc_client **out, c
 		return US_EINVAL;
 	}
 	rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, c->max_message_bytes);
+	/* NNG resends nothing: neither after a minute without a reply nor when the
+	 * connection closes (it fails the call with NNG_ECONNRESET instead). A byte-for-byte
+	 * resend would reach the server as a replay; us_rpc_call() signs anew and retries. */
+	if (rv == 0)
+		rv = nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
 	if (rv == 0)
 		rv = nng_dial(c->sock, opts->url, NULL, opts->wait_for_server ? NNG_FLAG_NONBLOCK : 0);
 	if (rv != 0) {
@@ -76,24 +144,26 @@ void us_rpc_client_close(us_rpc_client *c)
 		return;
 	nng_close(c->sock);
 	free(c->caller);
+	us_caller_key_wipe(&c->key);
 	free(c);
 }
 
-/* One request/reply exchange on a fresh context. Returns the reply message (owned). */
-static us_err exchange(us_rpc_client *c, nng_msg *request, uint32_t timeout_ms, nng_msg **reply)
+/* One request/reply exchange on a fresh context. Returns the reply message (owned), or
+ * the NNG error (NNG_ECONNRESET: the connection closed before the reply came). */
+static int exchange(us_rpc_client *c, nng_msg *request, uint32_t timeout_ms, nng_msg **reply)
 {
 	nng_ctx ctx;
 	nng_aio *aio = NULL;
 	int rv = nng_ctx_open(&ctx, c->sock);
 	if (rv != 0) {
 		nng_msg_free(request);
-		return from_nng(rv);
+		return rv;
 	}
 	rv = nng_aio_alloc(&aio, NULL, NULL);
 	if (rv != 0) {
 		nng_msg_free(request);
 		nng_ctx_close(ctx);
-		return from_nng(rv);
+		return rv;
 	}
 	int64_t deadline = us_monotonic_ms() + timeout_ms;
 	nng_aio_set_timeout(aio, (nng_duration)timeout_ms);
@@ -115,7 +185,7 @@ static us_err exchange(us_rpc_client *c, nng_msg *request, uint32_t timeout_ms, 
 	}
 	nng_aio_free(aio);
 	nng_ctx_close(ctx);
-	return from_nng(rv);
+	return rv;
 }
 
 us_err us_rpc_call_raw(us_rpc_client *c, const void *data, size_t len, uint32_t timeout_ms,
@@ -126,7 +196,7 @@ us_err us_rpc_call_raw(us_rpc_client *c, const void *data, size_t len, uint32_t 
 		return US_EEXHAUSTED;
 	memcpy(nng_msg_body(msg), data, len);
 	nng_msg *in = NULL;
-	us_err rc = exchange(c, msg, timeout_ms ? timeout_ms : DEFAULT_TIMEOUT_MS, &in);
+	us_err rc = from_nng(exchange(c, msg, timeout_ms ? timeout_ms : DEFAULT_TIMEOUT_MS, &in));
 	if (rc != US_OK)
 		return rc;
 	uint8_t *copy = us_arena_alloc(arena, nng_msg_len(in));
@@ -144,9 +214,78 @@ static void copy_status(const Usher__V1__Status *from, us_status *to)
 {
 	to->code = (unsigned)from->code < US_ERR_COUNT ? (us_err)from->code : US_EUNKNOWN;
 	snprintf(to->message, sizeof(to->message), "%s", from->message);
+	snprintf(to->reason, sizeof(to->reason), "%s", from->reason);
 	for (size_t i = 0; i < from->n_violations; i++)
 		us_status_add_violation(to, from->violations[i]->field, "%s",
 		                        from->violations[i]->description);
+}
+
+us_err us_rpc_sign(const us_caller_key *key, const Usher__V1__RpcRequest *req, us_arena *arena,
+                   uint8_t **out, size_t *len)
+{
+	size_t req_len = usher__v1__rpc_request__get_packed_size(req);
+	uint8_t *packed = us_arena_alloc(arena, req_len ? req_len : 1);
+	if (packed == NULL)
+		return US_EEXHAUSTED;
+	usher__v1__rpc_request__pack(req, packed);
+	uint8_t signature[US_SIGNATURE_BYTES];
+	us_caller_key_sign(key, packed, req_len, signature);
+	Usher__V1__SignedRequest frame = USHER__V1__SIGNED_REQUEST__INIT;
+	frame.request.data = packed;
+	frame.request.len = req_len;
+	frame.public_key.data = (uint8_t *)key->public_key;
+	frame.public_key.len = US_PUBLIC_KEY_BYTES;
+	frame.signature.data = signature;
+	frame.signature.len = US_SIGNATURE_BYTES;
+	*len = usher__v1__signed_request__get_packed_size(&frame);
+	*out = us_arena_alloc(arena, *len);
+	if (*out == NULL)
+		return US_EEXHAUSTED;
+	usher__v1__signed_request__pack(&frame, *out);
+	return US_OK;
+}
+
+/* env stamped with the time and a fresh nonce, signed (unless there is no key) and packed
+ * into a message. */
+static us_err frame_message(us_rpc_client *c, const us_caller_key *signer,
+                            Usher__V1__RpcRequest *env, uint8_t nonce[NONCE_BYTES],
+                            us_arena *arena, nng_msg **out)
+{
+	randombytes_buf(nonce, NONCE_BYTES);
+	env->nonce.data = nonce;
+	env->nonce.len = NONCE_BYTES;
+	env->issued_at_ms = us_wall_ms();
+
+	Usher__V1__SignedRequest frame = USHER__V1__SIGNED_REQUEST__INIT;
+	uint8_t signature[US_SIGNATURE_BYTES];
+	size_t req_len = usher__v1__rpc_request__get_packed_size(env);
+	if (req_len > c->max_message_bytes)
+		return US_EEXHAUSTED;
+	uint8_t *packed = us_arena_alloc(arena, req_len ? req_len : 1);
+	if (packed == NULL)
+		return US_EEXHAUSTED;
+	usher__v1__rpc_request__pack(env, packed);
+	frame.request.data = packed;
+	frame.request.len = req_len;
+	if (signer != NULL) {
+		us_caller_key_sign(signer, packed, req_len, signature);
+		frame.public_key.data = (uint8_t *)signer->public_key;
+		frame.public_key.len = US_PUBLIC_KEY_BYTES;
+		frame.signature.data = signature;
+		frame.signature.len = US_SIGNATURE_BYTES;
+	}
+	size_t len = usher__v1__signed_request__get_packed_size(&frame);
+	if (len > c->max_message_bytes)
+		return US_EEXHAUSTED;
+	if (nng_msg_alloc(out, len) != 0)
+		return US_EEXHAUSTED;
+	usher__v1__signed_request__pack(&frame, nng_msg_body(*out));
+	return US_OK;
+}
+
+static bool replayed(const us_status *st)
+{
+	return st->code == US_EUNAUTHENTICATED && strcmp(st->reason, "REPLAYED") == 0;
 }
 
 us_err us_rpc_call(us_rpc_client *c, const char *method, const us_rpc_call_opts *opts,
@@ -168,13 +307,15 @@ us_err us_rpc_call(us_rpc_client *c, const char *method, const us_rpc_call_opts 
 		sodium_bin2hex(request_id, sizeof(request_id), raw, sizeof(raw));
 	}
 	uint32_t timeout = opts->timeout_ms ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
+	int64_t deadline = us_monotonic_ms() + timeout;
+	const us_caller_key *signer = opts->signer != NULL ? opts->signer
+	                                                   : (c->has_key ? &c->key : NULL);
 
 	Usher__V1__Actor actor = USHER__V1__ACTOR__INIT;
 	Usher__V1__RpcRequest env = USHER__V1__RPC_REQUEST__INIT;
 	env.method = (char *)method;
 	env.request_id = (char *)(opts->request_id ? opts->request_id : request_id);
 	env.traceparent = (char *)(opts->traceparent ? opts->traceparent : "");
-	env.timeout_ms = timeout;
 	env.caller = c->caller;
 	env.idempotency_key = (char *)(opts->idempotency_key ? opts->idempotency_key : "");
 	if (opts->actor_user_id != NULL || opts->actor_account_id != NULL) {
@@ -183,42 +324,54 @@ us_err us_rpc_call(us_rpc_client *c, const char *method, const us_rpc_call_opts 
 		env.actor = &actor;
 	}
 
-	/* Pack the payload straight into the arena, then the envelope into the message. */
+	/* The payload is packed once, straight into the arena. */
 	size_t payload_len = protobuf_c_message_get_packed_size(request);
 	if (payload_len > c->max_message_bytes)
 		return us_status_set(status, US_EEXHAUSTED, "request of %zu bytes is over the limit",
 		                     payload_len);
-	uint8_t *payload = us_arena_alloc(arena, payload_len);
+	uint8_t *payload = us_arena_alloc(arena, payload_len ? payload_len : 1);
 	if (payload == NULL)
 		return us_status_set(status, US_EEXHAUSTED, "out of memory");
 	protobuf_c_message_pack(request, payload);
 	env.payload.data = payload;
 	env.payload.len = payload_len;
 
-	size_t len = usher__v1__rpc_request__get_packed_size(&env);
-	if (len > c->max_message_bytes)
-		return us_status_set(status, US_EEXHAUSTED, "request of %zu bytes is over the limit",
-		                     len);
-	nng_msg *msg;
-	if (nng_msg_alloc(&msg, len) != 0)
-		return us_status_set(status, US_EEXHAUSTED, "out of memory");
-	usher__v1__rpc_request__pack(&env, nng_msg_body(msg));
-
-	nng_msg *in = NULL;
-	us_err rc = exchange(c, msg, timeout, &in);
-	if (rc != US_OK)
-		return us_status_set(status, rc, "%s: %s", method,
-		                     rc == US_EDEADLINE ? "no reply in time" : us_strerror(rc));
-
 	ProtobufCAllocator alloc = us_arena_protobuf_allocator(arena);
-	Usher__V1__RpcReply *rep = usher__v1__rpc_reply__unpack(&alloc, nng_msg_len(in),
-	                                                        nng_msg_body(in));
-	nng_msg_free(in);
-	if (rep == NULL || rep->status == NULL)
-		return us_status_set(status, US_EINTERNAL, "malformed reply");
-	copy_status(rep->status, status);
+	Usher__V1__RpcReply *rep = NULL;
+	for (int attempt = 0;; attempt++) {
+		int64_t left = deadline - us_monotonic_ms();
+		env.timeout_ms = (uint32_t)(left > 0 ? left : 1);
+		uint8_t nonce[NONCE_BYTES];
+		nng_msg *msg;
+		us_err rc = frame_message(c, signer, &env, nonce, arena, &msg);
+		if (rc != US_OK)
+			return us_status_set(status, rc, rc == US_EEXHAUSTED ? "request over the size limit"
+			                                                    : "out of memory");
+		nng_msg *in = NULL;
+		int rv = exchange(c, msg, env.timeout_ms, &in);
+		bool time_left = deadline - us_monotonic_ms() > 0;
+		/* The connection closed before the reply: the server may or may not have the
+		 * request. Once more, signed anew (the idempotency key makes it safe). */
+		if (rv == NNG_ECONNRESET && attempt == 0 && time_left)
+			continue;
+		rc = from_nng(rv);
+		if (rc != US_OK)
+			return us_status_set(status, rc, "%s: %s", method,
+			                     rc == US_EDEADLINE ? "no reply in time" : us_strerror(rc));
+		rep = usher__v1__rpc_reply__unpack(&alloc, nng_msg_len(in), nng_msg_body(in));
+		nng_msg_free(in);
+		if (rep == NULL || rep->status == NULL)
+			return us_status_set(status, US_EINTERNAL, "malformed reply");
+		copy_status(rep->status, status);
+		/* The server saw these bytes before (a transport resent them): sign anew. */
+		if (replayed(status) && attempt == 0 && deadline - us_monotonic_ms() > 0) {
+			us_status_clear(status);
+			continue;
+		}
+		break;
+	}
 	if (status->code != US_OK) {
-		rc = status->code;
+		us_err rc = status->code;
 		if (status == &scratch)
 			us_status_clear(&scratch);
 		return rc;

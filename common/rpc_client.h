@@ -1,7 +1,12 @@
 /* The RPC client: an NNG REQ socket dialled to a daemon (or to several replicas, which
  * NNG balances), one context per call, so any number of threads may call at once.
- * NNG resends a request whose connection dropped; servers are idempotent, so that is
- * safe. */
+ *
+ * Every request is signed with the client's caller key (caller_auth.h), with the current
+ * time and a fresh nonce. A request whose connection closes before the reply comes is sent
+ * once more, signed anew, within the call's deadline, with the same idempotency key
+ * (servers are idempotent, so that is safe). NNG's own resends are turned off: they repeat
+ * the bytes, which a server takes for a replay. A reply UNAUTHENTICATED "REPLAYED" (a
+ * transport that resends anyway) is handled the same way. */
 #ifndef US_RPC_CLIENT_H
 #define US_RPC_CLIENT_H
 
@@ -12,8 +17,10 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "arena.h"
+#include "caller_key.h"
 #include "err.h"
 #include "status.h"
+#include "usher/v1/rpc.pb-c.h"
 
 typedef struct us_rpc_client us_rpc_client;
 
@@ -24,7 +31,22 @@ typedef struct us_rpc_client_opts {
 	/* false: dial now and fail with UNAVAILABLE when nobody listens (tools);
 	 * true: keep dialling in the background, calls wait for the server (daemons). */
 	bool wait_for_server;
+	/* The key requests are signed with (copied). NULL: the process's default key (a
+	 * daemon's RPC_SIGNING_KEY), else USHER_CALLER_KEY or the file USHER_CALLER_KEY_FILE
+	 * names (tools and tests), else none: requests go unsigned and are refused. */
+	const us_caller_key *key;
 } us_rpc_client_opts;
+
+/* Sets the key every client of this process signs with unless told otherwise (copied;
+ * NULL clears it). Call before opening clients. */
+void us_rpc_client_set_default_key(const us_caller_key *key);
+
+/* Reads USHER_CALLER_KEY or USHER_CALLER_KEY_FILE: 1 and *out when one is set and valid,
+ * 0 when neither is set, -1 (with why in err) when malformed. */
+int us_rpc_client_env_key(us_caller_key *out, char *err, size_t err_size);
+
+/* True when the client signs its requests. */
+bool us_rpc_client_signs(const us_rpc_client *c);
 
 /* Returns owned *out (us_rpc_client_close()), or an error with the reason in err. */
 US_MUST_USE us_err us_rpc_client_open(const us_rpc_client_opts *opts, us_rpc_client **out,
@@ -40,6 +62,8 @@ typedef struct us_rpc_call_opts {
 	const char *traceparent;
 	const char *actor_user_id;
 	const char *actor_account_id;
+	const us_caller_key *signer;   /* NULL: the client's key; else this one (the gateway
+	                                * forwarding a service principal's API key) */
 } us_rpc_call_opts;
 
 /* Calls method ("usher.v1.IdentityService/GetUser") with request and waits for the reply.
@@ -52,8 +76,13 @@ US_MUST_USE us_err us_rpc_call(us_rpc_client *c, const char *method, const us_rp
                                const ProtobufCMessageDescriptor *reply_type, us_arena *arena,
                                ProtobufCMessage **reply, us_status *status);
 
+/* req signed with key: a packed SignedRequest in arena (*out, *len). The request's
+ * issued_at_ms and nonce are used as they are: for tests of replays and clocks. */
+US_MUST_USE us_err us_rpc_sign(const us_caller_key *key, const Usher__V1__RpcRequest *req,
+                               us_arena *arena, uint8_t **out, size_t *len);
+
 /* Sends raw bytes as a request and returns the raw reply bytes in arena: for tests of
- * the server's handling of malformed input. */
+ * the server's handling of malformed, unsigned, forged and replayed input. */
 US_MUST_USE us_err us_rpc_call_raw(us_rpc_client *c, const void *data, size_t len,
                                    uint32_t timeout_ms, us_arena *arena, uint8_t **reply,
                                    size_t *reply_len);

@@ -49,8 +49,12 @@ typedef struct bound_service {
 	const ProtobufCServiceDescriptor *descriptor;
 	us_rpc_handler **handlers;
 	unsigned *flags;
+	const us_rpc_reply_secret **secrets;
 	void *ctx;
 } bound_service;
+
+/* The built-in Health/Check: any authenticated caller. */
+#define OPEN_METHOD (1u << 31)
 
 struct us_rpc_server {
 	us_rpc_server_opts opts;
@@ -80,6 +84,7 @@ struct us_call {
 	const char *request_id;
 	int64_t deadline_ms;
 	us_status status;
+	us_caller caller;
 };
 
 /* --- handler API --- */
@@ -89,7 +94,16 @@ PGconn *us_call_db(us_call *call) { return call->w->db; }
 void *us_call_service_ctx(us_call *call) { return call->service_ctx; }
 const char *us_call_request_id(us_call *call) { return call->request_id; }
 const char *us_call_traceparent(us_call *call) { return call->req->traceparent; }
-const char *us_call_caller(us_call *call) { return call->req->caller; }
+const us_caller *us_call_caller(us_call *call) { return &call->caller; }
+const char *us_call_caller_name(us_call *call) { return call->caller.name ? call->caller.name : ""; }
+bool us_call_is_system(us_call *call)
+{
+	return call->caller.kind == US_CALLER_PEER && (call->caller.rights & US_RIGHT_SYSTEM);
+}
+const us_principal *us_call_principal(us_call *call)
+{
+	return call->caller.kind == US_CALLER_PRINCIPAL ? call->caller.principal : NULL;
+}
 const char *us_call_idempotency_key(us_call *call) { return call->req->idempotency_key; }
 
 const char *us_call_actor_user_id(us_call *call)
@@ -190,7 +204,7 @@ static us_err health_check(us_call *call, const ProtobufCMessage *request,
 }
 
 static const us_rpc_method health_methods[] = {
-	{"Check", health_check, 0},
+	{"Check", health_check, OPEN_METHOD},
 };
 
 /* --- admin --- */
@@ -226,7 +240,7 @@ static us_err migration_status(us_call *call, const ProtobufCMessage *request,
 }
 
 static const us_rpc_method admin_methods[] = {
-	{"MigrationStatus", migration_status, 0},
+	{"MigrationStatus", migration_status, US_RPC_INTERNAL},
 };
 
 /* --- binding the tables --- */
@@ -239,7 +253,8 @@ static us_err bind_service(bound_service *b, const us_rpc_service *svc, bool has
 	b->ctx = svc->ctx;
 	b->handlers = calloc(d->n_methods ? d->n_methods : 1, sizeof(*b->handlers));
 	b->flags = calloc(d->n_methods ? d->n_methods : 1, sizeof(*b->flags));
-	if (b->handlers == NULL || b->flags == NULL) {
+	b->secrets = calloc(d->n_methods ? d->n_methods : 1, sizeof(*b->secrets));
+	if (b->handlers == NULL || b->flags == NULL || b->secrets == NULL) {
 		snprintf(err, err_size, "out of memory");
 		return US_EEXHAUSTED;
 	}
@@ -262,11 +277,42 @@ static us_err bind_service(bound_service *b, const us_rpc_service *svc, bool has
 	return US_OK;
 }
 
+/* Attaches each reply-secret hook to its idempotent method. */
+static us_err bind_secrets(us_rpc_server *srv, char *err, size_t err_size)
+{
+	for (size_t i = 0; i < srv->opts.n_reply_secrets; i++) {
+		const us_rpc_reply_secret *h = &srv->opts.reply_secrets[i];
+		const char *slash = strchr(h->method, '/');
+		bool bound = false;
+		for (size_t k = 0; slash != NULL && k < srv->n_services && !bound; k++) {
+			bound_service *b = &srv->services[k];
+			const char *name = b->descriptor->name;
+			if (strlen(name) != (size_t)(slash - h->method) ||
+			    strncmp(name, h->method, (size_t)(slash - h->method)) != 0)
+				continue;
+			const ProtobufCMethodDescriptor *md =
+			        protobuf_c_service_descriptor_get_method_by_name(b->descriptor, slash + 1);
+			size_t index = md != NULL ? (size_t)(md - b->descriptor->methods) : 0;
+			if (md != NULL && (b->flags[index] & US_RPC_IDEMPOTENT)) {
+				b->secrets[index] = h;
+				bound = true;
+			}
+		}
+		if (!bound) {
+			snprintf(err, err_size, "reply secret hooks name \"%s\", not an idempotent method",
+			         h->method);
+			return US_EINTERNAL;
+		}
+	}
+	return US_OK;
+}
+
 static void unbind_services(us_rpc_server *srv)
 {
 	for (size_t i = 0; i < srv->n_services; i++) {
 		free(srv->services[i].handlers);
 		free(srv->services[i].flags);
+		free(srv->services[i].secrets);
 	}
 	free(srv->services);
 }
@@ -278,11 +324,24 @@ typedef struct dispatch {
 	us_rpc_handler *handler;
 	const ProtobufCMethodDescriptor *method;
 	const ProtobufCMessage *input;
-	uint8_t *packed;
-	size_t packed_len;
+	const us_rpc_reply_secret *secret;
+	const uint8_t *full; /* with secret hooks: the reply as sent, when the stored one is stripped */
+	size_t full_len;
 } dispatch;
 
-/* Runs the handler and packs its reply into the arena. */
+static us_err pack(us_arena *arena, const ProtobufCMessage *m, const uint8_t **out, size_t *len)
+{
+	*len = protobuf_c_message_get_packed_size(m);
+	uint8_t *buf = us_arena_alloc(arena, *len ? *len : 1);
+	if (buf == NULL)
+		return US_EEXHAUSTED;
+	protobuf_c_message_pack(m, buf);
+	*out = buf;
+	return US_OK;
+}
+
+/* Runs the handler and packs its reply into the arena; with secret hooks, what it returns
+ * (what is stored) is the reply stripped of its secret, and d->full the whole reply. */
 static us_err run_handler(void *arg, const uint8_t **reply, size_t *reply_len)
 {
 	dispatch *d = arg;
@@ -294,14 +353,35 @@ static us_err run_handler(void *arg, const uint8_t **reply, size_t *reply_len)
 		us_error("handler returned no reply or a reply of the wrong type");
 		return US_EINTERNAL;
 	}
-	size_t len = protobuf_c_message_get_packed_size(out);
-	uint8_t *buf = us_arena_alloc(d->call->arena, len);
-	if (buf == NULL)
-		return US_EEXHAUSTED;
-	protobuf_c_message_pack(out, buf);
-	*reply = buf;
-	*reply_len = len;
-	return US_OK;
+	rc = pack(d->call->arena, out, reply, reply_len);
+	if (rc != US_OK || d->secret == NULL)
+		return rc;
+	d->full = *reply;
+	d->full_len = *reply_len;
+	d->secret->strip(out);
+	return pack(d->call->arena, out, reply, reply_len);
+}
+
+/* A repeat of a method whose stored reply was stripped: the method makes the reply. */
+static us_err replay_secret(dispatch *d, const uint8_t *stored, size_t stored_len,
+                            const uint8_t **reply, size_t *reply_len)
+{
+	ProtobufCAllocator alloc = us_arena_protobuf_allocator(d->call->arena);
+	ProtobufCMessage *kept = protobuf_c_message_unpack(d->method->output, &alloc, stored_len,
+	                                                   stored);
+	if (kept == NULL) {
+		us_error("a stored reply does not unpack");
+		return US_EINTERNAL;
+	}
+	ProtobufCMessage *out = NULL;
+	us_err rc = d->secret->replay(d->call, d->input, kept, &out);
+	if (rc != US_OK)
+		return rc;
+	if (out == NULL || out->descriptor != d->method->output) {
+		us_error("replay returned no reply or a reply of the wrong type");
+		return US_EINTERNAL;
+	}
+	return pack(d->call->arena, out, reply, reply_len);
 }
 
 static const bound_service *find_service(us_rpc_server *srv, const char *name, size_t len)
@@ -337,6 +417,19 @@ static void dispatch_request(us_call *call, const Usher__V1__RpcRequest *req,
 		return;
 	}
 	call->service_ctx = svc->ctx;
+	unsigned flags = svc->flags[index];
+	unsigned needs = ((flags & OPEN_METHOD) ? US_AUTH_OPEN : 0) |
+	                 ((flags & US_RPC_INTERNAL) ? US_AUTH_NEEDS_SYSTEM : 0) |
+	                 ((flags & US_RPC_PRINCIPAL_ADMIN) ? US_AUTH_NEEDS_PRINCIPALS : 0);
+	bool names_actor = req->actor != NULL &&
+	                   (req->actor->user_id[0] != '\0' || req->actor->account_id[0] != '\0');
+	char why[US_STATUS_MESSAGE_MAX];
+	if (us_auth_permit(&call->caller, req->method, needs, names_actor, why, sizeof(why)) != US_OK) {
+		us_log_fields(US_LOG_WARN, "request refused: caller may not call this", "caller",
+		              call->caller.id, "why", why, NULL);
+		us_call_error(call, US_EDENIED, "%s", why);
+		return;
+	}
 
 	ProtobufCAllocator alloc = us_arena_protobuf_allocator(call->arena);
 	ProtobufCMessage *input = protobuf_c_message_unpack(md->input, &alloc, req->payload.len,
@@ -345,23 +438,38 @@ static void dispatch_request(us_call *call, const Usher__V1__RpcRequest *req,
 		us_call_error(call, US_EINVAL, "malformed %s payload", md->input->name);
 		return;
 	}
+	if (us_auth_permit_input(&call->caller, input, (flags & US_RPC_IDEMPOTENT) != 0, why,
+	                         sizeof(why)) != US_OK) {
+		us_log_fields(US_LOG_WARN, "request refused: outside the caller's scope", "caller",
+		              call->caller.id, "why", why, NULL);
+		us_call_error(call, US_EDENIED, "%s", why);
+		return;
+	}
 
 	if (call->w->db != NULL && us_db_ensure(call->w->db, srv->opts.schema) != US_OK) {
 		us_call_error(call, US_EUNAVAILABLE, "database unavailable");
 		return;
 	}
 
-	dispatch d = {call, svc->handlers[index], md, input, NULL, 0};
+	dispatch d = {call, svc->handlers[index], md, input, svc->secrets[index], NULL, 0};
 	us_err rc;
-	if (svc->flags[index] & US_RPC_IDEMPOTENT) {
+	if (flags & US_RPC_IDEMPOTENT) {
 		if (req->idempotency_key[0] == '\0') {
 			us_call_violation(call, "idempotency_key", "is required by %s", req->method);
 			us_call_invalid(call);
 			return;
 		}
+		/* Scoped by who asks, for whom and what: one caller's key never replays another's
+		 * reply (or another person's, behind the same gateway). */
+		us_idempotency_scope scope = {
+			.caller = call->caller.id,
+			.actor = req->actor != NULL ? req->actor->user_id : "",
+			.method = req->method,
+			.key = req->idempotency_key,
+		};
 		us_idempotency_result res;
-		rc = us_idempotency_run(call->w->db, call->arena, req->idempotency_key, req->method,
-		                        req->payload.data, req->payload.len, srv->opts.request_hash_key,
+		rc = us_idempotency_run(call->w->db, call->arena, &scope, req->payload.data,
+		                        req->payload.len, srv->opts.request_hash_key,
 		                        us_call_remaining_ms(call), run_handler, &d, &res);
 		if (res.key_reused) {
 			us_status_clear(&call->status);
@@ -369,9 +477,12 @@ static void dispatch_request(us_call *call, const Usher__V1__RpcRequest *req,
 			us_call_invalid(call);
 			return;
 		}
-		if (rc == US_OK) {
-			*payload = res.reply;
-			*payload_len = res.reply_len;
+		if (rc == US_OK && res.replayed && d.secret != NULL) {
+			us_debug("replaying a stored reply without its secret");
+			rc = replay_secret(&d, res.reply, res.reply_len, payload, payload_len);
+		} else if (rc == US_OK) {
+			*payload = d.full != NULL ? d.full : res.reply;
+			*payload_len = d.full != NULL ? d.full_len : res.reply_len;
 			if (res.replayed)
 				us_debug("replayed the stored reply");
 		}
@@ -398,6 +509,7 @@ static nng_msg *pack_reply(us_call *call, const uint8_t *payload, size_t payload
 		snprintf(st->message, sizeof(st->message), "internal error");
 	status.code = (Usher__V1__Code)st->code;
 	status.message = st->message;
+	status.reason = st->reason;
 	if (st->n_violations > 0) {
 		violations = US_ARENA_ARRAY(call->arena, Usher__V1__FieldViolation, st->n_violations);
 		violation_ptrs = US_ARENA_ARRAY(call->arena, Usher__V1__FieldViolation *,
@@ -442,7 +554,8 @@ static us_log_level level_for(us_err code)
 	case US_EDATALOSS: return US_LOG_ERROR;
 	case US_EUNAVAILABLE:
 	case US_EDEADLINE:
-	case US_EEXHAUSTED: return US_LOG_WARN;
+	case US_EEXHAUSTED:
+	case US_EUNAUTHENTICATED: return US_LOG_WARN;
 	default: return US_LOG_INFO;
 	}
 }
@@ -458,9 +571,10 @@ static nng_msg *handle_message(worker *w, nng_msg *in, int64_t received_ms)
 		return NULL;
 
 	static const Usher__V1__RpcRequest empty_request = USHER__V1__RPC_REQUEST__INIT;
-	ProtobufCAllocator alloc = us_arena_protobuf_allocator(call.arena);
-	Usher__V1__RpcRequest *req = usher__v1__rpc_request__unpack(&alloc, nng_msg_len(in),
-	                                                            nng_msg_body(in));
+	us_auth_result auth;
+	us_auth_request(srv->opts.auth, w->db, nng_msg_body(in), nng_msg_len(in), call.arena, &auth);
+	Usher__V1__RpcRequest *req = auth.request;
+	call.caller = auth.caller;
 	const uint8_t *payload = NULL;
 	size_t payload_len = 0;
 	char generated_id[33];
@@ -479,7 +593,12 @@ static nng_msg *handle_message(worker *w, nng_msg *in, int64_t received_ms)
 	call.deadline_ms = received_ms + timeout;
 
 	if (req == NULL) {
-		us_call_error(&call, US_EINVAL, "malformed request envelope");
+		us_call_error(&call, auth.code, "%s", auth.message);
+		snprintf(call.status.reason, sizeof(call.status.reason), "%s",
+		         auth.reason != NULL ? auth.reason : "");
+		if (auth.code == US_EUNAUTHENTICATED)
+			us_log_fields(US_LOG_WARN, "request refused: caller not authenticated", "reason",
+			              auth.reason, "key", auth.caller.fingerprint, NULL);
 	} else if (field_too_long(req->method) || field_too_long(req->request_id) ||
 	           field_too_long(req->caller) || field_too_long(req->traceparent) ||
 	           strlen(req->idempotency_key) > US_IDEMPOTENCY_KEY_MAX ||
@@ -498,7 +617,7 @@ static nng_msg *handle_message(worker *w, nng_msg *in, int64_t received_ms)
 	snprintf(trips_text, sizeof(trips_text), "%lu", us_db_round_trips());
 	us_log_fields(level_for(call.status.code), "request handled", "code",
 	              us_err_name(call.status.code), "ms", took_text, "db_round_trips", trips_text,
-	              "caller", call.req->caller, NULL);
+	              "caller", call.caller.id != NULL ? call.caller.id : "", NULL);
 
 	nng_msg *out = pack_reply(&call, payload, payload_len);
 	us_log_set_request(NULL, NULL);
@@ -696,6 +815,11 @@ us_err us_rpc_server_start(const us_rpc_server_opts *opts, const us_rpc_service 
 		snprintf(err, err_size, "out of memory");
 		return US_EEXHAUSTED;
 	}
+	if (opts->auth == NULL) {
+		free(srv);
+		snprintf(err, err_size, "no caller policy: every request must be authenticated");
+		return US_EINVAL;
+	}
 	srv->opts = *opts;
 	pthread_mutex_init(&srv->mu, NULL);
 	pthread_cond_init(&srv->cv, NULL);
@@ -716,6 +840,8 @@ us_err us_rpc_server_start(const us_rpc_server_opts *opts, const us_rpc_service 
 		rc = bind_service(&srv->services[srv->n_services++], &admin, has_db, err, err_size);
 	for (size_t i = 0; i < n_services && rc == US_OK; i++)
 		rc = bind_service(&srv->services[srv->n_services++], &services[i], has_db, err, err_size);
+	if (rc == US_OK)
+		rc = bind_secrets(srv, err, err_size);
 	if (rc == US_OK)
 		rc = open_socket(srv, err, err_size);
 	if (rc == US_OK)

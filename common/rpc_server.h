@@ -8,11 +8,14 @@
  *         {"GetUser", get_user, 0},
  *     };
  *
- * The server unpacks the request into a per-call arena, runs the handler, packs its reply,
- * and answers every failure with a status: a malformed envelope or payload is
- * INVALID_ARGUMENT, an unknown method UNIMPLEMENTED, an expired deadline DEADLINE_EXCEEDED.
- * Every server also answers usher.v1.Health/Check, and one with a database
- * usher.v1.Admin/MigrationStatus. */
+ * The server authenticates every request first (caller_auth.h: an unsigned, forged,
+ * stale, replayed or unknown request is UNAUTHENTICATED and nothing else happens), checks
+ * that the caller may call the method as asked (PERMISSION_DENIED), unpacks the request
+ * into a per-call arena, runs the handler, packs its reply, and answers every failure with
+ * a status: a malformed envelope or payload is INVALID_ARGUMENT, an unknown method
+ * UNIMPLEMENTED, an expired deadline DEADLINE_EXCEEDED. Every server also answers
+ * usher.v1.Health/Check (any authenticated caller), and one with a database
+ * usher.v1.Admin/MigrationStatus (internal). */
 #ifndef US_RPC_SERVER_H
 #define US_RPC_SERVER_H
 
@@ -24,6 +27,7 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "arena.h"
+#include "caller_auth.h"
 #include "err.h"
 #include "migrate.h"
 #include "rpc_client.h"
@@ -42,8 +46,14 @@ enum {
 	/* Mutating and idempotent: the request must carry an idempotency key; the handler
 	 * runs inside a transaction on us_call_db() that also records the key, the request's
 	 * hash and the reply; a repeat of the key replays the stored reply, and the same key
-	 * with another request is INVALID_ARGUMENT. The handler must not BEGIN or COMMIT. */
+	 * with another request is INVALID_ARGUMENT. The handler must not BEGIN or COMMIT.
+	 * Keys are scoped by caller, actor and method: one caller's key never replays
+	 * another's reply. */
 	US_RPC_IDEMPOTENT = 1 << 0,
+	/* Only for Usher's own daemons and operators: callers with the "system" right. */
+	US_RPC_INTERNAL = 1 << 1,
+	/* Only for operators who manage service principals (the "principals" right). */
+	US_RPC_PRINCIPAL_ADMIN = 1 << 2,
 };
 
 typedef struct us_rpc_method {
@@ -51,6 +61,18 @@ typedef struct us_rpc_method {
 	us_rpc_handler *handler;
 	unsigned flags;
 } us_rpc_method;
+
+/* For an idempotent method whose reply holds a secret (a link's URL): no stored reply
+ * may keep it. strip removes it from the reply before the copy kept for replays is
+ * packed (the caller still gets the whole reply); replay makes the reply to a repeat
+ * from the stored copy and the request, e.g. by reading the secret again if the caller
+ * may still see it. */
+typedef struct us_rpc_reply_secret {
+	const char *method; /* full name: "usher.v1.InvitationService/EnableLink" */
+	void (*strip)(ProtobufCMessage *reply);
+	us_err (*replay)(us_call *call, const ProtobufCMessage *request, ProtobufCMessage *stored,
+	                 ProtobufCMessage **reply);
+} us_rpc_reply_secret;
 
 typedef struct us_rpc_service {
 	const ProtobufCServiceDescriptor *descriptor;
@@ -68,6 +90,9 @@ typedef struct us_rpc_server_opts {
 	const char *schema;
 	const us_migration *migrations;  /* the daemon's own, for usher.v1.Admin/MigrationStatus */
 	const uint8_t *request_hash_key; /* keys stored request hashes (see idempotency.h); or NULL */
+	us_auth *auth;                   /* who may call (borrowed, required) */
+	const us_rpc_reply_secret *reply_secrets; /* borrowed; each names an idempotent method */
+	size_t n_reply_secrets;
 } us_rpc_server_opts;
 
 /* Binds the socket, connects the workers and starts serving. services (and their
@@ -96,7 +121,15 @@ PGconn *us_call_db(us_call *call);
 void *us_call_service_ctx(us_call *call);
 const char *us_call_request_id(us_call *call);
 const char *us_call_traceparent(us_call *call);
-const char *us_call_caller(us_call *call);
+/* The authenticated caller (caller_auth.h), borrowed from the call. */
+const us_caller *us_call_caller(us_call *call);
+/* The caller's name for logs: "usher-gatewayd", a principal's name. */
+const char *us_call_caller_name(us_call *call);
+/* True for Usher's own daemons and operators (the "system" right). */
+bool us_call_is_system(us_call *call);
+/* The service principal calling, or NULL. Its scope has been checked against the
+ * request's account_id and role (us_auth_permit_input()). */
+const us_principal *us_call_principal(us_call *call);
 const char *us_call_idempotency_key(us_call *call); /* "" when none */
 const char *us_call_actor_user_id(us_call *call);   /* "" when anonymous */
 const char *us_call_actor_account_id(us_call *call);

@@ -15,9 +15,12 @@ typedef struct us_violation {
 	char *description; /* owned */
 } us_violation;
 
+#define US_STATUS_REASON_MAX 32
+
 typedef struct us_status {
 	us_err code;
 	char message[US_STATUS_MESSAGE_MAX];
+	char reason[US_STATUS_REASON_MAX]; /* for programs: why UNAUTHENTICATED ("REPLAYED"), or "" */
 	us_violation *violations; /* owned array */
 	size_t n_violations;
 } us_status;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/wait.h>
 
 #include <cmocka.h>
@@ -110,16 +111,35 @@ static void test_bad_settings_stop_a_daemon_with_one_line(void **state)
 		free(out);
 	}
 
+	/* A secret may come from a file (NAME_FILE), and is masked like any other. */
+	char key_file[] = "/tmp/ut-signing-key-XXXXXX";
+	int fd = mkstemp(key_file);
+#define SEED "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"
+	static const char seed[] = SEED, seed_line[] = SEED "\n";
+#undef SEED
+	assert_true(fd >= 0 && write(fd, seed_line, strlen(seed_line)) == (ssize_t)strlen(seed_line));
+	close(fd);
+	char key_setting[80];
+	snprintf(key_setting, sizeof(key_setting), "RPC_SIGNING_KEY_FILE=%s", key_file);
 	char *print[] = {bin, "--print-config", NULL};
 	char *settings[] = {"DATABASE_URL=postgresql://usher_identity:s3cret@/usher",
 	                    "RPC_LISTEN=tcp://127.0.0.1:1",
 	                    "IDENTITY_TOKEN_KEY=00112233445566778899aabbccddeeff"
 	                    "00112233445566778899aabbccddeeff",
-	                    "NOTIFICATION_RPC_URL=tcp://127.0.0.1:2", NULL};
+	                    "NOTIFICATION_RPC_URL=tcp://127.0.0.1:2", key_setting,
+	                    "RPC_CALLERS_FILE=/etc/usher/callers.conf", NULL};
 	assert_int_equal(ut_run(print, settings, true, &out), 0);
 	assert_null(strstr(out, "s3cret"));
+	assert_null(strstr(out, seed));
 	assert_non_null(strstr(out, "DATABASE_URL=postgresql://usher_identity:********@/usher"));
+	assert_non_null(strstr(out, "RPC_SIGNING_KEY=********"));
 	assert_non_null(strstr(out, "RPC_WORKERS=8"));
+	free(out);
+
+	/* A file that is not there stops the daemon, naming it. */
+	unlink(key_file);
+	assert_int_equal(ut_run(print, settings, true, &out), 2);
+	assert_non_null(strstr(out, "RPC_SIGNING_KEY_FILE: could not open"));
 	free(out);
 }
 

@@ -1,18 +1,25 @@
 /* Idempotent methods through a real server and a real database: a repeat replays the
  * stored reply, the same key with another request is refused, a failure stores nothing,
- * and concurrent repeats run the change once. */
+ * concurrent repeats run the change once, keys are scoped by caller and actor, and a
+ * request whose connection drops is sent again, signed anew, under the same key. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "clock.h"
 #include "db.h"
 #include "harness.h"
 #include "idempotency.h"
@@ -32,9 +39,12 @@ static const us_migration test_migrations[] = {
 
 /* Inserts a row and returns its id; "fail" inserts and then fails, to show the
  * insert is rolled back. */
+static atomic_int remember_calls;
+
 static us_err remember(us_call *call, const ProtobufCMessage *request, ProtobufCMessage **reply)
 {
 	const Usher__Testing__RememberRequest *req = (const Usher__Testing__RememberRequest *)request;
+	atomic_fetch_add(&remember_calls, 1);
 	const char *params[] = {req->text};
 	PGresult *res;
 	us_err rc = us_db_exec(us_call_db(call), "INSERT INTO remembered (text) VALUES ($1) RETURNING id",
@@ -45,7 +55,9 @@ static us_err remember(us_call *call, const ProtobufCMessage *request, ProtobufC
 	PQclear(res);
 	if (strcmp(req->text, "fail") == 0)
 		return us_call_error(call, US_EPRECONDITION, "asked to fail");
-	usleep(20 * 1000); /* widen the window for concurrent repeats */
+	/* Widen the window for concurrent repeats; "slow" holds its key long enough for a
+	 * test to cut the connection meanwhile. */
+	usleep(strcmp(req->text, "slow") == 0 ? 800 * 1000 : 20 * 1000);
 	Usher__Testing__RememberReply *out = US_ARENA_NEW(us_call_arena(call), Usher__Testing__RememberReply);
 	usher__testing__remember_reply__init(out);
 	out->text = req->text;
@@ -64,9 +76,12 @@ typedef struct fixture {
 	char db_url[512];
 	char url[128];
 	us_rpc_server *srv;
+	us_auth *auth;
 } fixture;
 
 static fixture *F;
+/* A second trusted caller, which may name actors too. */
+static us_caller_key other_key;
 static const uint8_t hash_key[32] = "0123456789abcdef0123456789abcdef";
 
 static int setup(void **state)
@@ -84,9 +99,13 @@ static int setup(void **state)
 	PQfinish(conn);
 
 	snprintf(F->url, sizeof(F->url), "tcp://127.0.0.1:0");
+	char other[200];
+	ut_policy_line(other, sizeof(other), "other", &other_key, "actor");
+	F->auth = ut_test_auth(other, NULL, NULL);
 	us_rpc_server_opts opts = {.listen_url = F->url, .workers = 8, .max_message_bytes = 1 << 20,
 	                           .default_timeout_ms = 10000, .database_url = F->db_url,
-	                           .schema = "identity", .request_hash_key = hash_key};
+	                           .schema = "identity", .request_hash_key = hash_key,
+	                           .auth = F->auth};
 	if (us_rpc_server_start(&opts, &service, 1, &F->srv, err, sizeof(err)) != US_OK)
 		fail_msg("%s", err);
 	snprintf(F->url, sizeof(F->url), "%s", us_rpc_server_url(F->srv));
@@ -97,6 +116,7 @@ static int teardown(void **state)
 {
 	(void)state;
 	us_rpc_server_stop(F->srv);
+	us_auth_free(F->auth);
 	ut_db_drop(&F->db);
 	free(F);
 	return 0;
@@ -108,12 +128,16 @@ typedef struct outcome {
 	char field[64];
 } outcome;
 
-static outcome call_remember(const char *text, const char *key)
+/* Remember(text) under idempotency key, signed with signer (NULL: the test key) at url
+ * (NULL: the server's), naming actor (may be NULL). */
+static outcome call_remember_as(const us_caller_key *signer, const char *actor, const char *url,
+                                const char *text, const char *key)
 {
 	outcome o = {0};
 	char err[128];
 	us_rpc_client *c;
-	us_rpc_client_opts copts = {.url = F->url, .caller = "idempotency_test"};
+	us_rpc_client_opts copts = {.url = url != NULL ? url : F->url, .caller = "idempotency_test",
+	                            .key = signer};
 	if (us_rpc_client_open(&copts, &c, err, sizeof(err)) != US_OK) {
 		o.rc = US_EUNAVAILABLE;
 		return o;
@@ -121,7 +145,7 @@ static outcome call_remember(const char *text, const char *key)
 	us_arena *arena = us_arena_new();
 	Usher__Testing__RememberRequest req = USHER__TESTING__REMEMBER_REQUEST__INIT;
 	req.text = (char *)text;
-	us_rpc_call_opts opts = {.timeout_ms = 10000, .idempotency_key = key};
+	us_rpc_call_opts opts = {.timeout_ms = 10000, .idempotency_key = key, .actor_user_id = actor};
 	ProtobufCMessage *out = NULL;
 	us_status st;
 	o.rc = us_rpc_call(c, REMEMBER, &opts, &req.base, &usher__testing__remember_reply__descriptor,
@@ -134,6 +158,11 @@ static outcome call_remember(const char *text, const char *key)
 	us_arena_free(arena);
 	us_rpc_client_close(c);
 	return o;
+}
+
+static outcome call_remember(const char *text, const char *key)
+{
+	return call_remember_as(NULL, NULL, NULL, text, key);
 }
 
 static long long count_rows(const char *text)
@@ -281,8 +310,163 @@ static void test_concurrent_repeats_run_once(void **state)
 	assert_int_equal(count_rows("zeta"), 1);
 }
 
+/* Hole 1: one key from two callers, or from one caller for two people, is two requests:
+ * nobody gets another's stored reply. */
+static void test_keys_are_scoped_by_caller_and_actor(void **state)
+{
+	(void)state;
+	const char *ann = "0b6b0a8e-1f0e-4d36-9a3e-6c2f2b7d4a11";
+	const char *bob = "5f3c2a7e-8d41-4b6f-a0c9-2e7d9b1c3f22";
+	outcome mine = call_remember_as(NULL, NULL, NULL, "iota", "shared-key");
+	outcome theirs = call_remember_as(&other_key, NULL, NULL, "iota", "shared-key");
+	outcome for_ann = call_remember_as(NULL, ann, NULL, "iota", "shared-key");
+	outcome for_bob = call_remember_as(NULL, bob, NULL, "iota", "shared-key");
+	assert_int_equal(mine.rc, US_OK);
+	assert_int_equal(theirs.rc, US_OK);
+	assert_int_equal(for_ann.rc, US_OK);
+	assert_int_equal(for_bob.rc, US_OK);
+	long long ids[] = {mine.row_id, theirs.row_id, for_ann.row_id, for_bob.row_id};
+	for (int i = 0; i < 4; i++) {
+		for (int k = i + 1; k < 4; k++)
+			assert_true(ids[i] != ids[k]);
+	}
+	assert_int_equal(count_rows("iota"), 4);
+	/* Each one's own repeat still replays its own reply. */
+	assert_int_equal(call_remember_as(NULL, bob, NULL, "iota", "shared-key").row_id, for_bob.row_id);
+	assert_int_equal(call_remember_as(&other_key, NULL, NULL, "iota", "shared-key").row_id,
+	                 theirs.row_id);
+	assert_int_equal(count_rows("iota"), 4);
+}
+
+/* A TCP proxy in front of the server whose connections the test can cut. */
+typedef struct proxy {
+	int listen_fd, port;
+	const char *target_url;
+	atomic_bool cut, stop;
+	pthread_t thread;
+} proxy;
+
+static int connect_to(const char *tcp_url)
+{
+	int port = 0;
+	if (sscanf(tcp_url, "tcp://127.0.0.1:%d", &port) != 1)
+		return -1;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Pumps one accepted connection both ways until either side closes or the test cuts it. */
+static void pump(proxy *p, int client)
+{
+	int server = connect_to(p->target_url);
+	struct pollfd fds[2] = {{.fd = client, .events = POLLIN}, {.fd = server, .events = POLLIN}};
+	char buf[65536];
+	while (server >= 0 && !atomic_load(&p->cut) && !atomic_load(&p->stop)) {
+		if (poll(fds, 2, 10) <= 0)
+			continue;
+		bool open = true;
+		for (int i = 0; i < 2 && open; i++) {
+			if (!(fds[i].revents & (POLLIN | POLLHUP)))
+				continue;
+			ssize_t got = read(fds[i].fd, buf, sizeof(buf));
+			open = got > 0 && write(fds[1 - i].fd, buf, (size_t)got) == got;
+		}
+		if (!open)
+			break;
+	}
+	close(client);
+	if (server >= 0)
+		close(server);
+	atomic_store(&p->cut, false);
+}
+
+static void *proxy_main(void *arg)
+{
+	proxy *p = arg;
+	while (!atomic_load(&p->stop)) {
+		struct pollfd pfd = {.fd = p->listen_fd, .events = POLLIN};
+		if (poll(&pfd, 1, 10) <= 0)
+			continue;
+		int client = accept(p->listen_fd, NULL, NULL);
+		if (client >= 0)
+			pump(p, client);
+	}
+	return NULL;
+}
+
+static void proxy_start(proxy *p, const char *target_url)
+{
+	memset(p, 0, sizeof(*p));
+	p->target_url = target_url;
+	p->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t len = sizeof(sa);
+	if (p->listen_fd < 0 || bind(p->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    listen(p->listen_fd, 8) != 0 || getsockname(p->listen_fd, (struct sockaddr *)&sa, &len) != 0)
+		fail_msg("proxy: %s", strerror(errno));
+	p->port = ntohs(sa.sin_port);
+	pthread_create(&p->thread, NULL, proxy_main, p);
+}
+
+static void proxy_stop(proxy *p)
+{
+	atomic_store(&p->stop, true);
+	pthread_join(p->thread, NULL);
+	close(p->listen_fd);
+}
+
+typedef struct slow_call {
+	char url[64];
+	outcome o;
+} slow_call;
+
+static void *call_slow(void *arg)
+{
+	slow_call *c = arg;
+	c->o = call_remember_as(NULL, NULL, c->url, "slow", "key-slow");
+	return NULL;
+}
+
+/* The connection drops while the server runs the request: the client sends it once more,
+ * signed anew (the same bytes would be refused as a replay) and under the same key, so the
+ * retry waits for the first run and gets its stored reply: one row, one handler run. */
+static void test_lost_connection_is_retried_signed_anew(void **state)
+{
+	(void)state;
+	proxy p;
+	proxy_start(&p, F->url);
+	slow_call c;
+	snprintf(c.url, sizeof(c.url), "tcp://127.0.0.1:%d", p.port);
+	atomic_store(&remember_calls, 0);
+	pthread_t t;
+	pthread_create(&t, NULL, call_slow, &c);
+	int64_t deadline = us_monotonic_ms() + 10000;
+	while (atomic_load(&remember_calls) == 0 && us_monotonic_ms() < deadline)
+		usleep(5 * 1000);
+	assert_int_equal(atomic_load(&remember_calls), 1);
+	atomic_store(&p.cut, true);
+	pthread_join(t, NULL);
+	proxy_stop(&p);
+	assert_int_equal(c.o.rc, US_OK);
+	assert_int_equal(count_rows("slow"), 1);
+	assert_int_equal(atomic_load(&remember_calls), 1);
+	assert_int_equal(call_remember("slow", "key-slow").row_id, c.o.row_id);
+}
+
 int main(void)
 {
+	if (sodium_init() < 0)
+		return 1;
+	char secret[US_CALLER_SECRET_TEXT_LEN + 1];
+	us_caller_key_generate(&other_key, secret);
+	ut_test_key();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_repeat_replays_the_stored_reply, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_same_key_with_another_request_is_refused, setup,
@@ -290,6 +474,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_missing_key_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failure_stores_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_repeats_run_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keys_are_scoped_by_caller_and_actor, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_lost_connection_is_retried_signed_anew, setup,
+		                                teardown),
 		cmocka_unit_test_setup_teardown(test_stored_request_hash_is_keyed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_old_keys_are_purged, setup, teardown),
 	};

@@ -12,9 +12,11 @@
 #include "usher/v1/invitation.pb-c.h"
 #include "usher/v1/tenancy.pb-c.h"
 
-/* Who may call a public method: a signed-in user (the actor), or anyone holding the
- * secret the request carries (a link's token). */
-typedef enum { SIGNED_IN, TOKEN_HOLDER } caller_kind;
+/* Who may call a public method: a signed-in user (the actor), anyone holding the secret
+ * the request carries (a link's token), or only a service principal's API key. An API key
+ * ("Authorization: Bearer usk_...") may call any of them: the daemons hold it to its
+ * scope. */
+typedef enum { SIGNED_IN, TOKEN_HOLDER, SERVICE_KEY } caller_kind;
 
 typedef struct public_method {
 	const char *name; /* "usher.v1.TenancyService/ListMembers" */
@@ -54,6 +56,8 @@ static const public_method public_methods[] = {
 	{"usher.v1.InvitationService/ListLinkJoins", SIGNED_IN},
 	{"usher.v1.InvitationService/PreviewLink", TOKEN_HOLDER},
 	{"usher.v1.InvitationService/AcceptLink", TOKEN_HOLDER},
+	{"usher.v1.TenancyService/Check", SERVICE_KEY},
+	{"usher.v1.TenancyService/CheckGrant", SERVICE_KEY},
 };
 
 static const ProtobufCServiceDescriptor *const services[GW_N_BACKENDS] = {
@@ -83,18 +87,42 @@ static const public_method *find(const char *name, int *backend,
 	return NULL;
 }
 
+/* Does the request carry a service principal's API key rather than a session? */
+static bool is_api_key(const gw_auth *auth)
+{
+	return auth->token != NULL && !auth->via_cookie &&
+	       strncmp(auth->token, US_CALLER_SECRET_PREFIX, strlen(US_CALLER_SECRET_PREFIX)) == 0;
+}
+
+static void call_method(gw_request *req, gw_response *res, const char *name, int backend,
+                        const ProtobufCMethodDescriptor *md, const char *actor);
+
 void gw_api_call(gw_request *req, gw_response *res)
 {
 	const char *name = req->path + strlen("/rpc/");
 	int backend;
 	const ProtobufCMethodDescriptor *md;
 	const public_method *m = find(name, &backend, &md);
-	if (m == NULL) {
+	gw_auth auth;
+	gw_auth_read(req, &auth);
+	bool api_key = is_api_key(&auth);
+	if (m == NULL || (m->who == SERVICE_KEY && !api_key)) {
 		gw_reply_error(res, US_ENOTFOUND, "no such method", NULL);
 		return;
 	}
-	gw_auth auth;
-	gw_auth_read(req, &auth);
+	if (api_key) {
+		/* The secret lives only for this request; the daemons check the key itself. */
+		us_caller_key key;
+		if (us_caller_key_parse(auth.token, &key) != 0) {
+			gw_reply_error(res, US_EUNAUTHENTICATED, "malformed API key", NULL);
+			return;
+		}
+		req->api_key = &key;
+		call_method(req, res, name, backend, md, NULL);
+		req->api_key = NULL;
+		us_caller_key_wipe(&key);
+		return;
+	}
 	const char *actor = NULL;
 	if (m->who == SIGNED_IN || auth.token != NULL) {
 		Usher__V1__User *user = gw_signed_in(req, res, &auth);
@@ -106,6 +134,13 @@ void gw_api_call(gw_request *req, gw_response *res)
 		gw_reply_error(res, US_EDENIED, "missing or wrong CSRF token (X-CSRF-Token)", NULL);
 		return;
 	}
+	call_method(req, res, name, backend, md, actor);
+}
+
+/* Decodes the body, calls the method and replies. */
+static void call_method(gw_request *req, gw_response *res, const char *name, int backend,
+                        const ProtobufCMethodDescriptor *md, const char *actor)
+{
 	json_t *body = gw_body_json(req, res);
 	if (body == NULL)
 		return;

@@ -8,7 +8,8 @@
 #include "state.h"
 
 /* The caller's Idempotency-Key when it is sane, so its retries are safe end to end;
- * otherwise a fresh one, which still makes NNG's own resends safe. */
+ * otherwise a fresh one, which still makes NNG's own resends safe. The daemons scope it by
+ * the signing caller and the actor: one person's key never replays another's reply. */
 static const char *idempotency_key(gw_request *req)
 {
 	const char *given = gw_header(req, "Idempotency-Key");
@@ -25,10 +26,12 @@ us_err gw_call(gw_request *req, int backend, const char *method, const char *act
                const ProtobufCMessage *in, const ProtobufCMessageDescriptor *out_type,
                ProtobufCMessage **out, us_status *st)
 {
+	/* A service principal acts as itself: its key signs, and no person is named. */
 	us_rpc_call_opts opts = {
 		.timeout_ms = GW_CALL_TIMEOUT_MS,
 		.idempotency_key = idempotency_key(req),
-		.actor_user_id = actor,
+		.actor_user_id = req->api_key != NULL ? NULL : actor,
+		.signer = req->api_key,
 	};
 	return us_rpc_call(gw.backends[backend], method, &opts, in, out_type, req->arena, out, st);
 }

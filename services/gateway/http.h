@@ -11,6 +11,7 @@
 #include <microhttpd.h>
 
 #include "arena.h"
+#include "caller_key.h"
 #include "err.h"
 #include "status.h"
 
@@ -28,6 +29,9 @@ typedef struct gw_request {
 	unsigned no_route_status;
 	void *upload;                 /* a streaming route's state */
 	void (*upload_free)(void *);
+	/* A service principal's key from "Authorization: Bearer usk_...": the request's calls
+	 * are signed with it, so each daemon sees the principal itself. NULL for people. */
+	const us_caller_key *api_key;
 } gw_request;
 
 typedef struct gw_response {

@@ -66,6 +66,9 @@ static us_err send_link(us_call *call, const identity_ctx *ctx, const change *c)
 	req.email = &email;
 	us_rpc_call_opts opts;
 	us_call_downstream(call, &opts);
+	/* Usher itself sends it: notificationd acts for nobody. */
+	opts.actor_user_id = NULL;
+	opts.actor_account_id = NULL;
 	/* Keep a slice of the budget to roll back and say why, rather than leave the caller
 	 * with a bare deadline. */
 	uint32_t slice = opts.timeout_ms / 4 < 1000 ? opts.timeout_ms / 4 : 1000;

@@ -10,6 +10,7 @@
 #include "context.h"
 #include "daemon.h"
 #include "password.h"
+#include "principals.h"
 #include "server.h"
 
 #define MIB (1024 * 1024)
@@ -104,6 +105,7 @@ int main(int argc, char **argv)
 		.n_config = sizeof(identity_vars) / sizeof(identity_vars[0]),
 		.config_struct = &identity_context.settings,
 		.request_hash_key = identity_context.request_hash_key,
+		.principal_lookup = identity_principal_lookup,
 		.start = start,
 		.stop = stop,
 	};

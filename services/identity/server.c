@@ -4,16 +4,20 @@
 #include "context.h"
 #include "email_change.h"
 #include "login.h"
+#include "principals.h"
 #include "profile.h"
 #include "sessions.h"
 #include "users.h"
 #include "usher/v1/identity.pb-c.h"
+#include "usher/v1/principal.pb-c.h"
 
 static const us_rpc_method identity_methods[] = {
+	/* Only the system may create a verified user (see users.c). */
 	{"CreateUser", identity_create_user, US_RPC_IDEMPOTENT},
-	{"GetUser", identity_get_user, 0},
-	{"GetUsers", identity_get_users, 0},
-	{"LookupEmails", identity_lookup_emails, 0},
+	/* Who has which address is for Usher's own daemons and operators. */
+	{"GetUser", identity_get_user, US_RPC_INTERNAL},
+	{"GetUsers", identity_get_users, US_RPC_INTERNAL},
+	{"LookupEmails", identity_lookup_emails, US_RPC_INTERNAL},
 	/* Not keyed: a stored reply would hold the session token. */
 	{"Login", identity_login, 0},
 	{"ResolveSession", identity_resolve_session, 0},
@@ -25,8 +29,20 @@ static const us_rpc_method identity_methods[] = {
 	{"ConfirmEmailChange", identity_confirm_email_change, US_RPC_IDEMPOTENT},
 };
 
+static const us_rpc_method principal_methods[] = {
+	{"CreatePrincipal", identity_create_principal, US_RPC_IDEMPOTENT | US_RPC_PRINCIPAL_ADMIN},
+	{"ListPrincipals", identity_list_principals, US_RPC_PRINCIPAL_ADMIN},
+	{"RotatePrincipalKey", identity_rotate_principal_key,
+	 US_RPC_IDEMPOTENT | US_RPC_PRINCIPAL_ADMIN},
+	{"FinishKeyRotation", identity_finish_key_rotation, US_RPC_IDEMPOTENT | US_RPC_PRINCIPAL_ADMIN},
+	{"RevokePrincipal", identity_revoke_principal, US_RPC_IDEMPOTENT | US_RPC_PRINCIPAL_ADMIN},
+	{"ResolvePrincipal", identity_resolve_principal, US_RPC_INTERNAL},
+};
+
 const us_rpc_service identity_services[] = {
 	{&usher__v1__identity_service__descriptor, identity_methods,
 	 sizeof(identity_methods) / sizeof(identity_methods[0]), &identity_context},
+	{&usher__v1__principal_service__descriptor, principal_methods,
+	 sizeof(principal_methods) / sizeof(principal_methods[0]), &identity_context},
 };
 const size_t identity_n_services = sizeof(identity_services) / sizeof(identity_services[0]);

@@ -18,6 +18,11 @@ us_err identity_create_user(us_call *call, const ProtobufCMessage *request,
 	identity_check_new_password(call, "password", req->password);
 	if (us_call_has_violations(call))
 		return us_call_invalid(call);
+	/* A verified address is one its owner proved (an emailed invitation link): only
+	 * Usher itself, having checked that proof, may say so. */
+	if (req->email_verified && !us_call_is_system(call))
+		return us_call_error(call, US_EDENIED, "only Usher itself may create a user whose "
+		                                       "email is already verified");
 
 	/* Spend no hashing on an address that is already taken; the unique index still
 	 * settles a race between two sign-ups. */

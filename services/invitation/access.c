@@ -8,8 +8,10 @@ us_err inv_authorize_grant(us_call *call, peer_ctx *p, const char *actor, const 
 {
 	bool allowed = false;
 	const char *reason = "";
-	us_err rc = peer_check_grant(p, actor, account_id, role, scope, products, n_products,
-	                             &allowed, &reason);
+	const us_principal *principal = us_call_principal(call);
+	us_err rc = peer_check_grant(p, principal != NULL ? "" : actor,
+	                             principal != NULL ? principal->id : "", account_id, role, scope,
+	                             products, n_products, &allowed, &reason);
 	if (rc == US_EINVAL) /* tenancyd's word on the scope or products, passed on */
 		return us_call_error(call, US_EINVAL, "%s", p->status.message);
 	if (rc != US_OK)
@@ -40,6 +42,11 @@ us_err inv_account_for_invite(us_call *call, peer_ctx *p, const char *account_id
 us_err inv_authorize_on(us_call *call, peer_ctx *p, const char *actor, const inv_row *row,
                         const char *action)
 {
+	const us_principal *principal = us_call_principal(call);
+	if (principal != NULL)
+		return us_principal_covers(principal, row->account_id)
+		               ? US_OK
+		               : us_call_error(call, US_ENOTFOUND, "invitation not found");
 	bool allowed = false;
 	us_err rc = peer_check(p, actor, row->account_id, "", action, &allowed);
 	for (size_t i = 0; rc == US_OK && !allowed && i < row->n_subaccount_ids; i++)

@@ -7,8 +7,9 @@
 #include "peers.h"
 #include "store.h"
 
-/* May actor invite with this role, scope and products into the account? Sets
- * PERMISSION_DENIED with tenancyd's reason when not. */
+/* May actor (or the service principal calling, when actor is "") invite with this role,
+ * scope and products into the account? Sets PERMISSION_DENIED with tenancyd's reason when
+ * not. */
 US_MUST_USE us_err inv_authorize_grant(us_call *call, peer_ctx *p, const char *actor,
                                        const char *account_id, Usher__V1__Role role,
                                        const Usher__V1__Scope *scope, char **products,
@@ -20,8 +21,9 @@ US_MUST_USE us_err inv_account_for_invite(us_call *call, peer_ctx *p, const char
                                           uint32_t expires_in_hours, Usher__V1__Account **out);
 
 /* May actor do action (invitation.list, .revoke, .resend) on this invitation: account-wide,
- * or in one of the subaccounts it is scoped to? Sets NOT_FOUND when not, the same reply
- * as for an invitation that does not exist. */
+ * or in one of the subaccounts it is scoped to? A service principal may when the account
+ * is in its scope. Sets NOT_FOUND when not, the same reply as for an invitation that does
+ * not exist. */
 US_MUST_USE us_err inv_authorize_on(us_call *call, peer_ctx *p, const char *actor,
                                     const inv_row *row, const char *action);
 

@@ -340,7 +340,9 @@ us_err inv_create_invitations(us_call *call, const ProtobufCMessage *request,
 	        (const Usher__V1__CreateInvitationsRequest *)request;
 	us_arena *a = us_call_arena(call);
 	const char *actor = us_call_actor_user_id(call);
-	if (actor[0] == '\0')
+	/* A service principal invites as itself, within its scope. */
+	const us_principal *principal = us_call_principal(call);
+	if (actor[0] == '\0' && principal == NULL)
 		return us_call_error(call, US_EUNAUTHENTICATED, "sign in to invite people");
 	validate(call, req);
 	if (us_call_has_violations(call))
@@ -354,7 +356,7 @@ us_err inv_create_invitations(us_call *call, const ProtobufCMessage *request,
 	if (rc == US_OK)
 		rc = inv_account_for_invite(call, &p, req->account_id, req->expires_in_hours, &account);
 	Usher__V1__User *inviter = NULL;
-	if (rc == US_OK && (rc = peer_get_user(&p, actor, &inviter)) != US_OK)
+	if (rc == US_OK && principal == NULL && (rc = peer_get_user(&p, actor, &inviter)) != US_OK)
 		rc = inv_upstream_error(call, &p, rc, "looking up the inviter");
 
 	address *addrs = rc == US_OK ? US_ARENA_ARRAY(a, address, req->n_emails) : NULL;
@@ -372,9 +374,10 @@ us_err inv_create_invitations(us_call *call, const ProtobufCMessage *request,
 		inv_batch batch = {
 			.account_id = req->account_id,
 			.account_name = account->name,
-			.invited_by = actor,
-			.inviter_name = inviter->name,
-			.inviter_email = inviter->email,
+			.invited_by = principal == NULL ? actor : NULL,
+			.invited_by_principal = principal != NULL ? principal->id : NULL,
+			.inviter_name = principal != NULL ? principal->name : inviter->name,
+			.inviter_email = principal != NULL ? "" : inviter->email,
 			.role = req->role,
 			.organization = req->scope->organization,
 			.subaccount_ids = req->scope->subaccount_ids,

@@ -7,6 +7,8 @@
 #include "daemon.h"
 #include "disposable.h"
 #include "outbox.h"
+#include "permalink.h"
+#include "principal_lookup.h"
 #include "recovery.h"
 #include "server.h"
 #include "state.h"
@@ -106,6 +108,10 @@ int main(int argc, char **argv)
 		.config = invitation_vars,
 		.n_config = sizeof(invitation_vars) / sizeof(invitation_vars[0]),
 		.config_struct = &inv.cfg,
+		.principal_lookup = us_principal_lookup_remote,
+		.principal_lookup_ctx = &inv.identity,
+		.reply_secrets = inv_reply_secrets,
+		.n_reply_secrets = inv_n_reply_secrets,
 		.start = start,
 		.stop = stop,
 	};

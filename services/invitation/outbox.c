@@ -78,6 +78,8 @@ static Usher__V1__Email *email_for(us_arena *a, const inv_outbox_row *r, bool *f
 		vars[3] = variable(a, "link", inv_link_url(a, "i", token));
 		vars[4] = variable(a, "expires_at", inv_r->expires_text);
 		e->n_variables = 5;
+	} else if (inv_r->inviter_email[0] == '\0') {
+		return NULL; /* a service principal invited: nobody to tell */
 	} else {
 		bool accepted = strcmp(r->kind, "accepted") == 0;
 		e->idempotency_key = us_arena_printf(a, "%s:%s", r->kind, inv_r->id);

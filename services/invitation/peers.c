@@ -41,6 +41,21 @@ static us_err ask(peer_ctx *p, us_rpc_client *c, const char *method, const Proto
 	return us_rpc_call(c, method, &opts, req, reply_type, p->arena, out, &p->status);
 }
 
+/* A step of an accept or a join, made by this service itself whoever asked: an
+ * interrupted one is resumed by the recovery loop, which acts for nobody, and its
+ * idempotency key must name the same request (keys are scoped by actor). */
+static us_err step(peer_ctx *p, us_rpc_client *c, const char *method, const char *key,
+                   const ProtobufCMessage *req, const ProtobufCMessageDescriptor *reply_type,
+                   ProtobufCMessage **out)
+{
+	us_rpc_call_opts opts = p->opts;
+	opts.idempotency_key = key;
+	opts.actor_user_id = NULL;
+	opts.actor_account_id = NULL;
+	us_status_clear(&p->status);
+	return us_rpc_call(c, method, &opts, req, reply_type, p->arena, out, &p->status);
+}
+
 us_err peer_get_account(peer_ctx *p, const char *account_id, Usher__V1__Account **out)
 {
 	Usher__V1__GetAccountRequest req = USHER__V1__GET_ACCOUNT_REQUEST__INIT;
@@ -53,12 +68,14 @@ us_err peer_get_account(peer_ctx *p, const char *account_id, Usher__V1__Account 
 	return rc == US_OK && *out == NULL ? US_EINTERNAL : rc;
 }
 
-us_err peer_check_grant(peer_ctx *p, const char *actor, const char *account_id,
-                        Usher__V1__Role role, const Usher__V1__Scope *scope, char **products,
-                        size_t n_products, bool *allowed, const char **reason)
+us_err peer_check_grant(peer_ctx *p, const char *actor, const char *principal_id,
+                        const char *account_id, Usher__V1__Role role,
+                        const Usher__V1__Scope *scope, char **products, size_t n_products,
+                        bool *allowed, const char **reason)
 {
 	Usher__V1__CheckGrantRequest req = USHER__V1__CHECK_GRANT_REQUEST__INIT;
 	req.actor_user_id = (char *)actor;
+	req.principal_id = (char *)principal_id;
 	req.account_id = (char *)account_id;
 	req.role = role;
 	req.scope = (Usher__V1__Scope *)scope;
@@ -106,7 +123,7 @@ us_err peer_grant_membership(peer_ctx *p, const char *key,
                              Usher__V1__Membership **out)
 {
 	ProtobufCMessage *reply;
-	us_err rc = call(p, inv.tenancy, TENANCY "GrantMembership", key, &req->base,
+	us_err rc = step(p, inv.tenancy, TENANCY "GrantMembership", key, &req->base,
 	                 &usher__v1__grant_membership_reply__descriptor, &reply);
 	if (rc == US_OK)
 		*out = ((Usher__V1__GrantMembershipReply *)reply)->membership;
@@ -150,7 +167,7 @@ us_err peer_create_user(peer_ctx *p, const char *key, const Usher__V1__CreateUse
                         Usher__V1__User **out)
 {
 	ProtobufCMessage *reply;
-	us_err rc = call(p, inv.identity, IDENTITY "CreateUser", key, &req->base,
+	us_err rc = step(p, inv.identity, IDENTITY "CreateUser", key, &req->base,
 	                 &usher__v1__create_user_reply__descriptor, &reply);
 	if (rc == US_OK)
 		*out = ((Usher__V1__CreateUserReply *)reply)->user;

@@ -24,10 +24,12 @@ void peer_ctx_from_call(peer_ctx *p, us_call *call);
 void peer_ctx_clear(peer_ctx *p);
 
 US_MUST_USE us_err peer_get_account(peer_ctx *p, const char *account_id, Usher__V1__Account **out);
-US_MUST_USE us_err peer_check_grant(peer_ctx *p, const char *actor, const char *account_id,
-                                    Usher__V1__Role role, const Usher__V1__Scope *scope,
-                                    char **products, size_t n_products, bool *allowed,
-                                    const char **reason);
+/* May actor_user_id, or the service principal principal_id (one of them is ""), grant
+ * this? */
+US_MUST_USE us_err peer_check_grant(peer_ctx *p, const char *actor, const char *principal_id,
+                                    const char *account_id, Usher__V1__Role role,
+                                    const Usher__V1__Scope *scope, char **products,
+                                    size_t n_products, bool *allowed, const char **reason);
 US_MUST_USE us_err peer_check(peer_ctx *p, const char *user_id, const char *account_id,
                               const char *subaccount_id, const char *action, bool *allowed);
 US_MUST_USE us_err peer_members_among(peer_ctx *p, const char *account_id, char **user_ids,

@@ -158,6 +158,48 @@ us_err inv_enable_link(us_call *call, const ProtobufCMessage *request, ProtobufC
 	return reply_link(call, &row, reply);
 }
 
+/* The URL holds the link's token: it never goes into the stored idempotent reply. */
+static void strip_link_url(ProtobufCMessage *reply)
+{
+	Usher__V1__LinkReply *r = (Usher__V1__LinkReply *)reply;
+	if (r->link != NULL)
+		r->link->url = "";
+}
+
+/* A repeat of an EnableLink: the link it made, with its URL again if it is still the
+ * active one and the actor may still manage links (as GetLink would show it); once
+ * replaced or deleted, the stored reply marked deleted, without a URL. */
+static us_err replay_enable_link(us_call *call, const ProtobufCMessage *request,
+                                 ProtobufCMessage *stored, ProtobufCMessage **reply)
+{
+	const Usher__V1__EnableLinkRequest *req = (const Usher__V1__EnableLinkRequest *)request;
+	Usher__V1__LinkReply *kept = (Usher__V1__LinkReply *)stored;
+	if (kept->link == NULL)
+		return US_EINTERNAL;
+	peer_ctx p;
+	peer_ctx_from_call(&p, call);
+	us_err rc = authorize(call, &p, req->account_id, req->subaccount_id);
+	peer_ctx_clear(&p);
+	if (rc != US_OK)
+		return rc;
+	link_row row;
+	rc = store_link_get(us_call_db(call), us_call_arena(call), req->account_id,
+	                    req->subaccount_id[0] ? req->subaccount_id : NULL, &row);
+	if (rc == US_OK && strcmp(row.id, kept->link->id) == 0)
+		return reply_link(call, &row, reply);
+	if (rc != US_OK && rc != US_ENOTFOUND)
+		return rc;
+	kept->link->state = USHER__V1__LINK_STATE__LINK_DELETED;
+	kept->link->url = "";
+	*reply = stored;
+	return US_OK;
+}
+
+const us_rpc_reply_secret inv_reply_secrets[] = {
+	{"usher.v1.InvitationService/EnableLink", strip_link_url, replay_enable_link},
+};
+const size_t inv_n_reply_secrets = sizeof(inv_reply_secrets) / sizeof(inv_reply_secrets[0]);
+
 us_err inv_get_link(us_call *call, const ProtobufCMessage *request, ProtobufCMessage **reply)
 {
 	const Usher__V1__LinkRef *req = (const Usher__V1__LinkRef *)request;

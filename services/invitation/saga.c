@@ -23,8 +23,10 @@ us_err inv_saga_finish(PGconn *db, peer_ctx *p, const inv_row *row, const char *
 	grant.flags = row->flags;
 	grant.n_flags = row->n_flags;
 	grant.source = us_arena_printf(p->arena, "invitation:%s", row->id);
-	/* tenancyd checks again that the inviter may still grant this. */
+	/* tenancyd checks again that the inviter (a person or a service principal) may still
+	 * grant this. */
 	grant.granted_by = row->invited_by;
+	grant.granted_by_principal = row->invited_by_principal;
 	char *key = inv_saga_key(p->arena, row->id);
 	if (grant.scope == NULL || grant.source == NULL || key == NULL)
 		return US_EEXHAUSTED;

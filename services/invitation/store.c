@@ -13,14 +13,16 @@
 #define INV_COLUMNS                                                                            \
 	"i.id, i.account_id, i.batch_id, i.email, i.state, "                                       \
 	"(i.state = 'pending' AND i.expires_at <= now()), i.existing_user, "                       \
-	"b.invited_by, b.inviter_name, b.inviter_email, b.account_name, b.role, b.organization, "  \
+	"coalesce(b.invited_by::text, ''), b.inviter_name, b.inviter_email, b.account_name, "      \
+	"b.role, b.organization, "                                                                 \
 	"array_to_string(b.subaccount_ids, ','), array_to_string(b.products, ','), "               \
 	"array_to_string(b.flags, ','), " TS("i.created_at") ", " TS("i.expires_at") ", "          \
 	TS("i.last_sent_at") ", coalesce(" TS("i.decided_at") ", ''), "                            \
 	"coalesce(i.revoke_reason, ''), to_char(i.expires_at, 'YYYY-MM-DD HH24:MI \"UTC\"'), "     \
 	"i.send_count, coalesce(i.accepted_user_id::text, ''), "                                  \
-	"(extract(epoch FROM i.created_at) * 1000000)::bigint"
-#define INV_NCOLS 25
+	"(extract(epoch FROM i.created_at) * 1000000)::bigint, "                                   \
+	"coalesce(b.invited_by_principal::text, '')"
+#define INV_NCOLS 26
 #define INV_FROM " FROM invitations i JOIN batches b ON b.id = i.batch_id "
 
 #define NOTIFY_OUTBOX "pg_notify('" STORE_OUTBOX_CHANNEL "', '')"
@@ -85,6 +87,7 @@ static void parse_row(us_arena *a, PGresult *res, int row, int col, inv_row *r)
 	r->send_count = atoi(PQgetvalue(res, row, col + 22));
 	r->accepted_user_id = dup(a, res, row, col + 23);
 	r->created_micros = dup(a, res, row, col + 24);
+	r->invited_by_principal = dup(a, res, row, col + 25);
 }
 
 static us_err parse_rows(us_arena *a, PGresult *res, inv_row **rows, size_t *n)
@@ -170,16 +173,19 @@ us_err store_batch_begin(PGconn *c, us_arena *a, const inv_batch *b, char **emai
 		us_db_text_array(a, (const char *const *)b->subaccount_ids, b->n_subaccount_ids),
 		us_db_text_array(a, (const char *const *)b->products, b->n_products),
 		us_db_text_array(a, (const char *const *)b->flags, b->n_flags),
+		b->invited_by_principal,
 	};
 	if (params[7] == NULL || params[8] == NULL || params[9] == NULL)
 		return US_EEXHAUSTED;
 	PGresult *res;
+	/* A NULL parameter is SQL NULL: exactly one of the two inviters is given. */
 	rc = us_db_exec(c,
 	                "INSERT INTO batches (account_id, account_name, invited_by, inviter_name,"
-	                " inviter_email, role, organization, subaccount_ids, products, flags)"
-	                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::uuid[], $9::text[], $10::text[])"
+	                " inviter_email, role, organization, subaccount_ids, products, flags,"
+	                " invited_by_principal)"
+	                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::uuid[], $9::text[], $10::text[], $11)"
 	                " RETURNING id",
-	                10, params, &res);
+	                11, params, &res);
 	if (rc != US_OK)
 		return rc;
 	*batch_id = dup(a, res, 0, 0);

@@ -31,12 +31,15 @@ typedef struct inv_row {
 	int send_count;
 	char *accepted_user_id; /* "" until known */
 	char *created_micros;   /* created_at in microseconds: the list's keyset position */
+	char *invited_by_principal; /* "" unless a service principal invited (invited_by "") */
 } inv_row;
 
 /* What a new batch shares. */
 typedef struct inv_batch {
 	const char *account_id, *account_name;
-	const char *invited_by, *inviter_name, *inviter_email;
+	/* One inviter: a person (invited_by) or a service principal (invited_by_principal,
+	 * with its name as inviter_name and "" as inviter_email); the other is NULL. */
+	const char *invited_by, *invited_by_principal, *inviter_name, *inviter_email;
 	int role;
 	bool organization;
 	char **subaccount_ids;

@@ -62,6 +62,7 @@ Usher__V1__Invitation *inv_view(us_arena *a, const inv_row *r)
 	v->state = inv_view_state(r);
 	v->existing_user = r->existing_user;
 	v->invited_by = r->invited_by;
+	v->invited_by_principal = r->invited_by_principal;
 	v->inviter_name = r->inviter_name;
 	v->account_name = r->account_name;
 	v->created_at = r->created_at;

@@ -42,6 +42,8 @@ us_err tenancy_check(us_call *call, const ProtobufCMessage *request, ProtobufCMe
 	/* The platform's services ask without an actor, in one round trip. */
 	if (actor[0] != '\0')
 		rc = tenancy_guard_read(call, actor, req->account_id, &account, &reader);
+	else
+		rc = tenancy_guard_trusted(call);
 	if (rc == US_OK)
 		rc = store_check_facts(us_call_db(call), us_call_arena(call), req->account_id,
 		                       req->user_id, req->subaccount_id, &account, &member, &in_account);

@@ -5,8 +5,15 @@
 
 #include "guard.h"
 #include "input.h"
+#include "log.h"
 #include "permissions.h"
+#include "principal_lookup.h"
+#include "roles.h"
 #include "store.h"
+#include "validate.h"
+
+#define SYSTEM_REASON_MAX 200
+#define PRINCIPAL_LOOKUP_MS 3000
 
 /* Checks a role, scope and products as asked of a grant, recording violations: owners
  * must be organization-level. */
@@ -57,12 +64,56 @@ us_err tenancy_grants_fit_account(us_call *call, const Usher__V1__Account *accou
 	return us_call_has_violations(call) ? us_call_invalid(call) : US_OK;
 }
 
-/* May granted_by grant this in the account? "" is the system, which may. */
+/* May the service principal grant role in the account now? Asked of usher-identityd
+ * each time, not cached: a revoked principal's pending invitations stop granting at once. */
+static us_err principal_decision(us_call *call, const Usher__V1__Account *account,
+                                 const char *principal_id, int role, tenancy_decision *d)
+{
+	int64_t left = us_call_remaining_ms(call);
+	us_principal *p;
+	us_err rc = us_principal_by_id(tenancy_identity, principal_id,
+	                               (uint32_t)(left < PRINCIPAL_LOOKUP_MS ? left : PRINCIPAL_LOOKUP_MS),
+	                               us_call_arena(call), &p);
+	if (rc == US_ENOTFOUND) {
+		*d = (tenancy_decision){false, "the service principal is revoked or unknown"};
+		return US_OK;
+	}
+	if (rc != US_OK)
+		return us_call_error(call, US_EUNAVAILABLE, "could not check the service principal; "
+		                                            "try again");
+	if (account->status == USHER__V1__ACCOUNT_STATUS__ACCOUNT_SUSPENDED)
+		*d = (tenancy_decision){false, "account is suspended"};
+	else if (!us_principal_covers(p, account->id))
+		*d = (tenancy_decision){false, "the service principal may not act in this account"};
+	else if (role > p->max_role)
+		*d = (tenancy_decision){false, us_arena_printf(us_call_arena(call),
+		                                               "cannot grant %s, above the service "
+		                                               "principal's ceiling",
+		                                               tenancy_role_name(role))};
+	else
+		*d = (tenancy_decision){true, "within the service principal's scope"};
+	return US_OK;
+}
+
+/* Exactly one granter: a person who may grant this now, a service principal whose scope
+ * covers it, or Usher itself with a reason (the method is for the system alone). */
 static us_err check_granter(us_call *call, const Usher__V1__Account *account,
                             const Usher__V1__GrantMembershipRequest *req)
 {
-	if (req->granted_by[0] == '\0')
+	if (req->granted_by_principal[0] != '\0') {
+		tenancy_decision d;
+		us_err rc = principal_decision(call, account, req->granted_by_principal, (int)req->role,
+		                               &d);
+		if (rc != US_OK || d.allowed)
+			return rc;
+		return us_call_error(call, US_EDENIED, "granted_by_principal may not grant this: %s",
+		                     d.reason);
+	}
+	if (req->granted_by[0] == '\0') {
+		us_log_fields(US_LOG_INFO, "membership granted by the system", "caller",
+		              us_call_caller_name(call), "reason", req->system_reason, NULL);
 		return US_OK;
+	}
 	Usher__V1__Membership *granter;
 	int min_role;
 	us_err rc = tenancy_guard_membership(call, account->id, req->granted_by, &granter);
@@ -89,6 +140,16 @@ us_err tenancy_grant_membership(us_call *call, const ProtobufCMessage *request,
 	                    TENANCY_FLAG_MAX);
 	tenancy_input_source(call, "source", req->source);
 	tenancy_input_optional_uuid(call, "granted_by", req->granted_by);
+	tenancy_input_optional_uuid(call, "granted_by_principal", req->granted_by_principal);
+	int granters = (req->granted_by[0] != '\0') + (req->granted_by_principal[0] != '\0') +
+	               (req->system_reason[0] != '\0');
+	if (granters != 1)
+		us_call_violation(call, "granted_by", "give exactly one of granted_by, "
+		                                      "granted_by_principal and system_reason");
+	if (req->system_reason[0] != '\0' &&
+	    us_name_check(req->system_reason, SYSTEM_REASON_MAX) != NULL)
+		us_call_violation(call, "system_reason", "must be 1 to %d characters of text",
+		                  SYSTEM_REASON_MAX);
 	if (us_call_has_violations(call))
 		return us_call_invalid(call);
 
@@ -136,7 +197,13 @@ us_err tenancy_check_grant(us_call *call, const ProtobufCMessage *request,
 {
 	const Usher__V1__CheckGrantRequest *req = (const Usher__V1__CheckGrantRequest *)request;
 	const char *actor = tenancy_input_actor(call);
-	tenancy_input_uuid(call, "actor_user_id", req->actor_user_id);
+	bool by_principal = req->principal_id[0] != '\0';
+	if (by_principal && req->actor_user_id[0] != '\0')
+		us_call_violation(call, "principal_id", "give either actor_user_id or principal_id");
+	else if (by_principal)
+		tenancy_input_uuid(call, "principal_id", req->principal_id);
+	else
+		tenancy_input_uuid(call, "actor_user_id", req->actor_user_id);
 	tenancy_input_uuid(call, "account_id", req->account_id);
 	grant_input(call, (int)req->role, req->scope, req->products, req->n_products);
 	if (us_call_has_violations(call))
@@ -149,10 +216,18 @@ us_err tenancy_check_grant(us_call *call, const ProtobufCMessage *request,
 	if (rc == US_OK)
 		rc = tenancy_grants_fit_account(call, account, req->scope, req->products,
 		                                req->n_products);
-	if (rc == US_OK)
-		rc = tenancy_guard_membership(call, req->account_id, req->actor_user_id, &granter);
-	if (rc == US_OK)
-		rc = tenancy_guard_min_role(call, TENANCY_ACTION_INVITE, &min_role);
+	tenancy_decision d;
+	if (rc == US_OK && by_principal) {
+		rc = principal_decision(call, account, req->principal_id, (int)req->role, &d);
+	} else {
+		if (rc == US_OK)
+			rc = tenancy_guard_membership(call, req->account_id, req->actor_user_id, &granter);
+		if (rc == US_OK)
+			rc = tenancy_guard_min_role(call, TENANCY_ACTION_INVITE, &min_role);
+		if (rc == US_OK)
+			d = tenancy_access_grant(us_call_arena(call), account, granter, min_role,
+			                         (int)req->role, req->scope);
+	}
 	if (rc != US_OK)
 		return rc;
 
@@ -160,8 +235,6 @@ us_err tenancy_check_grant(us_call *call, const ProtobufCMessage *request,
 	if (out == NULL)
 		return US_EEXHAUSTED;
 	usher__v1__check_grant_reply__init(out);
-	tenancy_decision d = tenancy_access_grant(us_call_arena(call), account, granter, min_role,
-	                                          (int)req->role, req->scope);
 	out->allowed = d.allowed;
 	out->reason = (char *)d.reason;
 	*reply = &out->base;

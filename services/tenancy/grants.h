@@ -5,8 +5,12 @@
 
 #include <stddef.h>
 
+#include "rpc_client.h"
 #include "rpc_server.h"
 #include "usher/v1/tenancy.pb-c.h"
+
+/* usher-identityd, which knows service principals (set by main.c before serving). */
+extern us_rpc_client *tenancy_identity;
 
 us_rpc_handler tenancy_grant_membership;
 us_rpc_handler tenancy_check_grant;

@@ -8,10 +8,20 @@
 
 us_err tenancy_guard_actor(us_call *call, const char *actor)
 {
+	if (us_call_principal(call) != NULL)
+		return us_call_error(call, US_EDENIED, "this method acts for a person; a service key "
+		                                       "cannot call it");
 	if (actor[0] == '\0')
 		return us_call_error(call, US_EUNAUTHENTICATED, "this method acts for a user: the "
 		                                                "request must name an actor");
 	return US_OK;
+}
+
+us_err tenancy_guard_trusted(us_call *call)
+{
+	if (us_call_is_system(call) || us_call_principal(call) != NULL)
+		return US_OK;
+	return us_call_error(call, US_EUNAUTHENTICATED, "sign in first: the request names nobody");
 }
 
 us_err tenancy_guard_membership(us_call *call, const char *account_id, const char *user_id,
@@ -29,7 +39,10 @@ us_err tenancy_guard_membership(us_call *call, const char *account_id, const cha
 static us_err load(us_call *call, const char *actor, const char *account_id, store_lock lock,
                    Usher__V1__Account **account, Usher__V1__Membership **member)
 {
-	us_err rc = store_account_get(us_call_db(call), us_call_arena(call), account_id, lock,
+	us_err rc = actor[0] == '\0' ? tenancy_guard_trusted(call) : US_OK;
+	if (rc != US_OK)
+		return rc;
+	rc = store_account_get(us_call_db(call), us_call_arena(call), account_id, lock,
 	                              account);
 	if (rc == US_ENOTFOUND)
 		return actor[0] != '\0' ? us_call_error(call, US_EDENIED, NOT_A_MEMBER)

@@ -9,13 +9,19 @@
 #include "store.h"
 #include "usher/v1/tenancy.pb-c.h"
 
-/* UNAUTHENTICATED when the request names no actor (methods that act for someone). */
+/* UNAUTHENTICATED when the request names no actor (methods that act for someone);
+ * PERMISSION_DENIED for a service principal, which never acts for a person. */
 US_MUST_USE us_err tenancy_guard_actor(us_call *call, const char *actor);
+
+/* For a request naming no actor: US_OK from Usher itself (the "system" right) or a
+ * service principal (whose account scope the RPC layer has checked); otherwise
+ * UNAUTHENTICATED. */
+US_MUST_USE us_err tenancy_guard_trusted(us_call *call);
 
 /* Loads the account for a read. With an actor, the actor must hold an active
  * membership in it: otherwise PERMISSION_DENIED, the same reply whether or not the
- * account exists, so outsiders learn nothing. Without an actor the caller is a trusted
- * internal service, and a missing account is NOT_FOUND. *member gets the actor's
+ * account exists, so outsiders learn nothing. Without an actor the caller must be trusted
+ * (tenancy_guard_trusted), and a missing account is NOT_FOUND. *member gets the actor's
  * membership (NULL without an actor). */
 US_MUST_USE us_err tenancy_guard_read(us_call *call, const char *actor, const char *account_id,
                                       Usher__V1__Account **account,

@@ -3,15 +3,20 @@
 #include <stdio.h>
 
 #include "daemon.h"
+#include "grants.h"
 #include "log.h"
 #include "permissions.h"
+#include "principal_lookup.h"
 #include "server.h"
 
 extern const us_migration tenancy_migrations[];
 
 typedef struct tenancy_config {
 	char *permission_matrix_file;
+	char *identity_url;
 } tenancy_config;
+
+us_rpc_client *tenancy_identity;
 
 static tenancy_config config;
 
@@ -35,6 +40,9 @@ static const us_config_var tenancy_vars[] = {
 	 offsetof(tenancy_config, permission_matrix_file), 0, NULL, 1, 4096, matrix_file_check,
 	 "permission matrix, one \"action minimum-role\" per line (unset: the built-in "
 	 "services/tenancy/permissions.conf); reread on SIGHUP"},
+	{"IDENTITY_RPC_URL", US_CONFIG_STRING, offsetof(tenancy_config, identity_url),
+	 US_CONFIG_REQUIRED, NULL, 1, 0, us_config_check_nng_url,
+	 "address of usher-identityd, which knows service principals"},
 };
 
 static us_err load_matrix(char *err, size_t err_size)
@@ -55,7 +63,12 @@ static us_err load_matrix(char *err, size_t err_size)
 static us_err start(const us_daemon_config *cfg, char *err, size_t err_size)
 {
 	(void)cfg;
-	return load_matrix(err, err_size);
+	us_err rc = load_matrix(err, err_size);
+	us_rpc_client_opts opts = {.url = config.identity_url, .caller = "usher-tenancyd",
+	                           .wait_for_server = true};
+	if (rc == US_OK)
+		rc = us_rpc_client_open(&opts, &tenancy_identity, err, err_size);
+	return rc;
 }
 
 /* A matrix that no longer parses leaves the running one in place. */
@@ -69,6 +82,8 @@ static void reload(void)
 static void stop(void)
 {
 	tenancy_permissions_install(NULL);
+	us_rpc_client_close(tenancy_identity);
+	tenancy_identity = NULL;
 }
 
 int main(int argc, char **argv)
@@ -83,6 +98,8 @@ int main(int argc, char **argv)
 		.config = tenancy_vars,
 		.n_config = sizeof(tenancy_vars) / sizeof(tenancy_vars[0]),
 		.config_struct = &config,
+		.principal_lookup = us_principal_lookup_remote,
+		.principal_lookup_ctx = &tenancy_identity,
 		.start = start,
 		.stop = stop,
 		.reload = reload,

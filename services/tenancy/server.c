@@ -14,7 +14,8 @@ static const us_rpc_method tenancy_methods[] = {
 	{"UpdateAccountSettings", tenancy_update_account_settings, US_RPC_IDEMPOTENT},
 	{"CreateSubaccount", tenancy_create_subaccount, US_RPC_IDEMPOTENT},
 	{"ListSubaccounts", tenancy_list_subaccounts, 0},
-	{"GrantMembership", tenancy_grant_membership, US_RPC_IDEMPOTENT},
+	/* Granting on someone's behalf is for Usher itself (invitationd's accept saga). */
+	{"GrantMembership", tenancy_grant_membership, US_RPC_IDEMPOTENT | US_RPC_INTERNAL},
 	{"ChangeRole", tenancy_change_role, US_RPC_IDEMPOTENT},
 	{"SetScope", tenancy_set_scope, US_RPC_IDEMPOTENT},
 	{"Deactivate", tenancy_deactivate, US_RPC_IDEMPOTENT},
@@ -25,7 +26,7 @@ static const us_rpc_method tenancy_methods[] = {
 	{"Check", tenancy_check, 0},
 	{"CheckGrant", tenancy_check_grant, 0},
 	{"MembersAmong", tenancy_members_among, 0},
-	{"ListAccounts", tenancy_list_accounts, 0},
+	{"ListAccounts", tenancy_list_accounts, US_RPC_INTERNAL},
 };
 
 const us_rpc_service tenancy_services[] = {

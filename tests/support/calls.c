@@ -131,6 +131,7 @@ void ut_grant(ut_system *sys, us_arena *a, const char *account, const char *user
 	req.role = role;
 	req.scope = scope_of(a, subaccount);
 	req.source = "admin";
+	req.system_reason = "test set-up";
 	must(sys, UT_TENANCY, "usher.v1.TenancyService/GrantMembership", NULL, true, &req.base,
 	     &usher__v1__grant_membership_reply__descriptor, a);
 }

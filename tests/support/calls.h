@@ -39,7 +39,8 @@ char *ut_create_account(ut_system *sys, us_arena *a, const char *owner, const ch
 char *ut_create_subaccount(ut_system *sys, us_arena *a, const char *actor, const char *account,
                            const char *name);
 
-/* Grants a membership as the system (no ceiling check); subaccount NULL: organization. */
+/* Grants a membership as the system (no ceiling check, with a system_reason);
+ * subaccount NULL: organization. */
 void ut_grant(ut_system *sys, us_arena *a, const char *account, const char *user,
               Usher__V1__Role role, const char *subaccount);
 

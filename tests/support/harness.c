@@ -188,9 +188,136 @@ int ut_free_port(void)
 	return -1;
 }
 
+/* --- caller keys --- */
+
+static us_caller_key test_key;
+static char test_secret[US_CALLER_SECRET_TEXT_LEN + 1];
+
+const us_caller_key *ut_test_key(void)
+{
+	if (test_secret[0] == '\0') {
+		if (sodium_init() < 0)
+			fail_msg("sodium_init failed");
+		us_caller_key_generate(&test_key, test_secret);
+		setenv("USHER_CALLER_KEY", test_secret, 1);
+		unsetenv("USHER_CALLER_KEY_FILE");
+	}
+	return &test_key;
+}
+
+void ut_daemon_key(const ut_system *sys, int which, us_caller_key *out)
+{
+	if (us_caller_key_parse(sys->signing_keys[which], out) != 0)
+		fail_msg("no key for daemon %d", which);
+}
+
+/* "NAME HEX RIGHTS" for key. */
+static void policy_line(FILE *f, const char *name, const us_caller_key *key, const char *rights)
+{
+	char hex[US_PUBLIC_KEY_HEX_LEN + 1];
+	us_public_key_hex(key->public_key, hex);
+	fprintf(f, "%s %s %s\n", name, hex, rights);
+}
+
+void ut_policy_line(char *out, size_t size, const char *name, const us_caller_key *key,
+                    const char *rights)
+{
+	char hex[US_PUBLIC_KEY_HEX_LEN + 1];
+	us_public_key_hex(key->public_key, hex);
+	snprintf(out, size, "%s %s %s", name, hex, rights);
+}
+
+us_auth *ut_test_auth(const char *extra_policy, us_principal_lookup *lookup, void *lookup_ctx)
+{
+	char path[] = "/tmp/ut-callers-XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (f == NULL)
+		fail_msg("mkstemp: %s", strerror(errno));
+	policy_line(f, "test", ut_test_key(), "actor system principals");
+	if (extra_policy != NULL)
+		fprintf(f, "%s\n", extra_policy);
+	fclose(f);
+	us_auth_opts opts = {.callers_file = path, .window_ms = 60000, .replay_max = 100000,
+	                     .lookup = lookup, .lookup_ctx = lookup_ctx, .principal_ttl_ms = 1000};
+	us_auth *auth;
+	char err[512];
+	if (us_auth_new(&opts, &auth, err, sizeof(err)) != US_OK)
+		fail_msg("caller policy: %s", err);
+	unlink(path);
+	return auth;
+}
+
+/* What each daemon may do when it calls the others: the rights the five daemons need
+ * and no more (docs/security.md). */
+static const char *const daemon_rights[UT_N_DAEMONS] = {
+	[UT_IDENTITY] = "system",
+	[UT_TENANCY] = "system",
+	[UT_INVITATION] = "actor system",
+	[UT_NOTIFICATION] = "",
+	[UT_GATEWAY] = "actor",
+};
+
+static void write_policy(ut_system *sys)
+{
+	snprintf(sys->callers_file, sizeof(sys->callers_file), "%s/callers.conf", sys->dir);
+	FILE *f = fopen(sys->callers_file, "w");
+	if (f == NULL)
+		fail_msg("could not write \"%s\": %s", sys->callers_file, strerror(errno));
+	fprintf(f, "# written by tests/support/harness.c\n");
+	for (int i = 0; i < UT_N_DAEMONS; i++) {
+		us_caller_key key;
+		us_caller_key_generate(&key, sys->signing_keys[i]);
+		char name[64];
+		snprintf(name, sizeof(name), "usher-%sd", daemon_names[i]);
+		policy_line(f, name, &key, daemon_rights[i]);
+		us_caller_key_wipe(&key);
+	}
+	policy_line(f, "test", ut_test_key(), "actor system principals");
+	fclose(f);
+}
+
+static int count_in_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	char line[4096];
+	int n = 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		n += strstr(line, text) != NULL;
+	fclose(f);
+	return n;
+}
+
+void ut_system_trust(ut_system *sys, const char *line)
+{
+	FILE *f = fopen(sys->callers_file, "a");
+	if (f == NULL)
+		fail_msg("could not append to \"%s\": %s", sys->callers_file, strerror(errno));
+	fprintf(f, "%s\n", line);
+	fclose(f);
+	int before[UT_N_DAEMONS];
+	for (int i = 0; i < UT_N_DAEMONS; i++) {
+		before[i] = count_in_file(sys->daemons[i].log_path, "caller policy reloaded");
+		if (sys->daemons[i].pid != 0)
+			kill(sys->daemons[i].pid, SIGHUP);
+	}
+	int64_t deadline = us_monotonic_ms() + 20000;
+	for (int i = 0; i < UT_N_DAEMONS; i++) {
+		while (sys->daemons[i].pid != 0 &&
+		       count_in_file(sys->daemons[i].log_path, "caller policy reloaded") <= before[i]) {
+			if (us_monotonic_ms() > deadline)
+				fail_msg("usher-%sd did not reload its caller policy", sys->daemons[i].name);
+			usleep(20 * 1000);
+		}
+	}
+}
+
 void ut_system_init(ut_system *sys, const char *prefix)
 {
 	memset(sys, 0, sizeof(*sys));
+	ut_test_key();
 	ut_db_create(&sys->db, prefix);
 	unsigned char key[32];
 	randombytes_buf(key, sizeof(key));
@@ -204,6 +331,7 @@ void ut_system_init(ut_system *sys, const char *prefix)
 		snprintf(d->url, sizeof(d->url), "tcp://127.0.0.1:%d", ut_free_port());
 		snprintf(d->log_path, sizeof(d->log_path), "%s/%s.log", sys->dir, d->name);
 	}
+	write_policy(sys);
 }
 
 void ut_system_export_urls(const ut_system *sys)
@@ -272,6 +400,7 @@ void ut_system_start(ut_system *sys, int which)
 	/* The daemon's environment: the test's extra settings first, which win, then the
 	 * harness's defaults for whatever they leave unset, then this process's own. */
 	char db_url[512], listen[200], urls[UT_N_DAEMONS][200], token_key[96];
+	char signing_key[120], callers_file[200];
 	char database_setting[600];
 	char *env[256];
 	size_t n = 0;
@@ -302,6 +431,12 @@ void ut_system_start(ut_system *sys, int which)
 	add_default(env, &n, "GATEWAY_CSRF_KEY=0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0");
 	snprintf(token_key, sizeof(token_key), "IDENTITY_TOKEN_KEY=%s", sys->identity_token_key);
 	add_default(env, &n, token_key);
+	snprintf(signing_key, sizeof(signing_key), "RPC_SIGNING_KEY=%s", sys->signing_keys[which]);
+	add_default(env, &n, signing_key);
+	snprintf(callers_file, sizeof(callers_file), "RPC_CALLERS_FILE=%s", sys->callers_file);
+	add_default(env, &n, callers_file);
+	/* A revocation reaches every daemon within a second: tests wait on it, not sleep. */
+	add_default(env, &n, "PRINCIPAL_CACHE_TTL_S=1");
 	for (char **e = environ; *e != NULL && n < 250; e++)
 		add_default(env, &n, *e);
 	env[n] = NULL;
@@ -378,6 +513,7 @@ void ut_system_teardown(ut_system *sys)
 	if (getenv("UT_KEEP") == NULL && sys->dir[0] != '\0') {
 		for (int i = 0; i < UT_N_DAEMONS; i++)
 			unlink(sys->daemons[i].log_path);
+		unlink(sys->callers_file);
 		rmdir(sys->dir);
 	}
 }

@@ -10,6 +10,9 @@
 
 #include <libpq-fe.h>
 
+#include "caller_auth.h"
+#include "caller_key.h"
+
 typedef struct ut_db {
 	char name[64];
 	char host[256];
@@ -58,7 +61,32 @@ typedef struct ut_system {
 	/* A random IDENTITY_TOKEN_KEY for this system's usher-identityd (kept across its
 	 * restarts), unless extra_env gives one. */
 	char identity_token_key[65];
+	/* Each daemon's RPC_SIGNING_KEY (its own key pair), and the caller policy every
+	 * daemon reads (RPC_CALLERS_FILE): the five daemons and the test process's key. */
+	char signing_keys[UT_N_DAEMONS][US_CALLER_SECRET_TEXT_LEN + 1];
+	char callers_file[160];
 } ut_system;
+
+/* The key this test process signs with: made once, trusted by every system the harness
+ * starts as "test" with every right (actor system principals), and exported as
+ * USHER_CALLER_KEY so every us_rpc_client (and usherctl run from the test) uses it. */
+const us_caller_key *ut_test_key(void);
+
+/* Daemon which's key of sys, to call as that daemon would. */
+void ut_daemon_key(const ut_system *sys, int which, us_caller_key *out);
+
+/* A caller policy trusting the test key (every right) and the lines of extra_policy (may
+ * be NULL), for a server a test runs in its own process, with lookup (may be NULL) for
+ * service principals; free with us_auth_free(). */
+us_auth *ut_test_auth(const char *extra_policy, us_principal_lookup *lookup, void *lookup_ctx);
+
+/* Writes key's policy line, "NAME HEX RIGHTS", into out. */
+void ut_policy_line(char *out, size_t size, const char *name, const us_caller_key *key,
+                    const char *rights);
+
+/* Appends a line to sys's caller policy ("name HEX rights") and sends SIGHUP to every
+ * running daemon; returns once each has logged the reload. */
+void ut_system_trust(ut_system *sys, const char *line);
 
 /* A loopback TCP port nothing listens on, not given out before by this process. */
 int ut_free_port(void);

@@ -557,6 +557,11 @@ void ctl_usage(FILE *out)
 	      out);
 	for (size_t i = 0; i < ctl_n_targets; i++)
 		fprintf(out, "  %-22s %s\n", ctl_targets[i].env, ctl_targets[i].daemon);
+	fputs("and the key every call is signed with (an operator's, listed in the daemons'\n"
+	      "RPC_CALLERS_FILE; ./usher ctl uses var/operator.key):\n"
+	      "  USHER_CALLER_KEY       the secret itself\n"
+	      "  USHER_CALLER_KEY_FILE  a file holding it\n",
+	      out);
 	fputs("\nExit status:\n"
 	      "  0  ok (health: every daemon is serving)\n"
 	      "  1  failed (health: a daemon answered that it is not serving)\n"
@@ -676,6 +681,9 @@ us_err ctl_try_call(ctl_ctx *ctx, const ctl_target *target, const ProtobufCServi
 		if (rc != US_OK)
 			return us_status_set(st, rc, "%s", err);
 	}
+	if (!us_rpc_client_signs(ctx->clients[t]))
+		return us_status_set(st, US_EUNAUTHENTICATED, "no caller key: set USHER_CALLER_KEY_FILE "
+		                                              "to an operator's key");
 	us_rpc_call_opts call = {
 		.timeout_ms = ctl_timeout_ms(ctx),
 		.request_id = random_hex(ctx, ""),

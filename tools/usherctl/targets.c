@@ -4,11 +4,12 @@
 #include <string.h>
 
 const ctl_target ctl_targets[] = {
-	{"usher-identityd", "IDENTITY_RPC_URL", "usher.v1.IdentityService", true},
-	{"usher-tenancyd", "TENANCY_RPC_URL", "usher.v1.TenancyService", true},
-	{"usher-invitationd", "INVITATION_RPC_URL", "usher.v1.InvitationService", true},
-	{"usher-notificationd", "NOTIFICATION_RPC_URL", "usher.v1.NotificationService", true},
-	{"usher-gatewayd", "GATEWAY_RPC_URL", NULL, false},
+	{"usher-identityd", "IDENTITY_RPC_URL", "usher.v1.IdentityService", "usher.v1.PrincipalService",
+	 true},
+	{"usher-tenancyd", "TENANCY_RPC_URL", "usher.v1.TenancyService", NULL, true},
+	{"usher-invitationd", "INVITATION_RPC_URL", "usher.v1.InvitationService", NULL, true},
+	{"usher-notificationd", "NOTIFICATION_RPC_URL", "usher.v1.NotificationService", NULL, true},
+	{"usher-gatewayd", "GATEWAY_RPC_URL", NULL, NULL, false},
 };
 const size_t ctl_n_targets = sizeof(ctl_targets) / sizeof(ctl_targets[0]);
 
@@ -34,8 +35,10 @@ const ctl_target *ctl_target_find(const char *name)
 const ctl_target *ctl_target_serving(const char *service)
 {
 	for (size_t i = 0; i < ctl_n_targets; i++) {
-		if (ctl_targets[i].service != NULL && strcmp(ctl_targets[i].service, service) == 0)
-			return &ctl_targets[i];
+		const ctl_target *t = &ctl_targets[i];
+		if ((t->service != NULL && strcmp(t->service, service) == 0) ||
+		    (t->service2 != NULL && strcmp(t->service2, service) == 0))
+			return t;
 	}
 	return NULL;
 }

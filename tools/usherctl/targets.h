@@ -11,6 +11,7 @@ typedef struct ctl_target {
 	const char *daemon;  /* "usher-identityd" */
 	const char *env;     /* "IDENTITY_RPC_URL" */
 	const char *service; /* "usher.v1.IdentityService", or NULL */
+	const char *service2; /* a second service it serves, or NULL */
 	bool has_database;   /* serves usher.v1.Admin/MigrationStatus */
 } ctl_target;
 

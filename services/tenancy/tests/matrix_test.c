@@ -32,6 +32,9 @@ static void write_file(const char *path, const char *text)
 	fclose(f);
 }
 
+/* Any seed will do: the daemon stops at its settings, before it signs anything. */
+#define TEST_SEED "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+
 /* Runs the daemon on the matrix text; returns its exit status and its output. */
 static int run_with_matrix(const char *text, char *path, size_t path_size, char **out)
 {
@@ -42,7 +45,8 @@ static int run_with_matrix(const char *text, char *path, size_t path_size, char 
 	snprintf(setting, sizeof(setting), "PERMISSION_MATRIX_FILE=%s", path);
 	char *argv[] = {bin, NULL};
 	char *envp[] = {"DATABASE_URL=postgresql:///never", "RPC_LISTEN=tcp://127.0.0.1:1",
-	                setting, NULL};
+	                "RPC_SIGNING_KEY=" TEST_SEED, "RPC_CALLERS_FILE=/nonexistent",
+	                "IDENTITY_RPC_URL=tcp://127.0.0.1:1", setting, NULL};
 	int status = ut_run(argv, envp, true, out);
 	unlink(path);
 	return status;

@@ -172,6 +172,7 @@ us_err tc_try_grant(tc *c, const char *account_id, const char *user_id, int role
 	req.scope = scope;
 	req.source = "admin";
 	req.granted_by = granted_by != NULL ? (char *)granted_by : "";
+	req.system_reason = granted_by != NULL ? "" : "test set-up";
 	Usher__V1__GrantMembershipReply *reply = NULL;
 	us_err rc = tc_call(c, "GrantMembership", NULL, NULL, &req.base,
 	                    &usher__v1__grant_membership_reply__descriptor, &reply);

@@ -156,7 +156,7 @@ static void test_grant_membership(void **state)
 	Usher__V1__GrantMembershipRequest g;
 #define RESET() (g = (Usher__V1__GrantMembershipRequest)USHER__V1__GRANT_MEMBERSHIP_REQUEST__INIT, \
 	         g.account_id = account, g.user_id = tc_uuid(c), g.role = MEMBER,                   \
-	         g.scope = tc_subs(c, 1, sub), g.source = "admin")
+	         g.scope = tc_subs(c, 1, sub), g.source = "admin", g.system_reason = "test")
 	RESET(), g.account_id = "acme";
 	expect_invalid("GrantMembership", NULL, &g.base, d, "account_id");
 	RESET(), g.user_id = "bob";
@@ -198,7 +198,7 @@ static void test_grant_membership(void **state)
 		huge.subaccount_ids[i] = tc_uuid(c);
 	g = (Usher__V1__GrantMembershipRequest)USHER__V1__GRANT_MEMBERSHIP_REQUEST__INIT;
 	g.account_id = account, g.user_id = tc_uuid(c), g.role = MEMBER, g.scope = &huge;
-	g.source = "admin";
+	g.source = "admin", g.system_reason = "test";
 	expect_invalid("GrantMembership", NULL, &g.base, d, "scope.subaccount_ids");
 	assert_string_equal(fingerprint(), before);
 }
