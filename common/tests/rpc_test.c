@@ -1,6 +1,7 @@
 /* The RPC layer over real NNG sockets: envelopes, dispatch, bad input, limits,
  * deadlines, health, draining, and caller authentication (unsigned, forged, replayed and
  * stale requests; who may name an actor and call which method). No database. */
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
 #include <sodium.h>
 
 #include "arena.h"
@@ -633,6 +636,122 @@ static void test_rights_decide_who_names_an_actor_and_calls_what(void **state)
 	assert_int_equal(atomic_load(&echo_calls), 2);
 }
 
+/* A server that answers the first `refuse` requests UNAUTHENTICATED "REPLAYED", as ours
+ * does when a transport resends a request's bytes, and records what it was sent. */
+typedef struct fake_server {
+	nng_socket sock;
+	char url[64];
+	int refuse;
+	int seen;
+	bool signed_ok[2];
+	char keys[2][64];
+	uint8_t nonces[2][16];
+	pthread_t thread;
+} fake_server;
+
+static void *fake_main(void *arg)
+{
+	fake_server *fs = arg;
+	for (int i = 0; i < 2; i++) {
+		nng_msg *msg;
+		if (nng_recvmsg(fs->sock, &msg, 0) != 0)
+			return NULL;
+		Usher__V1__SignedRequest *sr = usher__v1__signed_request__unpack(NULL, nng_msg_len(msg),
+		                                                                 nng_msg_body(msg));
+		nng_msg_free(msg);
+		Usher__V1__RpcRequest *req = sr != NULL ? usher__v1__rpc_request__unpack(
+		                                                  NULL, sr->request.len, sr->request.data)
+		                                        : NULL;
+		if (req == NULL || req->nonce.len != 16 || sr->signature.len != 64)
+			return NULL;
+		fs->signed_ok[i] = us_caller_key_verify(ut_test_key()->public_key, sr->request.data,
+		                                        sr->request.len, sr->signature.data);
+		snprintf(fs->keys[i], sizeof(fs->keys[i]), "%s", req->idempotency_key);
+		memcpy(fs->nonces[i], req->nonce.data, 16);
+		fs->seen++;
+		usher__v1__rpc_request__free_unpacked(req, NULL);
+		usher__v1__signed_request__free_unpacked(sr, NULL);
+
+		Usher__V1__Status st = USHER__V1__STATUS__INIT;
+		Usher__V1__RpcReply reply = USHER__V1__RPC_REPLY__INIT;
+		Usher__Testing__EchoReply echo_reply = USHER__TESTING__ECHO_REPLY__INIT;
+		uint8_t payload[64];
+		if (i < fs->refuse) {
+			st.code = USHER__V1__CODE__UNAUTHENTICATED;
+			st.message = "this request was already received";
+			st.reason = "REPLAYED";
+		} else {
+			echo_reply.text = "second time";
+			reply.payload.data = payload;
+			reply.payload.len = usher__testing__echo_reply__pack(&echo_reply, payload);
+		}
+		reply.status = &st;
+		nng_msg *out;
+		nng_msg_alloc(&out, usher__v1__rpc_reply__get_packed_size(&reply));
+		usher__v1__rpc_reply__pack(&reply, nng_msg_body(out));
+		if (nng_sendmsg(fs->sock, out, 0) != 0)
+			nng_msg_free(out);
+	}
+	return NULL;
+}
+
+static void fake_start(fake_server *fs, int refuse)
+{
+	memset(fs, 0, sizeof(*fs));
+	fs->refuse = refuse;
+	nng_listener l;
+	nng_sockaddr sa;
+	assert_int_equal(nng_rep0_open(&fs->sock), 0);
+	assert_int_equal(nng_listen(fs->sock, "tcp://127.0.0.1:0", &l, 0), 0);
+	assert_int_equal(nng_listener_get_addr(l, NNG_OPT_LOCADDR, &sa), 0);
+	snprintf(fs->url, sizeof(fs->url), "tcp://127.0.0.1:%u", ntohs(sa.s_in.sa_port));
+	pthread_create(&fs->thread, NULL, fake_main, fs);
+}
+
+static us_err call_fake(fake_server *fs, us_arena *arena, us_status *st)
+{
+	us_rpc_client *c;
+	char err[256];
+	us_rpc_client_opts copts = {.url = fs->url, .caller = "rpc_test"};
+	assert_int_equal(us_rpc_client_open(&copts, &c, err, sizeof(err)), US_OK);
+	Usher__Testing__EchoRequest req = USHER__TESTING__ECHO_REQUEST__INIT;
+	req.text = "again";
+	us_rpc_call_opts opts = {.timeout_ms = 5000, .idempotency_key = "key-resent"};
+	ProtobufCMessage *out;
+	us_err rc = us_rpc_call(c, ECHO, &opts, &req.base, &usher__testing__echo_reply__descriptor,
+	                        arena, &out, st);
+	us_rpc_client_close(c);
+	return rc;
+}
+
+/* A request a server took for a replay is signed anew (a fresh nonce) and sent once more
+ * under the same idempotency key; a second refusal is the answer. */
+static void test_replayed_reply_is_retried_once_signed_anew(void **state)
+{
+	(void)state;
+	us_arena *arena = us_arena_new();
+	fake_server fs;
+	fake_start(&fs, 1);
+	us_status st;
+	assert_int_equal(call_fake(&fs, arena, &st), US_OK);
+	pthread_join(fs.thread, NULL);
+	nng_close(fs.sock);
+	assert_int_equal(fs.seen, 2);
+	assert_true(fs.signed_ok[0] && fs.signed_ok[1]);
+	assert_string_equal(fs.keys[0], "key-resent");
+	assert_string_equal(fs.keys[1], "key-resent");
+	assert_memory_not_equal(fs.nonces[0], fs.nonces[1], 16);
+
+	fake_start(&fs, 2);
+	assert_int_equal(call_fake(&fs, arena, &st), US_EUNAUTHENTICATED);
+	assert_string_equal(st.reason, "REPLAYED");
+	us_status_clear(&st);
+	pthread_join(fs.thread, NULL);
+	nng_close(fs.sock);
+	assert_int_equal(fs.seen, 2);
+	us_arena_free(arena);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -659,6 +778,7 @@ int main(void)
 		        teardown),
 		cmocka_unit_test_setup_teardown(test_rights_decide_who_names_an_actor_and_calls_what,
 		                                setup, teardown),
+		cmocka_unit_test(test_replayed_reply_is_retried_once_signed_anew),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
