@@ -10,11 +10,14 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 
+#define EXTRA_HEADERS 4
+
 struct ut_browser {
 	CURL *curl;
 	char base[64];
 	char *csrf;
 	char *accept;
+	char *headers[EXTRA_HEADERS];
 };
 
 int ut_gateway_port(ut_system *sys)
@@ -58,7 +61,27 @@ void ut_browser_free(ut_browser *b)
 	curl_easy_cleanup(b->curl);
 	free(b->csrf);
 	free(b->accept);
+	ut_browser_clear_headers(b);
 	free(b);
+}
+
+void ut_browser_add_header(ut_browser *b, const char *line)
+{
+	for (int i = 0; i < EXTRA_HEADERS; i++) {
+		if (b->headers[i] == NULL) {
+			b->headers[i] = strdup(line);
+			return;
+		}
+	}
+	fail_msg("more than %d extra headers", EXTRA_HEADERS);
+}
+
+void ut_browser_clear_headers(ut_browser *b)
+{
+	for (int i = 0; i < EXTRA_HEADERS; i++) {
+		free(b->headers[i]);
+		b->headers[i] = NULL;
+	}
 }
 
 void ut_browser_set_csrf(ut_browser *b, const char *token)
@@ -108,6 +131,8 @@ void ut_http(ut_browser *b, const char *method, const char *path, const char *bo
 		snprintf(line, sizeof(line), "Accept: %s", b->accept);
 		hdrs = curl_slist_append(hdrs, line);
 	}
+	for (int i = 0; i < EXTRA_HEADERS && b->headers[i] != NULL; i++)
+		hdrs = curl_slist_append(hdrs, b->headers[i]);
 	hdrs = curl_slist_append(hdrs, "Expect:");
 	CURL *c = b->curl;
 	curl_easy_setopt(c, CURLOPT_URL, url);

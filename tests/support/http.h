@@ -21,6 +21,10 @@ void ut_browser_set_csrf(ut_browser *b, const char *token);
 /* The Accept header sent from now on (NULL: none), as a browser sends text/html. Copied. */
 void ut_browser_set_accept(ut_browser *b, const char *accept);
 
+/* A header line sent from now on ("Authorization: Bearer ..."); copied. */
+void ut_browser_add_header(ut_browser *b, const char *line);
+void ut_browser_clear_headers(ut_browser *b);
+
 typedef struct ut_reply {
 	long status;
 	char *body;    /* malloc'd, NUL-terminated */
