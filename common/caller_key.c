@@ -67,16 +67,34 @@ void us_public_key_fingerprint(const uint8_t public_key[US_PUBLIC_KEY_BYTES], ch
 	sodium_bin2hex(out, 17, public_key, 8);
 }
 
+/* What is signed: BLAKE2b-512 of a context string and the message. Ed25519 hashes what it
+ * signs twice with SHA-512; hashing once with the faster BLAKE2b first makes a 50,000-address
+ * batch cost a few milliseconds less on each side, and the context keeps these signatures
+ * from meaning anything elsewhere. */
+static void digest(const uint8_t *msg, size_t len, uint8_t out[crypto_generichash_BYTES_MAX])
+{
+	static const char context[] = "usher.v1.SignedRequest";
+	crypto_generichash_state st;
+	crypto_generichash_init(&st, NULL, 0, crypto_generichash_BYTES_MAX);
+	crypto_generichash_update(&st, (const uint8_t *)context, sizeof(context));
+	crypto_generichash_update(&st, msg, len);
+	crypto_generichash_final(&st, out, crypto_generichash_BYTES_MAX);
+}
+
 void us_caller_key_sign(const us_caller_key *key, const uint8_t *msg, size_t len,
                         uint8_t signature[US_SIGNATURE_BYTES])
 {
-	crypto_sign_detached(signature, NULL, msg, len, key->secret_key);
+	uint8_t d[crypto_generichash_BYTES_MAX];
+	digest(msg, len, d);
+	crypto_sign_detached(signature, NULL, d, sizeof(d), key->secret_key);
 }
 
 bool us_caller_key_verify(const uint8_t public_key[US_PUBLIC_KEY_BYTES], const uint8_t *msg,
                           size_t len, const uint8_t signature[US_SIGNATURE_BYTES])
 {
-	return crypto_sign_verify_detached(signature, msg, len, public_key) == 0;
+	uint8_t d[crypto_generichash_BYTES_MAX];
+	digest(msg, len, d);
+	return crypto_sign_verify_detached(signature, d, sizeof(d), public_key) == 0;
 }
 
 void us_caller_key_wipe(us_caller_key *key)

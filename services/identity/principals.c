@@ -7,11 +7,12 @@
 #include "store_principals.h"
 #include "validate.h"
 
+/* A principal is named by its name or its id, so a name may not look like an id. */
 static bool name_ok(const char *name)
 {
 	size_t len = strlen(name);
-	if (len == 0 || len > 63 || !((name[0] >= 'a' && name[0] <= 'z') ||
-	                              (name[0] >= '0' && name[0] <= '9')))
+	if (len == 0 || len > 63 || us_uuid_check(name) == NULL ||
+	    !((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= '0' && name[0] <= '9')))
 		return false;
 	for (size_t i = 1; i < len; i++) {
 		char c = name[i];
@@ -90,8 +91,8 @@ us_err identity_create_principal(us_call *call, const ProtobufCMessage *request,
 	        (const Usher__V1__CreatePrincipalRequest *)request;
 	uint8_t key[US_PUBLIC_KEY_BYTES];
 	if (!name_ok(req->name))
-		us_call_violation(call, "name",
-		                  "must be 1 to 63 characters of a-z, 0-9, _ . -, starting with a letter or digit");
+		us_call_violation(call, "name", "must be 1 to 63 characters of a-z, 0-9, _ . -, "
+		                                "starting with a letter or digit, and not a UUID");
 	check_scope(call, req);
 	check_public_key(call, "public_key", req->public_key, key);
 	if (us_call_has_violations(call))

@@ -120,7 +120,7 @@ static const ctl_command commands[] = {
 	 .args = list_args, .n_args = CTL_COUNT(list_args), .params_size = sizeof(list_params),
 	 .flags = CTL_NO_ACTOR, .run = run_list},
 	{.name = "show", .summary = "show an account's settings",
-	 .detail = "Without --as the account is read as a trusted internal caller; with --as\n"
+	 .detail = "Without --as it reads as Usher itself (the operator key's system right); with --as\n"
 	           "that user must be a member.",
 	 .args = show_args, .n_args = CTL_COUNT(show_args), .params_size = sizeof(show_params),
 	 .run = run_show},

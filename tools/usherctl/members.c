@@ -147,7 +147,7 @@ static const ctl_arg member_args[] = {
 
 static const ctl_command commands[] = {
 	{.name = "list", .summary = "list an account's members",
-	 .detail = "Without --as the account is read as a trusted internal caller; with --as\n"
+	 .detail = "Without --as it reads as Usher itself (the operator key's system right); with --as\n"
 	           "that user must be a member.",
 	 .args = list_args, .n_args = CTL_COUNT(list_args), .params_size = sizeof(list_params),
 	 .run = run_list},

@@ -62,7 +62,7 @@ static const ctl_command commands[] = {
 	 .args = create_args, .n_args = CTL_COUNT(create_args), .params_size = sizeof(create_params),
 	 .flags = CTL_NEEDS_ACTOR, .run = run_create},
 	{.name = "list", .summary = "list an account's subaccounts",
-	 .detail = "Without --as the account is read as a trusted internal caller; with --as\n"
+	 .detail = "Without --as it reads as Usher itself (the operator key's system right); with --as\n"
 	           "that user must be a member.",
 	 .args = list_args, .n_args = CTL_COUNT(list_args), .params_size = sizeof(list_params),
 	 .run = run_list},
