@@ -554,8 +554,7 @@ static us_log_level level_for(us_err code)
 	case US_EDATALOSS: return US_LOG_ERROR;
 	case US_EUNAVAILABLE:
 	case US_EDEADLINE:
-	case US_EEXHAUSTED:
-	case US_EUNAUTHENTICATED: return US_LOG_WARN;
+	case US_EEXHAUSTED: return US_LOG_WARN;
 	default: return US_LOG_INFO;
 	}
 }
