@@ -183,9 +183,10 @@ static us_err find_principal(us_auth *a, PGconn *db, const uint8_t public_key[US
 	if (rc != US_OK && rc != US_ENOTFOUND)
 		return rc; /* not known either way: nothing to cache */
 
-	us_arena *keep = us_arena_new();
-	us_principal *kept = keep != NULL && rc == US_OK ? us_principal_copy(keep, p) : NULL;
-	if (keep != NULL && (rc == US_ENOTFOUND || kept != NULL)) {
+	/* The answer, either way, is kept for the TTL (a copy in an arena of its own). */
+	us_arena *keep = rc == US_OK ? us_arena_new() : NULL;
+	us_principal *kept = keep != NULL ? us_principal_copy(keep, p) : NULL;
+	if (rc == US_ENOTFOUND || kept != NULL) {
 		pthread_mutex_lock(&a->cache_mu);
 		s = slot_of(a, public_key);
 		us_arena_free(s->arena);
