@@ -71,10 +71,13 @@ static us_err check_granter(us_call *call, const Usher__V1__Account *account,
 	if (rc != US_OK)
 		return rc;
 	tenancy_decision d = tenancy_access_grant(us_call_arena(call), account, granter, min_role,
-	                                          (int)req->role, req->scope);
+	                                          (int)req->role, req->scope, req->products,
+	                                          req->n_products);
 	if (d.allowed)
 		return US_OK;
-	return us_call_error(call, US_EDENIED, "granted_by may not grant this: %s", d.reason);
+	/* Callers (invitationd) tell the person in their own words; this is for them and logs. */
+	return us_call_error(call, US_EDENIED, "the granter may no longer grant this membership: %s",
+	                     d.reason);
 }
 
 us_err tenancy_grant_membership(us_call *call, const ProtobufCMessage *request,
@@ -131,6 +134,21 @@ us_err tenancy_grant_membership(us_call *call, const ProtobufCMessage *request,
 	return US_OK;
 }
 
+/* The account's products granter holds (none when they hold no membership). */
+static us_err grantable_products(us_arena *a, const Usher__V1__Account *account,
+                                 const Usher__V1__Membership *granter,
+                                 Usher__V1__CheckGrantReply *out)
+{
+	out->grantable_products = US_ARENA_ARRAY(a, char *, account->n_products + 1);
+	if (out->grantable_products == NULL)
+		return US_EEXHAUSTED;
+	for (size_t i = 0; granter != NULL && i < account->n_products; i++) {
+		if (tenancy_access_holds(account, granter, account->products[i]))
+			out->grantable_products[out->n_grantable_products++] = account->products[i];
+	}
+	return US_OK;
+}
+
 us_err tenancy_check_grant(us_call *call, const ProtobufCMessage *request,
                            ProtobufCMessage **reply)
 {
@@ -161,9 +179,13 @@ us_err tenancy_check_grant(us_call *call, const ProtobufCMessage *request,
 		return US_EEXHAUSTED;
 	usher__v1__check_grant_reply__init(out);
 	tenancy_decision d = tenancy_access_grant(us_call_arena(call), account, granter, min_role,
-	                                          (int)req->role, req->scope);
+	                                          (int)req->role, req->scope, req->products,
+	                                          req->n_products);
 	out->allowed = d.allowed;
 	out->reason = (char *)d.reason;
+	rc = grantable_products(us_call_arena(call), account, granter, out);
+	if (rc != US_OK)
+		return rc;
 	*reply = &out->base;
 	return US_OK;
 }

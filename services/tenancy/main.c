@@ -5,12 +5,14 @@
 #include "daemon.h"
 #include "log.h"
 #include "permissions.h"
+#include "products.h"
 #include "server.h"
 
 extern const us_migration tenancy_migrations[];
 
 typedef struct tenancy_config {
 	char *permission_matrix_file;
+	char *product_catalogue_file;
 } tenancy_config;
 
 static tenancy_config config;
@@ -30,11 +32,26 @@ static const char *matrix_file_check(const char *path)
 	return NULL;
 }
 
+static char catalogue_error[512];
+
+static const char *catalogue_file_check(const char *path)
+{
+	tenancy_catalogue *c;
+	if (tenancy_catalogue_load(path, &c, catalogue_error, sizeof(catalogue_error)) != US_OK)
+		return catalogue_error;
+	tenancy_catalogue_free(c);
+	return NULL;
+}
+
 static const us_config_var tenancy_vars[] = {
 	{"PERMISSION_MATRIX_FILE", US_CONFIG_STRING,
 	 offsetof(tenancy_config, permission_matrix_file), 0, NULL, 1, 4096, matrix_file_check,
 	 "permission matrix, one \"action minimum-role\" per line (unset: the built-in "
 	 "services/tenancy/permissions.conf); reread on SIGHUP"},
+	{"PRODUCT_CATALOGUE_FILE", US_CONFIG_STRING,
+	 offsetof(tenancy_config, product_catalogue_file), 0, NULL, 1, 4096, catalogue_file_check,
+	 "the products accounts may enable, one name per line (unset: the built-in "
+	 "services/tenancy/products.conf); reread on SIGHUP"},
 };
 
 static us_err load_matrix(char *err, size_t err_size)
@@ -52,23 +69,44 @@ static us_err load_matrix(char *err, size_t err_size)
 	return US_OK;
 }
 
+static us_err load_catalogue(char *err, size_t err_size)
+{
+	tenancy_catalogue *c;
+	us_err rc = tenancy_catalogue_load(config.product_catalogue_file, &c, err, err_size);
+	if (rc != US_OK)
+		return rc;
+	char products[24];
+	snprintf(products, sizeof(products), "%zu", tenancy_catalogue_size(c));
+	tenancy_products_install(c);
+	us_log_fields(US_LOG_INFO, "product catalogue loaded", "file",
+	              config.product_catalogue_file ? config.product_catalogue_file : "(built in)",
+	              "products", products, NULL);
+	return US_OK;
+}
+
 static us_err start(const us_daemon_config *cfg, char *err, size_t err_size)
 {
 	(void)cfg;
-	return load_matrix(err, err_size);
+	us_err rc = load_matrix(err, err_size);
+	if (rc == US_OK)
+		rc = load_catalogue(err, err_size);
+	return rc;
 }
 
-/* A matrix that no longer parses leaves the running one in place. */
+/* A file that no longer parses leaves the running one in place. */
 static void reload(void)
 {
 	char err[512];
 	if (load_matrix(err, sizeof(err)) != US_OK)
 		us_error("permission matrix not reloaded, keeping the current one: %s", err);
+	if (load_catalogue(err, sizeof(err)) != US_OK)
+		us_error("product catalogue not reloaded, keeping the current one: %s", err);
 }
 
 static void stop(void)
 {
 	tenancy_permissions_install(NULL);
+	tenancy_products_install(NULL);
 }
 
 int main(int argc, char **argv)
