@@ -253,8 +253,11 @@ us_err inv_accept(us_call *call, const ProtobufCMessage *request, ProtobufCMessa
 			                   row.account_name);
 			break;
 		case SAGA_REVOKED:
-			rc = us_call_error(call, US_EPRECONDITION, "this invitation is no longer valid: %s",
-			                   p.status.message);
+			/* tenancyd's reason is recorded for admins; the invitee reads what to do. */
+			rc = us_call_error(call, US_EPRECONDITION,
+			                   "this invitation can no longer be accepted: %s may no longer "
+			                   "grant it; ask them or another admin of %s to invite you again",
+			                   row.inviter_name, row.account_name);
 			break;
 		case SAGA_RETRY:
 			rc = inv_upstream_error(call, &p, US_EUNAVAILABLE, "granting the membership");

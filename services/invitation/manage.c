@@ -235,6 +235,7 @@ static void validate_list(us_call *call, const Usher__V1__ListInvitationsRequest
 	q->state = (int)req->state;
 	q->email_contains = email_buf[0] != '\0' ? email_buf : NULL;
 	q->subaccount_id = req->subaccount_id[0] != '\0' ? req->subaccount_id : NULL;
+	q->subaccounts_only = false;
 	q->page_size = req->page_size ? req->page_size : PAGE_DEFAULT;
 	q->after_created = micros;
 	q->after_id = id;
@@ -255,17 +256,23 @@ us_err inv_list_invitations(us_call *call, const ProtobufCMessage *request,
 	if (us_call_has_violations(call))
 		return us_call_invalid(call);
 
+	/* Account-wide, the actor sees everything; within a subaccount only, what
+	 * GetInvitation would show them: invitations scoped to it, never the organization's. */
 	peer_ctx p;
 	peer_ctx_from_call(&p, call);
-	bool allowed = false;
-	rc = peer_check(&p, actor, req->account_id, q.subaccount_id, "invitation.list", &allowed);
+	bool account_wide = false, in_subaccount = false;
+	rc = peer_check(&p, actor, req->account_id, "", "invitation.list", &account_wide);
+	if (rc == US_OK && !account_wide && q.subaccount_id != NULL)
+		rc = peer_check(&p, actor, req->account_id, q.subaccount_id, "invitation.list",
+		                &in_subaccount);
 	if (rc != US_OK)
 		rc = inv_upstream_error(call, &p, rc, "checking permissions");
 	peer_ctx_clear(&p);
 	if (rc != US_OK)
 		return rc;
-	if (!allowed)
+	if (!account_wide && !in_subaccount)
 		return us_call_error(call, US_EDENIED, "you cannot see this account's invitations");
+	q.subaccounts_only = !account_wide;
 
 	/* One row more than the page tells whether another page follows. */
 	unsigned want = q.page_size;

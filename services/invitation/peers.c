@@ -53,9 +53,13 @@ us_err peer_get_account(peer_ctx *p, const char *account_id, Usher__V1__Account 
 	return rc == US_OK && *out == NULL ? US_EINTERNAL : rc;
 }
 
+static Usher__V1__CheckGrantReply not_a_member = {
+	PROTOBUF_C_MESSAGE_INIT(&usher__v1__check_grant_reply__descriptor), false, "not a member",
+	0, NULL};
+
 us_err peer_check_grant(peer_ctx *p, const char *actor, const char *account_id,
                         Usher__V1__Role role, const Usher__V1__Scope *scope, char **products,
-                        size_t n_products, bool *allowed, const char **reason)
+                        size_t n_products, Usher__V1__CheckGrantReply **out)
 {
 	Usher__V1__CheckGrantRequest req = USHER__V1__CHECK_GRANT_REQUEST__INIT;
 	req.actor_user_id = (char *)actor;
@@ -67,10 +71,12 @@ us_err peer_check_grant(peer_ctx *p, const char *actor, const char *account_id,
 	ProtobufCMessage *reply;
 	us_err rc = ask(p, inv.tenancy, TENANCY "CheckGrant", &req.base,
 	                &usher__v1__check_grant_reply__descriptor, &reply);
-	if (rc == US_OK) {
-		*allowed = ((Usher__V1__CheckGrantReply *)reply)->allowed;
-		*reason = ((Usher__V1__CheckGrantReply *)reply)->reason;
+	if (rc == US_ENOTFOUND) {
+		*out = &not_a_member;
+		return US_OK;
 	}
+	if (rc == US_OK)
+		*out = (Usher__V1__CheckGrantReply *)reply;
 	return rc;
 }
 
@@ -85,6 +91,10 @@ us_err peer_check(peer_ctx *p, const char *user_id, const char *account_id,
 	ProtobufCMessage *reply;
 	us_err rc = ask(p, inv.tenancy, TENANCY "Check", &req.base,
 	                &usher__v1__check_reply__descriptor, &reply);
+	if (rc == US_ENOTFOUND) {
+		*allowed = false;
+		return US_OK;
+	}
 	if (rc == US_OK)
 		*allowed = ((Usher__V1__CheckReply *)reply)->allowed;
 	return rc;

@@ -24,10 +24,13 @@ void peer_ctx_from_call(peer_ctx *p, us_call *call);
 void peer_ctx_clear(peer_ctx *p);
 
 US_MUST_USE us_err peer_get_account(peer_ctx *p, const char *account_id, Usher__V1__Account **out);
+/* CheckGrant and Check: a missing account is answered as a denial ("not a member"), as
+ * tenancyd answers for an account the user has no part in, so callers cannot tell the
+ * two apart. */
 US_MUST_USE us_err peer_check_grant(peer_ctx *p, const char *actor, const char *account_id,
                                     Usher__V1__Role role, const Usher__V1__Scope *scope,
-                                    char **products, size_t n_products, bool *allowed,
-                                    const char **reason);
+                                    char **products, size_t n_products,
+                                    Usher__V1__CheckGrantReply **out);
 US_MUST_USE us_err peer_check(peer_ctx *p, const char *user_id, const char *account_id,
                               const char *subaccount_id, const char *action, bool *allowed);
 US_MUST_USE us_err peer_members_among(peer_ctx *p, const char *account_id, char **user_ids,

@@ -36,15 +36,43 @@ static void validate_scope(us_call *call, const char *account_id, const char *su
 		us_call_violation(call, "subaccount_id", "must be a UUID");
 }
 
-/* The actor must be signed in and hold link.manage where the link applies. */
+/* The scope a link grants: the organization, or its one subaccount. */
+static Usher__V1__Scope *link_scope(us_arena *a, const char *subaccount_id)
+{
+	Usher__V1__Scope *scope = US_ARENA_NEW(a, Usher__V1__Scope);
+	char **subs = US_ARENA_ARRAY(a, char *, 1);
+	if (scope == NULL || subs == NULL)
+		return NULL;
+	usher__v1__scope__init(scope);
+	subs[0] = (char *)subaccount_id;
+	scope->organization = subaccount_id[0] == '\0';
+	scope->subaccount_ids = scope->organization ? NULL : subs;
+	scope->n_subaccount_ids = scope->organization ? 0 : 1;
+	return scope;
+}
+
+/* The actor must be signed in and hold link.manage where the link applies. A link grants
+ * member in its scope, so managing one is granting there too (ceiling): at organization
+ * level only owners do it. Reading who joined needs link.manage alone. */
 static us_err authorize(us_call *call, peer_ctx *p, const char *account_id,
-                        const char *subaccount_id)
+                        const char *subaccount_id, bool grants)
 {
 	const char *actor = us_call_actor_user_id(call);
 	if (actor[0] == '\0')
 		return us_call_error(call, US_EUNAUTHENTICATED, "sign in to manage invitation links");
 	bool allowed = false;
 	us_err rc = peer_check(p, actor, account_id, subaccount_id, "link.manage", &allowed);
+	if (rc == US_OK && allowed && grants) {
+		Usher__V1__Scope *scope = link_scope(p->arena, subaccount_id);
+		Usher__V1__CheckGrantReply *answer;
+		if (scope == NULL)
+			return US_EEXHAUSTED;
+		rc = peer_check_grant(p, actor, account_id, USHER__V1__ROLE__ROLE_MEMBER, scope, NULL, 0,
+		                      &answer);
+		allowed = rc == US_OK && answer->allowed;
+		if (rc == US_EINVAL) /* a subaccount that is not the account's */
+			rc = US_OK;
+	}
 	if (rc != US_OK)
 		return inv_upstream_error(call, p, rc, "checking permissions");
 	if (!allowed)
@@ -128,7 +156,7 @@ us_err inv_enable_link(us_call *call, const ProtobufCMessage *request, ProtobufC
 
 	peer_ctx p;
 	peer_ctx_from_call(&p, call);
-	us_err rc = authorize(call, &p, req->account_id, req->subaccount_id);
+	us_err rc = authorize(call, &p, req->account_id, req->subaccount_id, true);
 	Usher__V1__Account *account = NULL;
 	if (rc == US_OK && (rc = peer_get_account(&p, req->account_id, &account)) != US_OK)
 		rc = inv_upstream_error(call, &p, rc, "reading the account");
@@ -166,7 +194,7 @@ us_err inv_get_link(us_call *call, const ProtobufCMessage *request, ProtobufCMes
 		return us_call_invalid(call);
 	peer_ctx p;
 	peer_ctx_from_call(&p, call);
-	us_err rc = authorize(call, &p, req->account_id, req->subaccount_id);
+	us_err rc = authorize(call, &p, req->account_id, req->subaccount_id, true);
 	peer_ctx_clear(&p);
 	if (rc != US_OK)
 		return rc;
@@ -189,7 +217,7 @@ us_err inv_delete_link(us_call *call, const ProtobufCMessage *request, ProtobufC
 		return us_call_invalid(call);
 	peer_ctx p;
 	peer_ctx_from_call(&p, call);
-	us_err rc = authorize(call, &p, req->account_id, req->subaccount_id);
+	us_err rc = authorize(call, &p, req->account_id, req->subaccount_id, true);
 	peer_ctx_clear(&p);
 	if (rc != US_OK)
 		return rc;
@@ -359,27 +387,38 @@ static us_err joining_user(us_call *call, peer_ctx *p, const Usher__V1__AcceptLi
 	return US_OK;
 }
 
-/* Grants member on the link's scope, with the account's products, as the link's creator
- * (whose right to grant it tenancyd checks again). */
+/* The refusal a joiner reads when the link's creator may no longer grant through it. */
+static us_err link_lapsed(us_call *call, const peer_ctx *p)
+{
+	us_log_fields(US_LOG_INFO, "link's creator may no longer grant through it", "reason",
+	              p->status.message, NULL);
+	return us_call_error(call, US_EPRECONDITION,
+	                     "this invitation link no longer works; ask whoever shared it for a "
+	                     "new one");
+}
+
+/* Grants member on the link's scope, with the account's products its creator holds, as
+ * the link's creator (whose right to grant it tenancyd checks again). */
 static us_err grant(us_call *call, peer_ctx *p, const link_row *link, const char *user_id,
                     unsigned use, Usher__V1__Membership **membership)
 {
-	Usher__V1__Account *account;
-	us_err rc = peer_get_account(p, link->account_id, &account);
+	Usher__V1__Scope *scope = link_scope(p->arena, link->subaccount_id);
+	if (scope == NULL)
+		return US_EEXHAUSTED;
+	Usher__V1__CheckGrantReply *answer;
+	us_err rc = peer_check_grant(p, link->created_by, link->account_id,
+	                             USHER__V1__ROLE__ROLE_MEMBER, scope, NULL, 0, &answer);
+	if (rc == US_EINVAL || (rc == US_OK && !answer->allowed))
+		return link_lapsed(call, p);
 	if (rc != US_OK)
-		return inv_upstream_error(call, p, rc, "reading the account");
-	Usher__V1__Scope scope = USHER__V1__SCOPE__INIT;
-	char *sub = link->subaccount_id;
-	scope.organization = sub[0] == '\0';
-	scope.subaccount_ids = sub[0] ? &sub : NULL;
-	scope.n_subaccount_ids = sub[0] ? 1 : 0;
+		return inv_upstream_error(call, p, rc, "checking the link's creator");
 	Usher__V1__GrantMembershipRequest g = USHER__V1__GRANT_MEMBERSHIP_REQUEST__INIT;
 	g.account_id = link->account_id;
 	g.user_id = (char *)user_id;
 	g.role = USHER__V1__ROLE__ROLE_MEMBER;
-	g.scope = &scope;
-	g.products = account->products;
-	g.n_products = account->n_products;
+	g.scope = scope;
+	g.products = answer->grantable_products;
+	g.n_products = answer->n_grantable_products;
 	g.source = us_arena_printf(p->arena, "link:%s", link->id);
 	g.granted_by = link->created_by;
 	/* Keyed by this use of the link: a member who left and comes back is granted anew. */
@@ -388,8 +427,7 @@ static us_err grant(us_call *call, peer_ctx *p, const link_row *link, const char
 	if (rc == US_EEXISTS)
 		return us_call_error(call, US_EEXISTS, "you are already a member of %s", link->account_name);
 	if (rc == US_EDENIED || rc == US_EPRECONDITION || rc == US_EINVAL)
-		return us_call_error(call, US_EPRECONDITION, "this invitation link no longer works: %s",
-		                     p->status.message);
+		return link_lapsed(call, p);
 	if (rc != US_OK)
 		return inv_upstream_error(call, p, rc, "granting the membership");
 	return US_OK;
@@ -455,7 +493,7 @@ us_err inv_list_link_joins(us_call *call, const ProtobufCMessage *request, Proto
 		return us_call_invalid(call);
 	peer_ctx p;
 	peer_ctx_from_call(&p, call);
-	us_err rc = authorize(call, &p, req->account_id, "");
+	us_err rc = authorize(call, &p, req->account_id, "", false);
 	peer_ctx_clear(&p);
 	if (rc != US_OK)
 		return rc;

@@ -434,7 +434,8 @@ us_err store_list(PGconn *c, us_arena *a, const inv_list_query *q, inv_row **row
 	snprintf(limit, sizeof(limit), "%u", q->page_size);
 	const char *state = q->state > 0 && q->state <= 6 ? state_names[q->state] : NULL;
 	const char *params[] = {q->account_id, state, q->email_contains, q->subaccount_id,
-	                        q->after_created, q->after_id, limit};
+	                        q->after_created, q->after_id, limit,
+	                        q->subaccounts_only ? "true" : "false"};
 	PGresult *res;
 	us_err rc = us_db_exec(
 	        c,
@@ -446,11 +447,12 @@ us_err store_list(PGconn *c, us_arena *a, const inv_list_query *q, inv_row **row
 	        "   OR (i.state = 'pending' AND i.expires_at <= now())"
 	        "  ELSE i.state = $2 END)"
 	        " AND ($3::text IS NULL OR strpos(i.email, $3) > 0)"
-	        " AND ($4::uuid IS NULL OR b.organization OR $4::uuid = ANY (b.subaccount_ids))"
+	        " AND ($4::uuid IS NULL OR (b.organization AND NOT $8::bool)"
+	        "  OR $4::uuid = ANY (b.subaccount_ids))"
 	        " AND ($5::bigint IS NULL OR (i.created_at, i.id) <"
 	        "  (to_timestamp($5::bigint / 1000000.0), $6::uuid))"
 	        " ORDER BY i.created_at DESC, i.id DESC LIMIT $7",
-	        7, params, &res);
+	        8, params, &res);
 	if (rc != US_OK)
 		return rc;
 	rc = parse_rows(a, res, rows, n);

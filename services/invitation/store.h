@@ -119,6 +119,7 @@ typedef struct inv_list_query {
 	int state;                 /* an InvitationState; 0 = any */
 	const char *email_contains;
 	const char *subaccount_id;
+	bool subaccounts_only;     /* leave out organization-level invitations */
 	unsigned page_size;
 	const char *after_created; /* keyset position from a page token, or NULL */
 	const char *after_id;

@@ -165,19 +165,24 @@ us_err tenancy_check_grant(us_call *call, const ProtobufCMessage *request,
 	int min_role;
 	us_err rc = tenancy_guard_read(call, actor, req->account_id, &account, &reader);
 	if (rc == US_OK)
-		rc = tenancy_grants_fit_account(call, account, req->scope, req->products,
-		                                req->n_products);
-	if (rc == US_OK)
 		rc = tenancy_guard_membership(call, req->account_id, req->actor_user_id, &granter);
-	if (rc == US_OK)
-		rc = tenancy_guard_min_role(call, TENANCY_ACTION_INVITE, &min_role);
 	if (rc != US_OK)
 		return rc;
-
 	Usher__V1__CheckGrantReply *out = US_ARENA_NEW(us_call_arena(call), Usher__V1__CheckGrantReply);
 	if (out == NULL)
 		return US_EEXHAUSTED;
 	usher__v1__check_grant_reply__init(out);
+	/* An outsider learns nothing about the account's products or subaccounts. */
+	if (granter == NULL) {
+		out->reason = "not a member";
+		*reply = &out->base;
+		return US_OK;
+	}
+	rc = tenancy_grants_fit_account(call, account, req->scope, req->products, req->n_products);
+	if (rc == US_OK)
+		rc = tenancy_guard_min_role(call, TENANCY_ACTION_INVITE, &min_role);
+	if (rc != US_OK)
+		return rc;
 	tenancy_decision d = tenancy_access_grant(us_call_arena(call), account, granter, min_role,
 	                                          (int)req->role, req->scope, req->products,
 	                                          req->n_products);
