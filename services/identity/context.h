@@ -18,7 +18,11 @@ typedef struct identity_settings {
 	int64_t session_ttl_hours;
 	int64_t login_max_failures;
 	int64_t login_max_failures_per_address;
+	int64_t login_max_failures_per_email;
+	int64_t login_backoff_base_ms;
+	int64_t login_backoff_max_s;
 	int64_t login_failure_window_s;
+	int64_t login_known_network_days;
 	int64_t email_change_ttl_hours;
 } identity_settings;
 

@@ -328,49 +328,68 @@ us_err identity_store_set_password(PGconn *db, const char *user_id, const char *
 	           &p, NULL);
 }
 
-us_err identity_store_login_failures(PGconn *db, const uint8_t email[IDENTITY_SUBJECT_BYTES],
-                                     const uint8_t *address, int64_t window_s,
-                                     int64_t *email_failures, int64_t *address_failures)
+us_err identity_store_throttle_read(PGconn *db, const identity_throttle_subjects *s,
+                                    int64_t window_s, int64_t known_days,
+                                    identity_throttle_count out[3])
 {
 	params p = {0};
-	p_bytes(&p, email, IDENTITY_SUBJECT_BYTES);
-	p_bytes(&p, address, address ? IDENTITY_SUBJECT_BYTES : 0);
+	p_bytes(&p, s->pair, IDENTITY_SUBJECT_BYTES);
+	p_bytes(&p, s->email, IDENTITY_SUBJECT_BYTES);
+	p_bytes(&p, s->network, s->network ? IDENTITY_SUBJECT_BYTES : 0);
 	p_int(&p, window_s);
+	p_int(&p, known_days);
 	PGresult *res;
 	us_err rc = run(db,
-	                "SELECT coalesce(max(failures) FILTER (WHERE subject = $1::bytea), 0), "
-	                "coalesce(max(failures) FILTER (WHERE subject = $2::bytea), 0) "
-	                "FROM login_failures WHERE subject IN ($1::bytea, $2::bytea) "
-	                "AND window_start > now() - make_interval(secs => $3::int)",
+	                "SELECT CASE subject WHEN $1::bytea THEN 0 WHEN $2::bytea THEN 1 ELSE 2 END, "
+	                "CASE WHEN last_failure_at > now() - make_interval(secs => $4::int) "
+	                "THEN failures ELSE 0 END, "
+	                "coalesce((extract(epoch FROM now() - last_failure_at) * 1000)::bigint, 0), "
+	                "coalesce(last_success_at > now() - make_interval(days => $5::int), false) "
+	                "FROM login_throttle WHERE subject IN ($1::bytea, $2::bytea, $3::bytea)",
 	                &p, &res);
 	if (rc != US_OK)
 		return rc;
-	*email_failures = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	*address_failures = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	memset(out, 0, 3 * sizeof(*out));
+	for (int r = 0; r < PQntuples(res); r++) {
+		int which = atoi(PQgetvalue(res, r, 0));
+		out[which].failures = strtoll(PQgetvalue(res, r, 1), NULL, 10);
+		out[which].since_failure_ms = strtoll(PQgetvalue(res, r, 2), NULL, 10);
+		out[which].known = bool_value(res, r, 3);
+	}
 	PQclear(res);
 	return US_OK;
 }
 
-us_err identity_store_record_login_failure(PGconn *db, const uint8_t email[IDENTITY_SUBJECT_BYTES],
-                                           const uint8_t *address, int64_t window_s)
+us_err identity_store_throttle_fail(PGconn *db, const identity_throttle_subjects *s,
+                                    int64_t window_s, int64_t known_days)
 {
 	params p = {0};
-	p_bytes(&p, email, IDENTITY_SUBJECT_BYTES);
-	p_bytes(&p, address, address ? IDENTITY_SUBJECT_BYTES : 0);
+	p_bytes(&p, s->pair, IDENTITY_SUBJECT_BYTES);
+	p_bytes(&p, s->email, IDENTITY_SUBJECT_BYTES);
+	p_bytes(&p, s->network, s->network ? IDENTITY_SUBJECT_BYTES : 0);
 	p_int(&p, window_s);
+	p_int(&p, known_days);
 	return run(db,
-	           "WITH forgotten AS (DELETE FROM login_failures "
-	           "WHERE window_start <= now() - make_interval(secs => $3::int) "
-	           "AND subject <> $1::bytea AND subject IS DISTINCT FROM $2::bytea) "
-	           "INSERT INTO login_failures AS f (subject, failures, window_start) "
-	           "SELECT s, 1, now() FROM unnest(ARRAY[$1::bytea, $2::bytea]) AS s "
+	           "WITH forgotten AS (DELETE FROM login_throttle "
+	           "WHERE (last_failure_at IS NULL "
+	           "OR last_failure_at <= now() - make_interval(secs => $4::int)) "
+	           "AND (last_success_at IS NULL "
+	           "OR last_success_at <= now() - make_interval(days => $5::int)) "
+	           "AND subject NOT IN ($1::bytea, $2::bytea) AND subject IS DISTINCT FROM $3::bytea) "
+	           "INSERT INTO login_throttle AS t (subject, failures, last_failure_at) "
+	           "SELECT s, 1, now() FROM unnest(ARRAY[$1::bytea, $2::bytea, $3::bytea]) AS s "
 	           "WHERE s IS NOT NULL "
 	           "ON CONFLICT (subject) DO UPDATE SET "
-	           "failures = CASE WHEN f.window_start > now() - make_interval(secs => $3::int) "
-	           "THEN f.failures + 1 ELSE 1 END, "
-	           "window_start = CASE WHEN f.window_start > now() - make_interval(secs => $3::int) "
-	           "THEN f.window_start ELSE now() END",
+	           "failures = CASE WHEN t.last_failure_at > now() - make_interval(secs => $4::int) "
+	           "THEN t.failures + 1 ELSE 1 END, last_failure_at = now()",
 	           &p, NULL);
+}
+
+us_err identity_store_throttle_clear(PGconn *db, const uint8_t *subject)
+{
+	params p = {0};
+	p_bytes(&p, subject, IDENTITY_SUBJECT_BYTES);
+	return run(db, "DELETE FROM login_throttle WHERE subject = $1", &p, NULL);
 }
 
 /* Copies the two text columns of a one-row result into the arena. */
@@ -395,12 +414,14 @@ us_err identity_store_open_session(PGconn *db, us_arena *a, const identity_new_s
 	p_int(&p, s->ttl_hours);
 	p_text(&p, s->old_hash);
 	p_text(&p, s->new_hash);
-	p_bytes(&p, s->email_subject, IDENTITY_SUBJECT_BYTES);
+	p_bytes(&p, s->pair_subject, IDENTITY_SUBJECT_BYTES);
 	PGresult *res;
 	us_err rc = run_row(db,
 	                    "WITH upgraded AS (UPDATE users SET password_hash = $5::text "
 	                    "WHERE id = $1::uuid AND $5::text IS NOT NULL AND password_hash = $4::text), "
-	                    "cleared AS (DELETE FROM login_failures WHERE subject = $6::bytea), "
+	                    "succeeded AS (INSERT INTO login_throttle (subject, last_success_at) "
+	                    "VALUES ($6::bytea, now()) ON CONFLICT (subject) DO UPDATE SET "
+	                    "failures = 0, last_failure_at = NULL, last_success_at = now()), "
 	                    "expired AS (DELETE FROM sessions "
 	                    "WHERE user_id = $1::uuid AND expires_at <= now()) "
 	                    "INSERT INTO sessions (user_id, token_hash, expires_at) "

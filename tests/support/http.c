@@ -15,6 +15,7 @@ struct ut_browser {
 	char base[64];
 	char *csrf;
 	char *accept;
+	char *extra; /* one more header line, or NULL */
 };
 
 int ut_gateway_port(ut_system *sys)
@@ -58,6 +59,7 @@ void ut_browser_free(ut_browser *b)
 	curl_easy_cleanup(b->curl);
 	free(b->csrf);
 	free(b->accept);
+	free(b->extra);
 	free(b);
 }
 
@@ -71,6 +73,12 @@ void ut_browser_set_accept(ut_browser *b, const char *accept)
 {
 	free(b->accept);
 	b->accept = accept ? strdup(accept) : NULL;
+}
+
+void ut_browser_set_header(ut_browser *b, const char *line)
+{
+	free(b->extra);
+	b->extra = line ? strdup(line) : NULL;
 }
 
 typedef struct buffer {
@@ -108,6 +116,8 @@ void ut_http(ut_browser *b, const char *method, const char *path, const char *bo
 		snprintf(line, sizeof(line), "Accept: %s", b->accept);
 		hdrs = curl_slist_append(hdrs, line);
 	}
+	if (b->extra != NULL)
+		hdrs = curl_slist_append(hdrs, b->extra);
 	hdrs = curl_slist_append(hdrs, "Expect:");
 	CURL *c = b->curl;
 	curl_easy_setopt(c, CURLOPT_URL, url);

@@ -21,6 +21,10 @@ void ut_browser_set_csrf(ut_browser *b, const char *token);
 /* The Accept header sent from now on (NULL: none), as a browser sends text/html. Copied. */
 void ut_browser_set_accept(ut_browser *b, const char *accept);
 
+/* One more header line sent from now on ("X-Forwarded-For: 203.0.113.5"; NULL: none).
+ * Copied. */
+void ut_browser_set_header(ut_browser *b, const char *line);
+
 typedef struct ut_reply {
 	long status;
 	char *body;    /* malloc'd, NUL-terminated */
