@@ -183,6 +183,18 @@ void identity_email_subject(const identity_ctx *ctx, const char *email,
 	subject(ctx, "email", email, strlen(email), out);
 }
 
+bool identity_network_subject(const identity_ctx *ctx, const char *address,
+                              uint8_t out[IDENTITY_SUBJECT_BYTES])
+{
+	const char *kind;
+	uint8_t net[16];
+	size_t len;
+	if (!client_network(address, &kind, net, &len))
+		return false;
+	subject(ctx, kind, net, len, out);
+	return true;
+}
+
 us_err identity_login(us_call *call, const ProtobufCMessage *request, ProtobufCMessage **reply)
 {
 	const Usher__V1__LoginRequest *req = (const Usher__V1__LoginRequest *)request;

@@ -67,6 +67,16 @@ static const us_config_var identity_vars[] = {
 	          "that email's own limit"),
 	VAR("EMAIL_CHANGE_TTL_HOURS", US_CONFIG_INT, email_change_ttl_hours, 0, "24", 1, 168, NULL,
 	    "how long an email change verification link stays valid"),
+	VAR("PASSWORD_RESET_TTL_MINUTES", US_CONFIG_INT, password_reset_ttl_minutes, 0, "60", 5,
+	    1440, NULL, "how long a password reset link stays valid"),
+	VAR("PASSWORD_RESET_MAX_PER_EMAIL", US_CONFIG_INT, password_reset_max_per_email, 0, "3", 1,
+	    100, NULL, "reset links sent to one address per PASSWORD_RESET_WINDOW_S; past it "
+	               "requests get the same answer and send nothing"),
+	VAR("PASSWORD_RESET_MAX_PER_ADDRESS", US_CONFIG_INT, password_reset_max_per_address, 0,
+	    "20", 1, 100000, NULL, "reset requests from one client address per "
+	                           "PASSWORD_RESET_WINDOW_S; past it they are RESOURCE_EXHAUSTED"),
+	VAR("PASSWORD_RESET_WINDOW_S", US_CONFIG_INT, password_reset_window_s, 0, "3600", 60,
+	    86400, NULL, "the window the reset limits count in"),
 };
 
 static us_err start(const us_daemon_config *cfg, char *err, size_t err_size)

@@ -30,7 +30,43 @@ typedef struct identity_new_user {
 US_MUST_USE us_err identity_store_create_user(PGconn *db, us_arena *a, const identity_new_user *u,
                                               Usher__V1__User **out);
 
+/* Whether a user whose address is verified has email. An unverified claim does not count:
+ * it never blocks anyone (identity_store_release_claim()). */
 US_MUST_USE us_err identity_store_email_taken(PGconn *db, const char *email, bool *taken);
+
+/* Takes email from the user who only claimed it (unverified), unless that is except_id
+ * (may be NULL): their email becomes NULL and their sessions end. *released (may be NULL)
+ * gets that user's id in a, or NULL when nobody held a claim. */
+US_MUST_USE us_err identity_store_release_claim(PGconn *db, us_arena *a, const char *email,
+                                                const char *except_id, char **released);
+
+/* Marks user_id's address verified, if it is still email and the user active; NOT_FOUND
+ * otherwise. */
+US_MUST_USE us_err identity_store_verify_email(PGconn *db, us_arena *a, const char *user_id,
+                                               const char *email, Usher__V1__User **out);
+
+/* Counts one request for subject in a window of window_s seconds from its first;
+ * *count gets the count with this one. */
+US_MUST_USE us_err identity_store_count_request(PGconn *db, const uint8_t *subject,
+                                                int64_t window_s, int64_t *count);
+
+/* Records a password reset of user_id sent to email, replacing the user's unused ones. */
+US_MUST_USE us_err identity_store_open_password_reset(
+        PGconn *db, us_arena *a, const char *user_id, const char *email,
+        const uint8_t token_hash[US_TOKEN_HASH_BYTES], int64_t ttl_minutes, char **reset_id,
+        char **expires_at);
+
+/* The unused, unexpired reset with that token hash whose address is still its user's,
+ * locked for the transaction: its user (with the address). NOT_FOUND otherwise. */
+US_MUST_USE us_err identity_store_find_password_reset(
+        PGconn *db, us_arena *a, const uint8_t token_hash[US_TOKEN_HASH_BYTES],
+        Usher__V1__User **user);
+
+/* Uses the reset: the new password hash, the address verified, every session and other
+ * reset of the user gone. */
+US_MUST_USE us_err identity_store_use_password_reset(
+        PGconn *db, const uint8_t token_hash[US_TOKEN_HASH_BYTES], const char *user_id,
+        const char *password_hash);
 
 /* NOT_FOUND when there is no such user. */
 US_MUST_USE us_err identity_store_get_user(PGconn *db, us_arena *a, const char *id,
@@ -131,8 +167,8 @@ US_MUST_USE us_err identity_store_open_email_change(PGconn *db, us_arena *a, con
                                                     char **expires_at);
 
 /* Uses the pending, unexpired change with that token hash and applies it (the address
- * becomes verified). NOT_FOUND when there is none; ALREADY_EXISTS when another user has
- * taken the address since. */
+ * becomes verified, taken from a user who only claimed it). NOT_FOUND when there is none;
+ * ALREADY_EXISTS when a verified user has the address since. */
 US_MUST_USE us_err identity_store_confirm_email_change(
         PGconn *db, us_arena *a, const uint8_t token_hash[US_TOKEN_HASH_BYTES],
         Usher__V1__User **out);

@@ -145,7 +145,8 @@ us_err inv_reinvite(us_call *call, const ProtobufCMessage *request, ProtobufCMes
 	inv_reinvite_result result = REINVITE_DONE;
 	if (rc == US_OK)
 		rc = store_reinvite(us_call_db(call), row.id, link.hash_hex, link.sealed,
-		                    users->n_matches > 0, (int)account->invitation_expiry_hours,
+		                    users->n_matches > 0 && users->matches[0]->email_verified,
+		                    (int)account->invitation_expiry_hours,
 		                    inv.cfg.reinvite_min_interval_s, &result);
 	if (rc != US_OK)
 		goto out;

@@ -167,6 +167,29 @@ us_err peer_create_user(peer_ctx *p, const char *key, const Usher__V1__CreateUse
 	return rc == US_OK && *out == NULL ? US_EINTERNAL : rc;
 }
 
+us_err peer_confirm_email_ownership(peer_ctx *p, const char *key, const char *user_id,
+                                    const char *email, Usher__V1__User **out)
+{
+	Usher__V1__ConfirmEmailOwnershipRequest req = USHER__V1__CONFIRM_EMAIL_OWNERSHIP_REQUEST__INIT;
+	req.user_id = (char *)user_id;
+	req.email = (char *)email;
+	ProtobufCMessage *reply;
+	us_err rc = call(p, inv.identity, IDENTITY "ConfirmEmailOwnership", key, &req.base,
+	                 &usher__v1__confirm_email_ownership_reply__descriptor, &reply);
+	if (rc == US_OK)
+		*out = ((Usher__V1__ConfirmEmailOwnershipReply *)reply)->user;
+	return rc == US_OK && *out == NULL ? US_EINTERNAL : rc;
+}
+
+us_err peer_send_email(peer_ctx *p, const Usher__V1__Email *email)
+{
+	Usher__V1__SendEmailRequest req = USHER__V1__SEND_EMAIL_REQUEST__INIT;
+	req.email = (Usher__V1__Email *)email;
+	ProtobufCMessage *reply;
+	return call(p, inv.notification, "usher.v1.NotificationService/SendEmail", NULL, &req.base,
+	            &usher__v1__send_email_reply__descriptor, &reply);
+}
+
 us_err peer_send_emails(peer_ctx *p, const Usher__V1__SendEmailsRequest *req)
 {
 	ProtobufCMessage *reply;

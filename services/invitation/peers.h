@@ -47,6 +47,10 @@ US_MUST_USE us_err peer_create_user(peer_ctx *p, const char *key,
                                     const Usher__V1__CreateUserRequest *req,
                                     Usher__V1__User **out);
 
+US_MUST_USE us_err peer_confirm_email_ownership(peer_ctx *p, const char *key, const char *user_id,
+                                                const char *email, Usher__V1__User **out);
+
 US_MUST_USE us_err peer_send_emails(peer_ctx *p, const Usher__V1__SendEmailsRequest *req);
+US_MUST_USE us_err peer_send_email(peer_ctx *p, const Usher__V1__Email *email);
 
 #endif

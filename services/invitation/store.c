@@ -706,3 +706,79 @@ us_err store_link_joins(PGconn *c, us_arena *a, const char *account_id, unsigned
 	PQclear(res);
 	return US_OK;
 }
+
+/* --- joins waiting for their address to be proven --- */
+
+#define JOIN_COLUMNS                                                                           \
+	"r.id, r.user_id, r.email, r.state, r.expires_at <= now(), " TS("r.expires_at") ", "       \
+	"to_char(r.expires_at, 'YYYY-MM-DD HH24:MI \"UTC\"')"
+#define JOIN_NCOLS 7
+
+static us_err one_join(PGconn *c, us_arena *a, const char *sql, int n, const char *const *params,
+                       const int *lengths, const int *formats, join_request_row *out)
+{
+	PGresult *res;
+	us_err rc = us_db_exec_bin(c, sql, n, params, lengths, formats, &res);
+	if (rc != US_OK)
+		return rc;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return US_ENOTFOUND;
+	}
+	out->id = dup(a, res, 0, 0);
+	out->user_id = dup(a, res, 0, 1);
+	out->email = dup(a, res, 0, 2);
+	out->state = dup(a, res, 0, 3);
+	out->expired = boolean(res, 0, 4);
+	out->expires_at = dup(a, res, 0, 5);
+	out->expires_text = dup(a, res, 0, 6);
+	PQclear(res);
+	return US_OK;
+}
+
+us_err store_join_request_open(PGconn *c, us_arena *a, const char *link_id, const char *user_id,
+                               const char *email, const char *token_hash_hex, unsigned hours,
+                               join_request_row *out)
+{
+	char h[16];
+	snprintf(h, sizeof(h), "%u", hours);
+	const char *params[] = {link_id, user_id, email, token_hash_hex, h};
+	return one_join(c, a,
+	                "WITH replaced AS (UPDATE link_join_requests SET state = 'cancelled',"
+	                " decided_at = now() WHERE link_id = $1 AND user_id = $2 AND state = 'pending')"
+	                " INSERT INTO link_join_requests AS r (link_id, user_id, email, token_hash,"
+	                " expires_at) VALUES ($1, $2, $3, decode($4, 'hex'),"
+	                " now() + make_interval(hours => $5::int)) RETURNING " JOIN_COLUMNS,
+	                5, params, NULL, NULL, out);
+}
+
+us_err store_join_request_by_token(PGconn *c, us_arena *a, const uint8_t *hash, bool lock,
+                                   join_request_row *out)
+{
+	const char *params[] = {(const char *)hash};
+	const int lengths[] = {32};
+	const int formats[] = {1};
+	us_err rc = one_join(c, a,
+	                     lock ? "SELECT " JOIN_COLUMNS " FROM link_join_requests r"
+	                            " WHERE r.token_hash = $1 AND r.state = 'pending'"
+	                            " AND r.expires_at > now() FOR UPDATE"
+	                          : "SELECT " JOIN_COLUMNS " FROM link_join_requests r"
+	                            " WHERE r.token_hash = $1",
+	                     1, params, lengths, formats, out);
+	if (rc != US_OK)
+		return rc;
+	const char *link_params[] = {out->id};
+	return one_link(c, a,
+	                "SELECT " LINK_COLUMNS " FROM links WHERE id ="
+	                " (SELECT link_id FROM link_join_requests WHERE id = $1)",
+	                1, link_params, NULL, NULL, &out->link);
+}
+
+us_err store_join_request_close(PGconn *c, const char *id, const char *state)
+{
+	const char *params[] = {id, state};
+	return us_db_exec(c,
+	                  "UPDATE link_join_requests SET state = $2, decided_at = now()"
+	                  " WHERE id = $1 AND state = 'pending'",
+	                  2, params, NULL);
+}
