@@ -291,6 +291,9 @@ us_err inv_accept_link(us_call *call, const ProtobufCMessage *request, ProtobufC
 			rc = us_call_error(call, US_EUNAUTHENTICATED, "your session has ended; sign in again");
 		else if (rc != US_OK)
 			rc = inv_upstream_error(call, &p, rc, "checking the session");
+		if (rc == US_OK && user->email[0] == '\0')
+			rc = us_call_error(call, US_EPRECONDITION,
+			                   "your account has no email address any more; sign up again");
 		if (rc == US_OK)
 			rc = admit_address(call, &link, account, user->email);
 		if (rc == US_OK)
