@@ -251,6 +251,15 @@ static void test_malformed_json_and_wrong_types_are_400(void **state)
 	ut_reply_free(&r);
 }
 
+/* The form token a page gave, from its hidden field. */
+static char *page_form_token(const char *body)
+{
+	const char *p = strstr(body, "name=form_token value=\"");
+	assert_non_null(p);
+	p += strlen("name=form_token value=\"");
+	return us_arena_strndup(A, p, strcspn(p, "\""));
+}
+
 /* A browser following the email's link gets a page, and its forms work without script. */
 static void test_invitee_pages(void **state)
 {
@@ -282,12 +291,15 @@ static void test_invitee_pages(void **state)
 	assert_null(strstr(r.body, "<script>"));
 	assert_non_null(strstr(r.body, "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co"));
 	assert_non_null(strstr(r.body, "Accept and create my account"));
+	char *form_tok = page_form_token(r.body);
 	ut_reply_free(&r);
 
 	/* The new user signs up through the form: joined, and signed in. */
 	snprintf(path, sizeof(path), "/i/%s/accept-form", mails[0].token);
-	static const char signup[] = "name=Page+New&phone=&password=correct+horse+battery";
-	ut_http(b, "POST", path, signup, sizeof(signup) - 1, "application/x-www-form-urlencoded", &r);
+	char signup[200];
+	snprintf(signup, sizeof(signup), "form_token=%s&name=Page+New&phone=&password=correct+horse+battery",
+	         form_tok);
+	ut_http(b, "POST", path, signup, strlen(signup), "application/x-www-form-urlencoded", &r);
 	expect(&r, 200);
 	assert_non_null(strstr(r.body, "Welcome to"));
 	assert_non_null(strcasestr(r.headers, "Set-Cookie: usher_session="));
@@ -304,22 +316,26 @@ static void test_invitee_pages(void **state)
 	ut_http(old, "GET", path, NULL, 0, NULL, &r);
 	expect(&r, 200);
 	assert_non_null(strstr(r.body, "sign in to accept"));
+	char *old_tok = page_form_token(r.body);
 	ut_reply_free(&r);
 	snprintf(path, sizeof(path), "/i/%s/accept-form", mails[1].token);
-	static const char wrong[] = "password=not+the+password";
-	ut_http(old, "POST", path, wrong, sizeof(wrong) - 1, "application/x-www-form-urlencoded", &r);
+	char wrong[200], right[200];
+	snprintf(wrong, sizeof(wrong), "form_token=%s&password=not+the+password", old_tok);
+	ut_http(old, "POST", path, wrong, strlen(wrong), "application/x-www-form-urlencoded", &r);
 	expect(&r, 401);
 	assert_null(strcasestr(r.headers, "Set-Cookie"));
 	ut_reply_free(&r);
-	static const char right[] = "password=correct+horse+battery";
-	ut_http(old, "POST", path, right, sizeof(right) - 1, "application/x-www-form-urlencoded", &r);
+	snprintf(right, sizeof(right), "form_token=%s&password=correct+horse+battery", old_tok);
+	ut_http(old, "POST", path, right, strlen(right), "application/x-www-form-urlencoded", &r);
 	expect(&r, 200);
 	assert_non_null(strstr(r.body, "Welcome to"));
 	ut_reply_free(&r);
 
 	/* Declining through the form. */
 	snprintf(path, sizeof(path), "/i/%s/decline-form", mails[2].token);
-	ut_http(b, "POST", path, "", 0, "application/x-www-form-urlencoded", &r);
+	char decline[100];
+	snprintf(decline, sizeof(decline), "form_token=%s", form_tok);
+	ut_http(b, "POST", path, decline, strlen(decline), "application/x-www-form-urlencoded", &r);
 	expect(&r, 200);
 	assert_non_null(strstr(r.body, "Invitation declined"));
 	ut_reply_free(&r);

@@ -294,7 +294,8 @@ static void test_slow_http_clients_do_not_block_others(void **state)
 		assert_true(idle[i] >= 0);
 	}
 	static const char head[] = "POST /rpc/usher.v1.IdentityService/Login HTTP/1.1\r\n"
-	                           "Host: 127.0.0.1\r\nContent-Length: 100000\r\n";
+	                           "Host: 127.0.0.1\r\nContent-Type: application/json\r\n"
+	                           "Content-Length: 100000\r\n";
 	for (int i = 0; i < TRICKLING_CONNECTIONS; i++) {
 		trickling[i] = raw_connect(base);
 		assert_true(trickling[i] >= 0);

@@ -62,6 +62,7 @@ DATABASE_URL="postgresql://usher_notification:$role_pw@/email_bench?host=$sock&p
 RPC_SIGNING_KEY="$daemon_key" RPC_CALLERS_FILE="$tmp/callers.conf" \
 RPC_LISTEN="$NOTIFICATION_RPC_URL" LOG_LEVEL=warn DELIVERY_WORKERS="$WORKERS" \
 SMTP_URL="smtp://127.0.0.1:$(cat "$tmp/sink.port")" \
+NOTIFICATION_SEAL_KEY=4242424242424242424242424242424242424242424242424242424242424242 \
 	"$BIN/usher-notificationd" >"$tmp/notificationd.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do

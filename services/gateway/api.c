@@ -41,6 +41,7 @@ static const public_method public_methods[] = {
 	{"usher.v1.TenancyService/Remove", SIGNED_IN},
 	{"usher.v1.TenancyService/ListMembers", SIGNED_IN},
 	{"usher.v1.TenancyService/ListMyMemberships", SIGNED_IN},
+	{"usher.v1.TenancyService/TransferPrimaryOwnership", SIGNED_IN},
 	{"usher.v1.InvitationService/CreateInvitations", SIGNED_IN},
 	{"usher.v1.InvitationService/ListInvitations", SIGNED_IN},
 	{"usher.v1.InvitationService/GetInvitation", SIGNED_IN},
@@ -56,6 +57,8 @@ static const public_method public_methods[] = {
 	{"usher.v1.InvitationService/ListLinkJoins", SIGNED_IN},
 	{"usher.v1.InvitationService/PreviewLink", TOKEN_HOLDER},
 	{"usher.v1.InvitationService/AcceptLink", TOKEN_HOLDER},
+	{"usher.v1.InvitationService/PreviewLinkJoin", TOKEN_HOLDER},
+	{"usher.v1.InvitationService/ConfirmLinkJoin", TOKEN_HOLDER},
 	{"usher.v1.TenancyService/Check", SERVICE_KEY},
 	{"usher.v1.TenancyService/CheckGrant", SERVICE_KEY},
 };

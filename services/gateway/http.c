@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "clock.h"
 #include "log.h"
+#include "proxies.h"
 #include "routes.h"
 #include "state.h"
 
@@ -85,18 +87,45 @@ json_t *gw_body_json(gw_request *req, gw_response *res)
 	return doc;
 }
 
+/* Keeps the value of the last X-Forwarded-For header: the one the nearest proxy wrote. */
+static enum MHD_Result last_forwarded_for(void *cls, enum MHD_ValueKind kind, const char *key,
+                                          const char *value)
+{
+	(void)kind;
+	if (strcasecmp(key, "X-Forwarded-For") == 0)
+		*(const char **)cls = value;
+	return MHD_YES;
+}
+
 static void client_address(struct MHD_Connection *conn, char *out, size_t size)
 {
 	const union MHD_ConnectionInfo *info =
 	        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	out[0] = '\0';
-	if (info == NULL || info->client_addr == NULL)
-		return;
-	const struct sockaddr *sa = info->client_addr;
-	if (sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)size);
-	else if (sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)size);
+	char peer[GW_ADDRESS_TEXT_MAX] = "";
+	const struct sockaddr *sa = info != NULL ? info->client_addr : NULL;
+	if (sa != NULL && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, peer, sizeof(peer));
+	else if (sa != NULL && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, peer, sizeof(peer));
+	const char *forwarded = NULL;
+	if (gw.proxies.n > 0)
+		MHD_get_connection_values(conn, MHD_HEADER_KIND, last_forwarded_for, &forwarded);
+	gw_proxies_client(&gw.proxies, peer, forwarded, out, size);
+}
+
+/* Is the request's Content-Type application/json (parameters allowed)? A cross-site form
+ * can send only form encodings and text/plain, so JSON routes refuse everything else. */
+static bool json_content_type(gw_request *req)
+{
+	const char *type = gw_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
+	static const char json[] = "application/json";
+	if (type == NULL)
+		return false;
+	type += strspn(type, " \t");
+	if (strncasecmp(type, json, sizeof(json) - 1) != 0)
+		return false;
+	char next = type[sizeof(json) - 1];
+	return next == '\0' || next == ';' || next == ' ' || next == '\t';
 }
 
 static struct MHD_Response *make_body(const gw_response *res)
@@ -150,15 +179,24 @@ static enum MHD_Result send_response(gw_request *req, gw_response *res)
 	return ret;
 }
 
-static enum MHD_Result reply_too_large(gw_request *req)
+/* Replies before the body is read; the rest of it is discarded and the connection
+ * closed. */
+static enum MHD_Result reply_early(gw_request *req, unsigned status, us_err code,
+                                   const char *message)
 {
 	req->too_large = true;
 	gw_response res = {0};
-	gw_reply_error(&res, US_EEXHAUSTED, "the request body is too large", NULL);
-	res.status = MHD_HTTP_CONTENT_TOO_LARGE;
+	gw_reply_error(&res, code, message, NULL);
+	res.status = status;
 	enum MHD_Result ret = send_response(req, &res);
 	json_decref(res.json);
 	return ret;
+}
+
+static enum MHD_Result reply_too_large(gw_request *req)
+{
+	return reply_early(req, MHD_HTTP_CONTENT_TOO_LARGE, US_EEXHAUSTED,
+	                   "the request body is too large");
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -188,6 +226,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		const char *length = gw_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (length != NULL && strtoull(length, NULL, 10) > max)
 			return reply_too_large(req);
+		if (req->route != NULL && req->route->json && !json_content_type(req))
+			return reply_early(req, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, US_EINVAL,
+			                   "send the body as JSON, with Content-Type: application/json");
 		return MHD_YES;
 	}
 	if (*upload_data_size > 0) {

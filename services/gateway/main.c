@@ -8,6 +8,7 @@
 
 #include "daemon.h"
 #include "http.h"
+#include "proxies.h"
 #include "state.h"
 #include "token.h"
 
@@ -15,6 +16,12 @@ gw_state gw;
 
 #define SETTING(name, type, field, flags, fallback, min, max, check, help)                      \
 	{name, type, offsetof(gw_settings, field), flags, fallback, min, max, check, help}
+
+static const char *trusted_proxies_check(const char *value)
+{
+	gw_proxies parsed;
+	return gw_proxies_parse(value, &parsed);
+}
 
 static const us_config_var gateway_vars[] = {
 	SETTING("HTTP_ADDRESS", US_CONFIG_STRING, http_address, 0, "127.0.0.1", 7, 15, NULL,
@@ -43,6 +50,10 @@ static const us_config_var gateway_vars[] = {
 	        us_config_check_nng_url, "address of usher-tenancyd"),
 	SETTING("INVITATION_RPC_URL", US_CONFIG_STRING, invitation_url, US_CONFIG_REQUIRED, NULL, 1,
 	        0, us_config_check_nng_url, "address of usher-invitationd"),
+	SETTING("TRUSTED_PROXIES", US_CONFIG_STRING, trusted_proxies, 0, NULL, 1, 2000,
+	        trusted_proxies_check,
+	        "reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For "
+	        "names the client; unset: the socket's peer is the client"),
 };
 
 static void stop(void)
@@ -63,6 +74,11 @@ static us_err start(const us_daemon_config *cfg, char *err, size_t err_size)
 		return US_EINVAL;
 	}
 	gw.secure_cookies = strncmp(gw.cfg.public_base_url, "https://", 8) == 0;
+	const char *why = gw_proxies_parse(gw.cfg.trusted_proxies, &gw.proxies);
+	if (why != NULL) {
+		snprintf(err, err_size, "TRUSTED_PROXIES: %s", why);
+		return US_EINVAL;
+	}
 	const char *urls[GW_N_BACKENDS] = {gw.cfg.identity_url, gw.cfg.tenancy_url,
 	                                   gw.cfg.invitation_url};
 	us_err rc = US_OK;

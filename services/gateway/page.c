@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "backend.h"
+#include "log.h"
 #include "session.h"
 #include "state.h"
 #include "usher/v1/identity.pb-c.h"
@@ -160,13 +163,60 @@ static const char *closed_reason(const Usher__V1__PreviewReply *inv, us_arena *a
 	}
 }
 
-/* Opens a form posting to /i/<token>/<action>. */
-static void form(page *p, const char *token, const char *action)
+/* --- the form token ---
+ * The forms sign people in, so a cross-site form must not be able to post them (login
+ * CSRF). The page sets a random token in a SameSite=Strict cookie and in the forms; a
+ * post must bring both, equal. Another site can neither read the cookie nor make the
+ * browser send it. */
+
+#define FORM_COOKIE "usher_form"
+#define FORM_FIELD "form_token"
+#define FORM_TOKEN_BYTES 18
+
+/* The browser's form token: the one its cookie holds, or a new one set in res. */
+static const char *form_token(gw_request *req, gw_response *res)
+{
+	const char *have = gw_cookie(req, FORM_COOKIE);
+	size_t text_len = sodium_base64_ENCODED_LEN(FORM_TOKEN_BYTES,
+	                                            sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	if (have != NULL && strlen(have) == text_len - 1 &&
+	    strspn(have, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
+	            text_len - 1)
+		return have;
+	uint8_t raw[FORM_TOKEN_BYTES];
+	randombytes_buf(raw, sizeof(raw));
+	char *token = us_arena_alloc(req->arena, text_len);
+	char *cookie = NULL;
+	if (token != NULL) {
+		sodium_bin2base64(token, text_len, raw, sizeof(raw),
+		                  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+		cookie = us_arena_printf(req->arena, "%s=%s; Path=/i/; HttpOnly; SameSite=Strict%s",
+		                         FORM_COOKIE, token, gw.secure_cookies ? "; Secure" : "");
+	}
+	if (cookie == NULL)
+		return NULL;
+	res->cookies[res->n_cookies++] = cookie;
+	return token;
+}
+
+/* Did this post come from our own form? */
+static bool form_token_ok(gw_request *req, const char *given)
+{
+	const char *want = gw_cookie(req, FORM_COOKIE);
+	if (want == NULL || given == NULL || want[0] == '\0' || strlen(want) != strlen(given))
+		return false;
+	return sodium_memcmp(want, given, strlen(want)) == 0;
+}
+
+/* Opens a form posting to /i/<token>/<action>, carrying the form token. */
+static void form(page *p, const char *token, const char *action, const char *form_tok)
 {
 	put(p, "<form method=post action=\"/i/");
 	text(p, token);
 	put(p, "/");
 	put(p, action);
+	put(p, "\"><input type=hidden name=" FORM_FIELD " value=\"");
+	text(p, form_tok);
 	put(p, "\">");
 }
 
@@ -188,6 +238,12 @@ void gw_page_invitation(gw_request *req, gw_response *res, char *token)
 		message_page(req, res, 200, "This invitation is closed", closed, NULL);
 		return;
 	}
+	const char *form_tok = form_token(req, res);
+	if (form_tok == NULL) {
+		message_page(req, res, 500, "That did not work",
+		             "Something went wrong on our side; try again.", NULL);
+		return;
+	}
 	page p = {0};
 	char *title = us_arena_printf(req->arena, "Join %s", inv->account_name);
 	begin(&p, title ? title : "Invitation");
@@ -202,7 +258,7 @@ void gw_page_invitation(gw_request *req, gw_response *res, char *token)
 	put(&p, " as ");
 	put(&p, role_label(inv->role));
 	put(&p, ".</p>");
-	form(&p, token, "accept-form");
+	form(&p, token, "accept-form", form_tok);
 	if (inv->existing_user) {
 		put(&p, "<p>You already have an account: sign in to accept.</p>"
 		        "<label>Password<input name=password type=password required autocomplete="
@@ -214,7 +270,7 @@ void gw_page_invitation(gw_request *req, gw_response *res, char *token)
 		        "name=password type=password required minlength=8 autocomplete=new-password>"
 		        "</label><button>Accept and create my account</button></form>");
 	}
-	form(&p, token, "decline-form");
+	form(&p, token, "decline-form", form_tok);
 	put(&p, "<button>Decline</button></form><p class=note>This invitation expires ");
 	text(&p, inv->expires_at);
 	put(&p, ". Only accept it if you know ");
@@ -277,30 +333,66 @@ static char *form_value(gw_request *req, const char *name)
 	return "";
 }
 
+/* The refusal of a post that did not come from our own page. */
+static void refuse_foreign_form(gw_request *req, gw_response *res, const char *token)
+{
+	char *back = us_arena_printf(req->arena, "/i/%s", token);
+	message_page(req, res, 403, "Please use the invitation page",
+	             "This form was not sent from the invitation's page, or the page is too old. "
+	             "Open the invitation link again.",
+	             back);
+}
+
+/* Ends a session this request opened, when what it was opened for failed. */
+static void end_session(gw_request *req, const char *session_token)
+{
+	Usher__V1__LogoutRequest in = USHER__V1__LOGOUT_REQUEST__INIT;
+	in.session_token = (char *)session_token;
+	ProtobufCMessage *out;
+	us_status st;
+	if (gw_call(req, GW_IDENTITY, "usher.v1.IdentityService/Logout", NULL, &in.base,
+	            &usher__v1__logout_reply__descriptor, &out, &st) != US_OK)
+		us_log_fields(US_LOG_WARN, "could not end the session of a failed accept", "reason",
+		              st.message, NULL);
+	us_status_clear(&st);
+}
+
 void gw_page_accept(gw_request *req, gw_response *res, char *token)
 {
 	res->no_referrer = true;
 	char *name = form_value(req, "name");
 	char *phone = form_value(req, "phone");
 	char *password = form_value(req, "password");
+	if (!form_token_ok(req, form_value(req, FORM_FIELD))) {
+		refuse_foreign_form(req, res, token);
+		return;
+	}
 	if (name == NULL || phone == NULL || password == NULL) {
 		error_page(req, res, US_EINVAL, "The form could not be read.", token);
 		return;
 	}
+	/* Everything that can be checked is checked before anyone is signed in. */
 	Usher__V1__PreviewReply *inv;
 	us_status st;
 	us_err rc = preview(req, token, &inv, &st);
+	const char *closed = rc == US_OK ? closed_reason(inv, req->arena) : NULL;
+	if (rc != US_OK || closed != NULL) {
+		error_page(req, res, rc != US_OK ? rc : US_EPRECONDITION, closed ? closed : st.message,
+		           token);
+		us_status_clear(&st);
+		return;
+	}
 	Usher__V1__AcceptRequest in = USHER__V1__ACCEPT_REQUEST__INIT;
 	Usher__V1__NewUserProfile profile = USHER__V1__NEW_USER_PROFILE__INIT;
 	in.token = token;
 	Usher__V1__LoginReply *login = NULL;
-	if (rc == US_OK && inv->existing_user) {
+	if (inv->existing_user) {
 		/* Signing in with the invited address: the password proves it is theirs. */
 		us_status_clear(&st);
 		rc = gw_session_start(req, res, inv->email, password, &login, &st);
 		if (rc == US_OK)
 			in.session_token = login->session_token;
-	} else if (rc == US_OK) {
+	} else {
 		profile.name = name;
 		profile.phone = phone;
 		profile.password = password;
@@ -315,12 +407,15 @@ void gw_page_accept(gw_request *req, gw_response *res, char *token)
 	/* The new user is signed in too; if that fails they have joined all the same and
 	 * can sign in later, so its outcome changes nothing here. */
 	if (rc == US_OK && login == NULL) {
-		us_status_clear(&st);
-		if (gw_session_start(req, res, inv->email, password, &login, &st) != US_OK)
+		us_status st2;
+		if (gw_session_start(req, res, inv->email, password, &login, &st2) != US_OK)
 			res->n_cookies = 0;
+		us_status_clear(&st2);
 	}
 	if (rc != US_OK) {
-		/* A failed accept must not leave a session behind. */
+		/* A failed accept leaves no session behind: not in the browser, not at identityd. */
+		if (login != NULL)
+			end_session(req, login->session_token);
 		res->n_cookies = 0;
 		error_page(req, res, rc, st.message, token);
 	} else {
@@ -335,6 +430,10 @@ void gw_page_accept(gw_request *req, gw_response *res, char *token)
 void gw_page_decline(gw_request *req, gw_response *res, char *token)
 {
 	res->no_referrer = true;
+	if (!form_token_ok(req, form_value(req, FORM_FIELD))) {
+		refuse_foreign_form(req, res, token);
+		return;
+	}
 	Usher__V1__DeclineRequest in = USHER__V1__DECLINE_REQUEST__INIT;
 	in.token = token;
 	ProtobufCMessage *out;

@@ -264,14 +264,18 @@ static bool read_taking_up(gw_request *req, gw_response *res, json_t *body, taki
 }
 
 /* Replies to a taking-up: a new user is signed in as well; the daemon's reply goes under
- * key. */
+ * key. A join waiting for its address to be confirmed signs nobody in (202). */
 static void reply_taking_up(gw_request *req, gw_response *res, const taking_up *t, us_err rc,
                             us_status *st, ProtobufCMessage *out, const Usher__V1__User *user,
-                            const char *password, const char *key)
+                            const char *password, const char *key, bool awaiting)
 {
 	if (rc != US_OK) {
 		strip_prefix(st, "new_user.");
 		gw_reply_error(res, rc, st->message, st);
+	} else if (awaiting) {
+		gw_reply_json(res, 202,
+		              json_pack("{s:o, s:s}", key, us_pbjson_encode(out), "message",
+		                        "check your email: follow the link sent to your address to join"));
 	} else if (t->sign_up) {
 		sign_in(req, res, user->email, password);
 		if (res->status == 200)
@@ -304,7 +308,7 @@ static void accept_link(gw_request *req, gw_response *res, char *token)
 		                    &in.base, &usher__v1__accept_reply__descriptor, &out, &st);
 		reply_taking_up(req, res, &t, rc, &st, out,
 		                rc == US_OK ? ((Usher__V1__AcceptReply *)out)->user : NULL,
-		                profile.password, "accepted");
+		                profile.password, "accepted", false);
 	}
 	json_decref(body);
 }
@@ -330,9 +334,112 @@ static void join_link(gw_request *req, gw_response *res, char *token)
 		us_status st;
 		us_err rc = gw_call(req, GW_INVITATION, "usher.v1.InvitationService/AcceptLink", NULL,
 		                    &in.base, &usher__v1__accept_link_reply__descriptor, &out, &st);
-		reply_taking_up(req, res, &t, rc, &st, out,
-		                rc == US_OK ? ((Usher__V1__AcceptLinkReply *)out)->user : NULL,
-		                profile.password, "joined");
+		Usher__V1__AcceptLinkReply *joined = rc == US_OK ? (Usher__V1__AcceptLinkReply *)out : NULL;
+		reply_taking_up(req, res, &t, rc, &st, out, joined ? joined->user : NULL,
+		                profile.password, "joined", joined && joined->awaiting_confirmation);
+	}
+	json_decref(body);
+}
+
+/* GET /j/<token>: a join's confirmation link, previewed (never consumed); POST
+ * /j/<token>/confirm: followed, proving the address, and the join done. */
+void gw_people_join(gw_request *req, gw_response *res)
+{
+	res->no_referrer = true;
+	const char *start = req->path + strlen("/j/");
+	const char *slash = strchr(start, '/');
+	size_t len = slash ? (size_t)(slash - start) : strlen(start);
+	const char *action = slash ? slash + 1 : "";
+	bool get = strcmp(req->method, "GET") == 0;
+	if (len == 0 || len > TOKEN_MAX || (get ? action[0] != '\0' : strcmp(action, "confirm") != 0)) {
+		gw_reply_error(res, US_ENOTFOUND, "not found", NULL);
+		return;
+	}
+	char *token = us_arena_strndup(req->arena, start, len);
+	ProtobufCMessage *out;
+	us_status st;
+	us_err rc;
+	if (get) {
+		Usher__V1__PreviewLinkJoinRequest in = USHER__V1__PREVIEW_LINK_JOIN_REQUEST__INIT;
+		in.token = token;
+		rc = gw_call(req, GW_INVITATION, "usher.v1.InvitationService/PreviewLinkJoin", NULL,
+		             &in.base, &usher__v1__preview_link_join_reply__descriptor, &out, &st);
+	} else {
+		Usher__V1__ConfirmLinkJoinRequest in = USHER__V1__CONFIRM_LINK_JOIN_REQUEST__INIT;
+		in.token = token;
+		rc = gw_call(req, GW_INVITATION, "usher.v1.InvitationService/ConfirmLinkJoin", NULL,
+		             &in.base, &usher__v1__accept_link_reply__descriptor, &out, &st);
+	}
+	if (rc == US_OK)
+		gw_reply_json(res, 200, get ? us_pbjson_encode(out)
+		                            : json_pack("{s:o}", "joined", us_pbjson_encode(out)));
+	else
+		gw_reply_error(res, rc, st.message, &st);
+	us_status_clear(&st);
+}
+
+/* POST /password-reset {email}: the same answer whether or not the address has a user. */
+void gw_people_password_reset(gw_request *req, gw_response *res)
+{
+	json_t *body = gw_body_json(req, res);
+	if (body == NULL)
+		return;
+	static const char *const allowed[] = {"email"};
+	const char *email = NULL;
+	if (only_members(res, body, allowed, 1) && (email = string_member(res, body, "email"))) {
+		Usher__V1__RequestPasswordResetRequest in = USHER__V1__REQUEST_PASSWORD_RESET_REQUEST__INIT;
+		in.email = (char *)email;
+		in.client_address = req->client_address;
+		ProtobufCMessage *out;
+		us_status st;
+		us_err rc = gw_call(req, GW_IDENTITY, "usher.v1.IdentityService/RequestPasswordReset",
+		                    NULL, &in.base, &usher__v1__request_password_reset_reply__descriptor,
+		                    &out, &st);
+		if (rc == US_OK)
+			gw_reply_json(res, 200,
+			              json_pack("{s:s}", "message",
+			                        "if an account has this address, a link to reset its "
+			                        "password is on its way"));
+		else
+			gw_reply_error(res, rc, st.message, &st);
+		us_status_clear(&st);
+	}
+	json_decref(body);
+}
+
+/* POST /password-reset/<token> {password}: sets it; the person signs in afterwards. */
+void gw_people_password_reset_confirm(gw_request *req, gw_response *res)
+{
+	res->no_referrer = true;
+	const char *token = req->path + strlen("/password-reset/");
+	if (token[0] == '\0' || strlen(token) > TOKEN_MAX || strchr(token, '/') != NULL) {
+		gw_reply_error(res, US_ENOTFOUND, "not found", NULL);
+		return;
+	}
+	json_t *body = gw_body_json(req, res);
+	if (body == NULL)
+		return;
+	static const char *const allowed[] = {"password"};
+	const char *password = NULL;
+	if (only_members(res, body, allowed, 1) && (password = string_member(res, body, "password"))) {
+		Usher__V1__ResetPasswordRequest in = USHER__V1__RESET_PASSWORD_REQUEST__INIT;
+		in.token = (char *)token;
+		in.new_password = (char *)password;
+		ProtobufCMessage *out;
+		us_status st;
+		us_err rc = gw_call(req, GW_IDENTITY, "usher.v1.IdentityService/ResetPassword", NULL,
+		                    &in.base, &usher__v1__reset_password_reply__descriptor, &out, &st);
+		if (rc == US_OK) {
+			gw_reply_json(res, 200, json_object());
+		} else {
+			/* The form's field is "password". */
+			for (size_t i = 0; i < st.n_violations; i++) {
+				if (strcmp(st.violations[i].field, "new_password") == 0)
+					strcpy(st.violations[i].field, "password");
+			}
+			gw_reply_error(res, rc, st.message, &st);
+		}
+		us_status_clear(&st);
 	}
 	json_decref(body);
 }

@@ -13,19 +13,29 @@ static void alive(gw_request *req, gw_response *res)
 	gw_reply_json(res, 200, json_pack("{s:s}", "status", "ok"));
 }
 
+/* The first route that matches serves; the forms come before the JSON routes they share
+ * a prefix with. Every state-changing route either takes only JSON (a cross-site form
+ * cannot send it) or, for the invitee's forms, checks a form token (page.c). */
 static const gw_route routes[] = {
-	{"GET", "/livez", "/livez", alive, NULL},
-	{"GET", "/readyz", "/readyz", alive, NULL},
-	{"POST", "/login", "/login", gw_people_login, NULL},
-	{"POST", "/logout", "/logout", gw_people_logout, NULL},
-	{"GET", "/me", "/me", gw_people_me, NULL},
-	{"GET", "/i/", "/i/{token}", gw_people_preview, NULL},
-	{"POST", "/i/", "/i/{token}/{action}", gw_people_respond, NULL},
-	{"GET", "/l/", "/l/{token}", gw_people_preview, NULL},
-	{"POST", "/l/", "/l/{token}/{action}", gw_people_respond, NULL},
-	{"POST", "/rpc/", "/rpc/{method}", gw_api_call, NULL},
+	{"GET", "/livez", "/livez", alive, NULL, false},
+	{"GET", "/readyz", "/readyz", alive, NULL, false},
+	{"POST", "/login", "/login", gw_people_login, NULL, true},
+	{"POST", "/logout", "/logout", gw_people_logout, NULL, true},
+	{"GET", "/me", "/me", gw_people_me, NULL, false},
+	{"GET", "/i/", "/i/{token}", gw_people_preview, NULL, false},
+	{"POST", "/i/{}/accept-form", "/i/{token}/accept-form", gw_people_respond, NULL, false},
+	{"POST", "/i/{}/decline-form", "/i/{token}/decline-form", gw_people_respond, NULL, false},
+	{"POST", "/i/", "/i/{token}/{action}", gw_people_respond, NULL, true},
+	{"GET", "/l/", "/l/{token}", gw_people_preview, NULL, false},
+	{"POST", "/l/", "/l/{token}/{action}", gw_people_respond, NULL, true},
+	{"GET", "/j/", "/j/{token}", gw_people_join, NULL, false},
+	{"POST", "/j/", "/j/{token}/confirm", gw_people_join, NULL, true},
+	{"POST", "/password-reset", "/password-reset", gw_people_password_reset, NULL, true},
+	{"POST", "/password-reset/", "/password-reset/{token}", gw_people_password_reset_confirm,
+	 NULL, true},
+	{"POST", "/rpc/", "/rpc/{method}", gw_api_call, NULL, true},
 	{"POST", "/accounts/{}/invitations/import", "/accounts/{account}/invitations/import",
-	 gw_upload_finish, gw_upload_chunk},
+	 gw_upload_finish, gw_upload_chunk, false},
 };
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 

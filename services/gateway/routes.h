@@ -2,6 +2,8 @@
 #ifndef GATEWAY_ROUTES_H
 #define GATEWAY_ROUTES_H
 
+#include <stdbool.h>
+
 #include "http.h"
 
 typedef void gw_handler(gw_request *req, gw_response *res);
@@ -16,6 +18,7 @@ typedef struct gw_route {
 	const char *name;  /* for logs: never the path itself, which can hold a token */
 	gw_handler *handler;
 	gw_stream *stream;
+	bool json;         /* its body must be Content-Type: application/json (415 otherwise) */
 } gw_route;
 
 /* The route for req's method and path, or NULL: then *status is 404 (no such path) or

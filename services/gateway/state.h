@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "proxies.h"
 #include "rpc_client.h"
 
 typedef struct gw_settings {
@@ -21,6 +22,7 @@ typedef struct gw_settings {
 	char *identity_url;
 	char *tenancy_url;
 	char *invitation_url;
+	char *trusted_proxies;
 } gw_settings;
 
 enum { GW_IDENTITY, GW_TENANCY, GW_INVITATION, GW_N_BACKENDS };
@@ -29,6 +31,7 @@ typedef struct gw_state {
 	gw_settings cfg;
 	uint8_t csrf_key[32];
 	bool secure_cookies; /* PUBLIC_BASE_URL is https */
+	gw_proxies proxies;  /* TRUSTED_PROXIES */
 	us_rpc_client *backends[GW_N_BACKENDS];
 } gw_state;
 

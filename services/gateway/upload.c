@@ -189,10 +189,14 @@ typedef struct report_row {
 	const char *invitation_id;
 } report_row;
 
-/* "a,b" → "\"a\",\"b\"" with doubled quotes inside, appended to out (in arena). */
+/* "a,b" → "\"a\",\"b\"" with doubled quotes inside, appended to out (in arena). A cell a
+ * spreadsheet would read as a formula (=, +, -, @, tab or CR first) gets an apostrophe in
+ * front, so it shows as text and never runs (OWASP's CSV injection advice). */
 static void csv_cell(char **p, const char *s)
 {
 	*(*p)++ = '"';
+	if (s[0] != '\0' && strchr("=+-@\t\r", s[0]) != NULL)
+		*(*p)++ = '\'';
 	for (; *s; s++) {
 		if (*s == '"')
 			*(*p)++ = '"';

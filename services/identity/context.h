@@ -18,8 +18,16 @@ typedef struct identity_settings {
 	int64_t session_ttl_hours;
 	int64_t login_max_failures;
 	int64_t login_max_failures_per_address;
+	int64_t login_max_failures_per_email;
+	int64_t login_backoff_base_ms;
+	int64_t login_backoff_max_s;
 	int64_t login_failure_window_s;
+	int64_t login_known_network_days;
 	int64_t email_change_ttl_hours;
+	int64_t password_reset_ttl_minutes;
+	int64_t password_reset_max_per_email;
+	int64_t password_reset_max_per_address;
+	int64_t password_reset_window_s;
 } identity_settings;
 
 typedef struct identity_ctx {

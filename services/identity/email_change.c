@@ -5,84 +5,32 @@
 #include "context.h"
 #include "input.h"
 #include "log.h"
+#include "mailer.h"
 #include "password.h"
 #include "store.h"
 #include "usher/v1/identity.pb-c.h"
-#include "usher/v1/notification.pb-c.h"
 #include "validate.h"
 
-#define SEND_EMAIL "usher.v1.NotificationService/SendEmail"
-#define TEMPLATE "email_change_verification"
-#define N_VARIABLES 3
-
-typedef struct change {
-	const char *change_id;
-	const char *user_id;
-	const char *name;
-	const char *new_email;
-	const char *token;
-	const char *expires_at;
-} change;
-
-/* The verification email, in the arena. Its key is the change's id, so a resend of the
- * request queues one email, and a newer request (a new change) another. */
-static us_err build_email(us_arena *a, const identity_ctx *ctx, const change *c,
-                          Usher__V1__Email *email)
+/* The verification email. Its key is the change's id, so a resend of the request queues
+ * one email, and a newer request (a new change) another. */
+static us_err send_link(us_call *call, const identity_ctx *ctx, const char *change_id,
+                        const char *user_id, const char *name, const char *new_email,
+                        const char *token, const char *expires_at)
 {
-	const char *key = us_arena_printf(a, "email-change:%s", c->change_id);
-	const char *link = us_arena_printf(a, "%s/email-change/%s", ctx->settings.public_base_url,
-	                                   c->token);
-	const char *reference = us_arena_printf(a, "user:%s", c->user_id);
-	Usher__V1__TemplateVariable *vars = US_ARENA_ARRAY(a, Usher__V1__TemplateVariable, N_VARIABLES);
-	Usher__V1__TemplateVariable **var_ptrs = US_ARENA_ARRAY(a, Usher__V1__TemplateVariable *,
-	                                                        N_VARIABLES);
-	if (key == NULL || link == NULL || reference == NULL || vars == NULL || var_ptrs == NULL)
+	us_arena *a = us_call_arena(call);
+	identity_mail m = {
+		.template_name = "email_change_verification",
+		.key = us_arena_printf(a, "email-change:%s", change_id),
+		.recipient = new_email,
+		.reference = us_arena_printf(a, "user:%s", user_id),
+		.name = name,
+		.path = "email-change",
+		.token = token,
+		.expires_at = expires_at,
+	};
+	if (m.key == NULL || m.reference == NULL)
 		return US_EEXHAUSTED;
-	const char *const values[N_VARIABLES][2] = {
-		{"name", c->name}, {"link", link}, {"expires_at", c->expires_at}};
-	for (size_t i = 0; i < N_VARIABLES; i++) {
-		usher__v1__template_variable__init(&vars[i]);
-		vars[i].name = (char *)values[i][0];
-		vars[i].value = (char *)values[i][1];
-		var_ptrs[i] = &vars[i];
-	}
-	usher__v1__email__init(email);
-	email->idempotency_key = (char *)key;
-	email->template_ = TEMPLATE;
-	email->recipient = (char *)c->new_email;
-	email->n_variables = N_VARIABLES;
-	email->variables = var_ptrs;
-	email->reference = (char *)reference;
-	return US_OK;
-}
-
-static us_err send_link(us_call *call, const identity_ctx *ctx, const change *c)
-{
-	Usher__V1__Email email;
-	us_err rc = build_email(us_call_arena(call), ctx, c, &email);
-	if (rc != US_OK)
-		return rc;
-	Usher__V1__SendEmailRequest req = USHER__V1__SEND_EMAIL_REQUEST__INIT;
-	req.email = &email;
-	us_rpc_call_opts opts;
-	us_call_downstream(call, &opts);
-	/* Usher itself sends it: notificationd acts for nobody. */
-	opts.actor_user_id = NULL;
-	opts.actor_account_id = NULL;
-	/* Keep a slice of the budget to roll back and say why, rather than leave the caller
-	 * with a bare deadline. */
-	uint32_t slice = opts.timeout_ms / 4 < 1000 ? opts.timeout_ms / 4 : 1000;
-	opts.timeout_ms -= slice;
-	opts.idempotency_key = email.idempotency_key;
-	ProtobufCMessage *out = NULL;
-	us_status st;
-	rc = us_rpc_call(ctx->notification, SEND_EMAIL, &opts, &req.base,
-	                 &usher__v1__send_email_reply__descriptor, us_call_arena(call), &out, &st);
-	if (rc != US_OK)
-		us_log_fields(US_LOG_WARN, "could not queue the email change verification", "code",
-		              us_err_name(rc), "reason", st.message, "user_id", c->user_id, NULL);
-	us_status_clear(&st);
-	return rc;
+	return identity_mail_link(call, ctx, &m);
 }
 
 /* The checks that need the stored user: the address is new, free, and the password
@@ -152,8 +100,8 @@ us_err identity_request_email_change(us_call *call, const ProtobufCMessage *requ
 	                                      &out->expires_at);
 	if (rc != US_OK)
 		return rc;
-	change c = {change_id, user_id, user->name, new_email, token, out->expires_at};
-	if (send_link(call, ctx, &c) != US_OK)
+	if (send_link(call, ctx, change_id, user_id, user->name, new_email, token,
+	              out->expires_at) != US_OK)
 		return us_call_error(call, US_EUNAVAILABLE,
 		                     "could not send the verification email, try again later");
 	char shown[US_EMAIL_MAX + 8];

@@ -51,29 +51,56 @@ static bool client_network(const char *text, const char **kind, uint8_t net[16],
 
 typedef struct attempt {
 	const char *email; /* normalised */
+	uint8_t pair[IDENTITY_SUBJECT_BYTES];
 	uint8_t email_subject[IDENTITY_SUBJECT_BYTES];
-	uint8_t address_subject[IDENTITY_SUBJECT_BYTES];
-	const uint8_t *address; /* address_subject, or NULL without a client address */
+	uint8_t network[IDENTITY_SUBJECT_BYTES];
+	identity_throttle_subjects subjects;
 } attempt;
 
-static us_err throttled(us_call *call, const identity_ctx *ctx, const attempt *at, bool *out)
+/* How long a subject with failures past limit must still wait: the backoff doubles with
+ * each failure beyond the limit, up to the maximum, from the last failure. */
+static int64_t backoff_left_ms(const identity_settings *s, const identity_throttle_count *c,
+                               int64_t limit)
 {
-	int64_t by_email = 0, by_address = 0;
-	us_err rc = identity_store_login_failures(us_call_db(call), at->email_subject, at->address,
-	                                          ctx->settings.login_failure_window_s, &by_email,
-	                                          &by_address);
+	if (c->failures < limit)
+		return 0;
+	int64_t max_ms = s->login_backoff_max_s * 1000;
+	int64_t shift = c->failures - limit;
+	int64_t backoff = shift >= 40 ? max_ms : s->login_backoff_base_ms << shift;
+	if (backoff > max_ms)
+		backoff = max_ms;
+	return backoff > c->since_failure_ms ? backoff - c->since_failure_ms : 0;
+}
+
+/* Milliseconds this attempt must wait (0: go ahead). The email and network together are
+ * what an attacker elsewhere cannot touch; the network alone stops one client spraying
+ * many emails; the email alone stops many networks guessing one, except from a network
+ * that signed in to it before, so a crowd of strangers cannot lock its owner out. */
+static us_err throttled(us_call *call, const identity_ctx *ctx, const attempt *at, int64_t *wait)
+{
+	const identity_settings *s = &ctx->settings;
+	identity_throttle_count c[3];
+	us_err rc = identity_store_throttle_read(us_call_db(call), &at->subjects,
+	                                         s->login_failure_window_s,
+	                                         s->login_known_network_days, c);
 	if (rc != US_OK)
 		return rc;
-	*out = by_email >= ctx->settings.login_max_failures ||
-	       by_address >= ctx->settings.login_max_failures_per_address;
+	int64_t waits[3] = {
+		backoff_left_ms(s, &c[0], s->login_max_failures),
+		c[0].known ? 0 : backoff_left_ms(s, &c[1], s->login_max_failures_per_email),
+		at->subjects.network ? backoff_left_ms(s, &c[2], s->login_max_failures_per_address) : 0,
+	};
+	*wait = 0;
+	for (int i = 0; i < 3; i++)
+		*wait = waits[i] > *wait ? waits[i] : *wait;
 	return US_OK;
 }
 
 static us_err refuse(us_call *call, const identity_ctx *ctx, const attempt *at)
 {
-	us_err rc = identity_store_record_login_failure(us_call_db(call), at->email_subject,
-	                                                at->address,
-	                                                ctx->settings.login_failure_window_s);
+	us_err rc = identity_store_throttle_fail(us_call_db(call), &at->subjects,
+	                                         ctx->settings.login_failure_window_s,
+	                                         ctx->settings.login_known_network_days);
 	if (rc != US_OK)
 		return rc;
 	char shown[US_EMAIL_MAX + 8];
@@ -101,7 +128,7 @@ static us_err open_session(us_call *call, const identity_ctx *ctx, const attempt
 		.user_id = user->id,
 		.token_hash = token_hash,
 		.ttl_hours = ctx->settings.session_ttl_hours,
-		.email_subject = at->email_subject,
+		.pair_subject = at->pair,
 		.old_hash = hash,
 		.new_hash = rehash[0] != '\0' ? rehash : NULL,
 	};
@@ -126,19 +153,46 @@ static us_err read_attempt(us_call *call, const identity_ctx *ctx,
 	at->email = identity_email_arg(call, "email", req->email);
 	identity_check_password(call, "password", req->password);
 	bool has_address = req->client_address[0] != '\0';
-	const char *kind = NULL;
+	const char *kind = "none";
 	uint8_t net[16];
 	size_t net_len = 0;
 	if (has_address && !client_network(req->client_address, &kind, net, &net_len))
 		us_call_violation(call, "client_address", "must be an IPv4 or IPv6 address");
 	if (us_call_has_violations(call))
 		return us_call_invalid(call);
-	subject(ctx, "email", at->email, strlen(at->email), at->email_subject);
+	identity_email_subject(ctx, at->email, at->email_subject);
+	/* The pair: the email, a NUL, then the network's kind and bytes. */
+	uint8_t pair_value[US_EMAIL_MAX + 1 + 16 + 16];
+	size_t email_len = strlen(at->email), kind_len = strlen(kind) + 1;
+	memcpy(pair_value, at->email, email_len + 1);
+	memcpy(pair_value + email_len + 1, kind, kind_len);
+	memcpy(pair_value + email_len + 1 + kind_len, net, net_len);
+	subject(ctx, "pair", pair_value, email_len + 1 + kind_len + net_len, at->pair);
+	at->subjects.pair = at->pair;
+	at->subjects.email = at->email_subject;
 	if (has_address) {
-		subject(ctx, kind, net, net_len, at->address_subject);
-		at->address = at->address_subject;
+		subject(ctx, kind, net, net_len, at->network);
+		at->subjects.network = at->network;
 	}
 	return US_OK;
+}
+
+void identity_email_subject(const identity_ctx *ctx, const char *email,
+                            uint8_t out[IDENTITY_SUBJECT_BYTES])
+{
+	subject(ctx, "email", email, strlen(email), out);
+}
+
+bool identity_network_subject(const identity_ctx *ctx, const char *address,
+                              uint8_t out[IDENTITY_SUBJECT_BYTES])
+{
+	const char *kind;
+	uint8_t net[16];
+	size_t len;
+	if (!client_network(address, &kind, net, &len))
+		return false;
+	subject(ctx, kind, net, len, out);
+	return true;
 }
 
 us_err identity_login(us_call *call, const ProtobufCMessage *request, ProtobufCMessage **reply)
@@ -149,12 +203,14 @@ us_err identity_login(us_call *call, const ProtobufCMessage *request, ProtobufCM
 	us_err rc = read_attempt(call, ctx, req, &at);
 	if (rc != US_OK)
 		return rc;
-	bool too_many = false;
-	rc = throttled(call, ctx, &at, &too_many);
+	int64_t wait_ms = 0;
+	rc = throttled(call, ctx, &at, &wait_ms);
 	if (rc != US_OK)
 		return rc;
-	if (too_many)
-		return us_call_error(call, US_EEXHAUSTED, "too many failed logins, try again later");
+	if (wait_ms > 0)
+		return us_call_error(call, US_EEXHAUSTED,
+		                     "too many failed logins; try again in %lld seconds",
+		                     (long long)((wait_ms + 999) / 1000));
 
 	Usher__V1__User *user = NULL;
 	char *hash = NULL;

@@ -48,14 +48,36 @@ static const us_config_var identity_vars[] = {
 	VAR("SESSION_TTL_HOURS", US_CONFIG_INT, session_ttl_hours, 0, "720", 1, 8760, NULL,
 	    "how long a session lasts after login"),
 	VAR("LOGIN_MAX_FAILURES", US_CONFIG_INT, login_max_failures, 0, "5", 1, 1000, NULL,
-	    "failed logins for one email before its logins are refused for the window"),
+	    "failed logins for one email from one client network before each further try waits "
+	    "a backoff (doubling from LOGIN_BACKOFF_BASE_MS)"),
 	VAR("LOGIN_MAX_FAILURES_PER_ADDRESS", US_CONFIG_INT, login_max_failures_per_address, 0,
 	    "50", 1, 1000000, NULL,
-	    "failed logins from one client address before its logins are refused for the window"),
+	    "failed logins from one client network, any email, before its tries wait a backoff"),
+	VAR("LOGIN_MAX_FAILURES_PER_EMAIL", US_CONFIG_INT, login_max_failures_per_email, 0, "100",
+	    1, 1000000, NULL,
+	    "failed logins for one email, any network, before tries from networks that never "
+	    "signed in to it wait a backoff"),
+	VAR("LOGIN_BACKOFF_BASE_MS", US_CONFIG_INT, login_backoff_base_ms, 0, "1000", 1, 3600000,
+	    NULL, "the first backoff past a limit; it doubles with each further failure"),
+	VAR("LOGIN_BACKOFF_MAX_S", US_CONFIG_INT, login_backoff_max_s, 0, "900", 1, 86400, NULL,
+	    "the longest backoff"),
 	VAR("LOGIN_FAILURE_WINDOW_S", US_CONFIG_INT, login_failure_window_s, 0, "900", 1, 86400,
-	    NULL, "seconds over which failed logins are counted, from the first one"),
+	    NULL, "failures are forgotten once none has happened for this long"),
+	VAR("LOGIN_KNOWN_NETWORK_DAYS", US_CONFIG_INT, login_known_network_days, 0, "30", 1, 365,
+	    NULL, "a network that signed in to an email within this many days is exempt from "
+	          "that email's own limit"),
 	VAR("EMAIL_CHANGE_TTL_HOURS", US_CONFIG_INT, email_change_ttl_hours, 0, "24", 1, 168, NULL,
 	    "how long an email change verification link stays valid"),
+	VAR("PASSWORD_RESET_TTL_MINUTES", US_CONFIG_INT, password_reset_ttl_minutes, 0, "60", 5,
+	    1440, NULL, "how long a password reset link stays valid"),
+	VAR("PASSWORD_RESET_MAX_PER_EMAIL", US_CONFIG_INT, password_reset_max_per_email, 0, "3", 1,
+	    100, NULL, "reset links sent to one address per PASSWORD_RESET_WINDOW_S; past it "
+	               "requests get the same answer and send nothing"),
+	VAR("PASSWORD_RESET_MAX_PER_ADDRESS", US_CONFIG_INT, password_reset_max_per_address, 0,
+	    "20", 1, 100000, NULL, "reset requests from one client address per "
+	                           "PASSWORD_RESET_WINDOW_S; past it they are RESOURCE_EXHAUSTED"),
+	VAR("PASSWORD_RESET_WINDOW_S", US_CONFIG_INT, password_reset_window_s, 0, "3600", 60,
+	    86400, NULL, "the window the reset limits count in"),
 };
 
 static us_err start(const us_daemon_config *cfg, char *err, size_t err_size)

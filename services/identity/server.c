@@ -4,6 +4,7 @@
 #include "context.h"
 #include "email_change.h"
 #include "login.h"
+#include "password_reset.h"
 #include "principals.h"
 #include "profile.h"
 #include "sessions.h"
@@ -27,6 +28,9 @@ static const us_rpc_method identity_methods[] = {
 	{"ChangePassword", identity_change_password, US_RPC_IDEMPOTENT},
 	{"RequestEmailChange", identity_request_email_change, US_RPC_IDEMPOTENT},
 	{"ConfirmEmailChange", identity_confirm_email_change, US_RPC_IDEMPOTENT},
+	{"ConfirmEmailOwnership", identity_confirm_email_ownership, US_RPC_IDEMPOTENT},
+	{"RequestPasswordReset", identity_request_password_reset, US_RPC_IDEMPOTENT},
+	{"ResetPassword", identity_reset_password, US_RPC_IDEMPOTENT},
 };
 
 static const us_rpc_method principal_methods[] = {

@@ -74,6 +74,8 @@ static us_err run_row(PGconn *db, const char *sql, const params *p, PGresult **o
 	return US_OK;
 }
 
+static us_err two_values(us_arena *a, PGresult *res, char **first, char **second);
+
 static char *dup_value(us_arena *a, const PGresult *res, int row, int col)
 {
 	return us_arena_strdup(a, PQgetvalue(res, row, col));
@@ -169,12 +171,132 @@ us_err identity_store_email_taken(PGconn *db, const char *email, bool *taken)
 	params p = {0};
 	p_text(&p, email);
 	PGresult *res;
-	us_err rc = run(db, "SELECT EXISTS (SELECT FROM users WHERE email = $1)", &p, &res);
+	us_err rc = run(db, "SELECT EXISTS (SELECT FROM users WHERE email = $1 AND email_verified)",
+	                &p, &res);
 	if (rc != US_OK)
 		return rc;
 	*taken = bool_value(res, 0, 0);
 	PQclear(res);
 	return US_OK;
+}
+
+us_err identity_store_release_claim(PGconn *db, us_arena *a, const char *email,
+                                    const char *except_id, char **released)
+{
+	params p = {0};
+	p_text(&p, email);
+	p_text(&p, except_id);
+	PGresult *res;
+	us_err rc = run(db,
+	                "WITH released AS (UPDATE users SET email = NULL, email_released_at = now(), "
+	                "updated_at = now() WHERE email = $1 AND NOT email_verified "
+	                "AND id IS DISTINCT FROM $2::uuid RETURNING id), "
+	                "ended AS (DELETE FROM sessions s USING released r WHERE s.user_id = r.id) "
+	                "SELECT id FROM released",
+	                &p, &res);
+	if (rc != US_OK)
+		return rc;
+	char *id = PQntuples(res) > 0 ? dup_value(a, res, 0, 0) : NULL;
+	bool oom = PQntuples(res) > 0 && id == NULL;
+	PQclear(res);
+	if (oom)
+		return US_EEXHAUSTED;
+	if (released != NULL)
+		*released = id;
+	return US_OK;
+}
+
+us_err identity_store_verify_email(PGconn *db, us_arena *a, const char *user_id, const char *email,
+                                   Usher__V1__User **out)
+{
+	params p = {0};
+	p_text(&p, user_id);
+	p_text(&p, email);
+	return one_user(db, a,
+	                "UPDATE users u SET email_verified = true, updated_at = now() "
+	                "WHERE u.id = $1 AND u.email = $2 AND u.status = 'active' "
+	                "RETURNING " USER_COLUMNS,
+	                &p, out);
+}
+
+us_err identity_store_count_request(PGconn *db, const uint8_t *subject, int64_t window_s,
+                                    int64_t *count)
+{
+	params p = {0};
+	p_bytes(&p, subject, IDENTITY_SUBJECT_BYTES);
+	p_int(&p, window_s);
+	PGresult *res;
+	us_err rc = run_row(db,
+	                    "WITH forgotten AS (DELETE FROM request_counters "
+	                    "WHERE window_start <= now() - make_interval(secs => $2::int) "
+	                    "AND subject <> $1::bytea) "
+	                    "INSERT INTO request_counters AS c (subject, requests, window_start) "
+	                    "VALUES ($1::bytea, 1, now()) ON CONFLICT (subject) DO UPDATE SET "
+	                    "requests = CASE WHEN c.window_start > now() - make_interval(secs => "
+	                    "$2::int) THEN c.requests + 1 ELSE 1 END, "
+	                    "window_start = CASE WHEN c.window_start > now() - make_interval(secs => "
+	                    "$2::int) THEN c.window_start ELSE now() END "
+	                    "RETURNING requests",
+	                    &p, &res);
+	if (rc != US_OK)
+		return rc;
+	*count = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return US_OK;
+}
+
+us_err identity_store_open_password_reset(PGconn *db, us_arena *a, const char *user_id,
+                                          const char *email,
+                                          const uint8_t token_hash[US_TOKEN_HASH_BYTES],
+                                          int64_t ttl_minutes, char **reset_id, char **expires_at)
+{
+	params p = {0};
+	p_text(&p, user_id);
+	p_text(&p, email);
+	p_bytes(&p, token_hash, US_TOKEN_HASH_BYTES);
+	p_int(&p, ttl_minutes);
+	PGresult *res;
+	us_err rc = run_row(db,
+	                    "WITH replaced AS (DELETE FROM password_resets "
+	                    "WHERE user_id = $1::uuid AND used_at IS NULL) "
+	                    "INSERT INTO password_resets (user_id, email, token_hash, expires_at) "
+	                    "VALUES ($1::uuid, $2, $3, now() + make_interval(mins => $4::int)) "
+	                    "RETURNING id, " TS("expires_at"),
+	                    &p, &res);
+	if (rc != US_OK)
+		return rc;
+	return two_values(a, res, reset_id, expires_at);
+}
+
+us_err identity_store_find_password_reset(PGconn *db, us_arena *a,
+                                          const uint8_t token_hash[US_TOKEN_HASH_BYTES],
+                                          Usher__V1__User **user)
+{
+	params p = {0};
+	p_bytes(&p, token_hash, US_TOKEN_HASH_BYTES);
+	return one_user(db, a,
+	                "SELECT " USER_COLUMNS " FROM password_resets r JOIN users u "
+	                "ON u.id = r.user_id AND u.email = r.email AND u.status = 'active' "
+	                "WHERE r.token_hash = $1 AND r.used_at IS NULL AND r.expires_at > now() "
+	                "FOR UPDATE OF r",
+	                &p, user);
+}
+
+us_err identity_store_use_password_reset(PGconn *db, const uint8_t token_hash[US_TOKEN_HASH_BYTES],
+                                         const char *user_id, const char *password_hash)
+{
+	params p = {0};
+	p_bytes(&p, token_hash, US_TOKEN_HASH_BYTES);
+	p_text(&p, user_id);
+	p_text(&p, password_hash);
+	return run(db,
+	           "WITH used AS (UPDATE password_resets SET used_at = now() WHERE token_hash = $1), "
+	           "others AS (DELETE FROM password_resets WHERE user_id = $2::uuid "
+	           "AND token_hash <> $1), "
+	           "ended AS (DELETE FROM sessions WHERE user_id = $2::uuid) "
+	           "UPDATE users SET password_hash = $3, email_verified = true, updated_at = now() "
+	           "WHERE id = $2::uuid",
+	           &p, NULL);
 }
 
 us_err identity_store_get_user(PGconn *db, us_arena *a, const char *id, Usher__V1__User **out)
@@ -328,49 +450,68 @@ us_err identity_store_set_password(PGconn *db, const char *user_id, const char *
 	           &p, NULL);
 }
 
-us_err identity_store_login_failures(PGconn *db, const uint8_t email[IDENTITY_SUBJECT_BYTES],
-                                     const uint8_t *address, int64_t window_s,
-                                     int64_t *email_failures, int64_t *address_failures)
+us_err identity_store_throttle_read(PGconn *db, const identity_throttle_subjects *s,
+                                    int64_t window_s, int64_t known_days,
+                                    identity_throttle_count out[3])
 {
 	params p = {0};
-	p_bytes(&p, email, IDENTITY_SUBJECT_BYTES);
-	p_bytes(&p, address, address ? IDENTITY_SUBJECT_BYTES : 0);
+	p_bytes(&p, s->pair, IDENTITY_SUBJECT_BYTES);
+	p_bytes(&p, s->email, IDENTITY_SUBJECT_BYTES);
+	p_bytes(&p, s->network, s->network ? IDENTITY_SUBJECT_BYTES : 0);
 	p_int(&p, window_s);
+	p_int(&p, known_days);
 	PGresult *res;
 	us_err rc = run(db,
-	                "SELECT coalesce(max(failures) FILTER (WHERE subject = $1::bytea), 0), "
-	                "coalesce(max(failures) FILTER (WHERE subject = $2::bytea), 0) "
-	                "FROM login_failures WHERE subject IN ($1::bytea, $2::bytea) "
-	                "AND window_start > now() - make_interval(secs => $3::int)",
+	                "SELECT CASE subject WHEN $1::bytea THEN 0 WHEN $2::bytea THEN 1 ELSE 2 END, "
+	                "CASE WHEN last_failure_at > now() - make_interval(secs => $4::int) "
+	                "THEN failures ELSE 0 END, "
+	                "coalesce((extract(epoch FROM now() - last_failure_at) * 1000)::bigint, 0), "
+	                "coalesce(last_success_at > now() - make_interval(days => $5::int), false) "
+	                "FROM login_throttle WHERE subject IN ($1::bytea, $2::bytea, $3::bytea)",
 	                &p, &res);
 	if (rc != US_OK)
 		return rc;
-	*email_failures = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	*address_failures = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	memset(out, 0, 3 * sizeof(*out));
+	for (int r = 0; r < PQntuples(res); r++) {
+		int which = atoi(PQgetvalue(res, r, 0));
+		out[which].failures = strtoll(PQgetvalue(res, r, 1), NULL, 10);
+		out[which].since_failure_ms = strtoll(PQgetvalue(res, r, 2), NULL, 10);
+		out[which].known = bool_value(res, r, 3);
+	}
 	PQclear(res);
 	return US_OK;
 }
 
-us_err identity_store_record_login_failure(PGconn *db, const uint8_t email[IDENTITY_SUBJECT_BYTES],
-                                           const uint8_t *address, int64_t window_s)
+us_err identity_store_throttle_fail(PGconn *db, const identity_throttle_subjects *s,
+                                    int64_t window_s, int64_t known_days)
 {
 	params p = {0};
-	p_bytes(&p, email, IDENTITY_SUBJECT_BYTES);
-	p_bytes(&p, address, address ? IDENTITY_SUBJECT_BYTES : 0);
+	p_bytes(&p, s->pair, IDENTITY_SUBJECT_BYTES);
+	p_bytes(&p, s->email, IDENTITY_SUBJECT_BYTES);
+	p_bytes(&p, s->network, s->network ? IDENTITY_SUBJECT_BYTES : 0);
 	p_int(&p, window_s);
+	p_int(&p, known_days);
 	return run(db,
-	           "WITH forgotten AS (DELETE FROM login_failures "
-	           "WHERE window_start <= now() - make_interval(secs => $3::int) "
-	           "AND subject <> $1::bytea AND subject IS DISTINCT FROM $2::bytea) "
-	           "INSERT INTO login_failures AS f (subject, failures, window_start) "
-	           "SELECT s, 1, now() FROM unnest(ARRAY[$1::bytea, $2::bytea]) AS s "
+	           "WITH forgotten AS (DELETE FROM login_throttle "
+	           "WHERE (last_failure_at IS NULL "
+	           "OR last_failure_at <= now() - make_interval(secs => $4::int)) "
+	           "AND (last_success_at IS NULL "
+	           "OR last_success_at <= now() - make_interval(days => $5::int)) "
+	           "AND subject NOT IN ($1::bytea, $2::bytea) AND subject IS DISTINCT FROM $3::bytea) "
+	           "INSERT INTO login_throttle AS t (subject, failures, last_failure_at) "
+	           "SELECT s, 1, now() FROM unnest(ARRAY[$1::bytea, $2::bytea, $3::bytea]) AS s "
 	           "WHERE s IS NOT NULL "
 	           "ON CONFLICT (subject) DO UPDATE SET "
-	           "failures = CASE WHEN f.window_start > now() - make_interval(secs => $3::int) "
-	           "THEN f.failures + 1 ELSE 1 END, "
-	           "window_start = CASE WHEN f.window_start > now() - make_interval(secs => $3::int) "
-	           "THEN f.window_start ELSE now() END",
+	           "failures = CASE WHEN t.last_failure_at > now() - make_interval(secs => $4::int) "
+	           "THEN t.failures + 1 ELSE 1 END, last_failure_at = now()",
 	           &p, NULL);
+}
+
+us_err identity_store_throttle_clear(PGconn *db, const uint8_t *subject)
+{
+	params p = {0};
+	p_bytes(&p, subject, IDENTITY_SUBJECT_BYTES);
+	return run(db, "DELETE FROM login_throttle WHERE subject = $1", &p, NULL);
 }
 
 /* Copies the two text columns of a one-row result into the arena. */
@@ -395,12 +536,14 @@ us_err identity_store_open_session(PGconn *db, us_arena *a, const identity_new_s
 	p_int(&p, s->ttl_hours);
 	p_text(&p, s->old_hash);
 	p_text(&p, s->new_hash);
-	p_bytes(&p, s->email_subject, IDENTITY_SUBJECT_BYTES);
+	p_bytes(&p, s->pair_subject, IDENTITY_SUBJECT_BYTES);
 	PGresult *res;
 	us_err rc = run_row(db,
 	                    "WITH upgraded AS (UPDATE users SET password_hash = $5::text "
 	                    "WHERE id = $1::uuid AND $5::text IS NOT NULL AND password_hash = $4::text), "
-	                    "cleared AS (DELETE FROM login_failures WHERE subject = $6::bytea), "
+	                    "succeeded AS (INSERT INTO login_throttle (subject, last_success_at) "
+	                    "VALUES ($6::bytea, now()) ON CONFLICT (subject) DO UPDATE SET "
+	                    "failures = 0, last_failure_at = NULL, last_success_at = now()), "
 	                    "expired AS (DELETE FROM sessions "
 	                    "WHERE user_id = $1::uuid AND expires_at <= now()) "
 	                    "INSERT INTO sessions (user_id, token_hash, expires_at) "
@@ -475,6 +618,21 @@ us_err identity_store_confirm_email_change(PGconn *db, us_arena *a,
 {
 	params p = {0};
 	p_bytes(&p, token_hash, US_TOKEN_HASH_BYTES);
+	/* The link proves the new address: a user who only claimed it loses it first. */
+	PGresult *res;
+	us_err rc = run_row(db,
+	                    "SELECT new_email, user_id FROM email_changes WHERE token_hash = $1 "
+	                    "AND used_at IS NULL AND expires_at > now()",
+	                    &p, &res);
+	if (rc != US_OK)
+		return rc;
+	char *new_email = dup_value(a, res, 0, 0), *user_id = dup_value(a, res, 0, 1);
+	PQclear(res);
+	if (new_email == NULL || user_id == NULL)
+		return US_EEXHAUSTED;
+	rc = identity_store_release_claim(db, a, new_email, user_id, NULL);
+	if (rc != US_OK)
+		return rc;
 	return one_user(db, a,
 	                "WITH claimed AS (UPDATE email_changes SET used_at = now() "
 	                "WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now() "

@@ -30,7 +30,43 @@ typedef struct identity_new_user {
 US_MUST_USE us_err identity_store_create_user(PGconn *db, us_arena *a, const identity_new_user *u,
                                               Usher__V1__User **out);
 
+/* Whether a user whose address is verified has email. An unverified claim does not count:
+ * it never blocks anyone (identity_store_release_claim()). */
 US_MUST_USE us_err identity_store_email_taken(PGconn *db, const char *email, bool *taken);
+
+/* Takes email from the user who only claimed it (unverified), unless that is except_id
+ * (may be NULL): their email becomes NULL and their sessions end. *released (may be NULL)
+ * gets that user's id in a, or NULL when nobody held a claim. */
+US_MUST_USE us_err identity_store_release_claim(PGconn *db, us_arena *a, const char *email,
+                                                const char *except_id, char **released);
+
+/* Marks user_id's address verified, if it is still email and the user active; NOT_FOUND
+ * otherwise. */
+US_MUST_USE us_err identity_store_verify_email(PGconn *db, us_arena *a, const char *user_id,
+                                               const char *email, Usher__V1__User **out);
+
+/* Counts one request for subject in a window of window_s seconds from its first;
+ * *count gets the count with this one. */
+US_MUST_USE us_err identity_store_count_request(PGconn *db, const uint8_t *subject,
+                                                int64_t window_s, int64_t *count);
+
+/* Records a password reset of user_id sent to email, replacing the user's unused ones. */
+US_MUST_USE us_err identity_store_open_password_reset(
+        PGconn *db, us_arena *a, const char *user_id, const char *email,
+        const uint8_t token_hash[US_TOKEN_HASH_BYTES], int64_t ttl_minutes, char **reset_id,
+        char **expires_at);
+
+/* The unused, unexpired reset with that token hash whose address is still its user's,
+ * locked for the transaction: its user (with the address). NOT_FOUND otherwise. */
+US_MUST_USE us_err identity_store_find_password_reset(
+        PGconn *db, us_arena *a, const uint8_t token_hash[US_TOKEN_HASH_BYTES],
+        Usher__V1__User **user);
+
+/* Uses the reset: the new password hash, the address verified, every session and other
+ * reset of the user gone. */
+US_MUST_USE us_err identity_store_use_password_reset(
+        PGconn *db, const uint8_t token_hash[US_TOKEN_HASH_BYTES], const char *user_id,
+        const char *password_hash);
 
 /* NOT_FOUND when there is no such user. */
 US_MUST_USE us_err identity_store_get_user(PGconn *db, us_arena *a, const char *id,
@@ -68,31 +104,47 @@ US_MUST_USE us_err identity_store_update_profile(PGconn *db, us_arena *a, const 
 US_MUST_USE us_err identity_store_set_password(PGconn *db, const char *user_id, const char *hash,
                                                const uint8_t *keep_session_hash);
 
-/* Failures counted for each subject in the current window. address may be NULL. */
-US_MUST_USE us_err identity_store_login_failures(PGconn *db,
-                                                 const uint8_t email[IDENTITY_SUBJECT_BYTES],
-                                                 const uint8_t *address, int64_t window_s,
-                                                 int64_t *email_failures,
-                                                 int64_t *address_failures);
+/* The login throttle's subjects for one attempt (see migrations/0003_login_throttle.sql):
+ * email and network together, the email alone, and the network alone (NULL without a
+ * client address). */
+typedef struct identity_throttle_subjects {
+	const uint8_t *pair;
+	const uint8_t *email;
+	const uint8_t *network;
+} identity_throttle_subjects;
 
-/* Counts one failure for each subject (address may be NULL), opening a new window where
- * the last one has passed, and forgets counters whose window has passed. */
-US_MUST_USE us_err identity_store_record_login_failure(PGconn *db,
-                                                       const uint8_t email[IDENTITY_SUBJECT_BYTES],
-                                                       const uint8_t *address,
-                                                       int64_t window_s);
+/* What the throttle knows of one subject. */
+typedef struct identity_throttle_count {
+	int64_t failures;         /* in the current window; 0 when it has passed */
+	int64_t since_failure_ms; /* since the last failure */
+	bool known;               /* pair only: it signed in within known_days */
+} identity_throttle_count;
+
+/* The counts of the pair, the email and the network, in out[0..2]. */
+US_MUST_USE us_err identity_store_throttle_read(PGconn *db, const identity_throttle_subjects *s,
+                                                int64_t window_s, int64_t known_days,
+                                                identity_throttle_count out[3]);
+
+/* Counts one failure for each subject, starting over where the window has passed, and
+ * forgets subjects with nothing left to remember. */
+US_MUST_USE us_err identity_store_throttle_fail(PGconn *db, const identity_throttle_subjects *s,
+                                                int64_t window_s, int64_t known_days);
+
+/* Forgets the failures counted against an email from every network (a password reset). */
+US_MUST_USE us_err identity_store_throttle_clear(PGconn *db, const uint8_t *subject);
 
 typedef struct identity_new_session {
 	const char *user_id;
 	const uint8_t *token_hash;  /* US_TOKEN_HASH_BYTES */
 	int64_t ttl_hours;
-	const uint8_t *email_subject; /* its failure counter is cleared */
+	const uint8_t *pair_subject; /* its failures are cleared and its success recorded */
 	const char *old_hash;       /* the hash the password was verified against */
 	const char *new_hash;       /* NULL, or a stronger hash to put in its place */
 } identity_new_session;
 
 /* In one statement: the session, the upgraded hash (unless the password changed
- * meanwhile), the cleared failure counter and the user's expired sessions gone. */
+ * meanwhile), the pair's failures cleared (and its success remembered) and the user's
+ * expired sessions gone. */
 US_MUST_USE us_err identity_store_open_session(PGconn *db, us_arena *a,
                                                const identity_new_session *s,
                                                char **session_id, char **expires_at);
@@ -115,8 +167,8 @@ US_MUST_USE us_err identity_store_open_email_change(PGconn *db, us_arena *a, con
                                                     char **expires_at);
 
 /* Uses the pending, unexpired change with that token hash and applies it (the address
- * becomes verified). NOT_FOUND when there is none; ALREADY_EXISTS when another user has
- * taken the address since. */
+ * becomes verified, taken from a user who only claimed it). NOT_FOUND when there is none;
+ * ALREADY_EXISTS when a verified user has the address since. */
 US_MUST_USE us_err identity_store_confirm_email_change(
         PGconn *db, us_arena *a, const uint8_t token_hash[US_TOKEN_HASH_BYTES],
         Usher__V1__User **out);

@@ -24,8 +24,8 @@ us_err identity_create_user(us_call *call, const ProtobufCMessage *request,
 		return us_call_error(call, US_EDENIED, "only Usher itself may create a user whose "
 		                                       "email is already verified");
 
-	/* Spend no hashing on an address that is already taken; the unique index still
-	 * settles a race between two sign-ups. */
+	/* Spend no hashing on an address a verified user has; the unique index still settles
+	 * a race between two sign-ups. */
 	PGconn *db = us_call_db(call);
 	bool taken = false;
 	us_err rc = identity_store_email_taken(db, email, &taken);
@@ -46,7 +46,11 @@ us_err identity_create_user(us_call *call, const ProtobufCMessage *request,
 	if (out == NULL)
 		return US_EEXHAUSTED;
 	usher__v1__create_user_reply__init(out);
-	rc = identity_store_create_user(db, us_call_arena(call), &u, &out->user);
+	/* An unverified claim never blocks: whoever only claimed the address loses it. */
+	char *released = NULL;
+	rc = identity_store_release_claim(db, us_call_arena(call), email, NULL, &released);
+	if (rc == US_OK)
+		rc = identity_store_create_user(db, us_call_arena(call), &u, &out->user);
 	if (rc == US_EEXISTS)
 		return us_call_error(call, rc, "a user with this email already exists");
 	if (rc != US_OK)
@@ -54,6 +58,36 @@ us_err identity_create_user(us_call *call, const ProtobufCMessage *request,
 	char shown[US_EMAIL_MAX + 8];
 	us_redact_email(email, shown, sizeof(shown));
 	us_log_fields(US_LOG_INFO, "user created", "user_id", out->user->id, "email", shown, NULL);
+	if (released != NULL)
+		us_log_fields(US_LOG_INFO, "an unverified claim on the address was released", "user_id",
+		              released, "to", out->user->id, NULL);
+	*reply = &out->base;
+	return US_OK;
+}
+
+us_err identity_confirm_email_ownership(us_call *call, const ProtobufCMessage *request,
+                                        ProtobufCMessage **reply)
+{
+	const Usher__V1__ConfirmEmailOwnershipRequest *req =
+	        (const Usher__V1__ConfirmEmailOwnershipRequest *)request;
+	const char *why = us_uuid_check(req->user_id);
+	if (why != NULL)
+		us_call_violation(call, "user_id", "%s", why);
+	const char *email = identity_email_arg(call, "email", req->email);
+	if (us_call_has_violations(call))
+		return us_call_invalid(call);
+	Usher__V1__ConfirmEmailOwnershipReply *out =
+	        US_ARENA_NEW(us_call_arena(call), Usher__V1__ConfirmEmailOwnershipReply);
+	if (out == NULL)
+		return US_EEXHAUSTED;
+	usher__v1__confirm_email_ownership_reply__init(out);
+	us_err rc = identity_store_verify_email(us_call_db(call), us_call_arena(call), req->user_id,
+	                                        email, &out->user);
+	if (rc == US_ENOTFOUND)
+		return us_call_error(call, US_EPRECONDITION, "this address is no longer the user's");
+	if (rc != US_OK)
+		return rc;
+	us_log_fields(US_LOG_INFO, "email verified", "user_id", req->user_id, NULL);
 	*reply = &out->base;
 	return US_OK;
 }

@@ -93,7 +93,9 @@ us_err inv_preview(us_call *call, const ProtobufCMessage *request, ProtobufCMess
 	out->state = inv_view_state(&row);
 	out->email = row.email;
 	out->expires_at = row.expires_at;
-	out->existing_user = users->n_matches > 0;
+	/* Only a proven address makes its user the invitee: a mere claim is offered sign-up,
+	 * which takes the address over. */
+	out->existing_user = users->n_matches > 0 && users->matches[0]->email_verified;
 	out->products = row.products;
 	out->n_products = row.n_products;
 	*reply = &out->base;
@@ -123,7 +125,8 @@ static void validate_accept(us_call *call, const Usher__V1__AcceptRequest *req)
 		                  PASSWORD_MIN, PASSWORD_MAX);
 }
 
-/* The signed-in user, who must be the one invited. Nothing is consumed otherwise. */
+/* The signed-in user, who must be the one invited. Nothing is consumed otherwise. One
+ * who only claimed the address proves it now: they hold the link that was mailed to it. */
 static us_err existing_user(us_call *call, peer_ctx *p, const char *session, const inv_row *row,
                             Usher__V1__User **user)
 {
@@ -132,14 +135,25 @@ static us_err existing_user(us_call *call, peer_ctx *p, const char *session, con
 		return us_call_error(call, US_EUNAUTHENTICATED, "your session has ended; sign in again");
 	if (rc != US_OK)
 		return inv_upstream_error(call, p, rc, "checking the session");
-	if (!(*user)->email_verified || strcmp((*user)->email, row->email) != 0)
+	if (strcmp((*user)->email, row->email) != 0)
 		return us_call_error(call, US_EDENIED, "invited as %s, signed in as %s", row->email,
-		                     (*user)->email);
+		                     (*user)->email[0] ? (*user)->email : "an account without an email");
+	if ((*user)->email_verified)
+		return US_OK;
+	char *key = us_arena_printf(p->arena, "accept:%s:verify", row->id);
+	rc = key != NULL ? peer_confirm_email_ownership(p, key, (*user)->id, row->email, user)
+	                 : US_EEXHAUSTED;
+	if (rc == US_EPRECONDITION)
+		return us_call_error(call, US_EDENIED, "invited as %s, signed in as someone else",
+		                     row->email);
+	if (rc != US_OK)
+		return inv_upstream_error(call, p, rc, "confirming the address");
 	return US_OK;
 }
 
-/* Creates the invitee's user (verified: the link proved the address). On a failure that
- * leaves no user behind, the claim is released so the link works again. */
+/* Creates the invitee's user (verified: the link proved the address, and identityd takes
+ * it from anyone who only claimed it). On a failure that leaves no user behind, the claim
+ * is released so the link works again. */
 static us_err create_user(us_call *call, peer_ctx *p, const Usher__V1__NewUserProfile *profile,
                           const inv_row *row, Usher__V1__User **user)
 {
@@ -221,7 +235,7 @@ us_err inv_accept(us_call *call, const ProtobufCMessage *request, ProtobufCMessa
 		rc = peer_lookup_emails(&p, &row.email, 1, &users);
 		if (rc != US_OK)
 			rc = inv_upstream_error(call, &p, rc, "looking up the invitee");
-		else if (users->n_matches > 0)
+		else if (users->n_matches > 0 && users->matches[0]->email_verified)
 			rc = us_call_error(call, US_EPRECONDITION,
 			                   "an account already exists for %s; sign in to accept", row.email);
 		if (rc == US_OK)
@@ -253,8 +267,11 @@ us_err inv_accept(us_call *call, const ProtobufCMessage *request, ProtobufCMessa
 			                   row.account_name);
 			break;
 		case SAGA_REVOKED:
-			rc = us_call_error(call, US_EPRECONDITION, "this invitation is no longer valid: %s",
-			                   p.status.message);
+			/* tenancyd's reason is recorded for admins; the invitee reads what to do. */
+			rc = us_call_error(call, US_EPRECONDITION,
+			                   "this invitation can no longer be accepted: %s may no longer "
+			                   "grant it; ask them or another admin of %s to invite you again",
+			                   row.inviter_name, row.account_name);
 			break;
 		case SAGA_RETRY:
 			rc = inv_upstream_error(call, &p, US_EUNAVAILABLE, "granting the membership");

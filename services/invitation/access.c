@@ -6,19 +6,18 @@ us_err inv_authorize_grant(us_call *call, peer_ctx *p, const char *actor, const 
                            Usher__V1__Role role, const Usher__V1__Scope *scope, char **products,
                            size_t n_products)
 {
-	bool allowed = false;
-	const char *reason = "";
+	Usher__V1__CheckGrantReply *answer;
 	const us_principal *principal = us_call_principal(call);
 	us_err rc = peer_check_grant(p, principal != NULL ? "" : actor,
 	                             principal != NULL ? principal->id : "", account_id, role, scope,
-	                             products, n_products, &allowed, &reason);
+	                             products, n_products, &answer);
 	if (rc == US_EINVAL) /* tenancyd's word on the scope or products, passed on */
 		return us_call_error(call, US_EINVAL, "%s", p->status.message);
 	if (rc != US_OK)
 		return inv_upstream_error(call, p, rc, "checking the inviter's rights");
-	if (!allowed)
+	if (!answer->allowed)
 		return us_call_error(call, US_EDENIED, "you cannot invite with this role or scope: %s",
-		                     reason);
+		                     answer->reason);
 	return US_OK;
 }
 

@@ -187,9 +187,14 @@ static us_err mark_users_and_members(us_call *call, peer_ctx *p, const char *acc
 		us_strmap_free(user_of);
 		return US_EEXHAUSTED;
 	}
+	/* Only verified addresses belong to their users: an address merely claimed is
+	 * invited as a new user (whose sign-up takes it over), never found already a member. */
+	size_t n_users = 0;
 	for (size_t i = 0; i < users->n_matches; i++) {
+		if (!users->matches[i]->email_verified)
+			continue;
 		us_strmap_put(user_of, users->matches[i]->email, users->matches[i]->user_id);
-		user_ids[i] = users->matches[i]->user_id;
+		user_ids[n_users++] = users->matches[i]->user_id;
 	}
 	for (size_t i = 0; i < count; i++) {
 		void *user_id;
@@ -197,11 +202,11 @@ static us_err mark_users_and_members(us_call *call, peer_ctx *p, const char *acc
 			which[i]->user_id = user_id;
 	}
 	us_strmap_free(user_of);
-	if (users->n_matches == 0)
+	if (n_users == 0)
 		return US_OK;
 
 	Usher__V1__MembersAmongReply *members;
-	rc = peer_members_among(p, account_id, user_ids, users->n_matches, &members);
+	rc = peer_members_among(p, account_id, user_ids, n_users, &members);
 	if (rc != US_OK)
 		return inv_upstream_error(call, p, rc, "looking up members");
 	us_strmap *member = us_strmap_new(members->n_user_ids);

@@ -47,6 +47,8 @@ static const us_config_var invitation_vars[] = {
 	        "after an outbox notice, wait this long to send more emails in one call"),
 	SETTING("OUTBOX_POLL_MS", US_CONFIG_INT, outbox_poll_ms, 0, "1000", 10, 60000, NULL,
 	        "how often the outbox is checked when no change announces itself"),
+	SETTING("LINK_JOIN_CONFIRM_HOURS", US_CONFIG_INT, link_join_confirm_hours, 0, "48", 1, 720,
+	        NULL, "how long the link confirming a permanent-link join's address stays valid"),
 };
 
 static us_err open_peer(const char *url, us_rpc_client **out, char *err, size_t err_size)

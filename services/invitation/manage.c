@@ -146,7 +146,8 @@ us_err inv_reinvite(us_call *call, const ProtobufCMessage *request, ProtobufCMes
 	inv_reinvite_result result = REINVITE_DONE;
 	if (rc == US_OK)
 		rc = store_reinvite(us_call_db(call), row.id, link.hash_hex, link.sealed,
-		                    users->n_matches > 0, (int)account->invitation_expiry_hours,
+		                    users->n_matches > 0 && users->matches[0]->email_verified,
+		                    (int)account->invitation_expiry_hours,
 		                    inv.cfg.reinvite_min_interval_s, &result);
 	if (rc != US_OK)
 		goto out;
@@ -236,6 +237,7 @@ static void validate_list(us_call *call, const Usher__V1__ListInvitationsRequest
 	q->state = (int)req->state;
 	q->email_contains = email_buf[0] != '\0' ? email_buf : NULL;
 	q->subaccount_id = req->subaccount_id[0] != '\0' ? req->subaccount_id : NULL;
+	q->subaccounts_only = false;
 	q->page_size = req->page_size ? req->page_size : PAGE_DEFAULT;
 	q->after_created = micros;
 	q->after_id = id;
@@ -256,19 +258,26 @@ us_err inv_list_invitations(us_call *call, const ProtobufCMessage *request,
 	if (us_call_has_violations(call))
 		return us_call_invalid(call);
 
+	/* Account-wide, the actor sees everything; within a subaccount only, what
+	 * GetInvitation would show them: invitations scoped to it, never the organization's. */
 	peer_ctx p;
 	peer_ctx_from_call(&p, call);
-	/* A service principal's account was checked against its scope already. */
-	bool allowed = us_call_principal(call) != NULL;
-	if (!allowed)
-		rc = peer_check(&p, actor, req->account_id, q.subaccount_id, "invitation.list", &allowed);
+	/* A service principal's account was checked against its scope already: it sees the
+	 * account's invitations as an account-wide member would. */
+	bool account_wide = us_call_principal(call) != NULL, in_subaccount = false;
+	if (!account_wide)
+		rc = peer_check(&p, actor, req->account_id, "", "invitation.list", &account_wide);
+	if (rc == US_OK && !account_wide && q.subaccount_id != NULL)
+		rc = peer_check(&p, actor, req->account_id, q.subaccount_id, "invitation.list",
+		                &in_subaccount);
 	if (rc != US_OK)
 		rc = inv_upstream_error(call, &p, rc, "checking permissions");
 	peer_ctx_clear(&p);
 	if (rc != US_OK)
 		return rc;
-	if (!allowed)
+	if (!account_wide && !in_subaccount)
 		return us_call_error(call, US_EDENIED, "you cannot see this account's invitations");
+	q.subaccounts_only = !account_wide;
 
 	/* One row more than the page tells whether another page follows. */
 	unsigned want = q.page_size;

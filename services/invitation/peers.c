@@ -68,10 +68,14 @@ us_err peer_get_account(peer_ctx *p, const char *account_id, Usher__V1__Account 
 	return rc == US_OK && *out == NULL ? US_EINTERNAL : rc;
 }
 
+static Usher__V1__CheckGrantReply not_a_member = {
+	PROTOBUF_C_MESSAGE_INIT(&usher__v1__check_grant_reply__descriptor), false, "not a member",
+	0, NULL};
+
 us_err peer_check_grant(peer_ctx *p, const char *actor, const char *principal_id,
                         const char *account_id, Usher__V1__Role role,
                         const Usher__V1__Scope *scope, char **products, size_t n_products,
-                        bool *allowed, const char **reason)
+                        Usher__V1__CheckGrantReply **out)
 {
 	Usher__V1__CheckGrantRequest req = USHER__V1__CHECK_GRANT_REQUEST__INIT;
 	req.actor_user_id = (char *)actor;
@@ -84,10 +88,12 @@ us_err peer_check_grant(peer_ctx *p, const char *actor, const char *principal_id
 	ProtobufCMessage *reply;
 	us_err rc = ask(p, inv.tenancy, TENANCY "CheckGrant", &req.base,
 	                &usher__v1__check_grant_reply__descriptor, &reply);
-	if (rc == US_OK) {
-		*allowed = ((Usher__V1__CheckGrantReply *)reply)->allowed;
-		*reason = ((Usher__V1__CheckGrantReply *)reply)->reason;
+	if (rc == US_ENOTFOUND) {
+		*out = &not_a_member;
+		return US_OK;
 	}
+	if (rc == US_OK)
+		*out = (Usher__V1__CheckGrantReply *)reply;
 	return rc;
 }
 
@@ -102,6 +108,10 @@ us_err peer_check(peer_ctx *p, const char *user_id, const char *account_id,
 	ProtobufCMessage *reply;
 	us_err rc = ask(p, inv.tenancy, TENANCY "Check", &req.base,
 	                &usher__v1__check_reply__descriptor, &reply);
+	if (rc == US_ENOTFOUND) {
+		*allowed = false;
+		return US_OK;
+	}
 	if (rc == US_OK)
 		*allowed = ((Usher__V1__CheckReply *)reply)->allowed;
 	return rc;
@@ -172,6 +182,29 @@ us_err peer_create_user(peer_ctx *p, const char *key, const Usher__V1__CreateUse
 	if (rc == US_OK)
 		*out = ((Usher__V1__CreateUserReply *)reply)->user;
 	return rc == US_OK && *out == NULL ? US_EINTERNAL : rc;
+}
+
+us_err peer_confirm_email_ownership(peer_ctx *p, const char *key, const char *user_id,
+                                    const char *email, Usher__V1__User **out)
+{
+	Usher__V1__ConfirmEmailOwnershipRequest req = USHER__V1__CONFIRM_EMAIL_OWNERSHIP_REQUEST__INIT;
+	req.user_id = (char *)user_id;
+	req.email = (char *)email;
+	ProtobufCMessage *reply;
+	us_err rc = step(p, inv.identity, IDENTITY "ConfirmEmailOwnership", key, &req.base,
+	                 &usher__v1__confirm_email_ownership_reply__descriptor, &reply);
+	if (rc == US_OK)
+		*out = ((Usher__V1__ConfirmEmailOwnershipReply *)reply)->user;
+	return rc == US_OK && *out == NULL ? US_EINTERNAL : rc;
+}
+
+us_err peer_send_email(peer_ctx *p, const Usher__V1__Email *email)
+{
+	Usher__V1__SendEmailRequest req = USHER__V1__SEND_EMAIL_REQUEST__INIT;
+	req.email = (Usher__V1__Email *)email;
+	ProtobufCMessage *reply;
+	return call(p, inv.notification, "usher.v1.NotificationService/SendEmail", NULL, &req.base,
+	            &usher__v1__send_email_reply__descriptor, &reply);
 }
 
 us_err peer_send_emails(peer_ctx *p, const Usher__V1__SendEmailsRequest *req)

@@ -25,11 +25,13 @@ void peer_ctx_clear(peer_ctx *p);
 
 US_MUST_USE us_err peer_get_account(peer_ctx *p, const char *account_id, Usher__V1__Account **out);
 /* May actor_user_id, or the service principal principal_id (one of them is ""), grant
- * this? */
+ * this? A missing account is answered as a denial ("not a member"), as tenancyd answers
+ * for an account the user has no part in, so callers cannot tell the two apart (Check
+ * too). */
 US_MUST_USE us_err peer_check_grant(peer_ctx *p, const char *actor, const char *principal_id,
                                     const char *account_id, Usher__V1__Role role,
                                     const Usher__V1__Scope *scope, char **products,
-                                    size_t n_products, bool *allowed, const char **reason);
+                                    size_t n_products, Usher__V1__CheckGrantReply **out);
 US_MUST_USE us_err peer_check(peer_ctx *p, const char *user_id, const char *account_id,
                               const char *subaccount_id, const char *action, bool *allowed);
 US_MUST_USE us_err peer_members_among(peer_ctx *p, const char *account_id, char **user_ids,
@@ -46,6 +48,10 @@ US_MUST_USE us_err peer_create_user(peer_ctx *p, const char *key,
                                     const Usher__V1__CreateUserRequest *req,
                                     Usher__V1__User **out);
 
+US_MUST_USE us_err peer_confirm_email_ownership(peer_ctx *p, const char *key, const char *user_id,
+                                                const char *email, Usher__V1__User **out);
+
 US_MUST_USE us_err peer_send_emails(peer_ctx *p, const Usher__V1__SendEmailsRequest *req);
+US_MUST_USE us_err peer_send_email(peer_ctx *p, const Usher__V1__Email *email);
 
 #endif

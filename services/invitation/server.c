@@ -3,6 +3,7 @@
 
 #include "accept.h"
 #include "batch.h"
+#include "joins.h"
 #include "manage.h"
 #include "permalink.h"
 #include "usher/v1/invitation.pb-c.h"
@@ -22,9 +23,12 @@ static const us_rpc_method invitation_methods[] = {
 	{"GetLink", inv_get_link, 0},
 	{"DeleteLink", inv_delete_link, US_RPC_IDEMPOTENT},
 	{"PreviewLink", inv_preview_link, 0},
-	/* Joining takes a use, creates the user and grants, each step keyed (see permalink.c). */
+	/* Joining takes a use, creates the user and grants, each step keyed (see joins.c). */
 	{"AcceptLink", inv_accept_link, 0},
 	{"ListLinkJoins", inv_list_link_joins, 0},
+	{"PreviewLinkJoin", inv_preview_link_join, 0},
+	/* Its steps run in its own transaction, the external ones keyed (see joins.c). */
+	{"ConfirmLinkJoin", inv_confirm_link_join, 0},
 };
 
 const us_rpc_service invitation_services[] = {

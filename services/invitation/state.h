@@ -20,6 +20,7 @@ typedef struct inv_settings {
 	int64_t outbox_relays;
 	int64_t outbox_coalesce_ms;
 	int64_t outbox_poll_ms;
+	int64_t link_join_confirm_hours;
 } inv_settings;
 
 typedef struct inv_state {

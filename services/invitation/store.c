@@ -440,7 +440,8 @@ us_err store_list(PGconn *c, us_arena *a, const inv_list_query *q, inv_row **row
 	snprintf(limit, sizeof(limit), "%u", q->page_size);
 	const char *state = q->state > 0 && q->state <= 6 ? state_names[q->state] : NULL;
 	const char *params[] = {q->account_id, state, q->email_contains, q->subaccount_id,
-	                        q->after_created, q->after_id, limit};
+	                        q->after_created, q->after_id, limit,
+	                        q->subaccounts_only ? "true" : "false"};
 	PGresult *res;
 	us_err rc = us_db_exec(
 	        c,
@@ -452,11 +453,12 @@ us_err store_list(PGconn *c, us_arena *a, const inv_list_query *q, inv_row **row
 	        "   OR (i.state = 'pending' AND i.expires_at <= now())"
 	        "  ELSE i.state = $2 END)"
 	        " AND ($3::text IS NULL OR strpos(i.email, $3) > 0)"
-	        " AND ($4::uuid IS NULL OR b.organization OR $4::uuid = ANY (b.subaccount_ids))"
+	        " AND ($4::uuid IS NULL OR (b.organization AND NOT $8::bool)"
+	        "  OR $4::uuid = ANY (b.subaccount_ids))"
 	        " AND ($5::bigint IS NULL OR (i.created_at, i.id) <"
 	        "  (to_timestamp($5::bigint / 1000000.0), $6::uuid))"
 	        " ORDER BY i.created_at DESC, i.id DESC LIMIT $7",
-	        7, params, &res);
+	        8, params, &res);
 	if (rc != US_OK)
 		return rc;
 	rc = parse_rows(a, res, rows, n);
@@ -709,4 +711,80 @@ us_err store_link_joins(PGconn *c, us_arena *a, const char *account_id, unsigned
 	}
 	PQclear(res);
 	return US_OK;
+}
+
+/* --- joins waiting for their address to be proven --- */
+
+#define JOIN_COLUMNS                                                                           \
+	"r.id, r.user_id, r.email, r.state, r.expires_at <= now(), " TS("r.expires_at") ", "       \
+	"to_char(r.expires_at, 'YYYY-MM-DD HH24:MI \"UTC\"')"
+#define JOIN_NCOLS 7
+
+static us_err one_join(PGconn *c, us_arena *a, const char *sql, int n, const char *const *params,
+                       const int *lengths, const int *formats, join_request_row *out)
+{
+	PGresult *res;
+	us_err rc = us_db_exec_bin(c, sql, n, params, lengths, formats, &res);
+	if (rc != US_OK)
+		return rc;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return US_ENOTFOUND;
+	}
+	out->id = dup(a, res, 0, 0);
+	out->user_id = dup(a, res, 0, 1);
+	out->email = dup(a, res, 0, 2);
+	out->state = dup(a, res, 0, 3);
+	out->expired = boolean(res, 0, 4);
+	out->expires_at = dup(a, res, 0, 5);
+	out->expires_text = dup(a, res, 0, 6);
+	PQclear(res);
+	return US_OK;
+}
+
+us_err store_join_request_open(PGconn *c, us_arena *a, const char *link_id, const char *user_id,
+                               const char *email, const char *token_hash_hex, unsigned hours,
+                               join_request_row *out)
+{
+	char h[16];
+	snprintf(h, sizeof(h), "%u", hours);
+	const char *params[] = {link_id, user_id, email, token_hash_hex, h};
+	return one_join(c, a,
+	                "WITH replaced AS (UPDATE link_join_requests SET state = 'cancelled',"
+	                " decided_at = now() WHERE link_id = $1 AND user_id = $2 AND state = 'pending')"
+	                " INSERT INTO link_join_requests AS r (link_id, user_id, email, token_hash,"
+	                " expires_at) VALUES ($1, $2, $3, decode($4, 'hex'),"
+	                " now() + make_interval(hours => $5::int)) RETURNING " JOIN_COLUMNS,
+	                5, params, NULL, NULL, out);
+}
+
+us_err store_join_request_by_token(PGconn *c, us_arena *a, const uint8_t *hash, bool lock,
+                                   join_request_row *out)
+{
+	const char *params[] = {(const char *)hash};
+	const int lengths[] = {32};
+	const int formats[] = {1};
+	us_err rc = one_join(c, a,
+	                     lock ? "SELECT " JOIN_COLUMNS " FROM link_join_requests r"
+	                            " WHERE r.token_hash = $1 AND r.state = 'pending'"
+	                            " AND r.expires_at > now() FOR UPDATE"
+	                          : "SELECT " JOIN_COLUMNS " FROM link_join_requests r"
+	                            " WHERE r.token_hash = $1",
+	                     1, params, lengths, formats, out);
+	if (rc != US_OK)
+		return rc;
+	const char *link_params[] = {out->id};
+	return one_link(c, a,
+	                "SELECT " LINK_COLUMNS " FROM links WHERE id ="
+	                " (SELECT link_id FROM link_join_requests WHERE id = $1)",
+	                1, link_params, NULL, NULL, &out->link);
+}
+
+us_err store_join_request_close(PGconn *c, const char *id, const char *state)
+{
+	const char *params[] = {id, state};
+	return us_db_exec(c,
+	                  "UPDATE link_join_requests SET state = $2, decided_at = now()"
+	                  " WHERE id = $1 AND state = 'pending'",
+	                  2, params, NULL);
 }

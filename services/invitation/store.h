@@ -122,6 +122,7 @@ typedef struct inv_list_query {
 	int state;                 /* an InvitationState; 0 = any */
 	const char *email_contains;
 	const char *subaccount_id;
+	bool subaccounts_only;     /* leave out organization-level invitations */
 	unsigned page_size;
 	const char *after_created; /* keyset position from a page token, or NULL */
 	const char *after_id;
@@ -209,5 +210,30 @@ typedef struct link_join_row {
 
 US_MUST_USE us_err store_link_joins(PGconn *c, us_arena *a, const char *account_id, unsigned limit,
                                     link_join_row **rows, size_t *n);
+
+
+/* --- joins waiting for their address to be proven --- */
+
+typedef struct join_request_row {
+	char *id, *user_id, *email, *state;
+	bool expired;
+	char *expires_at;   /* RFC 3339 */
+	char *expires_text; /* "2026-11-30 16:00 UTC", for emails */
+	link_row link;
+} join_request_row;
+
+/* A pending join of user_id through the link, replacing one they had; expires in hours. */
+US_MUST_USE us_err store_join_request_open(PGconn *c, us_arena *a, const char *link_id,
+                                           const char *user_id, const char *email,
+                                           const char *token_hash_hex, unsigned hours,
+                                           join_request_row *out);
+
+/* The request a token opens, with its link; NOT_FOUND when none. With lock, only a
+ * pending, unexpired one, locked until the transaction ends. */
+US_MUST_USE us_err store_join_request_by_token(PGconn *c, us_arena *a, const uint8_t *hash,
+                                               bool lock, join_request_row *out);
+
+/* pending → state ("joined" or "cancelled"). */
+US_MUST_USE us_err store_join_request_close(PGconn *c, const char *id, const char *state);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include <sodium.h>
@@ -19,6 +20,7 @@
 #include "log.h"
 #include "mime.h"
 #include "policy.h"
+#include "seal.h"
 #include "smtp.h"
 #include "spool.h"
 #include "store.h"
@@ -124,12 +126,24 @@ static void maybe_reclaim(worker *w)
 		us_info("took back %lld messages whose delivery was interrupted", (long long)n);
 }
 
-static void attempt(worker *w, const store_message *m, send_result *r)
+static void attempt(worker *w, us_arena *arena, const store_message *m, send_result *r)
 {
 	char why[200];
 	buf_reset(&w->message);
-	us_err rc = compose_message(engine.templates, &engine.from, &m->in, &w->message, why,
+	compose_input in = m->in;
+	if (m->sealed[0] != '\0') {
+		in.variables = notification_unseal(arena, m->sealed, in.template, in.recipient);
+		if (in.variables == NULL) {
+			r->outcome = SEND_BROKEN;
+			snprintf(r->reply, sizeof(r->reply),
+			         "not sent: its variables do not open (was NOTIFICATION_SEAL_KEY changed?)");
+			return;
+		}
+	}
+	us_err rc = compose_message(engine.templates, &engine.from, &in, &w->message, why,
 	                            sizeof(why));
+	if (m->sealed[0] != '\0')
+		sodium_memzero((char *)in.variables, strlen(in.variables));
 	if (rc != US_OK) {
 		r->outcome = rc == US_EINVAL ? SEND_BROKEN : SEND_TRANSIENT;
 		snprintf(r->reply, sizeof(r->reply), "not sent: %s", why);
@@ -188,7 +202,7 @@ static void deliver_batch(worker *w, const store_message *msgs, size_t n, us_are
 		if (msgs[i].suppressed)
 			continue;
 		send_result r;
-		attempt(w, &msgs[i], &r);
+		attempt(w, arena, &msgs[i], &r);
 		ok = decide(&msgs[i], &r, arena, &results[done]);
 		done += ok;
 	}

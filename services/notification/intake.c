@@ -3,6 +3,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <stdlib.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "seal.h"
 #include "validate.h"
 
 static bool has_control(const char *s)
@@ -109,6 +115,24 @@ static bool check_variables(us_call *call, const char *prefix, const Usher__V1__
 	return ok;
 }
 
+/* The variables as a JSON object of strings, sealed for this template and recipient. */
+static char *sealed_variables(us_arena *a, const template_var *vars, size_t n,
+                              const char *template_name, const char *recipient)
+{
+	json_t *obj = json_object();
+	bool ok = obj != NULL;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = json_object_set_new(obj, vars[i].name, json_string(vars[i].value)) == 0;
+	char *text = ok ? json_dumps(obj, JSON_COMPACT) : NULL;
+	json_decref(obj);
+	if (text == NULL)
+		return NULL;
+	char *sealed = notification_seal(a, text, strlen(text), template_name, recipient);
+	sodium_memzero(text, strlen(text));
+	free(text);
+	return sealed;
+}
+
 us_err intake_check(us_call *call, const template_set *templates, const char *prefix,
                     const Usher__V1__Email *email, store_new_email *out)
 {
@@ -143,7 +167,9 @@ us_err intake_check(us_call *call, const template_set *templates, const char *pr
 	(void)template_render(t, TEMPLATE_SUBJECT, vars, email->n_variables, &subject);
 	char *rendered = buf_failed(&subject) ? NULL : us_arena_strdup(arena, subject.data);
 	buf_free(&subject);
-	if (rendered == NULL)
+	char *sealed = sealed_variables(arena, vars, email->n_variables, template_name(t),
+	                                recipient);
+	if (rendered == NULL || sealed == NULL)
 		return US_EEXHAUSTED;
 	*out = (store_new_email){
 		.key = email->idempotency_key,
@@ -151,8 +177,7 @@ us_err intake_check(us_call *call, const template_set *templates, const char *pr
 		.recipient = recipient,
 		.reference = email->reference,
 		.subject = rendered,
-		.vars = vars,
-		.n_vars = email->n_variables,
+		.sealed = sealed,
 	};
 	return US_OK;
 }

@@ -3,14 +3,20 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include <sodium.h>
+
 #include "daemon.h"
+#include "db.h"
 #include "delivery.h"
 #include "log.h"
 #include "mime.h"
+#include "seal.h"
 #include "server.h"
 #include "settings.h"
 #include "smtp.h"
+#include "store.h"
 #include "template.h"
+#include "token.h"
 #include "validate.h"
 
 extern const us_migration notification_migrations[];
@@ -63,6 +69,10 @@ static const us_config_var notification_vars[] = {
 	    "longest delay between retries"),
 	VAR("RETRY_MAX_AGE_S", US_CONFIG_INT, retry_max_age_s, 0, "86400", 1, 2592000, NULL,
 	    "a message still failing this long after it was queued fails for good"),
+	VAR("NOTIFICATION_SEAL_KEY", US_CONFIG_STRING, seal_key_hex,
+	    US_CONFIG_REQUIRED | US_CONFIG_SECRET, NULL, 64, 64, us_token_check_key_hex,
+	    "64 hex digits: the key queued messages' variables (their links) are sealed with "
+	    "(keep it out of the database)"),
 };
 
 static us_err check_settings(char *err, size_t err_size)
@@ -78,10 +88,38 @@ static us_err check_settings(char *err, size_t err_size)
 	return US_OK;
 }
 
+/* Messages queued before sealing existed get their variables sealed now. */
+static us_err seal_plain_variables(const us_daemon_config *cfg, char *err, size_t err_size)
+{
+	PGconn *db;
+	us_err rc = us_db_connect(cfg->database_url, "notification", &db, err, err_size);
+	if (rc != US_OK)
+		return rc;
+	int64_t n = 0;
+	rc = store_seal_plain_variables(db, &n);
+	PQfinish(db);
+	if (rc != US_OK) {
+		snprintf(err, err_size, "could not seal the variables of queued messages");
+		return rc;
+	}
+	if (n > 0)
+		us_info("sealed the variables of %lld queued messages", (long long)n);
+	return US_OK;
+}
+
 static us_err start(const us_daemon_config *cfg, char *err, size_t err_size)
 {
 	us_err rc = check_settings(err, err_size);
 	if (rc != US_OK)
+		return rc;
+	uint8_t key[NOTIFICATION_SEAL_KEY_BYTES];
+	if (us_token_key_from_hex(settings.seal_key_hex, key) != 0) {
+		snprintf(err, err_size, "NOTIFICATION_SEAL_KEY: must be 64 hex digits");
+		return US_EINVAL;
+	}
+	notification_seal_init(key);
+	sodium_memzero(key, sizeof(key));
+	if ((rc = seal_plain_variables(cfg, err, err_size)) != US_OK)
 		return rc;
 	mime_mailbox from;
 	(void)mime_parse_mailbox(settings.mail_from, &from); /* checked when loaded */
@@ -105,6 +143,7 @@ static void stop(void)
 	delivery_stop();
 	template_set_free(templates);
 	templates = NULL;
+	notification_seal_wipe();
 }
 
 int main(int argc, char **argv)

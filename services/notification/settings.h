@@ -22,6 +22,7 @@ typedef struct notification_settings {
 	int64_t retry_base_ms;
 	int64_t retry_max_ms;
 	int64_t retry_max_age_s;
+	char *seal_key_hex;
 } notification_settings;
 
 #endif

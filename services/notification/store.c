@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "db.h"
 #include "log.h"
+#include "seal.h"
 
 #define SUPPRESSED_REPLY "not attempted: the address is suppressed"
 #define HISTORY_MAX 20
@@ -57,19 +58,14 @@ us_err store_session_identify(PGconn *conn, store_session *out)
 static json_t *email_json(size_t i, const store_new_email *e)
 {
 	json_t *o = json_object();
-	json_t *vars = json_object();
-	bool ok = o != NULL && vars != NULL && json_object_set_new(o, "i", json_integer((json_int_t)i)) == 0 &&
+	bool ok = o != NULL && json_object_set_new(o, "i", json_integer((json_int_t)i)) == 0 &&
 	          set_string(o, "key", e->key) && set_string(o, "template", e->template) &&
 	          set_string(o, "recipient", e->recipient) && set_string(o, "reference", e->reference) &&
-	          set_string(o, "subject", e->subject);
-	for (size_t v = 0; ok && v < e->n_vars; v++)
-		ok = set_string(vars, e->vars[v].name, e->vars[v].value);
-	if (!ok || json_object_set(o, "variables", vars) != 0) {
-		json_decref(vars);
+	          set_string(o, "subject", e->subject) && set_string(o, "sealed", e->sealed);
+	if (!ok) {
 		json_decref(o);
 		return NULL;
 	}
-	json_decref(vars);
 	return o;
 }
 
@@ -93,12 +89,13 @@ static const char queue_sql[] =
         "WITH e AS MATERIALIZED ("
         "  SELECT gen_random_uuid() AS id, r.* FROM jsonb_to_recordset($1::jsonb) AS r("
         "    i int, key text, template text, recipient text, reference text, subject text,"
-        "    variables jsonb)"
+        "    sealed text)"
         "), ins AS ("
         "  INSERT INTO messages (id, idempotency_key, template, recipient, reference, subject,"
-        "                        variables, smtp_message_id, state, next_attempt_at, last_reply)"
+        "                        sealed_variables, smtp_message_id, state, next_attempt_at,"
+        "                        last_reply)"
         "  SELECT e.id, e.key, e.template, e.recipient, e.reference, e.subject,"
-        "         CASE WHEN s.email IS NULL THEN e.variables END,"
+        "         CASE WHEN s.email IS NULL THEN decode(e.sealed, 'hex') END,"
         "         '<' || e.id || '@' || $2 || '>',"
         "         CASE WHEN s.email IS NULL THEN 'queued' ELSE 'suppressed' END,"
         "         CASE WHEN s.email IS NULL THEN now() END,"
@@ -196,6 +193,7 @@ static const char claim_sql[] =
         "  claim_pid = CASE WHEN due.suppressed THEN NULL ELSE $1::int END,"
         "  claim_started = CASE WHEN due.suppressed THEN NULL ELSE $2::timestamptz END,"
         "  variables = CASE WHEN due.suppressed THEN NULL ELSE m.variables END,"
+        "  sealed_variables = CASE WHEN due.suppressed THEN NULL ELSE m.sealed_variables END,"
         "  next_attempt_at = CASE WHEN due.suppressed THEN NULL ELSE m.next_attempt_at END,"
         "  last_reply = CASE WHEN due.suppressed THEN '" SUPPRESSED_REPLY "' ELSE m.last_reply END,"
         "  updated_at = CASE WHEN due.suppressed THEN now() ELSE m.updated_at END"
@@ -203,7 +201,8 @@ static const char claim_sql[] =
         " RETURNING m.id, due.suppressed, m.template, m.recipient, m.subject,"
         "   COALESCE(m.variables::text, '{}'), m.smtp_message_id,"
         "   extract(epoch FROM m.created_at)::bigint,"
-        "   (extract(epoch FROM now() - m.created_at) * 1000)::bigint, m.attempts";
+        "   (extract(epoch FROM now() - m.created_at) * 1000)::bigint, m.attempts,"
+        "   COALESCE(encode(m.sealed_variables, 'hex'), '')";
 
 static bool read_claimed(const PGresult *res, int r, us_arena *arena, store_message *m)
 {
@@ -217,7 +216,8 @@ static bool read_claimed(const PGresult *res, int r, us_arena *arena, store_mess
 	m->in.created_at = atoll(PQgetvalue(res, r, 7));
 	m->age_ms = atoll(PQgetvalue(res, r, 8));
 	m->attempts = (uint32_t)atol(PQgetvalue(res, r, 9));
-	return m->in.id != NULL && m->in.template != NULL && m->in.recipient != NULL &&
+	m->sealed = column(arena, res, r, 10);
+	return m->sealed != NULL && m->in.id != NULL && m->in.template != NULL && m->in.recipient != NULL &&
 	       m->in.subject != NULL && m->in.variables != NULL && m->in.smtp_message_id != NULL;
 }
 
@@ -315,6 +315,7 @@ static const char record_sql[] =
         "                           THEN now() + r.delay_ms * interval '1 millisecond' END,"
         "    sent_at = CASE WHEN r.action = 'sent' THEN now() END,"
         "    variables = CASE WHEN r.action = 'retry' THEN m.variables END,"
+        "    sealed_variables = CASE WHEN r.action = 'retry' THEN m.sealed_variables END,"
         "    claim_pid = NULL, claim_started = NULL, updated_at = now()"
         "    FROM r"
         "   WHERE m.id = r.id AND m.state = 'queued'"
@@ -512,6 +513,46 @@ us_err store_deliveries(PGconn *conn, const char *reference, const char *recipie
 	*out = ds;
 	*n = rows;
 	return US_OK;
+}
+
+us_err store_seal_plain_variables(PGconn *conn, int64_t *n)
+{
+	*n = 0;
+	for (;;) {
+		us_arena *a = us_arena_new();
+		if (a == NULL)
+			return US_EEXHAUSTED;
+		PGresult *res = NULL;
+		us_err rc = us_db_begin(conn);
+		if (rc == US_OK)
+			rc = us_db_exec(conn,
+			                "SELECT id, template, recipient, variables::text FROM messages "
+			                "WHERE variables IS NOT NULL LIMIT 500 FOR UPDATE SKIP LOCKED",
+			                0, NULL, &res);
+		int rows = rc == US_OK ? PQntuples(res) : 0;
+		for (int r = 0; rc == US_OK && r < rows; r++) {
+			const char *plain = PQgetvalue(res, r, 3);
+			char *sealed = notification_seal(a, plain, strlen(plain), PQgetvalue(res, r, 1),
+			                                 PQgetvalue(res, r, 2));
+			const char *params[] = {PQgetvalue(res, r, 0), sealed};
+			rc = sealed == NULL ? US_EEXHAUSTED
+			                    : us_db_exec(conn,
+			                                 "UPDATE messages SET sealed_variables = "
+			                                 "decode($2, 'hex'), variables = NULL WHERE id = $1",
+			                                 2, params, NULL);
+		}
+		PQclear(res);
+		if (rc == US_OK)
+			rc = us_db_commit(conn);
+		if (rc != US_OK)
+			us_db_rollback(conn);
+		us_arena_free(a);
+		if (rc != US_OK)
+			return rc;
+		*n += rows;
+		if (rows == 0)
+			return US_OK;
+	}
 }
 
 us_err store_unsuppress(PGconn *conn, const char *email, bool *removed)

@@ -31,13 +31,13 @@ typedef struct store_new_email {
 	const char *recipient; /* normalised */
 	const char *reference;
 	const char *subject;   /* rendered */
-	const template_var *vars;
-	size_t n_vars;
+	const char *sealed;    /* the variables as a JSON object, sealed (seal.h), hex */
 } store_new_email;
 
 /* A claimed message; strings in the arena passed to store_claim(). */
 typedef struct store_message {
-	compose_input in;
+	compose_input in;      /* in.variables: "{}" while they are sealed */
+	const char *sealed;    /* the sealed variables (hex), "" for a message queued before */
 	int64_t age_ms;
 	uint32_t attempts;     /* before this one */
 	bool suppressed;       /* its address is suppressed: now final, not to be attempted */
@@ -87,6 +87,10 @@ US_MUST_USE us_err store_reclaim(PGconn *conn, int64_t *n);
 US_MUST_USE us_err store_deliveries(PGconn *conn, const char *reference, const char *recipient,
                                     uint32_t limit, us_arena *arena,
                                     Usher__V1__Delivery ***out, size_t *n);
+
+/* Seals the plain variables of messages queued before variables were sealed; *n gets
+ * how many. */
+US_MUST_USE us_err store_seal_plain_variables(PGconn *conn, int64_t *n);
 
 /* Takes email off the suppression list; *removed says whether it was on it. */
 US_MUST_USE us_err store_unsuppress(PGconn *conn, const char *email, bool *removed);

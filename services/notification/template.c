@@ -20,6 +20,8 @@ static const struct {
 	{"invitation_accepted", {"account_name", "invitee_email", "role"}},
 	{"invitation_declined", {"account_name", "invitee_email", "role"}},
 	{"email_change_verification", {"name", "link", "expires_at"}},
+	{"password_reset", {"name", "link", "expires_at"}},
+	{"link_join_confirmation", {"account_name", "link", "expires_at"}},
 };
 #define N_TEMPLATES (sizeof(catalog) / sizeof(catalog[0]))
 

@@ -62,7 +62,10 @@ static bool meets(us_arena *a, const Usher__V1__Account *account, const Usher__V
                   int min_role, tenancy_decision *d)
 {
 	if (min_role == TENANCY_ROLE_PRIMARY_OWNER) {
-		if (strcmp(m->user_id, account->primary_owner_id) == 0)
+		/* Recorded as primary owner is not enough: one who stepped down from owner has
+		 * handed their rights back. */
+		if (strcmp(m->user_id, account->primary_owner_id) == 0 &&
+		    m->role == USHER__V1__ROLE__ROLE_OWNER)
 			return true;
 		*d = deny("only the account's primary owner may do this");
 		return false;
@@ -74,13 +77,40 @@ static bool meets(us_arena *a, const Usher__V1__Account *account, const Usher__V
 	return false;
 }
 
+static bool listed(char *const *items, size_t n, const char *item)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(items[i], item) == 0)
+			return true;
+	}
+	return false;
+}
+
+bool tenancy_access_holds(const Usher__V1__Account *account, const Usher__V1__Membership *m,
+                          const char *product)
+{
+	if (!listed(account->products, account->n_products, product))
+		return false;
+	return m->role == USHER__V1__ROLE__ROLE_OWNER ||
+	       listed(m->products, m->n_products, product);
+}
+
 tenancy_decision tenancy_access_check(us_arena *a, const Usher__V1__Account *account,
                                       const Usher__V1__Membership *m, int min_role,
-                                      const char *subaccount_id, bool subaccount_in_account)
+                                      const char *subaccount_id, bool subaccount_in_account,
+                                      const char *product)
 {
 	tenancy_decision d;
 	if (!in_good_standing(account, m, &d) || !meets(a, account, m, min_role, &d))
 		return d;
+	if (product[0] != '\0') {
+		if (!listed(account->products, account->n_products, product))
+			return deny(us_arena_printf(a, "product \"%s\" is not enabled for this account",
+			                            product));
+		if (!tenancy_access_holds(account, m, product))
+			return deny(us_arena_printf(a, "the membership does not include product \"%s\"",
+			                            product));
+	}
 	if (subaccount_id[0] == '\0') {
 		if (!m->scope->organization)
 			return deny("an account-wide action needs organization scope");
@@ -97,7 +127,8 @@ tenancy_decision tenancy_access_check(us_arena *a, const Usher__V1__Account *acc
 
 tenancy_decision tenancy_access_grant(us_arena *a, const Usher__V1__Account *account,
                                       const Usher__V1__Membership *actor, int action_min,
-                                      int role, const Usher__V1__Scope *scope)
+                                      int role, const Usher__V1__Scope *scope,
+                                      char *const *products, size_t n_products)
 {
 	tenancy_decision d;
 	if (!in_good_standing(account, actor, &d))
@@ -114,6 +145,11 @@ tenancy_decision tenancy_access_grant(us_arena *a, const Usher__V1__Account *acc
 		return deny("only owners grant at organization level");
 	if (!scope_covers(actor->scope, scope))
 		return deny("scope includes a subaccount outside your own");
+	for (size_t i = 0; i < n_products; i++) {
+		if (!tenancy_access_holds(account, actor, products[i]))
+			return deny(us_arena_printf(a, "cannot grant product \"%s\", which you do not hold",
+			                            products[i]));
+	}
 	return allow(us_arena_printf(a, "role %s may grant %s in this scope",
 	                             tenancy_role_name((int)actor->role), tenancy_role_name(role)));
 }

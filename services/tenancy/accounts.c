@@ -1,8 +1,12 @@
 #include "accounts.h"
 
+#include <string.h>
+
 #include "guard.h"
+#include "log.h"
 #include "input.h"
 #include "permissions.h"
+#include "products.h"
 #include "store.h"
 #include "usher/v1/tenancy.pb-c.h"
 
@@ -20,6 +24,14 @@ us_err tenancy_create_account(us_call *call, const ProtobufCMessage *request,
 	tenancy_input_expiry(call, "invitation_expiry_hours", req->invitation_expiry_hours);
 	tenancy_input_domains(call, "allowed_email_domains", req->allowed_email_domains,
 	                      req->n_allowed_email_domains);
+	if (us_call_has_violations(call))
+		return us_call_invalid(call);
+	/* Products are the platform's, not whatever a signed-in user types. */
+	for (size_t i = 0; i < req->n_products; i++) {
+		if (!tenancy_products_offered(req->products[i]))
+			us_call_violation(call, us_arena_printf(us_call_arena(call), "products[%zu]", i),
+			                  "is not a product of this platform");
+	}
 	if (us_call_has_violations(call))
 		return us_call_invalid(call);
 
@@ -80,7 +92,7 @@ static us_err account_action(us_call *call, const char *actor, const char *accou
 	if (rc != US_OK)
 		return rc;
 	return tenancy_guard_allowed(call, tenancy_access_check(us_call_arena(call), *account, member,
-	                                                        min_role, "", true));
+	                                                        min_role, "", true, ""));
 }
 
 us_err tenancy_update_account_settings(us_call *call, const ProtobufCMessage *request,
@@ -116,6 +128,62 @@ us_err tenancy_update_account_settings(us_call *call, const ProtobufCMessage *re
 	                          &out->account);
 	if (rc != US_OK)
 		return rc;
+	*reply = &out->base;
+	return US_OK;
+}
+
+static bool active_owner(const Usher__V1__Membership *m)
+{
+	return m != NULL && m->role == USHER__V1__ROLE__ROLE_OWNER &&
+	       m->status == USHER__V1__MEMBERSHIP_STATUS__MEMBERSHIP_ACTIVE;
+}
+
+us_err tenancy_transfer_primary_ownership(us_call *call, const ProtobufCMessage *request,
+                                          ProtobufCMessage **reply)
+{
+	const Usher__V1__TransferPrimaryOwnershipRequest *req =
+	        (const Usher__V1__TransferPrimaryOwnershipRequest *)request;
+	const char *actor = tenancy_input_actor(call);
+	us_err rc = tenancy_guard_actor(call, actor);
+	if (rc != US_OK)
+		return rc;
+	tenancy_input_uuid(call, "account_id", req->account_id);
+	tenancy_input_uuid(call, "user_id", req->user_id);
+	if (us_call_has_violations(call))
+		return us_call_invalid(call);
+
+	Usher__V1__Account *account;
+	Usher__V1__Membership *member, *current, *next;
+	rc = tenancy_guard_change(call, actor, req->account_id, STORE_UPDATE, &account, &member);
+	if (rc == US_OK)
+		rc = tenancy_guard_membership(call, req->account_id, account->primary_owner_id, &current);
+	if (rc == US_OK)
+		rc = tenancy_guard_membership(call, req->account_id, req->user_id, &next);
+	if (rc != US_OK)
+		return rc;
+	/* The primary owner hands it over; once they are no longer an active owner (they
+	 * stepped down), any active owner may take it, so billing is never left ownerless. */
+	bool is_primary = strcmp(actor, account->primary_owner_id) == 0;
+	if (!active_owner(member) || (!is_primary && active_owner(current)))
+		return us_call_error(call, US_EDENIED,
+		                     "only the primary owner can hand over primary ownership");
+	if (!active_owner(next))
+		return us_call_error(call, US_EPRECONDITION,
+		                     "primary ownership goes only to an active owner of the account");
+	Usher__V1__TransferPrimaryOwnershipReply *out =
+	        US_ARENA_NEW(us_call_arena(call), Usher__V1__TransferPrimaryOwnershipReply);
+	if (out == NULL)
+		return US_EEXHAUSTED;
+	usher__v1__transfer_primary_ownership_reply__init(out);
+	if (strcmp(req->user_id, account->primary_owner_id) == 0)
+		out->account = account;
+	else
+		rc = store_account_set_primary_owner(us_call_db(call), us_call_arena(call),
+		                                     req->account_id, req->user_id, &out->account);
+	if (rc != US_OK)
+		return rc;
+	us_log_fields(US_LOG_INFO, "primary ownership handed over", "account_id", req->account_id,
+	              "user_id", req->user_id, NULL);
 	*reply = &out->base;
 	return US_OK;
 }

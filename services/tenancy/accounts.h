@@ -1,5 +1,5 @@
 /* Accounts and subaccounts: CreateAccount, GetAccount, UpdateAccountSettings,
- * CreateSubaccount, ListSubaccounts. */
+ * TransferPrimaryOwnership, CreateSubaccount, ListSubaccounts. */
 #ifndef TENANCY_ACCOUNTS_H
 #define TENANCY_ACCOUNTS_H
 
@@ -11,6 +11,7 @@
 us_rpc_handler tenancy_create_account;
 us_rpc_handler tenancy_get_account;
 us_rpc_handler tenancy_update_account_settings;
+us_rpc_handler tenancy_transfer_primary_ownership;
 us_rpc_handler tenancy_create_subaccount;
 us_rpc_handler tenancy_list_subaccounts;
 

@@ -32,6 +32,8 @@ us_err tenancy_check(us_call *call, const ProtobufCMessage *request, ProtobufCMe
 	tenancy_input_uuid(call, "account_id", req->account_id);
 	tenancy_input_optional_uuid(call, "subaccount_id", req->subaccount_id);
 	int min_role = action_input(call, req->action);
+	if (req->product[0] != '\0')
+		tenancy_input_product(call, "product", req->product);
 	if (us_call_has_violations(call))
 		return us_call_invalid(call);
 
@@ -57,7 +59,7 @@ us_err tenancy_check(us_call *call, const ProtobufCMessage *request, ProtobufCMe
 		return US_EEXHAUSTED;
 	usher__v1__check_reply__init(out);
 	tenancy_decision d = tenancy_access_check(us_call_arena(call), account, member, min_role,
-	                                          req->subaccount_id, in_account);
+	                                          req->subaccount_id, in_account, req->product);
 	out->allowed = d.allowed;
 	out->reason = (char *)d.reason;
 	*reply = &out->base;

@@ -122,10 +122,13 @@ static us_err check_granter(us_call *call, const Usher__V1__Account *account,
 	if (rc != US_OK)
 		return rc;
 	tenancy_decision d = tenancy_access_grant(us_call_arena(call), account, granter, min_role,
-	                                          (int)req->role, req->scope);
+	                                          (int)req->role, req->scope, req->products,
+	                                          req->n_products);
 	if (d.allowed)
 		return US_OK;
-	return us_call_error(call, US_EDENIED, "granted_by may not grant this: %s", d.reason);
+	/* Callers (invitationd) tell the person in their own words; this is for them and logs. */
+	return us_call_error(call, US_EDENIED, "the granter may no longer grant this membership: %s",
+	                     d.reason);
 }
 
 us_err tenancy_grant_membership(us_call *call, const ProtobufCMessage *request,
@@ -192,6 +195,22 @@ us_err tenancy_grant_membership(us_call *call, const ProtobufCMessage *request,
 	return US_OK;
 }
 
+/* The account's products the granter may grant: every one for a service principal
+ * (all), those granter holds for a person (none when they hold no membership). */
+static us_err grantable_products(us_arena *a, const Usher__V1__Account *account,
+                                 const Usher__V1__Membership *granter, bool all,
+                                 Usher__V1__CheckGrantReply *out)
+{
+	out->grantable_products = US_ARENA_ARRAY(a, char *, account->n_products + 1);
+	if (out->grantable_products == NULL)
+		return US_EEXHAUSTED;
+	for (size_t i = 0; (all || granter != NULL) && i < account->n_products; i++) {
+		if (all || tenancy_access_holds(account, granter, account->products[i]))
+			out->grantable_products[out->n_grantable_products++] = account->products[i];
+	}
+	return US_OK;
+}
+
 us_err tenancy_check_grant(us_call *call, const ProtobufCMessage *request,
                            ProtobufCMessage **reply)
 {
@@ -210,33 +229,43 @@ us_err tenancy_check_grant(us_call *call, const ProtobufCMessage *request,
 		return us_call_invalid(call);
 
 	Usher__V1__Account *account;
-	Usher__V1__Membership *reader, *granter;
+	Usher__V1__Membership *reader, *granter = NULL;
 	int min_role;
 	us_err rc = tenancy_guard_read(call, actor, req->account_id, &account, &reader);
-	if (rc == US_OK)
-		rc = tenancy_grants_fit_account(call, account, req->scope, req->products,
-		                                req->n_products);
+	if (rc == US_OK && !by_principal)
+		rc = tenancy_guard_membership(call, req->account_id, req->actor_user_id, &granter);
+	if (rc != US_OK)
+		return rc;
+	Usher__V1__CheckGrantReply *out = US_ARENA_NEW(us_call_arena(call), Usher__V1__CheckGrantReply);
+	if (out == NULL)
+		return US_EEXHAUSTED;
+	usher__v1__check_grant_reply__init(out);
+	/* An outsider learns nothing about the account's products or subaccounts. */
+	if (!by_principal && granter == NULL) {
+		out->reason = "not a member";
+		*reply = &out->base;
+		return US_OK;
+	}
+	rc = tenancy_grants_fit_account(call, account, req->scope, req->products, req->n_products);
 	tenancy_decision d;
 	if (rc == US_OK && by_principal) {
 		rc = principal_decision(call, account, req->principal_id, (int)req->role, &d);
 	} else {
 		if (rc == US_OK)
-			rc = tenancy_guard_membership(call, req->account_id, req->actor_user_id, &granter);
-		if (rc == US_OK)
 			rc = tenancy_guard_min_role(call, TENANCY_ACTION_INVITE, &min_role);
 		if (rc == US_OK)
 			d = tenancy_access_grant(us_call_arena(call), account, granter, min_role,
-			                         (int)req->role, req->scope);
+			                         (int)req->role, req->scope, req->products,
+			                         req->n_products);
 	}
 	if (rc != US_OK)
 		return rc;
-
-	Usher__V1__CheckGrantReply *out = US_ARENA_NEW(us_call_arena(call), Usher__V1__CheckGrantReply);
-	if (out == NULL)
-		return US_EEXHAUSTED;
-	usher__v1__check_grant_reply__init(out);
 	out->allowed = d.allowed;
 	out->reason = (char *)d.reason;
+	rc = grantable_products(us_call_arena(call), account, granter, by_principal && d.allowed,
+	                        out);
+	if (rc != US_OK)
+		return rc;
 	*reply = &out->base;
 	return US_OK;
 }

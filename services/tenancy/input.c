@@ -104,6 +104,13 @@ void tenancy_input_names(us_call *call, const char *field, char *const *items, s
 	}
 }
 
+void tenancy_input_product(us_call *call, const char *field, const char *value)
+{
+	if (!name_token_ok(value, TENANCY_PRODUCT_MAX))
+		us_call_violation(call, field, "must be 1 to %d characters of a-z, 0-9, _ . -",
+		                  TENANCY_PRODUCT_MAX);
+}
+
 void tenancy_input_expiry(us_call *call, const char *field, uint32_t hours)
 {
 	if (hours > TENANCY_EXPIRY_HOURS_MAX)

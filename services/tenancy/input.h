@@ -40,6 +40,9 @@ void tenancy_input_scope(us_call *call, const char *field, const Usher__V1__Scop
 void tenancy_input_names(us_call *call, const char *field, char *const *items, size_t n,
                          size_t max_items, size_t max_len);
 
+/* One product name: 1 to TENANCY_PRODUCT_MAX of [a-z0-9_.-]. */
+void tenancy_input_product(us_call *call, const char *field, const char *value);
+
 /* 0 (the default) or 1 to TENANCY_EXPIRY_HOURS_MAX. */
 void tenancy_input_expiry(us_call *call, const char *field, uint32_t hours);
 

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "permissions.h"
 #include "principal_lookup.h"
+#include "products.h"
 #include "server.h"
 
 extern const us_migration tenancy_migrations[];
@@ -14,6 +15,7 @@ extern const us_migration tenancy_migrations[];
 typedef struct tenancy_config {
 	char *permission_matrix_file;
 	char *identity_url;
+	char *product_catalogue_file;
 } tenancy_config;
 
 us_rpc_client *tenancy_identity;
@@ -35,6 +37,17 @@ static const char *matrix_file_check(const char *path)
 	return NULL;
 }
 
+static char catalogue_error[512];
+
+static const char *catalogue_file_check(const char *path)
+{
+	tenancy_catalogue *c;
+	if (tenancy_catalogue_load(path, &c, catalogue_error, sizeof(catalogue_error)) != US_OK)
+		return catalogue_error;
+	tenancy_catalogue_free(c);
+	return NULL;
+}
+
 static const us_config_var tenancy_vars[] = {
 	{"PERMISSION_MATRIX_FILE", US_CONFIG_STRING,
 	 offsetof(tenancy_config, permission_matrix_file), 0, NULL, 1, 4096, matrix_file_check,
@@ -43,6 +56,10 @@ static const us_config_var tenancy_vars[] = {
 	{"IDENTITY_RPC_URL", US_CONFIG_STRING, offsetof(tenancy_config, identity_url),
 	 US_CONFIG_REQUIRED, NULL, 1, 0, us_config_check_nng_url,
 	 "address of usher-identityd, which knows service principals"},
+	{"PRODUCT_CATALOGUE_FILE", US_CONFIG_STRING,
+	 offsetof(tenancy_config, product_catalogue_file), 0, NULL, 1, 4096, catalogue_file_check,
+	 "the products accounts may enable, one name per line (unset: the built-in "
+	 "services/tenancy/products.conf); reread on SIGHUP"},
 };
 
 static us_err load_matrix(char *err, size_t err_size)
@@ -60,6 +77,21 @@ static us_err load_matrix(char *err, size_t err_size)
 	return US_OK;
 }
 
+static us_err load_catalogue(char *err, size_t err_size)
+{
+	tenancy_catalogue *c;
+	us_err rc = tenancy_catalogue_load(config.product_catalogue_file, &c, err, err_size);
+	if (rc != US_OK)
+		return rc;
+	char products[24];
+	snprintf(products, sizeof(products), "%zu", tenancy_catalogue_size(c));
+	tenancy_products_install(c);
+	us_log_fields(US_LOG_INFO, "product catalogue loaded", "file",
+	              config.product_catalogue_file ? config.product_catalogue_file : "(built in)",
+	              "products", products, NULL);
+	return US_OK;
+}
+
 static us_err start(const us_daemon_config *cfg, char *err, size_t err_size)
 {
 	(void)cfg;
@@ -67,21 +99,26 @@ static us_err start(const us_daemon_config *cfg, char *err, size_t err_size)
 	us_rpc_client_opts opts = {.url = config.identity_url, .caller = "usher-tenancyd",
 	                           .wait_for_server = true};
 	if (rc == US_OK)
+		rc = load_catalogue(err, err_size);
+	if (rc == US_OK)
 		rc = us_rpc_client_open(&opts, &tenancy_identity, err, err_size);
 	return rc;
 }
 
-/* A matrix that no longer parses leaves the running one in place. */
+/* A file that no longer parses leaves the running one in place. */
 static void reload(void)
 {
 	char err[512];
 	if (load_matrix(err, sizeof(err)) != US_OK)
 		us_error("permission matrix not reloaded, keeping the current one: %s", err);
+	if (load_catalogue(err, sizeof(err)) != US_OK)
+		us_error("product catalogue not reloaded, keeping the current one: %s", err);
 }
 
 static void stop(void)
 {
 	tenancy_permissions_install(NULL);
+	tenancy_products_install(NULL);
 	us_rpc_client_close(tenancy_identity);
 	tenancy_identity = NULL;
 }

@@ -114,9 +114,18 @@ us_err tenancy_change_role(us_call *call, const ProtobufCMessage *request,
 	if (rc != US_OK)
 		return rc;
 	int role = (int)req->role;
-	if (role > (int)p.actor->role)
-		return us_call_error(call, US_EDENIED, "cannot grant %s, above own role %s",
-		                     tenancy_role_name(role), tenancy_role_name((int)p.actor->role));
+	/* Owners are organization-level by definition, so promotion widens the scope. */
+	Usher__V1__Scope scope = *p.target->scope;
+	if (role == USHER__V1__ROLE__ROLE_OWNER) {
+		scope.organization = true;
+		scope.n_subaccount_ids = 0;
+	}
+	/* The new role is granted over the member's scope as a new membership would be:
+	 * nobody above their own role, and only owners at organization level. */
+	rc = tenancy_guard_allowed(call, tenancy_access_grant(us_call_arena(call), p.account, p.actor,
+	                                                      p.action_min, role, &scope, NULL, 0));
+	if (rc != US_OK)
+		return rc;
 	if (role == (int)p.target->role)
 		return change_role_reply(call, p.target, reply);
 	if (role < (int)p.target->role) {
@@ -126,11 +135,9 @@ us_err tenancy_change_role(us_call *call, const ProtobufCMessage *request,
 		if (rc != US_OK)
 			return rc;
 	}
-	/* Owners are organization-level by definition, so promotion widens the scope. */
-	bool organization = p.target->scope->organization || role == USHER__V1__ROLE__ROLE_OWNER;
 	Usher__V1__Membership *m;
 	rc = store_membership_set_role(us_call_db(call), us_call_arena(call), p.target, role,
-	                               organization, &m);
+	                               scope.organization, &m);
 	if (rc != US_OK)
 		return rc;
 	return change_role_reply(call, m, reply);
@@ -162,7 +169,8 @@ us_err tenancy_set_scope(us_call *call, const ProtobufCMessage *request, Protobu
 	/* The new scope is granted as a new membership would be. */
 	rc = tenancy_guard_allowed(call, tenancy_access_grant(us_call_arena(call), p.account, p.actor,
 	                                                      p.action_min, (int)p.target->role,
-	                                                      req->scope));
+	                                                      req->scope, req->products,
+	                                                      req->n_products));
 	if (rc != US_OK)
 		return rc;
 

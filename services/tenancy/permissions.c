@@ -1,12 +1,12 @@
 #include "permissions.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf_file.h"
 #include "roles.h"
 
 /* The compiled-in permissions.conf (see embed_text.cmake). */
@@ -183,32 +183,6 @@ oom:
 	return US_EEXHAUSTED;
 }
 
-static us_err read_file(const char *path, char **text, size_t *len, char *err, size_t err_size)
-{
-	FILE *f = fopen(path, "rb");
-	if (f == NULL) {
-		snprintf(err, err_size, "could not open \"%s\": %s", path, strerror(errno));
-		return US_EINVAL;
-	}
-	char *buf = malloc(TENANCY_MATRIX_FILE_MAX + 1);
-	size_t got = buf != NULL ? fread(buf, 1, TENANCY_MATRIX_FILE_MAX + 1, f) : 0;
-	bool failed = buf == NULL || ferror(f);
-	fclose(f);
-	if (failed) {
-		free(buf);
-		snprintf(err, err_size, "could not read \"%s\"", path);
-		return US_EINVAL;
-	}
-	if (got > TENANCY_MATRIX_FILE_MAX) {
-		free(buf);
-		snprintf(err, err_size, "\"%s\" is larger than %d bytes", path, TENANCY_MATRIX_FILE_MAX);
-		return US_EINVAL;
-	}
-	*text = buf;
-	*len = got;
-	return US_OK;
-}
-
 us_err tenancy_matrix_load(const char *path, tenancy_matrix **out, char *err, size_t err_size)
 {
 	if (path == NULL)
@@ -217,7 +191,7 @@ us_err tenancy_matrix_load(const char *path, tenancy_matrix **out, char *err, si
 		                            out, err, err_size);
 	char *text;
 	size_t len;
-	us_err rc = read_file(path, &text, &len, err, err_size);
+	us_err rc = tenancy_conf_read(path, TENANCY_MATRIX_FILE_MAX, &text, &len, err, err_size);
 	if (rc != US_OK)
 		return rc;
 	rc = tenancy_matrix_parse(text, len, path, out, err, err_size);

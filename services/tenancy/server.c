@@ -27,6 +27,7 @@ static const us_rpc_method tenancy_methods[] = {
 	{"CheckGrant", tenancy_check_grant, 0},
 	{"MembersAmong", tenancy_members_among, 0},
 	{"ListAccounts", tenancy_list_accounts, US_RPC_INTERNAL},
+	{"TransferPrimaryOwnership", tenancy_transfer_primary_ownership, US_RPC_IDEMPOTENT},
 };
 
 const us_rpc_service tenancy_services[] = {

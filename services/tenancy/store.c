@@ -272,6 +272,19 @@ us_err store_account_update(PGconn *db, us_arena *a, const char *account_id, con
 	return store_account_get(db, a, account_id, STORE_NO_LOCK, out);
 }
 
+us_err store_account_set_primary_owner(PGconn *db, us_arena *a, const char *account_id,
+                                       const char *user_id, Usher__V1__Account **out)
+{
+	const char *params[] = {account_id, user_id};
+	us_err rc = us_db_exec(db,
+	                       "UPDATE accounts SET primary_owner_id = $2, updated_at = now() "
+	                       "WHERE id = $1",
+	                       2, params, NULL);
+	if (rc != US_OK)
+		return rc;
+	return store_account_get(db, a, account_id, STORE_NO_LOCK, out);
+}
+
 /* --- subaccounts --- */
 
 us_err store_subaccount_create(PGconn *db, us_arena *a, const char *account_id,

@@ -45,6 +45,10 @@ US_MUST_USE us_err store_account_update(PGconn *db, us_arena *a, const char *acc
                                         char *const *domains, size_t n_domains,
                                         Usher__V1__Account **out);
 
+US_MUST_USE us_err store_account_set_primary_owner(PGconn *db, us_arena *a,
+                                                   const char *account_id, const char *user_id,
+                                                   Usher__V1__Account **out);
+
 /* RESOURCE_EXHAUSTED when the account already has max subaccounts; ALREADY_EXISTS when
  * one has this name. */
 US_MUST_USE us_err store_subaccount_create(PGconn *db, us_arena *a, const char *account_id,

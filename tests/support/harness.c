@@ -429,6 +429,7 @@ void ut_system_start(ut_system *sys, int which)
 	/* Fixed test secrets: the tests' databases are throwaway. */
 	add_default(env, &n, "INVITATION_TOKEN_KEY=6b1f2e3d4c5b6a79887766554433221100ffeeddccbbaa998877665544332211");
 	add_default(env, &n, "GATEWAY_CSRF_KEY=0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0");
+	add_default(env, &n, "NOTIFICATION_SEAL_KEY=5e5e1a1ed0c0ffee5e5e1a1ed0c0ffee5e5e1a1ed0c0ffee5e5e1a1ed0c0ffee");
 	snprintf(token_key, sizeof(token_key), "IDENTITY_TOKEN_KEY=%s", sys->identity_token_key);
 	add_default(env, &n, token_key);
 	snprintf(signing_key, sizeof(signing_key), "RPC_SIGNING_KEY=%s", sys->signing_keys[which]);

@@ -96,6 +96,13 @@ void ut_browser_set_accept(ut_browser *b, const char *accept)
 	b->accept = accept ? strdup(accept) : NULL;
 }
 
+void ut_browser_set_header(ut_browser *b, const char *line)
+{
+	ut_browser_clear_headers(b);
+	if (line != NULL)
+		ut_browser_add_header(b, line);
+}
+
 typedef struct buffer {
 	char *data;
 	size_t len;

@@ -24,6 +24,9 @@ void ut_browser_set_accept(ut_browser *b, const char *accept);
 /* A header line sent from now on ("Authorization: Bearer ..."); copied. */
 void ut_browser_add_header(ut_browser *b, const char *line);
 void ut_browser_clear_headers(ut_browser *b);
+/* The one extra header line sent from now on, replacing those added before
+ * ("X-Forwarded-For: 203.0.113.5"; NULL: none). Copied. */
+void ut_browser_set_header(ut_browser *b, const char *line);
 
 typedef struct ut_reply {
 	long status;

@@ -52,10 +52,17 @@ const char *idt_key(us_arena *a)
 
 Usher__V1__User *idt_create_user(us_rpc_client *c, us_arena *a, const char *email)
 {
+	return idt_create_user_as(c, a, email, false);
+}
+
+Usher__V1__User *idt_create_user_as(us_rpc_client *c, us_arena *a, const char *email,
+                                    bool verified)
+{
 	Usher__V1__CreateUserRequest req = USHER__V1__CREATE_USER_REQUEST__INIT;
 	req.email = (char *)email;
 	req.name = "Test Person";
 	req.password = IDT_PASSWORD;
+	req.email_verified = verified;
 	idt_opts o = {.key = idt_key(a)};
 	ProtobufCMessage *reply = NULL;
 	us_status st;

@@ -34,6 +34,9 @@ const char *idt_key(us_arena *a);
 
 /* Creates a user with IDT_PASSWORD (failing the test otherwise). */
 Usher__V1__User *idt_create_user(us_rpc_client *c, us_arena *a, const char *email);
+/* The same, with the address verified (a caller proved it) or only claimed. */
+Usher__V1__User *idt_create_user_as(us_rpc_client *c, us_arena *a, const char *email,
+                                    bool verified);
 
 /* Logs in; returns the code, and on OK the reply in *out (may be NULL). */
 us_err idt_login(us_rpc_client *c, us_arena *a, const char *email, const char *password,

@@ -91,7 +91,7 @@ static void test_email_change_requests_are_guarded(void **state)
 	(void)state;
 	us_arena *a = us_arena_new();
 	Usher__V1__User *u = idt_create_user(client, a, "mover@example.com");
-	idt_create_user(client, a, "taken@example.com");
+	idt_create_user_as(client, a, "taken@example.com", true);
 	us_status st;
 
 	assert_int_equal(request_change(a, u->id, "new@example.com", "not the password", 0, &st),
@@ -189,9 +189,16 @@ static void test_expired_or_contested_changes_do_nothing(void **state)
 
 	/* Someone else took the address while the link sat in the inbox. */
 	const char *contested = record_change(a, u->id, "contested@example.com", "1 day");
-	idt_create_user(client, a, "contested@example.com");
+	idt_create_user_as(client, a, "contested@example.com", true);
 	assert_int_equal(confirm(a, contested, idt_key(a), NULL), US_EEXISTS);
 	assert_string_equal(get_user(a, u->id)->email, "stays@example.com");
+
+	/* A mere claim on the address does not stop its owner's change: the link proves it. */
+	const char *claimed = record_change(a, u->id, "claimed@example.com", "1 day");
+	Usher__V1__User *squatter = idt_create_user(client, a, "claimed@example.com");
+	assert_int_equal(confirm(a, claimed, idt_key(a), NULL), US_OK);
+	assert_string_equal(get_user(a, u->id)->email, "claimed@example.com");
+	assert_string_equal(get_user(a, squatter->id)->email, "");
 	us_arena_free(a);
 }
 

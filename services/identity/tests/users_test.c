@@ -16,11 +16,12 @@
 static ut_system *sys;
 static us_rpc_client *client;
 
-static Usher__V1__CreateUserReply *create(us_arena *a, const char *email, const char *key,
-                                          us_err expect)
+static Usher__V1__CreateUserReply *create_as(us_arena *a, const char *email, const char *key,
+                                             bool verified, us_err expect)
 {
 	Usher__V1__CreateUserRequest req = USHER__V1__CREATE_USER_REQUEST__INIT;
 	req.email = (char *)email;
+	req.email_verified = verified;
 	req.name = "Ada Lovelace";
 	req.phone = "+14155550123";
 	req.password = IDT_PASSWORD;
@@ -34,6 +35,12 @@ static Usher__V1__CreateUserReply *create(us_arena *a, const char *email, const 
 		         us_err_name(rc), st.message);
 	us_status_clear(&st);
 	return (Usher__V1__CreateUserReply *)reply;
+}
+
+static Usher__V1__CreateUserReply *create(us_arena *a, const char *email, const char *key,
+                                          us_err expect)
+{
+	return create_as(a, email, key, false, expect);
 }
 
 static void test_create_user_stores_argon2id_and_normalised_email(void **state)
@@ -78,11 +85,80 @@ static void test_taken_email_is_already_exists_whatever_its_case(void **state)
 {
 	(void)state;
 	us_arena *a = us_arena_new();
-	create(a, "grace@example.com", idt_key(a), US_OK);
+	create_as(a, "grace@example.com", idt_key(a), true, US_OK);
 	create(a, " GRACE@Example.com", idt_key(a), US_EEXISTS);
+	create_as(a, " GRACE@Example.com", idt_key(a), true, US_EEXISTS);
 	assert_int_equal(idt_count(sys, "SELECT count(*) FROM identity.users "
 	                                "WHERE email = 'grace@example.com'"),
 	                 1);
+	us_arena_free(a);
+}
+
+/* Issue 11, hole 5: a claim (an unverified address) never blocks the address's owner.
+ * Whoever proves it (or claims it anew) takes it; the claimant's user loses the address
+ * and its sessions, and can no longer sign in by it. */
+static void test_an_unverified_claim_never_blocks(void **state)
+{
+	(void)state;
+	us_arena *a = us_arena_new();
+	Usher__V1__User *squatter = create(a, "owner.of.this@example.com", idt_key(a), US_OK)->user;
+	Usher__V1__LoginReply *session = NULL;
+	assert_int_equal(idt_login(client, a, "owner.of.this@example.com", IDT_PASSWORD, NULL,
+	                           &session, NULL),
+	                 US_OK);
+	/* The owner proves the address (an invitation's link was followed). */
+	Usher__V1__User *owner =
+	        create_as(a, "owner.of.this@example.com", idt_key(a), true, US_OK)->user;
+	assert_true(owner->email_verified);
+	assert_string_not_equal(owner->id, squatter->id);
+	char sql[256];
+	snprintf(sql, sizeof(sql),
+	         "SELECT count(*) FROM identity.users WHERE id = '%s' AND email IS NULL "
+	         "AND NOT email_verified AND email_released_at IS NOT NULL",
+	         squatter->id);
+	assert_int_equal(idt_count(sys, sql), 1);
+	assert_int_equal(idt_resolve(client, a, session->session_token), US_EUNAUTHENTICATED);
+	/* Signing in by the address is the owner's now. */
+	Usher__V1__LoginReply *in = NULL;
+	assert_int_equal(idt_login(client, a, "owner.of.this@example.com", IDT_PASSWORD, NULL, &in,
+	                           NULL),
+	                 US_OK);
+	assert_string_equal(in->user->id, owner->id);
+	/* A verified address is no longer anyone's to claim. */
+	create(a, "owner.of.this@example.com", idt_key(a), US_EEXISTS);
+
+	/* Between claims, the newest wins: neither proved anything. */
+	Usher__V1__User *first = create(a, "unproven@example.com", idt_key(a), US_OK)->user;
+	Usher__V1__User *second = create(a, "unproven@example.com", idt_key(a), US_OK)->user;
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM identity.users WHERE id = '%s' AND email IS NULL",
+	         first->id);
+	assert_int_equal(idt_count(sys, sql), 1);
+	assert_string_equal(second->email, "unproven@example.com");
+	us_arena_free(a);
+}
+
+/* ConfirmEmailOwnership: the caller proved the address; only while it is the user's. */
+static void test_confirm_email_ownership(void **state)
+{
+	(void)state;
+	us_arena *a = us_arena_new();
+	Usher__V1__User *u = create(a, "proving@example.com", idt_key(a), US_OK)->user;
+	Usher__V1__ConfirmEmailOwnershipRequest req = USHER__V1__CONFIRM_EMAIL_OWNERSHIP_REQUEST__INIT;
+	req.user_id = u->id;
+	req.email = "someone.else@example.com";
+	idt_opts o = {.key = idt_key(a)};
+	ProtobufCMessage *reply = NULL;
+	assert_int_equal(idt_call(client, IDT("ConfirmEmailOwnership"), &o, &req.base,
+	                          &usher__v1__confirm_email_ownership_reply__descriptor, a, &reply,
+	                          NULL),
+	                 US_EPRECONDITION);
+	req.email = " Proving@Example.com";
+	o.key = idt_key(a);
+	assert_int_equal(idt_call(client, IDT("ConfirmEmailOwnership"), &o, &req.base,
+	                          &usher__v1__confirm_email_ownership_reply__descriptor, a, &reply,
+	                          NULL),
+	                 US_OK);
+	assert_true(((Usher__V1__ConfirmEmailOwnershipReply *)reply)->user->email_verified);
 	us_arena_free(a);
 }
 
@@ -102,6 +178,7 @@ static void *race(void *arg)
 	req.email = "race@example.com";
 	req.name = "Racer";
 	req.password = IDT_PASSWORD;
+	req.email_verified = true; /* proven addresses: exactly one user may have it */
 	idt_opts o = {.key = r->key};
 	ProtobufCMessage *reply = NULL;
 	r->rc = idt_call(client, IDT("CreateUser"), &o, &req.base,
@@ -261,6 +338,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_create_user_stores_argon2id_and_normalised_email),
 		cmocka_unit_test(test_taken_email_is_already_exists_whatever_its_case),
+		cmocka_unit_test(test_an_unverified_claim_never_blocks),
+		cmocka_unit_test(test_confirm_email_ownership),
 		cmocka_unit_test(test_concurrent_sign_ups_for_one_email_make_one_user),
 		cmocka_unit_test(test_get_users_keeps_order_and_leaves_out_unknown_ids),
 		cmocka_unit_test(test_lookup_emails_matches_normalised_addresses_as_given),

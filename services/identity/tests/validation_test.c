@@ -29,7 +29,7 @@ static char *snapshot(void)
 	                      "password_hash), ';') FROM identity.users), "
 	                      "(SELECT count(*) FROM identity.sessions), "
 	                      "(SELECT count(*) FROM identity.email_changes), "
-	                      "(SELECT count(*) FROM identity.login_failures), "
+	                      "(SELECT count(*) FROM identity.login_throttle), "
 	                      "(SELECT count(*) FROM identity.idempotency_keys))");
 }
 

@@ -118,9 +118,41 @@ static void test_admin_cannot_touch_an_owner_or_raise_above_itself(void **state)
 	          "an admin making an owner");
 	tc_expect(c, tc_change_role(c, admin, w.account, admin, OWNER), US_EDENIED,
 	          "an admin promoting themselves");
-	tc_expect(c, tc_change_role(c, admin, w.account, member, ADMIN), US_OK,
-	          "an admin promoting a member to admin");
-	assert_int_equal(get_member(&w, member)->role, ADMIN);
+	tc_close(c);
+}
+
+/* DESIGN §4: only owners grant at organization level, so an organization-level admin
+ * changes no organization-level member's role (issue 11, hole 4); admins change roles
+ * within their own subaccounts, at their level or lower. */
+static void test_only_owners_change_organization_level_roles(void **state)
+{
+	(void)state;
+	world w = make_world();
+	tc *c = w.c;
+	char *org_admin = tc_uuid(c), *org_member = tc_uuid(c), *org_moderator = tc_uuid(c);
+	char *sub_admin = tc_uuid(c), *sub_member = tc_uuid(c);
+	tc_grant(c, w.account, org_admin, ADMIN, tc_org(c));
+	tc_grant(c, w.account, org_member, MEMBER, tc_org(c));
+	tc_grant(c, w.account, org_moderator, MODERATOR, tc_org(c));
+	tc_grant(c, w.account, sub_admin, ADMIN, tc_subs(c, 1, w.sub_a));
+	tc_grant(c, w.account, sub_member, MEMBER, tc_subs(c, 1, w.sub_a));
+
+	tc_expect(c, tc_change_role(c, org_admin, w.account, org_member, ADMIN), US_EDENIED,
+	          "an organization-level admin promoting an organization-level member");
+	tc_expect_message(c, "only owners grant at organization level");
+	tc_expect(c, tc_change_role(c, org_admin, w.account, org_moderator, MEMBER), US_EDENIED,
+	          "an organization-level admin demoting an organization-level moderator");
+	assert_int_equal(get_member(&w, org_member)->role, MEMBER);
+	assert_int_equal(get_member(&w, org_moderator)->role, MODERATOR);
+
+	/* Within a subaccount, an admin may raise a member to their own level. */
+	tc_expect(c, tc_change_role(c, sub_admin, w.account, sub_member, ADMIN), US_OK,
+	          "a subaccount admin promoting a member of their subaccount");
+	assert_int_equal(get_member(&w, sub_member)->role, ADMIN);
+	/* An owner may do it at organization level. */
+	tc_expect(c, tc_change_role(c, w.owner, w.account, org_member, ADMIN), US_OK,
+	          "the owner promoting an organization-level member");
+	assert_int_equal(get_member(&w, org_member)->role, ADMIN);
 	tc_close(c);
 }
 
@@ -225,8 +257,10 @@ static void test_set_scope_follows_the_grant_rules(void **state)
 	tc *c = w.c;
 	char *sub_c = tc_subaccount(c, w.owner, w.account, "East")->id;
 	char *admin = tc_uuid(c), *member = tc_uuid(c);
-	char *sms[] = {"sms"}, *fax[] = {"fax"};
-	tc_grant(c, w.account, admin, ADMIN, tc_subs(c, 2, w.sub_a, w.sub_b));
+	char *sms[] = {"sms"}, *fax[] = {"fax"}, *voice[] = {"voice"};
+	tc_expect(c, tc_try_grant_products(c, w.account, admin, ADMIN, tc_subs(c, 2, w.sub_a, w.sub_b),
+	                                   sms, 1, NULL, NULL),
+	          US_OK, "granting an admin with sms");
 	tc_grant(c, w.account, member, MEMBER, tc_subs(c, 1, w.sub_a));
 
 	tc_expect(c, set_scope(&w, admin, member, tc_subs(c, 2, w.sub_a, w.sub_b), sms, 1), US_OK,
@@ -236,6 +270,9 @@ static void test_set_scope_follows_the_grant_rules(void **state)
 	assert_int_equal(m->n_products, 1);
 	tc_expect_check(c, member, w.account, w.sub_b, "messages.send", true, NULL);
 
+	tc_expect(c, set_scope(&w, admin, member, tc_subs(c, 1, w.sub_a), voice, 1), US_EDENIED,
+	          "an admin granting a product they do not hold");
+	tc_expect_message(c, "which you do not hold");
 	tc_expect(c, set_scope(&w, admin, member, tc_subs(c, 1, sub_c), NULL, 0), US_EDENIED,
 	          "an admin moving a member outside their own subaccounts");
 	tc_expect(c, set_scope(&w, admin, member, tc_org(c), NULL, 0), US_EDENIED,
@@ -273,6 +310,7 @@ int main(void)
 		cmocka_unit_test(test_last_owner_stays),
 		cmocka_unit_test(test_primary_owner_is_spared_by_others),
 		cmocka_unit_test(test_admin_cannot_touch_an_owner_or_raise_above_itself),
+		cmocka_unit_test(test_only_owners_change_organization_level_roles),
 		cmocka_unit_test(test_actor_needs_permission_over_the_members_scope),
 		cmocka_unit_test(test_deactivated_actor_cannot_manage),
 		cmocka_unit_test(test_remove_returns_the_membership_and_ends_it),

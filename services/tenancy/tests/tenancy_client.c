@@ -165,11 +165,20 @@ us_err tc_try_grant(tc *c, const char *account_id, const char *user_id, int role
                     Usher__V1__Scope *scope, const char *granted_by,
                     Usher__V1__Membership **out)
 {
+	return tc_try_grant_products(c, account_id, user_id, role, scope, NULL, 0, granted_by, out);
+}
+
+us_err tc_try_grant_products(tc *c, const char *account_id, const char *user_id, int role,
+                             Usher__V1__Scope *scope, char **products, size_t n_products,
+                             const char *granted_by, Usher__V1__Membership **out)
+{
 	Usher__V1__GrantMembershipRequest req = USHER__V1__GRANT_MEMBERSHIP_REQUEST__INIT;
 	req.account_id = (char *)account_id;
 	req.user_id = (char *)user_id;
 	req.role = (Usher__V1__Role)role;
 	req.scope = scope;
+	req.products = products;
+	req.n_products = n_products;
 	req.source = "admin";
 	req.granted_by = granted_by != NULL ? (char *)granted_by : "";
 	req.system_reason = granted_by != NULL ? "" : "test set-up";

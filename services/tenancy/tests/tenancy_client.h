@@ -62,6 +62,11 @@ us_err tc_try_grant(tc *c, const char *account_id, const char *user_id, int role
                     Usher__V1__Scope *scope, const char *granted_by,
                     Usher__V1__Membership **out);
 
+/* The same, with products. */
+us_err tc_try_grant_products(tc *c, const char *account_id, const char *user_id, int role,
+                             Usher__V1__Scope *scope, char **products, size_t n_products,
+                             const char *granted_by, Usher__V1__Membership **out);
+
 /* The same, failing the test unless it succeeds. */
 Usher__V1__Membership *tc_grant(tc *c, const char *account_id, const char *user_id, int role,
                                 Usher__V1__Scope *scope);

@@ -1,0 +1,161 @@
+#include "password_reset.h"
+
+#include <string.h>
+
+#include <sodium.h>
+
+#include "context.h"
+#include "input.h"
+#include "log.h"
+#include "login.h"
+#include "mailer.h"
+#include "password.h"
+#include "store.h"
+#include "token.h"
+#include "validate.h"
+
+/* The subject a request is counted under: a keyed hash, so the table holds no address. */
+static void request_subject(const identity_ctx *ctx, const char *kind, const char *value,
+                            uint8_t out[IDENTITY_SUBJECT_BYTES])
+{
+	crypto_generichash_state st;
+	crypto_generichash_init(&st, ctx->token_key, sizeof(ctx->token_key), IDENTITY_SUBJECT_BYTES);
+	crypto_generichash_update(&st, (const uint8_t *)kind, strlen(kind) + 1);
+	crypto_generichash_update(&st, (const uint8_t *)value, strlen(value));
+	crypto_generichash_final(&st, out, IDENTITY_SUBJECT_BYTES);
+}
+
+static us_err reply_empty(ProtobufCMessage **reply)
+{
+	static Usher__V1__RequestPasswordResetReply out = USHER__V1__REQUEST_PASSWORD_RESET_REPLY__INIT;
+	*reply = &out.base;
+	return US_OK;
+}
+
+/* Mails a reset link to user. */
+static us_err send_reset(us_call *call, const identity_ctx *ctx, const Usher__V1__User *user)
+{
+	us_arena *a = us_call_arena(call);
+	char *token = us_arena_alloc(a, US_TOKEN_TEXT_LEN + 1);
+	if (token == NULL)
+		return US_EEXHAUSTED;
+	us_token_new(token);
+	uint8_t hash[US_TOKEN_HASH_BYTES];
+	if (us_token_hash(token, ctx->token_key, hash) != US_OK)
+		return US_EINTERNAL;
+	char *reset_id, *expires_at;
+	us_err rc = identity_store_open_password_reset(us_call_db(call), a, user->id, user->email,
+	                                               hash, ctx->settings.password_reset_ttl_minutes,
+	                                               &reset_id, &expires_at);
+	if (rc != US_OK)
+		return rc;
+	identity_mail m = {
+		.template_name = "password_reset",
+		.key = us_arena_printf(a, "password-reset:%s", reset_id),
+		.recipient = user->email,
+		.reference = us_arena_printf(a, "user:%s", user->id),
+		.name = user->name,
+		.path = "password-reset",
+		.token = token,
+		.expires_at = expires_at,
+	};
+	if (m.key == NULL || m.reference == NULL)
+		return US_EEXHAUSTED;
+	rc = identity_mail_link(call, ctx, &m);
+	sodium_memzero(token, US_TOKEN_TEXT_LEN);
+	if (rc != US_OK)
+		return us_call_error(call, US_EUNAVAILABLE, "could not send the email, try again later");
+	us_log_fields(US_LOG_INFO, "password reset sent", "user_id", user->id, NULL);
+	return US_OK;
+}
+
+us_err identity_request_password_reset(us_call *call, const ProtobufCMessage *request,
+                                       ProtobufCMessage **reply)
+{
+	const Usher__V1__RequestPasswordResetRequest *req =
+	        (const Usher__V1__RequestPasswordResetRequest *)request;
+	const identity_ctx *ctx = us_call_service_ctx(call);
+	const identity_settings *s = &ctx->settings;
+	const char *email = identity_email_arg(call, "email", req->email);
+	uint8_t network[IDENTITY_SUBJECT_BYTES];
+	bool has_address = req->client_address[0] != '\0';
+	if (has_address && !identity_network_subject(ctx, req->client_address, network))
+		us_call_violation(call, "client_address", "must be an IPv4 or IPv6 address");
+	if (us_call_has_violations(call))
+		return us_call_invalid(call);
+
+	/* Counted alike whether or not the address has a user: the answer tells nothing. */
+	PGconn *db = us_call_db(call);
+	uint8_t subject[IDENTITY_SUBJECT_BYTES];
+	int64_t count = 0;
+	us_err rc = US_OK;
+	if (has_address) {
+		rc = identity_store_count_request(db, network, s->password_reset_window_s, &count);
+		if (rc != US_OK)
+			return rc;
+		if (count > s->password_reset_max_per_address)
+			return us_call_error(call, US_EEXHAUSTED,
+			                     "too many password reset requests; try again later");
+	}
+	request_subject(ctx, "reset-email", email, subject);
+	rc = identity_store_count_request(db, subject, s->password_reset_window_s, &count);
+	if (rc != US_OK)
+		return rc;
+	if (count > s->password_reset_max_per_email)
+		return reply_empty(reply);
+
+	Usher__V1__User *user;
+	char *hash;
+	rc = identity_store_credentials_by_email(db, us_call_arena(call), email, &user, &hash);
+	if (rc == US_ENOTFOUND)
+		return reply_empty(reply);
+	if (rc != US_OK)
+		return rc;
+	if (user->status != USHER__V1__USER_STATUS__USER_ACTIVE)
+		return reply_empty(reply);
+	rc = send_reset(call, ctx, user);
+	if (rc != US_OK)
+		return rc;
+	return reply_empty(reply);
+}
+
+us_err identity_reset_password(us_call *call, const ProtobufCMessage *request,
+                               ProtobufCMessage **reply)
+{
+	const Usher__V1__ResetPasswordRequest *req = (const Usher__V1__ResetPasswordRequest *)request;
+	const identity_ctx *ctx = us_call_service_ctx(call);
+	uint8_t token_hash[US_TOKEN_HASH_BYTES];
+	bool token_ok = identity_token_arg(call, "token", req->token, token_hash);
+	identity_check_new_password(call, "new_password", req->new_password);
+	if (!token_ok || us_call_has_violations(call))
+		return us_call_invalid(call);
+
+	/* The token first, so a wrong one costs no hashing. */
+	PGconn *db = us_call_db(call);
+	Usher__V1__User *user;
+	us_err rc = identity_store_find_password_reset(db, us_call_arena(call), token_hash, &user);
+	if (rc == US_ENOTFOUND)
+		return us_call_error(call, US_ENOTFOUND,
+		                     "this password reset link is unknown, used or expired");
+	if (rc != US_OK)
+		return rc;
+	char hash[IDENTITY_PASSWORD_HASH_SIZE];
+	rc = identity_password_hash(req->new_password, hash);
+	if (rc == US_EEXHAUSTED)
+		return us_call_error(call, rc, "too many password operations at once, try again");
+	if (rc != US_OK)
+		return rc;
+	rc = identity_store_use_password_reset(db, token_hash, user->id, hash);
+	/* Whoever was guessing this address's password is stopped no longer from here on:
+	 * its owner just proved it. */
+	uint8_t email_subject[IDENTITY_SUBJECT_BYTES];
+	identity_email_subject(ctx, user->email, email_subject);
+	if (rc == US_OK)
+		rc = identity_store_throttle_clear(db, email_subject);
+	if (rc != US_OK)
+		return rc;
+	us_log_fields(US_LOG_INFO, "password reset", "user_id", user->id, NULL);
+	static Usher__V1__ResetPasswordReply out = USHER__V1__RESET_PASSWORD_REPLY__INIT;
+	*reply = &out.base;
+	return US_OK;
+}
