@@ -427,6 +427,24 @@ static void test_only_trusted_callers_name_people_or_act_as_usher(void **state)
 	assert_int_equal(scalar("SELECT count(*) FROM identity.users"
 	                        " WHERE email = 'squatter@acme.example'"),
 	                 0);
+	/* Nor does anyone else make a claimed address proven. */
+	user.email_verified = false;
+	Usher__V1__CreateUserReply *claim = NULL;
+	expect_code(call_as(&gateway, UT_IDENTITY, "usher.v1.IdentityService/CreateUser", NULL, "u-2",
+	                    &user.base, &usher__v1__create_user_reply__descriptor,
+	                    (ProtobufCMessage **)&claim, &st),
+	            US_OK, &st, "a claim from the gateway");
+	Usher__V1__ConfirmEmailOwnershipRequest prove =
+	        USHER__V1__CONFIRM_EMAIL_OWNERSHIP_REQUEST__INIT;
+	prove.user_id = claim->user->id;
+	prove.email = user.email;
+	expect_code(call_as(&gateway, UT_IDENTITY, "usher.v1.IdentityService/ConfirmEmailOwnership",
+	                    NULL, "p-1", &prove.base,
+	                    &usher__v1__confirm_email_ownership_reply__descriptor, NULL, &st),
+	            US_EDENIED, &st, "an address proven by the gateway's word");
+	assert_int_equal(scalar("SELECT count(*) FROM identity.users"
+	                        " WHERE email = 'squatter@acme.example' AND email_verified"),
+	                 0);
 
 	/* Grants on someone's behalf: internal, and never without a granter. */
 	Usher__V1__Scope org = USHER__V1__SCOPE__INIT;

@@ -28,7 +28,11 @@ static const us_rpc_method identity_methods[] = {
 	{"ChangePassword", identity_change_password, US_RPC_IDEMPOTENT},
 	{"RequestEmailChange", identity_request_email_change, US_RPC_IDEMPOTENT},
 	{"ConfirmEmailChange", identity_confirm_email_change, US_RPC_IDEMPOTENT},
-	{"ConfirmEmailOwnership", identity_confirm_email_ownership, US_RPC_IDEMPOTENT},
+	/* Marking an address proven is for the daemon that checked the proof (invitationd). */
+	{"ConfirmEmailOwnership", identity_confirm_email_ownership,
+	 US_RPC_IDEMPOTENT | US_RPC_INTERNAL},
+	/* Anyone may ask (the same answer for every address); the reset link's token is the
+	 * credential that sets a password. */
 	{"RequestPasswordReset", identity_request_password_reset, US_RPC_IDEMPOTENT},
 	{"ResetPassword", identity_reset_password, US_RPC_IDEMPOTENT},
 };
