@@ -77,6 +77,7 @@ static void grant_products(const char *user, Usher__V1__Role role, const char *s
 	req.products = product ? products : NULL;
 	req.n_products = product ? 1 : 0;
 	req.source = "admin";
+	req.system_reason = "test set-up";
 	us_status st;
 	us_err rc = ut_call(&sys, UT_TENANCY, "usher.v1.TenancyService/GrantMembership", NULL,
 	                    ut_key(A), &req.base, &usher__v1__grant_membership_reply__descriptor, A,

@@ -256,7 +256,11 @@ static void test_a_malformed_catalogue_stops_the_daemon(void **state)
 	ut_bin("usher-tenancyd", bin, sizeof(bin));
 	snprintf(setting, sizeof(setting), "PRODUCT_CATALOGUE_FILE=%s", path);
 	char *argv[] = {bin, NULL};
+	/* The other required settings are set: the catalogue is what stops it (any seed
+	 * will do, the daemon stops before it signs anything). */
 	char *envp[] = {"DATABASE_URL=postgresql:///never", "RPC_LISTEN=tcp://127.0.0.1:1",
+	                "RPC_SIGNING_KEY=00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+	                "RPC_CALLERS_FILE=/nonexistent", "IDENTITY_RPC_URL=tcp://127.0.0.1:1",
 	                setting, NULL};
 	int status = ut_run(argv, envp, true, &out);
 	unlink(path);
