@@ -268,10 +268,17 @@ us_err inv_accept(us_call *call, const ProtobufCMessage *request, ProtobufCMessa
 			break;
 		case SAGA_REVOKED:
 			/* tenancyd's reason is recorded for admins; the invitee reads what to do. */
-			rc = us_call_error(call, US_EPRECONDITION,
-			                   "this invitation can no longer be accepted: %s may no longer "
-			                   "grant it; ask them or another admin of %s to invite you again",
-			                   row.inviter_name, row.account_name);
+			if (row.invited_by_principal[0] != '\0') /* a service invited: no one to ask */
+				rc = us_call_error(call, US_EPRECONDITION,
+				                   "this invitation can no longer be accepted; ask an admin "
+				                   "of %s to invite you again",
+				                   row.account_name);
+			else
+				rc = us_call_error(call, US_EPRECONDITION,
+				                   "this invitation can no longer be accepted: %s may no "
+				                   "longer grant it; ask them or another admin of %s to "
+				                   "invite you again",
+				                   row.inviter_name, row.account_name);
 			break;
 		case SAGA_RETRY:
 			rc = inv_upstream_error(call, &p, US_EUNAVAILABLE, "granting the membership");
