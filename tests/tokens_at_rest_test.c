@@ -1,11 +1,13 @@
 #define _GNU_SOURCE /* memmem */
 /* No raw token at rest (issue 11, "Done when"): full pg_dumps of the test database, taken
  * while a 1,500-invitation batch is relayed, while its emails wait in the queue, and after
- * links, joins, password resets and an email change have been used, hold none of the
- * tokens the test saw: invitation tokens from the emails, permanent-link tokens, join
- * confirmation, password reset and email change tokens, and session tokens, each searched
- * as written (base64url), as the hex and standard base64 of its 32 bytes, and as the hex
- * and base64 of its text (how it would show inside a bytea or an encoded blob). */
+ * links, joins, password resets, an email change and a service principal have been used,
+ * hold none of the secrets the test saw: invitation tokens from the emails, permanent-link
+ * tokens, join confirmation, password reset and email change tokens, session tokens, the
+ * service principal's secrets (created, used over NNG and as an API key, rotated) and
+ * every RPC signing key (each daemon's and the test's own). Each is searched as written,
+ * as the hex, standard base64 and base64url of its 32 bytes, and as the hex and base64 of
+ * its text (how it would show inside a bytea or an encoded blob). */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -20,11 +22,13 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "caller_key.h"
 #include "calls.h"
 #include "clock.h"
 #include "harness.h"
 #include "http.h"
 #include "token.h"
+#include "usher/v1/tenancy.pb-c.h"
 
 #define PASSWORD "correct horse battery"
 #define BATCH 1500
@@ -36,25 +40,57 @@ static char spool[200];
 static us_arena *A;
 static char *owner, *account, *sub;
 
-/* --- the tokens seen --- */
+/* --- the secrets seen --- */
+
+#define SECRET_BYTES 32
 
 typedef struct seen {
 	const char *kind;
-	char *token;
+	char *text;                /* as it was handed out */
+	uint8_t raw[SECRET_BYTES]; /* the random bytes it stands for */
 } seen;
 
 static seen *tokens;
 static size_t n_tokens, cap_tokens;
 
-static void saw(const char *kind, const char *token)
+static void remember(const char *kind, const char *text, const uint8_t raw[SECRET_BYTES])
 {
-	if (token == NULL || strlen(token) != US_TOKEN_TEXT_LEN)
-		fail_msg("not a token (%s): %s", kind, token ? token : "(null)");
 	if (n_tokens == cap_tokens) {
 		cap_tokens = cap_tokens ? cap_tokens * 2 : 2048;
 		tokens = realloc(tokens, cap_tokens * sizeof(*tokens));
 	}
-	tokens[n_tokens++] = (seen){kind, us_arena_strdup(A, token)};
+	seen *t = &tokens[n_tokens++];
+	*t = (seen){kind, us_arena_strdup(A, text), {0}};
+	memcpy(t->raw, raw, SECRET_BYTES);
+}
+
+/* A token handed to a person: 32 bytes in base64url. */
+static void saw(const char *kind, const char *token)
+{
+	uint8_t raw[SECRET_BYTES];
+	size_t raw_len = 0;
+	if (token == NULL || strlen(token) != US_TOKEN_TEXT_LEN ||
+	    sodium_base642bin(raw, sizeof(raw), token, strlen(token), NULL, &raw_len, NULL,
+	                      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+	    raw_len != SECRET_BYTES)
+		fail_msg("not a token (%s): %s", kind, token ? token : "(null)");
+	remember(kind, token, raw);
+}
+
+/* A caller key's secret: its 32-byte seed in hex, after "usk_" or not. */
+static void saw_key(const char *kind, const char *secret)
+{
+	const char *hex = secret != NULL && strncmp(secret, US_CALLER_SECRET_PREFIX,
+	                                            strlen(US_CALLER_SECRET_PREFIX)) == 0
+	                          ? secret + strlen(US_CALLER_SECRET_PREFIX)
+	                          : secret;
+	uint8_t raw[SECRET_BYTES];
+	size_t raw_len = 0;
+	if (hex == NULL || strlen(hex) != 2 * SECRET_BYTES ||
+	    sodium_hex2bin(raw, sizeof(raw), hex, strlen(hex), NULL, &raw_len, NULL) != 0 ||
+	    raw_len != SECRET_BYTES)
+		fail_msg("not a key (%s)", kind);
+	remember(kind, secret, raw);
 }
 
 /* --- the dumps --- */
@@ -120,25 +156,6 @@ static size_t lower_bound(const needle *needles, size_t n, uint64_t h)
 	return lo;
 }
 
-/* The other half of hole 7 belongs to the caller-authentication branch (feat/trust-
- * callers): until it lands, EnableLink's stored idempotent reply keeps the link's URL in
- * invitation.idempotency_keys. Those hits, and only those, are reported and counted apart
- * (set this to 0 once that branch is merged; then they fail the test like any other). */
-#define ENABLE_LINK_REPLIES_HOLD_URLS 1
-
-static size_t tolerated;
-
-/* Is byte at of the dump inside the data of invitation.idempotency_keys? */
-static bool in_idempotency_keys(const dump *d, size_t at)
-{
-	static const char copy[] = "\nCOPY ";
-	for (size_t i = at; i >= sizeof(copy) - 1; i--) {
-		if (memcmp(d->text + i - (sizeof(copy) - 1), copy, sizeof(copy) - 1) == 0)
-			return strncmp(d->text + i, "invitation.idempotency_keys ", 28) == 0;
-	}
-	return false;
-}
-
 /* Reports every needle of length len found in the dump (a rolling hash over its windows,
  * each candidate compared in full); returns how many were found. */
 static size_t scan(const dump *d, needle *needles, size_t n, size_t len)
@@ -155,18 +172,8 @@ static size_t scan(const dump *d, needle *needles, size_t n, size_t len)
 		for (size_t i = lower_bound(needles, n, h); i < n && needles[i].hash == h; i++) {
 			if (memcmp(d->text + at, needles[i].text, len) != 0)
 				continue;
-			if (ENABLE_LINK_REPLIES_HOLD_URLS &&
-			    strcmp(tokens[needles[i].token].kind, "permanent link") == 0 &&
-			    in_idempotency_keys(d, at)) {
-				print_message("tolerated until feat/trust-callers: the %s dump's "
-				              "invitation.idempotency_keys holds a permanent link's URL "
-				              "(EnableLink's stored reply)\n",
-				              d->when);
-				tolerated++;
-				continue;
-			}
 			size_t from = at > 100 ? at - 100 : 0;
-			print_error("the %s dump holds a %s token (%s) at byte %zu: ...%.*s...\n", d->when,
+			print_error("the %s dump holds a %s secret (%s) at byte %zu: ...%.*s...\n", d->when,
 			            tokens[needles[i].token].kind, needles[i].form, at,
 			            (int)(at - from + len + 40), d->text + from);
 			hits++;
@@ -193,31 +200,34 @@ static char *b64_of(const void *bytes, size_t n, int variant)
 	return out;
 }
 
-/* Every form of every token, grouped by length, searched in every dump; the hits. */
+/* Every form of every secret, grouped by length, searched in every dump; the hits. */
 static size_t search_all(void)
 {
-	enum { FORMS = 6, LENGTHS_MAX = 8 };
+	enum { FORMS = 7, LENGTHS_MAX = 16 };
 	struct group {
 		size_t len, n;
 		needle *needles;
 	} groups[LENGTHS_MAX] = {{0}};
 	size_t n_groups = 0;
 	for (size_t i = 0; i < n_tokens; i++) {
-		const char *t = tokens[i].token;
-		uint8_t raw[US_TOKEN_BYTES];
-		size_t raw_len = 0;
-		assert_int_equal(sodium_base642bin(raw, sizeof(raw), t, strlen(t), NULL, &raw_len, NULL,
-		                                   sodium_base64_VARIANT_URLSAFE_NO_PADDING),
-		                 0);
+		const char *t = tokens[i].text;
+		const uint8_t *raw = tokens[i].raw;
 		const char *forms[FORMS][2] = {
-			{"base64url", t},
-			{"hex of its bytes", hex_of(raw, raw_len)},
-			{"base64 of its bytes", b64_of(raw, raw_len, sodium_base64_VARIANT_ORIGINAL_NO_PADDING)},
+			{"as written", t},
+			{"hex of its bytes", hex_of(raw, SECRET_BYTES)},
+			{"base64 of its bytes", b64_of(raw, SECRET_BYTES, sodium_base64_VARIANT_ORIGINAL_NO_PADDING)},
+			{"base64url of its bytes", b64_of(raw, SECRET_BYTES, sodium_base64_VARIANT_URLSAFE_NO_PADDING)},
 			{"hex of its text", hex_of(t, strlen(t))},
 			{"base64 of its text", b64_of(t, strlen(t), sodium_base64_VARIANT_ORIGINAL_NO_PADDING)},
 			{"base64url of its text", b64_of(t, strlen(t), sodium_base64_VARIANT_URLSAFE_NO_PADDING)},
 		};
 		for (int f = 0; f < FORMS; f++) {
+			/* A token as written is base64url of its bytes: search each text once. */
+			bool again = false;
+			for (int e = 0; e < f && !again; e++)
+				again = strcmp(forms[e][1], forms[f][1]) == 0;
+			if (again)
+				continue;
 			size_t len = strlen(forms[f][1]), g = 0;
 			while (g < n_groups && groups[g].len != len)
 				g++;
@@ -319,6 +329,82 @@ static char *enable_link(ut_browser *b, const char *subaccount)
 	return token;
 }
 
+/* --- the service principal --- */
+
+#define PRINCIPAL "at-rest-sync"
+
+/* Runs usherctl --json with args (NULL-terminated) as the operator (this process's
+ * key); its output. */
+static json_t *usherctl_json(const char *const *args)
+{
+	char bin[512];
+	ut_bin("usherctl", bin, sizeof(bin));
+	char *argv[16] = {bin, "--json"};
+	size_t n = 2;
+	for (size_t i = 0; args[i] != NULL && n < 15; i++)
+		argv[n++] = (char *)args[i];
+	argv[n] = NULL;
+	char *out = NULL;
+	int status = ut_run(argv, NULL, false, &out);
+	if (status != 0)
+		fail_msg("usherctl %s: exit %d: %s", args[0], status, out);
+	json_t *doc = json_loads(out, 0, NULL);
+	if (doc == NULL)
+		fail_msg("usherctl %s: not JSON", args[0]);
+	free(out);
+	return doc;
+}
+
+/* The secret a "principals create" or "rotate" showed, recorded; its key into *key. */
+static char *principal_secret(json_t *doc, us_caller_key *key)
+{
+	const char *secret = json_string_value(json_object_get(doc, "secret"));
+	if (secret == NULL || us_caller_key_parse(secret, key) != 0)
+		fail_msg("usherctl showed no secret");
+	char *kept = us_arena_strdup(A, secret);
+	json_decref(doc);
+	saw_key("service principal", kept);
+	return kept;
+}
+
+/* The principal at work with key (secret): Check over NNG, signed with the key, and an
+ * invitation of invitee over HTTP, with the secret as API key. */
+static void use_principal(const us_caller_key *key, const char *secret, const char *invitee)
+{
+	us_rpc_client *c;
+	char err[256];
+	us_rpc_client_opts opts = {.url = sys.daemons[UT_TENANCY].url, .caller = "tokens_at_rest_test",
+	                           .key = key};
+	if (us_rpc_client_open(&opts, &c, err, sizeof(err)) != US_OK)
+		fail_msg("%s", err);
+	Usher__V1__CheckRequest check = USHER__V1__CHECK_REQUEST__INIT;
+	check.user_id = owner;
+	check.account_id = account;
+	check.action = "member.invite";
+	us_rpc_call_opts call = {.timeout_ms = 20000};
+	ProtobufCMessage *out;
+	us_status st;
+	us_err rc = us_rpc_call(c, "usher.v1.TenancyService/Check", &call, &check.base,
+	                        &usher__v1__check_reply__descriptor, A, &out, &st);
+	us_rpc_client_close(c);
+	if (rc != US_OK || !((Usher__V1__CheckReply *)out)->allowed)
+		fail_msg("Check as the principal: %s %s", us_err_name(rc), st.message);
+	us_status_clear(&st);
+
+	ut_browser *b = ut_browser_new(&sys);
+	char *bearer = us_arena_printf(A, "Authorization: Bearer %s", secret);
+	ut_browser_add_header(b, bearer);
+	ut_reply r;
+	post_json(b, "/rpc/usher.v1.InvitationService/CreateInvitations",
+	          json_pack("{s:s, s:{s:b}, s:s, s:[s]}", "accountId", account, "scope",
+	                    "organization", 1, "role", "ROLE_MEMBER", "emails", invitee),
+	          &r);
+	expect(&r, 200);
+	assert_int_equal(json_integer_value(json_object_get(r.json, "created")), 1);
+	ut_reply_free(&r);
+	ut_browser_free(b);
+}
+
 static long long sql_number(const char *sql)
 {
 	PGconn *c = ut_db_admin(&sys.db);
@@ -348,18 +434,38 @@ static void test_no_raw_token_at_rest(void **state)
 	char probe_token[US_TOKEN_TEXT_LEN + 1];
 	us_token_new(probe_token);
 	saw("self-check", probe_token);
-	char *probe = us_arena_printf(A, "x %s y \\x%s z", probe_token,
-	                              hex_of(probe_token, strlen(probe_token)));
+	us_caller_key probe_key;
+	char probe_secret[US_CALLER_SECRET_TEXT_LEN + 1];
+	us_caller_key_generate(&probe_key, probe_secret);
+	us_caller_key_wipe(&probe_key);
+	saw_key("self-check key", probe_secret);
+	char *probe = us_arena_printf(A, "x %s y \\x%s z \\x%s w", probe_token,
+	                              hex_of(probe_token, strlen(probe_token)),
+	                              probe_secret + strlen(US_CALLER_SECRET_PREFIX));
 	dumps[0] = (dump){"self-check", probe, strlen(probe)};
 	n_dumps = 1;
-	print_message("(the self-check below must find the token twice)\n");
-	assert_true(search_all() >= 2);
+	print_message("(the self-check below must find the token twice and the key once)\n");
+	assert_true(search_all() >= 3);
 	n_dumps = 0;
 	n_tokens = 0;
+
+	/* The keys every RPC is signed with: each daemon's, and this process's (the operator). */
+	for (int i = 0; i < UT_N_DAEMONS; i++)
+		saw_key("RPC signing key", sys.signing_keys[i]);
+	saw_key("operator's caller key", getenv("USHER_CALLER_KEY"));
 
 	ut_browser *owner_b = sign_in("owner@rest.example", PASSWORD);
 	char *org_link = enable_link(owner_b, NULL);
 	enable_link(owner_b, sub);
+
+	/* A service principal, at work before the batch. */
+	us_caller_key first_key, second_key;
+	const char *create[] = {"principals", "create", PRINCIPAL, "--accounts", account,
+	                        "--methods", "usher.v1.TenancyService/Check,"
+	                                     "usher.v1.InvitationService/CreateInvitations",
+	                        "--max-role", "member", NULL};
+	char *first_secret = principal_secret(usherctl_json(create), &first_key);
+	use_principal(&first_key, first_secret, "service0@principal.example");
 
 	/* The batch: 1,500 addresses, relayed to a notificationd that only queues for now. */
 	json_t *emails = json_array();
@@ -410,7 +516,7 @@ static void test_no_raw_token_at_rest(void **state)
 	/* Every email waits in the queue: links and all. */
 	wait_for("the queued emails",
 	         "SELECT count(*) FROM notification.messages WHERE state = 'queued'",
-	         BATCH + JOINS + 2 + 1);
+	         BATCH + JOINS + 2 + 1 + 1);
 	take_dump("queued");
 
 	/* Now deliver, and read every link from the spool. */
@@ -418,7 +524,7 @@ static void test_no_raw_token_at_rest(void **state)
 	sys.extra_env[0] = "DELIVERY_WORKERS=4";
 	ut_system_start(&sys, UT_NOTIFICATION);
 	wait_for("the delivered emails", "SELECT count(*) FROM notification.messages WHERE state = 'sent'",
-	         BATCH + JOINS + 2 + 1);
+	         BATCH + JOINS + 2 + 1 + 1);
 	ut_email *invitations = US_ARENA_ARRAY(A, ut_email, BATCH);
 	assert_int_equal(ut_list_emails(spool, A, "@batch.example", "Invitation", invitations, BATCH),
 	                 BATCH);
@@ -437,6 +543,17 @@ static void test_no_raw_token_at_rest(void **state)
 	}
 	char *change = mailed_token("owner.moved@rest.example", NULL, "email-change", 0);
 	saw("email change", change);
+	saw("invitation", mailed_token("service0@principal.example", "Invitation", "i", 0));
+
+	/* The principal's key rotated: the new one at work, the old one retired. */
+	const char *rotate[] = {"principals", "rotate", PRINCIPAL, "--overlap-hours", "1", NULL};
+	char *second_secret = principal_secret(usherctl_json(rotate), &second_key);
+	use_principal(&second_key, second_secret, "service1@principal.example");
+	const char *finish[] = {"principals", "finish-rotation", PRINCIPAL, NULL};
+	json_decref(usherctl_json(finish));
+	saw("invitation", mailed_token("service1@principal.example", "Invitation", "i", 0));
+	us_caller_key_wipe(&first_key);
+	us_caller_key_wipe(&second_key);
 
 	/* Use them: accepts (new users, signed in), declines, joins, resets, the change. */
 	for (int i = 0; i < 5; i++) {
@@ -485,11 +602,9 @@ static void test_no_raw_token_at_rest(void **state)
 	/* The dumps do hold the data around the tokens. */
 	for (size_t d = 0; d < n_dumps; d++)
 		assert_non_null(memmem(dumps[d].text, dumps[d].len, "person1499@batch.example", 24));
-	print_message("%zu tokens, %zu dumps (%zu, %zu, %zu bytes)\n", n_tokens, n_dumps,
+	print_message("%zu secrets, %zu dumps (%zu, %zu, %zu bytes)\n", n_tokens, n_dumps,
 	              dumps[0].len, dumps[1].len, dumps[2].len);
 	assert_int_equal(search_all(), 0);
-	/* At most the two EnableLink replies, in each dump. */
-	assert_true(tolerated <= 2 * n_dumps);
 	ut_browser_free(owner_b);
 }
 
@@ -501,6 +616,7 @@ static int setup(void **state)
 	snprintf(spool, sizeof(spool), "%s/mail", sys.dir);
 	sys.extra_env[0] = "DELIVERY_WORKERS=0";
 	ut_system_start_all(&sys);
+	ut_system_export_urls(&sys);
 	owner = ut_create_user(&sys, A, "owner@rest.example", "Olivia Owner", PASSWORD);
 	account = ut_create_account(&sys, A, owner, "At Rest", "texting");
 	sub = ut_create_subaccount(&sys, A, owner, account, "North");
