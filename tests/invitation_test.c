@@ -22,7 +22,7 @@
 
 #define INV "usher.v1.InvitationService/"
 #define PASSWORD "correct horse battery"
-#define MAIL_WAIT_MS 10000
+#define MAIL_WAIT_MS 30000
 #define FAULT_SLOT 3 /* the extra_env entry a test arms a crash point in */
 
 static ut_system sys;

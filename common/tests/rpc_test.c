@@ -24,7 +24,9 @@
 #define ECHO "usher.testing.EchoService/Echo"
 #define SERVER_MAX (64 * 1024)
 
-static atomic_int echo_calls;
+static atomic_int echo_calls;    /* handlers started */
+static atomic_int echo_finished; /* handlers done */
+static atomic_bool held;         /* "hold" requests wait while this is true */
 
 static us_err echo(us_call *call, const ProtobufCMessage *request, ProtobufCMessage **reply)
 {
@@ -32,6 +34,11 @@ static us_err echo(us_call *call, const ProtobufCMessage *request, ProtobufCMess
 	atomic_fetch_add(&echo_calls, 1);
 	if (req->sleep_ms > 0)
 		usleep(req->sleep_ms * 1000);
+	/* Busy until the test lets go: what happens meanwhile does not depend on timing. */
+	for (int waited = 0; strcmp(req->text, "hold") == 0 && atomic_load(&held) && waited < 60000;
+	     waited++)
+		usleep(1000);
+	atomic_fetch_add(&echo_finished, 1);
 	if (strcmp(req->text, "invalid") == 0) {
 		us_call_violation(call, "text", "must not be \"invalid\"");
 		return us_call_invalid(call);
@@ -82,6 +89,8 @@ static int setup_n(void **state, int workers)
 	snprintf(f->url, sizeof(f->url), "tcp://127.0.0.1:0");
 	f->arena = us_arena_new();
 	atomic_store(&echo_calls, 0);
+	atomic_store(&echo_finished, 0);
+	atomic_store(&held, false);
 	start(f, workers);
 	*state = f;
 	return 0;
@@ -300,6 +309,7 @@ static void test_oversized_message_is_refused(void **state)
 
 typedef struct slow_call {
 	fixture *f;
+	const char *send; /* "hold": busy until released */
 	uint32_t sleep_ms;
 	us_err rc;
 	char text[32];
@@ -318,9 +328,9 @@ static void *run_slow(void *arg)
 	}
 	us_arena *arena = us_arena_new();
 	Usher__Testing__EchoRequest req = USHER__TESTING__ECHO_REQUEST__INIT;
-	req.text = "slow";
+	req.text = (char *)(c->send != NULL ? c->send : "slow");
 	req.sleep_ms = c->sleep_ms;
-	us_rpc_call_opts opts = {.timeout_ms = 5000};
+	us_rpc_call_opts opts = {.timeout_ms = 60000};
 	ProtobufCMessage *out = NULL;
 	c->rc = us_rpc_call(client, ECHO, &opts, &req.base, &usher__testing__echo_reply__descriptor,
 	                    arena, &out, NULL);
@@ -331,15 +341,51 @@ static void *run_slow(void *arg)
 	return NULL;
 }
 
+/* Waits until n handlers have started (or fails after a minute). */
+static void wait_started(int n)
+{
+	for (int i = 0; atomic_load(&echo_calls) < n; i++) {
+		if (i > 60000)
+			fail_msg("%d of %d handlers started", atomic_load(&echo_calls), n);
+		usleep(1000);
+	}
+}
+
+typedef struct raw_call {
+	fixture *f;
+	uint8_t buf[256];
+	size_t len;
+	Usher__V1__RpcReply *reply;
+} raw_call;
+
+static void *run_raw(void *arg)
+{
+	raw_call *c = arg;
+	us_rpc_client *client;
+	char err[128];
+	us_rpc_client_opts copts = {.url = c->f->url, .caller = "raw"};
+	if (us_rpc_client_open(&copts, &client, err, sizeof(err)) != US_OK)
+		return NULL;
+	us_arena *arena = us_arena_new();
+	uint8_t *raw = NULL;
+	size_t raw_len = 0;
+	if (us_rpc_call_raw(client, c->buf, c->len, 60000, arena, &raw, &raw_len) == US_OK)
+		c->reply = usher__v1__rpc_reply__unpack(NULL, raw_len, raw);
+	us_arena_free(arena);
+	us_rpc_client_close(client);
+	return NULL;
+}
+
 static void test_expired_deadline_is_deadline_exceeded(void **state)
 {
 	fixture *f = *state;
-	/* The only worker is busy for 400 ms; a request with a 100 ms budget waits in the
-	 * queue past its deadline and is answered without running. */
-	slow_call slow = {.f = f, .sleep_ms = 400};
+	/* The only worker is held busy; a request with a 100 ms budget waits in the queue
+	 * past its deadline and is answered without running. */
+	atomic_store(&held, true);
+	slow_call slow = {.f = f, .send = "hold"};
 	pthread_t t;
 	pthread_create(&t, NULL, run_slow, &slow);
-	usleep(100 * 1000);
+	wait_started(1);
 
 	Usher__Testing__EchoRequest ereq = USHER__TESTING__ECHO_REQUEST__INIT;
 	ereq.text = "late";
@@ -349,23 +395,34 @@ static void test_expired_deadline_is_deadline_exceeded(void **state)
 	req.timeout_ms = 100;
 	req.payload.data = payload;
 	req.payload.len = usher__testing__echo_request__pack(&ereq, payload);
-	uint8_t buf[256];
-	size_t len = usher__v1__rpc_request__pack(&req, buf);
-	Usher__V1__RpcReply *reply = call_raw(f, buf, len, 3000);
-	assert_int_equal(reply->status->code, USHER__V1__CODE__DEADLINE_EXCEEDED);
-	usher__v1__rpc_reply__free_unpacked(reply, NULL);
+	raw_call late = {.f = f};
+	late.len = usher__v1__rpc_request__pack(&req, late.buf);
+	pthread_t lt;
+	pthread_create(&lt, NULL, run_raw, &late);
+	/* Ten times its budget for the late request to arrive and expire in the queue. */
+	usleep(1000 * 1000);
+	atomic_store(&held, false);
+	pthread_join(lt, NULL);
+	assert_non_null(late.reply);
+	assert_non_null(late.reply->status);
+	assert_int_equal(late.reply->status->code, USHER__V1__CODE__DEADLINE_EXCEEDED);
+	usher__v1__rpc_reply__free_unpacked(late.reply, NULL);
 
 	pthread_join(t, NULL);
 	assert_int_equal(slow.rc, US_OK);
-	assert_int_equal(atomic_load(&echo_calls), 1); /* only the slow one ran */
+	assert_int_equal(atomic_load(&echo_calls), 1); /* only the held one ran */
 
-	/* A client that stops waiting gets DEADLINE_EXCEEDED too. */
+	/* A client that stops waiting gets DEADLINE_EXCEEDED while the server still works on
+	 * its request: the client's deadline holds whatever the server does. */
+	atomic_store(&held, true);
 	us_status st;
-	int64_t t0 = us_monotonic_ms();
-	assert_int_equal(call_echo(f, "slow", 600, 100, NULL, &st), US_EDEADLINE);
-	assert_true(us_monotonic_ms() - t0 < 500);
+	assert_int_equal(call_echo(f, "hold", 0, 100, NULL, &st), US_EDEADLINE);
 	us_status_clear(&st);
-	usleep(600 * 1000); /* let the worker finish before teardown */
+	wait_started(2);
+	assert_int_equal(atomic_load(&echo_finished), 1);
+	atomic_store(&held, false);
+	for (int i = 0; atomic_load(&echo_finished) < 2 && i < 60000; i++)
+		usleep(1000); /* the worker is done before teardown */
 }
 
 static void test_health_check(void **state)
@@ -409,15 +466,17 @@ static void test_stop_finishes_in_flight_requests(void **state)
 	slow_call slow = {.f = f, .sleep_ms = 300};
 	pthread_t t;
 	pthread_create(&t, NULL, run_slow, &slow);
-	usleep(100 * 1000);
+	wait_started(1);
 	int64_t t0 = us_monotonic_ms();
 	us_rpc_server_stop(f->srv);
 	int64_t took = us_monotonic_ms() - t0;
 	f->srv = NULL;
+	/* The stop waited for the request it had taken, which got its answer. */
+	assert_int_equal(atomic_load(&echo_finished), 1);
 	pthread_join(t, NULL);
 	assert_int_equal(slow.rc, US_OK);
 	assert_string_equal(slow.text, "slow");
-	assert_true(took >= 100 && took < 2000);
+	print_message("the stop took %lld ms with a 300 ms request in flight\n", (long long)took);
 
 	/* Nobody listens any more. */
 	us_rpc_client *c;

@@ -439,6 +439,46 @@ static void print_log_lines(const ut_daemon *d, long first, long max)
 	fclose(f);
 }
 
+/* The number of the first line at or after from with needle in it, or 0. */
+static long find_in_log(const ut_daemon *d, const char *needle, long from, long *lines)
+{
+	FILE *f = fopen(d->log_path, "r");
+	if (f == NULL)
+		return 0;
+	char line[8192];
+	long number = 0, found = 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		size_t len = strlen(line);
+		if (len > 0 && line[len - 1] != '\n' && !feof(f))
+			continue; /* the rest of a longer line follows as another piece */
+		number++;
+		if (found == 0 && needle != NULL && number >= from && strstr(line, needle) != NULL)
+			found = number;
+	}
+	fclose(f);
+	if (lines != NULL)
+		*lines = number;
+	return found;
+}
+
+long ut_log_wait(const ut_daemon *d, const char *needle, long from, int timeout_ms)
+{
+	int64_t deadline = us_monotonic_ms() + timeout_ms;
+	for (;;) {
+		long found = find_in_log(d, needle, from, NULL);
+		if (found > 0 || us_monotonic_ms() > deadline)
+			return found;
+		usleep(20 * 1000);
+	}
+}
+
+long ut_log_lines(const ut_daemon *d)
+{
+	long lines = 0;
+	find_in_log(d, NULL, 0, &lines);
+	return lines;
+}
+
 static void print_log(const ut_daemon *d)
 {
 	print_log_lines(d, 0, 200);

@@ -108,6 +108,14 @@ void ut_system_export_urls(const ut_system *sys);
  * still running. As ut_system_signal(sys, which, 0, ...). */
 int ut_system_wait(ut_system *sys, int which, int timeout_ms);
 
+/* Waits up to timeout_ms until the daemon's log holds a line with needle in it, at or after
+ * line from (1-based; 0 or 1: anywhere); returns that line's number, or 0 when none came.
+ * Lets a test wait for what a daemon says it did. */
+long ut_log_wait(const ut_daemon *d, const char *needle, long from, int timeout_ms);
+
+/* The number of lines the daemon's log has now (where to look from next). */
+long ut_log_lines(const ut_daemon *d);
+
 /* Starts argv[0] with envp (NULL: this process's environment), its stdout and stderr
  * appended to out_path; it dies with this process (see the top). */
 pid_t ut_spawn(char *const argv[], char *const envp[], const char *out_path);
