@@ -13,6 +13,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "clock.h"
 #include "harness.h"
 #include "transport.h"
 
@@ -123,6 +124,43 @@ static void test_bad_settings_stop_a_daemon_with_one_line(void **state)
 	free(out);
 }
 
+/* Paused daemons (SIGSTOP: the kernel still takes connections, nobody answers) cost
+ * usherctl its deadline, not more: the daemons are asked at once, and connecting counts
+ * against the deadline. `usherctl health` once ran past 10 s with a 2 s deadline: NNG's
+ * blocking dial waited 10 s for each paused daemon's handshake. The slack is far above
+ * any scheduling delay and far below that. */
+static void test_usherctl_deadline_holds_against_paused_daemons(void **state)
+{
+	ut_system *sys = *state;
+	ut_system_export_urls(sys);
+	char bin[512];
+	ut_bin("usherctl", bin, sizeof(bin));
+	enum { DEADLINE_MS = 2000, SLACK_MS = 5000 };
+	assert_int_equal(kill(sys->daemons[UT_IDENTITY].pid, SIGSTOP), 0);
+	assert_int_equal(kill(sys->daemons[UT_TENANCY].pid, SIGSTOP), 0);
+	char *out = NULL;
+	char *argv[] = {bin, "--timeout", "2000", "health", NULL};
+	int64_t t0 = us_monotonic_ms();
+	int rc = ut_run(argv, NULL, false, &out);
+	int64_t took = us_monotonic_ms() - t0;
+	kill(sys->daemons[UT_IDENTITY].pid, SIGCONT);
+	kill(sys->daemons[UT_TENANCY].pid, SIGCONT);
+	print_message("usherctl health with two paused daemons: %lld ms (deadline %d ms)\n",
+	              (long long)took, DEADLINE_MS);
+	if (rc != 5 || strstr(out, "usher-invitationd") == NULL)
+		fail_msg("usherctl health exited %d:\n%s", rc, out);
+	char *identity = strstr(out, "usher-identityd");
+	assert_non_null(identity);
+	assert_true(strncmp(identity + strcspn(identity, " "), " ", 1) == 0);
+	assert_non_null(strstr(identity, "UNREACHABLE"));
+	free(out);
+	assert_true(took < DEADLINE_MS + SLACK_MS);
+
+	/* Resumed, they answer again. */
+	char *again[] = {bin, "health", NULL};
+	assert_int_equal(ut_run(again, NULL, false, NULL), 0);
+}
+
 /* How long a stop takes is reported, not judged: a loaded machine is slow. */
 #define STOP_DEADLINE_MS 60000
 
@@ -169,6 +207,7 @@ int main(void)
 		cmocka_unit_test(test_health_through_usherctl),
 		cmocka_unit_test(test_each_role_reaches_only_its_schema),
 		cmocka_unit_test(test_bad_settings_stop_a_daemon_with_one_line),
+		cmocka_unit_test(test_usherctl_deadline_holds_against_paused_daemons),
 		cmocka_unit_test(test_sigterm_stops_each_daemon_cleanly),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

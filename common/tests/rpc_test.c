@@ -1,5 +1,7 @@
 /* The RPC layer over real NNG sockets: envelopes, dispatch, bad input, limits,
  * deadlines, health and draining. No database. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -485,6 +488,51 @@ static void test_stop_finishes_in_flight_requests(void **state)
 	assert_int_equal(us_rpc_client_open(&copts, &c, err, sizeof(err)), US_EUNAVAILABLE);
 }
 
+/* A server whose kernel takes connections but which answers nothing, as a paused
+ * (SIGSTOP) or wedged daemon: the client's deadline holds, connecting included. NNG's own
+ * blocking dial would wait 10 s for the handshake whatever the deadline. The slack below
+ * is far above any scheduling delay and far below those 10 s. */
+static void test_deadline_holds_against_a_silent_server(void **state)
+{
+	(void)state;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t len = sizeof(sa);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 16), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	char url[64];
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", ntohs(sa.sin_port));
+
+	enum { DEADLINE_MS = 300, SLACK_MS = 5000 };
+	int64_t t0 = us_monotonic_ms();
+	us_rpc_client *c;
+	char err[256];
+	us_rpc_client_opts copts = {.url = url, .caller = "rpc_test", .connect_timeout_ms = DEADLINE_MS};
+	assert_int_equal(us_rpc_client_open(&copts, &c, err, sizeof(err)), US_OK);
+	us_arena *arena = us_arena_new();
+	Usher__Testing__EchoRequest req = USHER__TESTING__ECHO_REQUEST__INIT;
+	req.text = "anyone?";
+	us_rpc_call_opts opts = {.timeout_ms = DEADLINE_MS};
+	us_status st;
+	assert_int_equal(us_rpc_call(c, ECHO, &opts, &req.base, &usher__testing__echo_reply__descriptor,
+	                             arena, NULL, &st),
+	                 US_EDEADLINE);
+	us_status_clear(&st);
+	int64_t took = us_monotonic_ms() - t0;
+	print_message("a %d ms call to a silent server returned after %lld ms\n", DEADLINE_MS,
+	              (long long)took);
+	assert_true(took < DEADLINE_MS + SLACK_MS);
+	us_arena_free(arena);
+	us_rpc_client_close(c);
+	close(fd);
+
+	/* Nobody at all: refused at once, UNAVAILABLE. */
+	us_rpc_client_opts gone = {.url = url, .caller = "rpc_test"};
+	assert_int_equal(us_rpc_client_open(&gone, &c, err, sizeof(err)), US_EUNAVAILABLE);
+}
+
 static void test_table_naming_a_missing_method_is_refused(void **state)
 {
 	(void)state;
@@ -514,6 +562,7 @@ int main(void)
 		                                setup_one_worker, teardown),
 		cmocka_unit_test_setup_teardown(test_health_check, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_finishes_in_flight_requests, setup, teardown),
+		cmocka_unit_test(test_deadline_holds_against_a_silent_server),
 		cmocka_unit_test(test_table_naming_a_missing_method_is_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
