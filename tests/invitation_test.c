@@ -345,6 +345,18 @@ static void test_existing_user_accepts_with_their_session(void **state)
 		fail_msg("accept: %s", st.message);
 	assert_false(r->user_created);
 	assert_int_equal(ut_count_memberships(&sys, A, account, r->user->id), 1);
+	char *membership = r->membership->id;
+
+	/* Erin again (her answer was lost, or she clicked twice, from another session): the
+	 * same success, nothing doubled. Yusuf is still refused. */
+	rc = accept_existing(token, ut_login(&sys, A, "erin@example.com", PASSWORD), &r, &st);
+	if (rc != US_OK)
+		fail_msg("accept again: %s", st.message);
+	assert_string_equal(r->membership->id, membership);
+	assert_int_equal(r->invitation->state, USHER__V1__INVITATION_STATE__INVITATION_ACCEPTED);
+	assert_int_equal(ut_count_memberships(&sys, A, account, r->user->id), 1);
+	assert_int_equal(accept_existing(token, yusuf_session, &r, &st), US_EDENIED);
+	us_status_clear(&st);
 	Usher__V1__Invitation *inv = get_invitation(owner, id, &rc, &st);
 	assert_int_equal(inv->state, USHER__V1__INVITATION_STATE__INVITATION_ACCEPTED);
 }
@@ -412,12 +424,17 @@ static void test_expiry_reinvite_revoke_and_decline(void **state)
 	assert_non_null(strstr(notice.text, "dan.declines@example.com"));
 	inv = get_invitation(owner, declined, &rc, &st);
 	assert_int_equal(inv->state, USHER__V1__INVITATION_STATE__INVITATION_DECLINED);
+	/* Declining again (a retry whose answer was lost) is answered the same. */
+	assert_int_equal(ut_call(&sys, UT_INVITATION, INV "Decline", NULL, NULL, &dreq.base,
+	                         &usher__v1__decline_reply__descriptor, A, NULL, &st),
+	                 US_OK);
 	assert_int_equal(accept_new(declined_token, "Dan", &r, &st), US_EPRECONDITION);
 	us_status_clear(&st);
 }
 
 typedef struct racer {
 	const char *token;
+	char password[64]; /* one each: 50 people, not one request sent 50 times */
 	us_err rc;
 } racer;
 
@@ -427,7 +444,7 @@ static void *race_accept(void *arg)
 	us_arena *a = us_arena_new();
 	Usher__V1__NewUserProfile profile = USHER__V1__NEW_USER_PROFILE__INIT;
 	profile.name = "Racer";
-	profile.password = PASSWORD;
+	profile.password = r->password;
 	Usher__V1__AcceptRequest req = USHER__V1__ACCEPT_REQUEST__INIT;
 	req.token = (char *)r->token;
 	req.new_user = &profile;
@@ -449,6 +466,7 @@ static void test_fifty_concurrent_accepts_make_one_membership(void **state)
 	racer racers[N];
 	for (int i = 0; i < N; i++) {
 		racers[i].token = token;
+		snprintf(racers[i].password, sizeof(racers[i].password), "racer number %d", i);
 		pthread_create(&threads[i], NULL, race_accept, &racers[i]);
 	}
 	int ok = 0;
@@ -472,68 +490,118 @@ static void test_fifty_concurrent_accepts_make_one_membership(void **state)
 }
 
 /* The accept the crash test sends: it waits as long as the accept may take (argon2 under
- * sanitizers is slow); its own outcome does not matter, the invitation's does. */
+ * sanitizers is slow), across the crash: NNG sends the request again to the restarted
+ * daemon. */
+typedef struct crash_accept {
+	const char *token;
+	us_err rc;
+	char user_id[64];
+	bool user_created;
+} crash_accept;
+
 static void *accept_during_crash(void *arg)
 {
-	const char *token = arg;
+	crash_accept *c = arg;
 	us_arena *a = us_arena_new();
 	Usher__V1__NewUserProfile profile = USHER__V1__NEW_USER_PROFILE__INIT;
 	profile.name = "Carl";
+	profile.phone = "+14155550123";
 	profile.password = PASSWORD;
 	Usher__V1__AcceptRequest req = USHER__V1__ACCEPT_REQUEST__INIT;
-	req.token = (char *)token;
+	req.token = (char *)c->token;
 	req.new_user = &profile;
-	us_rpc_client *c;
+	us_rpc_client *client;
 	char err[128];
+	c->rc = US_EUNAVAILABLE;
 	us_rpc_client_opts copts = {.url = sys.daemons[UT_INVITATION].url, .caller = "test"};
-	if (us_rpc_client_open(&copts, &c, err, sizeof(err)) == US_OK) {
-		us_rpc_call_opts call = {.timeout_ms = 30000};
+	if (us_rpc_client_open(&copts, &client, err, sizeof(err)) == US_OK) {
+		us_rpc_call_opts call = {.timeout_ms = 60000};
 		us_status st;
-		us_err rc = us_rpc_call(c, INV "Accept", &call, &req.base,
-		                        &usher__v1__accept_reply__descriptor, a, NULL, &st);
-		(void)rc;
+		ProtobufCMessage *out = NULL;
+		c->rc = us_rpc_call(client, INV "Accept", &call, &req.base,
+		                    &usher__v1__accept_reply__descriptor, a, &out, &st);
+		if (c->rc == US_OK) {
+			Usher__V1__AcceptReply *r = (Usher__V1__AcceptReply *)out;
+			snprintf(c->user_id, sizeof(c->user_id), "%s", r->user->id);
+			c->user_created = r->user_created;
+		}
 		us_status_clear(&st);
-		us_rpc_client_close(c);
+		us_rpc_client_close(client);
 	}
 	us_arena_free(a);
 	return NULL;
 }
 
-static void test_crash_between_identity_and_membership_recovers(void **state)
+/* invitationd dies at the fault point during an accept; the caller's request, sent again,
+ * and a retry of it are answered with the success, and one user, one membership result. */
+static void crash_during_accept(const char *email, const char *fault)
 {
-	(void)state;
 	char *token;
-	char *id = invite_one("carl.crash@example.com", &token);
+	char *id = invite_one(email, &token);
 
-	/* Restart invitationd armed to die right after the user is created. */
-	assert_int_not_equal(ut_system_signal(&sys, UT_INVITATION, SIGTERM, 5000, NULL), -1);
-	sys.extra_env[FAULT_SLOT] = "USHER_FAULT=accept.after_identity";
+	/* Restart invitationd armed to die at the point. */
+	assert_int_not_equal(ut_system_signal(&sys, UT_INVITATION, SIGTERM, 60000, NULL), -1);
+	sys.extra_env[FAULT_SLOT] = fault;
 	ut_system_start(&sys, UT_INVITATION);
 	sys.extra_env[FAULT_SLOT] = NULL;
 
+	crash_accept first = {.token = token};
 	pthread_t t;
-	pthread_create(&t, NULL, accept_during_crash, token);
-	int status = ut_system_signal(&sys, UT_INVITATION, 0, 30000, NULL);
+	pthread_create(&t, NULL, accept_during_crash, &first);
+	int status = ut_system_wait(&sys, UT_INVITATION, 60000);
 	assert_true(status != -1 && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 
-	/* Back up without the fault: the recovery loop finishes the saga (the waiting client's
-	 * resend may reach the new daemon too; either way one user, one membership). */
+	/* Back up without the fault: the request NNG sends again is answered as if the accept
+	 * had gone through at once (the recovery loop may have finished it first). */
 	ut_system_start(&sys, UT_INVITATION);
-	Usher__V1__Invitation *inv = NULL;
-	us_status st;
-	us_err rc;
-	int64_t deadline = us_monotonic_ms() + 30000;
-	while (us_monotonic_ms() < deadline) {
-		inv = get_invitation(owner, id, &rc, &st);
-		assert_int_equal(rc, US_OK);
-		if (inv->state == USHER__V1__INVITATION_STATE__INVITATION_ACCEPTED)
-			break;
-		usleep(100 * 1000);
-	}
 	pthread_join(t, NULL);
+	if (first.rc != US_OK)
+		fail_msg("the accept in flight at the crash got %s", us_err_name(first.rc));
+	assert_true(first.user_created);
+
+	/* The caller retries the same request: the same success. */
+	Usher__V1__AcceptReply *r;
+	us_status st;
+	us_err rc = accept_new(token, "Carl", &r, &st);
+	if (rc != US_OK)
+		fail_msg("the retried accept got %s: %s", us_err_name(rc), st.message);
+	assert_true(r->user_created);
+	assert_string_equal(r->user->id, first.user_id);
+	assert_string_equal(r->membership->account_id, account);
+	assert_int_equal(r->invitation->state, USHER__V1__INVITATION_STATE__INVITATION_ACCEPTED);
+
+	/* Someone else with the link (another password) is still refused. */
+	Usher__V1__NewUserProfile other = USHER__V1__NEW_USER_PROFILE__INIT;
+	other.name = "Carl";
+	other.phone = "+14155550123";
+	other.password = "someone else's password";
+	Usher__V1__AcceptRequest req = USHER__V1__ACCEPT_REQUEST__INIT;
+	req.token = token;
+	req.new_user = &other;
+	assert_int_equal(ut_call(&sys, UT_INVITATION, INV "Accept", NULL, NULL, &req.base,
+	                         &usher__v1__accept_reply__descriptor, A, NULL, &st),
+	                 US_EPRECONDITION);
+	assert_non_null(strstr(st.message, "already been accepted"));
+	us_status_clear(&st);
+
+	Usher__V1__Invitation *inv = get_invitation(owner, id, &rc, &st);
+	assert_int_equal(rc, US_OK);
 	assert_int_equal(inv->state, USHER__V1__INVITATION_STATE__INVITATION_ACCEPTED);
+	assert_string_equal(inv->accepted_user_id, first.user_id);
 	assert_int_equal(ut_count_memberships(&sys, A, account, inv->accepted_user_id), 1);
-	assert_non_null(ut_login(&sys, A, "carl.crash@example.com", PASSWORD));
+	assert_non_null(ut_login(&sys, A, email, PASSWORD));
+}
+
+static void test_crash_between_identity_and_membership_recovers(void **state)
+{
+	(void)state;
+	crash_during_accept("carl.crash@example.com", "USHER_FAULT=accept.after_identity");
+}
+
+static void test_crash_before_the_user_is_created_recovers(void **state)
+{
+	(void)state;
+	crash_during_accept("cora.crash@example.com", "USHER_FAULT=accept.after_claim");
 }
 
 static void test_who_may_invite_and_see(void **state)
@@ -674,6 +742,7 @@ int main(void)
 		cmocka_unit_test(test_who_may_invite_and_see),
 		cmocka_unit_test(test_batch_round_trips_do_not_grow_with_size),
 		cmocka_unit_test(test_crash_between_identity_and_membership_recovers),
+		cmocka_unit_test(test_crash_before_the_user_is_created_recovers),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -19,8 +19,8 @@
 	TS("i.last_sent_at") ", coalesce(" TS("i.decided_at") ", ''), "                            \
 	"coalesce(i.revoke_reason, ''), to_char(i.expires_at, 'YYYY-MM-DD HH24:MI \"UTC\"'), "     \
 	"i.send_count, coalesce(i.accepted_user_id::text, ''), "                                  \
-	"(extract(epoch FROM i.created_at) * 1000000)::bigint"
-#define INV_NCOLS 25
+	"(extract(epoch FROM i.created_at) * 1000000)::bigint, coalesce(i.accept_request_hash, '')"
+#define INV_NCOLS 26
 #define INV_FROM " FROM invitations i JOIN batches b ON b.id = i.batch_id "
 
 #define NOTIFY_OUTBOX "pg_notify('" STORE_OUTBOX_CHANNEL "', '')"
@@ -85,6 +85,7 @@ static void parse_row(us_arena *a, PGresult *res, int row, int col, inv_row *r)
 	r->send_count = atoi(PQgetvalue(res, row, col + 22));
 	r->accepted_user_id = dup(a, res, row, col + 23);
 	r->created_micros = dup(a, res, row, col + 24);
+	r->accept_request_hash = dup(a, res, row, col + 25);
 }
 
 static us_err parse_rows(us_arena *a, PGresult *res, inv_row **rows, size_t *n)
@@ -302,16 +303,24 @@ static us_err exec_count(PGconn *c, const char *sql, int n, const char *const *p
 	return US_OK;
 }
 
-us_err store_claim(PGconn *c, const char *id, const char *user_id, bool *claimed)
+us_err store_get_locked(PGconn *c, us_arena *a, const char *id, inv_row *out)
 {
-	const char *params[] = {id, user_id};
+	const char *params[] = {id};
+	return get_one(c, a, "SELECT " INV_COLUMNS INV_FROM "WHERE i.id = $1 FOR UPDATE OF i", 1,
+	               params, NULL, NULL, out);
+}
+
+us_err store_claim(PGconn *c, const char *id, const char *user_id, const char *request_hash,
+                   bool *claimed)
+{
+	const char *params[] = {id, user_id, request_hash};
 	int rows = 0;
 	us_err rc = exec_count(c,
 	                       "UPDATE invitations SET state = 'accepting', accept_started_at = now(),"
 	                       " updated_at = now(), accepted_user_id = $2::uuid,"
-	                       " claim_pid = pg_backend_pid()"
+	                       " claim_pid = pg_backend_pid(), accept_request_hash = $3"
 	                       " WHERE id = $1 AND state = 'pending' AND expires_at > now()",
-	                       2, params, &rows);
+	                       3, params, &rows);
 	*claimed = rc == US_OK && rows == 1;
 	return rc;
 }

@@ -31,6 +31,7 @@ typedef struct inv_row {
 	int send_count;
 	char *accepted_user_id; /* "" until known */
 	char *created_micros;   /* created_at in microseconds: the list's keyset position */
+	char *accept_request_hash; /* the claiming request's (inv_request_hash), "" when none */
 } inv_row;
 
 /* What a new batch shares. */
@@ -80,9 +81,14 @@ US_MUST_USE us_err store_notify_outbox(PGconn *c);
 US_MUST_USE us_err store_get_by_id(PGconn *c, us_arena *a, const char *id, inv_row *out);
 US_MUST_USE us_err store_get_by_token(PGconn *c, us_arena *a, const uint8_t *hash, inv_row *out);
 
-/* pending (unexpired) → accepting, stamping the start and the user when known. True when
- * this call took it. */
-US_MUST_USE us_err store_claim(PGconn *c, const char *id, const char *user_id, bool *claimed);
+/* The invitation, locked until the transaction ends (a retried accept resumes under it,
+ * apart from the recovery loop). */
+US_MUST_USE us_err store_get_locked(PGconn *c, us_arena *a, const char *id, inv_row *out);
+
+/* pending (unexpired) → accepting, stamping the start, the user when known and the
+ * request's hash. True when this call took it. */
+US_MUST_USE us_err store_claim(PGconn *c, const char *id, const char *user_id,
+                               const char *request_hash, bool *claimed);
 
 /* accepting → pending: the accept could not start (no user was created). */
 US_MUST_USE us_err store_release(PGconn *c, const char *id);
