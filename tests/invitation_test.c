@@ -604,6 +604,238 @@ static void test_crash_before_the_user_is_created_recovers(void **state)
 	crash_during_accept("cora.crash@example.com", "USHER_FAULT=accept.after_claim");
 }
 
+/* --- permanent links --- */
+
+/* Enables a link on the account (max_uses 0: unlimited) and returns its token. */
+static char *enable_link(unsigned max_uses, char **link_id)
+{
+	Usher__V1__EnableLinkRequest req = USHER__V1__ENABLE_LINK_REQUEST__INIT;
+	req.account_id = account;
+	req.max_uses = max_uses;
+	ProtobufCMessage *out;
+	us_status st;
+	if (ut_call(&sys, UT_INVITATION, INV "EnableLink", owner, ut_key(A), &req.base,
+	            &usher__v1__link_reply__descriptor, A, &out, &st) != US_OK)
+		fail_msg("EnableLink: %s", st.message);
+	Usher__V1__InvitationLink *link = ((Usher__V1__LinkReply *)out)->link;
+	if (link_id != NULL)
+		*link_id = link->id;
+	return strstr(link->url, "/l/") + 3;
+}
+
+typedef struct joiner {
+	const char *token;
+	char email[64];
+	char password[64];
+	us_err rc;
+	char user_id[64];
+	char membership_id[64];
+	uint32_t timeout_ms; /* 0: the harness's default */
+} joiner;
+
+static void *join_link(void *arg)
+{
+	joiner *j = arg;
+	us_arena *a = us_arena_new();
+	Usher__V1__LinkNewUser u = USHER__V1__LINK_NEW_USER__INIT;
+	u.email = j->email;
+	u.name = "Joiner";
+	u.password = j->password;
+	Usher__V1__AcceptLinkRequest req = USHER__V1__ACCEPT_LINK_REQUEST__INIT;
+	req.token = (char *)j->token;
+	req.new_user = &u;
+	us_rpc_client *client;
+	char err[128];
+	j->rc = US_EUNAVAILABLE;
+	us_rpc_client_opts copts = {.url = sys.daemons[UT_INVITATION].url, .caller = "test"};
+	if (us_rpc_client_open(&copts, &client, err, sizeof(err)) == US_OK) {
+		us_rpc_call_opts call = {.timeout_ms = j->timeout_ms ? j->timeout_ms : 60000};
+		us_status st;
+		ProtobufCMessage *out = NULL;
+		j->rc = us_rpc_call(client, INV "AcceptLink", &call, &req.base,
+		                    &usher__v1__accept_link_reply__descriptor, a, &out, &st);
+		if (j->rc == US_OK) {
+			Usher__V1__AcceptLinkReply *r = (Usher__V1__AcceptLinkReply *)out;
+			snprintf(j->user_id, sizeof(j->user_id), "%s", r->user->id);
+			snprintf(j->membership_id, sizeof(j->membership_id), "%s", r->membership->id);
+		}
+		us_status_clear(&st);
+		us_rpc_client_close(client);
+	}
+	us_arena_free(a);
+	return NULL;
+}
+
+/* How many users identityd has at these addresses. */
+static size_t users_among(char **emails, size_t n)
+{
+	Usher__V1__LookupEmailsRequest req = USHER__V1__LOOKUP_EMAILS_REQUEST__INIT;
+	req.emails = emails;
+	req.n_emails = n;
+	ProtobufCMessage *out;
+	us_status st;
+	assert_int_equal(ut_call(&sys, UT_IDENTITY, "usher.v1.IdentityService/LookupEmails", NULL, NULL,
+	                         &req.base, &usher__v1__lookup_emails_reply__descriptor, A, &out, &st),
+	                 US_OK);
+	return ((Usher__V1__LookupEmailsReply *)out)->n_matches;
+}
+
+static long link_uses(const char *link_id)
+{
+	char sql[160];
+	snprintf(sql, sizeof(sql), "SELECT uses FROM invitation.links WHERE id = '%s'", link_id);
+	PGconn *conn = ut_db_admin(&sys.db);
+	PGresult *res = PQexec(conn, sql);
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	long uses = atol(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	PQfinish(conn);
+	return uses;
+}
+
+/* Fifty people sign up at once on a link with five uses: five users, five members, and
+ * nobody created who cannot get in (the use is taken before the user is created). */
+static void test_fifty_sign_ups_on_a_five_use_link_make_five_members(void **state)
+{
+	(void)state;
+	enum { N = 50, USES = 5 };
+	char *link_id;
+	char *token = enable_link(USES, &link_id);
+	joiner joiners[N];
+	pthread_t threads[N];
+	char *emails[N];
+	for (int i = 0; i < N; i++) {
+		joiners[i] = (joiner){.token = token};
+		snprintf(joiners[i].email, sizeof(joiners[i].email), "crowd%d@example.com", i);
+		snprintf(joiners[i].password, sizeof(joiners[i].password), "crowd password %d", i);
+		emails[i] = joiners[i].email;
+		pthread_create(&threads[i], NULL, join_link, &joiners[i]);
+	}
+	int ok = 0;
+	for (int i = 0; i < N; i++) {
+		pthread_join(threads[i], NULL);
+		if (joiners[i].rc == US_OK) {
+			ok++;
+			assert_int_equal(ut_count_memberships(&sys, A, account, joiners[i].user_id), 1);
+		} else if (joiners[i].rc != US_EPRECONDITION) {
+			fail_msg("%s got %s", joiners[i].email, us_err_name(joiners[i].rc));
+		}
+	}
+	assert_int_equal(ok, USES);
+	assert_int_equal(users_among(emails, N), USES);
+	assert_int_equal(link_uses(link_id), USES);
+}
+
+/* A join whose answer was lost is answered again with its success; the same address with
+ * another password is not that request. */
+static void test_a_retried_link_join_gets_its_success(void **state)
+{
+	(void)state;
+	char *link_id;
+	char *token = enable_link(0, &link_id);
+	long uses = link_uses(link_id);
+	joiner first = {.token = token, .email = "jo.again@example.com", .password = PASSWORD};
+	join_link(&first);
+	assert_int_equal(first.rc, US_OK);
+	joiner again = first;
+	join_link(&again);
+	if (again.rc != US_OK)
+		fail_msg("the retried join got %s", us_err_name(again.rc));
+	assert_string_equal(again.user_id, first.user_id);
+	assert_string_equal(again.membership_id, first.membership_id);
+	joiner other = {.token = token, .email = "jo.again@example.com", .password = "not the same one"};
+	join_link(&other);
+	assert_int_equal(other.rc, US_EPRECONDITION);
+	assert_int_equal(link_uses(link_id), uses + 1);
+	assert_int_equal(ut_count_memberships(&sys, A, account, first.user_id), 1);
+}
+
+/* invitationd dies after the joiner's user is created and before the membership: the
+ * request sent again, and a retry, get the success; one user, one membership, one use. */
+static void test_crash_during_a_link_join_recovers(void **state)
+{
+	(void)state;
+	char *link_id;
+	char *token = enable_link(0, &link_id);
+	long uses = link_uses(link_id);
+	assert_int_not_equal(ut_system_signal(&sys, UT_INVITATION, SIGTERM, 60000, NULL), -1);
+	sys.extra_env[FAULT_SLOT] = "USHER_FAULT=link.after_user";
+	ut_system_start(&sys, UT_INVITATION);
+	sys.extra_env[FAULT_SLOT] = NULL;
+
+	joiner first = {.token = token, .email = "jay.crash@example.com", .password = PASSWORD};
+	pthread_t t;
+	pthread_create(&t, NULL, join_link, &first);
+	int status = ut_system_wait(&sys, UT_INVITATION, 60000);
+	assert_true(status != -1 && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	ut_system_start(&sys, UT_INVITATION);
+	pthread_join(t, NULL);
+	if (first.rc != US_OK)
+		fail_msg("the join in flight at the crash got %s", us_err_name(first.rc));
+	joiner again = first;
+	join_link(&again);
+	assert_int_equal(again.rc, US_OK);
+	assert_string_equal(again.user_id, first.user_id);
+	assert_string_equal(again.membership_id, first.membership_id);
+	char *email = first.email;
+	assert_int_equal(users_among(&email, 1), 1);
+	assert_int_equal(ut_count_memberships(&sys, A, account, first.user_id), 1);
+	assert_int_equal(link_uses(link_id), uses + 1);
+}
+
+/* Joins whose caller gave up when invitationd died: the recovery loop gives back the use
+ * of one that had created nothing, and finishes one whose user existed. */
+static void test_abandoned_link_joins_are_given_back_or_finished(void **state)
+{
+	(void)state;
+	char *link_id;
+	char *token = enable_link(0, &link_id);
+	const char *faults[] = {"USHER_FAULT=link.after_use", "USHER_FAULT=link.after_user"};
+	for (int i = 0; i < 2; i++) {
+		long uses = link_uses(link_id);
+		assert_int_not_equal(ut_system_signal(&sys, UT_INVITATION, SIGTERM, 60000, NULL), -1);
+		sys.extra_env[FAULT_SLOT] = faults[i];
+		ut_system_start(&sys, UT_INVITATION);
+		sys.extra_env[FAULT_SLOT] = NULL;
+		joiner gone = {.token = token, .password = PASSWORD, .timeout_ms = 5000};
+		snprintf(gone.email, sizeof(gone.email), "gone%d@example.com", i);
+		pthread_t t;
+		pthread_create(&t, NULL, join_link, &gone);
+		int status = ut_system_wait(&sys, UT_INVITATION, 60000);
+		assert_true(status != -1 && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+		pthread_join(t, NULL); /* its deadline passed: nothing will come again */
+		assert_int_not_equal(gone.rc, US_OK);
+		ut_system_start(&sys, UT_INVITATION);
+
+		char *email = gone.email;
+		int64_t deadline = us_monotonic_ms() + 60000;
+		for (;;) {
+			bool settled;
+			if (i == 0) {
+				settled = link_uses(link_id) == uses && users_among(&email, 1) == 0;
+			} else {
+				Usher__V1__LookupEmailsRequest req = USHER__V1__LOOKUP_EMAILS_REQUEST__INIT;
+				req.emails = &email;
+				req.n_emails = 1;
+				ProtobufCMessage *out;
+				us_status st;
+				assert_int_equal(ut_call(&sys, UT_IDENTITY, "usher.v1.IdentityService/LookupEmails",
+				                         NULL, NULL, &req.base,
+				                         &usher__v1__lookup_emails_reply__descriptor, A, &out, &st),
+				                 US_OK);
+				Usher__V1__LookupEmailsReply *users = (Usher__V1__LookupEmailsReply *)out;
+				settled = users->n_matches == 1 && link_uses(link_id) == uses + 1 &&
+				          ut_count_memberships(&sys, A, account, users->matches[0]->user_id) == 1;
+			}
+			if (settled)
+				break;
+			if (us_monotonic_ms() > deadline)
+				fail_msg("the join abandoned at %s was not settled in 60 s", faults[i]);
+			usleep(100 * 1000);
+		}
+	}
+}
+
 static void test_who_may_invite_and_see(void **state)
 {
 	(void)state;
@@ -743,6 +975,10 @@ int main(void)
 		cmocka_unit_test(test_batch_round_trips_do_not_grow_with_size),
 		cmocka_unit_test(test_crash_between_identity_and_membership_recovers),
 		cmocka_unit_test(test_crash_before_the_user_is_created_recovers),
+		cmocka_unit_test(test_fifty_sign_ups_on_a_five_use_link_make_five_members),
+		cmocka_unit_test(test_a_retried_link_join_gets_its_success),
+		cmocka_unit_test(test_crash_during_a_link_join_recovers),
+		cmocka_unit_test(test_abandoned_link_joins_are_given_back_or_finished),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -264,6 +264,10 @@ static us_err accept_again(us_call *call, peer_ctx *p, const Usher__V1__AcceptRe
 		us_db_rollback(db);
 		return us_call_error(call, US_EABORTED, "this invitation changed; try again");
 	}
+	if (rc != US_OK) {
+		us_db_rollback(db);
+		return rc;
+	}
 	bool accepted = rc == US_OK && strcmp(now.state, "accepted") == 0;
 	if (rc == US_OK && new_user)
 		rc = create_user(call, p, req->new_user, &now, &user);
@@ -281,10 +285,11 @@ static us_err accept_again(us_call *call, peer_ctx *p, const Usher__V1__AcceptRe
 	char *decided_at = NULL;
 	if (rc == US_OK)
 		rc = inv_saga_finish(db, p, &now, user->id, &result, &membership, &decided_at);
+	/* Committed whatever the outcome: a refused user released the claim. (A failed
+	 * statement left the transaction aborted, and COMMIT then rolls it back.) */
+	us_err end = us_db_commit(db);
 	if (rc == US_OK)
-		rc = us_db_commit(db);
-	else
-		us_db_rollback(db);
+		rc = end;
 	if (rc != US_OK)
 		return rc;
 	if (result == SAGA_ACCEPTED)

@@ -5,7 +5,10 @@
 
 #include <sodium.h>
 
+#include "fault.h"
+#include "join.h"
 #include "links.h"
+#include "db.h"
 #include "log.h"
 #include "peers.h"
 #include "state.h"
@@ -296,36 +299,45 @@ static void validate_accept(us_call *call, const Usher__V1__AcceptLinkRequest *r
 		us_call_violation(call, "new_user.password", "must be 8 to 1024 characters");
 }
 
-/* "link:<link id>:<short hash of what>": idempotency keys of a join's steps, bounded in
- * length whatever the address. */
-static char *join_key(us_arena *a, const char *link_id, const char *what)
+/* What knows this request again when it is retried: the token and the new user's profile,
+ * or the session. */
+static void join_request_hash(const Usher__V1__AcceptLinkRequest *req, const char *email,
+                              char out[INV_REQUEST_HASH_HEX])
 {
-	uint8_t h[12];
-	char hex[25];
-	crypto_generichash(h, sizeof(h), (const uint8_t *)what, strlen(what), NULL, 0);
-	sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
-	return us_arena_printf(a, "link:%s:%s", link_id, hex);
+	const Usher__V1__LinkNewUser *u = req->new_user;
+	const char *fields[] = {"join", req->token, u ? "new" : "session", u ? email : "",
+	                        u ? u->name : "", u ? u->phone : "",
+	                        u ? u->password : req->session_token};
+	inv_request_hash(fields, sizeof(fields) / sizeof(fields[0]), out);
 }
 
-/* The user joining: signed in, or created now with the email they gave (unverified:
- * a shared link proves nothing about the address). */
-static us_err joining_user(us_call *call, peer_ctx *p, const Usher__V1__AcceptLinkRequest *req,
-                           const link_row *link, const char *email, Usher__V1__User **user,
-                           bool *created)
+static bool same_hash(const char *a, const char *b)
 {
-	*created = false;
+	return strlen(a) == strlen(b) && sodium_memcmp(a, b, strlen(a)) == 0;
+}
+
+/* The signed-in joiner, who must be allowed by the link's domains. */
+static us_err signed_in_joiner(us_call *call, peer_ctx *p, const char *session,
+                               const link_row *link, Usher__V1__User **user)
+{
+	us_err rc = peer_resolve_session(p, session, user);
+	if (rc == US_EUNAUTHENTICATED)
+		return us_call_error(call, US_EUNAUTHENTICATED, "your session has ended; sign in again");
+	if (rc != US_OK)
+		return inv_upstream_error(call, p, rc, "checking the session");
+	if (link->n_domains > 0 && (!(*user)->email_verified || !domain_allowed(link, (*user)->email)))
+		return us_call_error(call, US_EDENIED, "this invitation link is only for some email domains");
+	return US_OK;
+}
+
+/* Whether the join can start: a new user's address has no user yet; a signed-in user is
+ * not a member yet (a member changes nothing, and spends no use). */
+static us_err may_join(us_call *call, peer_ctx *p, const Usher__V1__AcceptLinkRequest *req,
+                       const link_row *link, const char *email, Usher__V1__User *user)
+{
 	if (req->new_user == NULL) {
-		us_err rc = peer_resolve_session(p, req->session_token, user);
-		if (rc == US_EUNAUTHENTICATED)
-			return us_call_error(call, US_EUNAUTHENTICATED, "your session has ended; sign in again");
-		if (rc != US_OK)
-			return inv_upstream_error(call, p, rc, "checking the session");
-		if (link->n_domains > 0 && (!(*user)->email_verified || !domain_allowed(link, (*user)->email)))
-			return us_call_error(call, US_EDENIED,
-			                     "this invitation link is only for some email domains");
-		/* A member changes nothing, and spends no use. */
 		Usher__V1__MembersAmongReply *members;
-		rc = peer_members_among(p, link->account_id, &(*user)->id, 1, &members);
+		us_err rc = peer_members_among(p, link->account_id, &user->id, 1, &members);
 		if (rc != US_OK)
 			return inv_upstream_error(call, p, rc, "looking up members");
 		if (members->n_user_ids > 0)
@@ -342,57 +354,100 @@ static us_err joining_user(us_call *call, peer_ctx *p, const Usher__V1__AcceptLi
 	if (users->n_matches > 0)
 		return us_call_error(call, US_EPRECONDITION,
 		                     "an account already exists for %s; sign in to join", email);
-	Usher__V1__CreateUserRequest create = USHER__V1__CREATE_USER_REQUEST__INIT;
-	create.email = (char *)email;
-	create.name = req->new_user->name;
-	create.phone = req->new_user->phone;
-	create.password = req->new_user->password;
-	rc = peer_create_user(p, join_key(p->arena, link->id, email), &create, user);
-	if (rc == US_EEXISTS)
-		return us_call_error(call, US_EPRECONDITION,
-		                     "an account already exists for %s; sign in to join", email);
-	if (rc == US_EINVAL || rc == US_EEXHAUSTED)
-		return us_call_error(call, rc, "%s", p->status.message);
-	if (rc != US_OK)
-		return inv_upstream_error(call, p, rc, "creating the user");
-	*created = true;
 	return US_OK;
 }
 
-/* Grants member on the link's scope, with the account's products, as the link's creator
- * (whose right to grant it tenancyd checks again). */
-static us_err grant(us_call *call, peer_ctx *p, const link_row *link, const char *user_id,
-                    unsigned use, Usher__V1__Membership **membership)
+/* The join's steps after its use was taken: the user (created, for a new joiner), the
+ * membership, and the join recorded in the claim's place. Each step is keyed, so a retry
+ * repeats none. A refusal gives the use back; a failed service leaves the claim for the
+ * retry or the recovery loop. */
+static us_err finish_join(us_call *call, peer_ctx *p, const Usher__V1__AcceptLinkRequest *req,
+                          const link_row *link, const char *email, unsigned use,
+                          Usher__V1__User **user, Usher__V1__Membership **membership)
 {
-	Usher__V1__Account *account;
-	us_err rc = peer_get_account(p, link->account_id, &account);
-	if (rc != US_OK)
-		return inv_upstream_error(call, p, rc, "reading the account");
-	Usher__V1__Scope scope = USHER__V1__SCOPE__INIT;
-	char *sub = link->subaccount_id;
-	scope.organization = sub[0] == '\0';
-	scope.subaccount_ids = sub[0] ? &sub : NULL;
-	scope.n_subaccount_ids = sub[0] ? 1 : 0;
-	Usher__V1__GrantMembershipRequest g = USHER__V1__GRANT_MEMBERSHIP_REQUEST__INIT;
-	g.account_id = link->account_id;
-	g.user_id = (char *)user_id;
-	g.role = USHER__V1__ROLE__ROLE_MEMBER;
-	g.scope = &scope;
-	g.products = account->products;
-	g.n_products = account->n_products;
-	g.source = us_arena_printf(p->arena, "link:%s", link->id);
-	g.granted_by = link->created_by;
-	/* Keyed by this use of the link: a member who left and comes back is granted anew. */
-	char *what = us_arena_printf(p->arena, "%s:%u", user_id, use);
-	rc = peer_grant_membership(p, join_key(p->arena, link->id, what), &g, membership);
+	PGconn *db = us_call_db(call);
+	us_err rc = US_OK;
+	const char *doing = "creating the user";
+	if (req->new_user != NULL) {
+		rc = inv_join_create_user(p, link, req->new_user, email, user);
+		if (rc == US_OK)
+			us_fault_point("link.after_user");
+	}
+	if (rc == US_OK) {
+		doing = "granting the membership";
+		rc = inv_join_grant(p, link, (*user)->id, use, membership);
+	}
+	if (rc == US_OK) {
+		us_fault_point("link.after_membership");
+		return store_link_complete(db, link->id, email, (*user)->id, (*membership)->id);
+	}
+	if (!inv_join_refused(rc))
+		return inv_upstream_error(call, p, rc, doing);
+	us_err release = store_link_release(db, link->id, email);
+	if (release != US_OK)
+		return release;
+	if (rc == US_EEXISTS && req->new_user != NULL)
+		return us_call_error(call, US_EPRECONDITION,
+		                     "an account already exists for %s; sign in to join", email);
 	if (rc == US_EEXISTS)
 		return us_call_error(call, US_EEXISTS, "you are already a member of %s", link->account_name);
-	if (rc == US_EDENIED || rc == US_EPRECONDITION || rc == US_EINVAL)
-		return us_call_error(call, US_EPRECONDITION, "this invitation link no longer works: %s",
-		                     p->status.message);
-	if (rc != US_OK)
-		return inv_upstream_error(call, p, rc, "granting the membership");
-	return US_OK;
+	if (req->new_user != NULL && strcmp(doing, "creating the user") == 0)
+		return us_call_error(call, rc, "%s", p->status.message);
+	return us_call_error(call, US_EPRECONDITION, "this invitation link no longer works: %s",
+	                     p->status.message);
+}
+
+/* This request joined, or began to, before (its answer was lost, say when invitationd
+ * died): its join is finished, or its success replayed, under the claim's lock, apart from
+ * the recovery loop. *handled is false when there is nothing of it to go on from. */
+static us_err join_again(us_call *call, peer_ctx *p, const Usher__V1__AcceptLinkRequest *req,
+                         const link_row *link, const char *email, const char *hash,
+                         Usher__V1__User **user, Usher__V1__Membership **membership,
+                         bool *handled)
+{
+	PGconn *db = us_call_db(call);
+	us_arena *a = us_call_arena(call);
+	*handled = false;
+	us_err rc = us_db_begin(db);
+	if (rc == US_OK)
+		rc = us_db_set_local_timeout(db, us_call_remaining_ms(call));
+	link_claim_row claim;
+	if (rc == US_OK) {
+		rc = store_link_claim_get(db, a, link->id, email, true, &claim);
+		if (rc == US_ENOTFOUND) {
+			rc = store_link_join_get(db, a, link->id, email, &claim);
+			/* A finished join is replayed only while its membership lasts. */
+			if (rc == US_OK && *user != NULL) {
+				Usher__V1__MembersAmongReply *members;
+				rc = peer_members_among(p, link->account_id, &(*user)->id, 1, &members);
+				if (rc == US_OK && members->n_user_ids == 0)
+					rc = US_ENOTFOUND;
+				else if (rc != US_OK)
+					rc = inv_upstream_error(call, p, rc, "looking up members");
+			}
+		} else if (rc == US_OK && !same_hash(claim.request_hash, hash)) {
+			us_db_rollback(db);
+			*handled = true;
+			return us_call_error(call, US_EABORTED,
+			                     "someone is joining with %s right now; try again in a moment",
+			                     email);
+		}
+	}
+	if (rc == US_ENOTFOUND || (rc == US_OK && !same_hash(claim.request_hash, hash))) {
+		us_db_rollback(db);
+		return US_OK;
+	}
+	*handled = true;
+	if (rc == US_OK)
+		rc = finish_join(call, p, req, link, email, claim.use_number, user, membership);
+	/* Committed whatever the outcome: a refusal gave the use back. (A failed statement
+	 * left the transaction aborted, and COMMIT then rolls it back.) */
+	us_err end = us_db_commit(db);
+	if (rc == US_OK)
+		rc = end;
+	if (rc == US_OK)
+		us_log_fields(US_LOG_INFO, "retried join answered", "link_id", link->id, NULL);
+	return rc;
 }
 
 us_err inv_accept_link(us_call *call, const ProtobufCMessage *request, ProtobufCMessage **reply)
@@ -405,29 +460,48 @@ us_err inv_accept_link(us_call *call, const ProtobufCMessage *request, ProtobufC
 		return us_call_invalid(call);
 	link_row link;
 	us_err rc = load_by_token(call, req->token, &link);
-	if (rc == US_OK)
-		rc = refuse_unless_usable(call, &link);
 	if (rc != US_OK)
 		return rc;
+	char hash[INV_REQUEST_HASH_HEX];
+	join_request_hash(req, email, hash);
 
 	peer_ctx p;
 	peer_ctx_from_call(&p, call);
 	Usher__V1__User *user = NULL;
-	bool created = false;
+	Usher__V1__Membership *membership = NULL;
+	if (req->new_user == NULL && (rc = signed_in_joiner(call, &p, req->session_token, &link, &user)) == US_OK)
+		snprintf(email, sizeof(email), "%s", user->email);
+	/* The use is taken before anything is created: a link with uses to spare makes no user
+	 * it cannot let in. */
+	bool handled = false;
+	if (rc == US_OK)
+		rc = join_again(call, &p, req, &link, email, hash, &user, &membership, &handled);
 	bool taken = false;
 	unsigned use = 0;
-	Usher__V1__Membership *membership = NULL;
-	rc = joining_user(call, &p, req, &link, email, &user, &created);
-	if (rc == US_OK)
-		rc = store_link_take_use(db, link.id, &taken, &use);
-	if (rc == US_OK && !taken)
-		rc = us_call_error(call, US_EPRECONDITION, "this invitation link is no longer usable");
-	if (rc == US_OK)
-		rc = grant(call, &p, &link, user->id, use, &membership);
-	if (rc == US_OK)
-		rc = store_link_record_join(db, link.id, user->id, user->email, membership->id);
-	if (rc != US_OK && taken && store_link_give_back_use(db, link.id) != US_OK)
-		us_warn("could not give back an unused link use");
+	if (rc == US_OK && !handled) {
+		rc = refuse_unless_usable(call, &link);
+		if (rc == US_OK)
+			rc = may_join(call, &p, req, &link, email, user);
+		if (rc == US_OK) {
+			rc = store_link_claim(db, link.id, email, user != NULL ? user->id : NULL, hash,
+			                      &taken, &use);
+			if (rc == US_EEXISTS)
+				rc = us_call_error(call, US_EABORTED,
+				                   "someone is joining with %s right now; try again in a moment",
+				                   email);
+		}
+		if (rc == US_OK && !taken) {
+			/* Used up, expired or turned off since it was read: say which. */
+			rc = load_by_token(call, req->token, &link);
+			if (rc == US_OK && (rc = refuse_unless_usable(call, &link)) == US_OK)
+				rc = us_call_error(call, US_EPRECONDITION, "this invitation link is no longer usable");
+		}
+		if (rc == US_OK) {
+			us_fault_point("link.after_use");
+			rc = finish_join(call, &p, req, &link, email, use, &user, &membership);
+		}
+	}
+	bool created = req->new_user != NULL;
 	peer_ctx_clear(&p);
 	if (rc != US_OK)
 		return rc;

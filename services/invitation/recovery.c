@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "db.h"
+#include "join.h"
 #include "log.h"
 #include "peers.h"
 #include "saga.h"
@@ -66,6 +67,73 @@ static us_err resume(us_arena *a, const inv_row *row)
 	return rc;
 }
 
+/* Finishes one join through a link that a crash interrupted, inside the transaction that
+ * locked its claim: the user is the signed-in joiner, or whoever identityd now has at the
+ * address (created by the join's keyed step, or not at all: then the use is given back). */
+static us_err resume_join(us_arena *a, const link_claim_row *claim)
+{
+	peer_ctx p = {.arena = a};
+	us_status_init(&p.status);
+	p.opts.timeout_ms = CALL_TIMEOUT_MS;
+	p.opts.request_id = us_arena_printf(a, "recovery-link-%s", claim->link_id);
+	link_row link;
+	us_err rc = store_link_by_id(db, a, claim->link_id, &link);
+	const char *user_id = claim->user_id[0] != '\0' ? claim->user_id : NULL;
+	if (rc == US_OK && user_id == NULL) {
+		Usher__V1__LookupEmailsReply *users;
+		rc = peer_lookup_emails(&p, (char **)&claim->email, 1, &users);
+		if (rc == US_OK && users->n_matches == 1)
+			user_id = users->matches[0]->user_id;
+	}
+	if (rc == US_OK && user_id == NULL) {
+		us_log_fields(US_LOG_INFO, "interrupted join released", "link_id", link.id, NULL);
+		rc = store_link_release(db, link.id, claim->email);
+	} else if (rc == US_OK) {
+		Usher__V1__Membership *membership;
+		rc = inv_join_grant(&p, &link, user_id, claim->use_number, &membership);
+		if (rc == US_OK) {
+			rc = store_link_complete(db, link.id, claim->email, user_id, membership->id);
+			us_log_fields(US_LOG_INFO, "interrupted join resumed", "link_id", link.id, NULL);
+		} else if (inv_join_refused(rc)) {
+			us_log_fields(US_LOG_INFO, "interrupted join can no longer happen; use given back",
+			              "link_id", link.id, "reason", p.status.message, NULL);
+			rc = store_link_release(db, link.id, claim->email);
+		}
+	}
+	peer_ctx_clear(&p);
+	return rc;
+}
+
+/* Resumes up to PER_ROUND joins, one transaction each. */
+static void round_of_join_recovery(void)
+{
+	for (int i = 0; i < PER_ROUND; i++) {
+		us_arena *a = us_arena_new();
+		if (a == NULL)
+			return;
+		link_claim_row claim;
+		bool found = false;
+		us_err rc = us_db_ensure(db, "invitation");
+		if (rc == US_OK)
+			rc = us_db_begin(db);
+		if (rc == US_OK) {
+			rc = store_stale_link_claim(db, a, inv.cfg.accept_stale_s, &claim);
+			found = rc == US_OK;
+			if (rc == US_ENOTFOUND)
+				rc = US_OK;
+		}
+		if (rc == US_OK && found)
+			rc = resume_join(a, &claim);
+		if (rc == US_OK)
+			rc = us_db_commit(db);
+		else
+			us_db_rollback(db);
+		us_arena_free(a);
+		if (rc != US_OK || !found)
+			return;
+	}
+}
+
 /* Resumes up to PER_ROUND accepts, one transaction each. */
 static void round_of_recovery(void)
 {
@@ -99,6 +167,7 @@ static void *recovery_main(void *arg)
 	while (!stopping) {
 		pthread_mutex_unlock(&mu);
 		round_of_recovery();
+		round_of_join_recovery();
 		pthread_mutex_lock(&mu);
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);

@@ -646,38 +646,133 @@ us_err store_link_by_token(PGconn *c, us_arena *a, const uint8_t *hash, link_row
 	                lengths, formats, out);
 }
 
-us_err store_link_take_use(PGconn *c, const char *link_id, bool *taken, unsigned *uses)
+us_err store_link_by_id(PGconn *c, us_arena *a, const char *id, link_row *out)
 {
-	const char *params[] = {link_id};
+	const char *params[] = {id};
+	return one_link(c, a, "SELECT " LINK_COLUMNS " FROM links WHERE id = $1", 1, params, NULL,
+	                NULL, out);
+}
+
+us_err store_link_claim(PGconn *c, const char *link_id, const char *email, const char *user_id,
+                        const char *request_hash, bool *taken, unsigned *use)
+{
+	const char *params[] = {link_id, email, user_id, request_hash};
 	PGresult *res;
+	/* One statement: a claim that conflicts undoes the use with it. */
 	us_err rc = us_db_exec(c,
-	                       "UPDATE links SET uses = uses + 1 WHERE id = $1 AND state = 'active'"
-	                       " AND (expires_at IS NULL OR expires_at > now())"
-	                       " AND (max_uses = 0 OR uses < max_uses) RETURNING uses",
-	                       1, params, &res);
+	                       "WITH u AS (UPDATE links SET uses = uses + 1 WHERE id = $1"
+	                       "  AND state = 'active' AND (expires_at IS NULL OR expires_at > now())"
+	                       "  AND (max_uses = 0 OR uses < max_uses) RETURNING uses)"
+	                       "INSERT INTO link_claims (link_id, email, user_id, use_number,"
+	                       " request_hash, claim_pid)"
+	                       " SELECT $1, $2, $3::uuid, u.uses, $4, pg_backend_pid() FROM u"
+	                       " RETURNING use_number",
+	                       4, params, &res);
 	if (rc != US_OK)
 		return rc;
 	*taken = PQntuples(res) == 1;
-	*uses = *taken ? (unsigned)atol(PQgetvalue(res, 0, 0)) : 0;
+	*use = *taken ? (unsigned)atol(PQgetvalue(res, 0, 0)) : 0;
 	PQclear(res);
 	return US_OK;
 }
 
-us_err store_link_give_back_use(PGconn *c, const char *link_id)
+static void parse_claim(us_arena *a, PGresult *res, int row, int col, link_claim_row *out)
 {
-	const char *params[] = {link_id};
-	return us_db_exec(c, "UPDATE links SET uses = uses - 1 WHERE id = $1 AND uses > 0", 1, params,
-	                  NULL);
+	out->link_id = dup(a, res, row, col);
+	out->email = dup(a, res, row, col + 1);
+	out->user_id = dup(a, res, row, col + 2);
+	out->use_number = (unsigned)atol(PQgetvalue(res, row, col + 3));
+	out->request_hash = dup(a, res, row, col + 4);
 }
 
-us_err store_link_record_join(PGconn *c, const char *link_id, const char *user_id,
-                              const char *email, const char *membership_id)
+#define CLAIM_COLUMNS "c.link_id, c.email, coalesce(c.user_id::text, ''), c.use_number, c.request_hash"
+
+us_err store_link_claim_get(PGconn *c, us_arena *a, const char *link_id, const char *email,
+                            bool lock, link_claim_row *out)
 {
-	const char *params[] = {link_id, user_id, email, membership_id};
+	const char *params[] = {link_id, email};
+	PGresult *res;
+	us_err rc = us_db_exec(c,
+	                       lock ? "SELECT " CLAIM_COLUMNS " FROM link_claims c"
+	                              " WHERE c.link_id = $1 AND c.email = $2 FOR UPDATE"
+	                            : "SELECT " CLAIM_COLUMNS " FROM link_claims c"
+	                              " WHERE c.link_id = $1 AND c.email = $2",
+	                       2, params, &res);
+	if (rc != US_OK)
+		return rc;
+	rc = PQntuples(res) == 1 ? US_OK : US_ENOTFOUND;
+	if (rc == US_OK)
+		parse_claim(a, res, 0, 0, out);
+	PQclear(res);
+	return rc;
+}
+
+us_err store_link_release(PGconn *c, const char *link_id, const char *email)
+{
+	const char *params[] = {link_id, email};
 	return us_db_exec(c,
-	                  "INSERT INTO link_joins (link_id, user_id, email, membership_id)"
-	                  " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+	                  "WITH gone AS (DELETE FROM link_claims WHERE link_id = $1 AND email = $2"
+	                  " RETURNING link_id)"
+	                  "UPDATE links SET uses = uses - 1 WHERE id IN (SELECT link_id FROM gone)"
+	                  " AND uses > 0",
+	                  2, params, NULL);
+}
+
+us_err store_link_complete(PGconn *c, const char *link_id, const char *email, const char *user_id,
+                           const char *membership_id)
+{
+	const char *params[] = {link_id, email, user_id, membership_id};
+	return us_db_exec(c,
+	                  "WITH done AS (DELETE FROM link_claims WHERE link_id = $1 AND email = $2"
+	                  " RETURNING use_number, request_hash)"
+	                  "INSERT INTO link_joins (link_id, user_id, email, membership_id, use_number,"
+	                  " request_hash)"
+	                  " SELECT $1, $3, $2, $4, use_number, request_hash FROM done"
+	                  " ON CONFLICT (link_id, user_id) DO UPDATE SET email = EXCLUDED.email,"
+	                  " membership_id = EXCLUDED.membership_id, use_number = EXCLUDED.use_number,"
+	                  " request_hash = EXCLUDED.request_hash, joined_at = now()",
 	                  4, params, NULL);
+}
+
+us_err store_link_join_get(PGconn *c, us_arena *a, const char *link_id, const char *email,
+                           link_claim_row *out)
+{
+	const char *params[] = {link_id, email};
+	PGresult *res;
+	us_err rc = us_db_exec(c,
+	                       "SELECT j.link_id, j.email, j.user_id::text, j.use_number, j.request_hash"
+	                       " FROM link_joins j WHERE j.link_id = $1 AND j.email = $2"
+	                       " AND j.request_hash IS NOT NULL ORDER BY j.joined_at DESC LIMIT 1",
+	                       2, params, &res);
+	if (rc != US_OK)
+		return rc;
+	rc = PQntuples(res) == 1 ? US_OK : US_ENOTFOUND;
+	if (rc == US_OK)
+		parse_claim(a, res, 0, 0, out);
+	PQclear(res);
+	return rc;
+}
+
+us_err store_stale_link_claim(PGconn *c, us_arena *a, int64_t stale_s, link_claim_row *out)
+{
+	char stale[24];
+	snprintf(stale, sizeof(stale), "%lld", (long long)stale_s);
+	const char *params[] = {stale};
+	PGresult *res;
+	us_err rc = us_db_exec(c,
+	                       "SELECT " CLAIM_COLUMNS " FROM link_claims c"
+	                       " WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity s"
+	                       "  WHERE s.pid = c.claim_pid AND s.backend_start <= c.claimed_at)"
+	                       " OR c.claimed_at < now() - make_interval(secs => $1::int)"
+	                       " ORDER BY c.claimed_at LIMIT 1 FOR UPDATE SKIP LOCKED",
+	                       1, params, &res);
+	if (rc != US_OK)
+		return rc;
+	rc = PQntuples(res) == 1 ? US_OK : US_ENOTFOUND;
+	if (rc == US_OK)
+		parse_claim(a, res, 0, 0, out);
+	PQclear(res);
+	return rc;
 }
 
 us_err store_link_joins(PGconn *c, us_arena *a, const char *account_id, unsigned limit,

@@ -197,14 +197,38 @@ US_MUST_USE us_err store_link_get(PGconn *c, us_arena *a, const char *account_id
 US_MUST_USE us_err store_link_delete(PGconn *c, us_arena *a, const char *account_id,
                                      const char *subaccount_id, link_row *out);
 US_MUST_USE us_err store_link_by_token(PGconn *c, us_arena *a, const uint8_t *hash, link_row *out);
-/* Counts one use if the link is active, unexpired and not used up; *taken says if it was,
- * and *uses is then the count with this one. */
-US_MUST_USE us_err store_link_take_use(PGconn *c, const char *link_id, bool *taken,
-                                       unsigned *uses);
-/* Gives back a use whose join did not happen. */
-US_MUST_USE us_err store_link_give_back_use(PGconn *c, const char *link_id);
-US_MUST_USE us_err store_link_record_join(PGconn *c, const char *link_id, const char *user_id,
-                                          const char *email, const char *membership_id);
+US_MUST_USE us_err store_link_by_id(PGconn *c, us_arena *a, const char *id, link_row *out);
+
+/* A join through a link in progress (a claim), or one finished. */
+typedef struct link_claim_row {
+	char *link_id, *email;
+	char *user_id;      /* the signed-in joiner, or the joined user; "" for a new user */
+	unsigned use_number; /* which use of the link it took */
+	char *request_hash; /* the joining request's (inv_request_hash) */
+} link_claim_row;
+
+/* Takes a use of the link for email, if the link is active, unexpired and not used up,
+ * and records the claim (user_id NULL for a new user); *taken says if it was, *use which
+ * use it is. ALREADY_EXISTS, with nothing taken, when email has a claim on the link. */
+US_MUST_USE us_err store_link_claim(PGconn *c, const char *link_id, const char *email,
+                                    const char *user_id, const char *request_hash, bool *taken,
+                                    unsigned *use);
+/* The claim of email on the link (locked until the transaction ends when lock); NOT_FOUND
+ * when none. */
+US_MUST_USE us_err store_link_claim_get(PGconn *c, us_arena *a, const char *link_id,
+                                        const char *email, bool lock, link_claim_row *out);
+/* Drops the claim and gives its use back: the join did not happen. */
+US_MUST_USE us_err store_link_release(PGconn *c, const char *link_id, const char *email);
+/* The claim becomes a join of the user with the membership (nothing when it is gone). */
+US_MUST_USE us_err store_link_complete(PGconn *c, const char *link_id, const char *email,
+                                       const char *user_id, const char *membership_id);
+/* The latest finished join of email through the link; NOT_FOUND when none. */
+US_MUST_USE us_err store_link_join_get(PGconn *c, us_arena *a, const char *link_id,
+                                       const char *email, link_claim_row *out);
+/* A claim whose database session is gone (the daemon running it died), or older than
+ * stale_s however alive, locked for this transaction; NOT_FOUND when none. */
+US_MUST_USE us_err store_stale_link_claim(PGconn *c, us_arena *a, int64_t stale_s,
+                                          link_claim_row *out);
 
 typedef struct link_join_row {
 	char *link_id, *user_id, *email, *membership_id, *joined_at, *subaccount_id;
