@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "fault.h"
 #include "links.h"
 #include "log.h"
 #include "peers.h"
@@ -165,8 +166,13 @@ static int relay_chunk(PGconn *db)
 	}
 	if (failed)
 		rc = US_EEXHAUSTED;
-	if (rc == US_OK && n_emails > 0)
+	if (rc == US_OK && n > 0)
+		us_fault_point("outbox.after_take");
+	if (rc == US_OK && n_emails > 0) {
 		rc = send_chunk(a, emails, n_emails);
+		if (rc == US_OK)
+			us_fault_point("outbox.after_send");
+	}
 	if (rc == US_OK)
 		rc = us_db_commit(db);
 	if (rc == US_OK)

@@ -469,8 +469,11 @@ us_err inv_accept_link(us_call *call, const ProtobufCMessage *request, ProtobufC
 	peer_ctx_from_call(&p, call);
 	Usher__V1__User *user = NULL;
 	Usher__V1__Membership *membership = NULL;
-	if (req->new_user == NULL && (rc = signed_in_joiner(call, &p, req->session_token, &link, &user)) == US_OK)
-		snprintf(email, sizeof(email), "%s", user->email);
+	if (req->new_user == NULL) {
+		rc = signed_in_joiner(call, &p, req->session_token, &link, &user);
+		if (rc == US_OK)
+			snprintf(email, sizeof(email), "%s", user->email);
+	}
 	/* The use is taken before anything is created: a link with uses to spare makes no user
 	 * it cannot let in. */
 	bool handled = false;
