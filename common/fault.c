@@ -3,7 +3,6 @@
 #ifdef USHER_FAULTS
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,20 +10,17 @@
 #include "log.h"
 
 static const char *armed;
-static atomic_long skip;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-static void read_settings(void)
+static void read_setting(void)
 {
 	armed = getenv("USHER_FAULT");
-	const char *n = getenv("USHER_FAULT_SKIP");
-	atomic_store(&skip, n != NULL ? atol(n) : 0);
 }
 
 void us_fault_point(const char *name)
 {
-	pthread_once(&once, read_settings);
-	if (armed == NULL || strcmp(armed, name) != 0 || atomic_fetch_sub(&skip, 1) > 0)
+	pthread_once(&once, read_setting);
+	if (armed == NULL || strcmp(armed, name) != 0)
 		return;
 	us_log_fields(US_LOG_WARN, "fault injected: killing the process", "fault", name, NULL);
 	raise(SIGKILL);
@@ -32,7 +28,7 @@ void us_fault_point(const char *name)
 
 void us_fault_point_method(const char *method, const char *step)
 {
-	pthread_once(&once, read_settings);
+	pthread_once(&once, read_setting);
 	if (armed == NULL || method == NULL)
 		return;
 	const char *slash = strrchr(method, '/');

@@ -6,7 +6,8 @@
  * method has, "<Method>.<step>" with the method's short name:
  *   <Method>.before_commit  its change is written, not committed (idempotent methods)
  *   <Method>.before_reply   its change is committed, the reply not sent
- * USHER_FAULT_SKIP=N lets the point pass N times first (a crash in the middle of a load). */
+ * tests/crash_matrix_test.c kills each daemon at each of them; docs/reliability.md has the
+ * list. */
 #ifndef US_FAULT_H
 #define US_FAULT_H
 
