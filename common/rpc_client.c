@@ -1,14 +1,10 @@
 #include "rpc_client.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include <time.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
@@ -41,70 +37,68 @@ static us_err from_nng(int rv)
 	}
 }
 
-/* Whether a TCP connection to host:port of a tcp:// url is taken within timeout_ms.
- * Checked with a plain socket because NNG's blocking dial also waits for the SP handshake,
- * which a paused or wedged server never answers (nng 1.5.2 gives up after 10 s, whatever
- * the caller's deadline): a refused connection fails at once, a taken one is enough. */
-static us_err probe_tcp(const char *url, uint32_t timeout_ms, char *err, size_t err_size)
+/* A blocking dial, given up after timeout_ms. NNG's own blocking dial also waits for the
+ * SP handshake, which a paused or wedged server never answers (nng 1.5.2 gives up after
+ * 10 s, whatever the caller's deadline); closing the socket aborts it. A refused
+ * connection still fails at once. Returns NNG's result, or GAVE_UP (the socket is then
+ * closed). */
+#define GAVE_UP (-1)
+typedef struct dial_wait {
+	nng_socket sock;
+	const char *url;
+	int rv;
+	bool done;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+} dial_wait;
+
+static void *dial_main(void *arg)
 {
-	const char *host = url + strlen("tcp://");
-	const char *colon = strrchr(host, ':');
-	if (colon == NULL || colon == host) {
-		snprintf(err, err_size, "\"%s\" has no host and port", url);
-		return US_EINVAL;
-	}
-	char name[256];
-	size_t len = (size_t)(colon - host);
-	if (host[0] == '[' && len >= 2 && host[len - 1] == ']') {
-		host++; /* [::1] */
-		len -= 2;
-	}
-	if (len >= sizeof(name)) {
-		snprintf(err, err_size, "\"%s\": host name too long", url);
-		return US_EINVAL;
-	}
-	memcpy(name, host, len);
-	name[len] = '\0';
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *addrs = NULL;
-	int gai = getaddrinfo(name, colon + 1, &hints, &addrs);
-	if (gai != 0) {
-		snprintf(err, err_size, "could not resolve \"%s\": %s", name, gai_strerror(gai));
-		return US_EUNAVAILABLE;
-	}
-	int64_t deadline = us_monotonic_ms() + timeout_ms;
-	int last = ECONNREFUSED;
-	for (struct addrinfo *ai = addrs; ai != NULL; ai = ai->ai_next) {
-		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		                ai->ai_protocol);
-		if (fd < 0) {
-			last = errno;
-			continue;
+	dial_wait *w = arg;
+	int rv = nng_dial(w->sock, w->url, NULL, 0);
+	pthread_mutex_lock(&w->mu);
+	w->rv = rv;
+	w->done = true;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+static int dial_within(nng_socket sock, const char *url, uint32_t timeout_ms)
+{
+	dial_wait w = {.sock = sock, .url = url};
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_mutex_init(&w.mu, NULL);
+	pthread_cond_init(&w.cv, &attr);
+	pthread_condattr_destroy(&attr);
+	pthread_t thread;
+	if (pthread_create(&thread, NULL, dial_main, &w) != 0) {
+		dial_main(&w); /* no thread to spare: NNG's own wait */
+	} else {
+		struct timespec until;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += timeout_ms / 1000;
+		until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+		if (until.tv_nsec >= 1000000000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000;
 		}
-		int rv = connect(fd, ai->ai_addr, ai->ai_addrlen);
-		if (rv != 0 && errno == EINPROGRESS) {
-			int64_t left = deadline - us_monotonic_ms();
-			struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-			rv = poll(&pfd, 1, left > 0 ? (int)left : 0);
-			if (rv == 1) {
-				socklen_t elen = sizeof(last);
-				rv = getsockopt(fd, SOL_SOCKET, SO_ERROR, &last, &elen) == 0 && last == 0 ? 0 : -1;
-			} else {
-				last = rv == 0 ? ETIMEDOUT : errno;
-				rv = -1;
-			}
-		} else if (rv != 0) {
-			last = errno;
-		}
-		close(fd);
-		if (rv == 0) {
-			freeaddrinfo(addrs);
-			return US_OK;
-		}
+		pthread_mutex_lock(&w.mu);
+		while (!w.done && pthread_cond_timedwait(&w.cv, &w.mu, &until) == 0)
+			;
+		bool done = w.done;
+		pthread_mutex_unlock(&w.mu);
+		if (!done)
+			nng_close(sock); /* the dial returns NNG_ECLOSED */
+		pthread_join(thread, NULL);
+		if (!done)
+			w.rv = GAVE_UP;
 	}
-	freeaddrinfo(addrs);
-	snprintf(err, err_size, "could not connect to \"%s\": %s", url,
-	         last == ETIMEDOUT ? "no answer in time" : strerror(last));
-	return US_EUNAVAILABLE;
+	pthread_cond_destroy(&w.cv);
+	pthread_mutex_destroy(&w.mu);
+	return w.rv;
 }
 
 us_err us_rpc_client_open(const us_rpc_client_opts *opts, us_rpc_client **out, char *err,
@@ -131,22 +125,20 @@ us_err us_rpc_client_open(const us_rpc_client_opts *opts, us_rpc_client **out, c
 		us_rpc_client_close(c);
 		return US_EINVAL;
 	}
-	/* Over TCP the dial never blocks: a tool checks that somebody listens, then its calls'
-	 * deadlines cover the handshake. Other transports (inproc) dial at once. */
-	bool tcp = strncmp(opts->url, "tcp://", 6) == 0;
-	if (tcp && !opts->wait_for_server) {
-		us_err rc = probe_tcp(opts->url, opts->connect_timeout_ms ? opts->connect_timeout_ms
-		                                                          : DEFAULT_CONNECT_TIMEOUT_MS,
-		                      err, err_size);
-		if (rc != US_OK) {
-			us_rpc_client_close(c);
-			return rc;
-		}
-	}
 	rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, c->max_message_bytes);
-	if (rv == 0)
-		rv = nng_dial(c->sock, opts->url, NULL,
-		              tcp || opts->wait_for_server ? NNG_FLAG_NONBLOCK : 0);
+	if (rv == 0 && opts->wait_for_server)
+		rv = nng_dial(c->sock, opts->url, NULL, NNG_FLAG_NONBLOCK);
+	else if (rv == 0)
+		rv = dial_within(c->sock, opts->url, opts->connect_timeout_ms
+		                                             ? opts->connect_timeout_ms
+		                                             : DEFAULT_CONNECT_TIMEOUT_MS);
+	if (rv == GAVE_UP) {
+		snprintf(err, err_size, "could not connect to \"%s\": no answer within %u ms", opts->url,
+		         opts->connect_timeout_ms ? opts->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS);
+		free(c->caller);
+		free(c); /* its socket is closed */
+		return US_EUNAVAILABLE;
+	}
 	if (rv != 0) {
 		snprintf(err, err_size, "could not connect to \"%s\": %s", opts->url, nng_strerror(rv));
 		us_rpc_client_close(c);

@@ -21,12 +21,11 @@ typedef struct us_rpc_client_opts {
 	const char *url;
 	const char *caller;        /* this service or tool, named in the server's logs */
 	size_t max_message_bytes;  /* 0 = 16 MiB */
-	/* false: check now that somebody listens, failing with UNAVAILABLE when nobody does
-	 * (tools); true: keep dialling in the background, calls wait for the server (daemons). */
+	/* false: connect now, failing with UNAVAILABLE when nobody listens or answers (tools);
+	 * true: keep dialling in the background, calls wait for the server (daemons). */
 	bool wait_for_server;
-	/* Without wait_for_server: how long opening may wait for the server's address to take
-	 * the connection (0: 2 s). A server that takes it but answers nothing (paused, or
-	 * overloaded) does not hold the open: the first call's deadline covers it. */
+	/* Without wait_for_server: how long connecting may take (0: 2 s). A server that takes
+	 * the connection but answers nothing (paused, wedged) costs this, not NNG's 10 s. */
 	uint32_t connect_timeout_ms;
 } us_rpc_client_opts;
 
