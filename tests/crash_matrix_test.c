@@ -17,6 +17,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +45,7 @@ static ut_system sys;
 static ut_sink sink;
 static us_arena *A;
 static char *owner, *account;
-static int gateway_port;
+static atomic_int gateway_port; /* changes when the gateway restarts */
 static size_t fault_slot; /* the extra_env entry a cell arms its fault in */
 
 /* --- one cell's state --- */
@@ -95,22 +96,7 @@ typedef struct operation {
 
 /* --- helpers --- */
 
-static long sql_number(const char *fmt, ...)
-{
-	char sql[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(sql, sizeof(sql), fmt, ap);
-	va_end(ap);
-	PGconn *conn = ut_db_admin(&sys.db);
-	PGresult *res = PQexec(conn, sql);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
-		fail_msg("%s\n  in: %s", PQresultErrorMessage(res), sql);
-	long n = atol(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	PQfinish(conn);
-	return n;
-}
+#define sql_number(...) ut_db_number(&sys.db, __VA_ARGS__)
 
 /* One call on a client of its own (a daemon may be down: UNAVAILABLE, not a failed test). */
 static us_err call(int daemon, const char *method, const char *actor, const char *key,
@@ -137,7 +123,7 @@ static long http_post(const char *path, const char *json, uint32_t timeout_ms, j
 	CURL *curl = curl_easy_init();
 	assert_non_null(curl);
 	char url[512];
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", gateway_port, path);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", atomic_load(&gateway_port), path);
 	struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
 	char *body = NULL;
 	size_t len = 0;
@@ -173,90 +159,13 @@ static us_err from_http(long status)
 	}
 }
 
-/* The mails the sink accepted to rcpt whose subject holds needle: how many distinct
- * Message-IDs and copies, and whether copies of one message have the same bytes. */
-static void sink_count(const char *rcpt, const char *needle, long *distinct, long *copies,
-                       bool *identical)
-{
-	ut_mail *mails;
-	size_t n = ut_sink_mails(&sink, &mails);
-	char *ids[256];
-	const char *first[256];
-	size_t n_ids = 0;
-	*copies = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(mails[i].rcpt_to, rcpt) != 0)
-			continue;
-		char *subject = ut_mail_header(mails[i].data, "Subject");
-		bool match = subject != NULL && strstr(subject, needle) != NULL;
-		free(subject);
-		if (!match)
-			continue;
-		(*copies)++;
-		char *id = ut_mail_header(mails[i].data, "Message-ID");
-		size_t k = 0;
-		while (k < n_ids && (id == NULL || strcmp(ids[k], id) != 0))
-			k++;
-		if (k < n_ids) {
-			*identical = *identical && strcmp(first[k], mails[i].data) == 0;
-			free(id);
-		} else if (n_ids < 256 && id != NULL) {
-			ids[n_ids] = id;
-			first[n_ids++] = mails[i].data;
-		} else {
-			free(id);
-		}
-	}
-	for (size_t k = 0; k < n_ids; k++)
-		free(ids[k]);
-	*distinct = (long)n_ids;
-	ut_mails_free(mails, n);
-}
-
 static void expect_mails(outcome *o, const char *rcpt, const char *needle, long n)
 {
-	long distinct = 0, copies = 0;
-	sink_count(rcpt, needle, &distinct, &copies, &o->copies_identical);
+	long copies = 0;
+	long distinct = ut_sink_count(&sink, rcpt, needle, &copies, &o->copies_identical);
 	o->emails_expected += n;
 	o->emails_distinct += distinct;
 	o->emails_copies += copies;
-}
-
-/* Waits for the sink to hold the nth (0-based) invitation email to rcpt; returns its
- * link's token. */
-static void wait_token(const char *rcpt, size_t nth, char *token, size_t size)
-{
-	int64_t deadline = us_monotonic_ms() + SETTLE_MS;
-	for (;;) {
-		ut_mail *mails;
-		size_t n = ut_sink_mails(&sink, &mails);
-		size_t seen = 0;
-		char *found = NULL;
-		for (size_t i = 0; i < n && found == NULL; i++) {
-			char *subject = ut_mail_header(mails[i].data, "Subject");
-			bool match = strcmp(mails[i].rcpt_to, rcpt) == 0 && subject != NULL &&
-			             strncmp(subject, "Invitation", 10) == 0;
-			free(subject);
-			if (match && seen++ == nth) {
-				char *text = ut_mail_part(mails[i].data, "text/plain");
-				char *link = text != NULL ? strstr(text, "/i/") : NULL;
-				if (link != NULL)
-					found = strndup(link + 3, strspn(link + 3, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-					                                               "abcdefghijklmnopqrstuvwxyz"
-					                                               "0123456789-_"));
-				free(text);
-			}
-		}
-		ut_mails_free(mails, n);
-		if (found != NULL) {
-			snprintf(token, size, "%s", found);
-			free(found);
-			return;
-		}
-		if (us_monotonic_ms() > deadline)
-			fail_msg("no invitation email %zu reached %s", nth, rcpt);
-		usleep(50 * 1000);
-	}
 }
 
 static long invitations_of(const char *email)
@@ -311,7 +220,7 @@ static void must_invite(ctx *c)
 	if (invite(c, CALL_MS) != US_OK)
 		fail_msg("could not invite %s", c->email[0]);
 	c->key[0] = '\0';
-	wait_token(c->email[0], 0, c->token, sizeof(c->token));
+	ut_sink_wait_token(&sink, c->email[0], 0, SETTLE_MS, c->token, sizeof(c->token));
 }
 
 /* --- the operations --- */
@@ -646,7 +555,7 @@ static void restart(int daemon, const char *fault)
 	ut_system_start(&sys, daemon);
 	set_fault(NULL);
 	if (daemon == UT_GATEWAY)
-		gateway_port = ut_gateway_port(&sys);
+		atomic_store(&gateway_port, ut_gateway_port(&sys));
 }
 
 static void run_cell(size_t i)
@@ -675,7 +584,7 @@ static void run_cell(size_t i)
 	int64_t restarted = us_monotonic_ms();
 	ut_system_start(&sys, cl->daemon);
 	if (cl->daemon == UT_GATEWAY)
-		gateway_port = ut_gateway_port(&sys);
+		atomic_store(&gateway_port, ut_gateway_port(&sys));
 	pthread_join(t, NULL);
 	o->first = us_err_name(f.rc);
 
@@ -809,7 +718,7 @@ static int setup(void **state)
 	for (fault_slot = 0; env[fault_slot] != NULL; fault_slot++)
 		sys.extra_env[fault_slot] = env[fault_slot];
 	ut_system_start_all(&sys);
-	gateway_port = ut_gateway_port(&sys);
+	atomic_store(&gateway_port, ut_gateway_port(&sys));
 	owner = ut_create_user(&sys, A, OWNER_EMAIL, "Olivia Owner", PASSWORD);
 	account = ut_create_account(&sys, A, owner, "Crash Test Dummies", "texting");
 	return 0;

@@ -207,6 +207,7 @@ static bool wait_for_work(PGconn *db, int timeout_ms)
 static void *relay_main(void *arg)
 {
 	PGconn *db = ((relay *)arg)->db;
+	int listening = PQbackendPID(db); /* the session that LISTENs */
 	for (;;) {
 		int taken;
 		while ((taken = relay_chunk(db)) > 0)
@@ -214,10 +215,13 @@ static void *relay_main(void *arg)
 		int pause = taken < 0 ? RETRY_PAUSE_MS : (int)inv.cfg.outbox_poll_ms;
 		if (!wait_for_work(db, pause))
 			break;
-		/* A reconnect loses LISTEN: listen again every round, it is cheap. */
-		if (PQstatus(db) != CONNECTION_OK && us_db_ensure(db, "invitation") == US_OK &&
-		    store_listen_outbox(db) != US_OK)
-			us_warn("could not listen for outbox notices");
+		/* A reconnect (here or in relay_chunk) is a new session, without the LISTEN. */
+		if (us_db_ensure(db, "invitation") == US_OK && PQbackendPID(db) != listening) {
+			if (store_listen_outbox(db) == US_OK)
+				listening = PQbackendPID(db);
+			else
+				us_warn("could not listen for outbox notices");
+		}
 	}
 	return NULL;
 }

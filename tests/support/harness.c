@@ -681,7 +681,10 @@ int ut_run(char *const argv[], char *const envp[], bool with_stderr, char **out)
 	posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
 	if (with_stderr)
 		posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDERR_FILENO);
+	/* Only stdout (and stderr) hold the pipe: a daemon the program starts (pg_ctl's
+	 * postmaster) must not keep it open, or the read below never ends. */
 	posix_spawn_file_actions_addclose(&fa, pipefd[0]);
+	posix_spawn_file_actions_addclose(&fa, pipefd[1]);
 	pid_t pid;
 	int rv = posix_spawn(&pid, argv[0], &fa, NULL, argv, envp != NULL ? envp : environ);
 	posix_spawn_file_actions_destroy(&fa);
@@ -1012,4 +1015,95 @@ char *ut_mail_part(const char *data, const char *content_type)
 		return qp ? decode_qp(body, len) : strndup(body, len);
 	}
 	return NULL;
+}
+
+long ut_sink_count(const ut_sink *sink, const char *rcpt, const char *needle, long *copies,
+                   bool *identical)
+{
+	ut_mail *mails;
+	size_t n = ut_sink_mails(sink, &mails);
+	char **ids = calloc(n + 1, sizeof(*ids));
+	const char **first = calloc(n + 1, sizeof(*first));
+	assert_true(ids != NULL && first != NULL);
+	size_t n_ids = 0;
+	*copies = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(mails[i].rcpt_to, rcpt) != 0)
+			continue;
+		char *subject = ut_mail_header(mails[i].data, "Subject");
+		bool match = subject != NULL && strstr(subject, needle) != NULL;
+		free(subject);
+		if (!match)
+			continue;
+		(*copies)++;
+		char *id = ut_mail_header(mails[i].data, "Message-ID");
+		size_t k = 0;
+		while (k < n_ids && (id == NULL || strcmp(ids[k], id) != 0))
+			k++;
+		if (k < n_ids) {
+			*identical = *identical && strcmp(first[k], mails[i].data) == 0;
+			free(id);
+		} else if (id != NULL) {
+			ids[n_ids] = id;
+			first[n_ids++] = mails[i].data;
+		}
+	}
+	for (size_t k = 0; k < n_ids; k++)
+		free(ids[k]);
+	free(ids);
+	free(first);
+	ut_mails_free(mails, n);
+	return (long)n_ids;
+}
+
+void ut_sink_wait_token(const ut_sink *sink, const char *rcpt, size_t nth, int timeout_ms,
+                        char *token, size_t size)
+{
+	static const char token_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	                                  "0123456789-_";
+	int64_t deadline = us_monotonic_ms() + timeout_ms;
+	for (;;) {
+		ut_mail *mails;
+		size_t n = ut_sink_mails(sink, &mails);
+		size_t seen = 0;
+		bool found = false;
+		for (size_t i = 0; i < n && !found; i++) {
+			char *subject = ut_mail_header(mails[i].data, "Subject");
+			bool match = strcmp(mails[i].rcpt_to, rcpt) == 0 && subject != NULL &&
+			             strncmp(subject, "Invitation", 10) == 0;
+			free(subject);
+			if (!match || seen++ != nth)
+				continue;
+			char *text = ut_mail_part(mails[i].data, "text/plain");
+			char *link = text != NULL ? strstr(text, "/i/") : NULL;
+			if (link != NULL) {
+				snprintf(token, size, "%.*s", (int)strspn(link + 3, token_chars), link + 3);
+				found = true;
+			}
+			free(text);
+		}
+		ut_mails_free(mails, n);
+		if (found)
+			return;
+		if (us_monotonic_ms() > deadline)
+			fail_msg("no invitation email %zu reached %s in %d ms", nth, rcpt, timeout_ms);
+		usleep(50 * 1000);
+	}
+}
+
+long ut_db_number(const ut_db *db, const char *fmt, ...)
+{
+	char sql[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(sql, sizeof(sql), fmt, ap);
+	va_end(ap);
+	PGconn *conn = ut_db_admin(db);
+	PGresult *res = PQexec(conn, sql);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		fail_msg("%s\n  in: %s", PQresultErrorMessage(res), sql);
+	long n = atol(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	PQfinish(conn);
+	return n;
 }

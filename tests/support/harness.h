@@ -170,6 +170,21 @@ char *ut_mail_header(const char *data, const char *name);
  * content_type ("text/plain"), malloc'd, or NULL. */
 char *ut_mail_part(const char *data, const char *content_type);
 
+/* Of the messages the sink accepted to rcpt whose Subject holds needle: how many distinct
+ * Message-IDs (returned), how many copies in all (*copies), and whether every copy of a
+ * message has the first one's bytes (*identical is cleared when not). */
+long ut_sink_count(const ut_sink *sink, const char *rcpt, const char *needle, long *copies,
+                   bool *identical);
+
+/* Waits up to timeout_ms for the nth (0-based) message to rcpt whose Subject starts with
+ * "Invitation", and copies its link's token (after "/i/") into token. */
+void ut_sink_wait_token(const ut_sink *sink, const char *rcpt, size_t nth, int timeout_ms,
+                        char *token, size_t size);
+
+/* The number the query (a printf format) selects, as the superuser; fails the test on an
+ * error. */
+long ut_db_number(const ut_db *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Runs argv (argv[0] a path) with envp (NULL: this process's environment), its stdout
  * (and stderr too when with_stderr) captured into a malloc'd *out (out may be NULL);
  * returns the exit status, or -1 when it did not exit normally. */
