@@ -355,7 +355,8 @@ static void test_existing_user_accepts_with_their_session(void **state)
 	assert_string_equal(r->membership->id, membership);
 	assert_int_equal(r->invitation->state, USHER__V1__INVITATION_STATE__INVITATION_ACCEPTED);
 	assert_int_equal(ut_count_memberships(&sys, A, account, r->user->id), 1);
-	assert_int_equal(accept_existing(token, yusuf_session, &r, &st), US_EDENIED);
+	assert_int_equal(accept_existing(token, yusuf_session, &r, &st), US_EPRECONDITION);
+	assert_non_null(strstr(st.message, "already been accepted"));
 	us_status_clear(&st);
 	Usher__V1__Invitation *inv = get_invitation(owner, id, &rc, &st);
 	assert_int_equal(inv->state, USHER__V1__INVITATION_STATE__INVITATION_ACCEPTED);

@@ -245,11 +245,14 @@ static us_err accept_again(us_call *call, peer_ctx *p, const Usher__V1__AcceptRe
 		same = row->accept_request_hash[0] != '\0' && strlen(hash) == strlen(row->accept_request_hash) &&
 		       sodium_memcmp(hash, row->accept_request_hash, strlen(hash)) == 0;
 	} else {
-		us_err rc = existing_user(call, p, req->session_token, row, &user);
+		us_err rc = peer_resolve_session(p, req->session_token, &user);
+		if (rc == US_EUNAUTHENTICATED)
+			return us_call_error(call, US_EUNAUTHENTICATED, "your session has ended; sign in again");
 		if (rc != US_OK)
-			return rc;
+			return inv_upstream_error(call, p, rc, "checking the session");
 		same = strcmp(user->id, row->accepted_user_id) == 0;
 	}
+	/* Anybody else hears what they heard before: being accepted, or already accepted. */
 	if (!same)
 		return refuse_unless_open(call, row);
 
