@@ -2,8 +2,6 @@
 
 #include <string.h>
 
-#include <sodium.h>
-
 #include "db.h"
 #include "fault.h"
 #include "links.h"
@@ -242,8 +240,7 @@ static us_err accept_again(us_call *call, peer_ctx *p, const Usher__V1__AcceptRe
 	Usher__V1__User *user = NULL;
 	bool same;
 	if (new_user) {
-		same = row->accept_request_hash[0] != '\0' && strlen(hash) == strlen(row->accept_request_hash) &&
-		       sodium_memcmp(hash, row->accept_request_hash, strlen(hash)) == 0;
+		same = inv_request_hash_equal(hash, row->accept_request_hash);
 	} else {
 		us_err rc = peer_resolve_session(p, req->session_token, &user);
 		if (rc == US_EUNAUTHENTICATED)
@@ -271,8 +268,8 @@ static us_err accept_again(us_call *call, peer_ctx *p, const Usher__V1__AcceptRe
 		us_db_rollback(db);
 		return rc;
 	}
-	bool accepted = rc == US_OK && strcmp(now.state, "accepted") == 0;
-	if (rc == US_OK && new_user)
+	bool accepted = strcmp(now.state, "accepted") == 0;
+	if (new_user)
 		rc = create_user(call, p, req->new_user, &now, &user);
 	if (rc == US_OK && accepted) {
 		/* Replayed only while the membership it made lasts. */

@@ -72,3 +72,9 @@ void inv_request_hash(const char *const *fields, size_t n, char out[INV_REQUEST_
 	crypto_generichash_final(&st, hash, sizeof(hash));
 	sodium_bin2hex(out, INV_REQUEST_HASH_HEX, hash, sizeof(hash));
 }
+
+bool inv_request_hash_equal(const char *a, const char *b)
+{
+	size_t len = strlen(a);
+	return len > 0 && len == strlen(b) && sodium_memcmp(a, b, len) == 0;
+}

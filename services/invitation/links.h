@@ -4,6 +4,7 @@
 #ifndef INVITATION_LINKS_H
 #define INVITATION_LINKS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +34,9 @@ char *inv_link_unseal(us_arena *a, const char *sealed);
  * may carry a password), as hex into out. The fields are kept apart, so "a" + "bc" and
  * "ab" + "c" differ. */
 void inv_request_hash(const char *const *fields, size_t n, char out[INV_REQUEST_HASH_HEX]);
+
+/* Whether two such hashes are the same (in constant time; "" matches nothing). */
+bool inv_request_hash_equal(const char *a, const char *b);
 
 /* PUBLIC_BASE_URL/<kind>/<token> in the arena: kind "i" for an invitation, "l" for a
  * permanent link. */

@@ -3,12 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <sodium.h>
-
+#include "db.h"
 #include "fault.h"
 #include "join.h"
 #include "links.h"
-#include "db.h"
 #include "log.h"
 #include "peers.h"
 #include "state.h"
@@ -311,11 +309,6 @@ static void join_request_hash(const Usher__V1__AcceptLinkRequest *req, const cha
 	inv_request_hash(fields, sizeof(fields) / sizeof(fields[0]), out);
 }
 
-static bool same_hash(const char *a, const char *b)
-{
-	return strlen(a) == strlen(b) && sodium_memcmp(a, b, strlen(a)) == 0;
-}
-
 /* The signed-in joiner, who must be allowed by the link's domains. */
 static us_err signed_in_joiner(us_call *call, peer_ctx *p, const char *session,
                                const link_row *link, Usher__V1__User **user)
@@ -425,7 +418,7 @@ static us_err join_again(us_call *call, peer_ctx *p, const Usher__V1__AcceptLink
 				else if (rc != US_OK)
 					rc = inv_upstream_error(call, p, rc, "looking up members");
 			}
-		} else if (rc == US_OK && !same_hash(claim.request_hash, hash)) {
+		} else if (rc == US_OK && !inv_request_hash_equal(claim.request_hash, hash)) {
 			us_db_rollback(db);
 			*handled = true;
 			return us_call_error(call, US_EABORTED,
@@ -433,7 +426,7 @@ static us_err join_again(us_call *call, peer_ctx *p, const Usher__V1__AcceptLink
 			                     email);
 		}
 	}
-	if (rc == US_ENOTFOUND || (rc == US_OK && !same_hash(claim.request_hash, hash))) {
+	if (rc == US_ENOTFOUND || (rc == US_OK && !inv_request_hash_equal(claim.request_hash, hash))) {
 		us_db_rollback(db);
 		return US_OK;
 	}

@@ -685,7 +685,8 @@ static void parse_claim(us_arena *a, PGresult *res, int row, int col, link_claim
 	out->request_hash = dup(a, res, row, col + 4);
 }
 
-#define CLAIM_COLUMNS "c.link_id, c.email, coalesce(c.user_id::text, ''), c.use_number, c.request_hash"
+#define CLAIM_COLUMNS                                                                          \
+	"c.link_id, c.email, coalesce(c.user_id::text, ''), c.use_number, c.request_hash"
 
 us_err store_link_claim_get(PGconn *c, us_arena *a, const char *link_id, const char *email,
                             bool lock, link_claim_row *out)
