@@ -360,32 +360,31 @@ static us_err finish_join(us_call *call, peer_ctx *p, const Usher__V1__AcceptLin
 {
 	PGconn *db = us_call_db(call);
 	us_err rc = US_OK;
-	const char *doing = "creating the user";
 	if (req->new_user != NULL) {
 		rc = inv_join_create_user(p, link, req->new_user, email, user);
 		if (rc == US_OK)
 			us_fault_point("link.after_user");
 	}
-	if (rc == US_OK) {
-		doing = "granting the membership";
+	bool granting = rc == US_OK;
+	if (granting)
 		rc = inv_join_grant(p, link, (*user)->id, use, membership);
-	}
 	if (rc == US_OK) {
 		us_fault_point("link.after_membership");
 		return store_link_complete(db, link->id, email, (*user)->id, (*membership)->id);
 	}
 	if (!inv_join_refused(rc))
-		return inv_upstream_error(call, p, rc, doing);
+		return inv_upstream_error(call, p, rc,
+		                          granting ? "granting the membership" : "creating the user");
 	us_err release = store_link_release(db, link->id, email);
 	if (release != US_OK)
 		return release;
-	if (rc == US_EEXISTS && req->new_user != NULL)
+	if (!granting && rc == US_EEXISTS)
 		return us_call_error(call, US_EPRECONDITION,
 		                     "an account already exists for %s; sign in to join", email);
+	if (!granting)
+		return us_call_error(call, rc, "%s", p->status.message);
 	if (rc == US_EEXISTS)
 		return us_call_error(call, US_EEXISTS, "you are already a member of %s", link->account_name);
-	if (req->new_user != NULL && strcmp(doing, "creating the user") == 0)
-		return us_call_error(call, rc, "%s", p->status.message);
 	return us_call_error(call, US_EPRECONDITION, "this invitation link no longer works: %s",
 	                     p->status.message);
 }
