@@ -653,6 +653,8 @@ void ut_system_teardown(ut_system *sys)
 		print[i] = report_at[i] > 0 || strstr(sys->problems, sys->daemons[i].name) != NULL;
 	}
 	ut_db_drop(&sys->db);
+	char dir[sizeof(sys->dir)];
+	memcpy(dir, sys->dir, sizeof(dir));
 	bool failed = sys->problems[0] != '\0';
 	if (!failed && getenv("UT_KEEP") == NULL) {
 		for (int i = 0; i < UT_N_DAEMONS; i++)
@@ -667,8 +669,8 @@ void ut_system_teardown(ut_system *sys)
 		if (print[i])
 			print_log_lines(&sys->daemons[i], report_at[i], report_at[i] > 0 ? 120 : 60);
 	}
-	harness_fail("the daemons did not end well (logs kept in %s):\n%s",
-	             sys->daemons[0].log_path, sys->problems);
+	harness_fail("the daemons did not end well (their logs are kept in %s):\n%s", dir,
+	             sys->problems);
 }
 
 int ut_run(char *const argv[], char *const envp[], bool with_stderr, char **out)
