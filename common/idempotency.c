@@ -7,6 +7,7 @@
 #include <sodium.h>
 
 #include "db.h"
+#include "fault.h"
 
 #define HASH_BYTES 32
 
@@ -130,6 +131,7 @@ us_err us_idempotency_run(PGconn *conn, us_arena *arena, const us_idempotency_sc
 	                    5, store_params, store_lengths, store_formats, NULL);
 	if (rc != US_OK)
 		goto fail;
+	us_fault_point_method(scope->method, "before_commit");
 	rc = us_db_commit(conn);
 	if (rc != US_OK)
 		goto fail;

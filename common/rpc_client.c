@@ -1,8 +1,10 @@
 #include "rpc_client.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
@@ -15,6 +17,7 @@
 #define DEFAULT_MAX_MESSAGE (16u * 1024 * 1024)
 #define DEFAULT_TIMEOUT_MS 5000
 #define NONCE_BYTES 16
+#define DEFAULT_CONNECT_TIMEOUT_MS 2000
 
 struct us_rpc_client {
 	nng_socket sock;
@@ -81,6 +84,70 @@ static us_err from_nng(int rv)
 	}
 }
 
+/* A blocking dial, given up after timeout_ms. NNG's own blocking dial also waits for the
+ * SP handshake, which a paused or wedged server never answers (nng 1.5.2 gives up after
+ * 10 s, whatever the caller's deadline); closing the socket aborts it. A refused
+ * connection still fails at once. Returns NNG's result, or GAVE_UP (the socket is then
+ * closed). */
+#define GAVE_UP (-1)
+typedef struct dial_wait {
+	nng_socket sock;
+	const char *url;
+	int rv;
+	bool done;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+} dial_wait;
+
+static void *dial_main(void *arg)
+{
+	dial_wait *w = arg;
+	int rv = nng_dial(w->sock, w->url, NULL, 0);
+	pthread_mutex_lock(&w->mu);
+	w->rv = rv;
+	w->done = true;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+static int dial_within(nng_socket sock, const char *url, uint32_t timeout_ms)
+{
+	dial_wait w = {.sock = sock, .url = url};
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_mutex_init(&w.mu, NULL);
+	pthread_cond_init(&w.cv, &attr);
+	pthread_condattr_destroy(&attr);
+	pthread_t thread;
+	if (pthread_create(&thread, NULL, dial_main, &w) != 0) {
+		dial_main(&w); /* no thread to spare: NNG's own wait */
+	} else {
+		struct timespec until;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += timeout_ms / 1000;
+		until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+		if (until.tv_nsec >= 1000000000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000;
+		}
+		pthread_mutex_lock(&w.mu);
+		while (!w.done && pthread_cond_timedwait(&w.cv, &w.mu, &until) == 0)
+			;
+		bool done = w.done;
+		pthread_mutex_unlock(&w.mu);
+		if (!done)
+			nng_close(sock); /* the dial returns NNG_ECLOSED */
+		pthread_join(thread, NULL);
+		if (!done)
+			w.rv = GAVE_UP;
+	}
+	pthread_cond_destroy(&w.cv);
+	pthread_mutex_destroy(&w.mu);
+	return w.rv;
+}
+
 us_err us_rpc_client_open(const us_rpc_client_opts *opts, us_rpc_client **out, char *err,
                           size_t err_size)
 {
@@ -127,8 +194,20 @@ us_err us_rpc_client_open(const us_rpc_client_opts *opts, us_rpc_client **out, c
 	 * resend would reach the server as a replay; us_rpc_call() signs anew and retries. */
 	if (rv == 0)
 		rv = nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
-	if (rv == 0)
-		rv = nng_dial(c->sock, opts->url, NULL, opts->wait_for_server ? NNG_FLAG_NONBLOCK : 0);
+	if (rv == 0 && opts->wait_for_server)
+		rv = nng_dial(c->sock, opts->url, NULL, NNG_FLAG_NONBLOCK);
+	else if (rv == 0)
+		rv = dial_within(c->sock, opts->url, opts->connect_timeout_ms
+		                                             ? opts->connect_timeout_ms
+		                                             : DEFAULT_CONNECT_TIMEOUT_MS);
+	if (rv == GAVE_UP) {
+		snprintf(err, err_size, "could not connect to \"%s\": no answer within %u ms", opts->url,
+		         opts->connect_timeout_ms ? opts->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS);
+		free(c->caller);
+		us_caller_key_wipe(&c->key);
+		free(c); /* its socket is closed */
+		return US_EUNAVAILABLE;
+	}
 	if (rv != 0) {
 		snprintf(err, err_size, "could not connect to \"%s\": %s", opts->url, nng_strerror(rv));
 		us_rpc_client_close(c);

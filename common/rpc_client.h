@@ -28,13 +28,16 @@ typedef struct us_rpc_client_opts {
 	const char *url;
 	const char *caller;        /* this service or tool, named in the server's logs */
 	size_t max_message_bytes;  /* 0 = 16 MiB */
-	/* false: dial now and fail with UNAVAILABLE when nobody listens (tools);
+	/* false: connect now, failing with UNAVAILABLE when nobody listens or answers (tools);
 	 * true: keep dialling in the background, calls wait for the server (daemons). */
 	bool wait_for_server;
 	/* The key requests are signed with (copied). NULL: the process's default key (a
 	 * daemon's RPC_SIGNING_KEY), else USHER_CALLER_KEY or the file USHER_CALLER_KEY_FILE
 	 * names (tools and tests), else none: requests go unsigned and are refused. */
 	const us_caller_key *key;
+	/* Without wait_for_server: how long connecting may take (0: 2 s). A server that takes
+	 * the connection but answers nothing (paused, wedged) costs this, not NNG's 10 s. */
+	uint32_t connect_timeout_ms;
 } us_rpc_client_opts;
 
 /* Sets the key every client of this process signs with unless told otherwise (copied;

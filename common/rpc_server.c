@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "db.h"
+#include "fault.h"
 #include "idempotency.h"
 #include "log.h"
 #include "status.h"
@@ -608,6 +609,7 @@ static nng_msg *handle_message(worker *w, nng_msg *in, int64_t received_ms)
 		us_call_error(&call, US_EDEADLINE, "deadline exceeded before the request was handled");
 	} else {
 		dispatch_request(&call, req, &payload, &payload_len);
+		us_fault_point_method(req->method, "before_reply");
 	}
 
 	int64_t took = us_monotonic_ms() - received_ms;

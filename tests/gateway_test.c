@@ -17,7 +17,7 @@
 #include "http.h"
 
 #define PASSWORD "correct horse battery"
-#define MAIL_WAIT_MS 10000
+#define MAIL_WAIT_MS 30000
 
 static ut_system sys;
 static char spool[200];

@@ -22,7 +22,7 @@
 
 #define INV "usher.v1.InvitationService/"
 #define PASSWORD "correct horse battery"
-#define MAIL_WAIT_MS 10000
+#define MAIL_WAIT_MS 30000
 #define FAULT_SLOT 3 /* the extra_env entry a test arms a crash point in */
 
 static ut_system sys;
@@ -345,6 +345,19 @@ static void test_existing_user_accepts_with_their_session(void **state)
 		fail_msg("accept: %s", st.message);
 	assert_false(r->user_created);
 	assert_int_equal(ut_count_memberships(&sys, A, account, r->user->id), 1);
+	char *membership = r->membership->id;
+
+	/* Erin again (her answer was lost, or she clicked twice, from another session): the
+	 * same success, nothing doubled. Yusuf is still refused. */
+	rc = accept_existing(token, ut_login(&sys, A, "erin@example.com", PASSWORD), &r, &st);
+	if (rc != US_OK)
+		fail_msg("accept again: %s", st.message);
+	assert_string_equal(r->membership->id, membership);
+	assert_int_equal(r->invitation->state, USHER__V1__INVITATION_STATE__INVITATION_ACCEPTED);
+	assert_int_equal(ut_count_memberships(&sys, A, account, r->user->id), 1);
+	assert_int_equal(accept_existing(token, yusuf_session, &r, &st), US_EPRECONDITION);
+	assert_non_null(strstr(st.message, "already been accepted"));
+	us_status_clear(&st);
 	Usher__V1__Invitation *inv = get_invitation(owner, id, &rc, &st);
 	assert_int_equal(inv->state, USHER__V1__INVITATION_STATE__INVITATION_ACCEPTED);
 }
@@ -412,12 +425,17 @@ static void test_expiry_reinvite_revoke_and_decline(void **state)
 	assert_non_null(strstr(notice.text, "dan.declines@example.com"));
 	inv = get_invitation(owner, declined, &rc, &st);
 	assert_int_equal(inv->state, USHER__V1__INVITATION_STATE__INVITATION_DECLINED);
+	/* Declining again (a retry whose answer was lost) is answered the same. */
+	assert_int_equal(ut_call(&sys, UT_INVITATION, INV "Decline", NULL, NULL, &dreq.base,
+	                         &usher__v1__decline_reply__descriptor, A, NULL, &st),
+	                 US_OK);
 	assert_int_equal(accept_new(declined_token, "Dan", &r, &st), US_EPRECONDITION);
 	us_status_clear(&st);
 }
 
 typedef struct racer {
 	const char *token;
+	char password[64]; /* one each: 50 people, not one request sent 50 times */
 	us_err rc;
 } racer;
 
@@ -427,7 +445,7 @@ static void *race_accept(void *arg)
 	us_arena *a = us_arena_new();
 	Usher__V1__NewUserProfile profile = USHER__V1__NEW_USER_PROFILE__INIT;
 	profile.name = "Racer";
-	profile.password = PASSWORD;
+	profile.password = r->password;
 	Usher__V1__AcceptRequest req = USHER__V1__ACCEPT_REQUEST__INIT;
 	req.token = (char *)r->token;
 	req.new_user = &profile;
@@ -449,6 +467,7 @@ static void test_fifty_concurrent_accepts_make_one_membership(void **state)
 	racer racers[N];
 	for (int i = 0; i < N; i++) {
 		racers[i].token = token;
+		snprintf(racers[i].password, sizeof(racers[i].password), "racer number %d", i);
 		pthread_create(&threads[i], NULL, race_accept, &racers[i]);
 	}
 	int ok = 0;
@@ -472,68 +491,454 @@ static void test_fifty_concurrent_accepts_make_one_membership(void **state)
 }
 
 /* The accept the crash test sends: it waits as long as the accept may take (argon2 under
- * sanitizers is slow); its own outcome does not matter, the invitation's does. */
+ * sanitizers is slow), across the crash: NNG sends the request again to the restarted
+ * daemon. */
+typedef struct crash_accept {
+	const char *token;
+	us_err rc;
+	char user_id[64];
+	bool user_created;
+} crash_accept;
+
 static void *accept_during_crash(void *arg)
 {
-	const char *token = arg;
+	crash_accept *c = arg;
 	us_arena *a = us_arena_new();
 	Usher__V1__NewUserProfile profile = USHER__V1__NEW_USER_PROFILE__INIT;
 	profile.name = "Carl";
+	profile.phone = "+14155550123";
 	profile.password = PASSWORD;
 	Usher__V1__AcceptRequest req = USHER__V1__ACCEPT_REQUEST__INIT;
-	req.token = (char *)token;
+	req.token = (char *)c->token;
 	req.new_user = &profile;
-	us_rpc_client *c;
+	us_rpc_client *client;
 	char err[128];
+	c->rc = US_EUNAVAILABLE;
 	us_rpc_client_opts copts = {.url = sys.daemons[UT_INVITATION].url, .caller = "test"};
-	if (us_rpc_client_open(&copts, &c, err, sizeof(err)) == US_OK) {
-		us_rpc_call_opts call = {.timeout_ms = 30000};
+	if (us_rpc_client_open(&copts, &client, err, sizeof(err)) == US_OK) {
+		us_rpc_call_opts call = {.timeout_ms = 60000};
 		us_status st;
-		us_err rc = us_rpc_call(c, INV "Accept", &call, &req.base,
-		                        &usher__v1__accept_reply__descriptor, a, NULL, &st);
-		(void)rc;
+		ProtobufCMessage *out = NULL;
+		c->rc = us_rpc_call(client, INV "Accept", &call, &req.base,
+		                    &usher__v1__accept_reply__descriptor, a, &out, &st);
+		if (c->rc == US_OK) {
+			Usher__V1__AcceptReply *r = (Usher__V1__AcceptReply *)out;
+			snprintf(c->user_id, sizeof(c->user_id), "%s", r->user->id);
+			c->user_created = r->user_created;
+		}
 		us_status_clear(&st);
-		us_rpc_client_close(c);
+		us_rpc_client_close(client);
 	}
 	us_arena_free(a);
 	return NULL;
 }
 
-static void test_crash_between_identity_and_membership_recovers(void **state)
+/* invitationd dies at the fault point during an accept; the caller's request, sent again,
+ * and a retry of it are answered with the success, and one user, one membership result. */
+static void crash_during_accept(const char *email, const char *fault)
 {
-	(void)state;
 	char *token;
-	char *id = invite_one("carl.crash@example.com", &token);
+	char *id = invite_one(email, &token);
 
-	/* Restart invitationd armed to die right after the user is created. */
-	assert_int_not_equal(ut_system_signal(&sys, UT_INVITATION, SIGTERM, 5000, NULL), -1);
-	sys.extra_env[FAULT_SLOT] = "USHER_FAULT=accept.after_identity";
+	/* Restart invitationd armed to die at the point. */
+	assert_int_not_equal(ut_system_signal(&sys, UT_INVITATION, SIGTERM, 60000, NULL), -1);
+	sys.extra_env[FAULT_SLOT] = fault;
 	ut_system_start(&sys, UT_INVITATION);
 	sys.extra_env[FAULT_SLOT] = NULL;
 
+	crash_accept first = {.token = token};
 	pthread_t t;
-	pthread_create(&t, NULL, accept_during_crash, token);
-	int status = ut_system_signal(&sys, UT_INVITATION, 0, 30000, NULL);
+	pthread_create(&t, NULL, accept_during_crash, &first);
+	int status = ut_system_wait(&sys, UT_INVITATION, 60000);
 	assert_true(status != -1 && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 
-	/* Back up without the fault: the recovery loop finishes the saga (the waiting client's
-	 * resend may reach the new daemon too; either way one user, one membership). */
+	/* Back up without the fault: the request NNG sends again is answered as if the accept
+	 * had gone through at once (the recovery loop may have finished it first). */
 	ut_system_start(&sys, UT_INVITATION);
-	Usher__V1__Invitation *inv = NULL;
+	pthread_join(t, NULL);
+	if (first.rc != US_OK)
+		fail_msg("the accept in flight at the crash got %s", us_err_name(first.rc));
+	assert_true(first.user_created);
+
+	/* The caller retries the same request: the same success. */
+	Usher__V1__AcceptReply *r;
 	us_status st;
+	us_err rc = accept_new(token, "Carl", &r, &st);
+	if (rc != US_OK)
+		fail_msg("the retried accept got %s: %s", us_err_name(rc), st.message);
+	assert_true(r->user_created);
+	assert_string_equal(r->user->id, first.user_id);
+	assert_string_equal(r->membership->account_id, account);
+	assert_int_equal(r->invitation->state, USHER__V1__INVITATION_STATE__INVITATION_ACCEPTED);
+
+	/* Someone else with the link (another password) is still refused. */
+	Usher__V1__NewUserProfile other = USHER__V1__NEW_USER_PROFILE__INIT;
+	other.name = "Carl";
+	other.phone = "+14155550123";
+	other.password = "someone else's password";
+	Usher__V1__AcceptRequest req = USHER__V1__ACCEPT_REQUEST__INIT;
+	req.token = token;
+	req.new_user = &other;
+	assert_int_equal(ut_call(&sys, UT_INVITATION, INV "Accept", NULL, NULL, &req.base,
+	                         &usher__v1__accept_reply__descriptor, A, NULL, &st),
+	                 US_EPRECONDITION);
+	assert_non_null(strstr(st.message, "already been accepted"));
+	us_status_clear(&st);
+
+	Usher__V1__Invitation *inv = get_invitation(owner, id, &rc, &st);
+	assert_int_equal(rc, US_OK);
+	assert_int_equal(inv->state, USHER__V1__INVITATION_STATE__INVITATION_ACCEPTED);
+	assert_string_equal(inv->accepted_user_id, first.user_id);
+	assert_int_equal(ut_count_memberships(&sys, A, account, inv->accepted_user_id), 1);
+	assert_non_null(ut_login(&sys, A, email, PASSWORD));
+}
+
+static void test_crash_between_identity_and_membership_recovers(void **state)
+{
+	(void)state;
+	crash_during_accept("carl.crash@example.com", "USHER_FAULT=accept.after_identity");
+}
+
+static void test_crash_before_the_user_is_created_recovers(void **state)
+{
+	(void)state;
+	crash_during_accept("cora.crash@example.com", "USHER_FAULT=accept.after_claim");
+}
+
+/* --- permanent links --- */
+
+/* Enables a link on the account (max_uses 0: unlimited) and returns its token. */
+static char *enable_link(unsigned max_uses, char **link_id)
+{
+	Usher__V1__EnableLinkRequest req = USHER__V1__ENABLE_LINK_REQUEST__INIT;
+	req.account_id = account;
+	req.max_uses = max_uses;
+	ProtobufCMessage *out;
+	us_status st;
+	if (ut_call(&sys, UT_INVITATION, INV "EnableLink", owner, ut_key(A), &req.base,
+	            &usher__v1__link_reply__descriptor, A, &out, &st) != US_OK)
+		fail_msg("EnableLink: %s", st.message);
+	Usher__V1__InvitationLink *link = ((Usher__V1__LinkReply *)out)->link;
+	if (link_id != NULL)
+		*link_id = link->id;
+	return strstr(link->url, "/l/") + 3;
+}
+
+typedef struct joiner {
+	const char *token;
+	char email[64];
+	char password[64];
 	us_err rc;
-	int64_t deadline = us_monotonic_ms() + 30000;
-	while (us_monotonic_ms() < deadline) {
-		inv = get_invitation(owner, id, &rc, &st);
-		assert_int_equal(rc, US_OK);
-		if (inv->state == USHER__V1__INVITATION_STATE__INVITATION_ACCEPTED)
-			break;
+	char user_id[64];
+	char membership_id[64]; /* "" while the join awaits its confirmation */
+	bool awaiting;
+	uint32_t timeout_ms; /* 0: the harness's default */
+} joiner;
+
+static void *join_link(void *arg)
+{
+	joiner *j = arg;
+	us_arena *a = us_arena_new();
+	Usher__V1__LinkNewUser u = USHER__V1__LINK_NEW_USER__INIT;
+	u.email = j->email;
+	u.name = "Joiner";
+	u.password = j->password;
+	Usher__V1__AcceptLinkRequest req = USHER__V1__ACCEPT_LINK_REQUEST__INIT;
+	req.token = (char *)j->token;
+	req.new_user = &u;
+	us_rpc_client *client;
+	char err[128];
+	j->rc = US_EUNAVAILABLE;
+	j->user_id[0] = j->membership_id[0] = '\0';
+	j->awaiting = false;
+	us_rpc_client_opts copts = {.url = sys.daemons[UT_INVITATION].url, .caller = "test"};
+	if (us_rpc_client_open(&copts, &client, err, sizeof(err)) == US_OK) {
+		us_rpc_call_opts call = {.timeout_ms = j->timeout_ms ? j->timeout_ms : 60000};
+		us_status st;
+		ProtobufCMessage *out = NULL;
+		j->rc = us_rpc_call(client, INV "AcceptLink", &call, &req.base,
+		                    &usher__v1__accept_link_reply__descriptor, a, &out, &st);
+		if (j->rc == US_OK) {
+			Usher__V1__AcceptLinkReply *r = (Usher__V1__AcceptLinkReply *)out;
+			snprintf(j->user_id, sizeof(j->user_id), "%s", r->user->id);
+			if (r->membership != NULL)
+				snprintf(j->membership_id, sizeof(j->membership_id), "%s", r->membership->id);
+			j->awaiting = r->awaiting_confirmation;
+		}
+		us_status_clear(&st);
+		us_rpc_client_close(client);
+	}
+	us_arena_free(a);
+	return NULL;
+}
+
+/* The token of the nth confirmation emailed to a link's joiner. */
+static char *confirmation_token(const char *email, size_t nth)
+{
+	ut_email mail;
+	if (!ut_wait_email(spool, A, email, "Confirm your email address", nth, MAIL_WAIT_MS, &mail) ||
+	    mail.token == NULL)
+		fail_msg("no confirmation #%zu reached %s", nth, email);
+	return mail.token;
+}
+
+/* Follows a join's confirmation link; the membership's id into membership_id. */
+static us_err confirm_join(const char *token, char membership_id[64], us_status *st)
+{
+	Usher__V1__ConfirmLinkJoinRequest req = USHER__V1__CONFIRM_LINK_JOIN_REQUEST__INIT;
+	req.token = (char *)token;
+	ProtobufCMessage *out = NULL;
+	us_err rc = ut_call(&sys, UT_INVITATION, INV "ConfirmLinkJoin", NULL, NULL, &req.base,
+	                    &usher__v1__accept_link_reply__descriptor, A, &out, st);
+	if (rc == US_OK)
+		snprintf(membership_id, 64, "%s", ((Usher__V1__AcceptLinkReply *)out)->membership->id);
+	return rc;
+}
+
+/* How many users identityd has at these addresses. */
+static size_t users_among(char **emails, size_t n)
+{
+	Usher__V1__LookupEmailsRequest req = USHER__V1__LOOKUP_EMAILS_REQUEST__INIT;
+	req.emails = emails;
+	req.n_emails = n;
+	ProtobufCMessage *out;
+	us_status st;
+	assert_int_equal(ut_call(&sys, UT_IDENTITY, "usher.v1.IdentityService/LookupEmails", NULL, NULL,
+	                         &req.base, &usher__v1__lookup_emails_reply__descriptor, A, &out, &st),
+	                 US_OK);
+	return ((Usher__V1__LookupEmailsReply *)out)->n_matches;
+}
+
+static long link_uses(const char *link_id)
+{
+	return ut_db_number(&sys.db, "SELECT uses FROM invitation.links WHERE id = '%s'", link_id);
+}
+
+/* Fifty people sign up at once on a link with five uses: five users, each asked to
+ * confirm the address, and nobody created who cannot get in (the use is taken before the
+ * user is created, and held until the confirmation); the five confirm and join. */
+static void test_fifty_sign_ups_on_a_five_use_link_make_five_members(void **state)
+{
+	(void)state;
+	enum { N = 50, USES = 5 };
+	char *link_id;
+	char *token = enable_link(USES, &link_id);
+	joiner joiners[N];
+	pthread_t threads[N];
+	char *emails[N];
+	for (int i = 0; i < N; i++) {
+		joiners[i] = (joiner){.token = token};
+		snprintf(joiners[i].email, sizeof(joiners[i].email), "crowd%d@example.com", i);
+		snprintf(joiners[i].password, sizeof(joiners[i].password), "crowd password %d", i);
+		emails[i] = joiners[i].email;
+		pthread_create(&threads[i], NULL, join_link, &joiners[i]);
+	}
+	int ok = 0;
+	for (int i = 0; i < N; i++) {
+		pthread_join(threads[i], NULL);
+		if (joiners[i].rc == US_OK) {
+			ok++;
+			assert_true(joiners[i].awaiting);
+			assert_int_equal(ut_count_memberships(&sys, A, account, joiners[i].user_id), 0);
+		} else if (joiners[i].rc != US_EPRECONDITION) {
+			fail_msg("%s got %s", joiners[i].email, us_err_name(joiners[i].rc));
+		}
+	}
+	assert_int_equal(ok, USES);
+	assert_int_equal(users_among(emails, N), USES);
+	assert_int_equal(link_uses(link_id), USES);
+	for (int i = 0; i < N; i++) {
+		if (joiners[i].rc != US_OK)
+			continue;
+		char membership[64];
+		us_status st;
+		if (confirm_join(confirmation_token(joiners[i].email, 0), membership, &st) != US_OK)
+			fail_msg("%s could not confirm: %s", joiners[i].email, st.message);
+		assert_int_equal(ut_count_memberships(&sys, A, account, joiners[i].user_id), 1);
+	}
+	assert_int_equal(users_among(emails, N), USES);
+	assert_int_equal(link_uses(link_id), USES);
+}
+
+/* A join whose answer was lost is answered again with its success: awaiting the
+ * confirmation before it, the membership after. Its confirmation followed twice joins
+ * once. The same address with another password, once proven, is not that request. */
+static void test_a_retried_link_join_gets_its_success(void **state)
+{
+	(void)state;
+	char *link_id;
+	char *token = enable_link(0, &link_id);
+	long uses = link_uses(link_id);
+	joiner first = {.token = token, .email = "jo.again@example.com", .password = PASSWORD};
+	join_link(&first);
+	assert_int_equal(first.rc, US_OK);
+	assert_true(first.awaiting);
+	joiner again = first;
+	join_link(&again);
+	if (again.rc != US_OK)
+		fail_msg("the retried join got %s", us_err_name(again.rc));
+	assert_true(again.awaiting);
+	assert_string_equal(again.user_id, first.user_id);
+
+	char *confirmation = confirmation_token(first.email, 0);
+	char membership[64], replayed[64];
+	us_status st;
+	assert_int_equal(confirm_join(confirmation, membership, &st), US_OK);
+	assert_int_equal(confirm_join(confirmation, replayed, &st), US_OK);
+	assert_string_equal(replayed, membership);
+	join_link(&again);
+	assert_int_equal(again.rc, US_OK);
+	assert_false(again.awaiting);
+	assert_string_equal(again.user_id, first.user_id);
+	assert_string_equal(again.membership_id, membership);
+
+	joiner other = {.token = token, .email = "jo.again@example.com", .password = "not the same one"};
+	join_link(&other);
+	assert_int_equal(other.rc, US_EPRECONDITION);
+	assert_int_equal(link_uses(link_id), uses + 1);
+	assert_int_equal(ut_count_memberships(&sys, A, account, first.user_id), 1);
+	assert_int_equal(ut_count_emails(spool, first.email), 1);
+}
+
+/* A newer sign-up with an address whose join awaits its confirmation replaces it: the
+ * link's last use passes to it (max_uses holds), the older confirmation link stops
+ * working, and the newer one joins. */
+static void test_a_newer_join_replaces_one_awaiting_confirmation(void **state)
+{
+	(void)state;
+	char *link_id;
+	char *token = enable_link(1, &link_id);
+	joiner older = {.token = token, .email = "twice.typed@example.com", .password = "an older one"};
+	join_link(&older);
+	assert_int_equal(older.rc, US_OK);
+	char *older_confirmation = confirmation_token(older.email, 0);
+	joiner newer = {.token = token, .email = "twice.typed@example.com", .password = "a newer one"};
+	join_link(&newer);
+	if (newer.rc != US_OK)
+		fail_msg("the newer join got %s", us_err_name(newer.rc));
+	assert_true(newer.awaiting);
+	assert_string_not_equal(newer.user_id, older.user_id);
+	assert_int_equal(link_uses(link_id), 1);
+	joiner stranger = {.token = token, .email = "someone.else@example.com", .password = PASSWORD};
+	join_link(&stranger);
+	assert_int_equal(stranger.rc, US_EPRECONDITION); /* used up */
+
+	char membership[64];
+	us_status st;
+	assert_int_equal(confirm_join(older_confirmation, membership, &st), US_ENOTFOUND);
+	us_status_clear(&st);
+	assert_int_equal(confirm_join(confirmation_token(newer.email, 1), membership, &st), US_OK);
+	assert_int_equal(ut_count_memberships(&sys, A, account, newer.user_id), 1);
+	assert_int_equal(ut_count_memberships(&sys, A, account, older.user_id), 0);
+	assert_int_equal(link_uses(link_id), 1);
+}
+
+/* invitationd dies after the joiner's user is created and before the confirmation is
+ * asked for: the request sent again, and a retry, get the success; one user, one
+ * confirmation, one use, and the membership once it is followed. */
+static void test_crash_during_a_link_join_recovers(void **state)
+{
+	(void)state;
+	char *link_id;
+	char *token = enable_link(0, &link_id);
+	long uses = link_uses(link_id);
+	assert_int_not_equal(ut_system_signal(&sys, UT_INVITATION, SIGTERM, 60000, NULL), -1);
+	sys.extra_env[FAULT_SLOT] = "USHER_FAULT=link.after_user";
+	ut_system_start(&sys, UT_INVITATION);
+	sys.extra_env[FAULT_SLOT] = NULL;
+
+	joiner first = {.token = token, .email = "jay.crash@example.com", .password = PASSWORD};
+	pthread_t t;
+	pthread_create(&t, NULL, join_link, &first);
+	int status = ut_system_wait(&sys, UT_INVITATION, 60000);
+	assert_true(status != -1 && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	ut_system_start(&sys, UT_INVITATION);
+	pthread_join(t, NULL);
+	if (first.rc != US_OK)
+		fail_msg("the join in flight at the crash got %s", us_err_name(first.rc));
+	assert_true(first.awaiting);
+	joiner again = first;
+	join_link(&again);
+	assert_int_equal(again.rc, US_OK);
+	assert_string_equal(again.user_id, first.user_id);
+	char membership[64];
+	us_status st;
+	assert_int_equal(confirm_join(confirmation_token(first.email, 0), membership, &st), US_OK);
+	char *email = first.email;
+	assert_int_equal(users_among(&email, 1), 1);
+	assert_int_equal(ut_count_memberships(&sys, A, account, first.user_id), 1);
+	assert_int_equal(link_uses(link_id), uses + 1);
+	assert_int_equal(ut_count_emails(spool, first.email), 1);
+}
+
+/* Joins nobody attends to: the recovery loop gives back the use of one whose caller gave
+ * up before a user was created, and asks the joiner whose user exists to confirm (who then
+ * joins); a confirmation never followed gives its use back when it expires. */
+static void test_abandoned_link_joins_are_given_back_or_carried_on(void **state)
+{
+	(void)state;
+	char *link_id;
+	char *token = enable_link(0, &link_id);
+	const char *faults[] = {"USHER_FAULT=link.after_use", "USHER_FAULT=link.after_user"};
+	for (int i = 0; i < 2; i++) {
+		long uses = link_uses(link_id);
+		assert_int_not_equal(ut_system_signal(&sys, UT_INVITATION, SIGTERM, 60000, NULL), -1);
+		sys.extra_env[FAULT_SLOT] = faults[i];
+		ut_system_start(&sys, UT_INVITATION);
+		sys.extra_env[FAULT_SLOT] = NULL;
+		joiner gone = {.token = token, .password = PASSWORD, .timeout_ms = 5000};
+		snprintf(gone.email, sizeof(gone.email), "gone%d@example.com", i);
+		pthread_t t;
+		pthread_create(&t, NULL, join_link, &gone);
+		int status = ut_system_wait(&sys, UT_INVITATION, 60000);
+		assert_true(status != -1 && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+		pthread_join(t, NULL); /* its deadline passed: nothing will come again */
+		assert_int_not_equal(gone.rc, US_OK);
+		ut_system_start(&sys, UT_INVITATION);
+
+		char *email = gone.email;
+		if (i == 0) {
+			int64_t deadline = us_monotonic_ms() + 60000;
+			while (!(link_uses(link_id) == uses && users_among(&email, 1) == 0 &&
+			         ut_db_number(&sys.db, "SELECT count(*) FROM invitation.link_claims") == 0)) {
+				if (us_monotonic_ms() > deadline)
+					fail_msg("the join abandoned at %s was not given back in 60 s", faults[i]);
+				usleep(100 * 1000);
+			}
+			continue;
+		}
+		/* The recovery loop mails the confirmation; following it joins. */
+		char *confirmation = confirmation_token(gone.email, 0);
+		assert_int_equal(link_uses(link_id), uses + 1);
+		char membership[64];
+		us_status st;
+		if (confirm_join(confirmation, membership, &st) != US_OK)
+			fail_msg("confirming the carried-on join: %s", st.message);
+		assert_int_equal(users_among(&email, 1), 1);
+		assert_int_equal(link_uses(link_id), uses + 1);
+	}
+
+	/* A confirmation that expires unfollowed gives its use back, and its link is dead. */
+	long uses = link_uses(link_id);
+	joiner idle = {.token = token, .email = "never.confirms@example.com", .password = PASSWORD};
+	join_link(&idle);
+	assert_int_equal(idle.rc, US_OK);
+	char *confirmation = confirmation_token(idle.email, 0);
+	assert_int_equal(link_uses(link_id), uses + 1);
+	ut_db_number(&sys.db, "WITH x AS (UPDATE invitation.link_join_requests SET expires_at = now()"
+	                      " WHERE email = 'never.confirms@example.com' RETURNING 1)"
+	                      " SELECT count(*) FROM x");
+	int64_t deadline = us_monotonic_ms() + 60000;
+	while (link_uses(link_id) != uses) {
+		if (us_monotonic_ms() > deadline)
+			fail_msg("an expired confirmation did not give its use back in 60 s");
 		usleep(100 * 1000);
 	}
-	pthread_join(t, NULL);
-	assert_int_equal(inv->state, USHER__V1__INVITATION_STATE__INVITATION_ACCEPTED);
-	assert_int_equal(ut_count_memberships(&sys, A, account, inv->accepted_user_id), 1);
-	assert_non_null(ut_login(&sys, A, "carl.crash@example.com", PASSWORD));
+	char membership[64];
+	us_status st;
+	assert_int_equal(confirm_join(confirmation, membership, &st), US_ENOTFOUND);
+	us_status_clear(&st);
+	assert_int_equal(ut_count_memberships(&sys, A, account, idle.user_id), 0);
 }
 
 static void test_who_may_invite_and_see(void **state)
@@ -674,6 +1079,12 @@ int main(void)
 		cmocka_unit_test(test_who_may_invite_and_see),
 		cmocka_unit_test(test_batch_round_trips_do_not_grow_with_size),
 		cmocka_unit_test(test_crash_between_identity_and_membership_recovers),
+		cmocka_unit_test(test_crash_before_the_user_is_created_recovers),
+		cmocka_unit_test(test_fifty_sign_ups_on_a_five_use_link_make_five_members),
+		cmocka_unit_test(test_a_retried_link_join_gets_its_success),
+		cmocka_unit_test(test_a_newer_join_replaces_one_awaiting_confirmation),
+		cmocka_unit_test(test_crash_during_a_link_join_recovers),
+		cmocka_unit_test(test_abandoned_link_joins_are_given_back_or_carried_on),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -33,5 +33,10 @@ curl -fsS "http://127.0.0.1:$USHER_HTTP_PORT/livez" >/dev/null || fail "gateway 
 wait $up_pid && rc=0 || rc=$?
 [ "$rc" -eq 0 ] || fail "./usher up exited $rc after stop"
 if pgrep -f "$USHER_VAR" >/dev/null; then fail "processes survived the stop"; fi
+# As tests/support/harness.c: a sanitizer's report in a daemon's log fails the test.
+if grep -E 'ERROR: (AddressSanitizer|LeakSanitizer|ThreadSanitizer)|WARNING: ThreadSanitizer|UndefinedBehaviorSanitizer|runtime error' \
+	"$USHER_VAR"/log/*.log; then
+	fail "a daemon logged a sanitizer report (above)"
+fi
 "$ROOT/usher" ctl health >/dev/null 2>&1 && fail "health still passes after stop"
 echo "ok"

@@ -205,12 +205,8 @@ static char self_path[512];
  * were served. */
 static int bare_scenario(const char *url)
 {
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		execl(self_path, self_path, "--bare-rep", url, (char *)NULL);
-		_exit(127);
-	}
+	char *argv[] = {self_path, "--bare-rep", (char *)url, NULL};
+	pid_t pid = ut_spawn(argv, NULL, "/dev/null");
 	/* Up when a client is served. */
 	int64_t deadline = us_monotonic_ms() + 10000;
 	while (!bare_new_client_served(url)) {
@@ -222,7 +218,7 @@ static int bare_scenario(const char *url)
 	for (int n = 0; n < NEW_CLIENTS; n++)
 		served += bare_new_client_served(url);
 	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
+	ut_reap(pid, 60000);
 	return served;
 }
 

@@ -4,6 +4,7 @@
 
 #include <sodium.h>
 
+#include "fault.h"
 #include "idempotency.h"
 #include "state.h"
 
@@ -33,5 +34,8 @@ us_err gw_call(gw_request *req, int backend, const char *method, const char *act
 		.actor_user_id = req->api_key != NULL ? NULL : actor,
 		.signer = req->api_key,
 	};
-	return us_rpc_call(gw.backends[backend], method, &opts, in, out_type, req->arena, out, st);
+	us_err rc = us_rpc_call(gw.backends[backend], method, &opts, in, out_type, req->arena, out, st);
+	/* The backend has done it; the browser has not heard. */
+	us_fault_point_method(method, "after_backend");
+	return rc;
 }

@@ -150,10 +150,14 @@ void gw_people_me(gw_request *req, gw_response *res)
 	}
 	json_t *m = us_pbjson_encode(memberships);
 	json_t *i = us_pbjson_encode(invitations);
+	/* An empty list is left out by the JSON mapping; the reply always has both. Each
+	 * value below is a new reference the pack takes ("o"). */
+	json_t *m_list = json_object_get(m, "memberships");
+	json_t *i_list = json_object_get(i, "invitations");
 	gw_reply_json(res, 200,
-	              json_pack("{s:o, s:O, s:O, s:s}", "user", us_pbjson_encode(&user->base),
-	                        "memberships", json_object_get(m, "memberships") ?: json_array(),
-	                        "invitations", json_object_get(i, "invitations") ?: json_array(),
+	              json_pack("{s:o, s:o, s:o, s:s}", "user", us_pbjson_encode(&user->base),
+	                        "memberships", m_list ? json_incref(m_list) : json_array(),
+	                        "invitations", i_list ? json_incref(i_list) : json_array(),
 	                        "csrfToken", auth.via_cookie ? gw_csrf_token(req->arena, auth.token) : ""));
 	json_decref(m);
 	json_decref(i);

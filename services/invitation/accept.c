@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "db.h"
 #include "fault.h"
 #include "links.h"
 #include "log.h"
@@ -167,7 +168,6 @@ static us_err create_user(us_call *call, peer_ctx *p, const Usher__V1__NewUserPr
 	char *key = inv_saga_key(p->arena, row->id);
 	if (key == NULL)
 		return US_EEXHAUSTED;
-	us_fault_point("accept.before_identity");
 	us_err rc = peer_create_user(p, key, &req, user);
 	if (rc == US_OK) {
 		us_fault_point("accept.after_identity");
@@ -211,6 +211,115 @@ static us_err reply_accepted(us_call *call, const inv_row *row, Usher__V1__Membe
 	return out->invitation != NULL ? US_OK : US_EEXHAUSTED;
 }
 
+/* What knows this request again when it is retried: the token and the profile, or the
+ * session. */
+static void accept_request_hash(const Usher__V1__AcceptRequest *req, char out[INV_REQUEST_HASH_HEX])
+{
+	const Usher__V1__NewUserProfile *u = req->new_user;
+	const char *fields[] = {"accept", req->token, u ? "new" : "session", u ? u->name : "",
+	                        u ? u->phone : "", u ? u->password : req->session_token};
+	inv_request_hash(fields, sizeof(fields) / sizeof(fields[0]), out);
+}
+
+/* Replies to a finished saga step, as the first accept and a retry alike. */
+static us_err reply_to_saga(us_call *call, peer_ctx *p, const inv_row *row, inv_saga_result result,
+                            Usher__V1__Membership *membership, Usher__V1__User *user,
+                            bool new_user, char *decided_at, ProtobufCMessage **reply)
+{
+	switch (result) {
+	case SAGA_ACCEPTED:
+		return reply_accepted(call, row, membership, user, new_user, decided_at, reply);
+	case SAGA_ALREADY_MEMBER:
+		return us_call_error(call, US_EEXISTS, "you are already a member of %s", row->account_name);
+	case SAGA_REVOKED:
+		/* tenancyd's reason is recorded for admins; the invitee reads what to do. */
+		if (row->invited_by_principal[0] != '\0') /* a service invited: no one to ask */
+			return us_call_error(call, US_EPRECONDITION,
+			                     "this invitation can no longer be accepted; ask an admin of "
+			                     "%s to invite you again",
+			                     row->account_name);
+		return us_call_error(call, US_EPRECONDITION,
+		                     "this invitation can no longer be accepted: %s may no longer "
+		                     "grant it; ask them or another admin of %s to invite you again",
+		                     row->inviter_name, row->account_name);
+	case SAGA_RETRY:
+	default:
+		return inv_upstream_error(call, p, US_EUNAVAILABLE, "granting the membership");
+	}
+}
+
+/* The invitation is accepting or accepted: by this very request (a retry whose answer was
+ * lost, say when invitationd died), or by its invitee signed in again, the accept is
+ * resumed or its success replayed; anybody else is refused as before. Every step is keyed
+ * by the invitation, so nothing is done twice; the invitation is locked meanwhile, apart
+ * from the recovery loop. */
+static us_err accept_again(us_call *call, peer_ctx *p, const Usher__V1__AcceptRequest *req,
+                           const char *hash, const inv_row *row, ProtobufCMessage **reply)
+{
+	PGconn *db = us_call_db(call);
+	us_arena *a = us_call_arena(call);
+	bool new_user = req->new_user != NULL;
+	Usher__V1__User *user = NULL;
+	bool same;
+	if (new_user) {
+		same = inv_request_hash_equal(hash, row->accept_request_hash);
+	} else {
+		us_err rc = peer_resolve_session(p, req->session_token, &user);
+		if (rc == US_EUNAUTHENTICATED)
+			return us_call_error(call, US_EUNAUTHENTICATED, "your session has ended; sign in again");
+		if (rc != US_OK)
+			return inv_upstream_error(call, p, rc, "checking the session");
+		same = strcmp(user->id, row->accepted_user_id) == 0;
+	}
+	/* Anybody else hears what they heard before: being accepted, or already accepted. */
+	if (!same)
+		return refuse_unless_open(call, row);
+
+	us_err rc = us_db_begin(db);
+	inv_row now;
+	if (rc == US_OK)
+		rc = us_db_set_local_timeout(db, us_call_remaining_ms(call));
+	if (rc == US_OK)
+		rc = store_get_locked(db, a, row->id, &now);
+	if (rc == US_OK && strcmp(now.state, "accepting") != 0 && strcmp(now.state, "accepted") != 0) {
+		/* Released meanwhile (no user had been created): the link works again. */
+		us_db_rollback(db);
+		return us_call_error(call, US_EABORTED, "this invitation changed; try again");
+	}
+	if (rc != US_OK) {
+		us_db_rollback(db);
+		return rc;
+	}
+	bool accepted = strcmp(now.state, "accepted") == 0;
+	if (new_user)
+		rc = create_user(call, p, req->new_user, &now, &user);
+	if (rc == US_OK && accepted) {
+		/* Replayed only while the membership it made lasts. */
+		Usher__V1__MembersAmongReply *members;
+		rc = peer_members_among(p, now.account_id, &user->id, 1, &members);
+		if (rc != US_OK)
+			rc = inv_upstream_error(call, p, rc, "looking up members");
+		else if (members->n_user_ids == 0 || strcmp(user->id, now.accepted_user_id) != 0)
+			rc = refuse_unless_open(call, &now);
+	}
+	inv_saga_result result = SAGA_RETRY;
+	Usher__V1__Membership *membership = NULL;
+	char *decided_at = NULL;
+	if (rc == US_OK)
+		rc = inv_saga_finish(db, p, &now, user->id, &result, &membership, &decided_at);
+	/* Committed whatever the outcome: a refused user released the claim. (A failed
+	 * statement left the transaction aborted, and COMMIT then rolls it back.) */
+	us_err end = us_db_commit(db);
+	if (rc == US_OK)
+		rc = end;
+	if (rc != US_OK)
+		return rc;
+	if (result == SAGA_ACCEPTED)
+		us_log_fields(US_LOG_INFO, "retried accept answered", "invitation_id", now.id, NULL);
+	return reply_to_saga(call, p, &now, result, membership, user, new_user,
+	                     decided_at != NULL ? decided_at : now.decided_at, reply);
+}
+
 us_err inv_accept(us_call *call, const ProtobufCMessage *request, ProtobufCMessage **reply)
 {
 	const Usher__V1__AcceptRequest *req = (const Usher__V1__AcceptRequest *)request;
@@ -220,17 +329,24 @@ us_err inv_accept(us_call *call, const ProtobufCMessage *request, ProtobufCMessa
 		return us_call_invalid(call);
 	inv_row row;
 	us_err rc = load_by_token(call, req->token, &row);
-	if (rc == US_OK)
-		rc = refuse_unless_open(call, &row);
 	if (rc != US_OK)
 		return rc;
+	char hash[INV_REQUEST_HASH_HEX];
+	accept_request_hash(req, hash);
 
 	peer_ctx p;
 	peer_ctx_from_call(&p, call);
+	if (strcmp(row.state, "accepting") == 0 || strcmp(row.state, "accepted") == 0) {
+		rc = accept_again(call, &p, req, hash, &row, reply);
+		peer_ctx_clear(&p);
+		return rc;
+	}
+	rc = refuse_unless_open(call, &row);
+
 	Usher__V1__User *user = NULL;
 	bool new_user = req->new_user != NULL;
 	bool claimed = false;
-	if (new_user) {
+	if (rc == US_OK && new_user) {
 		Usher__V1__LookupEmailsReply *users;
 		rc = peer_lookup_emails(&p, &row.email, 1, &users);
 		if (rc != US_OK)
@@ -239,52 +355,34 @@ us_err inv_accept(us_call *call, const ProtobufCMessage *request, ProtobufCMessa
 			rc = us_call_error(call, US_EPRECONDITION,
 			                   "an account already exists for %s; sign in to accept", row.email);
 		if (rc == US_OK)
-			rc = store_claim(db, row.id, NULL, &claimed);
-		if (rc == US_OK && !claimed)
-			rc = refuse_after_race(call, req->token);
-		if (rc == US_OK)
-			rc = create_user(call, &p, req->new_user, &row, &user);
-	} else {
+			rc = store_claim(db, row.id, NULL, hash, &claimed);
+	} else if (rc == US_OK) {
 		rc = existing_user(call, &p, req->session_token, &row, &user);
 		if (rc == US_OK)
-			rc = store_claim(db, row.id, user->id, &claimed);
-		if (rc == US_OK && !claimed)
-			rc = refuse_after_race(call, req->token);
+			rc = store_claim(db, row.id, user->id, hash, &claimed);
 	}
+	if (rc == US_OK && !claimed) {
+		/* Another accept took it first: this same request's twin, or someone else's. */
+		rc = load_by_token(call, req->token, &row);
+		if (rc == US_OK && (strcmp(row.state, "accepting") == 0 || strcmp(row.state, "accepted") == 0))
+			rc = accept_again(call, &p, req, hash, &row, reply);
+		else if (rc == US_OK && (rc = refuse_unless_open(call, &row)) == US_OK)
+			rc = us_call_error(call, US_EABORTED, "this invitation changed; try again");
+		peer_ctx_clear(&p);
+		return rc;
+	}
+	if (rc == US_OK)
+		us_fault_point("accept.after_claim");
+	if (rc == US_OK && new_user)
+		rc = create_user(call, &p, req->new_user, &row, &user);
 
 	inv_saga_result result = SAGA_RETRY;
 	Usher__V1__Membership *membership = NULL;
 	char *decided_at = NULL;
 	if (rc == US_OK)
 		rc = inv_saga_finish(db, &p, &row, user->id, &result, &membership, &decided_at);
-	if (rc == US_OK) {
-		switch (result) {
-		case SAGA_ACCEPTED:
-			rc = reply_accepted(call, &row, membership, user, new_user, decided_at, reply);
-			break;
-		case SAGA_ALREADY_MEMBER:
-			rc = us_call_error(call, US_EEXISTS, "you are already a member of %s",
-			                   row.account_name);
-			break;
-		case SAGA_REVOKED:
-			/* tenancyd's reason is recorded for admins; the invitee reads what to do. */
-			if (row.invited_by_principal[0] != '\0') /* a service invited: no one to ask */
-				rc = us_call_error(call, US_EPRECONDITION,
-				                   "this invitation can no longer be accepted; ask an admin "
-				                   "of %s to invite you again",
-				                   row.account_name);
-			else
-				rc = us_call_error(call, US_EPRECONDITION,
-				                   "this invitation can no longer be accepted: %s may no "
-				                   "longer grant it; ask them or another admin of %s to "
-				                   "invite you again",
-				                   row.inviter_name, row.account_name);
-			break;
-		case SAGA_RETRY:
-			rc = inv_upstream_error(call, &p, US_EUNAVAILABLE, "granting the membership");
-			break;
-		}
-	}
+	if (rc == US_OK)
+		rc = reply_to_saga(call, &p, &row, result, membership, user, new_user, decided_at, reply);
 	peer_ctx_clear(&p);
 	return rc;
 }
@@ -295,17 +393,19 @@ us_err inv_decline(us_call *call, const ProtobufCMessage *request, ProtobufCMess
 	us_arena *a = us_call_arena(call);
 	inv_row row;
 	us_err rc = load_by_token(call, req->token, &row);
-	if (rc == US_OK)
+	/* Declining twice is declining: a retry whose answer was lost gets the same answer. */
+	bool declined = rc == US_OK && strcmp(row.state, "declined") == 0;
+	if (rc == US_OK && !declined)
 		rc = refuse_unless_open(call, &row);
 	if (rc != US_OK)
 		return rc;
-	bool done = false;
-	rc = store_decline(us_call_db(call), row.id, &done);
-	if (rc != US_OK)
+	bool done = declined;
+	if (!declined && (rc = store_decline(us_call_db(call), row.id, &done)) != US_OK)
 		return rc;
 	if (!done)
 		return refuse_after_race(call, req->token);
-	us_log_fields(US_LOG_INFO, "invitation declined", "invitation_id", row.id, NULL);
+	if (!declined)
+		us_log_fields(US_LOG_INFO, "invitation declined", "invitation_id", row.id, NULL);
 	inv_row now;
 	rc = store_get_by_id(us_call_db(call), a, row.id, &now);
 	if (rc != US_OK)

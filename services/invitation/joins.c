@@ -1,11 +1,13 @@
 #include "joins.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <sodium.h>
 
 #include "db.h"
+#include "fault.h"
 #include "links.h"
 #include "log.h"
 #include "peers.h"
@@ -14,6 +16,42 @@
 #include "store.h"
 #include "upstream.h"
 #include "validate.h"
+
+#define RECOVERY_CALL_MS 10000
+
+/* --- what a joiner is told; in the recovery loop (call NULL), only the code --- */
+
+static us_err refuse(us_call *call, us_err code, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+static us_err refuse(us_call *call, us_err code, const char *fmt, ...)
+{
+	if (call == NULL)
+		return code;
+	char message[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	return us_call_error(call, code, "%s", message);
+}
+
+static us_err failed(us_call *call, const peer_ctx *p, us_err rc, const char *doing)
+{
+	if (call != NULL)
+		return inv_upstream_error(call, p, rc, doing);
+	us_log_fields(US_LOG_WARN, "a dependency failed", "doing", doing, "code", us_err_name(rc),
+	              "message", p->status.message, NULL);
+	return rc;
+}
+
+/* The claim went while this session worked on it (taken over after ACCEPT_STALE_S). */
+static us_err claim_lost(us_call *call)
+{
+	return refuse(call, US_EABORTED, "your join was interrupted; try again");
+}
+
+/* --- the address --- */
 
 /* Is email's domain among domains (none listed: any)? */
 static bool domain_among(char *const *domains, size_t n, const char *email)
@@ -67,11 +105,25 @@ static void validate_accept(us_call *call, const Usher__V1__AcceptLinkRequest *r
 		us_call_violation(call, "new_user.password", "must be 8 to 1024 characters");
 }
 
+/* What knows this request again when it is retried: the token and the new user's profile,
+ * or the session. */
+static void join_request_hash(const Usher__V1__AcceptLinkRequest *req, const char *email,
+                              char out[INV_REQUEST_HASH_HEX])
+{
+	const Usher__V1__LinkNewUser *u = req->new_user;
+	const char *fields[] = {"join", req->token, u ? "new" : "session", u ? email : "",
+	                        u ? u->name : "", u ? u->phone : "",
+	                        u ? u->password : req->session_token};
+	inv_request_hash(fields, sizeof(fields) / sizeof(fields[0]), out);
+}
+
 /* "link:<link id>:<hash of what>": idempotency keys of a join's steps, bounded in length.
  * The hash is keyed (a sign-up's key covers its password), so the stored key tells
  * nothing. */
 static char *join_key(us_arena *a, const char *link_id, const char *what)
 {
+	if (what == NULL)
+		return NULL;
 	uint8_t h[16];
 	char hex[33];
 	crypto_generichash(h, sizeof(h), (const uint8_t *)what, strlen(what), inv.token_key,
@@ -80,52 +132,24 @@ static char *join_key(us_arena *a, const char *link_id, const char *what)
 	return us_arena_printf(a, "link:%s:%s", link_id, hex);
 }
 
-/* A new user with the address they gave, unverified: a shared link proves nothing about
- * it. A verified user with the address must sign in instead; a mere claim does not stop
- * anyone (identityd moves it to the newest claimant). */
-static us_err new_user(us_call *call, peer_ctx *p, const link_row *link,
-                       const Usher__V1__LinkNewUser *profile, const char *email,
-                       Usher__V1__User **user)
+/* --- the steps, each keyed: a retry, the confirmation and the recovery loop repeat none --- */
+
+/* The new joiner's user with the address they gave, unverified: a shared link proves
+ * nothing about it. Keyed by the sign-up: the same one resent gets the same user. */
+static us_err create_user(peer_ctx *p, const link_row *link, const Usher__V1__LinkNewUser *profile,
+                          const char *email, Usher__V1__User **user)
 {
-	Usher__V1__LookupEmailsReply *users;
-	us_err rc = peer_lookup_emails(p, (char **)&email, 1, &users);
-	if (rc != US_OK)
-		return inv_upstream_error(call, p, rc, "looking up the address");
-	if (users->n_matches > 0 && users->matches[0]->email_verified)
-		return us_call_error(call, US_EPRECONDITION,
-		                     "an account already exists for %s; sign in to join", email);
 	Usher__V1__CreateUserRequest create = USHER__V1__CREATE_USER_REQUEST__INIT;
 	create.email = (char *)email;
 	create.name = profile->name;
 	create.phone = profile->phone;
 	create.password = profile->password;
-	/* The same sign-up resent gets the same user; another sign-up, another key. */
 	char *what = us_arena_printf(p->arena, "%s\n%s\n%s\n%s", email, profile->name,
 	                             profile->phone, profile->password);
-	if (what == NULL)
-		return US_EEXHAUSTED;
-	rc = peer_create_user(p, join_key(p->arena, link->id, what), &create, user);
-	sodium_memzero(what, strlen(what));
-	if (rc == US_EEXISTS)
-		return us_call_error(call, US_EPRECONDITION,
-		                     "an account already exists for %s; sign in to join", email);
-	if (rc == US_EINVAL || rc == US_EEXHAUSTED)
-		return us_call_error(call, rc, "%s", p->status.message);
-	if (rc != US_OK)
-		return inv_upstream_error(call, p, rc, "creating the user");
-	return US_OK;
-}
-
-static us_err refuse_member(us_call *call, peer_ctx *p, const link_row *link, const char *user_id)
-{
-	Usher__V1__MembersAmongReply *members;
-	us_err rc = peer_members_among(p, link->account_id, (char **)&user_id, 1, &members);
-	if (rc != US_OK)
-		return inv_upstream_error(call, p, rc, "looking up members");
-	if (members->n_user_ids > 0)
-		return us_call_error(call, US_EEXISTS, "you are already a member of %s",
-		                     link->account_name);
-	return US_OK;
+	char *key = join_key(p->arena, link->id, what);
+	if (what != NULL)
+		sodium_memzero(what, strlen(what));
+	return key != NULL ? peer_create_user(p, key, &create, user) : US_EEXHAUSTED;
 }
 
 /* The refusal a joiner reads when the link's creator may no longer grant through it. */
@@ -133,17 +157,20 @@ static us_err link_lapsed(us_call *call, const peer_ctx *p)
 {
 	us_log_fields(US_LOG_INFO, "link's creator may no longer grant through it", "reason",
 	              p->status.message, NULL);
-	return us_call_error(call, US_EPRECONDITION,
-	                     "this invitation link no longer works; ask whoever shared it for a "
-	                     "new one");
+	return refuse(call, US_EPRECONDITION,
+	              "this invitation link no longer works; ask whoever shared it for a new one");
 }
 
 /* Grants member on the link's scope, with the account's products its creator holds, as
- * the link's creator (whose right to grant it tenancyd checks again), under key. */
+ * the link's creator (whose right to grant it tenancyd checks again), keyed by the user
+ * and the use of the link the join holds: a member who left and comes back is granted
+ * anew. ALREADY_EXISTS for a member, FAILED_PRECONDITION when the link lapsed: both mean
+ * the join can never happen; any other error, that a service failed. */
 static us_err grant(us_call *call, peer_ctx *p, const link_row *link, const char *user_id,
-                    const char *key, Usher__V1__Membership **membership)
+                    unsigned use, Usher__V1__Membership **membership)
 {
 	Usher__V1__Scope *scope = inv_link_scope(p->arena, link->subaccount_id);
+	char *key = join_key(p->arena, link->id, us_arena_printf(p->arena, "%s:%u", user_id, use));
 	if (scope == NULL || key == NULL)
 		return US_EEXHAUSTED;
 	Usher__V1__CheckGrantReply *answer;
@@ -152,7 +179,7 @@ static us_err grant(us_call *call, peer_ctx *p, const link_row *link, const char
 	if (rc == US_EINVAL || (rc == US_OK && !answer->allowed))
 		return link_lapsed(call, p);
 	if (rc != US_OK)
-		return inv_upstream_error(call, p, rc, "checking the link's creator");
+		return failed(call, p, rc, "checking the link's creator");
 	Usher__V1__GrantMembershipRequest g = USHER__V1__GRANT_MEMBERSHIP_REQUEST__INIT;
 	g.account_id = link->account_id;
 	g.user_id = (char *)user_id;
@@ -164,83 +191,339 @@ static us_err grant(us_call *call, peer_ctx *p, const link_row *link, const char
 	g.granted_by = link->created_by;
 	rc = peer_grant_membership(p, key, &g, membership);
 	if (rc == US_EEXISTS)
-		return us_call_error(call, US_EEXISTS, "you are already a member of %s", link->account_name);
+		return refuse(call, US_EEXISTS, "you are already a member of %s", link->account_name);
 	if (rc == US_EDENIED || rc == US_EPRECONDITION || rc == US_EINVAL)
 		return link_lapsed(call, p);
 	if (rc != US_OK)
-		return inv_upstream_error(call, p, rc, "granting the membership");
+		return failed(call, p, rc, "granting the membership");
 	return US_OK;
 }
 
-/* Joins at once: a use of the link, the membership, the record. */
-static us_err join_now(us_call *call, peer_ctx *p, const link_row *link,
-                       const Usher__V1__User *user, Usher__V1__Membership **membership)
+static bool grant_refused(us_err rc)
 {
-	PGconn *db = us_call_db(call);
-	bool taken = false;
-	unsigned use = 0;
-	us_err rc = store_link_take_use(db, link->id, &taken, &use);
-	if (rc == US_OK && !taken)
-		rc = us_call_error(call, US_EPRECONDITION, "this invitation link is no longer usable");
-	/* Keyed by this use of the link: a member who left and comes back is granted anew. */
-	if (rc == US_OK)
-		rc = grant(call, p, link, user->id,
-		           join_key(p->arena, link->id, us_arena_printf(p->arena, "%s:%u", user->id, use)),
-		           membership);
-	if (rc == US_OK)
-		rc = store_link_record_join(db, link->id, user->id, user->email, (*membership)->id);
-	if (rc != US_OK && taken && store_link_give_back_use(db, link->id) != US_OK)
-		us_warn("could not give back an unused link use");
-	return rc;
+	return rc == US_EEXISTS || rc == US_EPRECONDITION;
 }
 
-/* The join waits for its address to be proven: a pending request, and its confirmation
- * link emailed to the address, in one transaction (no email, no request). */
-static us_err ask_confirmation(us_call *call, peer_ctx *p, const link_row *link,
-                               const Usher__V1__User *user)
+static bool is_member(peer_ctx *p, const char *account_id, const char *user_id, us_err *rc)
 {
-	us_arena *a = us_call_arena(call);
-	PGconn *db = us_call_db(call);
+	Usher__V1__MembersAmongReply *members;
+	*rc = peer_members_among(p, account_id, (char **)&user_id, 1, &members);
+	return *rc == US_OK && members->n_user_ids > 0;
+}
+
+/* The confirmation request of the claim (locked here while it is written), and the claim
+ * now holds it. Nothing is mailed yet: the email goes once the request is committed. */
+static us_err open_request(us_call *call, PGconn *db, us_arena *a, const link_row *link,
+                           link_claim_row *claim, const Usher__V1__User *user)
+{
 	inv_link secret;
-	join_request_row req;
 	us_err rc = inv_link_new(a, &secret);
+	sodium_memzero(secret.token, sizeof(secret.token)); /* kept sealed until mailed */
 	if (rc == US_OK)
 		rc = us_db_begin(db);
 	if (rc != US_OK)
 		return rc;
-	rc = store_join_request_open(db, a, link->id, user->id, user->email, secret.hash_hex,
-	                             (unsigned)inv.cfg.link_join_confirm_hours, &req);
-	Usher__V1__TemplateVariable vars[3], *var_ptrs[3];
-	const char *values[3][2] = {{"account_name", link->account_name},
-	                            {"link", inv_link_url(a, "j", secret.token)},
-	                            {"expires_at", rc == US_OK ? req.expires_text : ""}};
-	for (int i = 0; i < 3; i++) {
-		usher__v1__template_variable__init(&vars[i]);
-		vars[i].name = (char *)values[i][0];
-		vars[i].value = (char *)values[i][1];
-		var_ptrs[i] = &vars[i];
-	}
-	Usher__V1__Email email = USHER__V1__EMAIL__INIT;
-	email.idempotency_key = rc == US_OK ? us_arena_printf(a, "join:%s", req.id) : NULL;
-	email.template_ = "link_join_confirmation";
-	email.recipient = user->email;
-	email.variables = var_ptrs;
-	email.n_variables = 3;
-	email.reference = us_arena_printf(a, "link:%s", link->id);
-	if (rc == US_OK && (email.idempotency_key == NULL || email.reference == NULL ||
-	                    values[1][1] == NULL))
-		rc = US_EEXHAUSTED;
-	if (rc == US_OK && (rc = peer_send_email(p, &email)) != US_OK)
-		rc = inv_upstream_error(call, p, rc, "sending the confirmation email");
-	sodium_memzero(secret.token, sizeof(secret.token));
-	if (rc == US_OK)
+	link_claim_row now;
+	join_request_row req;
+	rc = store_link_claim_get(db, a, link->id, claim->email, true, &now);
+	bool mine = rc == US_OK && now.working && now.join_request_id[0] == '\0' &&
+	            now.use_number == claim->use_number;
+	if (rc == US_OK && mine)
+		rc = store_join_request_open(db, a, link->id, claim->email, user->id, secret.hash_hex,
+		                             secret.sealed, (unsigned)inv.cfg.link_join_confirm_hours,
+		                             &req);
+	if (rc == US_OK && mine)
 		rc = us_db_commit(db);
-	if (rc != US_OK) {
+	else
 		us_db_rollback(db);
+	if (rc == US_ENOTFOUND || (rc == US_OK && !mine))
+		return claim_lost(call);
+	if (rc != US_OK)
+		return rc;
+	claim->join_request_id = req.id;
+	return US_OK;
+}
+
+/* Hands the confirmation email to notificationd (keyed by the request: sent again, it is
+ * one email), then the claim awaits the confirmation and the sealed token goes. */
+static us_err mail_request(us_call *call, peer_ctx *p, PGconn *db, const link_claim_row *claim)
+{
+	us_arena *a = p->arena;
+	join_request_row req;
+	us_err rc = store_join_request_get(db, a, claim->join_request_id, &req);
+	if (rc != US_OK)
+		return rc;
+	if (req.sealed_token[0] != '\0') {
+		char *token = inv_link_unseal(a, req.sealed_token);
+		if (token == NULL) {
+			us_log_fields(US_LOG_ERROR, "join confirmation token does not open; was the key changed?",
+			              "link_id", claim->link_id, NULL);
+			return US_EINTERNAL;
+		}
+		Usher__V1__TemplateVariable vars[3], *var_ptrs[3];
+		const char *values[3][2] = {{"account_name", req.link.account_name},
+		                            {"link", inv_link_url(a, "j", token)},
+		                            {"expires_at", req.expires_text}};
+		for (int i = 0; i < 3; i++) {
+			usher__v1__template_variable__init(&vars[i]);
+			vars[i].name = (char *)values[i][0];
+			vars[i].value = (char *)values[i][1];
+			var_ptrs[i] = &vars[i];
+		}
+		Usher__V1__Email email = USHER__V1__EMAIL__INIT;
+		email.idempotency_key = us_arena_printf(a, "join:%s", req.id);
+		email.template_ = "link_join_confirmation";
+		email.recipient = req.email;
+		email.variables = var_ptrs;
+		email.n_variables = 3;
+		email.reference = us_arena_printf(a, "link:%s", claim->link_id);
+		if (email.idempotency_key == NULL || email.reference == NULL || values[1][1] == NULL)
+			rc = US_EEXHAUSTED;
+		if (rc == US_OK && (rc = peer_send_email(p, &email)) != US_OK)
+			rc = failed(call, p, rc, "sending the confirmation email");
+		sodium_memzero(token, strlen(token));
+		if (rc != US_OK)
+			return rc;
+		us_fault_point("link.after_mail");
+	}
+	return store_join_request_mailed(db, claim->link_id, claim->email, claim->join_request_id);
+}
+
+/* How a join's steps ended. */
+typedef enum join_end {
+	JOIN_UNFINISHED, /* a service failed: the claim waits for a retry or the recovery loop */
+	JOIN_JOINED,     /* the membership exists; *membership is set */
+	JOIN_AWAITING,   /* the address's owner was asked to confirm it */
+	JOIN_RELEASED,   /* it can never happen: its use was given back */
+} join_end;
+
+/* Takes the remaining steps of a claim this session works on (docs/invitations.md): the
+ * joiner (created, for a new user, with profile: NULL in the recovery loop, which cannot
+ * create one), then the membership for a proven address or the confirmation request and
+ * its email for any other. A refusal gives the use back; a failed service leaves the
+ * claim to the request's retry or the recovery loop (let go, so they need not wait). */
+static us_err advance(us_call *call, peer_ctx *p, PGconn *db, const link_row *link,
+                      link_claim_row *claim, const Usher__V1__LinkNewUser *profile,
+                      Usher__V1__User **user, Usher__V1__Membership **membership, join_end *end)
+{
+	us_err rc = US_OK;
+	bool release = false;
+	*end = JOIN_UNFINISHED;
+	if (claim->user_id[0] == '\0' && profile == NULL) {
+		/* Whether a user was made is unknown; the request's retry makes or finds it. */
+		release = true;
+	} else if (claim->user_id[0] == '\0') {
+		rc = create_user(p, link, profile, claim->email, user);
+		if (rc == US_EEXISTS || rc == US_EINVAL) {
+			release = true;
+			rc = rc == US_EEXISTS
+			             ? refuse(call, US_EPRECONDITION,
+			                      "an account already exists for %s; sign in to join", claim->email)
+			             : refuse(call, US_EINVAL, "%s", p->status.message);
+		} else if (rc != US_OK) {
+			rc = failed(call, p, rc, "creating the user");
+		} else {
+			bool kept;
+			rc = store_link_claim_user(db, link->id, claim->email, (*user)->id, &kept);
+			if (rc == US_OK && !kept)
+				return claim_lost(call);
+			claim->user_id = (*user)->id;
+			if (rc == US_OK)
+				us_fault_point("link.after_user");
+		}
+	} else if (*user == NULL) {
+		rc = peer_get_user(p, claim->user_id, user);
+		if (rc == US_ENOTFOUND) {
+			release = true;
+			rc = refuse(call, US_EABORTED, "your join was interrupted; try again");
+		} else if (rc != US_OK)
+			rc = failed(call, p, rc, "looking up the joiner");
+	}
+	/* A proven owner of the address may have taken it from an unverified joiner. */
+	if (rc == US_OK && !release && strcmp((*user)->email, claim->email) != 0) {
+		release = true;
+		rc = refuse(call, US_EPRECONDITION,
+		            "%s now belongs to another account; join again from the invitation link",
+		            claim->email);
+	}
+	if (rc == US_OK && !release && claim->join_request_id[0] == '\0' && (*user)->email_verified) {
+		rc = grant(call, p, link, (*user)->id, claim->use_number, membership);
+		release = grant_refused(rc);
+		if (rc == US_OK) {
+			us_fault_point("link.after_membership");
+			bool done;
+			rc = store_link_complete(db, link->id, claim->email, (*user)->id, (*membership)->id,
+			                         &done);
+			if (rc == US_OK && !done)
+				return claim_lost(call);
+			if (rc == US_OK)
+				*end = JOIN_JOINED;
+			return rc;
+		}
+	} else if (rc == US_OK && !release) {
+		if (claim->join_request_id[0] == '\0') {
+			rc = open_request(call, db, p->arena, link, claim, *user);
+			if (rc == US_OK)
+				us_fault_point("link.after_request");
+		}
+		if (rc == US_OK)
+			rc = mail_request(call, p, db, claim);
+		if (rc == US_OK) {
+			*end = JOIN_AWAITING;
+			return US_OK;
+		}
+	}
+	if (release) {
+		us_log_fields(US_LOG_INFO, "join through a link ended; its use given back", "link_id",
+		              link->id, "reason", call != NULL ? "refused" : "abandoned", NULL);
+		us_err released = store_link_release(db, link->id, claim->email);
+		if (released != US_OK)
+			return released;
+		*end = JOIN_RELEASED;
 		return rc;
 	}
-	us_log_fields(US_LOG_INFO, "link join waits for its address to be confirmed", "link_id",
-	              link->id, "user_id", user->id, NULL);
+	if (rc != US_OK && rc != US_EABORTED && store_link_claim_let_go(db, link->id, claim->email) != US_OK)
+		us_warn("could not let go of a join's claim; it waits for ACCEPT_STALE_S");
+	return rc;
+}
+
+/* --- AcceptLink --- */
+
+/* Where a request to join starts from. */
+typedef enum join_start {
+	START_NEW,      /* a use was taken for it now */
+	START_RESUME,   /* it took one before, and this session now takes its remaining steps */
+	START_AWAITING, /* it took one before and awaits the confirmation */
+	START_DONE,     /* it joined before (its answer was lost) */
+} join_start;
+
+/* Whether a new join can start: a new user's address has no proven owner (who must sign
+ * in instead; a mere claim does not stop anyone, identityd moves it to the newest
+ * claimant); a signed-in user is not a member yet (a member changes nothing, and spends
+ * no use). */
+static us_err may_join(us_call *call, peer_ctx *p, const link_row *link, const char *email,
+                       const Usher__V1__User *user)
+{
+	us_err rc;
+	if (user != NULL) {
+		bool member = is_member(p, link->account_id, user->id, &rc);
+		if (rc != US_OK)
+			return inv_upstream_error(call, p, rc, "looking up members");
+		return member ? us_call_error(call, US_EEXISTS, "you are already a member of %s",
+		                              link->account_name)
+		              : US_OK;
+	}
+	Usher__V1__LookupEmailsReply *users;
+	rc = peer_lookup_emails(p, (char **)&email, 1, &users);
+	if (rc != US_OK)
+		return inv_upstream_error(call, p, rc, "looking up the address");
+	if (users->n_matches > 0 && users->matches[0]->email_verified)
+		return us_call_error(call, US_EPRECONDITION,
+		                     "an account already exists for %s; sign in to join", email);
+	return US_OK;
+}
+
+/* The link is turned off or has expired (its uses are for the claim to judge). */
+static us_err refuse_closed_link(us_call *call, const link_row *link)
+{
+	if (!link->active || link->expired)
+		return inv_link_usable(call, link);
+	return US_OK;
+}
+
+/* Finds this request's join, or takes a use for it, in one transaction that holds the
+ * address's claim on the link. The same request goes on from where it was (a retry whose
+ * answer was lost, say when invitationd died); another request waits while one is being
+ * worked on, and replaces one awaiting its confirmation (a newer sign-up, or the same
+ * person signed in: the older link stops working and its use comes back). */
+static us_err start_join(us_call *call, peer_ctx *p, const link_row *link, const char *email,
+                         const char *hash, const Usher__V1__User *user, link_claim_row *claim,
+                         join_start *how)
+{
+	PGconn *db = us_call_db(call);
+	us_arena *a = us_call_arena(call);
+	us_err rc = us_db_begin(db);
+	if (rc == US_OK)
+		rc = us_db_set_local_timeout(db, us_call_remaining_ms(call));
+	if (rc == US_OK)
+		rc = store_link_claim_get(db, a, link->id, email, true, claim);
+	bool replace = false;
+	if (rc == US_OK && inv_request_hash_equal(claim->request_hash, hash)) {
+		bool taken = false;
+		if (claim->working)
+			rc = store_link_claim_take_over(db, link->id, email, inv.cfg.accept_stale_s, &taken);
+		if (rc == US_OK)
+			rc = us_db_commit(db);
+		else
+			us_db_rollback(db);
+		if (rc == US_OK && claim->working && !taken)
+			return us_call_error(call, US_EABORTED,
+			                     "your request to join is still being handled; try again in a "
+			                     "moment");
+		*how = claim->working ? START_RESUME : START_AWAITING;
+		return rc;
+	}
+	if (rc == US_OK && claim->working) {
+		us_db_rollback(db);
+		return us_call_error(call, US_EABORTED,
+		                     "someone is joining with %s right now; try again in a moment", email);
+	}
+	if (rc == US_OK) {
+		replace = true;
+	} else if (rc == US_ENOTFOUND) {
+		rc = store_link_join_get(db, a, link->id, email, claim);
+		if (rc == US_OK && inv_request_hash_equal(claim->request_hash, hash)) {
+			/* Replayed only while the membership it made lasts. */
+			bool member = is_member(p, link->account_id, claim->user_id, &rc);
+			if (rc != US_OK)
+				rc = inv_upstream_error(call, p, rc, "looking up members");
+			if (rc == US_OK && member) {
+				us_db_rollback(db);
+				*how = START_DONE;
+				return US_OK;
+			}
+		}
+		if (rc == US_ENOTFOUND || rc == US_OK)
+			rc = US_OK;
+	}
+	if (rc == US_OK)
+		rc = refuse_closed_link(call, link);
+	if (rc == US_OK)
+		rc = may_join(call, p, link, email, user);
+	/* The use comes back and goes again in this transaction: a link used up by the older
+	 * request is not used up for its replacement. */
+	if (rc == US_OK && replace)
+		rc = store_link_release(db, link->id, email);
+	bool taken = false;
+	unsigned use = 0;
+	if (rc == US_OK) {
+		rc = store_link_claim(db, link->id, email, user != NULL ? user->id : NULL, hash, NULL,
+		                      &taken, &use);
+		if (rc == US_EEXISTS)
+			rc = us_call_error(call, US_EABORTED,
+			                   "someone is joining with %s right now; try again in a moment",
+			                   email);
+	}
+	if (rc == US_OK && taken)
+		rc = us_db_commit(db);
+	else
+		us_db_rollback(db);
+	if (rc == US_OK && !taken) {
+		/* Used up, expired or turned off since it was read: say which. */
+		link_row now;
+		rc = store_link_by_id(db, a, link->id, &now);
+		if (rc == US_OK && (rc = inv_link_usable(call, &now)) == US_OK)
+			rc = us_call_error(call, US_EPRECONDITION, "this invitation link is no longer usable");
+	}
+	if (rc != US_OK)
+		return rc;
+	if (replace)
+		us_log_fields(US_LOG_INFO, "a newer join replaced one awaiting its confirmation",
+		              "link_id", link->id, NULL);
+	*claim = (link_claim_row){.link_id = link->id, .email = (char *)email,
+	                          .user_id = user != NULL ? user->id : "", .use_number = use,
+	                          .request_hash = (char *)hash, .join_request_id = "", .working = true};
+	*how = START_NEW;
 	return US_OK;
 }
 
@@ -268,8 +551,6 @@ us_err inv_accept_link(us_call *call, const ProtobufCMessage *request, ProtobufC
 		return us_call_invalid(call);
 	link_row link;
 	us_err rc = inv_link_load(call, req->token, &link);
-	if (rc == US_OK)
-		rc = inv_link_usable(call, &link);
 	if (rc != US_OK)
 		return rc;
 
@@ -281,11 +562,7 @@ us_err inv_accept_link(us_call *call, const ProtobufCMessage *request, ProtobufC
 	bool created = req->new_user != NULL;
 	if ((rc = peer_get_account(&p, link.account_id, &account)) != US_OK)
 		rc = inv_upstream_error(call, &p, rc, "reading the account");
-	if (rc == US_OK && created) {
-		rc = admit_address(call, &link, account, email);
-		if (rc == US_OK)
-			rc = new_user(call, &p, &link, req->new_user, email, &user);
-	} else if (rc == US_OK) {
+	if (rc == US_OK && !created) {
 		rc = peer_resolve_session(&p, req->session_token, &user);
 		if (rc == US_EUNAUTHENTICATED)
 			rc = us_call_error(call, US_EUNAUTHENTICATED, "your session has ended; sign in again");
@@ -295,38 +572,64 @@ us_err inv_accept_link(us_call *call, const ProtobufCMessage *request, ProtobufC
 			rc = us_call_error(call, US_EPRECONDITION,
 			                   "your account has no email address any more; sign up again");
 		if (rc == US_OK)
-			rc = admit_address(call, &link, account, user->email);
-		if (rc == US_OK)
-			rc = refuse_member(call, &p, &link, user->id);
+			snprintf(email, sizeof(email), "%s", user->email);
 	}
-	/* Only a proven address joins at once. */
-	if (rc == US_OK && user->email_verified)
-		rc = join_now(call, &p, &link, user, &membership);
-	else if (rc == US_OK)
-		rc = ask_confirmation(call, &p, &link, user);
+	if (rc == US_OK)
+		rc = admit_address(call, &link, account, email);
+	char hash[INV_REQUEST_HASH_HEX];
+	join_request_hash(req, email, hash);
+	link_claim_row claim;
+	join_start how = START_NEW;
+	if (rc == US_OK)
+		rc = start_join(call, &p, &link, email, hash, user, &claim, &how);
+	join_end end = JOIN_AWAITING;
+	if (rc == US_OK && (how == START_NEW || how == START_RESUME)) {
+		if (how == START_NEW)
+			us_fault_point("link.after_use");
+		rc = advance(call, &p, us_call_db(call), &link, &claim, req->new_user, &user, &membership,
+		             &end);
+		if (rc == US_OK && end == JOIN_RELEASED)
+			rc = us_call_error(call, US_EABORTED, "your join was interrupted; try again");
+	} else if (rc == US_OK) {
+		/* Answered again: awaiting the confirmation, or joined (the membership replayed
+		 * from its keyed grant). */
+		if (user == NULL && (rc = peer_get_user(&p, claim.user_id, &user)) != US_OK)
+			rc = inv_upstream_error(call, &p, rc, "looking up the joiner");
+		if (rc == US_OK && how == START_DONE)
+			rc = grant(call, &p, &link, user->id, claim.use_number, &membership);
+		if (rc == US_OK)
+			us_log_fields(US_LOG_INFO, "retried join answered", "link_id", link.id, NULL);
+	}
 	peer_ctx_clear(&p);
 	if (rc != US_OK)
 		return rc;
 	if (membership != NULL)
 		us_log_fields(US_LOG_INFO, "joined through an invitation link", "link_id", link.id,
 		              "user_id", user->id, NULL);
+	else
+		us_log_fields(US_LOG_INFO, "link join waits for its address to be confirmed", "link_id",
+		              link.id, "user_id", user->id, NULL);
 	return reply_join(call, membership, user, created, reply);
 }
 
+/* --- PreviewLinkJoin, ConfirmLinkJoin --- */
+
 /* The join request a confirmation token opens: NOT_FOUND alike for a malformed and an
- * unknown one. With lock, only a pending one. */
-static us_err load_request(us_call *call, const char *token, bool lock, join_request_row *out)
+ * unknown one. */
+static us_err load_request(us_call *call, const char *token, join_request_row *out)
 {
 	uint8_t hash[US_TOKEN_HASH_BYTES];
 	if (strlen(token) > 100 || inv_link_hash(token, hash) != US_OK)
 		return us_call_error(call, US_ENOTFOUND, "this confirmation link is unknown");
-	us_err rc = store_join_request_by_token(us_call_db(call), us_call_arena(call), hash, lock,
-	                                        out);
+	us_err rc = store_join_request_by_token(us_call_db(call), us_call_arena(call), hash, out);
 	if (rc == US_ENOTFOUND)
-		return us_call_error(call, US_ENOTFOUND,
-		                     lock ? "this confirmation link is unknown, used or expired"
-		                          : "this confirmation link is unknown");
+		return us_call_error(call, US_ENOTFOUND, "this confirmation link is unknown");
 	return rc;
+}
+
+static us_err used_or_expired(us_call *call)
+{
+	return us_call_error(call, US_ENOTFOUND, "this confirmation link is unknown, used or expired");
 }
 
 us_err inv_preview_link_join(us_call *call, const ProtobufCMessage *request,
@@ -334,7 +637,7 @@ us_err inv_preview_link_join(us_call *call, const ProtobufCMessage *request,
 {
 	const Usher__V1__PreviewLinkJoinRequest *req = (const Usher__V1__PreviewLinkJoinRequest *)request;
 	join_request_row r;
-	us_err rc = load_request(call, req->token, false, &r);
+	us_err rc = load_request(call, req->token, &r);
 	if (rc != US_OK)
 		return rc;
 	Usher__V1__PreviewLinkJoinReply *out = US_ARENA_NEW(us_call_arena(call),
@@ -350,21 +653,27 @@ us_err inv_preview_link_join(us_call *call, const ProtobufCMessage *request,
 	return US_OK;
 }
 
-/* The steps of a confirmation, inside the transaction that locked its request. *closed
- * says the request was closed (joined, or cancelled for good), so the transaction keeps
- * that even when the reply is a refusal. */
-static us_err confirm(us_call *call, peer_ctx *p, const join_request_row *r, bool *closed,
-                      Usher__V1__User **user, Usher__V1__Membership **membership)
+/* The steps of a confirmation, inside the transaction that holds the join's claim. *closed
+ * says the join ended for good (its use given back), so the transaction keeps that even
+ * when the reply is a refusal; any other failure leaves the request as it was, to be
+ * followed again. */
+static us_err confirm(us_call *call, peer_ctx *p, const join_request_row *r,
+                      const link_claim_row *claim, bool *closed, Usher__V1__User **user,
+                      Usher__V1__Membership **membership)
 {
 	PGconn *db = us_call_db(call);
 	const link_row *link = &r->link;
+	/* The use is the claim's: a link used up since still lets this join in. */
+	us_err rc = refuse_closed_link(call, link);
+	if (rc != US_OK) {
+		*closed = true;
+		us_err released = store_link_release(db, link->id, r->email);
+		return released != US_OK ? released : rc;
+	}
 	Usher__V1__Account *account;
-	us_err rc = inv_link_usable(call, link);
-	if (rc == US_OK && (rc = peer_get_account(p, link->account_id, &account)) != US_OK)
-		rc = inv_upstream_error(call, p, rc, "reading the account");
-	if (rc == US_OK)
-		rc = admit_address(call, link, account, r->email);
-	if (rc != US_OK)
+	if ((rc = peer_get_account(p, link->account_id, &account)) != US_OK)
+		return inv_upstream_error(call, p, rc, "reading the account");
+	if ((rc = admit_address(call, link, account, r->email)) != US_OK)
 		return rc;
 	/* The proof: identityd marks the address verified, if it is still the user's. */
 	char *key = us_arena_printf(p->arena, "join:%s:verify", r->id);
@@ -372,7 +681,7 @@ static us_err confirm(us_call *call, peer_ctx *p, const join_request_row *r, boo
 	                 : US_EEXHAUSTED;
 	if (rc == US_EPRECONDITION) {
 		*closed = true;
-		rc = store_join_request_close(db, r->id, "cancelled");
+		rc = store_link_release(db, link->id, r->email);
 		return rc != US_OK ? rc
 		                   : us_call_error(call, US_EPRECONDITION,
 		                                   "this confirmation link no longer works: %s now "
@@ -382,26 +691,42 @@ static us_err confirm(us_call *call, peer_ctx *p, const join_request_row *r, boo
 	}
 	if (rc != US_OK)
 		return inv_upstream_error(call, p, rc, "confirming the address");
-	bool taken = false;
-	unsigned use = 0;
-	rc = store_link_take_use(db, link->id, &taken, &use);
-	if (rc == US_OK && !taken)
-		return us_call_error(call, US_EPRECONDITION, "this invitation link is no longer usable");
-	/* Keyed by the request: a confirmation retried after a failure is granted once. */
-	if (rc == US_OK)
-		rc = grant(call, p, link, r->user_id,
-		           join_key(p->arena, link->id, us_arena_printf(p->arena, "request:%s", r->id)),
-		           membership);
-	if (rc == US_EEXISTS) { /* a member already: the request is done with */
+	us_fault_point("link.after_verify");
+	rc = grant(call, p, link, r->user_id, claim->use_number, membership);
+	if (rc == US_EEXISTS) { /* a member already: the join is done with, its use unspent */
 		*closed = true;
-		us_err closing = store_join_request_close(db, r->id, "joined");
-		return closing != US_OK ? closing : rc;
+		us_err released = store_link_release(db, link->id, r->email);
+		return released != US_OK ? released : rc;
 	}
-	if (rc == US_OK)
-		rc = store_link_record_join(db, link->id, r->user_id, r->email, (*membership)->id);
-	if (rc == US_OK)
-		rc = store_join_request_close(db, r->id, "joined");
-	return rc;
+	if (rc != US_OK)
+		return rc;
+	us_fault_point("link.after_membership");
+	bool done;
+	rc = store_link_complete(db, link->id, r->email, r->user_id, (*membership)->id, &done);
+	return rc == US_OK && !done ? US_EINTERNAL : rc;
+}
+
+/* A confirmation followed again after it joined (its answer was lost, or the person
+ * clicked twice): the same success, while the request has not expired and the membership
+ * lasts. */
+static us_err confirm_again(us_call *call, peer_ctx *p, const join_request_row *r,
+                            Usher__V1__User **user, Usher__V1__Membership **membership)
+{
+	link_claim_row joined;
+	us_err rc = store_link_join_of_user(us_call_db(call), us_call_arena(call), r->link.id,
+	                                    r->user_id, &joined);
+	if (rc == US_ENOTFOUND)
+		return used_or_expired(call);
+	if (rc != US_OK)
+		return rc;
+	bool member = is_member(p, r->link.account_id, r->user_id, &rc);
+	if (rc != US_OK)
+		return inv_upstream_error(call, p, rc, "looking up members");
+	if (!member)
+		return used_or_expired(call);
+	if ((rc = peer_get_user(p, r->user_id, user)) != US_OK)
+		return inv_upstream_error(call, p, rc, "looking up the joiner");
+	return grant(call, p, &r->link, r->user_id, joined.use_number, membership);
 }
 
 us_err inv_confirm_link_join(us_call *call, const ProtobufCMessage *request,
@@ -409,19 +734,48 @@ us_err inv_confirm_link_join(us_call *call, const ProtobufCMessage *request,
 {
 	const Usher__V1__ConfirmLinkJoinRequest *req = (const Usher__V1__ConfirmLinkJoinRequest *)request;
 	PGconn *db = us_call_db(call);
-	us_err rc = us_db_begin(db);
+	us_arena *a = us_call_arena(call);
+	join_request_row r;
+	us_err rc = load_request(call, req->token, &r);
 	if (rc != US_OK)
 		return rc;
 	peer_ctx p;
 	peer_ctx_from_call(&p, call);
-	join_request_row r;
-	bool closed = false;
 	Usher__V1__User *user = NULL;
 	Usher__V1__Membership *membership = NULL;
-	rc = load_request(call, req->token, true, &r);
+	bool pending = strcmp(r.state, "pending") == 0 && !r.expired;
+	if (strcmp(r.state, "joined") == 0 && !r.expired) {
+		rc = confirm_again(call, &p, &r, &user, &membership);
+		peer_ctx_clear(&p);
+		return rc != US_OK ? rc : reply_join(call, membership, user, false, reply);
+	}
+	if (!pending) {
+		peer_ctx_clear(&p);
+		return used_or_expired(call);
+	}
+
+	rc = us_db_begin(db);
 	if (rc == US_OK)
-		rc = confirm(call, &p, &r, &closed, &user, &membership);
-	/* Anything else leaves the request as it was, to be tried again. */
+		rc = us_db_set_local_timeout(db, us_call_remaining_ms(call));
+	link_claim_row claim;
+	if (rc == US_OK)
+		rc = store_link_claim_get(db, a, r.link.id, r.email, true, &claim);
+	if (rc == US_ENOTFOUND) {
+		/* A request made before joins held their use from the start takes one now. */
+		bool taken = false;
+		unsigned use = 0;
+		rc = store_link_claim(db, r.link.id, r.email, r.user_id, "", r.id, &taken, &use);
+		if (rc == US_EEXISTS)
+			rc = us_call_error(call, US_EABORTED, "this join is being confirmed; try again");
+		if (rc == US_OK && !taken && (rc = inv_link_usable(call, &r.link)) == US_OK)
+			rc = us_call_error(call, US_EPRECONDITION, "this invitation link is no longer usable");
+		claim = (link_claim_row){.use_number = use, .join_request_id = r.id};
+	} else if (rc == US_OK && strcmp(claim.join_request_id, r.id) != 0) {
+		rc = used_or_expired(call); /* replaced by a newer request */
+	}
+	bool closed = false;
+	if (rc == US_OK)
+		rc = confirm(call, &p, &r, &claim, &closed, &user, &membership);
 	if (rc == US_OK || closed) {
 		us_err committed = us_db_commit(db);
 		if (committed != US_OK)
@@ -435,4 +789,90 @@ us_err inv_confirm_link_join(us_call *call, const ProtobufCMessage *request,
 	us_log_fields(US_LOG_INFO, "joined through an invitation link, address confirmed", "link_id",
 	              r.link.id, "user_id", r.user_id, NULL);
 	return reply_join(call, membership, user, false, reply);
+}
+
+/* --- the recovery loop's part --- */
+
+/* A claim whose confirmation lapsed, inside the transaction that locked it. A join whose
+ * confirmation was cut off after its grant (the person never followed the link again) is
+ * recorded: its keyed grant answers as before. Any other gives its use back. */
+static us_err end_lapsed(PGconn *db, peer_ctx *p, const link_claim_row *claim, bool unconfirmed)
+{
+	link_row link;
+	us_err rc = store_link_by_id(db, p->arena, claim->link_id, &link);
+	if (rc != US_OK)
+		return rc;
+	bool member = false;
+	if (unconfirmed && claim->user_id[0] != '\0')
+		member = is_member(p, link.account_id, claim->user_id, &rc);
+	if (rc != US_OK)
+		return rc;
+	if (member) {
+		Usher__V1__Membership *membership;
+		rc = grant(NULL, p, &link, claim->user_id, claim->use_number, &membership);
+		if (rc == US_OK) {
+			bool done;
+			rc = store_link_complete(db, link.id, claim->email, claim->user_id, membership->id,
+			                         &done);
+			us_log_fields(US_LOG_INFO, "interrupted join confirmation recorded", "link_id",
+			              link.id, NULL);
+			return rc;
+		}
+		if (!grant_refused(rc))
+			return rc;
+	}
+	us_log_fields(US_LOG_INFO, "unconfirmed join ended; its use given back", "link_id", link.id,
+	              NULL);
+	return store_link_release(db, link.id, claim->email);
+}
+
+us_err inv_join_recover_one(PGconn *db, us_arena *a, bool *found)
+{
+	*found = false;
+	peer_ctx p = {.arena = a};
+	us_status_init(&p.status);
+	p.opts.timeout_ms = RECOVERY_CALL_MS;
+	p.opts.request_id = "recovery-link-join";
+	link_claim_row claim;
+	bool unconfirmed = false;
+	us_err rc = us_db_begin(db);
+	if (rc == US_OK)
+		rc = store_lapsed_link_claim(db, a, &claim, &unconfirmed);
+	if (rc == US_OK) {
+		*found = true;
+		rc = end_lapsed(db, &p, &claim, unconfirmed);
+	} else if (rc == US_ENOTFOUND) {
+		rc = store_unattended_link_claim(db, a, inv.cfg.accept_stale_s, &claim);
+		bool taken = false;
+		if (rc == US_OK)
+			rc = store_link_claim_take_over(db, claim.link_id, claim.email,
+			                                inv.cfg.accept_stale_s, &taken);
+		*found = rc == US_OK && taken;
+		if (rc == US_ENOTFOUND)
+			rc = US_OK;
+	}
+	if (rc == US_OK)
+		rc = us_db_commit(db);
+	else
+		us_db_rollback(db);
+	if (rc == US_OK && *found && claim.working) {
+		/* Taken over: its steps are this loop's now, outside the transaction. */
+		link_row link;
+		Usher__V1__User *user = NULL;
+		Usher__V1__Membership *membership = NULL;
+		join_end end = JOIN_UNFINISHED;
+		rc = store_link_by_id(db, a, claim.link_id, &link);
+		if (rc == US_OK)
+			rc = advance(NULL, &p, db, &link, &claim, NULL, &user, &membership, &end);
+		if (end == JOIN_RELEASED)
+			rc = US_OK; /* a refusal: its use is back */
+		if (rc == US_OK)
+			us_log_fields(US_LOG_INFO,
+			              end == JOIN_JOINED     ? "interrupted join resumed: joined"
+			              : end == JOIN_AWAITING ? "interrupted join resumed: confirmation mailed"
+			                                     : "interrupted join released",
+			              "link_id", link.id, NULL);
+	}
+	peer_ctx_clear(&p);
+	return rc;
 }

@@ -61,3 +61,20 @@ char *inv_link_url(us_arena *a, const char *kind, const char *token)
 	return us_arena_printf(a, "%.*s/%s/%s", (int)(len > 0 && base[len - 1] == '/' ? len - 1 : len),
 	                       base, kind, token);
 }
+
+void inv_request_hash(const char *const *fields, size_t n, char out[INV_REQUEST_HASH_HEX])
+{
+	crypto_generichash_state st;
+	uint8_t hash[32];
+	crypto_generichash_init(&st, inv.request_key, sizeof(inv.request_key), sizeof(hash));
+	for (size_t i = 0; i < n; i++)
+		crypto_generichash_update(&st, (const uint8_t *)fields[i], strlen(fields[i]) + 1);
+	crypto_generichash_final(&st, hash, sizeof(hash));
+	sodium_bin2hex(out, INV_REQUEST_HASH_HEX, hash, sizeof(hash));
+}
+
+bool inv_request_hash_equal(const char *a, const char *b)
+{
+	size_t len = strlen(a);
+	return len > 0 && len == strlen(b) && sodium_memcmp(a, b, len) == 0;
+}

@@ -4,6 +4,8 @@
 #ifndef INVITATION_LINKS_H
 #define INVITATION_LINKS_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "arena.h"
@@ -24,6 +26,17 @@ US_MUST_USE us_err inv_link_hash(const char *token, uint8_t hash[US_TOKEN_HASH_B
 
 /* The token back from its sealed copy, in the arena; NULL when it does not open. */
 char *inv_link_unseal(us_arena *a, const char *sealed);
+
+#define INV_REQUEST_HASH_HEX (2 * 32 + 1)
+
+/* What a claim keeps to know a request when it comes again (a retry whose answer was
+ * lost): a hash of the request's fields, keyed with a key not in the database (a request
+ * may carry a password), as hex into out. The fields are kept apart, so "a" + "bc" and
+ * "ab" + "c" differ. */
+void inv_request_hash(const char *const *fields, size_t n, char out[INV_REQUEST_HASH_HEX]);
+
+/* Whether two such hashes are the same (in constant time; "" matches nothing). */
+bool inv_request_hash_equal(const char *a, const char *b);
 
 /* PUBLIC_BASE_URL/<kind>/<token> in the arena: kind "i" for an invitation, "l" for a
  * permanent link. */

@@ -67,6 +67,7 @@ static void stop(void)
 	inv_disposable_free();
 	sodium_memzero(inv.token_key, sizeof(inv.token_key));
 	sodium_memzero(inv.seal_key, sizeof(inv.seal_key));
+	sodium_memzero(inv.request_key, sizeof(inv.request_key));
 }
 
 static us_err start(const us_daemon_config *cfg, char *err, size_t err_size)
@@ -77,9 +78,11 @@ static us_err start(const us_daemon_config *cfg, char *err, size_t err_size)
 		snprintf(err, err_size, "INVITATION_TOKEN_KEY: must be 64 hex digits");
 		return US_EINVAL;
 	}
-	/* Two keys from one secret: one hashes tokens, the other seals them in the outbox. */
+	/* Three keys from one secret: one hashes tokens, one seals them in the outbox, one
+	 * hashes the accept and join requests a retry is recognised by. */
 	crypto_kdf_derive_from_key(inv.token_key, sizeof(inv.token_key), 1, "ushtoken", master);
 	crypto_kdf_derive_from_key(inv.seal_key, sizeof(inv.seal_key), 2, "ushseal_", master);
+	crypto_kdf_derive_from_key(inv.request_key, sizeof(inv.request_key), 3, "ushreqh_", master);
 	sodium_memzero(master, sizeof(master));
 
 	us_err rc = inv_disposable_load(err, err_size);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "fault.h"
 #include "links.h"
 #include "log.h"
 #include "peers.h"
@@ -167,8 +168,13 @@ static int relay_chunk(PGconn *db)
 	}
 	if (failed)
 		rc = US_EEXHAUSTED;
-	if (rc == US_OK && n_emails > 0)
+	if (rc == US_OK && n > 0)
+		us_fault_point("outbox.after_take");
+	if (rc == US_OK && n_emails > 0) {
 		rc = send_chunk(a, emails, n_emails);
+		if (rc == US_OK)
+			us_fault_point("outbox.after_send");
+	}
 	if (rc == US_OK)
 		rc = us_db_commit(db);
 	if (rc == US_OK)
@@ -203,6 +209,7 @@ static bool wait_for_work(PGconn *db, int timeout_ms)
 static void *relay_main(void *arg)
 {
 	PGconn *db = ((relay *)arg)->db;
+	int listening = PQbackendPID(db); /* the session that LISTENs */
 	for (;;) {
 		int taken;
 		while ((taken = relay_chunk(db)) > 0)
@@ -210,10 +217,13 @@ static void *relay_main(void *arg)
 		int pause = taken < 0 ? RETRY_PAUSE_MS : (int)inv.cfg.outbox_poll_ms;
 		if (!wait_for_work(db, pause))
 			break;
-		/* A reconnect loses LISTEN: listen again every round, it is cheap. */
-		if (PQstatus(db) != CONNECTION_OK && us_db_ensure(db, "invitation") == US_OK &&
-		    store_listen_outbox(db) != US_OK)
-			us_warn("could not listen for outbox notices");
+		/* A reconnect (here or in relay_chunk) is a new session, without the LISTEN. */
+		if (us_db_ensure(db, "invitation") == US_OK && PQbackendPID(db) != listening) {
+			if (store_listen_outbox(db) == US_OK)
+				listening = PQbackendPID(db);
+			else
+				us_warn("could not listen for outbox notices");
+		}
 	}
 	return NULL;
 }

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "db.h"
+#include "joins.h"
 #include "log.h"
 #include "peers.h"
 #include "saga.h"
@@ -66,6 +67,23 @@ static us_err resume(us_arena *a, const inv_row *row)
 	return rc;
 }
 
+/* Settles up to PER_ROUND joins through links (joins.c). */
+static void round_of_join_recovery(void)
+{
+	for (int i = 0; i < PER_ROUND; i++) {
+		us_arena *a = us_arena_new();
+		if (a == NULL)
+			return;
+		bool found = false;
+		us_err rc = us_db_ensure(db, "invitation");
+		if (rc == US_OK)
+			rc = inv_join_recover_one(db, a, &found);
+		us_arena_free(a);
+		if (rc != US_OK || !found)
+			return;
+	}
+}
+
 /* Resumes up to PER_ROUND accepts, one transaction each. */
 static void round_of_recovery(void)
 {
@@ -99,6 +117,7 @@ static void *recovery_main(void *arg)
 	while (!stopping) {
 		pthread_mutex_unlock(&mu);
 		round_of_recovery();
+		round_of_join_recovery();
 		pthread_mutex_lock(&mu);
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);

@@ -23,7 +23,8 @@ static const us_rpc_method invitation_methods[] = {
 	{"GetLink", inv_get_link, 0},
 	{"DeleteLink", inv_delete_link, US_RPC_IDEMPOTENT},
 	{"PreviewLink", inv_preview_link, 0},
-	/* Joining takes a use, creates the user and grants, each step keyed (see joins.c). */
+	/* Joining takes a use, then creates the user and grants or asks for the address to be
+	 * confirmed, each step keyed (see joins.c). */
 	{"AcceptLink", inv_accept_link, 0},
 	{"ListLinkJoins", inv_list_link_joins, 0},
 	{"PreviewLinkJoin", inv_preview_link_join, 0},

@@ -27,6 +27,7 @@ typedef struct inv_state {
 	inv_settings cfg;
 	uint8_t token_key[US_TOKEN_KEY_BYTES]; /* hashes link tokens */
 	uint8_t seal_key[32];                  /* seals tokens waiting in the outbox */
+	uint8_t request_key[32];               /* hashes requests a claim must recognise again */
 	us_rpc_client *identity;
 	us_rpc_client *tenancy;
 	us_rpc_client *notification;

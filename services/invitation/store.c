@@ -21,8 +21,8 @@
 	"coalesce(i.revoke_reason, ''), to_char(i.expires_at, 'YYYY-MM-DD HH24:MI \"UTC\"'), "     \
 	"i.send_count, coalesce(i.accepted_user_id::text, ''), "                                  \
 	"(extract(epoch FROM i.created_at) * 1000000)::bigint, "                                   \
-	"coalesce(b.invited_by_principal::text, '')"
-#define INV_NCOLS 26
+	"coalesce(b.invited_by_principal::text, ''), coalesce(i.accept_request_hash, '')"
+#define INV_NCOLS 27
 #define INV_FROM " FROM invitations i JOIN batches b ON b.id = i.batch_id "
 
 #define NOTIFY_OUTBOX "pg_notify('" STORE_OUTBOX_CHANNEL "', '')"
@@ -88,6 +88,7 @@ static void parse_row(us_arena *a, PGresult *res, int row, int col, inv_row *r)
 	r->accepted_user_id = dup(a, res, row, col + 23);
 	r->created_micros = dup(a, res, row, col + 24);
 	r->invited_by_principal = dup(a, res, row, col + 25);
+	r->accept_request_hash = dup(a, res, row, col + 26);
 }
 
 static us_err parse_rows(us_arena *a, PGresult *res, inv_row **rows, size_t *n)
@@ -308,16 +309,24 @@ static us_err exec_count(PGconn *c, const char *sql, int n, const char *const *p
 	return US_OK;
 }
 
-us_err store_claim(PGconn *c, const char *id, const char *user_id, bool *claimed)
+us_err store_get_locked(PGconn *c, us_arena *a, const char *id, inv_row *out)
 {
-	const char *params[] = {id, user_id};
+	const char *params[] = {id};
+	return get_one(c, a, "SELECT " INV_COLUMNS INV_FROM "WHERE i.id = $1 FOR UPDATE OF i", 1,
+	               params, NULL, NULL, out);
+}
+
+us_err store_claim(PGconn *c, const char *id, const char *user_id, const char *request_hash,
+                   bool *claimed)
+{
+	const char *params[] = {id, user_id, request_hash};
 	int rows = 0;
 	us_err rc = exec_count(c,
 	                       "UPDATE invitations SET state = 'accepting', accept_started_at = now(),"
 	                       " updated_at = now(), accepted_user_id = $2::uuid,"
-	                       " claim_pid = pg_backend_pid()"
+	                       " claim_pid = pg_backend_pid(), accept_request_hash = $3"
 	                       " WHERE id = $1 AND state = 'pending' AND expires_at > now()",
-	                       2, params, &rows);
+	                       3, params, &rows);
 	*claimed = rc == US_OK && rows == 1;
 	return rc;
 }
@@ -645,38 +654,213 @@ us_err store_link_by_token(PGconn *c, us_arena *a, const uint8_t *hash, link_row
 	                lengths, formats, out);
 }
 
-us_err store_link_take_use(PGconn *c, const char *link_id, bool *taken, unsigned *uses)
+us_err store_link_by_id(PGconn *c, us_arena *a, const char *id, link_row *out)
 {
-	const char *params[] = {link_id};
+	const char *params[] = {id};
+	return one_link(c, a, "SELECT " LINK_COLUMNS " FROM links WHERE id = $1", 1, params, NULL,
+	                NULL, out);
+}
+
+/* The link's use, and the claim holding it, in one statement: a claim that conflicts undoes
+ * the use with it. */
+us_err store_link_claim(PGconn *c, const char *link_id, const char *email, const char *user_id,
+                        const char *request_hash, const char *join_request_id, bool *taken,
+                        unsigned *use)
+{
+	const char *params[] = {link_id, email, user_id, request_hash, join_request_id};
 	PGresult *res;
 	us_err rc = us_db_exec(c,
-	                       "UPDATE links SET uses = uses + 1 WHERE id = $1 AND state = 'active'"
-	                       " AND (expires_at IS NULL OR expires_at > now())"
-	                       " AND (max_uses = 0 OR uses < max_uses) RETURNING uses",
-	                       1, params, &res);
+	                       "WITH u AS (UPDATE links SET uses = uses + 1 WHERE id = $1"
+	                       "  AND state = 'active' AND (expires_at IS NULL OR expires_at > now())"
+	                       "  AND (max_uses = 0 OR uses < max_uses) RETURNING uses)"
+	                       "INSERT INTO link_claims (link_id, email, user_id, use_number,"
+	                       " request_hash, claim_pid, join_request_id)"
+	                       " SELECT $1, $2, $3::uuid, u.uses, $4, pg_backend_pid(), $5::uuid FROM u"
+	                       " RETURNING use_number",
+	                       5, params, &res);
 	if (rc != US_OK)
 		return rc;
 	*taken = PQntuples(res) == 1;
-	*uses = *taken ? (unsigned)atol(PQgetvalue(res, 0, 0)) : 0;
+	*use = *taken ? (unsigned)atol(PQgetvalue(res, 0, 0)) : 0;
 	PQclear(res);
 	return US_OK;
 }
 
-us_err store_link_give_back_use(PGconn *c, const char *link_id)
+#define CLAIM_COLUMNS                                                                          \
+	"c.link_id, c.email, coalesce(c.user_id::text, ''), c.use_number, c.request_hash, "       \
+	"coalesce(c.join_request_id::text, ''), c.claim_pid IS NOT NULL"
+
+/* A claim nobody works on: its session is gone (a daemon that died; pid 0, let go; or a
+ * backend started after the claim, reusing the pid), or it has been at it for stale_s. */
+#define CLAIM_UNATTENDED(stale)                                                                \
+	"c.claim_pid IS NOT NULL AND (NOT EXISTS (SELECT 1 FROM pg_stat_activity s"               \
+	" WHERE s.pid = c.claim_pid AND s.backend_start <= c.claimed_at)"                         \
+	" OR c.claimed_at < now() - make_interval(secs => " stale "::int))"
+
+static void parse_claim(us_arena *a, PGresult *res, int row, link_claim_row *out)
 {
-	const char *params[] = {link_id};
-	return us_db_exec(c, "UPDATE links SET uses = uses - 1 WHERE id = $1 AND uses > 0", 1, params,
-	                  NULL);
+	out->link_id = dup(a, res, row, 0);
+	out->email = dup(a, res, row, 1);
+	out->user_id = dup(a, res, row, 2);
+	out->use_number = (unsigned)atol(PQgetvalue(res, row, 3));
+	out->request_hash = dup(a, res, row, 4);
+	out->join_request_id = dup(a, res, row, 5);
+	out->working = boolean(res, row, 6);
 }
 
-us_err store_link_record_join(PGconn *c, const char *link_id, const char *user_id,
-                              const char *email, const char *membership_id)
+static us_err one_claim(PGconn *c, us_arena *a, const char *sql, int n, const char *const *params,
+                        link_claim_row *out)
 {
-	const char *params[] = {link_id, user_id, email, membership_id};
+	PGresult *res;
+	us_err rc = us_db_exec(c, sql, n, params, &res);
+	if (rc != US_OK)
+		return rc;
+	rc = PQntuples(res) == 1 ? US_OK : US_ENOTFOUND;
+	if (rc == US_OK)
+		parse_claim(a, res, 0, out);
+	PQclear(res);
+	return rc;
+}
+
+/* The statement's affected rows, as *hit (rows > 0). */
+static us_err exec_hit(PGconn *c, const char *sql, int n, const char *const *params, bool *hit)
+{
+	int rows = 0;
+	us_err rc = exec_count(c, sql, n, params, &rows);
+	*hit = rc == US_OK && rows > 0;
+	return rc;
+}
+
+us_err store_link_claim_get(PGconn *c, us_arena *a, const char *link_id, const char *email,
+                            bool lock, link_claim_row *out)
+{
+	const char *params[] = {link_id, email};
+	return one_claim(c, a,
+	                 lock ? "SELECT " CLAIM_COLUMNS " FROM link_claims c"
+	                        " WHERE c.link_id = $1 AND c.email = $2 FOR UPDATE"
+	                      : "SELECT " CLAIM_COLUMNS " FROM link_claims c"
+	                        " WHERE c.link_id = $1 AND c.email = $2",
+	                 2, params, out);
+}
+
+us_err store_link_claim_take_over(PGconn *c, const char *link_id, const char *email,
+                                  int64_t stale_s, bool *taken)
+{
+	char stale[24];
+	snprintf(stale, sizeof(stale), "%lld", (long long)stale_s);
+	const char *params[] = {link_id, email, stale};
+	return exec_hit(c,
+	                "UPDATE link_claims c SET claim_pid = pg_backend_pid(), claimed_at = now()"
+	                " WHERE c.link_id = $1 AND c.email = $2 AND " CLAIM_UNATTENDED("$3"),
+	                3, params, taken);
+}
+
+us_err store_link_claim_let_go(PGconn *c, const char *link_id, const char *email)
+{
+	const char *params[] = {link_id, email};
 	return us_db_exec(c,
-	                  "INSERT INTO link_joins (link_id, user_id, email, membership_id)"
-	                  " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-	                  4, params, NULL);
+	                  "UPDATE link_claims SET claim_pid = 0"
+	                  " WHERE link_id = $1 AND email = $2 AND claim_pid = pg_backend_pid()",
+	                  2, params, NULL);
+}
+
+us_err store_link_claim_user(PGconn *c, const char *link_id, const char *email, const char *user_id,
+                             bool *kept)
+{
+	const char *params[] = {link_id, email, user_id};
+	return exec_hit(c,
+	                "UPDATE link_claims SET user_id = $3"
+	                " WHERE link_id = $1 AND email = $2 AND claim_pid IS NOT NULL",
+	                3, params, kept);
+}
+
+us_err store_link_release(PGconn *c, const char *link_id, const char *email)
+{
+	const char *params[] = {link_id, email};
+	return us_db_exec(c,
+	                  "WITH gone AS (DELETE FROM link_claims WHERE link_id = $1 AND email = $2"
+	                  "  RETURNING link_id, join_request_id),"
+	                  " cancelled AS (UPDATE link_join_requests SET state = 'cancelled',"
+	                  "  decided_at = now(), sealed_token = NULL"
+	                  "  WHERE id IN (SELECT join_request_id FROM gone) AND state = 'pending')"
+	                  "UPDATE links SET uses = uses - 1 WHERE id IN (SELECT link_id FROM gone)"
+	                  " AND uses > 0",
+	                  2, params, NULL);
+}
+
+us_err store_link_complete(PGconn *c, const char *link_id, const char *email, const char *user_id,
+                           const char *membership_id, bool *done)
+{
+	const char *params[] = {link_id, email, user_id, membership_id};
+	return exec_hit(c,
+	                "WITH done AS (DELETE FROM link_claims WHERE link_id = $1 AND email = $2"
+	                "  RETURNING use_number, request_hash, join_request_id),"
+	                " closed AS (UPDATE link_join_requests SET state = 'joined',"
+	                "  decided_at = now(), sealed_token = NULL"
+	                "  WHERE id IN (SELECT join_request_id FROM done) AND state = 'pending')"
+	                "INSERT INTO link_joins (link_id, user_id, email, membership_id, use_number,"
+	                " request_hash)"
+	                " SELECT $1, $3, $2, $4, use_number, request_hash FROM done"
+	                " ON CONFLICT (link_id, user_id) DO UPDATE SET email = EXCLUDED.email,"
+	                " membership_id = EXCLUDED.membership_id, use_number = EXCLUDED.use_number,"
+	                " request_hash = EXCLUDED.request_hash, joined_at = now()",
+	                4, params, done);
+}
+
+#define JOINED_COLUMNS                                                                         \
+	"j.link_id, j.email, j.user_id::text, j.use_number, coalesce(j.request_hash, ''), '', false"
+
+us_err store_link_join_get(PGconn *c, us_arena *a, const char *link_id, const char *email,
+                           link_claim_row *out)
+{
+	const char *params[] = {link_id, email};
+	return one_claim(c, a,
+	                 "SELECT " JOINED_COLUMNS " FROM link_joins j WHERE j.link_id = $1"
+	                 " AND j.email = $2 AND j.request_hash IS NOT NULL"
+	                 " ORDER BY j.joined_at DESC LIMIT 1",
+	                 2, params, out);
+}
+
+us_err store_link_join_of_user(PGconn *c, us_arena *a, const char *link_id, const char *user_id,
+                               link_claim_row *out)
+{
+	const char *params[] = {link_id, user_id};
+	return one_claim(c, a,
+	                 "SELECT " JOINED_COLUMNS " FROM link_joins j WHERE j.link_id = $1"
+	                 " AND j.user_id = $2 AND j.use_number IS NOT NULL",
+	                 2, params, out);
+}
+
+us_err store_unattended_link_claim(PGconn *c, us_arena *a, int64_t stale_s, link_claim_row *out)
+{
+	char stale[24];
+	snprintf(stale, sizeof(stale), "%lld", (long long)stale_s);
+	const char *params[] = {stale};
+	return one_claim(c, a,
+	                 "SELECT " CLAIM_COLUMNS " FROM link_claims c WHERE " CLAIM_UNATTENDED("$1")
+	                 " ORDER BY c.claimed_at LIMIT 1 FOR UPDATE SKIP LOCKED",
+	                 1, params, out);
+}
+
+us_err store_lapsed_link_claim(PGconn *c, us_arena *a, link_claim_row *out, bool *unconfirmed)
+{
+	PGresult *res;
+	us_err rc = us_db_exec(c,
+	                       "SELECT " CLAIM_COLUMNS ", r.state = 'pending'"
+	                       " FROM link_claims c JOIN link_join_requests r ON r.id = c.join_request_id"
+	                       " WHERE c.claim_pid IS NULL"
+	                       " AND (r.state <> 'pending' OR r.expires_at <= now())"
+	                       " ORDER BY r.expires_at LIMIT 1 FOR UPDATE OF c SKIP LOCKED",
+	                       0, NULL, &res);
+	if (rc != US_OK)
+		return rc;
+	rc = PQntuples(res) == 1 ? US_OK : US_ENOTFOUND;
+	if (rc == US_OK) {
+		parse_claim(a, res, 0, out);
+		*unconfirmed = boolean(res, 0, 7);
+	}
+	PQclear(res);
+	return rc;
 }
 
 us_err store_link_joins(PGconn *c, us_arena *a, const char *account_id, unsigned limit,
@@ -717,8 +901,7 @@ us_err store_link_joins(PGconn *c, us_arena *a, const char *account_id, unsigned
 
 #define JOIN_COLUMNS                                                                           \
 	"r.id, r.user_id, r.email, r.state, r.expires_at <= now(), " TS("r.expires_at") ", "       \
-	"to_char(r.expires_at, 'YYYY-MM-DD HH24:MI \"UTC\"')"
-#define JOIN_NCOLS 7
+	"to_char(r.expires_at, 'YYYY-MM-DD HH24:MI \"UTC\"'), coalesce(r.sealed_token, '')"
 
 static us_err one_join(PGconn *c, us_arena *a, const char *sql, int n, const char *const *params,
                        const int *lengths, const int *formats, join_request_row *out)
@@ -738,53 +921,72 @@ static us_err one_join(PGconn *c, us_arena *a, const char *sql, int n, const cha
 	out->expired = boolean(res, 0, 4);
 	out->expires_at = dup(a, res, 0, 5);
 	out->expires_text = dup(a, res, 0, 6);
+	out->sealed_token = dup(a, res, 0, 7);
 	PQclear(res);
 	return US_OK;
 }
 
-us_err store_join_request_open(PGconn *c, us_arena *a, const char *link_id, const char *user_id,
-                               const char *email, const char *token_hash_hex, unsigned hours,
-                               join_request_row *out)
+/* The request's link too. */
+static us_err with_link(PGconn *c, us_arena *a, us_err rc, join_request_row *out)
+{
+	if (rc != US_OK)
+		return rc;
+	const char *params[] = {out->id};
+	return one_link(c, a,
+	                "SELECT " LINK_COLUMNS " FROM links WHERE id ="
+	                " (SELECT link_id FROM link_join_requests WHERE id = $1)",
+	                1, params, NULL, NULL, &out->link);
+}
+
+us_err store_join_request_open(PGconn *c, us_arena *a, const char *link_id, const char *email,
+                               const char *user_id, const char *token_hash_hex,
+                               const char *sealed_token, unsigned hours, join_request_row *out)
 {
 	char h[16];
 	snprintf(h, sizeof(h), "%u", hours);
-	const char *params[] = {link_id, user_id, email, token_hash_hex, h};
-	return one_join(c, a,
-	                "WITH replaced AS (UPDATE link_join_requests SET state = 'cancelled',"
-	                " decided_at = now() WHERE link_id = $1 AND user_id = $2 AND state = 'pending')"
-	                " INSERT INTO link_join_requests AS r (link_id, user_id, email, token_hash,"
-	                " expires_at) VALUES ($1, $2, $3, decode($4, 'hex'),"
-	                " now() + make_interval(hours => $5::int)) RETURNING " JOIN_COLUMNS,
-	                5, params, NULL, NULL, out);
+	const char *params[] = {link_id, user_id, email, token_hash_hex, sealed_token, h};
+	us_err rc = one_join(c, a,
+	                     "WITH replaced AS (UPDATE link_join_requests SET state = 'cancelled',"
+	                     "  decided_at = now(), sealed_token = NULL"
+	                     "  WHERE link_id = $1 AND user_id = $2 AND state = 'pending'),"
+	                     " r AS (INSERT INTO link_join_requests (link_id, user_id, email,"
+	                     "  token_hash, sealed_token, expires_at) VALUES ($1, $2, $3,"
+	                     "  decode($4, 'hex'), $5, now() + make_interval(hours => $6::int))"
+	                     "  RETURNING *),"
+	                     " claimed AS (UPDATE link_claims SET join_request_id = (SELECT id FROM r),"
+	                     "  user_id = $2 WHERE link_id = $1 AND email = $3)"
+	                     "SELECT " JOIN_COLUMNS " FROM r",
+	                     6, params, NULL, NULL, out);
+	return with_link(c, a, rc, out);
 }
 
-us_err store_join_request_by_token(PGconn *c, us_arena *a, const uint8_t *hash, bool lock,
+us_err store_join_request_get(PGconn *c, us_arena *a, const char *id, join_request_row *out)
+{
+	const char *params[] = {id};
+	us_err rc = one_join(c, a, "SELECT " JOIN_COLUMNS " FROM link_join_requests r WHERE r.id = $1",
+	                     1, params, NULL, NULL, out);
+	return with_link(c, a, rc, out);
+}
+
+us_err store_join_request_by_token(PGconn *c, us_arena *a, const uint8_t *hash,
                                    join_request_row *out)
 {
 	const char *params[] = {(const char *)hash};
 	const int lengths[] = {32};
 	const int formats[] = {1};
 	us_err rc = one_join(c, a,
-	                     lock ? "SELECT " JOIN_COLUMNS " FROM link_join_requests r"
-	                            " WHERE r.token_hash = $1 AND r.state = 'pending'"
-	                            " AND r.expires_at > now() FOR UPDATE"
-	                          : "SELECT " JOIN_COLUMNS " FROM link_join_requests r"
-	                            " WHERE r.token_hash = $1",
+	                     "SELECT " JOIN_COLUMNS " FROM link_join_requests r WHERE r.token_hash = $1",
 	                     1, params, lengths, formats, out);
-	if (rc != US_OK)
-		return rc;
-	const char *link_params[] = {out->id};
-	return one_link(c, a,
-	                "SELECT " LINK_COLUMNS " FROM links WHERE id ="
-	                " (SELECT link_id FROM link_join_requests WHERE id = $1)",
-	                1, link_params, NULL, NULL, &out->link);
+	return with_link(c, a, rc, out);
 }
 
-us_err store_join_request_close(PGconn *c, const char *id, const char *state)
+us_err store_join_request_mailed(PGconn *c, const char *link_id, const char *email,
+                                 const char *request_id)
 {
-	const char *params[] = {id, state};
+	const char *params[] = {link_id, email, request_id};
 	return us_db_exec(c,
-	                  "UPDATE link_join_requests SET state = $2, decided_at = now()"
-	                  " WHERE id = $1 AND state = 'pending'",
-	                  2, params, NULL);
+	                  "WITH awaiting AS (UPDATE link_claims SET claim_pid = NULL"
+	                  "  WHERE link_id = $1 AND email = $2 AND join_request_id = $3)"
+	                  "UPDATE link_join_requests SET sealed_token = NULL WHERE id = $3",
+	                  3, params, NULL);
 }

@@ -32,6 +32,7 @@ typedef struct inv_row {
 	char *accepted_user_id; /* "" until known */
 	char *created_micros;   /* created_at in microseconds: the list's keyset position */
 	char *invited_by_principal; /* "" unless a service principal invited (invited_by "") */
+	char *accept_request_hash;  /* the claiming request's (inv_request_hash), "" when none */
 } inv_row;
 
 /* What a new batch shares. */
@@ -83,9 +84,14 @@ US_MUST_USE us_err store_notify_outbox(PGconn *c);
 US_MUST_USE us_err store_get_by_id(PGconn *c, us_arena *a, const char *id, inv_row *out);
 US_MUST_USE us_err store_get_by_token(PGconn *c, us_arena *a, const uint8_t *hash, inv_row *out);
 
-/* pending (unexpired) → accepting, stamping the start and the user when known. True when
- * this call took it. */
-US_MUST_USE us_err store_claim(PGconn *c, const char *id, const char *user_id, bool *claimed);
+/* The invitation, locked until the transaction ends (a retried accept resumes under it,
+ * apart from the recovery loop). */
+US_MUST_USE us_err store_get_locked(PGconn *c, us_arena *a, const char *id, inv_row *out);
+
+/* pending (unexpired) → accepting, stamping the start, the user when known and the
+ * request's hash. True when this call took it. */
+US_MUST_USE us_err store_claim(PGconn *c, const char *id, const char *user_id,
+                               const char *request_hash, bool *claimed);
 
 /* accepting → pending: the accept could not start (no user was created). */
 US_MUST_USE us_err store_release(PGconn *c, const char *id);
@@ -195,14 +201,64 @@ US_MUST_USE us_err store_link_get(PGconn *c, us_arena *a, const char *account_id
 US_MUST_USE us_err store_link_delete(PGconn *c, us_arena *a, const char *account_id,
                                      const char *subaccount_id, link_row *out);
 US_MUST_USE us_err store_link_by_token(PGconn *c, us_arena *a, const uint8_t *hash, link_row *out);
-/* Counts one use if the link is active, unexpired and not used up; *taken says if it was,
- * and *uses is then the count with this one. */
-US_MUST_USE us_err store_link_take_use(PGconn *c, const char *link_id, bool *taken,
-                                       unsigned *uses);
-/* Gives back a use whose join did not happen. */
-US_MUST_USE us_err store_link_give_back_use(PGconn *c, const char *link_id);
-US_MUST_USE us_err store_link_record_join(PGconn *c, const char *link_id, const char *user_id,
-                                          const char *email, const char *membership_id);
+US_MUST_USE us_err store_link_by_id(PGconn *c, us_arena *a, const char *id, link_row *out);
+
+/* A join through a link in progress (a claim: docs/invitations.md has its states), or
+ * one finished (join_request_id "", working false). */
+typedef struct link_claim_row {
+	char *link_id, *email;
+	char *user_id;         /* the joiner; "" until known (a new user not created yet) */
+	unsigned use_number;   /* which use of the link it took */
+	char *request_hash;    /* the joining request's (inv_request_hash) */
+	char *join_request_id; /* "" until the address's owner is asked to confirm it */
+	bool working;          /* its steps are being taken (or were, by a session now gone) */
+} link_claim_row;
+
+/* Takes a use of the link for email, if the link is active, unexpired and not used up,
+ * and records the claim as this session's (user_id and join_request_id may be NULL);
+ * *taken says if it was, *use which use it is. ALREADY_EXISTS, with nothing taken, when
+ * email has a claim on the link. */
+US_MUST_USE us_err store_link_claim(PGconn *c, const char *link_id, const char *email,
+                                    const char *user_id, const char *request_hash,
+                                    const char *join_request_id, bool *taken, unsigned *use);
+/* The claim of email on the link (locked until the transaction ends when lock); NOT_FOUND
+ * when none. */
+US_MUST_USE us_err store_link_claim_get(PGconn *c, us_arena *a, const char *link_id,
+                                        const char *email, bool lock, link_claim_row *out);
+/* Makes a working claim this session's when nobody attends to it (its session is gone, it
+ * was let go, or it has been working for stale_s); *taken says if it did. */
+US_MUST_USE us_err store_link_claim_take_over(PGconn *c, const char *link_id, const char *email,
+                                              int64_t stale_s, bool *taken);
+/* This session stops working on the claim (its step failed): a retry or the recovery loop
+ * may take it over at once. */
+US_MUST_USE us_err store_link_claim_let_go(PGconn *c, const char *link_id, const char *email);
+/* Records the joiner of a working claim; *kept is false when the claim is gone. */
+US_MUST_USE us_err store_link_claim_user(PGconn *c, const char *link_id, const char *email,
+                                         const char *user_id, bool *kept);
+/* Drops the claim and gives its use back, cancelling its confirmation request: the join
+ * did not happen. */
+US_MUST_USE us_err store_link_release(PGconn *c, const char *link_id, const char *email);
+/* The claim becomes a join of the user with the membership, its confirmation request
+ * joined; *done is false when the claim is gone. */
+US_MUST_USE us_err store_link_complete(PGconn *c, const char *link_id, const char *email,
+                                       const char *user_id, const char *membership_id,
+                                       bool *done);
+/* The latest finished join of email through the link (with its request); NOT_FOUND when
+ * none. */
+US_MUST_USE us_err store_link_join_get(PGconn *c, us_arena *a, const char *link_id,
+                                       const char *email, link_claim_row *out);
+/* The user's join through the link, recorded with its use; NOT_FOUND when none. */
+US_MUST_USE us_err store_link_join_of_user(PGconn *c, us_arena *a, const char *link_id,
+                                           const char *user_id, link_claim_row *out);
+/* A working claim nobody attends to (see store_link_claim_take_over), locked for this
+ * transaction; NOT_FOUND when none. */
+US_MUST_USE us_err store_unattended_link_claim(PGconn *c, us_arena *a, int64_t stale_s,
+                                               link_claim_row *out);
+/* A claim awaiting a confirmation that lapsed (its request expired, or was closed), locked
+ * for this transaction; *unconfirmed when the request merely expired. NOT_FOUND when
+ * none. */
+US_MUST_USE us_err store_lapsed_link_claim(PGconn *c, us_arena *a, link_claim_row *out,
+                                           bool *unconfirmed);
 
 typedef struct link_join_row {
 	char *link_id, *user_id, *email, *membership_id, *joined_at, *subaccount_id;
@@ -219,21 +275,26 @@ typedef struct join_request_row {
 	bool expired;
 	char *expires_at;   /* RFC 3339 */
 	char *expires_text; /* "2026-11-30 16:00 UTC", for emails */
+	char *sealed_token; /* until its email is handed over; "" after */
 	link_row link;
 } join_request_row;
 
-/* A pending join of user_id through the link, replacing one they had; expires in hours. */
+/* The confirmation request of the claim of email on the link (which the caller holds
+ * locked), for user_id, expiring in hours; a pending request of the user through the link
+ * is replaced. */
 US_MUST_USE us_err store_join_request_open(PGconn *c, us_arena *a, const char *link_id,
-                                           const char *user_id, const char *email,
-                                           const char *token_hash_hex, unsigned hours,
-                                           join_request_row *out);
+                                           const char *email, const char *user_id,
+                                           const char *token_hash_hex, const char *sealed_token,
+                                           unsigned hours, join_request_row *out);
 
-/* The request a token opens, with its link; NOT_FOUND when none. With lock, only a
- * pending, unexpired one, locked until the transaction ends. */
+/* A request by id, or by its token's hash, with its link; NOT_FOUND when none. */
+US_MUST_USE us_err store_join_request_get(PGconn *c, us_arena *a, const char *id,
+                                          join_request_row *out);
 US_MUST_USE us_err store_join_request_by_token(PGconn *c, us_arena *a, const uint8_t *hash,
-                                               bool lock, join_request_row *out);
+                                               join_request_row *out);
 
-/* pending → state ("joined" or "cancelled"). */
-US_MUST_USE us_err store_join_request_close(PGconn *c, const char *id, const char *state);
+/* Its email is handed over: the claim awaits the confirmation, the sealed token goes. */
+US_MUST_USE us_err store_join_request_mailed(PGconn *c, const char *link_id, const char *email,
+                                             const char *request_id);
 
 #endif

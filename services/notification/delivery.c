@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "compose.h"
 #include "db.h"
+#include "fault.h"
 #include "log.h"
 #include "mime.h"
 #include "policy.h"
@@ -203,6 +204,8 @@ static void deliver_batch(worker *w, const store_message *msgs, size_t n, us_are
 			continue;
 		send_result r;
 		attempt(w, arena, &msgs[i], &r);
+		if (r.outcome == SEND_OK)
+			us_fault_point("delivery.after_send");
 		ok = decide(&msgs[i], &r, arena, &results[done]);
 		done += ok;
 	}
@@ -235,6 +238,7 @@ static int64_t run_once(worker *w)
 		return poll;
 	}
 	if (n > 0) {
+		us_fault_point("delivery.after_claim");
 		deliver_batch(w, msgs, n, arena);
 		wait = 0;
 	} else if (store_next_due_ms(w->db, &wait) != US_OK || wait < 0 || wait > poll) {

@@ -245,7 +245,8 @@ static char *decode_subject(us_arena *a, char *s)
 	return out;
 }
 
-/* The first /i/<token> in the message, with quoted-printable soft breaks removed. */
+/* The first /i/<token> (an invitation) or /j/<token> (a link join's confirmation) in the
+ * message, with quoted-printable soft breaks removed. */
 static char *find_token(us_arena *a, const char *text)
 {
 	char *flat = us_arena_strdup(a, text);
@@ -260,7 +261,9 @@ static char *find_token(us_arena *a, const char *text)
 		}
 	}
 	*w = '\0';
-	for (char *p = strstr(flat, "/i/"); p != NULL; p = strstr(p + 1, "/i/")) {
+	for (char *p = flat; (p = strchr(p, '/')) != NULL; p++) {
+		if ((p[1] != 'i' && p[1] != 'j') || p[2] != '/')
+			continue;
 		size_t len = strspn(p + 3, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
 		if (len == US_TOKEN_TEXT_LEN)
 			return us_arena_strndup(a, p + 3, len);

@@ -59,7 +59,7 @@ typedef struct ut_email {
 	char *subject;
 	char *message_id;
 	char *text;  /* the whole file */
-	char *token; /* the first /i/<token> link, or NULL */
+	char *token; /* the first /i/<token> or /j/<token> link, or NULL */
 } ut_email;
 
 /* Waits up to timeout_ms for the n-th (0-based) spooled email to recipient whose subject

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <netinet/in.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -158,6 +159,8 @@ void ut_bin(const char *name, char *out, size_t size)
 /* Ports below Linux's ephemeral range (32768 up), so no outgoing connection takes one
  * while its daemon is down for a restart; spread at random so parallel tests rarely
  * meet, and checked free by binding. */
+#define START_DEADLINE_MS 60000 /* generous: a sanitized daemon on a loaded machine */
+
 #define PORT_LOW 20000
 #define PORT_SPAN 12000
 
@@ -345,6 +348,270 @@ void ut_system_export_urls(const ut_system *sys)
 	}
 }
 
+/* --- the processes the harness starts --- */
+
+/* Every process started here and not yet reaped. Each dies with this process
+ * (PR_SET_PDEATHSIG: a crash, an abort or ctest's timeout kill included), and stop_leftovers
+ * (atexit) stops those a failed test left behind. */
+#define MAX_CHILDREN 64
+static pid_t children[MAX_CHILDREN];
+/* A problem found where cmocka cannot fail the program (its 1.1.5 returns 0 after a failed
+ * group teardown): stop_leftovers makes the exit status 1. */
+static bool problems_seen;
+
+#define STOP_DEADLINE_MS 60000 /* SIGTERM to exit, for a sanitized daemon on a loaded machine */
+
+static void child_add(pid_t pid)
+{
+	for (size_t i = 0; i < MAX_CHILDREN; i++) {
+		if (children[i] == 0) {
+			children[i] = pid;
+			return;
+		}
+	}
+	kill(pid, SIGKILL);
+	fail_msg("more than %d processes started by one test", MAX_CHILDREN);
+}
+
+static void child_remove(pid_t pid)
+{
+	for (size_t i = 0; i < MAX_CHILDREN; i++) {
+		if (children[i] == pid)
+			children[i] = 0;
+	}
+}
+
+/* Waits up to timeout_ms for pid to end; returns its wait status, or -1 when it still runs. */
+static int reap(pid_t pid, int timeout_ms)
+{
+	int64_t deadline = us_monotonic_ms() + timeout_ms;
+	for (;;) {
+		int status;
+		pid_t got = waitpid(pid, &status, WNOHANG);
+		if (got == pid) {
+			child_remove(pid);
+			return status;
+		}
+		if (got < 0) {
+			/* Reaped by the test itself: nothing left to judge. */
+			child_remove(pid);
+			return 0;
+		}
+		if (us_monotonic_ms() >= deadline)
+			return -1;
+		usleep(10 * 1000);
+	}
+}
+
+static void stop_leftovers(void)
+{
+	size_t left = 0;
+	for (size_t i = 0; i < MAX_CHILDREN; i++) {
+		if (children[i] != 0) {
+			kill(children[i], SIGTERM);
+			left++;
+		}
+	}
+	for (size_t i = 0; i < MAX_CHILDREN; i++) {
+		pid_t pid = children[i];
+		if (pid != 0 && reap(pid, 10000) == -1) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+		}
+		children[i] = 0;
+	}
+	if (left > 0) {
+		fprintf(stderr, "harness: stopped %zu processes the test left running\n", left);
+		problems_seen = true;
+	}
+	if (problems_seen) {
+		fprintf(stderr, "harness: failing: a started process misbehaved (see above)\n");
+		fflush(NULL);
+		_exit(1);
+	}
+}
+
+/* Fails the test, and the program even where cmocka would only report it. */
+#define harness_fail(...)                                                                       \
+	do {                                                                                        \
+		problems_seen = true;                                                                   \
+		fail_msg(__VA_ARGS__);                                                                  \
+	} while (0)
+
+pid_t ut_spawn(char *const argv[], char *const envp[], const char *out_path)
+{
+	static bool registered;
+	if (!registered) {
+		atexit(stop_leftovers);
+		registered = true;
+	}
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid < 0)
+		fail_msg("fork: %s", strerror(errno));
+	if (pid == 0) {
+		/* Only async-signal-safe calls between fork and exec. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+		int fd = open(out_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0)
+			_exit(127);
+		signal(SIGPIPE, SIG_DFL);
+		execve(argv[0], argv, envp != NULL ? envp : environ);
+		_exit(127);
+	}
+	child_add(pid);
+	return pid;
+}
+
+int ut_reap(pid_t pid, int timeout_ms)
+{
+	return reap(pid, timeout_ms);
+}
+
+static void describe_status(int status, char *out, size_t size)
+{
+	if (WIFEXITED(status))
+		snprintf(out, size, "exited with status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(out, size, "was killed by signal %d (%s)", WTERMSIG(status),
+		         strsignal(WTERMSIG(status)));
+	else
+		snprintf(out, size, "ended with wait status %d", status);
+}
+
+static void add_problem(ut_system *sys, const ut_daemon *d, const char *fmt, ...)
+{
+	size_t len = strlen(sys->problems);
+	if (len + 2 >= sizeof(sys->problems))
+		return;
+	len += (size_t)snprintf(sys->problems + len, sizeof(sys->problems) - len, "usher-%sd ",
+	                        d->name);
+	if (len >= sizeof(sys->problems))
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(sys->problems + len, sizeof(sys->problems) - len, fmt, ap);
+	va_end(ap);
+	len = strlen(sys->problems);
+	if (len + 1 < sizeof(sys->problems))
+		strcat(sys->problems, "\n");
+}
+
+/* A daemon asked to stop (SIGTERM) must exit 0; one the test killed, or whose armed fault
+ * or SMTP sink killed it, must have died of SIGKILL. Anything else is a problem. */
+static void judge_end(ut_system *sys, const ut_daemon *d, int status, bool asked_to_stop)
+{
+	bool fine = asked_to_stop ? WIFEXITED(status) && WEXITSTATUS(status) == 0
+	                          : WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+	if (fine)
+		return;
+	char how[96];
+	describe_status(status, how, sizeof(how));
+	add_problem(sys, d, "%s%s", how, asked_to_stop ? " after SIGTERM" : "");
+}
+
+/* What a sanitizer writes when it finds something (ThreadSanitizer warns, then goes on). */
+static const char *const sanitizer_marks[] = {
+	"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "UndefinedBehaviorSanitizer",
+	"runtime error", "WARNING: ThreadSanitizer", "ERROR: ThreadSanitizer",
+};
+
+/* The first line of the daemon's log with a sanitizer's report in it (0: none). */
+static long sanitizer_report_line(const ut_daemon *d, char *text, size_t size)
+{
+	FILE *f = fopen(d->log_path, "r");
+	if (f == NULL)
+		return 0;
+	char line[4096];
+	long number = 0, found = 0;
+	while (found == 0 && fgets(line, sizeof(line), f) != NULL) {
+		number++;
+		for (size_t i = 0; i < sizeof(sanitizer_marks) / sizeof(sanitizer_marks[0]); i++) {
+			if (strstr(line, sanitizer_marks[i]) != NULL) {
+				size_t len = strcspn(line, "\n");
+				if (len >= size)
+					len = size - 1;
+				memcpy(text, line, len);
+				text[len] = '\0';
+				found = number;
+				break;
+			}
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/* Prints the daemon's log from line first (1-based) for at most max lines; first 0: its
+ * last max lines. */
+static void print_log_lines(const ut_daemon *d, long first, long max)
+{
+	FILE *f = fopen(d->log_path, "r");
+	if (f == NULL)
+		return;
+	char line[4096];
+	long total = 0;
+	if (first == 0) {
+		while (fgets(line, sizeof(line), f) != NULL)
+			total++;
+		first = total > max ? total - max + 1 : 1;
+		rewind(f);
+	}
+	fprintf(stderr, "--- %s (from line %ld) ---\n", d->log_path, first);
+	for (long n = 1; fgets(line, sizeof(line), f) != NULL && n < first + max; n++) {
+		if (n >= first)
+			fputs(line, stderr);
+	}
+	fclose(f);
+}
+
+/* The number of the first line at or after from with needle in it, or 0. */
+static long find_in_log(const ut_daemon *d, const char *needle, long from, long *lines)
+{
+	FILE *f = fopen(d->log_path, "r");
+	if (f == NULL)
+		return 0;
+	char line[8192];
+	long number = 0, found = 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		size_t len = strlen(line);
+		if (len > 0 && line[len - 1] != '\n' && !feof(f))
+			continue; /* the rest of a longer line follows as another piece */
+		number++;
+		if (found == 0 && needle != NULL && number >= from && strstr(line, needle) != NULL)
+			found = number;
+	}
+	fclose(f);
+	if (lines != NULL)
+		*lines = number;
+	return found;
+}
+
+long ut_log_wait(const ut_daemon *d, const char *needle, long from, int timeout_ms)
+{
+	int64_t deadline = us_monotonic_ms() + timeout_ms;
+	for (;;) {
+		long found = find_in_log(d, needle, from, NULL);
+		if (found > 0 || us_monotonic_ms() > deadline)
+			return found;
+		usleep(20 * 1000);
+	}
+}
+
+long ut_log_lines(const ut_daemon *d)
+{
+	long lines = 0;
+	find_in_log(d, NULL, 0, &lines);
+	return lines;
+}
+
+static void print_log(const ut_daemon *d)
+{
+	print_log_lines(d, 0, 200);
+}
+
 /* Asks Health/Check once; true when SERVING. */
 static bool serving(const char *url)
 {
@@ -367,18 +634,6 @@ static bool serving(const char *url)
 	return ok;
 }
 
-static void print_log(const ut_daemon *d)
-{
-	FILE *f = fopen(d->log_path, "r");
-	if (f == NULL)
-		return;
-	char line[1024];
-	fprintf(stderr, "--- %s ---\n", d->log_path);
-	while (fgets(line, sizeof(line), f) != NULL)
-		fputs(line, stderr);
-	fclose(f);
-}
-
 /* Adds "NAME=value" unless env already sets NAME. */
 static void add_default(char **env, size_t *n, const char *setting)
 {
@@ -396,6 +651,8 @@ void ut_system_start(ut_system *sys, int which)
 	char binary[512], name[64];
 	snprintf(name, sizeof(name), "usher-%sd", d->name);
 	ut_bin(name, binary, sizeof(binary));
+	if (d->pid != 0)
+		fail_msg("%s is already running (pid %d)", name, (int)d->pid);
 
 	/* The daemon's environment: the test's extra settings first, which win, then the
 	 * harness's defaults for whatever they leave unset, then this process's own. */
@@ -404,8 +661,11 @@ void ut_system_start(ut_system *sys, int which)
 	char database_setting[600];
 	char *env[256];
 	size_t n = 0;
-	for (size_t i = 0; i < 16 && sys->extra_env[i] != NULL; i++)
+	d->fault_armed = false;
+	for (size_t i = 0; i < 16 && sys->extra_env[i] != NULL; i++) {
 		env[n++] = (char *)sys->extra_env[i];
+		d->fault_armed = d->fault_armed || strncmp(sys->extra_env[i], "USHER_FAULT=", 12) == 0;
+	}
 	ut_db_role_url(&sys->db, d->name, db_url, sizeof(db_url));
 	snprintf(database_setting, sizeof(database_setting), "DATABASE_URL=%s", db_url);
 	if (which != UT_GATEWAY)
@@ -442,31 +702,26 @@ void ut_system_start(ut_system *sys, int which)
 		add_default(env, &n, *e);
 	env[n] = NULL;
 
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, d->log_path,
-	                                 O_WRONLY | O_CREAT | O_APPEND, 0644);
-	posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
 	char *argv[] = {binary, NULL};
-	int rv = posix_spawn(&d->pid, binary, &fa, NULL, argv, env);
-	posix_spawn_file_actions_destroy(&fa);
-	if (rv != 0)
-		fail_msg("could not start %s: %s", binary, strerror(rv));
+	d->pid = ut_spawn(argv, env, d->log_path);
 
-	int64_t deadline = us_monotonic_ms() + 20000;
+	int64_t deadline = us_monotonic_ms() + START_DEADLINE_MS;
 	while (us_monotonic_ms() < deadline) {
 		if (serving(d->url))
 			return;
 		int status;
 		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+			child_remove(d->pid);
 			d->pid = 0;
 			print_log(d);
-			fail_msg("%s exited while starting (status %d)", name, status);
+			char how[96];
+			describe_status(status, how, sizeof(how));
+			fail_msg("%s %s while starting", name, how);
 		}
 		usleep(50 * 1000);
 	}
 	print_log(d);
-	fail_msg("%s did not become healthy", name);
+	fail_msg("%s did not become healthy within %d s", name, START_DEADLINE_MS / 1000);
 }
 
 void ut_system_start_all(ut_system *sys)
@@ -481,42 +736,77 @@ int ut_system_signal(ut_system *sys, int which, int sig, int timeout_ms, int64_t
 	if (d->pid == 0)
 		return -1;
 	int64_t start = us_monotonic_ms();
-	kill(d->pid, sig);
-	for (;;) {
-		int status;
-		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
-			d->pid = 0;
-			if (took_ms != NULL)
-				*took_ms = us_monotonic_ms() - start;
-			return status;
-		}
-		if (us_monotonic_ms() - start > timeout_ms) {
-			if (took_ms != NULL)
-				*took_ms = us_monotonic_ms() - start;
-			return -1;
-		}
-		usleep(10 * 1000);
-	}
+	if (sig != 0)
+		kill(d->pid, sig);
+	int status = reap(d->pid, timeout_ms);
+	if (took_ms != NULL)
+		*took_ms = us_monotonic_ms() - start;
+	if (status == -1)
+		return -1;
+	d->pid = 0;
+	judge_end(sys, d, status, sig == SIGTERM || sig == SIGINT);
+	return status;
+}
+
+int ut_system_wait(ut_system *sys, int which, int timeout_ms)
+{
+	return ut_system_signal(sys, which, 0, timeout_ms, NULL);
 }
 
 void ut_system_teardown(ut_system *sys)
 {
+	if (sys->dir[0] == '\0')
+		return; /* never set up, or torn down already */
 	for (int i = 0; i < UT_N_DAEMONS; i++) {
-		if (sys->daemons[i].pid == 0)
+		ut_daemon *d = &sys->daemons[i];
+		if (d->pid == 0)
 			continue;
-		if (ut_system_signal(sys, i, SIGTERM, 5000, NULL) == -1 && sys->daemons[i].pid != 0) {
-			kill(sys->daemons[i].pid, SIGKILL);
-			waitpid(sys->daemons[i].pid, NULL, 0);
-			sys->daemons[i].pid = 0;
+		int status;
+		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+			child_remove(d->pid);
+			d->pid = 0;
+			if (!(d->fault_armed && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)) {
+				char how[96];
+				describe_status(status, how, sizeof(how));
+				add_problem(sys, d, "%s during the test", how);
+			}
+			continue;
+		}
+		if (ut_system_signal(sys, i, SIGTERM, STOP_DEADLINE_MS, NULL) == -1) {
+			kill(d->pid, SIGKILL);
+			reap(d->pid, STOP_DEADLINE_MS);
+			d->pid = 0;
+			add_problem(sys, d, "did not stop within %d s of SIGTERM", STOP_DEADLINE_MS / 1000);
 		}
 	}
+	bool print[UT_N_DAEMONS] = {false};
+	long report_at[UT_N_DAEMONS] = {0};
+	for (int i = 0; i < UT_N_DAEMONS; i++) {
+		char line[300];
+		report_at[i] = sanitizer_report_line(&sys->daemons[i], line, sizeof(line));
+		if (report_at[i] > 0)
+			add_problem(sys, &sys->daemons[i], "logged a sanitizer report: %s", line);
+		print[i] = report_at[i] > 0 || strstr(sys->problems, sys->daemons[i].name) != NULL;
+	}
 	ut_db_drop(&sys->db);
-	if (getenv("UT_KEEP") == NULL && sys->dir[0] != '\0') {
+	char dir[sizeof(sys->dir)];
+	memcpy(dir, sys->dir, sizeof(dir));
+	bool failed = sys->problems[0] != '\0';
+	if (!failed && getenv("UT_KEEP") == NULL) {
 		for (int i = 0; i < UT_N_DAEMONS; i++)
 			unlink(sys->daemons[i].log_path);
-		unlink(sys->callers_file);
-		rmdir(sys->dir);
+		char *argv[] = {"/bin/rm", "-rf", sys->dir, NULL};
+		ut_run(argv, NULL, false, NULL);
 	}
+	sys->dir[0] = '\0';
+	if (!failed)
+		return;
+	for (int i = 0; i < UT_N_DAEMONS; i++) {
+		if (print[i])
+			print_log_lines(&sys->daemons[i], report_at[i], report_at[i] > 0 ? 120 : 60);
+	}
+	harness_fail("the daemons did not end well (their logs are kept in %s):\n%s", dir,
+	             sys->problems);
 }
 
 int ut_run(char *const argv[], char *const envp[], bool with_stderr, char **out)
@@ -529,7 +819,10 @@ int ut_run(char *const argv[], char *const envp[], bool with_stderr, char **out)
 	posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
 	if (with_stderr)
 		posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDERR_FILENO);
+	/* Only stdout (and stderr) hold the pipe: a daemon the program starts (pg_ctl's
+	 * postmaster) must not keep it open, or the read below never ends. */
 	posix_spawn_file_actions_addclose(&fa, pipefd[0]);
+	posix_spawn_file_actions_addclose(&fa, pipefd[1]);
 	pid_t pid;
 	int rv = posix_spawn(&pid, argv[0], &fa, NULL, argv, envp != NULL ? envp : environ);
 	posix_spawn_file_actions_destroy(&fa);
@@ -560,24 +853,6 @@ int ut_run(char *const argv[], char *const envp[], bool with_stderr, char **out)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-int ut_system_wait(ut_system *sys, int which, int timeout_ms)
-{
-	ut_daemon *d = &sys->daemons[which];
-	if (d->pid == 0)
-		return -1;
-	int64_t deadline = us_monotonic_ms() + timeout_ms;
-	for (;;) {
-		int status;
-		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
-			d->pid = 0;
-			return status;
-		}
-		if (us_monotonic_ms() > deadline)
-			return -1;
-		usleep(10 * 1000);
-	}
-}
-
 /* --- the SMTP sink --- */
 
 static void sink_spawn(ut_sink *sink)
@@ -597,17 +872,9 @@ static void sink_spawn(ut_sink *sink)
 		argv[n++] = sink->flags[i];
 	argv[n] = NULL;
 
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, log_path, O_WRONLY | O_CREAT | O_APPEND,
-	                                 0644);
-	posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
-	int rv = posix_spawn(&sink->pid, argv[0], &fa, NULL, (char *const *)argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	if (rv != 0)
-		fail_msg("could not start the SMTP sink: %s", strerror(rv));
+	sink->pid = ut_spawn((char *const *)argv, NULL, log_path);
 
-	int64_t deadline = us_monotonic_ms() + 10000;
+	int64_t deadline = us_monotonic_ms() + START_DEADLINE_MS;
 	while (us_monotonic_ms() < deadline) {
 		FILE *f = fopen(port_file, "r");
 		if (f != NULL) {
@@ -617,6 +884,7 @@ static void sink_spawn(ut_sink *sink)
 				return;
 		}
 		if (waitpid(sink->pid, NULL, WNOHANG) == sink->pid) {
+			child_remove(sink->pid);
 			sink->pid = 0;
 			fail_msg("the SMTP sink exited while starting; see %s", log_path);
 		}
@@ -639,9 +907,27 @@ void ut_sink_stop(ut_sink *sink)
 {
 	if (sink->pid == 0)
 		return;
-	kill(sink->pid, SIGTERM);
-	waitpid(sink->pid, NULL, 0);
+	pid_t pid = sink->pid;
 	sink->pid = 0;
+	int status;
+	if (waitpid(pid, &status, WNOHANG) == pid) {
+		child_remove(pid);
+		char how[96];
+		describe_status(status, how, sizeof(how));
+		harness_fail("the SMTP sink %s during the test; see %s/sink.log", how, sink->dir);
+	}
+	kill(pid, SIGTERM);
+	status = reap(pid, STOP_DEADLINE_MS);
+	if (status == -1) {
+		kill(pid, SIGKILL);
+		reap(pid, STOP_DEADLINE_MS);
+		harness_fail("the SMTP sink did not stop on SIGTERM; see %s/sink.log", sink->dir);
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		char how[96];
+		describe_status(status, how, sizeof(how));
+		harness_fail("the SMTP sink %s after SIGTERM; see %s/sink.log", how, sink->dir);
+	}
 }
 
 void ut_sink_resume(ut_sink *sink)
@@ -652,11 +938,14 @@ void ut_sink_resume(ut_sink *sink)
 
 void ut_sink_teardown(ut_sink *sink)
 {
+	if (sink->dir[0] == '\0')
+		return;
 	ut_sink_stop(sink);
-	if (getenv("UT_KEEP") != NULL || sink->dir[0] == '\0')
+	if (getenv("UT_KEEP") != NULL)
 		return;
 	char *argv[] = {"/bin/rm", "-rf", sink->dir, NULL};
 	ut_run(argv, NULL, false, NULL);
+	sink->dir[0] = '\0';
 }
 
 void ut_sink_url(const ut_sink *sink, char *out, size_t size)
@@ -864,4 +1153,95 @@ char *ut_mail_part(const char *data, const char *content_type)
 		return qp ? decode_qp(body, len) : strndup(body, len);
 	}
 	return NULL;
+}
+
+long ut_sink_count(const ut_sink *sink, const char *rcpt, const char *needle, long *copies,
+                   bool *identical)
+{
+	ut_mail *mails;
+	size_t n = ut_sink_mails(sink, &mails);
+	char **ids = calloc(n + 1, sizeof(*ids));
+	const char **first = calloc(n + 1, sizeof(*first));
+	assert_true(ids != NULL && first != NULL);
+	size_t n_ids = 0;
+	*copies = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(mails[i].rcpt_to, rcpt) != 0)
+			continue;
+		char *subject = ut_mail_header(mails[i].data, "Subject");
+		bool match = subject != NULL && strstr(subject, needle) != NULL;
+		free(subject);
+		if (!match)
+			continue;
+		(*copies)++;
+		char *id = ut_mail_header(mails[i].data, "Message-ID");
+		size_t k = 0;
+		while (k < n_ids && (id == NULL || strcmp(ids[k], id) != 0))
+			k++;
+		if (k < n_ids) {
+			*identical = *identical && strcmp(first[k], mails[i].data) == 0;
+			free(id);
+		} else if (id != NULL) {
+			ids[n_ids] = id;
+			first[n_ids++] = mails[i].data;
+		}
+	}
+	for (size_t k = 0; k < n_ids; k++)
+		free(ids[k]);
+	free(ids);
+	free(first);
+	ut_mails_free(mails, n);
+	return (long)n_ids;
+}
+
+void ut_sink_wait_token(const ut_sink *sink, const char *rcpt, size_t nth, int timeout_ms,
+                        char *token, size_t size)
+{
+	static const char token_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	                                  "0123456789-_";
+	int64_t deadline = us_monotonic_ms() + timeout_ms;
+	for (;;) {
+		ut_mail *mails;
+		size_t n = ut_sink_mails(sink, &mails);
+		size_t seen = 0;
+		bool found = false;
+		for (size_t i = 0; i < n && !found; i++) {
+			char *subject = ut_mail_header(mails[i].data, "Subject");
+			bool match = strcmp(mails[i].rcpt_to, rcpt) == 0 && subject != NULL &&
+			             strncmp(subject, "Invitation", 10) == 0;
+			free(subject);
+			if (!match || seen++ != nth)
+				continue;
+			char *text = ut_mail_part(mails[i].data, "text/plain");
+			char *link = text != NULL ? strstr(text, "/i/") : NULL;
+			if (link != NULL) {
+				snprintf(token, size, "%.*s", (int)strspn(link + 3, token_chars), link + 3);
+				found = true;
+			}
+			free(text);
+		}
+		ut_mails_free(mails, n);
+		if (found)
+			return;
+		if (us_monotonic_ms() > deadline)
+			fail_msg("no invitation email %zu reached %s in %d ms", nth, rcpt, timeout_ms);
+		usleep(50 * 1000);
+	}
+}
+
+long ut_db_number(const ut_db *db, const char *fmt, ...)
+{
+	char sql[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(sql, sizeof(sql), fmt, ap);
+	va_end(ap);
+	PGconn *conn = ut_db_admin(db);
+	PGresult *res = PQexec(conn, sql);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		fail_msg("%s\n  in: %s", PQresultErrorMessage(res), sql);
+	long n = atol(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	PQfinish(conn);
+	return n;
 }

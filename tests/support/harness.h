@@ -1,5 +1,18 @@
 /* Test support: a fresh database per test in the throwaway cluster that `./usher test`
- * starts, the daemons as real processes against it, and helpers to run the CLI. */
+ * starts, the daemons as real processes against it, and helpers to run the CLI.
+ *
+ * Strict about the processes it starts (daemons, the SMTP sink):
+ * - a test fails when a daemon ends in a way the test did not cause (ut_system_signal and
+ *   ut_system_wait judge each end: SIGTERM must give exit 0; a death the test caused, by
+ *   SIGKILL or an armed USHER_FAULT, must be SIGKILL), when one ended during the test on
+ *   its own, or when its log holds a sanitizer's report (AddressSanitizer, LeakSanitizer,
+ *   UndefinedBehaviorSanitizer, ThreadSanitizer, "runtime error"): ut_system_teardown
+ *   says which and prints the log;
+ * - every started process dies with the test program (PR_SET_PDEATHSIG, so a crash, an
+ *   abort or ctest's timeout included; start them from the main thread, whose exit that
+ *   signal follows), and those a failing test left behind are stopped at exit;
+ * - a problem found in a fixture fails the program even where cmocka 1.1.5 only prints
+ *   it (a failed group teardown): the exit status becomes 1. */
 #ifndef UT_HARNESS_H
 #define UT_HARNESS_H
 
@@ -51,6 +64,7 @@ typedef struct ut_daemon {
 	char url[160];      /* its RPC address */
 	char log_path[256];
 	pid_t pid;          /* 0 when not running */
+	bool fault_armed;   /* started with USHER_FAULT: a SIGKILL may come from itself */
 } ut_daemon;
 
 typedef struct ut_system {
@@ -65,6 +79,7 @@ typedef struct ut_system {
 	 * daemon reads (RPC_CALLERS_FILE): the five daemons and the test process's key. */
 	char signing_keys[UT_N_DAEMONS][US_CALLER_SECRET_TEXT_LEN + 1];
 	char callers_file[160];
+	char problems[2048]; /* how daemons ended badly, one line each; see the top */
 } ut_system;
 
 /* The key this test process signs with: made once, trusted by every system the harness
@@ -101,20 +116,40 @@ void ut_system_start(ut_system *sys, int which);
 /* Starts all five. */
 void ut_system_start_all(ut_system *sys);
 
-/* Sends sig and waits up to timeout_ms for the process to end; returns its wait status
- * (or -1 when it did not end) and the time it took in *took_ms. */
+/* Sends sig (0: none, wait for an end the test caused otherwise) and waits up to
+ * timeout_ms for the process to end; returns its wait status (or -1 when it did not end)
+ * and the time it took in *took_ms. The end is judged (see the top): after SIGTERM or
+ * SIGINT it must be exit 0, else death by SIGKILL; ut_system_teardown reports a bad one. */
 int ut_system_signal(ut_system *sys, int which, int sig, int timeout_ms, int64_t *took_ms);
 
-/* Stops whatever runs (SIGTERM, then SIGKILL), drops the database, removes the
- * directory unless the test failed. */
+/* Stops whatever runs (SIGTERM, exit 0 expected within a minute; else SIGKILL), reads the
+ * logs for sanitizer reports, drops the database and removes the directory; fails the
+ * test, keeping the logs, when a daemon ended badly (see the top). Does nothing the second
+ * time. */
 void ut_system_teardown(ut_system *sys);
 
 /* Puts the daemons' addresses into this process's environment (IDENTITY_RPC_URL, ...). */
 void ut_system_export_urls(const ut_system *sys);
 
 /* Waits up to timeout_ms for a daemon that something else ended (a SIGKILL from the SMTP
- * sink) and returns its wait status, or -1 when it is still running. */
+ * sink, or from a fault the test armed) and returns its wait status, or -1 when it is
+ * still running. As ut_system_signal(sys, which, 0, ...). */
 int ut_system_wait(ut_system *sys, int which, int timeout_ms);
+
+/* Waits up to timeout_ms until the daemon's log holds a line with needle in it, at or after
+ * line from (1-based; 0 or 1: anywhere); returns that line's number, or 0 when none came.
+ * Lets a test wait for what a daemon says it did. */
+long ut_log_wait(const ut_daemon *d, const char *needle, long from, int timeout_ms);
+
+/* The number of lines the daemon's log has now (where to look from next). */
+long ut_log_lines(const ut_daemon *d);
+
+/* Starts argv[0] with envp (NULL: this process's environment), its stdout and stderr
+ * appended to out_path; it dies with this process (see the top). */
+pid_t ut_spawn(char *const argv[], char *const envp[], const char *out_path);
+
+/* Waits up to timeout_ms for a process from ut_spawn to end; its wait status, or -1. */
+int ut_reap(pid_t pid, int timeout_ms);
 
 /* --- the SMTP sink: tests/support/smtp_sink.py on loopback --- */
 
@@ -129,7 +164,8 @@ typedef struct ut_sink {
  * "451,451", NULL}; see smtp_sink.py. Returns once it accepts connections. */
 void ut_sink_start(ut_sink *sink, const char *const *flags);
 
-/* Stops the sink: connections are refused until ut_sink_resume(). */
+/* Stops the sink: connections are refused until ut_sink_resume(). Fails the test when it
+ * had ended on its own or does not exit 0. */
 void ut_sink_stop(ut_sink *sink);
 
 /* Starts it again on the same port, with the same flags. */
@@ -161,6 +197,21 @@ char *ut_mail_header(const char *data, const char *name);
 /* The decoded body (7bit or quoted-printable) of the first part whose Content-Type is
  * content_type ("text/plain"), malloc'd, or NULL. */
 char *ut_mail_part(const char *data, const char *content_type);
+
+/* Of the messages the sink accepted to rcpt whose Subject holds needle: how many distinct
+ * Message-IDs (returned), how many copies in all (*copies), and whether every copy of a
+ * message has the first one's bytes (*identical is cleared when not). */
+long ut_sink_count(const ut_sink *sink, const char *rcpt, const char *needle, long *copies,
+                   bool *identical);
+
+/* Waits up to timeout_ms for the nth (0-based) message to rcpt whose Subject starts with
+ * "Invitation", and copies its link's token (after "/i/") into token. */
+void ut_sink_wait_token(const ut_sink *sink, const char *rcpt, size_t nth, int timeout_ms,
+                        char *token, size_t size);
+
+/* The number the query (a printf format) selects, as the superuser; fails the test on an
+ * error. */
+long ut_db_number(const ut_db *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Runs argv (argv[0] a path) with envp (NULL: this process's environment), its stdout
  * (and stderr too when with_stderr) captured into a malloc'd *out (out may be NULL);

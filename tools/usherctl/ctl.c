@@ -9,6 +9,7 @@
 
 #include <sodium.h>
 
+#include "clock.h"
 #include "idempotency.h"
 #include "pbjson.h"
 #include "usher/v1/identity.pb-c.h"
@@ -674,9 +675,12 @@ us_err ctl_try_call(ctl_ctx *ctx, const ctl_target *target, const ProtobufCServi
 	if (url == NULL)
 		return us_status_set(st, US_EUNAVAILABLE, "%s is not set (the address of %s)",
 		                     target->env, target->daemon);
+	/* The deadline covers connecting too. */
+	int64_t deadline = us_monotonic_ms() + ctl_timeout_ms(ctx);
 	if (ctx->clients[t] == NULL) {
 		char err[256];
-		us_rpc_client_opts copts = {.url = url, .caller = "usherctl"};
+		us_rpc_client_opts copts = {.url = url, .caller = "usherctl",
+		                            .connect_timeout_ms = ctl_timeout_ms(ctx)};
 		us_err rc = us_rpc_client_open(&copts, &ctx->clients[t], err, sizeof(err));
 		if (rc != US_OK)
 			return us_status_set(st, rc, "%s", err);
@@ -684,8 +688,9 @@ us_err ctl_try_call(ctl_ctx *ctx, const ctl_target *target, const ProtobufCServi
 	if (!us_rpc_client_signs(ctx->clients[t]))
 		return us_status_set(st, US_EUNAUTHENTICATED, "no caller key: set USHER_CALLER_KEY_FILE "
 		                                              "to an operator's key");
+	int64_t left = deadline - us_monotonic_ms();
 	us_rpc_call_opts call = {
-		.timeout_ms = ctl_timeout_ms(ctx),
+		.timeout_ms = left > 0 ? (uint32_t)left : 1,
 		.request_id = random_hex(ctx, ""),
 		.actor_user_id = ctx->actor_id,
 	};

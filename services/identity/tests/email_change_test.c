@@ -95,13 +95,13 @@ static int count_messages(const char *recipient, char *token_out)
 static char *await_token(us_arena *a, const char *recipient)
 {
 	char *token = us_arena_alloc(a, US_TOKEN_TEXT_LEN + 1);
-	int64_t deadline = us_monotonic_ms() + 5000;
+	int64_t deadline = us_monotonic_ms() + 30000;
 	while (us_monotonic_ms() < deadline) {
 		if (count_messages(recipient, token) > 0)
 			return token;
 		usleep(50 * 1000);
 	}
-	fail_msg("no verification email to %s in %s within 5 s", recipient, spool);
+	fail_msg("no verification email to %s in %s within 30 s", recipient, spool);
 	return NULL;
 }
 
