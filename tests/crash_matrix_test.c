@@ -1,9 +1,10 @@
 /* The crash matrix: each daemon is killed (SIGKILL, at a fault point: common/fault.h) at
  * each step of the operations that change something: a batch of invitations and its
  * outbox relay, email delivery, an accept by a new and by an existing user (each step of
- * the saga), a decline, a reinvite and a join through a permanent link. The caller's
- * request in flight is sent again by NNG (or by the browser) once the daemon is back, and
- * the caller retries it once more; then, when the system has settled:
+ * the saga), a decline, a reinvite and a join through a permanent link (a new user's with
+ * the confirmation of the address, an existing user's at once). The caller's request in
+ * flight is sent again by the RPC client (which signs it anew) once the daemon is back, or
+ * by the browser, and the caller retries it once more; then, when the system has settled:
  *
  * - no invitation, user or membership is lost or doubled;
  * - every email arrived at least once (at a real SMTP sink), and one arriving twice is the
@@ -59,7 +60,6 @@ typedef struct ctx {
 	char invitation_id[64];
 	char link_id[64];
 	char session[128];     /* the existing user's */
-	long uses_before;      /* the link's */
 	bool via_gateway;      /* the call goes through the gateway's HTTP API */
 	/* what the answers said */
 	char user_id[64];
@@ -149,7 +149,9 @@ static long http_post(const char *path, const char *json, uint32_t timeout_ms, j
 static us_err from_http(long status)
 {
 	switch (status) {
-	case 200: return US_OK;
+	case 200:
+	case 202: return US_OK;
+	case 404: return US_ENOTFOUND;
 	case 0: return US_EUNAVAILABLE;
 	case 400: return US_EPRECONDITION;
 	case 409: return US_EABORTED;
@@ -409,11 +411,21 @@ static void prepare_join(ctx *c)
 	Usher__V1__InvitationLink *link = ((Usher__V1__LinkReply *)out)->link;
 	snprintf(c->link_id, sizeof(c->link_id), "%s", link->id);
 	snprintf(c->token, sizeof(c->token), "%s", strstr(link->url, "/l/") + 3);
-	c->uses_before = 0;
 }
 
-static us_err join(ctx *c, uint32_t timeout_ms)
+static void prepare_join_existing(ctx *c)
 {
+	prepare_join(c);
+	char *id = ut_create_user(&sys, A, c->email[0], "Vera Verified", PASSWORD);
+	snprintf(c->user_id, sizeof(c->user_id), "%s", id);
+	snprintf(c->session, sizeof(c->session), "%s", ut_login(&sys, A, c->email[0], PASSWORD));
+}
+
+/* AcceptLink, as a new user (its profile) or signed in; *awaiting when the address is
+ * to be confirmed first. */
+static us_err accept_link(ctx *c, uint32_t timeout_ms, bool *awaiting)
+{
+	*awaiting = false;
 	if (c->via_gateway) {
 		char path[256], body[512];
 		snprintf(path, sizeof(path), "/l/%s/accept", c->token);
@@ -422,10 +434,12 @@ static us_err join(ctx *c, uint32_t timeout_ms)
 		         c->email[0]);
 		json_t *out = NULL;
 		long status = http_post(path, body, timeout_ms, &out);
-		json_t *m = json_object_get(json_object_get(out, "joined"), "membership");
+		json_t *joined = json_object_get(out, "joined");
+		json_t *m = json_object_get(joined, "membership");
 		if (status == 200 && m != NULL)
 			snprintf(c->membership_id, sizeof(c->membership_id), "%s",
 			         json_string_value(json_object_get(m, "id")));
+		*awaiting = status == 202 && json_is_true(json_object_get(joined, "awaitingConfirmation"));
 		json_decref(out);
 		return from_http(status);
 	}
@@ -435,9 +449,47 @@ static us_err join(ctx *c, uint32_t timeout_ms)
 	u.password = PASSWORD;
 	Usher__V1__AcceptLinkRequest req = USHER__V1__ACCEPT_LINK_REQUEST__INIT;
 	req.token = c->token;
-	req.new_user = &u;
+	if (c->session[0] != '\0')
+		req.session_token = c->session;
+	else
+		req.new_user = &u;
 	ProtobufCMessage *out = NULL;
 	us_err rc = call(UT_INVITATION, INV "AcceptLink", NULL, NULL, &req.base,
+	                 &usher__v1__accept_link_reply__descriptor, timeout_ms, A, &out);
+	if (rc == US_OK) {
+		Usher__V1__AcceptLinkReply *r = (Usher__V1__AcceptLinkReply *)out;
+		*awaiting = r->awaiting_confirmation;
+		if (r->membership != NULL)
+			snprintf(c->membership_id, sizeof(c->membership_id), "%s", r->membership->id);
+		if (*awaiting == (r->membership != NULL))
+			return US_EINTERNAL;
+	}
+	return rc;
+}
+
+/* Follows the join's confirmation link, from the email the joiner got. */
+static us_err confirm_link_join(ctx *c, uint32_t timeout_ms)
+{
+	char token[128];
+	if (!ut_sink_wait_link(&sink, c->email[0], "Confirm your email address", 'j', 0,
+	                       (int)timeout_ms, token, sizeof(token)))
+		return US_EDEADLINE;
+	if (c->via_gateway) {
+		char path[256];
+		snprintf(path, sizeof(path), "/j/%s/confirm", token);
+		json_t *out = NULL;
+		long status = http_post(path, "{}", timeout_ms, &out);
+		json_t *m = json_object_get(json_object_get(out, "joined"), "membership");
+		if (status == 200 && m != NULL)
+			snprintf(c->membership_id, sizeof(c->membership_id), "%s",
+			         json_string_value(json_object_get(m, "id")));
+		json_decref(out);
+		return from_http(status);
+	}
+	Usher__V1__ConfirmLinkJoinRequest req = USHER__V1__CONFIRM_LINK_JOIN_REQUEST__INIT;
+	req.token = token;
+	ProtobufCMessage *out = NULL;
+	us_err rc = call(UT_INVITATION, INV "ConfirmLinkJoin", NULL, NULL, &req.base,
 	                 &usher__v1__accept_link_reply__descriptor, timeout_ms, A, &out);
 	if (rc == US_OK)
 		snprintf(c->membership_id, sizeof(c->membership_id), "%s",
@@ -445,10 +497,26 @@ static us_err join(ctx *c, uint32_t timeout_ms)
 	return rc;
 }
 
+/* A join as a person does it: the sign-up, then (its address not proven yet) the link
+ * mailed to it, followed. A retry starts again from the sign-up, which answers with the
+ * join's state: awaiting the confirmation, or joined. */
+static us_err join(ctx *c, uint32_t timeout_ms)
+{
+	int64_t deadline = us_monotonic_ms() + timeout_ms;
+	bool awaiting;
+	us_err rc = accept_link(c, timeout_ms, &awaiting);
+	if (rc != US_OK || !awaiting)
+		return rc;
+	int64_t left = deadline - us_monotonic_ms();
+	return confirm_link_join(c, left > 0 ? (uint32_t)left : 1);
+}
+
 static void check_join(ctx *c, outcome *o)
 {
 	o->users = (count){1, users_of(c->email[0])};
 	o->memberships = (count){1, memberships_of(c->email[0])};
+	if (c->session[0] == '\0') /* a new user proves the address */
+		expect_mails(o, c->email[0], "Confirm your email address", 1);
 	/* One use taken, one join recorded, for the membership its answer named. */
 	o->retry_as_once =
 	        sql_number("SELECT coalesce(sum(uses), 0) FROM invitation.links WHERE id::text = '%s'",
@@ -458,6 +526,8 @@ static void check_join(ctx *c, outcome *o)
 }
 
 static const operation join_op = {"link join (new user)", prepare_join, join, check_join};
+static const operation join_existing_op = {"link join (existing user)", prepare_join_existing,
+                                           join, check_join};
 
 /* --- the matrix --- */
 
@@ -498,12 +568,24 @@ static const cell cells[] = {
 	{&reinvite_op, UT_INVITATION, "Reinvite.before_commit", "new link written, not committed", false},
 	{&reinvite_op, UT_INVITATION, "Reinvite.before_reply", "new link committed, no reply", false},
 	{&join_op, UT_INVITATION, "link.after_use", "use taken, no user yet", false},
-	{&join_op, UT_INVITATION, "link.after_user", "user created, no membership", false},
-	{&join_op, UT_INVITATION, "link.after_membership", "membership granted, join not recorded", false},
-	{&join_op, UT_INVITATION, "AcceptLink.before_reply", "joined, no reply", false},
+	{&join_op, UT_INVITATION, "link.after_user", "user created, no confirmation asked", false},
+	{&join_op, UT_INVITATION, "link.after_request", "confirmation asked, not mailed", false},
+	{&join_op, UT_INVITATION, "link.after_mail", "confirmation mailed, not recorded", false},
+	{&join_op, UT_INVITATION, "AcceptLink.before_reply", "awaiting confirmation, no reply", false},
 	{&join_op, UT_IDENTITY, "CreateUser.before_reply", "user committed, no reply", false},
+	{&join_op, UT_NOTIFICATION, "SendEmail.before_reply", "confirmation queued, no reply", false},
+	{&join_op, UT_INVITATION, "link.after_verify", "address proven, no membership", false},
+	{&join_op, UT_INVITATION, "link.after_membership", "membership granted, join not recorded", false},
+	{&join_op, UT_INVITATION, "ConfirmLinkJoin.before_reply", "joined, no reply", false},
+	{&join_op, UT_IDENTITY, "ConfirmEmailOwnership.before_commit", "address proven, not committed", false},
+	{&join_op, UT_IDENTITY, "ConfirmEmailOwnership.before_reply", "address proven, no reply", false},
 	{&join_op, UT_TENANCY, "GrantMembership.before_reply", "membership committed, no reply", false},
-	{&join_op, UT_GATEWAY, "AcceptLink.after_backend", "joined, browser not answered", true},
+	{&join_op, UT_GATEWAY, "AcceptLink.after_backend", "awaiting confirmation, browser not answered", true},
+	{&join_op, UT_GATEWAY, "ConfirmLinkJoin.after_backend", "joined, browser not answered", true},
+	{&join_existing_op, UT_INVITATION, "link.after_use", "use taken, no membership", false},
+	{&join_existing_op, UT_INVITATION, "link.after_membership", "membership granted, join not recorded", false},
+	{&join_existing_op, UT_INVITATION, "AcceptLink.before_reply", "joined, no reply", false},
+	{&join_existing_op, UT_TENANCY, "GrantMembership.before_reply", "membership committed, no reply", false},
 };
 #define N_CELLS (sizeof(cells) / sizeof(cells[0]))
 

@@ -1194,11 +1194,12 @@ long ut_sink_count(const ut_sink *sink, const char *rcpt, const char *needle, lo
 	return (long)n_ids;
 }
 
-void ut_sink_wait_token(const ut_sink *sink, const char *rcpt, size_t nth, int timeout_ms,
-                        char *token, size_t size)
+bool ut_sink_wait_link(const ut_sink *sink, const char *rcpt, const char *subject_prefix,
+                       char kind, size_t nth, int timeout_ms, char *token, size_t size)
 {
 	static const char token_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	                                  "0123456789-_";
+	const char path[] = {'/', kind, '/', '\0'};
 	int64_t deadline = us_monotonic_ms() + timeout_ms;
 	for (;;) {
 		ut_mail *mails;
@@ -1208,12 +1209,12 @@ void ut_sink_wait_token(const ut_sink *sink, const char *rcpt, size_t nth, int t
 		for (size_t i = 0; i < n && !found; i++) {
 			char *subject = ut_mail_header(mails[i].data, "Subject");
 			bool match = strcmp(mails[i].rcpt_to, rcpt) == 0 && subject != NULL &&
-			             strncmp(subject, "Invitation", 10) == 0;
+			             strncmp(subject, subject_prefix, strlen(subject_prefix)) == 0;
 			free(subject);
 			if (!match || seen++ != nth)
 				continue;
 			char *text = ut_mail_part(mails[i].data, "text/plain");
-			char *link = text != NULL ? strstr(text, "/i/") : NULL;
+			char *link = text != NULL ? strstr(text, path) : NULL;
 			if (link != NULL) {
 				snprintf(token, size, "%.*s", (int)strspn(link + 3, token_chars), link + 3);
 				found = true;
@@ -1222,11 +1223,18 @@ void ut_sink_wait_token(const ut_sink *sink, const char *rcpt, size_t nth, int t
 		}
 		ut_mails_free(mails, n);
 		if (found)
-			return;
+			return true;
 		if (us_monotonic_ms() > deadline)
-			fail_msg("no invitation email %zu reached %s in %d ms", nth, rcpt, timeout_ms);
+			return false;
 		usleep(50 * 1000);
 	}
+}
+
+void ut_sink_wait_token(const ut_sink *sink, const char *rcpt, size_t nth, int timeout_ms,
+                        char *token, size_t size)
+{
+	if (!ut_sink_wait_link(sink, rcpt, "Invitation", 'i', nth, timeout_ms, token, size))
+		fail_msg("no invitation email %zu reached %s in %d ms", nth, rcpt, timeout_ms);
 }
 
 long ut_db_number(const ut_db *db, const char *fmt, ...)

@@ -209,6 +209,12 @@ long ut_sink_count(const ut_sink *sink, const char *rcpt, const char *needle, lo
 void ut_sink_wait_token(const ut_sink *sink, const char *rcpt, size_t nth, int timeout_ms,
                         char *token, size_t size);
 
+/* The same for the nth email to rcpt whose subject starts with subject_prefix, and its
+ * PUBLIC_BASE_URL/<kind>/<token> link ('j': a link join's confirmation); false, rather
+ * than a failed test, when none came in time (it may be called off the test's thread). */
+bool ut_sink_wait_link(const ut_sink *sink, const char *rcpt, const char *subject_prefix,
+                       char kind, size_t nth, int timeout_ms, char *token, size_t size);
+
 /* The number the query (a printf format) selects, as the superuser; fails the test on an
  * error. */
 long ut_db_number(const ut_db *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
