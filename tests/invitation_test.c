@@ -491,8 +491,8 @@ static void test_fifty_concurrent_accepts_make_one_membership(void **state)
 }
 
 /* The accept the crash test sends: it waits as long as the accept may take (argon2 under
- * sanitizers is slow), across the crash: NNG sends the request again to the restarted
- * daemon. */
+ * sanitizers is slow), across the crash: the RPC client sends the request again to the
+ * restarted daemon. */
 typedef struct crash_accept {
 	const char *token;
 	us_err rc;
@@ -552,8 +552,8 @@ static void crash_during_accept(const char *email, const char *fault)
 	int status = ut_system_wait(&sys, UT_INVITATION, 60000);
 	assert_true(status != -1 && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 
-	/* Back up without the fault: the request NNG sends again is answered as if the accept
-	 * had gone through at once (the recovery loop may have finished it first). */
+	/* Back up without the fault: the request the client sends again is answered as if the
+	 * accept had gone through at once (the recovery loop may have finished it first). */
 	ut_system_start(&sys, UT_INVITATION);
 	pthread_join(t, NULL);
 	if (first.rc != US_OK)
