@@ -1,5 +1,5 @@
 /* Schema migrations: each service embeds its services/<svc>/migrations/NNNN_title.sql
- * (see cmake/UsherMigrations.cmake) and applies them at start-up. */
+ * (usher_embed in cmake/UsherEmbed.cmake) and applies them at start-up. */
 #ifndef US_MIGRATE_H
 #define US_MIGRATE_H
 

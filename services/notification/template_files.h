@@ -1,5 +1,5 @@
 /* The template files compiled into the daemon (generated from templates/ by
- * embed_templates.cmake): the defaults that TEMPLATE_DIR may replace. */
+ * usher_embed): the defaults that TEMPLATE_DIR may replace. */
 #ifndef NOTIFICATION_TEMPLATE_FILES_H
 #define NOTIFICATION_TEMPLATE_FILES_H
 

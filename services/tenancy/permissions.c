@@ -9,8 +9,8 @@
 #include "conf_file.h"
 #include "roles.h"
 
-/* The compiled-in permissions.conf (see embed_text.cmake). */
-extern const unsigned char tenancy_default_permissions[];
+/* The compiled-in permissions.conf (usher_embed). */
+extern const char tenancy_default_permissions[];
 extern const size_t tenancy_default_permissions_len;
 
 typedef struct entry {
@@ -186,7 +186,7 @@ oom:
 us_err tenancy_matrix_load(const char *path, tenancy_matrix **out, char *err, size_t err_size)
 {
 	if (path == NULL)
-		return tenancy_matrix_parse((const char *)tenancy_default_permissions,
+		return tenancy_matrix_parse(tenancy_default_permissions,
 		                            tenancy_default_permissions_len, "permissions.conf (built in)",
 		                            out, err, err_size);
 	char *text;

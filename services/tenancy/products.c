@@ -7,8 +7,8 @@
 
 #include "conf_file.h"
 
-/* The compiled-in products.conf (see embed_text.cmake). */
-extern const unsigned char tenancy_default_products[];
+/* The compiled-in products.conf (usher_embed). */
+extern const char tenancy_default_products[];
 extern const size_t tenancy_default_products_len;
 
 #define PRODUCT_MAX 40
@@ -108,7 +108,7 @@ us_err tenancy_catalogue_load(const char *path, tenancy_catalogue **out, char *e
                               size_t err_size)
 {
 	if (path == NULL)
-		return tenancy_catalogue_parse((const char *)tenancy_default_products,
+		return tenancy_catalogue_parse(tenancy_default_products,
 		                               tenancy_default_products_len, "products.conf (built in)",
 		                               out, err, err_size);
 	char *text;
