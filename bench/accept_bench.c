@@ -15,10 +15,10 @@
 #include <jansson.h>
 
 #include "calls.h"
-#include "clock.h"
+#include "common/clock.h"
 #include "harness.h"
 #include "stats.h"
-#include "strmap.h"
+#include "common/strmap.h"
 
 #define ACCOUNTS 250   /* each user is invited to every account */
 #define CLIENTS 8

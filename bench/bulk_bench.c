@@ -14,7 +14,7 @@
 #include <jansson.h>
 
 #include "calls.h"
-#include "clock.h"
+#include "common/clock.h"
 #include "harness.h"
 #include "http.h"
 

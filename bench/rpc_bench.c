@@ -16,13 +16,13 @@
 #include <jansson.h>
 #include <sodium.h>
 
-#include "arena.h"
-#include "caller_auth.h"
-#include "caller_key.h"
-#include "clock.h"
-#include "log.h"
-#include "rpc_client.h"
-#include "rpc_server.h"
+#include "common/arena.h"
+#include "common/caller_auth.h"
+#include "common/caller_key.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/rpc_client.h"
+#include "common/rpc_server.h"
 #include "stats.h"
 #include "usher/testing/echo.pb-c.h"
 

@@ -1,4 +1,4 @@
-#include "caller_auth.h"
+#include "common/caller_auth.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -8,8 +8,8 @@
 
 #include <sodium.h>
 
-#include "clock.h"
-#include "replay_cache.h"
+#include "common/clock.h"
+#include "common/replay_cache.h"
 #include "usher/v1/tenancy.pb-c.h"
 
 #define NONCE_BYTES 16

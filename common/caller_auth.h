@@ -20,10 +20,10 @@
 #include <libpq-fe.h>
 #include <protobuf-c/protobuf-c.h>
 
-#include "arena.h"
-#include "caller_key.h"
-#include "callers.h"
-#include "err.h"
+#include "common/arena.h"
+#include "common/caller_key.h"
+#include "common/callers.h"
+#include "common/err.h"
 #include "usher/v1/rpc.pb-c.h"
 
 /* A service principal as the daemons see it (everything in one arena). */

@@ -1,4 +1,4 @@
-#include "caller_key.h"
+#include "common/caller_key.h"
 
 #include <stdbool.h>
 #include <string.h>

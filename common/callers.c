@@ -1,4 +1,4 @@
-#include "callers.h"
+#include "common/callers.h"
 
 #include <errno.h>
 #include <stdio.h>

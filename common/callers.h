@@ -21,8 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "caller_key.h"
-#include "err.h"
+#include "common/caller_key.h"
+#include "common/err.h"
 
 #define US_CALLER_NAME_MAX 64
 

@@ -1,4 +1,4 @@
-#include "config.h"
+#include "common/config.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -9,7 +9,7 @@
 
 #include <sodium.h>
 
-#include "transport.h"
+#include "common/transport.h"
 
 #define STRING_MAX_DEFAULT 4096
 

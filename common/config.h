@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "err.h"
+#include "common/err.h"
 
 typedef enum us_config_type {
 	US_CONFIG_STRING, /* char *, owned by the struct: free with us_config_free() */

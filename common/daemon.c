@@ -1,4 +1,4 @@
-#include "daemon.h"
+#include "common/daemon.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -8,11 +8,11 @@
 
 #include <sodium.h>
 
-#include "caller_auth.h"
-#include "caller_key.h"
-#include "db.h"
-#include "housekeeping.h"
-#include "log.h"
+#include "common/caller_auth.h"
+#include "common/caller_key.h"
+#include "common/db.h"
+#include "common/housekeeping.h"
+#include "common/log.h"
 
 #ifndef USHER_VERSION
 #define USHER_VERSION "0.0.0"

@@ -8,10 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
-#include "err.h"
-#include "migrate.h"
-#include "rpc_server.h"
+#include "common/config.h"
+#include "common/err.h"
+#include "common/migrate.h"
+#include "common/rpc_server.h"
 
 /* The settings every daemon has. */
 typedef struct us_daemon_config {

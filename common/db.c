@@ -1,4 +1,4 @@
-#include "db.h"
+#include "common/db.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
+#include "common/log.h"
 
 static _Thread_local char last_constraint[64];
 static _Thread_local unsigned long round_trips;

@@ -6,8 +6,8 @@
 
 #include <libpq-fe.h>
 
-#include "arena.h"
-#include "err.h"
+#include "common/arena.h"
+#include "common/err.h"
 
 /* Opens a connection and points its search_path at schema (so every statement uses
  * unqualified names), with UTC timestamps. Returns owned *out (PQfinish it), or an error

@@ -1,4 +1,4 @@
-#include "email_csv.h"
+#include "common/email_csv.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -8,7 +8,7 @@
 
 #include <csv.h>
 
-#include "validate.h"
+#include "common/validate.h"
 
 #define NO_COLUMN (-1)
 

@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#include "err.h"
+#include "common/err.h"
 
 #define US_EMAIL_CSV_FIELD_MAX 1000
 

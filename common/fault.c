@@ -1,4 +1,4 @@
-#include "fault.h"
+#include "common/fault.h"
 
 #ifdef USHER_FAULTS
 #include <pthread.h>
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
+#include "common/log.h"
 
 static const char *armed;
 static pthread_once_t once = PTHREAD_ONCE_INIT;

@@ -1,4 +1,4 @@
-#include "housekeeping.h"
+#include "common/housekeeping.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -7,9 +7,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "db.h"
-#include "idempotency.h"
-#include "log.h"
+#include "common/db.h"
+#include "common/idempotency.h"
+#include "common/log.h"
 
 #define INTERVAL_S 3600
 

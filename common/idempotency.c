@@ -1,4 +1,4 @@
-#include "idempotency.h"
+#include "common/idempotency.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,8 +6,8 @@
 
 #include <sodium.h>
 
-#include "db.h"
-#include "fault.h"
+#include "common/db.h"
+#include "common/fault.h"
 
 #define HASH_BYTES 32
 

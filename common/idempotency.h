@@ -10,8 +10,8 @@
 
 #include <libpq-fe.h>
 
-#include "arena.h"
-#include "err.h"
+#include "common/arena.h"
+#include "common/err.h"
 
 #define US_IDEMPOTENCY_KEY_MAX 200
 

@@ -1,12 +1,12 @@
-#include "migrate.h"
+#include "common/migrate.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include <sodium.h>
 
-#include "db.h"
-#include "log.h"
+#include "common/db.h"
+#include "common/log.h"
 
 #define CHECKSUM_BYTES 32
 #define COMMON_PREFIX "common/"

@@ -8,8 +8,8 @@
 
 #include <libpq-fe.h>
 
-#include "arena.h"
-#include "err.h"
+#include "common/arena.h"
+#include "common/err.h"
 
 typedef struct us_migration {
 	const char *name; /* "0001_init" */

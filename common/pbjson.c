@@ -1,4 +1,4 @@
-#include "pbjson.h"
+#include "common/pbjson.h"
 
 #include <errno.h>
 #include <inttypes.h>

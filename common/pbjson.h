@@ -12,8 +12,8 @@
 #include <jansson.h>
 #include <protobuf-c/protobuf-c.h>
 
-#include "arena.h"
-#include "err.h"
+#include "common/arena.h"
+#include "common/err.h"
 
 #define US_PBJSON_DEPTH_MAX 32
 

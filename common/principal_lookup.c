@@ -1,4 +1,4 @@
-#include "principal_lookup.h"
+#include "common/principal_lookup.h"
 
 #include <string.h>
 

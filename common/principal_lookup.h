@@ -4,8 +4,8 @@
 #ifndef US_PRINCIPAL_LOOKUP_H
 #define US_PRINCIPAL_LOOKUP_H
 
-#include "caller_auth.h"
-#include "rpc_client.h"
+#include "common/caller_auth.h"
+#include "common/rpc_client.h"
 
 #define US_PRINCIPAL_LOOKUP_TIMEOUT_MS 3000
 

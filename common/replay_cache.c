@@ -1,4 +1,4 @@
-#include "replay_cache.h"
+#include "common/replay_cache.h"
 
 #include <pthread.h>
 #include <stdbool.h>

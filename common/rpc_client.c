@@ -1,4 +1,4 @@
-#include "rpc_client.h"
+#include "common/rpc_client.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -10,9 +10,9 @@
 #include <nng/protocol/reqrep0/req.h>
 #include <sodium.h>
 
-#include "clock.h"
-#include "config.h"
-#include "transport.h"
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/transport.h"
 
 #define DEFAULT_MAX_MESSAGE (16u * 1024 * 1024)
 #define DEFAULT_TIMEOUT_MS 5000

@@ -16,10 +16,10 @@
 
 #include <protobuf-c/protobuf-c.h>
 
-#include "arena.h"
-#include "caller_key.h"
-#include "err.h"
-#include "status.h"
+#include "common/arena.h"
+#include "common/caller_key.h"
+#include "common/err.h"
+#include "common/status.h"
 #include "usher/v1/rpc.pb-c.h"
 
 typedef struct us_rpc_client us_rpc_client;

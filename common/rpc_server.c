@@ -1,4 +1,4 @@
-#include "rpc_server.h"
+#include "common/rpc_server.h"
 
 #include <arpa/inet.h>
 #include <pthread.h>
@@ -12,13 +12,13 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <sodium.h>
 
-#include "clock.h"
-#include "db.h"
-#include "fault.h"
-#include "idempotency.h"
-#include "log.h"
-#include "status.h"
-#include "transport.h"
+#include "common/clock.h"
+#include "common/db.h"
+#include "common/fault.h"
+#include "common/idempotency.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "common/transport.h"
 #include "usher/v1/admin.pb-c.h"
 #include "usher/v1/health.pb-c.h"
 #include "usher/v1/rpc.pb-c.h"

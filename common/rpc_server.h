@@ -26,11 +26,11 @@
 #include <libpq-fe.h>
 #include <protobuf-c/protobuf-c.h>
 
-#include "arena.h"
-#include "caller_auth.h"
-#include "err.h"
-#include "migrate.h"
-#include "rpc_client.h"
+#include "common/arena.h"
+#include "common/caller_auth.h"
+#include "common/err.h"
+#include "common/migrate.h"
+#include "common/rpc_client.h"
 
 typedef struct us_call us_call;
 typedef struct us_rpc_server us_rpc_server;

@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "err.h"
+#include "common/err.h"
 
 #define US_STATUS_MESSAGE_MAX 256
 #define US_STATUS_VIOLATIONS_MAX 100

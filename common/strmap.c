@@ -1,4 +1,4 @@
-#include "strmap.h"
+#include "common/strmap.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-#include "token.h"
+#include "common/token.h"
 
 #include <string.h>
 

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "err.h"
+#include "common/err.h"
 
 #define US_TOKEN_BYTES 32
 #define US_TOKEN_TEXT_LEN 43 /* base64url without padding */

@@ -1,4 +1,4 @@
-#include "transport.h"
+#include "common/transport.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-#include "validate.h"
+#include "common/validate.h"
 
 #include <string.h>
 

@@ -16,7 +16,7 @@
 #include "calls.h"
 #include "harness.h"
 #include "http.h"
-#include "token.h"
+#include "common/token.h"
 
 #define PASSWORD "correct horse battery"
 #define MAIL_WAIT_MS 15000

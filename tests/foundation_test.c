@@ -14,9 +14,9 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "clock.h"
+#include "common/clock.h"
 #include "harness.h"
-#include "transport.h"
+#include "common/transport.h"
 
 static const char *const schemas[] = {"identity", "tenancy", "invitation", "notification"};
 

@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "clock.h"
+#include "common/clock.h"
 #include "harness.h"
 
 #define PIDS_ENV "UT_HARNESS_TEST_PIDS"

@@ -13,7 +13,7 @@
 #include <cmocka.h>
 #include <libpq-fe.h>
 
-#include "clock.h"
+#include "common/clock.h"
 #include "harness.h"
 
 #define IDLE_STRETCH_MS 5000

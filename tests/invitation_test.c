@@ -17,7 +17,7 @@
 #include <jansson.h>
 
 #include "calls.h"
-#include "clock.h"
+#include "common/clock.h"
 #include "harness.h"
 
 #define INV "usher.v1.InvitationService/"

@@ -27,7 +27,7 @@
 #include <cmocka.h>
 
 #include "calls.h"
-#include "clock.h"
+#include "common/clock.h"
 #include "harness.h"
 
 #define INV "usher.v1.InvitationService/"

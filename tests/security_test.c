@@ -17,7 +17,7 @@
 #include <sodium.h>
 
 #include "calls.h"
-#include "clock.h"
+#include "common/clock.h"
 #include "harness.h"
 #include "http.h"
 #include "usher/v1/health.pb-c.h"

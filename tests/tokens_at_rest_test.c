@@ -22,12 +22,12 @@
 #include <jansson.h>
 #include <sodium.h>
 
-#include "caller_key.h"
+#include "common/caller_key.h"
 #include "calls.h"
-#include "clock.h"
+#include "common/clock.h"
 #include "harness.h"
 #include "http.h"
-#include "token.h"
+#include "common/token.h"
 #include "usher/v1/tenancy.pb-c.h"
 
 #define PASSWORD "correct horse battery"

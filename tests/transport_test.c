@@ -27,12 +27,12 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 
-#include "arena.h"
-#include "clock.h"
+#include "common/arena.h"
+#include "common/clock.h"
 #include "harness.h"
 #include "http.h"
-#include "rpc_client.h"
-#include "transport.h"
+#include "common/rpc_client.h"
+#include "common/transport.h"
 #include "usher/v1/health.pb-c.h"
 
 /* What "served" means for a new client: an answer within a second. */

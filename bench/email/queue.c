@@ -6,9 +6,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "arena.h"
-#include "clock.h"
-#include "rpc_client.h"
+#include "common/arena.h"
+#include "common/clock.h"
+#include "common/rpc_client.h"
 #include "usher/v1/notification.pb-c.h"
 
 static Usher__V1__TemplateVariable *var(us_arena *a, const char *name, const char *value)

@@ -11,9 +11,9 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "caller_auth.h"
-#include "callers.h"
-#include "replay_cache.h"
+#include "common/caller_auth.h"
+#include "common/callers.h"
+#include "common/replay_cache.h"
 #include "usher/v1/invitation.pb-c.h"
 #include "usher/v1/tenancy.pb-c.h"
 

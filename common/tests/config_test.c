@@ -11,8 +11,8 @@
 #include <cmocka.h>
 #include <nng/nng.h>
 
-#include "config.h"
-#include "transport.h"
+#include "common/config.h"
+#include "common/transport.h"
 
 typedef struct settings {
 	char *url;

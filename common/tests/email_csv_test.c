@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "email_csv.h"
+#include "common/email_csv.h"
 
 typedef struct expect {
 	unsigned row;

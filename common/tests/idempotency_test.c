@@ -19,13 +19,13 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "clock.h"
-#include "db.h"
+#include "common/clock.h"
+#include "common/db.h"
 #include "harness.h"
-#include "idempotency.h"
-#include "migrate.h"
-#include "rpc_client.h"
-#include "rpc_server.h"
+#include "common/idempotency.h"
+#include "common/migrate.h"
+#include "common/rpc_client.h"
+#include "common/rpc_server.h"
 #include "usher/testing/echo.pb-c.h"
 
 #define REMEMBER "usher.testing.EchoService/Remember"

@@ -10,9 +10,9 @@
 
 #include <cmocka.h>
 
-#include "db.h"
+#include "common/db.h"
 #include "harness.h"
-#include "migrate.h"
+#include "common/migrate.h"
 
 /* Not idempotent on purpose: a second run of either would fail or add a row. */
 static const char m1[] = "CREATE TABLE applied (migration text NOT NULL);\n"

@@ -10,8 +10,8 @@
 
 #include <cmocka.h>
 
-#include "arena.h"
-#include "pbjson.h"
+#include "common/arena.h"
+#include "common/pbjson.h"
 #include "usher/testing/json.pb-c.h"
 #include "usher/v1/health.pb-c.h"
 #include "usher/v1/identity.pb-c.h"

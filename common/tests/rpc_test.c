@@ -19,12 +19,12 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <sodium.h>
 
-#include "arena.h"
-#include "caller_key.h"
-#include "clock.h"
+#include "common/arena.h"
+#include "common/caller_key.h"
+#include "common/clock.h"
 #include "harness.h"
-#include "rpc_client.h"
-#include "rpc_server.h"
+#include "common/rpc_client.h"
+#include "common/rpc_server.h"
 #include "usher/testing/echo.pb-c.h"
 #include "usher/v1/health.pb-c.h"
 #include "usher/v1/rpc.pb-c.h"

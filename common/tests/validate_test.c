@@ -8,8 +8,8 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "token.h"
-#include "validate.h"
+#include "common/token.h"
+#include "common/validate.h"
 
 static void test_email_normalize(void **state)
 {

@@ -4,8 +4,8 @@
 
 #include <sodium.h>
 
-#include "fault.h"
-#include "idempotency.h"
+#include "common/fault.h"
+#include "common/idempotency.h"
 #include "state.h"
 
 /* The caller's Idempotency-Key when it is sane, so its retries are safe end to end;

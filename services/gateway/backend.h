@@ -3,7 +3,7 @@
 #define GATEWAY_BACKEND_H
 
 #include "http.h"
-#include "rpc_client.h"
+#include "common/rpc_client.h"
 
 #define GW_CALL_TIMEOUT_MS 30000
 

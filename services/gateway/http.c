@@ -7,8 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "clock.h"
-#include "log.h"
+#include "common/clock.h"
+#include "common/log.h"
 #include "proxies.h"
 #include "routes.h"
 #include "state.h"

@@ -10,10 +10,10 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
-#include "arena.h"
-#include "caller_key.h"
-#include "err.h"
-#include "status.h"
+#include "common/arena.h"
+#include "common/caller_key.h"
+#include "common/err.h"
+#include "common/status.h"
 
 typedef struct gw_request {
 	struct MHD_Connection *conn;

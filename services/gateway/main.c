@@ -6,11 +6,11 @@
 
 #include <sodium.h>
 
-#include "daemon.h"
+#include "common/daemon.h"
 #include "http.h"
 #include "proxies.h"
 #include "state.h"
-#include "token.h"
+#include "common/token.h"
 
 gw_state gw;
 

@@ -8,7 +8,7 @@
 #include <sodium.h>
 
 #include "backend.h"
-#include "log.h"
+#include "common/log.h"
 #include "session.h"
 #include "state.h"
 #include "usher/v1/identity.pb-c.h"

@@ -5,7 +5,7 @@
 
 #include "backend.h"
 #include "page.h"
-#include "pbjson.h"
+#include "common/pbjson.h"
 #include "session.h"
 #include "state.h"
 #include "usher/v1/identity.pb-c.h"

@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #include "proxies.h"
-#include "rpc_client.h"
+#include "common/rpc_client.h"
 
 typedef struct gw_settings {
 	char *http_address;

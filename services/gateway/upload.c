@@ -5,11 +5,11 @@
 #include <string.h>
 
 #include "backend.h"
-#include "email_csv.h"
+#include "common/email_csv.h"
 #include "session.h"
 #include "state.h"
 #include "usher/v1/invitation.pb-c.h"
-#include "validate.h"
+#include "common/validate.h"
 
 #define MAX_ROWS 50000
 #define OPTION_MAX 400

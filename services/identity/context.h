@@ -5,8 +5,8 @@
 
 #include <stdint.h>
 
-#include "rpc_client.h"
-#include "token.h"
+#include "common/rpc_client.h"
+#include "common/token.h"
 
 typedef struct identity_settings {
 	char *token_key_hex;

@@ -4,12 +4,12 @@
 
 #include "context.h"
 #include "input.h"
-#include "log.h"
+#include "common/log.h"
 #include "mailer.h"
 #include "password.h"
 #include "store.h"
 #include "usher/v1/identity.pb-c.h"
-#include "validate.h"
+#include "common/validate.h"
 
 /* The verification email. Its key is the change's id, so a resend of the request queues
  * one email, and a newer request (a new change) another. */

@@ -4,7 +4,7 @@
 #ifndef IDENTITY_EMAIL_CHANGE_H
 #define IDENTITY_EMAIL_CHANGE_H
 
-#include "rpc_server.h"
+#include "common/rpc_server.h"
 
 us_rpc_handler identity_request_email_change;
 us_rpc_handler identity_confirm_email_change;

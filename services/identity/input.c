@@ -4,8 +4,8 @@
 
 #include "context.h"
 #include "password.h"
-#include "token.h"
-#include "validate.h"
+#include "common/token.h"
+#include "common/validate.h"
 
 us_err identity_actor(us_call *call, const char **user_id)
 {

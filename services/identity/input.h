@@ -7,8 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "rpc_server.h"
-#include "token.h"
+#include "common/rpc_server.h"
+#include "common/token.h"
 
 #define IDENTITY_NAME_MAX 200
 

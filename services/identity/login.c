@@ -7,12 +7,12 @@
 
 #include "context.h"
 #include "input.h"
-#include "log.h"
+#include "common/log.h"
 #include "password.h"
 #include "store.h"
-#include "token.h"
+#include "common/token.h"
 #include "usher/v1/identity.pb-c.h"
-#include "validate.h"
+#include "common/validate.h"
 
 #define ADDRESS_MAX 45 /* INET6_ADDRSTRLEN less its NUL */
 #define IPV6_PREFIX_BYTES 8

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "context.h"
-#include "rpc_server.h"
+#include "common/rpc_server.h"
 #include "store.h"
 
 us_rpc_handler identity_login;

@@ -1,6 +1,6 @@
 #include "mailer.h"
 
-#include "log.h"
+#include "common/log.h"
 #include "usher/v1/notification.pb-c.h"
 
 #define SEND_EMAIL "usher.v1.NotificationService/SendEmail"

@@ -5,7 +5,7 @@
 #define IDENTITY_MAILER_H
 
 #include "context.h"
-#include "rpc_server.h"
+#include "common/rpc_server.h"
 
 typedef struct identity_mail {
 	const char *template_name; /* of usher-notificationd */

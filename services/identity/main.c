@@ -8,7 +8,7 @@
 #include <sodium.h>
 
 #include "context.h"
-#include "daemon.h"
+#include "common/daemon.h"
 #include "password.h"
 #include "principals.h"
 #include "server.h"

@@ -3,7 +3,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#include "log.h"
+#include "common/log.h"
 
 static unsigned long long ops;
 static size_t mem;

@@ -10,7 +10,7 @@
 
 #include <sodium.h>
 
-#include "err.h"
+#include "common/err.h"
 
 #define IDENTITY_PASSWORD_MIN 8
 #define IDENTITY_PASSWORD_MAX 1024

@@ -6,13 +6,13 @@
 
 #include "context.h"
 #include "input.h"
-#include "log.h"
+#include "common/log.h"
 #include "login.h"
 #include "mailer.h"
 #include "password.h"
 #include "store.h"
-#include "token.h"
-#include "validate.h"
+#include "common/token.h"
+#include "common/validate.h"
 
 /* The subject a request is counted under: a keyed hash, so the table holds no address. */
 static void request_subject(const identity_ctx *ctx, const char *kind, const char *value,

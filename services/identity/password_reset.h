@@ -7,7 +7,7 @@
 #ifndef IDENTITY_PASSWORD_RESET_H
 #define IDENTITY_PASSWORD_RESET_H
 
-#include "rpc_server.h"
+#include "common/rpc_server.h"
 
 us_rpc_handler identity_request_password_reset;
 us_rpc_handler identity_reset_password;

@@ -2,10 +2,10 @@
 
 #include <string.h>
 
-#include "db.h"
-#include "log.h"
+#include "common/db.h"
+#include "common/log.h"
 #include "store_principals.h"
-#include "validate.h"
+#include "common/validate.h"
 
 /* A principal is named by its name or its id, so a name may not look like an id. */
 static bool name_ok(const char *name)

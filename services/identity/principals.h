@@ -4,8 +4,8 @@
 #ifndef IDENTITY_PRINCIPALS_H
 #define IDENTITY_PRINCIPALS_H
 
-#include "caller_auth.h"
-#include "rpc_server.h"
+#include "common/caller_auth.h"
+#include "common/rpc_server.h"
 
 #define IDENTITY_PRINCIPAL_ACCOUNTS_MAX 100
 #define IDENTITY_PRINCIPAL_METHODS_MAX 64

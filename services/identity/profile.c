@@ -1,7 +1,7 @@
 #include "profile.h"
 
 #include "input.h"
-#include "log.h"
+#include "common/log.h"
 #include "password.h"
 #include "store.h"
 #include "usher/v1/identity.pb-c.h"

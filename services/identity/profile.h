@@ -3,7 +3,7 @@
 #ifndef IDENTITY_PROFILE_H
 #define IDENTITY_PROFILE_H
 
-#include "rpc_server.h"
+#include "common/rpc_server.h"
 
 us_rpc_handler identity_update_profile;
 us_rpc_handler identity_change_password;

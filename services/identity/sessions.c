@@ -2,7 +2,7 @@
 
 #include "input.h"
 #include "store.h"
-#include "token.h"
+#include "common/token.h"
 #include "usher/v1/identity.pb-c.h"
 
 us_err identity_resolve_session(us_call *call, const ProtobufCMessage *request,

@@ -3,7 +3,7 @@
 #ifndef IDENTITY_SESSIONS_H
 #define IDENTITY_SESSIONS_H
 
-#include "rpc_server.h"
+#include "common/rpc_server.h"
 
 us_rpc_handler identity_resolve_session;
 us_rpc_handler identity_logout;

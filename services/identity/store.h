@@ -11,9 +11,9 @@
 
 #include <libpq-fe.h>
 
-#include "arena.h"
-#include "err.h"
-#include "token.h"
+#include "common/arena.h"
+#include "common/err.h"
+#include "common/token.h"
 #include "usher/v1/identity.pb-c.h"
 
 #define IDENTITY_SUBJECT_BYTES 32

@@ -9,9 +9,9 @@
 
 #include <libpq-fe.h>
 
-#include "arena.h"
-#include "caller_auth.h"
-#include "err.h"
+#include "common/arena.h"
+#include "common/caller_auth.h"
+#include "common/err.h"
 #include "usher/v1/principal.pb-c.h"
 
 typedef struct identity_new_principal {

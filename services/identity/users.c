@@ -3,10 +3,10 @@
 #include <stdio.h>
 
 #include "input.h"
-#include "log.h"
+#include "common/log.h"
 #include "password.h"
 #include "store.h"
-#include "validate.h"
+#include "common/validate.h"
 
 us_err identity_create_user(us_call *call, const ProtobufCMessage *request,
                             ProtobufCMessage **reply)

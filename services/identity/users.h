@@ -3,7 +3,7 @@
 #ifndef IDENTITY_USERS_H
 #define IDENTITY_USERS_H
 
-#include "rpc_server.h"
+#include "common/rpc_server.h"
 
 #define IDENTITY_GET_USERS_MAX 1000
 #define IDENTITY_LOOKUP_EMAILS_MAX 50000

@@ -2,15 +2,15 @@
 
 #include <string.h>
 
-#include "db.h"
-#include "fault.h"
+#include "common/db.h"
+#include "common/fault.h"
 #include "links.h"
-#include "log.h"
+#include "common/log.h"
 #include "peers.h"
 #include "saga.h"
 #include "store.h"
 #include "upstream.h"
-#include "validate.h"
+#include "common/validate.h"
 #include "view.h"
 
 #define NAME_MAX_BYTES 200

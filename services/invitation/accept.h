@@ -3,7 +3,7 @@
 #ifndef INVITATION_ACCEPT_H
 #define INVITATION_ACCEPT_H
 
-#include "rpc_server.h"
+#include "common/rpc_server.h"
 #include "usher/v1/invitation.pb-c.h"
 
 us_rpc_handler inv_preview;

@@ -4,15 +4,15 @@
 
 #include "disposable.h"
 #include "links.h"
-#include "log.h"
+#include "common/log.h"
 #include "peers.h"
 #include "state.h"
 #include "store.h"
-#include "strmap.h"
+#include "common/strmap.h"
 #include "access.h"
 #include "batch.h"
 #include "upstream.h"
-#include "validate.h"
+#include "common/validate.h"
 
 #define MAX_EMAILS 50000
 #define MAX_GIVEN_EMAIL 320

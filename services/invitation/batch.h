@@ -2,7 +2,7 @@
 #ifndef INVITATION_BATCH_H
 #define INVITATION_BATCH_H
 
-#include "rpc_server.h"
+#include "common/rpc_server.h"
 #include "usher/v1/invitation.pb-c.h"
 
 us_rpc_handler inv_create_invitations;

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "strmap.h"
+#include "common/strmap.h"
 
 extern const char disposable_domains[];
 extern const size_t disposable_domains_len;

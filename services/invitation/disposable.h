@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "err.h"
+#include "common/err.h"
 
 US_MUST_USE us_err inv_disposable_load(char *err, size_t err_size);
 void inv_disposable_free(void);

@@ -6,16 +6,16 @@
 
 #include <sodium.h>
 
-#include "db.h"
-#include "fault.h"
+#include "common/db.h"
+#include "common/fault.h"
 #include "links.h"
-#include "log.h"
+#include "common/log.h"
 #include "peers.h"
 #include "permalink.h"
 #include "state.h"
 #include "store.h"
 #include "upstream.h"
-#include "validate.h"
+#include "common/validate.h"
 
 #define RECOVERY_CALL_MS 10000
 

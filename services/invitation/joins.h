@@ -18,8 +18,8 @@
 
 #include <libpq-fe.h>
 
-#include "arena.h"
-#include "rpc_server.h"
+#include "common/arena.h"
+#include "common/rpc_server.h"
 
 us_rpc_handler inv_accept_link;
 us_rpc_handler inv_preview_link_join;

@@ -8,9 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "arena.h"
-#include "err.h"
-#include "token.h"
+#include "common/arena.h"
+#include "common/err.h"
+#include "common/token.h"
 
 typedef struct inv_link {
 	char token[US_TOKEN_TEXT_LEN + 1];

@@ -4,11 +4,11 @@
 
 #include <sodium.h>
 
-#include "daemon.h"
+#include "common/daemon.h"
 #include "disposable.h"
 #include "outbox.h"
 #include "permalink.h"
-#include "principal_lookup.h"
+#include "common/principal_lookup.h"
 #include "recovery.h"
 #include "server.h"
 #include "state.h"

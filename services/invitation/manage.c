@@ -8,12 +8,12 @@
 
 #include "access.h"
 #include "links.h"
-#include "log.h"
+#include "common/log.h"
 #include "peers.h"
 #include "state.h"
 #include "store.h"
 #include "upstream.h"
-#include "validate.h"
+#include "common/validate.h"
 #include "view.h"
 
 #define PAGE_DEFAULT 100

@@ -2,7 +2,7 @@
 #ifndef INVITATION_MANAGE_H
 #define INVITATION_MANAGE_H
 
-#include "rpc_server.h"
+#include "common/rpc_server.h"
 #include "usher/v1/invitation.pb-c.h"
 
 us_rpc_handler inv_list_invitations;

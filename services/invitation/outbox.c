@@ -9,10 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "db.h"
-#include "fault.h"
+#include "common/db.h"
+#include "common/fault.h"
 #include "links.h"
-#include "log.h"
+#include "common/log.h"
 #include "peers.h"
 #include "state.h"
 #include "store.h"

@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "err.h"
+#include "common/err.h"
 
 US_MUST_USE us_err inv_outbox_start(char *err, size_t err_size);
 void inv_outbox_stop(void); /* finishes the chunk in hand; safe when never started */

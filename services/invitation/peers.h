@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "rpc_server.h"
+#include "common/rpc_server.h"
 #include "usher/v1/identity.pb-c.h"
 #include "usher/v1/notification.pb-c.h"
 #include "usher/v1/tenancy.pb-c.h"

@@ -4,12 +4,12 @@
 #include <string.h>
 
 #include "links.h"
-#include "log.h"
+#include "common/log.h"
 #include "peers.h"
 #include "state.h"
 #include "store.h"
 #include "upstream.h"
-#include "validate.h"
+#include "common/validate.h"
 
 #define MAX_DOMAINS 50
 #define MAX_EXPIRY_HOURS 8760

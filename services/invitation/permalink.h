@@ -3,7 +3,7 @@
 #ifndef INVITATION_PERMALINK_H
 #define INVITATION_PERMALINK_H
 
-#include "rpc_server.h"
+#include "common/rpc_server.h"
 #include "store.h"
 #include "usher/v1/invitation.pb-c.h"
 

@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "db.h"
+#include "common/db.h"
 #include "joins.h"
-#include "log.h"
+#include "common/log.h"
 #include "peers.h"
 #include "saga.h"
 #include "state.h"

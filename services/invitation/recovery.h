@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include "err.h"
+#include "common/err.h"
 
 US_MUST_USE us_err inv_recovery_start(char *err, size_t err_size);
 void inv_recovery_stop(void); /* safe when it never started */

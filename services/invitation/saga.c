@@ -1,7 +1,7 @@
 #include "saga.h"
 
-#include "fault.h"
-#include "log.h"
+#include "common/fault.h"
+#include "common/log.h"
 #include "view.h"
 
 char *inv_saga_key(us_arena *a, const char *invitation_id)

@@ -4,8 +4,8 @@
 
 #include <stdint.h>
 
-#include "rpc_client.h"
-#include "token.h"
+#include "common/rpc_client.h"
+#include "common/token.h"
 
 typedef struct inv_settings {
 	char *identity_url;

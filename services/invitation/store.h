@@ -8,8 +8,8 @@
 
 #include <libpq-fe.h>
 
-#include "arena.h"
-#include "err.h"
+#include "common/arena.h"
+#include "common/err.h"
 
 /* An invitation joined with its batch. */
 typedef struct inv_row {

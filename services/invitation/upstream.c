@@ -1,6 +1,6 @@
 #include "upstream.h"
 
-#include "log.h"
+#include "common/log.h"
 
 us_err inv_upstream_error(us_call *call, const peer_ctx *p, us_err rc, const char *doing)
 {

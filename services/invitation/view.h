@@ -2,7 +2,7 @@
 #ifndef INVITATION_VIEW_H
 #define INVITATION_VIEW_H
 
-#include "arena.h"
+#include "common/arena.h"
 #include "store.h"
 #include "usher/v1/invitation.pb-c.h"
 

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "buf.h"
-#include "err.h"
+#include "common/err.h"
 #include "mime.h"
 #include "template.h"
 

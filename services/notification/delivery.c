@@ -12,20 +12,20 @@
 
 #include <sodium.h>
 
-#include "arena.h"
+#include "common/arena.h"
 #include "buf.h"
-#include "clock.h"
+#include "common/clock.h"
 #include "compose.h"
-#include "db.h"
-#include "fault.h"
-#include "log.h"
+#include "common/db.h"
+#include "common/fault.h"
+#include "common/log.h"
 #include "mime.h"
 #include "policy.h"
 #include "seal.h"
 #include "smtp.h"
 #include "spool.h"
 #include "store.h"
-#include "validate.h"
+#include "common/validate.h"
 
 typedef struct worker {
 	pthread_t thread;

@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-#include "err.h"
+#include "common/err.h"
 #include "settings.h"
 #include "template.h"
 

@@ -9,7 +9,7 @@
 #include <sodium.h>
 
 #include "seal.h"
-#include "validate.h"
+#include "common/validate.h"
 
 static bool has_control(const char *s)
 {

@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "rpc_server.h"
+#include "common/rpc_server.h"
 #include "store.h"
 #include "template.h"
 #include "usher/v1/notification.pb-c.h"

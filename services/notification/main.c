@@ -5,10 +5,10 @@
 
 #include <sodium.h>
 
-#include "daemon.h"
-#include "db.h"
+#include "common/daemon.h"
+#include "common/db.h"
 #include "delivery.h"
-#include "log.h"
+#include "common/log.h"
 #include "mime.h"
 #include "seal.h"
 #include "server.h"
@@ -16,8 +16,8 @@
 #include "smtp.h"
 #include "store.h"
 #include "template.h"
-#include "token.h"
-#include "validate.h"
+#include "common/token.h"
+#include "common/validate.h"
 
 extern const us_migration notification_migrations[];
 

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "validate.h"
+#include "common/validate.h"
 
 /* RFC 5322's hard limit is 998 octets a line; quoted-printable keeps to 76. */
 #define LINE_MAX_OCTETS 998

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "arena.h"
+#include "common/arena.h"
 
 #define NOTIFICATION_SEAL_KEY_BYTES 32
 

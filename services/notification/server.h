@@ -3,7 +3,7 @@
 
 #include <stddef.h>
 
-#include "rpc_server.h"
+#include "common/rpc_server.h"
 #include "template.h"
 
 /* The daemon's RPC services, for us_daemon_main(). */

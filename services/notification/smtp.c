@@ -7,7 +7,7 @@
 
 #include <curl/curl.h>
 
-#include "log.h"
+#include "common/log.h"
 
 /* An address in angle brackets: RFC 5321's 256-octet path. */
 #define SMTP_PATH_MAX 258

@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "err.h"
+#include "common/err.h"
 #include "policy.h"
 #include "settings.h"
 

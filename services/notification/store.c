@@ -7,8 +7,8 @@
 #include <jansson.h>
 
 #include "buf.h"
-#include "db.h"
-#include "log.h"
+#include "common/db.h"
+#include "common/log.h"
 #include "seal.h"
 
 #define SUPPRESSED_REPLY "not attempted: the address is suppressed"

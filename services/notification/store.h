@@ -10,9 +10,9 @@
 
 #include <libpq-fe.h>
 
-#include "arena.h"
+#include "common/arena.h"
 #include "compose.h"
-#include "err.h"
+#include "common/err.h"
 #include "policy.h"
 #include "template.h"
 #include "usher/v1/notification.pb-c.h"

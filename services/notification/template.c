@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "template_files.h"
-#include "validate.h"
+#include "common/validate.h"
 
 #define DECLARED_MAX 8
 

@@ -10,7 +10,7 @@
 #include <stddef.h>
 
 #include "buf.h"
-#include "err.h"
+#include "common/err.h"
 
 #define TEMPLATE_VAR_NAME_MAX 40
 #define TEMPLATE_VAR_VALUE_MAX 2000

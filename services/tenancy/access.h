@@ -7,7 +7,7 @@
 
 #include <stdbool.h>
 
-#include "arena.h"
+#include "common/arena.h"
 #include "usher/v1/tenancy.pb-c.h"
 
 typedef struct tenancy_decision {

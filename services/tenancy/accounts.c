@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "guard.h"
-#include "log.h"
+#include "common/log.h"
 #include "input.h"
 #include "permissions.h"
 #include "products.h"

@@ -3,7 +3,7 @@
 #ifndef TENANCY_ACCOUNTS_H
 #define TENANCY_ACCOUNTS_H
 
-#include "rpc_server.h"
+#include "common/rpc_server.h"
 
 /* Most subaccounts an account may have: ListSubaccounts answers them in one reply. */
 #define TENANCY_SUBACCOUNTS_MAX 1000

@@ -3,7 +3,7 @@
 #ifndef TENANCY_CHECKS_H
 #define TENANCY_CHECKS_H
 
-#include "rpc_server.h"
+#include "common/rpc_server.h"
 
 us_rpc_handler tenancy_check;
 

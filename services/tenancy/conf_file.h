@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#include "err.h"
+#include "common/err.h"
 
 /* Reads the file at path, at most max bytes. Returns owned *text (free()) and its
  * length, or INVALID_ARGUMENT with one line in err naming the file and the problem. */

@@ -5,12 +5,12 @@
 
 #include "guard.h"
 #include "input.h"
-#include "log.h"
+#include "common/log.h"
 #include "permissions.h"
-#include "principal_lookup.h"
+#include "common/principal_lookup.h"
 #include "roles.h"
 #include "store.h"
-#include "validate.h"
+#include "common/validate.h"
 
 #define SYSTEM_REASON_MAX 200
 #define PRINCIPAL_LOOKUP_MS 3000

@@ -5,8 +5,8 @@
 
 #include <stddef.h>
 
-#include "rpc_client.h"
-#include "rpc_server.h"
+#include "common/rpc_client.h"
+#include "common/rpc_server.h"
 #include "usher/v1/tenancy.pb-c.h"
 
 /* usher-identityd, which knows service principals (set by main.c before serving). */

@@ -1,6 +1,6 @@
 #include "guard.h"
 
-#include "log.h"
+#include "common/log.h"
 #include "permissions.h"
 #include "usher/v1/tenancy.pb-c.h"
 

@@ -4,8 +4,8 @@
 #define TENANCY_GUARD_H
 
 #include "access.h"
-#include "err.h"
-#include "rpc_server.h"
+#include "common/err.h"
+#include "common/rpc_server.h"
 #include "store.h"
 #include "usher/v1/tenancy.pb-c.h"
 

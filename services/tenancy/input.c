@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "validate.h"
+#include "common/validate.h"
 
 void tenancy_input_uuid(us_call *call, const char *field, const char *value)
 {

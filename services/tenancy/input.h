@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "rpc_server.h"
+#include "common/rpc_server.h"
 #include "usher/v1/tenancy.pb-c.h"
 
 #define TENANCY_NAME_MAX 200          /* account and subaccount names, bytes */

@@ -2,11 +2,11 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "daemon.h"
+#include "common/daemon.h"
 #include "grants.h"
-#include "log.h"
+#include "common/log.h"
 #include "permissions.h"
-#include "principal_lookup.h"
+#include "common/principal_lookup.h"
 #include "products.h"
 #include "server.h"
 

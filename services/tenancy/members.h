@@ -5,7 +5,7 @@
 #ifndef TENANCY_MEMBERS_H
 #define TENANCY_MEMBERS_H
 
-#include "rpc_server.h"
+#include "common/rpc_server.h"
 
 us_rpc_handler tenancy_change_role;
 us_rpc_handler tenancy_set_scope;

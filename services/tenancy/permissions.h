@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "err.h"
+#include "common/err.h"
 
 #define TENANCY_ACTION_MAX 64
 #define TENANCY_MATRIX_FILE_MAX (1024 * 1024)

@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "err.h"
+#include "common/err.h"
 
 #define TENANCY_CATALOGUE_FILE_MAX (256 * 1024)
 #define TENANCY_CATALOGUE_MAX 1000

@@ -7,7 +7,7 @@
 #include "input.h"
 #include "page_token.h"
 #include "store.h"
-#include "validate.h"
+#include "common/validate.h"
 
 static void list_members_input(us_call *call, const Usher__V1__ListMembersRequest *req,
                                store_cursor *after, bool *has_after)

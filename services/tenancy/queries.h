@@ -3,7 +3,7 @@
 #ifndef TENANCY_QUERIES_H
 #define TENANCY_QUERIES_H
 
-#include "rpc_server.h"
+#include "common/rpc_server.h"
 
 #define TENANCY_PAGE_SIZE_DEFAULT 100
 #define TENANCY_PAGE_SIZE_MAX 500

@@ -3,7 +3,7 @@
 
 #include <stddef.h>
 
-#include "rpc_server.h"
+#include "common/rpc_server.h"
 
 /* The daemon's RPC services, for us_daemon_main(). */
 extern const us_rpc_service tenancy_services[];

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db.h"
+#include "common/db.h"
 #include "roles.h"
 
 /* RFC 3339 UTC, as every Usher timestamp. */

@@ -10,8 +10,8 @@
 
 #include <libpq-fe.h>
 
-#include "arena.h"
-#include "err.h"
+#include "common/arena.h"
+#include "common/err.h"
 #include "usher/v1/tenancy.pb-c.h"
 
 /* How store_account_get() locks the account's row until the transaction ends. */

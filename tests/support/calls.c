@@ -12,8 +12,8 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "clock.h"
-#include "token.h"
+#include "common/clock.h"
+#include "common/token.h"
 
 us_err ut_call(ut_system *sys, int daemon, const char *method, const char *actor,
                const char *key, const ProtobufCMessage *req, const ProtobufCMessageDescriptor *type,

@@ -7,9 +7,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "arena.h"
+#include "common/arena.h"
 #include "harness.h"
-#include "rpc_client.h"
+#include "common/rpc_client.h"
 #include "usher/v1/identity.pb-c.h"
 #include "usher/v1/invitation.pb-c.h"
 #include "usher/v1/tenancy.pb-c.h"

@@ -22,9 +22,9 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "arena.h"
-#include "clock.h"
-#include "rpc_client.h"
+#include "common/arena.h"
+#include "common/clock.h"
+#include "common/rpc_client.h"
 #include "usher/v1/health.pb-c.h"
 
 extern char **environ;

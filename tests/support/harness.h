@@ -23,8 +23,8 @@
 
 #include <libpq-fe.h>
 
-#include "caller_auth.h"
-#include "caller_key.h"
+#include "common/caller_auth.h"
+#include "common/caller_key.h"
 
 typedef struct ut_db {
 	char name[64];

@@ -9,12 +9,12 @@
 
 #include <sodium.h>
 
-#include "clock.h"
-#include "idempotency.h"
-#include "pbjson.h"
+#include "common/clock.h"
+#include "common/idempotency.h"
+#include "common/pbjson.h"
 #include "usher/v1/identity.pb-c.h"
 #include "usher/v1/tenancy.pb-c.h"
-#include "validate.h"
+#include "common/validate.h"
 
 #ifndef USHER_VERSION
 #define USHER_VERSION "0.0.0"

@@ -16,9 +16,9 @@
 #include <jansson.h>
 #include <protobuf-c/protobuf-c.h>
 
-#include "arena.h"
-#include "rpc_client.h"
-#include "status.h"
+#include "common/arena.h"
+#include "common/rpc_client.h"
+#include "common/status.h"
 #include "targets.h"
 
 /* Exit codes, documented in --help and docs/usherctl.md. */

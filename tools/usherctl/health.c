@@ -8,10 +8,10 @@
 
 #include <jansson.h>
 
-#include "arena.h"
-#include "clock.h"
+#include "common/arena.h"
+#include "common/clock.h"
 #include "ctl.h"
-#include "rpc_client.h"
+#include "common/rpc_client.h"
 #include "targets.h"
 #include "usher/v1/health.pb-c.h"
 

@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include "ctl.h"
-#include "email_csv.h"
-#include "pbjson.h"
+#include "common/email_csv.h"
+#include "common/pbjson.h"
 #include "usher/v1/invitation.pb-c.h"
 
 #define INVITATION (&usher__v1__invitation_service__descriptor)

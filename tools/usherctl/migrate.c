@@ -4,7 +4,7 @@
 #include <stdio.h>
 
 #include "ctl.h"
-#include "pbjson.h"
+#include "common/pbjson.h"
 #include "usher/v1/admin.pb-c.h"
 
 typedef struct status_params {

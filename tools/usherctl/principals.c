@@ -8,7 +8,7 @@
 
 #include <sodium.h>
 
-#include "caller_key.h"
+#include "common/caller_key.h"
 #include "ctl.h"
 #include "usher/v1/principal.pb-c.h"
 #include "usher/v1/tenancy.pb-c.h"

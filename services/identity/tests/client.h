@@ -5,10 +5,10 @@
 
 #include <stdint.h>
 
-#include "arena.h"
+#include "common/arena.h"
 #include "harness.h"
-#include "rpc_client.h"
-#include "status.h"
+#include "common/rpc_client.h"
+#include "common/status.h"
 #include "usher/v1/identity.pb-c.h"
 
 #define IDT(method) "usher.v1.IdentityService/" method

@@ -15,9 +15,9 @@
 
 #include <cmocka.h>
 
-#include "clock.h"
+#include "common/clock.h"
 #include "client.h"
-#include "token.h"
+#include "common/token.h"
 
 #define BASE_URL "https://usher.example"
 #define LINK_PREFIX BASE_URL "/email-change/"

@@ -16,7 +16,7 @@
 #include <sodium.h>
 
 #include "client.h"
-#include "token.h"
+#include "common/token.h"
 
 #define WRONG "not the password"
 #define TOO_MANY "too many failed logins; try again in"

@@ -14,7 +14,7 @@
 #include <sodium.h>
 
 #include "client.h"
-#include "token.h"
+#include "common/token.h"
 
 static ut_system *sys;
 static us_rpc_client *client;

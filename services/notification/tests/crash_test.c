@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "clock.h"
+#include "common/clock.h"
 #include "fixture.h"
 
 #define N 250

@@ -14,7 +14,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "clock.h"
+#include "common/clock.h"
 #include "fixture.h"
 
 #define SENT USHER__V1__DELIVERY_STATE__DELIVERY_SENT

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "clock.h"
+#include "common/clock.h"
 
 #define NOTIFICATION_SERVICE "usher.v1.NotificationService/"
 

@@ -7,10 +7,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "arena.h"
+#include "common/arena.h"
 #include "harness.h"
-#include "rpc_client.h"
-#include "status.h"
+#include "common/rpc_client.h"
+#include "common/status.h"
 #include "usher/v1/notification.pb-c.h"
 
 typedef struct nt_fixture {

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "clock.h"
+#include "common/clock.h"
 #include "tenancy_client.h"
 
 #define MEMBER USHER__V1__ROLE__ROLE_MEMBER
