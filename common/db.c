@@ -234,6 +234,23 @@ char *us_db_text_array(us_arena *arena, const char *const *items, size_t n)
 	return out;
 }
 
+char *us_db_bool_array(us_arena *arena, const bool *items, size_t n)
+{
+	char *out = us_arena_alloc(arena, 2 * n + 3);
+	if (out == NULL)
+		return NULL;
+	char *p = out;
+	*p++ = '{';
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			*p++ = ',';
+		*p++ = items[i] ? 't' : 'f';
+	}
+	*p++ = '}';
+	*p = '\0';
+	return out;
+}
+
 static us_err check_result(PGconn *conn, PGresult *res, PGresult **out)
 {
 	round_trips++;
@@ -274,6 +291,21 @@ us_err us_db_exec(PGconn *conn, const char *sql, int n_params, const char *const
                   PGresult **out)
 {
 	return check_result(conn, run(conn, sql, n_params, params, NULL, NULL), out);
+}
+
+us_err us_db_exec_one(PGconn *conn, const char *sql, int n_params, const char *const *params,
+                      PGresult **out)
+{
+	PGresult *res;
+	us_err rc = us_db_exec(conn, sql, n_params, params, &res);
+	if (rc != US_OK)
+		return rc;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return US_ENOTFOUND;
+	}
+	*out = res;
+	return US_OK;
 }
 
 us_err us_db_exec_bin(PGconn *conn, const char *sql, int n_params, const char *const *params,

@@ -4,6 +4,9 @@
 #ifndef US_DB_H
 #define US_DB_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include <libpq-fe.h>
 
 #include "common/arena.h"
@@ -24,6 +27,11 @@ US_MUST_USE us_err us_db_ensure(PGconn *conn, const char *schema);
 US_MUST_USE us_err us_db_exec(PGconn *conn, const char *sql, int n_params,
                               const char *const *params, PGresult **out);
 
+/* As us_db_exec for a statement that returns at most one row: NOT_FOUND (nothing logged)
+ * when it returns none. */
+US_MUST_USE us_err us_db_exec_one(PGconn *conn, const char *sql, int n_params,
+                                  const char *const *params, PGresult **out);
+
 /* As us_db_exec, with explicit lengths and formats (1 = binary) for bytea parameters. */
 US_MUST_USE us_err us_db_exec_bin(PGconn *conn, const char *sql, int n_params,
                                   const char *const *params, const int *lengths,
@@ -37,8 +45,13 @@ us_err us_db_error_from_sqlstate(const char *sqlstate);
 const char *us_db_last_constraint(void);
 
 /* A Postgres array literal ({"a","b\"c"}) of n strings, in the arena: a whole batch goes
- * to the server as one text[] parameter. NULL when out of memory. */
+ * to the server as one text[] parameter (cast it: $1::text[], $1::uuid[]). NULL when out
+ * of memory. The one array builder: us_row_array() (row.h) reads such a column back. */
 char *us_db_text_array(us_arena *arena, const char *const *items, size_t n);
+
+/* {t,f,...} of n booleans, in the arena, for a $n::boolean[] parameter; NULL when out of
+ * memory. */
+char *us_db_bool_array(us_arena *arena, const bool *items, size_t n);
 
 /* Statements the calling thread has sent since the last reset: the RPC server logs it
  * per request, so a batch's constant number of round trips can be seen and tested. */

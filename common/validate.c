@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "common/limits.h"
+
 static int is_alpha(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 static int is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
@@ -197,4 +199,16 @@ const char *us_name_check(const char *name, size_t max)
 			visible = 1;
 	}
 	return visible ? NULL : "must not be only spaces";
+}
+
+const char *us_password_check(const char *password)
+{
+	size_t len = strlen(password);
+	if (len == 0)
+		return "must not be empty";
+	if (len < US_PASSWORD_MIN_BYTES)
+		return "must be at least " US_LIMIT_TEXT(US_PASSWORD_MIN_BYTES) " characters";
+	if (len > US_PASSWORD_MAX_BYTES)
+		return "must be at most " US_LIMIT_TEXT(US_PASSWORD_MAX_BYTES) " bytes";
+	return NULL;
 }

@@ -34,6 +34,10 @@ const char *us_uuid_check(const char *id);
  * only white space. */
 const char *us_name_check(const char *name, size_t max);
 
+/* A new password: US_PASSWORD_MIN_BYTES to US_PASSWORD_MAX_BYTES (limits.h), worded as
+ * identityd, which owns the rule, words it. */
+const char *us_password_check(const char *password);
+
 /* Valid UTF-8 (no overlongs, no surrogates). */
 int us_utf8_valid(const char *s, size_t len);
 
