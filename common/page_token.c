@@ -40,5 +40,9 @@ bool us_page_token_decode(const char *token, us_page_cursor *out)
 	sodium_bin2hex(hex, sizeof(hex), raw + 9, 16);
 	snprintf(out->id, sizeof(out->id), "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
 	         hex + 16, hex + 20);
-	return true;
+	/* One spelling per position: libsodium also reads bytes outside the alphabet and
+	 * unused low bits, which would make a token's other spellings valid too. */
+	char again[US_PAGE_TOKEN_LEN + 1];
+	us_page_token_encode(out, again);
+	return strcmp(again, token) == 0;
 }
