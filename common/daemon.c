@@ -151,7 +151,7 @@ static void wait_for_stop(const us_daemon_spec *spec, us_auth *auth, const sigse
 			else
 				us_info("caller policy reloaded");
 			if (spec->reload != NULL)
-				spec->reload();
+				spec->reload(spec->ctx);
 			continue;
 		}
 		us_info("stopping on %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -198,7 +198,7 @@ static int serve(const us_daemon_spec *spec, const us_daemon_config *cfg, const 
 		us_error("could not start: %s", err);
 		return 1;
 	}
-	if (spec->start != NULL && spec->start(cfg, err, sizeof(err)) != US_OK) {
+	if (spec->start != NULL && spec->start(spec->ctx, cfg, err, sizeof(err)) != US_OK) {
 		us_error("could not start: %s", err);
 		us_auth_free(auth);
 		return 1;
@@ -221,7 +221,7 @@ static int serve(const us_daemon_spec *spec, const us_daemon_config *cfg, const 
 	if (us_rpc_server_start(&opts, spec->services, spec->n_services, &srv, err, sizeof(err)) != US_OK) {
 		us_error("could not start the RPC server: %s", err);
 		if (spec->stop != NULL)
-			spec->stop();
+			spec->stop(spec->ctx);
 		us_auth_free(auth);
 		return 1;
 	}
@@ -235,7 +235,7 @@ static int serve(const us_daemon_spec *spec, const us_daemon_config *cfg, const 
 	us_housekeeping_stop(upkeep);
 	us_rpc_server_stop(srv);
 	if (spec->stop != NULL)
-		spec->stop();
+		spec->stop(spec->ctx);
 	us_auth_free(auth);
 	us_rpc_client_set_default_key(NULL);
 	us_info("stopped");

@@ -50,11 +50,13 @@ typedef struct us_daemon_spec {
 	/* Idempotent methods whose replies hold a secret (rpc_server.h). */
 	const us_rpc_reply_secret *reply_secrets;
 	size_t n_reply_secrets;
+	/* The daemon's state (its <svc>_ctx, built in main()), handed to every hook. */
+	void *ctx;
 	/* Optional hooks: start runs before serving (a failure stops the daemon with err),
 	 * stop after the server has drained, reload on SIGHUP (after the caller policy). */
-	us_err (*start)(const us_daemon_config *cfg, char *err, size_t err_size);
-	void (*stop)(void);
-	void (*reload)(void);
+	us_err (*start)(void *ctx, const us_daemon_config *cfg, char *err, size_t err_size);
+	void (*stop)(void *ctx);
+	void (*reload)(void *ctx);
 } us_daemon_spec;
 
 /* Runs the daemon; returns the process exit status: 0 after a clean stop, 1 when it

@@ -56,8 +56,9 @@ static const us_config_var gateway_vars[] = {
 	        "names the client; unset: the socket's peer is the client"),
 };
 
-static void stop(void)
+static void stop(void *ctx)
 {
+	(void)ctx;
 	gateway_http_stop();
 	for (int i = 0; i < GW_N_BACKENDS; i++) {
 		us_rpc_client_close(gw.backends[i]);
@@ -66,8 +67,9 @@ static void stop(void)
 	sodium_memzero(gw.csrf_key, sizeof(gw.csrf_key));
 }
 
-static us_err start(const us_daemon_config *cfg, char *err, size_t err_size)
+static us_err start(void *ctx, const us_daemon_config *cfg, char *err, size_t err_size)
 {
+	(void)ctx;
 	(void)cfg;
 	if (us_token_key_from_hex(gw.cfg.csrf_key_hex, gw.csrf_key) != 0) {
 		snprintf(err, err_size, "GATEWAY_CSRF_KEY: must be 64 hex digits");
@@ -90,7 +92,7 @@ static us_err start(const us_daemon_config *cfg, char *err, size_t err_size)
 	if (rc == US_OK)
 		rc = gateway_http_start(err, err_size);
 	if (rc != US_OK)
-		stop();
+		stop(ctx);
 	return rc;
 }
 

@@ -57,8 +57,9 @@ static us_err open_peer(const char *url, us_rpc_client **out, char *err, size_t 
 	return us_rpc_client_open(&opts, out, err, err_size);
 }
 
-static void stop(void)
+static void stop(void *ctx)
 {
+	(void)ctx;
 	inv_recovery_stop();
 	inv_outbox_stop();
 	us_rpc_client_close(inv.identity);
@@ -70,8 +71,9 @@ static void stop(void)
 	sodium_memzero(inv.request_key, sizeof(inv.request_key));
 }
 
-static us_err start(const us_daemon_config *cfg, char *err, size_t err_size)
+static us_err start(void *ctx, const us_daemon_config *cfg, char *err, size_t err_size)
 {
+	(void)ctx;
 	inv.database_url = cfg->database_url;
 	uint8_t master[US_TOKEN_KEY_BYTES];
 	if (us_token_key_from_hex(inv.cfg.token_key_hex, master) != 0) {
@@ -97,7 +99,7 @@ static us_err start(const us_daemon_config *cfg, char *err, size_t err_size)
 	if (rc == US_OK)
 		rc = inv_recovery_start(err, err_size);
 	if (rc != US_OK)
-		stop();
+		stop(ctx);
 	return rc;
 }
 

@@ -107,8 +107,9 @@ static us_err seal_plain_variables(const us_daemon_config *cfg, char *err, size_
 	return US_OK;
 }
 
-static us_err start(const us_daemon_config *cfg, char *err, size_t err_size)
+static us_err start(void *ctx, const us_daemon_config *cfg, char *err, size_t err_size)
 {
+	(void)ctx;
 	us_err rc = check_settings(err, err_size);
 	if (rc != US_OK)
 		return rc;
@@ -138,8 +139,9 @@ static us_err start(const us_daemon_config *cfg, char *err, size_t err_size)
 	return US_OK;
 }
 
-static void stop(void)
+static void stop(void *ctx)
 {
+	(void)ctx;
 	delivery_stop();
 	template_set_free(templates);
 	templates = NULL;

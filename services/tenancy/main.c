@@ -92,8 +92,9 @@ static us_err load_catalogue(char *err, size_t err_size)
 	return US_OK;
 }
 
-static us_err start(const us_daemon_config *cfg, char *err, size_t err_size)
+static us_err start(void *ctx, const us_daemon_config *cfg, char *err, size_t err_size)
 {
+	(void)ctx;
 	(void)cfg;
 	us_err rc = load_matrix(err, err_size);
 	us_rpc_client_opts opts = {.url = config.identity_url, .caller = "usher-tenancyd",
@@ -106,8 +107,9 @@ static us_err start(const us_daemon_config *cfg, char *err, size_t err_size)
 }
 
 /* A file that no longer parses leaves the running one in place. */
-static void reload(void)
+static void reload(void *ctx)
 {
+	(void)ctx;
 	char err[512];
 	if (load_matrix(err, sizeof(err)) != US_OK)
 		us_error("permission matrix not reloaded, keeping the current one: %s", err);
@@ -115,8 +117,9 @@ static void reload(void)
 		us_error("product catalogue not reloaded, keeping the current one: %s", err);
 }
 
-static void stop(void)
+static void stop(void *ctx)
 {
+	(void)ctx;
 	tenancy_permissions_install(NULL);
 	tenancy_products_install(NULL);
 	us_rpc_client_close(tenancy_identity);
