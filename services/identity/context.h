@@ -1,5 +1,7 @@
-/* The state usher-identityd's handlers share: its settings, the token key and the
- * client of usher-notificationd. Filled once at start-up, read-only while serving. */
+/* usher-identityd's state: its settings, the token key, the password hasher and the client
+ * of usher-notificationd. Built in main(), filled at start-up and handed to the handlers
+ * as the RPC services' context (us_call_service_ctx()); nothing else holds state. Read-only
+ * while serving, but for the hasher's count of operations in progress. */
 #ifndef IDENTITY_CONTEXT_H
 #define IDENTITY_CONTEXT_H
 
@@ -7,6 +9,7 @@
 
 #include "common/rpc_client.h"
 #include "common/token.h"
+#include "password.h"
 
 typedef struct identity_settings {
 	char *token_key_hex;
@@ -36,10 +39,8 @@ typedef struct identity_ctx {
 	uint8_t token_key[US_TOKEN_KEY_BYTES];
 	/* Keys the idempotency table's hashes of requests, which can hold passwords. */
 	uint8_t request_hash_key[32];
+	identity_passwords passwords;
 	us_rpc_client *notification;
 } identity_ctx;
-
-/* Defined in main.c; handed to handlers through us_call_service_ctx(). */
-extern identity_ctx identity_context;
 
 #endif

@@ -8,6 +8,7 @@
 #include "mailer.h"
 #include "password.h"
 #include "store.h"
+#include "tokens.h"
 #include "usher/v1/identity.pb-c.h"
 #include "common/validate.h"
 
@@ -35,7 +36,8 @@ static us_err send_link(us_call *call, const identity_ctx *ctx, const char *chan
 
 /* The checks that need the stored user: the address is new, free, and the password
  * right. */
-static us_err may_change(us_call *call, const Usher__V1__RequestEmailChangeRequest *req,
+static us_err may_change(us_call *call, identity_ctx *ctx,
+                         const Usher__V1__RequestEmailChangeRequest *req,
                          const char *new_email, Usher__V1__User *user, const char *stored)
 {
 	if (strcmp(new_email, user->email) == 0) {
@@ -49,7 +51,7 @@ static us_err may_change(us_call *call, const Usher__V1__RequestEmailChangeReque
 	if (taken)
 		return us_call_error(call, US_EEXISTS, "this email is already in use");
 	bool match = false;
-	rc = identity_password_verify(stored, req->current_password, &match, NULL);
+	rc = identity_password_verify(&ctx->passwords, stored, req->current_password, &match, NULL);
 	if (rc == US_EEXHAUSTED)
 		return us_call_error(call, rc, "too many password operations at once, try again");
 	if (rc != US_OK)
@@ -64,7 +66,7 @@ us_err identity_request_email_change(us_call *call, const ProtobufCMessage *requ
 {
 	const Usher__V1__RequestEmailChangeRequest *req =
 	        (const Usher__V1__RequestEmailChangeRequest *)request;
-	const identity_ctx *ctx = us_call_service_ctx(call);
+	identity_ctx *ctx = us_call_service_ctx(call);
 	const char *user_id;
 	us_err rc = identity_actor(call, &user_id);
 	if (rc != US_OK)
@@ -81,19 +83,19 @@ us_err identity_request_email_change(us_call *call, const ProtobufCMessage *requ
 	if (rc == US_ENOTFOUND)
 		return us_call_error(call, rc, "user not found");
 	if (rc == US_OK)
-		rc = may_change(call, req, new_email, user, stored);
+		rc = may_change(call, ctx, req, new_email, user, stored);
 	if (rc != US_OK)
 		return rc;
 
 	Usher__V1__RequestEmailChangeReply *out = US_ARENA_NEW(a, Usher__V1__RequestEmailChangeReply);
-	char *token = us_arena_alloc(a, US_TOKEN_TEXT_LEN + 1);
-	if (out == NULL || token == NULL)
+	if (out == NULL)
 		return US_EEXHAUSTED;
 	usher__v1__request_email_change_reply__init(out);
-	us_token_new(token);
+	char *token;
 	uint8_t hash[US_TOKEN_HASH_BYTES];
-	if (us_token_hash(token, ctx->token_key, hash) != US_OK)
-		return US_EINTERNAL;
+	rc = identity_token_issue(ctx->token_key, a, &token, hash);
+	if (rc != US_OK)
+		return rc;
 	char *change_id;
 	rc = identity_store_open_email_change(us_call_db(call), a, user_id, new_email, hash,
 	                                      ctx->settings.email_change_ttl_hours, &change_id,

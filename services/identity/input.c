@@ -2,10 +2,10 @@
 
 #include <string.h>
 
-#include "context.h"
-#include "password.h"
+#include "common/limits.h"
 #include "common/token.h"
 #include "common/validate.h"
+#include "context.h"
 
 us_err identity_actor(us_call *call, const char **user_id)
 {
@@ -21,14 +21,17 @@ us_err identity_actor(us_call *call, const char **user_id)
 	return US_OK;
 }
 
+const char *identity_input_email(const char *value, char *out, size_t size)
+{
+	if (us_email_normalize(value, out, size) != 0)
+		return "must be at most " US_LIMIT_TEXT(US_EMAIL_MAX) " characters";
+	return us_email_check(out);
+}
+
 const char *identity_email_arg(us_call *call, const char *field, const char *value)
 {
 	char normal[US_EMAIL_MAX + 1];
-	if (us_email_normalize(value, normal, sizeof(normal)) != 0) {
-		us_call_violation(call, field, "must be at most %d characters", US_EMAIL_MAX);
-		return NULL;
-	}
-	const char *why = us_email_check(normal);
+	const char *why = identity_input_email(value, normal, sizeof(normal));
 	if (why != NULL) {
 		us_call_violation(call, field, "%s", why);
 		return NULL;
@@ -38,7 +41,7 @@ const char *identity_email_arg(us_call *call, const char *field, const char *val
 
 void identity_check_name(us_call *call, const char *field, const char *value)
 {
-	const char *why = us_name_check(value, IDENTITY_NAME_MAX);
+	const char *why = us_name_check(value, US_NAME_MAX_BYTES);
 	if (why != NULL)
 		us_call_violation(call, field, "%s", why);
 }
@@ -50,25 +53,28 @@ void identity_check_phone(us_call *call, const char *field, const char *value)
 		us_call_violation(call, field, "%s", why);
 }
 
-static void check_length(us_call *call, const char *field, const char *value, size_t min)
+void identity_check_new_password(us_call *call, const char *field, const char *value)
+{
+	const char *why = us_password_check(value);
+	if (why != NULL)
+		us_call_violation(call, field, "%s", why);
+}
+
+const char *identity_input_password(const char *value)
 {
 	size_t len = strlen(value);
 	if (len == 0)
-		us_call_violation(call, field, "must not be empty");
-	else if (len < min)
-		us_call_violation(call, field, "must be at least %zu characters", min);
-	else if (len > IDENTITY_PASSWORD_MAX)
-		us_call_violation(call, field, "must be at most %d bytes", IDENTITY_PASSWORD_MAX);
-}
-
-void identity_check_new_password(us_call *call, const char *field, const char *value)
-{
-	check_length(call, field, value, IDENTITY_PASSWORD_MIN);
+		return "must not be empty";
+	if (len > US_PASSWORD_MAX_BYTES)
+		return "must be at most " US_LIMIT_TEXT(US_PASSWORD_MAX_BYTES) " bytes";
+	return NULL;
 }
 
 void identity_check_password(us_call *call, const char *field, const char *value)
 {
-	check_length(call, field, value, 1);
+	const char *why = identity_input_password(value);
+	if (why != NULL)
+		us_call_violation(call, field, "%s", why);
 }
 
 bool identity_token_arg(us_call *call, const char *field, const char *value,

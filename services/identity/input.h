@@ -5,12 +5,11 @@
 #define IDENTITY_INPUT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/rpc_server.h"
 #include "common/token.h"
-
-#define IDENTITY_NAME_MAX 200
 
 /* The actor's user id: UNAUTHENTICATED when the request has none, INVALID_ARGUMENT on
  * "actor.user_id" when it is not a UUID. *user_id is borrowed from the call. */
@@ -25,12 +24,18 @@ void identity_check_name(us_call *call, const char *field, const char *value);
 /* An E.164 number, or "" for none. */
 void identity_check_phone(us_call *call, const char *field, const char *value);
 
-/* A password being set: 8 to 1024 bytes. */
+/* A password being set: the rule identityd owns, us_password_check() (validate.h). */
 void identity_check_new_password(us_call *call, const char *field, const char *value);
 
-/* A password being checked: 1 to 1024 bytes (the rules for new ones may have changed
- * since it was set). */
+/* NULL when value may be a password being checked: 1 to US_PASSWORD_MAX_BYTES bytes (the
+ * rule for new ones may have changed since it was set); otherwise why not. */
+const char *identity_input_password(const char *value);
+
 void identity_check_password(us_call *call, const char *field, const char *value);
+
+/* NULL when value is an email address, with its normalised form in out (size bytes);
+ * otherwise why not. */
+const char *identity_input_email(const char *value, char *out, size_t size);
 
 /* The keyed hash of a token field into hash; false, with a violation on field, when
  * value is not a token as issued. */

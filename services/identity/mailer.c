@@ -6,11 +6,15 @@
 #define SEND_EMAIL "usher.v1.NotificationService/SendEmail"
 #define N_VARIABLES 3
 
+char *identity_mail_url(us_arena *a, const char *base_url, const char *path, const char *token)
+{
+	return us_arena_printf(a, "%s/%s/%s", base_url, path, token);
+}
+
 us_err identity_mail_link(us_call *call, const identity_ctx *ctx, const identity_mail *m)
 {
 	us_arena *a = us_call_arena(call);
-	const char *link = us_arena_printf(a, "%s/%s/%s", ctx->settings.public_base_url, m->path,
-	                                   m->token);
+	const char *link = identity_mail_url(a, ctx->settings.public_base_url, m->path, m->token);
 	Usher__V1__TemplateVariable *vars = US_ARENA_ARRAY(a, Usher__V1__TemplateVariable, N_VARIABLES);
 	Usher__V1__TemplateVariable **var_ptrs = US_ARENA_ARRAY(a, Usher__V1__TemplateVariable *,
 	                                                        N_VARIABLES);

@@ -18,6 +18,9 @@ typedef struct identity_mail {
 	const char *expires_at;
 } identity_mail;
 
+/* The link of an email: base_url/path/token, in a; NULL when out of memory. */
+char *identity_mail_url(us_arena *a, const char *base_url, const char *path, const char *token);
+
 /* Queues the email (variables name, link, expires_at). On failure logs why and returns
  * the code; the token never reaches the log. */
 US_MUST_USE us_err identity_mail_link(us_call *call, const identity_ctx *ctx,

@@ -17,8 +17,6 @@
 
 extern const us_migration identity_migrations[];
 
-identity_ctx identity_context;
-
 static const char *check_base_url(const char *value)
 {
 	bool scheme = strncmp(value, "http://", 7) == 0 || strncmp(value, "https://", 8) == 0;
@@ -80,10 +78,10 @@ static const us_config_var identity_vars[] = {
 	    86400, NULL, "the window the reset limits count in"),
 };
 
-static us_err start(const us_daemon_config *cfg, char *err, size_t err_size)
+static us_err start(void *arg, const us_daemon_config *cfg, char *err, size_t err_size)
 {
 	(void)cfg;
-	identity_ctx *ctx = &identity_context;
+	identity_ctx *ctx = arg;
 	const identity_settings *s = &ctx->settings;
 	if (us_token_key_from_hex(s->token_key_hex, ctx->token_key) != 0) {
 		snprintf(err, err_size, "IDENTITY_TOKEN_KEY: must be 64 hex digits");
@@ -91,7 +89,7 @@ static us_err start(const us_daemon_config *cfg, char *err, size_t err_size)
 	}
 	crypto_kdf_derive_from_key(ctx->request_hash_key, sizeof(ctx->request_hash_key), 1,
 	                           "ushreqhs", ctx->token_key);
-	if (identity_password_init((unsigned long long)s->password_opslimit,
+	if (identity_password_init(&ctx->passwords, (unsigned long long)s->password_opslimit,
 	                           (size_t)s->password_memlimit_mib * MIB,
 	                           (int)s->password_hash_concurrency) != US_OK) {
 		snprintf(err, err_size, "could not hash with PASSWORD_MEMLIMIT_MIB=%lld: out of memory",
@@ -106,28 +104,33 @@ static us_err start(const us_daemon_config *cfg, char *err, size_t err_size)
 	return us_rpc_client_open(&opts, &ctx->notification, err, err_size);
 }
 
-static void stop(void)
+static void stop(void *arg)
 {
-	us_rpc_client_close(identity_context.notification);
-	identity_context.notification = NULL;
-	sodium_memzero(identity_context.token_key, sizeof(identity_context.token_key));
-	sodium_memzero(identity_context.request_hash_key, sizeof(identity_context.request_hash_key));
+	identity_ctx *ctx = arg;
+	us_rpc_client_close(ctx->notification);
+	ctx->notification = NULL;
+	sodium_memzero(ctx->token_key, sizeof(ctx->token_key));
+	sodium_memzero(ctx->request_hash_key, sizeof(ctx->request_hash_key));
 }
 
 int main(int argc, char **argv)
 {
+	identity_ctx ctx = {0};
+	us_rpc_service services[IDENTITY_N_SERVICES];
+	identity_server_services(&ctx, services);
 	const us_daemon_spec spec = {
 		.name = "usher-identityd",
 		.summary = "users, credentials, sessions and self-service profiles",
 		.schema = "identity",
 		.migrations = identity_migrations,
-		.services = identity_services,
-		.n_services = identity_n_services,
+		.services = services,
+		.n_services = IDENTITY_N_SERVICES,
 		.config = identity_vars,
 		.n_config = sizeof(identity_vars) / sizeof(identity_vars[0]),
-		.config_struct = &identity_context.settings,
-		.request_hash_key = identity_context.request_hash_key,
+		.config_struct = &ctx.settings,
+		.request_hash_key = ctx.request_hash_key,
 		.principal_lookup = identity_principal_lookup,
+		.ctx = &ctx,
 		.start = start,
 		.stop = stop,
 	};

@@ -5,6 +5,7 @@
 #ifndef IDENTITY_PASSWORD_H
 #define IDENTITY_PASSWORD_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -12,18 +13,25 @@
 
 #include "common/err.h"
 
-#define IDENTITY_PASSWORD_MIN 8
-#define IDENTITY_PASSWORD_MAX 1024
 #define IDENTITY_PASSWORD_HASH_SIZE crypto_pwhash_STRBYTES
+
+/* The hasher: the cost of new hashes, the bound and the dummy hash. */
+typedef struct identity_passwords {
+	unsigned long long opslimit;
+	size_t memlimit_bytes;
+	int concurrency;
+	atomic_int in_use; /* a counter, not a semaphore: callers want a fast refusal */
+	char dummy_hash[IDENTITY_PASSWORD_HASH_SIZE];
+} identity_passwords;
 
 /* Sets the cost of new hashes and the number of operations allowed at once, and makes
  * the dummy hash that unknown users are checked against. Call once before serving. */
-US_MUST_USE us_err identity_password_init(unsigned long long opslimit, size_t memlimit_bytes,
-                                          int concurrency);
+US_MUST_USE us_err identity_password_init(identity_passwords *p, unsigned long long opslimit,
+                                          size_t memlimit_bytes, int concurrency);
 
 /* Writes the argon2id string of password into out. RESOURCE_EXHAUSTED when the bound is
  * reached or the memory cannot be had. */
-US_MUST_USE us_err identity_password_hash(const char *password,
+US_MUST_USE us_err identity_password_hash(identity_passwords *p, const char *password,
                                           char out[IDENTITY_PASSWORD_HASH_SIZE]);
 
 /* Checks password against stored, or against the dummy hash when stored is NULL, so
@@ -31,8 +39,7 @@ US_MUST_USE us_err identity_password_hash(const char *password,
  * matches a hash made with other parameters than the current ones and rehash is not
  * NULL, rehash (IDENTITY_PASSWORD_HASH_SIZE bytes) gets a new hash, or "" when none
  * could be made now. RESOURCE_EXHAUSTED as above. */
-US_MUST_USE us_err identity_password_verify(const char *stored, const char *password,
-                                            bool *match,
-                                            char *rehash);
+US_MUST_USE us_err identity_password_verify(identity_passwords *p, const char *stored,
+                                            const char *password, bool *match, char *rehash);
 
 #endif

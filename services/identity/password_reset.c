@@ -7,23 +7,13 @@
 #include "context.h"
 #include "input.h"
 #include "common/log.h"
-#include "login.h"
 #include "mailer.h"
 #include "password.h"
 #include "store.h"
+#include "throttle.h"
+#include "tokens.h"
 #include "common/token.h"
 #include "common/validate.h"
-
-/* The subject a request is counted under: a keyed hash, so the table holds no address. */
-static void request_subject(const identity_ctx *ctx, const char *kind, const char *value,
-                            uint8_t out[IDENTITY_SUBJECT_BYTES])
-{
-	crypto_generichash_state st;
-	crypto_generichash_init(&st, ctx->token_key, sizeof(ctx->token_key), IDENTITY_SUBJECT_BYTES);
-	crypto_generichash_update(&st, (const uint8_t *)kind, strlen(kind) + 1);
-	crypto_generichash_update(&st, (const uint8_t *)value, strlen(value));
-	crypto_generichash_final(&st, out, IDENTITY_SUBJECT_BYTES);
-}
 
 static us_err reply_empty(ProtobufCMessage **reply)
 {
@@ -36,15 +26,13 @@ static us_err reply_empty(ProtobufCMessage **reply)
 static us_err send_reset(us_call *call, const identity_ctx *ctx, const Usher__V1__User *user)
 {
 	us_arena *a = us_call_arena(call);
-	char *token = us_arena_alloc(a, US_TOKEN_TEXT_LEN + 1);
-	if (token == NULL)
-		return US_EEXHAUSTED;
-	us_token_new(token);
+	char *token;
 	uint8_t hash[US_TOKEN_HASH_BYTES];
-	if (us_token_hash(token, ctx->token_key, hash) != US_OK)
-		return US_EINTERNAL;
+	us_err rc = identity_token_issue(ctx->token_key, a, &token, hash);
+	if (rc != US_OK)
+		return rc;
 	char *reset_id, *expires_at;
-	us_err rc = identity_store_open_password_reset(us_call_db(call), a, user->id, user->email,
+	rc = identity_store_open_password_reset(us_call_db(call), a, user->id, user->email,
 	                                               hash, ctx->settings.password_reset_ttl_minutes,
 	                                               &reset_id, &expires_at);
 	if (rc != US_OK)
@@ -79,7 +67,8 @@ us_err identity_request_password_reset(us_call *call, const ProtobufCMessage *re
 	const char *email = identity_email_arg(call, "email", req->email);
 	uint8_t network[IDENTITY_SUBJECT_BYTES];
 	bool has_address = req->client_address[0] != '\0';
-	if (has_address && !identity_network_subject(ctx, req->client_address, network))
+	if (has_address && !identity_throttle_network_subject(ctx->token_key, req->client_address,
+	                                                      network))
 		us_call_violation(call, "client_address", "must be an IPv4 or IPv6 address");
 	if (us_call_has_violations(call))
 		return us_call_invalid(call);
@@ -97,7 +86,7 @@ us_err identity_request_password_reset(us_call *call, const ProtobufCMessage *re
 			return us_call_error(call, US_EEXHAUSTED,
 			                     "too many password reset requests; try again later");
 	}
-	request_subject(ctx, "reset-email", email, subject);
+	identity_throttle_subject(ctx->token_key, "reset-email", email, strlen(email), subject);
 	rc = identity_store_count_request(db, subject, s->password_reset_window_s, &count);
 	if (rc != US_OK)
 		return rc;
@@ -123,7 +112,7 @@ us_err identity_reset_password(us_call *call, const ProtobufCMessage *request,
                                ProtobufCMessage **reply)
 {
 	const Usher__V1__ResetPasswordRequest *req = (const Usher__V1__ResetPasswordRequest *)request;
-	const identity_ctx *ctx = us_call_service_ctx(call);
+	identity_ctx *ctx = us_call_service_ctx(call);
 	uint8_t token_hash[US_TOKEN_HASH_BYTES];
 	bool token_ok = identity_token_arg(call, "token", req->token, token_hash);
 	identity_check_new_password(call, "new_password", req->new_password);
@@ -140,7 +129,7 @@ us_err identity_reset_password(us_call *call, const ProtobufCMessage *request,
 	if (rc != US_OK)
 		return rc;
 	char hash[IDENTITY_PASSWORD_HASH_SIZE];
-	rc = identity_password_hash(req->new_password, hash);
+	rc = identity_password_hash(&ctx->passwords, req->new_password, hash);
 	if (rc == US_EEXHAUSTED)
 		return us_call_error(call, rc, "too many password operations at once, try again");
 	if (rc != US_OK)
@@ -149,7 +138,7 @@ us_err identity_reset_password(us_call *call, const ProtobufCMessage *request,
 	/* Whoever was guessing this address's password is stopped no longer from here on:
 	 * its owner just proved it. */
 	uint8_t email_subject[IDENTITY_SUBJECT_BYTES];
-	identity_email_subject(ctx, user->email, email_subject);
+	identity_throttle_email_subject(ctx->token_key, user->email, email_subject);
 	if (rc == US_OK)
 		rc = identity_store_throttle_clear(db, email_subject);
 	if (rc != US_OK)

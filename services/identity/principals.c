@@ -3,15 +3,15 @@
 #include <string.h>
 
 #include "common/db.h"
+#include "common/limits.h"
 #include "common/log.h"
 #include "store_principals.h"
 #include "common/validate.h"
 
-/* A principal is named by its name or its id, so a name may not look like an id. */
-static bool name_ok(const char *name)
+bool identity_principals_name_ok(const char *name)
 {
 	size_t len = strlen(name);
-	if (len == 0 || len > 63 || us_uuid_check(name) == NULL ||
+	if (len == 0 || len > IDENTITY_PRINCIPAL_NAME_MAX || us_uuid_check(name) == NULL ||
 	    !((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= '0' && name[0] <= '9')))
 		return false;
 	for (size_t i = 1; i < len; i++) {
@@ -74,13 +74,13 @@ static us_err reply_with(us_call *call, Usher__V1__Principal *p, ProtobufCMessag
 /* The principal a request names by id or name. */
 static us_err named(us_call *call, const char *ref, Usher__V1__Principal **out)
 {
-	if (ref[0] == '\0' || strlen(ref) > 100) {
+	if (ref[0] == '\0' || strlen(ref) > IDENTITY_PRINCIPAL_REF_MAX) {
 		us_call_violation(call, "principal", "must be a principal's id or name");
 		return us_call_invalid(call);
 	}
 	us_err rc = identity_store_principal_get(us_call_db(call), us_call_arena(call), ref, out);
 	if (rc == US_ENOTFOUND)
-		return us_call_error(call, rc, "no service principal \"%.100s\"", ref);
+		return us_call_error(call, rc, "no service principal \"%s\"", ref);
 	return rc;
 }
 
@@ -90,9 +90,11 @@ us_err identity_create_principal(us_call *call, const ProtobufCMessage *request,
 	const Usher__V1__CreatePrincipalRequest *req =
 	        (const Usher__V1__CreatePrincipalRequest *)request;
 	uint8_t key[US_PUBLIC_KEY_BYTES];
-	if (!name_ok(req->name))
-		us_call_violation(call, "name", "must be 1 to 63 characters of a-z, 0-9, _ . -, "
-		                                "starting with a letter or digit, and not a UUID");
+	if (!identity_principals_name_ok(req->name))
+		us_call_violation(call, "name",
+		                  "must be 1 to " US_LIMIT_TEXT(IDENTITY_PRINCIPAL_NAME_MAX)
+		                  " characters of a-z, 0-9, _ . -, starting with a letter or digit, "
+		                  "and not a UUID");
 	check_scope(call, req);
 	check_public_key(call, "public_key", req->public_key, key);
 	if (us_call_has_violations(call))

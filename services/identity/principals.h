@@ -4,13 +4,22 @@
 #ifndef IDENTITY_PRINCIPALS_H
 #define IDENTITY_PRINCIPALS_H
 
+#include <stdbool.h>
+
 #include "common/caller_auth.h"
 #include "common/rpc_server.h"
 
+#define IDENTITY_PRINCIPAL_NAME_MAX 63
+#define IDENTITY_PRINCIPAL_REF_MAX 100 /* an id or a name, as a request names a principal */
 #define IDENTITY_PRINCIPAL_ACCOUNTS_MAX 100
 #define IDENTITY_PRINCIPAL_METHODS_MAX 64
 #define IDENTITY_PRINCIPAL_LIVE_KEYS_MAX 4
 #define IDENTITY_PRINCIPAL_OVERLAP_MAX_S (30 * 24 * 3600)
+
+/* Whether name may name a new principal: 1 to IDENTITY_PRINCIPAL_NAME_MAX of a-z, 0-9,
+ * _ . -, starting with a letter or digit, and not a UUID (a principal is named by its name
+ * or its id). */
+bool identity_principals_name_ok(const char *name);
 
 us_rpc_handler identity_create_principal;
 us_rpc_handler identity_list_principals;

@@ -1,5 +1,6 @@
 #include "profile.h"
 
+#include "context.h"
 #include "input.h"
 #include "common/log.h"
 #include "password.h"
@@ -60,10 +61,11 @@ us_err identity_change_password(us_call *call, const ProtobufCMessage *request,
 	if (rc != US_OK)
 		return rc;
 	bool match = false;
-	rc = identity_password_verify(stored, req->current_password, &match, NULL);
+	identity_ctx *ctx = us_call_service_ctx(call);
+	rc = identity_password_verify(&ctx->passwords, stored, req->current_password, &match, NULL);
 	char hash[IDENTITY_PASSWORD_HASH_SIZE];
 	if (rc == US_OK && match)
-		rc = identity_password_hash(req->new_password, hash);
+		rc = identity_password_hash(&ctx->passwords, req->new_password, hash);
 	if (rc == US_EEXHAUSTED)
 		return us_call_error(call, rc, "too many password operations at once, try again");
 	if (rc != US_OK)

@@ -47,10 +47,10 @@ static const us_rpc_method principal_methods[] = {
 	{"ResolvePrincipal", identity_resolve_principal, US_RPC_INTERNAL},
 };
 
-const us_rpc_service identity_services[] = {
-	{&usher__v1__identity_service__descriptor, identity_methods,
-	 sizeof(identity_methods) / sizeof(identity_methods[0]), &identity_context},
-	{&usher__v1__principal_service__descriptor, principal_methods,
-	 sizeof(principal_methods) / sizeof(principal_methods[0]), &identity_context},
-};
-const size_t identity_n_services = sizeof(identity_services) / sizeof(identity_services[0]);
+void identity_server_services(identity_ctx *ctx, us_rpc_service out[IDENTITY_N_SERVICES])
+{
+	out[0] = (us_rpc_service){&usher__v1__identity_service__descriptor, identity_methods,
+	                          sizeof(identity_methods) / sizeof(identity_methods[0]), ctx};
+	out[1] = (us_rpc_service){&usher__v1__principal_service__descriptor, principal_methods,
+	                          sizeof(principal_methods) / sizeof(principal_methods[0]), ctx};
+}

@@ -1,12 +1,13 @@
+/* usher-identityd's RPC services: the dispatch tables, with the daemon's context. */
 #ifndef IDENTITY_SERVER_H
 #define IDENTITY_SERVER_H
 
-#include <stddef.h>
-
 #include "common/rpc_server.h"
+#include "context.h"
 
-/* The daemon's RPC services, for us_daemon_main(). */
-extern const us_rpc_service identity_services[];
-extern const size_t identity_n_services;
+#define IDENTITY_N_SERVICES 2
+
+/* IdentityService and PrincipalService, each handing ctx to its handlers. */
+void identity_server_services(identity_ctx *ctx, us_rpc_service out[IDENTITY_N_SERVICES]);
 
 #endif

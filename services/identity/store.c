@@ -2,17 +2,15 @@
 
 #include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "common/db.h"
-
-/* RFC 3339 UTC: every connection runs with TimeZone UTC (us_db_connect). */
-#define TS(col) "to_char(" col ", 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+#include "common/row.h"
+#include "common/timestamp.h"
 
 #define USER_COLUMNS                                                                        \
-	"u.id, u.email, u.email_verified, u.name, coalesce(u.phone, ''), u.status, " TS(      \
-	        "u.created_at")
+	"u.id, u.email, u.email_verified, u.name, coalesce(u.phone, ''), u.status = 'active', " \
+	US_SQL_TIMESTAMP("u.created_at")
 #define N_USER_COLUMNS 7
 
 #define MAX_PARAMS 8
@@ -74,37 +72,21 @@ static us_err run_row(PGconn *db, const char *sql, const params *p, PGresult **o
 	return US_OK;
 }
 
-static us_err two_values(us_arena *a, PGresult *res, char **first, char **second);
-
-static char *dup_value(us_arena *a, const PGresult *res, int row, int col)
+/* The User in USER_COLUMNS from the reader's column 0 on. */
+static Usher__V1__User *user_from_row(us_row *r)
 {
-	return us_arena_strdup(a, PQgetvalue(res, row, col));
-}
-
-static bool bool_value(const PGresult *res, int row, int col)
-{
-	return PQgetvalue(res, row, col)[0] == 't';
-}
-
-/* The User in USER_COLUMNS at col; NULL when out of memory. */
-static Usher__V1__User *user_from_row(us_arena *a, const PGresult *res, int row, int col)
-{
-	Usher__V1__User *u = US_ARENA_NEW(a, Usher__V1__User);
+	Usher__V1__User *u = US_ROW_NEW(r, Usher__V1__User);
 	if (u == NULL)
 		return NULL;
 	usher__v1__user__init(u);
-	u->id = dup_value(a, res, row, col);
-	u->email = dup_value(a, res, row, col + 1);
-	u->email_verified = bool_value(res, row, col + 2);
-	u->name = dup_value(a, res, row, col + 3);
-	u->phone = dup_value(a, res, row, col + 4);
-	u->status = strcmp(PQgetvalue(res, row, col + 5), "active") == 0
-	                    ? USHER__V1__USER_STATUS__USER_ACTIVE
-	                    : USHER__V1__USER_STATUS__USER_DISABLED;
-	u->created_at = dup_value(a, res, row, col + 6);
-	if (u->id == NULL || u->email == NULL || u->name == NULL || u->phone == NULL ||
-	    u->created_at == NULL)
-		return NULL;
+	u->id = us_row_uuid(r, 0);
+	u->email = us_row_text(r, 1);
+	u->email_verified = us_row_bool(r, 2);
+	u->name = us_row_text(r, 3);
+	u->phone = us_row_text(r, 4);
+	u->status = us_row_bool(r, 5) ? USHER__V1__USER_STATUS__USER_ACTIVE
+	                              : USHER__V1__USER_STATUS__USER_DISABLED;
+	u->created_at = us_row_timestamp(r, 6);
 	return u;
 }
 
@@ -116,39 +98,27 @@ static us_err one_user(PGconn *db, us_arena *a, const char *sql, const params *p
 	us_err rc = run_row(db, sql, p, &res);
 	if (rc != US_OK)
 		return rc;
-	Usher__V1__User *u = user_from_row(a, res, 0, 0);
+	us_row r = us_row_at(a, res, 0, 0);
+	Usher__V1__User *u = user_from_row(&r);
 	PQclear(res);
-	if (u == NULL)
+	if (us_row_failed(&r))
 		return US_EEXHAUSTED;
 	*out = u;
 	return US_OK;
 }
 
-/* A Postgres array literal: every item double-quoted, with " and \ escaped. */
-static char *array_literal(us_arena *a, const char *const *items, size_t n)
+/* The id and the timestamp of a one-row result (RETURNING id, expires_at). */
+static us_err id_and_time(us_arena *a, PGresult *res, char **id, char **at)
 {
-	size_t size = 3;
-	for (size_t i = 0; i < n; i++)
-		size += 2 * strlen(items[i]) + 3;
-	char *out = us_arena_alloc(a, size);
-	if (out == NULL)
-		return NULL;
-	char *w = out;
-	*w++ = '{';
-	for (size_t i = 0; i < n; i++) {
-		if (i > 0)
-			*w++ = ',';
-		*w++ = '"';
-		for (const char *r = items[i]; *r; r++) {
-			if (*r == '"' || *r == '\\')
-				*w++ = '\\';
-			*w++ = *r;
-		}
-		*w++ = '"';
-	}
-	*w++ = '}';
-	*w = '\0';
-	return out;
+	us_row r = us_row_at(a, res, 0, 0);
+	char *x = us_row_uuid(&r, 0);
+	char *y = us_row_timestamp(&r, 1);
+	PQclear(res);
+	if (us_row_failed(&r))
+		return US_EEXHAUSTED;
+	*id = x;
+	*at = y;
+	return US_OK;
 }
 
 us_err identity_store_create_user(PGconn *db, us_arena *a, const identity_new_user *u,
@@ -175,7 +145,8 @@ us_err identity_store_email_taken(PGconn *db, const char *email, bool *taken)
 	                &p, &res);
 	if (rc != US_OK)
 		return rc;
-	*taken = bool_value(res, 0, 0);
+	us_row r = us_row_at(NULL, res, 0, 0);
+	*taken = us_row_bool(&r, 0);
 	PQclear(res);
 	return US_OK;
 }
@@ -196,10 +167,10 @@ us_err identity_store_release_claim(PGconn *db, us_arena *a, const char *email,
 	                &p, &res);
 	if (rc != US_OK)
 		return rc;
-	char *id = PQntuples(res) > 0 ? dup_value(a, res, 0, 0) : NULL;
-	bool oom = PQntuples(res) > 0 && id == NULL;
+	us_row r = us_row_at(a, res, 0, 0);
+	char *id = PQntuples(res) > 0 ? us_row_uuid(&r, 0) : NULL;
 	PQclear(res);
-	if (oom)
+	if (us_row_failed(&r))
 		return US_EEXHAUSTED;
 	if (released != NULL)
 		*released = id;
@@ -240,7 +211,8 @@ us_err identity_store_count_request(PGconn *db, const uint8_t *subject, int64_t 
 	                    &p, &res);
 	if (rc != US_OK)
 		return rc;
-	*count = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	us_row r = us_row_at(NULL, res, 0, 0);
+	*count = us_row_int(&r, 0);
 	PQclear(res);
 	return US_OK;
 }
@@ -261,11 +233,11 @@ us_err identity_store_open_password_reset(PGconn *db, us_arena *a, const char *u
 	                    "WHERE user_id = $1::uuid AND used_at IS NULL) "
 	                    "INSERT INTO password_resets (user_id, email, token_hash, expires_at) "
 	                    "VALUES ($1::uuid, $2, $3, now() + make_interval(mins => $4::int)) "
-	                    "RETURNING id, " TS("expires_at"),
+	                    "RETURNING id, " US_SQL_TIMESTAMP("expires_at"),
 	                    &p, &res);
 	if (rc != US_OK)
 		return rc;
-	return two_values(a, res, reset_id, expires_at);
+	return id_and_time(a, res, reset_id, expires_at);
 }
 
 us_err identity_store_find_password_reset(PGconn *db, us_arena *a,
@@ -309,7 +281,7 @@ us_err identity_store_get_user(PGconn *db, us_arena *a, const char *id, Usher__V
 us_err identity_store_get_users(PGconn *db, us_arena *a, const char *const *ids, size_t n,
                                 Usher__V1__User ***out, size_t *n_out)
 {
-	const char *list = array_literal(a, ids, n);
+	const char *list = us_db_text_array(a, ids, n);
 	if (list == NULL)
 		return US_EEXHAUSTED;
 	params p = {0};
@@ -323,14 +295,14 @@ us_err identity_store_get_users(PGconn *db, us_arena *a, const char *const *ids,
 	if (rc != US_OK)
 		return rc;
 	size_t rows = (size_t)PQntuples(res);
-	Usher__V1__User **users = US_ARENA_ARRAY(a, Usher__V1__User *, rows ? rows : 1);
+	us_row r = us_row_at(a, res, 0, 0);
+	Usher__V1__User **users = US_ROW_ARRAY(&r, Usher__V1__User *, rows ? rows : 1);
 	for (size_t i = 0; users != NULL && i < rows; i++) {
-		users[i] = user_from_row(a, res, (int)i, 0);
-		if (users[i] == NULL)
-			users = NULL;
+		r.row = (int)i;
+		users[i] = user_from_row(&r);
 	}
 	PQclear(res);
-	if (users == NULL)
+	if (us_row_failed(&r))
 		return US_EEXHAUSTED;
 	*out = users;
 	*n_out = rows;
@@ -349,18 +321,18 @@ static us_err lookup_in_transaction(PGconn *db, us_arena *a, const params *p,
 	if (rc != US_OK)
 		return rc;
 	size_t rows = (size_t)PQntuples(res);
-	identity_email_hit *hits = US_ARENA_ARRAY(a, identity_email_hit, rows ? rows : 1);
+	us_row r = us_row_at(a, res, 0, 0);
+	identity_email_hit *hits = US_ROW_ARRAY(&r, identity_email_hit, rows ? rows : 1);
 	for (size_t i = 0; hits != NULL && i < rows; i++) {
 		identity_email_hit *h = &hits[i];
-		h->index = (size_t)strtoull(PQgetvalue(res, (int)i, 0), NULL, 10) - 1;
-		h->user_id = dup_value(a, res, (int)i, 1);
-		h->name = dup_value(a, res, (int)i, 2);
-		h->email_verified = bool_value(res, (int)i, 3);
-		if (h->user_id == NULL || h->name == NULL)
-			hits = NULL;
+		r.row = (int)i;
+		h->index = (size_t)us_row_int(&r, 0) - 1;
+		h->user_id = us_row_uuid(&r, 1);
+		h->name = us_row_text(&r, 2);
+		h->email_verified = us_row_bool(&r, 3);
 	}
 	PQclear(res);
-	if (hits == NULL)
+	if (us_row_failed(&r))
 		return US_EEXHAUSTED;
 	*out = hits;
 	*n_out = rows;
@@ -370,7 +342,7 @@ static us_err lookup_in_transaction(PGconn *db, us_arena *a, const params *p,
 us_err identity_store_lookup_emails(PGconn *db, us_arena *a, const char *const *emails, size_t n,
                                     int64_t timeout_ms, identity_email_hit **out, size_t *n_out)
 {
-	const char *list = array_literal(a, emails, n);
+	const char *list = us_db_text_array(a, emails, n);
 	if (list == NULL)
 		return US_EEXHAUSTED;
 	params p = {0};
@@ -396,10 +368,12 @@ static us_err credentials(PGconn *db, us_arena *a, const char *sql, const char *
 	us_err rc = run_row(db, sql, &p, &res);
 	if (rc != US_OK)
 		return rc;
-	Usher__V1__User *u = user_from_row(a, res, 0, 0);
-	char *h = dup_value(a, res, 0, N_USER_COLUMNS);
+	us_row r = us_row_at(a, res, 0, 0);
+	Usher__V1__User *u = user_from_row(&r);
+	r.base = N_USER_COLUMNS;
+	char *h = us_row_text(&r, 0);
 	PQclear(res);
-	if (u == NULL || h == NULL)
+	if (us_row_failed(&r))
 		return US_EEXHAUSTED;
 	*user = u;
 	*hash = h;
@@ -472,11 +446,12 @@ us_err identity_store_throttle_read(PGconn *db, const identity_throttle_subjects
 	if (rc != US_OK)
 		return rc;
 	memset(out, 0, 3 * sizeof(*out));
-	for (int r = 0; r < PQntuples(res); r++) {
-		int which = atoi(PQgetvalue(res, r, 0));
-		out[which].failures = strtoll(PQgetvalue(res, r, 1), NULL, 10);
-		out[which].since_failure_ms = strtoll(PQgetvalue(res, r, 2), NULL, 10);
-		out[which].known = bool_value(res, r, 3);
+	us_row r = us_row_at(NULL, res, 0, 0);
+	for (r.row = 0; r.row < PQntuples(res); r.row++) {
+		identity_throttle_count *c = &out[us_row_int(&r, 0)];
+		c->failures = us_row_int(&r, 1);
+		c->since_failure_ms = us_row_int(&r, 2);
+		c->known = us_row_bool(&r, 3);
 	}
 	PQclear(res);
 	return US_OK;
@@ -514,19 +489,6 @@ us_err identity_store_throttle_clear(PGconn *db, const uint8_t *subject)
 	return run(db, "DELETE FROM login_throttle WHERE subject = $1", &p, NULL);
 }
 
-/* Copies the two text columns of a one-row result into the arena. */
-static us_err two_values(us_arena *a, PGresult *res, char **first, char **second)
-{
-	char *x = dup_value(a, res, 0, 0);
-	char *y = dup_value(a, res, 0, 1);
-	PQclear(res);
-	if (x == NULL || y == NULL)
-		return US_EEXHAUSTED;
-	*first = x;
-	*second = y;
-	return US_OK;
-}
-
 us_err identity_store_open_session(PGconn *db, us_arena *a, const identity_new_session *s,
                                    char **session_id, char **expires_at)
 {
@@ -548,11 +510,11 @@ us_err identity_store_open_session(PGconn *db, us_arena *a, const identity_new_s
 	                    "WHERE user_id = $1::uuid AND expires_at <= now()) "
 	                    "INSERT INTO sessions (user_id, token_hash, expires_at) "
 	                    "VALUES ($1::uuid, $2::bytea, now() + make_interval(hours => $3::int)) "
-	                    "RETURNING id, " TS("expires_at"),
+	                    "RETURNING id, " US_SQL_TIMESTAMP("expires_at"),
 	                    &p, &res);
 	if (rc != US_OK)
 		return rc;
-	return two_values(a, res, session_id, expires_at);
+	return id_and_time(a, res, session_id, expires_at);
 }
 
 us_err identity_store_resolve_session(PGconn *db, us_arena *a,
@@ -564,18 +526,20 @@ us_err identity_store_resolve_session(PGconn *db, us_arena *a,
 	p_bytes(&p, token_hash, US_TOKEN_HASH_BYTES);
 	PGresult *res;
 	us_err rc = run_row(db,
-	                    "SELECT " USER_COLUMNS ", s.id, " TS("s.expires_at") " "
+	                    "SELECT " USER_COLUMNS ", s.id, " US_SQL_TIMESTAMP("s.expires_at") " "
 	                    "FROM sessions s JOIN users u ON u.id = s.user_id "
 	                    "WHERE s.token_hash = $1 AND s.expires_at > now() "
 	                    "AND u.status = 'active'",
 	                    &p, &res);
 	if (rc != US_OK)
 		return rc;
-	Usher__V1__User *u = user_from_row(a, res, 0, 0);
-	char *id = dup_value(a, res, 0, N_USER_COLUMNS);
-	char *expires = dup_value(a, res, 0, N_USER_COLUMNS + 1);
+	us_row r = us_row_at(a, res, 0, 0);
+	Usher__V1__User *u = user_from_row(&r);
+	r.base = N_USER_COLUMNS;
+	char *id = us_row_uuid(&r, 0);
+	char *expires = us_row_timestamp(&r, 1);
 	PQclear(res);
-	if (u == NULL || id == NULL || expires == NULL)
+	if (us_row_failed(&r))
 		return US_EEXHAUSTED;
 	*user = u;
 	*session_id = id;
@@ -605,11 +569,11 @@ us_err identity_store_open_email_change(PGconn *db, us_arena *a, const char *use
 	                    "WITH replaced AS (DELETE FROM email_changes WHERE user_id = $1::uuid) "
 	                    "INSERT INTO email_changes (user_id, new_email, token_hash, expires_at) "
 	                    "VALUES ($1::uuid, $2, $3, now() + make_interval(hours => $4::int)) "
-	                    "RETURNING id, " TS("expires_at"),
+	                    "RETURNING id, " US_SQL_TIMESTAMP("expires_at"),
 	                    &p, &res);
 	if (rc != US_OK)
 		return rc;
-	return two_values(a, res, change_id, expires_at);
+	return id_and_time(a, res, change_id, expires_at);
 }
 
 us_err identity_store_confirm_email_change(PGconn *db, us_arena *a,
@@ -626,9 +590,10 @@ us_err identity_store_confirm_email_change(PGconn *db, us_arena *a,
 	                    &p, &res);
 	if (rc != US_OK)
 		return rc;
-	char *new_email = dup_value(a, res, 0, 0), *user_id = dup_value(a, res, 0, 1);
+	us_row r = us_row_at(a, res, 0, 0);
+	char *new_email = us_row_text(&r, 0), *user_id = us_row_uuid(&r, 1);
 	PQclear(res);
-	if (new_email == NULL || user_id == NULL)
+	if (us_row_failed(&r))
 		return US_EEXHAUSTED;
 	rc = identity_store_release_claim(db, a, new_email, user_id, NULL);
 	if (rc != US_OK)

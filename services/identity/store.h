@@ -14,9 +14,8 @@
 #include "common/arena.h"
 #include "common/err.h"
 #include "common/token.h"
+#include "throttle.h"
 #include "usher/v1/identity.pb-c.h"
-
-#define IDENTITY_SUBJECT_BYTES 32
 
 typedef struct identity_new_user {
 	const char *email; /* normalised */
@@ -103,22 +102,6 @@ US_MUST_USE us_err identity_store_update_profile(PGconn *db, us_arena *a, const 
 /* Sets the password hash and ends the user's sessions but keep (NULL: all of them). */
 US_MUST_USE us_err identity_store_set_password(PGconn *db, const char *user_id, const char *hash,
                                                const uint8_t *keep_session_hash);
-
-/* The login throttle's subjects for one attempt (see migrations/0003_login_throttle.sql):
- * email and network together, the email alone, and the network alone (NULL without a
- * client address). */
-typedef struct identity_throttle_subjects {
-	const uint8_t *pair;
-	const uint8_t *email;
-	const uint8_t *network;
-} identity_throttle_subjects;
-
-/* What the throttle knows of one subject. */
-typedef struct identity_throttle_count {
-	int64_t failures;         /* in the current window; 0 when it has passed */
-	int64_t since_failure_ms; /* since the last failure */
-	bool known;               /* pair only: it signed in within known_days */
-} identity_throttle_count;
 
 /* The counts of the pair, the email and the network, in out[0..2]. */
 US_MUST_USE us_err identity_store_throttle_read(PGconn *db, const identity_throttle_subjects *s,

@@ -1,67 +1,38 @@
 #include "store_principals.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "common/db.h"
+#include "common/row.h"
+#include "common/timestamp.h"
 
-#define TS(col) "to_char(" col ", 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-
-/* Methods and account ids never hold a comma (both are validated), so a joined list is
- * split back safely. */
 #define PRINCIPAL_COLUMNS                                                                   \
-	"p.id, p.name, p.all_accounts, array_to_string(p.account_ids, ','), "                  \
-	"array_to_string(p.methods, ','), p.max_role, p.created_by, " TS("p.created_at") ", "   \
-	"coalesce(" TS("p.revoked_at") ", '')"
+	"p.id, p.name, p.all_accounts, p.account_ids, p.methods, p.max_role, p.created_by, "     \
+	US_SQL_TIMESTAMP("p.created_at") ", " US_SQL_TIMESTAMP("p.revoked_at")
 
+/* A key's last use is shown to the minute: it is recorded no more often. */
 #define KEY_COLUMNS                                                                          \
-	"k.principal_id, encode(k.public_key, 'hex'), " TS("k.created_at") ", coalesce("      \
-	TS("k.expires_at") ", ''), coalesce(" TS("date_trunc('minute', k.last_used_at)") ", '')"
+	"k.principal_id, encode(k.public_key, 'hex'), " US_SQL_TIMESTAMP("k.created_at") ", "    \
+	US_SQL_TIMESTAMP("k.expires_at") ", "                                                   \
+	US_SQL_TIMESTAMP("date_trunc('minute', k.last_used_at)")
 
-static char *dup(us_arena *a, const PGresult *res, int row, int col)
+/* The principal in PRINCIPAL_COLUMNS at the reader's row; a NULL timestamp reads as "". */
+static Usher__V1__Principal *principal_from_row(us_row *r)
 {
-	return us_arena_strdup(a, PQgetvalue(res, row, col));
-}
-
-/* "a,b,c" into an arena array; "" is none. false when out of memory. */
-static bool split(us_arena *a, const char *list, char ***out, size_t *n)
-{
-	size_t count = list[0] != '\0';
-	for (const char *c = list; *c; c++)
-		count += *c == ',';
-	*out = US_ARENA_ARRAY(a, char *, count ? count : 1);
-	*n = 0;
-	if (*out == NULL)
-		return false;
-	for (const char *start = list; count > 0 && *start;) {
-		size_t len = strcspn(start, ",");
-		if (((*out)[(*n)++] = us_arena_strndup(a, start, len)) == NULL)
-			return false;
-		start += len + (start[len] == ',');
-	}
-	return true;
-}
-
-static Usher__V1__Principal *principal_from_row(us_arena *a, const PGresult *res, int row)
-{
-	Usher__V1__Principal *p = US_ARENA_NEW(a, Usher__V1__Principal);
+	Usher__V1__Principal *p = US_ROW_NEW(r, Usher__V1__Principal);
 	if (p == NULL)
 		return NULL;
 	usher__v1__principal__init(p);
-	p->id = dup(a, res, row, 0);
-	p->name = dup(a, res, row, 1);
-	p->all_accounts = PQgetvalue(res, row, 2)[0] == 't';
-	if (!split(a, PQgetvalue(res, row, 3), &p->account_ids, &p->n_account_ids) ||
-	    !split(a, PQgetvalue(res, row, 4), &p->methods, &p->n_methods))
-		return NULL;
-	p->max_role = (Usher__V1__Role)atoi(PQgetvalue(res, row, 5));
-	p->created_by = dup(a, res, row, 6);
-	p->created_at = dup(a, res, row, 7);
-	p->revoked_at = dup(a, res, row, 8);
-	if (p->id == NULL || p->name == NULL || p->created_by == NULL || p->created_at == NULL ||
-	    p->revoked_at == NULL)
-		return NULL;
+	p->id = us_row_uuid(r, 0);
+	p->name = us_row_text(r, 1);
+	p->all_accounts = us_row_bool(r, 2);
+	p->account_ids = us_row_array(r, 3, &p->n_account_ids);
+	p->methods = us_row_array(r, 4, &p->n_methods);
+	p->max_role = (Usher__V1__Role)us_row_int(r, 5);
+	p->created_by = us_row_text(r, 6);
+	p->created_at = us_row_timestamp(r, 7);
+	p->revoked_at = us_row_timestamp(r, 8);
 	return p;
 }
 
@@ -69,32 +40,28 @@ static Usher__V1__Principal *principal_from_row(us_arena *a, const PGresult *res
 static us_err attach_keys(us_arena *a, const PGresult *res, Usher__V1__Principal **ps, size_t n)
 {
 	int rows = PQntuples(res);
-	for (size_t i = 0; i < n; i++) {
+	us_row r = us_row_at(a, res, 0, 0);
+	for (size_t i = 0; i < n && !us_row_failed(&r); i++) {
 		Usher__V1__Principal *p = ps[i];
 		size_t count = 0;
-		for (int r = 0; r < rows; r++)
-			count += strcmp(PQgetvalue(res, r, 0), p->id) == 0;
-		p->keys = US_ARENA_ARRAY(a, Usher__V1__PrincipalKey *, count ? count : 1);
-		if (p->keys == NULL)
-			return US_EEXHAUSTED;
-		for (int r = 0; r < rows; r++) {
-			if (strcmp(PQgetvalue(res, r, 0), p->id) != 0)
+		for (int row = 0; row < rows; row++)
+			count += strcmp(PQgetvalue(res, row, 0), p->id) == 0;
+		p->keys = US_ROW_ARRAY(&r, Usher__V1__PrincipalKey *, count ? count : 1);
+		for (r.row = 0; p->keys != NULL && r.row < rows; r.row++) {
+			if (strcmp(PQgetvalue(res, r.row, 0), p->id) != 0)
 				continue;
-			Usher__V1__PrincipalKey *k = US_ARENA_NEW(a, Usher__V1__PrincipalKey);
+			Usher__V1__PrincipalKey *k = US_ROW_NEW(&r, Usher__V1__PrincipalKey);
 			if (k == NULL)
-				return US_EEXHAUSTED;
+				break;
 			usher__v1__principal_key__init(k);
-			k->public_key = dup(a, res, r, 1);
-			k->created_at = dup(a, res, r, 2);
-			k->expires_at = dup(a, res, r, 3);
-			k->last_used_at = dup(a, res, r, 4);
-			if (k->public_key == NULL || k->created_at == NULL || k->expires_at == NULL ||
-			    k->last_used_at == NULL)
-				return US_EEXHAUSTED;
+			k->public_key = us_row_text(&r, 1);
+			k->created_at = us_row_timestamp(&r, 2);
+			k->expires_at = us_row_timestamp(&r, 3);
+			k->last_used_at = us_row_timestamp(&r, 4);
 			p->keys[p->n_keys++] = k;
 		}
 	}
-	return US_OK;
+	return us_row_failed(&r) ? US_EEXHAUSTED : US_OK;
 }
 
 /* Principals from a statement, with their keys from another. */
@@ -108,13 +75,12 @@ static us_err load(PGconn *db, us_arena *a, const char *sql, const char *keys_sq
 	if (rc != US_OK)
 		return rc;
 	int rows = PQntuples(res);
-	Usher__V1__Principal **ps = US_ARENA_ARRAY(a, Usher__V1__Principal *, rows ? (size_t)rows : 1);
-	for (int r = 0; ps != NULL && r < rows; r++) {
-		if ((ps[r] = principal_from_row(a, res, r)) == NULL)
-			ps = NULL;
-	}
+	us_row r = us_row_at(a, res, 0, 0);
+	Usher__V1__Principal **ps = US_ROW_ARRAY(&r, Usher__V1__Principal *, rows ? (size_t)rows : 1);
+	for (r.row = 0; ps != NULL && r.row < rows; r.row++)
+		ps[r.row] = principal_from_row(&r);
 	PQclear(res);
-	if (ps == NULL)
+	if (us_row_failed(&r))
 		return US_EEXHAUSTED;
 	if (rows > 0) {
 		rc = us_db_exec(db, keys_sql, n_params, params, &res);
@@ -182,9 +148,10 @@ us_err identity_store_principal_create(PGconn *db, us_arena *a, const identity_n
 	                           7, params, lengths, formats, &res);
 	if (rc != US_OK)
 		return rc;
-	char *id = dup(a, res, 0, 0);
+	us_row r = us_row_at(a, res, 0, 0);
+	char *id = us_row_uuid(&r, 0);
 	PQclear(res);
-	if (id == NULL)
+	if (us_row_failed(&r))
 		return US_EEXHAUSTED;
 	return identity_store_principal_get(db, a, id, out);
 }
@@ -214,8 +181,9 @@ us_err identity_store_principal_add_key(PGconn *db, const char *principal_id,
 	        4, params, lengths, formats, &res);
 	if (rc != US_OK)
 		return rc;
-	bool found = strcmp(PQgetvalue(res, 0, 0), "1") == 0;
-	bool added = strcmp(PQgetvalue(res, 0, 1), "1") == 0;
+	us_row r = us_row_at(NULL, res, 0, 0);
+	bool found = us_row_int(&r, 0) == 1;
+	bool added = us_row_int(&r, 1) == 1;
 	PQclear(res);
 	if (!found)
 		return US_ENOTFOUND;
@@ -266,10 +234,11 @@ us_err identity_store_principal_by_key(PGconn *db, us_arena *a, const uint8_t *p
 		PQclear(res);
 		return US_ENOTFOUND;
 	}
-	Usher__V1__Principal *p = principal_from_row(a, res, 0);
-	int64_t expires = strtoll(PQgetvalue(res, 0, 9), NULL, 10);
+	us_row r = us_row_at(a, res, 0, 0);
+	Usher__V1__Principal *p = principal_from_row(&r);
+	int64_t expires = us_row_int(&r, 9);
 	PQclear(res);
-	if (p == NULL)
+	if (us_row_failed(&r))
 		return US_EEXHAUSTED;
 	*out = p;
 	*key_expires_at_ms = expires;
@@ -281,19 +250,16 @@ us_err identity_store_principal_by_id(PGconn *db, us_arena *a, const char *id,
 {
 	const char *params[] = {id};
 	PGresult *res;
-	us_err rc = us_db_exec(db,
-	                       "SELECT " PRINCIPAL_COLUMNS " FROM principals p"
-	                       " WHERE p.id::text = $1 AND p.revoked_at IS NULL",
-	                       1, params, &res);
+	us_err rc = us_db_exec_one(db,
+	                           "SELECT " PRINCIPAL_COLUMNS " FROM principals p"
+	                           " WHERE p.id::text = $1 AND p.revoked_at IS NULL",
+	                           1, params, &res);
 	if (rc != US_OK)
 		return rc;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		return US_ENOTFOUND;
-	}
-	Usher__V1__Principal *p = principal_from_row(a, res, 0);
+	us_row r = us_row_at(a, res, 0, 0);
+	Usher__V1__Principal *p = principal_from_row(&r);
 	PQclear(res);
-	if (p == NULL)
+	if (us_row_failed(&r))
 		return US_EEXHAUSTED;
 	*out = p;
 	return US_OK;

@@ -2,7 +2,9 @@
 
 #include <stdio.h>
 
+#include "context.h"
 #include "input.h"
+#include "common/limits.h"
 #include "common/log.h"
 #include "password.h"
 #include "store.h"
@@ -35,7 +37,8 @@ us_err identity_create_user(us_call *call, const ProtobufCMessage *request,
 		return us_call_error(call, US_EEXISTS, "a user with this email already exists");
 
 	char hash[IDENTITY_PASSWORD_HASH_SIZE];
-	rc = identity_password_hash(req->password, hash);
+	identity_ctx *ctx = us_call_service_ctx(call);
+	rc = identity_password_hash(&ctx->passwords, req->password, hash);
 	if (rc == US_EEXHAUSTED)
 		return us_call_error(call, rc, "too many password operations at once, try again");
 	if (rc != US_OK)
@@ -117,8 +120,8 @@ us_err identity_get_user(us_call *call, const ProtobufCMessage *request, Protobu
 us_err identity_get_users(us_call *call, const ProtobufCMessage *request, ProtobufCMessage **reply)
 {
 	const Usher__V1__GetUsersRequest *req = (const Usher__V1__GetUsersRequest *)request;
-	if (req->n_user_ids > IDENTITY_GET_USERS_MAX) {
-		us_call_violation(call, "user_ids", "must list at most %d ids", IDENTITY_GET_USERS_MAX);
+	if (req->n_user_ids > US_GET_USERS_MAX) {
+		us_call_violation(call, "user_ids", "must list at most %d ids", US_GET_USERS_MAX);
 		return us_call_invalid(call);
 	}
 	for (size_t i = 0; i < req->n_user_ids; i++) {
@@ -177,9 +180,9 @@ us_err identity_lookup_emails(us_call *call, const ProtobufCMessage *request,
                               ProtobufCMessage **reply)
 {
 	const Usher__V1__LookupEmailsRequest *req = (const Usher__V1__LookupEmailsRequest *)request;
-	if (req->n_emails > IDENTITY_LOOKUP_EMAILS_MAX) {
+	if (req->n_emails > US_BATCH_MAX) {
 		us_call_violation(call, "emails", "must list at most %d addresses",
-		                  IDENTITY_LOOKUP_EMAILS_MAX);
+		                  US_BATCH_MAX);
 		return us_call_invalid(call);
 	}
 	us_arena *a = us_call_arena(call);

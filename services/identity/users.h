@@ -5,9 +5,6 @@
 
 #include "common/rpc_server.h"
 
-#define IDENTITY_GET_USERS_MAX 1000
-#define IDENTITY_LOOKUP_EMAILS_MAX 50000
-
 us_rpc_handler identity_create_user;
 us_rpc_handler identity_get_user;
 us_rpc_handler identity_get_users;

@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "client.h"
+#include "common/timestamp.h"
 #include "common/token.h"
 
 #define WRONG "not the password"
@@ -252,8 +253,9 @@ static void test_resolve_session_and_logout(void **state)
 	assert_string_equal(r->user->id, u->id);
 	assert_int_equal(strlen(r->session_id), 36);
 	/* SESSION_TTL_HOURS defaults to 720: thirty days from now. */
+	assert_null(us_timestamp_check(r->expires_at));
 	struct tm tm = {0};
-	assert_int_equal(sscanf(r->expires_at, "%d-%d-%dT%d:%d:%dZ", &tm.tm_year, &tm.tm_mon,
+	assert_int_equal(sscanf(r->expires_at, "%d-%d-%dT%d:%d:%d.", &tm.tm_year, &tm.tm_mon,
 	                        &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec),
 	                 6);
 	tm.tm_year -= 1900;
