@@ -15,10 +15,15 @@
 #include "common/token.h"
 #include "common/validate.h"
 
-static us_err reply_empty(ProtobufCMessage **reply)
+/* The one answer to a reset request, whether or not the address has a user. */
+static us_err reply_empty(us_call *call, ProtobufCMessage **reply)
 {
-	static Usher__V1__RequestPasswordResetReply out = USHER__V1__REQUEST_PASSWORD_RESET_REPLY__INIT;
-	*reply = &out.base;
+	Usher__V1__RequestPasswordResetReply *out =
+	        US_ARENA_NEW(us_call_arena(call), Usher__V1__RequestPasswordResetReply);
+	if (out == NULL)
+		return US_EEXHAUSTED;
+	usher__v1__request_password_reset_reply__init(out);
+	*reply = &out->base;
 	return US_OK;
 }
 
@@ -91,21 +96,21 @@ us_err identity_request_password_reset(us_call *call, const ProtobufCMessage *re
 	if (rc != US_OK)
 		return rc;
 	if (count > s->password_reset_max_per_email)
-		return reply_empty(reply);
+		return reply_empty(call, reply);
 
 	Usher__V1__User *user;
 	char *hash;
 	rc = identity_store_credentials_by_email(db, us_call_arena(call), email, &user, &hash);
 	if (rc == US_ENOTFOUND)
-		return reply_empty(reply);
+		return reply_empty(call, reply);
 	if (rc != US_OK)
 		return rc;
 	if (user->status != USHER__V1__USER_STATUS__USER_ACTIVE)
-		return reply_empty(reply);
+		return reply_empty(call, reply);
 	rc = send_reset(call, ctx, user);
 	if (rc != US_OK)
 		return rc;
-	return reply_empty(reply);
+	return reply_empty(call, reply);
 }
 
 us_err identity_reset_password(us_call *call, const ProtobufCMessage *request,
@@ -144,7 +149,10 @@ us_err identity_reset_password(us_call *call, const ProtobufCMessage *request,
 	if (rc != US_OK)
 		return rc;
 	us_log_fields(US_LOG_INFO, "password reset", "user_id", user->id, NULL);
-	static Usher__V1__ResetPasswordReply out = USHER__V1__RESET_PASSWORD_REPLY__INIT;
-	*reply = &out.base;
+	Usher__V1__ResetPasswordReply *out = US_ARENA_NEW(us_call_arena(call), Usher__V1__ResetPasswordReply);
+	if (out == NULL)
+		return US_EEXHAUSTED;
+	usher__v1__reset_password_reply__init(out);
+	*reply = &out->base;
 	return US_OK;
 }

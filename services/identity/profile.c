@@ -77,7 +77,10 @@ us_err identity_change_password(us_call *call, const ProtobufCMessage *request,
 	if (rc != US_OK)
 		return rc;
 	us_log_fields(US_LOG_INFO, "password changed; other sessions ended", "user_id", user_id, NULL);
-	static Usher__V1__ChangePasswordReply out = USHER__V1__CHANGE_PASSWORD_REPLY__INIT;
-	*reply = &out.base;
+	Usher__V1__ChangePasswordReply *out = US_ARENA_NEW(us_call_arena(call), Usher__V1__ChangePasswordReply);
+	if (out == NULL)
+		return US_EEXHAUSTED;
+	usher__v1__change_password_reply__init(out);
+	*reply = &out->base;
 	return US_OK;
 }

@@ -37,7 +37,10 @@ us_err identity_logout(us_call *call, const ProtobufCMessage *request, ProtobufC
 	us_err rc = identity_store_end_session(us_call_db(call), hash);
 	if (rc != US_OK)
 		return rc;
-	static Usher__V1__LogoutReply out = USHER__V1__LOGOUT_REPLY__INIT;
-	*reply = &out.base;
+	Usher__V1__LogoutReply *out = US_ARENA_NEW(us_call_arena(call), Usher__V1__LogoutReply);
+	if (out == NULL)
+		return US_EEXHAUSTED;
+	usher__v1__logout_reply__init(out);
+	*reply = &out->base;
 	return US_OK;
 }

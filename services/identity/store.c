@@ -217,27 +217,36 @@ us_err identity_store_count_request(PGconn *db, const uint8_t *subject, int64_t 
 	return US_OK;
 }
 
+/* Records a link for user_id to address (its token as hash) that expires ttl from now,
+ * through sql ($1 user, $2 address, $3 hash, $4 ttl; RETURNING the id and expires_at). */
+static us_err open_link(PGconn *db, us_arena *a, const char *sql, const char *user_id,
+                        const char *address, const uint8_t token_hash[US_TOKEN_HASH_BYTES],
+                        int64_t ttl, char **id, char **expires_at)
+{
+	params p = {0};
+	p_text(&p, user_id);
+	p_text(&p, address);
+	p_bytes(&p, token_hash, US_TOKEN_HASH_BYTES);
+	p_int(&p, ttl);
+	PGresult *res;
+	us_err rc = run_row(db, sql, &p, &res);
+	if (rc != US_OK)
+		return rc;
+	return id_and_time(a, res, id, expires_at);
+}
+
 us_err identity_store_open_password_reset(PGconn *db, us_arena *a, const char *user_id,
                                           const char *email,
                                           const uint8_t token_hash[US_TOKEN_HASH_BYTES],
                                           int64_t ttl_minutes, char **reset_id, char **expires_at)
 {
-	params p = {0};
-	p_text(&p, user_id);
-	p_text(&p, email);
-	p_bytes(&p, token_hash, US_TOKEN_HASH_BYTES);
-	p_int(&p, ttl_minutes);
-	PGresult *res;
-	us_err rc = run_row(db,
-	                    "WITH replaced AS (DELETE FROM password_resets "
-	                    "WHERE user_id = $1::uuid AND used_at IS NULL) "
-	                    "INSERT INTO password_resets (user_id, email, token_hash, expires_at) "
-	                    "VALUES ($1::uuid, $2, $3, now() + make_interval(mins => $4::int)) "
-	                    "RETURNING id, " US_SQL_TIMESTAMP("expires_at"),
-	                    &p, &res);
-	if (rc != US_OK)
-		return rc;
-	return id_and_time(a, res, reset_id, expires_at);
+	return open_link(db, a,
+	                 "WITH replaced AS (DELETE FROM password_resets "
+	                 "WHERE user_id = $1::uuid AND used_at IS NULL) "
+	                 "INSERT INTO password_resets (user_id, email, token_hash, expires_at) "
+	                 "VALUES ($1::uuid, $2, $3, now() + make_interval(mins => $4::int)) "
+	                 "RETURNING id, " US_SQL_TIMESTAMP("expires_at"),
+	                 user_id, email, token_hash, ttl_minutes, reset_id, expires_at);
 }
 
 us_err identity_store_find_password_reset(PGconn *db, us_arena *a,
@@ -559,21 +568,12 @@ us_err identity_store_open_email_change(PGconn *db, us_arena *a, const char *use
                                         const uint8_t token_hash[US_TOKEN_HASH_BYTES],
                                         int64_t ttl_hours, char **change_id, char **expires_at)
 {
-	params p = {0};
-	p_text(&p, user_id);
-	p_text(&p, new_email);
-	p_bytes(&p, token_hash, US_TOKEN_HASH_BYTES);
-	p_int(&p, ttl_hours);
-	PGresult *res;
-	us_err rc = run_row(db,
-	                    "WITH replaced AS (DELETE FROM email_changes WHERE user_id = $1::uuid) "
-	                    "INSERT INTO email_changes (user_id, new_email, token_hash, expires_at) "
-	                    "VALUES ($1::uuid, $2, $3, now() + make_interval(hours => $4::int)) "
-	                    "RETURNING id, " US_SQL_TIMESTAMP("expires_at"),
-	                    &p, &res);
-	if (rc != US_OK)
-		return rc;
-	return id_and_time(a, res, change_id, expires_at);
+	return open_link(db, a,
+	                 "WITH replaced AS (DELETE FROM email_changes WHERE user_id = $1::uuid) "
+	                 "INSERT INTO email_changes (user_id, new_email, token_hash, expires_at) "
+	                 "VALUES ($1::uuid, $2, $3, now() + make_interval(hours => $4::int)) "
+	                 "RETURNING id, " US_SQL_TIMESTAMP("expires_at"),
+	                 user_id, new_email, token_hash, ttl_hours, change_id, expires_at);
 }
 
 us_err identity_store_confirm_email_change(PGconn *db, us_arena *a,
