@@ -12,6 +12,7 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <sodium.h>
 
+#include "common/admin_service.h"
 #include "common/clock.h"
 #include "common/db.h"
 #include "common/fault.h"
@@ -19,7 +20,6 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "common/transport.h"
-#include "usher/v1/admin.pb-c.h"
 #include "usher/v1/health.pb-c.h"
 #include "usher/v1/rpc.pb-c.h"
 
@@ -74,6 +74,7 @@ struct us_rpc_server {
 	bool draining;     /* no receive is posted again */
 	bool receives_stopped;
 	atomic_bool serving;
+	us_admin_ctx admin; /* usher.v1.Admin's, for a server with a database */
 };
 
 struct us_call {
@@ -206,42 +207,6 @@ static us_err health_check(us_call *call, const ProtobufCMessage *request,
 
 static const us_rpc_method health_methods[] = {
 	{"Check", health_check, OPEN_METHOD},
-};
-
-/* --- admin --- */
-
-static us_err migration_status(us_call *call, const ProtobufCMessage *request,
-                               ProtobufCMessage **reply)
-{
-	(void)request;
-	us_migration_state *states;
-	size_t n;
-	us_err rc = us_migrate_status(call->w->db, call->srv->opts.migrations, call->arena, &states, &n);
-	if (rc != US_OK)
-		return rc;
-	Usher__V1__MigrationStatusReply *out = US_ARENA_NEW(call->arena, Usher__V1__MigrationStatusReply);
-	Usher__V1__MigrationState *items = US_ARENA_ARRAY(call->arena, Usher__V1__MigrationState, n ? n : 1);
-	Usher__V1__MigrationState **ptrs = US_ARENA_ARRAY(call->arena, Usher__V1__MigrationState *, n ? n : 1);
-	if (out == NULL || items == NULL || ptrs == NULL)
-		return US_EEXHAUSTED;
-	usher__v1__migration_status_reply__init(out);
-	out->schema = (char *)call->srv->opts.schema;
-	for (size_t i = 0; i < n; i++) {
-		usher__v1__migration_state__init(&items[i]);
-		items[i].name = (char *)states[i].name;
-		items[i].applied = states[i].applied;
-		items[i].applied_at = (char *)states[i].applied_at;
-		items[i].known = states[i].known;
-		ptrs[i] = &items[i];
-	}
-	out->migrations = ptrs;
-	out->n_migrations = n;
-	*reply = &out->base;
-	return US_OK;
-}
-
-static const us_rpc_method admin_methods[] = {
-	{"MigrationStatus", migration_status, US_RPC_INTERNAL},
 };
 
 /* --- binding the tables --- */
@@ -836,7 +801,8 @@ us_err us_rpc_server_start(const us_rpc_server_opts *opts, const us_rpc_service 
 	const us_rpc_service health = {&usher__v1__health__descriptor, health_methods, 1, NULL};
 	bool has_db = opts->database_url != NULL;
 	rc = bind_service(&srv->services[srv->n_services++], &health, has_db, err, err_size);
-	const us_rpc_service admin = {&usher__v1__admin__descriptor, admin_methods, 1, NULL};
+	srv->admin = (us_admin_ctx){opts->schema, opts->migrations};
+	const us_rpc_service admin = us_admin_service(&srv->admin);
 	if (rc == US_OK && has_db)
 		rc = bind_service(&srv->services[srv->n_services++], &admin, has_db, err, err_size);
 	for (size_t i = 0; i < n_services && rc == US_OK; i++)

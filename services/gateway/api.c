@@ -7,7 +7,7 @@
 #include "backend.h"
 #include "common/pbjson.h"
 #include "session.h"
-#include "state.h"
+#include "context.h"
 #include "usher/v1/identity.pb-c.h"
 #include "usher/v1/invitation.pb-c.h"
 #include "usher/v1/tenancy.pb-c.h"
@@ -63,10 +63,10 @@ static const public_method public_methods[] = {
 	{"usher.v1.TenancyService/CheckGrant", SERVICE_KEY},
 };
 
-static const ProtobufCServiceDescriptor *const services[GW_N_BACKENDS] = {
-	[GW_IDENTITY] = &usher__v1__identity_service__descriptor,
-	[GW_TENANCY] = &usher__v1__tenancy_service__descriptor,
-	[GW_INVITATION] = &usher__v1__invitation_service__descriptor,
+static const ProtobufCServiceDescriptor *const services[GATEWAY_N_BACKENDS] = {
+	[GATEWAY_IDENTITY] = &usher__v1__identity_service__descriptor,
+	[GATEWAY_TENANCY] = &usher__v1__tenancy_service__descriptor,
+	[GATEWAY_INVITATION] = &usher__v1__invitation_service__descriptor,
 };
 
 /* The allow-listed method named by the path, with its backend and descriptor. */
@@ -79,7 +79,7 @@ static const public_method *find(const char *name, int *backend,
 			m = &public_methods[i];
 	}
 	const char *slash = m ? strchr(name, '/') : NULL;
-	for (int b = 0; slash != NULL && b < GW_N_BACKENDS; b++) {
+	for (int b = 0; slash != NULL && b < GATEWAY_N_BACKENDS; b++) {
 		if (strlen(services[b]->name) == (size_t)(slash - name) &&
 		    strncmp(services[b]->name, name, (size_t)(slash - name)) == 0) {
 			*backend = b;
@@ -91,33 +91,33 @@ static const public_method *find(const char *name, int *backend,
 }
 
 /* Does the request carry a service principal's API key rather than a session? */
-static bool is_api_key(const gw_auth *auth)
+static bool is_api_key(const gateway_auth *auth)
 {
 	return auth->token != NULL && !auth->via_cookie &&
 	       strncmp(auth->token, US_CALLER_SECRET_PREFIX, strlen(US_CALLER_SECRET_PREFIX)) == 0;
 }
 
-static void call_method(gw_request *req, gw_response *res, const char *name, int backend,
+static void call_method(gateway_request *req, gateway_response *res, const char *name, int backend,
                         const ProtobufCMethodDescriptor *md, const char *actor);
 
-void gw_api_call(gw_request *req, gw_response *res)
+void gateway_api_call(gateway_request *req, gateway_response *res)
 {
 	const char *name = req->path + strlen("/rpc/");
 	int backend;
 	const ProtobufCMethodDescriptor *md;
 	const public_method *m = find(name, &backend, &md);
-	gw_auth auth;
-	gw_auth_read(req, &auth);
+	gateway_auth auth;
+	gateway_session_auth_read(req, &auth);
 	bool api_key = is_api_key(&auth);
 	if (m == NULL || (m->who == SERVICE_KEY && !api_key)) {
-		gw_reply_error(res, US_ENOTFOUND, "no such method", NULL);
+		gateway_http_reply_error(res, US_ENOTFOUND, "no such method", NULL);
 		return;
 	}
 	if (api_key) {
 		/* The secret lives only for this request; the daemons check the key itself. */
 		us_caller_key key;
 		if (us_caller_key_parse(auth.token, &key) != 0) {
-			gw_reply_error(res, US_EUNAUTHENTICATED, "malformed API key", NULL);
+			gateway_http_reply_error(res, US_EUNAUTHENTICATED, "malformed API key", NULL);
 			return;
 		}
 		req->api_key = &key;
@@ -128,23 +128,23 @@ void gw_api_call(gw_request *req, gw_response *res)
 	}
 	const char *actor = NULL;
 	if (m->who == SIGNED_IN || auth.token != NULL) {
-		Usher__V1__User *user = gw_signed_in(req, res, &auth);
+		Usher__V1__User *user = gateway_session_signed_in(req, res, &auth);
 		if (user == NULL)
 			return;
 		actor = user->id;
 	}
-	if (!gw_csrf_ok(req, &auth)) {
-		gw_reply_error(res, US_EDENIED, "missing or wrong CSRF token (X-CSRF-Token)", NULL);
+	if (!gateway_session_csrf_ok(req, &auth)) {
+		gateway_http_reply_error(res, US_EDENIED, "missing or wrong CSRF token (X-CSRF-Token)", NULL);
 		return;
 	}
 	call_method(req, res, name, backend, md, actor);
 }
 
 /* Decodes the body, calls the method and replies. */
-static void call_method(gw_request *req, gw_response *res, const char *name, int backend,
+static void call_method(gateway_request *req, gateway_response *res, const char *name, int backend,
                         const ProtobufCMethodDescriptor *md, const char *actor)
 {
-	json_t *body = gw_body_json(req, res);
+	json_t *body = gateway_http_body_json(req, res);
 	if (body == NULL)
 		return;
 	ProtobufCMessage *in;
@@ -158,16 +158,16 @@ static void call_method(gw_request *req, gw_response *res, const char *name, int
 		us_status_add_violation(&st, path[0] ? path : "(body)", "%s", reason);
 		char message[600];
 		snprintf(message, sizeof(message), "invalid %s: %s", path[0] ? path : "body", reason);
-		gw_reply_error(res, rc, message, &st);
+		gateway_http_reply_error(res, rc, message, &st);
 		us_status_clear(&st);
 		return;
 	}
 	ProtobufCMessage *out;
 	us_status st;
-	rc = gw_call(req, backend, name, actor, in, md->output, &out, &st);
+	rc = gateway_backend_call(req, backend, name, actor, in, md->output, &out, &st);
 	if (rc == US_OK)
-		gw_reply_json(res, 200, us_pbjson_encode(out));
+		gateway_http_reply_json(res, 200, us_pbjson_encode(out));
 	else
-		gw_reply_error(res, rc, st.message, &st);
+		gateway_http_reply_error(res, rc, st.message, &st);
 	us_status_clear(&st);
 }

@@ -5,6 +5,6 @@
 
 #include "routes.h"
 
-gw_handler gw_api_call;
+gateway_handler gateway_api_call;
 
 #endif

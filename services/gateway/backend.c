@@ -6,14 +6,14 @@
 
 #include "common/fault.h"
 #include "common/idempotency.h"
-#include "state.h"
+#include "context.h"
 
 /* The caller's Idempotency-Key when it is sane, so its retries are safe end to end;
  * otherwise a fresh one, which still makes NNG's own resends safe. The daemons scope it by
  * the signing caller and the actor: one person's key never replays another's reply. */
-static const char *idempotency_key(gw_request *req)
+static const char *idempotency_key(gateway_request *req)
 {
-	const char *given = gw_header(req, "Idempotency-Key");
+	const char *given = gateway_http_header(req, "Idempotency-Key");
 	if (given != NULL && given[0] != '\0' && strlen(given) <= US_IDEMPOTENCY_KEY_MAX - 8)
 		return us_arena_printf(req->arena, "http:%s", given);
 	uint8_t raw[16];
@@ -23,18 +23,18 @@ static const char *idempotency_key(gw_request *req)
 	return us_arena_printf(req->arena, "gw:%s", hex);
 }
 
-us_err gw_call(gw_request *req, int backend, const char *method, const char *actor,
+us_err gateway_backend_call(gateway_request *req, int backend, const char *method, const char *actor,
                const ProtobufCMessage *in, const ProtobufCMessageDescriptor *out_type,
                ProtobufCMessage **out, us_status *st)
 {
 	/* A service principal acts as itself: its key signs, and no person is named. */
 	us_rpc_call_opts opts = {
-		.timeout_ms = GW_CALL_TIMEOUT_MS,
+		.timeout_ms = GATEWAY_CALL_TIMEOUT_MS,
 		.idempotency_key = idempotency_key(req),
 		.actor_user_id = req->api_key != NULL ? NULL : actor,
 		.signer = req->api_key,
 	};
-	us_err rc = us_rpc_call(gw.backends[backend], method, &opts, in, out_type, req->arena, out, st);
+	us_err rc = us_rpc_call(req->ctx->backends[backend], method, &opts, in, out_type, req->arena, out, st);
 	/* The backend has done it; the browser has not heard. */
 	us_fault_point_method(method, "after_backend");
 	return rc;

@@ -11,11 +11,9 @@
 #include "common/log.h"
 #include "proxies.h"
 #include "routes.h"
-#include "state.h"
+#include "context.h"
 
-static struct MHD_Daemon *http_daemon;
-
-unsigned gw_http_status(us_err code)
+unsigned gateway_http_status(us_err code)
 {
 	switch (code) {
 	case US_OK: return 200;
@@ -36,14 +34,14 @@ unsigned gw_http_status(us_err code)
 	}
 }
 
-void gw_reply_json(gw_response *res, unsigned status, json_t *json)
+void gateway_http_reply_json(gateway_response *res, unsigned status, json_t *json)
 {
 	json_decref(res->json);
 	res->status = status;
 	res->json = json;
 }
 
-void gw_reply_error(gw_response *res, us_err code, const char *message, const us_status *st)
+void gateway_http_reply_error(gateway_response *res, us_err code, const char *message, const us_status *st)
 {
 	json_t *violations = json_array();
 	for (size_t i = 0; st != NULL && i < st->n_violations; i++)
@@ -53,35 +51,35 @@ void gw_reply_error(gw_response *res, us_err code, const char *message, const us
 	json_t *body = json_pack("{s:s, s:s, s:o}", "code", us_err_name(code), "message",
 	                         code == US_EINTERNAL ? "internal error" : message, "violations",
 	                         violations);
-	gw_reply_json(res, gw_http_status(code), body);
+	gateway_http_reply_json(res, gateway_http_status(code), body);
 }
 
-const char *gw_header(gw_request *req, const char *name)
+const char *gateway_http_header(gateway_request *req, const char *name)
 {
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
-const char *gw_cookie(gw_request *req, const char *name)
+const char *gateway_http_cookie(gateway_request *req, const char *name)
 {
 	return MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, name);
 }
 
-json_t *gw_body_json(gw_request *req, gw_response *res)
+json_t *gateway_http_body_json(gateway_request *req, gateway_response *res)
 {
 	if (req->body_len == 0)
 		return json_object();
 	json_error_t jerr;
-	json_t *doc = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	json_t *doc = json_loadb(req->body.data, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
 	if (doc == NULL) {
 		char message[256];
 		snprintf(message, sizeof(message), "malformed JSON at line %d, column %d: %s", jerr.line,
 		         jerr.column, jerr.text);
-		gw_reply_error(res, US_EINVAL, message, NULL);
+		gateway_http_reply_error(res, US_EINVAL, message, NULL);
 		return NULL;
 	}
 	if (!json_is_object(doc)) {
 		json_decref(doc);
-		gw_reply_error(res, US_EINVAL, "the body must be a JSON object", NULL);
+		gateway_http_reply_error(res, US_EINVAL, "the body must be a JSON object", NULL);
 		return NULL;
 	}
 	return doc;
@@ -97,27 +95,28 @@ static enum MHD_Result last_forwarded_for(void *cls, enum MHD_ValueKind kind, co
 	return MHD_YES;
 }
 
-static void client_address(struct MHD_Connection *conn, char *out, size_t size)
+static void client_address(const gateway_ctx *ctx, struct MHD_Connection *conn, char *out,
+                           size_t size)
 {
 	const union MHD_ConnectionInfo *info =
 	        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	char peer[GW_ADDRESS_TEXT_MAX] = "";
+	char peer[GATEWAY_ADDRESS_TEXT_MAX] = "";
 	const struct sockaddr *sa = info != NULL ? info->client_addr : NULL;
 	if (sa != NULL && sa->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, peer, sizeof(peer));
 	else if (sa != NULL && sa->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, peer, sizeof(peer));
 	const char *forwarded = NULL;
-	if (gw.proxies.n > 0)
+	if (ctx->proxies.n > 0)
 		MHD_get_connection_values(conn, MHD_HEADER_KIND, last_forwarded_for, &forwarded);
-	gw_proxies_client(&gw.proxies, peer, forwarded, out, size);
+	gateway_proxies_client(&ctx->proxies, peer, forwarded, out, size);
 }
 
 /* Is the request's Content-Type application/json (parameters allowed)? A cross-site form
  * can send only form encodings and text/plain, so JSON routes refuse everything else. */
-static bool json_content_type(gw_request *req)
+static bool json_content_type(gateway_request *req)
 {
-	const char *type = gw_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
+	const char *type = gateway_http_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
 	static const char json[] = "application/json";
 	if (type == NULL)
 		return false;
@@ -128,7 +127,7 @@ static bool json_content_type(gw_request *req)
 	return next == '\0' || next == ';' || next == ' ' || next == '\t';
 }
 
-static struct MHD_Response *make_body(const gw_response *res)
+static struct MHD_Response *make_body(const gateway_response *res)
 {
 	if (res->raw != NULL)
 		return MHD_create_response_from_buffer(res->raw_len, res->raw, MHD_RESPMEM_MUST_COPY);
@@ -142,7 +141,7 @@ static struct MHD_Response *make_body(const gw_response *res)
 	return r;
 }
 
-static enum MHD_Result send_response(gw_request *req, gw_response *res)
+static enum MHD_Result send_response(gateway_request *req, gateway_response *res)
 {
 	struct MHD_Response *r = make_body(res);
 	if (r == NULL)
@@ -181,19 +180,19 @@ static enum MHD_Result send_response(gw_request *req, gw_response *res)
 
 /* Replies before the body is read; the rest of it is discarded and the connection
  * closed. */
-static enum MHD_Result reply_early(gw_request *req, unsigned status, us_err code,
+static enum MHD_Result reply_early(gateway_request *req, unsigned status, us_err code,
                                    const char *message)
 {
 	req->too_large = true;
-	gw_response res = {0};
-	gw_reply_error(&res, code, message, NULL);
+	gateway_response res = {0};
+	gateway_http_reply_error(&res, code, message, NULL);
 	res.status = status;
 	enum MHD_Result ret = send_response(req, &res);
 	json_decref(res.json);
 	return ret;
 }
 
-static enum MHD_Result reply_too_large(gw_request *req)
+static enum MHD_Result reply_too_large(gateway_request *req)
 {
 	return reply_early(req, MHD_HTTP_CONTENT_TOO_LARGE, US_EEXHAUSTED,
 	                   "the request body is too large");
@@ -203,10 +202,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **req_cls)
 {
-	(void)cls;
 	(void)version;
-	gw_request *req = *req_cls;
-	size_t max = (size_t)gw.cfg.http_max_body_bytes;
+	gateway_ctx *ctx = cls;
+	gateway_request *req = *req_cls;
+	size_t max = (size_t)ctx->cfg.http_max_body_bytes;
 	if (req == NULL) {
 		/* Headers only, so far. */
 		req = calloc(1, sizeof(*req));
@@ -214,16 +213,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			free(req);
 			return MHD_NO;
 		}
+		req->ctx = ctx;
 		req->conn = conn;
+		req->body = (us_buf)US_BUF_WITH_LIMIT(max);
 		req->started_ms = us_monotonic_ms();
 		req->method = method;
 		req->path = url;
-		client_address(conn, req->client_address, sizeof(req->client_address));
+		client_address(ctx, conn, req->client_address, sizeof(req->client_address));
 		*req_cls = req;
-		req->route = gw_route_find(req, &req->no_route_status);
+		req->route = gateway_routes_find(req, &req->no_route_status);
 		if (req->route != NULL && req->route->stream != NULL)
-			max = (size_t)gw.cfg.http_max_upload_bytes;
-		const char *length = gw_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+			max = (size_t)ctx->cfg.http_max_upload_bytes;
+		const char *length = gateway_http_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (length != NULL && strtoull(length, NULL, 10) > max)
 			return reply_too_large(req);
 		if (req->route != NULL && req->route->json && !json_content_type(req))
@@ -238,32 +239,29 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return MHD_YES;
 		if (req->route != NULL && req->route->stream != NULL) {
 			req->body_len += n;
-			if (req->body_len > (size_t)gw.cfg.http_max_upload_bytes)
+			if (req->body_len > (size_t)ctx->cfg.http_max_upload_bytes)
 				return reply_too_large(req);
 			req->route->stream(req, upload_data, n);
 			return MHD_YES;
 		}
 		if (req->body_len + n > max)
 			return reply_too_large(req);
-		char *grown = realloc(req->body, req->body_len + n + 1);
-		if (grown == NULL)
+		us_buf_append(&req->body, upload_data, n);
+		if (us_buf_failed(&req->body))
 			return MHD_NO;
-		req->body = grown;
-		memcpy(req->body + req->body_len, upload_data, n);
 		req->body_len += n;
-		req->body[req->body_len] = '\0';
 		return MHD_YES;
 	}
 	if (req->too_large)
 		return MHD_YES;
-	gw_response res = {.status = 200};
+	gateway_response res = {.status = 200};
 	if (req->route != NULL) {
 		req->route->handler(req, &res);
 	} else if (req->no_route_status == 405) {
-		gw_reply_error(&res, US_EUNIMPLEMENTED, "method not allowed", NULL);
+		gateway_http_reply_error(&res, US_EUNIMPLEMENTED, "method not allowed", NULL);
 		res.status = 405;
 	} else {
-		gw_reply_error(&res, US_ENOTFOUND, "not found", NULL);
+		gateway_http_reply_error(&res, US_ENOTFOUND, "not found", NULL);
 	}
 	enum MHD_Result ret = send_response(req, &res);
 	json_decref(res.json);
@@ -276,51 +274,51 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	(void)cls;
 	(void)conn;
 	(void)code;
-	gw_request *req = *req_cls;
+	gateway_request *req = *req_cls;
 	if (req == NULL)
 		return;
 	if (req->upload_free != NULL)
 		req->upload_free(req->upload);
 	us_arena_free(req->arena);
-	free(req->body);
+	us_buf_free(&req->body);
 	free(req);
 	*req_cls = NULL;
 }
 
-us_err gateway_http_start(char *err, size_t err_size)
+us_err gateway_http_start(gateway_ctx *ctx, char *err, size_t err_size)
 {
 	struct sockaddr_in addr;
 	memset(&addr, 0, sizeof(addr));
 	addr.sin_family = AF_INET;
-	addr.sin_port = htons((uint16_t)gw.cfg.http_port);
-	if (inet_pton(AF_INET, gw.cfg.http_address, &addr.sin_addr) != 1) {
-		snprintf(err, err_size, "HTTP_ADDRESS: \"%s\" is not an IPv4 address", gw.cfg.http_address);
+	addr.sin_port = htons((uint16_t)ctx->cfg.http_port);
+	if (inet_pton(AF_INET, ctx->cfg.http_address, &addr.sin_addr) != 1) {
+		snprintf(err, err_size, "HTTP_ADDRESS: \"%s\" is not an IPv4 address", ctx->cfg.http_address);
 		return US_EINVAL;
 	}
-	http_daemon = MHD_start_daemon(
+	ctx->http = MHD_start_daemon(
 	        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
-	        (uint16_t)gw.cfg.http_port, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
-	        (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)gw.cfg.http_threads,
-	        MHD_OPTION_CONNECTION_LIMIT, (unsigned)gw.cfg.http_max_connections,
-	        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)gw.cfg.http_timeout_s,
-	        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)gw.cfg.http_max_header_bytes,
+	        (uint16_t)ctx->cfg.http_port, NULL, NULL, on_request, ctx, MHD_OPTION_SOCK_ADDR,
+	        (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)ctx->cfg.http_threads,
+	        MHD_OPTION_CONNECTION_LIMIT, (unsigned)ctx->cfg.http_max_connections,
+	        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)ctx->cfg.http_timeout_s,
+	        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)ctx->cfg.http_max_header_bytes,
 	        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
-	if (http_daemon == NULL) {
-		snprintf(err, err_size, "could not listen on http://%s:%lld", gw.cfg.http_address,
-		         (long long)gw.cfg.http_port);
+	if (ctx->http == NULL) {
+		snprintf(err, err_size, "could not listen on http://%s:%lld", ctx->cfg.http_address,
+		         (long long)ctx->cfg.http_port);
 		return US_EUNAVAILABLE;
 	}
-	const union MHD_DaemonInfo *info = MHD_get_daemon_info(http_daemon, MHD_DAEMON_INFO_BIND_PORT);
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(ctx->http, MHD_DAEMON_INFO_BIND_PORT);
 	char port[16];
 	snprintf(port, sizeof(port), "%u", info != NULL ? info->port : 0);
-	us_log_fields(US_LOG_INFO, "http listening", "address", gw.cfg.http_address, "port", port, NULL);
+	us_log_fields(US_LOG_INFO, "http listening", "address", ctx->cfg.http_address, "port", port, NULL);
 	return US_OK;
 }
 
-void gateway_http_stop(void)
+void gateway_http_stop(gateway_ctx *ctx)
 {
-	if (http_daemon != NULL) {
-		MHD_stop_daemon(http_daemon);
-		http_daemon = NULL;
+	if (ctx->http != NULL) {
+		MHD_stop_daemon(ctx->http);
+		ctx->http = NULL;
 	}
 }

@@ -11,30 +11,33 @@
 #include <microhttpd.h>
 
 #include "common/arena.h"
+#include "common/buf.h"
 #include "common/caller_key.h"
 #include "common/err.h"
 #include "common/status.h"
+#include "context.h"
 
-typedef struct gw_request {
+typedef struct gateway_request {
+	const gateway_ctx *ctx; /* the daemon's state */
 	struct MHD_Connection *conn;
 	us_arena *arena;     /* freed with the request */
 	const char *method;
 	const char *path;
-	char *body;          /* NUL-terminated */
-	size_t body_len;
+	us_buf body;         /* NUL-terminated once anything arrived; limited to the body's max */
+	size_t body_len;     /* bytes received (a streaming route keeps none of them in body) */
 	bool too_large;
 	char client_address[64];
 	int64_t started_ms;
-	const struct gw_route *route; /* NULL: no route (the reply says why) */
+	const struct gateway_route *route; /* NULL: no route (the reply says why) */
 	unsigned no_route_status;
 	void *upload;                 /* a streaming route's state */
 	void (*upload_free)(void *);
 	/* A service principal's key from "Authorization: Bearer usk_...": the request's calls
 	 * are signed with it, so each daemon sees the principal itself. NULL for people. */
 	const us_caller_key *api_key;
-} gw_request;
+} gateway_request;
 
-typedef struct gw_response {
+typedef struct gateway_response {
 	unsigned status;
 	json_t *json;            /* owned: the body */
 	const char *cookies[2];  /* Set-Cookie values, in the request's arena */
@@ -44,25 +47,25 @@ typedef struct gw_response {
 	size_t raw_len;
 	const char *content_type;
 	const char *disposition; /* Content-Disposition, for downloads */
-} gw_response;
+} gateway_response;
 
-/* Starts serving with the settings in gw.cfg. */
-US_MUST_USE us_err gateway_http_start(char *err, size_t err_size);
-void gateway_http_stop(void); /* safe when never started */
+/* Starts serving with the settings in ctx->cfg, handing ctx to every request. */
+US_MUST_USE us_err gateway_http_start(gateway_ctx *ctx, char *err, size_t err_size);
+void gateway_http_stop(gateway_ctx *ctx); /* safe when never started */
 
 /* A request header, or NULL. */
-const char *gw_header(gw_request *req, const char *name);
+const char *gateway_http_header(gateway_request *req, const char *name);
 /* A cookie, or NULL. */
-const char *gw_cookie(gw_request *req, const char *name);
+const char *gateway_http_cookie(gateway_request *req, const char *name);
 
 /* The body as a JSON object; on failure replies 400 and returns NULL. An empty body
  * reads as {}. The result belongs to the caller (json_decref). */
-json_t *gw_body_json(gw_request *req, gw_response *res);
+json_t *gateway_http_body_json(gateway_request *req, gateway_response *res);
 
-void gw_reply_json(gw_response *res, unsigned status, json_t *json); /* takes json */
+void gateway_http_reply_json(gateway_response *res, unsigned status, json_t *json); /* takes json */
 /* {"code": "...", "message": "...", "violations": [...]} with the matching HTTP status. */
-void gw_reply_error(gw_response *res, us_err code, const char *message, const us_status *st);
+void gateway_http_reply_error(gateway_response *res, us_err code, const char *message, const us_status *st);
 /* The HTTP status for an RPC status code. */
-unsigned gw_http_status(us_err code);
+unsigned gateway_http_status(us_err code);
 
 #endif

@@ -9,18 +9,19 @@
 #include "common/daemon.h"
 #include "http.h"
 #include "proxies.h"
-#include "state.h"
+#include "context.h"
 #include "common/token.h"
 
-gw_state gw;
+/* The daemon's one state: the start and stop hooks take no argument, so it lives here
+ * and is handed on from here (to libmicrohttpd, and through each request). */
 
 #define SETTING(name, type, field, flags, fallback, min, max, check, help)                      \
-	{name, type, offsetof(gw_settings, field), flags, fallback, min, max, check, help}
+	{name, type, offsetof(gateway_settings, field), flags, fallback, min, max, check, help}
 
 static const char *trusted_proxies_check(const char *value)
 {
-	gw_proxies parsed;
-	return gw_proxies_parse(value, &parsed);
+	gateway_proxies parsed;
+	return gateway_proxies_parse(value, &parsed);
 }
 
 static const us_config_var gateway_vars[] = {
@@ -58,39 +59,39 @@ static const us_config_var gateway_vars[] = {
 
 static void stop(void *ctx)
 {
-	(void)ctx;
-	gateway_http_stop();
-	for (int i = 0; i < GW_N_BACKENDS; i++) {
-		us_rpc_client_close(gw.backends[i]);
-		gw.backends[i] = NULL;
+	gateway_ctx *gateway = ctx;
+	gateway_http_stop(gateway);
+	for (int i = 0; i < GATEWAY_N_BACKENDS; i++) {
+		us_rpc_client_close(gateway->backends[i]);
+		gateway->backends[i] = NULL;
 	}
-	sodium_memzero(gw.csrf_key, sizeof(gw.csrf_key));
+	sodium_memzero(gateway->csrf_key, sizeof(gateway->csrf_key));
 }
 
 static us_err start(void *ctx, const us_daemon_config *cfg, char *err, size_t err_size)
 {
-	(void)ctx;
+	gateway_ctx *gateway = ctx;
 	(void)cfg;
-	if (us_token_key_from_hex(gw.cfg.csrf_key_hex, gw.csrf_key) != 0) {
+	if (us_token_key_from_hex(gateway->cfg.csrf_key_hex, gateway->csrf_key) != 0) {
 		snprintf(err, err_size, "GATEWAY_CSRF_KEY: must be 64 hex digits");
 		return US_EINVAL;
 	}
-	gw.secure_cookies = strncmp(gw.cfg.public_base_url, "https://", 8) == 0;
-	const char *why = gw_proxies_parse(gw.cfg.trusted_proxies, &gw.proxies);
+	gateway->secure_cookies = strncmp(gateway->cfg.public_base_url, "https://", 8) == 0;
+	const char *why = gateway_proxies_parse(gateway->cfg.trusted_proxies, &gateway->proxies);
 	if (why != NULL) {
 		snprintf(err, err_size, "TRUSTED_PROXIES: %s", why);
 		return US_EINVAL;
 	}
-	const char *urls[GW_N_BACKENDS] = {gw.cfg.identity_url, gw.cfg.tenancy_url,
-	                                   gw.cfg.invitation_url};
+	const char *urls[GATEWAY_N_BACKENDS] = {gateway->cfg.identity_url, gateway->cfg.tenancy_url,
+	                                        gateway->cfg.invitation_url};
 	us_err rc = US_OK;
-	for (int i = 0; i < GW_N_BACKENDS && rc == US_OK; i++) {
+	for (int i = 0; i < GATEWAY_N_BACKENDS && rc == US_OK; i++) {
 		us_rpc_client_opts opts = {.url = urls[i], .caller = "usher-gatewayd",
 		                           .wait_for_server = true};
-		rc = us_rpc_client_open(&opts, &gw.backends[i], err, err_size);
+		rc = us_rpc_client_open(&opts, &gateway->backends[i], err, err_size);
 	}
 	if (rc == US_OK)
-		rc = gateway_http_start(err, err_size);
+		rc = gateway_http_start(gateway, err, err_size);
 	if (rc != US_OK)
 		stop(ctx);
 	return rc;
@@ -98,12 +99,14 @@ static us_err start(void *ctx, const us_daemon_config *cfg, char *err, size_t er
 
 int main(int argc, char **argv)
 {
+	gateway_ctx gateway = {0};
 	const us_daemon_spec spec = {
 		.name = "usher-gatewayd",
 		.summary = "HTTP/JSON gateway for people and platforms",
 		.config = gateway_vars,
 		.n_config = sizeof(gateway_vars) / sizeof(gateway_vars[0]),
-		.config_struct = &gw.cfg,
+		.config_struct = &gateway.cfg,
+		.ctx = &gateway,
 		.start = start,
 		.stop = stop,
 	};

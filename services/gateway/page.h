@@ -9,13 +9,13 @@
 #include "http.h"
 
 /* True when the request prefers HTML (a browser following a link). */
-bool gw_page_wanted(gw_request *req);
+bool gateway_page_wanted(gateway_request *req);
 
 /* GET /i/<token> for a browser. */
-void gw_page_invitation(gw_request *req, gw_response *res, char *token);
+void gateway_page_invitation(gateway_request *req, gateway_response *res, char *token);
 
 /* POST /i/<token>/accept-form and /i/<token>/decline-form (form-encoded bodies). */
-void gw_page_accept(gw_request *req, gw_response *res, char *token);
-void gw_page_decline(gw_request *req, gw_response *res, char *token);
+void gateway_page_accept(gateway_request *req, gateway_response *res, char *token);
+void gateway_page_decline(gateway_request *req, gateway_response *res, char *token);
 
 #endif

@@ -7,7 +7,7 @@
 #include "page.h"
 #include "common/pbjson.h"
 #include "session.h"
-#include "state.h"
+#include "context.h"
 #include "usher/v1/identity.pb-c.h"
 #include "usher/v1/invitation.pb-c.h"
 #include "usher/v1/tenancy.pb-c.h"
@@ -16,7 +16,7 @@
 
 /* A JSON string member of body, or "" when absent; NULL (after replying 400) when it is
  * there but not a string. */
-static const char *string_member(gw_response *res, json_t *body, const char *name)
+static const char *string_member(gateway_response *res, json_t *body, const char *name)
 {
 	json_t *v = json_object_get(body, name);
 	if (v == NULL || json_is_null(v))
@@ -25,7 +25,7 @@ static const char *string_member(gw_response *res, json_t *body, const char *nam
 		us_status st;
 		us_status_init(&st);
 		us_status_add_violation(&st, name, "must be a string");
-		gw_reply_error(res, US_EINVAL, "invalid request", &st);
+		gateway_http_reply_error(res, US_EINVAL, "invalid request", &st);
 		us_status_clear(&st);
 		return NULL;
 	}
@@ -33,7 +33,7 @@ static const char *string_member(gw_response *res, json_t *body, const char *nam
 }
 
 /* Refuses members other than the allowed ones, naming the first. */
-static bool only_members(gw_response *res, json_t *body, const char *const *allowed, size_t n)
+static bool only_members(gateway_response *res, json_t *body, const char *const *allowed, size_t n)
 {
 	const char *key;
 	json_t *value;
@@ -45,7 +45,7 @@ static bool only_members(gw_response *res, json_t *body, const char *const *allo
 			us_status st;
 			us_status_init(&st);
 			us_status_add_violation(&st, key, "is not a field of this request");
-			gw_reply_error(res, US_EINVAL, "invalid request", &st);
+			gateway_http_reply_error(res, US_EINVAL, "invalid request", &st);
 			us_status_clear(&st);
 			return false;
 		}
@@ -66,25 +66,25 @@ static void strip_prefix(us_status *st, const char *prefix)
 }
 
 /* Signs in: a session cookie, and the CSRF token the page must send back. */
-static void sign_in(gw_request *req, gw_response *res, const char *email, const char *password)
+static void sign_in(gateway_request *req, gateway_response *res, const char *email, const char *password)
 {
 	Usher__V1__LoginReply *login;
 	us_status st;
-	us_err rc = gw_session_start(req, res, email, password, &login, &st);
+	us_err rc = gateway_session_start(req, res, email, password, &login, &st);
 	if (rc != US_OK) {
-		gw_reply_error(res, rc, st.message, &st);
+		gateway_http_reply_error(res, rc, st.message, &st);
 		us_status_clear(&st);
 		return;
 	}
-	gw_reply_json(res, 200,
+	gateway_http_reply_json(res, 200,
 	              json_pack("{s:o, s:s, s:s}", "user", us_pbjson_encode(&login->user->base),
-	                        "csrfToken", gw_csrf_token(req->arena, login->session_token),
+	                        "csrfToken", gateway_session_csrf_token(req->ctx, req->arena, login->session_token),
 	                        "expiresAt", login->expires_at));
 }
 
-void gw_people_login(gw_request *req, gw_response *res)
+void gateway_people_login(gateway_request *req, gateway_response *res)
 {
-	json_t *body = gw_body_json(req, res);
+	json_t *body = gateway_http_body_json(req, res);
 	if (body == NULL)
 		return;
 	static const char *const allowed[] = {"email", "password"};
@@ -95,56 +95,56 @@ void gw_people_login(gw_request *req, gw_response *res)
 	json_decref(body);
 }
 
-void gw_people_logout(gw_request *req, gw_response *res)
+void gateway_people_logout(gateway_request *req, gateway_response *res)
 {
-	gw_auth auth;
-	gw_auth_read(req, &auth);
+	gateway_auth auth;
+	gateway_session_auth_read(req, &auth);
 	if (auth.token == NULL) {
-		gw_reply_error(res, US_EUNAUTHENTICATED, "not signed in", NULL);
+		gateway_http_reply_error(res, US_EUNAUTHENTICATED, "not signed in", NULL);
 		return;
 	}
-	if (!gw_csrf_ok(req, &auth)) {
-		gw_reply_error(res, US_EDENIED, "missing or wrong CSRF token (X-CSRF-Token)", NULL);
+	if (!gateway_session_csrf_ok(req, &auth)) {
+		gateway_http_reply_error(res, US_EDENIED, "missing or wrong CSRF token (X-CSRF-Token)", NULL);
 		return;
 	}
 	Usher__V1__LogoutRequest in = USHER__V1__LOGOUT_REQUEST__INIT;
 	in.session_token = (char *)auth.token;
 	ProtobufCMessage *out;
 	us_status st;
-	us_err rc = gw_call(req, GW_IDENTITY, "usher.v1.IdentityService/Logout", NULL, &in.base,
+	us_err rc = gateway_backend_call(req, GATEWAY_IDENTITY, "usher.v1.IdentityService/Logout", NULL, &in.base,
 	                    &usher__v1__logout_reply__descriptor, &out, &st);
 	if (rc == US_OK) {
-		res->cookies[res->n_cookies++] = gw_session_cookie(req->arena, "", 0);
-		gw_reply_json(res, 200, json_object());
+		res->cookies[res->n_cookies++] = gateway_session_cookie(req->ctx, req->arena, "", 0);
+		gateway_http_reply_json(res, 200, json_object());
 	} else {
-		gw_reply_error(res, rc, st.message, &st);
+		gateway_http_reply_error(res, rc, st.message, &st);
 	}
 	us_status_clear(&st);
 }
 
 /* Who am I: the user, their memberships and pending invitations, and the CSRF token. */
-void gw_people_me(gw_request *req, gw_response *res)
+void gateway_people_me(gateway_request *req, gateway_response *res)
 {
-	gw_auth auth;
-	gw_auth_read(req, &auth);
-	Usher__V1__User *user = gw_signed_in(req, res, &auth);
+	gateway_auth auth;
+	gateway_session_auth_read(req, &auth);
+	Usher__V1__User *user = gateway_session_signed_in(req, res, &auth);
 	if (user == NULL)
 		return;
 	Usher__V1__ListMyMembershipsRequest mreq = USHER__V1__LIST_MY_MEMBERSHIPS_REQUEST__INIT;
 	Usher__V1__ListMyInvitationsRequest ireq = USHER__V1__LIST_MY_INVITATIONS_REQUEST__INIT;
 	ProtobufCMessage *memberships, *invitations;
 	us_status st;
-	us_err rc = gw_call(req, GW_TENANCY, "usher.v1.TenancyService/ListMyMemberships", user->id,
+	us_err rc = gateway_backend_call(req, GATEWAY_TENANCY, "usher.v1.TenancyService/ListMyMemberships", user->id,
 	                    &mreq.base, &usher__v1__list_my_memberships_reply__descriptor,
 	                    &memberships, &st);
 	if (rc == US_OK) {
 		us_status_clear(&st);
-		rc = gw_call(req, GW_INVITATION, "usher.v1.InvitationService/ListMyInvitations", user->id,
+		rc = gateway_backend_call(req, GATEWAY_INVITATION, "usher.v1.InvitationService/ListMyInvitations", user->id,
 		             &ireq.base, &usher__v1__list_my_invitations_reply__descriptor, &invitations,
 		             &st);
 	}
 	if (rc != US_OK) {
-		gw_reply_error(res, rc, st.message, &st);
+		gateway_http_reply_error(res, rc, st.message, &st);
 		us_status_clear(&st);
 		return;
 	}
@@ -154,17 +154,17 @@ void gw_people_me(gw_request *req, gw_response *res)
 	 * value below is a new reference the pack takes ("o"). */
 	json_t *m_list = json_object_get(m, "memberships");
 	json_t *i_list = json_object_get(i, "invitations");
-	gw_reply_json(res, 200,
+	gateway_http_reply_json(res, 200,
 	              json_pack("{s:o, s:o, s:o, s:s}", "user", us_pbjson_encode(&user->base),
 	                        "memberships", m_list ? json_incref(m_list) : json_array(),
 	                        "invitations", i_list ? json_incref(i_list) : json_array(),
-	                        "csrfToken", auth.via_cookie ? gw_csrf_token(req->arena, auth.token) : ""));
+	                        "csrfToken", auth.via_cookie ? gateway_session_csrf_token(req->ctx, req->arena, auth.token) : ""));
 	json_decref(m);
 	json_decref(i);
 }
 
 /* "/i/<token>[/<action>]" or "/l/<token>[/<action>]": copies the token into the arena. */
-static char *token_of(gw_request *req, const char **action)
+static char *token_of(gateway_request *req, const char **action)
 {
 	const char *start = req->path + strlen("/i/");
 	const char *slash = strchr(start, '/');
@@ -175,24 +175,24 @@ static char *token_of(gw_request *req, const char **action)
 	return us_arena_strndup(req->arena, start, len);
 }
 
-static bool permanent(gw_request *req)
+static bool permanent(gateway_request *req)
 {
 	return strncmp(req->path, "/l/", 3) == 0;
 }
 
-void gw_people_preview(gw_request *req, gw_response *res)
+void gateway_people_preview(gateway_request *req, gateway_response *res)
 {
 	/* The URL holds the secret: keep it out of Referer headers. */
 	res->no_referrer = true;
 	const char *action;
 	char *token = token_of(req, &action);
 	if (token == NULL || action[0] != '\0') {
-		gw_reply_error(res, US_ENOTFOUND, "invitation not found", NULL);
+		gateway_http_reply_error(res, US_ENOTFOUND, "invitation not found", NULL);
 		return;
 	}
 	/* A browser following the email's link gets the page. */
-	if (!permanent(req) && gw_page_wanted(req)) {
-		gw_page_invitation(req, res, token);
+	if (!permanent(req) && gateway_page_wanted(req)) {
+		gateway_page_invitation(req, res, token);
 		return;
 	}
 	/* PreviewRequest and PreviewLinkRequest both hold just the token. */
@@ -202,29 +202,29 @@ void gw_people_preview(gw_request *req, gw_response *res)
 	ProtobufCMessage *out;
 	us_status st;
 	us_err rc = permanent(req)
-	                    ? gw_call(req, GW_INVITATION, "usher.v1.InvitationService/PreviewLink", NULL,
+	                    ? gateway_backend_call(req, GATEWAY_INVITATION, "usher.v1.InvitationService/PreviewLink", NULL,
 	                              &lin.base, &usher__v1__preview_link_reply__descriptor, &out, &st)
-	                    : gw_call(req, GW_INVITATION, "usher.v1.InvitationService/Preview", NULL,
+	                    : gateway_backend_call(req, GATEWAY_INVITATION, "usher.v1.InvitationService/Preview", NULL,
 	                              &in.base, &usher__v1__preview_reply__descriptor, &out, &st);
 	if (rc == US_OK)
-		gw_reply_json(res, 200, us_pbjson_encode(out));
+		gateway_http_reply_json(res, 200, us_pbjson_encode(out));
 	else
-		gw_reply_error(res, rc, st.message, &st);
+		gateway_http_reply_error(res, rc, st.message, &st);
 	us_status_clear(&st);
 }
 
-static void decline_link(gw_request *req, gw_response *res, char *token)
+static void decline_link(gateway_request *req, gateway_response *res, char *token)
 {
 	Usher__V1__DeclineRequest in = USHER__V1__DECLINE_REQUEST__INIT;
 	in.token = token;
 	ProtobufCMessage *out;
 	us_status st;
-	us_err rc = gw_call(req, GW_INVITATION, "usher.v1.InvitationService/Decline", NULL, &in.base,
+	us_err rc = gateway_backend_call(req, GATEWAY_INVITATION, "usher.v1.InvitationService/Decline", NULL, &in.base,
 	                    &usher__v1__decline_reply__descriptor, &out, &st);
 	if (rc == US_OK)
-		gw_reply_json(res, 200, us_pbjson_encode(out));
+		gateway_http_reply_json(res, 200, us_pbjson_encode(out));
 	else
-		gw_reply_error(res, rc, st.message, &st);
+		gateway_http_reply_error(res, rc, st.message, &st);
 	us_status_clear(&st);
 }
 
@@ -239,7 +239,7 @@ typedef struct taking_up {
 } taking_up;
 
 /* Reads a taking-up from the body; replies and returns false when it is neither. */
-static bool read_taking_up(gw_request *req, gw_response *res, json_t *body, taking_up *t,
+static bool read_taking_up(gateway_request *req, gateway_response *res, json_t *body, taking_up *t,
                            const char *what)
 {
 	if (!only_members(res, body, t->fields, t->n_fields))
@@ -251,16 +251,16 @@ static bool read_taking_up(gw_request *req, gw_response *res, json_t *body, taki
 	}
 	if (t->sign_up)
 		return true;
-	gw_auth auth;
-	gw_auth_read(req, &auth);
+	gateway_auth auth;
+	gateway_session_auth_read(req, &auth);
 	if (auth.token == NULL) {
 		char message[160];
 		snprintf(message, sizeof(message), "sign in to %s, or give your details to sign up", what);
-		gw_reply_error(res, US_EUNAUTHENTICATED, message, NULL);
+		gateway_http_reply_error(res, US_EUNAUTHENTICATED, message, NULL);
 		return false;
 	}
-	if (!gw_csrf_ok(req, &auth)) {
-		gw_reply_error(res, US_EDENIED, "missing or wrong CSRF token (X-CSRF-Token)", NULL);
+	if (!gateway_session_csrf_ok(req, &auth)) {
+		gateway_http_reply_error(res, US_EDENIED, "missing or wrong CSRF token (X-CSRF-Token)", NULL);
 		return false;
 	}
 	t->session = auth.token;
@@ -269,15 +269,15 @@ static bool read_taking_up(gw_request *req, gw_response *res, json_t *body, taki
 
 /* Replies to a taking-up: a new user is signed in as well; the daemon's reply goes under
  * key. A join waiting for its address to be confirmed signs nobody in (202). */
-static void reply_taking_up(gw_request *req, gw_response *res, const taking_up *t, us_err rc,
+static void reply_taking_up(gateway_request *req, gateway_response *res, const taking_up *t, us_err rc,
                             us_status *st, ProtobufCMessage *out, const Usher__V1__User *user,
                             const char *password, const char *key, bool awaiting)
 {
 	if (rc != US_OK) {
 		strip_prefix(st, "new_user.");
-		gw_reply_error(res, rc, st->message, st);
+		gateway_http_reply_error(res, rc, st->message, st);
 	} else if (awaiting) {
-		gw_reply_json(res, 202,
+		gateway_http_reply_json(res, 202,
 		              json_pack("{s:o, s:s}", key, us_pbjson_encode(out), "message",
 		                        "check your email: follow the link sent to your address to join"));
 	} else if (t->sign_up) {
@@ -285,18 +285,18 @@ static void reply_taking_up(gw_request *req, gw_response *res, const taking_up *
 		if (res->status == 200)
 			json_object_set_new(res->json, key, us_pbjson_encode(out));
 	} else {
-		gw_reply_json(res, 200, json_pack("{s:o}", key, us_pbjson_encode(out)));
+		gateway_http_reply_json(res, 200, json_pack("{s:o}", key, us_pbjson_encode(out)));
 	}
 	us_status_clear(st);
 }
 
 /* Accepts an invitation as a new user (name, phone, password: created and signed in) or as
  * the signed-in user (an empty body). */
-static void accept_link(gw_request *req, gw_response *res, char *token)
+static void accept_link(gateway_request *req, gateway_response *res, char *token)
 {
 	static const char *const fields[] = {"name", "phone", "password"};
 	taking_up t = {fields, 3, {0}, false, NULL};
-	json_t *body = gw_body_json(req, res);
+	json_t *body = gateway_http_body_json(req, res);
 	if (body != NULL && read_taking_up(req, res, body, &t, "accept")) {
 		Usher__V1__AcceptRequest in = USHER__V1__ACCEPT_REQUEST__INIT;
 		Usher__V1__NewUserProfile profile = USHER__V1__NEW_USER_PROFILE__INIT;
@@ -308,7 +308,7 @@ static void accept_link(gw_request *req, gw_response *res, char *token)
 		in.session_token = (char *)(t.session ? t.session : "");
 		ProtobufCMessage *out = NULL;
 		us_status st;
-		us_err rc = gw_call(req, GW_INVITATION, "usher.v1.InvitationService/Accept", NULL,
+		us_err rc = gateway_backend_call(req, GATEWAY_INVITATION, "usher.v1.InvitationService/Accept", NULL,
 		                    &in.base, &usher__v1__accept_reply__descriptor, &out, &st);
 		reply_taking_up(req, res, &t, rc, &st, out,
 		                rc == US_OK ? ((Usher__V1__AcceptReply *)out)->user : NULL,
@@ -319,11 +319,11 @@ static void accept_link(gw_request *req, gw_response *res, char *token)
 
 /* Joins through a permanent link as a new user (email, name, phone, password: created and
  * signed in) or as the signed-in user (an empty body). */
-static void join_link(gw_request *req, gw_response *res, char *token)
+static void join_link(gateway_request *req, gateway_response *res, char *token)
 {
 	static const char *const fields[] = {"email", "name", "phone", "password"};
 	taking_up t = {fields, 4, {0}, false, NULL};
-	json_t *body = gw_body_json(req, res);
+	json_t *body = gateway_http_body_json(req, res);
 	if (body != NULL && read_taking_up(req, res, body, &t, "join")) {
 		Usher__V1__AcceptLinkRequest in = USHER__V1__ACCEPT_LINK_REQUEST__INIT;
 		Usher__V1__LinkNewUser profile = USHER__V1__LINK_NEW_USER__INIT;
@@ -336,7 +336,7 @@ static void join_link(gw_request *req, gw_response *res, char *token)
 		in.session_token = (char *)(t.session ? t.session : "");
 		ProtobufCMessage *out = NULL;
 		us_status st;
-		us_err rc = gw_call(req, GW_INVITATION, "usher.v1.InvitationService/AcceptLink", NULL,
+		us_err rc = gateway_backend_call(req, GATEWAY_INVITATION, "usher.v1.InvitationService/AcceptLink", NULL,
 		                    &in.base, &usher__v1__accept_link_reply__descriptor, &out, &st);
 		Usher__V1__AcceptLinkReply *joined = rc == US_OK ? (Usher__V1__AcceptLinkReply *)out : NULL;
 		reply_taking_up(req, res, &t, rc, &st, out, joined ? joined->user : NULL,
@@ -347,7 +347,7 @@ static void join_link(gw_request *req, gw_response *res, char *token)
 
 /* GET /j/<token>: a join's confirmation link, previewed (never consumed); POST
  * /j/<token>/confirm: followed, proving the address, and the join done. */
-void gw_people_join(gw_request *req, gw_response *res)
+void gateway_people_join(gateway_request *req, gateway_response *res)
 {
 	res->no_referrer = true;
 	const char *start = req->path + strlen("/j/");
@@ -356,7 +356,7 @@ void gw_people_join(gw_request *req, gw_response *res)
 	const char *action = slash ? slash + 1 : "";
 	bool get = strcmp(req->method, "GET") == 0;
 	if (len == 0 || len > TOKEN_MAX || (get ? action[0] != '\0' : strcmp(action, "confirm") != 0)) {
-		gw_reply_error(res, US_ENOTFOUND, "not found", NULL);
+		gateway_http_reply_error(res, US_ENOTFOUND, "not found", NULL);
 		return;
 	}
 	char *token = us_arena_strndup(req->arena, start, len);
@@ -366,26 +366,26 @@ void gw_people_join(gw_request *req, gw_response *res)
 	if (get) {
 		Usher__V1__PreviewLinkJoinRequest in = USHER__V1__PREVIEW_LINK_JOIN_REQUEST__INIT;
 		in.token = token;
-		rc = gw_call(req, GW_INVITATION, "usher.v1.InvitationService/PreviewLinkJoin", NULL,
+		rc = gateway_backend_call(req, GATEWAY_INVITATION, "usher.v1.InvitationService/PreviewLinkJoin", NULL,
 		             &in.base, &usher__v1__preview_link_join_reply__descriptor, &out, &st);
 	} else {
 		Usher__V1__ConfirmLinkJoinRequest in = USHER__V1__CONFIRM_LINK_JOIN_REQUEST__INIT;
 		in.token = token;
-		rc = gw_call(req, GW_INVITATION, "usher.v1.InvitationService/ConfirmLinkJoin", NULL,
+		rc = gateway_backend_call(req, GATEWAY_INVITATION, "usher.v1.InvitationService/ConfirmLinkJoin", NULL,
 		             &in.base, &usher__v1__accept_link_reply__descriptor, &out, &st);
 	}
 	if (rc == US_OK)
-		gw_reply_json(res, 200, get ? us_pbjson_encode(out)
+		gateway_http_reply_json(res, 200, get ? us_pbjson_encode(out)
 		                            : json_pack("{s:o}", "joined", us_pbjson_encode(out)));
 	else
-		gw_reply_error(res, rc, st.message, &st);
+		gateway_http_reply_error(res, rc, st.message, &st);
 	us_status_clear(&st);
 }
 
 /* POST /password-reset {email}: the same answer whether or not the address has a user. */
-void gw_people_password_reset(gw_request *req, gw_response *res)
+void gateway_people_password_reset(gateway_request *req, gateway_response *res)
 {
-	json_t *body = gw_body_json(req, res);
+	json_t *body = gateway_http_body_json(req, res);
 	if (body == NULL)
 		return;
 	static const char *const allowed[] = {"email"};
@@ -396,31 +396,31 @@ void gw_people_password_reset(gw_request *req, gw_response *res)
 		in.client_address = req->client_address;
 		ProtobufCMessage *out;
 		us_status st;
-		us_err rc = gw_call(req, GW_IDENTITY, "usher.v1.IdentityService/RequestPasswordReset",
+		us_err rc = gateway_backend_call(req, GATEWAY_IDENTITY, "usher.v1.IdentityService/RequestPasswordReset",
 		                    NULL, &in.base, &usher__v1__request_password_reset_reply__descriptor,
 		                    &out, &st);
 		if (rc == US_OK)
-			gw_reply_json(res, 200,
+			gateway_http_reply_json(res, 200,
 			              json_pack("{s:s}", "message",
 			                        "if an account has this address, a link to reset its "
 			                        "password is on its way"));
 		else
-			gw_reply_error(res, rc, st.message, &st);
+			gateway_http_reply_error(res, rc, st.message, &st);
 		us_status_clear(&st);
 	}
 	json_decref(body);
 }
 
 /* POST /password-reset/<token> {password}: sets it; the person signs in afterwards. */
-void gw_people_password_reset_confirm(gw_request *req, gw_response *res)
+void gateway_people_password_reset_confirm(gateway_request *req, gateway_response *res)
 {
 	res->no_referrer = true;
 	const char *token = req->path + strlen("/password-reset/");
 	if (token[0] == '\0' || strlen(token) > TOKEN_MAX || strchr(token, '/') != NULL) {
-		gw_reply_error(res, US_ENOTFOUND, "not found", NULL);
+		gateway_http_reply_error(res, US_ENOTFOUND, "not found", NULL);
 		return;
 	}
-	json_t *body = gw_body_json(req, res);
+	json_t *body = gateway_http_body_json(req, res);
 	if (body == NULL)
 		return;
 	static const char *const allowed[] = {"password"};
@@ -431,24 +431,24 @@ void gw_people_password_reset_confirm(gw_request *req, gw_response *res)
 		in.new_password = (char *)password;
 		ProtobufCMessage *out;
 		us_status st;
-		us_err rc = gw_call(req, GW_IDENTITY, "usher.v1.IdentityService/ResetPassword", NULL,
+		us_err rc = gateway_backend_call(req, GATEWAY_IDENTITY, "usher.v1.IdentityService/ResetPassword", NULL,
 		                    &in.base, &usher__v1__reset_password_reply__descriptor, &out, &st);
 		if (rc == US_OK) {
-			gw_reply_json(res, 200, json_object());
+			gateway_http_reply_json(res, 200, json_object());
 		} else {
 			/* The form's field is "password". */
 			for (size_t i = 0; i < st.n_violations; i++) {
 				if (strcmp(st.violations[i].field, "new_password") == 0)
 					strcpy(st.violations[i].field, "password");
 			}
-			gw_reply_error(res, rc, st.message, &st);
+			gateway_http_reply_error(res, rc, st.message, &st);
 		}
 		us_status_clear(&st);
 	}
 	json_decref(body);
 }
 
-void gw_people_respond(gw_request *req, gw_response *res)
+void gateway_people_respond(gateway_request *req, gateway_response *res)
 {
 	res->no_referrer = true;
 	const char *action;
@@ -458,11 +458,11 @@ void gw_people_respond(gw_request *req, gw_response *res)
 	else if (token != NULL && !permanent(req) && strcmp(action, "accept") == 0)
 		accept_link(req, res, token);
 	else if (token != NULL && !permanent(req) && strcmp(action, "accept-form") == 0)
-		gw_page_accept(req, res, token);
+		gateway_page_accept(req, res, token);
 	else if (token != NULL && !permanent(req) && strcmp(action, "decline-form") == 0)
-		gw_page_decline(req, res, token);
+		gateway_page_decline(req, res, token);
 	else if (token != NULL && !permanent(req) && strcmp(action, "decline") == 0)
 		decline_link(req, res, token);
 	else
-		gw_reply_error(res, US_ENOTFOUND, "not found", NULL);
+		gateway_http_reply_error(res, US_ENOTFOUND, "not found", NULL);
 }

@@ -5,13 +5,13 @@
 
 #include "routes.h"
 
-gw_handler gw_people_login;
-gw_handler gw_people_logout;
-gw_handler gw_people_me;
-gw_handler gw_people_preview;
-gw_handler gw_people_respond;
-gw_handler gw_people_join;
-gw_handler gw_people_password_reset;
-gw_handler gw_people_password_reset_confirm;
+gateway_handler gateway_people_login;
+gateway_handler gateway_people_logout;
+gateway_handler gateway_people_me;
+gateway_handler gateway_people_preview;
+gateway_handler gateway_people_respond;
+gateway_handler gateway_people_join;
+gateway_handler gateway_people_password_reset;
+gateway_handler gateway_people_password_reset_confirm;
 
 #endif

@@ -6,7 +6,7 @@
 #include <string.h>
 
 /* An address in text into net (prefix: all its bits); false when it is not one. */
-static bool parse_address(const char *text, gw_network *net)
+static bool parse_address(const char *text, gateway_network *net)
 {
 	memset(net, 0, sizeof(*net));
 	if (inet_pton(AF_INET, text, net->bytes) == 1) {
@@ -23,9 +23,9 @@ static bool parse_address(const char *text, gw_network *net)
 }
 
 /* One "address" or "address/prefix". */
-static bool parse_network(const char *text, gw_network *net)
+static bool parse_network(const char *text, gateway_network *net)
 {
-	char buf[GW_ADDRESS_TEXT_MAX + 5];
+	char buf[GATEWAY_ADDRESS_TEXT_MAX + 5];
 	if (strlen(text) >= sizeof(buf))
 		return false;
 	strcpy(buf, text);
@@ -44,7 +44,7 @@ static bool parse_network(const char *text, gw_network *net)
 	return true;
 }
 
-const char *gw_proxies_parse(const char *list, gw_proxies *out)
+const char *gateway_proxies_parse(const char *list, gateway_proxies *out)
 {
 	out->n = 0;
 	const char *p = list != NULL ? list : "";
@@ -58,7 +58,7 @@ const char *gw_proxies_parse(const char *list, gw_proxies *out)
 			return "must list addresses or networks like 10.0.0.0/8 or 2001:db8::/32";
 		memcpy(item, p, len);
 		item[len] = '\0';
-		if (out->n == GW_PROXIES_MAX)
+		if (out->n == GATEWAY_PROXIES_MAX)
 			return "must list at most 32 addresses or networks";
 		if (!parse_network(item, &out->nets[out->n]))
 			return "must list addresses or networks like 10.0.0.0/8 or 2001:db8::/32";
@@ -68,7 +68,7 @@ const char *gw_proxies_parse(const char *list, gw_proxies *out)
 	return NULL;
 }
 
-static bool within(const gw_network *net, const gw_network *addr)
+static bool within(const gateway_network *net, const gateway_network *addr)
 {
 	if (net->family != addr->family)
 		return false;
@@ -81,9 +81,9 @@ static bool within(const gw_network *net, const gw_network *addr)
 	return (net->bytes[full] & mask) == (addr->bytes[full] & mask);
 }
 
-static bool trusted_address(const gw_proxies *trusted, const char *text)
+static bool trusted_address(const gateway_proxies *trusted, const char *text)
 {
-	gw_network addr;
+	gateway_network addr;
 	if (!parse_address(text, &addr))
 		return false;
 	for (size_t i = 0; i < trusted->n; i++) {
@@ -93,7 +93,7 @@ static bool trusted_address(const gw_proxies *trusted, const char *text)
 	return false;
 }
 
-void gw_proxies_client(const gw_proxies *trusted, const char *peer, const char *forwarded_for,
+void gateway_proxies_client(const gateway_proxies *trusted, const char *peer, const char *forwarded_for,
                        char *out, size_t out_size)
 {
 	snprintf(out, out_size, "%s", peer);
@@ -112,8 +112,8 @@ void gw_proxies_client(const gw_proxies *trusted, const char *peer, const char *
 			a++;
 		while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
 			b--;
-		char entry[GW_ADDRESS_TEXT_MAX];
-		gw_network addr;
+		char entry[GATEWAY_ADDRESS_TEXT_MAX];
+		gateway_network addr;
 		if ((size_t)(b - a) >= sizeof(entry))
 			return;
 		memcpy(entry, a, (size_t)(b - a));

@@ -9,27 +9,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GW_PROXIES_MAX 32
-#define GW_ADDRESS_TEXT_MAX 46 /* INET6_ADDRSTRLEN */
+#define GATEWAY_PROXIES_MAX 32
+#define GATEWAY_ADDRESS_TEXT_MAX 46 /* INET6_ADDRSTRLEN */
 
-typedef struct gw_network {
+typedef struct gateway_network {
 	int family;        /* AF_INET or AF_INET6 */
 	uint8_t bytes[16];
 	unsigned prefix;   /* bits */
-} gw_network;
+} gateway_network;
 
-typedef struct gw_proxies {
-	gw_network nets[GW_PROXIES_MAX];
+typedef struct gateway_proxies {
+	gateway_network nets[GATEWAY_PROXIES_MAX];
 	size_t n;
-} gw_proxies;
+} gateway_proxies;
 
 /* Parses "10.0.0.0/8, 192.0.2.7, 2001:db8::/32" (empty: none). Returns NULL, or the
  * reason it is not such a list. */
-const char *gw_proxies_parse(const char *list, gw_proxies *out);
+const char *gateway_proxies_parse(const char *list, gateway_proxies *out);
 
-/* The client's address as text (out, GW_ADDRESS_TEXT_MAX bytes) from the socket's peer
+/* The client's address as text (out, GATEWAY_ADDRESS_TEXT_MAX bytes) from the socket's peer
  * (text, "" when unknown) and the last X-Forwarded-For header (NULL when none). */
-void gw_proxies_client(const gw_proxies *trusted, const char *peer, const char *forwarded_for,
+void gateway_proxies_client(const gateway_proxies *trusted, const char *peer, const char *forwarded_for,
                        char *out, size_t out_size);
 
 #endif

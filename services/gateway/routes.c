@@ -7,40 +7,40 @@
 #include "people.h"
 #include "upload.h"
 
-static void alive(gw_request *req, gw_response *res)
+static void alive(gateway_request *req, gateway_response *res)
 {
 	(void)req;
-	gw_reply_json(res, 200, json_pack("{s:s}", "status", "ok"));
+	gateway_http_reply_json(res, 200, json_pack("{s:s}", "status", "ok"));
 }
 
 /* The first route that matches serves; the forms come before the JSON routes they share
  * a prefix with. Every state-changing route either takes only JSON (a cross-site form
  * cannot send it) or, for the invitee's forms, checks a form token (page.c). */
-static const gw_route routes[] = {
+static const gateway_route routes[] = {
 	{"GET", "/livez", "/livez", alive, NULL, false},
 	{"GET", "/readyz", "/readyz", alive, NULL, false},
-	{"POST", "/login", "/login", gw_people_login, NULL, true},
-	{"POST", "/logout", "/logout", gw_people_logout, NULL, true},
-	{"GET", "/me", "/me", gw_people_me, NULL, false},
-	{"GET", "/i/", "/i/{token}", gw_people_preview, NULL, false},
-	{"POST", "/i/{}/accept-form", "/i/{token}/accept-form", gw_people_respond, NULL, false},
-	{"POST", "/i/{}/decline-form", "/i/{token}/decline-form", gw_people_respond, NULL, false},
-	{"POST", "/i/", "/i/{token}/{action}", gw_people_respond, NULL, true},
-	{"GET", "/l/", "/l/{token}", gw_people_preview, NULL, false},
-	{"POST", "/l/", "/l/{token}/{action}", gw_people_respond, NULL, true},
-	{"GET", "/j/", "/j/{token}", gw_people_join, NULL, false},
-	{"POST", "/j/", "/j/{token}/confirm", gw_people_join, NULL, true},
-	{"POST", "/password-reset", "/password-reset", gw_people_password_reset, NULL, true},
-	{"POST", "/password-reset/", "/password-reset/{token}", gw_people_password_reset_confirm,
+	{"POST", "/login", "/login", gateway_people_login, NULL, true},
+	{"POST", "/logout", "/logout", gateway_people_logout, NULL, true},
+	{"GET", "/me", "/me", gateway_people_me, NULL, false},
+	{"GET", "/i/", "/i/{token}", gateway_people_preview, NULL, false},
+	{"POST", "/i/{}/accept-form", "/i/{token}/accept-form", gateway_people_respond, NULL, false},
+	{"POST", "/i/{}/decline-form", "/i/{token}/decline-form", gateway_people_respond, NULL, false},
+	{"POST", "/i/", "/i/{token}/{action}", gateway_people_respond, NULL, true},
+	{"GET", "/l/", "/l/{token}", gateway_people_preview, NULL, false},
+	{"POST", "/l/", "/l/{token}/{action}", gateway_people_respond, NULL, true},
+	{"GET", "/j/", "/j/{token}", gateway_people_join, NULL, false},
+	{"POST", "/j/", "/j/{token}/confirm", gateway_people_join, NULL, true},
+	{"POST", "/password-reset", "/password-reset", gateway_people_password_reset, NULL, true},
+	{"POST", "/password-reset/", "/password-reset/{token}", gateway_people_password_reset_confirm,
 	 NULL, true},
-	{"POST", "/rpc/", "/rpc/{method}", gw_api_call, NULL, true},
+	{"POST", "/rpc/", "/rpc/{method}", gateway_api_call, NULL, true},
 	{"POST", "/accounts/{}/invitations/import", "/accounts/{account}/invitations/import",
-	 gw_upload_finish, gw_upload_chunk, false},
+	 gateway_upload_finish, gateway_upload_chunk, false},
 };
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 
 /* "{}" in a pattern matches one non-empty path segment. */
-static bool matches(const gw_route *r, const char *path)
+static bool matches(const gateway_route *r, const char *path)
 {
 	const char *p = r->path;
 	while (*p && *path) {
@@ -60,7 +60,7 @@ static bool matches(const gw_route *r, const char *path)
 	return *path == '\0' ? r->path[strlen(r->path) - 1] != '/' : r->path[strlen(r->path) - 1] == '/';
 }
 
-const gw_route *gw_route_find(const gw_request *req, unsigned *status)
+const gateway_route *gateway_routes_find(const gateway_request *req, unsigned *status)
 {
 	*status = 404;
 	for (size_t i = 0; i < N_ROUTES; i++) {

@@ -6,23 +6,23 @@
 
 #include "http.h"
 
-typedef void gw_handler(gw_request *req, gw_response *res);
+typedef void gateway_handler(gateway_request *req, gateway_response *res);
 
 /* A route that streams its body (an upload) instead of having it buffered: each piece as
  * it arrives, then the handler. Returns false to stop reading (the handler then replies). */
-typedef bool gw_stream(gw_request *req, const char *data, size_t len);
+typedef bool gateway_stream(gateway_request *req, const char *data, size_t len);
 
-typedef struct gw_route {
+typedef struct gateway_route {
 	const char *method;
 	const char *path;  /* exact, a prefix when it ends with '/', or with {} segments */
 	const char *name;  /* for logs: never the path itself, which can hold a token */
-	gw_handler *handler;
-	gw_stream *stream;
+	gateway_handler *handler;
+	gateway_stream *stream;
 	bool json;         /* its body must be Content-Type: application/json (415 otherwise) */
-} gw_route;
+} gateway_route;
 
 /* The route for req's method and path, or NULL: then *status is 404 (no such path) or
  * 405 (a path served under another method). */
-const gw_route *gw_route_find(const gw_request *req, unsigned *status);
+const gateway_route *gateway_routes_find(const gateway_request *req, unsigned *status);
 
 #endif

@@ -6,12 +6,13 @@
 
 #include "backend.h"
 #include "common/email_csv.h"
+#include "common/limits.h"
+#include "report.h"
 #include "session.h"
-#include "state.h"
+#include "context.h"
 #include "usher/v1/invitation.pb-c.h"
 #include "common/validate.h"
 
-#define MAX_ROWS 50000
 #define OPTION_MAX 400
 
 /* Options may come as query parameters or as form fields of the multipart body. */
@@ -61,14 +62,14 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
 	return MHD_YES;
 }
 
-static upload *begin(gw_request *req)
+static upload *begin(gateway_request *req)
 {
 	upload *u = calloc(1, sizeof(*u));
-	if (u == NULL || (u->csv = us_email_csv_new(MAX_ROWS)) == NULL) {
+	if (u == NULL || (u->csv = us_email_csv_new(US_BATCH_MAX)) == NULL) {
 		free(u);
 		return NULL;
 	}
-	const char *type = gw_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
+	const char *type = gateway_http_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
 	if (type != NULL && strncasecmp(type, "multipart/form-data", 19) == 0) {
 		u->form = MHD_create_post_processor(req->conn, 64 * 1024, on_part, u);
 		if (u->form == NULL)
@@ -81,7 +82,7 @@ static upload *begin(gw_request *req)
 	return u;
 }
 
-bool gw_upload_chunk(gw_request *req, const char *data, size_t len)
+bool gateway_upload_chunk(gateway_request *req, const char *data, size_t len)
 {
 	upload *u = req->upload != NULL ? req->upload : begin(req);
 	if (u == NULL || u->form_broken)
@@ -95,7 +96,7 @@ bool gw_upload_chunk(gw_request *req, const char *data, size_t len)
 }
 
 /* An option: the form field, else the query parameter, else "". */
-static const char *option(gw_request *req, const upload *u, int which)
+static const char *option(gateway_request *req, const upload *u, int which)
 {
 	if (u->options[which][0] != '\0')
 		return u->options[which];
@@ -104,19 +105,19 @@ static const char *option(gw_request *req, const upload *u, int which)
 	return q != NULL ? q : "";
 }
 
-static void bad_option(gw_response *res, const char *name, const char *why)
+static void bad_option(gateway_response *res, const char *name, const char *why)
 {
 	us_status st;
 	us_status_init(&st);
 	us_status_add_violation(&st, name, "%s", why);
 	char message[200];
 	snprintf(message, sizeof(message), "invalid %s: %s", name, why);
-	gw_reply_error(res, US_EINVAL, message, &st);
+	gateway_http_reply_error(res, US_EINVAL, message, &st);
 	us_status_clear(&st);
 }
 
 /* Builds the request's role, scope, products and dry run from the options. */
-static bool read_options(gw_request *req, gw_response *res, const upload *u,
+static bool read_options(gateway_request *req, gateway_response *res, const upload *u,
                          Usher__V1__CreateInvitationsRequest *in, Usher__V1__Scope *scope,
                          bool *csv_report)
 {
@@ -147,10 +148,11 @@ static bool read_options(gw_request *req, gw_response *res, const upload *u,
 	}
 	in->scope = scope;
 	char *products = us_arena_strdup(req->arena, option(req, u, OPT_PRODUCTS));
-	in->products = US_ARENA_ARRAY(req->arena, char *, 33);
+	in->products = US_ARENA_ARRAY(req->arena, char *, US_PRODUCTS_MAX + 1);
 	for (char *tok = strtok(products, ","); tok != NULL; tok = strtok(NULL, ",")) {
-		if (in->n_products == 32) {
-			bad_option(res, "products", "must list at most 32 products");
+		if (in->n_products == US_PRODUCTS_MAX) {
+			bad_option(res, "products",
+			           "must list at most " US_LIMIT_TEXT(US_PRODUCTS_MAX) " products");
 			return false;
 		}
 		in->products[in->n_products++] = tok;
@@ -166,73 +168,26 @@ static bool read_options(gw_request *req, gw_response *res, const upload *u,
 	return true;
 }
 
-static const char *outcome_name(Usher__V1__AddressOutcome o)
+static void reply_csv(gateway_request *req, gateway_response *res, const gateway_report_row *rows,
+                      size_t n)
 {
-	switch (o) {
-	case USHER__V1__ADDRESS_OUTCOME__OUTCOME_CREATED: return "created";
-	case USHER__V1__ADDRESS_OUTCOME__OUTCOME_INVALID: return "invalid";
-	case USHER__V1__ADDRESS_OUTCOME__OUTCOME_DUPLICATE_IN_BATCH: return "duplicate_in_batch";
-	case USHER__V1__ADDRESS_OUTCOME__OUTCOME_ALREADY_MEMBER: return "already_member";
-	case USHER__V1__ADDRESS_OUTCOME__OUTCOME_ALREADY_PENDING: return "already_pending";
-	case USHER__V1__ADDRESS_OUTCOME__OUTCOME_DISPOSABLE_DOMAIN: return "disposable_domain";
-	case USHER__V1__ADDRESS_OUTCOME__OUTCOME_DOMAIN_NOT_ALLOWED: return "domain_not_allowed";
-	default: return "unknown";
-	}
-}
-
-/* One row of the report. */
-typedef struct report_row {
-	unsigned row;
-	const char *email;
-	const char *outcome;
-	const char *reason;
-	const char *invitation_id;
-} report_row;
-
-/* "a,b" → "\"a\",\"b\"" with doubled quotes inside, appended to out (in arena). A cell a
- * spreadsheet would read as a formula (=, +, -, @, tab or CR first) gets an apostrophe in
- * front, so it shows as text and never runs (OWASP's CSV injection advice). */
-static void csv_cell(char **p, const char *s)
-{
-	*(*p)++ = '"';
-	if (s[0] != '\0' && strchr("=+-@\t\r", s[0]) != NULL)
-		*(*p)++ = '\'';
-	for (; *s; s++) {
-		if (*s == '"')
-			*(*p)++ = '"';
-		*(*p)++ = *s;
-	}
-	*(*p)++ = '"';
-}
-
-static void reply_csv(gw_request *req, gw_response *res, const report_row *rows, size_t n)
-{
-	size_t size = 64;
-	for (size_t i = 0; i < n; i++)
-		size += 2 * (strlen(rows[i].email) + strlen(rows[i].reason) + strlen(rows[i].outcome) +
-		             strlen(rows[i].invitation_id)) + 40;
-	char *out = us_arena_alloc(req->arena, size);
-	char *p = out;
-	p += sprintf(p, "row,email,outcome,reason,invitation_id\r\n");
-	for (size_t i = 0; i < n; i++) {
-		p += sprintf(p, "%u,", rows[i].row);
-		csv_cell(&p, rows[i].email);
-		*p++ = ',';
-		csv_cell(&p, rows[i].outcome);
-		*p++ = ',';
-		csv_cell(&p, rows[i].reason);
-		*p++ = ',';
-		csv_cell(&p, rows[i].invitation_id);
-		p += sprintf(p, "\r\n");
+	us_buf csv = US_BUF_INIT;
+	gateway_report_csv(&csv, rows, n);
+	char *text = us_buf_failed(&csv) ? NULL : us_arena_strndup(req->arena, csv.data, csv.len);
+	size_t len = csv.len;
+	us_buf_free(&csv);
+	if (text == NULL) {
+		gateway_http_reply_error(res, US_EEXHAUSTED, "the report is too large", NULL);
+		return;
 	}
 	res->status = 200;
-	res->raw = out;
-	res->raw_len = (size_t)(p - out);
+	res->raw = text;
+	res->raw_len = len;
 	res->content_type = "text/csv; charset=utf-8";
 	res->disposition = "attachment; filename=\"invitation-report.csv\"";
 }
 
-static void reply_json_report(gw_response *res, const report_row *rows, size_t n,
+static void reply_json_report(gateway_response *res, const gateway_report_row *rows, size_t n,
                               const Usher__V1__CreateInvitationsReply *out, bool dry_run,
                               unsigned local_invalid)
 {
@@ -248,25 +203,25 @@ static void reply_json_report(gw_response *res, const report_row *rows, size_t n
 	        out ? out->duplicate_in_batch : 0, "alreadyMember", out ? out->already_member : 0,
 	        "alreadyPending", out ? out->already_pending : 0, "disposableDomain",
 	        out ? out->disposable_domain : 0, "domainNotAllowed", out ? out->domain_not_allowed : 0);
-	gw_reply_json(res, 200,
+	gateway_http_reply_json(res, 200,
 	              json_pack("{s:s, s:b, s:o, s:o}", "batchId", out ? out->batch_id : "", "dryRun",
 	                        dry_run, "counts", counts, "rows", list));
 }
 
-void gw_upload_finish(gw_request *req, gw_response *res)
+void gateway_upload_finish(gateway_request *req, gateway_response *res)
 {
-	gw_auth auth;
-	gw_auth_read(req, &auth);
-	Usher__V1__User *user = gw_signed_in(req, res, &auth);
+	gateway_auth auth;
+	gateway_session_auth_read(req, &auth);
+	Usher__V1__User *user = gateway_session_signed_in(req, res, &auth);
 	if (user == NULL)
 		return;
-	if (!gw_csrf_ok(req, &auth)) {
-		gw_reply_error(res, US_EDENIED, "missing or wrong CSRF token (X-CSRF-Token)", NULL);
+	if (!gateway_session_csrf_ok(req, &auth)) {
+		gateway_http_reply_error(res, US_EDENIED, "missing or wrong CSRF token (X-CSRF-Token)", NULL);
 		return;
 	}
 	upload *u = req->upload;
 	if (u == NULL) {
-		gw_reply_error(res, US_EINVAL, "the upload is empty", NULL);
+		gateway_http_reply_error(res, US_EINVAL, "the upload is empty", NULL);
 		return;
 	}
 	if (u->form != NULL && !u->form_broken && MHD_destroy_post_processor(u->form) != MHD_YES &&
@@ -274,12 +229,12 @@ void gw_upload_finish(gw_request *req, gw_response *res)
 		u->form_broken = true;
 	u->form = NULL;
 	if (!u->saw_file || (u->form_broken && us_email_csv_error(u->csv)[0] == '\0')) {
-		gw_reply_error(res, US_EINVAL, "the form has no \"file\" part", NULL);
+		gateway_http_reply_error(res, US_EINVAL, "the form has no \"file\" part", NULL);
 		return;
 	}
 	/* The whole file is read before anything is written: a bad one changes nothing. */
 	if (us_email_csv_finish(u->csv) != US_OK) {
-		gw_reply_error(res, US_EINVAL, us_email_csv_error(u->csv), NULL);
+		gateway_http_reply_error(res, US_EINVAL, us_email_csv_error(u->csv), NULL);
 		return;
 	}
 
@@ -290,7 +245,7 @@ void gw_upload_finish(gw_request *req, gw_response *res)
 		return;
 	char account[64];
 	if (sscanf(req->path, "/accounts/%63[^/]/", account) != 1) {
-		gw_reply_error(res, US_ENOTFOUND, "not found", NULL);
+		gateway_http_reply_error(res, US_ENOTFOUND, "not found", NULL);
 		return;
 	}
 	in.account_id = account;
@@ -299,10 +254,10 @@ void gw_upload_finish(gw_request *req, gw_response *res)
 	const us_email_csv_row *rows = us_email_csv_rows(u->csv, &n);
 	in.emails = US_ARENA_ARRAY(req->arena, char *, n ? n : 1);
 	size_t *sent_row = US_ARENA_ARRAY(req->arena, size_t, n ? n : 1);
-	report_row *report = US_ARENA_ARRAY(req->arena, report_row, n ? n : 1);
+	gateway_report_row *report = US_ARENA_ARRAY(req->arena, gateway_report_row, n ? n : 1);
 	unsigned local_invalid = 0;
 	for (size_t i = 0; i < n; i++) {
-		report[i] = (report_row){rows[i].row, rows[i].email ? rows[i].email : "", "invalid",
+		report[i] = (gateway_report_row){rows[i].row, rows[i].email ? rows[i].email : "", "invalid",
 		                         rows[i].problem ? rows[i].problem : "", ""};
 		if (rows[i].email == NULL) {
 			local_invalid++;
@@ -314,19 +269,19 @@ void gw_upload_finish(gw_request *req, gw_response *res)
 	Usher__V1__CreateInvitationsReply *out = NULL;
 	if (in.n_emails > 0) {
 		us_status st;
-		us_err rc = gw_call(req, GW_INVITATION, "usher.v1.InvitationService/CreateInvitations",
+		us_err rc = gateway_backend_call(req, GATEWAY_INVITATION, "usher.v1.InvitationService/CreateInvitations",
 		                    user->id, &in.base, &usher__v1__create_invitations_reply__descriptor,
 		                    (ProtobufCMessage **)&out, &st);
 		if (rc != US_OK) {
-			gw_reply_error(res, rc, st.message, &st);
+			gateway_http_reply_error(res, rc, st.message, &st);
 			us_status_clear(&st);
 			return;
 		}
 		us_status_clear(&st);
 		for (size_t k = 0; k < out->n_results; k++) {
 			const Usher__V1__AddressResult *r = out->results[k];
-			report_row *row = &report[sent_row[r->index]];
-			row->outcome = outcome_name(r->outcome);
+			gateway_report_row *row = &report[sent_row[r->index]];
+			row->outcome = gateway_report_outcome_name(r->outcome);
 			row->reason = r->reason;
 			row->invitation_id = r->invitation_id;
 		}

@@ -8,7 +8,7 @@
 
 #include "routes.h"
 
-gw_stream gw_upload_chunk;
-gw_handler gw_upload_finish;
+gateway_stream gateway_upload_chunk;
+gateway_handler gateway_upload_finish;
 
 #endif

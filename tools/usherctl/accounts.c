@@ -2,6 +2,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "common/limits.h"
 #include "ctl.h"
 #include "usher/v1/tenancy.pb-c.h"
 
@@ -45,11 +46,12 @@ static int run_create(ctl_ctx *ctx, void *params)
 
 static const ctl_arg create_args[] = {
 	{.name = "NAME", .kind = CTL_NAME, .offset = offsetof(create_params, name),
-	 .help = "the account's name, 1 to 200 bytes"},
+	 .help = "the account's name, 1 to " US_LIMIT_TEXT(US_NAME_MAX_BYTES) " bytes"},
 	{.name = "--owner", .kind = CTL_USER, .offset = offsetof(create_params, owner),
 	 .flags = CTL_REQUIRED, .help = "its primary owner: a user id or an email address"},
 	{.name = "--products", .kind = CTL_PRODUCTS, .offset = offsetof(create_params, products),
-	 .max = 32, .help = "the products it has, comma-separated (at most 32)"},
+	 .max = US_PRODUCTS_MAX,
+	 .help = "the products it has, comma-separated (at most " US_LIMIT_TEXT(US_PRODUCTS_MAX) ")"},
 	{.name = "--expiry-hours", .kind = CTL_UINT, .offset = offsetof(create_params, expiry_hours),
 	 .min = 1, .max = 720, .help = "how long its invitations last (default 168)"},
 	{.name = "--domains", .kind = CTL_DOMAINS, .offset = offsetof(create_params, domains),

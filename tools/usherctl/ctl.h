@@ -4,7 +4,11 @@
  *
  * A command is a ctl_command: a table of ctl_arg saying where each argument lands in the
  * command's own params struct, and a run function that gets that struct filled and
- * checked. Nothing is sent to a daemon before every argument has passed its check. */
+ * checked. Nothing is sent to a daemon before every argument has passed its check.
+ *
+ * The modules: ctl.c runs a command (and words errors), args.c parses and checks
+ * arguments, help.c prints --help, call.c calls the daemons, output.c prints tables,
+ * records and JSON. */
 #ifndef USHERCTL_CTL_H
 #define USHERCTL_CTL_H
 
@@ -202,6 +206,13 @@ void ctl_note_more(const ProtobufCMessage *reply, const char *what, uint32_t lim
 int ctl_resolve_user(ctl_ctx *ctx, const char *user, char **id);
 
 /* --- output --- */
+
+/* The field called name of d; the protos guarantee it is there. */
+const ProtobufCFieldDescriptor *ctl_field_of(const ProtobufCMessageDescriptor *d,
+                                             const char *name);
+/* A field's value in msg, as type; a repeated field's count. */
+#define CTL_MEMBER(msg, f, type) ((type *)((char *)(msg) + (f)->offset))
+#define CTL_REPEATED_N(msg, f) ((size_t *)((char *)(msg) + (f)->quantifier_offset))
 
 /* Prints doc (stolen) as one JSON document on stdout. */
 void ctl_print_json(json_t *doc);

@@ -2,6 +2,7 @@
  * to an address (usher.v1.NotificationService). */
 #include <stddef.h>
 
+#include "common/limits.h"
 #include "ctl.h"
 #include "usher/v1/notification.pb-c.h"
 
@@ -52,7 +53,7 @@ static const ctl_arg show_args[] = {
 	{.name = "--recipient", .kind = CTL_EMAIL, .offset = offsetof(show_params, recipient),
 	 .help = "the emails to this address"},
 	{.name = "--limit", .kind = CTL_UINT, .offset = offsetof(show_params, limit), .min = 1,
-	 .max = 500, .help = "show at most N, newest first (default 100)"},
+	 .max = US_PAGE_SIZE_MAX, .help = "show at most N, newest first (default 100)"},
 };
 
 static const ctl_command commands[] = {

@@ -7,13 +7,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/limits.h"
 #include "ctl.h"
 #include "common/email_csv.h"
 #include "common/pbjson.h"
 #include "usher/v1/invitation.pb-c.h"
 
 #define INVITATION (&usher__v1__invitation_service__descriptor)
-#define BATCH_MAX 50000      /* addresses in one batch, as invitationd and the gateway allow */
 #define BATCH_TIMEOUT_MS 60000
 #define READ_CHUNK 65536
 
@@ -32,7 +32,7 @@ typedef struct batch_opts {
 	{.name = "--subaccount", .kind = CTL_UUID, .offset = offsetof(type, batch.subaccount),      \
 	 .help = "invite into this subaccount (default: the whole organization)"},                 \
 	{.name = "--products", .kind = CTL_PRODUCTS, .offset = offsetof(type, batch.products),     \
-	 .max = 32, .help = "the products they get, comma-separated"},                             \
+	 .max = US_PRODUCTS_MAX, .help = "the products they get, comma-separated"},                 \
 	{.name = "--dry-run", .kind = CTL_FLAG, .offset = offsetof(type, batch.dry_run),           \
 	 .help = "report what would happen, writing and sending nothing"}
 
@@ -124,7 +124,7 @@ static const ctl_arg create_args[] = {
 	{.name = "ACCOUNT", .kind = CTL_UUID, .offset = offsetof(create_params, account),
 	 .help = "the account's id"},
 	{.name = "EMAIL", .kind = CTL_TEXT, .offset = offsetof(create_params, emails),
-	 .flags = CTL_MANY, .max = BATCH_MAX,
+	 .flags = CTL_MANY, .max = US_BATCH_MAX,
 	 .help = "the addresses to invite; each gets an outcome (invalid ones too)"},
 	BATCH_ARGS(create_params),
 	{.name = "--expires-in-hours", .kind = CTL_UINT,
@@ -157,7 +157,7 @@ static int read_file(const char *path, us_email_csv **out)
 	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
 	if (f == NULL)
 		return ctl_usage_error("could not open \"%s\": %s", path, strerror(errno));
-	us_email_csv *csv = us_email_csv_new(BATCH_MAX);
+	us_email_csv *csv = us_email_csv_new(US_BATCH_MAX);
 	if (csv == NULL) {
 		if (f != stdin)
 			fclose(f);
@@ -415,7 +415,7 @@ static const ctl_arg list_args[] = {
 	{.name = "--email", .kind = CTL_TEXT, .offset = offsetof(list_params, email),
 	 .metavar = "S", .max = 254, .help = "only addresses containing S (any case)"},
 	{.name = "--limit", .kind = CTL_UINT, .offset = offsetof(list_params, limit),
-	 .min = 1, .max = BATCH_MAX, .help = "show at most N, newest first (default 100)"},
+	 .min = 1, .max = US_BATCH_MAX, .help = "show at most N, newest first (default 100)"},
 };
 
 /* --- show, resend, revoke --- */

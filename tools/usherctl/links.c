@@ -2,6 +2,7 @@
  * joined through it (usher.v1.InvitationService). */
 #include <stddef.h>
 
+#include "common/limits.h"
 #include "ctl.h"
 #include "usher/v1/invitation.pb-c.h"
 
@@ -97,7 +98,7 @@ static const ctl_arg joins_args[] = {
 	{.name = "ACCOUNT", .kind = CTL_UUID, .offset = offsetof(joins_params, account),
 	 .help = "the account's id"},
 	{.name = "--limit", .kind = CTL_UINT, .offset = offsetof(joins_params, limit), .min = 1,
-	 .max = 500, .help = "show at most N (default 100)"},
+	 .max = US_PAGE_SIZE_MAX, .help = "show at most N (default 100)"},
 };
 
 static const ctl_command commands[] = {

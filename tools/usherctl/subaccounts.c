@@ -1,6 +1,7 @@
 /* usherctl subaccounts: create and list an account's subaccounts (usher.v1.TenancyService). */
 #include <stddef.h>
 
+#include "common/limits.h"
 #include "ctl.h"
 #include "usher/v1/tenancy.pb-c.h"
 
@@ -24,7 +25,7 @@ static const ctl_arg create_args[] = {
 	{.name = "ACCOUNT", .kind = CTL_UUID, .offset = offsetof(create_params, account),
 	 .help = "the account's id"},
 	{.name = "NAME", .kind = CTL_NAME, .offset = offsetof(create_params, name),
-	 .help = "the subaccount's name, 1 to 200 bytes"},
+	 .help = "the subaccount's name, 1 to " US_LIMIT_TEXT(US_NAME_MAX_BYTES) " bytes"},
 };
 
 typedef struct list_params {

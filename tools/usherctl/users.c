@@ -6,11 +6,12 @@
 
 #include <sodium.h>
 
+#include "common/limits.h"
+#include "common/validate.h"
 #include "ctl.h"
 #include "usher/v1/identity.pb-c.h"
 
 #define IDENTITY (&usher__v1__identity_service__descriptor)
-#define PASSWORD_MAX 1024
 
 typedef struct create_params {
 	char *email;
@@ -27,8 +28,12 @@ static int read_password(char *buf, size_t size)
 		return ctl_usage_error("no password on standard input");
 	size_t len = strcspn(buf, "\r\n");
 	if (buf[len] == '\0' && len == size - 1)
-		return ctl_usage_error("the password must be at most %d bytes", PASSWORD_MAX);
+		return ctl_usage_error("invalid password: must be at most %d bytes", US_PASSWORD_MAX_BYTES);
 	buf[len] = '\0';
+	/* Checked before the round trip, as identityd, which owns the rule, words it. */
+	const char *why = us_password_check(buf);
+	if (why != NULL)
+		return ctl_usage_error("invalid password: %s", why);
 	return CTL_PROCEED;
 }
 
@@ -37,7 +42,7 @@ static int run_create(ctl_ctx *ctx, void *params)
 	const create_params *p = params;
 	if (!p->password_stdin)
 		return ctl_usage_error("give the password on standard input with --password-stdin");
-	char password[PASSWORD_MAX + 2];
+	char password[US_PASSWORD_MAX_BYTES + 2];
 	int rc = read_password(password, sizeof(password));
 	if (rc != CTL_PROCEED)
 		return rc;

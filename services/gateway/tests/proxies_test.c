@@ -12,10 +12,10 @@
 static void expect_client(const char *trusted, const char *peer, const char *xff,
                           const char *want)
 {
-	gw_proxies p;
-	assert_null(gw_proxies_parse(trusted, &p));
-	char out[GW_ADDRESS_TEXT_MAX];
-	gw_proxies_client(&p, peer, xff, out, sizeof(out));
+	gateway_proxies p;
+	assert_null(gateway_proxies_parse(trusted, &p));
+	char out[GATEWAY_ADDRESS_TEXT_MAX];
+	gateway_proxies_client(&p, peer, xff, out, sizeof(out));
 	if (strcmp(out, want) != 0)
 		fail_msg("trusted \"%s\", peer %s, X-Forwarded-For \"%s\": expected %s, got %s",
 		         trusted ? trusted : "(none)", peer, xff ? xff : "(none)", want, out);
@@ -56,12 +56,12 @@ static void test_only_a_trusted_peer_is_believed(void **state)
 static void test_malformed_settings_are_refused(void **state)
 {
 	(void)state;
-	gw_proxies p;
-	assert_non_null(gw_proxies_parse("10.0.0.0/33", &p));
-	assert_non_null(gw_proxies_parse("proxy.example", &p));
-	assert_non_null(gw_proxies_parse("10.0.0.1/", &p));
-	assert_non_null(gw_proxies_parse("::1/129", &p));
-	assert_null(gw_proxies_parse(" 127.0.0.1 , ::1 ", &p));
+	gateway_proxies p;
+	assert_non_null(gateway_proxies_parse("10.0.0.0/33", &p));
+	assert_non_null(gateway_proxies_parse("proxy.example", &p));
+	assert_non_null(gateway_proxies_parse("10.0.0.1/", &p));
+	assert_non_null(gateway_proxies_parse("::1/129", &p));
+	assert_null(gateway_proxies_parse(" 127.0.0.1 , ::1 ", &p));
 	assert_int_equal(p.n, 2);
 }
 
