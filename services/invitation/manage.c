@@ -4,10 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
-
 #include "access.h"
 #include "links.h"
+#include "common/limits.h"
 #include "common/log.h"
 #include "peers.h"
 #include "state.h"
@@ -15,9 +14,6 @@
 #include "upstream.h"
 #include "common/validate.h"
 #include "view.h"
-
-#define PAGE_DEFAULT 100
-#define PAGE_MAX 500
 
 /* The actor; "" for a service principal, which acts within its own scope. */
 static us_err need_actor(us_call *call, const char **actor)
@@ -180,43 +176,20 @@ out:
 	return rc;
 }
 
-/* Page tokens are base64url("<created micros>.<id>"): opaque to callers, checked here. */
+/* The token of the page after last. */
 static char *page_token(us_arena *a, const inv_row *last)
 {
-	char *raw = us_arena_printf(a, "%s.%s", last->created_micros, last->id);
-	size_t len = sodium_base64_ENCODED_LEN(strlen(raw), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	char *out = us_arena_alloc(a, len);
-	if (raw == NULL || out == NULL)
-		return NULL;
-	sodium_bin2base64(out, len, (const unsigned char *)raw, strlen(raw),
-	                  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	us_page_cursor c = {.created_us = last->created_us};
+	snprintf(c.id, sizeof(c.id), "%s", last->id);
+	char *out = us_arena_alloc(a, US_PAGE_TOKEN_LEN + 1);
+	if (out != NULL)
+		us_page_token_encode(&c, out);
 	return out;
 }
 
-static int parse_page_token(us_arena *a, const char *token, char **micros, char **id)
-{
-	char raw[96];
-	size_t len = 0;
-	if (strlen(token) > 120 ||
-	    sodium_base642bin((unsigned char *)raw, sizeof(raw) - 1, token, strlen(token), NULL, &len,
-	                      NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
-		return -1;
-	raw[len] = '\0';
-	char *dot = strchr(raw, '.');
-	if (dot == NULL || dot == raw || dot - raw > 19 || us_uuid_check(dot + 1) != NULL)
-		return -1;
-	for (char *p = raw; p < dot; p++) {
-		if (*p < '0' || *p > '9')
-			return -1;
-	}
-	*dot = '\0';
-	*micros = us_arena_strdup(a, raw);
-	*id = us_arena_strdup(a, dot + 1);
-	return *micros != NULL && *id != NULL ? 0 : -1;
-}
-
 static void validate_list(us_call *call, const Usher__V1__ListInvitationsRequest *req,
-                          inv_list_query *q, char *email_buf, size_t email_size)
+                          inv_list_query *q, us_page_cursor *after, char *email_buf,
+                          size_t email_size)
 {
 	if (us_uuid_check(req->account_id) != NULL)
 		us_call_violation(call, "account_id", "must be a UUID");
@@ -227,20 +200,17 @@ static void validate_list(us_call *call, const Usher__V1__ListInvitationsRequest
 		us_call_violation(call, "email_contains", "must be at most 254 characters");
 	if (req->subaccount_id[0] != '\0' && us_uuid_check(req->subaccount_id) != NULL)
 		us_call_violation(call, "subaccount_id", "must be a UUID");
-	if (req->page_size > PAGE_MAX)
-		us_call_violation(call, "page_size", "must be at most %d", PAGE_MAX);
-	char *micros = NULL, *id = NULL;
-	if (req->page_token[0] != '\0' &&
-	    parse_page_token(us_call_arena(call), req->page_token, &micros, &id) != 0)
+	if (req->page_size > US_PAGE_SIZE_MAX)
+		us_call_violation(call, "page_size", "must be at most %d", US_PAGE_SIZE_MAX);
+	if (req->page_token[0] != '\0' && !us_page_token_decode(req->page_token, after))
 		us_call_violation(call, "page_token", "is not a token from a previous page");
 	q->account_id = req->account_id;
 	q->state = (int)req->state;
 	q->email_contains = email_buf[0] != '\0' ? email_buf : NULL;
 	q->subaccount_id = req->subaccount_id[0] != '\0' ? req->subaccount_id : NULL;
 	q->subaccounts_only = false;
-	q->page_size = req->page_size ? req->page_size : PAGE_DEFAULT;
-	q->after_created = micros;
-	q->after_id = id;
+	q->page_size = req->page_size ? req->page_size : US_PAGE_SIZE_DEFAULT;
+	q->after = req->page_token[0] != '\0' ? after : NULL;
 }
 
 us_err inv_list_invitations(us_call *call, const ProtobufCMessage *request,
@@ -253,8 +223,9 @@ us_err inv_list_invitations(us_call *call, const ProtobufCMessage *request,
 	if (rc != US_OK)
 		return rc;
 	inv_list_query q;
+	us_page_cursor after;
 	char email[256] = "";
-	validate_list(call, req, &q, email, sizeof(email));
+	validate_list(call, req, &q, &after, email, sizeof(email));
 	if (us_call_has_violations(call))
 		return us_call_invalid(call);
 

@@ -5,101 +5,79 @@
 #include <string.h>
 
 #include "common/db.h"
+#include "common/page_token.h"
+#include "common/row.h"
 #include "common/strmap.h"
+#include "common/timestamp.h"
 
-#define TS(col) "to_char(" col ", 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+#define TS(col) US_SQL_TIMESTAMP(col)
 
-/* The columns of an inv_row, in parse_row()'s order. */
+/* The columns of an inv_row, in read_row()'s order. */
 #define INV_COLUMNS                                                                            \
 	"i.id, i.account_id, i.batch_id, i.email, i.state, "                                       \
 	"(i.state = 'pending' AND i.expires_at <= now()), i.existing_user, "                       \
-	"coalesce(b.invited_by::text, ''), b.inviter_name, b.inviter_email, b.account_name, "      \
+	"b.invited_by, b.inviter_name, b.inviter_email, b.account_name, "      \
 	"b.role, b.organization, "                                                                 \
-	"array_to_string(b.subaccount_ids, ','), array_to_string(b.products, ','), "               \
-	"array_to_string(b.flags, ','), " TS("i.created_at") ", " TS("i.expires_at") ", "          \
-	TS("i.last_sent_at") ", coalesce(" TS("i.decided_at") ", ''), "                            \
-	"coalesce(i.revoke_reason, ''), to_char(i.expires_at, 'YYYY-MM-DD HH24:MI \"UTC\"'), "     \
-	"i.send_count, coalesce(i.accepted_user_id::text, ''), "                                  \
-	"(extract(epoch FROM i.created_at) * 1000000)::bigint, "                                   \
-	"coalesce(b.invited_by_principal::text, ''), coalesce(i.accept_request_hash, '')"
+	"b.subaccount_ids, b.products, b.flags, "                                                  \
+	TS("i.created_at") ", " TS("i.expires_at") ", " TS("i.last_sent_at") ", "                  \
+	TS("i.decided_at") ", "                                                                    \
+	"i.revoke_reason, to_char(i.expires_at, 'YYYY-MM-DD HH24:MI \"UTC\"'), "     \
+	"i.send_count, i.accepted_user_id, "                                  \
+	US_SQL_MICROS("i.created_at") ", "                                                         \
+	"b.invited_by_principal, i.accept_request_hash"
 #define INV_NCOLS 27
 #define INV_FROM " FROM invitations i JOIN batches b ON b.id = i.batch_id "
 
 #define NOTIFY_OUTBOX "pg_notify('" STORE_OUTBOX_CHANNEL "', '')"
 
-static char *dup(us_arena *a, PGresult *res, int row, int col)
+/* Reads an inv_row from columns base.. of the reader's row. */
+static void read_row(us_row *r, int base, inv_row *out)
 {
-	return us_arena_strdup(a, PQgetvalue(res, row, col));
+	int saved = r->base;
+	r->base = base;
+	memset(out, 0, sizeof(*out));
+	out->id = us_row_uuid(r, 0);
+	out->account_id = us_row_uuid(r, 1);
+	out->batch_id = us_row_uuid(r, 2);
+	out->email = us_row_text(r, 3);
+	out->state = us_row_text(r, 4);
+	out->expired = us_row_bool(r, 5);
+	out->existing_user = us_row_bool(r, 6);
+	out->invited_by = us_row_text(r, 7);
+	out->inviter_name = us_row_text(r, 8);
+	out->inviter_email = us_row_text(r, 9);
+	out->account_name = us_row_text(r, 10);
+	out->role = (int)us_row_int(r, 11);
+	out->organization = us_row_bool(r, 12);
+	out->subaccount_ids = us_row_array(r, 13, &out->n_subaccount_ids);
+	out->products = us_row_array(r, 14, &out->n_products);
+	out->flags = us_row_array(r, 15, &out->n_flags);
+	out->created_at = us_row_timestamp(r, 16);
+	out->expires_at = us_row_timestamp(r, 17);
+	out->last_sent_at = us_row_timestamp(r, 18);
+	out->decided_at = us_row_timestamp(r, 19);
+	out->revoke_reason = us_row_text(r, 20);
+	out->expires_text = us_row_text(r, 21);
+	out->send_count = (int)us_row_int(r, 22);
+	out->accepted_user_id = us_row_text(r, 23);
+	out->created_us = us_row_int(r, 24);
+	out->invited_by_principal = us_row_text(r, 25);
+	out->accept_request_hash = us_row_text(r, 26);
+	r->base = saved;
 }
 
-/* Splits "a,b,c" (array_to_string of validated values, which hold no commas). */
-static char **split(us_arena *a, const char *s, size_t *n)
-{
-	*n = 0;
-	if (*s == '\0')
-		return NULL;
-	size_t count = 1;
-	for (const char *p = s; *p; p++)
-		count += *p == ',';
-	char **items = US_ARENA_ARRAY(a, char *, count);
-	char *copy = us_arena_strdup(a, s);
-	if (items == NULL || copy == NULL)
-		return NULL;
-	for (char *tok = copy, *next; tok != NULL; tok = next) {
-		next = strchr(tok, ',');
-		if (next != NULL)
-			*next++ = '\0';
-		items[(*n)++] = tok;
-	}
-	return items;
-}
-
-static bool boolean(PGresult *res, int row, int col)
-{
-	return PQgetvalue(res, row, col)[0] == 't';
-}
-
-static void parse_row(us_arena *a, PGresult *res, int row, int col, inv_row *r)
-{
-	memset(r, 0, sizeof(*r));
-	r->id = dup(a, res, row, col + 0);
-	r->account_id = dup(a, res, row, col + 1);
-	r->batch_id = dup(a, res, row, col + 2);
-	r->email = dup(a, res, row, col + 3);
-	r->state = dup(a, res, row, col + 4);
-	r->expired = boolean(res, row, col + 5);
-	r->existing_user = boolean(res, row, col + 6);
-	r->invited_by = dup(a, res, row, col + 7);
-	r->inviter_name = dup(a, res, row, col + 8);
-	r->inviter_email = dup(a, res, row, col + 9);
-	r->account_name = dup(a, res, row, col + 10);
-	r->role = atoi(PQgetvalue(res, row, col + 11));
-	r->organization = boolean(res, row, col + 12);
-	r->subaccount_ids = split(a, PQgetvalue(res, row, col + 13), &r->n_subaccount_ids);
-	r->products = split(a, PQgetvalue(res, row, col + 14), &r->n_products);
-	r->flags = split(a, PQgetvalue(res, row, col + 15), &r->n_flags);
-	r->created_at = dup(a, res, row, col + 16);
-	r->expires_at = dup(a, res, row, col + 17);
-	r->last_sent_at = dup(a, res, row, col + 18);
-	r->decided_at = dup(a, res, row, col + 19);
-	r->revoke_reason = dup(a, res, row, col + 20);
-	r->expires_text = dup(a, res, row, col + 21);
-	r->send_count = atoi(PQgetvalue(res, row, col + 22));
-	r->accepted_user_id = dup(a, res, row, col + 23);
-	r->created_micros = dup(a, res, row, col + 24);
-	r->invited_by_principal = dup(a, res, row, col + 25);
-	r->accept_request_hash = dup(a, res, row, col + 26);
-}
-
-static us_err parse_rows(us_arena *a, PGresult *res, inv_row **rows, size_t *n)
+/* Every row of res as inv_rows in a; frees res. */
+static us_err read_rows(us_arena *a, PGresult *res, inv_row **rows, size_t *n)
 {
 	*n = (size_t)PQntuples(res);
-	*rows = US_ARENA_ARRAY(a, inv_row, *n ? *n : 1);
-	if (*rows == NULL)
-		return US_EEXHAUSTED;
-	for (size_t i = 0; i < *n; i++)
-		parse_row(a, res, (int)i, 0, &(*rows)[i]);
-	return US_OK;
+	us_row r = us_row_at(a, res, 0, 0);
+	*rows = US_ROW_ARRAY(&r, inv_row, *n ? *n : 1);
+	for (size_t i = 0; *rows != NULL && i < *n; i++) {
+		r.row = (int)i;
+		read_row(&r, 0, &(*rows)[i]);
+	}
+	PQclear(res);
+	return us_row_failed(&r) ? US_EEXHAUSTED : US_OK;
 }
 
 us_err store_open_emails(PGconn *c, us_arena *a, const char *account_id, char **emails, size_t n,
@@ -131,24 +109,6 @@ us_err store_open_emails(PGconn *c, us_arena *a, const char *account_id, char **
 	us_strmap_free(found);
 	PQclear(res);
 	return US_OK;
-}
-
-/* "{t,f,...}" */
-static char *bool_array(us_arena *a, const inv_new *rows, size_t n)
-{
-	char *out = us_arena_alloc(a, 2 * n + 3);
-	if (out == NULL)
-		return NULL;
-	char *p = out;
-	*p++ = '{';
-	for (size_t i = 0; i < n; i++) {
-		if (i > 0)
-			*p++ = ',';
-		*p++ = rows[i].existing_user ? 't' : 'f';
-	}
-	*p++ = '}';
-	*p = '\0';
-	return out;
 }
 
 us_err store_batch_begin(PGconn *c, us_arena *a, const inv_batch *b, char **emails, size_t n,
@@ -189,9 +149,10 @@ us_err store_batch_begin(PGconn *c, us_arena *a, const inv_batch *b, char **emai
 	                11, params, &res);
 	if (rc != US_OK)
 		return rc;
-	*batch_id = dup(a, res, 0, 0);
+	us_row r = us_row_at(a, res, 0, 0);
+	*batch_id = us_row_uuid(&r, 0);
 	PQclear(res);
-	return *batch_id != NULL ? US_OK : US_EEXHAUSTED;
+	return us_row_failed(&r) ? US_EEXHAUSTED : US_OK;
 }
 
 us_err store_batch_add(PGconn *c, us_arena *scratch, us_arena *keep, const char *batch_id,
@@ -201,17 +162,19 @@ us_err store_batch_add(PGconn *c, us_arena *scratch, us_arena *keep, const char 
 	const char **hashes = US_ARENA_ARRAY(scratch, const char *, n ? n : 1);
 	const char **ids = US_ARENA_ARRAY(scratch, const char *, n ? n : 1);
 	const char **sealed = US_ARENA_ARRAY(scratch, const char *, n ? n : 1);
-	if (emails == NULL || hashes == NULL || ids == NULL || sealed == NULL)
+	bool *existing = US_ARENA_ARRAY(scratch, bool, n ? n : 1);
+	if (emails == NULL || hashes == NULL || ids == NULL || sealed == NULL || existing == NULL)
 		return US_EEXHAUSTED;
 	for (size_t i = 0; i < n; i++) {
 		emails[i] = rows[i].email;
 		hashes[i] = rows[i].token_hash_hex;
+		existing[i] = rows[i].existing_user;
 	}
 	char hours[16];
 	snprintf(hours, sizeof(hours), "%d", b->expires_in_hours);
 	const char *params[] = {
 		batch_id, b->account_id, us_db_text_array(scratch, emails, n),
-		us_db_text_array(scratch, hashes, n), bool_array(scratch, rows, n), hours,
+		us_db_text_array(scratch, hashes, n), us_db_bool_array(scratch, existing, n), hours,
 	};
 	if (params[2] == NULL || params[3] == NULL || params[4] == NULL)
 		return US_EEXHAUSTED;
@@ -237,17 +200,21 @@ us_err store_batch_add(PGconn *c, us_arena *scratch, us_arena *keep, const char 
 	for (size_t i = 0; i < n; i++)
 		us_strmap_put(by_email, rows[i].email, &rows[i]);
 	size_t created = 0;
+	us_row r = us_row_at(keep, res, 0, 0);
 	for (int i = 0; i < PQntuples(res); i++) {
 		void *row;
+		r.row = i;
 		if (us_strmap_get(by_email, PQgetvalue(res, i, 1), &row)) {
-			inv_new *r = row;
-			r->id = dup(keep, res, i, 0);
-			ids[created] = r->id;
-			sealed[created++] = r->sealed_token;
+			inv_new *added = row;
+			added->id = us_row_uuid(&r, 0);
+			ids[created] = added->id;
+			sealed[created++] = added->sealed_token;
 		}
 	}
 	us_strmap_free(by_email);
 	PQclear(res);
+	if (us_row_failed(&r))
+		return US_EEXHAUSTED;
 	/* The outbox rows in a statement of their own: joining them to the invitations just
 	 * inserted costs more than a second round trip. */
 	const char *outbox_params[] = {us_db_text_array(scratch, ids, created),
@@ -277,9 +244,10 @@ static us_err get_one(PGconn *c, us_arena *a, const char *sql, int n_params,
 		PQclear(res);
 		return US_ENOTFOUND;
 	}
-	parse_row(a, res, 0, 0, out);
+	us_row r = us_row_at(a, res, 0, 0);
+	read_row(&r, 0, out);
 	PQclear(res);
-	return US_OK;
+	return us_row_failed(&r) ? US_EEXHAUSTED : US_OK;
 }
 
 us_err store_get_by_id(PGconn *c, us_arena *a, const char *id, inv_row *out)
@@ -359,10 +327,11 @@ us_err store_finish_accept(PGconn *c, us_arena *a, const char *id, const char *u
 	                       2, params, &res);
 	if (rc != US_OK)
 		return rc;
+	us_row r = us_row_at(a, res, 0, 0);
 	if (decided_at != NULL)
-		*decided_at = PQntuples(res) == 1 ? dup(a, res, 0, 0) : NULL;
+		*decided_at = PQntuples(res) == 1 ? us_row_timestamp(&r, 0) : NULL;
 	PQclear(res);
-	return US_OK;
+	return us_row_failed(&r) ? US_EEXHAUSTED : US_OK;
 }
 
 us_err store_fail_accept(PGconn *c, const char *id, const char *reason)
@@ -445,11 +414,13 @@ static const char *const state_names[] = {
 
 us_err store_list(PGconn *c, us_arena *a, const inv_list_query *q, inv_row **rows, size_t *n)
 {
-	char limit[16];
+	char limit[16], after[24];
 	snprintf(limit, sizeof(limit), "%u", q->page_size);
+	snprintf(after, sizeof(after), "%lld", (long long)(q->after != NULL ? q->after->created_us : 0));
 	const char *state = q->state > 0 && q->state <= 6 ? state_names[q->state] : NULL;
 	const char *params[] = {q->account_id, state, q->email_contains, q->subaccount_id,
-	                        q->after_created, q->after_id, limit,
+	                        q->after != NULL ? after : NULL, q->after != NULL ? q->after->id : NULL,
+	                        limit,
 	                        q->subaccounts_only ? "true" : "false"};
 	PGresult *res;
 	us_err rc = us_db_exec(
@@ -465,14 +436,12 @@ us_err store_list(PGconn *c, us_arena *a, const inv_list_query *q, inv_row **row
 	        " AND ($4::uuid IS NULL OR (b.organization AND NOT $8::bool)"
 	        "  OR $4::uuid = ANY (b.subaccount_ids))"
 	        " AND ($5::bigint IS NULL OR (i.created_at, i.id) <"
-	        "  (to_timestamp($5::bigint / 1000000.0), $6::uuid))"
+	        "  (" US_SQL_FROM_MICROS("$5") ", $6::uuid))"
 	        " ORDER BY i.created_at DESC, i.id DESC LIMIT $7",
 	        8, params, &res);
 	if (rc != US_OK)
 		return rc;
-	rc = parse_rows(a, res, rows, n);
-	PQclear(res);
-	return rc;
+	return read_rows(a, res, rows, n);
 }
 
 us_err store_list_for_email(PGconn *c, us_arena *a, const char *email, inv_row **rows, size_t *n)
@@ -486,9 +455,7 @@ us_err store_list_for_email(PGconn *c, us_arena *a, const char *email, inv_row *
 	                       1, params, &res);
 	if (rc != US_OK)
 		return rc;
-	rc = parse_rows(a, res, rows, n);
-	PQclear(res);
-	return rc;
+	return read_rows(a, res, rows, n);
 }
 
 us_err store_stale_accepts(PGconn *c, us_arena *a, int64_t stale_s, size_t limit,
@@ -509,9 +476,7 @@ us_err store_stale_accepts(PGconn *c, us_arena *a, int64_t stale_s, size_t limit
 	                       2, params, &res);
 	if (rc != US_OK)
 		return rc;
-	rc = parse_rows(a, res, rows, n);
-	PQclear(res);
-	return rc;
+	return read_rows(a, res, rows, n);
 }
 
 us_err store_outbox_take(PGconn *c, us_arena *a, size_t limit, inv_outbox_row **rows, size_t *n)
@@ -524,27 +489,25 @@ us_err store_outbox_take(PGconn *c, us_arena *a, size_t limit, inv_outbox_row **
 	                       "WITH t AS (DELETE FROM outbox WHERE id IN ("
 	                       "  SELECT id FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)"
 	                       " RETURNING id, kind, send_number, sealed_token, invitation_id)"
-	                       "SELECT t.id, t.kind, t.send_number, coalesce(t.sealed_token, ''), "
+	                       "SELECT t.id, t.kind, t.send_number, t.sealed_token, "
 	                       INV_COLUMNS " FROM t JOIN invitations i ON i.id = t.invitation_id"
 	                       " JOIN batches b ON b.id = i.batch_id ORDER BY t.id",
 	                       1, params, &res);
 	if (rc != US_OK)
 		return rc;
 	*n = (size_t)PQntuples(res);
-	*rows = US_ARENA_ARRAY(a, inv_outbox_row, *n ? *n : 1);
-	if (*rows == NULL) {
-		PQclear(res);
-		return US_EEXHAUSTED;
-	}
-	for (size_t i = 0; i < *n; i++) {
-		inv_outbox_row *r = &(*rows)[i];
-		r->kind = dup(a, res, (int)i, 1);
-		r->send_number = atoi(PQgetvalue(res, (int)i, 2));
-		r->sealed_token = dup(a, res, (int)i, 3);
-		parse_row(a, res, (int)i, 4, &r->inv);
+	us_row r = us_row_at(a, res, 0, 0);
+	*rows = US_ROW_ARRAY(&r, inv_outbox_row, *n ? *n : 1);
+	for (size_t i = 0; *rows != NULL && i < *n; i++) {
+		inv_outbox_row *o = &(*rows)[i];
+		r.row = (int)i;
+		o->kind = us_row_text(&r, 1);
+		o->send_number = (int)us_row_int(&r, 2);
+		o->sealed_token = us_row_text(&r, 3);
+		read_row(&r, 4, &o->inv);
 	}
 	PQclear(res);
-	return US_OK;
+	return us_row_failed(&r) ? US_EEXHAUSTED : US_OK;
 }
 
 us_err store_listen_outbox(PGconn *c)
@@ -555,27 +518,27 @@ us_err store_listen_outbox(PGconn *c)
 /* --- permanent links --- */
 
 #define LINK_COLUMNS                                                                           \
-	"id, account_id, coalesce(subaccount_id::text, ''), account_name, created_by, "           \
-	"sealed_token, state = 'active', coalesce(expires_at <= now(), false), "                  \
-	"max_uses > 0 AND uses >= max_uses, coalesce(" TS("expires_at") ", ''), "                 \
-	TS("created_at") ", max_uses, uses, array_to_string(allowed_email_domains, ',')"
+	"id, account_id, subaccount_id, account_name, created_by, "           \
+	"sealed_token, state = 'active', expires_at <= now(), "                  \
+	"max_uses > 0 AND uses >= max_uses, " TS("expires_at") ", " TS("created_at") ", "          \
+	"max_uses, uses, allowed_email_domains"
 
-static void parse_link(us_arena *a, PGresult *res, int row, link_row *l)
+static void read_link(us_row *r, link_row *l)
 {
-	l->id = dup(a, res, row, 0);
-	l->account_id = dup(a, res, row, 1);
-	l->subaccount_id = dup(a, res, row, 2);
-	l->account_name = dup(a, res, row, 3);
-	l->created_by = dup(a, res, row, 4);
-	l->sealed_token = dup(a, res, row, 5);
-	l->active = boolean(res, row, 6);
-	l->expired = boolean(res, row, 7);
-	l->used_up = boolean(res, row, 8);
-	l->expires_at = dup(a, res, row, 9);
-	l->created_at = dup(a, res, row, 10);
-	l->max_uses = (unsigned)atol(PQgetvalue(res, row, 11));
-	l->uses = (unsigned)atol(PQgetvalue(res, row, 12));
-	l->domains = split(a, PQgetvalue(res, row, 13), &l->n_domains);
+	l->id = us_row_uuid(r, 0);
+	l->account_id = us_row_uuid(r, 1);
+	l->subaccount_id = us_row_text(r, 2);
+	l->account_name = us_row_text(r, 3);
+	l->created_by = us_row_uuid(r, 4);
+	l->sealed_token = us_row_text(r, 5);
+	l->active = us_row_bool(r, 6);
+	l->expired = us_row_bool(r, 7);
+	l->used_up = us_row_bool(r, 8);
+	l->expires_at = us_row_timestamp(r, 9);
+	l->created_at = us_row_timestamp(r, 10);
+	l->max_uses = (unsigned)us_row_int(r, 11);
+	l->uses = (unsigned)us_row_int(r, 12);
+	l->domains = us_row_array(r, 13, &l->n_domains);
 }
 
 static us_err one_link(PGconn *c, us_arena *a, const char *sql, int n, const char *const *params,
@@ -589,9 +552,10 @@ static us_err one_link(PGconn *c, us_arena *a, const char *sql, int n, const cha
 		PQclear(res);
 		return US_ENOTFOUND;
 	}
-	parse_link(a, res, 0, out);
+	us_row r = us_row_at(a, res, 0, 0);
+	read_link(&r, out);
 	PQclear(res);
-	return US_OK;
+	return us_row_failed(&r) ? US_EEXHAUSTED : US_OK;
 }
 
 us_err store_link_enable(PGconn *c, us_arena *a, const link_new *l, link_row *out)
@@ -681,14 +645,15 @@ us_err store_link_claim(PGconn *c, const char *link_id, const char *email, const
 	if (rc != US_OK)
 		return rc;
 	*taken = PQntuples(res) == 1;
-	*use = *taken ? (unsigned)atol(PQgetvalue(res, 0, 0)) : 0;
+	us_row r = us_row_at(NULL, res, 0, 0);
+	*use = *taken ? (unsigned)us_row_int(&r, 0) : 0;
 	PQclear(res);
 	return US_OK;
 }
 
 #define CLAIM_COLUMNS                                                                          \
-	"c.link_id, c.email, coalesce(c.user_id::text, ''), c.use_number, c.request_hash, "       \
-	"coalesce(c.join_request_id::text, ''), c.claim_pid IS NOT NULL"
+	"c.link_id, c.email, c.user_id, c.use_number, c.request_hash, "       \
+	"c.join_request_id, c.claim_pid IS NOT NULL"
 
 /* A claim nobody works on: its session is gone (a daemon that died; pid 0, let go; or a
  * backend started after the claim, reusing the pid), or it has been at it for stale_s. */
@@ -697,15 +662,15 @@ us_err store_link_claim(PGconn *c, const char *link_id, const char *email, const
 	" WHERE s.pid = c.claim_pid AND s.backend_start <= c.claimed_at)"                         \
 	" OR c.claimed_at < now() - make_interval(secs => " stale "::int))"
 
-static void parse_claim(us_arena *a, PGresult *res, int row, link_claim_row *out)
+static void read_claim(us_row *r, link_claim_row *out)
 {
-	out->link_id = dup(a, res, row, 0);
-	out->email = dup(a, res, row, 1);
-	out->user_id = dup(a, res, row, 2);
-	out->use_number = (unsigned)atol(PQgetvalue(res, row, 3));
-	out->request_hash = dup(a, res, row, 4);
-	out->join_request_id = dup(a, res, row, 5);
-	out->working = boolean(res, row, 6);
+	out->link_id = us_row_uuid(r, 0);
+	out->email = us_row_text(r, 1);
+	out->user_id = us_row_text(r, 2);
+	out->use_number = (unsigned)us_row_int(r, 3);
+	out->request_hash = us_row_text(r, 4);
+	out->join_request_id = us_row_text(r, 5);
+	out->working = us_row_bool(r, 6);
 }
 
 static us_err one_claim(PGconn *c, us_arena *a, const char *sql, int n, const char *const *params,
@@ -716,10 +681,11 @@ static us_err one_claim(PGconn *c, us_arena *a, const char *sql, int n, const ch
 	if (rc != US_OK)
 		return rc;
 	rc = PQntuples(res) == 1 ? US_OK : US_ENOTFOUND;
+	us_row r = us_row_at(a, res, 0, 0);
 	if (rc == US_OK)
-		parse_claim(a, res, 0, out);
+		read_claim(&r, out);
 	PQclear(res);
-	return rc;
+	return rc == US_OK && us_row_failed(&r) ? US_EEXHAUSTED : rc;
 }
 
 /* The statement's affected rows, as *hit (rows > 0). */
@@ -808,7 +774,7 @@ us_err store_link_complete(PGconn *c, const char *link_id, const char *email, co
 }
 
 #define JOINED_COLUMNS                                                                         \
-	"j.link_id, j.email, j.user_id::text, j.use_number, coalesce(j.request_hash, ''), '', false"
+	"j.link_id, j.email, j.user_id::text, j.use_number, j.request_hash, '', false"
 
 us_err store_link_join_get(PGconn *c, us_arena *a, const char *link_id, const char *email,
                            link_claim_row *out)
@@ -855,12 +821,13 @@ us_err store_lapsed_link_claim(PGconn *c, us_arena *a, link_claim_row *out, bool
 	if (rc != US_OK)
 		return rc;
 	rc = PQntuples(res) == 1 ? US_OK : US_ENOTFOUND;
+	us_row r = us_row_at(a, res, 0, 0);
 	if (rc == US_OK) {
-		parse_claim(a, res, 0, out);
-		*unconfirmed = boolean(res, 0, 7);
+		read_claim(&r, out);
+		*unconfirmed = us_row_bool(&r, 7);
 	}
 	PQclear(res);
-	return rc;
+	return rc == US_OK && us_row_failed(&r) ? US_EEXHAUSTED : rc;
 }
 
 us_err store_link_joins(PGconn *c, us_arena *a, const char *account_id, unsigned limit,
@@ -872,36 +839,34 @@ us_err store_link_joins(PGconn *c, us_arena *a, const char *account_id, unsigned
 	PGresult *res;
 	us_err rc = us_db_exec(c,
 	                       "SELECT j.link_id, j.user_id, j.email, j.membership_id, "
-	                       TS("j.joined_at") ", coalesce(l.subaccount_id::text, '')"
+	                       TS("j.joined_at") ", l.subaccount_id"
 	                       " FROM link_joins j JOIN links l ON l.id = j.link_id"
 	                       " WHERE l.account_id = $1 ORDER BY j.joined_at DESC LIMIT $2::int",
 	                       2, params, &res);
 	if (rc != US_OK)
 		return rc;
 	*n = (size_t)PQntuples(res);
-	*rows = US_ARENA_ARRAY(a, link_join_row, *n ? *n : 1);
-	if (*rows == NULL) {
-		PQclear(res);
-		return US_EEXHAUSTED;
-	}
-	for (size_t i = 0; i < *n; i++) {
+	us_row r = us_row_at(a, res, 0, 0);
+	*rows = US_ROW_ARRAY(&r, link_join_row, *n ? *n : 1);
+	for (size_t i = 0; *rows != NULL && i < *n; i++) {
 		link_join_row *j = &(*rows)[i];
-		j->link_id = dup(a, res, (int)i, 0);
-		j->user_id = dup(a, res, (int)i, 1);
-		j->email = dup(a, res, (int)i, 2);
-		j->membership_id = dup(a, res, (int)i, 3);
-		j->joined_at = dup(a, res, (int)i, 4);
-		j->subaccount_id = dup(a, res, (int)i, 5);
+		r.row = (int)i;
+		j->link_id = us_row_uuid(&r, 0);
+		j->user_id = us_row_uuid(&r, 1);
+		j->email = us_row_text(&r, 2);
+		j->membership_id = us_row_uuid(&r, 3);
+		j->joined_at = us_row_timestamp(&r, 4);
+		j->subaccount_id = us_row_text(&r, 5);
 	}
 	PQclear(res);
-	return US_OK;
+	return us_row_failed(&r) ? US_EEXHAUSTED : US_OK;
 }
 
 /* --- joins waiting for their address to be proven --- */
 
 #define JOIN_COLUMNS                                                                           \
 	"r.id, r.user_id, r.email, r.state, r.expires_at <= now(), " TS("r.expires_at") ", "       \
-	"to_char(r.expires_at, 'YYYY-MM-DD HH24:MI \"UTC\"'), coalesce(r.sealed_token, '')"
+	"to_char(r.expires_at, 'YYYY-MM-DD HH24:MI \"UTC\"'), r.sealed_token"
 
 static us_err one_join(PGconn *c, us_arena *a, const char *sql, int n, const char *const *params,
                        const int *lengths, const int *formats, join_request_row *out)
@@ -914,16 +879,17 @@ static us_err one_join(PGconn *c, us_arena *a, const char *sql, int n, const cha
 		PQclear(res);
 		return US_ENOTFOUND;
 	}
-	out->id = dup(a, res, 0, 0);
-	out->user_id = dup(a, res, 0, 1);
-	out->email = dup(a, res, 0, 2);
-	out->state = dup(a, res, 0, 3);
-	out->expired = boolean(res, 0, 4);
-	out->expires_at = dup(a, res, 0, 5);
-	out->expires_text = dup(a, res, 0, 6);
-	out->sealed_token = dup(a, res, 0, 7);
+	us_row r = us_row_at(a, res, 0, 0);
+	out->id = us_row_uuid(&r, 0);
+	out->user_id = us_row_uuid(&r, 1);
+	out->email = us_row_text(&r, 2);
+	out->state = us_row_text(&r, 3);
+	out->expired = us_row_bool(&r, 4);
+	out->expires_at = us_row_timestamp(&r, 5);
+	out->expires_text = us_row_text(&r, 6);
+	out->sealed_token = us_row_text(&r, 7);
 	PQclear(res);
-	return US_OK;
+	return us_row_failed(&r) ? US_EEXHAUSTED : US_OK;
 }
 
 /* The request's link too. */

@@ -10,6 +10,7 @@
 
 #include "common/arena.h"
 #include "common/err.h"
+#include "common/page_token.h"
 
 /* An invitation joined with its batch. */
 typedef struct inv_row {
@@ -30,7 +31,7 @@ typedef struct inv_row {
 	char *expires_text;    /* "2026-11-30 16:00 UTC", for emails */
 	int send_count;
 	char *accepted_user_id; /* "" until known */
-	char *created_micros;   /* created_at in microseconds: the list's keyset position */
+	int64_t created_us;     /* created_at in microseconds: the list's keyset position */
 	char *invited_by_principal; /* "" unless a service principal invited (invited_by "") */
 	char *accept_request_hash;  /* the claiming request's (inv_request_hash), "" when none */
 } inv_row;
@@ -130,8 +131,7 @@ typedef struct inv_list_query {
 	const char *subaccount_id;
 	bool subaccounts_only;     /* leave out organization-level invitations */
 	unsigned page_size;
-	const char *after_created; /* keyset position from a page token, or NULL */
-	const char *after_id;
+	const us_page_cursor *after; /* keyset position from a page token, or NULL */
 } inv_list_query;
 
 US_MUST_USE us_err store_list(PGconn *c, us_arena *a, const inv_list_query *q, inv_row **rows,
