@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/db.h"
+#include "common/limits.h"
 #include "common/page_token.h"
 #include "common/row.h"
 #include "common/strmap.h"
@@ -12,7 +13,7 @@
 
 #define TS(col) US_SQL_TIMESTAMP(col)
 
-/* The columns of an inv_row, in read_row()'s order. */
+/* The columns of an invitation_row, in read_row()'s order. */
 #define INV_COLUMNS                                                                            \
 	"i.id, i.account_id, i.batch_id, i.email, i.state, "                                       \
 	"(i.state = 'pending' AND i.expires_at <= now()), i.existing_user, "                       \
@@ -28,10 +29,10 @@
 #define INV_NCOLS 27
 #define INV_FROM " FROM invitations i JOIN batches b ON b.id = i.batch_id "
 
-#define NOTIFY_OUTBOX "pg_notify('" STORE_OUTBOX_CHANNEL "', '')"
+#define NOTIFY_OUTBOX "pg_notify('" INVITATION_STORE_OUTBOX_CHANNEL "', '')"
 
-/* Reads an inv_row from columns base.. of the reader's row. */
-static void read_row(us_row *r, int base, inv_row *out)
+/* Reads an invitation_row from columns base.. of the reader's row. */
+static void read_row(us_row *r, int base, invitation_row *out)
 {
 	int saved = r->base;
 	r->base = base;
@@ -66,12 +67,12 @@ static void read_row(us_row *r, int base, inv_row *out)
 	r->base = saved;
 }
 
-/* Every row of res as inv_rows in a; frees res. */
-static us_err read_rows(us_arena *a, PGresult *res, inv_row **rows, size_t *n)
+/* Every row of res as invitation_rows in a; frees res. */
+static us_err read_rows(us_arena *a, PGresult *res, invitation_row **rows, size_t *n)
 {
 	*n = (size_t)PQntuples(res);
 	us_row r = us_row_at(a, res, 0, 0);
-	*rows = US_ROW_ARRAY(&r, inv_row, *n ? *n : 1);
+	*rows = US_ROW_ARRAY(&r, invitation_row, *n ? *n : 1);
 	for (size_t i = 0; *rows != NULL && i < *n; i++) {
 		r.row = (int)i;
 		read_row(&r, 0, &(*rows)[i]);
@@ -80,7 +81,7 @@ static us_err read_rows(us_arena *a, PGresult *res, inv_row **rows, size_t *n)
 	return us_row_failed(&r) ? US_EEXHAUSTED : US_OK;
 }
 
-us_err store_open_emails(PGconn *c, us_arena *a, const char *account_id, char **emails, size_t n,
+us_err invitation_store_open_emails(PGconn *c, us_arena *a, const char *account_id, char **emails, size_t n,
                          bool *open)
 {
 	memset(open, 0, n * sizeof(bool));
@@ -111,7 +112,7 @@ us_err store_open_emails(PGconn *c, us_arena *a, const char *account_id, char **
 	return US_OK;
 }
 
-us_err store_batch_begin(PGconn *c, us_arena *a, const inv_batch *b, char **emails, size_t n,
+us_err invitation_store_batch_begin(PGconn *c, us_arena *a, const invitation_batch *b, char **emails, size_t n,
                          char **batch_id)
 {
 	char role[8];
@@ -155,8 +156,8 @@ us_err store_batch_begin(PGconn *c, us_arena *a, const inv_batch *b, char **emai
 	return us_row_failed(&r) ? US_EEXHAUSTED : US_OK;
 }
 
-us_err store_batch_add(PGconn *c, us_arena *scratch, us_arena *keep, const char *batch_id,
-                       const inv_batch *b, inv_new *rows, size_t n)
+us_err invitation_store_batch_add(PGconn *c, us_arena *scratch, us_arena *keep, const char *batch_id,
+                       const invitation_batch *b, invitation_new *rows, size_t n)
 {
 	const char **emails = US_ARENA_ARRAY(scratch, const char *, n ? n : 1);
 	const char **hashes = US_ARENA_ARRAY(scratch, const char *, n ? n : 1);
@@ -205,7 +206,7 @@ us_err store_batch_add(PGconn *c, us_arena *scratch, us_arena *keep, const char 
 		void *row;
 		r.row = i;
 		if (us_strmap_get(by_email, PQgetvalue(res, i, 1), &row)) {
-			inv_new *added = row;
+			invitation_new *added = row;
 			added->id = us_row_uuid(&r, 0);
 			ids[created] = added->id;
 			sealed[created++] = added->sealed_token;
@@ -227,14 +228,14 @@ us_err store_batch_add(PGconn *c, us_arena *scratch, us_arena *keep, const char 
 	                  2, outbox_params, NULL);
 }
 
-us_err store_notify_outbox(PGconn *c)
+us_err invitation_store_notify_outbox(PGconn *c)
 {
 	return us_db_exec(c, "SELECT " NOTIFY_OUTBOX, 0, NULL, NULL);
 }
 
 static us_err get_one(PGconn *c, us_arena *a, const char *sql, int n_params,
                       const char *const *params, const int *lengths, const int *formats,
-                      inv_row *out)
+                      invitation_row *out)
 {
 	PGresult *res;
 	us_err rc = us_db_exec_bin(c, sql, n_params, params, lengths, formats, &res);
@@ -250,14 +251,14 @@ static us_err get_one(PGconn *c, us_arena *a, const char *sql, int n_params,
 	return us_row_failed(&r) ? US_EEXHAUSTED : US_OK;
 }
 
-us_err store_get_by_id(PGconn *c, us_arena *a, const char *id, inv_row *out)
+us_err invitation_store_get_by_id(PGconn *c, us_arena *a, const char *id, invitation_row *out)
 {
 	const char *params[] = {id};
 	return get_one(c, a, "SELECT " INV_COLUMNS INV_FROM "WHERE i.id = $1", 1, params, NULL, NULL,
 	               out);
 }
 
-us_err store_get_by_token(PGconn *c, us_arena *a, const uint8_t *hash, inv_row *out)
+us_err invitation_store_get_by_token(PGconn *c, us_arena *a, const uint8_t *hash, invitation_row *out)
 {
 	const char *params[] = {(const char *)hash};
 	const int lengths[] = {32};
@@ -277,14 +278,14 @@ static us_err exec_count(PGconn *c, const char *sql, int n, const char *const *p
 	return US_OK;
 }
 
-us_err store_get_locked(PGconn *c, us_arena *a, const char *id, inv_row *out)
+us_err invitation_store_get_locked(PGconn *c, us_arena *a, const char *id, invitation_row *out)
 {
 	const char *params[] = {id};
 	return get_one(c, a, "SELECT " INV_COLUMNS INV_FROM "WHERE i.id = $1 FOR UPDATE OF i", 1,
 	               params, NULL, NULL, out);
 }
 
-us_err store_claim(PGconn *c, const char *id, const char *user_id, const char *request_hash,
+us_err invitation_store_claim(PGconn *c, const char *id, const char *user_id, const char *request_hash,
                    bool *claimed)
 {
 	const char *params[] = {id, user_id, request_hash};
@@ -299,7 +300,7 @@ us_err store_claim(PGconn *c, const char *id, const char *user_id, const char *r
 	return rc;
 }
 
-us_err store_release(PGconn *c, const char *id)
+us_err invitation_store_release(PGconn *c, const char *id)
 {
 	const char *params[] = {id};
 	return us_db_exec(c,
@@ -309,7 +310,7 @@ us_err store_release(PGconn *c, const char *id)
 	                  1, params, NULL);
 }
 
-us_err store_finish_accept(PGconn *c, us_arena *a, const char *id, const char *user_id,
+us_err invitation_store_finish_accept(PGconn *c, us_arena *a, const char *id, const char *user_id,
                            char **decided_at)
 {
 	const char *params[] = {id, user_id};
@@ -334,7 +335,7 @@ us_err store_finish_accept(PGconn *c, us_arena *a, const char *id, const char *u
 	return us_row_failed(&r) ? US_EEXHAUSTED : US_OK;
 }
 
-us_err store_fail_accept(PGconn *c, const char *id, const char *reason)
+us_err invitation_store_fail_accept(PGconn *c, const char *id, const char *reason)
 {
 	const char *params[] = {id, reason};
 	return us_db_exec(c,
@@ -344,7 +345,7 @@ us_err store_fail_accept(PGconn *c, const char *id, const char *reason)
 	                  2, params, NULL);
 }
 
-us_err store_decline(PGconn *c, const char *id, bool *done)
+us_err invitation_store_decline(PGconn *c, const char *id, bool *done)
 {
 	const char *params[] = {id};
 	int rows = 0;
@@ -362,7 +363,7 @@ us_err store_decline(PGconn *c, const char *id, bool *done)
 	return rc;
 }
 
-us_err store_revoke(PGconn *c, const char *id, const char *reason, bool *done)
+us_err invitation_store_revoke(PGconn *c, const char *id, const char *reason, bool *done)
 {
 	const char *params[] = {id, reason};
 	int rows = 0;
@@ -375,9 +376,9 @@ us_err store_revoke(PGconn *c, const char *id, const char *reason, bool *done)
 	return rc;
 }
 
-us_err store_reinvite(PGconn *c, const char *id, const char *token_hash_hex,
+us_err invitation_store_reinvite(PGconn *c, const char *id, const char *token_hash_hex,
                       const char *sealed_token, bool existing_user, int expires_in_hours,
-                      int64_t min_interval_s, inv_reinvite_result *result)
+                      int64_t min_interval_s, invitation_reinvite_result *result)
 {
 	char hours[16], interval[24];
 	snprintf(hours, sizeof(hours), "%d", expires_in_hours);
@@ -399,12 +400,12 @@ us_err store_reinvite(PGconn *c, const char *id, const char *token_hash_hex,
 	        "SELECT " NOTIFY_OUTBOX " FROM ob",
 	        6, params, &rows);
 	if (rc == US_EEXISTS) {
-		*result = REINVITE_SUPERSEDED;
+		*result = INVITATION_REINVITE_SUPERSEDED;
 		return US_OK;
 	}
 	if (rc != US_OK)
 		return rc;
-	*result = rows == 1 ? REINVITE_DONE : REINVITE_TOO_SOON;
+	*result = rows == 1 ? INVITATION_REINVITE_DONE : INVITATION_REINVITE_TOO_SOON;
 	return US_OK;
 }
 
@@ -412,7 +413,7 @@ static const char *const state_names[] = {
 	NULL, "pending", "accepting", "accepted", "declined", "revoked", "expired",
 };
 
-us_err store_list(PGconn *c, us_arena *a, const inv_list_query *q, inv_row **rows, size_t *n)
+us_err invitation_store_list(PGconn *c, us_arena *a, const invitation_list_query *q, invitation_row **rows, size_t *n)
 {
 	char limit[16], after[24];
 	snprintf(limit, sizeof(limit), "%u", q->page_size);
@@ -444,42 +445,93 @@ us_err store_list(PGconn *c, us_arena *a, const inv_list_query *q, inv_row **row
 	return read_rows(a, res, rows, n);
 }
 
-us_err store_list_for_email(PGconn *c, us_arena *a, const char *email, inv_row **rows, size_t *n)
+us_err invitation_store_list_for_email(PGconn *c, us_arena *a, const char *email, invitation_row **rows, size_t *n)
 {
 	const char *params[] = {email};
 	PGresult *res;
 	us_err rc = us_db_exec(c,
 	                       "SELECT " INV_COLUMNS INV_FROM
 	                       "WHERE i.email = $1 AND i.state = 'pending' AND i.expires_at > now()"
-	                       " ORDER BY i.created_at DESC LIMIT 500",
+	                       " ORDER BY i.created_at DESC LIMIT " US_LIMIT_TEXT(US_PAGE_SIZE_MAX),
 	                       1, params, &res);
 	if (rc != US_OK)
 		return rc;
 	return read_rows(a, res, rows, n);
 }
 
-us_err store_stale_accepts(PGconn *c, us_arena *a, int64_t stale_s, size_t limit,
-                           inv_row **rows, size_t *n)
+/* An accept nobody attends to: the session that claimed it is gone (a daemon that died;
+ * pid 0, let go; or a backend started after the claim, reusing the pid), or it has been
+ * in progress for stale (a parameter, in seconds). */
+#define ACCEPT_UNATTENDED(stale)                                                               \
+	"i.state = 'accepting' AND (NOT EXISTS ("                                                  \
+	"  SELECT 1 FROM pg_stat_activity a WHERE a.pid = i.claim_pid"                             \
+	"  AND a.backend_start <= i.accept_started_at)"                                            \
+	" OR i.accept_started_at < now() - make_interval(secs => " stale "::int))"
+
+us_err invitation_store_take_stale_accept(PGconn *c, us_arena *a, int64_t stale_s,
+                                          invitation_row *out, int64_t *taken_us)
 {
-	char stale[24], lim[24];
+	char stale[24];
 	snprintf(stale, sizeof(stale), "%lld", (long long)stale_s);
-	snprintf(lim, sizeof(lim), "%zu", limit);
-	const char *params[] = {stale, lim};
+	const char *params[] = {stale};
 	PGresult *res;
 	us_err rc = us_db_exec(c,
-	                       "SELECT " INV_COLUMNS INV_FROM
-	                       "WHERE i.state = 'accepting' AND (NOT EXISTS ("
-	                       "  SELECT 1 FROM pg_stat_activity a WHERE a.pid = i.claim_pid"
-	                       "  AND a.backend_start <= i.accept_started_at)"
-	                       " OR i.accept_started_at < now() - make_interval(secs => $1::int))"
-	                       " ORDER BY i.accept_started_at LIMIT $2 FOR UPDATE OF i SKIP LOCKED",
-	                       2, params, &res);
+	                       "WITH t AS (UPDATE invitations SET claim_pid = pg_backend_pid(),"
+	                       "  accept_started_at = now(), updated_at = now()"
+	                       "  WHERE id = (SELECT i.id FROM invitations i WHERE "
+	                       ACCEPT_UNATTENDED("$1")
+	                       "   ORDER BY i.accept_started_at LIMIT 1 FOR UPDATE SKIP LOCKED)"
+	                       "  RETURNING *)"
+	                       "SELECT " INV_COLUMNS ", " US_SQL_MICROS("i.updated_at")
+	                       " FROM t i JOIN batches b ON b.id = i.batch_id",
+	                       1, params, &res);
 	if (rc != US_OK)
 		return rc;
-	return read_rows(a, res, rows, n);
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return US_ENOTFOUND;
+	}
+	us_row r = us_row_at(a, res, 0, 0);
+	read_row(&r, 0, out);
+	*taken_us = us_row_int(&r, INV_NCOLS);
+	PQclear(res);
+	return us_row_failed(&r) ? US_EEXHAUSTED : US_OK;
 }
 
-us_err store_outbox_take(PGconn *c, us_arena *a, size_t limit, inv_outbox_row **rows, size_t *n)
+us_err invitation_store_release_taken(PGconn *c, const char *id, int64_t taken_us,
+                                      bool *released)
+{
+	char taken[24];
+	snprintf(taken, sizeof(taken), "%lld", (long long)taken_us);
+	const char *params[] = {id, taken};
+	int rows = 0;
+	us_err rc = exec_count(c,
+	                       "UPDATE invitations SET state = 'pending', accept_started_at = NULL,"
+	                       " accepted_user_id = NULL, updated_at = now()"
+	                       " WHERE id = $1 AND state = 'accepting' AND claim_pid = pg_backend_pid()"
+	                       " AND updated_at = " US_SQL_FROM_MICROS("$2"),
+	                       2, params, &rows);
+	*released = rc == US_OK && rows == 1;
+	return rc;
+}
+
+us_err invitation_store_let_go(PGconn *c, const char *id)
+{
+	const char *params[] = {id};
+	return us_db_exec(c,
+	                  "UPDATE invitations SET claim_pid = 0"
+	                  " WHERE id = $1 AND state = 'accepting' AND claim_pid = pg_backend_pid()",
+	                  1, params, NULL);
+}
+
+us_err invitation_store_touch(PGconn *c, const char *id)
+{
+	const char *params[] = {id};
+	return us_db_exec(c, "UPDATE invitations SET updated_at = now() WHERE id = $1", 1, params,
+	                  NULL);
+}
+
+us_err invitation_store_outbox_take(PGconn *c, us_arena *a, size_t limit, invitation_outbox_row **rows, size_t *n)
 {
 	char lim[24];
 	snprintf(lim, sizeof(lim), "%zu", limit);
@@ -497,9 +549,9 @@ us_err store_outbox_take(PGconn *c, us_arena *a, size_t limit, inv_outbox_row **
 		return rc;
 	*n = (size_t)PQntuples(res);
 	us_row r = us_row_at(a, res, 0, 0);
-	*rows = US_ROW_ARRAY(&r, inv_outbox_row, *n ? *n : 1);
+	*rows = US_ROW_ARRAY(&r, invitation_outbox_row, *n ? *n : 1);
 	for (size_t i = 0; *rows != NULL && i < *n; i++) {
-		inv_outbox_row *o = &(*rows)[i];
+		invitation_outbox_row *o = &(*rows)[i];
 		r.row = (int)i;
 		o->kind = us_row_text(&r, 1);
 		o->send_number = (int)us_row_int(&r, 2);
@@ -510,9 +562,9 @@ us_err store_outbox_take(PGconn *c, us_arena *a, size_t limit, inv_outbox_row **
 	return us_row_failed(&r) ? US_EEXHAUSTED : US_OK;
 }
 
-us_err store_listen_outbox(PGconn *c)
+us_err invitation_store_listen_outbox(PGconn *c)
 {
-	return us_db_exec(c, "LISTEN " STORE_OUTBOX_CHANNEL, 0, NULL, NULL);
+	return us_db_exec(c, "LISTEN " INVITATION_STORE_OUTBOX_CHANNEL, 0, NULL, NULL);
 }
 
 /* --- permanent links --- */
@@ -523,7 +575,7 @@ us_err store_listen_outbox(PGconn *c)
 	"max_uses > 0 AND uses >= max_uses, " TS("expires_at") ", " TS("created_at") ", "          \
 	"max_uses, uses, allowed_email_domains"
 
-static void read_link(us_row *r, link_row *l)
+static void read_link(us_row *r, invitation_link_row *l)
 {
 	l->id = us_row_uuid(r, 0);
 	l->account_id = us_row_uuid(r, 1);
@@ -542,7 +594,7 @@ static void read_link(us_row *r, link_row *l)
 }
 
 static us_err one_link(PGconn *c, us_arena *a, const char *sql, int n, const char *const *params,
-                       const int *lengths, const int *formats, link_row *out)
+                       const int *lengths, const int *formats, invitation_link_row *out)
 {
 	PGresult *res;
 	us_err rc = us_db_exec_bin(c, sql, n, params, lengths, formats, &res);
@@ -558,7 +610,7 @@ static us_err one_link(PGconn *c, us_arena *a, const char *sql, int n, const cha
 	return us_row_failed(&r) ? US_EEXHAUSTED : US_OK;
 }
 
-us_err store_link_enable(PGconn *c, us_arena *a, const link_new *l, link_row *out)
+us_err invitation_store_link_enable(PGconn *c, us_arena *a, const invitation_link_spec *l, invitation_link_row *out)
 {
 	const char *scope_params[] = {l->account_id, l->subaccount_id};
 	us_err rc = us_db_exec(c,
@@ -588,8 +640,8 @@ us_err store_link_enable(PGconn *c, us_arena *a, const link_new *l, link_row *ou
 	                9, params, NULL, NULL, out);
 }
 
-us_err store_link_get(PGconn *c, us_arena *a, const char *account_id, const char *subaccount_id,
-                      link_row *out)
+us_err invitation_store_link_get(PGconn *c, us_arena *a, const char *account_id, const char *subaccount_id,
+                      invitation_link_row *out)
 {
 	const char *params[] = {account_id, subaccount_id};
 	return one_link(c, a,
@@ -598,8 +650,8 @@ us_err store_link_get(PGconn *c, us_arena *a, const char *account_id, const char
 	                2, params, NULL, NULL, out);
 }
 
-us_err store_link_delete(PGconn *c, us_arena *a, const char *account_id, const char *subaccount_id,
-                         link_row *out)
+us_err invitation_store_link_delete(PGconn *c, us_arena *a, const char *account_id, const char *subaccount_id,
+                         invitation_link_row *out)
 {
 	const char *params[] = {account_id, subaccount_id};
 	return one_link(c, a,
@@ -609,7 +661,7 @@ us_err store_link_delete(PGconn *c, us_arena *a, const char *account_id, const c
 	                2, params, NULL, NULL, out);
 }
 
-us_err store_link_by_token(PGconn *c, us_arena *a, const uint8_t *hash, link_row *out)
+us_err invitation_store_link_by_token(PGconn *c, us_arena *a, const uint8_t *hash, invitation_link_row *out)
 {
 	const char *params[] = {(const char *)hash};
 	const int lengths[] = {32};
@@ -618,7 +670,7 @@ us_err store_link_by_token(PGconn *c, us_arena *a, const uint8_t *hash, link_row
 	                lengths, formats, out);
 }
 
-us_err store_link_by_id(PGconn *c, us_arena *a, const char *id, link_row *out)
+us_err invitation_store_link_by_id(PGconn *c, us_arena *a, const char *id, invitation_link_row *out)
 {
 	const char *params[] = {id};
 	return one_link(c, a, "SELECT " LINK_COLUMNS " FROM links WHERE id = $1", 1, params, NULL,
@@ -627,7 +679,7 @@ us_err store_link_by_id(PGconn *c, us_arena *a, const char *id, link_row *out)
 
 /* The link's use, and the claim holding it, in one statement: a claim that conflicts undoes
  * the use with it. */
-us_err store_link_claim(PGconn *c, const char *link_id, const char *email, const char *user_id,
+us_err invitation_store_link_claim(PGconn *c, const char *link_id, const char *email, const char *user_id,
                         const char *request_hash, const char *join_request_id, bool *taken,
                         unsigned *use)
 {
@@ -662,7 +714,7 @@ us_err store_link_claim(PGconn *c, const char *link_id, const char *email, const
 	" WHERE s.pid = c.claim_pid AND s.backend_start <= c.claimed_at)"                         \
 	" OR c.claimed_at < now() - make_interval(secs => " stale "::int))"
 
-static void read_claim(us_row *r, link_claim_row *out)
+static void read_claim(us_row *r, invitation_link_claim_row *out)
 {
 	out->link_id = us_row_uuid(r, 0);
 	out->email = us_row_text(r, 1);
@@ -674,7 +726,7 @@ static void read_claim(us_row *r, link_claim_row *out)
 }
 
 static us_err one_claim(PGconn *c, us_arena *a, const char *sql, int n, const char *const *params,
-                        link_claim_row *out)
+                        invitation_link_claim_row *out)
 {
 	PGresult *res;
 	us_err rc = us_db_exec(c, sql, n, params, &res);
@@ -697,8 +749,8 @@ static us_err exec_hit(PGconn *c, const char *sql, int n, const char *const *par
 	return rc;
 }
 
-us_err store_link_claim_get(PGconn *c, us_arena *a, const char *link_id, const char *email,
-                            bool lock, link_claim_row *out)
+us_err invitation_store_link_claim_get(PGconn *c, us_arena *a, const char *link_id, const char *email,
+                            bool lock, invitation_link_claim_row *out)
 {
 	const char *params[] = {link_id, email};
 	return one_claim(c, a,
@@ -709,7 +761,7 @@ us_err store_link_claim_get(PGconn *c, us_arena *a, const char *link_id, const c
 	                 2, params, out);
 }
 
-us_err store_link_claim_take_over(PGconn *c, const char *link_id, const char *email,
+us_err invitation_store_link_claim_take_over(PGconn *c, const char *link_id, const char *email,
                                   int64_t stale_s, bool *taken)
 {
 	char stale[24];
@@ -721,7 +773,7 @@ us_err store_link_claim_take_over(PGconn *c, const char *link_id, const char *em
 	                3, params, taken);
 }
 
-us_err store_link_claim_let_go(PGconn *c, const char *link_id, const char *email)
+us_err invitation_store_link_claim_let_go(PGconn *c, const char *link_id, const char *email)
 {
 	const char *params[] = {link_id, email};
 	return us_db_exec(c,
@@ -730,7 +782,7 @@ us_err store_link_claim_let_go(PGconn *c, const char *link_id, const char *email
 	                  2, params, NULL);
 }
 
-us_err store_link_claim_user(PGconn *c, const char *link_id, const char *email, const char *user_id,
+us_err invitation_store_link_claim_user(PGconn *c, const char *link_id, const char *email, const char *user_id,
                              bool *kept)
 {
 	const char *params[] = {link_id, email, user_id};
@@ -740,7 +792,7 @@ us_err store_link_claim_user(PGconn *c, const char *link_id, const char *email, 
 	                3, params, kept);
 }
 
-us_err store_link_release(PGconn *c, const char *link_id, const char *email)
+us_err invitation_store_link_release(PGconn *c, const char *link_id, const char *email)
 {
 	const char *params[] = {link_id, email};
 	return us_db_exec(c,
@@ -754,7 +806,7 @@ us_err store_link_release(PGconn *c, const char *link_id, const char *email)
 	                  2, params, NULL);
 }
 
-us_err store_link_complete(PGconn *c, const char *link_id, const char *email, const char *user_id,
+us_err invitation_store_link_complete(PGconn *c, const char *link_id, const char *email, const char *user_id,
                            const char *membership_id, bool *done)
 {
 	const char *params[] = {link_id, email, user_id, membership_id};
@@ -776,8 +828,8 @@ us_err store_link_complete(PGconn *c, const char *link_id, const char *email, co
 #define JOINED_COLUMNS                                                                         \
 	"j.link_id, j.email, j.user_id::text, j.use_number, j.request_hash, '', false"
 
-us_err store_link_join_get(PGconn *c, us_arena *a, const char *link_id, const char *email,
-                           link_claim_row *out)
+us_err invitation_store_link_join_get(PGconn *c, us_arena *a, const char *link_id, const char *email,
+                           invitation_link_claim_row *out)
 {
 	const char *params[] = {link_id, email};
 	return one_claim(c, a,
@@ -787,8 +839,8 @@ us_err store_link_join_get(PGconn *c, us_arena *a, const char *link_id, const ch
 	                 2, params, out);
 }
 
-us_err store_link_join_of_user(PGconn *c, us_arena *a, const char *link_id, const char *user_id,
-                               link_claim_row *out)
+us_err invitation_store_link_join_of_user(PGconn *c, us_arena *a, const char *link_id, const char *user_id,
+                               invitation_link_claim_row *out)
 {
 	const char *params[] = {link_id, user_id};
 	return one_claim(c, a,
@@ -797,7 +849,7 @@ us_err store_link_join_of_user(PGconn *c, us_arena *a, const char *link_id, cons
 	                 2, params, out);
 }
 
-us_err store_unattended_link_claim(PGconn *c, us_arena *a, int64_t stale_s, link_claim_row *out)
+us_err invitation_store_unattended_link_claim(PGconn *c, us_arena *a, int64_t stale_s, invitation_link_claim_row *out)
 {
 	char stale[24];
 	snprintf(stale, sizeof(stale), "%lld", (long long)stale_s);
@@ -808,7 +860,7 @@ us_err store_unattended_link_claim(PGconn *c, us_arena *a, int64_t stale_s, link
 	                 1, params, out);
 }
 
-us_err store_lapsed_link_claim(PGconn *c, us_arena *a, link_claim_row *out, bool *unconfirmed)
+us_err invitation_store_lapsed_link_claim(PGconn *c, us_arena *a, invitation_link_claim_row *out, bool *unconfirmed)
 {
 	PGresult *res;
 	us_err rc = us_db_exec(c,
@@ -830,8 +882,8 @@ us_err store_lapsed_link_claim(PGconn *c, us_arena *a, link_claim_row *out, bool
 	return rc == US_OK && us_row_failed(&r) ? US_EEXHAUSTED : rc;
 }
 
-us_err store_link_joins(PGconn *c, us_arena *a, const char *account_id, unsigned limit,
-                        link_join_row **rows, size_t *n)
+us_err invitation_store_link_joins(PGconn *c, us_arena *a, const char *account_id, unsigned limit,
+                        invitation_link_join_row **rows, size_t *n)
 {
 	char lim[16];
 	snprintf(lim, sizeof(lim), "%u", limit);
@@ -847,9 +899,9 @@ us_err store_link_joins(PGconn *c, us_arena *a, const char *account_id, unsigned
 		return rc;
 	*n = (size_t)PQntuples(res);
 	us_row r = us_row_at(a, res, 0, 0);
-	*rows = US_ROW_ARRAY(&r, link_join_row, *n ? *n : 1);
+	*rows = US_ROW_ARRAY(&r, invitation_link_join_row, *n ? *n : 1);
 	for (size_t i = 0; *rows != NULL && i < *n; i++) {
-		link_join_row *j = &(*rows)[i];
+		invitation_link_join_row *j = &(*rows)[i];
 		r.row = (int)i;
 		j->link_id = us_row_uuid(&r, 0);
 		j->user_id = us_row_uuid(&r, 1);
@@ -869,7 +921,7 @@ us_err store_link_joins(PGconn *c, us_arena *a, const char *account_id, unsigned
 	"to_char(r.expires_at, 'YYYY-MM-DD HH24:MI \"UTC\"'), r.sealed_token"
 
 static us_err one_join(PGconn *c, us_arena *a, const char *sql, int n, const char *const *params,
-                       const int *lengths, const int *formats, join_request_row *out)
+                       const int *lengths, const int *formats, invitation_join_request_row *out)
 {
 	PGresult *res;
 	us_err rc = us_db_exec_bin(c, sql, n, params, lengths, formats, &res);
@@ -893,7 +945,7 @@ static us_err one_join(PGconn *c, us_arena *a, const char *sql, int n, const cha
 }
 
 /* The request's link too. */
-static us_err with_link(PGconn *c, us_arena *a, us_err rc, join_request_row *out)
+static us_err with_link(PGconn *c, us_arena *a, us_err rc, invitation_join_request_row *out)
 {
 	if (rc != US_OK)
 		return rc;
@@ -904,9 +956,9 @@ static us_err with_link(PGconn *c, us_arena *a, us_err rc, join_request_row *out
 	                1, params, NULL, NULL, &out->link);
 }
 
-us_err store_join_request_open(PGconn *c, us_arena *a, const char *link_id, const char *email,
+us_err invitation_store_join_request_open(PGconn *c, us_arena *a, const char *link_id, const char *email,
                                const char *user_id, const char *token_hash_hex,
-                               const char *sealed_token, unsigned hours, join_request_row *out)
+                               const char *sealed_token, unsigned hours, invitation_join_request_row *out)
 {
 	char h[16];
 	snprintf(h, sizeof(h), "%u", hours);
@@ -926,7 +978,7 @@ us_err store_join_request_open(PGconn *c, us_arena *a, const char *link_id, cons
 	return with_link(c, a, rc, out);
 }
 
-us_err store_join_request_get(PGconn *c, us_arena *a, const char *id, join_request_row *out)
+us_err invitation_store_join_request_get(PGconn *c, us_arena *a, const char *id, invitation_join_request_row *out)
 {
 	const char *params[] = {id};
 	us_err rc = one_join(c, a, "SELECT " JOIN_COLUMNS " FROM link_join_requests r WHERE r.id = $1",
@@ -934,8 +986,8 @@ us_err store_join_request_get(PGconn *c, us_arena *a, const char *id, join_reque
 	return with_link(c, a, rc, out);
 }
 
-us_err store_join_request_by_token(PGconn *c, us_arena *a, const uint8_t *hash,
-                                   join_request_row *out)
+us_err invitation_store_join_request_by_token(PGconn *c, us_arena *a, const uint8_t *hash,
+                                   invitation_join_request_row *out)
 {
 	const char *params[] = {(const char *)hash};
 	const int lengths[] = {32};
@@ -946,7 +998,7 @@ us_err store_join_request_by_token(PGconn *c, us_arena *a, const uint8_t *hash,
 	return with_link(c, a, rc, out);
 }
 
-us_err store_join_request_mailed(PGconn *c, const char *link_id, const char *email,
+us_err invitation_store_join_request_mailed(PGconn *c, const char *link_id, const char *email,
                                  const char *request_id)
 {
 	const char *params[] = {link_id, email, request_id};
