@@ -319,6 +319,39 @@ static void test_new_user_accepts(void **state)
 	assert_non_null(strstr(notice.text, "nora.new@example.com"));
 }
 
+/* identityd owns the password rule: its word on a weak password reaches the invitee as
+ * new_user.password, and the refused accept leaves the invitation to accept again. */
+static void test_a_weak_password_gets_identityds_word(void **state)
+{
+	(void)state;
+	char *token;
+	char *id = invite_as("wes.weak@example.com", USHER__V1__ROLE__ROLE_MEMBER, NULL, NULL, &token);
+	Usher__V1__NewUserProfile profile = USHER__V1__NEW_USER_PROFILE__INIT;
+	profile.name = "Wes Weak";
+	profile.password = "short";
+	Usher__V1__AcceptRequest req = USHER__V1__ACCEPT_REQUEST__INIT;
+	req.token = token;
+	req.new_user = &profile;
+	Usher__V1__AcceptReply *r;
+	us_status st;
+	us_err rc = ut_call(&sys, UT_INVITATION, INV "Accept", NULL, NULL, &req.base,
+	                    &usher__v1__accept_reply__descriptor, A, (ProtobufCMessage **)&r, &st);
+	assert_int_equal(rc, US_EINVAL);
+	const char *why = us_status_violation(&st, "new_user.password");
+	if (why == NULL)
+		fail_msg("no new_user.password violation: %s", st.message);
+	assert_string_equal(why, "must be at least 8 characters");
+	us_status_clear(&st);
+	Usher__V1__Invitation *inv = get_invitation(owner, id, &rc, &st);
+	assert_int_equal(rc, US_OK);
+	assert_int_equal(inv->state, USHER__V1__INVITATION_STATE__INVITATION_PENDING);
+
+	rc = accept_new(token, "Wes Weak", &r, &st);
+	if (rc != US_OK)
+		fail_msg("accept: %s", st.message);
+	assert_true(r->user_created);
+}
+
 static void test_existing_user_accepts_with_their_session(void **state)
 {
 	(void)state;
@@ -1073,6 +1106,7 @@ int main(void)
 		cmocka_unit_test(test_domain_policy),
 		cmocka_unit_test(test_no_raw_token_in_the_schema),
 		cmocka_unit_test(test_new_user_accepts),
+		cmocka_unit_test(test_a_weak_password_gets_identityds_word),
 		cmocka_unit_test(test_existing_user_accepts_with_their_session),
 		cmocka_unit_test(test_expiry_reinvite_revoke_and_decline),
 		cmocka_unit_test(test_fifty_concurrent_accepts_make_one_membership),

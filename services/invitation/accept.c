@@ -4,36 +4,34 @@
 
 #include "common/db.h"
 #include "common/fault.h"
-#include "links.h"
+#include "common/limits.h"
 #include "common/log.h"
+#include "common/validate.h"
+#include "links.h"
 #include "peers.h"
 #include "saga.h"
 #include "store.h"
 #include "upstream.h"
-#include "common/validate.h"
 #include "view.h"
-
-#define NAME_MAX_BYTES 200
-#define PASSWORD_MIN 8
-#define PASSWORD_MAX 1024
 
 /* The invitation a link's token opens. A malformed token and an unknown one get the same
  * NOT_FOUND: the reply tells nothing about which tokens exist. */
-static us_err load_by_token(us_call *call, const char *token, inv_row *row)
+static us_err load_by_token(us_call *call, const char *token, invitation_row *row)
 {
 	uint8_t hash[US_TOKEN_HASH_BYTES];
-	if (strlen(token) > 100 || inv_link_hash(token, hash) != US_OK)
+	if (strlen(token) > INVITATION_TOKEN_MAX ||
+	    invitation_link_hash(us_call_service_ctx(call), token, hash) != US_OK)
 		return us_call_error(call, US_ENOTFOUND, "invitation not found");
-	us_err rc = store_get_by_token(us_call_db(call), us_call_arena(call), hash, row);
+	us_err rc = invitation_store_get_by_token(us_call_db(call), us_call_arena(call), hash, row);
 	if (rc == US_ENOTFOUND)
 		return us_call_error(call, US_ENOTFOUND, "invitation not found");
 	return rc;
 }
 
 /* Refuses, saying why, a link that can no longer be used. */
-static us_err refuse_unless_open(us_call *call, const inv_row *row)
+static us_err refuse_unless_open(us_call *call, const invitation_row *row)
 {
-	switch (inv_view_state(row)) {
+	switch (invitation_view_state(row)) {
 	case USHER__V1__INVITATION_STATE__INVITATION_PENDING:
 		return US_OK;
 	case USHER__V1__INVITATION_STATE__INVITATION_ACCEPTING:
@@ -57,7 +55,7 @@ static us_err refuse_unless_open(us_call *call, const inv_row *row)
 /* After a lost race for the claim, the reason the link is no longer open. */
 static us_err refuse_after_race(us_call *call, const char *token)
 {
-	inv_row now;
+	invitation_row now;
 	us_err rc = load_by_token(call, token, &now);
 	if (rc != US_OK)
 		return rc;
@@ -66,22 +64,22 @@ static us_err refuse_after_race(us_call *call, const char *token)
 	                   : us_call_error(call, US_EABORTED, "this invitation changed; try again");
 }
 
-us_err inv_preview(us_call *call, const ProtobufCMessage *request, ProtobufCMessage **reply)
+us_err invitation_preview(us_call *call, const ProtobufCMessage *request, ProtobufCMessage **reply)
 {
 	const Usher__V1__PreviewRequest *req = (const Usher__V1__PreviewRequest *)request;
 	us_arena *a = us_call_arena(call);
-	inv_row row;
+	invitation_row row;
 	us_err rc = load_by_token(call, req->token, &row);
 	if (rc != US_OK)
 		return rc;
 	/* Whether to offer sign-in or sign-up is decided now, not when it was sent. */
-	peer_ctx p;
-	peer_ctx_from_call(&p, call);
+	invitation_peer p;
+	invitation_peer_from_call(&p, call);
 	Usher__V1__LookupEmailsReply *users;
-	rc = peer_lookup_emails(&p, &row.email, 1, &users);
+	rc = invitation_peer_lookup_emails(&p, &row.email, 1, &users);
 	if (rc != US_OK)
-		rc = inv_upstream_error(call, &p, rc, "looking up the invitee");
-	peer_ctx_clear(&p);
+		rc = invitation_upstream_error(call, &p, rc, "looking up the invitee");
+	invitation_peer_clear(&p);
 	if (rc != US_OK)
 		return rc;
 	Usher__V1__PreviewReply *out = US_ARENA_NEW(a, Usher__V1__PreviewReply);
@@ -91,7 +89,7 @@ us_err inv_preview(us_call *call, const ProtobufCMessage *request, ProtobufCMess
 	out->account_name = row.account_name;
 	out->inviter_name = row.inviter_name;
 	out->role = (Usher__V1__Role)row.role;
-	out->state = inv_view_state(&row);
+	out->state = invitation_view_state(&row);
 	out->email = row.email;
 	out->expires_at = row.expires_at;
 	/* Only a proven address makes its user the invitee: a mere claim is offered sign-up,
@@ -110,53 +108,51 @@ static void validate_accept(us_call *call, const Usher__V1__AcceptRequest *req)
 	if (has_profile == has_session)
 		us_call_violation(call, "new_user",
 		                  "give either a new user's profile or an existing user's session");
-	if (has_session && strlen(req->session_token) > 100)
+	if (has_session && strlen(req->session_token) > US_SESSION_TOKEN_MAX)
 		us_call_violation(call, "session_token", "is too long");
 	if (!has_profile)
 		return;
 	const Usher__V1__NewUserProfile *u = req->new_user;
-	const char *why = us_name_check(u->name, NAME_MAX_BYTES);
+	const char *why = us_name_check(u->name, US_NAME_MAX_BYTES);
 	if (why != NULL)
 		us_call_violation(call, "new_user.name", "%s", why);
 	if (u->phone[0] != '\0' && (why = us_phone_check(u->phone)) != NULL)
 		us_call_violation(call, "new_user.phone", "%s", why);
-	size_t len = strlen(u->password);
-	if (len < PASSWORD_MIN || len > PASSWORD_MAX)
-		us_call_violation(call, "new_user.password", "must be %d to %d characters",
-		                  PASSWORD_MIN, PASSWORD_MAX);
+	/* The password is identityd's to judge (CreateUser): its word comes back as
+	 * new_user.password. */
 }
 
 /* The signed-in user, who must be the one invited. Nothing is consumed otherwise. One
  * who only claimed the address proves it now: they hold the link that was mailed to it. */
-static us_err existing_user(us_call *call, peer_ctx *p, const char *session, const inv_row *row,
+static us_err existing_user(us_call *call, invitation_peer *p, const char *session, const invitation_row *row,
                             Usher__V1__User **user)
 {
-	us_err rc = peer_resolve_session(p, session, user);
+	us_err rc = invitation_peer_resolve_session(p, session, user);
 	if (rc == US_EUNAUTHENTICATED)
 		return us_call_error(call, US_EUNAUTHENTICATED, "your session has ended; sign in again");
 	if (rc != US_OK)
-		return inv_upstream_error(call, p, rc, "checking the session");
+		return invitation_upstream_error(call, p, rc, "checking the session");
 	if (strcmp((*user)->email, row->email) != 0)
 		return us_call_error(call, US_EDENIED, "invited as %s, signed in as %s", row->email,
 		                     (*user)->email[0] ? (*user)->email : "an account without an email");
 	if ((*user)->email_verified)
 		return US_OK;
 	char *key = us_arena_printf(p->arena, "accept:%s:verify", row->id);
-	rc = key != NULL ? peer_confirm_email_ownership(p, key, (*user)->id, row->email, user)
+	rc = key != NULL ? invitation_peer_confirm_email_ownership(p, key, (*user)->id, row->email, user)
 	                 : US_EEXHAUSTED;
 	if (rc == US_EPRECONDITION)
 		return us_call_error(call, US_EDENIED, "invited as %s, signed in as someone else",
 		                     row->email);
 	if (rc != US_OK)
-		return inv_upstream_error(call, p, rc, "confirming the address");
+		return invitation_upstream_error(call, p, rc, "confirming the address");
 	return US_OK;
 }
 
 /* Creates the invitee's user (verified: the link proved the address, and identityd takes
  * it from anyone who only claimed it). On a failure that leaves no user behind, the claim
  * is released so the link works again. */
-static us_err create_user(us_call *call, peer_ctx *p, const Usher__V1__NewUserProfile *profile,
-                          const inv_row *row, Usher__V1__User **user)
+static us_err create_user(us_call *call, invitation_peer *p, const Usher__V1__NewUserProfile *profile,
+                          const invitation_row *row, Usher__V1__User **user)
 {
 	PGconn *db = us_call_db(call);
 	Usher__V1__CreateUserRequest req = USHER__V1__CREATE_USER_REQUEST__INIT;
@@ -165,36 +161,38 @@ static us_err create_user(us_call *call, peer_ctx *p, const Usher__V1__NewUserPr
 	req.phone = profile->phone;
 	req.password = profile->password;
 	req.email_verified = true;
-	char *key = inv_saga_key(p->arena, row->id);
+	char *key = invitation_saga_key(p->arena, row->id);
 	if (key == NULL)
 		return US_EEXHAUSTED;
-	us_err rc = peer_create_user(p, key, &req, user);
+	us_err rc = invitation_peer_create_user(p, key, &req, user);
 	if (rc == US_OK) {
 		us_fault_point("accept.after_identity");
 		return US_OK;
 	}
 	if (rc == US_EUNAVAILABLE || rc == US_EDEADLINE) {
 		/* Whether the user was created is unknown: the recovery loop will find out. */
-		return inv_upstream_error(call, p, rc, "creating the user");
+		return invitation_upstream_error(call, p, rc, "creating the user");
 	}
-	us_err release = store_release(db, row->id);
+	us_err release = invitation_store_release(db, row->id);
 	if (release != US_OK)
 		return release;
 	if (rc == US_EEXISTS)
 		return us_call_error(call, US_EPRECONDITION,
 		                     "an account already exists for %s; sign in to accept", row->email);
-	if (rc == US_EINVAL || rc == US_EEXHAUSTED)
+	if (rc == US_EINVAL)
+		return invitation_upstream_invalid(call, p, "new_user.");
+	if (rc == US_EEXHAUSTED)
 		return us_call_error(call, rc, "%s", p->status.message);
-	return inv_upstream_error(call, p, rc, "creating the user");
+	return invitation_upstream_error(call, p, rc, "creating the user");
 }
 
 /* The reply, from the row as loaded and what the accept changed in it. */
-static us_err reply_accepted(us_call *call, const inv_row *row, Usher__V1__Membership *membership,
+static us_err reply_accepted(us_call *call, const invitation_row *row, Usher__V1__Membership *membership,
                              Usher__V1__User *user, bool created, char *decided_at,
                              ProtobufCMessage **reply)
 {
 	us_arena *a = us_call_arena(call);
-	inv_row now = *row;
+	invitation_row now = *row;
 	now.state = "accepted";
 	now.expired = false;
 	now.accepted_user_id = user->id;
@@ -203,7 +201,7 @@ static us_err reply_accepted(us_call *call, const inv_row *row, Usher__V1__Membe
 	if (out == NULL)
 		return US_EEXHAUSTED;
 	usher__v1__accept_reply__init(out);
-	out->invitation = inv_view(a, &now);
+	out->invitation = invitation_view(a, &now);
 	out->membership = membership;
 	out->user = user;
 	out->user_created = created;
@@ -213,25 +211,26 @@ static us_err reply_accepted(us_call *call, const inv_row *row, Usher__V1__Membe
 
 /* What knows this request again when it is retried: the token and the profile, or the
  * session. */
-static void accept_request_hash(const Usher__V1__AcceptRequest *req, char out[INV_REQUEST_HASH_HEX])
+static void accept_request_hash(const invitation_ctx *ctx, const Usher__V1__AcceptRequest *req,
+                                char out[INVITATION_REQUEST_HASH_HEX])
 {
 	const Usher__V1__NewUserProfile *u = req->new_user;
 	const char *fields[] = {"accept", req->token, u ? "new" : "session", u ? u->name : "",
 	                        u ? u->phone : "", u ? u->password : req->session_token};
-	inv_request_hash(fields, sizeof(fields) / sizeof(fields[0]), out);
+	invitation_request_hash(ctx, fields, sizeof(fields) / sizeof(fields[0]), out);
 }
 
 /* Replies to a finished saga step, as the first accept and a retry alike. */
-static us_err reply_to_saga(us_call *call, peer_ctx *p, const inv_row *row, inv_saga_result result,
+static us_err reply_to_saga(us_call *call, invitation_peer *p, const invitation_row *row, invitation_saga_result result,
                             Usher__V1__Membership *membership, Usher__V1__User *user,
                             bool new_user, char *decided_at, ProtobufCMessage **reply)
 {
 	switch (result) {
-	case SAGA_ACCEPTED:
+	case INVITATION_SAGA_ACCEPTED:
 		return reply_accepted(call, row, membership, user, new_user, decided_at, reply);
-	case SAGA_ALREADY_MEMBER:
+	case INVITATION_SAGA_ALREADY_MEMBER:
 		return us_call_error(call, US_EEXISTS, "you are already a member of %s", row->account_name);
-	case SAGA_REVOKED:
+	case INVITATION_SAGA_REVOKED:
 		/* tenancyd's reason is recorded for admins; the invitee reads what to do. */
 		if (row->invited_by_principal[0] != '\0') /* a service invited: no one to ask */
 			return us_call_error(call, US_EPRECONDITION,
@@ -242,9 +241,9 @@ static us_err reply_to_saga(us_call *call, peer_ctx *p, const inv_row *row, inv_
 		                     "this invitation can no longer be accepted: %s may no longer "
 		                     "grant it; ask them or another admin of %s to invite you again",
 		                     row->inviter_name, row->account_name);
-	case SAGA_RETRY:
+	case INVITATION_SAGA_RETRY:
 	default:
-		return inv_upstream_error(call, p, US_EUNAVAILABLE, "granting the membership");
+		return invitation_upstream_error(call, p, US_EUNAVAILABLE, "granting the membership");
 	}
 }
 
@@ -253,8 +252,8 @@ static us_err reply_to_saga(us_call *call, peer_ctx *p, const inv_row *row, inv_
  * resumed or its success replayed; anybody else is refused as before. Every step is keyed
  * by the invitation, so nothing is done twice; the invitation is locked meanwhile, apart
  * from the recovery loop. */
-static us_err accept_again(us_call *call, peer_ctx *p, const Usher__V1__AcceptRequest *req,
-                           const char *hash, const inv_row *row, ProtobufCMessage **reply)
+static us_err accept_again(us_call *call, invitation_peer *p, const Usher__V1__AcceptRequest *req,
+                           const char *hash, const invitation_row *row, ProtobufCMessage **reply)
 {
 	PGconn *db = us_call_db(call);
 	us_arena *a = us_call_arena(call);
@@ -262,13 +261,13 @@ static us_err accept_again(us_call *call, peer_ctx *p, const Usher__V1__AcceptRe
 	Usher__V1__User *user = NULL;
 	bool same;
 	if (new_user) {
-		same = inv_request_hash_equal(hash, row->accept_request_hash);
+		same = invitation_request_hash_equal(hash, row->accept_request_hash);
 	} else {
-		us_err rc = peer_resolve_session(p, req->session_token, &user);
+		us_err rc = invitation_peer_resolve_session(p, req->session_token, &user);
 		if (rc == US_EUNAUTHENTICATED)
 			return us_call_error(call, US_EUNAUTHENTICATED, "your session has ended; sign in again");
 		if (rc != US_OK)
-			return inv_upstream_error(call, p, rc, "checking the session");
+			return invitation_upstream_error(call, p, rc, "checking the session");
 		same = strcmp(user->id, row->accepted_user_id) == 0;
 	}
 	/* Anybody else hears what they heard before: being accepted, or already accepted. */
@@ -276,11 +275,11 @@ static us_err accept_again(us_call *call, peer_ctx *p, const Usher__V1__AcceptRe
 		return refuse_unless_open(call, row);
 
 	us_err rc = us_db_begin(db);
-	inv_row now;
+	invitation_row now;
 	if (rc == US_OK)
 		rc = us_db_set_local_timeout(db, us_call_remaining_ms(call));
 	if (rc == US_OK)
-		rc = store_get_locked(db, a, row->id, &now);
+		rc = invitation_store_get_locked(db, a, row->id, &now);
 	if (rc == US_OK && strcmp(now.state, "accepting") != 0 && strcmp(now.state, "accepted") != 0) {
 		/* Released meanwhile (no user had been created): the link works again. */
 		us_db_rollback(db);
@@ -291,22 +290,25 @@ static us_err accept_again(us_call *call, peer_ctx *p, const Usher__V1__AcceptRe
 		return rc;
 	}
 	bool accepted = strcmp(now.state, "accepted") == 0;
-	if (new_user)
+	/* A recovery loop that took this accept before leaves it to this request now. */
+	if (!accepted)
+		rc = invitation_store_touch(db, now.id);
+	if (rc == US_OK && new_user)
 		rc = create_user(call, p, req->new_user, &now, &user);
 	if (rc == US_OK && accepted) {
 		/* Replayed only while the membership it made lasts. */
 		Usher__V1__MembersAmongReply *members;
-		rc = peer_members_among(p, now.account_id, &user->id, 1, &members);
+		rc = invitation_peer_members_among(p, now.account_id, &user->id, 1, &members);
 		if (rc != US_OK)
-			rc = inv_upstream_error(call, p, rc, "looking up members");
+			rc = invitation_upstream_error(call, p, rc, "looking up members");
 		else if (members->n_user_ids == 0 || strcmp(user->id, now.accepted_user_id) != 0)
 			rc = refuse_unless_open(call, &now);
 	}
-	inv_saga_result result = SAGA_RETRY;
+	invitation_saga_result result = INVITATION_SAGA_RETRY;
 	Usher__V1__Membership *membership = NULL;
 	char *decided_at = NULL;
 	if (rc == US_OK)
-		rc = inv_saga_finish(db, p, &now, user->id, &result, &membership, &decided_at);
+		rc = invitation_saga_finish(db, p, &now, user->id, &result, &membership, &decided_at);
 	/* Committed whatever the outcome: a refused user released the claim. (A failed
 	 * statement left the transaction aborted, and COMMIT then rolls it back.) */
 	us_err end = us_db_commit(db);
@@ -314,31 +316,31 @@ static us_err accept_again(us_call *call, peer_ctx *p, const Usher__V1__AcceptRe
 		rc = end;
 	if (rc != US_OK)
 		return rc;
-	if (result == SAGA_ACCEPTED)
+	if (result == INVITATION_SAGA_ACCEPTED)
 		us_log_fields(US_LOG_INFO, "retried accept answered", "invitation_id", now.id, NULL);
 	return reply_to_saga(call, p, &now, result, membership, user, new_user,
 	                     decided_at != NULL ? decided_at : now.decided_at, reply);
 }
 
-us_err inv_accept(us_call *call, const ProtobufCMessage *request, ProtobufCMessage **reply)
+us_err invitation_accept(us_call *call, const ProtobufCMessage *request, ProtobufCMessage **reply)
 {
 	const Usher__V1__AcceptRequest *req = (const Usher__V1__AcceptRequest *)request;
 	PGconn *db = us_call_db(call);
 	validate_accept(call, req);
 	if (us_call_has_violations(call))
 		return us_call_invalid(call);
-	inv_row row;
+	invitation_row row;
 	us_err rc = load_by_token(call, req->token, &row);
 	if (rc != US_OK)
 		return rc;
-	char hash[INV_REQUEST_HASH_HEX];
-	accept_request_hash(req, hash);
+	char hash[INVITATION_REQUEST_HASH_HEX];
+	accept_request_hash(us_call_service_ctx(call), req, hash);
 
-	peer_ctx p;
-	peer_ctx_from_call(&p, call);
+	invitation_peer p;
+	invitation_peer_from_call(&p, call);
 	if (strcmp(row.state, "accepting") == 0 || strcmp(row.state, "accepted") == 0) {
 		rc = accept_again(call, &p, req, hash, &row, reply);
-		peer_ctx_clear(&p);
+		invitation_peer_clear(&p);
 		return rc;
 	}
 	rc = refuse_unless_open(call, &row);
@@ -348,18 +350,18 @@ us_err inv_accept(us_call *call, const ProtobufCMessage *request, ProtobufCMessa
 	bool claimed = false;
 	if (rc == US_OK && new_user) {
 		Usher__V1__LookupEmailsReply *users;
-		rc = peer_lookup_emails(&p, &row.email, 1, &users);
+		rc = invitation_peer_lookup_emails(&p, &row.email, 1, &users);
 		if (rc != US_OK)
-			rc = inv_upstream_error(call, &p, rc, "looking up the invitee");
+			rc = invitation_upstream_error(call, &p, rc, "looking up the invitee");
 		else if (users->n_matches > 0 && users->matches[0]->email_verified)
 			rc = us_call_error(call, US_EPRECONDITION,
 			                   "an account already exists for %s; sign in to accept", row.email);
 		if (rc == US_OK)
-			rc = store_claim(db, row.id, NULL, hash, &claimed);
+			rc = invitation_store_claim(db, row.id, NULL, hash, &claimed);
 	} else if (rc == US_OK) {
 		rc = existing_user(call, &p, req->session_token, &row, &user);
 		if (rc == US_OK)
-			rc = store_claim(db, row.id, user->id, hash, &claimed);
+			rc = invitation_store_claim(db, row.id, user->id, hash, &claimed);
 	}
 	if (rc == US_OK && !claimed) {
 		/* Another accept took it first: this same request's twin, or someone else's. */
@@ -368,7 +370,7 @@ us_err inv_accept(us_call *call, const ProtobufCMessage *request, ProtobufCMessa
 			rc = accept_again(call, &p, req, hash, &row, reply);
 		else if (rc == US_OK && (rc = refuse_unless_open(call, &row)) == US_OK)
 			rc = us_call_error(call, US_EABORTED, "this invitation changed; try again");
-		peer_ctx_clear(&p);
+		invitation_peer_clear(&p);
 		return rc;
 	}
 	if (rc == US_OK)
@@ -376,22 +378,22 @@ us_err inv_accept(us_call *call, const ProtobufCMessage *request, ProtobufCMessa
 	if (rc == US_OK && new_user)
 		rc = create_user(call, &p, req->new_user, &row, &user);
 
-	inv_saga_result result = SAGA_RETRY;
+	invitation_saga_result result = INVITATION_SAGA_RETRY;
 	Usher__V1__Membership *membership = NULL;
 	char *decided_at = NULL;
 	if (rc == US_OK)
-		rc = inv_saga_finish(db, &p, &row, user->id, &result, &membership, &decided_at);
+		rc = invitation_saga_finish(db, &p, &row, user->id, &result, &membership, &decided_at);
 	if (rc == US_OK)
 		rc = reply_to_saga(call, &p, &row, result, membership, user, new_user, decided_at, reply);
-	peer_ctx_clear(&p);
+	invitation_peer_clear(&p);
 	return rc;
 }
 
-us_err inv_decline(us_call *call, const ProtobufCMessage *request, ProtobufCMessage **reply)
+us_err invitation_decline(us_call *call, const ProtobufCMessage *request, ProtobufCMessage **reply)
 {
 	const Usher__V1__DeclineRequest *req = (const Usher__V1__DeclineRequest *)request;
 	us_arena *a = us_call_arena(call);
-	inv_row row;
+	invitation_row row;
 	us_err rc = load_by_token(call, req->token, &row);
 	/* Declining twice is declining: a retry whose answer was lost gets the same answer. */
 	bool declined = rc == US_OK && strcmp(row.state, "declined") == 0;
@@ -400,26 +402,26 @@ us_err inv_decline(us_call *call, const ProtobufCMessage *request, ProtobufCMess
 	if (rc != US_OK)
 		return rc;
 	bool done = declined;
-	if (!declined && (rc = store_decline(us_call_db(call), row.id, &done)) != US_OK)
+	if (!declined && (rc = invitation_store_decline(us_call_db(call), row.id, &done)) != US_OK)
 		return rc;
 	if (!done)
 		return refuse_after_race(call, req->token);
 	if (!declined)
 		us_log_fields(US_LOG_INFO, "invitation declined", "invitation_id", row.id, NULL);
-	inv_row now;
-	rc = store_get_by_id(us_call_db(call), a, row.id, &now);
+	invitation_row now;
+	rc = invitation_store_get_by_id(us_call_db(call), a, row.id, &now);
 	if (rc != US_OK)
 		return rc;
 	Usher__V1__DeclineReply *out = US_ARENA_NEW(a, Usher__V1__DeclineReply);
 	if (out == NULL)
 		return US_EEXHAUSTED;
 	usher__v1__decline_reply__init(out);
-	out->invitation = inv_view(a, &now);
+	out->invitation = invitation_view(a, &now);
 	*reply = &out->base;
 	return out->invitation != NULL ? US_OK : US_EEXHAUSTED;
 }
 
-us_err inv_list_my_invitations(us_call *call, const ProtobufCMessage *request,
+us_err invitation_list_my_invitations(us_call *call, const ProtobufCMessage *request,
                                ProtobufCMessage **reply)
 {
 	(void)request;
@@ -427,13 +429,13 @@ us_err inv_list_my_invitations(us_call *call, const ProtobufCMessage *request,
 	const char *actor = us_call_actor_user_id(call);
 	if (actor[0] == '\0')
 		return us_call_error(call, US_EUNAUTHENTICATED, "sign in to see your invitations");
-	peer_ctx p;
-	peer_ctx_from_call(&p, call);
+	invitation_peer p;
+	invitation_peer_from_call(&p, call);
 	Usher__V1__User *user;
-	us_err rc = peer_get_user(&p, actor, &user);
+	us_err rc = invitation_peer_get_user(&p, actor, &user);
 	if (rc != US_OK)
-		rc = inv_upstream_error(call, &p, rc, "looking up the user");
-	peer_ctx_clear(&p);
+		rc = invitation_upstream_error(call, &p, rc, "looking up the user");
+	invitation_peer_clear(&p);
 	if (rc != US_OK)
 		return rc;
 	Usher__V1__ListMyInvitationsReply *out = US_ARENA_NEW(a, Usher__V1__ListMyInvitationsReply);
@@ -444,16 +446,16 @@ us_err inv_list_my_invitations(us_call *call, const ProtobufCMessage *request,
 	/* Invitations belong to an address; only a verified one proves it is theirs. */
 	if (!user->email_verified)
 		return US_OK;
-	inv_row *rows;
+	invitation_row *rows;
 	size_t n;
-	rc = store_list_for_email(us_call_db(call), a, user->email, &rows, &n);
+	rc = invitation_store_list_for_email(us_call_db(call), a, user->email, &rows, &n);
 	if (rc != US_OK)
 		return rc;
 	out->invitations = US_ARENA_ARRAY(a, Usher__V1__Invitation *, n ? n : 1);
 	if (out->invitations == NULL)
 		return US_EEXHAUSTED;
 	for (size_t i = 0; i < n; i++) {
-		if ((out->invitations[i] = inv_view(a, &rows[i])) == NULL)
+		if ((out->invitations[i] = invitation_view(a, &rows[i])) == NULL)
 			return US_EEXHAUSTED;
 	}
 	out->n_invitations = n;

@@ -6,9 +6,9 @@
 #include "common/rpc_server.h"
 #include "usher/v1/invitation.pb-c.h"
 
-us_rpc_handler inv_preview;
-us_rpc_handler inv_accept;
-us_rpc_handler inv_decline;
-us_rpc_handler inv_list_my_invitations;
+us_rpc_handler invitation_preview;
+us_rpc_handler invitation_accept;
+us_rpc_handler invitation_decline;
+us_rpc_handler invitation_list_my_invitations;
 
 #endif

@@ -10,21 +10,21 @@
 /* May actor (or the service principal calling, when actor is "") invite with this role,
  * scope and products into the account? Sets PERMISSION_DENIED with tenancyd's reason when
  * not. */
-US_MUST_USE us_err inv_authorize_grant(us_call *call, peer_ctx *p, const char *actor,
+US_MUST_USE us_err invitation_authorize_grant(us_call *call, invitation_peer *p, const char *actor,
                                        const char *account_id, Usher__V1__Role role,
                                        const Usher__V1__Scope *scope, char **products,
                                        size_t n_products);
 
 /* The account, as the actor sees it, with expires_in_hours checked against its policy
  * (a violation when longer). */
-US_MUST_USE us_err inv_account_for_invite(us_call *call, peer_ctx *p, const char *account_id,
+US_MUST_USE us_err invitation_account_for_invite(us_call *call, invitation_peer *p, const char *account_id,
                                           uint32_t expires_in_hours, Usher__V1__Account **out);
 
 /* May actor do action (invitation.list, .revoke, .resend) on this invitation: account-wide,
  * or in one of the subaccounts it is scoped to? A service principal may when the account
  * is in its scope. Sets NOT_FOUND when not, the same reply as for an invitation that does
  * not exist. */
-US_MUST_USE us_err inv_authorize_on(us_call *call, peer_ctx *p, const char *actor,
-                                    const inv_row *row, const char *action);
+US_MUST_USE us_err invitation_authorize_on(us_call *call, invitation_peer *p, const char *actor,
+                                    const invitation_row *row, const char *action);
 
 #endif

@@ -2,33 +2,24 @@
 
 #include <string.h>
 
+#include <stdio.h>
+
+#include "access.h"
+#include "common/limits.h"
+#include "common/log.h"
+#include "common/strmap.h"
+#include "common/validate.h"
 #include "disposable.h"
 #include "links.h"
-#include "common/log.h"
 #include "peers.h"
-#include "state.h"
 #include "store.h"
-#include "common/strmap.h"
-#include "access.h"
-#include "batch.h"
 #include "upstream.h"
-#include "common/validate.h"
 
-#define MAX_EMAILS 50000
 #define MAX_GIVEN_EMAIL 320
 #define MAX_SUBACCOUNTS 100
-#define MAX_PRODUCTS 32
 #define MAX_FLAGS 16
 
-/* One address of the batch on its way to an outcome. */
-typedef struct address {
-	const char *given;
-	char *email; /* normalised */
-	Usher__V1__AddressOutcome outcome;
-	const char *reason;
-	const char *user_id;       /* when the address has a user */
-	const char *invitation_id; /* when it was invited */
-} address;
+typedef invitation_address address;
 
 static bool token_chars(const char *s, size_t max, const char *extra)
 {
@@ -66,13 +57,14 @@ static void validate(us_call *call, const Usher__V1__CreateInvitationsRequest *r
 			}
 		}
 	}
-	if (req->n_products > MAX_PRODUCTS)
-		us_call_violation(call, "products", "must list at most %d products", MAX_PRODUCTS);
-	for (size_t i = 0; i < req->n_products && i < MAX_PRODUCTS; i++) {
-		if (!token_chars(req->products[i], 40, "_.-")) {
+	if (req->n_products > US_PRODUCTS_MAX)
+		us_call_violation(call, "products", "must list at most %d products", US_PRODUCTS_MAX);
+	for (size_t i = 0; i < req->n_products && i < US_PRODUCTS_MAX; i++) {
+		if (!token_chars(req->products[i], US_PRODUCT_NAME_MAX_BYTES, "_.-")) {
 			char field[32];
 			snprintf(field, sizeof(field), "products[%zu]", i);
-			us_call_violation(call, field, "must be 1-40 of a-z, 0-9, '_', '.', '-'");
+			us_call_violation(call, field, "must be 1-%d of a-z, 0-9, '_', '.', '-'",
+			                  US_PRODUCT_NAME_MAX_BYTES);
 		}
 	}
 	if (req->n_flags > MAX_FLAGS)
@@ -86,8 +78,8 @@ static void validate(us_call *call, const Usher__V1__CreateInvitationsRequest *r
 	}
 	if (req->n_emails == 0)
 		us_call_violation(call, "emails", "must list at least one address");
-	else if (req->n_emails > MAX_EMAILS)
-		us_call_violation(call, "emails", "must list at most %d addresses", MAX_EMAILS);
+	else if (req->n_emails > US_BATCH_MAX)
+		us_call_violation(call, "emails", "must list at most %d addresses", US_BATCH_MAX);
 	if (req->expires_in_hours > 720)
 		us_call_violation(call, "expires_in_hours", "must be at most 720 (30 days)");
 }
@@ -104,21 +96,22 @@ static bool domain_allowed(const Usher__V1__Account *account, const char *email)
 	return false;
 }
 
-/* Syntax, duplicates, disposable and disallowed domains: everything decided locally. */
-static us_err classify_locally(us_arena *a, const Usher__V1__CreateInvitationsRequest *req,
-                               const Usher__V1__Account *account, address *addrs)
+us_err invitation_batch_classify(us_arena *a, char **emails, size_t n,
+                                 const Usher__V1__Account *account,
+                                 const invitation_disposable *disposable, address *addrs)
 {
-	us_strmap *seen = us_strmap_new(req->n_emails);
+	us_strmap *seen = us_strmap_new(n);
 	if (seen == NULL)
 		return US_EEXHAUSTED;
-	for (size_t i = 0; i < req->n_emails; i++) {
+	for (size_t i = 0; i < n; i++) {
 		address *ad = &addrs[i];
-		ad->given = req->emails[i];
+		*ad = (address){0};
+		ad->given = emails[i];
 		ad->outcome = USHER__V1__ADDRESS_OUTCOME__OUTCOME_CREATED;
 		size_t len = strlen(ad->given);
 		if (len > MAX_GIVEN_EMAIL) {
 			ad->outcome = USHER__V1__ADDRESS_OUTCOME__OUTCOME_INVALID;
-			ad->reason = "must be at most 254 characters";
+			ad->reason = "must be at most " US_LIMIT_TEXT(US_EMAIL_MAX) " characters";
 			continue;
 		}
 		ad->email = us_arena_alloc(a, len + 1);
@@ -138,7 +131,7 @@ static us_err classify_locally(us_arena *a, const Usher__V1__CreateInvitationsRe
 		}
 		if (added == 0)
 			ad->outcome = USHER__V1__ADDRESS_OUTCOME__OUTCOME_DUPLICATE_IN_BATCH;
-		else if (inv_disposable_domain(us_email_domain(ad->email)))
+		else if (invitation_disposable_has(disposable, us_email_domain(ad->email)))
 			ad->outcome = USHER__V1__ADDRESS_OUTCOME__OUTCOME_DISPOSABLE_DOMAIN;
 		else if (!domain_allowed(account, ad->email))
 			ad->outcome = USHER__V1__ADDRESS_OUTCOME__OUTCOME_DOMAIN_NOT_ALLOWED;
@@ -165,7 +158,7 @@ static char **still_open(us_arena *a, address *addrs, size_t n, address ***which
 }
 
 /* Users and members, each found with one call for the whole batch. */
-static us_err mark_users_and_members(us_call *call, peer_ctx *p, const char *account_id,
+static us_err mark_users_and_members(us_call *call, invitation_peer *p, const char *account_id,
                                      address *addrs, size_t n)
 {
 	us_arena *a = us_call_arena(call);
@@ -177,9 +170,9 @@ static us_err mark_users_and_members(us_call *call, peer_ctx *p, const char *acc
 	if (count == 0)
 		return US_OK;
 	Usher__V1__LookupEmailsReply *users;
-	us_err rc = peer_lookup_emails(p, emails, count, &users);
+	us_err rc = invitation_peer_lookup_emails(p, emails, count, &users);
 	if (rc != US_OK)
-		return inv_upstream_error(call, p, rc, "looking up users");
+		return invitation_upstream_error(call, p, rc, "looking up users");
 
 	us_strmap *user_of = us_strmap_new(users->n_matches);
 	char **user_ids = US_ARENA_ARRAY(a, char *, users->n_matches ? users->n_matches : 1);
@@ -206,9 +199,9 @@ static us_err mark_users_and_members(us_call *call, peer_ctx *p, const char *acc
 		return US_OK;
 
 	Usher__V1__MembersAmongReply *members;
-	rc = peer_members_among(p, account_id, user_ids, n_users, &members);
+	rc = invitation_peer_members_among(p, account_id, user_ids, n_users, &members);
 	if (rc != US_OK)
-		return inv_upstream_error(call, p, rc, "looking up members");
+		return invitation_upstream_error(call, p, rc, "looking up members");
 	us_strmap *member = us_strmap_new(members->n_user_ids);
 	if (member == NULL)
 		return US_EEXHAUSTED;
@@ -231,7 +224,7 @@ static us_err mark_pending(us_call *call, const char *account_id, address *addrs
 	bool *open = US_ARENA_ARRAY(a, bool, count ? count : 1);
 	if (emails == NULL || open == NULL)
 		return US_EEXHAUSTED;
-	us_err rc = store_open_emails(us_call_db(call), a, account_id, emails, count, open);
+	us_err rc = invitation_store_open_emails(us_call_db(call), a, account_id, emails, count, open);
 	if (rc != US_OK)
 		return rc;
 	for (size_t i = 0; i < count; i++) {
@@ -246,19 +239,19 @@ static us_err mark_pending(us_call *call, const char *account_id, address *addrs
 #define WRITE_CHUNK 5000
 
 /* Links and rows for one chunk, written with two statements. */
-static us_err write_chunk(us_call *call, const inv_batch *batch, const char *batch_id,
+static us_err write_chunk(us_call *call, const invitation_batch *batch, const char *batch_id,
                           address **which, size_t n)
 {
 	us_arena *scratch = us_arena_new();
-	inv_new *rows = scratch ? US_ARENA_ARRAY(scratch, inv_new, n) : NULL;
+	invitation_new *rows = scratch ? US_ARENA_ARRAY(scratch, invitation_new, n) : NULL;
 	if (rows == NULL) {
 		us_arena_free(scratch);
 		return US_EEXHAUSTED;
 	}
 	us_err rc = US_OK;
 	for (size_t i = 0; i < n && rc == US_OK; i++) {
-		inv_link link;
-		rc = inv_link_new(scratch, &link);
+		invitation_link_secret link;
+		rc = invitation_link_new(us_call_service_ctx(call), scratch, &link);
 		rows[i].email = which[i]->email;
 		rows[i].token_hash_hex = us_arena_strdup(scratch, link.hash_hex);
 		rows[i].sealed_token = link.sealed;
@@ -267,7 +260,7 @@ static us_err write_chunk(us_call *call, const inv_batch *batch, const char *bat
 			rc = US_EEXHAUSTED;
 	}
 	if (rc == US_OK)
-		rc = store_batch_add(us_call_db(call), scratch, us_call_arena(call), batch_id, batch,
+		rc = invitation_store_batch_add(us_call_db(call), scratch, us_call_arena(call), batch_id, batch,
 		                     rows, n);
 	/* An address invited by a concurrent batch since we looked gets no id. */
 	for (size_t i = 0; rc == US_OK && i < n; i++) {
@@ -280,7 +273,7 @@ static us_err write_chunk(us_call *call, const inv_batch *batch, const char *bat
 }
 
 /* Writes the batch: a link per address still headed for "created". */
-static us_err write_batch(us_call *call, const inv_batch *batch, address *addrs, size_t n,
+static us_err write_batch(us_call *call, const invitation_batch *batch, address *addrs, size_t n,
                           char **batch_id)
 {
 	us_arena *a = us_call_arena(call);
@@ -289,17 +282,17 @@ static us_err write_batch(us_call *call, const inv_batch *batch, address *addrs,
 	char **emails = still_open(a, addrs, n, &which, &count);
 	if (emails == NULL)
 		return US_EEXHAUSTED;
-	us_err rc = store_batch_begin(us_call_db(call), a, batch, emails, count, batch_id);
+	us_err rc = invitation_store_batch_begin(us_call_db(call), a, batch, emails, count, batch_id);
 	for (size_t start = 0; rc == US_OK && start < count; start += WRITE_CHUNK)
 		rc = write_chunk(call, batch, *batch_id, which + start,
 		                 count - start < WRITE_CHUNK ? count - start : WRITE_CHUNK);
 	if (rc == US_OK)
-		rc = store_notify_outbox(us_call_db(call));
+		rc = invitation_store_notify_outbox(us_call_db(call));
 	return rc;
 }
 
-static us_err build_reply(us_arena *a, address *addrs, size_t n, const char *batch_id,
-                          Usher__V1__CreateInvitationsReply **out)
+us_err invitation_batch_reply(us_arena *a, const address *addrs, size_t n, const char *batch_id,
+                              Usher__V1__CreateInvitationsReply **out)
 {
 	Usher__V1__CreateInvitationsReply *r = US_ARENA_NEW(a, Usher__V1__CreateInvitationsReply);
 	Usher__V1__AddressResult *results = US_ARENA_ARRAY(a, Usher__V1__AddressResult, n);
@@ -311,7 +304,7 @@ static us_err build_reply(us_arena *a, address *addrs, size_t n, const char *bat
 	r->results = ptrs;
 	r->n_results = n;
 	for (size_t i = 0; i < n; i++) {
-		address *ad = &addrs[i];
+		const address *ad = &addrs[i];
 		Usher__V1__AddressResult *res = &results[i];
 		usher__v1__address_result__init(res);
 		res->index = (uint32_t)i;
@@ -338,7 +331,7 @@ static us_err build_reply(us_arena *a, address *addrs, size_t n, const char *bat
 	return US_OK;
 }
 
-us_err inv_create_invitations(us_call *call, const ProtobufCMessage *request,
+us_err invitation_create_invitations(us_call *call, const ProtobufCMessage *request,
                               ProtobufCMessage **reply)
 {
 	const Usher__V1__CreateInvitationsRequest *req =
@@ -353,22 +346,24 @@ us_err inv_create_invitations(us_call *call, const ProtobufCMessage *request,
 	if (us_call_has_violations(call))
 		return us_call_invalid(call);
 
-	peer_ctx p;
-	peer_ctx_from_call(&p, call);
-	us_err rc = inv_authorize_grant(call, &p, actor, req->account_id, req->role, req->scope,
+	invitation_peer p;
+	invitation_peer_from_call(&p, call);
+	us_err rc = invitation_authorize_grant(call, &p, actor, req->account_id, req->role, req->scope,
 	                                req->products, req->n_products);
 	Usher__V1__Account *account = NULL;
 	if (rc == US_OK)
-		rc = inv_account_for_invite(call, &p, req->account_id, req->expires_in_hours, &account);
+		rc = invitation_account_for_invite(call, &p, req->account_id, req->expires_in_hours, &account);
 	Usher__V1__User *inviter = NULL;
-	if (rc == US_OK && principal == NULL && (rc = peer_get_user(&p, actor, &inviter)) != US_OK)
-		rc = inv_upstream_error(call, &p, rc, "looking up the inviter");
+	if (rc == US_OK && principal == NULL && (rc = invitation_peer_get_user(&p, actor, &inviter)) != US_OK)
+		rc = invitation_upstream_error(call, &p, rc, "looking up the inviter");
 
 	address *addrs = rc == US_OK ? US_ARENA_ARRAY(a, address, req->n_emails) : NULL;
 	if (rc == US_OK && addrs == NULL)
 		rc = US_EEXHAUSTED;
 	if (rc == US_OK)
-		rc = classify_locally(a, req, account, addrs);
+		rc = invitation_batch_classify(a, req->emails, req->n_emails, account,
+		                               ((const invitation_ctx *)us_call_service_ctx(call))->disposable,
+		                               addrs);
 	if (rc == US_OK)
 		rc = mark_users_and_members(call, &p, req->account_id, addrs, req->n_emails);
 	if (rc == US_OK)
@@ -376,7 +371,7 @@ us_err inv_create_invitations(us_call *call, const ProtobufCMessage *request,
 
 	char *batch_id = NULL;
 	if (rc == US_OK && !req->dry_run) {
-		inv_batch batch = {
+		invitation_batch batch = {
 			.account_id = req->account_id,
 			.account_name = account->name,
 			.invited_by = principal == NULL ? actor : NULL,
@@ -398,8 +393,8 @@ us_err inv_create_invitations(us_call *call, const ProtobufCMessage *request,
 	}
 	Usher__V1__CreateInvitationsReply *out = NULL;
 	if (rc == US_OK)
-		rc = build_reply(a, addrs, req->n_emails, batch_id, &out);
-	peer_ctx_clear(&p);
+		rc = invitation_batch_reply(a, addrs, req->n_emails, batch_id, &out);
+	invitation_peer_clear(&p);
 	if (rc != US_OK)
 		return rc;
 	us_log_fields(US_LOG_INFO, req->dry_run ? "invitations checked (dry run)" : "invitations created",

@@ -1,55 +1,58 @@
 #include "disposable.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/strmap.h"
 
-extern const char disposable_domains[];
-extern const size_t disposable_domains_len;
+struct invitation_disposable {
+	char *text;    /* a writable copy of the list; the set's keys point into it */
+	us_strmap *set;
+};
 
-static char *text;     /* a writable copy of the list; the map's keys point into it */
-static us_strmap *set;
-
-us_err inv_disposable_load(char *err, size_t err_size)
+us_err invitation_disposable_load(const char *list, size_t len, invitation_disposable **out)
 {
-	text = malloc(disposable_domains_len + 1);
-	set = us_strmap_new(16384);
-	if (text == NULL || set == NULL) {
-		inv_disposable_free();
-		snprintf(err, err_size, "out of memory loading the disposable-domain list");
+	invitation_disposable *d = calloc(1, sizeof(*d));
+	*out = NULL;
+	if (d == NULL)
+		return US_EEXHAUSTED;
+	d->text = malloc(len + 1);
+	d->set = us_strmap_new(16384);
+	if (d->text == NULL || d->set == NULL) {
+		invitation_disposable_free(d);
 		return US_EEXHAUSTED;
 	}
-	memcpy(text, disposable_domains, disposable_domains_len + 1);
-	for (char *line = text; line != NULL && *line;) {
+	memcpy(d->text, list, len);
+	d->text[len] = '\0';
+	for (char *line = d->text; line != NULL && *line;) {
 		char *next = strchr(line, '\n');
 		if (next != NULL)
 			*next++ = '\0';
-		if (line[0] != '#' && line[0] != '\0' && us_strmap_put(set, line, NULL) < 0) {
-			inv_disposable_free();
-			snprintf(err, err_size, "out of memory loading the disposable-domain list");
+		if (line[0] != '#' && line[0] != '\0' && us_strmap_put(d->set, line, NULL) < 0) {
+			invitation_disposable_free(d);
 			return US_EEXHAUSTED;
 		}
 		line = next;
 	}
+	*out = d;
 	return US_OK;
 }
 
-void inv_disposable_free(void)
+void invitation_disposable_free(invitation_disposable *d)
 {
-	us_strmap_free(set);
-	free(text);
-	set = NULL;
-	text = NULL;
+	if (d == NULL)
+		return;
+	us_strmap_free(d->set);
+	free(d->text);
+	free(d);
 }
 
-bool inv_disposable_domain(const char *domain)
+bool invitation_disposable_has(const invitation_disposable *d, const char *domain)
 {
-	for (const char *d = domain; d != NULL; d = strchr(d, '.')) {
-		if (*d == '.')
-			d++;
-		if (us_strmap_get(set, d, NULL))
+	for (const char *p = domain; p != NULL; p = strchr(p, '.')) {
+		if (*p == '.')
+			p++;
+		if (us_strmap_get(d->set, p, NULL))
 			return true;
 	}
 	return false;

@@ -1,4 +1,4 @@
-/* The shipped list of disposable-mail domains (data/disposable_domains.txt, CC0). */
+/* The list of disposable-mail domains (the shipped data/disposable_domains.txt, CC0). */
 #ifndef INVITATION_DISPOSABLE_H
 #define INVITATION_DISPOSABLE_H
 
@@ -6,11 +6,15 @@
 #include <stddef.h>
 
 #include "common/err.h"
+#include "context.h"
 
-US_MUST_USE us_err inv_disposable_load(char *err, size_t err_size);
-void inv_disposable_free(void);
+/* A set of the domains in list (len bytes: one a line; "#" starts a comment line);
+ * *out is owned (invitation_disposable_free() it). */
+US_MUST_USE us_err invitation_disposable_load(const char *list, size_t len,
+                                              invitation_disposable **out);
+void invitation_disposable_free(invitation_disposable *d); /* takes NULL */
 
-/* True when domain, or a domain it is a subdomain of, is on the list. */
-bool inv_disposable_domain(const char *domain);
+/* True when domain, or a domain it is a subdomain of, is in d. */
+bool invitation_disposable_has(const invitation_disposable *d, const char *domain);
 
 #endif

@@ -20,15 +20,17 @@
 
 #include "common/arena.h"
 #include "common/rpc_server.h"
+#include "context.h"
 
-us_rpc_handler inv_accept_link;
-us_rpc_handler inv_preview_link_join;
-us_rpc_handler inv_confirm_link_join;
+us_rpc_handler invitation_accept_link;
+us_rpc_handler invitation_preview_link_join;
+us_rpc_handler invitation_confirm_link_join;
 
 /* For the recovery loop, on its own connection: ends one join whose confirmation lapsed,
  * or takes over one whose steps nobody attends to (its session gone, let go after a
  * failure, or at it for ACCEPT_STALE_S) and takes its remaining steps. *found is false
  * when there was none. */
-US_MUST_USE us_err inv_join_recover_one(PGconn *db, us_arena *a, bool *found);
+US_MUST_USE us_err invitation_join_recover_one(const invitation_ctx *ctx, PGconn *db,
+                                               us_arena *a, bool *found);
 
 #endif

@@ -4,15 +4,15 @@
 
 #include <sodium.h>
 
-#include "state.h"
+#include "context.h"
 
 #define SEALED_BYTES (crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + US_TOKEN_TEXT_LEN)
 
-us_err inv_link_new(us_arena *a, inv_link *out)
+us_err invitation_link_new(const invitation_ctx *ctx, us_arena *a, invitation_link_secret *out)
 {
 	us_token_new(out->token);
 	uint8_t hash[US_TOKEN_HASH_BYTES];
-	us_err rc = us_token_hash(out->token, inv.token_key, hash);
+	us_err rc = us_token_hash(out->token, ctx->token_key, hash);
 	if (rc != US_OK)
 		return rc;
 	sodium_bin2hex(out->hash_hex, sizeof(out->hash_hex), hash, sizeof(hash));
@@ -20,7 +20,7 @@ us_err inv_link_new(us_arena *a, inv_link *out)
 	uint8_t box[SEALED_BYTES];
 	randombytes_buf(box, crypto_secretbox_NONCEBYTES);
 	crypto_secretbox_easy(box + crypto_secretbox_NONCEBYTES, (const uint8_t *)out->token,
-	                      US_TOKEN_TEXT_LEN, box, inv.seal_key);
+	                      US_TOKEN_TEXT_LEN, box, ctx->seal_key);
 	size_t text_len = sodium_base64_ENCODED_LEN(SEALED_BYTES, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 	out->sealed = us_arena_alloc(a, text_len);
 	if (out->sealed == NULL)
@@ -30,12 +30,12 @@ us_err inv_link_new(us_arena *a, inv_link *out)
 	return US_OK;
 }
 
-us_err inv_link_hash(const char *token, uint8_t hash[US_TOKEN_HASH_BYTES])
+us_err invitation_link_hash(const invitation_ctx *ctx, const char *token, uint8_t hash[US_TOKEN_HASH_BYTES])
 {
-	return us_token_hash(token, inv.token_key, hash);
+	return us_token_hash(token, ctx->token_key, hash);
 }
 
-char *inv_link_unseal(us_arena *a, const char *sealed)
+char *invitation_link_unseal(const invitation_ctx *ctx, us_arena *a, const char *sealed)
 {
 	uint8_t box[SEALED_BYTES];
 	size_t len = 0;
@@ -47,33 +47,33 @@ char *inv_link_unseal(us_arena *a, const char *sealed)
 	if (token == NULL ||
 	    crypto_secretbox_open_easy((uint8_t *)token, box + crypto_secretbox_NONCEBYTES,
 	                               SEALED_BYTES - crypto_secretbox_NONCEBYTES, box,
-	                               inv.seal_key) != 0)
+	                               ctx->seal_key) != 0)
 		return NULL;
 	token[US_TOKEN_TEXT_LEN] = '\0';
 	return token;
 }
 
-char *inv_link_url(us_arena *a, const char *kind, const char *token)
+char *invitation_link_url(const invitation_ctx *ctx, us_arena *a, const char *kind, const char *token)
 {
-	const char *base = inv.cfg.public_base_url;
+	const char *base = ctx->settings.public_base_url;
 	size_t len = strlen(base);
 	/* Tolerate a trailing slash in the setting. */
 	return us_arena_printf(a, "%.*s/%s/%s", (int)(len > 0 && base[len - 1] == '/' ? len - 1 : len),
 	                       base, kind, token);
 }
 
-void inv_request_hash(const char *const *fields, size_t n, char out[INV_REQUEST_HASH_HEX])
+void invitation_request_hash(const invitation_ctx *ctx, const char *const *fields, size_t n, char out[INVITATION_REQUEST_HASH_HEX])
 {
 	crypto_generichash_state st;
 	uint8_t hash[32];
-	crypto_generichash_init(&st, inv.request_key, sizeof(inv.request_key), sizeof(hash));
+	crypto_generichash_init(&st, ctx->request_key, sizeof(ctx->request_key), sizeof(hash));
 	for (size_t i = 0; i < n; i++)
 		crypto_generichash_update(&st, (const uint8_t *)fields[i], strlen(fields[i]) + 1);
 	crypto_generichash_final(&st, hash, sizeof(hash));
-	sodium_bin2hex(out, INV_REQUEST_HASH_HEX, hash, sizeof(hash));
+	sodium_bin2hex(out, INVITATION_REQUEST_HASH_HEX, hash, sizeof(hash));
 }
 
-bool inv_request_hash_equal(const char *a, const char *b)
+bool invitation_request_hash_equal(const char *a, const char *b)
 {
 	size_t len = strlen(a);
 	return len > 0 && len == strlen(b) && sodium_memcmp(a, b, len) == 0;

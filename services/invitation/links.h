@@ -11,35 +11,43 @@
 #include "common/arena.h"
 #include "common/err.h"
 #include "common/token.h"
+#include "context.h"
 
-typedef struct inv_link {
+typedef struct invitation_link_secret {
 	char token[US_TOKEN_TEXT_LEN + 1];
 	char hash_hex[2 * US_TOKEN_HASH_BYTES + 1];
 	char *sealed; /* in the arena */
-} inv_link;
+} invitation_link_secret;
 
 /* A new link. */
-US_MUST_USE us_err inv_link_new(us_arena *a, inv_link *out);
+US_MUST_USE us_err invitation_link_new(const invitation_ctx *ctx, us_arena *a,
+                                       invitation_link_secret *out);
 
 /* The stored hash of a token from a request; INVALID_ARGUMENT for a malformed token. */
-US_MUST_USE us_err inv_link_hash(const char *token, uint8_t hash[US_TOKEN_HASH_BYTES]);
+US_MUST_USE us_err invitation_link_hash(const invitation_ctx *ctx, const char *token,
+                                        uint8_t hash[US_TOKEN_HASH_BYTES]);
 
 /* The token back from its sealed copy, in the arena; NULL when it does not open. */
-char *inv_link_unseal(us_arena *a, const char *sealed);
+char *invitation_link_unseal(const invitation_ctx *ctx, us_arena *a, const char *sealed);
 
-#define INV_REQUEST_HASH_HEX (2 * 32 + 1)
+/* The longest link token a request may carry: a longer one is refused without a lookup. */
+#define INVITATION_TOKEN_MAX 100
+
+#define INVITATION_REQUEST_HASH_HEX (2 * 32 + 1)
 
 /* What a claim keeps to know a request when it comes again (a retry whose answer was
  * lost): a hash of the request's fields, keyed with a key not in the database (a request
  * may carry a password), as hex into out. The fields are kept apart, so "a" + "bc" and
  * "ab" + "c" differ. */
-void inv_request_hash(const char *const *fields, size_t n, char out[INV_REQUEST_HASH_HEX]);
+void invitation_request_hash(const invitation_ctx *ctx, const char *const *fields, size_t n,
+                             char out[INVITATION_REQUEST_HASH_HEX]);
 
 /* Whether two such hashes are the same (in constant time; "" matches nothing). */
-bool inv_request_hash_equal(const char *a, const char *b);
+bool invitation_request_hash_equal(const char *a, const char *b);
 
 /* PUBLIC_BASE_URL/<kind>/<token> in the arena: kind "i" for an invitation, "l" for a
  * permanent link. */
-char *inv_link_url(us_arena *a, const char *kind, const char *token);
+char *invitation_link_url(const invitation_ctx *ctx, us_arena *a, const char *kind,
+                          const char *token);
 
 #endif

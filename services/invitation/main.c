@@ -5,20 +5,24 @@
 #include <sodium.h>
 
 #include "common/daemon.h"
+#include "common/limits.h"
+#include "common/principal_lookup.h"
+#include "context.h"
 #include "disposable.h"
 #include "outbox.h"
 #include "permalink.h"
-#include "common/principal_lookup.h"
 #include "recovery.h"
 #include "server.h"
-#include "state.h"
+#include "usher/v1/invitation.pb-c.h"
 
 extern const us_migration invitation_migrations[];
+extern const char disposable_domains[];
+extern const size_t disposable_domains_len;
 
-inv_state inv;
+/* The daemon's state: only main.c names it; everything else is handed a pointer. */
 
 #define SETTING(name, type, field, flags, fallback, min, max, check, help)                      \
-	{name, type, offsetof(inv_settings, field), flags, fallback, min, max, check, help}
+	{name, type, offsetof(invitation_settings, field), flags, fallback, min, max, check, help}
 
 static const us_config_var invitation_vars[] = {
 	SETTING("IDENTITY_RPC_URL", US_CONFIG_STRING, identity_url, US_CONFIG_REQUIRED, NULL, 1, 0,
@@ -39,7 +43,7 @@ static const us_config_var invitation_vars[] = {
 	        "daemon running it still lives (one that died is taken over at once)"),
 	SETTING("RECOVERY_INTERVAL_MS", US_CONFIG_INT, recovery_interval_ms, 0, "5000", 50, 600000,
 	        NULL, "how often the recovery loop looks for interrupted accepts"),
-	SETTING("OUTBOX_BATCH", US_CONFIG_INT, outbox_batch, 0, "2000", 1, 50000, NULL,
+	SETTING("OUTBOX_BATCH", US_CONFIG_INT, outbox_batch, 0, "2000", 1, US_BATCH_MAX, NULL,
 	        "emails handed to usher-notificationd per call"),
 	SETTING("OUTBOX_RELAYS", US_CONFIG_INT, outbox_relays, 0, "2", 1, 16, NULL,
 	        "threads handing the outbox to usher-notificationd at once"),
@@ -57,47 +61,53 @@ static us_err open_peer(const char *url, us_rpc_client **out, char *err, size_t 
 	return us_rpc_client_open(&opts, out, err, err_size);
 }
 
-static void stop(void *ctx)
+static void stop(void *arg)
 {
-	(void)ctx;
-	inv_recovery_stop();
-	inv_outbox_stop();
-	us_rpc_client_close(inv.identity);
-	us_rpc_client_close(inv.tenancy);
-	us_rpc_client_close(inv.notification);
-	inv_disposable_free();
-	sodium_memzero(inv.token_key, sizeof(inv.token_key));
-	sodium_memzero(inv.seal_key, sizeof(inv.seal_key));
-	sodium_memzero(inv.request_key, sizeof(inv.request_key));
+	invitation_ctx *ctx = arg;
+	invitation_recovery_stop(ctx);
+	invitation_outbox_stop(ctx->outbox);
+	ctx->outbox = NULL;
+	us_rpc_client_close(ctx->identity);
+	us_rpc_client_close(ctx->tenancy);
+	us_rpc_client_close(ctx->notification);
+	ctx->identity = ctx->tenancy = ctx->notification = NULL;
+	invitation_disposable_free(ctx->disposable);
+	ctx->disposable = NULL;
+	sodium_memzero(ctx->token_key, sizeof(ctx->token_key));
+	sodium_memzero(ctx->seal_key, sizeof(ctx->seal_key));
+	sodium_memzero(ctx->request_key, sizeof(ctx->request_key));
 }
 
-static us_err start(void *ctx, const us_daemon_config *cfg, char *err, size_t err_size)
+static us_err start(void *arg, const us_daemon_config *cfg, char *err, size_t err_size)
 {
-	(void)ctx;
-	inv.database_url = cfg->database_url;
+	invitation_ctx *ctx = arg;
+	ctx->database_url = cfg->database_url;
 	uint8_t master[US_TOKEN_KEY_BYTES];
-	if (us_token_key_from_hex(inv.cfg.token_key_hex, master) != 0) {
+	if (us_token_key_from_hex(ctx->settings.token_key_hex, master) != 0) {
 		snprintf(err, err_size, "INVITATION_TOKEN_KEY: must be 64 hex digits");
 		return US_EINVAL;
 	}
 	/* Three keys from one secret: one hashes tokens, one seals them in the outbox, one
 	 * hashes the accept and join requests a retry is recognised by. */
-	crypto_kdf_derive_from_key(inv.token_key, sizeof(inv.token_key), 1, "ushtoken", master);
-	crypto_kdf_derive_from_key(inv.seal_key, sizeof(inv.seal_key), 2, "ushseal_", master);
-	crypto_kdf_derive_from_key(inv.request_key, sizeof(inv.request_key), 3, "ushreqh_", master);
+	crypto_kdf_derive_from_key(ctx->token_key, sizeof(ctx->token_key), 1, "ushtoken", master);
+	crypto_kdf_derive_from_key(ctx->seal_key, sizeof(ctx->seal_key), 2, "ushseal_", master);
+	crypto_kdf_derive_from_key(ctx->request_key, sizeof(ctx->request_key), 3, "ushreqh_", master);
 	sodium_memzero(master, sizeof(master));
 
-	us_err rc = inv_disposable_load(err, err_size);
+	us_err rc = invitation_disposable_load(disposable_domains, disposable_domains_len,
+	                                       &ctx->disposable);
+	if (rc != US_OK)
+		snprintf(err, err_size, "out of memory loading the disposable-domain list");
 	if (rc == US_OK)
-		rc = open_peer(inv.cfg.identity_url, &inv.identity, err, err_size);
+		rc = open_peer(ctx->settings.identity_url, &ctx->identity, err, err_size);
 	if (rc == US_OK)
-		rc = open_peer(inv.cfg.tenancy_url, &inv.tenancy, err, err_size);
+		rc = open_peer(ctx->settings.tenancy_url, &ctx->tenancy, err, err_size);
 	if (rc == US_OK)
-		rc = open_peer(inv.cfg.notification_url, &inv.notification, err, err_size);
+		rc = open_peer(ctx->settings.notification_url, &ctx->notification, err, err_size);
 	if (rc == US_OK)
-		rc = inv_outbox_start(err, err_size);
+		rc = invitation_outbox_start(ctx, &ctx->outbox, err, err_size);
 	if (rc == US_OK)
-		rc = inv_recovery_start(err, err_size);
+		rc = invitation_recovery_start(ctx, err, err_size);
 	if (rc != US_OK)
 		stop(ctx);
 	return rc;
@@ -105,20 +115,26 @@ static us_err start(void *ctx, const us_daemon_config *cfg, char *err, size_t er
 
 int main(int argc, char **argv)
 {
+	invitation_ctx context = {0};
+	const us_rpc_service services[] = {
+		{&usher__v1__invitation_service__descriptor, invitation_methods, invitation_n_methods,
+		 &context},
+	};
 	const us_daemon_spec spec = {
 		.name = "usher-invitationd",
 		.summary = "invitations, permanent links and the accept saga",
 		.schema = "invitation",
 		.migrations = invitation_migrations,
-		.services = invitation_services,
-		.n_services = invitation_n_services,
+		.services = services,
+		.n_services = sizeof(services) / sizeof(services[0]),
 		.config = invitation_vars,
 		.n_config = sizeof(invitation_vars) / sizeof(invitation_vars[0]),
-		.config_struct = &inv.cfg,
+		.config_struct = &context.settings,
 		.principal_lookup = us_principal_lookup_remote,
-		.principal_lookup_ctx = &inv.identity,
-		.reply_secrets = inv_reply_secrets,
-		.n_reply_secrets = inv_n_reply_secrets,
+		.principal_lookup_ctx = &context.identity,
+		.reply_secrets = invitation_reply_secrets,
+		.n_reply_secrets = invitation_n_reply_secrets,
+		.ctx = &context,
 		.start = start,
 		.stop = stop,
 	};

@@ -5,9 +5,9 @@
 #include "common/rpc_server.h"
 #include "usher/v1/invitation.pb-c.h"
 
-us_rpc_handler inv_list_invitations;
-us_rpc_handler inv_get_invitation;
-us_rpc_handler inv_reinvite;
-us_rpc_handler inv_revoke;
+us_rpc_handler invitation_list_invitations;
+us_rpc_handler invitation_get_invitation;
+us_rpc_handler invitation_reinvite;
+us_rpc_handler invitation_revoke;
 
 #endif

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -14,7 +15,6 @@
 #include "links.h"
 #include "common/log.h"
 #include "peers.h"
-#include "state.h"
 #include "store.h"
 #include "view.h"
 
@@ -26,14 +26,18 @@
 /* Each relay thread takes its own chunks (SKIP LOCKED keeps them apart), so a big batch
  * is handed over on several connections at once. */
 typedef struct relay {
+	const invitation_ctx *ctx;
+	const invitation_outbox *outbox;
 	pthread_t thread;
 	bool started;
 	PGconn *db;
 } relay;
 
-static relay relays[RELAYS_MAX];
-static int n_relays;
-static int wake_pipe[2] = {-1, -1};
+struct invitation_outbox {
+	relay relays[RELAYS_MAX];
+	int n_relays;
+	int wake_pipe[2]; /* a byte written wakes every relay to stop */
+};
 
 static Usher__V1__TemplateVariable *variable(us_arena *a, const char *name, const char *value)
 {
@@ -48,9 +52,10 @@ static Usher__V1__TemplateVariable *variable(us_arena *a, const char *name, cons
 
 /* The email an outbox row stands for, or NULL when it is no longer worth sending (an
  * invitation resent or closed since). */
-static Usher__V1__Email *email_for(us_arena *a, const inv_outbox_row *r, bool *failed)
+static Usher__V1__Email *email_for(const invitation_ctx *ctx, us_arena *a,
+                                   const invitation_outbox_row *r, bool *failed)
 {
-	const inv_row *inv_r = &r->inv;
+	const invitation_row *row = &r->inv;
 	Usher__V1__Email *e = US_ARENA_NEW(a, Usher__V1__Email);
 	Usher__V1__TemplateVariable **vars = US_ARENA_ARRAY(a, Usher__V1__TemplateVariable *, 5);
 	if (e == NULL || vars == NULL) {
@@ -58,36 +63,36 @@ static Usher__V1__Email *email_for(us_arena *a, const inv_outbox_row *r, bool *f
 		return NULL;
 	}
 	usher__v1__email__init(e);
-	e->reference = us_arena_printf(a, "invitation:%s", inv_r->id);
+	e->reference = us_arena_printf(a, "invitation:%s", row->id);
 	e->variables = vars;
-	const char *role = inv_role_name(inv_r->role);
+	const char *role = invitation_view_role_name(row->role);
 	if (strcmp(r->kind, "invite") == 0) {
-		if (r->send_number != inv_r->send_count || strcmp(inv_r->state, "pending") != 0)
+		if (r->send_number != row->send_count || strcmp(row->state, "pending") != 0)
 			return NULL;
-		char *token = inv_link_unseal(a, r->sealed_token);
+		char *token = invitation_link_unseal(ctx, a, r->sealed_token);
 		if (token == NULL) {
 			us_log_fields(US_LOG_ERROR, "outbox token does not open; was the key changed?",
-			              "invitation_id", inv_r->id, NULL);
+			              "invitation_id", row->id, NULL);
 			return NULL;
 		}
-		e->idempotency_key = us_arena_printf(a, "invite:%s:%d", inv_r->id, r->send_number);
-		e->template_ = inv_r->existing_user ? "invitation_existing_user" : "invitation_new_user";
-		e->recipient = inv_r->email;
-		vars[0] = variable(a, "account_name", inv_r->account_name);
-		vars[1] = variable(a, "inviter_name", inv_r->inviter_name);
+		e->idempotency_key = us_arena_printf(a, "invite:%s:%d", row->id, r->send_number);
+		e->template_ = row->existing_user ? "invitation_existing_user" : "invitation_new_user";
+		e->recipient = row->email;
+		vars[0] = variable(a, "account_name", row->account_name);
+		vars[1] = variable(a, "inviter_name", row->inviter_name);
 		vars[2] = variable(a, "role", role);
-		vars[3] = variable(a, "link", inv_link_url(a, "i", token));
-		vars[4] = variable(a, "expires_at", inv_r->expires_text);
+		vars[3] = variable(a, "link", invitation_link_url(ctx, a, "i", token));
+		vars[4] = variable(a, "expires_at", row->expires_text);
 		e->n_variables = 5;
-	} else if (inv_r->inviter_email[0] == '\0') {
+	} else if (row->inviter_email[0] == '\0') {
 		return NULL; /* a service principal invited: nobody to tell */
 	} else {
 		bool accepted = strcmp(r->kind, "accepted") == 0;
-		e->idempotency_key = us_arena_printf(a, "%s:%s", r->kind, inv_r->id);
+		e->idempotency_key = us_arena_printf(a, "%s:%s", r->kind, row->id);
 		e->template_ = accepted ? "invitation_accepted" : "invitation_declined";
-		e->recipient = inv_r->inviter_email;
-		vars[0] = variable(a, "account_name", inv_r->account_name);
-		vars[1] = variable(a, "invitee_email", inv_r->email);
+		e->recipient = row->inviter_email;
+		vars[0] = variable(a, "account_name", row->account_name);
+		vars[1] = variable(a, "invitee_email", row->email);
 		vars[2] = variable(a, "role", role);
 		e->n_variables = 3;
 	}
@@ -102,9 +107,10 @@ static Usher__V1__Email *email_for(us_arena *a, const inv_outbox_row *r, bool *f
 
 /* Sends the chunk. An email notificationd refuses as invalid would block the outbox for
  * ever, so it is dropped (and logged) and the rest is sent. */
-static us_err send_chunk(us_arena *a, Usher__V1__Email **emails, size_t n)
+static us_err send_chunk(const invitation_ctx *ctx, us_arena *a, Usher__V1__Email **emails,
+                         size_t n)
 {
-	peer_ctx p = {.arena = a};
+	invitation_peer p = {.ctx = ctx, .arena = a};
 	us_status_init(&p.status);
 	p.opts.timeout_ms = SEND_TIMEOUT_MS;
 	Usher__V1__SendEmailsRequest req = USHER__V1__SEND_EMAILS_REQUEST__INIT;
@@ -112,7 +118,7 @@ static us_err send_chunk(us_arena *a, Usher__V1__Email **emails, size_t n)
 	while (n > 0) {
 		req.emails = emails;
 		req.n_emails = n;
-		rc = peer_send_emails(&p, &req);
+		rc = invitation_peer_send_emails(&p, &req);
 		if (rc != US_EINVAL || p.status.n_violations == 0)
 			break;
 		size_t kept = 0;
@@ -136,33 +142,33 @@ static us_err send_chunk(us_arena *a, Usher__V1__Email **emails, size_t n)
 	if (rc != US_OK)
 		us_log_fields(US_LOG_WARN, "could not hand emails to usher-notificationd; will retry",
 		              "code", us_err_name(rc), "message", p.status.message, NULL);
-	peer_ctx_clear(&p);
+	invitation_peer_clear(&p);
 	return rc;
 }
 
 /* Hands one chunk of the outbox to usher-notificationd: the rows are taken (deleted) in a
  * transaction that commits only after notificationd has them. Returns how many rows it
  * took (0: the outbox is empty), or -1 when it must wait and retry. */
-static int relay_chunk(PGconn *db)
+static int relay_chunk(const invitation_ctx *ctx, PGconn *db)
 {
 	us_arena *a = us_arena_new();
 	if (a == NULL)
 		return -1;
-	inv_outbox_row *rows;
+	invitation_outbox_row *rows;
 	size_t n = 0;
 	int taken = -1;
 	us_err rc = us_db_ensure(db, "invitation");
 	if (rc == US_OK)
 		rc = us_db_begin(db);
 	if (rc == US_OK)
-		rc = store_outbox_take(db, a, (size_t)inv.cfg.outbox_batch, &rows, &n);
+		rc = invitation_store_outbox_take(db, a, (size_t)ctx->settings.outbox_batch, &rows, &n);
 	Usher__V1__Email **emails = rc == US_OK ? US_ARENA_ARRAY(a, Usher__V1__Email *, n ? n : 1) : NULL;
 	if (rc == US_OK && emails == NULL)
 		rc = US_EEXHAUSTED;
 	size_t n_emails = 0;
 	bool failed = false;
 	for (size_t i = 0; rc == US_OK && i < n; i++) {
-		Usher__V1__Email *e = email_for(a, &rows[i], &failed);
+		Usher__V1__Email *e = email_for(ctx, a, &rows[i], &failed);
 		if (e != NULL)
 			emails[n_emails++] = e;
 	}
@@ -171,7 +177,7 @@ static int relay_chunk(PGconn *db)
 	if (rc == US_OK && n > 0)
 		us_fault_point("outbox.after_take");
 	if (rc == US_OK && n_emails > 0) {
-		rc = send_chunk(a, emails, n_emails);
+		rc = send_chunk(ctx, a, emails, n_emails);
 		if (rc == US_OK)
 			us_fault_point("outbox.after_send");
 	}
@@ -188,38 +194,39 @@ static int relay_chunk(PGconn *db)
 /* Waits for a NOTIFY or the poll interval; false when asked to stop. A notice is
  * followed by a short pause (OUTBOX_COALESCE_MS), so the emails of many small changes
  * (accepts, declines) go to notificationd in one call rather than one call each. */
-static bool wait_for_work(PGconn *db, int timeout_ms)
+static bool wait_for_work(const relay *r, int timeout_ms)
 {
 	struct pollfd fds[2] = {
-		{.fd = PQsocket(db), .events = POLLIN},
-		{.fd = wake_pipe[0], .events = POLLIN},
+		{.fd = PQsocket(r->db), .events = POLLIN},
+		{.fd = r->outbox->wake_pipe[0], .events = POLLIN},
 	};
 	/* poll() skips a negative fd: a broken connection just waits out the interval. */
 	if (poll(fds, 2, timeout_ms) > 0 && (fds[1].revents & POLLIN))
 		return false;
 	if (!(fds[0].revents & POLLIN))
 		return true;
-	PQconsumeInput(db);
+	PQconsumeInput(r->db);
 	PGnotify *note;
-	while ((note = PQnotifies(db)) != NULL)
+	while ((note = PQnotifies(r->db)) != NULL)
 		PQfreemem(note);
-	return poll(&fds[1], 1, (int)inv.cfg.outbox_coalesce_ms) <= 0;
+	return poll(&fds[1], 1, (int)r->ctx->settings.outbox_coalesce_ms) <= 0;
 }
 
 static void *relay_main(void *arg)
 {
-	PGconn *db = ((relay *)arg)->db;
+	const relay *r = arg;
+	PGconn *db = r->db;
 	int listening = PQbackendPID(db); /* the session that LISTENs */
 	for (;;) {
 		int taken;
-		while ((taken = relay_chunk(db)) > 0)
+		while ((taken = relay_chunk(r->ctx, db)) > 0)
 			;
-		int pause = taken < 0 ? RETRY_PAUSE_MS : (int)inv.cfg.outbox_poll_ms;
-		if (!wait_for_work(db, pause))
+		int pause = taken < 0 ? RETRY_PAUSE_MS : (int)r->ctx->settings.outbox_poll_ms;
+		if (!wait_for_work(r, pause))
 			break;
 		/* A reconnect (here or in relay_chunk) is a new session, without the LISTEN. */
 		if (us_db_ensure(db, "invitation") == US_OK && PQbackendPID(db) != listening) {
-			if (store_listen_outbox(db) == US_OK)
+			if (invitation_store_listen_outbox(db) == US_OK)
 				listening = PQbackendPID(db);
 			else
 				us_warn("could not listen for outbox notices");
@@ -228,17 +235,28 @@ static void *relay_main(void *arg)
 	return NULL;
 }
 
-us_err inv_outbox_start(char *err, size_t err_size)
+us_err invitation_outbox_start(const invitation_ctx *ctx, invitation_outbox **out, char *err,
+                              size_t err_size)
 {
-	if (pipe(wake_pipe) != 0) {
+	invitation_outbox *o = calloc(1, sizeof(*o));
+	*out = NULL;
+	if (o == NULL) {
+		snprintf(err, err_size, "out of memory starting the outbox relays");
+		return US_EEXHAUSTED;
+	}
+	o->wake_pipe[0] = o->wake_pipe[1] = -1;
+	if (pipe(o->wake_pipe) != 0) {
 		snprintf(err, err_size, "could not create a pipe: %s", strerror(errno));
+		invitation_outbox_stop(o);
 		return US_EEXHAUSTED;
 	}
 	us_err rc = US_OK;
-	for (n_relays = 0; n_relays < inv.cfg.outbox_relays && rc == US_OK; n_relays++) {
-		relay *r = &relays[n_relays];
-		rc = us_db_connect(inv.database_url, "invitation", &r->db, err, err_size);
-		if (rc == US_OK && (rc = store_listen_outbox(r->db)) != US_OK)
+	for (o->n_relays = 0; o->n_relays < ctx->settings.outbox_relays && rc == US_OK; o->n_relays++) {
+		relay *r = &o->relays[o->n_relays];
+		r->ctx = ctx;
+		r->outbox = o;
+		rc = us_db_connect(ctx->database_url, "invitation", &r->db, err, err_size);
+		if (rc == US_OK && (rc = invitation_store_listen_outbox(r->db)) != US_OK)
 			snprintf(err, err_size, "could not listen for outbox notices");
 		if (rc == US_OK && pthread_create(&r->thread, NULL, relay_main, r) != 0) {
 			snprintf(err, err_size, "could not start an outbox thread");
@@ -246,28 +264,31 @@ us_err inv_outbox_start(char *err, size_t err_size)
 		}
 		r->started = rc == US_OK;
 	}
-	if (rc != US_OK)
-		inv_outbox_stop();
-	return rc;
+	if (rc != US_OK) {
+		invitation_outbox_stop(o);
+		return rc;
+	}
+	*out = o;
+	return US_OK;
 }
 
-void inv_outbox_stop(void)
+void invitation_outbox_stop(invitation_outbox *o)
 {
+	if (o == NULL)
+		return;
 	/* One byte on the pipe wakes every relay: none of them reads it. */
-	if (wake_pipe[1] >= 0) {
-		ssize_t w = write(wake_pipe[1], "x", 1);
+	if (o->wake_pipe[1] >= 0) {
+		ssize_t w = write(o->wake_pipe[1], "x", 1);
 		(void)w;
 	}
-	for (int i = 0; i < n_relays; i++) {
-		if (relays[i].started)
-			pthread_join(relays[i].thread, NULL);
-		PQfinish(relays[i].db);
-		relays[i] = (relay){0};
+	for (int i = 0; i < o->n_relays; i++) {
+		if (o->relays[i].started)
+			pthread_join(o->relays[i].thread, NULL);
+		PQfinish(o->relays[i].db);
 	}
-	n_relays = 0;
 	for (int i = 0; i < 2; i++) {
-		if (wake_pipe[i] >= 0)
-			close(wake_pipe[i]);
-		wake_pipe[i] = -1;
+		if (o->wake_pipe[i] >= 0)
+			close(o->wake_pipe[i]);
 	}
+	free(o);
 }

@@ -7,8 +7,12 @@
 #include <stddef.h>
 
 #include "common/err.h"
+#include "context.h"
 
-US_MUST_USE us_err inv_outbox_start(char *err, size_t err_size);
-void inv_outbox_stop(void); /* finishes the chunk in hand; safe when never started */
+/* Starts the relays of ctx's settings; *out is owned (invitation_outbox_stop() it). */
+US_MUST_USE us_err invitation_outbox_start(const invitation_ctx *ctx, invitation_outbox **out,
+                                           char *err, size_t err_size);
+/* Finishes the chunks in hand, stops the relays and frees o. Takes NULL. */
+void invitation_outbox_stop(invitation_outbox *o);
 
 #endif

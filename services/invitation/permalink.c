@@ -4,9 +4,9 @@
 #include <string.h>
 
 #include "links.h"
+#include "common/limits.h"
 #include "common/log.h"
 #include "peers.h"
-#include "state.h"
 #include "store.h"
 #include "upstream.h"
 #include "common/validate.h"
@@ -14,8 +14,6 @@
 #define MAX_DOMAINS 50
 #define MAX_EXPIRY_HOURS 8760
 #define MAX_USES 1000000
-#define LIMIT_DEFAULT 100
-#define LIMIT_MAX 500
 
 static const char *domain_check(us_arena *a, const char *domain)
 {
@@ -34,7 +32,7 @@ static void validate_scope(us_call *call, const char *account_id, const char *su
 		us_call_violation(call, "subaccount_id", "must be a UUID");
 }
 
-Usher__V1__Scope *inv_link_scope(us_arena *a, const char *subaccount_id)
+Usher__V1__Scope *invitation_permalink_scope(us_arena *a, const char *subaccount_id)
 {
 	Usher__V1__Scope *scope = US_ARENA_NEW(a, Usher__V1__Scope);
 	char **subs = US_ARENA_ARRAY(a, char *, 1);
@@ -51,33 +49,33 @@ Usher__V1__Scope *inv_link_scope(us_arena *a, const char *subaccount_id)
 /* The actor must be signed in and hold link.manage where the link applies. A link grants
  * member in its scope, so managing one is granting there too (ceiling): at organization
  * level only owners do it. Reading who joined needs link.manage alone. */
-static us_err authorize(us_call *call, peer_ctx *p, const char *account_id,
+static us_err authorize(us_call *call, invitation_peer *p, const char *account_id,
                         const char *subaccount_id, bool grants)
 {
 	const char *actor = us_call_actor_user_id(call);
 	if (actor[0] == '\0')
 		return us_call_error(call, US_EUNAUTHENTICATED, "sign in to manage invitation links");
 	bool allowed = false;
-	us_err rc = peer_check(p, actor, account_id, subaccount_id, "link.manage", &allowed);
+	us_err rc = invitation_peer_check(p, actor, account_id, subaccount_id, "link.manage", &allowed);
 	if (rc == US_OK && allowed && grants) {
-		Usher__V1__Scope *scope = inv_link_scope(p->arena, subaccount_id);
+		Usher__V1__Scope *scope = invitation_permalink_scope(p->arena, subaccount_id);
 		Usher__V1__CheckGrantReply *answer;
 		if (scope == NULL)
 			return US_EEXHAUSTED;
-		rc = peer_check_grant(p, actor, "", account_id, USHER__V1__ROLE__ROLE_MEMBER, scope,
+		rc = invitation_peer_check_grant(p, actor, "", account_id, USHER__V1__ROLE__ROLE_MEMBER, scope,
 		                      NULL, 0, &answer);
 		allowed = rc == US_OK && answer->allowed;
 		if (rc == US_EINVAL) /* a subaccount that is not the account's */
 			rc = US_OK;
 	}
 	if (rc != US_OK)
-		return inv_upstream_error(call, p, rc, "checking permissions");
+		return invitation_upstream_error(call, p, rc, "checking permissions");
 	if (!allowed)
 		return us_call_error(call, US_EDENIED, "you cannot manage this account's invitation links");
 	return US_OK;
 }
 
-Usher__V1__LinkState inv_link_state(const link_row *l)
+Usher__V1__LinkState invitation_permalink_state(const invitation_link_row *l)
 {
 	if (!l->active)
 		return USHER__V1__LINK_STATE__LINK_DELETED;
@@ -89,7 +87,8 @@ Usher__V1__LinkState inv_link_state(const link_row *l)
 }
 
 /* The link as the API shows it; the URL only while it is active. */
-static Usher__V1__InvitationLink *view(us_arena *a, const link_row *l)
+static Usher__V1__InvitationLink *view(const invitation_ctx *ctx, us_arena *a,
+                                       const invitation_link_row *l)
 {
 	Usher__V1__InvitationLink *v = US_ARENA_NEW(a, Usher__V1__InvitationLink);
 	if (v == NULL)
@@ -98,7 +97,7 @@ static Usher__V1__InvitationLink *view(us_arena *a, const link_row *l)
 	v->id = l->id;
 	v->account_id = l->account_id;
 	v->subaccount_id = l->subaccount_id;
-	v->state = inv_link_state(l);
+	v->state = invitation_permalink_state(l);
 	v->created_by = l->created_by;
 	v->created_at = l->created_at;
 	v->expires_at = l->expires_at;
@@ -108,24 +107,24 @@ static Usher__V1__InvitationLink *view(us_arena *a, const link_row *l)
 	v->n_allowed_email_domains = l->n_domains;
 	v->url = "";
 	if (l->active) {
-		char *token = inv_link_unseal(a, l->sealed_token);
-		v->url = token != NULL ? inv_link_url(a, "l", token) : NULL;
+		char *token = invitation_link_unseal(ctx, a, l->sealed_token);
+		v->url = token != NULL ? invitation_link_url(ctx, a, "l", token) : NULL;
 	}
 	return v->url != NULL ? v : NULL;
 }
 
-static us_err reply_link(us_call *call, const link_row *l, ProtobufCMessage **reply)
+static us_err reply_link(us_call *call, const invitation_link_row *l, ProtobufCMessage **reply)
 {
 	Usher__V1__LinkReply *out = US_ARENA_NEW(us_call_arena(call), Usher__V1__LinkReply);
 	if (out == NULL)
 		return US_EEXHAUSTED;
 	usher__v1__link_reply__init(out);
-	out->link = view(us_call_arena(call), l);
+	out->link = view(us_call_service_ctx(call), us_call_arena(call), l);
 	*reply = &out->base;
 	return out->link != NULL ? US_OK : US_EEXHAUSTED;
 }
 
-us_err inv_enable_link(us_call *call, const ProtobufCMessage *request, ProtobufCMessage **reply)
+us_err invitation_enable_link(us_call *call, const ProtobufCMessage *request, ProtobufCMessage **reply)
 {
 	const Usher__V1__EnableLinkRequest *req = (const Usher__V1__EnableLinkRequest *)request;
 	us_arena *a = us_call_arena(call);
@@ -151,19 +150,19 @@ us_err inv_enable_link(us_call *call, const ProtobufCMessage *request, ProtobufC
 	if (domains == NULL)
 		return US_EEXHAUSTED;
 
-	peer_ctx p;
-	peer_ctx_from_call(&p, call);
+	invitation_peer p;
+	invitation_peer_from_call(&p, call);
 	us_err rc = authorize(call, &p, req->account_id, req->subaccount_id, true);
 	Usher__V1__Account *account = NULL;
-	if (rc == US_OK && (rc = peer_get_account(&p, req->account_id, &account)) != US_OK)
-		rc = inv_upstream_error(call, &p, rc, "reading the account");
-	peer_ctx_clear(&p);
-	inv_link secret;
+	if (rc == US_OK && (rc = invitation_peer_get_account(&p, req->account_id, &account)) != US_OK)
+		rc = invitation_upstream_error(call, &p, rc, "reading the account");
+	invitation_peer_clear(&p);
+	invitation_link_secret secret;
 	if (rc == US_OK)
-		rc = inv_link_new(a, &secret);
+		rc = invitation_link_new(us_call_service_ctx(call), a, &secret);
 	if (rc != US_OK)
 		return rc;
-	link_new l = {
+	invitation_link_spec l = {
 		.account_id = req->account_id,
 		.subaccount_id = req->subaccount_id[0] ? req->subaccount_id : NULL,
 		.account_name = account->name,
@@ -175,8 +174,8 @@ us_err inv_enable_link(us_call *call, const ProtobufCMessage *request, ProtobufC
 		.domains = domains,
 		.n_domains = req->n_allowed_email_domains,
 	};
-	link_row row;
-	rc = store_link_enable(us_call_db(call), a, &l, &row);
+	invitation_link_row row;
+	rc = invitation_store_link_enable(us_call_db(call), a, &l, &row);
 	if (rc != US_OK)
 		return rc;
 	us_log_fields(US_LOG_INFO, "invitation link enabled", "link_id", row.id, NULL);
@@ -201,14 +200,14 @@ static us_err replay_enable_link(us_call *call, const ProtobufCMessage *request,
 	Usher__V1__LinkReply *kept = (Usher__V1__LinkReply *)stored;
 	if (kept->link == NULL)
 		return US_EINTERNAL;
-	peer_ctx p;
-	peer_ctx_from_call(&p, call);
+	invitation_peer p;
+	invitation_peer_from_call(&p, call);
 	us_err rc = authorize(call, &p, req->account_id, req->subaccount_id, true);
-	peer_ctx_clear(&p);
+	invitation_peer_clear(&p);
 	if (rc != US_OK)
 		return rc;
-	link_row row;
-	rc = store_link_get(us_call_db(call), us_call_arena(call), req->account_id,
+	invitation_link_row row;
+	rc = invitation_store_link_get(us_call_db(call), us_call_arena(call), req->account_id,
 	                    req->subaccount_id[0] ? req->subaccount_id : NULL, &row);
 	if (rc == US_OK && strcmp(row.id, kept->link->id) == 0)
 		return reply_link(call, &row, reply);
@@ -220,25 +219,25 @@ static us_err replay_enable_link(us_call *call, const ProtobufCMessage *request,
 	return US_OK;
 }
 
-const us_rpc_reply_secret inv_reply_secrets[] = {
+const us_rpc_reply_secret invitation_reply_secrets[] = {
 	{"usher.v1.InvitationService/EnableLink", strip_link_url, replay_enable_link},
 };
-const size_t inv_n_reply_secrets = sizeof(inv_reply_secrets) / sizeof(inv_reply_secrets[0]);
+const size_t invitation_n_reply_secrets = sizeof(invitation_reply_secrets) / sizeof(invitation_reply_secrets[0]);
 
-us_err inv_get_link(us_call *call, const ProtobufCMessage *request, ProtobufCMessage **reply)
+us_err invitation_get_link(us_call *call, const ProtobufCMessage *request, ProtobufCMessage **reply)
 {
 	const Usher__V1__LinkRef *req = (const Usher__V1__LinkRef *)request;
 	validate_scope(call, req->account_id, req->subaccount_id);
 	if (us_call_has_violations(call))
 		return us_call_invalid(call);
-	peer_ctx p;
-	peer_ctx_from_call(&p, call);
+	invitation_peer p;
+	invitation_peer_from_call(&p, call);
 	us_err rc = authorize(call, &p, req->account_id, req->subaccount_id, true);
-	peer_ctx_clear(&p);
+	invitation_peer_clear(&p);
 	if (rc != US_OK)
 		return rc;
-	link_row row;
-	rc = store_link_get(us_call_db(call), us_call_arena(call), req->account_id,
+	invitation_link_row row;
+	rc = invitation_store_link_get(us_call_db(call), us_call_arena(call), req->account_id,
 	                    req->subaccount_id[0] ? req->subaccount_id : NULL, &row);
 	if (rc == US_ENOTFOUND)
 		return us_call_error(call, US_ENOTFOUND, "no invitation link is enabled here");
@@ -247,21 +246,21 @@ us_err inv_get_link(us_call *call, const ProtobufCMessage *request, ProtobufCMes
 	return reply_link(call, &row, reply);
 }
 
-us_err inv_delete_link(us_call *call, const ProtobufCMessage *request, ProtobufCMessage **reply)
+us_err invitation_delete_link(us_call *call, const ProtobufCMessage *request, ProtobufCMessage **reply)
 {
 	const Usher__V1__LinkRef *req = (const Usher__V1__LinkRef *)request;
 	us_arena *a = us_call_arena(call);
 	validate_scope(call, req->account_id, req->subaccount_id);
 	if (us_call_has_violations(call))
 		return us_call_invalid(call);
-	peer_ctx p;
-	peer_ctx_from_call(&p, call);
+	invitation_peer p;
+	invitation_peer_from_call(&p, call);
 	us_err rc = authorize(call, &p, req->account_id, req->subaccount_id, true);
-	peer_ctx_clear(&p);
+	invitation_peer_clear(&p);
 	if (rc != US_OK)
 		return rc;
-	link_row row;
-	rc = store_link_delete(us_call_db(call), a, req->account_id,
+	invitation_link_row row;
+	rc = invitation_store_link_delete(us_call_db(call), a, req->account_id,
 	                       req->subaccount_id[0] ? req->subaccount_id : NULL, &row);
 	if (rc == US_ENOTFOUND)
 		return us_call_error(call, US_ENOTFOUND, "no invitation link is enabled here");
@@ -272,25 +271,26 @@ us_err inv_delete_link(us_call *call, const ProtobufCMessage *request, ProtobufC
 	if (out == NULL)
 		return US_EEXHAUSTED;
 	usher__v1__delete_link_reply__init(out);
-	out->link = view(a, &row);
+	out->link = view(us_call_service_ctx(call), a, &row);
 	*reply = &out->base;
 	return out->link != NULL ? US_OK : US_EEXHAUSTED;
 }
 
-us_err inv_link_load(us_call *call, const char *token, link_row *row)
+us_err invitation_permalink_load(us_call *call, const char *token, invitation_link_row *row)
 {
 	uint8_t hash[US_TOKEN_HASH_BYTES];
-	if (strlen(token) > 100 || inv_link_hash(token, hash) != US_OK)
+	if (strlen(token) > INVITATION_TOKEN_MAX ||
+	    invitation_link_hash(us_call_service_ctx(call), token, hash) != US_OK)
 		return us_call_error(call, US_ENOTFOUND, "invitation link not found");
-	us_err rc = store_link_by_token(us_call_db(call), us_call_arena(call), hash, row);
+	us_err rc = invitation_store_link_by_token(us_call_db(call), us_call_arena(call), hash, row);
 	if (rc == US_ENOTFOUND)
 		return us_call_error(call, US_ENOTFOUND, "invitation link not found");
 	return rc;
 }
 
-us_err inv_link_usable(us_call *call, const link_row *l)
+us_err invitation_permalink_usable(us_call *call, const invitation_link_row *l)
 {
-	switch (inv_link_state(l)) {
+	switch (invitation_permalink_state(l)) {
 	case USHER__V1__LINK_STATE__LINK_ACTIVE:
 		return US_OK;
 	case USHER__V1__LINK_STATE__LINK_DELETED:
@@ -303,11 +303,11 @@ us_err inv_link_usable(us_call *call, const link_row *l)
 	}
 }
 
-us_err inv_preview_link(us_call *call, const ProtobufCMessage *request, ProtobufCMessage **reply)
+us_err invitation_preview_link(us_call *call, const ProtobufCMessage *request, ProtobufCMessage **reply)
 {
 	const Usher__V1__PreviewLinkRequest *req = (const Usher__V1__PreviewLinkRequest *)request;
-	link_row row;
-	us_err rc = inv_link_load(call, req->token, &row);
+	invitation_link_row row;
+	us_err rc = invitation_permalink_load(call, req->token, &row);
 	if (rc != US_OK)
 		return rc;
 	Usher__V1__PreviewLinkReply *out = US_ARENA_NEW(us_call_arena(call), Usher__V1__PreviewLinkReply);
@@ -316,31 +316,31 @@ us_err inv_preview_link(us_call *call, const ProtobufCMessage *request, Protobuf
 	usher__v1__preview_link_reply__init(out);
 	out->account_name = row.account_name;
 	out->role = USHER__V1__ROLE__ROLE_MEMBER;
-	out->state = inv_link_state(&row);
+	out->state = invitation_permalink_state(&row);
 	out->allowed_email_domains = row.domains;
 	out->n_allowed_email_domains = row.n_domains;
 	*reply = &out->base;
 	return US_OK;
 }
 
-us_err inv_list_link_joins(us_call *call, const ProtobufCMessage *request, ProtobufCMessage **reply)
+us_err invitation_list_link_joins(us_call *call, const ProtobufCMessage *request, ProtobufCMessage **reply)
 {
 	const Usher__V1__ListLinkJoinsRequest *req = (const Usher__V1__ListLinkJoinsRequest *)request;
 	us_arena *a = us_call_arena(call);
 	validate_scope(call, req->account_id, "");
-	if (req->limit > LIMIT_MAX)
-		us_call_violation(call, "limit", "must be at most %d", LIMIT_MAX);
+	if (req->limit > US_PAGE_SIZE_MAX)
+		us_call_violation(call, "limit", "must be at most %d", US_PAGE_SIZE_MAX);
 	if (us_call_has_violations(call))
 		return us_call_invalid(call);
-	peer_ctx p;
-	peer_ctx_from_call(&p, call);
+	invitation_peer p;
+	invitation_peer_from_call(&p, call);
 	us_err rc = authorize(call, &p, req->account_id, "", false);
-	peer_ctx_clear(&p);
+	invitation_peer_clear(&p);
 	if (rc != US_OK)
 		return rc;
-	link_join_row *rows;
+	invitation_link_join_row *rows;
 	size_t n;
-	rc = store_link_joins(us_call_db(call), a, req->account_id, req->limit ? req->limit : LIMIT_DEFAULT,
+	rc = invitation_store_link_joins(us_call_db(call), a, req->account_id, req->limit ? req->limit : US_PAGE_SIZE_DEFAULT,
 	                      &rows, &n);
 	if (rc != US_OK)
 		return rc;

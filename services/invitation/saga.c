@@ -4,20 +4,20 @@
 #include "common/log.h"
 #include "view.h"
 
-char *inv_saga_key(us_arena *a, const char *invitation_id)
+char *invitation_saga_key(us_arena *a, const char *invitation_id)
 {
 	return us_arena_printf(a, "accept:%s", invitation_id);
 }
 
-us_err inv_saga_finish(PGconn *db, peer_ctx *p, const inv_row *row, const char *user_id,
-                       inv_saga_result *result, Usher__V1__Membership **membership,
+us_err invitation_saga_finish(PGconn *db, invitation_peer *p, const invitation_row *row, const char *user_id,
+                       invitation_saga_result *result, Usher__V1__Membership **membership,
                        char **decided_at)
 {
 	Usher__V1__GrantMembershipRequest grant = USHER__V1__GRANT_MEMBERSHIP_REQUEST__INIT;
 	grant.account_id = row->account_id;
 	grant.user_id = (char *)user_id;
 	grant.role = (Usher__V1__Role)row->role;
-	grant.scope = inv_view_scope(p->arena, row);
+	grant.scope = invitation_view_scope(p->arena, row);
 	grant.products = row->products;
 	grant.n_products = row->n_products;
 	grant.flags = row->flags;
@@ -27,33 +27,33 @@ us_err inv_saga_finish(PGconn *db, peer_ctx *p, const inv_row *row, const char *
 	 * grant this. */
 	grant.granted_by = row->invited_by;
 	grant.granted_by_principal = row->invited_by_principal;
-	char *key = inv_saga_key(p->arena, row->id);
+	char *key = invitation_saga_key(p->arena, row->id);
 	if (grant.scope == NULL || grant.source == NULL || key == NULL)
 		return US_EEXHAUSTED;
 
-	us_err rc = peer_grant_membership(p, key, &grant, membership);
+	us_err rc = invitation_peer_grant_membership(p, key, &grant, membership);
 	switch (rc) {
 	case US_OK:
-		*result = SAGA_ACCEPTED;
+		*result = INVITATION_SAGA_ACCEPTED;
 		break;
 	case US_EEXISTS:
-		*result = SAGA_ALREADY_MEMBER;
+		*result = INVITATION_SAGA_ALREADY_MEMBER;
 		break;
 	case US_EDENIED:
 	case US_EPRECONDITION:
 	case US_EINVAL:
 		us_log_fields(US_LOG_INFO, "accept can no longer succeed; revoking the invitation",
 		              "invitation_id", row->id, "reason", p->status.message, NULL);
-		*result = SAGA_REVOKED;
-		return store_fail_accept(db, row->id, p->status.message);
+		*result = INVITATION_SAGA_REVOKED;
+		return invitation_store_fail_accept(db, row->id, p->status.message);
 	default:
 		us_log_fields(US_LOG_WARN, "membership step failed; the accept will be resumed",
 		              "invitation_id", row->id, "code", us_err_name(rc), NULL);
-		*result = SAGA_RETRY;
+		*result = INVITATION_SAGA_RETRY;
 		return US_OK;
 	}
 	us_fault_point("accept.after_membership");
-	rc = store_finish_accept(db, p->arena, row->id, user_id, decided_at);
+	rc = invitation_store_finish_accept(db, p->arena, row->id, user_id, decided_at);
 	if (rc == US_OK)
 		us_log_fields(US_LOG_INFO, "invitation accepted", "invitation_id", row->id, "user_id",
 		              user_id, NULL);

@@ -10,21 +10,21 @@
 #include "peers.h"
 #include "store.h"
 
-typedef enum inv_saga_result {
-	SAGA_ACCEPTED,       /* membership granted, invitation accepted */
-	SAGA_ALREADY_MEMBER, /* the user was a member already; invitation used up */
-	SAGA_REVOKED,        /* can never succeed (the inviter lost the right): revoked */
-	SAGA_RETRY,          /* a dependency failed; the recovery loop will resume */
-} inv_saga_result;
+typedef enum invitation_saga_result {
+	INVITATION_SAGA_ACCEPTED,       /* membership granted, invitation accepted */
+	INVITATION_SAGA_ALREADY_MEMBER, /* the user was a member already; invitation used up */
+	INVITATION_SAGA_REVOKED,        /* can never succeed (the inviter lost the right): revoked */
+	INVITATION_SAGA_RETRY,          /* a dependency failed; the recovery loop will resume */
+} invitation_saga_result;
 
 /* "accept:<invitation id>" in the arena. */
-char *inv_saga_key(us_arena *a, const char *invitation_id);
+char *invitation_saga_key(us_arena *a, const char *invitation_id);
 
-/* Runs the membership and finish steps for a claimed invitation. On SAGA_ACCEPTED,
+/* Runs the membership and finish steps for a claimed invitation. On INVITATION_SAGA_ACCEPTED,
  * *membership is set and *decided_at (may be NULL) gets the time of the accept; the
- * peer's status explains SAGA_REVOKED and SAGA_RETRY. */
-US_MUST_USE us_err inv_saga_finish(PGconn *db, peer_ctx *p, const inv_row *row,
-                                   const char *user_id, inv_saga_result *result,
+ * peer's status explains INVITATION_SAGA_REVOKED and INVITATION_SAGA_RETRY. */
+US_MUST_USE us_err invitation_saga_finish(PGconn *db, invitation_peer *p, const invitation_row *row,
+                                   const char *user_id, invitation_saga_result *result,
                                    Usher__V1__Membership **membership, char **decided_at);
 
 #endif

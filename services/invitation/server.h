@@ -5,8 +5,9 @@
 
 #include "common/rpc_server.h"
 
-/* The daemon's RPC services, for us_daemon_main(). */
-extern const us_rpc_service invitation_services[];
-extern const size_t invitation_n_services;
+/* The dispatch table of usher.v1.InvitationService; main.c serves it with the daemon's
+ * context (context.h) as the service context. */
+extern const us_rpc_method invitation_methods[];
+extern const size_t invitation_n_methods;
 
 #endif

@@ -5,104 +5,83 @@
 #include <string.h>
 
 #include "common/db.h"
+#include "common/limits.h"
+#include "common/page_token.h"
+#include "common/row.h"
 #include "common/strmap.h"
+#include "common/timestamp.h"
 
-#define TS(col) "to_char(" col ", 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+#define TS(col) US_SQL_TIMESTAMP(col)
 
-/* The columns of an inv_row, in parse_row()'s order. */
+/* The columns of an invitation_row, in read_row()'s order. */
 #define INV_COLUMNS                                                                            \
 	"i.id, i.account_id, i.batch_id, i.email, i.state, "                                       \
 	"(i.state = 'pending' AND i.expires_at <= now()), i.existing_user, "                       \
-	"coalesce(b.invited_by::text, ''), b.inviter_name, b.inviter_email, b.account_name, "      \
+	"b.invited_by, b.inviter_name, b.inviter_email, b.account_name, "      \
 	"b.role, b.organization, "                                                                 \
-	"array_to_string(b.subaccount_ids, ','), array_to_string(b.products, ','), "               \
-	"array_to_string(b.flags, ','), " TS("i.created_at") ", " TS("i.expires_at") ", "          \
-	TS("i.last_sent_at") ", coalesce(" TS("i.decided_at") ", ''), "                            \
-	"coalesce(i.revoke_reason, ''), to_char(i.expires_at, 'YYYY-MM-DD HH24:MI \"UTC\"'), "     \
-	"i.send_count, coalesce(i.accepted_user_id::text, ''), "                                  \
-	"(extract(epoch FROM i.created_at) * 1000000)::bigint, "                                   \
-	"coalesce(b.invited_by_principal::text, ''), coalesce(i.accept_request_hash, '')"
+	"b.subaccount_ids, b.products, b.flags, "                                                  \
+	TS("i.created_at") ", " TS("i.expires_at") ", " TS("i.last_sent_at") ", "                  \
+	TS("i.decided_at") ", "                                                                    \
+	"i.revoke_reason, to_char(i.expires_at, 'YYYY-MM-DD HH24:MI \"UTC\"'), "     \
+	"i.send_count, i.accepted_user_id, "                                  \
+	US_SQL_MICROS("i.created_at") ", "                                                         \
+	"b.invited_by_principal, i.accept_request_hash"
 #define INV_NCOLS 27
 #define INV_FROM " FROM invitations i JOIN batches b ON b.id = i.batch_id "
 
-#define NOTIFY_OUTBOX "pg_notify('" STORE_OUTBOX_CHANNEL "', '')"
+#define NOTIFY_OUTBOX "pg_notify('" INVITATION_STORE_OUTBOX_CHANNEL "', '')"
 
-static char *dup(us_arena *a, PGresult *res, int row, int col)
+/* Reads an invitation_row from columns base.. of the reader's row. */
+static void read_row(us_row *r, int base, invitation_row *out)
 {
-	return us_arena_strdup(a, PQgetvalue(res, row, col));
+	int saved = r->base;
+	r->base = base;
+	memset(out, 0, sizeof(*out));
+	out->id = us_row_uuid(r, 0);
+	out->account_id = us_row_uuid(r, 1);
+	out->batch_id = us_row_uuid(r, 2);
+	out->email = us_row_text(r, 3);
+	out->state = us_row_text(r, 4);
+	out->expired = us_row_bool(r, 5);
+	out->existing_user = us_row_bool(r, 6);
+	out->invited_by = us_row_text(r, 7);
+	out->inviter_name = us_row_text(r, 8);
+	out->inviter_email = us_row_text(r, 9);
+	out->account_name = us_row_text(r, 10);
+	out->role = (int)us_row_int(r, 11);
+	out->organization = us_row_bool(r, 12);
+	out->subaccount_ids = us_row_array(r, 13, &out->n_subaccount_ids);
+	out->products = us_row_array(r, 14, &out->n_products);
+	out->flags = us_row_array(r, 15, &out->n_flags);
+	out->created_at = us_row_timestamp(r, 16);
+	out->expires_at = us_row_timestamp(r, 17);
+	out->last_sent_at = us_row_timestamp(r, 18);
+	out->decided_at = us_row_timestamp(r, 19);
+	out->revoke_reason = us_row_text(r, 20);
+	out->expires_text = us_row_text(r, 21);
+	out->send_count = (int)us_row_int(r, 22);
+	out->accepted_user_id = us_row_text(r, 23);
+	out->created_us = us_row_int(r, 24);
+	out->invited_by_principal = us_row_text(r, 25);
+	out->accept_request_hash = us_row_text(r, 26);
+	r->base = saved;
 }
 
-/* Splits "a,b,c" (array_to_string of validated values, which hold no commas). */
-static char **split(us_arena *a, const char *s, size_t *n)
-{
-	*n = 0;
-	if (*s == '\0')
-		return NULL;
-	size_t count = 1;
-	for (const char *p = s; *p; p++)
-		count += *p == ',';
-	char **items = US_ARENA_ARRAY(a, char *, count);
-	char *copy = us_arena_strdup(a, s);
-	if (items == NULL || copy == NULL)
-		return NULL;
-	for (char *tok = copy, *next; tok != NULL; tok = next) {
-		next = strchr(tok, ',');
-		if (next != NULL)
-			*next++ = '\0';
-		items[(*n)++] = tok;
-	}
-	return items;
-}
-
-static bool boolean(PGresult *res, int row, int col)
-{
-	return PQgetvalue(res, row, col)[0] == 't';
-}
-
-static void parse_row(us_arena *a, PGresult *res, int row, int col, inv_row *r)
-{
-	memset(r, 0, sizeof(*r));
-	r->id = dup(a, res, row, col + 0);
-	r->account_id = dup(a, res, row, col + 1);
-	r->batch_id = dup(a, res, row, col + 2);
-	r->email = dup(a, res, row, col + 3);
-	r->state = dup(a, res, row, col + 4);
-	r->expired = boolean(res, row, col + 5);
-	r->existing_user = boolean(res, row, col + 6);
-	r->invited_by = dup(a, res, row, col + 7);
-	r->inviter_name = dup(a, res, row, col + 8);
-	r->inviter_email = dup(a, res, row, col + 9);
-	r->account_name = dup(a, res, row, col + 10);
-	r->role = atoi(PQgetvalue(res, row, col + 11));
-	r->organization = boolean(res, row, col + 12);
-	r->subaccount_ids = split(a, PQgetvalue(res, row, col + 13), &r->n_subaccount_ids);
-	r->products = split(a, PQgetvalue(res, row, col + 14), &r->n_products);
-	r->flags = split(a, PQgetvalue(res, row, col + 15), &r->n_flags);
-	r->created_at = dup(a, res, row, col + 16);
-	r->expires_at = dup(a, res, row, col + 17);
-	r->last_sent_at = dup(a, res, row, col + 18);
-	r->decided_at = dup(a, res, row, col + 19);
-	r->revoke_reason = dup(a, res, row, col + 20);
-	r->expires_text = dup(a, res, row, col + 21);
-	r->send_count = atoi(PQgetvalue(res, row, col + 22));
-	r->accepted_user_id = dup(a, res, row, col + 23);
-	r->created_micros = dup(a, res, row, col + 24);
-	r->invited_by_principal = dup(a, res, row, col + 25);
-	r->accept_request_hash = dup(a, res, row, col + 26);
-}
-
-static us_err parse_rows(us_arena *a, PGresult *res, inv_row **rows, size_t *n)
+/* Every row of res as invitation_rows in a; frees res. */
+static us_err read_rows(us_arena *a, PGresult *res, invitation_row **rows, size_t *n)
 {
 	*n = (size_t)PQntuples(res);
-	*rows = US_ARENA_ARRAY(a, inv_row, *n ? *n : 1);
-	if (*rows == NULL)
-		return US_EEXHAUSTED;
-	for (size_t i = 0; i < *n; i++)
-		parse_row(a, res, (int)i, 0, &(*rows)[i]);
-	return US_OK;
+	us_row r = us_row_at(a, res, 0, 0);
+	*rows = US_ROW_ARRAY(&r, invitation_row, *n ? *n : 1);
+	for (size_t i = 0; *rows != NULL && i < *n; i++) {
+		r.row = (int)i;
+		read_row(&r, 0, &(*rows)[i]);
+	}
+	PQclear(res);
+	return us_row_failed(&r) ? US_EEXHAUSTED : US_OK;
 }
 
-us_err store_open_emails(PGconn *c, us_arena *a, const char *account_id, char **emails, size_t n,
+us_err invitation_store_open_emails(PGconn *c, us_arena *a, const char *account_id, char **emails, size_t n,
                          bool *open)
 {
 	memset(open, 0, n * sizeof(bool));
@@ -133,25 +112,7 @@ us_err store_open_emails(PGconn *c, us_arena *a, const char *account_id, char **
 	return US_OK;
 }
 
-/* "{t,f,...}" */
-static char *bool_array(us_arena *a, const inv_new *rows, size_t n)
-{
-	char *out = us_arena_alloc(a, 2 * n + 3);
-	if (out == NULL)
-		return NULL;
-	char *p = out;
-	*p++ = '{';
-	for (size_t i = 0; i < n; i++) {
-		if (i > 0)
-			*p++ = ',';
-		*p++ = rows[i].existing_user ? 't' : 'f';
-	}
-	*p++ = '}';
-	*p = '\0';
-	return out;
-}
-
-us_err store_batch_begin(PGconn *c, us_arena *a, const inv_batch *b, char **emails, size_t n,
+us_err invitation_store_batch_begin(PGconn *c, us_arena *a, const invitation_batch *b, char **emails, size_t n,
                          char **batch_id)
 {
 	char role[8];
@@ -189,29 +150,32 @@ us_err store_batch_begin(PGconn *c, us_arena *a, const inv_batch *b, char **emai
 	                11, params, &res);
 	if (rc != US_OK)
 		return rc;
-	*batch_id = dup(a, res, 0, 0);
+	us_row r = us_row_at(a, res, 0, 0);
+	*batch_id = us_row_uuid(&r, 0);
 	PQclear(res);
-	return *batch_id != NULL ? US_OK : US_EEXHAUSTED;
+	return us_row_failed(&r) ? US_EEXHAUSTED : US_OK;
 }
 
-us_err store_batch_add(PGconn *c, us_arena *scratch, us_arena *keep, const char *batch_id,
-                       const inv_batch *b, inv_new *rows, size_t n)
+us_err invitation_store_batch_add(PGconn *c, us_arena *scratch, us_arena *keep, const char *batch_id,
+                       const invitation_batch *b, invitation_new *rows, size_t n)
 {
 	const char **emails = US_ARENA_ARRAY(scratch, const char *, n ? n : 1);
 	const char **hashes = US_ARENA_ARRAY(scratch, const char *, n ? n : 1);
 	const char **ids = US_ARENA_ARRAY(scratch, const char *, n ? n : 1);
 	const char **sealed = US_ARENA_ARRAY(scratch, const char *, n ? n : 1);
-	if (emails == NULL || hashes == NULL || ids == NULL || sealed == NULL)
+	bool *existing = US_ARENA_ARRAY(scratch, bool, n ? n : 1);
+	if (emails == NULL || hashes == NULL || ids == NULL || sealed == NULL || existing == NULL)
 		return US_EEXHAUSTED;
 	for (size_t i = 0; i < n; i++) {
 		emails[i] = rows[i].email;
 		hashes[i] = rows[i].token_hash_hex;
+		existing[i] = rows[i].existing_user;
 	}
 	char hours[16];
 	snprintf(hours, sizeof(hours), "%d", b->expires_in_hours);
 	const char *params[] = {
 		batch_id, b->account_id, us_db_text_array(scratch, emails, n),
-		us_db_text_array(scratch, hashes, n), bool_array(scratch, rows, n), hours,
+		us_db_text_array(scratch, hashes, n), us_db_bool_array(scratch, existing, n), hours,
 	};
 	if (params[2] == NULL || params[3] == NULL || params[4] == NULL)
 		return US_EEXHAUSTED;
@@ -237,17 +201,21 @@ us_err store_batch_add(PGconn *c, us_arena *scratch, us_arena *keep, const char 
 	for (size_t i = 0; i < n; i++)
 		us_strmap_put(by_email, rows[i].email, &rows[i]);
 	size_t created = 0;
+	us_row r = us_row_at(keep, res, 0, 0);
 	for (int i = 0; i < PQntuples(res); i++) {
 		void *row;
+		r.row = i;
 		if (us_strmap_get(by_email, PQgetvalue(res, i, 1), &row)) {
-			inv_new *r = row;
-			r->id = dup(keep, res, i, 0);
-			ids[created] = r->id;
-			sealed[created++] = r->sealed_token;
+			invitation_new *added = row;
+			added->id = us_row_uuid(&r, 0);
+			ids[created] = added->id;
+			sealed[created++] = added->sealed_token;
 		}
 	}
 	us_strmap_free(by_email);
 	PQclear(res);
+	if (us_row_failed(&r))
+		return US_EEXHAUSTED;
 	/* The outbox rows in a statement of their own: joining them to the invitations just
 	 * inserted costs more than a second round trip. */
 	const char *outbox_params[] = {us_db_text_array(scratch, ids, created),
@@ -260,14 +228,14 @@ us_err store_batch_add(PGconn *c, us_arena *scratch, us_arena *keep, const char 
 	                  2, outbox_params, NULL);
 }
 
-us_err store_notify_outbox(PGconn *c)
+us_err invitation_store_notify_outbox(PGconn *c)
 {
 	return us_db_exec(c, "SELECT " NOTIFY_OUTBOX, 0, NULL, NULL);
 }
 
 static us_err get_one(PGconn *c, us_arena *a, const char *sql, int n_params,
                       const char *const *params, const int *lengths, const int *formats,
-                      inv_row *out)
+                      invitation_row *out)
 {
 	PGresult *res;
 	us_err rc = us_db_exec_bin(c, sql, n_params, params, lengths, formats, &res);
@@ -277,19 +245,20 @@ static us_err get_one(PGconn *c, us_arena *a, const char *sql, int n_params,
 		PQclear(res);
 		return US_ENOTFOUND;
 	}
-	parse_row(a, res, 0, 0, out);
+	us_row r = us_row_at(a, res, 0, 0);
+	read_row(&r, 0, out);
 	PQclear(res);
-	return US_OK;
+	return us_row_failed(&r) ? US_EEXHAUSTED : US_OK;
 }
 
-us_err store_get_by_id(PGconn *c, us_arena *a, const char *id, inv_row *out)
+us_err invitation_store_get_by_id(PGconn *c, us_arena *a, const char *id, invitation_row *out)
 {
 	const char *params[] = {id};
 	return get_one(c, a, "SELECT " INV_COLUMNS INV_FROM "WHERE i.id = $1", 1, params, NULL, NULL,
 	               out);
 }
 
-us_err store_get_by_token(PGconn *c, us_arena *a, const uint8_t *hash, inv_row *out)
+us_err invitation_store_get_by_token(PGconn *c, us_arena *a, const uint8_t *hash, invitation_row *out)
 {
 	const char *params[] = {(const char *)hash};
 	const int lengths[] = {32};
@@ -309,14 +278,14 @@ static us_err exec_count(PGconn *c, const char *sql, int n, const char *const *p
 	return US_OK;
 }
 
-us_err store_get_locked(PGconn *c, us_arena *a, const char *id, inv_row *out)
+us_err invitation_store_get_locked(PGconn *c, us_arena *a, const char *id, invitation_row *out)
 {
 	const char *params[] = {id};
 	return get_one(c, a, "SELECT " INV_COLUMNS INV_FROM "WHERE i.id = $1 FOR UPDATE OF i", 1,
 	               params, NULL, NULL, out);
 }
 
-us_err store_claim(PGconn *c, const char *id, const char *user_id, const char *request_hash,
+us_err invitation_store_claim(PGconn *c, const char *id, const char *user_id, const char *request_hash,
                    bool *claimed)
 {
 	const char *params[] = {id, user_id, request_hash};
@@ -331,7 +300,7 @@ us_err store_claim(PGconn *c, const char *id, const char *user_id, const char *r
 	return rc;
 }
 
-us_err store_release(PGconn *c, const char *id)
+us_err invitation_store_release(PGconn *c, const char *id)
 {
 	const char *params[] = {id};
 	return us_db_exec(c,
@@ -341,7 +310,7 @@ us_err store_release(PGconn *c, const char *id)
 	                  1, params, NULL);
 }
 
-us_err store_finish_accept(PGconn *c, us_arena *a, const char *id, const char *user_id,
+us_err invitation_store_finish_accept(PGconn *c, us_arena *a, const char *id, const char *user_id,
                            char **decided_at)
 {
 	const char *params[] = {id, user_id};
@@ -359,13 +328,14 @@ us_err store_finish_accept(PGconn *c, us_arena *a, const char *id, const char *u
 	                       2, params, &res);
 	if (rc != US_OK)
 		return rc;
+	us_row r = us_row_at(a, res, 0, 0);
 	if (decided_at != NULL)
-		*decided_at = PQntuples(res) == 1 ? dup(a, res, 0, 0) : NULL;
+		*decided_at = PQntuples(res) == 1 ? us_row_timestamp(&r, 0) : NULL;
 	PQclear(res);
-	return US_OK;
+	return us_row_failed(&r) ? US_EEXHAUSTED : US_OK;
 }
 
-us_err store_fail_accept(PGconn *c, const char *id, const char *reason)
+us_err invitation_store_fail_accept(PGconn *c, const char *id, const char *reason)
 {
 	const char *params[] = {id, reason};
 	return us_db_exec(c,
@@ -375,7 +345,7 @@ us_err store_fail_accept(PGconn *c, const char *id, const char *reason)
 	                  2, params, NULL);
 }
 
-us_err store_decline(PGconn *c, const char *id, bool *done)
+us_err invitation_store_decline(PGconn *c, const char *id, bool *done)
 {
 	const char *params[] = {id};
 	int rows = 0;
@@ -393,7 +363,7 @@ us_err store_decline(PGconn *c, const char *id, bool *done)
 	return rc;
 }
 
-us_err store_revoke(PGconn *c, const char *id, const char *reason, bool *done)
+us_err invitation_store_revoke(PGconn *c, const char *id, const char *reason, bool *done)
 {
 	const char *params[] = {id, reason};
 	int rows = 0;
@@ -406,9 +376,9 @@ us_err store_revoke(PGconn *c, const char *id, const char *reason, bool *done)
 	return rc;
 }
 
-us_err store_reinvite(PGconn *c, const char *id, const char *token_hash_hex,
+us_err invitation_store_reinvite(PGconn *c, const char *id, const char *token_hash_hex,
                       const char *sealed_token, bool existing_user, int expires_in_hours,
-                      int64_t min_interval_s, inv_reinvite_result *result)
+                      int64_t min_interval_s, invitation_reinvite_result *result)
 {
 	char hours[16], interval[24];
 	snprintf(hours, sizeof(hours), "%d", expires_in_hours);
@@ -430,12 +400,12 @@ us_err store_reinvite(PGconn *c, const char *id, const char *token_hash_hex,
 	        "SELECT " NOTIFY_OUTBOX " FROM ob",
 	        6, params, &rows);
 	if (rc == US_EEXISTS) {
-		*result = REINVITE_SUPERSEDED;
+		*result = INVITATION_REINVITE_SUPERSEDED;
 		return US_OK;
 	}
 	if (rc != US_OK)
 		return rc;
-	*result = rows == 1 ? REINVITE_DONE : REINVITE_TOO_SOON;
+	*result = rows == 1 ? INVITATION_REINVITE_DONE : INVITATION_REINVITE_TOO_SOON;
 	return US_OK;
 }
 
@@ -443,13 +413,15 @@ static const char *const state_names[] = {
 	NULL, "pending", "accepting", "accepted", "declined", "revoked", "expired",
 };
 
-us_err store_list(PGconn *c, us_arena *a, const inv_list_query *q, inv_row **rows, size_t *n)
+us_err invitation_store_list(PGconn *c, us_arena *a, const invitation_list_query *q, invitation_row **rows, size_t *n)
 {
-	char limit[16];
+	char limit[16], after[24];
 	snprintf(limit, sizeof(limit), "%u", q->page_size);
+	snprintf(after, sizeof(after), "%lld", (long long)(q->after != NULL ? q->after->created_us : 0));
 	const char *state = q->state > 0 && q->state <= 6 ? state_names[q->state] : NULL;
 	const char *params[] = {q->account_id, state, q->email_contains, q->subaccount_id,
-	                        q->after_created, q->after_id, limit,
+	                        q->after != NULL ? after : NULL, q->after != NULL ? q->after->id : NULL,
+	                        limit,
 	                        q->subaccounts_only ? "true" : "false"};
 	PGresult *res;
 	us_err rc = us_db_exec(
@@ -465,56 +437,101 @@ us_err store_list(PGconn *c, us_arena *a, const inv_list_query *q, inv_row **row
 	        " AND ($4::uuid IS NULL OR (b.organization AND NOT $8::bool)"
 	        "  OR $4::uuid = ANY (b.subaccount_ids))"
 	        " AND ($5::bigint IS NULL OR (i.created_at, i.id) <"
-	        "  (to_timestamp($5::bigint / 1000000.0), $6::uuid))"
+	        "  (" US_SQL_FROM_MICROS("$5") ", $6::uuid))"
 	        " ORDER BY i.created_at DESC, i.id DESC LIMIT $7",
 	        8, params, &res);
 	if (rc != US_OK)
 		return rc;
-	rc = parse_rows(a, res, rows, n);
-	PQclear(res);
-	return rc;
+	return read_rows(a, res, rows, n);
 }
 
-us_err store_list_for_email(PGconn *c, us_arena *a, const char *email, inv_row **rows, size_t *n)
+us_err invitation_store_list_for_email(PGconn *c, us_arena *a, const char *email, invitation_row **rows, size_t *n)
 {
 	const char *params[] = {email};
 	PGresult *res;
 	us_err rc = us_db_exec(c,
 	                       "SELECT " INV_COLUMNS INV_FROM
 	                       "WHERE i.email = $1 AND i.state = 'pending' AND i.expires_at > now()"
-	                       " ORDER BY i.created_at DESC LIMIT 500",
+	                       " ORDER BY i.created_at DESC LIMIT " US_LIMIT_TEXT(US_PAGE_SIZE_MAX),
 	                       1, params, &res);
 	if (rc != US_OK)
 		return rc;
-	rc = parse_rows(a, res, rows, n);
-	PQclear(res);
-	return rc;
+	return read_rows(a, res, rows, n);
 }
 
-us_err store_stale_accepts(PGconn *c, us_arena *a, int64_t stale_s, size_t limit,
-                           inv_row **rows, size_t *n)
+/* An accept nobody attends to: the session that claimed it is gone (a daemon that died;
+ * pid 0, let go; or a backend started after the claim, reusing the pid), or it has been
+ * in progress for stale (a parameter, in seconds). */
+#define ACCEPT_UNATTENDED(stale)                                                               \
+	"i.state = 'accepting' AND (NOT EXISTS ("                                                  \
+	"  SELECT 1 FROM pg_stat_activity a WHERE a.pid = i.claim_pid"                             \
+	"  AND a.backend_start <= i.accept_started_at)"                                            \
+	" OR i.accept_started_at < now() - make_interval(secs => " stale "::int))"
+
+us_err invitation_store_take_stale_accept(PGconn *c, us_arena *a, int64_t stale_s,
+                                          invitation_row *out, int64_t *taken_us)
 {
-	char stale[24], lim[24];
+	char stale[24];
 	snprintf(stale, sizeof(stale), "%lld", (long long)stale_s);
-	snprintf(lim, sizeof(lim), "%zu", limit);
-	const char *params[] = {stale, lim};
+	const char *params[] = {stale};
 	PGresult *res;
 	us_err rc = us_db_exec(c,
-	                       "SELECT " INV_COLUMNS INV_FROM
-	                       "WHERE i.state = 'accepting' AND (NOT EXISTS ("
-	                       "  SELECT 1 FROM pg_stat_activity a WHERE a.pid = i.claim_pid"
-	                       "  AND a.backend_start <= i.accept_started_at)"
-	                       " OR i.accept_started_at < now() - make_interval(secs => $1::int))"
-	                       " ORDER BY i.accept_started_at LIMIT $2 FOR UPDATE OF i SKIP LOCKED",
-	                       2, params, &res);
+	                       "WITH t AS (UPDATE invitations SET claim_pid = pg_backend_pid(),"
+	                       "  accept_started_at = now(), updated_at = now()"
+	                       "  WHERE id = (SELECT i.id FROM invitations i WHERE "
+	                       ACCEPT_UNATTENDED("$1")
+	                       "   ORDER BY i.accept_started_at LIMIT 1 FOR UPDATE SKIP LOCKED)"
+	                       "  RETURNING *)"
+	                       "SELECT " INV_COLUMNS ", " US_SQL_MICROS("i.updated_at")
+	                       " FROM t i JOIN batches b ON b.id = i.batch_id",
+	                       1, params, &res);
 	if (rc != US_OK)
 		return rc;
-	rc = parse_rows(a, res, rows, n);
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return US_ENOTFOUND;
+	}
+	us_row r = us_row_at(a, res, 0, 0);
+	read_row(&r, 0, out);
+	*taken_us = us_row_int(&r, INV_NCOLS);
 	PQclear(res);
+	return us_row_failed(&r) ? US_EEXHAUSTED : US_OK;
+}
+
+us_err invitation_store_release_taken(PGconn *c, const char *id, int64_t taken_us,
+                                      bool *released)
+{
+	char taken[24];
+	snprintf(taken, sizeof(taken), "%lld", (long long)taken_us);
+	const char *params[] = {id, taken};
+	int rows = 0;
+	us_err rc = exec_count(c,
+	                       "UPDATE invitations SET state = 'pending', accept_started_at = NULL,"
+	                       " accepted_user_id = NULL, updated_at = now()"
+	                       " WHERE id = $1 AND state = 'accepting' AND claim_pid = pg_backend_pid()"
+	                       " AND updated_at = " US_SQL_FROM_MICROS("$2"),
+	                       2, params, &rows);
+	*released = rc == US_OK && rows == 1;
 	return rc;
 }
 
-us_err store_outbox_take(PGconn *c, us_arena *a, size_t limit, inv_outbox_row **rows, size_t *n)
+us_err invitation_store_let_go(PGconn *c, const char *id)
+{
+	const char *params[] = {id};
+	return us_db_exec(c,
+	                  "UPDATE invitations SET claim_pid = 0"
+	                  " WHERE id = $1 AND state = 'accepting' AND claim_pid = pg_backend_pid()",
+	                  1, params, NULL);
+}
+
+us_err invitation_store_touch(PGconn *c, const char *id)
+{
+	const char *params[] = {id};
+	return us_db_exec(c, "UPDATE invitations SET updated_at = now() WHERE id = $1", 1, params,
+	                  NULL);
+}
+
+us_err invitation_store_outbox_take(PGconn *c, us_arena *a, size_t limit, invitation_outbox_row **rows, size_t *n)
 {
 	char lim[24];
 	snprintf(lim, sizeof(lim), "%zu", limit);
@@ -524,62 +541,60 @@ us_err store_outbox_take(PGconn *c, us_arena *a, size_t limit, inv_outbox_row **
 	                       "WITH t AS (DELETE FROM outbox WHERE id IN ("
 	                       "  SELECT id FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)"
 	                       " RETURNING id, kind, send_number, sealed_token, invitation_id)"
-	                       "SELECT t.id, t.kind, t.send_number, coalesce(t.sealed_token, ''), "
+	                       "SELECT t.id, t.kind, t.send_number, t.sealed_token, "
 	                       INV_COLUMNS " FROM t JOIN invitations i ON i.id = t.invitation_id"
 	                       " JOIN batches b ON b.id = i.batch_id ORDER BY t.id",
 	                       1, params, &res);
 	if (rc != US_OK)
 		return rc;
 	*n = (size_t)PQntuples(res);
-	*rows = US_ARENA_ARRAY(a, inv_outbox_row, *n ? *n : 1);
-	if (*rows == NULL) {
-		PQclear(res);
-		return US_EEXHAUSTED;
-	}
-	for (size_t i = 0; i < *n; i++) {
-		inv_outbox_row *r = &(*rows)[i];
-		r->kind = dup(a, res, (int)i, 1);
-		r->send_number = atoi(PQgetvalue(res, (int)i, 2));
-		r->sealed_token = dup(a, res, (int)i, 3);
-		parse_row(a, res, (int)i, 4, &r->inv);
+	us_row r = us_row_at(a, res, 0, 0);
+	*rows = US_ROW_ARRAY(&r, invitation_outbox_row, *n ? *n : 1);
+	for (size_t i = 0; *rows != NULL && i < *n; i++) {
+		invitation_outbox_row *o = &(*rows)[i];
+		r.row = (int)i;
+		o->kind = us_row_text(&r, 1);
+		o->send_number = (int)us_row_int(&r, 2);
+		o->sealed_token = us_row_text(&r, 3);
+		read_row(&r, 4, &o->inv);
 	}
 	PQclear(res);
-	return US_OK;
+	return us_row_failed(&r) ? US_EEXHAUSTED : US_OK;
 }
 
-us_err store_listen_outbox(PGconn *c)
+us_err invitation_store_listen_outbox(PGconn *c)
 {
-	return us_db_exec(c, "LISTEN " STORE_OUTBOX_CHANNEL, 0, NULL, NULL);
+	return us_db_exec(c, "LISTEN " INVITATION_STORE_OUTBOX_CHANNEL, 0, NULL, NULL);
 }
 
 /* --- permanent links --- */
 
 #define LINK_COLUMNS                                                                           \
-	"id, account_id, coalesce(subaccount_id::text, ''), account_name, created_by, "           \
-	"sealed_token, state = 'active', coalesce(expires_at <= now(), false), "                  \
-	"max_uses > 0 AND uses >= max_uses, coalesce(" TS("expires_at") ", ''), "                 \
-	TS("created_at") ", max_uses, uses, array_to_string(allowed_email_domains, ',')"
+	"id, account_id, subaccount_id, account_name, created_by, "           \
+	"sealed_token, state = 'active', expires_at <= now(), "                  \
+	"max_uses > 0 AND uses >= max_uses, " TS("expires_at") ", " TS("created_at") ", "          \
+	"max_uses, uses, allowed_email_domains"
 
-static void parse_link(us_arena *a, PGresult *res, int row, link_row *l)
+static void read_link(us_row *r, invitation_link_row *l)
 {
-	l->id = dup(a, res, row, 0);
-	l->account_id = dup(a, res, row, 1);
-	l->subaccount_id = dup(a, res, row, 2);
-	l->account_name = dup(a, res, row, 3);
-	l->created_by = dup(a, res, row, 4);
-	l->sealed_token = dup(a, res, row, 5);
-	l->active = boolean(res, row, 6);
-	l->expired = boolean(res, row, 7);
-	l->used_up = boolean(res, row, 8);
-	l->expires_at = dup(a, res, row, 9);
-	l->created_at = dup(a, res, row, 10);
-	l->max_uses = (unsigned)atol(PQgetvalue(res, row, 11));
-	l->uses = (unsigned)atol(PQgetvalue(res, row, 12));
-	l->domains = split(a, PQgetvalue(res, row, 13), &l->n_domains);
+	l->id = us_row_uuid(r, 0);
+	l->account_id = us_row_uuid(r, 1);
+	l->subaccount_id = us_row_text(r, 2);
+	l->account_name = us_row_text(r, 3);
+	l->created_by = us_row_uuid(r, 4);
+	l->sealed_token = us_row_text(r, 5);
+	l->active = us_row_bool(r, 6);
+	l->expired = us_row_bool(r, 7);
+	l->used_up = us_row_bool(r, 8);
+	l->expires_at = us_row_timestamp(r, 9);
+	l->created_at = us_row_timestamp(r, 10);
+	l->max_uses = (unsigned)us_row_int(r, 11);
+	l->uses = (unsigned)us_row_int(r, 12);
+	l->domains = us_row_array(r, 13, &l->n_domains);
 }
 
 static us_err one_link(PGconn *c, us_arena *a, const char *sql, int n, const char *const *params,
-                       const int *lengths, const int *formats, link_row *out)
+                       const int *lengths, const int *formats, invitation_link_row *out)
 {
 	PGresult *res;
 	us_err rc = us_db_exec_bin(c, sql, n, params, lengths, formats, &res);
@@ -589,12 +604,13 @@ static us_err one_link(PGconn *c, us_arena *a, const char *sql, int n, const cha
 		PQclear(res);
 		return US_ENOTFOUND;
 	}
-	parse_link(a, res, 0, out);
+	us_row r = us_row_at(a, res, 0, 0);
+	read_link(&r, out);
 	PQclear(res);
-	return US_OK;
+	return us_row_failed(&r) ? US_EEXHAUSTED : US_OK;
 }
 
-us_err store_link_enable(PGconn *c, us_arena *a, const link_new *l, link_row *out)
+us_err invitation_store_link_enable(PGconn *c, us_arena *a, const invitation_link_spec *l, invitation_link_row *out)
 {
 	const char *scope_params[] = {l->account_id, l->subaccount_id};
 	us_err rc = us_db_exec(c,
@@ -624,8 +640,8 @@ us_err store_link_enable(PGconn *c, us_arena *a, const link_new *l, link_row *ou
 	                9, params, NULL, NULL, out);
 }
 
-us_err store_link_get(PGconn *c, us_arena *a, const char *account_id, const char *subaccount_id,
-                      link_row *out)
+us_err invitation_store_link_get(PGconn *c, us_arena *a, const char *account_id, const char *subaccount_id,
+                      invitation_link_row *out)
 {
 	const char *params[] = {account_id, subaccount_id};
 	return one_link(c, a,
@@ -634,8 +650,8 @@ us_err store_link_get(PGconn *c, us_arena *a, const char *account_id, const char
 	                2, params, NULL, NULL, out);
 }
 
-us_err store_link_delete(PGconn *c, us_arena *a, const char *account_id, const char *subaccount_id,
-                         link_row *out)
+us_err invitation_store_link_delete(PGconn *c, us_arena *a, const char *account_id, const char *subaccount_id,
+                         invitation_link_row *out)
 {
 	const char *params[] = {account_id, subaccount_id};
 	return one_link(c, a,
@@ -645,7 +661,7 @@ us_err store_link_delete(PGconn *c, us_arena *a, const char *account_id, const c
 	                2, params, NULL, NULL, out);
 }
 
-us_err store_link_by_token(PGconn *c, us_arena *a, const uint8_t *hash, link_row *out)
+us_err invitation_store_link_by_token(PGconn *c, us_arena *a, const uint8_t *hash, invitation_link_row *out)
 {
 	const char *params[] = {(const char *)hash};
 	const int lengths[] = {32};
@@ -654,7 +670,7 @@ us_err store_link_by_token(PGconn *c, us_arena *a, const uint8_t *hash, link_row
 	                lengths, formats, out);
 }
 
-us_err store_link_by_id(PGconn *c, us_arena *a, const char *id, link_row *out)
+us_err invitation_store_link_by_id(PGconn *c, us_arena *a, const char *id, invitation_link_row *out)
 {
 	const char *params[] = {id};
 	return one_link(c, a, "SELECT " LINK_COLUMNS " FROM links WHERE id = $1", 1, params, NULL,
@@ -663,7 +679,7 @@ us_err store_link_by_id(PGconn *c, us_arena *a, const char *id, link_row *out)
 
 /* The link's use, and the claim holding it, in one statement: a claim that conflicts undoes
  * the use with it. */
-us_err store_link_claim(PGconn *c, const char *link_id, const char *email, const char *user_id,
+us_err invitation_store_link_claim(PGconn *c, const char *link_id, const char *email, const char *user_id,
                         const char *request_hash, const char *join_request_id, bool *taken,
                         unsigned *use)
 {
@@ -681,14 +697,15 @@ us_err store_link_claim(PGconn *c, const char *link_id, const char *email, const
 	if (rc != US_OK)
 		return rc;
 	*taken = PQntuples(res) == 1;
-	*use = *taken ? (unsigned)atol(PQgetvalue(res, 0, 0)) : 0;
+	us_row r = us_row_at(NULL, res, 0, 0);
+	*use = *taken ? (unsigned)us_row_int(&r, 0) : 0;
 	PQclear(res);
 	return US_OK;
 }
 
 #define CLAIM_COLUMNS                                                                          \
-	"c.link_id, c.email, coalesce(c.user_id::text, ''), c.use_number, c.request_hash, "       \
-	"coalesce(c.join_request_id::text, ''), c.claim_pid IS NOT NULL"
+	"c.link_id, c.email, c.user_id, c.use_number, c.request_hash, "       \
+	"c.join_request_id, c.claim_pid IS NOT NULL"
 
 /* A claim nobody works on: its session is gone (a daemon that died; pid 0, let go; or a
  * backend started after the claim, reusing the pid), or it has been at it for stale_s. */
@@ -697,29 +714,30 @@ us_err store_link_claim(PGconn *c, const char *link_id, const char *email, const
 	" WHERE s.pid = c.claim_pid AND s.backend_start <= c.claimed_at)"                         \
 	" OR c.claimed_at < now() - make_interval(secs => " stale "::int))"
 
-static void parse_claim(us_arena *a, PGresult *res, int row, link_claim_row *out)
+static void read_claim(us_row *r, invitation_link_claim_row *out)
 {
-	out->link_id = dup(a, res, row, 0);
-	out->email = dup(a, res, row, 1);
-	out->user_id = dup(a, res, row, 2);
-	out->use_number = (unsigned)atol(PQgetvalue(res, row, 3));
-	out->request_hash = dup(a, res, row, 4);
-	out->join_request_id = dup(a, res, row, 5);
-	out->working = boolean(res, row, 6);
+	out->link_id = us_row_uuid(r, 0);
+	out->email = us_row_text(r, 1);
+	out->user_id = us_row_text(r, 2);
+	out->use_number = (unsigned)us_row_int(r, 3);
+	out->request_hash = us_row_text(r, 4);
+	out->join_request_id = us_row_text(r, 5);
+	out->working = us_row_bool(r, 6);
 }
 
 static us_err one_claim(PGconn *c, us_arena *a, const char *sql, int n, const char *const *params,
-                        link_claim_row *out)
+                        invitation_link_claim_row *out)
 {
 	PGresult *res;
 	us_err rc = us_db_exec(c, sql, n, params, &res);
 	if (rc != US_OK)
 		return rc;
 	rc = PQntuples(res) == 1 ? US_OK : US_ENOTFOUND;
+	us_row r = us_row_at(a, res, 0, 0);
 	if (rc == US_OK)
-		parse_claim(a, res, 0, out);
+		read_claim(&r, out);
 	PQclear(res);
-	return rc;
+	return rc == US_OK && us_row_failed(&r) ? US_EEXHAUSTED : rc;
 }
 
 /* The statement's affected rows, as *hit (rows > 0). */
@@ -731,8 +749,8 @@ static us_err exec_hit(PGconn *c, const char *sql, int n, const char *const *par
 	return rc;
 }
 
-us_err store_link_claim_get(PGconn *c, us_arena *a, const char *link_id, const char *email,
-                            bool lock, link_claim_row *out)
+us_err invitation_store_link_claim_get(PGconn *c, us_arena *a, const char *link_id, const char *email,
+                            bool lock, invitation_link_claim_row *out)
 {
 	const char *params[] = {link_id, email};
 	return one_claim(c, a,
@@ -743,7 +761,7 @@ us_err store_link_claim_get(PGconn *c, us_arena *a, const char *link_id, const c
 	                 2, params, out);
 }
 
-us_err store_link_claim_take_over(PGconn *c, const char *link_id, const char *email,
+us_err invitation_store_link_claim_take_over(PGconn *c, const char *link_id, const char *email,
                                   int64_t stale_s, bool *taken)
 {
 	char stale[24];
@@ -755,7 +773,7 @@ us_err store_link_claim_take_over(PGconn *c, const char *link_id, const char *em
 	                3, params, taken);
 }
 
-us_err store_link_claim_let_go(PGconn *c, const char *link_id, const char *email)
+us_err invitation_store_link_claim_let_go(PGconn *c, const char *link_id, const char *email)
 {
 	const char *params[] = {link_id, email};
 	return us_db_exec(c,
@@ -764,7 +782,7 @@ us_err store_link_claim_let_go(PGconn *c, const char *link_id, const char *email
 	                  2, params, NULL);
 }
 
-us_err store_link_claim_user(PGconn *c, const char *link_id, const char *email, const char *user_id,
+us_err invitation_store_link_claim_user(PGconn *c, const char *link_id, const char *email, const char *user_id,
                              bool *kept)
 {
 	const char *params[] = {link_id, email, user_id};
@@ -774,7 +792,7 @@ us_err store_link_claim_user(PGconn *c, const char *link_id, const char *email, 
 	                3, params, kept);
 }
 
-us_err store_link_release(PGconn *c, const char *link_id, const char *email)
+us_err invitation_store_link_release(PGconn *c, const char *link_id, const char *email)
 {
 	const char *params[] = {link_id, email};
 	return us_db_exec(c,
@@ -788,7 +806,7 @@ us_err store_link_release(PGconn *c, const char *link_id, const char *email)
 	                  2, params, NULL);
 }
 
-us_err store_link_complete(PGconn *c, const char *link_id, const char *email, const char *user_id,
+us_err invitation_store_link_complete(PGconn *c, const char *link_id, const char *email, const char *user_id,
                            const char *membership_id, bool *done)
 {
 	const char *params[] = {link_id, email, user_id, membership_id};
@@ -808,10 +826,10 @@ us_err store_link_complete(PGconn *c, const char *link_id, const char *email, co
 }
 
 #define JOINED_COLUMNS                                                                         \
-	"j.link_id, j.email, j.user_id::text, j.use_number, coalesce(j.request_hash, ''), '', false"
+	"j.link_id, j.email, j.user_id::text, j.use_number, j.request_hash, '', false"
 
-us_err store_link_join_get(PGconn *c, us_arena *a, const char *link_id, const char *email,
-                           link_claim_row *out)
+us_err invitation_store_link_join_get(PGconn *c, us_arena *a, const char *link_id, const char *email,
+                           invitation_link_claim_row *out)
 {
 	const char *params[] = {link_id, email};
 	return one_claim(c, a,
@@ -821,8 +839,8 @@ us_err store_link_join_get(PGconn *c, us_arena *a, const char *link_id, const ch
 	                 2, params, out);
 }
 
-us_err store_link_join_of_user(PGconn *c, us_arena *a, const char *link_id, const char *user_id,
-                               link_claim_row *out)
+us_err invitation_store_link_join_of_user(PGconn *c, us_arena *a, const char *link_id, const char *user_id,
+                               invitation_link_claim_row *out)
 {
 	const char *params[] = {link_id, user_id};
 	return one_claim(c, a,
@@ -831,7 +849,7 @@ us_err store_link_join_of_user(PGconn *c, us_arena *a, const char *link_id, cons
 	                 2, params, out);
 }
 
-us_err store_unattended_link_claim(PGconn *c, us_arena *a, int64_t stale_s, link_claim_row *out)
+us_err invitation_store_unattended_link_claim(PGconn *c, us_arena *a, int64_t stale_s, invitation_link_claim_row *out)
 {
 	char stale[24];
 	snprintf(stale, sizeof(stale), "%lld", (long long)stale_s);
@@ -842,7 +860,7 @@ us_err store_unattended_link_claim(PGconn *c, us_arena *a, int64_t stale_s, link
 	                 1, params, out);
 }
 
-us_err store_lapsed_link_claim(PGconn *c, us_arena *a, link_claim_row *out, bool *unconfirmed)
+us_err invitation_store_lapsed_link_claim(PGconn *c, us_arena *a, invitation_link_claim_row *out, bool *unconfirmed)
 {
 	PGresult *res;
 	us_err rc = us_db_exec(c,
@@ -855,16 +873,17 @@ us_err store_lapsed_link_claim(PGconn *c, us_arena *a, link_claim_row *out, bool
 	if (rc != US_OK)
 		return rc;
 	rc = PQntuples(res) == 1 ? US_OK : US_ENOTFOUND;
+	us_row r = us_row_at(a, res, 0, 0);
 	if (rc == US_OK) {
-		parse_claim(a, res, 0, out);
-		*unconfirmed = boolean(res, 0, 7);
+		read_claim(&r, out);
+		*unconfirmed = us_row_bool(&r, 7);
 	}
 	PQclear(res);
-	return rc;
+	return rc == US_OK && us_row_failed(&r) ? US_EEXHAUSTED : rc;
 }
 
-us_err store_link_joins(PGconn *c, us_arena *a, const char *account_id, unsigned limit,
-                        link_join_row **rows, size_t *n)
+us_err invitation_store_link_joins(PGconn *c, us_arena *a, const char *account_id, unsigned limit,
+                        invitation_link_join_row **rows, size_t *n)
 {
 	char lim[16];
 	snprintf(lim, sizeof(lim), "%u", limit);
@@ -872,39 +891,37 @@ us_err store_link_joins(PGconn *c, us_arena *a, const char *account_id, unsigned
 	PGresult *res;
 	us_err rc = us_db_exec(c,
 	                       "SELECT j.link_id, j.user_id, j.email, j.membership_id, "
-	                       TS("j.joined_at") ", coalesce(l.subaccount_id::text, '')"
+	                       TS("j.joined_at") ", l.subaccount_id"
 	                       " FROM link_joins j JOIN links l ON l.id = j.link_id"
 	                       " WHERE l.account_id = $1 ORDER BY j.joined_at DESC LIMIT $2::int",
 	                       2, params, &res);
 	if (rc != US_OK)
 		return rc;
 	*n = (size_t)PQntuples(res);
-	*rows = US_ARENA_ARRAY(a, link_join_row, *n ? *n : 1);
-	if (*rows == NULL) {
-		PQclear(res);
-		return US_EEXHAUSTED;
-	}
-	for (size_t i = 0; i < *n; i++) {
-		link_join_row *j = &(*rows)[i];
-		j->link_id = dup(a, res, (int)i, 0);
-		j->user_id = dup(a, res, (int)i, 1);
-		j->email = dup(a, res, (int)i, 2);
-		j->membership_id = dup(a, res, (int)i, 3);
-		j->joined_at = dup(a, res, (int)i, 4);
-		j->subaccount_id = dup(a, res, (int)i, 5);
+	us_row r = us_row_at(a, res, 0, 0);
+	*rows = US_ROW_ARRAY(&r, invitation_link_join_row, *n ? *n : 1);
+	for (size_t i = 0; *rows != NULL && i < *n; i++) {
+		invitation_link_join_row *j = &(*rows)[i];
+		r.row = (int)i;
+		j->link_id = us_row_uuid(&r, 0);
+		j->user_id = us_row_uuid(&r, 1);
+		j->email = us_row_text(&r, 2);
+		j->membership_id = us_row_uuid(&r, 3);
+		j->joined_at = us_row_timestamp(&r, 4);
+		j->subaccount_id = us_row_text(&r, 5);
 	}
 	PQclear(res);
-	return US_OK;
+	return us_row_failed(&r) ? US_EEXHAUSTED : US_OK;
 }
 
 /* --- joins waiting for their address to be proven --- */
 
 #define JOIN_COLUMNS                                                                           \
 	"r.id, r.user_id, r.email, r.state, r.expires_at <= now(), " TS("r.expires_at") ", "       \
-	"to_char(r.expires_at, 'YYYY-MM-DD HH24:MI \"UTC\"'), coalesce(r.sealed_token, '')"
+	"to_char(r.expires_at, 'YYYY-MM-DD HH24:MI \"UTC\"'), r.sealed_token"
 
 static us_err one_join(PGconn *c, us_arena *a, const char *sql, int n, const char *const *params,
-                       const int *lengths, const int *formats, join_request_row *out)
+                       const int *lengths, const int *formats, invitation_join_request_row *out)
 {
 	PGresult *res;
 	us_err rc = us_db_exec_bin(c, sql, n, params, lengths, formats, &res);
@@ -914,20 +931,21 @@ static us_err one_join(PGconn *c, us_arena *a, const char *sql, int n, const cha
 		PQclear(res);
 		return US_ENOTFOUND;
 	}
-	out->id = dup(a, res, 0, 0);
-	out->user_id = dup(a, res, 0, 1);
-	out->email = dup(a, res, 0, 2);
-	out->state = dup(a, res, 0, 3);
-	out->expired = boolean(res, 0, 4);
-	out->expires_at = dup(a, res, 0, 5);
-	out->expires_text = dup(a, res, 0, 6);
-	out->sealed_token = dup(a, res, 0, 7);
+	us_row r = us_row_at(a, res, 0, 0);
+	out->id = us_row_uuid(&r, 0);
+	out->user_id = us_row_uuid(&r, 1);
+	out->email = us_row_text(&r, 2);
+	out->state = us_row_text(&r, 3);
+	out->expired = us_row_bool(&r, 4);
+	out->expires_at = us_row_timestamp(&r, 5);
+	out->expires_text = us_row_text(&r, 6);
+	out->sealed_token = us_row_text(&r, 7);
 	PQclear(res);
-	return US_OK;
+	return us_row_failed(&r) ? US_EEXHAUSTED : US_OK;
 }
 
 /* The request's link too. */
-static us_err with_link(PGconn *c, us_arena *a, us_err rc, join_request_row *out)
+static us_err with_link(PGconn *c, us_arena *a, us_err rc, invitation_join_request_row *out)
 {
 	if (rc != US_OK)
 		return rc;
@@ -938,9 +956,9 @@ static us_err with_link(PGconn *c, us_arena *a, us_err rc, join_request_row *out
 	                1, params, NULL, NULL, &out->link);
 }
 
-us_err store_join_request_open(PGconn *c, us_arena *a, const char *link_id, const char *email,
+us_err invitation_store_join_request_open(PGconn *c, us_arena *a, const char *link_id, const char *email,
                                const char *user_id, const char *token_hash_hex,
-                               const char *sealed_token, unsigned hours, join_request_row *out)
+                               const char *sealed_token, unsigned hours, invitation_join_request_row *out)
 {
 	char h[16];
 	snprintf(h, sizeof(h), "%u", hours);
@@ -960,7 +978,7 @@ us_err store_join_request_open(PGconn *c, us_arena *a, const char *link_id, cons
 	return with_link(c, a, rc, out);
 }
 
-us_err store_join_request_get(PGconn *c, us_arena *a, const char *id, join_request_row *out)
+us_err invitation_store_join_request_get(PGconn *c, us_arena *a, const char *id, invitation_join_request_row *out)
 {
 	const char *params[] = {id};
 	us_err rc = one_join(c, a, "SELECT " JOIN_COLUMNS " FROM link_join_requests r WHERE r.id = $1",
@@ -968,8 +986,8 @@ us_err store_join_request_get(PGconn *c, us_arena *a, const char *id, join_reque
 	return with_link(c, a, rc, out);
 }
 
-us_err store_join_request_by_token(PGconn *c, us_arena *a, const uint8_t *hash,
-                                   join_request_row *out)
+us_err invitation_store_join_request_by_token(PGconn *c, us_arena *a, const uint8_t *hash,
+                                   invitation_join_request_row *out)
 {
 	const char *params[] = {(const char *)hash};
 	const int lengths[] = {32};
@@ -980,7 +998,7 @@ us_err store_join_request_by_token(PGconn *c, us_arena *a, const uint8_t *hash,
 	return with_link(c, a, rc, out);
 }
 
-us_err store_join_request_mailed(PGconn *c, const char *link_id, const char *email,
+us_err invitation_store_join_request_mailed(PGconn *c, const char *link_id, const char *email,
                                  const char *request_id)
 {
 	const char *params[] = {link_id, email, request_id};

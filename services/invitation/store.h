@@ -10,9 +10,10 @@
 
 #include "common/arena.h"
 #include "common/err.h"
+#include "common/page_token.h"
 
 /* An invitation joined with its batch. */
-typedef struct inv_row {
+typedef struct invitation_row {
 	char *id, *account_id, *batch_id, *email;
 	char *state;           /* as stored: pending, accepting, accepted, ... */
 	bool expired;          /* pending past expires_at */
@@ -30,13 +31,13 @@ typedef struct inv_row {
 	char *expires_text;    /* "2026-11-30 16:00 UTC", for emails */
 	int send_count;
 	char *accepted_user_id; /* "" until known */
-	char *created_micros;   /* created_at in microseconds: the list's keyset position */
+	int64_t created_us;     /* created_at in microseconds: the list's keyset position */
 	char *invited_by_principal; /* "" unless a service principal invited (invited_by "") */
-	char *accept_request_hash;  /* the claiming request's (inv_request_hash), "" when none */
-} inv_row;
+	char *accept_request_hash;  /* the claiming request's (invitation_request_hash), "" when none */
+} invitation_row;
 
 /* What a new batch shares. */
-typedef struct inv_batch {
+typedef struct invitation_batch {
 	const char *account_id, *account_name;
 	/* One inviter: a person (invited_by) or a service principal (invited_by_principal,
 	 * with its name as inviter_name and "" as inviter_email); the other is NULL. */
@@ -50,123 +51,139 @@ typedef struct inv_batch {
 	char **flags;
 	size_t n_flags;
 	int expires_in_hours;
-} inv_batch;
+} invitation_batch;
 
 /* One address to invite: its link's token hash (hex) and the token sealed for the outbox. */
-typedef struct inv_new {
+typedef struct invitation_new {
 	const char *email;
 	const char *token_hash_hex;
 	const char *sealed_token;
 	bool existing_user;
-	const char *id; /* set by store_batch_add for the created ones */
-} inv_new;
+	const char *id; /* set by invitation_store_batch_add for the created ones */
+} invitation_new;
 
 /* Of emails, marks in open[] those with an open (pending and unexpired, or accepting)
  * invitation in the account. */
-US_MUST_USE us_err store_open_emails(PGconn *c, us_arena *a, const char *account_id,
+US_MUST_USE us_err invitation_store_open_emails(PGconn *c, us_arena *a, const char *account_id,
                                      char **emails, size_t n, bool *open);
 
 /* Starts writing a batch: marks expired the lapsed pending invitations of these
  * addresses (so they can be invited afresh) and records the batch; *batch_id in a. */
-US_MUST_USE us_err store_batch_begin(PGconn *c, us_arena *a, const inv_batch *b, char **emails,
+US_MUST_USE us_err invitation_store_batch_begin(PGconn *c, us_arena *a, const invitation_batch *b, char **emails,
                                      size_t n, char **batch_id);
 
 /* Writes invitations of the batch and their outbox rows, two statements for any n. An
  * address that got an open invitation meanwhile is skipped: its id stays NULL; the others'
  * ids are set, in keep. Temporary memory comes from scratch. */
-US_MUST_USE us_err store_batch_add(PGconn *c, us_arena *scratch, us_arena *keep,
-                                   const char *batch_id, const inv_batch *b, inv_new *rows,
+US_MUST_USE us_err invitation_store_batch_add(PGconn *c, us_arena *scratch, us_arena *keep,
+                                   const char *batch_id, const invitation_batch *b, invitation_new *rows,
                                    size_t n);
 
 /* Wakes the outbox relays when the transaction commits. */
-US_MUST_USE us_err store_notify_outbox(PGconn *c);
+US_MUST_USE us_err invitation_store_notify_outbox(PGconn *c);
 
-US_MUST_USE us_err store_get_by_id(PGconn *c, us_arena *a, const char *id, inv_row *out);
-US_MUST_USE us_err store_get_by_token(PGconn *c, us_arena *a, const uint8_t *hash, inv_row *out);
+US_MUST_USE us_err invitation_store_get_by_id(PGconn *c, us_arena *a, const char *id, invitation_row *out);
+US_MUST_USE us_err invitation_store_get_by_token(PGconn *c, us_arena *a, const uint8_t *hash, invitation_row *out);
 
 /* The invitation, locked until the transaction ends (a retried accept resumes under it,
  * apart from the recovery loop). */
-US_MUST_USE us_err store_get_locked(PGconn *c, us_arena *a, const char *id, inv_row *out);
+US_MUST_USE us_err invitation_store_get_locked(PGconn *c, us_arena *a, const char *id, invitation_row *out);
 
 /* pending (unexpired) → accepting, stamping the start, the user when known and the
  * request's hash. True when this call took it. */
-US_MUST_USE us_err store_claim(PGconn *c, const char *id, const char *user_id,
+US_MUST_USE us_err invitation_store_claim(PGconn *c, const char *id, const char *user_id,
                                const char *request_hash, bool *claimed);
 
 /* accepting → pending: the accept could not start (no user was created). */
-US_MUST_USE us_err store_release(PGconn *c, const char *id);
+US_MUST_USE us_err invitation_store_release(PGconn *c, const char *id);
 
 /* accepting → accepted with an outbox notice to the inviter, in one transaction.
  * *decided_at (may be NULL) gets when, or NULL when it was not accepting any more. */
-US_MUST_USE us_err store_finish_accept(PGconn *c, us_arena *a, const char *id,
+US_MUST_USE us_err invitation_store_finish_accept(PGconn *c, us_arena *a, const char *id,
                                        const char *user_id, char **decided_at);
 
 /* accepting → revoked, for an accept that can never succeed. */
-US_MUST_USE us_err store_fail_accept(PGconn *c, const char *id, const char *reason);
+US_MUST_USE us_err invitation_store_fail_accept(PGconn *c, const char *id, const char *reason);
 
 /* pending (unexpired) → declined with an outbox notice to the inviter. True when done. */
-US_MUST_USE us_err store_decline(PGconn *c, const char *id, bool *done);
+US_MUST_USE us_err invitation_store_decline(PGconn *c, const char *id, bool *done);
 
 /* pending or expired → revoked. True when done. */
-US_MUST_USE us_err store_revoke(PGconn *c, const char *id, const char *reason, bool *done);
+US_MUST_USE us_err invitation_store_revoke(PGconn *c, const char *id, const char *reason, bool *done);
 
-typedef enum inv_reinvite_result {
-	REINVITE_DONE,
-	REINVITE_TOO_SOON,
-	REINVITE_NOT_OPEN,      /* accepted, declined, revoked or accepting */
-	REINVITE_SUPERSEDED,    /* another open invitation exists for the address */
-} inv_reinvite_result;
+typedef enum invitation_reinvite_result {
+	INVITATION_REINVITE_DONE,
+	INVITATION_REINVITE_TOO_SOON,
+	INVITATION_REINVITE_NOT_OPEN,      /* accepted, declined, revoked or accepting */
+	INVITATION_REINVITE_SUPERSEDED,    /* another open invitation exists for the address */
+} invitation_reinvite_result;
 
 /* A new token, expiry and send for a pending or expired invitation. */
-US_MUST_USE us_err store_reinvite(PGconn *c, const char *id, const char *token_hash_hex,
+US_MUST_USE us_err invitation_store_reinvite(PGconn *c, const char *id, const char *token_hash_hex,
                                   const char *sealed_token, bool existing_user,
                                   int expires_in_hours, int64_t min_interval_s,
-                                  inv_reinvite_result *result);
+                                  invitation_reinvite_result *result);
 
-typedef struct inv_list_query {
+typedef struct invitation_list_query {
 	const char *account_id;
 	int state;                 /* an InvitationState; 0 = any */
 	const char *email_contains;
 	const char *subaccount_id;
 	bool subaccounts_only;     /* leave out organization-level invitations */
 	unsigned page_size;
-	const char *after_created; /* keyset position from a page token, or NULL */
-	const char *after_id;
-} inv_list_query;
+	const us_page_cursor *after; /* keyset position from a page token, or NULL */
+} invitation_list_query;
 
-US_MUST_USE us_err store_list(PGconn *c, us_arena *a, const inv_list_query *q, inv_row **rows,
+US_MUST_USE us_err invitation_store_list(PGconn *c, us_arena *a, const invitation_list_query *q, invitation_row **rows,
                               size_t *n);
 
 /* Pending, unexpired invitations to email, across accounts. */
-US_MUST_USE us_err store_list_for_email(PGconn *c, us_arena *a, const char *email, inv_row **rows,
+US_MUST_USE us_err invitation_store_list_for_email(PGconn *c, us_arena *a, const char *email, invitation_row **rows,
                                         size_t *n);
 
-/* Accepts whose claim's database session is gone (the daemon running them died), or in
- * progress for longer than stale_s however alive, locked for this transaction. */
-US_MUST_USE us_err store_stale_accepts(PGconn *c, us_arena *a, int64_t stale_s, size_t limit,
-                                       inv_row **rows, size_t *n);
+/* Takes one accept whose claim nobody attends to (its database session is gone, it was
+ * let go, or it has been in progress for stale_s however alive) for this session, in a
+ * statement of its own: the recovery loop's calls that follow hold no lock. *taken_us
+ * stamps the take (microseconds): invitation_store_release_taken() acts only while the
+ * invitation is as taken. NOT_FOUND when none. */
+US_MUST_USE us_err invitation_store_take_stale_accept(PGconn *c, us_arena *a, int64_t stale_s,
+                                                      invitation_row *out, int64_t *taken_us);
+
+/* accepting → pending, as invitation_store_release(), but only while the invitation is
+ * still this session's as taken at taken_us (nobody, e.g. a retried accept, touched it
+ * since). *released says if it was. */
+US_MUST_USE us_err invitation_store_release_taken(PGconn *c, const char *id, int64_t taken_us,
+                                                  bool *released);
+
+/* This session stops attending to an accept it took (a step failed): the recovery loop may
+ * take it again at once. */
+US_MUST_USE us_err invitation_store_let_go(PGconn *c, const char *id);
+
+/* Marks the invitation changed (updated_at), so that an accept the recovery loop took
+ * before is not released under a retried accept working on it. */
+US_MUST_USE us_err invitation_store_touch(PGconn *c, const char *id);
 
 /* An outbox row joined with its invitation. */
-typedef struct inv_outbox_row {
+typedef struct invitation_outbox_row {
 	char *kind;
 	int send_number;
 	char *sealed_token;  /* "" when none */
-	inv_row inv;
-} inv_outbox_row;
+	invitation_row inv;
+} invitation_outbox_row;
 
 /* Takes up to limit outbox rows (oldest first): deleted by this transaction, so they are
  * gone once it commits and back if it rolls back; rows another relay holds are skipped. */
-US_MUST_USE us_err store_outbox_take(PGconn *c, us_arena *a, size_t limit, inv_outbox_row **rows,
+US_MUST_USE us_err invitation_store_outbox_take(PGconn *c, us_arena *a, size_t limit, invitation_outbox_row **rows,
                                      size_t *n);
 
 /* The channel the outbox is announced on. */
-#define STORE_OUTBOX_CHANNEL "invitation_outbox"
-US_MUST_USE us_err store_listen_outbox(PGconn *c);
+#define INVITATION_STORE_OUTBOX_CHANNEL "invitation_outbox"
+US_MUST_USE us_err invitation_store_listen_outbox(PGconn *c);
 
 
 /* --- permanent links --- */
 
-typedef struct link_row {
+typedef struct invitation_link_row {
 	char *id, *account_id, *subaccount_id; /* subaccount_id "" for the organization */
 	char *account_name, *created_by, *sealed_token;
 	bool active;   /* not deleted */
@@ -177,9 +194,9 @@ typedef struct link_row {
 	unsigned max_uses, uses;
 	char **domains;
 	size_t n_domains;
-} link_row;
+} invitation_link_row;
 
-typedef struct link_new {
+typedef struct invitation_link_spec {
 	const char *account_id;
 	const char *subaccount_id; /* NULL: the organization */
 	const char *account_name;
@@ -190,111 +207,111 @@ typedef struct link_new {
 	unsigned max_uses;
 	char **domains;
 	size_t n_domains;
-} link_new;
+} invitation_link_spec;
 
 /* Deletes the active link of the account or subaccount, if any, and creates this one. */
-US_MUST_USE us_err store_link_enable(PGconn *c, us_arena *a, const link_new *l, link_row *out);
+US_MUST_USE us_err invitation_store_link_enable(PGconn *c, us_arena *a, const invitation_link_spec *l, invitation_link_row *out);
 /* The active link; NOT_FOUND when none. */
-US_MUST_USE us_err store_link_get(PGconn *c, us_arena *a, const char *account_id,
-                                  const char *subaccount_id, link_row *out);
+US_MUST_USE us_err invitation_store_link_get(PGconn *c, us_arena *a, const char *account_id,
+                                  const char *subaccount_id, invitation_link_row *out);
 /* Deletes the active link; NOT_FOUND when none. */
-US_MUST_USE us_err store_link_delete(PGconn *c, us_arena *a, const char *account_id,
-                                     const char *subaccount_id, link_row *out);
-US_MUST_USE us_err store_link_by_token(PGconn *c, us_arena *a, const uint8_t *hash, link_row *out);
-US_MUST_USE us_err store_link_by_id(PGconn *c, us_arena *a, const char *id, link_row *out);
+US_MUST_USE us_err invitation_store_link_delete(PGconn *c, us_arena *a, const char *account_id,
+                                     const char *subaccount_id, invitation_link_row *out);
+US_MUST_USE us_err invitation_store_link_by_token(PGconn *c, us_arena *a, const uint8_t *hash, invitation_link_row *out);
+US_MUST_USE us_err invitation_store_link_by_id(PGconn *c, us_arena *a, const char *id, invitation_link_row *out);
 
 /* A join through a link in progress (a claim: docs/invitations.md has its states), or
  * one finished (join_request_id "", working false). */
-typedef struct link_claim_row {
+typedef struct invitation_link_claim_row {
 	char *link_id, *email;
 	char *user_id;         /* the joiner; "" until known (a new user not created yet) */
 	unsigned use_number;   /* which use of the link it took */
-	char *request_hash;    /* the joining request's (inv_request_hash) */
+	char *request_hash;    /* the joining request's (invitation_request_hash) */
 	char *join_request_id; /* "" until the address's owner is asked to confirm it */
 	bool working;          /* its steps are being taken (or were, by a session now gone) */
-} link_claim_row;
+} invitation_link_claim_row;
 
 /* Takes a use of the link for email, if the link is active, unexpired and not used up,
  * and records the claim as this session's (user_id and join_request_id may be NULL);
  * *taken says if it was, *use which use it is. ALREADY_EXISTS, with nothing taken, when
  * email has a claim on the link. */
-US_MUST_USE us_err store_link_claim(PGconn *c, const char *link_id, const char *email,
+US_MUST_USE us_err invitation_store_link_claim(PGconn *c, const char *link_id, const char *email,
                                     const char *user_id, const char *request_hash,
                                     const char *join_request_id, bool *taken, unsigned *use);
 /* The claim of email on the link (locked until the transaction ends when lock); NOT_FOUND
  * when none. */
-US_MUST_USE us_err store_link_claim_get(PGconn *c, us_arena *a, const char *link_id,
-                                        const char *email, bool lock, link_claim_row *out);
+US_MUST_USE us_err invitation_store_link_claim_get(PGconn *c, us_arena *a, const char *link_id,
+                                        const char *email, bool lock, invitation_link_claim_row *out);
 /* Makes a working claim this session's when nobody attends to it (its session is gone, it
  * was let go, or it has been working for stale_s); *taken says if it did. */
-US_MUST_USE us_err store_link_claim_take_over(PGconn *c, const char *link_id, const char *email,
+US_MUST_USE us_err invitation_store_link_claim_take_over(PGconn *c, const char *link_id, const char *email,
                                               int64_t stale_s, bool *taken);
 /* This session stops working on the claim (its step failed): a retry or the recovery loop
  * may take it over at once. */
-US_MUST_USE us_err store_link_claim_let_go(PGconn *c, const char *link_id, const char *email);
+US_MUST_USE us_err invitation_store_link_claim_let_go(PGconn *c, const char *link_id, const char *email);
 /* Records the joiner of a working claim; *kept is false when the claim is gone. */
-US_MUST_USE us_err store_link_claim_user(PGconn *c, const char *link_id, const char *email,
+US_MUST_USE us_err invitation_store_link_claim_user(PGconn *c, const char *link_id, const char *email,
                                          const char *user_id, bool *kept);
 /* Drops the claim and gives its use back, cancelling its confirmation request: the join
  * did not happen. */
-US_MUST_USE us_err store_link_release(PGconn *c, const char *link_id, const char *email);
+US_MUST_USE us_err invitation_store_link_release(PGconn *c, const char *link_id, const char *email);
 /* The claim becomes a join of the user with the membership, its confirmation request
  * joined; *done is false when the claim is gone. */
-US_MUST_USE us_err store_link_complete(PGconn *c, const char *link_id, const char *email,
+US_MUST_USE us_err invitation_store_link_complete(PGconn *c, const char *link_id, const char *email,
                                        const char *user_id, const char *membership_id,
                                        bool *done);
 /* The latest finished join of email through the link (with its request); NOT_FOUND when
  * none. */
-US_MUST_USE us_err store_link_join_get(PGconn *c, us_arena *a, const char *link_id,
-                                       const char *email, link_claim_row *out);
+US_MUST_USE us_err invitation_store_link_join_get(PGconn *c, us_arena *a, const char *link_id,
+                                       const char *email, invitation_link_claim_row *out);
 /* The user's join through the link, recorded with its use; NOT_FOUND when none. */
-US_MUST_USE us_err store_link_join_of_user(PGconn *c, us_arena *a, const char *link_id,
-                                           const char *user_id, link_claim_row *out);
-/* A working claim nobody attends to (see store_link_claim_take_over), locked for this
+US_MUST_USE us_err invitation_store_link_join_of_user(PGconn *c, us_arena *a, const char *link_id,
+                                           const char *user_id, invitation_link_claim_row *out);
+/* A working claim nobody attends to (see invitation_store_link_claim_take_over), locked for this
  * transaction; NOT_FOUND when none. */
-US_MUST_USE us_err store_unattended_link_claim(PGconn *c, us_arena *a, int64_t stale_s,
-                                               link_claim_row *out);
+US_MUST_USE us_err invitation_store_unattended_link_claim(PGconn *c, us_arena *a, int64_t stale_s,
+                                               invitation_link_claim_row *out);
 /* A claim awaiting a confirmation that lapsed (its request expired, or was closed), locked
  * for this transaction; *unconfirmed when the request merely expired. NOT_FOUND when
  * none. */
-US_MUST_USE us_err store_lapsed_link_claim(PGconn *c, us_arena *a, link_claim_row *out,
+US_MUST_USE us_err invitation_store_lapsed_link_claim(PGconn *c, us_arena *a, invitation_link_claim_row *out,
                                            bool *unconfirmed);
 
-typedef struct link_join_row {
+typedef struct invitation_link_join_row {
 	char *link_id, *user_id, *email, *membership_id, *joined_at, *subaccount_id;
-} link_join_row;
+} invitation_link_join_row;
 
-US_MUST_USE us_err store_link_joins(PGconn *c, us_arena *a, const char *account_id, unsigned limit,
-                                    link_join_row **rows, size_t *n);
+US_MUST_USE us_err invitation_store_link_joins(PGconn *c, us_arena *a, const char *account_id, unsigned limit,
+                                    invitation_link_join_row **rows, size_t *n);
 
 
 /* --- joins waiting for their address to be proven --- */
 
-typedef struct join_request_row {
+typedef struct invitation_join_request_row {
 	char *id, *user_id, *email, *state;
 	bool expired;
 	char *expires_at;   /* RFC 3339 */
 	char *expires_text; /* "2026-11-30 16:00 UTC", for emails */
 	char *sealed_token; /* until its email is handed over; "" after */
-	link_row link;
-} join_request_row;
+	invitation_link_row link;
+} invitation_join_request_row;
 
 /* The confirmation request of the claim of email on the link (which the caller holds
  * locked), for user_id, expiring in hours; a pending request of the user through the link
  * is replaced. */
-US_MUST_USE us_err store_join_request_open(PGconn *c, us_arena *a, const char *link_id,
+US_MUST_USE us_err invitation_store_join_request_open(PGconn *c, us_arena *a, const char *link_id,
                                            const char *email, const char *user_id,
                                            const char *token_hash_hex, const char *sealed_token,
-                                           unsigned hours, join_request_row *out);
+                                           unsigned hours, invitation_join_request_row *out);
 
 /* A request by id, or by its token's hash, with its link; NOT_FOUND when none. */
-US_MUST_USE us_err store_join_request_get(PGconn *c, us_arena *a, const char *id,
-                                          join_request_row *out);
-US_MUST_USE us_err store_join_request_by_token(PGconn *c, us_arena *a, const uint8_t *hash,
-                                               join_request_row *out);
+US_MUST_USE us_err invitation_store_join_request_get(PGconn *c, us_arena *a, const char *id,
+                                          invitation_join_request_row *out);
+US_MUST_USE us_err invitation_store_join_request_by_token(PGconn *c, us_arena *a, const uint8_t *hash,
+                                               invitation_join_request_row *out);
 
 /* Its email is handed over: the claim awaits the confirmation, the sealed token goes. */
-US_MUST_USE us_err store_join_request_mailed(PGconn *c, const char *link_id, const char *email,
+US_MUST_USE us_err invitation_store_join_request_mailed(PGconn *c, const char *link_id, const char *email,
                                              const char *request_id);
 
 #endif

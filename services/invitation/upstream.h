@@ -6,6 +6,11 @@
 
 /* Logs the peer's answer and sets the reply: UNAVAILABLE or DEADLINE_EXCEEDED pass
  * through ("try again"), anything else is our fault (INTERNAL). Returns the code set. */
-us_err inv_upstream_error(us_call *call, const peer_ctx *p, us_err rc, const char *doing);
+us_err invitation_upstream_error(us_call *call, const invitation_peer *p, us_err rc, const char *doing);
+
+/* Passes a peer's INVALID_ARGUMENT on as this call's: each of its field errors under
+ * prefix + field (identityd's "password" is AcceptRequest's "new_user.password"), or its
+ * message when it named no field. Returns US_EINVAL. */
+us_err invitation_upstream_invalid(us_call *call, const invitation_peer *p, const char *prefix);
 
 #endif

@@ -2,7 +2,7 @@
 
 #include <string.h>
 
-Usher__V1__InvitationState inv_view_state(const inv_row *r)
+Usher__V1__InvitationState invitation_view_state(const invitation_row *r)
 {
 	static const struct {
 		const char *name;
@@ -24,13 +24,13 @@ Usher__V1__InvitationState inv_view_state(const inv_row *r)
 	return USHER__V1__INVITATION_STATE__INVITATION_STATE_UNSPECIFIED;
 }
 
-const char *inv_role_name(int role)
+const char *invitation_view_role_name(int role)
 {
 	static const char *const names[] = {"unspecified", "member", "moderator", "admin", "owner"};
 	return role >= 1 && role <= 4 ? names[role] : names[0];
 }
 
-Usher__V1__Scope *inv_view_scope(us_arena *a, const inv_row *r)
+Usher__V1__Scope *invitation_view_scope(us_arena *a, const invitation_row *r)
 {
 	Usher__V1__Scope *scope = US_ARENA_NEW(a, Usher__V1__Scope);
 	if (scope == NULL)
@@ -42,10 +42,10 @@ Usher__V1__Scope *inv_view_scope(us_arena *a, const inv_row *r)
 	return scope;
 }
 
-Usher__V1__Invitation *inv_view(us_arena *a, const inv_row *r)
+Usher__V1__Invitation *invitation_view(us_arena *a, const invitation_row *r)
 {
 	Usher__V1__Invitation *v = US_ARENA_NEW(a, Usher__V1__Invitation);
-	Usher__V1__Scope *scope = inv_view_scope(a, r);
+	Usher__V1__Scope *scope = invitation_view_scope(a, r);
 	if (v == NULL || scope == NULL)
 		return NULL;
 	usher__v1__invitation__init(v);
@@ -59,7 +59,7 @@ Usher__V1__Invitation *inv_view(us_arena *a, const inv_row *r)
 	v->n_products = r->n_products;
 	v->flags = r->flags;
 	v->n_flags = r->n_flags;
-	v->state = inv_view_state(r);
+	v->state = invitation_view_state(r);
 	v->existing_user = r->existing_user;
 	v->invited_by = r->invited_by;
 	v->invited_by_principal = r->invited_by_principal;
