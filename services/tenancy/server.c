@@ -3,6 +3,7 @@
 
 #include "accounts.h"
 #include "checks.h"
+#include "context.h"
 #include "grants.h"
 #include "members.h"
 #include "queries.h"
@@ -32,6 +33,6 @@ static const us_rpc_method tenancy_methods[] = {
 
 const us_rpc_service tenancy_services[] = {
 	{&usher__v1__tenancy_service__descriptor, tenancy_methods,
-	 sizeof(tenancy_methods) / sizeof(tenancy_methods[0]), NULL},
+	 sizeof(tenancy_methods) / sizeof(tenancy_methods[0]), &tenancy_context},
 };
 const size_t tenancy_n_services = sizeof(tenancy_services) / sizeof(tenancy_services[0]);
