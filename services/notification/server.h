@@ -4,13 +4,9 @@
 #include <stddef.h>
 
 #include "common/rpc_server.h"
-#include "template.h"
 
 /* The daemon's RPC services, for us_daemon_main(). */
 extern const us_rpc_service notification_services[];
 extern const size_t notification_n_services;
-
-/* Hands the handlers what they need; before the server starts. Borrowed until it stops. */
-void notification_server_init(const template_set *templates, const char *message_id_domain);
 
 #endif
