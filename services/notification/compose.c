@@ -20,8 +20,10 @@ static size_t collect_vars(json_t *obj, notification_template_var *vars)
 	return n;
 }
 
-us_err notification_compose_message(const notification_template_set *templates, const notification_mime_mailbox *from,
-                       const notification_compose_input *in, us_buf *out, char *why, size_t why_size)
+us_err notification_compose_message(const notification_template_set *templates,
+                                    const notification_mime_mailbox *from,
+                                    const notification_compose_input *in, us_buf *out, char *why,
+                                    size_t why_size)
 {
 	const notification_template *t = notification_template_find(templates, in->template);
 	if (t == NULL) {

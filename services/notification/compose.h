@@ -25,8 +25,9 @@ typedef struct notification_compose_input {
 /* Appends the message to out. Fails with US_EINVAL and the reason in why when the
  * template is unknown, the variables are not a JSON object of strings or one the
  * template uses is missing; US_EEXHAUSTED when out of memory. */
-US_MUST_USE us_err notification_compose_message(const notification_template_set *templates, const notification_mime_mailbox *from,
-                                   const notification_compose_input *in, us_buf *out, char *why,
-                                   size_t why_size);
+US_MUST_USE us_err notification_compose_message(const notification_template_set *templates,
+                                                const notification_mime_mailbox *from,
+                                                const notification_compose_input *in, us_buf *out,
+                                                char *why, size_t why_size);
 
 #endif

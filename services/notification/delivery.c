@@ -135,7 +135,8 @@ static void reclaim_round(void *arg)
 		us_info("took back %lld messages whose delivery was interrupted", (long long)n);
 }
 
-static void attempt(worker *w, us_arena *arena, const notification_store_message *m, notification_send_result *r)
+static void attempt(worker *w, us_arena *arena, const notification_store_message *m,
+                    notification_send_result *r)
 {
 	const notification_delivery *e = w->engine;
 	char why[200];
@@ -151,8 +152,8 @@ static void attempt(worker *w, us_arena *arena, const notification_store_message
 			return;
 		}
 	}
-	us_err rc = notification_compose_message(e->ctx->templates, &e->ctx->from, &in, &w->message, why,
-	                            sizeof(why));
+	us_err rc = notification_compose_message(e->ctx->templates, &e->ctx->from, &in, &w->message,
+	                                         why, sizeof(why));
 	if (m->sealed[0] != '\0')
 		sodium_memzero((char *)in.variables, strlen(in.variables));
 	if (rc != US_OK) {
@@ -161,13 +162,15 @@ static void attempt(worker *w, us_arena *arena, const notification_store_message
 		return;
 	}
 	if (w->smtp != NULL)
-		notification_smtp_send(w->smtp, e->ctx->from.address, m->in.recipient, w->message.data,
-		          w->message.len, r);
+		notification_smtp_send(w->smtp, e->ctx->from.address, m->in.recipient,
+		                       w->message.data, w->message.len, r);
 	else
-		notification_spool_write(e->settings->mail_spool_dir, m->in.id, w->message.data, w->message.len, r);
+		notification_spool_write(e->settings->mail_spool_dir, m->in.id, w->message.data,
+		                         w->message.len, r);
 }
 
-static void log_outcome(const notification_store_message *m, const notification_store_result *res, uint32_t attempts)
+static void log_outcome(const notification_store_message *m, const notification_store_result *res,
+                        uint32_t attempts)
 {
 	static const char *const what[] = {
 		[POLICY_SENT] = "delivered",
@@ -188,14 +191,15 @@ static void log_outcome(const notification_store_message *m, const notification_
 	              "attempt", n, "reply", res->reply, NULL);
 }
 
-static bool decide(const notification_delivery *e, const notification_store_message *m, const notification_send_result *r, us_arena *arena,
+static bool decide(const notification_delivery *e, const notification_store_message *m,
+                   const notification_send_result *r, us_arena *arena,
                    notification_store_result *out)
 {
 	uint32_t attempts = m->attempts + 1;
 	int64_t delay = 0;
 	out->id = m->in.id;
 	out->action = notification_policy_decide(&e->policy, r->outcome, attempts, m->age_ms,
-	                            randombytes_random(), &delay);
+	                                         randombytes_random(), &delay);
 	out->delay_ms = delay;
 	out->reply = us_arena_strdup(arena, r->reply);
 	if (out->reply == NULL)
@@ -204,7 +208,8 @@ static bool decide(const notification_delivery *e, const notification_store_mess
 	return true;
 }
 
-static void deliver_batch(worker *w, const notification_store_message *msgs, size_t n, us_arena *arena)
+static void deliver_batch(worker *w, const notification_store_message *msgs, size_t n,
+                          us_arena *arena)
 {
 	notification_store_result *results = US_ARENA_ARRAY(arena, notification_store_result, n);
 	size_t done = 0;
@@ -242,8 +247,8 @@ static int64_t run_once(worker *w)
 	notification_store_message *msgs = NULL;
 	size_t n = 0;
 	int64_t wait = poll;
-	if (arena == NULL ||
-	    notification_store_claim(w->db, &w->session, (int)s->delivery_batch, arena, &msgs, &n) != US_OK) {
+	if (arena == NULL || notification_store_claim(w->db, &w->session, (int)s->delivery_batch,
+	                                              arena, &msgs, &n) != US_OK) {
 		us_arena_free(arena);
 		return poll;
 	}
@@ -296,11 +301,13 @@ static us_err prepare(notification_delivery *e, char *err, size_t err_size)
 {
 	const notification_settings *s = e->settings;
 	us_err rc = s->smtp_url != NULL ? notification_smtp_global_init(err, err_size)
-	                                : notification_spool_prepare(s->mail_spool_dir, err, err_size);
+	                                : notification_spool_prepare(s->mail_spool_dir, err,
+	                                                             err_size);
 	if (rc != US_OK)
 		return rc;
 	e->curl_ready = s->smtp_url != NULL;
-	e->workers = calloc(s->delivery_workers > 0 ? (size_t)s->delivery_workers : 1, sizeof(worker));
+	e->workers = calloc(s->delivery_workers > 0 ? (size_t)s->delivery_workers : 1,
+	                    sizeof(worker));
 	if (e->workers == NULL) {
 		snprintf(err, err_size, "out of memory");
 		return US_EEXHAUSTED;

@@ -21,7 +21,8 @@ static bool has_control(const char *s)
 	return false;
 }
 
-bool notification_intake_text(us_call *call, const char *field, const char *value, size_t max, bool required)
+bool notification_intake_text(us_call *call, const char *field, const char *value, size_t max,
+                              bool required)
 {
 	char too_long[48];
 	snprintf(too_long, sizeof(too_long), "must be at most %zu bytes", max);
@@ -129,7 +130,8 @@ static char *sealed_variables(us_arena *a, const notification_ctx *ctx,
 	json_decref(obj);
 	if (text == NULL)
 		return NULL;
-	char *sealed = notification_seal(a, ctx->seal_key, text, strlen(text), template_name, recipient);
+	char *sealed = notification_seal(a, ctx->seal_key, text, strlen(text), template_name,
+	                                 recipient);
 	sodium_memzero(text, strlen(text));
 	free(text);
 	return sealed;
@@ -140,20 +142,23 @@ us_err notification_intake_check(us_call *call, const notification_ctx *ctx, con
 {
 	us_arena *arena = us_call_arena(call);
 	bool ok = notification_intake_text(call, us_arena_printf(arena, "%s.idempotency_key", prefix),
-	                      email->idempotency_key, INTAKE_KEY_MAX, true);
-	ok = notification_intake_text(call, us_arena_printf(arena, "%s.reference", prefix), email->reference,
-	                 INTAKE_REFERENCE_MAX, false) && ok;
-	char *recipient = notification_intake_address(call, us_arena_printf(arena, "%s.recipient", prefix),
-	                                 email->recipient);
+	                                   email->idempotency_key, INTAKE_KEY_MAX, true);
+	ok = notification_intake_text(call, us_arena_printf(arena, "%s.reference", prefix),
+	                              email->reference, INTAKE_REFERENCE_MAX, false) &&
+	     ok;
+	char *recipient = notification_intake_address(
+	        call, us_arena_printf(arena, "%s.recipient", prefix), email->recipient);
 	ok = recipient != NULL && ok;
 
-	const notification_template *t = notification_template_find(ctx->templates, email->template_);
+	const notification_template *t = notification_template_find(ctx->templates,
+	                                                            email->template_);
 	if (t == NULL) {
 		us_call_violation(call, us_arena_printf(arena, "%s.template", prefix),
 		                  email->template_[0] == '\0' ? "is required" : "is not a known template");
 		ok = false;
 	}
-	notification_template_var *vars = US_ARENA_ARRAY(arena, notification_template_var, email->n_variables + 1);
+	notification_template_var *vars = US_ARENA_ARRAY(arena, notification_template_var,
+	                                                 email->n_variables + 1);
 	if (vars == NULL)
 		return US_EEXHAUSTED;
 	if (!check_variables(call, prefix, email, t, vars) || !ok)
@@ -212,7 +217,8 @@ us_err notification_intake_send_email(us_call *call, const ProtobufCMessage *req
 	char **ids;
 	if ((rc = queue(call, ctx, &e, 1, &ids)) != US_OK)
 		return rc;
-	Usher__V1__SendEmailReply *out = US_ARENA_NEW(us_call_arena(call), Usher__V1__SendEmailReply);
+	Usher__V1__SendEmailReply *out = US_ARENA_NEW(us_call_arena(call),
+	                                              Usher__V1__SendEmailReply);
 	if (out == NULL)
 		return US_EEXHAUSTED;
 	usher__v1__send_email_reply__init(out);

@@ -25,7 +25,8 @@ US_MUST_USE us_err notification_intake_check(us_call *call, const notification_c
 /* Checks a short text field (a key, a reference): at most max bytes of UTF-8 without
  * control characters; "" is fine unless required. Records a violation on field and
  * returns false when it is not. */
-bool notification_intake_text(us_call *call, const char *field, const char *value, size_t max, bool required);
+bool notification_intake_text(us_call *call, const char *field, const char *value, size_t max,
+                              bool required);
 
 /* Normalises and checks an address for a request field; NULL (with a violation recorded)
  * when it is not one. */

@@ -30,12 +30,14 @@ static const char *check_mailbox(const char *value)
 	{name, type, offsetof(notification_settings, field), flags, fallback, min, max, check, help}
 
 static const us_config_var notification_vars[] = {
-	VAR("SMTP_URL", US_CONFIG_STRING, smtp_url, US_CONFIG_SECRET, NULL, 1, 1024, notification_smtp_check_url,
+	VAR("SMTP_URL", US_CONFIG_STRING, smtp_url, US_CONFIG_SECRET, NULL, 1, 1024,
+	    notification_smtp_check_url,
 	    "mail server, smtp://host:port or smtps://host:port; unset: write to MAIL_SPOOL_DIR"),
 	VAR("SMTP_USER", US_CONFIG_STRING, smtp_user, 0, NULL, 1, 256, NULL, "user name for SMTP AUTH"),
 	VAR("SMTP_PASSWORD", US_CONFIG_STRING, smtp_password, US_CONFIG_SECRET, NULL, 1, 256, NULL,
 	    "password for SMTP AUTH"),
-	VAR("SMTP_STARTTLS", US_CONFIG_STRING, smtp_starttls, 0, "try", 2, 7, notification_smtp_check_starttls,
+	VAR("SMTP_STARTTLS", US_CONFIG_STRING, smtp_starttls, 0, "try", 2, 7,
+	    notification_smtp_check_starttls,
 	    "STARTTLS on smtp://: try, require or off"),
 	VAR("SMTP_CA_FILE", US_CONFIG_STRING, smtp_ca_file, 0, NULL, 1, 1024, NULL,
 	    "CA certificates that verify the mail server (default: the system's)"),

@@ -38,12 +38,15 @@ typedef struct notification_retry_policy {
 
 /* The backoff before retry number attempts (1 = after the first failed attempt):
  * base * 2^(attempts-1), capped at max, then jittered into [d/2, d] by random. */
-int64_t notification_policy_backoff_ms(const notification_retry_policy *p, uint32_t attempts, uint32_t random);
+int64_t notification_policy_backoff_ms(const notification_retry_policy *p, uint32_t attempts,
+                                       uint32_t random);
 
 /* The action for an attempt that ended with outcome, the message having had attempts
  * attempts (this one included) and being age_ms old. For POLICY_RETRY, *delay_ms gets
  * the wait, never past the maximum age, so the last try happens at that age. */
-notification_policy_action notification_policy_decide(const notification_retry_policy *p, notification_send_outcome outcome, uint32_t attempts,
-                            int64_t age_ms, uint32_t random, int64_t *delay_ms);
+notification_policy_action notification_policy_decide(const notification_retry_policy *p,
+                                                      notification_send_outcome outcome,
+                                                      uint32_t attempts, int64_t age_ms,
+                                                      uint32_t random, int64_t *delay_ms);
 
 #endif

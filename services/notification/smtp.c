@@ -155,7 +155,8 @@ static CURLcode configure(notification_smtp_client *c, const notification_settin
 	return rc;
 }
 
-us_err notification_smtp_open(const notification_settings *s, notification_smtp_client **out, char *err, size_t err_size)
+us_err notification_smtp_open(const notification_settings *s, notification_smtp_client **out,
+                              char *err, size_t err_size)
 {
 	notification_smtp_client *c = calloc(1, sizeof(*c));
 	if (c == NULL || (c->curl = curl_easy_init()) == NULL) {
@@ -210,8 +211,8 @@ static void classify(notification_smtp_client *c, CURLcode rc, notification_send
 	         c->errbuf[0] != '\0' ? c->errbuf : curl_easy_strerror(rc));
 }
 
-void notification_smtp_send(notification_smtp_client *c, const char *from, const char *to, const char *data, size_t len,
-               notification_send_result *result)
+void notification_smtp_send(notification_smtp_client *c, const char *from, const char *to,
+                            const char *data, size_t len, notification_send_result *result)
 {
 	char sender[SMTP_PATH_MAX], recipient[SMTP_PATH_MAX];
 	snprintf(sender, sizeof(sender), "<%s>", from);

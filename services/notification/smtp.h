@@ -19,12 +19,13 @@ void notification_smtp_global_cleanup(void);
 
 /* Returns owned *out (notification_smtp_close()), or an error with the reason in err. s is borrowed
  * for the client's life. */
-US_MUST_USE us_err notification_smtp_open(const notification_settings *s, notification_smtp_client **out, char *err,
-                             size_t err_size);
+US_MUST_USE us_err notification_smtp_open(const notification_settings *s,
+                                          notification_smtp_client **out, char *err,
+                                          size_t err_size);
 
 /* Sends one message (CRLF line ends) from the envelope sender to one recipient. */
-void notification_smtp_send(notification_smtp_client *c, const char *from, const char *to, const char *data, size_t len,
-               notification_send_result *result);
+void notification_smtp_send(notification_smtp_client *c, const char *from, const char *to,
+                            const char *data, size_t len, notification_send_result *result);
 
 /* Takes NULL. */
 void notification_smtp_close(notification_smtp_client *c);

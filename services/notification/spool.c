@@ -71,7 +71,7 @@ static int write_file(const char *path, const char *data, size_t len)
 }
 
 void notification_spool_write(const char *dir, const char *id, const char *data, size_t len,
-                 notification_send_result *result)
+                              notification_send_result *result)
 {
 	char tmp[PATH_BYTES], path[PATH_BYTES];
 	/* A dot file: readers looking for *.eml never see a partial message. */

@@ -14,6 +14,6 @@ US_MUST_USE us_err notification_spool_prepare(const char *dir, char *err, size_t
 
 /* Writes dir/<id>.eml. */
 void notification_spool_write(const char *dir, const char *id, const char *data, size_t len,
-                 notification_send_result *result);
+                              notification_send_result *result);
 
 #endif

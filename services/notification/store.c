@@ -158,8 +158,8 @@ static us_err queue_in_tx(PGconn *conn, const char *doc, size_t n, const char *d
 }
 
 us_err notification_store_queue(PGconn *conn, const notification_store_new_email *emails, size_t n,
-                   const char *message_id_domain, int64_t timeout_ms, us_arena *arena,
-                   char ***ids)
+                                const char *message_id_domain, int64_t timeout_ms, us_arena *arena,
+                                char ***ids)
 {
 	char **out = US_ARENA_ARRAY(arena, char *, n);
 	char *doc = emails_json(emails, n);
@@ -222,8 +222,8 @@ static void read_claimed(us_row *r, notification_store_message *m)
 	m->sealed = us_row_text(r, 10);
 }
 
-us_err notification_store_claim(PGconn *conn, const notification_store_session *session, int limit, us_arena *arena,
-                   notification_store_message **out, size_t *n)
+us_err notification_store_claim(PGconn *conn, const notification_store_session *session, int limit,
+                                us_arena *arena, notification_store_message **out, size_t *n)
 {
 	char pid[16], lim[16];
 	snprintf(pid, sizeof(pid), "%d", session->pid);
@@ -333,8 +333,8 @@ static const char record_sql[] =
         " WHERE r.action = 'suppress'"
         "ON CONFLICT (email) DO NOTHING";
 
-us_err notification_store_record(PGconn *conn, const notification_store_session *session, const notification_store_result *results,
-                    size_t n)
+us_err notification_store_record(PGconn *conn, const notification_store_session *session,
+                                 const notification_store_result *results, size_t n)
 {
 	if (n == 0)
 		return US_OK;
@@ -523,8 +523,8 @@ us_err notification_store_seal_plain_variables(PGconn *conn,
 		for (; rc == US_OK && r.row < rows; r.row++) {
 			const char *id = us_row_uuid(&r, 0);
 			const char *plain = us_row_text(&r, 3);
-			char *sealed = notification_seal(a, key, plain, strlen(plain), us_row_text(&r, 1),
-			                                 us_row_text(&r, 2));
+			char *sealed = notification_seal(a, key, plain, strlen(plain),
+			                                 us_row_text(&r, 1), us_row_text(&r, 2));
 			if (us_row_failed(&r))
 				sealed = NULL;
 			const char *params[] = {id, sealed};

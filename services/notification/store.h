@@ -52,21 +52,24 @@ typedef struct notification_store_result {
 } notification_store_result;
 
 /* Fills *out with conn's session. */
-US_MUST_USE us_err notification_store_session_identify(PGconn *conn, notification_store_session *out);
+US_MUST_USE us_err notification_store_session_identify(PGconn *conn,
+                                                       notification_store_session *out);
 
 /* Queues emails in one transaction (statements capped at timeout_ms): a key already
  * queued queues nothing and gives the existing message's id. An address on the
  * suppression list is queued as suppressed. On success *ids gets n message ids in order,
  * in arena. */
-US_MUST_USE us_err notification_store_queue(PGconn *conn, const notification_store_new_email *emails, size_t n,
-                               const char *message_id_domain, int64_t timeout_ms,
-                               us_arena *arena, char ***ids);
+US_MUST_USE us_err notification_store_queue(PGconn *conn,
+                                            const notification_store_new_email *emails, size_t n,
+                                            const char *message_id_domain, int64_t timeout_ms,
+                                            us_arena *arena, char ***ids);
 
 /* Claims up to limit due messages for session (FOR UPDATE SKIP LOCKED, so workers and
  * replicas never share one). Messages whose address is suppressed are made final on the
  * way and come back with suppressed set. On failure nothing stays claimed. */
-US_MUST_USE us_err notification_store_claim(PGconn *conn, const notification_store_session *session, int limit,
-                               us_arena *arena, notification_store_message **out, size_t *n);
+US_MUST_USE us_err notification_store_claim(PGconn *conn, const notification_store_session *session,
+                                            int limit, us_arena *arena,
+                                            notification_store_message **out, size_t *n);
 
 /* Milliseconds until the next unclaimed queued message is due (0 when one is due now),
  * or -1 when none is queued. */
@@ -74,26 +77,28 @@ US_MUST_USE us_err notification_store_next_due_ms(PGconn *conn, int64_t *ms);
 
 /* Records the outcome of n attempts in one statement: state, attempt count, reply and
  * the attempt log; suppresses refused addresses; releases the claims. */
-US_MUST_USE us_err notification_store_record(PGconn *conn, const notification_store_session *session,
-                                const notification_store_result *results, size_t n);
+US_MUST_USE us_err notification_store_record(PGconn *conn,
+                                             const notification_store_session *session,
+                                             const notification_store_result *results, size_t n);
 
 /* Gives back every claim session still holds: the messages it did not attempt. */
-US_MUST_USE us_err notification_store_release(PGconn *conn, const notification_store_session *session);
+US_MUST_USE us_err notification_store_release(PGconn *conn,
+                                              const notification_store_session *session);
 
 /* Takes back the claims of sessions that no longer exist; *n gets how many. */
 US_MUST_USE us_err notification_store_reclaim(PGconn *conn, int64_t *n);
 
 /* Messages by reference and/or recipient ("" = any), newest first, at most limit, each
  * with its latest attempts; built in arena. */
-US_MUST_USE us_err notification_store_deliveries(PGconn *conn, const char *reference, const char *recipient,
-                                    uint32_t limit, us_arena *arena,
-                                    Usher__V1__Delivery ***out, size_t *n);
+US_MUST_USE us_err notification_store_deliveries(PGconn *conn, const char *reference,
+                                                 const char *recipient, uint32_t limit,
+                                                 us_arena *arena, Usher__V1__Delivery ***out,
+                                                 size_t *n);
 
 /* Seals the plain variables of messages queued before variables were sealed; *n gets
  * how many. */
-US_MUST_USE us_err notification_store_seal_plain_variables(PGconn *conn,
-                                                           const uint8_t key[NOTIFICATION_SEAL_KEY_BYTES],
-                                                           int64_t *n);
+US_MUST_USE us_err notification_store_seal_plain_variables(
+        PGconn *conn, const uint8_t key[NOTIFICATION_SEAL_KEY_BYTES], int64_t *n);
 
 /* Takes email off the suppression list; *removed says whether it was on it. */
 US_MUST_USE us_err notification_store_unsuppress(PGconn *conn, const char *email, bool *removed);

@@ -141,8 +141,8 @@ static int read_override(const char *dir, const char *file, char **out, char *er
 }
 
 /* The part's text: the override or the default, checked; owned *out. */
-static bool load_source(const char *dir, const char *file, notification_template_part part, char **out,
-                        char *err, size_t err_size)
+static bool load_source(const char *dir, const char *file, notification_template_part part,
+                        char **out, char *err, size_t err_size)
 {
 	char *text = NULL;
 	int rc = dir != NULL ? read_override(dir, file, &text, err, err_size) : 1;
@@ -175,7 +175,8 @@ static bool load_source(const char *dir, const char *file, notification_template
 	return true;
 }
 
-us_err notification_template_set_load(const char *dir, notification_template_set **out, char *err, size_t err_size)
+us_err notification_template_set_load(const char *dir, notification_template_set **out, char *err,
+                                      size_t err_size)
 {
 	notification_template_set *set = calloc(1, sizeof(*set));
 	if (set == NULL) {
@@ -188,7 +189,8 @@ us_err notification_template_set_load(const char *dir, notification_template_set
 			char file[128];
 			snprintf(file, sizeof(file), "%s.%s", catalog[t].name, part_ext[p]);
 			compiled_part *cp = &set->templates[t].parts[p];
-			if (!load_source(dir, file, (notification_template_part)p, &cp->source, err, err_size) ||
+			if (!load_source(dir, file, (notification_template_part)p, &cp->source, err,
+			                 err_size) ||
 			    !compile_part(t, cp, file, err, err_size)) {
 				notification_template_set_free(set);
 				return US_EINVAL;
@@ -212,7 +214,8 @@ void notification_template_set_free(notification_template_set *set)
 	free(set);
 }
 
-const notification_template *notification_template_find(const notification_template_set *set, const char *name)
+const notification_template *notification_template_find(const notification_template_set *set,
+                                                        const char *name)
 {
 	for (size_t t = 0; t < N_TEMPLATES; t++) {
 		if (strcmp(catalog[t].name, name) == 0)
@@ -240,8 +243,8 @@ static const char *lookup(const notification_template_var *vars, size_t n, const
 	return NULL;
 }
 
-const char *notification_template_missing(const notification_template *t, const notification_template_var *vars,
-                             size_t n_vars)
+const char *notification_template_missing(const notification_template *t,
+                                          const notification_template_var *vars, size_t n_vars)
 {
 	for (int p = 0; p < TEMPLATE_N_PARTS; p++) {
 		const compiled_part *cp = &t->parts[p];
@@ -254,8 +257,10 @@ const char *notification_template_missing(const notification_template *t, const 
 	return NULL;
 }
 
-const char *notification_template_render(const notification_template *t, notification_template_part part,
-                            const notification_template_var *vars, size_t n_vars, us_buf *out)
+const char *notification_template_render(const notification_template *t,
+                                         notification_template_part part,
+                                         const notification_template_var *vars, size_t n_vars,
+                                         us_buf *out)
 {
 	const compiled_part *cp = &t->parts[part];
 	for (size_t i = 0; i < cp->n_segments; i++) {

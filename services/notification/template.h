@@ -35,14 +35,15 @@ typedef struct notification_template notification_template;
 /* Loads every template: the compiled-in files, each replaced by dir/<file> when that
  * exists (dir may be NULL). Returns owned *out (notification_template_set_free()), or an error with
  * the file and the problem in err. */
-US_MUST_USE us_err notification_template_set_load(const char *dir, notification_template_set **out, char *err,
-                                     size_t err_size);
+US_MUST_USE us_err notification_template_set_load(const char *dir, notification_template_set **out,
+                                                  char *err, size_t err_size);
 
 /* Takes NULL. */
 void notification_template_set_free(notification_template_set *set);
 
 /* The template called name, or NULL. Borrowed from set. */
-const notification_template *notification_template_find(const notification_template_set *set, const char *name);
+const notification_template *notification_template_find(const notification_template_set *set,
+                                                        const char *name);
 
 const char *notification_template_name(const notification_template *t);
 
@@ -50,13 +51,15 @@ const char *notification_template_name(const notification_template *t);
 bool notification_template_declares(const notification_template *t, const char *name);
 
 /* The first variable a part of t uses that vars lacks, or NULL when all are there. */
-const char *notification_template_missing(const notification_template *t, const notification_template_var *vars,
-                             size_t n_vars);
+const char *notification_template_missing(const notification_template *t,
+                                          const notification_template_var *vars, size_t n_vars);
 
 /* Appends part rendered with vars to out; values are HTML-escaped in the HTML part.
  * Returns NULL, or the name of a variable the part uses that vars lacks (out then holds
  * a partial rendering). */
-const char *notification_template_render(const notification_template *t, notification_template_part part,
-                            const notification_template_var *vars, size_t n_vars, us_buf *out);
+const char *notification_template_render(const notification_template *t,
+                                         notification_template_part part,
+                                         const notification_template_var *vars, size_t n_vars,
+                                         us_buf *out);
 
 #endif

@@ -52,7 +52,7 @@ us_err tenancy_create_account(us_call *call, const ProtobufCMessage *request,
 		return US_EEXHAUSTED;
 	usher__v1__create_account_reply__init(out);
 	rc = tenancy_store_account_create(us_call_db(call), us_call_arena(call), &in, &out->account,
-	                          &out->owner);
+	                                  &out->owner);
 	if (rc != US_OK)
 		return rc;
 	*reply = &out->base;
@@ -87,7 +87,8 @@ static us_err account_action(us_call *call, const char *actor, const char *accou
 {
 	Usher__V1__Membership *member;
 	int min_role;
-	us_err rc = tenancy_guard_change(call, actor, account_id, TENANCY_STORE_UPDATE, account, &member);
+	us_err rc = tenancy_guard_change(call, actor, account_id, TENANCY_STORE_UPDATE, account,
+	                                 &member);
 	if (rc == US_OK)
 		rc = tenancy_guard_min_role(call, action, &min_role);
 	if (rc != US_OK)
@@ -124,9 +125,9 @@ us_err tenancy_update_account_settings(us_call *call, const ProtobufCMessage *re
 	usher__v1__update_account_settings_reply__init(out);
 	uint32_t hours = req->invitation_expiry_hours ? req->invitation_expiry_hours
 	                                              : TENANCY_EXPIRY_HOURS_DEFAULT;
-	rc = tenancy_store_account_update(us_call_db(call), us_call_arena(call), req->account_id, req->name,
-	                          hours, req->allowed_email_domains, req->n_allowed_email_domains,
-	                          &out->account);
+	rc = tenancy_store_account_update(us_call_db(call), us_call_arena(call), req->account_id,
+	                                  req->name, hours, req->allowed_email_domains,
+	                                  req->n_allowed_email_domains, &out->account);
 	if (rc != US_OK)
 		return rc;
 	*reply = &out->base;
@@ -155,7 +156,8 @@ us_err tenancy_transfer_primary_ownership(us_call *call, const ProtobufCMessage 
 
 	Usher__V1__Account *account;
 	Usher__V1__Membership *member, *current, *next;
-	rc = tenancy_guard_change(call, actor, req->account_id, TENANCY_STORE_UPDATE, &account, &member);
+	rc = tenancy_guard_change(call, actor, req->account_id, TENANCY_STORE_UPDATE, &account,
+	                          &member);
 	if (rc == US_OK)
 		rc = tenancy_guard_membership(call, req->account_id, account->primary_owner_id, &current);
 	if (rc == US_OK)
@@ -213,8 +215,8 @@ us_err tenancy_create_subaccount(us_call *call, const ProtobufCMessage *request,
 	if (out == NULL)
 		return US_EEXHAUSTED;
 	usher__v1__create_subaccount_reply__init(out);
-	rc = tenancy_store_subaccount_create(us_call_db(call), us_call_arena(call), req->account_id, req->name,
-	                             TENANCY_SUBACCOUNTS_MAX, &out->subaccount);
+	rc = tenancy_store_subaccount_create(us_call_db(call), us_call_arena(call), req->account_id,
+	                                     req->name, TENANCY_SUBACCOUNTS_MAX, &out->subaccount);
 	if (rc == US_EEXISTS)
 		return us_call_error(call, rc, "the account already has a subaccount with this name");
 	if (rc == US_EEXHAUSTED)

@@ -47,8 +47,9 @@ us_err tenancy_check(us_call *call, const ProtobufCMessage *request, ProtobufCMe
 	else
 		rc = tenancy_guard_trusted(call);
 	if (rc == US_OK)
-		rc = tenancy_store_check_facts(us_call_db(call), us_call_arena(call), req->account_id,
-		                       req->user_id, req->subaccount_id, &account, &member, &in_account);
+		rc = tenancy_store_check_facts(us_call_db(call), us_call_arena(call),
+		                               req->account_id, req->user_id, req->subaccount_id,
+		                               &account, &member, &in_account);
 	if (rc == US_ENOTFOUND)
 		return us_call_error(call, rc, "account not found");
 	if (rc != US_OK)

@@ -53,8 +53,9 @@ us_err tenancy_grants_fit_account(us_call *call, const Usher__V1__Account *accou
 	if (!scope->organization) {
 		size_t *missing, n_missing;
 		us_err rc = tenancy_store_subaccounts_missing(us_call_db(call), us_call_arena(call),
-		                                      account->id, scope->subaccount_ids,
-		                                      scope->n_subaccount_ids, &missing, &n_missing);
+		                                              account->id, scope->subaccount_ids,
+		                                              scope->n_subaccount_ids, &missing,
+		                                              &n_missing);
 		if (rc != US_OK)
 			return rc;
 		for (size_t i = 0; i < n_missing; i++) {
@@ -160,8 +161,8 @@ us_err tenancy_grant_membership(us_call *call, const ProtobufCMessage *request,
 
 	/* A share lock: grants run side by side, but not while a granter is being demoted. */
 	Usher__V1__Account *account;
-	us_err rc = tenancy_store_account_get(us_call_db(call), us_call_arena(call), req->account_id,
-	                              TENANCY_STORE_SHARE, &account);
+	us_err rc = tenancy_store_account_get(us_call_db(call), us_call_arena(call),
+	                                      req->account_id, TENANCY_STORE_SHARE, &account);
 	if (rc == US_ENOTFOUND)
 		return us_call_error(call, rc, "account not found");
 	if (rc == US_OK)
@@ -188,7 +189,8 @@ us_err tenancy_grant_membership(us_call *call, const ProtobufCMessage *request,
 		.n_flags = req->n_flags,
 		.source = req->source,
 	};
-	rc = tenancy_store_membership_insert(us_call_db(call), us_call_arena(call), &in, &out->membership);
+	rc = tenancy_store_membership_insert(us_call_db(call), us_call_arena(call), &in,
+	                                     &out->membership);
 	if (rc == US_EEXISTS)
 		return us_call_error(call, rc, "the user is already a member of this account");
 	if (rc != US_OK)

@@ -27,8 +27,8 @@ us_err tenancy_guard_trusted(us_call *call)
 us_err tenancy_guard_membership(us_call *call, const char *account_id, const char *user_id,
                                 Usher__V1__Membership **out)
 {
-	us_err rc = tenancy_store_membership_get(us_call_db(call), us_call_arena(call), account_id, user_id,
-	                                 out);
+	us_err rc = tenancy_store_membership_get(us_call_db(call), us_call_arena(call), account_id,
+	                                         user_id, out);
 	if (rc == US_ENOTFOUND) {
 		*out = NULL;
 		return US_OK;
@@ -36,14 +36,15 @@ us_err tenancy_guard_membership(us_call *call, const char *account_id, const cha
 	return rc;
 }
 
-static us_err load(us_call *call, const char *actor, const char *account_id, tenancy_store_lock lock,
-                   Usher__V1__Account **account, Usher__V1__Membership **member)
+static us_err load(us_call *call, const char *actor, const char *account_id,
+                   tenancy_store_lock lock, Usher__V1__Account **account,
+                   Usher__V1__Membership **member)
 {
 	us_err rc = actor[0] == '\0' ? tenancy_guard_trusted(call) : US_OK;
 	if (rc != US_OK)
 		return rc;
 	rc = tenancy_store_account_get(us_call_db(call), us_call_arena(call), account_id, lock,
-	                              account);
+	                               account);
 	if (rc == US_ENOTFOUND)
 		return actor[0] != '\0' ? us_call_error(call, US_EDENIED, NOT_A_MEMBER)
 		                        : us_call_error(call, US_ENOTFOUND, "account not found");

@@ -31,8 +31,8 @@ static us_err load_parties(us_call *call, const char *account_id, const char *us
                            const char *action, parties *p)
 {
 	p->actor_id = us_call_actor_user_id(call);
-	us_err rc = tenancy_guard_change(call, p->actor_id, account_id, TENANCY_STORE_UPDATE, &p->account,
-	                                 &p->actor);
+	us_err rc = tenancy_guard_change(call, p->actor_id, account_id, TENANCY_STORE_UPDATE,
+	                                 &p->account, &p->actor);
 	if (rc == US_OK)
 		rc = tenancy_guard_membership(call, account_id, user_id, &p->target);
 	if (rc == US_OK && p->target == NULL)
@@ -136,8 +136,8 @@ us_err tenancy_change_role(us_call *call, const ProtobufCMessage *request,
 			return rc;
 	}
 	Usher__V1__Membership *m;
-	rc = tenancy_store_membership_set_role(us_call_db(call), us_call_arena(call), p.target, role,
-	                               scope.organization, &m);
+	rc = tenancy_store_membership_set_role(us_call_db(call), us_call_arena(call), p.target,
+	                                       role, scope.organization, &m);
 	if (rc != US_OK)
 		return rc;
 	return change_role_reply(call, m, reply);
@@ -178,8 +178,9 @@ us_err tenancy_set_scope(us_call *call, const ProtobufCMessage *request, Protobu
 	if (out == NULL)
 		return US_EEXHAUSTED;
 	usher__v1__set_scope_reply__init(out);
-	rc = tenancy_store_membership_set_scope(us_call_db(call), us_call_arena(call), p.target, req->scope,
-	                                req->products, req->n_products, &out->membership);
+	rc = tenancy_store_membership_set_scope(us_call_db(call), us_call_arena(call), p.target,
+	                                        req->scope, req->products, req->n_products,
+	                                        &out->membership);
 	if (rc != US_OK)
 		return rc;
 	*reply = &out->base;
@@ -213,7 +214,8 @@ static us_err set_status(us_call *call, const ProtobufCMessage *request, int sta
 			return rc;
 	}
 	Usher__V1__Membership *m;
-	rc = tenancy_store_membership_set_status(us_call_db(call), us_call_arena(call), p.target, status, &m);
+	rc = tenancy_store_membership_set_status(us_call_db(call), us_call_arena(call), p.target,
+	                                         status, &m);
 	if (rc != US_OK)
 		return rc;
 	return member_reply(call, m, reply);

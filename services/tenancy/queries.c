@@ -60,8 +60,8 @@ us_err tenancy_list_members(us_call *call, const ProtobufCMessage *request,
 		return US_EEXHAUSTED;
 	usher__v1__list_members_reply__init(out);
 	us_page_cursor *cursors;
-	rc = tenancy_store_members_list(us_call_db(call), us_call_arena(call), &q, &out->members, &cursors,
-	                        &out->n_members);
+	rc = tenancy_store_members_list(us_call_db(call), us_call_arena(call), &q, &out->members,
+	                                &cursors, &out->n_members);
 	if (rc != US_OK)
 		return rc;
 	if (out->n_members > page_size) {
@@ -137,8 +137,8 @@ us_err tenancy_list_my_memberships(us_call *call, const ProtobufCMessage *reques
 		return US_EEXHAUSTED;
 	usher__v1__list_my_memberships_reply__init(out);
 	rc = tenancy_store_memberships_of_user(us_call_db(call), us_call_arena(call), actor,
-	                               TENANCY_MY_MEMBERSHIPS_MAX, &out->memberships,
-	                               &out->n_memberships);
+	                                       TENANCY_MY_MEMBERSHIPS_MAX, &out->memberships,
+	                                       &out->n_memberships);
 	if (rc != US_OK)
 		return rc;
 	*reply = &out->base;
@@ -177,9 +177,9 @@ us_err tenancy_members_among(us_call *call, const ProtobufCMessage *request,
 		return US_EEXHAUSTED;
 	usher__v1__members_among_reply__init(out);
 	if (req->n_user_ids > 0)
-		rc = tenancy_store_members_among(us_call_db(call), us_call_arena(call), req->account_id,
-		                         req->user_ids, req->n_user_ids, &out->user_ids,
-		                         &out->n_user_ids);
+		rc = tenancy_store_members_among(us_call_db(call), us_call_arena(call),
+		                                 req->account_id, req->user_ids, req->n_user_ids,
+		                                 &out->user_ids, &out->n_user_ids);
 	if (rc != US_OK)
 		return rc;
 	*reply = &out->base;

@@ -124,7 +124,7 @@ static void *subaccount_fn(us_row *r) { return read_subaccount(r); }
 /* --- accounts --- */
 
 us_err tenancy_store_account_create(PGconn *db, us_arena *a, const tenancy_store_new_account *in,
-                            Usher__V1__Account **account, Usher__V1__Membership **owner)
+                                    Usher__V1__Account **account, Usher__V1__Membership **owner)
 {
 	char hours[16];
 	snprintf(hours, sizeof(hours), "%u", (unsigned)in->invitation_expiry_hours);
@@ -158,8 +158,8 @@ us_err tenancy_store_account_create(PGconn *db, us_arena *a, const tenancy_store
 	return rc;
 }
 
-us_err tenancy_store_account_get(PGconn *db, us_arena *a, const char *account_id, tenancy_store_lock lock,
-                         Usher__V1__Account **out)
+us_err tenancy_store_account_get(PGconn *db, us_arena *a, const char *account_id,
+                                 tenancy_store_lock lock, Usher__V1__Account **out)
 {
 	static const char *const sql[] = {
 		[TENANCY_STORE_NO_LOCK] = "SELECT " ACCOUNT_COLUMNS " FROM accounts a WHERE a.id = $1",
@@ -172,9 +172,10 @@ us_err tenancy_store_account_get(PGconn *db, us_arena *a, const char *account_id
 	return get_one(db, a, sql[lock], 1, params, account_fn, (void **)out);
 }
 
-us_err tenancy_store_account_update(PGconn *db, us_arena *a, const char *account_id, const char *name,
-                            uint32_t invitation_expiry_hours, char *const *domains,
-                            size_t n_domains, Usher__V1__Account **out)
+us_err tenancy_store_account_update(PGconn *db, us_arena *a, const char *account_id,
+                                    const char *name, uint32_t invitation_expiry_hours,
+                                    char *const *domains, size_t n_domains,
+                                    Usher__V1__Account **out)
 {
 	char hours[16];
 	snprintf(hours, sizeof(hours), "%u", (unsigned)invitation_expiry_hours);
@@ -193,7 +194,7 @@ us_err tenancy_store_account_update(PGconn *db, us_arena *a, const char *account
 }
 
 us_err tenancy_store_account_set_primary_owner(PGconn *db, us_arena *a, const char *account_id,
-                                       const char *user_id, Usher__V1__Account **out)
+                                               const char *user_id, Usher__V1__Account **out)
 {
 	const char *params[] = {account_id, user_id};
 	us_err rc = us_db_exec(db,
@@ -208,7 +209,7 @@ us_err tenancy_store_account_set_primary_owner(PGconn *db, us_arena *a, const ch
 /* --- subaccounts --- */
 
 us_err tenancy_store_subaccount_create(PGconn *db, us_arena *a, const char *account_id,
-                               const char *name, size_t max, Usher__V1__Subaccount **out)
+                                       const char *name, size_t max, Usher__V1__Subaccount **out)
 {
 	char limit[24];
 	snprintf(limit, sizeof(limit), "%zu", max);
@@ -224,8 +225,8 @@ us_err tenancy_store_subaccount_create(PGconn *db, us_arena *a, const char *acco
 }
 
 us_err tenancy_store_subaccounts_list(PGconn *db, us_arena *a, const char *account_id,
-                              const Usher__V1__Scope *within, Usher__V1__Subaccount ***out,
-                              size_t *n)
+                                      const Usher__V1__Scope *within, Usher__V1__Subaccount ***out,
+                                      size_t *n)
 {
 	const char *ids = NULL;
 	if (within != NULL && !within->organization) {
@@ -290,8 +291,8 @@ us_err tenancy_store_subaccounts_missing(PGconn *db, us_arena *a, const char *ac
 
 /* --- memberships --- */
 
-us_err tenancy_store_membership_get(PGconn *db, us_arena *a, const char *account_id, const char *user_id,
-                            Usher__V1__Membership **out)
+us_err tenancy_store_membership_get(PGconn *db, us_arena *a, const char *account_id,
+                                    const char *user_id, Usher__V1__Membership **out)
 {
 	const char *params[] = {account_id, user_id};
 	return get_one(db, a,
@@ -300,9 +301,10 @@ us_err tenancy_store_membership_get(PGconn *db, us_arena *a, const char *account
 	               2, params, membership_fn, (void **)out);
 }
 
-us_err tenancy_store_check_facts(PGconn *db, us_arena *a, const char *account_id, const char *user_id,
-                         const char *subaccount_id, Usher__V1__Account **account,
-                         Usher__V1__Membership **member, bool *subaccount_in_account)
+us_err tenancy_store_check_facts(PGconn *db, us_arena *a, const char *account_id,
+                                 const char *user_id, const char *subaccount_id,
+                                 Usher__V1__Account **account, Usher__V1__Membership **member,
+                                 bool *subaccount_in_account)
 {
 	const char *params[] = {account_id, user_id, subaccount_id[0] ? subaccount_id : NULL};
 	PGresult *res;
@@ -333,8 +335,9 @@ us_err tenancy_store_check_facts(PGconn *db, us_arena *a, const char *account_id
 	return US_OK;
 }
 
-us_err tenancy_store_membership_insert(PGconn *db, us_arena *a, const tenancy_store_new_membership *in,
-                               Usher__V1__Membership **out)
+us_err tenancy_store_membership_insert(PGconn *db, us_arena *a,
+                                       const tenancy_store_new_membership *in,
+                                       Usher__V1__Membership **out)
 {
 	const char *products = array_literal(a, in->products, in->n_products);
 	const char *flags = array_literal(a, in->flags, in->n_flags);
@@ -364,7 +367,7 @@ us_err tenancy_store_membership_insert(PGconn *db, us_arena *a, const tenancy_st
 }
 
 us_err tenancy_store_membership_set_role(PGconn *db, us_arena *a, const Usher__V1__Membership *m,
-                                 int role, bool organization, Usher__V1__Membership **out)
+                                         int role, bool organization, Usher__V1__Membership **out)
 {
 	const char *params[] = {m->id, tenancy_role_name(role), organization ? "true" : "false"};
 	us_err rc = us_db_exec(db,
@@ -379,8 +382,8 @@ us_err tenancy_store_membership_set_role(PGconn *db, us_arena *a, const Usher__V
 }
 
 us_err tenancy_store_membership_set_scope(PGconn *db, us_arena *a, const Usher__V1__Membership *m,
-                                  const Usher__V1__Scope *scope, char *const *products,
-                                  size_t n_products, Usher__V1__Membership **out)
+                                          const Usher__V1__Scope *scope, char *const *products,
+                                          size_t n_products, Usher__V1__Membership **out)
 {
 	const char *subaccounts = scope_literal(a, scope);
 	const char *list = array_literal(a, products, n_products);
@@ -406,7 +409,7 @@ us_err tenancy_store_membership_set_scope(PGconn *db, us_arena *a, const Usher__
 }
 
 us_err tenancy_store_membership_set_status(PGconn *db, us_arena *a, const Usher__V1__Membership *m,
-                                   int status, Usher__V1__Membership **out)
+                                           int status, Usher__V1__Membership **out)
 {
 	const char *params[] = {m->id, tenancy_status_name(status)};
 	us_err rc = us_db_exec(db,
@@ -492,7 +495,7 @@ us_err tenancy_store_accounts_list(PGconn *db, us_arena *a, const char *name_con
 }
 
 us_err tenancy_store_members_list(PGconn *db, us_arena *a, const tenancy_store_member_query *q,
-                          Usher__V1__Membership ***out, us_page_cursor **cursors, size_t *n)
+                                  Usher__V1__Membership ***out, us_page_cursor **cursors, size_t *n)
 {
 	char after_us[24], limit[24];
 	snprintf(limit, sizeof(limit), "%zu", q->limit);
@@ -545,7 +548,7 @@ us_err tenancy_store_members_list(PGconn *db, us_arena *a, const tenancy_store_m
 }
 
 us_err tenancy_store_memberships_of_user(PGconn *db, us_arena *a, const char *user_id, size_t limit,
-                                 Usher__V1__Membership ***out, size_t *n)
+                                         Usher__V1__Membership ***out, size_t *n)
 {
 	char max[24];
 	snprintf(max, sizeof(max), "%zu", limit);
@@ -574,7 +577,7 @@ us_err tenancy_store_memberships_of_user(PGconn *db, us_arena *a, const char *us
 }
 
 us_err tenancy_store_members_among(PGconn *db, us_arena *a, const char *account_id,
-                           char *const *user_ids, size_t n, char ***out, size_t *n_out)
+                                   char *const *user_ids, size_t n, char ***out, size_t *n_out)
 {
 	const char *list = array_literal(a, user_ids, n);
 	if (list == NULL)
