@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,12 +12,12 @@
 #include <sodium.h>
 
 #include "common/arena.h"
-#include "buf.h"
-#include "common/clock.h"
+#include "common/buf.h"
 #include "compose.h"
 #include "common/db.h"
 #include "common/fault.h"
 #include "common/log.h"
+#include "common/ticker.h"
 #include "mime.h"
 #include "policy.h"
 #include "seal.h"
@@ -28,57 +27,60 @@
 #include "common/validate.h"
 
 typedef struct worker {
+	notification_delivery *engine;
 	pthread_t thread;
 	bool started;
 	PGconn *db;
-	store_session session;
-	smtp_client *smtp; /* NULL: the spool */
-	buf message;
+	notification_store_session session;
+	notification_smtp_client *smtp; /* NULL: the spool */
+	us_buf message;
 } worker;
 
-static struct {
+struct notification_delivery {
+	const notification_ctx *ctx;
 	const notification_settings *settings;
-	const template_set *templates;
-	const char *database_url;
 	const char *schema;
-	mime_mailbox from;
-	retry_policy policy;
+	notification_retry_policy policy;
 	bool curl_ready;
 	worker *workers;
 	int n_workers;
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	pthread_cond_t cv; /* on the monotonic clock */
 	bool stopping;
-	uint64_t wakeups; /* bumped by delivery_wake(), so no wake-up is missed */
-	atomic_int_fast64_t next_reclaim_ms;
-} engine = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	uint64_t wakeups; /* bumped by notification_delivery_wake(), so no wake-up is missed */
+	us_ticker *reclaim;
+	PGconn *reclaim_db; /* the reclaim ticker's own */
+};
 
-static bool stopping(void)
+static bool stopping(notification_delivery *e)
 {
-	pthread_mutex_lock(&engine.mu);
-	bool s = engine.stopping;
-	pthread_mutex_unlock(&engine.mu);
+	pthread_mutex_lock(&e->mu);
+	bool s = e->stopping;
+	pthread_mutex_unlock(&e->mu);
 	return s;
 }
 
-static uint64_t wakeups(void)
+static uint64_t wakeups(notification_delivery *e)
 {
-	pthread_mutex_lock(&engine.mu);
-	uint64_t n = engine.wakeups;
-	pthread_mutex_unlock(&engine.mu);
+	pthread_mutex_lock(&e->mu);
+	uint64_t n = e->wakeups;
+	pthread_mutex_unlock(&e->mu);
 	return n;
 }
 
-void delivery_wake(void)
+void notification_delivery_wake(notification_delivery *e)
 {
-	pthread_mutex_lock(&engine.mu);
-	engine.wakeups++;
-	pthread_cond_broadcast(&engine.cv);
-	pthread_mutex_unlock(&engine.mu);
+	if (e == NULL)
+		return;
+	pthread_mutex_lock(&e->mu);
+	e->wakeups++;
+	pthread_cond_broadcast(&e->cv);
+	pthread_mutex_unlock(&e->mu);
 }
 
-/* Sleeps up to ms, or until a wake-up after the one seen, or until stopping. */
-static void idle(uint64_t seen, int64_t ms)
+/* Sleeps up to ms, or until a wake-up after the one seen, or until stopping: not a
+ * periodic loop but a wait on the next due message that a queueing request cuts short. */
+static void idle(notification_delivery *e, uint64_t seen, int64_t ms)
 {
 	struct timespec until;
 	clock_gettime(CLOCK_MONOTONIC, &until);
@@ -88,52 +90,61 @@ static void idle(uint64_t seen, int64_t ms)
 		until.tv_sec++;
 		until.tv_nsec -= 1000000000L;
 	}
-	pthread_mutex_lock(&engine.mu);
-	while (!engine.stopping && engine.wakeups == seen) {
-		if (pthread_cond_timedwait(&engine.cv, &engine.mu, &until) == ETIMEDOUT)
+	pthread_mutex_lock(&e->mu);
+	while (!e->stopping && e->wakeups == seen) {
+		if (pthread_cond_timedwait(&e->cv, &e->mu, &until) == ETIMEDOUT)
 			break;
 	}
-	pthread_mutex_unlock(&engine.mu);
+	pthread_mutex_unlock(&e->mu);
+}
+
+/* Connects *db or reconnects it after a Postgres restart. */
+static bool db_ready(notification_delivery *e, PGconn **db, const char *who)
+{
+	if (*db == NULL) {
+		char err[256];
+		if (us_db_connect(e->ctx->database_url, e->schema, db, err, sizeof(err)) != US_OK) {
+			*db = NULL;
+			us_warn("%s could not connect to the database: %s", who, err);
+			return false;
+		}
+		return true;
+	}
+	return us_db_ensure(*db, e->schema) == US_OK;
 }
 
 /* Connects or reconnects; claims name the session, so a new one is identified. */
 static bool connected(worker *w)
 {
-	if (w->db == NULL) {
-		char err[256];
-		if (us_db_connect(engine.database_url, engine.schema, &w->db, err, sizeof(err)) != US_OK) {
-			w->db = NULL;
-			us_warn("delivery could not connect to the database: %s", err);
-			return false;
-		}
-	} else if (us_db_ensure(w->db, engine.schema) != US_OK) {
+	if (!db_ready(w->engine, &w->db, "delivery"))
 		return false;
-	}
 	if (PQbackendPID(w->db) != w->session.pid &&
-	    store_session_identify(w->db, &w->session) != US_OK)
+	    notification_store_session_identify(w->db, &w->session) != US_OK)
 		return false;
 	return true;
 }
 
-static void maybe_reclaim(worker *w)
+/* Takes back the claims of processes that died: at start and every RECLAIM_INTERVAL_S. */
+static void reclaim_round(void *arg)
 {
-	int64_t now = us_monotonic_ms();
-	int_fast64_t next = atomic_load(&engine.next_reclaim_ms);
-	if (now < next || !atomic_compare_exchange_strong(&engine.next_reclaim_ms, &next,
-	                                                  now + engine.settings->reclaim_interval_s * 1000))
+	notification_delivery *e = arg;
+	if (!db_ready(e, &e->reclaim_db, "the reclaim"))
 		return;
 	int64_t n = 0;
-	if (store_reclaim(w->db, &n) == US_OK && n > 0)
+	if (notification_store_reclaim(e->reclaim_db, &n) == US_OK && n > 0)
 		us_info("took back %lld messages whose delivery was interrupted", (long long)n);
 }
 
-static void attempt(worker *w, us_arena *arena, const store_message *m, send_result *r)
+static void attempt(worker *w, us_arena *arena, const notification_store_message *m,
+                    notification_send_result *r)
 {
+	const notification_delivery *e = w->engine;
 	char why[200];
-	buf_reset(&w->message);
-	compose_input in = m->in;
+	us_buf_reset(&w->message);
+	notification_compose_input in = m->in;
 	if (m->sealed[0] != '\0') {
-		in.variables = notification_unseal(arena, m->sealed, in.template, in.recipient);
+		in.variables = notification_unseal(arena, e->ctx->seal_key, m->sealed, in.template,
+		                                   in.recipient);
 		if (in.variables == NULL) {
 			r->outcome = SEND_BROKEN;
 			snprintf(r->reply, sizeof(r->reply),
@@ -141,8 +152,8 @@ static void attempt(worker *w, us_arena *arena, const store_message *m, send_res
 			return;
 		}
 	}
-	us_err rc = compose_message(engine.templates, &engine.from, &in, &w->message, why,
-	                            sizeof(why));
+	us_err rc = notification_compose_message(e->ctx->templates, &e->ctx->from, &in, &w->message,
+	                                         why, sizeof(why));
 	if (m->sealed[0] != '\0')
 		sodium_memzero((char *)in.variables, strlen(in.variables));
 	if (rc != US_OK) {
@@ -151,13 +162,15 @@ static void attempt(worker *w, us_arena *arena, const store_message *m, send_res
 		return;
 	}
 	if (w->smtp != NULL)
-		smtp_send(w->smtp, engine.from.address, m->in.recipient, w->message.data,
-		          w->message.len, r);
+		notification_smtp_send(w->smtp, e->ctx->from.address, m->in.recipient,
+		                       w->message.data, w->message.len, r);
 	else
-		spool_write(engine.settings->mail_spool_dir, m->in.id, w->message.data, w->message.len, r);
+		notification_spool_write(e->settings->mail_spool_dir, m->in.id, w->message.data,
+		                         w->message.len, r);
 }
 
-static void log_outcome(const store_message *m, const store_result *res, uint32_t attempts)
+static void log_outcome(const notification_store_message *m, const notification_store_result *res,
+                        uint32_t attempts)
 {
 	static const char *const what[] = {
 		[POLICY_SENT] = "delivered",
@@ -178,14 +191,15 @@ static void log_outcome(const store_message *m, const store_result *res, uint32_
 	              "attempt", n, "reply", res->reply, NULL);
 }
 
-static bool decide(const store_message *m, const send_result *r, us_arena *arena,
-                   store_result *out)
+static bool decide(const notification_delivery *e, const notification_store_message *m,
+                   const notification_send_result *r, us_arena *arena,
+                   notification_store_result *out)
 {
 	uint32_t attempts = m->attempts + 1;
 	int64_t delay = 0;
 	out->id = m->in.id;
-	out->action = policy_decide(&engine.policy, r->outcome, attempts, m->age_ms,
-	                            randombytes_random(), &delay);
+	out->action = notification_policy_decide(&e->policy, r->outcome, attempts, m->age_ms,
+	                                         randombytes_random(), &delay);
 	out->delay_ms = delay;
 	out->reply = us_arena_strdup(arena, r->reply);
 	if (out->reply == NULL)
@@ -194,28 +208,29 @@ static bool decide(const store_message *m, const send_result *r, us_arena *arena
 	return true;
 }
 
-static void deliver_batch(worker *w, const store_message *msgs, size_t n, us_arena *arena)
+static void deliver_batch(worker *w, const notification_store_message *msgs, size_t n,
+                          us_arena *arena)
 {
-	store_result *results = US_ARENA_ARRAY(arena, store_result, n);
+	notification_store_result *results = US_ARENA_ARRAY(arena, notification_store_result, n);
 	size_t done = 0;
 	bool ok = results != NULL;
-	for (size_t i = 0; ok && i < n && !stopping(); i++) {
+	for (size_t i = 0; ok && i < n && !stopping(w->engine); i++) {
 		if (msgs[i].suppressed)
 			continue;
-		send_result r;
+		notification_send_result r;
 		attempt(w, arena, &msgs[i], &r);
 		if (r.outcome == SEND_OK)
 			us_fault_point("delivery.after_send");
-		ok = decide(&msgs[i], &r, arena, &results[done]);
+		ok = decide(w->engine, &msgs[i], &r, arena, &results[done]);
 		done += ok;
 	}
-	if (done > 0 && store_record(w->db, &w->session, results, done) != US_OK) {
+	if (done > 0 && notification_store_record(w->db, &w->session, results, done) != US_OK) {
 		us_error("could not record %zu delivery attempts; those messages will be sent again",
 		         done);
 		ok = false;
 	}
 	/* Whatever this session still holds was not attempted, or its outcome was lost. */
-	if ((!ok || stopping()) && store_release(w->db, &w->session) != US_OK)
+	if ((!ok || stopping(w->engine)) && notification_store_release(w->db, &w->session) != US_OK)
 		us_error("could not give back claimed messages; they wait for the reclaim");
 }
 
@@ -224,16 +239,16 @@ static void deliver_batch(worker *w, const store_message *msgs, size_t n, us_are
 /* One round; returns how long to wait before the next (0: at once). */
 static int64_t run_once(worker *w)
 {
-	const int64_t poll = engine.settings->delivery_poll_ms;
+	const notification_settings *s = w->engine->settings;
+	const int64_t poll = s->delivery_poll_ms;
 	if (!connected(w))
 		return poll;
-	maybe_reclaim(w);
 	us_arena *arena = us_arena_new();
-	store_message *msgs = NULL;
+	notification_store_message *msgs = NULL;
 	size_t n = 0;
 	int64_t wait = poll;
-	if (arena == NULL ||
-	    store_claim(w->db, &w->session, (int)engine.settings->delivery_batch, arena, &msgs, &n) != US_OK) {
+	if (arena == NULL || notification_store_claim(w->db, &w->session, (int)s->delivery_batch,
+	                                              arena, &msgs, &n) != US_OK) {
 		us_arena_free(arena);
 		return poll;
 	}
@@ -241,7 +256,7 @@ static int64_t run_once(worker *w)
 		us_fault_point("delivery.after_claim");
 		deliver_batch(w, msgs, n, arena);
 		wait = 0;
-	} else if (store_next_due_ms(w->db, &wait) != US_OK || wait < 0 || wait > poll) {
+	} else if (notification_store_next_due_ms(w->db, &wait) != US_OK || wait < 0 || wait > poll) {
 		wait = poll;
 	} else if (wait < IDLE_MIN_WAIT_MS) {
 		/* Due but not claimable (locked by another transaction): do not spin on it. */
@@ -254,96 +269,114 @@ static int64_t run_once(worker *w)
 static void *worker_main(void *arg)
 {
 	worker *w = arg;
-	while (!stopping()) {
-		uint64_t seen = wakeups();
+	while (!stopping(w->engine)) {
+		uint64_t seen = wakeups(w->engine);
 		int64_t wait = run_once(w);
 		if (wait > 0)
-			idle(seen, wait);
+			idle(w->engine, seen, wait);
 	}
 	return NULL;
 }
 
-static void free_workers(void)
+static void free_engine(notification_delivery *e)
 {
-	for (int i = 0; i < engine.n_workers; i++) {
-		worker *w = &engine.workers[i];
-		smtp_close(w->smtp);
+	for (int i = 0; e->workers != NULL && i < e->n_workers; i++) {
+		worker *w = &e->workers[i];
+		notification_smtp_close(w->smtp);
 		if (w->db != NULL)
 			PQfinish(w->db);
-		buf_free(&w->message);
+		us_buf_free(&w->message);
 	}
-	free(engine.workers);
-	engine.workers = NULL;
-	engine.n_workers = 0;
-	if (engine.curl_ready)
-		smtp_global_cleanup();
-	engine.curl_ready = false;
+	free(e->workers);
+	if (e->reclaim_db != NULL)
+		PQfinish(e->reclaim_db);
+	if (e->curl_ready)
+		notification_smtp_global_cleanup();
+	pthread_cond_destroy(&e->cv);
+	pthread_mutex_destroy(&e->mu);
+	free(e);
 }
 
-static us_err prepare(const notification_settings *s, char *err, size_t err_size)
+static us_err prepare(notification_delivery *e, char *err, size_t err_size)
 {
-	us_err rc = s->smtp_url != NULL ? smtp_global_init(err, err_size)
-	                                : spool_prepare(s->mail_spool_dir, err, err_size);
+	const notification_settings *s = e->settings;
+	us_err rc = s->smtp_url != NULL ? notification_smtp_global_init(err, err_size)
+	                                : notification_spool_prepare(s->mail_spool_dir, err,
+	                                                             err_size);
 	if (rc != US_OK)
 		return rc;
-	engine.curl_ready = s->smtp_url != NULL;
-	engine.workers = calloc(s->delivery_workers > 0 ? (size_t)s->delivery_workers : 1, sizeof(worker));
-	if (engine.workers == NULL) {
+	e->curl_ready = s->smtp_url != NULL;
+	e->workers = calloc(s->delivery_workers > 0 ? (size_t)s->delivery_workers : 1,
+	                    sizeof(worker));
+	if (e->workers == NULL) {
 		snprintf(err, err_size, "out of memory");
 		return US_EEXHAUSTED;
 	}
-	engine.n_workers = (int)s->delivery_workers;
-	for (int i = 0; i < engine.n_workers && rc == US_OK; i++) {
+	e->n_workers = (int)s->delivery_workers;
+	for (int i = 0; i < e->n_workers && rc == US_OK; i++) {
+		e->workers[i].engine = e;
 		if (s->smtp_url != NULL)
-			rc = smtp_open(s, &engine.workers[i].smtp, err, err_size);
+			rc = notification_smtp_open(s, &e->workers[i].smtp, err, err_size);
 	}
 	return rc;
 }
 
-us_err delivery_start(const notification_settings *settings, const template_set *templates,
-                      const char *database_url, const char *schema, char *err, size_t err_size)
+us_err notification_delivery_start(const notification_ctx *ctx, const char *schema,
+                                   notification_delivery **out, char *err, size_t err_size)
 {
-	engine.settings = settings;
-	engine.templates = templates;
-	engine.database_url = database_url;
-	engine.schema = schema;
-	engine.stopping = false;
-	atomic_init(&engine.next_reclaim_ms, 0); /* the first worker reclaims at once */
-	engine.policy = (retry_policy){settings->retry_base_ms, settings->retry_max_ms,
-	                               settings->retry_max_age_s * 1000};
-	const char *why = mime_parse_mailbox(settings->mail_from, &engine.from);
-	if (why != NULL) {
-		snprintf(err, err_size, "MAIL_FROM: %s", why);
-		return US_EINVAL;
+	notification_delivery *e = calloc(1, sizeof(*e));
+	if (e == NULL) {
+		snprintf(err, err_size, "out of memory");
+		return US_EEXHAUSTED;
 	}
+	const notification_settings *s = &ctx->settings;
+	e->ctx = ctx;
+	e->settings = s;
+	e->schema = schema;
+	e->policy = (notification_retry_policy){s->retry_base_ms, s->retry_max_ms,
+	                                        s->retry_max_age_s * 1000};
+	pthread_mutex_init(&e->mu, NULL);
 	pthread_condattr_t attr;
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&engine.cv, &attr);
+	pthread_cond_init(&e->cv, &attr);
 	pthread_condattr_destroy(&attr);
 
-	us_err rc = prepare(settings, err, err_size);
-	for (int i = 0; i < engine.n_workers && rc == US_OK; i++) {
-		if (pthread_create(&engine.workers[i].thread, NULL, worker_main, &engine.workers[i]) != 0) {
+	us_err rc = prepare(e, err, err_size);
+	for (int i = 0; i < e->n_workers && rc == US_OK; i++) {
+		if (pthread_create(&e->workers[i].thread, NULL, worker_main, &e->workers[i]) != 0) {
 			snprintf(err, err_size, "could not start delivery thread");
 			rc = US_EEXHAUSTED;
 		}
-		engine.workers[i].started = rc == US_OK;
+		e->workers[i].started = rc == US_OK;
 	}
-	if (rc != US_OK)
-		delivery_stop();
-	return rc;
+	/* A replica that only queues leaves the reclaim to those that deliver. */
+	if (rc == US_OK && e->n_workers > 0 &&
+	    us_ticker_start("reclaim", (uint32_t)(s->reclaim_interval_s * 1000), reclaim_round, e,
+	                    &e->reclaim) != US_OK) {
+		snprintf(err, err_size, "could not start the reclaim thread");
+		rc = US_EEXHAUSTED;
+	}
+	if (rc != US_OK) {
+		notification_delivery_stop(e);
+		return rc;
+	}
+	*out = e;
+	return US_OK;
 }
 
-void delivery_stop(void)
+void notification_delivery_stop(notification_delivery *e)
 {
-	pthread_mutex_lock(&engine.mu);
-	engine.stopping = true;
-	pthread_cond_broadcast(&engine.cv);
-	pthread_mutex_unlock(&engine.mu);
-	for (int i = 0; i < engine.n_workers; i++) {
-		if (engine.workers[i].started)
-			pthread_join(engine.workers[i].thread, NULL);
+	if (e == NULL)
+		return;
+	pthread_mutex_lock(&e->mu);
+	e->stopping = true;
+	pthread_cond_broadcast(&e->cv);
+	pthread_mutex_unlock(&e->mu);
+	for (int i = 0; i < e->n_workers; i++) {
+		if (e->workers[i].started)
+			pthread_join(e->workers[i].thread, NULL);
 	}
-	free_workers();
+	us_ticker_stop(e->reclaim);
+	free_engine(e);
 }

@@ -10,20 +10,19 @@
 #include <stddef.h>
 
 #include "common/err.h"
-#include "settings.h"
-#include "template.h"
+#include "context.h"
 
-/* Starts the workers. settings, templates, database_url and schema are borrowed until
- * delivery_stop(). */
-US_MUST_USE us_err delivery_start(const notification_settings *settings,
-                                  const template_set *templates, const char *database_url,
-                                  const char *schema, char *err, size_t err_size);
+/* Starts the workers and the reclaim ticker; ctx and schema are borrowed until
+ * notification_delivery_stop(). Returns owned *out. */
+US_MUST_USE us_err notification_delivery_start(const notification_ctx *ctx, const char *schema,
+                                               notification_delivery **out, char *err,
+                                               size_t err_size);
 
-/* Tells idle workers that messages were queued (called after a commit). */
-void delivery_wake(void);
+/* Tells idle workers that messages were queued (called after a commit). Takes NULL. */
+void notification_delivery_wake(notification_delivery *e);
 
-/* Lets each worker finish the message in hand, gives back the claims on the rest, and
- * joins the workers. Safe when not started. */
-void delivery_stop(void);
+/* Lets each worker finish the message in hand, gives back the claims on the rest, joins
+ * the workers and frees the engine. Takes NULL. */
+void notification_delivery_stop(notification_delivery *e);
 
 #endif

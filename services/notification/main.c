@@ -6,41 +6,37 @@
 #include <sodium.h>
 
 #include "common/daemon.h"
+#include "context.h"
 #include "common/db.h"
 #include "delivery.h"
 #include "common/log.h"
-#include "mime.h"
-#include "seal.h"
 #include "server.h"
-#include "settings.h"
 #include "smtp.h"
 #include "store.h"
-#include "template.h"
 #include "common/token.h"
 #include "common/validate.h"
 
 extern const us_migration notification_migrations[];
 
-static notification_settings settings;
-static template_set *templates;
-static char message_id_domain[256];
 
 static const char *check_mailbox(const char *value)
 {
-	mime_mailbox m;
-	return mime_parse_mailbox(value, &m);
+	notification_mime_mailbox m;
+	return notification_mime_parse_mailbox(value, &m);
 }
 
 #define VAR(name, type, field, flags, fallback, min, max, check, help)                           \
 	{name, type, offsetof(notification_settings, field), flags, fallback, min, max, check, help}
 
 static const us_config_var notification_vars[] = {
-	VAR("SMTP_URL", US_CONFIG_STRING, smtp_url, US_CONFIG_SECRET, NULL, 1, 1024, smtp_check_url,
+	VAR("SMTP_URL", US_CONFIG_STRING, smtp_url, US_CONFIG_SECRET, NULL, 1, 1024,
+	    notification_smtp_check_url,
 	    "mail server, smtp://host:port or smtps://host:port; unset: write to MAIL_SPOOL_DIR"),
 	VAR("SMTP_USER", US_CONFIG_STRING, smtp_user, 0, NULL, 1, 256, NULL, "user name for SMTP AUTH"),
 	VAR("SMTP_PASSWORD", US_CONFIG_STRING, smtp_password, US_CONFIG_SECRET, NULL, 1, 256, NULL,
 	    "password for SMTP AUTH"),
-	VAR("SMTP_STARTTLS", US_CONFIG_STRING, smtp_starttls, 0, "try", 2, 7, smtp_check_starttls,
+	VAR("SMTP_STARTTLS", US_CONFIG_STRING, smtp_starttls, 0, "try", 2, 7,
+	    notification_smtp_check_starttls,
 	    "STARTTLS on smtp://: try, require or off"),
 	VAR("SMTP_CA_FILE", US_CONFIG_STRING, smtp_ca_file, 0, NULL, 1, 1024, NULL,
 	    "CA certificates that verify the mail server (default: the system's)"),
@@ -75,13 +71,13 @@ static const us_config_var notification_vars[] = {
 	    "(keep it out of the database)"),
 };
 
-static us_err check_settings(char *err, size_t err_size)
+static us_err check_settings(const notification_settings *s, char *err, size_t err_size)
 {
-	if (settings.retry_max_ms < settings.retry_base_ms) {
+	if (s->retry_max_ms < s->retry_base_ms) {
 		snprintf(err, err_size, "RETRY_MAX_MS must not be below RETRY_BASE_MS");
 		return US_EINVAL;
 	}
-	if (settings.smtp_password != NULL && settings.smtp_user == NULL) {
+	if (s->smtp_password != NULL && s->smtp_user == NULL) {
 		snprintf(err, err_size, "SMTP_PASSWORD is set but SMTP_USER is not");
 		return US_EINVAL;
 	}
@@ -89,14 +85,14 @@ static us_err check_settings(char *err, size_t err_size)
 }
 
 /* Messages queued before sealing existed get their variables sealed now. */
-static us_err seal_plain_variables(const us_daemon_config *cfg, char *err, size_t err_size)
+static us_err seal_plain_variables(const notification_ctx *ctx, char *err, size_t err_size)
 {
 	PGconn *db;
-	us_err rc = us_db_connect(cfg->database_url, "notification", &db, err, err_size);
+	us_err rc = us_db_connect(ctx->database_url, "notification", &db, err, err_size);
 	if (rc != US_OK)
 		return rc;
 	int64_t n = 0;
-	rc = store_seal_plain_variables(db, &n);
+	rc = notification_store_seal_plain_variables(db, ctx->seal_key, &n);
 	PQfinish(db);
 	if (rc != US_OK) {
 		snprintf(err, err_size, "could not seal the variables of queued messages");
@@ -107,59 +103,66 @@ static us_err seal_plain_variables(const us_daemon_config *cfg, char *err, size_
 	return US_OK;
 }
 
-static us_err start(void *ctx, const us_daemon_config *cfg, char *err, size_t err_size)
+static us_err start(void *arg, const us_daemon_config *cfg, char *err, size_t err_size)
 {
-	(void)ctx;
-	us_err rc = check_settings(err, err_size);
+	notification_ctx *ctx = arg;
+	const notification_settings *s = &ctx->settings;
+	ctx->database_url = cfg->database_url;
+	us_err rc = check_settings(s, err, err_size);
 	if (rc != US_OK)
 		return rc;
-	uint8_t key[NOTIFICATION_SEAL_KEY_BYTES];
-	if (us_token_key_from_hex(settings.seal_key_hex, key) != 0) {
+	if (us_token_key_from_hex(s->seal_key_hex, ctx->seal_key) != 0) {
 		snprintf(err, err_size, "NOTIFICATION_SEAL_KEY: must be 64 hex digits");
 		return US_EINVAL;
 	}
-	notification_seal_init(key);
-	sodium_memzero(key, sizeof(key));
-	if ((rc = seal_plain_variables(cfg, err, err_size)) != US_OK)
+	if ((rc = seal_plain_variables(ctx, err, err_size)) != US_OK)
 		return rc;
-	mime_mailbox from;
-	(void)mime_parse_mailbox(settings.mail_from, &from); /* checked when loaded */
-	snprintf(message_id_domain, sizeof(message_id_domain), "%s", us_email_domain(from.address));
-	if ((rc = template_set_load(settings.template_dir, &templates, err, err_size)) != US_OK)
+	const char *why = notification_mime_parse_mailbox(s->mail_from, &ctx->from);
+	if (why != NULL) {
+		snprintf(err, err_size, "MAIL_FROM: %s", why);
+		return US_EINVAL;
+	}
+	snprintf(ctx->message_id_domain, sizeof(ctx->message_id_domain), "%s",
+	         us_email_domain(ctx->from.address));
+	rc = notification_template_set_load(s->template_dir, &ctx->templates, err, err_size);
+	if (rc != US_OK)
 		return rc;
-	notification_server_init(templates, message_id_domain);
-	rc = delivery_start(&settings, templates, cfg->database_url, "notification", err, err_size);
+	rc = notification_delivery_start(ctx, "notification", &ctx->delivery, err, err_size);
 	if (rc != US_OK) {
-		template_set_free(templates);
-		templates = NULL;
+		notification_template_set_free(ctx->templates);
+		ctx->templates = NULL;
 		return rc;
 	}
-	us_log_fields(US_LOG_INFO, "delivering", "by", settings.smtp_url != NULL ? "smtp" : "spool",
-	              "spool", settings.smtp_url != NULL ? "" : settings.mail_spool_dir, NULL);
+	us_log_fields(US_LOG_INFO, "delivering", "by", s->smtp_url != NULL ? "smtp" : "spool",
+	              "spool", s->smtp_url != NULL ? "" : s->mail_spool_dir, NULL);
 	return US_OK;
 }
 
-static void stop(void *ctx)
+static void stop(void *arg)
 {
-	(void)ctx;
-	delivery_stop();
-	template_set_free(templates);
-	templates = NULL;
-	notification_seal_wipe();
+	notification_ctx *ctx = arg;
+	notification_delivery_stop(ctx->delivery);
+	ctx->delivery = NULL;
+	notification_template_set_free(ctx->templates);
+	ctx->templates = NULL;
+	sodium_memzero(ctx->seal_key, sizeof(ctx->seal_key));
 }
 
 int main(int argc, char **argv)
 {
+	notification_ctx context = {0};
+	const us_rpc_service services[] = {notification_server_service(&context)};
 	const us_daemon_spec spec = {
 		.name = "usher-notificationd",
 		.summary = "the email queue, templates and SMTP delivery",
 		.schema = "notification",
 		.migrations = notification_migrations,
-		.services = notification_services,
-		.n_services = notification_n_services,
+		.services = services,
+		.n_services = sizeof(services) / sizeof(services[0]),
 		.config = notification_vars,
 		.n_config = sizeof(notification_vars) / sizeof(notification_vars[0]),
-		.config_struct = &settings,
+		.config_struct = &context.settings,
+		.ctx = &context,
 		.start = start,
 		.stop = stop,
 	};

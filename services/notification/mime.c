@@ -16,7 +16,7 @@
  * " =?UTF-8?B?...?=" stays within 78. */
 #define WORD_BYTES 39
 
-const char *mime_parse_mailbox(const char *s, mime_mailbox *out)
+const char *notification_mime_parse_mailbox(const char *s, notification_mime_mailbox *out)
 {
 	memset(out, 0, sizeof(*out));
 	const char *open = strchr(s, '<');
@@ -56,7 +56,7 @@ static bool ascii_printable(const char *s)
 	return true;
 }
 
-static void append_base64(buf *out, const unsigned char *in, size_t len)
+static void append_base64(us_buf *out, const unsigned char *in, size_t len)
 {
 	static const char alphabet[] =
 	        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -69,12 +69,12 @@ static void append_base64(buf *out, const unsigned char *in, size_t len)
 		char q[4] = {alphabet[(v >> 18) & 63], alphabet[(v >> 12) & 63],
 		             i + 1 < len ? alphabet[(v >> 6) & 63] : '=',
 		             i + 2 < len ? alphabet[v & 63] : '='};
-		buf_append(out, q, 4);
+		us_buf_append(out, q, 4);
 	}
 }
 
 /* RFC 2047 B-encoded words, cut between UTF-8 characters, one per folded line. */
-static void append_encoded_words(buf *out, const char *s)
+static void append_encoded_words(us_buf *out, const char *s)
 {
 	size_t len = strlen(s);
 	bool first = true;
@@ -82,29 +82,29 @@ static void append_encoded_words(buf *out, const char *s)
 		size_t n = len < WORD_BYTES ? len : WORD_BYTES;
 		while (n < len && ((unsigned char)s[n] & 0xC0) == 0x80)
 			n--; /* never split a character */
-		buf_puts(out, first ? "=?UTF-8?B?" : "\r\n =?UTF-8?B?");
+		us_buf_puts(out, first ? "=?UTF-8?B?" : "\r\n =?UTF-8?B?");
 		append_base64(out, (const unsigned char *)s, n);
-		buf_puts(out, "?=");
+		us_buf_puts(out, "?=");
 		s += n;
 		len -= n;
 		first = false;
 	}
 }
 
-static void append_subject(buf *out, const char *subject)
+static void append_subject(us_buf *out, const char *subject)
 {
-	buf_puts(out, "Subject: ");
+	us_buf_puts(out, "Subject: ");
 	/* "=?" in a raw subject would read as the start of an encoded word. */
 	if (ascii_printable(subject) && strlen(subject) <= RAW_SUBJECT_MAX &&
 	    strstr(subject, "=?") == NULL)
-		buf_puts(out, subject);
+		us_buf_puts(out, subject);
 	else
 		append_encoded_words(out, subject);
-	buf_puts(out, "\r\n");
+	us_buf_puts(out, "\r\n");
 }
 
 /* Not strftime: its names follow the locale. */
-static void append_date(buf *out, int64_t when)
+static void append_date(us_buf *out, int64_t when)
 {
 	static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 	static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -112,7 +112,7 @@ static void append_date(buf *out, int64_t when)
 	time_t t = (time_t)when;
 	struct tm tm;
 	gmtime_r(&t, &tm);
-	buf_printf(out, "Date: %s, %d %s %d %02d:%02d:%02d +0000\r\n", days[tm.tm_wday], tm.tm_mday,
+	us_buf_printf(out, "Date: %s, %d %s %d %02d:%02d:%02d +0000\r\n", days[tm.tm_wday], tm.tm_mday,
 	           months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
@@ -132,20 +132,20 @@ static bool fits_7bit(const char *s)
 }
 
 /* Appends s with every line end as CRLF. */
-static void append_crlf(buf *out, const char *s)
+static void append_crlf(us_buf *out, const char *s)
 {
 	for (; *s; s++) {
 		if (*s == '\r')
 			continue;
 		if (*s == '\n')
-			buf_puts(out, "\r\n");
+			us_buf_puts(out, "\r\n");
 		else
-			buf_putc(out, *s);
+			us_buf_putc(out, *s);
 	}
 }
 
 /* RFC 2045 quoted-printable; line ends stay hard line breaks. */
-static void append_qp(buf *out, const char *s)
+static void append_qp(us_buf *out, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	size_t col = 0;
@@ -154,7 +154,7 @@ static void append_qp(buf *out, const char *s)
 		if (c == '\r')
 			continue;
 		if (c == '\n') {
-			buf_puts(out, "\r\n");
+			us_buf_puts(out, "\r\n");
 			col = 0;
 			continue;
 		}
@@ -163,23 +163,23 @@ static void append_qp(buf *out, const char *s)
 		               ((c == ' ' || c == '\t') && !at_line_end);
 		size_t width = literal ? 1 : 3;
 		if (col + width > QP_LINE - 1) {
-			buf_puts(out, "=\r\n");
+			us_buf_puts(out, "=\r\n");
 			col = 0;
 		}
 		if (literal) {
-			buf_putc(out, (char)c);
+			us_buf_putc(out, (char)c);
 		} else {
 			char e[3] = {'=', hex[c >> 4], hex[c & 15]};
-			buf_append(out, e, 3);
+			us_buf_append(out, e, 3);
 		}
 		col += width;
 	}
 }
 
-static void append_part(buf *out, const char *boundary, const char *type, const char *body)
+static void append_part(us_buf *out, const char *boundary, const char *type, const char *body)
 {
 	bool plain = fits_7bit(body);
-	buf_printf(out, "--%s\r\nContent-Type: %s; charset=UTF-8\r\n"
+	us_buf_printf(out, "--%s\r\nContent-Type: %s; charset=UTF-8\r\n"
 	                "Content-Transfer-Encoding: %s\r\n\r\n",
 	           boundary, type, plain ? "7bit" : "quoted-printable");
 	if (plain)
@@ -187,25 +187,25 @@ static void append_part(buf *out, const char *boundary, const char *type, const 
 	else
 		append_qp(out, body);
 	if (out->len < 2 || memcmp(out->data + out->len - 2, "\r\n", 2) != 0)
-		buf_puts(out, "\r\n");
+		us_buf_puts(out, "\r\n");
 }
 
-void mime_build(const mime_message *m, buf *out)
+void notification_mime_build(const notification_mime_message *m, us_buf *out)
 {
 	if (m->from->name[0] != '\0')
-		buf_printf(out, "From: \"%s\" <%s>\r\n", m->from->name, m->from->address);
+		us_buf_printf(out, "From: \"%s\" <%s>\r\n", m->from->name, m->from->address);
 	else
-		buf_printf(out, "From: <%s>\r\n", m->from->address);
-	buf_printf(out, "To: <%s>\r\n", m->to);
+		us_buf_printf(out, "From: <%s>\r\n", m->from->address);
+	us_buf_printf(out, "To: <%s>\r\n", m->to);
 	append_subject(out, m->subject);
 	append_date(out, m->date);
-	buf_printf(out, "Message-ID: %s\r\n", m->message_id);
-	buf_puts(out, "MIME-Version: 1.0\r\n"
+	us_buf_printf(out, "Message-ID: %s\r\n", m->message_id);
+	us_buf_puts(out, "MIME-Version: 1.0\r\n"
 	              "Auto-Submitted: auto-generated\r\n");
 	char boundary[96];
 	snprintf(boundary, sizeof(boundary), "=_usher_%.64s", m->boundary);
-	buf_printf(out, "Content-Type: multipart/alternative; boundary=\"%s\"\r\n\r\n", boundary);
+	us_buf_printf(out, "Content-Type: multipart/alternative; boundary=\"%s\"\r\n\r\n", boundary);
 	append_part(out, boundary, "text/plain", m->text);
 	append_part(out, boundary, "text/html", m->html);
-	buf_printf(out, "--%s--\r\n", boundary);
+	us_buf_printf(out, "--%s--\r\n", boundary);
 }

@@ -8,18 +8,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
+#include "common/buf.h"
 
 #define MIME_ADDRESS_MAX 254
 #define MIME_DISPLAY_NAME_MAX 64
 
-typedef struct mime_mailbox {
+typedef struct notification_mime_mailbox {
 	char name[MIME_DISPLAY_NAME_MAX + 1]; /* "" when none */
 	char address[MIME_ADDRESS_MAX + 1];
-} mime_mailbox;
+} notification_mime_mailbox;
 
-typedef struct mime_message {
-	const mime_mailbox *from;
+typedef struct notification_mime_message {
+	const notification_mime_mailbox *from;
 	const char *to;         /* an address */
 	const char *subject;    /* UTF-8, one line */
 	const char *message_id; /* "<id@domain>" */
@@ -27,13 +27,13 @@ typedef struct mime_message {
 	const char *boundary;   /* a token unique to the message: [0-9A-Za-z-] */
 	const char *text;       /* UTF-8; LF or CRLF line ends */
 	const char *html;
-} mime_message;
+} notification_mime_message;
 
 /* Parses "Name <address>" or "address": NULL when fine, else the reason. The name is
  * printable ASCII without quotes, backslashes or angle brackets. */
-const char *mime_parse_mailbox(const char *s, mime_mailbox *out);
+const char *notification_mime_parse_mailbox(const char *s, notification_mime_mailbox *out);
 
 /* Appends the whole message, CRLF line ends, to out. */
-void mime_build(const mime_message *m, buf *out);
+void notification_mime_build(const notification_mime_message *m, us_buf *out);
 
 #endif

@@ -1,6 +1,7 @@
 #include "policy.h"
 
-int64_t policy_backoff_ms(const retry_policy *p, uint32_t attempts, uint32_t random)
+int64_t notification_policy_backoff_ms(const notification_retry_policy *p, uint32_t attempts,
+                                       uint32_t random)
 {
 	int64_t d = p->base_ms > 0 ? p->base_ms : 1;
 	for (uint32_t i = 1; i < attempts && d < p->max_ms; i++)
@@ -13,8 +14,10 @@ int64_t policy_backoff_ms(const retry_policy *p, uint32_t attempts, uint32_t ran
 	return d - half + (half > 0 ? (int64_t)(random % (uint64_t)(half + 1)) : 0);
 }
 
-policy_action policy_decide(const retry_policy *p, send_outcome outcome, uint32_t attempts,
-                            int64_t age_ms, uint32_t random, int64_t *delay_ms)
+notification_policy_action notification_policy_decide(const notification_retry_policy *p,
+                                                      notification_send_outcome outcome,
+                                                      uint32_t attempts, int64_t age_ms,
+                                                      uint32_t random, int64_t *delay_ms)
 {
 	switch (outcome) {
 	case SEND_OK:
@@ -28,7 +31,7 @@ policy_action policy_decide(const retry_policy *p, send_outcome outcome, uint32_
 	}
 	if (age_ms >= p->max_age_ms)
 		return POLICY_FAIL;
-	int64_t d = policy_backoff_ms(p, attempts, random);
+	int64_t d = notification_policy_backoff_ms(p, attempts, random);
 	if (d > p->max_age_ms - age_ms)
 		d = p->max_age_ms - age_ms;
 	*delay_ms = d;

@@ -4,20 +4,8 @@
 
 #include <sodium.h>
 
-static uint8_t seal_key[NOTIFICATION_SEAL_KEY_BYTES];
-
 #define NONCE crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 #define TAG crypto_aead_xchacha20poly1305_ietf_ABYTES
-
-void notification_seal_init(const uint8_t key[NOTIFICATION_SEAL_KEY_BYTES])
-{
-	memcpy(seal_key, key, sizeof(seal_key));
-}
-
-void notification_seal_wipe(void)
-{
-	sodium_memzero(seal_key, sizeof(seal_key));
-}
 
 /* "template\nrecipient": neither can hold a newline. */
 static char *associated(us_arena *a, const char *template_name, const char *recipient)
@@ -25,7 +13,8 @@ static char *associated(us_arena *a, const char *template_name, const char *reci
 	return us_arena_printf(a, "%s\n%s", template_name, recipient);
 }
 
-char *notification_seal(us_arena *a, const char *plain, size_t len, const char *template_name,
+char *notification_seal(us_arena *a, const uint8_t key[NOTIFICATION_SEAL_KEY_BYTES],
+                        const char *plain, size_t len, const char *template_name,
                         const char *recipient)
 {
 	const char *ad = associated(a, template_name, recipient);
@@ -37,13 +26,13 @@ char *notification_seal(us_arena *a, const char *plain, size_t len, const char *
 	randombytes_buf(box, NONCE);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(box + NONCE, NULL, (const uint8_t *)plain, len,
 	                                           (const uint8_t *)ad, strlen(ad), NULL, box,
-	                                           seal_key);
+	                                           key);
 	sodium_bin2hex(hex, 2 * box_len + 1, box, box_len);
 	return hex;
 }
 
-char *notification_unseal(us_arena *a, const char *hex, const char *template_name,
-                          const char *recipient)
+char *notification_unseal(us_arena *a, const uint8_t key[NOTIFICATION_SEAL_KEY_BYTES],
+                          const char *hex, const char *template_name, const char *recipient)
 {
 	size_t hex_len = strlen(hex);
 	const char *ad = associated(a, template_name, recipient);
@@ -59,7 +48,7 @@ char *notification_unseal(us_arena *a, const char *hex, const char *template_nam
 	    crypto_aead_xchacha20poly1305_ietf_decrypt((uint8_t *)plain, &plain_len, NULL,
 	                                               box + NONCE, box_len - NONCE,
 	                                               (const uint8_t *)ad, strlen(ad), box,
-	                                               seal_key) != 0)
+	                                               key) != 0)
 		return NULL;
 	plain[plain_len] = '\0';
 	return plain;

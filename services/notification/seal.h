@@ -13,18 +13,15 @@
 
 #define NOTIFICATION_SEAL_KEY_BYTES 32
 
-/* Sets the key (copied); call once before serving. */
-void notification_seal_init(const uint8_t key[NOTIFICATION_SEAL_KEY_BYTES]);
-void notification_seal_wipe(void);
-
-/* plain (len bytes) sealed for template and recipient, as hex in the arena; NULL when out
+/* plain (len bytes) sealed with key for template and recipient, as hex in the arena; NULL when out
  * of memory. */
-char *notification_seal(us_arena *a, const char *plain, size_t len, const char *template_name,
+char *notification_seal(us_arena *a, const uint8_t key[NOTIFICATION_SEAL_KEY_BYTES],
+                        const char *plain, size_t len, const char *template_name,
                         const char *recipient);
 
 /* The plain text (NUL-terminated, in the arena) of a sealed hex value; NULL when it does
  * not open (another key, another message, or tampered with). */
-char *notification_unseal(us_arena *a, const char *hex, const char *template_name,
-                          const char *recipient);
+char *notification_unseal(us_arena *a, const uint8_t key[NOTIFICATION_SEAL_KEY_BYTES],
+                          const char *hex, const char *template_name, const char *recipient);
 
 #endif

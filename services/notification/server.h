@@ -1,16 +1,10 @@
 #ifndef NOTIFICATION_SERVER_H
 #define NOTIFICATION_SERVER_H
 
-#include <stddef.h>
-
 #include "common/rpc_server.h"
-#include "template.h"
+#include "context.h"
 
-/* The daemon's RPC services, for us_daemon_main(). */
-extern const us_rpc_service notification_services[];
-extern const size_t notification_n_services;
-
-/* Hands the handlers what they need; before the server starts. Borrowed until it stops. */
-void notification_server_init(const template_set *templates, const char *message_id_domain);
+/* The daemon's RPC service, handing ctx to its handlers (for us_daemon_main()). */
+us_rpc_service notification_server_service(notification_ctx *ctx);
 
 #endif

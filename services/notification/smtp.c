@@ -12,7 +12,7 @@
 /* An address in angle brackets: RFC 5321's 256-octet path. */
 #define SMTP_PATH_MAX 258
 
-struct smtp_client {
+struct notification_smtp_client {
 	CURL *curl;
 	/* The transfer in progress. */
 	const char *data;
@@ -24,7 +24,7 @@ struct smtp_client {
 	char errbuf[CURL_ERROR_SIZE];
 };
 
-us_err smtp_global_init(char *err, size_t err_size)
+us_err notification_smtp_global_init(char *err, size_t err_size)
 {
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		snprintf(err, err_size, "could not initialise libcurl");
@@ -40,12 +40,12 @@ us_err smtp_global_init(char *err, size_t err_size)
 	return US_EUNIMPLEMENTED;
 }
 
-void smtp_global_cleanup(void)
+void notification_smtp_global_cleanup(void)
 {
 	curl_global_cleanup();
 }
 
-const char *smtp_check_url(const char *url)
+const char *notification_smtp_check_url(const char *url)
 {
 	const char *host = strncmp(url, "smtp://", 7) == 0    ? url + 7
 	                   : strncmp(url, "smtps://", 8) == 0 ? url + 8
@@ -57,7 +57,7 @@ const char *smtp_check_url(const char *url)
 	return NULL;
 }
 
-const char *smtp_check_starttls(const char *value)
+const char *notification_smtp_check_starttls(const char *value)
 {
 	if (strcmp(value, "try") == 0 || strcmp(value, "require") == 0 || strcmp(value, "off") == 0)
 		return NULL;
@@ -66,7 +66,7 @@ const char *smtp_check_starttls(const char *value)
 
 static size_t on_read(char *buffer, size_t size, size_t nitems, void *arg)
 {
-	smtp_client *c = arg;
+	notification_smtp_client *c = arg;
 	size_t n = size * nitems < c->left ? size * nitems : c->left;
 	memcpy(buffer, c->data, n);
 	c->data += n;
@@ -80,18 +80,23 @@ static bool starts_with(const char *data, size_t size, const char *prefix)
 	return size >= len && memcmp(data, prefix, len) == 0;
 }
 
-/* Keeps a printable copy of a server line: it is stored and shown to people. */
-static void keep_reply(smtp_client *c, const char *line, size_t size)
+void notification_smtp_printable(char *out, size_t out_size, const char *line, size_t size)
 {
 	while (size > 0 && (line[size - 1] == '\n' || line[size - 1] == '\r'))
 		size--;
-	if (size >= sizeof(c->last_reply))
-		size = sizeof(c->last_reply) - 1;
+	if (size >= out_size)
+		size = out_size - 1;
 	for (size_t i = 0; i < size; i++) {
 		unsigned char ch = (unsigned char)line[i];
-		c->last_reply[i] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+		out[i] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
 	}
-	c->last_reply[size] = '\0';
+	out[size] = '\0';
+}
+
+/* Keeps a printable copy of a server line: it is stored and shown to people. */
+static void keep_reply(notification_smtp_client *c, const char *line, size_t size)
+{
+	notification_smtp_printable(c->last_reply, sizeof(c->last_reply), line, size);
 	c->reply_about_recipient = c->recipient_stage;
 }
 
@@ -99,7 +104,7 @@ static void keep_reply(smtp_client *c, const char *line, size_t size)
 static int on_debug(CURL *handle, curl_infotype type, char *data, size_t size, void *arg)
 {
 	(void)handle;
-	smtp_client *c = arg;
+	notification_smtp_client *c = arg;
 	if (type == CURLINFO_HEADER_OUT) {
 		c->quitting = starts_with(data, size, "QUIT");
 		if (starts_with(data, size, "MAIL"))
@@ -121,7 +126,7 @@ static long starttls_level(const char *value)
 	return (long)CURLUSESSL_TRY;
 }
 
-static CURLcode configure(smtp_client *c, const notification_settings *s)
+static CURLcode configure(notification_smtp_client *c, const notification_settings *s)
 {
 	CURL *h = c->curl;
 	CURLcode rc = CURLE_OK;
@@ -150,9 +155,10 @@ static CURLcode configure(smtp_client *c, const notification_settings *s)
 	return rc;
 }
 
-us_err smtp_open(const notification_settings *s, smtp_client **out, char *err, size_t err_size)
+us_err notification_smtp_open(const notification_settings *s, notification_smtp_client **out,
+                              char *err, size_t err_size)
 {
-	smtp_client *c = calloc(1, sizeof(*c));
+	notification_smtp_client *c = calloc(1, sizeof(*c));
 	if (c == NULL || (c->curl = curl_easy_init()) == NULL) {
 		free(c);
 		snprintf(err, err_size, "out of memory");
@@ -161,14 +167,14 @@ us_err smtp_open(const notification_settings *s, smtp_client **out, char *err, s
 	CURLcode rc = configure(c, s);
 	if (rc != CURLE_OK) {
 		snprintf(err, err_size, "could not configure libcurl: %s", curl_easy_strerror(rc));
-		smtp_close(c);
+		notification_smtp_close(c);
 		return US_EINVAL;
 	}
 	*out = c;
 	return US_OK;
 }
 
-static int reply_code(const char *reply)
+int notification_smtp_reply_code(const char *reply)
 {
 	if (reply[0] < '2' || reply[0] > '5' || reply[1] < '0' || reply[1] > '9' ||
 	    reply[2] < '0' || reply[2] > '9')
@@ -176,32 +182,37 @@ static int reply_code(const char *reply)
 	return (reply[0] - '0') * 100 + (reply[1] - '0') * 10 + (reply[2] - '0');
 }
 
-/* 5xx refuses this recipient or this message only when it answers RCPT, DATA or the
- * data; before that (greeting, AUTH, MAIL FROM) it is about our session, which an
- * operator can fix, so the message waits instead of failing. */
-static void classify(smtp_client *c, CURLcode rc, send_result *result)
+notification_send_outcome notification_smtp_outcome(bool transferred, const char *last_reply,
+                                                    bool about_recipient)
 {
-	int code = reply_code(c->last_reply);
+	if (transferred)
+		return SEND_OK;
+	int code = notification_smtp_reply_code(last_reply);
+	return code >= 500 && about_recipient ? SEND_REFUSED : SEND_TRANSIENT;
+}
+
+static void classify(notification_smtp_client *c, CURLcode rc, notification_send_result *result)
+{
+	int code = notification_smtp_reply_code(c->last_reply);
+	result->outcome = notification_smtp_outcome(rc == CURLE_OK, c->last_reply,
+	                                            c->reply_about_recipient);
 	if (rc == CURLE_OK) {
-		result->outcome = SEND_OK;
 		snprintf(result->reply, sizeof(result->reply), "%s", c->last_reply);
 		return;
 	}
 	if (code >= 400) {
-		result->outcome = code >= 500 && c->reply_about_recipient ? SEND_REFUSED : SEND_TRANSIENT;
 		snprintf(result->reply, sizeof(result->reply), "%s", c->last_reply);
 		if (code >= 500 && !c->reply_about_recipient)
 			us_log_fields(US_LOG_ERROR, "the SMTP server refused the session", "reply",
 			              c->last_reply, NULL);
 		return;
 	}
-	result->outcome = SEND_TRANSIENT;
 	snprintf(result->reply, sizeof(result->reply), "no answer: %.200s",
 	         c->errbuf[0] != '\0' ? c->errbuf : curl_easy_strerror(rc));
 }
 
-void smtp_send(smtp_client *c, const char *from, const char *to, const char *data, size_t len,
-               send_result *result)
+void notification_smtp_send(notification_smtp_client *c, const char *from, const char *to,
+                            const char *data, size_t len, notification_send_result *result)
 {
 	char sender[SMTP_PATH_MAX], recipient[SMTP_PATH_MAX];
 	snprintf(sender, sizeof(sender), "<%s>", from);
@@ -225,7 +236,7 @@ void smtp_send(smtp_client *c, const char *from, const char *to, const char *dat
 	(void)curl_easy_setopt(c->curl, CURLOPT_MAIL_RCPT, NULL);
 }
 
-void smtp_close(smtp_client *c)
+void notification_smtp_close(notification_smtp_client *c)
 {
 	if (c == NULL)
 		return;

@@ -24,7 +24,7 @@ static int mkdir_p(const char *dir)
 	return mkdir(path, 0755) != 0 && errno != EEXIST ? -1 : 0;
 }
 
-us_err spool_prepare(const char *dir, char *err, size_t err_size)
+us_err notification_spool_prepare(const char *dir, char *err, size_t err_size)
 {
 	if (mkdir_p(dir) != 0 || access(dir, W_OK | X_OK) != 0) {
 		snprintf(err, err_size, "could not use spool directory \"%s\": %s", dir, strerror(errno));
@@ -70,8 +70,8 @@ static int write_file(const char *path, const char *data, size_t len)
 	return rc;
 }
 
-void spool_write(const char *dir, const char *id, const char *data, size_t len,
-                 send_result *result)
+void notification_spool_write(const char *dir, const char *id, const char *data, size_t len,
+                              notification_send_result *result)
 {
 	char tmp[PATH_BYTES], path[PATH_BYTES];
 	/* A dot file: readers looking for *.eml never see a partial message. */

@@ -10,10 +10,10 @@
 #include "policy.h"
 
 /* Creates dir (and its parents) when missing and checks it can be written. */
-US_MUST_USE us_err spool_prepare(const char *dir, char *err, size_t err_size);
+US_MUST_USE us_err notification_spool_prepare(const char *dir, char *err, size_t err_size);
 
 /* Writes dir/<id>.eml. */
-void spool_write(const char *dir, const char *id, const char *data, size_t len,
-                 send_result *result);
+void notification_spool_write(const char *dir, const char *id, const char *data, size_t len,
+                              notification_send_result *result);
 
 #endif

@@ -6,18 +6,14 @@
 
 #include <jansson.h>
 
-#include "buf.h"
 #include "common/db.h"
 #include "common/log.h"
+#include "common/row.h"
+#include "common/timestamp.h"
 #include "seal.h"
 
 #define SUPPRESSED_REPLY "not attempted: the address is suppressed"
 #define HISTORY_MAX 20
-
-static char *column(us_arena *arena, const PGresult *res, int row, int col)
-{
-	return us_arena_strndup(arena, PQgetvalue(res, row, col), (size_t)PQgetlength(res, row, col));
-}
 
 /* Sets key to a string; false when s is not UTF-8 or memory ran out. */
 static bool set_string(json_t *obj, const char *key, const char *s)
@@ -33,7 +29,7 @@ static char *dump(json_t *doc)
 	return text;
 }
 
-us_err store_session_identify(PGconn *conn, store_session *out)
+us_err notification_store_session_identify(PGconn *conn, notification_store_session *out)
 {
 	PGresult *res;
 	us_err rc = us_db_exec(conn,
@@ -47,15 +43,21 @@ us_err store_session_identify(PGconn *conn, store_session *out)
 		us_error("could not find this session in pg_stat_activity");
 		return US_EINTERNAL;
 	}
-	out->pid = atoi(PQgetvalue(res, 0, 0));
-	snprintf(out->started, sizeof(out->started), "%s", PQgetvalue(res, 0, 1));
+	us_arena *arena = us_arena_new();
+	us_row r = us_row_at(arena, res, 0, 0);
+	out->pid = (int)us_row_int(&r, 0);
+	const char *started = arena != NULL ? us_row_text(&r, 1) : "";
+	snprintf(out->started, sizeof(out->started), "%s", started);
 	PQclear(res);
+	us_arena_free(arena);
+	if (arena == NULL || us_row_failed(&r))
+		return US_EEXHAUSTED;
 	return US_OK;
 }
 
 /* --- queueing --- */
 
-static json_t *email_json(size_t i, const store_new_email *e)
+static json_t *email_json(size_t i, const notification_store_new_email *e)
 {
 	json_t *o = json_object();
 	bool ok = o != NULL && json_object_set_new(o, "i", json_integer((json_int_t)i)) == 0 &&
@@ -69,7 +71,7 @@ static json_t *email_json(size_t i, const store_new_email *e)
 	return o;
 }
 
-static char *emails_json(const store_new_email *emails, size_t n)
+static char *emails_json(const notification_store_new_email *emails, size_t n)
 {
 	json_t *doc = json_array();
 	for (size_t i = 0; doc != NULL && i < n; i++) {
@@ -115,14 +117,15 @@ static const char queue_lookup_sql[] =
 
 static us_err fill_ids(const PGresult *res, size_t n, us_arena *arena, char **ids)
 {
-	for (int r = 0; r < PQntuples(res); r++) {
-		size_t i = (size_t)atol(PQgetvalue(res, r, 0));
-		if (i >= n)
+	us_row r = us_row_at(arena, res, 0, 0);
+	for (; r.row < PQntuples(res); r.row++) {
+		int64_t i = us_row_int(&r, 0);
+		if (i < 0 || (size_t)i >= n)
 			return US_EINTERNAL;
-		if (!PQgetisnull(res, r, 1) && (ids[i] = column(arena, res, r, 1)) == NULL)
-			return US_EEXHAUSTED;
+		if (!us_row_null(&r, 1))
+			ids[i] = us_row_uuid(&r, 1);
 	}
-	return US_OK;
+	return us_row_failed(&r) ? US_EEXHAUSTED : US_OK;
 }
 
 static us_err queue_in_tx(PGconn *conn, const char *doc, size_t n, const char *domain,
@@ -154,9 +157,9 @@ static us_err queue_in_tx(PGconn *conn, const char *doc, size_t n, const char *d
 	return rc;
 }
 
-us_err store_queue(PGconn *conn, const store_new_email *emails, size_t n,
-                   const char *message_id_domain, int64_t timeout_ms, us_arena *arena,
-                   char ***ids)
+us_err notification_store_queue(PGconn *conn, const notification_store_new_email *emails, size_t n,
+                                const char *message_id_domain, int64_t timeout_ms, us_arena *arena,
+                                char ***ids)
 {
 	char **out = US_ARENA_ARRAY(arena, char *, n);
 	char *doc = emails_json(emails, n);
@@ -204,25 +207,23 @@ static const char claim_sql[] =
         "   (extract(epoch FROM now() - m.created_at) * 1000)::bigint, m.attempts,"
         "   COALESCE(encode(m.sealed_variables, 'hex'), '')";
 
-static bool read_claimed(const PGresult *res, int r, us_arena *arena, store_message *m)
+static void read_claimed(us_row *r, notification_store_message *m)
 {
-	m->in.id = column(arena, res, r, 0);
-	m->suppressed = PQgetvalue(res, r, 1)[0] == 't';
-	m->in.template = column(arena, res, r, 2);
-	m->in.recipient = column(arena, res, r, 3);
-	m->in.subject = column(arena, res, r, 4);
-	m->in.variables = column(arena, res, r, 5);
-	m->in.smtp_message_id = column(arena, res, r, 6);
-	m->in.created_at = atoll(PQgetvalue(res, r, 7));
-	m->age_ms = atoll(PQgetvalue(res, r, 8));
-	m->attempts = (uint32_t)atol(PQgetvalue(res, r, 9));
-	m->sealed = column(arena, res, r, 10);
-	return m->sealed != NULL && m->in.id != NULL && m->in.template != NULL && m->in.recipient != NULL &&
-	       m->in.subject != NULL && m->in.variables != NULL && m->in.smtp_message_id != NULL;
+	m->in.id = us_row_uuid(r, 0);
+	m->suppressed = us_row_bool(r, 1);
+	m->in.template = us_row_text(r, 2);
+	m->in.recipient = us_row_text(r, 3);
+	m->in.subject = us_row_text(r, 4);
+	m->in.variables = us_row_text(r, 5);
+	m->in.smtp_message_id = us_row_text(r, 6);
+	m->in.created_at = us_row_int(r, 7);
+	m->age_ms = us_row_int(r, 8);
+	m->attempts = (uint32_t)us_row_int(r, 9);
+	m->sealed = us_row_text(r, 10);
 }
 
-us_err store_claim(PGconn *conn, const store_session *session, int limit, us_arena *arena,
-                   store_message **out, size_t *n)
+us_err notification_store_claim(PGconn *conn, const notification_store_session *session, int limit,
+                                us_arena *arena, notification_store_message **out, size_t *n)
 {
 	char pid[16], lim[16];
 	snprintf(pid, sizeof(pid), "%d", session->pid);
@@ -233,15 +234,15 @@ us_err store_claim(PGconn *conn, const store_session *session, int limit, us_are
 	if (rc != US_OK)
 		return rc;
 	int rows = PQntuples(res);
-	store_message *msgs = US_ARENA_ARRAY(arena, store_message, rows > 0 ? (size_t)rows : 1);
-	for (int r = 0; msgs != NULL && r < rows; r++) {
-		if (!read_claimed(res, r, arena, &msgs[r]))
-			msgs = NULL;
-	}
+	us_row r = us_row_at(arena, res, 0, 0);
+	notification_store_message *msgs =
+	        US_ROW_ARRAY(&r, notification_store_message, rows > 0 ? (size_t)rows : 1);
+	for (; !us_row_failed(&r) && r.row < rows; r.row++)
+		read_claimed(&r, &msgs[r.row]);
 	PQclear(res);
-	if (msgs == NULL) {
+	if (us_row_failed(&r)) {
 		/* Nothing may stay claimed by a live session that will not deliver it. */
-		if (store_release(conn, session) != US_OK)
+		if (notification_store_release(conn, session) != US_OK)
 			us_error("could not release claimed messages");
 		return US_EEXHAUSTED;
 	}
@@ -250,7 +251,7 @@ us_err store_claim(PGconn *conn, const store_session *session, int limit, us_are
 	return US_OK;
 }
 
-us_err store_next_due_ms(PGconn *conn, int64_t *ms)
+us_err notification_store_next_due_ms(PGconn *conn, int64_t *ms)
 {
 	PGresult *res;
 	/* Not greatest(0, ...): it skips a NULL, so an empty queue would read as "due now"
@@ -262,10 +263,11 @@ us_err store_next_due_ms(PGconn *conn, int64_t *ms)
 	                       0, NULL, &res);
 	if (rc != US_OK)
 		return rc;
-	if (PQgetisnull(res, 0, 0)) {
+	us_row r = us_row_at(NULL, res, 0, 0);
+	if (us_row_null(&r, 0)) {
 		*ms = -1;
 	} else {
-		long long due = atoll(PQgetvalue(res, 0, 0));
+		int64_t due = us_row_int(&r, 0);
 		*ms = due > 0 ? due : 0;
 	}
 	PQclear(res);
@@ -279,11 +281,11 @@ static const char *const action_names[] = {
 	[POLICY_FAIL_AND_SUPPRESS] = "suppress",
 };
 
-static char *results_json(const store_result *results, size_t n)
+static char *results_json(const notification_store_result *results, size_t n)
 {
 	json_t *doc = json_array();
 	for (size_t i = 0; doc != NULL && i < n; i++) {
-		const store_result *r = &results[i];
+		const notification_store_result *r = &results[i];
 		json_t *o = json_object();
 		bool ok = o != NULL && set_string(o, "id", r->id) &&
 		          set_string(o, "action", action_names[r->action]) && set_string(o, "reply", r->reply) &&
@@ -331,8 +333,8 @@ static const char record_sql[] =
         " WHERE r.action = 'suppress'"
         "ON CONFLICT (email) DO NOTHING";
 
-us_err store_record(PGconn *conn, const store_session *session, const store_result *results,
-                    size_t n)
+us_err notification_store_record(PGconn *conn, const notification_store_session *session,
+                                 const notification_store_result *results, size_t n)
 {
 	if (n == 0)
 		return US_OK;
@@ -347,7 +349,7 @@ us_err store_record(PGconn *conn, const store_session *session, const store_resu
 	return rc;
 }
 
-us_err store_release(PGconn *conn, const store_session *session)
+us_err notification_store_release(PGconn *conn, const notification_store_session *session)
 {
 	char pid[16];
 	snprintf(pid, sizeof(pid), "%d", session->pid);
@@ -359,7 +361,7 @@ us_err store_release(PGconn *conn, const store_session *session)
 	                  2, params, NULL);
 }
 
-us_err store_reclaim(PGconn *conn, int64_t *n)
+us_err notification_store_reclaim(PGconn *conn, int64_t *n)
 {
 	PGresult *res;
 	us_err rc = us_db_exec(conn,
@@ -380,16 +382,16 @@ us_err store_reclaim(PGconn *conn, int64_t *n)
 
 static const char deliveries_sql[] =
         "SELECT id, recipient, template, subject, reference, state, attempts, last_reply,"
-        "       rfc3339(created_at), rfc3339(updated_at),"
-        "       COALESCE(CASE WHEN state = 'queued' THEN rfc3339(next_attempt_at) END, ''),"
-        "       COALESCE(rfc3339(sent_at), ''), smtp_message_id"
+        "       " US_SQL_TIMESTAMP("created_at") ", " US_SQL_TIMESTAMP("updated_at") ","
+        "       " US_SQL_TIMESTAMP("CASE WHEN state = 'queued' THEN next_attempt_at END") ","
+        "       " US_SQL_TIMESTAMP("sent_at") ", smtp_message_id"
         "  FROM messages"
         " WHERE ($1 = '' OR reference = $1) AND ($2 = '' OR recipient = $2)"
         " ORDER BY created_at DESC, id DESC"
         " LIMIT $3::int";
 
 static const char history_sql[] =
-        "SELECT d.ord, a.number, rfc3339(a.at), a.reply"
+        "SELECT d.ord, a.number, " US_SQL_TIMESTAMP("a.at") ", a.reply"
         "  FROM unnest($1::uuid[]) WITH ORDINALITY AS d(id, ord)"
         "  JOIN messages m ON m.id = d.id"
         "  JOIN attempts a ON a.message_id = d.id AND a.number > m.attempts - $2::int"
@@ -406,46 +408,27 @@ static Usher__V1__DeliveryState state_of(const char *s)
 	return USHER__V1__DELIVERY_STATE__DELIVERY_SUPPRESSED;
 }
 
-static Usher__V1__Delivery *read_delivery(const PGresult *res, int r, us_arena *arena)
+/* SQL NULL (no next attempt, not sent) reads as "". */
+static Usher__V1__Delivery *read_delivery(us_row *r)
 {
-	Usher__V1__Delivery *d = US_ARENA_NEW(arena, Usher__V1__Delivery);
+	Usher__V1__Delivery *d = US_ROW_NEW(r, Usher__V1__Delivery);
 	if (d == NULL)
 		return NULL;
 	usher__v1__delivery__init(d);
-	d->message_id = column(arena, res, r, 0);
-	d->recipient = column(arena, res, r, 1);
-	d->template_ = column(arena, res, r, 2);
-	d->subject = column(arena, res, r, 3);
-	d->reference = column(arena, res, r, 4);
-	d->state = state_of(PQgetvalue(res, r, 5));
-	d->attempts = (uint32_t)atol(PQgetvalue(res, r, 6));
-	d->last_reply = column(arena, res, r, 7);
-	d->created_at = column(arena, res, r, 8);
-	d->updated_at = column(arena, res, r, 9);
-	d->next_attempt_at = column(arena, res, r, 10);
-	d->sent_at = column(arena, res, r, 11);
-	d->smtp_message_id = column(arena, res, r, 12);
-	if (d->smtp_message_id == NULL || d->sent_at == NULL || d->next_attempt_at == NULL)
-		return NULL; /* the arena ran out; earlier columns came from it too */
+	d->message_id = us_row_uuid(r, 0);
+	d->recipient = us_row_text(r, 1);
+	d->template_ = us_row_text(r, 2);
+	d->subject = us_row_text(r, 3);
+	d->reference = us_row_text(r, 4);
+	d->state = state_of(us_row_text(r, 5));
+	d->attempts = (uint32_t)us_row_int(r, 6);
+	d->last_reply = us_row_text(r, 7);
+	d->created_at = us_row_timestamp(r, 8);
+	d->updated_at = us_row_timestamp(r, 9);
+	d->next_attempt_at = us_row_timestamp(r, 10);
+	d->sent_at = us_row_timestamp(r, 11);
+	d->smtp_message_id = us_row_text(r, 12);
 	return d;
-}
-
-/* "{id,id,...}": the ids are UUIDs read from the database, so nothing needs quoting. */
-static char *uuid_array(const char *const *ids, size_t n)
-{
-	buf b = BUF_INIT;
-	buf_putc(&b, '{');
-	for (size_t i = 0; i < n; i++) {
-		if (i > 0)
-			buf_putc(&b, ',');
-		buf_puts(&b, ids[i]);
-	}
-	buf_putc(&b, '}');
-	if (buf_failed(&b)) {
-		buf_free(&b);
-		return NULL;
-	}
-	return b.data;
 }
 
 /* Adds each message's latest attempts, oldest first. */
@@ -456,7 +439,7 @@ static us_err add_history(PGconn *conn, Usher__V1__Delivery **ds, size_t n, us_a
 		return US_EEXHAUSTED;
 	for (size_t i = 0; i < n; i++)
 		ids[i] = ds[i]->message_id;
-	char *list = uuid_array(ids, n);
+	char *list = us_db_text_array(arena, ids, n);
 	if (list == NULL)
 		return US_EEXHAUSTED;
 	char max[16];
@@ -464,32 +447,37 @@ static us_err add_history(PGconn *conn, Usher__V1__Delivery **ds, size_t n, us_a
 	const char *params[] = {list, max};
 	PGresult *res;
 	us_err rc = us_db_exec(conn, history_sql, 2, params, &res);
-	free(list);
 	if (rc != US_OK)
 		return rc;
 	int rows = PQntuples(res);
-	for (int r = 0; r < rows && rc == US_OK; r++) {
-		Usher__V1__Delivery *d = ds[atol(PQgetvalue(res, r, 0)) - 1];
-		if (d->attempt_log == NULL)
-			d->attempt_log = US_ARENA_ARRAY(arena, Usher__V1__DeliveryAttempt *, HISTORY_MAX);
-		Usher__V1__DeliveryAttempt *a = US_ARENA_NEW(arena, Usher__V1__DeliveryAttempt);
-		if (d->attempt_log == NULL || a == NULL) {
-			rc = US_EEXHAUSTED;
+	us_row r = us_row_at(arena, res, 0, 0);
+	for (; r.row < rows && !us_row_failed(&r); r.row++) {
+		int64_t ord = us_row_int(&r, 0);
+		if (ord < 1 || (size_t)ord > n) {
+			rc = US_EINTERNAL;
 			break;
 		}
-		if (d->n_attempt_log == HISTORY_MAX)
+		Usher__V1__Delivery *d = ds[ord - 1];
+		if (d->attempt_log == NULL)
+			d->attempt_log = US_ROW_ARRAY(&r, Usher__V1__DeliveryAttempt *, HISTORY_MAX);
+		if (d->attempt_log == NULL || d->n_attempt_log == HISTORY_MAX)
+			continue;
+		Usher__V1__DeliveryAttempt *a = US_ROW_NEW(&r, Usher__V1__DeliveryAttempt);
+		if (a == NULL)
 			continue;
 		usher__v1__delivery_attempt__init(a);
-		a->number = (uint32_t)atol(PQgetvalue(res, r, 1));
-		a->at = column(arena, res, r, 2);
-		a->reply = column(arena, res, r, 3);
+		a->number = (uint32_t)us_row_int(&r, 1);
+		a->at = us_row_timestamp(&r, 2);
+		a->reply = us_row_text(&r, 3);
 		d->attempt_log[d->n_attempt_log++] = a;
 	}
 	PQclear(res);
+	if (rc == US_OK && us_row_failed(&r))
+		rc = US_EEXHAUSTED;
 	return rc;
 }
 
-us_err store_deliveries(PGconn *conn, const char *reference, const char *recipient,
+us_err notification_store_deliveries(PGconn *conn, const char *reference, const char *recipient,
                         uint32_t limit, us_arena *arena, Usher__V1__Delivery ***out, size_t *n)
 {
 	char lim[16];
@@ -500,13 +488,12 @@ us_err store_deliveries(PGconn *conn, const char *reference, const char *recipie
 	if (rc != US_OK)
 		return rc;
 	size_t rows = (size_t)PQntuples(res);
-	Usher__V1__Delivery **ds = US_ARENA_ARRAY(arena, Usher__V1__Delivery *, rows ? rows : 1);
-	for (size_t r = 0; ds != NULL && r < rows; r++) {
-		if ((ds[r] = read_delivery(res, (int)r, arena)) == NULL)
-			ds = NULL;
-	}
+	us_row r = us_row_at(arena, res, 0, 0);
+	Usher__V1__Delivery **ds = US_ROW_ARRAY(&r, Usher__V1__Delivery *, rows ? rows : 1);
+	for (; !us_row_failed(&r) && (size_t)r.row < rows; r.row++)
+		ds[r.row] = read_delivery(&r);
 	PQclear(res);
-	if (ds == NULL)
+	if (us_row_failed(&r))
 		return US_EEXHAUSTED;
 	if (rows > 0 && (rc = add_history(conn, ds, rows, arena)) != US_OK)
 		return rc;
@@ -515,7 +502,9 @@ us_err store_deliveries(PGconn *conn, const char *reference, const char *recipie
 	return US_OK;
 }
 
-us_err store_seal_plain_variables(PGconn *conn, int64_t *n)
+us_err notification_store_seal_plain_variables(PGconn *conn,
+                                               const uint8_t key[NOTIFICATION_SEAL_KEY_BYTES],
+                                               int64_t *n)
 {
 	*n = 0;
 	for (;;) {
@@ -530,11 +519,15 @@ us_err store_seal_plain_variables(PGconn *conn, int64_t *n)
 			                "WHERE variables IS NOT NULL LIMIT 500 FOR UPDATE SKIP LOCKED",
 			                0, NULL, &res);
 		int rows = rc == US_OK ? PQntuples(res) : 0;
-		for (int r = 0; rc == US_OK && r < rows; r++) {
-			const char *plain = PQgetvalue(res, r, 3);
-			char *sealed = notification_seal(a, plain, strlen(plain), PQgetvalue(res, r, 1),
-			                                 PQgetvalue(res, r, 2));
-			const char *params[] = {PQgetvalue(res, r, 0), sealed};
+		us_row r = us_row_at(a, res, 0, 0);
+		for (; rc == US_OK && r.row < rows; r.row++) {
+			const char *id = us_row_uuid(&r, 0);
+			const char *plain = us_row_text(&r, 3);
+			char *sealed = notification_seal(a, key, plain, strlen(plain),
+			                                 us_row_text(&r, 1), us_row_text(&r, 2));
+			if (us_row_failed(&r))
+				sealed = NULL;
+			const char *params[] = {id, sealed};
 			rc = sealed == NULL ? US_EEXHAUSTED
 			                    : us_db_exec(conn,
 			                                 "UPDATE messages SET sealed_variables = "
@@ -555,7 +548,7 @@ us_err store_seal_plain_variables(PGconn *conn, int64_t *n)
 	}
 }
 
-us_err store_unsuppress(PGconn *conn, const char *email, bool *removed)
+us_err notification_store_unsuppress(PGconn *conn, const char *email, bool *removed)
 {
 	const char *params[] = {email};
 	PGresult *res;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "template_files.h"
+#include "common/html.h"
 #include "common/validate.h"
 
 #define DECLARED_MAX 8
@@ -46,7 +47,7 @@ struct notification_template {
 	compiled_part parts[TEMPLATE_N_PARTS];
 };
 
-struct template_set {
+struct notification_template_set {
 	notification_template templates[N_TEMPLATES];
 };
 
@@ -103,9 +104,9 @@ static bool compile_part(size_t t, compiled_part *p, const char *file, char *err
 	return true;
 }
 
-static const template_file *embedded(const char *file)
+static const notification_template_file *embedded(const char *file)
 {
-	for (const template_file *f = notification_template_files; f->name != NULL; f++) {
+	for (const notification_template_file *f = notification_template_files; f->name != NULL; f++) {
 		if (strcmp(f->name, file) == 0)
 			return f;
 	}
@@ -140,15 +141,15 @@ static int read_override(const char *dir, const char *file, char **out, char *er
 }
 
 /* The part's text: the override or the default, checked; owned *out. */
-static bool load_source(const char *dir, const char *file, template_part part, char **out,
-                        char *err, size_t err_size)
+static bool load_source(const char *dir, const char *file, notification_template_part part,
+                        char **out, char *err, size_t err_size)
 {
 	char *text = NULL;
 	int rc = dir != NULL ? read_override(dir, file, &text, err, err_size) : 1;
 	if (rc < 0)
 		return false;
 	if (rc == 1) {
-		const template_file *f = embedded(file);
+		const notification_template_file *f = embedded(file);
 		if (f == NULL || (text = strndup(f->data, f->len)) == NULL) {
 			snprintf(err, err_size, "template \"%s\": %s", file,
 			         f == NULL ? "not compiled in" : "out of memory");
@@ -174,9 +175,10 @@ static bool load_source(const char *dir, const char *file, template_part part, c
 	return true;
 }
 
-us_err template_set_load(const char *dir, template_set **out, char *err, size_t err_size)
+us_err notification_template_set_load(const char *dir, notification_template_set **out, char *err,
+                                      size_t err_size)
 {
-	template_set *set = calloc(1, sizeof(*set));
+	notification_template_set *set = calloc(1, sizeof(*set));
 	if (set == NULL) {
 		snprintf(err, err_size, "out of memory");
 		return US_EEXHAUSTED;
@@ -187,9 +189,10 @@ us_err template_set_load(const char *dir, template_set **out, char *err, size_t 
 			char file[128];
 			snprintf(file, sizeof(file), "%s.%s", catalog[t].name, part_ext[p]);
 			compiled_part *cp = &set->templates[t].parts[p];
-			if (!load_source(dir, file, (template_part)p, &cp->source, err, err_size) ||
+			if (!load_source(dir, file, (notification_template_part)p, &cp->source, err,
+			                 err_size) ||
 			    !compile_part(t, cp, file, err, err_size)) {
-				template_set_free(set);
+				notification_template_set_free(set);
 				return US_EINVAL;
 			}
 		}
@@ -198,7 +201,7 @@ us_err template_set_load(const char *dir, template_set **out, char *err, size_t 
 	return US_OK;
 }
 
-void template_set_free(template_set *set)
+void notification_template_set_free(notification_template_set *set)
 {
 	if (set == NULL)
 		return;
@@ -211,7 +214,8 @@ void template_set_free(template_set *set)
 	free(set);
 }
 
-const notification_template *template_find(const template_set *set, const char *name)
+const notification_template *notification_template_find(const notification_template_set *set,
+                                                        const char *name)
 {
 	for (size_t t = 0; t < N_TEMPLATES; t++) {
 		if (strcmp(catalog[t].name, name) == 0)
@@ -220,17 +224,17 @@ const notification_template *template_find(const template_set *set, const char *
 	return NULL;
 }
 
-const char *template_name(const notification_template *t)
+const char *notification_template_name(const notification_template *t)
 {
 	return catalog[t->index].name;
 }
 
-bool template_declares(const notification_template *t, const char *name)
+bool notification_template_declares(const notification_template *t, const char *name)
 {
 	return declared_index(t->index, name, strlen(name)) >= 0;
 }
 
-static const char *lookup(const template_var *vars, size_t n, const char *name)
+static const char *lookup(const notification_template_var *vars, size_t n, const char *name)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (strcmp(vars[i].name, name) == 0)
@@ -239,8 +243,8 @@ static const char *lookup(const template_var *vars, size_t n, const char *name)
 	return NULL;
 }
 
-const char *template_missing(const notification_template *t, const template_var *vars,
-                             size_t n_vars)
+const char *notification_template_missing(const notification_template *t,
+                                          const notification_template_var *vars, size_t n_vars)
 {
 	for (int p = 0; p < TEMPLATE_N_PARTS; p++) {
 		const compiled_part *cp = &t->parts[p];
@@ -253,27 +257,15 @@ const char *template_missing(const notification_template *t, const template_var 
 	return NULL;
 }
 
-static void append_html_escaped(buf *out, const char *s)
-{
-	for (; *s; s++) {
-		switch (*s) {
-		case '&': buf_puts(out, "&amp;"); break;
-		case '<': buf_puts(out, "&lt;"); break;
-		case '>': buf_puts(out, "&gt;"); break;
-		case '"': buf_puts(out, "&quot;"); break;
-		case '\'': buf_puts(out, "&#39;"); break;
-		default: buf_putc(out, *s);
-		}
-	}
-}
-
-const char *template_render(const notification_template *t, template_part part,
-                            const template_var *vars, size_t n_vars, buf *out)
+const char *notification_template_render(const notification_template *t,
+                                         notification_template_part part,
+                                         const notification_template_var *vars, size_t n_vars,
+                                         us_buf *out)
 {
 	const compiled_part *cp = &t->parts[part];
 	for (size_t i = 0; i < cp->n_segments; i++) {
 		const segment *s = &cp->segments[i];
-		buf_append(out, s->text, s->len);
+		us_buf_append(out, s->text, s->len);
 		if (s->var < 0)
 			continue;
 		const char *name = catalog[t->index].vars[s->var];
@@ -281,9 +273,9 @@ const char *template_render(const notification_template *t, template_part part,
 		if (value == NULL)
 			return name;
 		if (part == TEMPLATE_HTML)
-			append_html_escaped(out, value);
+			us_html_escape(out, value);
 		else
-			buf_puts(out, value);
+			us_buf_puts(out, value);
 	}
 	return NULL;
 }

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "buf.h"
+#include "common/buf.h"
 #include "common/err.h"
 
 #define TEMPLATE_VAR_NAME_MAX 40
@@ -17,46 +17,49 @@
 #define TEMPLATE_VARS_MAX 16
 #define TEMPLATE_FILE_MAX (64 * 1024)
 
-typedef enum template_part {
+typedef enum notification_template_part {
 	TEMPLATE_SUBJECT,
 	TEMPLATE_TEXT,
 	TEMPLATE_HTML,
 	TEMPLATE_N_PARTS,
-} template_part;
+} notification_template_part;
 
-typedef struct template_var {
+typedef struct notification_template_var {
 	const char *name;
 	const char *value;
-} template_var;
+} notification_template_var;
 
-typedef struct template_set template_set;
+typedef struct notification_template_set notification_template_set;
 typedef struct notification_template notification_template;
 
 /* Loads every template: the compiled-in files, each replaced by dir/<file> when that
- * exists (dir may be NULL). Returns owned *out (template_set_free()), or an error with
+ * exists (dir may be NULL). Returns owned *out (notification_template_set_free()), or an error with
  * the file and the problem in err. */
-US_MUST_USE us_err template_set_load(const char *dir, template_set **out, char *err,
-                                     size_t err_size);
+US_MUST_USE us_err notification_template_set_load(const char *dir, notification_template_set **out,
+                                                  char *err, size_t err_size);
 
 /* Takes NULL. */
-void template_set_free(template_set *set);
+void notification_template_set_free(notification_template_set *set);
 
 /* The template called name, or NULL. Borrowed from set. */
-const notification_template *template_find(const template_set *set, const char *name);
+const notification_template *notification_template_find(const notification_template_set *set,
+                                                        const char *name);
 
-const char *template_name(const notification_template *t);
+const char *notification_template_name(const notification_template *t);
 
 /* Whether callers may pass a variable called name to t. */
-bool template_declares(const notification_template *t, const char *name);
+bool notification_template_declares(const notification_template *t, const char *name);
 
 /* The first variable a part of t uses that vars lacks, or NULL when all are there. */
-const char *template_missing(const notification_template *t, const template_var *vars,
-                             size_t n_vars);
+const char *notification_template_missing(const notification_template *t,
+                                          const notification_template_var *vars, size_t n_vars);
 
 /* Appends part rendered with vars to out; values are HTML-escaped in the HTML part.
  * Returns NULL, or the name of a variable the part uses that vars lacks (out then holds
  * a partial rendering). */
-const char *template_render(const notification_template *t, template_part part,
-                            const template_var *vars, size_t n_vars, buf *out);
+const char *notification_template_render(const notification_template *t,
+                                         notification_template_part part,
+                                         const notification_template_var *vars, size_t n_vars,
+                                         us_buf *out);
 
 #endif

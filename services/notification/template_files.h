@@ -5,13 +5,13 @@
 
 #include <stddef.h>
 
-typedef struct template_file {
+typedef struct notification_template_file {
 	const char *name; /* "invitation_new_user.subject" */
 	const char *data;
 	size_t len;
-} template_file;
+} notification_template_file;
 
 /* Ends with a NULL name. */
-extern const template_file notification_template_files[];
+extern const notification_template_file notification_template_files[];
 
 #endif

@@ -19,23 +19,24 @@ us_err tenancy_create_account(us_call *call, const ProtobufCMessage *request,
 	if (rc != US_OK)
 		return rc;
 	tenancy_input_name(call, "name", req->name);
-	tenancy_input_names(call, "products", req->products, req->n_products, TENANCY_PRODUCTS_MAX,
-	                    TENANCY_PRODUCT_MAX);
+	tenancy_input_names(call, "products", req->products, req->n_products, US_PRODUCTS_MAX,
+	                    US_PRODUCT_NAME_MAX_BYTES);
 	tenancy_input_expiry(call, "invitation_expiry_hours", req->invitation_expiry_hours);
 	tenancy_input_domains(call, "allowed_email_domains", req->allowed_email_domains,
 	                      req->n_allowed_email_domains);
 	if (us_call_has_violations(call))
 		return us_call_invalid(call);
 	/* Products are the platform's, not whatever a signed-in user types. */
+	tenancy_ctx *ctx = us_call_service_ctx(call);
 	for (size_t i = 0; i < req->n_products; i++) {
-		if (!tenancy_products_offered(req->products[i]))
+		if (!tenancy_products_offered(ctx, req->products[i]))
 			us_call_violation(call, us_arena_printf(us_call_arena(call), "products[%zu]", i),
 			                  "is not a product of this platform");
 	}
 	if (us_call_has_violations(call))
 		return us_call_invalid(call);
 
-	store_new_account in = {
+	tenancy_store_new_account in = {
 		.owner_id = actor,
 		.name = req->name,
 		.products = req->products,
@@ -50,8 +51,8 @@ us_err tenancy_create_account(us_call *call, const ProtobufCMessage *request,
 	if (out == NULL)
 		return US_EEXHAUSTED;
 	usher__v1__create_account_reply__init(out);
-	rc = store_account_create(us_call_db(call), us_call_arena(call), &in, &out->account,
-	                          &out->owner);
+	rc = tenancy_store_account_create(us_call_db(call), us_call_arena(call), &in, &out->account,
+	                                  &out->owner);
 	if (rc != US_OK)
 		return rc;
 	*reply = &out->base;
@@ -86,7 +87,8 @@ static us_err account_action(us_call *call, const char *actor, const char *accou
 {
 	Usher__V1__Membership *member;
 	int min_role;
-	us_err rc = tenancy_guard_change(call, actor, account_id, STORE_UPDATE, account, &member);
+	us_err rc = tenancy_guard_change(call, actor, account_id, TENANCY_STORE_UPDATE, account,
+	                                 &member);
 	if (rc == US_OK)
 		rc = tenancy_guard_min_role(call, action, &min_role);
 	if (rc != US_OK)
@@ -123,9 +125,9 @@ us_err tenancy_update_account_settings(us_call *call, const ProtobufCMessage *re
 	usher__v1__update_account_settings_reply__init(out);
 	uint32_t hours = req->invitation_expiry_hours ? req->invitation_expiry_hours
 	                                              : TENANCY_EXPIRY_HOURS_DEFAULT;
-	rc = store_account_update(us_call_db(call), us_call_arena(call), req->account_id, req->name,
-	                          hours, req->allowed_email_domains, req->n_allowed_email_domains,
-	                          &out->account);
+	rc = tenancy_store_account_update(us_call_db(call), us_call_arena(call), req->account_id,
+	                                  req->name, hours, req->allowed_email_domains,
+	                                  req->n_allowed_email_domains, &out->account);
 	if (rc != US_OK)
 		return rc;
 	*reply = &out->base;
@@ -154,7 +156,8 @@ us_err tenancy_transfer_primary_ownership(us_call *call, const ProtobufCMessage 
 
 	Usher__V1__Account *account;
 	Usher__V1__Membership *member, *current, *next;
-	rc = tenancy_guard_change(call, actor, req->account_id, STORE_UPDATE, &account, &member);
+	rc = tenancy_guard_change(call, actor, req->account_id, TENANCY_STORE_UPDATE, &account,
+	                          &member);
 	if (rc == US_OK)
 		rc = tenancy_guard_membership(call, req->account_id, account->primary_owner_id, &current);
 	if (rc == US_OK)
@@ -178,7 +181,7 @@ us_err tenancy_transfer_primary_ownership(us_call *call, const ProtobufCMessage 
 	if (strcmp(req->user_id, account->primary_owner_id) == 0)
 		out->account = account;
 	else
-		rc = store_account_set_primary_owner(us_call_db(call), us_call_arena(call),
+		rc = tenancy_store_account_set_primary_owner(us_call_db(call), us_call_arena(call),
 		                                     req->account_id, req->user_id, &out->account);
 	if (rc != US_OK)
 		return rc;
@@ -212,8 +215,8 @@ us_err tenancy_create_subaccount(us_call *call, const ProtobufCMessage *request,
 	if (out == NULL)
 		return US_EEXHAUSTED;
 	usher__v1__create_subaccount_reply__init(out);
-	rc = store_subaccount_create(us_call_db(call), us_call_arena(call), req->account_id, req->name,
-	                             TENANCY_SUBACCOUNTS_MAX, &out->subaccount);
+	rc = tenancy_store_subaccount_create(us_call_db(call), us_call_arena(call), req->account_id,
+	                                     req->name, TENANCY_SUBACCOUNTS_MAX, &out->subaccount);
 	if (rc == US_EEXISTS)
 		return us_call_error(call, rc, "the account already has a subaccount with this name");
 	if (rc == US_EEXHAUSTED)
@@ -246,7 +249,7 @@ us_err tenancy_list_subaccounts(us_call *call, const ProtobufCMessage *request,
 		return US_EEXHAUSTED;
 	usher__v1__list_subaccounts_reply__init(out);
 	/* A subaccount-level member sees only the subaccounts they were added to. */
-	rc = store_subaccounts_list(us_call_db(call), us_call_arena(call), req->account_id,
+	rc = tenancy_store_subaccounts_list(us_call_db(call), us_call_arena(call), req->account_id,
 	                            member != NULL ? member->scope : NULL, &out->subaccounts,
 	                            &out->n_subaccounts);
 	if (rc != US_OK)

@@ -18,7 +18,7 @@ static int action_input(us_call *call, const char *action)
 		us_call_violation(call, "action", "must be at most %d characters", TENANCY_ACTION_MAX);
 		return 0;
 	}
-	int min_role = tenancy_permissions_min_role(action);
+	int min_role = tenancy_permissions_min_role(us_call_service_ctx(call), action);
 	if (min_role == 0)
 		us_call_violation(call, "action", "is not an action of the permission matrix");
 	return min_role;
@@ -47,8 +47,9 @@ us_err tenancy_check(us_call *call, const ProtobufCMessage *request, ProtobufCMe
 	else
 		rc = tenancy_guard_trusted(call);
 	if (rc == US_OK)
-		rc = store_check_facts(us_call_db(call), us_call_arena(call), req->account_id,
-		                       req->user_id, req->subaccount_id, &account, &member, &in_account);
+		rc = tenancy_store_check_facts(us_call_db(call), us_call_arena(call),
+		                               req->account_id, req->user_id, req->subaccount_id,
+		                               &account, &member, &in_account);
 	if (rc == US_ENOTFOUND)
 		return us_call_error(call, rc, "account not found");
 	if (rc != US_OK)

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "context.h"
 #include "guard.h"
 #include "input.h"
 #include "common/log.h"
@@ -22,8 +23,8 @@ static void grant_input(us_call *call, int role, const Usher__V1__Scope *scope,
 {
 	tenancy_input_role(call, "role", role);
 	tenancy_input_scope(call, "scope", scope);
-	tenancy_input_names(call, "products", products, n_products, TENANCY_PRODUCTS_MAX,
-	                    TENANCY_PRODUCT_MAX);
+	tenancy_input_names(call, "products", products, n_products, US_PRODUCTS_MAX,
+	                    US_PRODUCT_NAME_MAX_BYTES);
 	if (role == USHER__V1__ROLE__ROLE_OWNER && scope != NULL && !scope->organization &&
 	    scope->n_subaccount_ids > 0)
 		us_call_violation(call, "scope", "must be organization for an owner");
@@ -51,9 +52,10 @@ us_err tenancy_grants_fit_account(us_call *call, const Usher__V1__Account *accou
 	}
 	if (!scope->organization) {
 		size_t *missing, n_missing;
-		us_err rc = store_subaccounts_missing(us_call_db(call), us_call_arena(call),
-		                                      account->id, scope->subaccount_ids,
-		                                      scope->n_subaccount_ids, &missing, &n_missing);
+		us_err rc = tenancy_store_subaccounts_missing(us_call_db(call), us_call_arena(call),
+		                                              account->id, scope->subaccount_ids,
+		                                              scope->n_subaccount_ids, &missing,
+		                                              &n_missing);
 		if (rc != US_OK)
 			return rc;
 		for (size_t i = 0; i < n_missing; i++) {
@@ -69,9 +71,10 @@ us_err tenancy_grants_fit_account(us_call *call, const Usher__V1__Account *accou
 static us_err principal_decision(us_call *call, const Usher__V1__Account *account,
                                  const char *principal_id, int role, tenancy_decision *d)
 {
+	tenancy_ctx *ctx = us_call_service_ctx(call);
 	int64_t left = us_call_remaining_ms(call);
 	us_principal *p;
-	us_err rc = us_principal_by_id(tenancy_identity, principal_id,
+	us_err rc = us_principal_by_id(ctx->identity, principal_id,
 	                               (uint32_t)(left < PRINCIPAL_LOOKUP_MS ? left : PRINCIPAL_LOOKUP_MS),
 	                               us_call_arena(call), &p);
 	if (rc == US_ENOTFOUND) {
@@ -158,8 +161,8 @@ us_err tenancy_grant_membership(us_call *call, const ProtobufCMessage *request,
 
 	/* A share lock: grants run side by side, but not while a granter is being demoted. */
 	Usher__V1__Account *account;
-	us_err rc = store_account_get(us_call_db(call), us_call_arena(call), req->account_id,
-	                              STORE_SHARE, &account);
+	us_err rc = tenancy_store_account_get(us_call_db(call), us_call_arena(call),
+	                                      req->account_id, TENANCY_STORE_SHARE, &account);
 	if (rc == US_ENOTFOUND)
 		return us_call_error(call, rc, "account not found");
 	if (rc == US_OK)
@@ -175,7 +178,7 @@ us_err tenancy_grant_membership(us_call *call, const ProtobufCMessage *request,
 	if (out == NULL)
 		return US_EEXHAUSTED;
 	usher__v1__grant_membership_reply__init(out);
-	store_new_membership in = {
+	tenancy_store_new_membership in = {
 		.account_id = req->account_id,
 		.user_id = req->user_id,
 		.role = (int)req->role,
@@ -186,7 +189,8 @@ us_err tenancy_grant_membership(us_call *call, const ProtobufCMessage *request,
 		.n_flags = req->n_flags,
 		.source = req->source,
 	};
-	rc = store_membership_insert(us_call_db(call), us_call_arena(call), &in, &out->membership);
+	rc = tenancy_store_membership_insert(us_call_db(call), us_call_arena(call), &in,
+	                                     &out->membership);
 	if (rc == US_EEXISTS)
 		return us_call_error(call, rc, "the user is already a member of this account");
 	if (rc != US_OK)

@@ -5,12 +5,8 @@
 
 #include <stddef.h>
 
-#include "common/rpc_client.h"
 #include "common/rpc_server.h"
 #include "usher/v1/tenancy.pb-c.h"
-
-/* usher-identityd, which knows service principals (set by main.c before serving). */
-extern us_rpc_client *tenancy_identity;
 
 us_rpc_handler tenancy_grant_membership;
 us_rpc_handler tenancy_check_grant;

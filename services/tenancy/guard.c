@@ -27,8 +27,8 @@ us_err tenancy_guard_trusted(us_call *call)
 us_err tenancy_guard_membership(us_call *call, const char *account_id, const char *user_id,
                                 Usher__V1__Membership **out)
 {
-	us_err rc = store_membership_get(us_call_db(call), us_call_arena(call), account_id, user_id,
-	                                 out);
+	us_err rc = tenancy_store_membership_get(us_call_db(call), us_call_arena(call), account_id,
+	                                         user_id, out);
 	if (rc == US_ENOTFOUND) {
 		*out = NULL;
 		return US_OK;
@@ -36,14 +36,15 @@ us_err tenancy_guard_membership(us_call *call, const char *account_id, const cha
 	return rc;
 }
 
-static us_err load(us_call *call, const char *actor, const char *account_id, store_lock lock,
-                   Usher__V1__Account **account, Usher__V1__Membership **member)
+static us_err load(us_call *call, const char *actor, const char *account_id,
+                   tenancy_store_lock lock, Usher__V1__Account **account,
+                   Usher__V1__Membership **member)
 {
 	us_err rc = actor[0] == '\0' ? tenancy_guard_trusted(call) : US_OK;
 	if (rc != US_OK)
 		return rc;
-	rc = store_account_get(us_call_db(call), us_call_arena(call), account_id, lock,
-	                              account);
+	rc = tenancy_store_account_get(us_call_db(call), us_call_arena(call), account_id, lock,
+	                               account);
 	if (rc == US_ENOTFOUND)
 		return actor[0] != '\0' ? us_call_error(call, US_EDENIED, NOT_A_MEMBER)
 		                        : us_call_error(call, US_ENOTFOUND, "account not found");
@@ -61,7 +62,7 @@ static us_err load(us_call *call, const char *actor, const char *account_id, sto
 us_err tenancy_guard_read(us_call *call, const char *actor, const char *account_id,
                           Usher__V1__Account **account, Usher__V1__Membership **member)
 {
-	us_err rc = load(call, actor, account_id, STORE_NO_LOCK, account, member);
+	us_err rc = load(call, actor, account_id, TENANCY_STORE_NO_LOCK, account, member);
 	if (rc == US_OK && *member != NULL &&
 	    (*member)->status != USHER__V1__MEMBERSHIP_STATUS__MEMBERSHIP_ACTIVE)
 		return us_call_error(call, US_EDENIED, "membership is deactivated");
@@ -69,7 +70,7 @@ us_err tenancy_guard_read(us_call *call, const char *actor, const char *account_
 }
 
 us_err tenancy_guard_change(us_call *call, const char *actor, const char *account_id,
-                            store_lock lock, Usher__V1__Account **account,
+                            tenancy_store_lock lock, Usher__V1__Account **account,
                             Usher__V1__Membership **member)
 {
 	return load(call, actor, account_id, lock, account, member);
@@ -77,7 +78,7 @@ us_err tenancy_guard_change(us_call *call, const char *actor, const char *accoun
 
 us_err tenancy_guard_min_role(us_call *call, const char *action, int *out)
 {
-	int min_role = tenancy_permissions_min_role(action);
+	int min_role = tenancy_permissions_min_role(us_call_service_ctx(call), action);
 	if (min_role == 0) {
 		us_error("permission matrix lacks \"%s\"", action);
 		return us_call_error(call, US_EINTERNAL, "internal error");

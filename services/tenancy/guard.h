@@ -31,7 +31,7 @@ US_MUST_USE us_err tenancy_guard_read(us_call *call, const char *actor, const ch
  * must exist (PERMISSION_DENIED as for reads). Whether a deactivated or junior actor
  * may make the change is for the access rules. */
 US_MUST_USE us_err tenancy_guard_change(us_call *call, const char *actor, const char *account_id,
-                                        store_lock lock, Usher__V1__Account **account,
+                                        tenancy_store_lock lock, Usher__V1__Account **account,
                                         Usher__V1__Membership **member);
 
 /* user_id's membership in the account, or NULL when they have none. */

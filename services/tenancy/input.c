@@ -21,11 +21,11 @@ void tenancy_input_optional_uuid(us_call *call, const char *field, const char *v
 
 void tenancy_input_name(us_call *call, const char *field, const char *value)
 {
-	if (strlen(value) > TENANCY_NAME_MAX) {
-		us_call_violation(call, field, "must be at most %d bytes", TENANCY_NAME_MAX);
+	if (strlen(value) > US_NAME_MAX_BYTES) {
+		us_call_violation(call, field, "must be at most %d bytes", US_NAME_MAX_BYTES);
 		return;
 	}
-	const char *why = us_name_check(value, TENANCY_NAME_MAX);
+	const char *why = us_name_check(value, US_NAME_MAX_BYTES);
 	if (why != NULL)
 		us_call_violation(call, field, "%s", why);
 }
@@ -72,7 +72,7 @@ void tenancy_input_scope(us_call *call, const char *field, const Usher__V1__Scop
 	}
 }
 
-static bool name_token_ok(const char *s, size_t max_len)
+bool tenancy_input_name_ok(const char *s, size_t max_len)
 {
 	size_t len = strlen(s);
 	if (len == 0 || len > max_len)
@@ -96,7 +96,7 @@ void tenancy_input_names(us_call *call, const char *field, char *const *items, s
 	char name[64];
 	for (size_t i = 0; i < n; i++) {
 		snprintf(name, sizeof(name), "%s[%zu]", field, i);
-		if (!name_token_ok(items[i], max_len))
+		if (!tenancy_input_name_ok(items[i], max_len))
 			us_call_violation(call, name, "must be 1 to %zu characters of a-z, 0-9, _ . -",
 			                  max_len);
 		else if (listed_before(items, i))
@@ -106,9 +106,9 @@ void tenancy_input_names(us_call *call, const char *field, char *const *items, s
 
 void tenancy_input_product(us_call *call, const char *field, const char *value)
 {
-	if (!name_token_ok(value, TENANCY_PRODUCT_MAX))
+	if (!tenancy_input_name_ok(value, US_PRODUCT_NAME_MAX_BYTES))
 		us_call_violation(call, field, "must be 1 to %d characters of a-z, 0-9, _ . -",
-		                  TENANCY_PRODUCT_MAX);
+		                  US_PRODUCT_NAME_MAX_BYTES);
 }
 
 void tenancy_input_expiry(us_call *call, const char *field, uint32_t hours)
@@ -118,14 +118,12 @@ void tenancy_input_expiry(us_call *call, const char *field, uint32_t hours)
 		                  TENANCY_EXPIRY_HOURS_MAX, TENANCY_EXPIRY_HOURS_DEFAULT);
 }
 
-/* A domain is acceptable exactly when an address at it would pass the email check that
- * invitations use, so an allowed domain can never reject every address. */
-static const char *domain_check(const char *domain)
+const char *tenancy_input_domain_check(const char *domain)
 {
 	if (domain[0] == '\0')
 		return "must not be empty";
 	if (strlen(domain) > TENANCY_DOMAIN_MAX)
-		return "must be at most 252 characters";
+		return "must be at most " US_LIMIT_TEXT(TENANCY_DOMAIN_MAX) " characters";
 	if (strchr(domain, '@') != NULL)
 		return "must be a domain like example.com, without @";
 	char address[US_EMAIL_MAX + 1];
@@ -146,7 +144,7 @@ void tenancy_input_domains(us_call *call, const char *field, char **items, size_
 		size_t len = strlen(items[i]);
 		if (len <= TENANCY_DOMAIN_MAX)
 			(void)us_email_normalize(items[i], items[i], len + 1);
-		const char *why = domain_check(items[i]);
+		const char *why = tenancy_input_domain_check(items[i]);
 		if (why != NULL)
 			us_call_violation(call, name, "%s", why);
 		else if (listed_before(items, i))

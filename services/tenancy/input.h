@@ -4,14 +4,13 @@
 #ifndef TENANCY_INPUT_H
 #define TENANCY_INPUT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
+#include "common/limits.h"
 #include "common/rpc_server.h"
 #include "usher/v1/tenancy.pb-c.h"
 
-#define TENANCY_NAME_MAX 200          /* account and subaccount names, bytes */
-#define TENANCY_PRODUCT_MAX 40        /* bytes of a product name */
-#define TENANCY_PRODUCTS_MAX 32
 #define TENANCY_FLAG_MAX 64
 #define TENANCY_FLAGS_MAX 32
 #define TENANCY_SOURCE_MAX 100
@@ -27,7 +26,7 @@ void tenancy_input_uuid(us_call *call, const char *field, const char *value);
 /* "" or a UUID. */
 void tenancy_input_optional_uuid(us_call *call, const char *field, const char *value);
 
-/* A non-empty name of at most TENANCY_NAME_MAX bytes. */
+/* A non-empty name of at most US_NAME_MAX_BYTES bytes. */
 void tenancy_input_name(us_call *call, const char *field, const char *value);
 
 /* member, moderator, admin or owner. */
@@ -40,7 +39,7 @@ void tenancy_input_scope(us_call *call, const char *field, const Usher__V1__Scop
 void tenancy_input_names(us_call *call, const char *field, char *const *items, size_t n,
                          size_t max_items, size_t max_len);
 
-/* One product name: 1 to TENANCY_PRODUCT_MAX of [a-z0-9_.-]. */
+/* One product name: 1 to US_PRODUCT_NAME_MAX_BYTES of [a-z0-9_.-]. */
 void tenancy_input_product(us_call *call, const char *field, const char *value);
 
 /* 0 (the default) or 1 to TENANCY_EXPIRY_HOURS_MAX. */
@@ -52,6 +51,14 @@ void tenancy_input_domains(us_call *call, const char *field, char **items, size_
 
 /* A membership's source: 1 to TENANCY_SOURCE_MAX of [A-Za-z0-9_.:-]. */
 void tenancy_input_source(us_call *call, const char *field, const char *value);
+
+/* Why domain (already normalised) is not an allowed email domain, or NULL. A domain is
+ * acceptable exactly when an address at it would pass the email check that invitations
+ * use, so an allowed domain can never reject every address. */
+const char *tenancy_input_domain_check(const char *domain);
+
+/* True for 1 to max_len of [a-z0-9_.-] (a product or flag name). */
+bool tenancy_input_name_ok(const char *s, size_t max_len);
 
 /* The actor's user id: "" when the request names none. A malformed one is recorded as
  * a violation of "actor.user_id". */

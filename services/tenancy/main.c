@@ -1,8 +1,10 @@
 /* usher-tenancyd: see docs/architecture.md. */
 #include <stddef.h>
+#include <pthread.h>
 #include <stdio.h>
 
 #include "common/daemon.h"
+#include "context.h"
 #include "grants.h"
 #include "common/log.h"
 #include "permissions.h"
@@ -12,15 +14,6 @@
 
 extern const us_migration tenancy_migrations[];
 
-typedef struct tenancy_config {
-	char *permission_matrix_file;
-	char *identity_url;
-	char *product_catalogue_file;
-} tenancy_config;
-
-us_rpc_client *tenancy_identity;
-
-static tenancy_config config;
 
 /* The reason a bad file gives, for the settings check to print (settings load on one
  * thread, before any other starts). */
@@ -50,96 +43,101 @@ static const char *catalogue_file_check(const char *path)
 
 static const us_config_var tenancy_vars[] = {
 	{"PERMISSION_MATRIX_FILE", US_CONFIG_STRING,
-	 offsetof(tenancy_config, permission_matrix_file), 0, NULL, 1, 4096, matrix_file_check,
+	 offsetof(tenancy_settings, permission_matrix_file), 0, NULL, 1, 4096, matrix_file_check,
 	 "permission matrix, one \"action minimum-role\" per line (unset: the built-in "
 	 "services/tenancy/permissions.conf); reread on SIGHUP"},
-	{"IDENTITY_RPC_URL", US_CONFIG_STRING, offsetof(tenancy_config, identity_url),
+	{"IDENTITY_RPC_URL", US_CONFIG_STRING, offsetof(tenancy_settings, identity_url),
 	 US_CONFIG_REQUIRED, NULL, 1, 0, us_config_check_nng_url,
 	 "address of usher-identityd, which knows service principals"},
 	{"PRODUCT_CATALOGUE_FILE", US_CONFIG_STRING,
-	 offsetof(tenancy_config, product_catalogue_file), 0, NULL, 1, 4096, catalogue_file_check,
+	 offsetof(tenancy_settings, product_catalogue_file), 0, NULL, 1, 4096, catalogue_file_check,
 	 "the products accounts may enable, one name per line (unset: the built-in "
 	 "services/tenancy/products.conf); reread on SIGHUP"},
 };
 
-static us_err load_matrix(char *err, size_t err_size)
+static us_err load_matrix(tenancy_ctx *ctx, char *err, size_t err_size)
 {
+	const tenancy_settings *config = &ctx->settings;
 	tenancy_matrix *m;
-	us_err rc = tenancy_matrix_load(config.permission_matrix_file, &m, err, err_size);
+	us_err rc = tenancy_matrix_load(config->permission_matrix_file, &m, err, err_size);
 	if (rc != US_OK)
 		return rc;
 	char actions[24];
 	snprintf(actions, sizeof(actions), "%zu", tenancy_matrix_size(m));
-	tenancy_permissions_install(m);
+	tenancy_permissions_install(ctx, m);
 	us_log_fields(US_LOG_INFO, "permission matrix loaded", "file",
-	              config.permission_matrix_file ? config.permission_matrix_file : "(built in)",
+	              config->permission_matrix_file ? config->permission_matrix_file : "(built in)",
 	              "actions", actions, NULL);
 	return US_OK;
 }
 
-static us_err load_catalogue(char *err, size_t err_size)
+static us_err load_catalogue(tenancy_ctx *ctx, char *err, size_t err_size)
 {
+	const tenancy_settings *config = &ctx->settings;
 	tenancy_catalogue *c;
-	us_err rc = tenancy_catalogue_load(config.product_catalogue_file, &c, err, err_size);
+	us_err rc = tenancy_catalogue_load(config->product_catalogue_file, &c, err, err_size);
 	if (rc != US_OK)
 		return rc;
 	char products[24];
 	snprintf(products, sizeof(products), "%zu", tenancy_catalogue_size(c));
-	tenancy_products_install(c);
+	tenancy_products_install(ctx, c);
 	us_log_fields(US_LOG_INFO, "product catalogue loaded", "file",
-	              config.product_catalogue_file ? config.product_catalogue_file : "(built in)",
+	              config->product_catalogue_file ? config->product_catalogue_file : "(built in)",
 	              "products", products, NULL);
 	return US_OK;
 }
 
-static us_err start(void *ctx, const us_daemon_config *cfg, char *err, size_t err_size)
+static us_err start(void *arg, const us_daemon_config *cfg, char *err, size_t err_size)
 {
-	(void)ctx;
 	(void)cfg;
-	us_err rc = load_matrix(err, err_size);
-	us_rpc_client_opts opts = {.url = config.identity_url, .caller = "usher-tenancyd",
+	tenancy_ctx *ctx = arg;
+	us_err rc = load_matrix(ctx, err, err_size);
+	us_rpc_client_opts opts = {.url = ctx->settings.identity_url, .caller = "usher-tenancyd",
 	                           .wait_for_server = true};
 	if (rc == US_OK)
-		rc = load_catalogue(err, err_size);
+		rc = load_catalogue(ctx, err, err_size);
 	if (rc == US_OK)
-		rc = us_rpc_client_open(&opts, &tenancy_identity, err, err_size);
+		rc = us_rpc_client_open(&opts, &ctx->identity, err, err_size);
 	return rc;
 }
 
 /* A file that no longer parses leaves the running one in place. */
-static void reload(void *ctx)
+static void reload(void *arg)
 {
-	(void)ctx;
+	tenancy_ctx *ctx = arg;
 	char err[512];
-	if (load_matrix(err, sizeof(err)) != US_OK)
+	if (load_matrix(ctx, err, sizeof(err)) != US_OK)
 		us_error("permission matrix not reloaded, keeping the current one: %s", err);
-	if (load_catalogue(err, sizeof(err)) != US_OK)
+	if (load_catalogue(ctx, err, sizeof(err)) != US_OK)
 		us_error("product catalogue not reloaded, keeping the current one: %s", err);
 }
 
-static void stop(void *ctx)
+static void stop(void *arg)
 {
-	(void)ctx;
-	tenancy_permissions_install(NULL);
-	tenancy_products_install(NULL);
-	us_rpc_client_close(tenancy_identity);
-	tenancy_identity = NULL;
+	tenancy_ctx *ctx = arg;
+	tenancy_permissions_install(ctx, NULL);
+	tenancy_products_install(ctx, NULL);
+	us_rpc_client_close(ctx->identity);
+	ctx->identity = NULL;
 }
 
 int main(int argc, char **argv)
 {
+	tenancy_ctx context = {.rules_lock = PTHREAD_RWLOCK_INITIALIZER};
+	const us_rpc_service services[] = {tenancy_server_service(&context)};
 	const us_daemon_spec spec = {
 		.name = "usher-tenancyd",
 		.summary = "accounts, subaccounts, memberships, roles and permission checks",
 		.schema = "tenancy",
 		.migrations = tenancy_migrations,
-		.services = tenancy_services,
-		.n_services = tenancy_n_services,
+		.services = services,
+		.n_services = sizeof(services) / sizeof(services[0]),
 		.config = tenancy_vars,
 		.n_config = sizeof(tenancy_vars) / sizeof(tenancy_vars[0]),
-		.config_struct = &config,
+		.config_struct = &context.settings,
 		.principal_lookup = us_principal_lookup_remote,
-		.principal_lookup_ctx = &tenancy_identity,
+		.principal_lookup_ctx = &context.identity,
+		.ctx = &context,
 		.start = start,
 		.stop = stop,
 		.reload = reload,

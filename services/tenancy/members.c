@@ -31,8 +31,8 @@ static us_err load_parties(us_call *call, const char *account_id, const char *us
                            const char *action, parties *p)
 {
 	p->actor_id = us_call_actor_user_id(call);
-	us_err rc = tenancy_guard_change(call, p->actor_id, account_id, STORE_UPDATE, &p->account,
-	                                 &p->actor);
+	us_err rc = tenancy_guard_change(call, p->actor_id, account_id, TENANCY_STORE_UPDATE,
+	                                 &p->account, &p->actor);
 	if (rc == US_OK)
 		rc = tenancy_guard_membership(call, account_id, user_id, &p->target);
 	if (rc == US_OK && p->target == NULL)
@@ -66,7 +66,7 @@ static us_err keep_an_owner(us_call *call, const parties *p, const char *what)
 	if (p->target->role != USHER__V1__ROLE__ROLE_OWNER)
 		return US_OK;
 	long others = 0;
-	us_err rc = store_other_active_owners(us_call_db(call), p->target, &others);
+	us_err rc = tenancy_store_other_active_owners(us_call_db(call), p->target, &others);
 	if (rc != US_OK)
 		return rc;
 	if (others == 0)
@@ -136,8 +136,8 @@ us_err tenancy_change_role(us_call *call, const ProtobufCMessage *request,
 			return rc;
 	}
 	Usher__V1__Membership *m;
-	rc = store_membership_set_role(us_call_db(call), us_call_arena(call), p.target, role,
-	                               scope.organization, &m);
+	rc = tenancy_store_membership_set_role(us_call_db(call), us_call_arena(call), p.target,
+	                                       role, scope.organization, &m);
 	if (rc != US_OK)
 		return rc;
 	return change_role_reply(call, m, reply);
@@ -152,8 +152,8 @@ us_err tenancy_set_scope(us_call *call, const ProtobufCMessage *request, Protobu
 		return rc;
 	check_ids(call, req->account_id, req->user_id);
 	tenancy_input_scope(call, "scope", req->scope);
-	tenancy_input_names(call, "products", req->products, req->n_products, TENANCY_PRODUCTS_MAX,
-	                    TENANCY_PRODUCT_MAX);
+	tenancy_input_names(call, "products", req->products, req->n_products, US_PRODUCTS_MAX,
+	                    US_PRODUCT_NAME_MAX_BYTES);
 	if (us_call_has_violations(call))
 		return us_call_invalid(call);
 
@@ -178,8 +178,9 @@ us_err tenancy_set_scope(us_call *call, const ProtobufCMessage *request, Protobu
 	if (out == NULL)
 		return US_EEXHAUSTED;
 	usher__v1__set_scope_reply__init(out);
-	rc = store_membership_set_scope(us_call_db(call), us_call_arena(call), p.target, req->scope,
-	                                req->products, req->n_products, &out->membership);
+	rc = tenancy_store_membership_set_scope(us_call_db(call), us_call_arena(call), p.target,
+	                                        req->scope, req->products, req->n_products,
+	                                        &out->membership);
 	if (rc != US_OK)
 		return rc;
 	*reply = &out->base;
@@ -213,7 +214,8 @@ static us_err set_status(us_call *call, const ProtobufCMessage *request, int sta
 			return rc;
 	}
 	Usher__V1__Membership *m;
-	rc = store_membership_set_status(us_call_db(call), us_call_arena(call), p.target, status, &m);
+	rc = tenancy_store_membership_set_status(us_call_db(call), us_call_arena(call), p.target,
+	                                         status, &m);
 	if (rc != US_OK)
 		return rc;
 	return member_reply(call, m, reply);
@@ -249,7 +251,7 @@ us_err tenancy_remove(us_call *call, const ProtobufCMessage *request, ProtobufCM
 	if (rc == US_OK)
 		rc = keep_an_owner(call, &p, "remove");
 	if (rc == US_OK)
-		rc = store_membership_delete(us_call_db(call), p.target);
+		rc = tenancy_store_membership_delete(us_call_db(call), p.target);
 	if (rc != US_OK)
 		return rc;
 	Usher__V1__RemoveReply *out = US_ARENA_NEW(us_call_arena(call), Usher__V1__RemoveReply);

@@ -228,22 +228,19 @@ void tenancy_matrix_free(tenancy_matrix *m)
 	free(m);
 }
 
-static pthread_rwlock_t installed_lock = PTHREAD_RWLOCK_INITIALIZER;
-static tenancy_matrix *installed;
-
-void tenancy_permissions_install(tenancy_matrix *m)
+void tenancy_permissions_install(tenancy_ctx *ctx, tenancy_matrix *m)
 {
-	pthread_rwlock_wrlock(&installed_lock);
-	tenancy_matrix *old = installed;
-	installed = m;
-	pthread_rwlock_unlock(&installed_lock);
+	pthread_rwlock_wrlock(&ctx->rules_lock);
+	tenancy_matrix *old = ctx->matrix;
+	ctx->matrix = m;
+	pthread_rwlock_unlock(&ctx->rules_lock);
 	tenancy_matrix_free(old);
 }
 
-int tenancy_permissions_min_role(const char *action)
+int tenancy_permissions_min_role(tenancy_ctx *ctx, const char *action)
 {
-	pthread_rwlock_rdlock(&installed_lock);
-	int min_role = installed != NULL ? tenancy_matrix_min_role(installed, action) : 0;
-	pthread_rwlock_unlock(&installed_lock);
+	pthread_rwlock_rdlock(&ctx->rules_lock);
+	int min_role = ctx->matrix != NULL ? tenancy_matrix_min_role(ctx->matrix, action) : 0;
+	pthread_rwlock_unlock(&ctx->rules_lock);
 	return min_role;
 }

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "common/err.h"
+#include "context.h"
 
 #define TENANCY_ACTION_MAX 64
 #define TENANCY_MATRIX_FILE_MAX (1024 * 1024)
@@ -40,11 +41,11 @@ size_t tenancy_matrix_size(const tenancy_matrix *m);
 /* Takes NULL. */
 void tenancy_matrix_free(tenancy_matrix *m);
 
-/* The daemon's matrix, shared by the worker threads. Install takes m and frees the
- * one it replaces (NULL: just free the current one, at stop). */
-void tenancy_permissions_install(tenancy_matrix *m);
+/* The daemon's matrix (ctx->matrix), shared by the worker threads. Install takes m and
+ * frees the one it replaces (NULL: just free the current one, at stop). */
+void tenancy_permissions_install(tenancy_ctx *ctx, tenancy_matrix *m);
 
 /* tenancy_matrix_min_role() on the installed matrix; safe from any thread. */
-int tenancy_permissions_min_role(const char *action);
+int tenancy_permissions_min_role(tenancy_ctx *ctx, const char *action);
 
 #endif

@@ -141,22 +141,19 @@ void tenancy_catalogue_free(tenancy_catalogue *c)
 	free(c);
 }
 
-static pthread_rwlock_t installed_lock = PTHREAD_RWLOCK_INITIALIZER;
-static tenancy_catalogue *installed;
-
-void tenancy_products_install(tenancy_catalogue *c)
+void tenancy_products_install(tenancy_ctx *ctx, tenancy_catalogue *c)
 {
-	pthread_rwlock_wrlock(&installed_lock);
-	tenancy_catalogue *old = installed;
-	installed = c;
-	pthread_rwlock_unlock(&installed_lock);
+	pthread_rwlock_wrlock(&ctx->rules_lock);
+	tenancy_catalogue *old = ctx->catalogue;
+	ctx->catalogue = c;
+	pthread_rwlock_unlock(&ctx->rules_lock);
 	tenancy_catalogue_free(old);
 }
 
-bool tenancy_products_offered(const char *product)
+bool tenancy_products_offered(tenancy_ctx *ctx, const char *product)
 {
-	pthread_rwlock_rdlock(&installed_lock);
-	bool has = installed != NULL && tenancy_catalogue_has(installed, product);
-	pthread_rwlock_unlock(&installed_lock);
+	pthread_rwlock_rdlock(&ctx->rules_lock);
+	bool has = ctx->catalogue != NULL && tenancy_catalogue_has(ctx->catalogue, product);
+	pthread_rwlock_unlock(&ctx->rules_lock);
 	return has;
 }

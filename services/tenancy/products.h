@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "common/err.h"
+#include "context.h"
 
 #define TENANCY_CATALOGUE_FILE_MAX (256 * 1024)
 #define TENANCY_CATALOGUE_MAX 1000
@@ -31,11 +32,11 @@ size_t tenancy_catalogue_size(const tenancy_catalogue *c);
 /* Takes NULL. */
 void tenancy_catalogue_free(tenancy_catalogue *c);
 
-/* The daemon's catalogue, shared by the worker threads. Install takes c and frees the one
- * it replaces (NULL: just free the current one, at stop). */
-void tenancy_products_install(tenancy_catalogue *c);
+/* The daemon's catalogue (ctx->catalogue), shared by the worker threads. Install takes c
+ * and frees the one it replaces (NULL: just free the current one, at stop). */
+void tenancy_products_install(tenancy_ctx *ctx, tenancy_catalogue *c);
 
 /* tenancy_catalogue_has() on the installed catalogue; safe from any thread. */
-bool tenancy_products_offered(const char *product);
+bool tenancy_products_offered(tenancy_ctx *ctx, const char *product);
 
 #endif

@@ -5,12 +5,12 @@
 
 #include "guard.h"
 #include "input.h"
-#include "page_token.h"
+#include "common/page_token.h"
 #include "store.h"
 #include "common/validate.h"
 
 static void list_members_input(us_call *call, const Usher__V1__ListMembersRequest *req,
-                               store_cursor *after, bool *has_after)
+                               us_page_cursor *after, bool *has_after)
 {
 	tenancy_input_uuid(call, "account_id", req->account_id);
 	if (req->role != USHER__V1__ROLE__ROLE_UNSPECIFIED)
@@ -20,11 +20,11 @@ static void list_members_input(us_call *call, const Usher__V1__ListMembersReques
 	    req->status != USHER__V1__MEMBERSHIP_STATUS__MEMBERSHIP_DEACTIVATED)
 		us_call_violation(call, "status", "must be active or deactivated");
 	tenancy_input_optional_uuid(call, "subaccount_id", req->subaccount_id);
-	if (req->page_size > TENANCY_PAGE_SIZE_MAX)
+	if (req->page_size > US_PAGE_SIZE_MAX)
 		us_call_violation(call, "page_size", "must be from 1 to %d (0: %d)",
-		                  TENANCY_PAGE_SIZE_MAX, TENANCY_PAGE_SIZE_DEFAULT);
+		                  US_PAGE_SIZE_MAX, US_PAGE_SIZE_DEFAULT);
 	*has_after = req->page_token[0] != '\0';
-	if (*has_after && !tenancy_page_token_decode(req->page_token, after))
+	if (*has_after && !us_page_token_decode(req->page_token, after))
 		us_call_violation(call, "page_token", "is not a token from a previous page");
 }
 
@@ -33,7 +33,7 @@ us_err tenancy_list_members(us_call *call, const ProtobufCMessage *request,
 {
 	const Usher__V1__ListMembersRequest *req = (const Usher__V1__ListMembersRequest *)request;
 	const char *actor = tenancy_input_actor(call);
-	store_cursor after;
+	us_page_cursor after;
 	bool has_after;
 	list_members_input(call, req, &after, &has_after);
 	if (us_call_has_violations(call))
@@ -44,9 +44,9 @@ us_err tenancy_list_members(us_call *call, const ProtobufCMessage *request,
 	us_err rc = tenancy_guard_read(call, actor, req->account_id, &account, &member);
 	if (rc != US_OK)
 		return rc;
-	size_t page_size = req->page_size ? req->page_size : TENANCY_PAGE_SIZE_DEFAULT;
+	size_t page_size = req->page_size ? req->page_size : US_PAGE_SIZE_DEFAULT;
 	/* One row more than the page tells whether another page follows. */
-	store_member_query q = {
+	tenancy_store_member_query q = {
 		.account_id = req->account_id,
 		.role = (int)req->role,
 		.status = (int)req->status,
@@ -59,17 +59,17 @@ us_err tenancy_list_members(us_call *call, const ProtobufCMessage *request,
 	if (out == NULL)
 		return US_EEXHAUSTED;
 	usher__v1__list_members_reply__init(out);
-	store_cursor *cursors;
-	rc = store_members_list(us_call_db(call), us_call_arena(call), &q, &out->members, &cursors,
-	                        &out->n_members);
+	us_page_cursor *cursors;
+	rc = tenancy_store_members_list(us_call_db(call), us_call_arena(call), &q, &out->members,
+	                                &cursors, &out->n_members);
 	if (rc != US_OK)
 		return rc;
 	if (out->n_members > page_size) {
 		out->n_members = page_size;
-		char *token = us_arena_alloc(us_call_arena(call), TENANCY_PAGE_TOKEN_LEN + 1);
+		char *token = us_arena_alloc(us_call_arena(call), US_PAGE_TOKEN_LEN + 1);
 		if (token == NULL)
 			return US_EEXHAUSTED;
-		tenancy_page_token_encode(&cursors[page_size - 1], token);
+		us_page_token_encode(&cursors[page_size - 1], token);
 		out->next_page_token = token;
 	}
 	*reply = &out->base;
@@ -83,26 +83,26 @@ us_err tenancy_list_accounts(us_call *call, const ProtobufCMessage *request,
 	/* Every account is for operators only, never on someone's behalf. */
 	if (us_call_actor_user_id(call)[0] != '\0')
 		return us_call_error(call, US_EDENIED, "listing every account is for operators");
-	if (strlen(req->name_contains) > 200)
-		us_call_violation(call, "name_contains", "must be at most 200 bytes");
-	if (req->page_size > TENANCY_PAGE_SIZE_MAX)
+	if (strlen(req->name_contains) > US_NAME_MAX_BYTES)
+		us_call_violation(call, "name_contains", "must be at most %d bytes", US_NAME_MAX_BYTES);
+	if (req->page_size > US_PAGE_SIZE_MAX)
 		us_call_violation(call, "page_size", "must be from 1 to %d (0: %d)",
-		                  TENANCY_PAGE_SIZE_MAX, TENANCY_PAGE_SIZE_DEFAULT);
-	store_cursor after;
+		                  US_PAGE_SIZE_MAX, US_PAGE_SIZE_DEFAULT);
+	us_page_cursor after;
 	bool has_after = req->page_token[0] != '\0';
-	if (has_after && !tenancy_page_token_decode(req->page_token, &after))
+	if (has_after && !us_page_token_decode(req->page_token, &after))
 		us_call_violation(call, "page_token", "is not a token from a previous page");
 	if (us_call_has_violations(call))
 		return us_call_invalid(call);
 
-	size_t page_size = req->page_size ? req->page_size : TENANCY_PAGE_SIZE_DEFAULT;
+	size_t page_size = req->page_size ? req->page_size : US_PAGE_SIZE_DEFAULT;
 	Usher__V1__ListAccountsReply *out = US_ARENA_NEW(us_call_arena(call),
 	                                                 Usher__V1__ListAccountsReply);
 	if (out == NULL)
 		return US_EEXHAUSTED;
 	usher__v1__list_accounts_reply__init(out);
-	store_cursor *cursors;
-	us_err rc = store_accounts_list(us_call_db(call), us_call_arena(call),
+	us_page_cursor *cursors;
+	us_err rc = tenancy_store_accounts_list(us_call_db(call), us_call_arena(call),
 	                                req->name_contains[0] ? req->name_contains : NULL,
 	                                has_after ? &after : NULL, page_size + 1, &out->accounts,
 	                                &cursors, &out->n_accounts);
@@ -110,10 +110,10 @@ us_err tenancy_list_accounts(us_call *call, const ProtobufCMessage *request,
 		return rc;
 	if (out->n_accounts > page_size) {
 		out->n_accounts = page_size;
-		char *token = us_arena_alloc(us_call_arena(call), TENANCY_PAGE_TOKEN_LEN + 1);
+		char *token = us_arena_alloc(us_call_arena(call), US_PAGE_TOKEN_LEN + 1);
 		if (token == NULL)
 			return US_EEXHAUSTED;
-		tenancy_page_token_encode(&cursors[page_size - 1], token);
+		us_page_token_encode(&cursors[page_size - 1], token);
 		out->next_page_token = token;
 	}
 	*reply = &out->base;
@@ -136,9 +136,9 @@ us_err tenancy_list_my_memberships(us_call *call, const ProtobufCMessage *reques
 	if (out == NULL)
 		return US_EEXHAUSTED;
 	usher__v1__list_my_memberships_reply__init(out);
-	rc = store_memberships_of_user(us_call_db(call), us_call_arena(call), actor,
-	                               TENANCY_MY_MEMBERSHIPS_MAX, &out->memberships,
-	                               &out->n_memberships);
+	rc = tenancy_store_memberships_of_user(us_call_db(call), us_call_arena(call), actor,
+	                                       TENANCY_MY_MEMBERSHIPS_MAX, &out->memberships,
+	                                       &out->n_memberships);
 	if (rc != US_OK)
 		return rc;
 	*reply = &out->base;
@@ -151,8 +151,8 @@ us_err tenancy_members_among(us_call *call, const ProtobufCMessage *request,
 	const Usher__V1__MembersAmongRequest *req = (const Usher__V1__MembersAmongRequest *)request;
 	const char *actor = tenancy_input_actor(call);
 	tenancy_input_uuid(call, "account_id", req->account_id);
-	if (req->n_user_ids > TENANCY_AMONG_MAX) {
-		us_call_violation(call, "user_ids", "must list at most %d", TENANCY_AMONG_MAX);
+	if (req->n_user_ids > US_BATCH_MAX) {
+		us_call_violation(call, "user_ids", "must list at most %d", US_BATCH_MAX);
 	} else {
 		/* The field is named only for a bad id: 50,000 good ones cost nothing more. */
 		for (size_t i = 0; i < req->n_user_ids; i++) {
@@ -177,9 +177,9 @@ us_err tenancy_members_among(us_call *call, const ProtobufCMessage *request,
 		return US_EEXHAUSTED;
 	usher__v1__members_among_reply__init(out);
 	if (req->n_user_ids > 0)
-		rc = store_members_among(us_call_db(call), us_call_arena(call), req->account_id,
-		                         req->user_ids, req->n_user_ids, &out->user_ids,
-		                         &out->n_user_ids);
+		rc = tenancy_store_members_among(us_call_db(call), us_call_arena(call),
+		                                 req->account_id, req->user_ids, req->n_user_ids,
+		                                 &out->user_ids, &out->n_user_ids);
 	if (rc != US_OK)
 		return rc;
 	*reply = &out->base;

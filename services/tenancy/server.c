@@ -3,6 +3,7 @@
 
 #include "accounts.h"
 #include "checks.h"
+#include "context.h"
 #include "grants.h"
 #include "members.h"
 #include "queries.h"
@@ -30,8 +31,8 @@ static const us_rpc_method tenancy_methods[] = {
 	{"TransferPrimaryOwnership", tenancy_transfer_primary_ownership, US_RPC_IDEMPOTENT},
 };
 
-const us_rpc_service tenancy_services[] = {
-	{&usher__v1__tenancy_service__descriptor, tenancy_methods,
-	 sizeof(tenancy_methods) / sizeof(tenancy_methods[0]), NULL},
-};
-const size_t tenancy_n_services = sizeof(tenancy_services) / sizeof(tenancy_services[0]);
+us_rpc_service tenancy_server_service(tenancy_ctx *ctx)
+{
+	return (us_rpc_service){&usher__v1__tenancy_service__descriptor, tenancy_methods,
+	                        sizeof(tenancy_methods) / sizeof(tenancy_methods[0]), ctx};
+}

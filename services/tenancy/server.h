@@ -1,12 +1,10 @@
 #ifndef TENANCY_SERVER_H
 #define TENANCY_SERVER_H
 
-#include <stddef.h>
-
 #include "common/rpc_server.h"
+#include "context.h"
 
-/* The daemon's RPC services, for us_daemon_main(). */
-extern const us_rpc_service tenancy_services[];
-extern const size_t tenancy_n_services;
+/* The daemon's RPC service, handing ctx to its handlers (for us_daemon_main()). */
+us_rpc_service tenancy_server_service(tenancy_ctx *ctx);
 
 #endif

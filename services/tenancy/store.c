@@ -1,173 +1,96 @@
 #include "store.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "common/db.h"
+#include "common/page_token.h"
+#include "common/row.h"
+#include "common/timestamp.h"
 #include "roles.h"
 
-/* RFC 3339 UTC, as every Usher timestamp. */
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-
-/* Lists come back joined with ',': every element is a UUID or a validated name. */
+/* Lists come back as arrays (us_row_array): every element is a UUID or a validated name. */
 #define ACCOUNT_COLUMNS                                                                         \
 	"a.id, a.name, a.primary_owner_id, "                                                    \
-	"array_to_string(ARRAY(SELECT p.product FROM account_products p "                       \
-	"WHERE p.account_id = a.id ORDER BY p.product), ','), "                                 \
-	"a.invitation_expiry_hours, a.status, array_to_string(a.allowed_email_domains, ','), " \
-	TS("a.created_at")
+	"ARRAY(SELECT p.product FROM account_products p "                                       \
+	"WHERE p.account_id = a.id ORDER BY p.product), "                                       \
+	"a.invitation_expiry_hours, a.status, a.allowed_email_domains, "                        \
+	US_SQL_TIMESTAMP("a.created_at")
 #define ACCOUNT_NCOLS 8
 
 #define MEMBERSHIP_COLUMNS                                                                  \
 	"m.id, m.account_id, m.user_id, m.role, m.organization, "                           \
-	"array_to_string(ARRAY(SELECT ms.subaccount_id FROM membership_subaccounts ms "     \
-	"WHERE ms.membership_id = m.id ORDER BY ms.subaccount_id), ','), "                  \
-	"array_to_string(m.products, ','), array_to_string(m.flags, ','), m.status, "       \
-	"m.source, " TS("m.created_at") ", " TS("m.updated_at")
+	"ARRAY(SELECT ms.subaccount_id FROM membership_subaccounts ms "                     \
+	"WHERE ms.membership_id = m.id ORDER BY ms.subaccount_id), "                        \
+	"m.products, m.flags, m.status, m.source, " US_SQL_TIMESTAMP("m.created_at") ", "  \
+	US_SQL_TIMESTAMP("m.updated_at")
 #define MEMBERSHIP_NCOLS 12
 
-#define SUBACCOUNT_COLUMNS "s.id, s.account_id, s.name, " TS("s.created_at")
+#define SUBACCOUNT_COLUMNS "s.id, s.account_id, s.name, " US_SQL_TIMESTAMP("s.created_at")
 
 /* --- reading rows into the arena --- */
 
-typedef struct reader {
-	us_arena *a;
-	PGresult *res;
-	int row;
-	int base; /* the column that the readers' column 0 is */
-	bool ok;  /* false once an allocation failed */
-} reader;
-
-static void *r_alloc(reader *r, size_t size)
+static Usher__V1__Account *read_account(us_row *r)
 {
-	void *p = us_arena_alloc(r->a, size);
-	if (p == NULL)
-		r->ok = false;
-	return p;
-}
-
-static char *r_str(reader *r, int col)
-{
-	char *s = us_arena_strdup(r->a, PQgetvalue(r->res, r->row, r->base + col));
-	if (s == NULL) {
-		r->ok = false;
-		return (char *)"";
-	}
-	return s;
-}
-
-static bool r_bool(reader *r, int col)
-{
-	return PQgetvalue(r->res, r->row, r->base + col)[0] == 't';
-}
-
-/* Splits a ','-joined column; "" is the empty list. */
-static char **r_list(reader *r, int col, size_t *n)
-{
-	char *s = r_str(r, col);
-	*n = 0;
-	if (s[0] == '\0')
-		return NULL;
-	size_t count = 1;
-	for (const char *p = s; *p; p++)
-		count += *p == ',';
-	char **items = r_alloc(r, count * sizeof(char *));
-	if (items == NULL)
-		return NULL;
-	for (char *p = s;; p++) {
-		items[(*n)++] = p;
-		p = strchr(p, ',');
-		if (p == NULL)
-			break;
-		*p = '\0';
-	}
-	return items;
-}
-
-static Usher__V1__Account *read_account(reader *r)
-{
-	Usher__V1__Account *acc = r_alloc(r, sizeof(*acc));
+	Usher__V1__Account *acc = US_ROW_NEW(r, Usher__V1__Account);
 	if (acc == NULL)
 		return NULL;
 	usher__v1__account__init(acc);
-	acc->id = r_str(r, 0);
-	acc->name = r_str(r, 1);
-	acc->primary_owner_id = r_str(r, 2);
-	acc->products = r_list(r, 3, &acc->n_products);
-	acc->invitation_expiry_hours = (uint32_t)strtoul(r_str(r, 4), NULL, 10);
-	acc->status = strcmp(r_str(r, 5), "suspended") == 0
+	acc->id = us_row_uuid(r, 0);
+	acc->name = us_row_text(r, 1);
+	acc->primary_owner_id = us_row_uuid(r, 2);
+	acc->products = us_row_array(r, 3, &acc->n_products);
+	acc->invitation_expiry_hours = (uint32_t)us_row_int(r, 4);
+	acc->status = strcmp(us_row_text(r, 5), "suspended") == 0
 	                      ? USHER__V1__ACCOUNT_STATUS__ACCOUNT_SUSPENDED
 	                      : USHER__V1__ACCOUNT_STATUS__ACCOUNT_ACTIVE;
-	acc->allowed_email_domains = r_list(r, 6, &acc->n_allowed_email_domains);
-	acc->created_at = r_str(r, 7);
+	acc->allowed_email_domains = us_row_array(r, 6, &acc->n_allowed_email_domains);
+	acc->created_at = us_row_timestamp(r, 7);
 	return acc;
 }
 
-static Usher__V1__Membership *read_membership(reader *r)
+static Usher__V1__Membership *read_membership(us_row *r)
 {
-	Usher__V1__Membership *m = r_alloc(r, sizeof(*m));
-	Usher__V1__Scope *scope = r_alloc(r, sizeof(*scope));
+	Usher__V1__Membership *m = US_ROW_NEW(r, Usher__V1__Membership);
+	Usher__V1__Scope *scope = US_ROW_NEW(r, Usher__V1__Scope);
 	if (m == NULL || scope == NULL)
 		return NULL;
 	usher__v1__membership__init(m);
 	usher__v1__scope__init(scope);
-	m->id = r_str(r, 0);
-	m->account_id = r_str(r, 1);
-	m->user_id = r_str(r, 2);
-	m->role = (Usher__V1__Role)tenancy_role_parse(r_str(r, 3), false);
-	scope->organization = r_bool(r, 4);
-	scope->subaccount_ids = r_list(r, 5, &scope->n_subaccount_ids);
+	m->id = us_row_uuid(r, 0);
+	m->account_id = us_row_uuid(r, 1);
+	m->user_id = us_row_uuid(r, 2);
+	m->role = (Usher__V1__Role)tenancy_role_parse(us_row_text(r, 3), false);
+	scope->organization = us_row_bool(r, 4);
+	scope->subaccount_ids = us_row_array(r, 5, &scope->n_subaccount_ids);
 	m->scope = scope;
-	m->products = r_list(r, 6, &m->n_products);
-	m->flags = r_list(r, 7, &m->n_flags);
-	m->status = (Usher__V1__MembershipStatus)tenancy_status_parse(r_str(r, 8));
-	m->source = r_str(r, 9);
-	m->created_at = r_str(r, 10);
-	m->updated_at = r_str(r, 11);
+	m->products = us_row_array(r, 6, &m->n_products);
+	m->flags = us_row_array(r, 7, &m->n_flags);
+	m->status = (Usher__V1__MembershipStatus)tenancy_status_parse(us_row_text(r, 8));
+	m->source = us_row_text(r, 9);
+	m->created_at = us_row_timestamp(r, 10);
+	m->updated_at = us_row_timestamp(r, 11);
 	return m;
 }
 
-static Usher__V1__Subaccount *read_subaccount(reader *r)
+static Usher__V1__Subaccount *read_subaccount(us_row *r)
 {
-	Usher__V1__Subaccount *s = r_alloc(r, sizeof(*s));
+	Usher__V1__Subaccount *s = US_ROW_NEW(r, Usher__V1__Subaccount);
 	if (s == NULL)
 		return NULL;
 	usher__v1__subaccount__init(s);
-	s->id = r_str(r, 0);
-	s->account_id = r_str(r, 1);
-	s->name = r_str(r, 2);
-	s->created_at = r_str(r, 3);
+	s->id = us_row_uuid(r, 0);
+	s->account_id = us_row_uuid(r, 1);
+	s->name = us_row_text(r, 2);
+	s->created_at = us_row_timestamp(r, 3);
 	return s;
 }
 
 /* --- parameters --- */
 
-/* A Postgres array literal of items, each quoted and escaped. */
 static char *array_literal(us_arena *a, char *const *items, size_t n)
 {
-	size_t size = 3;
-	for (size_t i = 0; i < n; i++)
-		size += 2 * strlen(items[i]) + 3;
-	char *out = us_arena_alloc(a, size);
-	if (out == NULL)
-		return NULL;
-	char *p = out;
-	*p++ = '{';
-	for (size_t i = 0; i < n; i++) {
-		if (i > 0)
-			*p++ = ',';
-		*p++ = '"';
-		for (const char *s = items[i]; *s; s++) {
-			if (*s == '"' || *s == '\\')
-				*p++ = '\\';
-			*p++ = *s;
-		}
-		*p++ = '"';
-	}
-	*p++ = '}';
-	*p = '\0';
-	return out;
+	return us_db_text_array(a, (const char *const *)items, n);
 }
 
 /* The subaccount ids of a scope as an array literal ("{}" for organization scope). */
@@ -179,33 +102,29 @@ static char *scope_literal(us_arena *a, const Usher__V1__Scope *scope)
 
 /* Runs sql and reads its single row with fn; NOT_FOUND when there is none. */
 static us_err get_one(PGconn *db, us_arena *a, const char *sql, int n_params,
-                      const char *const *params, void *(*fn)(reader *), void **out)
+                      const char *const *params, void *(*fn)(us_row *), void **out)
 {
 	PGresult *res;
-	us_err rc = us_db_exec(db, sql, n_params, params, &res);
+	us_err rc = us_db_exec_one(db, sql, n_params, params, &res);
 	if (rc != US_OK)
 		return rc;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		return US_ENOTFOUND;
-	}
-	reader r = {a, res, 0, 0, true};
+	us_row r = us_row_at(a, res, 0, 0);
 	void *item = fn(&r);
 	PQclear(res);
-	if (item == NULL || !r.ok)
+	if (item == NULL || us_row_failed(&r))
 		return US_EEXHAUSTED;
 	*out = item;
 	return US_OK;
 }
 
-static void *account_fn(reader *r) { return read_account(r); }
-static void *membership_fn(reader *r) { return read_membership(r); }
-static void *subaccount_fn(reader *r) { return read_subaccount(r); }
+static void *account_fn(us_row *r) { return read_account(r); }
+static void *membership_fn(us_row *r) { return read_membership(r); }
+static void *subaccount_fn(us_row *r) { return read_subaccount(r); }
 
 /* --- accounts --- */
 
-us_err store_account_create(PGconn *db, us_arena *a, const store_new_account *in,
-                            Usher__V1__Account **account, Usher__V1__Membership **owner)
+us_err tenancy_store_account_create(PGconn *db, us_arena *a, const tenancy_store_new_account *in,
+                                    Usher__V1__Account **account, Usher__V1__Membership **owner)
 {
 	char hours[16];
 	snprintf(hours, sizeof(hours), "%u", (unsigned)in->invitation_expiry_hours);
@@ -228,33 +147,35 @@ us_err store_account_create(PGconn *db, us_arena *a, const store_new_account *in
 	        5, params, &res);
 	if (rc != US_OK)
 		return rc;
-	char *id = us_arena_strdup(a, PQgetvalue(res, 0, 0));
+	us_row r = us_row_at(a, res, 0, 0);
+	char *id = us_row_uuid(&r, 0);
 	PQclear(res);
-	if (id == NULL)
+	if (us_row_failed(&r))
 		return US_EEXHAUSTED;
-	rc = store_account_get(db, a, id, STORE_NO_LOCK, account);
+	rc = tenancy_store_account_get(db, a, id, TENANCY_STORE_NO_LOCK, account);
 	if (rc == US_OK)
-		rc = store_membership_get(db, a, id, in->owner_id, owner);
+		rc = tenancy_store_membership_get(db, a, id, in->owner_id, owner);
 	return rc;
 }
 
-us_err store_account_get(PGconn *db, us_arena *a, const char *account_id, store_lock lock,
-                         Usher__V1__Account **out)
+us_err tenancy_store_account_get(PGconn *db, us_arena *a, const char *account_id,
+                                 tenancy_store_lock lock, Usher__V1__Account **out)
 {
 	static const char *const sql[] = {
-		[STORE_NO_LOCK] = "SELECT " ACCOUNT_COLUMNS " FROM accounts a WHERE a.id = $1",
-		[STORE_SHARE] = "SELECT " ACCOUNT_COLUMNS " FROM accounts a WHERE a.id = $1 "
+		[TENANCY_STORE_NO_LOCK] = "SELECT " ACCOUNT_COLUMNS " FROM accounts a WHERE a.id = $1",
+		[TENANCY_STORE_SHARE] = "SELECT " ACCOUNT_COLUMNS " FROM accounts a WHERE a.id = $1 "
 		                "FOR SHARE OF a",
-		[STORE_UPDATE] = "SELECT " ACCOUNT_COLUMNS " FROM accounts a WHERE a.id = $1 "
+		[TENANCY_STORE_UPDATE] = "SELECT " ACCOUNT_COLUMNS " FROM accounts a WHERE a.id = $1 "
 		                 "FOR UPDATE OF a",
 	};
 	const char *params[] = {account_id};
 	return get_one(db, a, sql[lock], 1, params, account_fn, (void **)out);
 }
 
-us_err store_account_update(PGconn *db, us_arena *a, const char *account_id, const char *name,
-                            uint32_t invitation_expiry_hours, char *const *domains,
-                            size_t n_domains, Usher__V1__Account **out)
+us_err tenancy_store_account_update(PGconn *db, us_arena *a, const char *account_id,
+                                    const char *name, uint32_t invitation_expiry_hours,
+                                    char *const *domains, size_t n_domains,
+                                    Usher__V1__Account **out)
 {
 	char hours[16];
 	snprintf(hours, sizeof(hours), "%u", (unsigned)invitation_expiry_hours);
@@ -269,11 +190,11 @@ us_err store_account_update(PGconn *db, us_arena *a, const char *account_id, con
 	                       4, params, NULL);
 	if (rc != US_OK)
 		return rc;
-	return store_account_get(db, a, account_id, STORE_NO_LOCK, out);
+	return tenancy_store_account_get(db, a, account_id, TENANCY_STORE_NO_LOCK, out);
 }
 
-us_err store_account_set_primary_owner(PGconn *db, us_arena *a, const char *account_id,
-                                       const char *user_id, Usher__V1__Account **out)
+us_err tenancy_store_account_set_primary_owner(PGconn *db, us_arena *a, const char *account_id,
+                                               const char *user_id, Usher__V1__Account **out)
 {
 	const char *params[] = {account_id, user_id};
 	us_err rc = us_db_exec(db,
@@ -282,13 +203,13 @@ us_err store_account_set_primary_owner(PGconn *db, us_arena *a, const char *acco
 	                       2, params, NULL);
 	if (rc != US_OK)
 		return rc;
-	return store_account_get(db, a, account_id, STORE_NO_LOCK, out);
+	return tenancy_store_account_get(db, a, account_id, TENANCY_STORE_NO_LOCK, out);
 }
 
 /* --- subaccounts --- */
 
-us_err store_subaccount_create(PGconn *db, us_arena *a, const char *account_id,
-                               const char *name, size_t max, Usher__V1__Subaccount **out)
+us_err tenancy_store_subaccount_create(PGconn *db, us_arena *a, const char *account_id,
+                                       const char *name, size_t max, Usher__V1__Subaccount **out)
 {
 	char limit[24];
 	snprintf(limit, sizeof(limit), "%zu", max);
@@ -303,9 +224,9 @@ us_err store_subaccount_create(PGconn *db, us_arena *a, const char *account_id,
 	return rc == US_ENOTFOUND ? US_EEXHAUSTED : rc;
 }
 
-us_err store_subaccounts_list(PGconn *db, us_arena *a, const char *account_id,
-                              const Usher__V1__Scope *within, Usher__V1__Subaccount ***out,
-                              size_t *n)
+us_err tenancy_store_subaccounts_list(PGconn *db, us_arena *a, const char *account_id,
+                                      const Usher__V1__Scope *within, Usher__V1__Subaccount ***out,
+                                      size_t *n)
 {
 	const char *ids = NULL;
 	if (within != NULL && !within->organization) {
@@ -323,21 +244,21 @@ us_err store_subaccounts_list(PGconn *db, us_arena *a, const char *account_id,
 	if (rc != US_OK)
 		return rc;
 	size_t rows = (size_t)PQntuples(res);
-	reader r = {a, res, 0, 0, true};
-	Usher__V1__Subaccount **items = rows ? r_alloc(&r, rows * sizeof(*items)) : NULL;
-	for (size_t i = 0; r.ok && i < rows; i++) {
+	us_row r = us_row_at(a, res, 0, 0);
+	Usher__V1__Subaccount **items = rows ? US_ROW_ARRAY(&r, Usher__V1__Subaccount *, rows) : NULL;
+	for (size_t i = 0; !us_row_failed(&r) && i < rows; i++) {
 		r.row = (int)i;
 		items[i] = read_subaccount(&r);
 	}
 	PQclear(res);
-	if (!r.ok)
+	if (us_row_failed(&r))
 		return US_EEXHAUSTED;
 	*out = items;
 	*n = rows;
 	return US_OK;
 }
 
-us_err store_subaccounts_missing(PGconn *db, us_arena *a, const char *account_id,
+us_err tenancy_store_subaccounts_missing(PGconn *db, us_arena *a, const char *account_id,
                                  char *const *ids, size_t n, size_t **missing, size_t *n_missing)
 {
 	const char *list = array_literal(a, ids, n);
@@ -354,14 +275,15 @@ us_err store_subaccounts_missing(PGconn *db, us_arena *a, const char *account_id
 	if (rc != US_OK)
 		return rc;
 	size_t rows = (size_t)PQntuples(res);
-	size_t *idx = rows ? US_ARENA_ARRAY(a, size_t, rows) : NULL;
-	if (rows > 0 && idx == NULL) {
-		PQclear(res);
-		return US_EEXHAUSTED;
+	us_row r = us_row_at(a, res, 0, 0);
+	size_t *idx = rows ? US_ROW_ARRAY(&r, size_t, rows) : NULL;
+	for (size_t i = 0; !us_row_failed(&r) && i < rows; i++) {
+		r.row = (int)i;
+		idx[i] = (size_t)us_row_int(&r, 0);
 	}
-	for (size_t i = 0; i < rows; i++)
-		idx[i] = (size_t)strtoull(PQgetvalue(res, (int)i, 0), NULL, 10);
 	PQclear(res);
+	if (us_row_failed(&r))
+		return US_EEXHAUSTED;
 	*missing = idx;
 	*n_missing = rows;
 	return US_OK;
@@ -369,8 +291,8 @@ us_err store_subaccounts_missing(PGconn *db, us_arena *a, const char *account_id
 
 /* --- memberships --- */
 
-us_err store_membership_get(PGconn *db, us_arena *a, const char *account_id, const char *user_id,
-                            Usher__V1__Membership **out)
+us_err tenancy_store_membership_get(PGconn *db, us_arena *a, const char *account_id,
+                                    const char *user_id, Usher__V1__Membership **out)
 {
 	const char *params[] = {account_id, user_id};
 	return get_one(db, a,
@@ -379,13 +301,14 @@ us_err store_membership_get(PGconn *db, us_arena *a, const char *account_id, con
 	               2, params, membership_fn, (void **)out);
 }
 
-us_err store_check_facts(PGconn *db, us_arena *a, const char *account_id, const char *user_id,
-                         const char *subaccount_id, Usher__V1__Account **account,
-                         Usher__V1__Membership **member, bool *subaccount_in_account)
+us_err tenancy_store_check_facts(PGconn *db, us_arena *a, const char *account_id,
+                                 const char *user_id, const char *subaccount_id,
+                                 Usher__V1__Account **account, Usher__V1__Membership **member,
+                                 bool *subaccount_in_account)
 {
 	const char *params[] = {account_id, user_id, subaccount_id[0] ? subaccount_id : NULL};
 	PGresult *res;
-	us_err rc = us_db_exec(db,
+	us_err rc = us_db_exec_one(db,
 	                       "SELECT " ACCOUNT_COLUMNS ", " MEMBERSHIP_COLUMNS ", "
 	                       "       EXISTS (SELECT 1 FROM subaccounts s "
 	                       "               WHERE s.account_id = a.id AND s.id = $3::uuid) "
@@ -395,20 +318,16 @@ us_err store_check_facts(PGconn *db, us_arena *a, const char *account_id, const 
 	                       3, params, &res);
 	if (rc != US_OK)
 		return rc;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		return US_ENOTFOUND;
-	}
-	reader r = {a, res, 0, 0, true};
+	us_row r = us_row_at(a, res, 0, 0);
 	Usher__V1__Account *acc = read_account(&r);
 	Usher__V1__Membership *m = NULL;
-	if (!PQgetisnull(res, 0, ACCOUNT_NCOLS)) {
+	bool in_account = us_row_bool(&r, ACCOUNT_NCOLS + MEMBERSHIP_NCOLS);
+	if (!us_row_null(&r, ACCOUNT_NCOLS)) {
 		r.base = ACCOUNT_NCOLS;
 		m = read_membership(&r);
 	}
-	bool in_account = PQgetvalue(res, 0, ACCOUNT_NCOLS + MEMBERSHIP_NCOLS)[0] == 't';
 	PQclear(res);
-	if (!r.ok)
+	if (us_row_failed(&r))
 		return US_EEXHAUSTED;
 	*account = acc;
 	*member = m;
@@ -416,8 +335,9 @@ us_err store_check_facts(PGconn *db, us_arena *a, const char *account_id, const 
 	return US_OK;
 }
 
-us_err store_membership_insert(PGconn *db, us_arena *a, const store_new_membership *in,
-                               Usher__V1__Membership **out)
+us_err tenancy_store_membership_insert(PGconn *db, us_arena *a,
+                                       const tenancy_store_new_membership *in,
+                                       Usher__V1__Membership **out)
 {
 	const char *products = array_literal(a, in->products, in->n_products);
 	const char *flags = array_literal(a, in->flags, in->n_flags);
@@ -443,11 +363,11 @@ us_err store_membership_insert(PGconn *db, us_arena *a, const store_new_membersh
 	        8, params, NULL);
 	if (rc != US_OK)
 		return rc;
-	return store_membership_get(db, a, in->account_id, in->user_id, out);
+	return tenancy_store_membership_get(db, a, in->account_id, in->user_id, out);
 }
 
-us_err store_membership_set_role(PGconn *db, us_arena *a, const Usher__V1__Membership *m,
-                                 int role, bool organization, Usher__V1__Membership **out)
+us_err tenancy_store_membership_set_role(PGconn *db, us_arena *a, const Usher__V1__Membership *m,
+                                         int role, bool organization, Usher__V1__Membership **out)
 {
 	const char *params[] = {m->id, tenancy_role_name(role), organization ? "true" : "false"};
 	us_err rc = us_db_exec(db,
@@ -458,12 +378,12 @@ us_err store_membership_set_role(PGconn *db, us_arena *a, const Usher__V1__Membe
 	                       3, params, NULL);
 	if (rc != US_OK)
 		return rc;
-	return store_membership_get(db, a, m->account_id, m->user_id, out);
+	return tenancy_store_membership_get(db, a, m->account_id, m->user_id, out);
 }
 
-us_err store_membership_set_scope(PGconn *db, us_arena *a, const Usher__V1__Membership *m,
-                                  const Usher__V1__Scope *scope, char *const *products,
-                                  size_t n_products, Usher__V1__Membership **out)
+us_err tenancy_store_membership_set_scope(PGconn *db, us_arena *a, const Usher__V1__Membership *m,
+                                          const Usher__V1__Scope *scope, char *const *products,
+                                          size_t n_products, Usher__V1__Membership **out)
 {
 	const char *subaccounts = scope_literal(a, scope);
 	const char *list = array_literal(a, products, n_products);
@@ -485,11 +405,11 @@ us_err store_membership_set_scope(PGconn *db, us_arena *a, const Usher__V1__Memb
 	        5, params, NULL);
 	if (rc != US_OK)
 		return rc;
-	return store_membership_get(db, a, m->account_id, m->user_id, out);
+	return tenancy_store_membership_get(db, a, m->account_id, m->user_id, out);
 }
 
-us_err store_membership_set_status(PGconn *db, us_arena *a, const Usher__V1__Membership *m,
-                                   int status, Usher__V1__Membership **out)
+us_err tenancy_store_membership_set_status(PGconn *db, us_arena *a, const Usher__V1__Membership *m,
+                                           int status, Usher__V1__Membership **out)
 {
 	const char *params[] = {m->id, tenancy_status_name(status)};
 	us_err rc = us_db_exec(db,
@@ -497,16 +417,16 @@ us_err store_membership_set_status(PGconn *db, us_arena *a, const Usher__V1__Mem
 	                       2, params, NULL);
 	if (rc != US_OK)
 		return rc;
-	return store_membership_get(db, a, m->account_id, m->user_id, out);
+	return tenancy_store_membership_get(db, a, m->account_id, m->user_id, out);
 }
 
-us_err store_membership_delete(PGconn *db, const Usher__V1__Membership *m)
+us_err tenancy_store_membership_delete(PGconn *db, const Usher__V1__Membership *m)
 {
 	const char *params[] = {m->id};
 	return us_db_exec(db, "DELETE FROM memberships WHERE id = $1", 1, params, NULL);
 }
 
-us_err store_other_active_owners(PGconn *db, const Usher__V1__Membership *m, long *n)
+us_err tenancy_store_other_active_owners(PGconn *db, const Usher__V1__Membership *m, long *n)
 {
 	const char *params[] = {m->account_id, m->id};
 	PGresult *res;
@@ -516,25 +436,26 @@ us_err store_other_active_owners(PGconn *db, const Usher__V1__Membership *m, lon
 	                       2, params, &res);
 	if (rc != US_OK)
 		return rc;
-	*n = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	us_row r = us_row_at(NULL, res, 0, 0);
+	*n = (long)us_row_int(&r, 0);
 	PQclear(res);
 	return US_OK;
 }
 
 /* Reads every row as a membership (the first MEMBERSHIP_NCOLS columns). */
-static Usher__V1__Membership **read_memberships(reader *r, size_t rows)
+static Usher__V1__Membership **read_memberships(us_row *r, size_t rows)
 {
-	Usher__V1__Membership **items = rows ? r_alloc(r, rows * sizeof(*items)) : NULL;
-	for (size_t i = 0; r->ok && i < rows; i++) {
+	Usher__V1__Membership **items = rows ? US_ROW_ARRAY(r, Usher__V1__Membership *, rows) : NULL;
+	for (size_t i = 0; !us_row_failed(r) && i < rows; i++) {
 		r->row = (int)i;
 		items[i] = read_membership(r);
 	}
 	return items;
 }
 
-us_err store_accounts_list(PGconn *db, us_arena *a, const char *name_contains,
-                           const store_cursor *after, size_t limit, Usher__V1__Account ***out,
-                           store_cursor **cursors, size_t *n)
+us_err tenancy_store_accounts_list(PGconn *db, us_arena *a, const char *name_contains,
+                           const us_page_cursor *after, size_t limit, Usher__V1__Account ***out,
+                           us_page_cursor **cursors, size_t *n)
 {
 	char after_us[24], lim[24];
 	snprintf(lim, sizeof(lim), "%zu", limit);
@@ -544,28 +465,28 @@ us_err store_accounts_list(PGconn *db, us_arena *a, const char *name_contains,
 	PGresult *res;
 	us_err rc = us_db_exec(
 	        db,
-	        "SELECT " ACCOUNT_COLUMNS ", (extract(epoch FROM a.created_at) * 1000000)::bigint "
+	        "SELECT " ACCOUNT_COLUMNS ", " US_SQL_MICROS("a.created_at") " "
 	        "FROM accounts a "
 	        "WHERE ($1::text IS NULL OR strpos(lower(a.name), lower($1)) > 0) "
-	        "  AND ($2::bigint IS NULL OR (a.created_at, a.id) > "
-	        "       ('epoch'::timestamptz + $2::bigint * interval '1 microsecond', $3::uuid)) "
+	        "  AND ($2::bigint IS NULL OR "
+	        "       (a.created_at, a.id) > (" US_SQL_FROM_MICROS("$2") ", $3::uuid)) "
 	        "ORDER BY a.created_at, a.id LIMIT $4::bigint",
 	        4, params, &res);
 	if (rc != US_OK)
 		return rc;
 	size_t rows = (size_t)PQntuples(res);
-	reader r = {a, res, 0, 0, true};
-	Usher__V1__Account **items = rows ? r_alloc(&r, rows * sizeof(*items)) : NULL;
-	store_cursor *pos = rows ? r_alloc(&r, rows * sizeof(*pos)) : NULL;
-	for (size_t i = 0; r.ok && i < rows; i++) {
+	us_row r = us_row_at(a, res, 0, 0);
+	Usher__V1__Account **items = rows ? US_ROW_ARRAY(&r, Usher__V1__Account *, rows) : NULL;
+	us_page_cursor *pos = rows ? US_ROW_ARRAY(&r, us_page_cursor, rows) : NULL;
+	for (size_t i = 0; !us_row_failed(&r) && i < rows; i++) {
 		r.row = (int)i;
 		items[i] = read_account(&r);
-		pos[i].created_us = strtoll(PQgetvalue(res, (int)i, ACCOUNT_NCOLS), NULL, 10);
+		pos[i].created_us = us_row_int(&r, ACCOUNT_NCOLS);
 		if (items[i] != NULL)
 			snprintf(pos[i].id, sizeof(pos[i].id), "%s", items[i]->id);
 	}
 	PQclear(res);
-	if (!r.ok)
+	if (us_row_failed(&r))
 		return US_EEXHAUSTED;
 	*out = items;
 	*cursors = pos;
@@ -573,8 +494,8 @@ us_err store_accounts_list(PGconn *db, us_arena *a, const char *name_contains,
 	return US_OK;
 }
 
-us_err store_members_list(PGconn *db, us_arena *a, const store_member_query *q,
-                          Usher__V1__Membership ***out, store_cursor **cursors, size_t *n)
+us_err tenancy_store_members_list(PGconn *db, us_arena *a, const tenancy_store_member_query *q,
+                                  Usher__V1__Membership ***out, us_page_cursor **cursors, size_t *n)
 {
 	char after_us[24], limit[24];
 	snprintf(limit, sizeof(limit), "%zu", q->limit);
@@ -593,7 +514,7 @@ us_err store_members_list(PGconn *db, us_arena *a, const store_member_query *q,
 	us_err rc = us_db_exec(
 	        db,
 	        "SELECT " MEMBERSHIP_COLUMNS ", "
-	        "       (extract(epoch FROM m.created_at) * 1000000)::bigint "
+	        "       " US_SQL_MICROS("m.created_at") " "
 	        "FROM memberships m "
 	        "WHERE m.account_id = $1 "
 	        "  AND ($2::text IS NULL OR m.role = $2) "
@@ -601,22 +522,24 @@ us_err store_members_list(PGconn *db, us_arena *a, const store_member_query *q,
 	        "  AND ($4::uuid IS NULL OR m.organization OR EXISTS ( "
 	        "       SELECT 1 FROM membership_subaccounts ms "
 	        "       WHERE ms.membership_id = m.id AND ms.subaccount_id = $4)) "
-	        "  AND ($5::bigint IS NULL OR (m.created_at, m.id) > "
-	        "       ('epoch'::timestamptz + $5::bigint * interval '1 microsecond', $6::uuid)) "
+	        "  AND ($5::bigint IS NULL OR "
+	        "       (m.created_at, m.id) > (" US_SQL_FROM_MICROS("$5") ", $6::uuid)) "
 	        "ORDER BY m.created_at, m.id LIMIT $7::bigint",
 	        7, params, &res);
 	if (rc != US_OK)
 		return rc;
 	size_t rows = (size_t)PQntuples(res);
-	reader r = {a, res, 0, 0, true};
+	us_row r = us_row_at(a, res, 0, 0);
 	Usher__V1__Membership **items = read_memberships(&r, rows);
-	store_cursor *pos = rows ? r_alloc(&r, rows * sizeof(*pos)) : NULL;
-	for (size_t i = 0; r.ok && i < rows; i++) {
-		pos[i].created_us = strtoll(PQgetvalue(res, (int)i, MEMBERSHIP_NCOLS), NULL, 10);
-		snprintf(pos[i].id, sizeof(pos[i].id), "%s", items[i]->id);
+	us_page_cursor *pos = rows ? US_ROW_ARRAY(&r, us_page_cursor, rows) : NULL;
+	for (size_t i = 0; !us_row_failed(&r) && i < rows; i++) {
+		r.row = (int)i;
+		pos[i].created_us = us_row_int(&r, MEMBERSHIP_NCOLS);
+		if (items[i] != NULL)
+			snprintf(pos[i].id, sizeof(pos[i].id), "%s", items[i]->id);
 	}
 	PQclear(res);
-	if (!r.ok)
+	if (us_row_failed(&r))
 		return US_EEXHAUSTED;
 	*out = items;
 	*cursors = pos;
@@ -624,8 +547,8 @@ us_err store_members_list(PGconn *db, us_arena *a, const store_member_query *q,
 	return US_OK;
 }
 
-us_err store_memberships_of_user(PGconn *db, us_arena *a, const char *user_id, size_t limit,
-                                 Usher__V1__Membership ***out, size_t *n)
+us_err tenancy_store_memberships_of_user(PGconn *db, us_arena *a, const char *user_id, size_t limit,
+                                         Usher__V1__Membership ***out, size_t *n)
 {
 	char max[24];
 	snprintf(max, sizeof(max), "%zu", limit);
@@ -639,22 +562,22 @@ us_err store_memberships_of_user(PGconn *db, us_arena *a, const char *user_id, s
 	if (rc != US_OK)
 		return rc;
 	size_t rows = (size_t)PQntuples(res);
-	reader r = {a, res, 0, 0, true};
+	us_row r = us_row_at(a, res, 0, 0);
 	Usher__V1__Membership **items = read_memberships(&r, rows);
-	for (size_t i = 0; r.ok && i < rows; i++) {
+	for (size_t i = 0; !us_row_failed(&r) && i < rows; i++) {
 		r.row = (int)i;
-		items[i]->account_name = r_str(&r, MEMBERSHIP_NCOLS);
+		items[i]->account_name = us_row_text(&r, MEMBERSHIP_NCOLS);
 	}
 	PQclear(res);
-	if (!r.ok)
+	if (us_row_failed(&r))
 		return US_EEXHAUSTED;
 	*out = items;
 	*n = rows;
 	return US_OK;
 }
 
-us_err store_members_among(PGconn *db, us_arena *a, const char *account_id,
-                           char *const *user_ids, size_t n, char ***out, size_t *n_out)
+us_err tenancy_store_members_among(PGconn *db, us_arena *a, const char *account_id,
+                                   char *const *user_ids, size_t n, char ***out, size_t *n_out)
 {
 	const char *list = array_literal(a, user_ids, n);
 	if (list == NULL)
@@ -669,14 +592,14 @@ us_err store_members_among(PGconn *db, us_arena *a, const char *account_id,
 	if (rc != US_OK)
 		return rc;
 	size_t rows = (size_t)PQntuples(res);
-	reader r = {a, res, 0, 0, true};
-	char **ids = rows ? r_alloc(&r, rows * sizeof(char *)) : NULL;
-	for (size_t i = 0; r.ok && i < rows; i++) {
+	us_row r = us_row_at(a, res, 0, 0);
+	char **ids = rows ? US_ROW_ARRAY(&r, char *, rows) : NULL;
+	for (size_t i = 0; !us_row_failed(&r) && i < rows; i++) {
 		r.row = (int)i;
-		ids[i] = r_str(&r, 0);
+		ids[i] = us_row_uuid(&r, 0);
 	}
 	PQclear(res);
-	if (!r.ok)
+	if (us_row_failed(&r))
 		return US_EEXHAUSTED;
 	*out = ids;
 	*n_out = rows;

@@ -12,16 +12,17 @@
 
 #include "common/arena.h"
 #include "common/err.h"
+#include "common/page_token.h"
 #include "usher/v1/tenancy.pb-c.h"
 
-/* How store_account_get() locks the account's row until the transaction ends. */
-typedef enum store_lock {
-	STORE_NO_LOCK,
-	STORE_SHARE,  /* grants: many at once, none while memberships are managed */
-	STORE_UPDATE, /* managing memberships: one at a time per account */
-} store_lock;
+/* How tenancy_store_account_get() locks the account's row until the transaction ends. */
+typedef enum tenancy_store_lock {
+	TENANCY_STORE_NO_LOCK,
+	TENANCY_STORE_SHARE,  /* grants: many at once, none while memberships are managed */
+	TENANCY_STORE_UPDATE, /* managing memberships: one at a time per account */
+} tenancy_store_lock;
 
-typedef struct store_new_account {
+typedef struct tenancy_store_new_account {
 	const char *owner_id;
 	const char *name;
 	char *const *products;
@@ -29,55 +30,56 @@ typedef struct store_new_account {
 	uint32_t invitation_expiry_hours;
 	char *const *domains;
 	size_t n_domains;
-} store_new_account;
+} tenancy_store_new_account;
 
 /* The account and its primary owner's membership, organization-wide with every
  * product. */
-US_MUST_USE us_err store_account_create(PGconn *db, us_arena *a, const store_new_account *in,
-                                        Usher__V1__Account **account,
-                                        Usher__V1__Membership **owner);
+US_MUST_USE us_err tenancy_store_account_create(PGconn *db, us_arena *a,
+                                                const tenancy_store_new_account *in,
+                                                Usher__V1__Account **account,
+                                                Usher__V1__Membership **owner);
 
-US_MUST_USE us_err store_account_get(PGconn *db, us_arena *a, const char *account_id,
-                                     store_lock lock, Usher__V1__Account **out);
+US_MUST_USE us_err tenancy_store_account_get(PGconn *db, us_arena *a, const char *account_id,
+                                             tenancy_store_lock lock, Usher__V1__Account **out);
 
-US_MUST_USE us_err store_account_update(PGconn *db, us_arena *a, const char *account_id,
-                                        const char *name, uint32_t invitation_expiry_hours,
-                                        char *const *domains, size_t n_domains,
-                                        Usher__V1__Account **out);
+US_MUST_USE us_err tenancy_store_account_update(PGconn *db, us_arena *a, const char *account_id,
+                                                const char *name, uint32_t invitation_expiry_hours,
+                                                char *const *domains, size_t n_domains,
+                                                Usher__V1__Account **out);
 
-US_MUST_USE us_err store_account_set_primary_owner(PGconn *db, us_arena *a,
+US_MUST_USE us_err tenancy_store_account_set_primary_owner(PGconn *db, us_arena *a,
                                                    const char *account_id, const char *user_id,
                                                    Usher__V1__Account **out);
 
 /* RESOURCE_EXHAUSTED when the account already has max subaccounts; ALREADY_EXISTS when
  * one has this name. */
-US_MUST_USE us_err store_subaccount_create(PGconn *db, us_arena *a, const char *account_id,
-                                           const char *name, size_t max,
-                                           Usher__V1__Subaccount **out);
+US_MUST_USE us_err tenancy_store_subaccount_create(PGconn *db, us_arena *a, const char *account_id,
+                                                   const char *name, size_t max,
+                                                   Usher__V1__Subaccount **out);
 
 /* The account's subaccounts by name; only those within scope unless it is NULL. */
-US_MUST_USE us_err store_subaccounts_list(PGconn *db, us_arena *a, const char *account_id,
-                                          const Usher__V1__Scope *within,
-                                          Usher__V1__Subaccount ***out, size_t *n);
+US_MUST_USE us_err tenancy_store_subaccounts_list(PGconn *db, us_arena *a, const char *account_id,
+                                                  const Usher__V1__Scope *within,
+                                                  Usher__V1__Subaccount ***out, size_t *n);
 
 /* The indexes (ascending) of the ids that are not subaccounts of the account. */
-US_MUST_USE us_err store_subaccounts_missing(PGconn *db, us_arena *a, const char *account_id,
-                                             char *const *ids, size_t n, size_t **missing,
-                                             size_t *n_missing);
+US_MUST_USE us_err tenancy_store_subaccounts_missing(PGconn *db, us_arena *a,
+                                                     const char *account_id, char *const *ids,
+                                                     size_t n, size_t **missing, size_t *n_missing);
 
-US_MUST_USE us_err store_membership_get(PGconn *db, us_arena *a, const char *account_id,
-                                        const char *user_id, Usher__V1__Membership **out);
+US_MUST_USE us_err tenancy_store_membership_get(PGconn *db, us_arena *a, const char *account_id,
+                                                const char *user_id, Usher__V1__Membership **out);
 
 /* What Check needs, in one round trip: the account, user_id's membership in it (NULL
  * when none) and whether subaccount_id ("" for none) is one of its subaccounts.
  * NOT_FOUND when the account does not exist. */
-US_MUST_USE us_err store_check_facts(PGconn *db, us_arena *a, const char *account_id,
-                                     const char *user_id, const char *subaccount_id,
-                                     Usher__V1__Account **account,
-                                     Usher__V1__Membership **member,
-                                     bool *subaccount_in_account);
+US_MUST_USE us_err tenancy_store_check_facts(PGconn *db, us_arena *a, const char *account_id,
+                                             const char *user_id, const char *subaccount_id,
+                                             Usher__V1__Account **account,
+                                             Usher__V1__Membership **member,
+                                             bool *subaccount_in_account);
 
-typedef struct store_new_membership {
+typedef struct tenancy_store_new_membership {
 	const char *account_id;
 	const char *user_id;
 	int role;
@@ -87,69 +89,64 @@ typedef struct store_new_membership {
 	char *const *flags;
 	size_t n_flags;
 	const char *source;
-} store_new_membership;
+} tenancy_store_new_membership;
 
 /* ALREADY_EXISTS when the user already has a membership in the account. */
-US_MUST_USE us_err store_membership_insert(PGconn *db, us_arena *a,
-                                           const store_new_membership *in,
-                                           Usher__V1__Membership **out);
+US_MUST_USE us_err tenancy_store_membership_insert(PGconn *db, us_arena *a,
+                                                   const tenancy_store_new_membership *in,
+                                                   Usher__V1__Membership **out);
 
 /* Sets the role; an organization-level membership drops its subaccount list. */
-US_MUST_USE us_err store_membership_set_role(PGconn *db, us_arena *a,
+US_MUST_USE us_err tenancy_store_membership_set_role(PGconn *db, us_arena *a,
                                              const Usher__V1__Membership *m, int role,
                                              bool organization, Usher__V1__Membership **out);
 
-US_MUST_USE us_err store_membership_set_scope(PGconn *db, us_arena *a,
-                                              const Usher__V1__Membership *m,
-                                              const Usher__V1__Scope *scope,
-                                              char *const *products, size_t n_products,
-                                              Usher__V1__Membership **out);
+US_MUST_USE us_err tenancy_store_membership_set_scope(PGconn *db, us_arena *a,
+                                                      const Usher__V1__Membership *m,
+                                                      const Usher__V1__Scope *scope,
+                                                      char *const *products, size_t n_products,
+                                                      Usher__V1__Membership **out);
 
-US_MUST_USE us_err store_membership_set_status(PGconn *db, us_arena *a,
-                                               const Usher__V1__Membership *m, int status,
-                                               Usher__V1__Membership **out);
+US_MUST_USE us_err tenancy_store_membership_set_status(PGconn *db, us_arena *a,
+                                                       const Usher__V1__Membership *m, int status,
+                                                       Usher__V1__Membership **out);
 
-US_MUST_USE us_err store_membership_delete(PGconn *db, const Usher__V1__Membership *m);
+US_MUST_USE us_err tenancy_store_membership_delete(PGconn *db, const Usher__V1__Membership *m);
 
 /* How many active owners the account has besides membership m. */
-US_MUST_USE us_err store_other_active_owners(PGconn *db, const Usher__V1__Membership *m,
-                                             long *n);
+US_MUST_USE us_err tenancy_store_other_active_owners(PGconn *db, const Usher__V1__Membership *m,
+                                                     long *n);
 
-/* A position in ListMembers' order (created_at, id). */
-typedef struct store_cursor {
-	int64_t created_us; /* microseconds since 1970 */
-	char id[37];
-} store_cursor;
-
-typedef struct store_member_query {
+typedef struct tenancy_store_member_query {
 	const char *account_id;
 	int role;                  /* 0: any */
 	int status;                /* 0: any */
 	const char *subaccount_id; /* "": any */
-	const store_cursor *after; /* NULL: from the start */
+	const us_page_cursor *after; /* NULL: from the start */
 	size_t limit;
-} store_member_query;
+} tenancy_store_member_query;
 
 /* Up to q->limit memberships after q->after; cursors[i] is the position of out[i]. */
-US_MUST_USE us_err store_members_list(PGconn *db, us_arena *a, const store_member_query *q,
-                                      Usher__V1__Membership ***out, store_cursor **cursors,
-                                      size_t *n);
+US_MUST_USE us_err tenancy_store_members_list(PGconn *db, us_arena *a,
+                                              const tenancy_store_member_query *q,
+                                              Usher__V1__Membership ***out,
+                                              us_page_cursor **cursors, size_t *n);
 
 /* Up to limit accounts after the position, oldest first, whose name contains
  * name_contains (case-insensitive; NULL: any); cursors[i] is the position of out[i]. */
-US_MUST_USE us_err store_accounts_list(PGconn *db, us_arena *a, const char *name_contains,
-                                       const store_cursor *after, size_t limit,
-                                       Usher__V1__Account ***out, store_cursor **cursors,
-                                       size_t *n);
+US_MUST_USE us_err tenancy_store_accounts_list(PGconn *db, us_arena *a, const char *name_contains,
+                                               const us_page_cursor *after, size_t limit,
+                                               Usher__V1__Account ***out, us_page_cursor **cursors,
+                                               size_t *n);
 
 /* The user's memberships (account_name filled), at most limit, by account name. */
-US_MUST_USE us_err store_memberships_of_user(PGconn *db, us_arena *a, const char *user_id,
-                                             size_t limit, Usher__V1__Membership ***out,
-                                             size_t *n);
+US_MUST_USE us_err tenancy_store_memberships_of_user(PGconn *db, us_arena *a, const char *user_id,
+                                                     size_t limit, Usher__V1__Membership ***out,
+                                                     size_t *n);
 
 /* Which of user_ids have a membership in the account, in one statement. */
-US_MUST_USE us_err store_members_among(PGconn *db, us_arena *a, const char *account_id,
-                                       char *const *user_ids, size_t n, char ***out,
-                                       size_t *n_out);
+US_MUST_USE us_err tenancy_store_members_among(PGconn *db, us_arena *a, const char *account_id,
+                                               char *const *user_ids, size_t n, char ***out,
+                                               size_t *n_out);
 
 #endif

@@ -11,14 +11,14 @@
 
 #include <cmocka.h>
 
-#include "buf.h"
+#include "common/buf.h"
 #include "compose.h"
 #include "harness.h"
 #include "mime.h"
 #include "policy.h"
 #include "template.h"
 
-static const template_var invite_vars[] = {
+static const notification_template_var invite_vars[] = {
 	{"account_name", "Acme <R&D>"},
 	{"inviter_name", "Ada"},
 	{"role", "admin"},
@@ -27,42 +27,42 @@ static const template_var invite_vars[] = {
 };
 #define N_INVITE (sizeof(invite_vars) / sizeof(invite_vars[0]))
 
-static template_set *load(const char *dir)
+static notification_template_set *load(const char *dir)
 {
-	template_set *set = NULL;
+	notification_template_set *set = NULL;
 	char err[256];
-	if (template_set_load(dir, &set, err, sizeof(err)) != US_OK)
+	if (notification_template_set_load(dir, &set, err, sizeof(err)) != US_OK)
 		fail_msg("%s", err);
 	return set;
 }
 
-static char *render(const template_set *set, const char *name, template_part part,
-                    const template_var *vars, size_t n)
+static char *render(const notification_template_set *set, const char *name, notification_template_part part,
+                    const notification_template_var *vars, size_t n)
 {
-	const notification_template *t = template_find(set, name);
+	const notification_template *t = notification_template_find(set, name);
 	assert_non_null(t);
-	buf b = BUF_INIT;
-	assert_null(template_render(t, part, vars, n, &b));
+	us_buf b = US_BUF_INIT;
+	assert_null(notification_template_render(t, part, vars, n, &b));
 	return b.data;
 }
 
 static void test_subjects_follow_the_reference_emails(void **state)
 {
 	(void)state;
-	template_set *set = load(NULL);
+	notification_template_set *set = load(NULL);
 	char *s = render(set, "invitation_new_user", TEMPLATE_SUBJECT, invite_vars, N_INVITE);
 	assert_string_equal(s, "Invitation");
 	free(s);
 	s = render(set, "invitation_existing_user", TEMPLATE_SUBJECT, invite_vars, N_INVITE);
 	assert_string_equal(s, "Invitation for Acme <R&D>");
 	free(s);
-	template_set_free(set);
+	notification_template_set_free(set);
 }
 
 static void test_values_are_escaped_in_html_only(void **state)
 {
 	(void)state;
-	template_set *set = load(NULL);
+	notification_template_set *set = load(NULL);
 	char *text = render(set, "invitation_new_user", TEMPLATE_TEXT, invite_vars, N_INVITE);
 	char *html = render(set, "invitation_new_user", TEMPLATE_HTML, invite_vars, N_INVITE);
 	assert_non_null(strstr(text, "join Acme <R&D> as admin"));
@@ -72,20 +72,20 @@ static void test_values_are_escaped_in_html_only(void **state)
 	assert_non_null(strstr(html, "href=\"https://usher.test/i?t=abc&amp;x=1\""));
 	free(text);
 	free(html);
-	template_set_free(set);
+	notification_template_set_free(set);
 }
 
 static void test_a_missing_variable_is_named(void **state)
 {
 	(void)state;
-	template_set *set = load(NULL);
-	const notification_template *t = template_find(set, "email_change_verification");
-	const template_var vars[] = {{"name", "Ada"}, {"expires_at", "soon"}};
-	assert_string_equal(template_missing(t, vars, 2), "link");
-	assert_true(template_declares(t, "link"));
-	assert_false(template_declares(t, "account_name"));
-	assert_null(template_find(set, "nope"));
-	template_set_free(set);
+	notification_template_set *set = load(NULL);
+	const notification_template *t = notification_template_find(set, "email_change_verification");
+	const notification_template_var vars[] = {{"name", "Ada"}, {"expires_at", "soon"}};
+	assert_string_equal(notification_template_missing(t, vars, 2), "link");
+	assert_true(notification_template_declares(t, "link"));
+	assert_false(notification_template_declares(t, "account_name"));
+	assert_null(notification_template_find(set, "nope"));
+	notification_template_set_free(set);
 }
 
 static void write_file(const char *dir, const char *name, const char *text)
@@ -104,25 +104,25 @@ static void test_a_template_dir_overrides_files_and_is_checked(void **state)
 	char dir[] = "/tmp/ut-templates-XXXXXX";
 	assert_non_null(mkdtemp(dir));
 	write_file(dir, "invitation_new_user.subject", "You are invited to {{account_name}}\n");
-	template_set *set = load(dir);
+	notification_template_set *set = load(dir);
 	char *s = render(set, "invitation_new_user", TEMPLATE_SUBJECT, invite_vars, N_INVITE);
 	assert_string_equal(s, "You are invited to Acme <R&D>");
 	free(s);
 	s = render(set, "invitation_new_user", TEMPLATE_TEXT, invite_vars, N_INVITE);
 	assert_non_null(strstr(s, "accept or decline")); /* the built-in text part */
 	free(s);
-	template_set_free(set);
+	notification_template_set_free(set);
 
 	/* A variable callers never pass would fail every email: refused at load. */
 	write_file(dir, "invitation_new_user.txt", "Hello {{first_name}}\n");
 	char err[256];
 	set = NULL;
-	assert_int_equal(template_set_load(dir, &set, err, sizeof(err)), US_EINVAL);
+	assert_int_equal(notification_template_set_load(dir, &set, err, sizeof(err)), US_EINVAL);
 	assert_null(set);
 	assert_non_null(strstr(err, "invitation_new_user.txt"));
 	assert_non_null(strstr(err, "first_name"));
 	write_file(dir, "invitation_new_user.txt", "Hello {{link\n");
-	assert_int_equal(template_set_load(dir, &set, err, sizeof(err)), US_EINVAL);
+	assert_int_equal(notification_template_set_load(dir, &set, err, sizeof(err)), US_EINVAL);
 
 	char path[256];
 	snprintf(path, sizeof(path), "%s/invitation_new_user.txt", dir);
@@ -132,20 +132,20 @@ static void test_a_template_dir_overrides_files_and_is_checked(void **state)
 	rmdir(dir);
 }
 
-static char *compose(const compose_input *in)
+static char *compose(const notification_compose_input *in)
 {
-	template_set *set = load(NULL);
-	mime_mailbox from;
-	assert_null(mime_parse_mailbox("Usher <no-reply@usher.test>", &from));
-	buf out = BUF_INIT;
+	notification_template_set *set = load(NULL);
+	notification_mime_mailbox from;
+	assert_null(notification_mime_parse_mailbox("Usher <no-reply@usher.test>", &from));
+	us_buf out = US_BUF_INIT;
 	char why[200];
-	if (compose_message(set, &from, in, &out, why, sizeof(why)) != US_OK)
+	if (notification_compose_message(set, &from, in, &out, why, sizeof(why)) != US_OK)
 		fail_msg("%s", why);
-	template_set_free(set);
+	notification_template_set_free(set);
 	return out.data;
 }
 
-static const compose_input sample = {
+static const notification_compose_input sample = {
 	.id = "0b8e2f4c-2f67-4a53-9d61-6b1a1c0e9a11",
 	.template = "invitation_existing_user",
 	.recipient = "ann@example.com",
@@ -186,7 +186,7 @@ static void test_message_layout_and_headers(void **state)
 static void test_utf8_subject_is_encoded_and_long_lines_quoted(void **state)
 {
 	(void)state;
-	compose_input in = sample;
+	notification_compose_input in = sample;
 	in.subject = "Invitation for Zürich Bürgerinnen und Bürger, Ortsgruppe Süd — 2030";
 	char long_name[1400];
 	memset(long_name, 'a', sizeof(long_name) - 1);
@@ -217,52 +217,52 @@ static void test_utf8_subject_is_encoded_and_long_lines_quoted(void **state)
 static void test_mailbox_settings(void **state)
 {
 	(void)state;
-	mime_mailbox mb;
-	assert_null(mime_parse_mailbox("no-reply@usher.test", &mb));
+	notification_mime_mailbox mb;
+	assert_null(notification_mime_parse_mailbox("no-reply@usher.test", &mb));
 	assert_string_equal(mb.name, "");
 	assert_string_equal(mb.address, "no-reply@usher.test");
-	assert_null(mime_parse_mailbox("Usher Team <team@usher.test>", &mb));
+	assert_null(notification_mime_parse_mailbox("Usher Team <team@usher.test>", &mb));
 	assert_string_equal(mb.name, "Usher Team");
-	assert_non_null(mime_parse_mailbox("Usher <team@usher.test", &mb));
-	assert_non_null(mime_parse_mailbox("\"Usher\" <team@usher.test>", &mb));
-	assert_non_null(mime_parse_mailbox("Usher <not an address>", &mb));
+	assert_non_null(notification_mime_parse_mailbox("Usher <team@usher.test", &mb));
+	assert_non_null(notification_mime_parse_mailbox("\"Usher\" <team@usher.test>", &mb));
+	assert_non_null(notification_mime_parse_mailbox("Usher <not an address>", &mb));
 }
 
-static const retry_policy policy = {.base_ms = 1000, .max_ms = 60000, .max_age_ms = 3600000};
+static const notification_retry_policy policy = {.base_ms = 1000, .max_ms = 60000, .max_age_ms = 3600000};
 
 static void test_backoff_doubles_within_jitter_and_cap(void **state)
 {
 	(void)state;
 	int64_t expected = 1000;
 	for (uint32_t attempt = 1; attempt <= 12; attempt++) {
-		int64_t lo = policy_backoff_ms(&policy, attempt, 0);
-		int64_t hi = policy_backoff_ms(&policy, attempt, UINT32_MAX);
+		int64_t lo = notification_policy_backoff_ms(&policy, attempt, 0);
+		int64_t hi = notification_policy_backoff_ms(&policy, attempt, UINT32_MAX);
 		int64_t cap = expected < 60000 ? expected : 60000;
 		assert_true(lo >= cap / 2 && lo <= cap);
 		assert_true(hi >= cap / 2 && hi <= cap);
 		for (uint32_t r = 0; r < 1000; r += 37) {
-			int64_t d = policy_backoff_ms(&policy, attempt, r * 2654435761u);
+			int64_t d = notification_policy_backoff_ms(&policy, attempt, r * 2654435761u);
 			assert_true(d >= cap - cap / 2 && d <= cap);
 		}
 		expected *= 2;
 	}
 	/* Jitter spreads retries of messages that failed together. */
-	assert_true(policy_backoff_ms(&policy, 3, 1) != policy_backoff_ms(&policy, 3, 1777));
+	assert_true(notification_policy_backoff_ms(&policy, 3, 1) != notification_policy_backoff_ms(&policy, 3, 1777));
 }
 
 static void test_decisions(void **state)
 {
 	(void)state;
 	int64_t delay = -1;
-	assert_int_equal(policy_decide(&policy, SEND_OK, 1, 0, 0, &delay), POLICY_SENT);
-	assert_int_equal(policy_decide(&policy, SEND_REFUSED, 1, 0, 0, &delay), POLICY_FAIL_AND_SUPPRESS);
-	assert_int_equal(policy_decide(&policy, SEND_BROKEN, 1, 0, 0, &delay), POLICY_FAIL);
-	assert_int_equal(policy_decide(&policy, SEND_TRANSIENT, 1, 0, 0, &delay), POLICY_RETRY);
+	assert_int_equal(notification_policy_decide(&policy, SEND_OK, 1, 0, 0, &delay), POLICY_SENT);
+	assert_int_equal(notification_policy_decide(&policy, SEND_REFUSED, 1, 0, 0, &delay), POLICY_FAIL_AND_SUPPRESS);
+	assert_int_equal(notification_policy_decide(&policy, SEND_BROKEN, 1, 0, 0, &delay), POLICY_FAIL);
+	assert_int_equal(notification_policy_decide(&policy, SEND_TRANSIENT, 1, 0, 0, &delay), POLICY_RETRY);
 	assert_true(delay >= 500 && delay <= 1000);
 	/* The last retry comes at the maximum age, not after it; then the message fails. */
-	assert_int_equal(policy_decide(&policy, SEND_TRANSIENT, 30, 3600000 - 10, 0, &delay), POLICY_RETRY);
+	assert_int_equal(notification_policy_decide(&policy, SEND_TRANSIENT, 30, 3600000 - 10, 0, &delay), POLICY_RETRY);
 	assert_int_equal(delay, 10);
-	assert_int_equal(policy_decide(&policy, SEND_TRANSIENT, 31, 3600000, 0, &delay), POLICY_FAIL);
+	assert_int_equal(notification_policy_decide(&policy, SEND_TRANSIENT, 31, 3600000, 0, &delay), POLICY_FAIL);
 }
 
 int main(void)
