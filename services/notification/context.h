@@ -25,5 +25,4 @@ typedef struct notification_ctx {
 	notification_delivery *delivery; /* NULL before start and after stop */
 } notification_ctx;
 
-
 #endif

@@ -25,5 +25,4 @@ typedef struct tenancy_ctx {
 	tenancy_catalogue *catalogue;
 } tenancy_ctx;
 
-
 #endif
