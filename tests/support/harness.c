@@ -459,6 +459,14 @@ pid_t ut_spawn(char *const argv[], char *const envp[], const char *out_path)
 			_exit(127);
 		signal(SIGPIPE, SIG_DFL);
 		execve(argv[0], argv, envp != NULL ? envp : environ);
+		/* Say why in the process's log (the harness prints it): errno as digits, since
+		 * only async-signal-safe calls may run here. */
+		char why[] = "ut_spawn: execve failed, errno 000\n";
+		int e = errno, end = (int)sizeof(why) - 3;
+		for (int i = 0; i < 3; i++, e /= 10)
+			why[end - i] = (char)('0' + e % 10);
+		ssize_t ignored = write(STDERR_FILENO, why, sizeof(why) - 1);
+		(void)ignored;
 		_exit(127);
 	}
 	child_add(pid);
