@@ -440,6 +440,54 @@ static void test_table_naming_a_missing_method_is_refused(void **state)
 	assert_non_null(strstr(err, "Missing"));
 }
 
+/* Without a socket, a packed request is handled as a worker would: the fuzz targets'
+ * way into the whole request path. */
+static void test_socketless_server_handles_packed_requests(void **state)
+{
+	(void)state;
+	us_rpc_server_opts opts = {.workers = 4, .max_message_bytes = SERVER_MAX,
+	                           .default_timeout_ms = 1000};
+	us_rpc_server *srv = NULL;
+	char err[256];
+	assert_int_equal(us_rpc_server_start(&opts, &echo_service, 1, &srv, err, sizeof(err)), US_OK);
+	assert_string_equal(us_rpc_server_url(srv), "");
+	us_arena *a = us_arena_new();
+
+	Usher__Testing__EchoRequest echo_req = USHER__TESTING__ECHO_REQUEST__INIT;
+	echo_req.text = "hello";
+	uint8_t payload[64];
+	Usher__V1__RpcRequest req = USHER__V1__RPC_REQUEST__INIT;
+	req.method = ECHO;
+	req.request_id = "socketless";
+	req.payload.data = payload;
+	req.payload.len = usher__testing__echo_request__pack(&echo_req, payload);
+	uint8_t packed[256];
+	size_t len = usher__v1__rpc_request__pack(&req, packed);
+
+	uint8_t *out;
+	size_t out_len;
+	assert_int_equal(us_rpc_server_handle(srv, packed, len, a, &out, &out_len), US_OK);
+	Usher__V1__RpcReply *reply = usher__v1__rpc_reply__unpack(NULL, out_len, out);
+	assert_non_null(reply);
+	assert_int_equal(reply->status->code, USHER__V1__CODE__OK);
+	Usher__Testing__EchoReply *echoed =
+	        usher__testing__echo_reply__unpack(NULL, reply->payload.len, reply->payload.data);
+	assert_string_equal(echoed->text, "hello");
+	assert_string_equal(echoed->request_id, "socketless");
+	usher__testing__echo_reply__free_unpacked(echoed, NULL);
+	usher__v1__rpc_reply__free_unpacked(reply, NULL);
+
+	/* A cut envelope is INVALID_ARGUMENT, as over the wire. */
+	assert_int_equal(us_rpc_server_handle(srv, packed, len / 2, a, &out, &out_len), US_OK);
+	reply = usher__v1__rpc_reply__unpack(NULL, out_len, out);
+	assert_non_null(reply);
+	assert_int_equal(reply->status->code, USHER__V1__CODE__INVALID_ARGUMENT);
+	usher__v1__rpc_reply__free_unpacked(reply, NULL);
+
+	us_arena_free(a);
+	us_rpc_server_stop(srv);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -456,6 +504,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_health_check, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_finishes_in_flight_requests, setup, teardown),
 		cmocka_unit_test(test_table_naming_a_missing_method_is_refused),
+		cmocka_unit_test(test_socketless_server_handles_packed_requests),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
