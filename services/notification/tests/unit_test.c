@@ -132,6 +132,28 @@ static void test_a_template_dir_overrides_files_and_is_checked(void **state)
 	rmdir(dir);
 }
 
+/* A template file is text: one holding a NUL byte is refused, not cut short there. */
+static void test_a_template_with_a_nul_byte_is_refused(void **state)
+{
+	(void)state;
+	static const char text[] = "Hello {{link}}\0 and the rest";
+	template_set *set = NULL;
+	char err[256];
+	assert_int_equal(template_set_load_text("invitation_new_user.txt", text, sizeof(text) - 1,
+	                                        &set, err, sizeof(err)),
+	                 US_EINVAL);
+	assert_null(set);
+	assert_string_equal(err, "template \"invitation_new_user.txt\" holds a NUL byte");
+	/* Without it, the same text loads. */
+	assert_int_equal(template_set_load_text("invitation_new_user.txt", text, strlen(text), &set,
+	                                        err, sizeof(err)),
+	                 US_OK);
+	char *s = render(set, "invitation_new_user", TEMPLATE_TEXT, invite_vars, N_INVITE);
+	assert_string_equal(s, "Hello https://usher.test/i?t=abc&x=1");
+	free(s);
+	template_set_free(set);
+}
+
 static char *compose(const compose_input *in)
 {
 	template_set *set = load(NULL);
@@ -272,6 +294,7 @@ int main(void)
 		cmocka_unit_test(test_values_are_escaped_in_html_only),
 		cmocka_unit_test(test_a_missing_variable_is_named),
 		cmocka_unit_test(test_a_template_dir_overrides_files_and_is_checked),
+		cmocka_unit_test(test_a_template_with_a_nul_byte_is_refused),
 		cmocka_unit_test(test_message_layout_and_headers),
 		cmocka_unit_test(test_utf8_subject_is_encoded_and_long_lines_quoted),
 		cmocka_unit_test(test_mailbox_settings),
