@@ -1,6 +1,7 @@
 #include "pbjson.h"
 
 #include <errno.h>
+#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -58,6 +59,16 @@ static size_t size_of(ProtobufCType type)
 
 static json_t *encode_message(const ProtobufCMessage *msg, int depth);
 
+/* JSON has no NaN or infinities: proto3 spells them as strings. */
+static json_t *encode_real(double d)
+{
+	if (isnan(d))
+		return json_string("NaN");
+	if (isinf(d))
+		return json_string(d > 0 ? "Infinity" : "-Infinity");
+	return json_real(d);
+}
+
 static json_t *encode_value(const ProtobufCFieldDescriptor *f, const void *p, int depth)
 {
 	char text[32];
@@ -76,8 +87,8 @@ static json_t *encode_value(const ProtobufCFieldDescriptor *f, const void *p, in
 	case PROTOBUF_C_TYPE_FIXED64:
 		snprintf(text, sizeof(text), "%" PRIu64, *(const uint64_t *)p);
 		return json_string(text);
-	case PROTOBUF_C_TYPE_FLOAT: return json_real(*(const float *)p);
-	case PROTOBUF_C_TYPE_DOUBLE: return json_real(*(const double *)p);
+	case PROTOBUF_C_TYPE_FLOAT: return encode_real(*(const float *)p);
+	case PROTOBUF_C_TYPE_DOUBLE: return encode_real(*(const double *)p);
 	case PROTOBUF_C_TYPE_BOOL: return json_boolean(*(const protobuf_c_boolean *)p);
 	case PROTOBUF_C_TYPE_ENUM: {
 		int value = *(const int *)p;
@@ -357,9 +368,12 @@ static us_err decode_value(decoder *dc, const ProtobufCFieldDescriptor *f, const
 			*(uint64_t *)p = u64;
 		return rc;
 	case PROTOBUF_C_TYPE_FLOAT:
-		if ((rc = read_double(dc, j, &dbl)) == US_OK)
-			*(float *)p = (float)dbl;
-		return rc;
+		if ((rc = read_double(dc, j, &dbl)) != US_OK)
+			return rc;
+		if (isfinite(dbl) && fabs(dbl) > FLT_MAX)
+			return fail(dc, "is out of range");
+		*(float *)p = (float)dbl;
+		return US_OK;
 	case PROTOBUF_C_TYPE_DOUBLE:
 		if ((rc = read_double(dc, j, &dbl)) == US_OK)
 			*(double *)p = dbl;
