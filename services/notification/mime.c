@@ -178,7 +178,9 @@ static void append_qp(buf *out, const char *s)
 
 static void append_part(buf *out, const char *boundary, const char *type, const char *body)
 {
-	bool plain = fits_7bit(body);
+	/* Content holding the boundary would end its part early (an account named after it,
+	 * say); quoted-printable writes every '=' as "=3D", so it cannot hold one. */
+	bool plain = fits_7bit(body) && strstr(body, boundary) == NULL;
 	buf_printf(out, "--%s\r\nContent-Type: %s; charset=UTF-8\r\n"
 	                "Content-Transfer-Encoding: %s\r\n\r\n",
 	           boundary, type, plain ? "7bit" : "quoted-printable");

@@ -236,6 +236,32 @@ static void test_utf8_subject_is_encoded_and_long_lines_quoted(void **state)
 	free(subject), free(text), free(m);
 }
 
+/* Found by fuzzing: content holding the MIME boundary went out as 7bit, ending its part
+ * where the boundary stood. Such content is quoted-printable, where it cannot appear. */
+static void test_content_holding_the_boundary_is_quoted(void **state)
+{
+	(void)state;
+	compose_input in = sample;
+	char vars[600];
+	snprintf(vars, sizeof(vars),
+	         "{\"account_name\":\"x\\r\\n--=_usher_%s--\\r\\n\",\"inviter_name\":\"Ada\","
+	         "\"role\":\"member\",\"link\":\"https://usher.test/accounts\",\"expires_at\":\"soon\"}",
+	         sample.id);
+	in.variables = vars;
+	char *m = compose(&in);
+	char boundary[128];
+	snprintf(boundary, sizeof(boundary), "--=_usher_%s", sample.id);
+	/* Two parts and the closing line: the boundary nowhere else. */
+	size_t seen = 0;
+	for (const char *p = strstr(m, boundary); p != NULL; p = strstr(p + 1, boundary))
+		seen++;
+	assert_int_equal(seen, 3);
+	char *text = ut_mail_part(m, "text/plain");
+	assert_non_null(text);
+	assert_non_null(strstr(text, "x\r\n--=_usher_"));
+	free(text), free(m);
+}
+
 static void test_mailbox_settings(void **state)
 {
 	(void)state;
@@ -298,6 +324,7 @@ int main(void)
 		cmocka_unit_test(test_message_layout_and_headers),
 		cmocka_unit_test(test_utf8_subject_is_encoded_and_long_lines_quoted),
 		cmocka_unit_test(test_mailbox_settings),
+		cmocka_unit_test(test_content_holding_the_boundary_is_quoted),
 		cmocka_unit_test(test_backoff_doubles_within_jitter_and_cap),
 		cmocka_unit_test(test_decisions),
 	};
