@@ -174,7 +174,22 @@ def http_route():
         write("http_route", name, method + "\0" + path)
 
 
+def permissions():
+    conf = os.path.join(os.path.dirname(ROOT), "..", "services", "tenancy", "permissions.conf")
+    with open(conf, "rb") as f:
+        write("permissions", "default", f.read())
+    write("permissions", "duplicate", "member.invite admin\nmember.invite owner\n")
+    write("permissions", "bad-role", "member.invite king # no\n")
+
+
+def page_token():
+    import base64
+    raw = bytes([1]) + struct.pack(">Q", 1700000000123456) + bytes.fromhex(UUID.replace("-", ""))
+    write("page_token", "valid", base64.urlsafe_b64encode(raw).rstrip(b"=") + b"\0" + bytes(24))
+    write("page_token", "short", "AQAAAAAAAAAA")
+
+
 if __name__ == "__main__":
     for make in (rpc_request, pbjson, email_csv, email_address, upload_body, mime, template,
-                 http_route):
+                 http_route, permissions, page_token):
         make()

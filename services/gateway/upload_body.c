@@ -72,13 +72,16 @@ static bool on_form_data(void *ctx, const char *name, const char *filename, cons
 	}
 	if (b->part_option < 0)
 		return true;
+	/* Whichever problem comes first in the field wins, however the network cut it. */
 	const char *option = gw_upload_option_names[b->part_option];
-	if (len > GW_UPLOAD_OPTION_MAX - b->option_len) {
-		fail(b, "the form field \"%s\" is longer than %d bytes", option, GW_UPLOAD_OPTION_MAX);
+	size_t room = GW_UPLOAD_OPTION_MAX - b->option_len;
+	const char *nul = memchr(data, '\0', len);
+	if (nul != NULL && (size_t)(nul - data) <= room) {
+		fail(b, "the form field \"%s\" holds a NUL byte", option);
 		return false;
 	}
-	if (memchr(data, '\0', len) != NULL) {
-		fail(b, "the form field \"%s\" holds a NUL byte", option);
+	if (len > room) {
+		fail(b, "the form field \"%s\" is longer than %d bytes", option, GW_UPLOAD_OPTION_MAX);
 		return false;
 	}
 	memcpy(b->options[b->part_option] + b->option_len, data, len);
