@@ -13,6 +13,8 @@
 
 #include <sodium.h>
 
+#include "validate.h"
+
 #define NAME_MAX_BYTES 128
 #define BYTES_MAX (16u * 1024 * 1024)
 
@@ -318,6 +320,8 @@ static us_err read_bytes(decoder *dc, const json_t *j, ProtobufCBinaryData *out)
 	size_t len = json_string_length(j);
 	if (len / 4 * 3 > BYTES_MAX)
 		return fail(dc, "is too large");
+	if (!us_base64_chars(s, len))
+		return fail(dc, "must be a base64 string");
 	uint8_t *buf = us_arena_alloc(dc->arena, len / 4 * 3 + 3);
 	if (buf == NULL)
 		return US_EEXHAUSTED;
