@@ -118,7 +118,7 @@ static int read_status(int fd, char *head, size_t size)
  * kernel accepted. */
 static size_t push_body(int fd, size_t len)
 {
-	static char chunk[64 * 1024];
+	char chunk[16 * 1024]; /* per thread */
 	memset(chunk, 'x', sizeof(chunk));
 	size_t sent = 0;
 	while (sent < len) {
