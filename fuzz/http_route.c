@@ -7,9 +7,6 @@
 #include "fuzz.h"
 
 #include "routes.h"
-#include "state.h"
-
-gw_state gw; /* what main.c defines for the daemon */
 
 /* The pattern rules, read independently of routes.c. */
 static bool reference_match(const char *pattern, const char *path)

@@ -174,6 +174,12 @@ def http_route():
         write("http_route", name, method + "\0" + path)
 
 
+def form():
+    write("form", "accept", "password\0name=Ann+Lee&phone=%2B14155550123&password=p%C3%A4ss+word")
+    write("form", "cut-escape", "name\0name=abc%4")
+    write("form", "nul", "name\0name=a%00b")
+
+
 def permissions():
     conf = os.path.join(os.path.dirname(ROOT), "..", "services", "tenancy", "permissions.conf")
     with open(conf, "rb") as f:
@@ -191,5 +197,5 @@ def page_token():
 
 if __name__ == "__main__":
     for make in (rpc_request, pbjson, email_csv, email_address, upload_body, mime, template,
-                 http_route, permissions, page_token):
+                 http_route, form, permissions, page_token):
         make()

@@ -12,8 +12,6 @@
 #include "state.h"
 #include "token.h"
 
-gw_state gw;
-
 #define SETTING(name, type, field, flags, fallback, min, max, check, help)                      \
 	{name, type, offsetof(gw_settings, field), flags, fallback, min, max, check, help}
 

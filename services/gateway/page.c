@@ -11,7 +11,6 @@
 #include "usher/v1/identity.pb-c.h"
 #include "usher/v1/invitation.pb-c.h"
 
-#define FIELD_MAX 1024
 
 bool gw_page_wanted(gw_request *req)
 {
@@ -245,21 +244,18 @@ static int hex_value(char c)
 	return -1;
 }
 
-/* A field of an application/x-www-form-urlencoded body, decoded, in the arena; "" when
- * absent, NULL when malformed or longer than FIELD_MAX. */
-static char *form_value(gw_request *req, const char *name)
+char *gw_form_value(us_arena *a, const char *body, const char *name)
 {
 	size_t name_len = strlen(name);
-	const char *body = req->body != NULL ? req->body : "";
 	for (const char *pair = body; *pair;) {
 		const char *end = strchr(pair, '&');
 		size_t len = end ? (size_t)(end - pair) : strlen(pair);
 		if (len > name_len && strncmp(pair, name, name_len) == 0 && pair[name_len] == '=') {
 			const char *v = pair + name_len + 1;
 			size_t v_len = len - name_len - 1;
-			if (v_len > 3 * FIELD_MAX)
+			if (v_len > 3 * GW_FORM_FIELD_MAX)
 				return NULL;
-			char *out = us_arena_alloc(req->arena, v_len + 1);
+			char *out = us_arena_alloc(a, v_len + 1);
 			size_t n = 0;
 			for (size_t i = 0; out != NULL && i < v_len; i++) {
 				if (v[i] == '+') {
@@ -276,7 +272,7 @@ static char *form_value(gw_request *req, const char *name)
 					out[n++] = v[i];
 				}
 			}
-			if (out == NULL || n > FIELD_MAX)
+			if (out == NULL || n > GW_FORM_FIELD_MAX)
 				return NULL;
 			out[n] = '\0';
 			return out;
@@ -284,6 +280,11 @@ static char *form_value(gw_request *req, const char *name)
 		pair = end ? end + 1 : pair + len;
 	}
 	return "";
+}
+
+static char *form_value(gw_request *req, const char *name)
+{
+	return gw_form_value(req->arena, req->body != NULL ? req->body : "", name);
 }
 
 void gw_page_accept(gw_request *req, gw_response *res, char *token)
