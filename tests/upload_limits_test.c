@@ -275,6 +275,26 @@ static void test_bodies_in_flight_share_one_budget(void **state)
 	assert_int_equal(status, 100);
 }
 
+/* A budget smaller than one body could never let it in: the gateway refuses to start. */
+static void test_a_budget_below_the_limits_is_refused(void **state)
+{
+	(void)state;
+	char binary[512];
+	ut_bin("usher-gatewayd", binary, sizeof(binary));
+	char *argv[] = {binary, NULL};
+	char *envp[] = {
+		"GATEWAY_CSRF_KEY=0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0",
+		"IDENTITY_RPC_URL=tcp://127.0.0.1:1", "TENANCY_RPC_URL=tcp://127.0.0.1:1",
+		"INVITATION_RPC_URL=tcp://127.0.0.1:1", "RPC_LISTEN=tcp://127.0.0.1:0",
+		"HTTP_MAX_BODY_MEMORY=16777216", NULL,
+	};
+	char *out = NULL;
+	int status = ut_run(argv, envp, true, &out);
+	assert_int_not_equal(status, 0);
+	assert_non_null(strstr(out, "HTTP_MAX_BODY_MEMORY: must be at least HTTP_MAX_UPLOAD_BYTES"));
+	free(out);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -320,6 +340,7 @@ int main(void)
 		cmocka_unit_test(test_uploads_are_authenticated_before_their_body_is_read),
 		cmocka_unit_test(test_oversized_bodies_get_413),
 		cmocka_unit_test(test_bodies_in_flight_share_one_budget),
+		cmocka_unit_test(test_a_budget_below_the_limits_is_refused),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
