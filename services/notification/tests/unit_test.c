@@ -260,6 +260,18 @@ static void test_content_holding_the_boundary_is_quoted(void **state)
 	assert_non_null(text);
 	assert_non_null(strstr(text, "x\r\n--=_usher_"));
 	free(text), free(m);
+
+	/* Found by fuzzing too: a CR inside it, which the part drops, hid the boundary. */
+	snprintf(vars, sizeof(vars),
+	         "{\"account_name\":\"x\\n--=_usher_%.20s\\r%s\",\"inviter_name\":\"Ada\","
+	         "\"role\":\"member\",\"link\":\"https://usher.test/accounts\",\"expires_at\":\"soon\"}",
+	         sample.id, sample.id + 20);
+	m = compose(&in);
+	seen = 0;
+	for (const char *p = strstr(m, boundary); p != NULL; p = strstr(p + 1, boundary))
+		seen++;
+	assert_int_equal(seen, 3);
+	free(m);
 }
 
 static void test_mailbox_settings(void **state)
