@@ -23,9 +23,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* The other way round: a position from the rest of the input. */
 	store_cursor pos = {0};
+	uint64_t us = 0;
 	for (int i = 0; i < 8; i++)
-		pos.created_us = pos.created_us << 8 | fuzz_byte(&in);
-	pos.created_us &= INT64_MAX;
+		us = us << 8 | fuzz_byte(&in);
+	pos.created_us = (int64_t)(us & INT64_MAX);
 	static const char hex[] = "0123456789abcdef";
 	for (int i = 0; i < 36; i++) {
 		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
