@@ -180,6 +180,16 @@ def form():
     write("form", "nul", "name\0name=a%00b")
 
 
+def config():
+    write("config", "plain", "postgresql://usher_identity:s3cret-pw@/usher?host=/tmp/pg&port=5432"
+          "\0tcp://127.0.0.1:7001\0008\0true")
+    write("config", "keywords", "host=/tmp/pg dbname=usher user=u password=an0ther-pw\0"
+          "tcp://[::1]:7001\0001\0no")
+    write("config", "bad", "x\0ipc:///tmp/sock\0000\0maybe")
+    write("config", "query-password",
+          "postgresql:///usher?host=/tmp&password=topsecret\0tcp://127.0.0.1:1\0004\0true")
+
+
 def permissions():
     conf = os.path.join(os.path.dirname(ROOT), "..", "services", "tenancy", "permissions.conf")
     with open(conf, "rb") as f:
@@ -197,5 +207,5 @@ def page_token():
 
 if __name__ == "__main__":
     for make in (rpc_request, pbjson, email_csv, email_address, upload_body, mime, template,
-                 http_route, form, permissions, page_token):
+                 http_route, form, permissions, page_token, config):
         make()
