@@ -165,8 +165,12 @@ static bool secret_param(const char *name, size_t len)
  * parameter, as libpq takes either); anything else shows only that it is set. */
 static void print_secret(FILE *out, const char *value)
 {
-	const char *scheme = strstr(value, "://");
-	if (scheme == NULL) {
+	/* A URL starts with its scheme; "://" further on (inside a key=value conninfo's
+	 * password, say) makes no URL. */
+	size_t scheme_len = strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                                  "0123456789+.-");
+	const char *scheme = value + scheme_len;
+	if (scheme_len == 0 || strncmp(scheme, "://", 3) != 0) {
 		fprintf(out, "********\n");
 		return;
 	}
