@@ -76,13 +76,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(out != NULL);
 		us_config_print(out, vars, N_VARS, &cfg);
 		fclose(out);
+		/* The secret's own line (other settings may spell anything). */
+		char *line = strstr(printed, "FUZZ_DATABASE_URL=");
+		FUZZ_CHECK(line != NULL);
+		line[strcspn(line, "\n")] = '\0';
 		char *password = cfg.database_url != NULL ? libpq_password(cfg.database_url) : NULL;
 		/* A password that also spells another part of the URL proves nothing. */
 		if (password != NULL && strlen(password) >= 6 &&
 		    occurrences(cfg.database_url, password) == 1) {
-			if (strstr(printed, password) != NULL)
-				fprintf(stderr, "printed: %s\n", printed);
-			FUZZ_CHECK(strstr(printed, password) == NULL);
+			if (strstr(line, password) != NULL)
+				fprintf(stderr, "printed: %s\n", line);
+			FUZZ_CHECK(strstr(line, password) == NULL);
 		}
 		free(password);
 		free(printed);
