@@ -54,10 +54,13 @@ static size_t occurrences(const char *s, const char *needle)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	fuzz_input in = {data, size};
+	/* putenv() with buffers of our own: setenv() keeps every value it ever saw. */
+	static char entries[N_VARS][8192];
 	char *values[N_VARS];
 	for (size_t i = 0; i < N_VARS; i++) {
 		values[i] = fuzz_string(&in);
-		setenv(vars[i].name, values[i], 1);
+		snprintf(entries[i], sizeof(entries[i]), "%s=%s", vars[i].name, values[i]);
+		putenv(entries[i]);
 	}
 	settings cfg;
 	char err[512] = "";
