@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,11 @@
 #include "state.h"
 
 static struct MHD_Daemon *http_daemon;
+
+/* Bytes of request bodies held by all connections together (HTTP_MAX_BODY_MEMORY). */
+static atomic_size_t body_memory;
+/* A streamed body reserves its memory in steps of this much. */
+#define RESERVE_STEP (64 * 1024)
 
 unsigned gw_http_status(us_err code)
 {
@@ -164,7 +170,13 @@ static enum MHD_Result send_response(gw_request *req, gw_response *res)
 	}
 	for (size_t i = 0; i < res->n_cookies; i++)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, res->cookies[i]);
-	if (req->too_large)
+	if (res->retry_after_s > 0) {
+		char retry[16];
+		snprintf(retry, sizeof(retry), "%u", res->retry_after_s);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, retry);
+	}
+	/* A body left unread (or read and dropped) ends the connection. */
+	if (req->skipping || req->replied_early)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 	enum MHD_Result ret = MHD_queue_response(req->conn, res->status, r);
 	MHD_destroy_response(r);
@@ -179,24 +191,130 @@ static enum MHD_Result send_response(gw_request *req, gw_response *res)
 	return ret;
 }
 
-/* Replies before the body is read; the rest of it is discarded and the connection
- * closed. */
-static enum MHD_Result reply_early(gw_request *req, unsigned status, us_err code,
-                                   const char *message)
+static enum MHD_Result reply(gw_request *req, gw_response *res)
 {
-	req->too_large = true;
-	gw_response res = {0};
-	gw_reply_error(&res, code, message, NULL);
-	res.status = status;
-	enum MHD_Result ret = send_response(req, &res);
-	json_decref(res.json);
+	enum MHD_Result ret = send_response(req, res);
+	json_decref(res->json);
 	return ret;
 }
 
 static enum MHD_Result reply_too_large(gw_request *req)
 {
-	return reply_early(req, MHD_HTTP_CONTENT_TOO_LARGE, US_EEXHAUSTED,
-	                   "the request body is too large");
+	gw_response res = {0};
+	gw_reply_error(&res, US_EEXHAUSTED, "the request body is too large", NULL);
+	res.status = MHD_HTTP_CONTENT_TOO_LARGE;
+	return reply(req, &res);
+}
+
+static enum MHD_Result reply_busy(gw_request *req)
+{
+	gw_response res = {0};
+	gw_reply_error(&res, US_EUNAVAILABLE,
+	               "the gateway is reading too many request bodies; try again shortly", NULL);
+	res.retry_after_s = 5;
+	return reply(req, &res);
+}
+
+/* Holds at least need bytes of the body budget for req; false when it is spent. */
+static bool reserve(gw_request *req, size_t need, size_t max)
+{
+	if (need <= req->reserved)
+		return true;
+	size_t want = need - req->reserved;
+	if (want < RESERVE_STEP)
+		want = RESERVE_STEP;
+	if (req->reserved + want > max)
+		want = max > req->reserved ? max - req->reserved : 0;
+	if (req->reserved + want < need)
+		return false;
+	size_t budget = (size_t)gw.cfg.http_max_body_memory;
+	size_t held = atomic_load(&body_memory);
+	do {
+		if (held > budget || want > budget - held)
+			return false;
+	} while (!atomic_compare_exchange_weak(&body_memory, &held, held + want));
+	req->reserved += want;
+	return true;
+}
+
+/* The body will not be used: what still comes is read and dropped, and the final call
+ * replies (status 0: the handler does). */
+static void skip_body(gw_request *req, unsigned status)
+{
+	req->skipping = true;
+	if (status != 0)
+		req->skip_status = status;
+}
+
+/* The most a request's body may hold: an upload's limit for a streaming route. */
+static size_t body_max(const gw_request *req)
+{
+	if (req->route != NULL && req->route->stream != NULL)
+		return (size_t)gw.cfg.http_max_upload_bytes;
+	return (size_t)gw.cfg.http_max_body_bytes;
+}
+
+static enum MHD_Result on_headers(gw_request *req, size_t max)
+{
+	const char *length = gw_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	unsigned long long declared = length != NULL ? strtoull(length, NULL, 10) : 0;
+	if (declared > max) {
+		req->replied_early = true;
+		return reply_too_large(req);
+	}
+	if (req->route != NULL && req->route->json && !json_content_type(req)) {
+		req->replied_early = true;
+		gw_response res = {0};
+		gw_reply_error(&res, US_EINVAL,
+		               "send the body as JSON, with Content-Type: application/json", NULL);
+		res.status = MHD_HTTP_UNSUPPORTED_MEDIA_TYPE;
+		return reply(req, &res);
+	}
+	if (req->route != NULL && req->route->stream != NULL) {
+		gw_response res = {.status = 200};
+		if (!req->route->stream(req, &res, NULL, 0)) {
+			req->replied_early = true;
+			return reply(req, &res);
+		}
+		json_decref(res.json);
+	}
+	if (declared > 0 && !reserve(req, (size_t)declared, max)) {
+		req->replied_early = true;
+		return reply_busy(req);
+	}
+	return MHD_YES;
+}
+
+/* A piece of the body. Past the route's limit the answer is 413, whatever else happened;
+ * more than the limit again is not read at all: the connection is cut. */
+static enum MHD_Result on_body(gw_request *req, const char *data, size_t n, size_t max)
+{
+	req->received += n;
+	if (req->received > max) {
+		skip_body(req, MHD_HTTP_CONTENT_TOO_LARGE);
+		return req->received - max > max ? MHD_NO : MHD_YES;
+	}
+	if (req->skipping)
+		return MHD_YES;
+	if (!reserve(req, req->received, max)) {
+		skip_body(req, MHD_HTTP_SERVICE_UNAVAILABLE);
+		return MHD_YES;
+	}
+	if (req->route != NULL && req->route->stream != NULL) {
+		/* A stream that stops has seen enough to answer (a malformed form, too many
+		 * rows): the handler replies with its reason once the rest is dropped. */
+		if (!req->route->stream(req, NULL, data, n))
+			skip_body(req, 0);
+		return MHD_YES;
+	}
+	char *grown = realloc(req->body, req->body_len + n + 1);
+	if (grown == NULL)
+		return MHD_NO;
+	req->body = grown;
+	memcpy(req->body + req->body_len, data, n);
+	req->body_len += n;
+	req->body[req->body_len] = '\0';
+	return MHD_YES;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -206,7 +324,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	(void)cls;
 	(void)version;
 	gw_request *req = *req_cls;
-	size_t max = (size_t)gw.cfg.http_max_body_bytes;
 	if (req == NULL) {
 		/* Headers only, so far. */
 		req = calloc(1, sizeof(*req));
@@ -221,41 +338,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		client_address(conn, req->client_address, sizeof(req->client_address));
 		*req_cls = req;
 		req->route = gw_route_find(req, &req->no_route_status);
-		if (req->route != NULL && req->route->stream != NULL)
-			max = (size_t)gw.cfg.http_max_upload_bytes;
-		const char *length = gw_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (length != NULL && strtoull(length, NULL, 10) > max)
-			return reply_too_large(req);
-		if (req->route != NULL && req->route->json && !json_content_type(req))
-			return reply_early(req, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, US_EINVAL,
-			                   "send the body as JSON, with Content-Type: application/json");
-		return MHD_YES;
+		return on_headers(req, body_max(req));
 	}
 	if (*upload_data_size > 0) {
 		size_t n = *upload_data_size;
 		*upload_data_size = 0;
-		if (req->too_large)
-			return MHD_YES;
-		if (req->route != NULL && req->route->stream != NULL) {
-			req->body_len += n;
-			if (req->body_len > (size_t)gw.cfg.http_max_upload_bytes)
-				return reply_too_large(req);
-			req->route->stream(req, upload_data, n);
-			return MHD_YES;
-		}
-		if (req->body_len + n > max)
-			return reply_too_large(req);
-		char *grown = realloc(req->body, req->body_len + n + 1);
-		if (grown == NULL)
-			return MHD_NO;
-		req->body = grown;
-		memcpy(req->body + req->body_len, upload_data, n);
-		req->body_len += n;
-		req->body[req->body_len] = '\0';
-		return MHD_YES;
+		return req->replied_early ? MHD_YES : on_body(req, upload_data, n, body_max(req));
 	}
-	if (req->too_large)
+	if (req->replied_early)
 		return MHD_YES;
+	if (req->skipping && req->skip_status == MHD_HTTP_CONTENT_TOO_LARGE)
+		return reply_too_large(req);
+	if (req->skipping && req->skip_status == MHD_HTTP_SERVICE_UNAVAILABLE)
+		return reply_busy(req);
 	gw_response res = {.status = 200};
 	if (req->route != NULL) {
 		req->route->handler(req, &res);
@@ -265,9 +360,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	} else {
 		gw_reply_error(&res, US_ENOTFOUND, "not found", NULL);
 	}
-	enum MHD_Result ret = send_response(req, &res);
-	json_decref(res.json);
-	return ret;
+	return reply(req, &res);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
@@ -281,6 +374,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 		return;
 	if (req->upload_free != NULL)
 		req->upload_free(req->upload);
+	atomic_fetch_sub(&body_memory, req->reserved);
 	us_arena_free(req->arena);
 	free(req->body);
 	free(req);

@@ -20,9 +20,13 @@ typedef struct gw_request {
 	us_arena *arena;     /* freed with the request */
 	const char *method;
 	const char *path;
-	char *body;          /* NUL-terminated */
+	char *body;          /* NUL-terminated; a streaming route's is not kept */
 	size_t body_len;
-	bool too_large;
+	size_t received;     /* bytes of the body read so far, kept or not */
+	size_t reserved;     /* of HTTP_MAX_BODY_MEMORY, released when the request ends */
+	bool replied_early;  /* before the body, which is then never read */
+	bool skipping;       /* the rest of the body is read and dropped */
+	unsigned skip_status; /* 413 or 503 to answer then; 0: the handler answers */
 	char client_address[64];
 	int64_t started_ms;
 	const struct gw_route *route; /* NULL: no route (the reply says why) */
@@ -44,6 +48,7 @@ typedef struct gw_response {
 	size_t raw_len;
 	const char *content_type;
 	const char *disposition; /* Content-Disposition, for downloads */
+	unsigned retry_after_s;  /* Retry-After, when not 0 */
 } gw_response;
 
 /* Starts serving with the settings in gw.cfg. */

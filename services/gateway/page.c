@@ -14,7 +14,6 @@
 #include "usher/v1/identity.pb-c.h"
 #include "usher/v1/invitation.pb-c.h"
 
-#define FIELD_MAX 1024
 
 bool gw_page_wanted(gw_request *req)
 {
@@ -89,11 +88,19 @@ static void finish(gw_request *req, gw_response *res, page *p, unsigned status)
 	put(p, "</main></body></html>\n");
 	json_decref(res->json);
 	res->json = NULL;
-	res->status = p->failed ? 500 : status;
 	res->content_type = "text/html; charset=utf-8";
-	res->raw = p->failed ? "internal error" : us_arena_strndup(req->arena, p->buf, p->len);
+	res->raw = p->failed ? NULL : us_arena_strndup(req->arena, p->buf, p->len);
+	res->status = res->raw != NULL ? status : 500;
+	if (res->raw == NULL)
+		res->raw = "internal error";
 	res->raw_len = strlen(res->raw);
 	free(p->buf);
+}
+
+/* s, or fallback when building s ran out of memory. */
+static const char *or_else(const char *s, const char *fallback)
+{
+	return s != NULL ? s : fallback;
 }
 
 /* A page with a heading and a message, for outcomes and errors. */
@@ -118,7 +125,7 @@ static void message_page(gw_request *req, gw_response *res, unsigned status, con
 static void error_page(gw_request *req, gw_response *res, us_err code, const char *message,
                        const char *token)
 {
-	char *back = us_arena_printf(req->arena, "/i/%s", token);
+	char *back = us_arena_printf(req->arena, "/i/%s", token); /* NULL: no link back */
 	message_page(req, res, gw_http_status(code), "That did not work",
 	             code == US_EINTERNAL ? "Something went wrong on our side; try again." : message,
 	             back);
@@ -154,8 +161,9 @@ static const char *closed_reason(const Usher__V1__PreviewReply *inv, us_arena *a
 	case USHER__V1__INVITATION_STATE__INVITATION_REVOKED:
 		return "This invitation was withdrawn.";
 	case USHER__V1__INVITATION_STATE__INVITATION_EXPIRED:
-		return us_arena_printf(a, "This invitation has expired; ask %s to send a new one.",
-		                       inv->inviter_name);
+		return or_else(us_arena_printf(a, "This invitation has expired; ask %s to send a new "
+		                                  "one.", inv->inviter_name),
+		               "This invitation has expired.");
 	case USHER__V1__INVITATION_STATE__INVITATION_ACCEPTING:
 		return "This invitation is being accepted right now.";
 	default:
@@ -292,21 +300,18 @@ static int hex_value(char c)
 	return -1;
 }
 
-/* A field of an application/x-www-form-urlencoded body, decoded, in the arena; "" when
- * absent, NULL when malformed or longer than FIELD_MAX. */
-static char *form_value(gw_request *req, const char *name)
+char *gw_form_value(us_arena *a, const char *body, const char *name)
 {
 	size_t name_len = strlen(name);
-	const char *body = req->body != NULL ? req->body : "";
 	for (const char *pair = body; *pair;) {
 		const char *end = strchr(pair, '&');
 		size_t len = end ? (size_t)(end - pair) : strlen(pair);
 		if (len > name_len && strncmp(pair, name, name_len) == 0 && pair[name_len] == '=') {
 			const char *v = pair + name_len + 1;
 			size_t v_len = len - name_len - 1;
-			if (v_len > 3 * FIELD_MAX)
+			if (v_len > 3 * GW_FORM_FIELD_MAX)
 				return NULL;
-			char *out = us_arena_alloc(req->arena, v_len + 1);
+			char *out = us_arena_alloc(a, v_len + 1);
 			size_t n = 0;
 			for (size_t i = 0; out != NULL && i < v_len; i++) {
 				if (v[i] == '+') {
@@ -323,7 +328,7 @@ static char *form_value(gw_request *req, const char *name)
 					out[n++] = v[i];
 				}
 			}
-			if (out == NULL || n > FIELD_MAX)
+			if (out == NULL || n > GW_FORM_FIELD_MAX)
 				return NULL;
 			out[n] = '\0';
 			return out;
@@ -355,6 +360,11 @@ static void end_session(gw_request *req, const char *session_token)
 		us_log_fields(US_LOG_WARN, "could not end the session of a failed accept", "reason",
 		              st.message, NULL);
 	us_status_clear(&st);
+}
+
+static char *form_value(gw_request *req, const char *name)
+{
+	return gw_form_value(req->arena, req->body != NULL ? req->body : "", name);
 }
 
 void gw_page_accept(gw_request *req, gw_response *res, char *token)
@@ -422,7 +432,8 @@ void gw_page_accept(gw_request *req, gw_response *res, char *token)
 		char *title = us_arena_printf(req->arena, "Welcome to %s", inv->account_name);
 		char *body = us_arena_printf(req->arena, "You are now %s of %s.", role_label(inv->role),
 		                             inv->account_name);
-		message_page(req, res, 200, title, body, NULL);
+		message_page(req, res, 200, or_else(title, "Welcome"),
+		             or_else(body, "You have joined."), NULL);
 	}
 	us_status_clear(&st);
 }
@@ -446,7 +457,8 @@ void gw_page_decline(gw_request *req, gw_response *res, char *token)
 		Usher__V1__Invitation *inv = ((Usher__V1__DeclineReply *)out)->invitation;
 		char *body = us_arena_printf(req->arena, "You declined to join %s; %s has been told.",
 		                             inv->account_name, inv->inviter_name);
-		message_page(req, res, 200, "Invitation declined", body, NULL);
+		message_page(req, res, 200, "Invitation declined",
+		             or_else(body, "You declined the invitation."), NULL);
 	}
 	us_status_clear(&st);
 }

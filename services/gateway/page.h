@@ -8,6 +8,13 @@
 
 #include "http.h"
 
+#define GW_FORM_FIELD_MAX 1024
+
+/* The field called name of an application/x-www-form-urlencoded body (the first, when
+ * there are several), decoded, in a: "" when absent, NULL when malformed (a cut escape,
+ * an escaped NUL) or longer than GW_FORM_FIELD_MAX bytes decoded. */
+char *gw_form_value(us_arena *a, const char *body, const char *name);
+
 /* True when the request prefers HTML (a browser following a link). */
 bool gw_page_wanted(gw_request *req);
 

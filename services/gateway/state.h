@@ -16,6 +16,7 @@ typedef struct gw_settings {
 	int64_t http_timeout_s;
 	int64_t http_max_body_bytes;
 	int64_t http_max_upload_bytes;
+	int64_t http_max_body_memory;
 	int64_t http_max_header_bytes;
 	char *public_base_url;
 	char *csrf_key_hex;

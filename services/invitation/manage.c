@@ -197,7 +197,7 @@ static int parse_page_token(us_arena *a, const char *token, char **micros, char 
 {
 	char raw[96];
 	size_t len = 0;
-	if (strlen(token) > 120 ||
+	if (strlen(token) > 120 || !us_base64_chars(token, strlen(token)) ||
 	    sodium_base642bin((unsigned char *)raw, sizeof(raw) - 1, token, strlen(token), NULL, &len,
 	                      NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
 		return -1;

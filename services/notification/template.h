@@ -38,6 +38,12 @@ typedef struct notification_template notification_template;
 US_MUST_USE us_err template_set_load(const char *dir, template_set **out, char *err,
                                      size_t err_size);
 
+/* Like template_set_load() without a directory, but with the text of one file given
+ * (text, len bytes) as if it were TEMPLATE_DIR/file: the file checks an override gets,
+ * for tests and fuzz targets. */
+US_MUST_USE us_err template_set_load_text(const char *file, const char *text, size_t len,
+                                          template_set **out, char *err, size_t err_size);
+
 /* Takes NULL. */
 void template_set_free(template_set *set);
 

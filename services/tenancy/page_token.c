@@ -6,6 +6,7 @@
 
 #include <sodium.h>
 
+#include "validate.h"
 
 #define VERSION 1
 #define RAW_LEN 25 /* version, 8 bytes of microseconds, 16 of UUID */
@@ -28,6 +29,7 @@ bool tenancy_page_token_decode(const char *token, store_cursor *out)
 	uint8_t raw[RAW_LEN];
 	size_t len = 0;
 	if (strlen(token) != TENANCY_PAGE_TOKEN_LEN ||
+	    !us_base64_chars(token, TENANCY_PAGE_TOKEN_LEN) ||
 	    sodium_base642bin(raw, sizeof(raw), token, TENANCY_PAGE_TOKEN_LEN, NULL, &len, NULL,
 	                      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
 	    len != RAW_LEN || raw[0] != VERSION)
