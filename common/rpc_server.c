@@ -17,11 +17,15 @@
 #include "fault.h"
 #include "idempotency.h"
 #include "log.h"
+#include "socket_close.h"
 #include "status.h"
 #include "transport.h"
 #include "usher/v1/admin.pb-c.h"
 #include "usher/v1/health.pb-c.h"
 #include "usher/v1/rpc.pb-c.h"
+
+/* How long closing waits for nng (see socket_close.h). */
+#define CLOSE_WITHIN_MS 2000u
 
 /* Each worker keeps this many receives posted, so requests are taken off the socket
  * (and their deadline clock starts) while the workers are busy. */
@@ -717,8 +721,9 @@ static void server_free(us_rpc_server *srv)
 			nng_aio_free(srv->slots[i].aio);
 		}
 	}
-	if (srv->sock_open)
-		nng_close(srv->sock);
+	if (srv->sock_open && !us_socket_close_within(srv->sock, CLOSE_WITHIN_MS))
+		us_warn("RPC server socket left closing: nng did not finish within %u ms",
+		        CLOSE_WITHIN_MS);
 	for (int i = 0; i < srv->n_workers; i++) {
 		nng_aio_free(srv->workers[i].send_aio);
 		if (srv->workers[i].db != NULL)
