@@ -235,6 +235,12 @@ static void stamp(us_arena *a, const uint8_t *data, size_t size, uint8_t flags, 
 	out->packed = packed;
 	req->nonce = own_nonce; /* freed with the request */
 	usher__v1__rpc_request__free_unpacked(req, NULL);
+	/* protobuf-c reads a tag for field 0 written in two bytes (0x82 0x00) as an unknown
+	 * field, and writes it back in one, which it refuses: such a request, stamped, is
+	 * malformed. */
+	Usher__V1__RpcRequest *again = usher__v1__rpc_request__unpack(NULL, out->len, out->packed);
+	out->parsed = again != NULL;
+	usher__v1__rpc_request__free_unpacked(again, NULL);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
