@@ -206,26 +206,85 @@ void us_config_free(const us_config_var *vars, size_t n, void *cfg)
 	}
 }
 
-/* Prints a secret: a URL with a password shows everything but the password; anything
- * else shows only whether it is set. */
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)(c | 0x20);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Whether a URL query parameter named name (len bytes, percent-encoded as libpq reads
+ * it) may hold a secret: libpq's password and sslpassword, or a name that cannot be read. */
+static bool secret_param(const char *name, size_t len)
+{
+	char decoded[16];
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = name[i];
+		if (c == '%') {
+			int hi = i + 2 < len ? hex_digit(name[i + 1]) : -1;
+			int lo = i + 2 < len ? hex_digit(name[i + 2]) : -1;
+			if (hi < 0 || lo < 0)
+				return true;
+			c = (char)(hi * 16 + lo);
+			i += 2;
+		}
+		if (n == sizeof(decoded) - 1)
+			return false; /* longer than any secret's name */
+		decoded[n++] = c;
+	}
+	decoded[n] = '\0';
+	return strcmp(decoded, "password") == 0 || strcmp(decoded, "sslpassword") == 0;
+}
+
+/* Prints a secret: a URL shows everything but its password (in the user info or a query
+ * parameter, as libpq takes either); anything else shows only that it is set. */
 static void print_secret(FILE *out, const char *value)
 {
-	const char *scheme = strstr(value, "://");
-	if (scheme != NULL) {
-		const char *user = scheme + 3;
-		const char *at = strchr(user, '@');
-		const char *slash = strchr(user, '/');
-		if (at != NULL && (slash == NULL || at < slash)) {
-			const char *colon = memchr(user, ':', (size_t)(at - user));
-			if (colon != NULL) {
-				fprintf(out, "%.*s:********%s\n", (int)(colon - value), value, at);
-				return;
-			}
-		}
-		fprintf(out, "%s\n", value);
+	/* A URL starts with its scheme; "://" further on (inside a key=value conninfo's
+	 * password, say) makes no URL. */
+	size_t scheme_len = strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                                  "0123456789+.-");
+	const char *scheme = value + scheme_len;
+	if (scheme_len == 0 || strncmp(scheme, "://", 3) != 0) {
+		fprintf(out, "********\n");
 		return;
 	}
-	fprintf(out, "********\n");
+	/* libpq reads user info up to the first '@' before a '/'. */
+	const char *p = scheme + 3;
+	const char *at = strchr(p, '@');
+	const char *slash = strchr(p, '/');
+	if (at != NULL && (slash == NULL || at < slash)) {
+		const char *colon = memchr(p, ':', (size_t)(at - p));
+		if (colon != NULL)
+			fprintf(out, "%.*s:********", (int)(colon - value), value);
+		else
+			fprintf(out, "%.*s", (int)(at - value), value);
+		p = at;
+	} else {
+		fprintf(out, "%.*s", (int)(p - value), value);
+	}
+	const char *query = strchr(p, '?');
+	if (query == NULL) {
+		fprintf(out, "%s\n", p);
+		return;
+	}
+	fprintf(out, "%.*s", (int)(query + 1 - p), p);
+	for (const char *param = query + 1;;) {
+		size_t len = strcspn(param, "&");
+		const char *eq = memchr(param, '=', len);
+		size_t name_len = eq != NULL ? (size_t)(eq - param) : len;
+		if (eq != NULL && secret_param(param, name_len))
+			fprintf(out, "%.*s=********", (int)name_len, param);
+		else
+			fprintf(out, "%.*s", (int)len, param);
+		if (param[len] == '\0')
+			break;
+		fputc('&', out);
+		param += len + 1;
+	}
+	fputc('\n', out);
 }
 
 void us_config_print(FILE *out, const us_config_var *vars, size_t n, const void *cfg)

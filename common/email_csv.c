@@ -11,6 +11,12 @@
 #include "common/validate.h"
 
 #define NO_COLUMN (-1)
+/* libcsv holds the cell being read whole: a cell may be this long, in any column. */
+#define CELL_BUFFER_MAX (64 * 1024)
+#define CELL_BUFFER_STEP 4096
+
+/* Set when libcsv asked for more than CELL_BUFFER_MAX: its realloc hook has no context. */
+static _Thread_local bool cell_too_long;
 
 struct us_email_csv {
 	struct csv_parser parser;
@@ -52,6 +58,15 @@ static void fail(us_email_csv *r, const char *fmt, ...)
 	va_end(ap);
 }
 
+static void *bounded_realloc(void *p, size_t size)
+{
+	if (size > CELL_BUFFER_MAX) {
+		cell_too_long = true;
+		return NULL;
+	}
+	return realloc(p, size);
+}
+
 us_email_csv *us_email_csv_new(size_t max_rows)
 {
 	us_email_csv *r = calloc(1, sizeof(*r));
@@ -61,6 +76,8 @@ us_email_csv *us_email_csv_new(size_t max_rows)
 		free(r);
 		return NULL;
 	}
+	csv_set_realloc_func(&r->parser, bounded_realloc);
+	csv_set_blk_size(&r->parser, CELL_BUFFER_STEP);
 	r->max_rows = max_rows;
 	r->row = 1;
 	r->last_terminator = -1;
@@ -181,9 +198,14 @@ next:
 
 static us_err parse(us_email_csv *r, const void *data, size_t len)
 {
-	if (len > 0 && csv_parse(&r->parser, data, len, on_field, on_record, r) != len)
+	cell_too_long = false;
+	if (len > 0 && csv_parse(&r->parser, data, len, on_field, on_record, r) != len) {
+		int why = csv_error(&r->parser);
 		fail(r, "row %u: %s", r->row,
-		     csv_error(&r->parser) == CSV_EPARSE ? "malformed quoting" : "cannot be read");
+		     why == CSV_EPARSE                       ? "malformed quoting"
+		     : why == CSV_ENOMEM && cell_too_long ? "a cell is longer than 64 KiB"
+		                                           : "cannot be read");
+	}
 	return r->failed ? US_EINVAL : US_OK;
 }
 

@@ -5,6 +5,8 @@
 
 #include <sodium.h>
 
+#include "common/validate.h"
+
 #define VERSION 1
 #define RAW_LEN 25 /* version, 8 bytes of microseconds, 16 of UUID */
 
@@ -25,7 +27,7 @@ bool us_page_token_decode(const char *token, us_page_cursor *out)
 {
 	uint8_t raw[RAW_LEN];
 	size_t len = 0;
-	if (strlen(token) != US_PAGE_TOKEN_LEN ||
+	if (strlen(token) != US_PAGE_TOKEN_LEN || !us_base64_chars(token, US_PAGE_TOKEN_LEN) ||
 	    sodium_base642bin(raw, sizeof(raw), token, US_PAGE_TOKEN_LEN, NULL, &len, NULL,
 	                      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
 	    len != RAW_LEN || raw[0] != VERSION)
@@ -40,9 +42,5 @@ bool us_page_token_decode(const char *token, us_page_cursor *out)
 	sodium_bin2hex(hex, sizeof(hex), raw + 9, 16);
 	snprintf(out->id, sizeof(out->id), "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
 	         hex + 16, hex + 20);
-	/* One spelling per position: libsodium also reads bytes outside the alphabet and
-	 * unused low bits, which would make a token's other spellings valid too. */
-	char again[US_PAGE_TOKEN_LEN + 1];
-	us_page_token_encode(out, again);
-	return strcmp(again, token) == 0;
+	return true;
 }

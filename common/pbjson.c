@@ -1,6 +1,7 @@
 #include "common/pbjson.h"
 
 #include <errno.h>
+#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -11,6 +12,8 @@
 #include <string.h>
 
 #include <sodium.h>
+
+#include "common/validate.h"
 
 #define NAME_MAX_BYTES 128
 #define BYTES_MAX (16u * 1024 * 1024)
@@ -58,6 +61,16 @@ static size_t size_of(ProtobufCType type)
 
 static json_t *encode_message(const ProtobufCMessage *msg, int depth);
 
+/* JSON has no NaN or infinities: proto3 spells them as strings. */
+static json_t *encode_real(double d)
+{
+	if (isnan(d))
+		return json_string("NaN");
+	if (isinf(d))
+		return json_string(d > 0 ? "Infinity" : "-Infinity");
+	return json_real(d);
+}
+
 static json_t *encode_value(const ProtobufCFieldDescriptor *f, const void *p, int depth)
 {
 	char text[32];
@@ -76,8 +89,8 @@ static json_t *encode_value(const ProtobufCFieldDescriptor *f, const void *p, in
 	case PROTOBUF_C_TYPE_FIXED64:
 		snprintf(text, sizeof(text), "%" PRIu64, *(const uint64_t *)p);
 		return json_string(text);
-	case PROTOBUF_C_TYPE_FLOAT: return json_real(*(const float *)p);
-	case PROTOBUF_C_TYPE_DOUBLE: return json_real(*(const double *)p);
+	case PROTOBUF_C_TYPE_FLOAT: return encode_real(*(const float *)p);
+	case PROTOBUF_C_TYPE_DOUBLE: return encode_real(*(const double *)p);
 	case PROTOBUF_C_TYPE_BOOL: return json_boolean(*(const protobuf_c_boolean *)p);
 	case PROTOBUF_C_TYPE_ENUM: {
 		int value = *(const int *)p;
@@ -307,6 +320,8 @@ static us_err read_bytes(decoder *dc, const json_t *j, ProtobufCBinaryData *out)
 	size_t len = json_string_length(j);
 	if (len / 4 * 3 > BYTES_MAX)
 		return fail(dc, "is too large");
+	if (!us_base64_chars(s, len))
+		return fail(dc, "must be a base64 string");
 	uint8_t *buf = us_arena_alloc(dc->arena, len / 4 * 3 + 3);
 	if (buf == NULL)
 		return US_EEXHAUSTED;
@@ -357,9 +372,12 @@ static us_err decode_value(decoder *dc, const ProtobufCFieldDescriptor *f, const
 			*(uint64_t *)p = u64;
 		return rc;
 	case PROTOBUF_C_TYPE_FLOAT:
-		if ((rc = read_double(dc, j, &dbl)) == US_OK)
-			*(float *)p = (float)dbl;
-		return rc;
+		if ((rc = read_double(dc, j, &dbl)) != US_OK)
+			return rc;
+		if (isfinite(dbl) && fabs(dbl) > FLT_MAX)
+			return fail(dc, "is out of range");
+		*(float *)p = (float)dbl;
+		return US_OK;
 	case PROTOBUF_C_TYPE_DOUBLE:
 		if ((rc = read_double(dc, j, &dbl)) == US_OK)
 			*(double *)p = dbl;

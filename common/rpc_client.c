@@ -12,12 +12,16 @@
 
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/log.h"
+#include "common/socket_close.h"
 #include "common/transport.h"
 
 #define DEFAULT_MAX_MESSAGE (16u * 1024 * 1024)
 #define DEFAULT_TIMEOUT_MS 5000
 #define NONCE_BYTES 16
 #define DEFAULT_CONNECT_TIMEOUT_MS 2000
+/* How long closing waits for nng (see socket_close.h). */
+#define CLOSE_WITHIN_MS 2000u
 
 struct us_rpc_client {
 	nng_socket sock;
@@ -221,7 +225,9 @@ void us_rpc_client_close(us_rpc_client *c)
 {
 	if (c == NULL)
 		return;
-	nng_close(c->sock);
+	if (!us_socket_close_within(c->sock, CLOSE_WITHIN_MS))
+		us_warn("RPC client socket left closing: nng did not finish within %u ms",
+		        CLOSE_WITHIN_MS);
 	free(c->caller);
 	us_caller_key_wipe(&c->key);
 	free(c);

@@ -18,10 +18,14 @@
 #include "common/fault.h"
 #include "common/idempotency.h"
 #include "common/log.h"
+#include "common/socket_close.h"
 #include "common/status.h"
 #include "common/transport.h"
 #include "usher/v1/health.pb-c.h"
 #include "usher/v1/rpc.pb-c.h"
+
+/* How long closing waits for nng (see socket_close.h). */
+#define CLOSE_WITHIN_MS 2000u
 
 /* Each worker keeps this many receives posted, so requests are taken off the socket
  * (and their deadline clock starts) while the workers are busy. */
@@ -83,6 +87,7 @@ struct us_call {
 	us_arena *arena;
 	void *service_ctx;
 	const Usher__V1__RpcRequest *req;
+	const ProtobufCMethodDescriptor *method;
 	const char *request_id;
 	int64_t deadline_ms;
 	us_status status;
@@ -94,6 +99,7 @@ struct us_call {
 us_arena *us_call_arena(us_call *call) { return call->arena; }
 PGconn *us_call_db(us_call *call) { return call->w->db; }
 void *us_call_service_ctx(us_call *call) { return call->service_ctx; }
+const ProtobufCMethodDescriptor *us_call_method(us_call *call) { return call->method; }
 const char *us_call_request_id(us_call *call) { return call->request_id; }
 const char *us_call_traceparent(us_call *call) { return call->req->traceparent; }
 const us_caller *us_call_caller(us_call *call) { return &call->caller; }
@@ -383,6 +389,7 @@ static void dispatch_request(us_call *call, const Usher__V1__RpcRequest *req,
 		return;
 	}
 	call->service_ctx = svc->ctx;
+	call->method = md;
 	unsigned flags = svc->flags[index];
 	unsigned needs = ((flags & OPEN_METHOD) ? US_AUTH_OPEN : 0) |
 	                 ((flags & US_RPC_INTERNAL) ? US_AUTH_NEEDS_SYSTEM : 0) |
@@ -525,8 +532,8 @@ static us_log_level level_for(us_err code)
 	}
 }
 
-/* Handles one received message; returns the reply to send (NULL: out of memory). */
-static nng_msg *handle_message(worker *w, nng_msg *in, int64_t received_ms)
+/* Handles one received request; returns the reply to send (NULL: out of memory). */
+static nng_msg *handle_message(worker *w, const uint8_t *in, size_t in_len, int64_t received_ms)
 {
 	us_rpc_server *srv = w->srv;
 	us_call call = {.srv = srv, .w = w};
@@ -537,7 +544,7 @@ static nng_msg *handle_message(worker *w, nng_msg *in, int64_t received_ms)
 
 	static const Usher__V1__RpcRequest empty_request = USHER__V1__RPC_REQUEST__INIT;
 	us_auth_result auth;
-	us_auth_request(srv->opts.auth, w->db, nng_msg_body(in), nng_msg_len(in), call.arena, &auth);
+	us_auth_request(srv->opts.auth, w->db, in, in_len, call.arena, &auth);
 	Usher__V1__RpcRequest *req = auth.request;
 	call.caller = auth.caller;
 	const uint8_t *payload = NULL;
@@ -641,7 +648,8 @@ static void *worker_main(void *arg)
 			srv->tail = NULL;
 		pthread_mutex_unlock(&srv->mu);
 
-		nng_msg *reply = handle_message(w, s->msg, s->received_ms);
+		nng_msg *reply = handle_message(w, nng_msg_body(s->msg), nng_msg_len(s->msg),
+		                                s->received_ms);
 		nng_msg_free(s->msg);
 		s->msg = NULL;
 		if (reply != NULL) {
@@ -678,8 +686,9 @@ static void server_free(us_rpc_server *srv)
 			nng_aio_free(srv->slots[i].aio);
 		}
 	}
-	if (srv->sock_open)
-		nng_close(srv->sock);
+	if (srv->sock_open && !us_socket_close_within(srv->sock, CLOSE_WITHIN_MS))
+		us_warn("RPC server socket left closing: nng did not finish within %u ms",
+		        CLOSE_WITHIN_MS);
 	for (int i = 0; i < srv->n_workers; i++) {
 		nng_aio_free(srv->workers[i].send_aio);
 		if (srv->workers[i].db != NULL)
@@ -737,11 +746,12 @@ static us_err open_socket(us_rpc_server *srv, char *err, size_t err_size)
 
 static us_err prepare_workers(us_rpc_server *srv, char *err, size_t err_size)
 {
-	srv->n_workers = srv->opts.workers > 0 ? srv->opts.workers : 1;
+	bool socketless = srv->opts.listen_url == NULL;
+	srv->n_workers = srv->opts.workers > 0 && !socketless ? srv->opts.workers : 1;
 	srv->workers = calloc((size_t)srv->n_workers, sizeof(worker));
-	srv->n_slots = srv->n_workers * SLOTS_PER_WORKER;
+	srv->n_slots = socketless ? 0 : srv->n_workers * SLOTS_PER_WORKER;
 	srv->slots = calloc((size_t)srv->n_slots, sizeof(slot));
-	if (srv->workers == NULL || srv->slots == NULL) {
+	if (srv->workers == NULL || (srv->slots == NULL && srv->n_slots > 0)) {
 		snprintf(err, err_size, "out of memory");
 		return US_EEXHAUSTED;
 	}
@@ -809,12 +819,16 @@ us_err us_rpc_server_start(const us_rpc_server_opts *opts, const us_rpc_service 
 		rc = bind_service(&srv->services[srv->n_services++], &services[i], has_db, err, err_size);
 	if (rc == US_OK)
 		rc = bind_secrets(srv, err, err_size);
-	if (rc == US_OK)
+	if (rc == US_OK && opts->listen_url != NULL)
 		rc = open_socket(srv, err, err_size);
 	if (rc == US_OK)
 		rc = prepare_workers(srv, err, err_size);
 	if (rc != US_OK)
 		goto fail;
+	if (opts->listen_url == NULL) {
+		*out = srv; /* requests come through us_rpc_server_handle() */
+		return US_OK;
+	}
 
 	for (int i = 0; i < srv->n_workers; i++) {
 		if (pthread_create(&srv->workers[i].thread, NULL, worker_main, &srv->workers[i]) != 0) {
@@ -837,6 +851,22 @@ fail_running:
 fail:
 	server_free(srv);
 	return rc;
+}
+
+us_err us_rpc_server_handle(us_rpc_server *srv, const uint8_t *request, size_t len,
+                            us_arena *arena, uint8_t **reply, size_t *reply_len)
+{
+	nng_msg *msg = handle_message(&srv->workers[0], request, len, us_monotonic_ms());
+	uint8_t *copy = msg != NULL ? us_arena_alloc(arena, nng_msg_len(msg) + 1) : NULL;
+	if (copy == NULL) {
+		nng_msg_free(msg);
+		return US_EEXHAUSTED;
+	}
+	memcpy(copy, nng_msg_body(msg), nng_msg_len(msg));
+	*reply = copy;
+	*reply_len = nng_msg_len(msg);
+	nng_msg_free(msg);
+	return US_OK;
 }
 
 void us_rpc_server_stop(us_rpc_server *srv)

@@ -82,7 +82,8 @@ typedef struct us_rpc_service {
 } us_rpc_service;
 
 typedef struct us_rpc_server_opts {
-	const char *listen_url;          /* tcp://HOST:PORT (port 0: any free one); see transport.h */
+	const char *listen_url;          /* tcp://HOST:PORT (port 0: any free one); see transport.h;
+	                                  * NULL: no socket, see us_rpc_server_handle() */
 	int workers;                     /* threads, each with its own PGconn */
 	size_t max_message_bytes;        /* larger requests are dropped by NNG */
 	uint32_t default_timeout_ms;     /* when a request gives none */
@@ -113,12 +114,21 @@ void us_rpc_server_set_serving(us_rpc_server *srv, bool serving);
  * frees the server. Takes NULL. */
 void us_rpc_server_stop(us_rpc_server *srv);
 
+/* Handles one packed RpcRequest exactly as a worker would, on the calling thread, for a
+ * server started without a listen_url (tests and fuzz targets: the whole request path
+ * without a socket). Not for concurrent use. Returns the packed RpcReply in arena, or
+ * RESOURCE_EXHAUSTED when out of memory. */
+US_MUST_USE us_err us_rpc_server_handle(us_rpc_server *srv, const uint8_t *request, size_t len,
+                                        us_arena *arena, uint8_t **reply, size_t *reply_len);
+
 /* --- for handlers --- */
 
 us_arena *us_call_arena(us_call *call);
 /* The worker's connection, search_path set to the schema; NULL without a database. */
 PGconn *us_call_db(us_call *call);
 void *us_call_service_ctx(us_call *call);
+/* The method being called (its input and output types among others). */
+const ProtobufCMethodDescriptor *us_call_method(us_call *call);
 const char *us_call_request_id(us_call *call);
 const char *us_call_traceparent(us_call *call);
 /* The authenticated caller (caller_auth.h), borrowed from the call. */

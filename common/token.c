@@ -4,6 +4,8 @@
 
 #include <sodium.h>
 
+#include "common/validate.h"
+
 void us_token_new(char text[US_TOKEN_TEXT_LEN + 1])
 {
 	uint8_t raw[US_TOKEN_BYTES];
@@ -16,7 +18,7 @@ void us_token_new(char text[US_TOKEN_TEXT_LEN + 1])
 us_err us_token_hash(const char *text, const uint8_t key[US_TOKEN_KEY_BYTES],
                      uint8_t hash[US_TOKEN_HASH_BYTES])
 {
-	if (strlen(text) != US_TOKEN_TEXT_LEN)
+	if (strlen(text) != US_TOKEN_TEXT_LEN || !us_base64_chars(text, US_TOKEN_TEXT_LEN))
 		return US_EINVAL;
 	uint8_t raw[US_TOKEN_BYTES];
 	size_t len = 0;

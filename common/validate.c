@@ -182,6 +182,17 @@ int us_utf8_valid(const char *s, size_t len)
 	return 1;
 }
 
+int us_base64_chars(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!is_alpha(c) && !is_digit(c) && c != '-' && c != '_' && c != '+' && c != '/' &&
+		    c != '=')
+			return 0;
+	}
+	return 1;
+}
+
 const char *us_name_check(const char *name, size_t max)
 {
 	size_t len = strlen(name);

@@ -41,4 +41,9 @@ const char *us_password_check(const char *password);
 /* Valid UTF-8 (no overlongs, no surrogates). */
 int us_utf8_valid(const char *s, size_t len);
 
+/* Only base64 characters (either alphabet) and '='. Outside text is checked with this
+ * before sodium_base642bin(): libsodium 1.0.18 (Debian 12) reads every byte from 0x80 up
+ * as the alphabet's last digit, so a token would have countless spellings. */
+int us_base64_chars(const char *s, size_t len);
+
 #endif

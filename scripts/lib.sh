@@ -7,6 +7,7 @@ PACKAGES=(
 	protobuf-c-compiler libprotobuf-c-dev libnng-dev libpq-dev libsodium-dev
 	libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev libcmocka-dev libcsv-dev
 	postgresql-15 postgresql-client-15 python3 python3-aiosmtpd curl
+	clang libclang-rt-14-dev
 )
 
 # The daemons, in start order, and the schema (= role suffix) each owns.

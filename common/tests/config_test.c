@@ -144,6 +144,32 @@ static void test_print_masks_secrets(void **state)
 	assert_non_null(strstr(text, "UT_WORKERS=8\n"));
 	free(text);
 	us_config_free(vars, N, &s);
+
+	/* Found by fuzzing: libpq also takes a password (and a key's sslpassword) from the
+	 * query, even spelled with escapes, and --print-config showed it. */
+	setenv("UT_URL", "postgresql:///usher?host=/run/pg&password=hunter2&%73slpassword=k3y&"
+	                 "passwordx=shown&port=5432", 1);
+	assert_int_equal(us_config_load(vars, N, &s, err, sizeof(err)), US_OK);
+	out = open_memstream(&text, &len);
+	us_config_print(out, vars, N, &s);
+	fclose(out);
+	assert_null(strstr(text, "hunter2"));
+	assert_null(strstr(text, "k3y"));
+	assert_non_null(strstr(text, "UT_URL=postgresql:///usher?host=/run/pg&password=********&"
+	                             "%73slpassword=********&passwordx=shown&port=5432\n"));
+	free(text);
+	us_config_free(vars, N, &s);
+
+	/* Found by fuzzing: a key=value conninfo whose password held "://" was printed as if
+	 * it were a URL, password and all. */
+	setenv("UT_URL", "host=/run/pg dbname=usher password=a://b@c/d", 1);
+	assert_int_equal(us_config_load(vars, N, &s, err, sizeof(err)), US_OK);
+	out = open_memstream(&text, &len);
+	us_config_print(out, vars, N, &s);
+	fclose(out);
+	assert_non_null(strstr(text, "UT_URL=********\n"));
+	free(text);
+	us_config_free(vars, N, &s);
 }
 
 int main(void)

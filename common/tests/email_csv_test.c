@@ -129,6 +129,32 @@ static void test_too_many_rows_is_refused(void **state)
 	free(text);
 }
 
+/* libcsv keeps a cell whole while reading it: a cell over 64 KiB, in any column, stops
+ * the file instead of growing that buffer with the upload. */
+static void test_a_cell_over_64_kib_is_refused(void **state)
+{
+	(void)state;
+	size_t cap = 80 * 1024;
+	char *text = malloc(cap);
+	int prefix = snprintf(text, cap, "name,email\n");
+	memset(text + prefix, 'x', 60 * 1024);
+	size_t len = (size_t)prefix + 60 * 1024;
+	len += (size_t)snprintf(text + len, cap - len, ",a@example.com\n");
+	us_err rc;
+	us_email_csv *r = read_csv(text, len, 1000, 10, &rc);
+	assert_int_equal(rc, US_OK);
+	us_email_csv_free(r);
+
+	memset(text + prefix, 'x', 70 * 1024);
+	len = (size_t)prefix + 70 * 1024;
+	len += (size_t)snprintf(text + len, cap - len, ",a@example.com\n");
+	r = read_csv(text, len, 1000, 10, &rc);
+	assert_int_equal(rc, US_EINVAL);
+	assert_string_equal(us_email_csv_error(r), "row 2: a cell is longer than 64 KiB");
+	us_email_csv_free(r);
+	free(text);
+}
+
 static void test_empty_file_has_no_header(void **state)
 {
 	(void)state;
@@ -148,6 +174,7 @@ int main(void)
 		cmocka_unit_test(test_rejected_cells_keep_their_row),
 		cmocka_unit_test(test_too_many_rows_is_refused),
 		cmocka_unit_test(test_empty_file_has_no_header),
+		cmocka_unit_test(test_a_cell_over_64_kib_is_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

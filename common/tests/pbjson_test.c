@@ -1,5 +1,6 @@
 /* The protobuf ↔ JSON codec: every message type of our protos round-trips, the proto3
  * JSON mapping's forms are produced and accepted, and bad input names its field. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -254,6 +255,30 @@ static void test_input_accepts_both_spellings_and_forms(void **state)
 	us_arena_free(a);
 }
 
+/* Found by fuzzing: NaN and the infinities were read but not written (json_real() takes
+ * only finite numbers), so a message holding one encoded to nothing at all. */
+static void test_non_finite_numbers_round_trip(void **state)
+{
+	(void)state;
+	us_arena *a = us_arena_new();
+	char path[256], reason[256];
+	Usher__Testing__AllTypes *m;
+	assert_int_equal(decode_text(a, "{\"aDouble\": \"NaN\", \"aFloat\": \"-Infinity\","
+	                                " \"inner\": {}}",
+	                             &m, path, reason),
+	                 US_OK);
+	json_t *j = us_pbjson_encode(&m->base);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "aDouble")), "NaN");
+	assert_string_equal(json_string_value(json_object_get(j, "aFloat")), "-Infinity");
+	m->a_double = INFINITY;
+	json_decref(j);
+	j = us_pbjson_encode(&m->base);
+	assert_string_equal(json_string_value(json_object_get(j, "aDouble")), "Infinity");
+	json_decref(j);
+	us_arena_free(a);
+}
+
 static void test_bad_input_names_the_field(void **state)
 {
 	(void)state;
@@ -270,9 +295,13 @@ static void test_bad_input_names_the_field(void **state)
 		{"{\"strings\": \"one\"}", "strings", "must be an array"},
 		{"{\"inner\": []}", "inner", "must be an object"},
 		{"{\"someBytes\": \"***\"}", "someBytes", "must be a base64 string"},
+		/* libsodium 1.0.18 read "\xc3\xa9" as two digits of base64. */
+		{"{\"someBytes\": \"AA\u00e9\"}", "someBytes", "must be a base64 string"},
 		{"{\"choiceText\": \"a\", \"choiceInner\": {}}", "choiceInner",
 		 "is part of a oneof that already has a member set"},
 		{"{\"aString\": \"a\\u0000b\"}", "aString", "must not contain NUL characters"},
+		/* Found by fuzzing: read as a float, 1e39 became infinity. */
+		{"{\"aFloat\": 1e39}", "aFloat", "is out of range"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		us_arena *a = us_arena_new();
@@ -303,6 +332,7 @@ int main(void)
 		cmocka_unit_test(test_output_follows_the_proto3_mapping),
 		cmocka_unit_test(test_input_accepts_both_spellings_and_forms),
 		cmocka_unit_test(test_bad_input_names_the_field),
+		cmocka_unit_test(test_non_finite_numbers_round_trip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

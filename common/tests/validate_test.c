@@ -99,6 +99,18 @@ static void test_tokens(void **state)
 	assert_int_equal(us_token_hash(b, key, h2), US_OK);
 	assert_memory_not_equal(h1, h2, sizeof(h1));
 
+	/* Found by fuzzing: libsodium 1.0.18 decodes any byte from 0x80 up as '_', so one
+	 * token had 129 spellings of each '_' in it. Only the one it was given is accepted. */
+	char respelled[US_TOKEN_TEXT_LEN + 1];
+	memcpy(respelled, a, sizeof(respelled));
+	respelled[0] = '_';
+	assert_int_equal(us_token_hash(respelled, key, h1), US_OK);
+	respelled[0] = (char)0x98;
+	assert_int_equal(us_token_hash(respelled, key, h2), US_EINVAL);
+	assert_true(us_base64_chars("AZaz09-_+/=", 11));
+	assert_false(us_base64_chars("ab\x98", 3));
+	assert_false(us_base64_chars("a b", 3));
+
 	assert_int_equal(us_token_hash("short", key, h1), US_EINVAL);
 	assert_int_equal(us_token_hash("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!", key, h1), US_EINVAL);
 	assert_non_null(us_token_check_key_hex("abc"));

@@ -1,9 +1,11 @@
 /* usher-gatewayd's state: its settings and what its request threads share. One struct,
  * built in main.c and handed to libmicrohttpd as its cls; each request carries it
- * (gateway_request.ctx) to what needs it. Filled at start-up, read-only while serving. */
+ * (gateway_request.ctx) to what needs it. Filled at start-up, read-only while serving but
+ * for body_memory, which the request threads count atomically. */
 #ifndef GATEWAY_CONTEXT_H
 #define GATEWAY_CONTEXT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -18,6 +20,7 @@ typedef struct gateway_settings {
 	int64_t http_timeout_s;
 	int64_t http_max_body_bytes;
 	int64_t http_max_upload_bytes;
+	int64_t http_max_body_memory;
 	int64_t http_max_header_bytes;
 	char *public_base_url;
 	char *csrf_key_hex;
@@ -38,6 +41,8 @@ typedef struct gateway_ctx {
 	gateway_proxies proxies;   /* TRUSTED_PROXIES */
 	us_rpc_client *backends[GATEWAY_N_BACKENDS];
 	struct MHD_Daemon *http;   /* NULL until serving */
+	atomic_size_t body_memory; /* bytes of request bodies all connections hold together
+	                            * (HTTP_MAX_BODY_MEMORY) */
 } gateway_ctx;
 
 #endif

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,9 @@
 #include "proxies.h"
 #include "routes.h"
 #include "context.h"
+
+/* A streamed body reserves its share of HTTP_MAX_BODY_MEMORY in steps of this much. */
+#define RESERVE_STEP (64 * 1024)
 
 unsigned gateway_http_status(us_err code)
 {
@@ -163,7 +167,13 @@ static enum MHD_Result send_response(gateway_request *req, gateway_response *res
 	}
 	for (size_t i = 0; i < res->n_cookies; i++)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, res->cookies[i]);
-	if (req->too_large)
+	if (res->retry_after_s > 0) {
+		char retry[16];
+		snprintf(retry, sizeof(retry), "%u", res->retry_after_s);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, retry);
+	}
+	/* A body left unread (or read and dropped) ends the connection. */
+	if (req->skipping || req->replied_early)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 	enum MHD_Result ret = MHD_queue_response(req->conn, res->status, r);
 	MHD_destroy_response(r);
@@ -178,24 +188,128 @@ static enum MHD_Result send_response(gateway_request *req, gateway_response *res
 	return ret;
 }
 
-/* Replies before the body is read; the rest of it is discarded and the connection
- * closed. */
-static enum MHD_Result reply_early(gateway_request *req, unsigned status, us_err code,
-                                   const char *message)
+static enum MHD_Result reply(gateway_request *req, gateway_response *res)
 {
-	req->too_large = true;
-	gateway_response res = {0};
-	gateway_http_reply_error(&res, code, message, NULL);
-	res.status = status;
-	enum MHD_Result ret = send_response(req, &res);
-	json_decref(res.json);
+	enum MHD_Result ret = send_response(req, res);
+	json_decref(res->json);
 	return ret;
 }
 
 static enum MHD_Result reply_too_large(gateway_request *req)
 {
-	return reply_early(req, MHD_HTTP_CONTENT_TOO_LARGE, US_EEXHAUSTED,
-	                   "the request body is too large");
+	gateway_response res = {0};
+	gateway_http_reply_error(&res, US_EEXHAUSTED, "the request body is too large", NULL);
+	res.status = MHD_HTTP_CONTENT_TOO_LARGE;
+	return reply(req, &res);
+}
+
+static enum MHD_Result reply_busy(gateway_request *req)
+{
+	gateway_response res = {0};
+	gateway_http_reply_error(&res, US_EUNAVAILABLE,
+	                         "the gateway is reading too many request bodies; try again shortly",
+	                         NULL);
+	res.retry_after_s = 5;
+	return reply(req, &res);
+}
+
+/* Holds at least need bytes of the body budget (ctx->body_memory) for req; false when it
+ * is spent. */
+static bool reserve(gateway_ctx *ctx, gateway_request *req, size_t need, size_t max)
+{
+	if (need <= req->reserved)
+		return true;
+	size_t want = need - req->reserved;
+	if (want < RESERVE_STEP)
+		want = RESERVE_STEP;
+	if (req->reserved + want > max)
+		want = max > req->reserved ? max - req->reserved : 0;
+	if (req->reserved + want < need)
+		return false;
+	size_t budget = (size_t)ctx->cfg.http_max_body_memory;
+	size_t held = atomic_load(&ctx->body_memory);
+	do {
+		if (held > budget || want > budget - held)
+			return false;
+	} while (!atomic_compare_exchange_weak(&ctx->body_memory, &held, held + want));
+	req->reserved += want;
+	return true;
+}
+
+/* The body will not be used: what still comes is read and dropped, and the final call
+ * replies (status 0: the handler does). */
+static void skip_body(gateway_request *req, unsigned status)
+{
+	req->skipping = true;
+	if (status != 0)
+		req->skip_status = status;
+}
+
+/* The most a request's body may hold: an upload's limit for a streaming route. */
+static size_t body_max(const gateway_request *req)
+{
+	if (req->route != NULL && req->route->stream != NULL)
+		return (size_t)req->ctx->cfg.http_max_upload_bytes;
+	return (size_t)req->ctx->cfg.http_max_body_bytes;
+}
+
+static enum MHD_Result on_headers(gateway_ctx *ctx, gateway_request *req, size_t max)
+{
+	const char *length = gateway_http_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	unsigned long long declared = length != NULL ? strtoull(length, NULL, 10) : 0;
+	if (declared > max) {
+		req->replied_early = true;
+		return reply_too_large(req);
+	}
+	if (req->route != NULL && req->route->json && !json_content_type(req)) {
+		req->replied_early = true;
+		gateway_response res = {0};
+		gateway_http_reply_error(&res, US_EINVAL,
+		                         "send the body as JSON, with Content-Type: application/json",
+		                         NULL);
+		res.status = MHD_HTTP_UNSUPPORTED_MEDIA_TYPE;
+		return reply(req, &res);
+	}
+	if (req->route != NULL && req->route->stream != NULL) {
+		gateway_response res = {.status = 200};
+		if (!req->route->stream(req, &res, NULL, 0)) {
+			req->replied_early = true;
+			return reply(req, &res);
+		}
+		json_decref(res.json);
+	}
+	if (declared > 0 && !reserve(ctx, req, (size_t)declared, max)) {
+		req->replied_early = true;
+		return reply_busy(req);
+	}
+	return MHD_YES;
+}
+
+/* A piece of the body. Past the route's limit the answer is 413, whatever else happened;
+ * more than the limit again is not read at all: the connection is cut. */
+static enum MHD_Result on_body(gateway_ctx *ctx, gateway_request *req, const char *data,
+                               size_t n, size_t max)
+{
+	req->body_len += n;
+	if (req->body_len > max) {
+		skip_body(req, MHD_HTTP_CONTENT_TOO_LARGE);
+		return req->body_len - max > max ? MHD_NO : MHD_YES;
+	}
+	if (req->skipping)
+		return MHD_YES;
+	if (!reserve(ctx, req, req->body_len, max)) {
+		skip_body(req, MHD_HTTP_SERVICE_UNAVAILABLE);
+		return MHD_YES;
+	}
+	if (req->route != NULL && req->route->stream != NULL) {
+		/* A stream that stops has seen enough to answer (a malformed form, too many
+		 * rows): the handler replies with its reason once the rest is dropped. */
+		if (!req->route->stream(req, NULL, data, n))
+			skip_body(req, 0);
+		return MHD_YES;
+	}
+	us_buf_append(&req->body, data, n);
+	return us_buf_failed(&req->body) ? MHD_NO : MHD_YES;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -205,7 +319,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	(void)version;
 	gateway_ctx *ctx = cls;
 	gateway_request *req = *req_cls;
-	size_t max = (size_t)ctx->cfg.http_max_body_bytes;
 	if (req == NULL) {
 		/* Headers only, so far. */
 		req = calloc(1, sizeof(*req));
@@ -215,45 +328,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		}
 		req->ctx = ctx;
 		req->conn = conn;
-		req->body = (us_buf)US_BUF_WITH_LIMIT(max);
 		req->started_ms = us_monotonic_ms();
 		req->method = method;
 		req->path = url;
 		client_address(ctx, conn, req->client_address, sizeof(req->client_address));
 		*req_cls = req;
 		req->route = gateway_routes_find(req, &req->no_route_status);
-		if (req->route != NULL && req->route->stream != NULL)
-			max = (size_t)ctx->cfg.http_max_upload_bytes;
-		const char *length = gateway_http_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (length != NULL && strtoull(length, NULL, 10) > max)
-			return reply_too_large(req);
-		if (req->route != NULL && req->route->json && !json_content_type(req))
-			return reply_early(req, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, US_EINVAL,
-			                   "send the body as JSON, with Content-Type: application/json");
-		return MHD_YES;
+		req->body = (us_buf)US_BUF_WITH_LIMIT(body_max(req));
+		return on_headers(ctx, req, body_max(req));
 	}
 	if (*upload_data_size > 0) {
 		size_t n = *upload_data_size;
 		*upload_data_size = 0;
-		if (req->too_large)
-			return MHD_YES;
-		if (req->route != NULL && req->route->stream != NULL) {
-			req->body_len += n;
-			if (req->body_len > (size_t)ctx->cfg.http_max_upload_bytes)
-				return reply_too_large(req);
-			req->route->stream(req, upload_data, n);
-			return MHD_YES;
-		}
-		if (req->body_len + n > max)
-			return reply_too_large(req);
-		us_buf_append(&req->body, upload_data, n);
-		if (us_buf_failed(&req->body))
-			return MHD_NO;
-		req->body_len += n;
-		return MHD_YES;
+		return req->replied_early ? MHD_YES : on_body(ctx, req, upload_data, n, body_max(req));
 	}
-	if (req->too_large)
+	if (req->replied_early)
 		return MHD_YES;
+	if (req->skipping && req->skip_status == MHD_HTTP_CONTENT_TOO_LARGE)
+		return reply_too_large(req);
+	if (req->skipping && req->skip_status == MHD_HTTP_SERVICE_UNAVAILABLE)
+		return reply_busy(req);
 	gateway_response res = {.status = 200};
 	if (req->route != NULL) {
 		req->route->handler(req, &res);
@@ -263,22 +357,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	} else {
 		gateway_http_reply_error(&res, US_ENOTFOUND, "not found", NULL);
 	}
-	enum MHD_Result ret = send_response(req, &res);
-	json_decref(res.json);
-	return ret;
+	return reply(req, &res);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode code)
 {
-	(void)cls;
 	(void)conn;
 	(void)code;
+	gateway_ctx *ctx = cls;
 	gateway_request *req = *req_cls;
 	if (req == NULL)
 		return;
 	if (req->upload_free != NULL)
 		req->upload_free(req->upload);
+	atomic_fetch_sub(&ctx->body_memory, req->reserved);
 	us_arena_free(req->arena);
 	us_buf_free(&req->body);
 	free(req);
@@ -302,7 +395,7 @@ us_err gateway_http_start(gateway_ctx *ctx, char *err, size_t err_size)
 	        MHD_OPTION_CONNECTION_LIMIT, (unsigned)ctx->cfg.http_max_connections,
 	        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)ctx->cfg.http_timeout_s,
 	        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)ctx->cfg.http_max_header_bytes,
-	        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
+	        MHD_OPTION_NOTIFY_COMPLETED, on_completed, ctx, MHD_OPTION_END);
 	if (ctx->http == NULL) {
 		snprintf(err, err_size, "could not listen on http://%s:%lld", ctx->cfg.http_address,
 		         (long long)ctx->cfg.http_port);

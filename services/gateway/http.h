@@ -24,8 +24,12 @@ typedef struct gateway_request {
 	const char *method;
 	const char *path;
 	us_buf body;         /* NUL-terminated once anything arrived; limited to the body's max */
-	size_t body_len;     /* bytes received (a streaming route keeps none of them in body) */
-	bool too_large;
+	size_t body_len;     /* bytes of the body read so far (a streaming route keeps none of
+	                      * them in body) */
+	size_t reserved;     /* of HTTP_MAX_BODY_MEMORY, released when the request ends */
+	bool replied_early;  /* before the body, which is then never read */
+	bool skipping;       /* the rest of the body is read and dropped */
+	unsigned skip_status; /* 413 or 503 to answer then; 0: the handler answers */
 	char client_address[64];
 	int64_t started_ms;
 	const struct gateway_route *route; /* NULL: no route (the reply says why) */
@@ -47,6 +51,7 @@ typedef struct gateway_response {
 	size_t raw_len;
 	const char *content_type;
 	const char *disposition; /* Content-Disposition, for downloads */
+	unsigned retry_after_s;  /* Retry-After, when not 0 */
 } gateway_response;
 
 /* Starts serving with the settings in ctx->cfg, handing ctx to every request. */

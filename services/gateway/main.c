@@ -1,6 +1,7 @@
 /* usher-gatewayd: the HTTP/JSON front door for people and platforms; see
  * docs/architecture.md. */
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,9 +12,6 @@
 #include "proxies.h"
 #include "context.h"
 #include "common/token.h"
-
-/* The daemon's one state: the start and stop hooks take no argument, so it lives here
- * and is handed on from here (to libmicrohttpd, and through each request). */
 
 #define SETTING(name, type, field, flags, fallback, min, max, check, help)                      \
 	{name, type, offsetof(gateway_settings, field), flags, fallback, min, max, check, help}
@@ -39,6 +37,9 @@ static const us_config_var gateway_vars[] = {
 	        64 * 1024 * 1024, NULL, "largest JSON request body (413 beyond)"),
 	SETTING("HTTP_MAX_UPLOAD_BYTES", US_CONFIG_INT, http_max_upload_bytes, 0, "33554432", 1024,
 	        1024 * 1024 * 1024, NULL, "largest CSV upload (413 beyond)"),
+	SETTING("HTTP_MAX_BODY_MEMORY", US_CONFIG_INT, http_max_body_memory, 0, "134217728",
+	        1024 * 1024, INT64_C(64) * 1024 * 1024 * 1024, NULL,
+	        "request bodies held at once by all connections (503 beyond)"),
 	SETTING("HTTP_MAX_HEADER_BYTES", US_CONFIG_INT, http_max_header_bytes, 0, "32768", 4096,
 	        1024 * 1024, NULL, "memory for a request's headers (431 beyond)"),
 	SETTING("PUBLIC_BASE_URL", US_CONFIG_STRING, public_base_url, 0, "http://127.0.0.1:8080", 8,
@@ -74,6 +75,12 @@ static us_err start(void *ctx, const us_daemon_config *cfg, char *err, size_t er
 	(void)cfg;
 	if (us_token_key_from_hex(gateway->cfg.csrf_key_hex, gateway->csrf_key) != 0) {
 		snprintf(err, err_size, "GATEWAY_CSRF_KEY: must be 64 hex digits");
+		return US_EINVAL;
+	}
+	if (gateway->cfg.http_max_body_memory < gateway->cfg.http_max_upload_bytes ||
+	    gateway->cfg.http_max_body_memory < gateway->cfg.http_max_body_bytes) {
+		snprintf(err, err_size, "HTTP_MAX_BODY_MEMORY: must be at least HTTP_MAX_UPLOAD_BYTES "
+		                        "and HTTP_MAX_BODY_BYTES, or no such body could ever be read");
 		return US_EINVAL;
 	}
 	gateway->secure_cookies = strncmp(gateway->cfg.public_base_url, "https://", 8) == 0;

@@ -28,11 +28,19 @@ static void finish(gateway_request *req, gateway_response *res, us_buf *p, unsig
 	bool failed = us_buf_failed(p);
 	json_decref(res->json);
 	res->json = NULL;
-	res->status = failed ? 500 : status;
 	res->content_type = "text/html; charset=utf-8";
-	res->raw = failed ? "internal error" : us_arena_strndup(req->arena, p->data, p->len);
+	res->raw = failed ? NULL : us_arena_strndup(req->arena, p->data, p->len);
+	res->status = res->raw != NULL ? status : 500;
+	if (res->raw == NULL)
+		res->raw = "internal error";
 	res->raw_len = strlen(res->raw);
 	us_buf_free(p);
+}
+
+/* s, or fallback when building s ran out of memory. */
+static const char *or_else(const char *s, const char *fallback)
+{
+	return s != NULL ? s : fallback;
 }
 
 /* A page with a heading and a message, for outcomes and errors. */
@@ -47,7 +55,7 @@ static void message_page(gateway_request *req, gateway_response *res, unsigned s
 static void error_page(gateway_request *req, gateway_response *res, us_err code, const char *message,
                        const char *token)
 {
-	char *back = us_arena_printf(req->arena, "/i/%s", token);
+	char *back = us_arena_printf(req->arena, "/i/%s", token); /* NULL: no link back */
 	message_page(req, res, gateway_http_status(code), "That did not work",
 	             code == US_EINTERNAL ? "Something went wrong on our side; try again." : message,
 	             back);
@@ -73,8 +81,9 @@ static const char *closed_reason(const Usher__V1__PreviewReply *inv, us_arena *a
 	case USHER__V1__INVITATION_STATE__INVITATION_REVOKED:
 		return "This invitation was withdrawn.";
 	case USHER__V1__INVITATION_STATE__INVITATION_EXPIRED:
-		return us_arena_printf(a, "This invitation has expired; ask %s to send a new one.",
-		                       inv->inviter_name);
+		return or_else(us_arena_printf(a, "This invitation has expired; ask %s to send a new "
+		                                  "one.", inv->inviter_name),
+		               "This invitation has expired.");
 	case USHER__V1__INVITATION_STATE__INVITATION_ACCEPTING:
 		return "This invitation is being accepted right now.";
 	default:
@@ -254,7 +263,8 @@ void gateway_page_accept(gateway_request *req, gateway_response *res, char *toke
 		char *title = us_arena_printf(req->arena, "Welcome to %s", inv->account_name);
 		char *body = us_arena_printf(req->arena, "You are now %s of %s.", gateway_render_role_label(inv->role),
 		                             inv->account_name);
-		message_page(req, res, 200, title, body, NULL);
+		message_page(req, res, 200, or_else(title, "Welcome"),
+		             or_else(body, "You have joined."), NULL);
 	}
 	us_status_clear(&st);
 }
@@ -278,7 +288,8 @@ void gateway_page_decline(gateway_request *req, gateway_response *res, char *tok
 		Usher__V1__Invitation *inv = ((Usher__V1__DeclineReply *)out)->invitation;
 		char *body = us_arena_printf(req->arena, "You declined to join %s; %s has been told.",
 		                             inv->account_name, inv->inviter_name);
-		message_page(req, res, 200, "Invitation declined", body, NULL);
+		message_page(req, res, 200, "Invitation declined",
+		             or_else(body, "You declined the invitation."), NULL);
 	}
 	us_status_clear(&st);
 }

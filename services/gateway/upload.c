@@ -5,27 +5,18 @@
 #include <string.h>
 
 #include "backend.h"
-#include "common/email_csv.h"
 #include "common/limits.h"
+#include "common/validate.h"
+#include "context.h"
 #include "report.h"
 #include "session.h"
-#include "context.h"
+#include "upload_body.h"
 #include "usher/v1/invitation.pb-c.h"
-#include "common/validate.h"
-
-#define OPTION_MAX 400
-
-/* Options may come as query parameters or as form fields of the multipart body. */
-enum { OPT_ROLE, OPT_SUBACCOUNT, OPT_PRODUCTS, OPT_DRY_RUN, OPT_FORMAT, N_OPTS };
-static const char *const option_names[N_OPTS] = {"role", "subaccount", "products", "dry_run",
-                                                  "format"};
 
 typedef struct upload {
-	us_email_csv *csv;
-	struct MHD_PostProcessor *form; /* multipart/form-data; NULL for a text/csv body */
-	bool saw_file;
-	bool form_broken;
-	char options[N_OPTS][OPTION_MAX + 1];
+	gateway_upload_body *body;
+	const char *user_id; /* the signed-in user, in the request's arena */
+	char account[64];
 } upload;
 
 static void upload_free(void *p)
@@ -33,75 +24,66 @@ static void upload_free(void *p)
 	upload *u = p;
 	if (u == NULL)
 		return;
-	if (u->form != NULL)
-		MHD_destroy_post_processor(u->form);
-	us_email_csv_free(u->csv);
+	gateway_upload_body_free(u->body);
 	free(u);
 }
 
-static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *key,
-                               const char *filename, const char *content_type,
-                               const char *transfer_encoding, const char *data, uint64_t off,
-                               size_t size)
+/* The headers are in: who asks, whether they may, and whether the body can be read are
+ * settled before a byte of it is. */
+static bool begin(gateway_request *req, gateway_response *res)
 {
-	(void)kind;
-	(void)filename;
-	(void)content_type;
-	(void)transfer_encoding;
-	upload *u = cls;
-	if (strcmp(key, "file") == 0) {
-		u->saw_file = true;
-		return us_email_csv_feed(u->csv, data, size) == US_OK ? MHD_YES : MHD_NO;
+	char account[64];
+	if (sscanf(req->path, "/accounts/%63[^/]/", account) != 1) {
+		gateway_http_reply_error(res, US_ENOTFOUND, "not found", NULL);
+		return false;
 	}
-	for (int i = 0; i < N_OPTS; i++) {
-		if (strcmp(key, option_names[i]) == 0 && off + size <= OPTION_MAX) {
-			memcpy(u->options[i] + off, data, size);
-			u->options[i][off + size] = '\0';
-		}
+	gateway_auth auth;
+	gateway_session_auth_read(req, &auth);
+	Usher__V1__User *user = gateway_session_signed_in(req, res, &auth);
+	if (user == NULL)
+		return false;
+	if (!gateway_session_csrf_ok(req, &auth)) {
+		gateway_http_reply_error(res, US_EDENIED, "missing or wrong CSRF token (X-CSRF-Token)",
+		                         NULL);
+		return false;
 	}
-	return MHD_YES;
-}
-
-static upload *begin(gateway_request *req)
-{
 	upload *u = calloc(1, sizeof(*u));
-	if (u == NULL || (u->csv = us_email_csv_new(US_BATCH_MAX)) == NULL) {
+	if (u == NULL) {
+		gateway_http_reply_error(res, US_EEXHAUSTED, "out of memory", NULL);
+		return false;
+	}
+	char err[200];
+	us_err rc = gateway_upload_body_new(gateway_http_header(req, MHD_HTTP_HEADER_CONTENT_TYPE),
+	                                    US_BATCH_MAX, &u->body, err, sizeof(err));
+	if (rc != US_OK) {
 		free(u);
-		return NULL;
+		gateway_http_reply_error(res, rc, err, NULL);
+		return false;
 	}
-	const char *type = gateway_http_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
-	if (type != NULL && strncasecmp(type, "multipart/form-data", 19) == 0) {
-		u->form = MHD_create_post_processor(req->conn, 64 * 1024, on_part, u);
-		if (u->form == NULL)
-			u->form_broken = true;
-	} else {
-		u->saw_file = true; /* the body is the file */
-	}
+	u->user_id = user->id;
+	snprintf(u->account, sizeof(u->account), "%s", account);
 	req->upload = u;
 	req->upload_free = upload_free;
-	return u;
+	return true;
 }
 
-bool gateway_upload_chunk(gateway_request *req, const char *data, size_t len)
+bool gateway_upload_chunk(gateway_request *req, gateway_response *res, const char *data,
+                          size_t len)
 {
-	upload *u = req->upload != NULL ? req->upload : begin(req);
-	if (u == NULL || u->form_broken)
-		return false;
-	if (u->form != NULL) {
-		if (MHD_post_process(u->form, data, len) != MHD_YES)
-			u->form_broken = true;
-		return !u->form_broken;
-	}
-	return us_email_csv_feed(u->csv, data, len) == US_OK;
+	if (data == NULL)
+		return begin(req, res);
+	upload *u = req->upload;
+	return u != NULL && gateway_upload_body_feed(u->body, data, len) == US_OK;
 }
 
 /* An option: the form field, else the query parameter, else "". */
 static const char *option(gateway_request *req, const upload *u, int which)
 {
-	if (u->options[which][0] != '\0')
-		return u->options[which];
+	const char *field = gateway_upload_body_option(u->body, which);
+	if (field != NULL && field[0] != '\0')
+		return field;
 	const char *q = MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND,
-	                                            option_names[which]);
+	                                            gateway_upload_body_option_names[which]);
 	return q != NULL ? q : "";
 }
 
@@ -116,13 +98,18 @@ static void bad_option(gateway_response *res, const char *name, const char *why)
 	us_status_clear(&st);
 }
 
+static void out_of_memory(gateway_response *res)
+{
+	gateway_http_reply_error(res, US_EEXHAUSTED, "out of memory", NULL);
+}
+
 /* Builds the request's role, scope, products and dry run from the options. */
 static bool read_options(gateway_request *req, gateway_response *res, const upload *u,
                          Usher__V1__CreateInvitationsRequest *in, Usher__V1__Scope *scope,
                          bool *csv_report)
 {
 	static const char *const roles[] = {"member", "moderator", "admin", "owner"};
-	const char *role = option(req, u, OPT_ROLE);
+	const char *role = option(req, u, GATEWAY_UPLOAD_ROLE);
 	in->role = USHER__V1__ROLE__ROLE_MEMBER;
 	if (role[0] != '\0') {
 		in->role = USHER__V1__ROLE__ROLE_UNSPECIFIED;
@@ -135,7 +122,7 @@ static bool read_options(gateway_request *req, gateway_response *res, const uplo
 			return false;
 		}
 	}
-	const char *sub = option(req, u, OPT_SUBACCOUNT);
+	const char *sub = option(req, u, GATEWAY_UPLOAD_SUBACCOUNT);
 	if (sub[0] != '\0' && us_uuid_check(sub) != NULL) {
 		bad_option(res, "subaccount", "must be a UUID");
 		return false;
@@ -143,13 +130,24 @@ static bool read_options(gateway_request *req, gateway_response *res, const uplo
 	scope->organization = sub[0] == '\0';
 	if (sub[0] != '\0') {
 		scope->subaccount_ids = US_ARENA_ARRAY(req->arena, char *, 1);
-		scope->subaccount_ids[0] = us_arena_strdup(req->arena, sub);
+		if (scope->subaccount_ids == NULL ||
+		    (scope->subaccount_ids[0] = us_arena_strdup(req->arena, sub)) == NULL) {
+			out_of_memory(res);
+			return false;
+		}
 		scope->n_subaccount_ids = 1;
 	}
 	in->scope = scope;
-	char *products = us_arena_strdup(req->arena, option(req, u, OPT_PRODUCTS));
-	in->products = US_ARENA_ARRAY(req->arena, char *, US_PRODUCTS_MAX + 1);
-	for (char *tok = strtok(products, ","); tok != NULL; tok = strtok(NULL, ",")) {
+	/* strtok() is not for threads: MHD serves requests on several. */
+	char *products = us_arena_strdup(req->arena, option(req, u, GATEWAY_UPLOAD_PRODUCTS));
+	in->products = US_ARENA_ARRAY(req->arena, char *, US_PRODUCTS_MAX);
+	if (products == NULL || in->products == NULL) {
+		out_of_memory(res);
+		return false;
+	}
+	char *save = NULL;
+	for (char *tok = strtok_r(products, ",", &save); tok != NULL;
+	     tok = strtok_r(NULL, ",", &save)) {
 		if (in->n_products == US_PRODUCTS_MAX) {
 			bad_option(res, "products",
 			           "must list at most " US_LIMIT_TEXT(US_PRODUCTS_MAX) " products");
@@ -157,9 +155,9 @@ static bool read_options(gateway_request *req, gateway_response *res, const uplo
 		}
 		in->products[in->n_products++] = tok;
 	}
-	const char *dry = option(req, u, OPT_DRY_RUN);
+	const char *dry = option(req, u, GATEWAY_UPLOAD_DRY_RUN);
 	in->dry_run = strcmp(dry, "true") == 0 || strcmp(dry, "1") == 0;
-	const char *format = option(req, u, OPT_FORMAT);
+	const char *format = option(req, u, GATEWAY_UPLOAD_FORMAT);
 	if (format[0] != '\0' && strcmp(format, "json") != 0 && strcmp(format, "csv") != 0) {
 		bad_option(res, "format", "must be json or csv");
 		return false;
@@ -210,31 +208,14 @@ static void reply_json_report(gateway_response *res, const gateway_report_row *r
 
 void gateway_upload_finish(gateway_request *req, gateway_response *res)
 {
-	gateway_auth auth;
-	gateway_session_auth_read(req, &auth);
-	Usher__V1__User *user = gateway_session_signed_in(req, res, &auth);
-	if (user == NULL)
-		return;
-	if (!gateway_session_csrf_ok(req, &auth)) {
-		gateway_http_reply_error(res, US_EDENIED, "missing or wrong CSRF token (X-CSRF-Token)", NULL);
-		return;
-	}
 	upload *u = req->upload;
 	if (u == NULL) {
-		gateway_http_reply_error(res, US_EINVAL, "the upload is empty", NULL);
-		return;
-	}
-	if (u->form != NULL && !u->form_broken && MHD_destroy_post_processor(u->form) != MHD_YES &&
-	    us_email_csv_error(u->csv)[0] == '\0')
-		u->form_broken = true;
-	u->form = NULL;
-	if (!u->saw_file || (u->form_broken && us_email_csv_error(u->csv)[0] == '\0')) {
-		gateway_http_reply_error(res, US_EINVAL, "the form has no \"file\" part", NULL);
+		gateway_http_reply_error(res, US_EINTERNAL, "upload without a beginning", NULL);
 		return;
 	}
 	/* The whole file is read before anything is written: a bad one changes nothing. */
-	if (us_email_csv_finish(u->csv) != US_OK) {
-		gateway_http_reply_error(res, US_EINVAL, us_email_csv_error(u->csv), NULL);
+	if (gateway_upload_body_finish(u->body) != US_OK) {
+		gateway_http_reply_error(res, US_EINVAL, gateway_upload_body_error(u->body), NULL);
 		return;
 	}
 
@@ -243,22 +224,21 @@ void gateway_upload_finish(gateway_request *req, gateway_response *res)
 	bool csv_report;
 	if (!read_options(req, res, u, &in, &scope, &csv_report))
 		return;
-	char account[64];
-	if (sscanf(req->path, "/accounts/%63[^/]/", account) != 1) {
-		gateway_http_reply_error(res, US_ENOTFOUND, "not found", NULL);
-		return;
-	}
-	in.account_id = account;
+	in.account_id = u->account;
 
 	size_t n;
-	const us_email_csv_row *rows = us_email_csv_rows(u->csv, &n);
+	const us_email_csv_row *rows = gateway_upload_body_rows(u->body, &n);
 	in.emails = US_ARENA_ARRAY(req->arena, char *, n ? n : 1);
 	size_t *sent_row = US_ARENA_ARRAY(req->arena, size_t, n ? n : 1);
 	gateway_report_row *report = US_ARENA_ARRAY(req->arena, gateway_report_row, n ? n : 1);
+	if (in.emails == NULL || sent_row == NULL || report == NULL) {
+		out_of_memory(res);
+		return;
+	}
 	unsigned local_invalid = 0;
 	for (size_t i = 0; i < n; i++) {
-		report[i] = (gateway_report_row){rows[i].row, rows[i].email ? rows[i].email : "", "invalid",
-		                         rows[i].problem ? rows[i].problem : "", ""};
+		report[i] = (gateway_report_row){rows[i].row, rows[i].email ? rows[i].email : "",
+		                                 "invalid", rows[i].problem ? rows[i].problem : "", ""};
 		if (rows[i].email == NULL) {
 			local_invalid++;
 			continue;
@@ -269,9 +249,11 @@ void gateway_upload_finish(gateway_request *req, gateway_response *res)
 	Usher__V1__CreateInvitationsReply *out = NULL;
 	if (in.n_emails > 0) {
 		us_status st;
-		us_err rc = gateway_backend_call(req, GATEWAY_INVITATION, "usher.v1.InvitationService/CreateInvitations",
-		                    user->id, &in.base, &usher__v1__create_invitations_reply__descriptor,
-		                    (ProtobufCMessage **)&out, &st);
+		us_err rc = gateway_backend_call(req, GATEWAY_INVITATION,
+		                                 "usher.v1.InvitationService/CreateInvitations",
+		                                 u->user_id, &in.base,
+		                                 &usher__v1__create_invitations_reply__descriptor,
+		                                 (ProtobufCMessage **)&out, &st);
 		if (rc != US_OK) {
 			gateway_http_reply_error(res, rc, st.message, &st);
 			us_status_clear(&st);

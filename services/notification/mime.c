@@ -176,9 +176,31 @@ static void append_qp(us_buf *out, const char *s)
 	}
 }
 
+/* Whether s holds needle once its CRs are dropped, as a part is written. */
+static bool holds(const char *s, const char *needle)
+{
+	for (; *s; s++) {
+		const char *p = s, *q = needle;
+		while (*q != '\0') {
+			if (*p == '\r') {
+				p++;
+				continue;
+			}
+			if (*p != *q)
+				break;
+			p++, q++;
+		}
+		if (*q == '\0')
+			return true;
+	}
+	return false;
+}
+
 static void append_part(us_buf *out, const char *boundary, const char *type, const char *body)
 {
-	bool plain = fits_7bit(body);
+	/* Content holding the boundary would end its part early (an account named after it,
+	 * say); quoted-printable writes every '=' as "=3D", so it cannot hold one. */
+	bool plain = fits_7bit(body) && !holds(body, boundary);
 	us_buf_printf(out, "--%s\r\nContent-Type: %s; charset=UTF-8\r\n"
 	                "Content-Transfer-Encoding: %s\r\n\r\n",
 	           boundary, type, plain ? "7bit" : "quoted-printable");

@@ -113,8 +113,17 @@ static const notification_template_file *embedded(const char *file)
 	return NULL;
 }
 
-/* Reads dir/file into *out (owned). Returns 0, 1 when there is no such file, or -1. */
-static int read_override(const char *dir, const char *file, char **out, char *err, size_t err_size)
+/* Where override files come from: a directory, or one file's text. */
+typedef struct overrides {
+	const char *dir;
+	const char *file, *text;
+	size_t len;
+} overrides;
+
+/* Reads dir/file into *out (owned), *len bytes. Returns 0, 1 when there is no such file,
+ * or -1. */
+static int read_override(const char *dir, const char *file, char **out, size_t *out_len,
+                         char *err, size_t err_size)
 {
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/%s", dir, file);
@@ -137,15 +146,39 @@ static int read_override(const char *dir, const char *file, char **out, char *er
 	}
 	data[len] = '\0';
 	*out = data;
+	*out_len = len;
 	return 0;
 }
 
+static int find_override(const overrides *o, const char *file, char **out, size_t *len,
+                         char *err, size_t err_size)
+{
+	if (o->file != NULL) {
+		if (strcmp(o->file, file) != 0)
+			return 1;
+		if (o->len > TEMPLATE_FILE_MAX) {
+			snprintf(err, err_size, "template \"%s\" is larger than 64 KiB", file);
+			return -1;
+		}
+		if ((*out = malloc(o->len + 1)) == NULL) {
+			snprintf(err, err_size, "out of memory");
+			return -1;
+		}
+		memcpy(*out, o->text, o->len);
+		(*out)[o->len] = '\0';
+		*len = o->len;
+		return 0;
+	}
+	return o->dir != NULL ? read_override(o->dir, file, out, len, err, err_size) : 1;
+}
+
 /* The part's text: the override or the default, checked; owned *out. */
-static bool load_source(const char *dir, const char *file, notification_template_part part,
+static bool load_source(const overrides *o, const char *file, notification_template_part part,
                         char **out, char *err, size_t err_size)
 {
 	char *text = NULL;
-	int rc = dir != NULL ? read_override(dir, file, &text, err, err_size) : 1;
+	size_t len = 0;
+	int rc = find_override(o, file, &text, &len, err, err_size);
 	if (rc < 0)
 		return false;
 	if (rc == 1) {
@@ -155,8 +188,14 @@ static bool load_source(const char *dir, const char *file, notification_template
 			         f == NULL ? "not compiled in" : "out of memory");
 			return false;
 		}
+		len = f->len;
 	}
-	size_t len = strlen(text);
+	/* Text stops at a NUL: a file holding one would lose its tail without a word. */
+	if (strlen(text) != len) {
+		snprintf(err, err_size, "template \"%s\" holds a NUL byte", file);
+		free(text);
+		return false;
+	}
 	if (part == TEMPLATE_SUBJECT) {
 		while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
 			text[--len] = '\0';
@@ -175,8 +214,8 @@ static bool load_source(const char *dir, const char *file, notification_template
 	return true;
 }
 
-us_err notification_template_set_load(const char *dir, notification_template_set **out, char *err,
-                                      size_t err_size)
+static us_err load_set(const overrides *o, notification_template_set **out, char *err,
+                       size_t err_size)
 {
 	notification_template_set *set = calloc(1, sizeof(*set));
 	if (set == NULL) {
@@ -189,7 +228,7 @@ us_err notification_template_set_load(const char *dir, notification_template_set
 			char file[128];
 			snprintf(file, sizeof(file), "%s.%s", catalog[t].name, part_ext[p]);
 			compiled_part *cp = &set->templates[t].parts[p];
-			if (!load_source(dir, file, (notification_template_part)p, &cp->source, err,
+			if (!load_source(o, file, (notification_template_part)p, &cp->source, err,
 			                 err_size) ||
 			    !compile_part(t, cp, file, err, err_size)) {
 				notification_template_set_free(set);
@@ -199,6 +238,21 @@ us_err notification_template_set_load(const char *dir, notification_template_set
 	}
 	*out = set;
 	return US_OK;
+}
+
+us_err notification_template_set_load(const char *dir, notification_template_set **out, char *err,
+                                      size_t err_size)
+{
+	const overrides o = {.dir = dir};
+	return load_set(&o, out, err, err_size);
+}
+
+us_err notification_template_set_load_text(const char *file, const char *text, size_t len,
+                                           notification_template_set **out, char *err,
+                                           size_t err_size)
+{
+	const overrides o = {.file = file, .text = text, .len = len};
+	return load_set(&o, out, err, err_size);
 }
 
 void notification_template_set_free(notification_template_set *set)

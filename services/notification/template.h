@@ -38,6 +38,14 @@ typedef struct notification_template notification_template;
 US_MUST_USE us_err notification_template_set_load(const char *dir, notification_template_set **out,
                                                   char *err, size_t err_size);
 
+/* Like notification_template_set_load() without a directory, but with the text of one
+ * file given (text, len bytes) as if it were TEMPLATE_DIR/file: the file checks an
+ * override gets, for tests and fuzz targets. */
+US_MUST_USE us_err notification_template_set_load_text(const char *file, const char *text,
+                                                       size_t len,
+                                                       notification_template_set **out,
+                                                       char *err, size_t err_size);
+
 /* Takes NULL. */
 void notification_template_set_free(notification_template_set *set);
 

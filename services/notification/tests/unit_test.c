@@ -132,6 +132,28 @@ static void test_a_template_dir_overrides_files_and_is_checked(void **state)
 	rmdir(dir);
 }
 
+/* A template file is text: one holding a NUL byte is refused, not cut short there. */
+static void test_a_template_with_a_nul_byte_is_refused(void **state)
+{
+	(void)state;
+	static const char text[] = "Hello {{link}}\0 and the rest";
+	notification_template_set *set = NULL;
+	char err[256];
+	assert_int_equal(notification_template_set_load_text("invitation_new_user.txt", text,
+	                                                     sizeof(text) - 1, &set, err, sizeof(err)),
+	                 US_EINVAL);
+	assert_null(set);
+	assert_string_equal(err, "template \"invitation_new_user.txt\" holds a NUL byte");
+	/* Without it, the same text loads. */
+	assert_int_equal(notification_template_set_load_text("invitation_new_user.txt", text,
+	                                                     strlen(text), &set, err, sizeof(err)),
+	                 US_OK);
+	char *s = render(set, "invitation_new_user", TEMPLATE_TEXT, invite_vars, N_INVITE);
+	assert_string_equal(s, "Hello https://usher.test/i?t=abc&x=1");
+	free(s);
+	notification_template_set_free(set);
+}
+
 static char *compose(const notification_compose_input *in)
 {
 	notification_template_set *set = load(NULL);
@@ -214,6 +236,44 @@ static void test_utf8_subject_is_encoded_and_long_lines_quoted(void **state)
 	free(subject), free(text), free(m);
 }
 
+/* Found by fuzzing: content holding the MIME boundary went out as 7bit, ending its part
+ * where the boundary stood. Such content is quoted-printable, where it cannot appear. */
+static void test_content_holding_the_boundary_is_quoted(void **state)
+{
+	(void)state;
+	notification_compose_input in = sample;
+	char vars[600];
+	snprintf(vars, sizeof(vars),
+	         "{\"account_name\":\"x\\r\\n--=_usher_%s--\\r\\n\",\"inviter_name\":\"Ada\","
+	         "\"role\":\"member\",\"link\":\"https://usher.test/accounts\",\"expires_at\":\"soon\"}",
+	         sample.id);
+	in.variables = vars;
+	char *m = compose(&in);
+	char boundary[128];
+	snprintf(boundary, sizeof(boundary), "--=_usher_%s", sample.id);
+	/* Two parts and the closing line: the boundary nowhere else. */
+	size_t seen = 0;
+	for (const char *p = strstr(m, boundary); p != NULL; p = strstr(p + 1, boundary))
+		seen++;
+	assert_int_equal(seen, 3);
+	char *text = ut_mail_part(m, "text/plain");
+	assert_non_null(text);
+	assert_non_null(strstr(text, "x\r\n--=_usher_"));
+	free(text), free(m);
+
+	/* Found by fuzzing too: a CR inside it, which the part drops, hid the boundary. */
+	snprintf(vars, sizeof(vars),
+	         "{\"account_name\":\"x\\n--=_usher_%.20s\\r%s\",\"inviter_name\":\"Ada\","
+	         "\"role\":\"member\",\"link\":\"https://usher.test/accounts\",\"expires_at\":\"soon\"}",
+	         sample.id, sample.id + 20);
+	m = compose(&in);
+	seen = 0;
+	for (const char *p = strstr(m, boundary); p != NULL; p = strstr(p + 1, boundary))
+		seen++;
+	assert_int_equal(seen, 3);
+	free(m);
+}
+
 static void test_mailbox_settings(void **state)
 {
 	(void)state;
@@ -272,9 +332,11 @@ int main(void)
 		cmocka_unit_test(test_values_are_escaped_in_html_only),
 		cmocka_unit_test(test_a_missing_variable_is_named),
 		cmocka_unit_test(test_a_template_dir_overrides_files_and_is_checked),
+		cmocka_unit_test(test_a_template_with_a_nul_byte_is_refused),
 		cmocka_unit_test(test_message_layout_and_headers),
 		cmocka_unit_test(test_utf8_subject_is_encoded_and_long_lines_quoted),
 		cmocka_unit_test(test_mailbox_settings),
+		cmocka_unit_test(test_content_holding_the_boundary_is_quoted),
 		cmocka_unit_test(test_backoff_doubles_within_jitter_and_cap),
 		cmocka_unit_test(test_decisions),
 	};

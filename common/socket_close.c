@@ -1,0 +1,77 @@
+#include "common/socket_close.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+typedef struct closing {
+	nng_socket sock;
+	pthread_mutex_t mu;
+	pthread_cond_t done_cv;
+	bool done;
+	bool abandoned; /* the caller stopped waiting: the closing thread frees this */
+} closing;
+
+static void closing_free(closing *c)
+{
+	pthread_cond_destroy(&c->done_cv);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}
+
+static void *close_main(void *arg)
+{
+	closing *c = arg;
+	nng_close(c->sock);
+	pthread_mutex_lock(&c->mu);
+	c->done = true;
+	bool abandoned = c->abandoned;
+	pthread_cond_signal(&c->done_cv);
+	pthread_mutex_unlock(&c->mu);
+	if (abandoned)
+		closing_free(c);
+	return NULL;
+}
+
+bool us_socket_close_within(nng_socket sock, uint32_t within_ms)
+{
+	closing *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return false;
+	c->sock = sock;
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->done_cv, &attr);
+	pthread_condattr_destroy(&attr);
+
+	pthread_t thread;
+	if (pthread_create(&thread, NULL, close_main, c) != 0) {
+		closing_free(c);
+		return false;
+	}
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += within_ms / 1000;
+	until.tv_nsec += (long)(within_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&c->mu);
+	int rv = 0;
+	while (!c->done && rv != ETIMEDOUT)
+		rv = pthread_cond_timedwait(&c->done_cv, &c->mu, &until);
+	bool done = c->done;
+	c->abandoned = !done;
+	pthread_mutex_unlock(&c->mu);
+	if (!done) {
+		pthread_detach(thread);
+		return false;
+	}
+	pthread_join(thread, NULL);
+	closing_free(c);
+	return true;
+}
