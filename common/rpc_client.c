@@ -128,14 +128,7 @@ static int dial_within(nng_socket sock, const char *url, uint32_t timeout_ms)
 	if (pthread_create(&thread, NULL, dial_main, &w) != 0) {
 		dial_main(&w); /* no thread to spare: NNG's own wait */
 	} else {
-		struct timespec until;
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += timeout_ms / 1000;
-		until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-		if (until.tv_nsec >= 1000000000) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000;
-		}
+		struct timespec until = us_monotonic_after(timeout_ms);
 		pthread_mutex_lock(&w.mu);
 		while (!w.done && pthread_cond_timedwait(&w.cv, &w.mu, &until) == 0)
 			;

@@ -3,7 +3,8 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <time.h>
+
+#include "common/clock.h"
 
 typedef struct closing {
 	nng_socket sock;
@@ -52,14 +53,7 @@ bool us_socket_close_within(nng_socket sock, uint32_t within_ms)
 		closing_free(c);
 		return false;
 	}
-	struct timespec until;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += within_ms / 1000;
-	until.tv_nsec += (long)(within_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	struct timespec until = us_monotonic_after(within_ms);
 	pthread_mutex_lock(&c->mu);
 	int rv = 0;
 	while (!c->done && rv != ETIMEDOUT)

@@ -4,7 +4,8 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
-#include <time.h>
+
+#include "common/clock.h"
 
 struct us_ticker {
 	pthread_t thread;
@@ -18,19 +19,6 @@ struct us_ticker {
 	char name[16]; /* the thread's name, as ps shows it */
 };
 
-static struct timespec monotonic_after(uint32_t ms)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	t.tv_sec += ms / 1000;
-	t.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (t.tv_nsec >= 1000000000L) {
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000L;
-	}
-	return t;
-}
-
 static void *ticker_main(void *arg)
 {
 	us_ticker *t = arg;
@@ -41,7 +29,7 @@ static void *ticker_main(void *arg)
 		pthread_mutex_unlock(&t->mu);
 		t->fn(t->arg);
 		pthread_mutex_lock(&t->mu);
-		struct timespec until = monotonic_after(t->interval_ms);
+		struct timespec until = us_monotonic_after(t->interval_ms);
 		while (!t->stopping && !t->poked &&
 		       pthread_cond_timedwait(&t->cv, &t->mu, &until) == 0)
 			;

@@ -13,6 +13,7 @@
 
 #include "common/arena.h"
 #include "common/buf.h"
+#include "common/clock.h"
 #include "compose.h"
 #include "common/db.h"
 #include "common/fault.h"
@@ -82,14 +83,7 @@ void notification_delivery_wake(notification_delivery *e)
  * periodic loop but a wait on the next due message that a queueing request cuts short. */
 static void idle(notification_delivery *e, uint64_t seen, int64_t ms)
 {
-	struct timespec until;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += (time_t)(ms / 1000);
-	until.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	struct timespec until = us_monotonic_after(ms);
 	pthread_mutex_lock(&e->mu);
 	while (!e->stopping && e->wakeups == seen) {
 		if (pthread_cond_timedwait(&e->cv, &e->mu, &until) == ETIMEDOUT)
