@@ -686,6 +686,15 @@ static void test_unsigned_forged_stale_and_replayed_requests_are_unauthenticated
 	req.issued_at_ms = us_wall_ms() + 120000;
 	signed_frame = sign_raw(f, ut_test_key(), &req, &len);
 	expect_refused(f, signed_frame, len, "CLOCK_SKEW");
+	/* The extremes of the field: refused without arithmetic overflow (UBSan watches). */
+	echo_request(f, &req, "long ago");
+	req.issued_at_ms = INT64_MIN;
+	signed_frame = sign_raw(f, ut_test_key(), &req, &len);
+	expect_refused(f, signed_frame, len, "CLOCK_SKEW");
+	echo_request(f, &req, "far ahead");
+	req.issued_at_ms = INT64_MAX;
+	signed_frame = sign_raw(f, ut_test_key(), &req, &len);
+	expect_refused(f, signed_frame, len, "CLOCK_SKEW");
 
 	/* A nonce of the wrong size. */
 	echo_request(f, &req, "short nonce");
