@@ -55,3 +55,16 @@ char *gateway_form_value(us_arena *a, const char *body, const char *name)
 	}
 	return "";
 }
+
+bool gateway_form_split_list(char *list, char **out, size_t max, size_t *n)
+{
+	char *save = NULL;
+	*n = 0;
+	for (char *item = strtok_r(list, ",", &save); item != NULL;
+	     item = strtok_r(NULL, ",", &save)) {
+		if (*n == max)
+			return false;
+		out[(*n)++] = item;
+	}
+	return true;
+}

@@ -2,6 +2,9 @@
 #ifndef GATEWAY_FORM_H
 #define GATEWAY_FORM_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "common/arena.h"
 #include "common/limits.h"
 
@@ -12,5 +15,10 @@
  * "" when absent, NULL when malformed (a cut escape, an encoded NUL), longer than
  * GATEWAY_FORM_FIELD_MAX, or out of memory. The first field of that name counts. */
 char *gateway_form_value(us_arena *a, const char *body, const char *name);
+
+/* Splits list in place at its commas into out (empty items skipped), at most max items;
+ * sets *n. False when it holds more than max. Reentrant: uploads are read on several
+ * threads at once (strtok() shares one position between them). */
+bool gateway_form_split_list(char *list, char **out, size_t max, size_t *n);
 
 #endif

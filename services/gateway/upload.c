@@ -8,6 +8,7 @@
 #include "common/limits.h"
 #include "common/validate.h"
 #include "context.h"
+#include "form.h"
 #include "report.h"
 #include "session.h"
 #include "upload_body.h"
@@ -138,22 +139,16 @@ static bool read_options(gateway_request *req, gateway_response *res, const uplo
 		scope->n_subaccount_ids = 1;
 	}
 	in->scope = scope;
-	/* strtok() is not for threads: MHD serves requests on several. */
 	char *products = us_arena_strdup(req->arena, option(req, u, GATEWAY_UPLOAD_PRODUCTS));
 	in->products = US_ARENA_ARRAY(req->arena, char *, US_PRODUCTS_MAX);
 	if (products == NULL || in->products == NULL) {
 		out_of_memory(res);
 		return false;
 	}
-	char *save = NULL;
-	for (char *tok = strtok_r(products, ",", &save); tok != NULL;
-	     tok = strtok_r(NULL, ",", &save)) {
-		if (in->n_products == US_PRODUCTS_MAX) {
-			bad_option(res, "products",
-			           "must list at most " US_LIMIT_TEXT(US_PRODUCTS_MAX) " products");
-			return false;
-		}
-		in->products[in->n_products++] = tok;
+	if (!gateway_form_split_list(products, in->products, US_PRODUCTS_MAX, &in->n_products)) {
+		bad_option(res, "products",
+		           "must list at most " US_LIMIT_TEXT(US_PRODUCTS_MAX) " products");
+		return false;
 	}
 	const char *dry = option(req, u, GATEWAY_UPLOAD_DRY_RUN);
 	in->dry_run = strcmp(dry, "true") == 0 || strcmp(dry, "1") == 0;

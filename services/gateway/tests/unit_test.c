@@ -2,6 +2,7 @@
  * request, reading the invitee's form, the pages' HTML and its escaping, the upload's CSV
  * report, the JSON error mapping and body reading, and the session's cookie and CSRF
  * token. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -340,6 +341,63 @@ static void test_session_cookie_is_secure_behind_https(void **state)
 	us_arena_free(a);
 }
 
+static void test_lists_split_at_commas(void **state)
+{
+	(void)state;
+	char list[] = ",a,,bb,c,";
+	char *items[3];
+	size_t n;
+	assert_true(gateway_form_split_list(list, items, 3, &n));
+	assert_int_equal(n, 3);
+	assert_string_equal(items[0], "a");
+	assert_string_equal(items[1], "bb");
+	assert_string_equal(items[2], "c");
+	char over[] = "a,b,c,d";
+	assert_false(gateway_form_split_list(over, items, 3, &n));
+	char none[] = "";
+	assert_true(gateway_form_split_list(none, items, 3, &n));
+	assert_int_equal(n, 0);
+}
+
+/* Each thread splits lists of its own, as uploads on the gateway's threads do: with
+ * strtok() (one position for the whole process) they took items from one another. */
+static void *split_many(void *arg)
+{
+	int id = *(int *)arg;
+	for (int round = 0; round < 20000; round++) {
+		char list[64];
+		snprintf(list, sizeof(list), "p%d_a,p%d_b,p%d_c,p%d_d", id, id, id, id);
+		char *items[4];
+		size_t n = 0;
+		char want[16];
+		if (!gateway_form_split_list(list, items, 4, &n) || n != 4)
+			return (void *)1;
+		for (size_t i = 0; i < n; i++) {
+			snprintf(want, sizeof(want), "p%d_%c", id, (char)('a' + i));
+			if (strcmp(items[i], want) != 0)
+				return (void *)1;
+		}
+	}
+	return NULL;
+}
+
+static void test_lists_split_on_many_threads_at_once(void **state)
+{
+	(void)state;
+	enum { THREADS = 4 };
+	pthread_t threads[THREADS];
+	int ids[THREADS];
+	for (int i = 0; i < THREADS; i++) {
+		ids[i] = i;
+		assert_int_equal(pthread_create(&threads[i], NULL, split_many, &ids[i]), 0);
+	}
+	for (int i = 0; i < THREADS; i++) {
+		void *failed;
+		pthread_join(threads[i], &failed);
+		assert_null(failed);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -348,6 +406,8 @@ int main(void)
 		cmocka_unit_test(test_routes_say_how_their_body_comes),
 		cmocka_unit_test(test_form_values_are_decoded),
 		cmocka_unit_test(test_form_refuses_malformed_and_long_values),
+		cmocka_unit_test(test_lists_split_at_commas),
+		cmocka_unit_test(test_lists_split_on_many_threads_at_once),
 		cmocka_unit_test(test_invitation_page_escapes_what_it_shows),
 		cmocka_unit_test(test_invitation_page_asks_new_and_existing_users_differently),
 		cmocka_unit_test(test_message_page_escapes_and_links_back),
