@@ -7,8 +7,29 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 export USHER_VAR
 USHER_VAR=$(mktemp -d /tmp/usher-up.XXXXXX)
 chmod 755 "$USHER_VAR"
-export USHER_HTTP_PORT=$((20000 + RANDOM % 12000))
-export USHER_RPC_PORT=$((20000 + RANDOM % 12000))
+# Ports of its own: above the kernel's ephemeral range (to 60999) and away from the
+# 20000-32000 that the other tests' daemons, running at the same time, take theirs from
+# (tests/support/harness.c); each checked free. RPC takes five from its base.
+in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+pick_port() {
+	local port
+	for _ in $(seq 100); do
+		port=$((61000 + RANDOM % 4000))
+		if ! in_use "$port" && ! in_use $((port + 1)) && ! in_use $((port + 2)) &&
+		   ! in_use $((port + 3)) && ! in_use $((port + 4)); then
+			echo "$port"
+			return
+		fi
+	done
+	echo "no free port found from 61000" >&2
+	exit 1
+}
+export USHER_HTTP_PORT USHER_RPC_PORT
+USHER_HTTP_PORT=$(pick_port)
+USHER_RPC_PORT=$(pick_port)
+while [ $((USHER_RPC_PORT - USHER_HTTP_PORT)) -ge -4 ] && [ $((USHER_RPC_PORT - USHER_HTTP_PORT)) -le 4 ]; do
+	USHER_RPC_PORT=$(pick_port)
+done
 out="$USHER_VAR.out"
 cleanup() { "$ROOT/usher" stop >/dev/null 2>&1 || true; rm -rf "$USHER_VAR" "$out"; }
 trap cleanup EXIT
