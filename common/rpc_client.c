@@ -179,9 +179,32 @@ us_err us_rpc_client_open(const us_rpc_client_opts *opts, us_rpc_client **out, c
 		snprintf(err, err_size, "could not open socket: %s", nng_strerror(rv));
 		return from_nng(rv);
 	}
-	const char *refused = us_transport_check(opts->url);
-	if (refused != NULL) {
-		snprintf(err, err_size, "will not connect to \"%s\": %s", opts->url, refused);
+	/* Replicas: "URL,URL,...", each dialled; NNG spreads the calls over those connected. */
+	char urls[US_RPC_URLS_MAX];
+	if (snprintf(urls, sizeof(urls), "%s", opts->url) >= (int)sizeof(urls)) {
+		snprintf(err, err_size, "URL list over %d bytes", US_RPC_URLS_MAX - 1);
+		us_rpc_client_close(c);
+		return US_EINVAL;
+	}
+	const char *list[US_RPC_REPLICAS_MAX];
+	size_t n_urls = 0;
+	char *save = NULL;
+	for (char *u = strtok_r(urls, ",", &save); u != NULL; u = strtok_r(NULL, ",", &save)) {
+		if (n_urls == US_RPC_REPLICAS_MAX) {
+			snprintf(err, err_size, "more than %d URLs", US_RPC_REPLICAS_MAX);
+			us_rpc_client_close(c);
+			return US_EINVAL;
+		}
+		const char *refused = us_transport_check(u);
+		if (refused != NULL) {
+			snprintf(err, err_size, "will not connect to \"%s\": %s", u, refused);
+			us_rpc_client_close(c);
+			return US_EINVAL;
+		}
+		list[n_urls++] = u;
+	}
+	if (n_urls == 0 || (n_urls > 1 && !opts->wait_for_server)) {
+		snprintf(err, err_size, n_urls ? "several URLs need wait_for_server" : "no URL");
 		us_rpc_client_close(c);
 		return US_EINVAL;
 	}
@@ -191,12 +214,14 @@ us_err us_rpc_client_open(const us_rpc_client_opts *opts, us_rpc_client **out, c
 	 * resend would reach the server as a replay; us_rpc_call() signs anew and retries. */
 	if (rv == 0)
 		rv = nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
-	if (rv == 0 && opts->wait_for_server)
-		rv = nng_dial(c->sock, opts->url, NULL, NNG_FLAG_NONBLOCK);
-	else if (rv == 0)
-		rv = dial_within(c->sock, opts->url, opts->connect_timeout_ms
+	if (rv == 0 && opts->wait_for_server) {
+		for (size_t i = 0; rv == 0 && i < n_urls; i++)
+			rv = nng_dial(c->sock, list[i], NULL, NNG_FLAG_NONBLOCK);
+	} else if (rv == 0) {
+		rv = dial_within(c->sock, list[0], opts->connect_timeout_ms
 		                                             ? opts->connect_timeout_ms
 		                                             : DEFAULT_CONNECT_TIMEOUT_MS);
+	}
 	if (rv == GAVE_UP) {
 		snprintf(err, err_size, "could not connect to \"%s\": no answer within %u ms", opts->url,
 		         opts->connect_timeout_ms ? opts->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS);

@@ -24,7 +24,12 @@
 
 typedef struct us_rpc_client us_rpc_client;
 
+/* The longest list of URLs a client takes. */
+#define US_RPC_URLS_MAX 1024
+#define US_RPC_REPLICAS_MAX 16
+
 typedef struct us_rpc_client_opts {
+	/* A daemon's URL, or with wait_for_server its replicas' as "URL,URL,...". */
 	const char *url;
 	const char *caller;        /* this service or tool, named in the server's logs */
 	size_t max_message_bytes;  /* 0 = 16 MiB */
