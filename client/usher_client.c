@@ -179,6 +179,15 @@ usher_code usher_call(usher_client *c, const char *method, const ProtobufCMessag
 		sodium_bin2hex(made_key + 3, sizeof(made_key) - 3, raw, sizeof(raw));
 		idem = made_key;
 	}
+	/* One request id too, so the daemons' logs show the attempts as one call. */
+	char made_id[33];
+	const char *request_id = opts->request_id;
+	if (request_id == NULL) {
+		uint8_t raw[16];
+		randombytes_buf(raw, sizeof(raw));
+		sodium_bin2hex(made_id, sizeof(made_id), raw, sizeof(raw));
+		request_id = made_id;
+	}
 	uint32_t budget = opts->deadline_ms ? opts->deadline_ms : c->default_deadline_ms;
 	int64_t deadline = us_monotonic_ms() + budget;
 
@@ -195,7 +204,7 @@ usher_code usher_call(usher_client *c, const char *method, const ProtobufCMessag
 		us_rpc_call_opts call = {
 			.timeout_ms = (uint32_t)left,
 			.idempotency_key = idem,
-			.request_id = opts->request_id,
+			.request_id = request_id,
 			.traceparent = opts->traceparent,
 			.actor_user_id = opts->actor_user_id,
 			.actor_account_id = opts->actor_account_id,
