@@ -90,6 +90,21 @@ static const public_method *find(const char *name, int *backend,
 	return NULL;
 }
 
+bool gateway_api_method(size_t i, const char **name, gateway_api_caller *who,
+                        const ProtobufCMethodDescriptor **md)
+{
+	if (i >= sizeof(public_methods) / sizeof(public_methods[0]))
+		return false;
+	int backend;
+	if (find(public_methods[i].name, &backend, md) == NULL)
+		return false;
+	*name = public_methods[i].name;
+	*who = public_methods[i].who == SIGNED_IN      ? GATEWAY_API_SIGNED_IN
+	       : public_methods[i].who == TOKEN_HOLDER ? GATEWAY_API_TOKEN_HOLDER
+	                                               : GATEWAY_API_SERVICE_KEY;
+	return true;
+}
+
 /* Does the request carry a service principal's API key rather than a session? */
 static bool is_api_key(const gateway_auth *auth)
 {

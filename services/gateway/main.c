@@ -9,6 +9,7 @@
 
 #include "common/daemon.h"
 #include "http.h"
+#include "openapi.h"
 #include "proxies.h"
 #include "context.h"
 #include "common/token.h"
@@ -104,8 +105,20 @@ static us_err start(void *ctx, const us_daemon_config *cfg, char *err, size_t er
 	return rc;
 }
 
+/* --openapi: the HTTP API's OpenAPI document on stdout, with no setting needed. */
+static int print_openapi(void)
+{
+	json_t *doc = gateway_openapi_document();
+	int rc = doc != NULL && json_dumpf(doc, stdout, JSON_INDENT(1) | JSON_SORT_KEYS) == 0 ? 0 : 1;
+	json_decref(doc);
+	putchar('\n');
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 2 && strcmp(argv[1], "--openapi") == 0)
+		return print_openapi();
 	gateway_ctx gateway = {0};
 	const us_daemon_spec spec = {
 		.name = "usher-gatewayd",

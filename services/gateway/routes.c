@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "openapi.h"
 #include "people.h"
 #include "upload.h"
 
@@ -19,6 +20,7 @@ static void alive(gateway_request *req, gateway_response *res)
 static const gateway_route routes[] = {
 	{"GET", "/livez", "/livez", alive, NULL, false},
 	{"GET", "/readyz", "/readyz", alive, NULL, false},
+	{"GET", "/openapi.json", "/openapi.json", gateway_openapi_serve, NULL, false},
 	{"POST", "/login", "/login", gateway_people_login, NULL, true},
 	{"POST", "/logout", "/logout", gateway_people_logout, NULL, true},
 	{"GET", "/me", "/me", gateway_people_me, NULL, false},
