@@ -97,7 +97,7 @@ bool gateway_api_method(size_t i, const char **name, gateway_api_caller *who,
 		return false;
 	int backend;
 	if (find(public_methods[i].name, &backend, md) == NULL)
-		return false;
+		*md = NULL;
 	*name = public_methods[i].name;
 	*who = public_methods[i].who == SIGNED_IN      ? GATEWAY_API_SIGNED_IN
 	       : public_methods[i].who == TOKEN_HOLDER ? GATEWAY_API_TOKEN_HOLDER

@@ -20,7 +20,8 @@ typedef enum gateway_api_caller {
 } gateway_api_caller;
 
 /* The i-th method of the allow-list (from 0), for the OpenAPI document: its full name,
- * who may call it and its descriptor; false past the end. */
+ * who may call it and its descriptor (NULL when no backend serves it: never served);
+ * false past the end. */
 bool gateway_api_method(size_t i, const char **name, gateway_api_caller *who,
                         const ProtobufCMethodDescriptor **md);
 

@@ -136,6 +136,8 @@ static void add_rpc_paths(json_t *paths, json_t *schemas, json_t *tags)
 	gateway_api_caller who;
 	const ProtobufCMethodDescriptor *md;
 	for (size_t i = 0; gateway_api_method(i, &name, &who, &md); i++) {
+		if (md == NULL)
+			continue;
 		add_message(schemas, md->input);
 		add_message(schemas, md->output);
 		char service[128], operation[160], path[200], description[600];
@@ -249,6 +251,8 @@ static const person_route person_routes[] = {
 #undef S
 
 /* The messages the routes for people answer with, into the schemas. */
+#undef SIGN_UP
+
 static const ProtobufCMessageDescriptor *const person_messages[] = {
 	&usher__v1__user__descriptor,
 	&usher__v1__preview_reply__descriptor,
