@@ -34,9 +34,6 @@
 extern "C" {
 #endif
 
-#define USHER_CLIENT_VERSION_MAJOR 0
-#define USHER_CLIENT_VERSION_MINOR 1
-
 /* The outcome of a call: gRPC's status codes, with gRPC's meaning. */
 typedef enum usher_code {
 	USHER_OK = 0,
