@@ -19,6 +19,8 @@ set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # Library dependencies from the binaries themselves (dpkg-shlibdeps).
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# The units' ExecReload runs /bin/kill (not in a minimal Debian).
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "procps")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "postgresql (>= 13)")
 # conffiles: the operator's edits to /etc/usher survive upgrades; postinst/postrm tell a
 # running systemd about the units (they are not enabled or started: they need settings).
