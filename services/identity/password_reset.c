@@ -72,8 +72,8 @@ us_err identity_request_password_reset(us_call *call, const ProtobufCMessage *re
 	const char *email = identity_email_arg(call, "email", req->email);
 	uint8_t network[IDENTITY_SUBJECT_BYTES];
 	bool has_address = req->client_address[0] != '\0';
-	if (has_address && !identity_throttle_network_subject(ctx->token_keys.current, req->client_address,
-	                                                      network))
+	if (has_address && !identity_throttle_network_subject(ctx->token_keys.current,
+	                                                      req->client_address, network))
 		us_call_violation(call, "client_address", "must be an IPv4 or IPv6 address");
 	if (us_call_has_violations(call))
 		return us_call_invalid(call);

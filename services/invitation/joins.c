@@ -628,7 +628,8 @@ static us_err load_request(us_call *call, const char *token, invitation_join_req
 	/* Under the current key, else a previous one still in its time (a rotation). */
 	us_err rc = US_ENOTFOUND;
 	for (size_t i = 0; i < hashes.n && rc == US_ENOTFOUND; i++)
-		rc = invitation_store_join_request_by_token(us_call_db(call), us_call_arena(call), hashes.hash[i], out);
+		rc = invitation_store_join_request_by_token(us_call_db(call), us_call_arena(call),
+		                                            hashes.hash[i], out);
 	if (rc == US_ENOTFOUND)
 		return us_call_error(call, US_ENOTFOUND, "this confirmation link is unknown");
 	return rc;

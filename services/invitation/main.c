@@ -96,7 +96,7 @@ static us_err start(void *arg, const us_daemon_config *cfg, char *err, size_t er
 	}
 	/* Three keys from one secret: one hashes tokens, one seals them in the outbox, one
 	 * hashes the accept and join requests a retry is recognised by. */
-	crypto_kdf_derive_from_key(ctx->token_keys.current, sizeof(ctx->token_keys.current), 1, "ushtoken", master);
+	crypto_kdf_derive_from_key(ctx->token_keys.current, US_TOKEN_KEY_BYTES, 1, "ushtoken", master);
 	crypto_kdf_derive_from_key(ctx->seal_key, sizeof(ctx->seal_key), 2, "ushseal_", master);
 	crypto_kdf_derive_from_key(ctx->request_key, sizeof(ctx->request_key), 3, "ushreqh_", master);
 	/* The previous secrets, derived the same way: their links' hashes and seals. */
