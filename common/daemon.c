@@ -1,5 +1,6 @@
 #include "common/daemon.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 #include "common/db.h"
 #include "common/housekeeping.h"
 #include "common/log.h"
+#include "common/sd_notify.h"
 
 #ifndef USHER_VERSION
 #define USHER_VERSION "0.0.0"
@@ -230,8 +232,12 @@ static int serve(const us_daemon_spec *spec, const us_daemon_config *cfg, const 
 	                          &upkeep, err, sizeof(err)) != US_OK)
 		us_warn("no housekeeping: %s", err);
 	us_log_fields(US_LOG_INFO, "serving", "listen", us_rpc_server_url(srv), "version", USHER_VERSION, NULL);
+	/* Only now, every listener up: systemd's Type=notify units count as started. */
+	if (us_sd_notify("READY=1") < 0)
+		us_warn("NOTIFY_SOCKET: could not tell systemd the daemon is ready: %s", strerror(errno));
 
 	wait_for_stop(spec, auth, signals);
+	(void)us_sd_notify("STOPPING=1");
 	us_housekeeping_stop(upkeep);
 	us_rpc_server_stop(srv);
 	if (spec->stop != NULL)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <nng/nng.h>
@@ -38,6 +39,8 @@ static int clear_env(void **state)
 	unsetenv("UT_LISTEN");
 	unsetenv("UT_WORKERS");
 	unsetenv("UT_VERBOSE");
+	unsetenv("UT_URL_FILE");
+	unsetenv("UT_LISTEN_FILE");
 	return 0;
 }
 
@@ -172,6 +175,82 @@ static void test_print_masks_secrets(void **state)
 	us_config_free(vars, N, &s);
 }
 
+/* A temporary file holding len bytes of text; its path goes into path. */
+static void write_temp(char path[32], const char *text, size_t len)
+{
+	strcpy(path, "/tmp/ut-secret-XXXXXX");
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, len), (ssize_t)len);
+	close(fd);
+}
+
+/* Loads the settings, expecting failure with a message containing want. */
+static void assert_refused(const char *want)
+{
+	settings s;
+	char err[512];
+	assert_int_equal(us_config_load(vars, N, &s, err, sizeof(err)), US_EINVAL);
+	if (strstr(err, want) == NULL)
+		fail_msg("got \"%s\", want \"%s\"", err, want);
+}
+
+/* NAME_FILE: a secret read from a file (Docker secrets, systemd credentials), its one
+ * trailing line end dropped; both set, a missing, oversized or NUL-holding file are
+ * refused, each naming the setting and the file; a non-secret ignores NAME_FILE. */
+static void test_secret_from_file(void **state)
+{
+	(void)state;
+	char path[32];
+	write_temp(path, "postgresql://u:from-file@/db\r\n", 30);
+	setenv("UT_URL_FILE", path, 1);
+	settings s;
+	char err[512];
+	assert_int_equal(us_config_load(vars, N, &s, err, sizeof(err)), US_OK);
+	assert_string_equal(s.url, "postgresql://u:from-file@/db");
+	us_config_free(vars, N, &s);
+
+	/* Both the value and the file: which one was meant is unknowable. */
+	setenv("UT_URL", "postgresql:///direct", 1);
+	assert_refused("UT_URL and UT_URL_FILE are both set: give one");
+	unsetenv("UT_URL");
+
+	/* Only secrets come from files: UT_LISTEN_FILE means nothing, the default stays. */
+	setenv("UT_LISTEN_FILE", path, 1);
+	assert_int_equal(us_config_load(vars, N, &s, err, sizeof(err)), US_OK);
+	assert_string_equal(s.listen, "tcp://127.0.0.1:7001");
+	us_config_free(vars, N, &s);
+	unlink(path);
+
+	assert_refused("UT_URL_FILE: could not open \"");
+
+	/* Bounded: one byte over the setting's 4096 is refused before it is kept. */
+	static char big[4098];
+	memset(big, 'a', sizeof(big));
+	write_temp(path, big, 4097);
+	setenv("UT_URL_FILE", path, 1);
+	assert_refused("UT_URL_FILE: \"/tmp/ut-secret-");
+	assert_refused("is over 4096 bytes or holds a NUL byte");
+	unlink(path);
+	write_temp(path, big, 4096);
+	setenv("UT_URL_FILE", path, 1);
+	assert_int_equal(us_config_load(vars, N, &s, err, sizeof(err)), US_OK);
+	assert_int_equal(strlen(s.url), 4096);
+	us_config_free(vars, N, &s);
+	unlink(path);
+
+	write_temp(path, "abc\0def", 7);
+	setenv("UT_URL_FILE", path, 1);
+	assert_refused("holds a NUL byte");
+	unlink(path);
+
+	/* An empty file is an unset secret: the required one is missing. */
+	write_temp(path, "\n", 1);
+	setenv("UT_URL_FILE", path, 1);
+	assert_refused("UT_URL: required setting is not set");
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -180,6 +259,7 @@ int main(void)
 		cmocka_unit_test_setup(test_malformed_settings_are_named, clear_env),
 		cmocka_unit_test_setup(test_wedging_transports_are_refused, clear_env),
 		cmocka_unit_test_setup(test_print_masks_secrets, clear_env),
+		cmocka_unit_test_setup(test_secret_from_file, clear_env),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

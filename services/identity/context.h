@@ -13,6 +13,7 @@
 
 typedef struct identity_settings {
 	char *token_key_hex;
+	char *previous_token_keys; /* IDENTITY_PREVIOUS_TOKEN_KEYS */
 	char *notification_rpc_url;
 	char *public_base_url;
 	int64_t password_opslimit;
@@ -35,8 +36,9 @@ typedef struct identity_settings {
 
 typedef struct identity_ctx {
 	identity_settings settings;
-	/* Keys every token and throttle-subject hash; never stored in the database. */
-	uint8_t token_key[US_TOKEN_KEY_BYTES];
+	/* Keys every token and throttle-subject hash (the current key); the previous keys
+	 * still verify tokens issued before a rotation. Never stored in the database. */
+	us_token_keyring token_keys;
 	/* Keys the idempotency table's hashes of requests, which can hold passwords. */
 	uint8_t request_hash_key[32];
 	identity_passwords passwords;

@@ -93,7 +93,7 @@ us_err identity_request_email_change(us_call *call, const ProtobufCMessage *requ
 	usher__v1__request_email_change_reply__init(out);
 	char *token;
 	uint8_t hash[US_TOKEN_HASH_BYTES];
-	rc = identity_token_issue(ctx->token_key, a, &token, hash);
+	rc = identity_token_issue(ctx->token_keys.current, a, &token, hash);
 	if (rc != US_OK)
 		return rc;
 	char *change_id;
@@ -119,15 +119,17 @@ us_err identity_confirm_email_change(us_call *call, const ProtobufCMessage *requ
 {
 	const Usher__V1__ConfirmEmailChangeRequest *req =
 	        (const Usher__V1__ConfirmEmailChangeRequest *)request;
-	uint8_t hash[US_TOKEN_HASH_BYTES];
-	if (!identity_token_arg(call, "token", req->token, hash))
+	us_token_hashes hashes;
+	if (!identity_token_arg(call, "token", req->token, &hashes))
 		return us_call_invalid(call);
 	us_arena *a = us_call_arena(call);
 	Usher__V1__ConfirmEmailChangeReply *out = US_ARENA_NEW(a, Usher__V1__ConfirmEmailChangeReply);
 	if (out == NULL)
 		return US_EEXHAUSTED;
 	usher__v1__confirm_email_change_reply__init(out);
-	us_err rc = identity_store_confirm_email_change(us_call_db(call), a, hash, &out->user);
+	us_err rc = US_ENOTFOUND;
+	for (size_t i = 0; i < hashes.n && rc == US_ENOTFOUND; i++)
+		rc = identity_store_confirm_email_change(us_call_db(call), a, hashes.hash[i], &out->user);
 	if (rc == US_ENOTFOUND)
 		return us_call_error(call, rc, "this email change link is unknown, used or expired");
 	if (rc == US_EEXISTS)

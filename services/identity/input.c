@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/limits.h"
 #include "common/token.h"
 #include "common/validate.h"
@@ -78,10 +79,10 @@ void identity_check_password(us_call *call, const char *field, const char *value
 }
 
 bool identity_token_arg(us_call *call, const char *field, const char *value,
-                        uint8_t hash[US_TOKEN_HASH_BYTES])
+                        us_token_hashes *out)
 {
 	const identity_ctx *ctx = us_call_service_ctx(call);
-	if (us_token_hash(value, ctx->token_key, hash) == US_OK)
+	if (us_token_hashes_of(&ctx->token_keys, value, us_wall_ms(), out) == US_OK)
 		return true;
 	us_call_violation(call, field, "must be a token as issued (%d characters)",
 	                  US_TOKEN_TEXT_LEN);

@@ -37,9 +37,10 @@ void identity_check_password(us_call *call, const char *field, const char *value
  * otherwise why not. */
 const char *identity_input_email(const char *value, char *out, size_t size);
 
-/* The keyed hash of a token field into hash; false, with a violation on field, when
- * value is not a token as issued. */
+/* The keyed hashes a token field may be stored under (the current key's first, then
+ * those of previous keys still in their time: a rotation); false, with a violation on
+ * field, when value is not a token as issued. */
 bool identity_token_arg(us_call *call, const char *field, const char *value,
-                        uint8_t hash[US_TOKEN_HASH_BYTES]);
+                        us_token_hashes *out);
 
 #endif

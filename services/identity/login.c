@@ -52,7 +52,7 @@ static us_err open_session(us_call *call, const identity_ctx *ctx,
 	usher__v1__login_reply__init(out);
 	char *token;
 	uint8_t token_hash[US_TOKEN_HASH_BYTES];
-	us_err rc = identity_token_issue(ctx->token_key, a, &token, token_hash);
+	us_err rc = identity_token_issue(ctx->token_keys.current, a, &token, token_hash);
 	if (rc != US_OK)
 		return rc;
 	identity_new_session s = {
@@ -88,7 +88,7 @@ us_err identity_login(us_call *call, const ProtobufCMessage *request, ProtobufCM
 	if (us_call_has_violations(call))
 		return us_call_invalid(call);
 	identity_throttle_attempt at;
-	identity_throttle_attempt_init(ctx->token_key, email, req->client_address, &at);
+	identity_throttle_attempt_init(ctx->token_keys.current, email, req->client_address, &at);
 	int64_t wait_ms = 0;
 	us_err rc = throttled(call, ctx, &at, &wait_ms);
 	if (rc != US_OK)

@@ -32,6 +32,11 @@ static const us_config_var identity_vars[] = {
 	VAR("IDENTITY_TOKEN_KEY", US_CONFIG_STRING, token_key_hex,
 	    US_CONFIG_REQUIRED | US_CONFIG_SECRET, NULL, 64, 64, us_token_check_key_hex,
 	    "64 hex digits: the key of the hashes stored for session and email-change tokens"),
+	VAR("IDENTITY_PREVIOUS_TOKEN_KEYS", US_CONFIG_STRING, previous_token_keys, US_CONFIG_SECRET,
+	    NULL, 1, 1024, us_token_check_previous_keys,
+	    "after a rotation, the IDENTITY_TOKEN_KEYs replaced, each with the time it stops "
+	    "verifying tokens issued with it: KEY@2026-12-31T00:00:00Z[,...] (at most "
+	    US_TOKEN_PREVIOUS_MAX_TEXT ")"),
 	VAR("NOTIFICATION_RPC_URL", US_CONFIG_STRING, notification_rpc_url, US_CONFIG_REQUIRED,
 	    NULL, 1, 0, us_config_check_nng_url, "usher-notificationd's RPC address"),
 	VAR("PUBLIC_BASE_URL", US_CONFIG_STRING, public_base_url, 0, "http://127.0.0.1:8080", 8,
@@ -83,12 +88,17 @@ static us_err start(void *arg, const us_daemon_config *cfg, char *err, size_t er
 	(void)cfg;
 	identity_ctx *ctx = arg;
 	const identity_settings *s = &ctx->settings;
-	if (us_token_key_from_hex(s->token_key_hex, ctx->token_key) != 0) {
+	if (us_token_key_from_hex(s->token_key_hex, ctx->token_keys.current) != 0) {
 		snprintf(err, err_size, "IDENTITY_TOKEN_KEY: must be 64 hex digits");
 		return US_EINVAL;
 	}
+	const char *why = us_token_previous_parse(s->previous_token_keys, &ctx->token_keys);
+	if (why != NULL) {
+		snprintf(err, err_size, "IDENTITY_PREVIOUS_TOKEN_KEYS: %s", why);
+		return US_EINVAL;
+	}
 	crypto_kdf_derive_from_key(ctx->request_hash_key, sizeof(ctx->request_hash_key), 1,
-	                           "ushreqhs", ctx->token_key);
+	                           "ushreqhs", ctx->token_keys.current);
 	if (identity_password_init(&ctx->passwords, (unsigned long long)s->password_opslimit,
 	                           (size_t)s->password_memlimit_mib * MIB,
 	                           (int)s->password_hash_concurrency) != US_OK) {
@@ -109,7 +119,7 @@ static void stop(void *arg)
 	identity_ctx *ctx = arg;
 	us_rpc_client_close(ctx->notification);
 	ctx->notification = NULL;
-	sodium_memzero(ctx->token_key, sizeof(ctx->token_key));
+	us_token_keyring_wipe(&ctx->token_keys);
 	sodium_memzero(ctx->request_hash_key, sizeof(ctx->request_hash_key));
 }
 

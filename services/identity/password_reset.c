@@ -33,7 +33,7 @@ static us_err send_reset(us_call *call, const identity_ctx *ctx, const Usher__V1
 	us_arena *a = us_call_arena(call);
 	char *token;
 	uint8_t hash[US_TOKEN_HASH_BYTES];
-	us_err rc = identity_token_issue(ctx->token_key, a, &token, hash);
+	us_err rc = identity_token_issue(ctx->token_keys.current, a, &token, hash);
 	if (rc != US_OK)
 		return rc;
 	char *reset_id, *expires_at;
@@ -72,8 +72,8 @@ us_err identity_request_password_reset(us_call *call, const ProtobufCMessage *re
 	const char *email = identity_email_arg(call, "email", req->email);
 	uint8_t network[IDENTITY_SUBJECT_BYTES];
 	bool has_address = req->client_address[0] != '\0';
-	if (has_address && !identity_throttle_network_subject(ctx->token_key, req->client_address,
-	                                                      network))
+	if (has_address && !identity_throttle_network_subject(ctx->token_keys.current,
+	                                                      req->client_address, network))
 		us_call_violation(call, "client_address", "must be an IPv4 or IPv6 address");
 	if (us_call_has_violations(call))
 		return us_call_invalid(call);
@@ -91,7 +91,7 @@ us_err identity_request_password_reset(us_call *call, const ProtobufCMessage *re
 			return us_call_error(call, US_EEXHAUSTED,
 			                     "too many password reset requests; try again later");
 	}
-	identity_throttle_subject(ctx->token_key, "reset-email", email, strlen(email), subject);
+	identity_throttle_subject(ctx->token_keys.current, "reset-email", email, strlen(email), subject);
 	rc = identity_store_count_request(db, subject, s->password_reset_window_s, &count);
 	if (rc != US_OK)
 		return rc;
@@ -118,8 +118,8 @@ us_err identity_reset_password(us_call *call, const ProtobufCMessage *request,
 {
 	const Usher__V1__ResetPasswordRequest *req = (const Usher__V1__ResetPasswordRequest *)request;
 	identity_ctx *ctx = us_call_service_ctx(call);
-	uint8_t token_hash[US_TOKEN_HASH_BYTES];
-	bool token_ok = identity_token_arg(call, "token", req->token, token_hash);
+	us_token_hashes hashes;
+	bool token_ok = identity_token_arg(call, "token", req->token, &hashes);
 	identity_check_new_password(call, "new_password", req->new_password);
 	if (!token_ok || us_call_has_violations(call))
 		return us_call_invalid(call);
@@ -127,7 +127,13 @@ us_err identity_reset_password(us_call *call, const ProtobufCMessage *request,
 	/* The token first, so a wrong one costs no hashing. */
 	PGconn *db = us_call_db(call);
 	Usher__V1__User *user;
-	us_err rc = identity_store_find_password_reset(db, us_call_arena(call), token_hash, &user);
+	/* Under the current key, else a previous one still in its time (a rotation). */
+	us_err rc = US_ENOTFOUND;
+	const uint8_t *token_hash = NULL;
+	for (size_t i = 0; i < hashes.n && rc == US_ENOTFOUND; i++) {
+		token_hash = hashes.hash[i];
+		rc = identity_store_find_password_reset(db, us_call_arena(call), token_hash, &user);
+	}
 	if (rc == US_ENOTFOUND)
 		return us_call_error(call, US_ENOTFOUND,
 		                     "this password reset link is unknown, used or expired");
@@ -143,7 +149,7 @@ us_err identity_reset_password(us_call *call, const ProtobufCMessage *request,
 	/* Whoever was guessing this address's password is stopped no longer from here on:
 	 * its owner just proved it. */
 	uint8_t email_subject[IDENTITY_SUBJECT_BYTES];
-	identity_throttle_email_subject(ctx->token_key, user->email, email_subject);
+	identity_throttle_email_subject(ctx->token_keys.current, user->email, email_subject);
 	if (rc == US_OK)
 		rc = identity_store_throttle_clear(db, email_subject);
 	if (rc != US_OK)

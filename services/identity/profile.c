@@ -45,10 +45,10 @@ us_err identity_change_password(us_call *call, const ProtobufCMessage *request,
 		return rc;
 	identity_check_password(call, "current_password", req->current_password);
 	identity_check_new_password(call, "new_password", req->new_password);
-	uint8_t keep[US_TOKEN_HASH_BYTES];
+	us_token_hashes keep;
 	bool keeps = req->keep_session_token[0] != '\0';
 	if (keeps)
-		identity_token_arg(call, "keep_session_token", req->keep_session_token, keep);
+		identity_token_arg(call, "keep_session_token", req->keep_session_token, &keep);
 	if (us_call_has_violations(call))
 		return us_call_invalid(call);
 
@@ -73,7 +73,22 @@ us_err identity_change_password(us_call *call, const ProtobufCMessage *request,
 	if (!match)
 		return us_call_error(call, US_EDENIED, "current password is not correct");
 
-	rc = identity_store_set_password(us_call_db(call), user_id, hash, keeps ? keep : NULL);
+	/* The session to keep may predate a key rotation: keep the hash it is stored under. */
+	const uint8_t *keep_hash = keeps ? keep.hash[0] : NULL;
+	for (size_t i = 0; keeps && keep.n > 1 && i < keep.n; i++) {
+		Usher__V1__User *owner;
+		char *session_id, *expires_at;
+		rc = identity_store_resolve_session(us_call_db(call), us_call_arena(call), keep.hash[i],
+		                                    &owner, &session_id, &expires_at);
+		if (rc == US_OK) {
+			keep_hash = keep.hash[i];
+			break;
+		}
+		if (rc != US_ENOTFOUND)
+			return rc;
+		rc = US_OK;
+	}
+	rc = identity_store_set_password(us_call_db(call), user_id, hash, keep_hash);
 	if (rc != US_OK)
 		return rc;
 	us_log_fields(US_LOG_INFO, "password changed; other sessions ended", "user_id", user_id, NULL);

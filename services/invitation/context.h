@@ -18,6 +18,7 @@ typedef struct invitation_settings {
 	char *tenancy_url;
 	char *notification_url;
 	char *token_key_hex;
+	char *previous_token_keys; /* INVITATION_PREVIOUS_TOKEN_KEYS */
 	char *public_base_url;
 	int64_t reinvite_min_interval_s;
 	int64_t accept_stale_s;
@@ -34,8 +35,12 @@ typedef struct invitation_outbox invitation_outbox;         /* outbox.h */
 
 typedef struct invitation_ctx {
 	invitation_settings settings;
-	uint8_t token_key[US_TOKEN_KEY_BYTES]; /* hashes link tokens */
+	/* Hash link and invitation tokens: the current key, and the previous ones that still
+	 * verify tokens issued before a rotation. */
+	us_token_keyring token_keys;
 	uint8_t seal_key[32];                  /* seals tokens waiting in the outbox */
+	/* The seal keys of the previous token keys (same order): sealed before a rotation. */
+	uint8_t previous_seal_keys[US_TOKEN_PREVIOUS_MAX][32];
 	uint8_t request_key[32];               /* hashes requests a claim must recognise again */
 	us_rpc_client *identity;
 	us_rpc_client *tenancy;

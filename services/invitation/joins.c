@@ -127,8 +127,8 @@ static char *join_key(const invitation_ctx *ctx, us_arena *a, const char *link_i
 		return NULL;
 	uint8_t h[16];
 	char hex[33];
-	crypto_generichash(h, sizeof(h), (const uint8_t *)what, strlen(what), ctx->token_key,
-	                   sizeof(ctx->token_key));
+	crypto_generichash(h, sizeof(h), (const uint8_t *)what, strlen(what), ctx->token_keys.current,
+	                   sizeof(ctx->token_keys.current));
 	sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
 	return us_arena_printf(a, "link:%s:%s", link_id, hex);
 }
@@ -621,11 +621,15 @@ us_err invitation_accept_link(us_call *call, const ProtobufCMessage *request, Pr
  * unknown one. */
 static us_err load_request(us_call *call, const char *token, invitation_join_request_row *out)
 {
-	uint8_t hash[US_TOKEN_HASH_BYTES];
+	us_token_hashes hashes;
 	if (strlen(token) > INVITATION_TOKEN_MAX ||
-	    invitation_link_hash(us_call_service_ctx(call), token, hash) != US_OK)
+	    invitation_link_hashes(us_call_service_ctx(call), token, &hashes) != US_OK)
 		return us_call_error(call, US_ENOTFOUND, "this confirmation link is unknown");
-	us_err rc = invitation_store_join_request_by_token(us_call_db(call), us_call_arena(call), hash, out);
+	/* Under the current key, else a previous one still in its time (a rotation). */
+	us_err rc = US_ENOTFOUND;
+	for (size_t i = 0; i < hashes.n && rc == US_ENOTFOUND; i++)
+		rc = invitation_store_join_request_by_token(us_call_db(call), us_call_arena(call),
+		                                            hashes.hash[i], out);
 	if (rc == US_ENOTFOUND)
 		return us_call_error(call, US_ENOTFOUND, "this confirmation link is unknown");
 	return rc;

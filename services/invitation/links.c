@@ -4,6 +4,7 @@
 
 #include <sodium.h>
 
+#include "common/clock.h"
 #include "context.h"
 
 #define SEALED_BYTES (crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + US_TOKEN_TEXT_LEN)
@@ -12,7 +13,7 @@ us_err invitation_link_new(const invitation_ctx *ctx, us_arena *a, invitation_li
 {
 	us_token_new(out->token);
 	uint8_t hash[US_TOKEN_HASH_BYTES];
-	us_err rc = us_token_hash(out->token, ctx->token_key, hash);
+	us_err rc = us_token_hash(out->token, ctx->token_keys.current, hash);
 	if (rc != US_OK)
 		return rc;
 	sodium_bin2hex(out->hash_hex, sizeof(out->hash_hex), hash, sizeof(hash));
@@ -30,9 +31,9 @@ us_err invitation_link_new(const invitation_ctx *ctx, us_arena *a, invitation_li
 	return US_OK;
 }
 
-us_err invitation_link_hash(const invitation_ctx *ctx, const char *token, uint8_t hash[US_TOKEN_HASH_BYTES])
+us_err invitation_link_hashes(const invitation_ctx *ctx, const char *token, us_token_hashes *out)
 {
-	return us_token_hash(token, ctx->token_key, hash);
+	return us_token_hashes_of(&ctx->token_keys, token, us_wall_ms(), out);
 }
 
 char *invitation_link_unseal(const invitation_ctx *ctx, us_arena *a, const char *sealed)
@@ -44,13 +45,21 @@ char *invitation_link_unseal(const invitation_ctx *ctx, us_arena *a, const char 
 	    len != SEALED_BYTES)
 		return NULL;
 	char *token = us_arena_alloc(a, US_TOKEN_TEXT_LEN + 1);
-	if (token == NULL ||
-	    crypto_secretbox_open_easy((uint8_t *)token, box + crypto_secretbox_NONCEBYTES,
-	                               SEALED_BYTES - crypto_secretbox_NONCEBYTES, box,
-	                               ctx->seal_key) != 0)
+	if (token == NULL)
 		return NULL;
-	token[US_TOKEN_TEXT_LEN] = '\0';
-	return token;
+	int64_t now = us_wall_ms();
+	for (size_t i = 0; i <= ctx->token_keys.n_previous; i++) {
+		const uint8_t *key = i == 0 ? ctx->seal_key : ctx->previous_seal_keys[i - 1];
+		if (i > 0 && now >= ctx->token_keys.previous[i - 1].until_ms)
+			continue;
+		if (crypto_secretbox_open_easy((uint8_t *)token, box + crypto_secretbox_NONCEBYTES,
+		                               SEALED_BYTES - crypto_secretbox_NONCEBYTES, box,
+		                               key) == 0) {
+			token[US_TOKEN_TEXT_LEN] = '\0';
+			return token;
+		}
+	}
+	return NULL;
 }
 
 char *invitation_link_url(const invitation_ctx *ctx, us_arena *a, const char *kind, const char *token)

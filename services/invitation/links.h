@@ -23,11 +23,13 @@ typedef struct invitation_link_secret {
 US_MUST_USE us_err invitation_link_new(const invitation_ctx *ctx, us_arena *a,
                                        invitation_link_secret *out);
 
-/* The stored hash of a token from a request; INVALID_ARGUMENT for a malformed token. */
-US_MUST_USE us_err invitation_link_hash(const invitation_ctx *ctx, const char *token,
-                                        uint8_t hash[US_TOKEN_HASH_BYTES]);
+/* The hashes a token from a request may be stored under: the current key's, then those of
+ * previous keys still in their time; INVALID_ARGUMENT for a malformed token. */
+US_MUST_USE us_err invitation_link_hashes(const invitation_ctx *ctx, const char *token,
+                                          us_token_hashes *out);
 
-/* The token back from its sealed copy, in the arena; NULL when it does not open. */
+/* The token back from its sealed copy, in the arena; NULL when it does not open (under
+ * the current key or a previous one still in its time). */
 char *invitation_link_unseal(const invitation_ctx *ctx, us_arena *a, const char *sealed);
 
 /* The longest link token a request may carry: a longer one is refused without a lookup. */

@@ -1,6 +1,7 @@
 /* usher-invitationd: invitations, batches and the accept saga; see docs/architecture.md. */
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <sodium.h>
 
@@ -34,6 +35,11 @@ static const us_config_var invitation_vars[] = {
 	SETTING("INVITATION_TOKEN_KEY", US_CONFIG_STRING, token_key_hex,
 	        US_CONFIG_REQUIRED | US_CONFIG_SECRET, NULL, 64, 64, us_token_check_key_hex,
 	        "64 hex digits: the key of the links' token hashes (keep it out of the database)"),
+	SETTING("INVITATION_PREVIOUS_TOKEN_KEYS", US_CONFIG_STRING, previous_token_keys,
+	        US_CONFIG_SECRET, NULL, 1, 1024, us_token_check_previous_keys,
+	        "after a rotation, the INVITATION_TOKEN_KEYs replaced, each with the time it stops "
+	        "verifying links issued with it: KEY@2026-12-31T00:00:00Z[,...] (at most "
+	        US_TOKEN_PREVIOUS_MAX_TEXT ")"),
 	SETTING("PUBLIC_BASE_URL", US_CONFIG_STRING, public_base_url, 0, "http://127.0.0.1:8080", 8,
 	        200, NULL, "where people reach the gateway; links are built from it"),
 	SETTING("REINVITE_MIN_INTERVAL_S", US_CONFIG_INT, reinvite_min_interval_s, 0, "60", 0, 86400,
@@ -73,8 +79,9 @@ static void stop(void *arg)
 	ctx->identity = ctx->tenancy = ctx->notification = NULL;
 	invitation_disposable_free(ctx->disposable);
 	ctx->disposable = NULL;
-	sodium_memzero(ctx->token_key, sizeof(ctx->token_key));
+	us_token_keyring_wipe(&ctx->token_keys);
 	sodium_memzero(ctx->seal_key, sizeof(ctx->seal_key));
+	sodium_memzero(ctx->previous_seal_keys, sizeof(ctx->previous_seal_keys));
 	sodium_memzero(ctx->request_key, sizeof(ctx->request_key));
 }
 
@@ -89,10 +96,28 @@ static us_err start(void *arg, const us_daemon_config *cfg, char *err, size_t er
 	}
 	/* Three keys from one secret: one hashes tokens, one seals them in the outbox, one
 	 * hashes the accept and join requests a retry is recognised by. */
-	crypto_kdf_derive_from_key(ctx->token_key, sizeof(ctx->token_key), 1, "ushtoken", master);
+	crypto_kdf_derive_from_key(ctx->token_keys.current, US_TOKEN_KEY_BYTES, 1, "ushtoken", master);
 	crypto_kdf_derive_from_key(ctx->seal_key, sizeof(ctx->seal_key), 2, "ushseal_", master);
 	crypto_kdf_derive_from_key(ctx->request_key, sizeof(ctx->request_key), 3, "ushreqh_", master);
+	/* The previous secrets, derived the same way: their links' hashes and seals. */
+	us_token_keyring previous = {0};
+	memcpy(previous.current, master, sizeof(master));
 	sodium_memzero(master, sizeof(master));
+	const char *why = us_token_previous_parse(ctx->settings.previous_token_keys, &previous);
+	if (why != NULL) {
+		us_token_keyring_wipe(&previous);
+		snprintf(err, err_size, "INVITATION_PREVIOUS_TOKEN_KEYS: %s", why);
+		return US_EINVAL;
+	}
+	ctx->token_keys.n_previous = previous.n_previous;
+	for (size_t i = 0; i < previous.n_previous; i++) {
+		crypto_kdf_derive_from_key(ctx->token_keys.previous[i].key, US_TOKEN_KEY_BYTES, 1,
+		                           "ushtoken", previous.previous[i].key);
+		crypto_kdf_derive_from_key(ctx->previous_seal_keys[i], 32, 2, "ushseal_",
+		                           previous.previous[i].key);
+		ctx->token_keys.previous[i].until_ms = previous.previous[i].until_ms;
+	}
+	us_token_keyring_wipe(&previous);
 
 	us_err rc = invitation_disposable_load(disposable_domains, disposable_domains_len,
 	                                       &ctx->disposable);

@@ -278,11 +278,14 @@ us_err invitation_delete_link(us_call *call, const ProtobufCMessage *request, Pr
 
 us_err invitation_permalink_load(us_call *call, const char *token, invitation_link_row *row)
 {
-	uint8_t hash[US_TOKEN_HASH_BYTES];
+	us_token_hashes hashes;
 	if (strlen(token) > INVITATION_TOKEN_MAX ||
-	    invitation_link_hash(us_call_service_ctx(call), token, hash) != US_OK)
+	    invitation_link_hashes(us_call_service_ctx(call), token, &hashes) != US_OK)
 		return us_call_error(call, US_ENOTFOUND, "invitation link not found");
-	us_err rc = invitation_store_link_by_token(us_call_db(call), us_call_arena(call), hash, row);
+	/* Under the current key, else a previous one still in its time (a rotation). */
+	us_err rc = US_ENOTFOUND;
+	for (size_t i = 0; i < hashes.n && rc == US_ENOTFOUND; i++)
+		rc = invitation_store_link_by_token(us_call_db(call), us_call_arena(call), hashes.hash[i], row);
 	if (rc == US_ENOTFOUND)
 		return us_call_error(call, US_ENOTFOUND, "invitation link not found");
 	return rc;

@@ -339,7 +339,7 @@ static char *stored_hash(const char *user_id)
 	return idt_query(sys, sql);
 }
 
-/* Last: it restarts the daemon with stronger parameters. */
+/* Last: it restarts the daemon with stronger parameters (and the test before, keys). */
 static void test_login_rehashes_when_parameters_rise(void **state)
 {
 	(void)state;
@@ -365,6 +365,66 @@ static void test_login_rehashes_when_parameters_rise(void **state)
 	/* The session from before the restart lives on. */
 	assert_int_equal(idt_resolve(client, a, before), US_OK);
 	us_arena_free(a);
+}
+
+static void restart_identity(void)
+{
+	us_rpc_client_close(client);
+	assert_int_not_equal(ut_system_signal(sys, UT_IDENTITY, SIGTERM, 5000, NULL), -1);
+	ut_system_start(sys, UT_IDENTITY);
+	client = idt_connect(sys);
+}
+
+static us_err logout(us_arena *a, const char *token)
+{
+	Usher__V1__LogoutRequest req = USHER__V1__LOGOUT_REQUEST__INIT;
+	req.session_token = (char *)token;
+	return idt_call(client, IDT("Logout"), NULL, &req.base, &usher__v1__logout_reply__descriptor,
+	                a, NULL, NULL);
+}
+
+/* Rotating IDENTITY_TOKEN_KEY: sessions from before stay valid while the old key is listed
+ * in IDENTITY_PREVIOUS_TOKEN_KEYS with a time to come (and can be ended), new ones get the
+ * new key; once that time has passed, the old sessions are refused and the new ones are
+ * not. Last but one: it restarts the daemon with other keys. */
+static void test_sessions_outlive_a_key_rotation_until_the_old_key_expires(void **state)
+{
+	(void)state;
+	us_arena *a = us_arena_new();
+	idt_create_user(client, a, "rotating@example.com");
+	const char *before = login(a, "rotating@example.com", IDT_PASSWORD);
+	const char *ended = login(a, "rotating@example.com", IDT_PASSWORD);
+
+	static char previous[200];
+	snprintf(previous, sizeof(previous), "IDENTITY_PREVIOUS_TOKEN_KEYS=%s@2999-01-01T00:00:00Z",
+	         sys->identity_token_key);
+	sys->extra_env[4] =
+	        "IDENTITY_TOKEN_KEY=a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90";
+	sys->extra_env[5] = previous;
+	restart_identity();
+	assert_int_equal(idt_resolve(client, a, before), US_OK);
+	const char *after = login(a, "rotating@example.com", IDT_PASSWORD);
+	assert_int_equal(idt_resolve(client, a, after), US_OK);
+	/* The new session's hash is the new key's: it is not found under the old key. */
+	uint8_t old_key[US_TOKEN_KEY_BYTES], hash[US_TOKEN_HASH_BYTES];
+	char hash_hex[65], sql[200];
+	assert_int_equal(us_token_key_from_hex(sys->identity_token_key, old_key), 0);
+	assert_int_equal(us_token_hash(after, old_key, hash), US_OK);
+	sodium_bin2hex(hash_hex, sizeof(hash_hex), hash, sizeof(hash));
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM identity.sessions WHERE token_hash = "
+	                           "decode('%s', 'hex')", hash_hex);
+	assert_int_equal(idt_count(sys, sql), 0);
+	/* A session from before the rotation can still be ended. */
+	assert_int_equal(logout(a, ended), US_OK);
+	assert_int_equal(idt_resolve(client, a, ended), US_EUNAUTHENTICATED);
+
+	/* The old key's time is up: what it hashed opens nothing any more. */
+	snprintf(previous, sizeof(previous), "IDENTITY_PREVIOUS_TOKEN_KEYS=%s@2001-01-01T00:00:00Z",
+	         sys->identity_token_key);
+	restart_identity();
+	assert_int_equal(idt_resolve(client, a, before), US_EUNAUTHENTICATED);
+	assert_int_equal(idt_resolve(client, a, after), US_OK);
+	us_arena_free(a); /* the daemon keeps the new key for the test after */
 }
 
 static int setup(void **state)
@@ -403,6 +463,7 @@ int main(void)
 		cmocka_unit_test(test_resolve_session_and_logout),
 		cmocka_unit_test(test_an_expired_session_is_refused),
 		cmocka_unit_test(test_change_password_needs_the_current_one_and_ends_other_sessions),
+		cmocka_unit_test(test_sessions_outlive_a_key_rotation_until_the_old_key_expires),
 		cmocka_unit_test(test_login_rehashes_when_parameters_rise),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

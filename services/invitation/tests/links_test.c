@@ -17,11 +17,11 @@ static int setup(void **state)
 	(void)state;
 	if (sodium_init() < 0)
 		return -1;
-	randombytes_buf(ctx.token_key, sizeof(ctx.token_key));
+	randombytes_buf(ctx.token_keys.current, sizeof(ctx.token_keys.current));
 	randombytes_buf(ctx.seal_key, sizeof(ctx.seal_key));
 	randombytes_buf(ctx.request_key, sizeof(ctx.request_key));
 	other = ctx;
-	randombytes_buf(other.token_key, sizeof(other.token_key));
+	randombytes_buf(other.token_keys.current, sizeof(other.token_keys.current));
 	randombytes_buf(other.seal_key, sizeof(other.seal_key));
 	randombytes_buf(other.request_key, sizeof(other.request_key));
 	ctx.settings.public_base_url = "https://usher.example";
@@ -34,14 +34,15 @@ static void a_new_link_hashes_and_seals_its_token(void **state)
 	us_arena *a = us_arena_new();
 	invitation_link_secret link;
 	assert_int_equal(invitation_link_new(&ctx, a, &link), US_OK);
-	uint8_t hash[US_TOKEN_HASH_BYTES];
+	us_token_hashes hashes;
 	char hex[2 * US_TOKEN_HASH_BYTES + 1];
-	assert_int_equal(invitation_link_hash(&ctx, link.token, hash), US_OK);
-	sodium_bin2hex(hex, sizeof(hex), hash, sizeof(hash));
+	assert_int_equal(invitation_link_hashes(&ctx, link.token, &hashes), US_OK);
+	assert_int_equal(hashes.n, 1);
+	sodium_bin2hex(hex, sizeof(hex), hashes.hash[0], US_TOKEN_HASH_BYTES);
 	assert_string_equal(hex, link.hash_hex);
 	/* Another key hashes it otherwise: the database alone tells no token. */
-	assert_int_equal(invitation_link_hash(&other, link.token, hash), US_OK);
-	sodium_bin2hex(hex, sizeof(hex), hash, sizeof(hash));
+	assert_int_equal(invitation_link_hashes(&other, link.token, &hashes), US_OK);
+	sodium_bin2hex(hex, sizeof(hex), hashes.hash[0], US_TOKEN_HASH_BYTES);
 	assert_string_not_equal(hex, link.hash_hex);
 
 	char *token = invitation_link_unseal(&ctx, a, link.sealed);
@@ -60,9 +61,42 @@ static void a_new_link_hashes_and_seals_its_token(void **state)
 static void a_malformed_token_has_no_hash(void **state)
 {
 	(void)state;
-	uint8_t hash[US_TOKEN_HASH_BYTES];
-	assert_int_not_equal(invitation_link_hash(&ctx, "short", hash), US_OK);
-	assert_int_not_equal(invitation_link_hash(&ctx, "", hash), US_OK);
+	us_token_hashes hashes;
+	assert_int_not_equal(invitation_link_hashes(&ctx, "short", &hashes), US_OK);
+	assert_int_not_equal(invitation_link_hashes(&ctx, "", &hashes), US_OK);
+}
+
+/* After a rotation (other's keys replaced ctx's), a link made before it is still found
+ * and its sealed copy still opens while the old key is in its time, and not after. */
+static void a_link_from_before_a_rotation_works_until_its_key_expires(void **state)
+{
+	(void)state;
+	us_arena *a = us_arena_new();
+	invitation_link_secret link;
+	assert_int_equal(invitation_link_new(&ctx, a, &link), US_OK);
+
+	invitation_ctx rotated = other;
+	rotated.token_keys.n_previous = 1;
+	memcpy(rotated.token_keys.previous[0].key, ctx.token_keys.current, US_TOKEN_KEY_BYTES);
+	memcpy(rotated.previous_seal_keys[0], ctx.seal_key, sizeof(ctx.seal_key));
+	rotated.token_keys.previous[0].until_ms = INT64_MAX; /* in its time */
+	us_token_hashes hashes;
+	char hex[2 * US_TOKEN_HASH_BYTES + 1];
+	assert_int_equal(invitation_link_hashes(&rotated, link.token, &hashes), US_OK);
+	assert_int_equal(hashes.n, 2);
+	sodium_bin2hex(hex, sizeof(hex), hashes.hash[1], US_TOKEN_HASH_BYTES);
+	assert_string_equal(hex, link.hash_hex);
+	char *token = invitation_link_unseal(&rotated, a, link.sealed);
+	assert_non_null(token);
+	assert_string_equal(token, link.token);
+
+	rotated.token_keys.previous[0].until_ms = 1; /* 1970: its time is up */
+	assert_int_equal(invitation_link_hashes(&rotated, link.token, &hashes), US_OK);
+	assert_int_equal(hashes.n, 1);
+	sodium_bin2hex(hex, sizeof(hex), hashes.hash[0], US_TOKEN_HASH_BYTES);
+	assert_string_not_equal(hex, link.hash_hex);
+	assert_null(invitation_link_unseal(&rotated, a, link.sealed));
+	us_arena_free(a);
 }
 
 static void urls_start_with_the_public_base(void **state)
@@ -98,6 +132,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(a_new_link_hashes_and_seals_its_token),
+		cmocka_unit_test(a_link_from_before_a_rotation_works_until_its_key_expires),
 		cmocka_unit_test(a_malformed_token_has_no_hash),
 		cmocka_unit_test(urls_start_with_the_public_base),
 		cmocka_unit_test(request_hashes_keep_fields_apart),
