@@ -34,6 +34,11 @@ typedef struct invitation_row {
 	int64_t created_us;     /* created_at in microseconds: the list's keyset position */
 	char *invited_by_principal; /* "" unless a service principal invited (invited_by "") */
 	char *accept_request_hash;  /* the claiming request's (invitation_request_hash), "" when none */
+	char *redirect_url;         /* "" when none */
+	char *metadata;             /* the caller's JSON object as text, "" when none */
+	bool send_email;            /* false: the caller delivers the link; no email, no reminder */
+	char *locale;               /* of its emails; "" : English */
+	int reminders_sent;         /* since the last send */
 } invitation_row;
 
 /* What a new batch shares. */
@@ -51,6 +56,10 @@ typedef struct invitation_batch {
 	char **flags;
 	size_t n_flags;
 	int expires_in_hours;
+	bool send_email;          /* false: no outbox rows and no sealed token kept */
+	const char *redirect_url; /* "" when none; checked against the allow-list */
+	const char *metadata;     /* "" when none; a JSON object */
+	const char *locale;       /* "" : English */
 } invitation_batch;
 
 /* One address to invite: its link's token hash (hex) and the token sealed for the outbox. */
@@ -167,6 +176,7 @@ US_MUST_USE us_err invitation_store_touch(PGconn *c, const char *id);
 typedef struct invitation_outbox_row {
 	char *kind;
 	int send_number;
+	int reminder_number; /* 1 or 2 for a reminder, else 0 */
 	char *sealed_token;  /* "" when none */
 	invitation_row inv;
 } invitation_outbox_row;
