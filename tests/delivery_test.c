@@ -386,10 +386,12 @@ static void test_reminders_and_expiry(void **state)
 		fail_msg("UpdateAccountSettings: %s", st.message);
 	set_settings(account, NULL, 0, "", true); /* the default delay: 72 hours */
 	const char *remind = "remind@delivery.test", *lapse = "lapse@delivery.test";
-	const char *most = "most@delivery.test";
-	invite_opts week = {.expires_in_hours = 168}, day = {.expires_in_hours = 24}, long_ = {.expires_in_hours = 500};
+	const char *most = "most@delivery.test", *early = "early@delivery.test";
+	invite_opts week = {.expires_in_hours = 168}, day = {.expires_in_hours = 24},
+	            three_days = {.expires_in_hours = 72}, long_ = {.expires_in_hours = 500};
 	invite_ok(account, remind, &week);
-	invite_ok(account, lapse, &day);
+	invite_ok(account, early, &day);
+	invite_ok(account, lapse, &three_days); /* lapses just as its reminder falls due */
 	invite_ok(account, most, &long_);
 	char first[128];
 	ut_sink_wait_token(&sink, remind, 0, WAIT_MS, first, sizeof(first));
@@ -398,15 +400,18 @@ static void test_reminders_and_expiry(void **state)
 	 * reminded yet. The loop is sequential, so once the notice was queued, a reminder
 	 * due at any earlier round would have been counted. */
 	set_clock_hours(71);
-	assert_int_equal(wait_mails(OWNER_EMAIL, "Your invitation to lapse@delivery.test expired", 1), 1);
+	assert_int_equal(wait_mails(OWNER_EMAIL, "Your invitation to early@delivery.test expired", 1), 1);
 	assert_int_equal(reminders_of(remind), 0);
 	assert_int_equal(reminders_of(lapse), 0);
 
-	/* 73 hours on: the first reminder, with the link the invitee already has. */
+	/* 73 hours on: the first reminder, with the link the invitee already has; the
+	 * three-day invitation, due for one too, has expired in the same jump: no reminder. */
 	set_clock_hours(73);
 	char again[128];
 	assert_true(ut_sink_wait_link(&sink, remind, "Reminder:", 'i', 0, WAIT_MS, again, sizeof(again)));
 	assert_string_equal(again, first);
+	assert_int_equal(wait_mails(OWNER_EMAIL, "Your invitation to lapse@delivery.test expired", 1), 1);
+	assert_int_equal(reminders_of(lapse), 0);
 	char tmp[128];
 	assert_true(ut_sink_wait_link(&sink, most, "Reminder:", 'i', 0, WAIT_MS, tmp, sizeof(tmp)));
 
@@ -429,11 +434,12 @@ static void test_reminders_and_expiry(void **state)
 	assert_int_equal(wait_mails(OWNER_EMAIL, "Your invitation to remind@delivery.test expired", 1), 1);
 	assert_int_equal(mails_to(remind, "Reminder:"), 2);
 	assert_int_equal(mails_to(lapse, "Reminder:"), 0);
+	assert_int_equal(mails_to(early, "Reminder:"), 0);
 	/* Nothing sealed is kept for invitations that will get no more reminders. */
 	assert_int_equal(ut_db_number(&sys.db,
 	                              "SELECT count(*) FROM invitation.invitations WHERE email IN"
-	                              " ('%s', '%s', '%s') AND sealed_token IS NOT NULL",
-	                              remind, lapse, most),
+	                              " ('%s', '%s', '%s', '%s') AND sealed_token IS NOT NULL",
+	                              remind, lapse, most, early),
 	                 0);
 	set_clock_hours(0);
 }
