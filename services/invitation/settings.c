@@ -64,7 +64,7 @@ const char *invitation_metadata_check(const char *text)
 	if (len > INVITATION_METADATA_MAX)
 		return "must be at most 4096 bytes";
 	json_error_t error;
-	json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &error);
+	json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &error);
 	bool object = json_is_object(j);
 	json_decref(j);
 	if (j == NULL)
