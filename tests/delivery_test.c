@@ -180,6 +180,19 @@ static long reminders_of(const char *email)
 	                    email);
 }
 
+/* The text the query selects (one row, one column), in A. */
+static char *db_text(const char *sql)
+{
+	PGconn *c = ut_db_admin(&sys.db);
+	PGresult *res = PQexec(c, sql);
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	assert_int_equal(PQntuples(res), 1);
+	char *out = us_arena_strdup(A, PQgetvalue(res, 0, 0));
+	PQclear(res);
+	PQfinish(c);
+	return out;
+}
+
 static Usher__V1__Invitation *get_invitation(const char *id)
 {
 	Usher__V1__InvitationRef req = USHER__V1__INVITATION_REF__INIT;
@@ -249,6 +262,32 @@ static void test_service_delivered(void **state)
 	assert_string_equal(json_string_value(json_object_get(meta, "crm_id")), "42");
 	json_decref(meta);
 
+	/* Resent, it gets a new link, returned the same way; the old one is dead. */
+	const char *other = "silent2@delivery.test";
+	invite_opts o2 = {.no_email = true};
+	const char *old_token = us_arena_strdup(A, token_of(invite_ok(account, other, &o2)->link));
+	Usher__V1__InvitationRef ref = USHER__V1__INVITATION_REF__INIT;
+	ref.invitation_id = (char *)db_text(us_arena_printf(
+	        A, "SELECT id FROM invitation.invitations WHERE email = '%s'", other));
+	Usher__V1__ReinviteReply *resent;
+	if (ut_call(&sys, UT_INVITATION, "usher.v1.InvitationService/Reinvite", owner, ut_key(A),
+	            &ref.base, &usher__v1__reinvite_reply__descriptor, A, (ProtobufCMessage **)&resent,
+	            &st) != US_OK)
+		fail_msg("Reinvite: %s", st.message);
+	const char *new_token = token_of(resent->link);
+	assert_string_not_equal(new_token, old_token);
+	Usher__V1__PreviewRequest pv = USHER__V1__PREVIEW_REQUEST__INIT;
+	ProtobufCMessage *seen;
+	pv.token = (char *)old_token;
+	assert_int_equal(ut_call(&sys, UT_INVITATION, "usher.v1.InvitationService/Preview", NULL, NULL,
+	                         &pv.base, &usher__v1__preview_reply__descriptor, A, &seen, &st),
+	                 US_ENOTFOUND);
+	us_status_clear(&st);
+	pv.token = (char *)new_token;
+	assert_int_equal(ut_call(&sys, UT_INVITATION, "usher.v1.InvitationService/Preview", NULL, NULL,
+	                         &pv.base, &usher__v1__preview_reply__descriptor, A, &seen, &st),
+	                 US_OK);
+
 	/* The link works: accepting through it makes the member. */
 	Usher__V1__AcceptRequest acc = USHER__V1__ACCEPT_REQUEST__INIT;
 	Usher__V1__NewUserProfile profile = USHER__V1__NEW_USER_PROFILE__INIT;
@@ -270,6 +309,7 @@ static void test_service_delivered(void **state)
 	 * been: once it has arrived, the invitee has had nothing. */
 	assert_true(wait_mails(OWNER_EMAIL, "silent@delivery.test accepted", 1) >= 1);
 	assert_int_equal(mails_to(email, ""), 0);
+	assert_int_equal(mails_to(other, ""), 0);
 }
 
 /* Refused with the field named, and nothing created: a redirect off the allow-list
@@ -493,7 +533,7 @@ static int setup(void **state)
 	snprintf(clock_setting, sizeof(clock_setting), "USHER_TEST_CLOCK_FILE=%s", clock_file);
 	const char *env[] = {
 		smtp, clock_setting, "MAIL_FROM=Usher <invites@usher.test>", "REMINDER_INTERVAL_MS=100",
-		"OUTBOX_POLL_MS=100", "DELIVERY_POLL_MS=100", NULL,
+		"OUTBOX_POLL_MS=100", "DELIVERY_POLL_MS=100", "REINVITE_MIN_INTERVAL_S=0", NULL,
 	};
 	for (size_t i = 0; env[i] != NULL; i++)
 		sys.extra_env[i] = env[i];

@@ -416,8 +416,8 @@ us_err invitation_store_reinvite(PGconn *c, const char *id, const char *token_ha
 	        "  AND last_sent_at <= now() - make_interval(secs => $6::int)"
 	        " RETURNING id, send_count),"
 	        " ob AS (INSERT INTO outbox (kind, invitation_id, send_number, sealed_token)"
-	        "  SELECT 'invite', id, send_count, $3 FROM r RETURNING 1)"
-	        "SELECT " NOTIFY_OUTBOX " FROM ob",
+	        "  SELECT 'invite', id, send_count, $3 FROM r WHERE $3 IS NOT NULL RETURNING 1)"
+	        "SELECT CASE WHEN EXISTS (SELECT 1 FROM ob) THEN " NOTIFY_OUTBOX " END FROM r",
 	        6, params, &rows);
 	if (rc == US_EEXISTS) {
 		*result = INVITATION_REINVITE_SUPERSEDED;

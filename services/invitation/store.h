@@ -127,7 +127,8 @@ typedef enum invitation_reinvite_result {
 	INVITATION_REINVITE_SUPERSEDED,    /* another open invitation exists for the address */
 } invitation_reinvite_result;
 
-/* A new token, expiry and send for a pending or expired invitation. */
+/* A new token, expiry and send for a pending or expired invitation; sealed_token NULL
+ * when the caller delivers the link (no email, nothing sealed kept). */
 US_MUST_USE us_err invitation_store_reinvite(PGconn *c, const char *id, const char *token_hash_hex,
                                   const char *sealed_token, bool existing_user,
                                   int expires_in_hours, int64_t min_interval_s,
