@@ -518,6 +518,67 @@ static void test_locale(void **state)
 	}
 }
 
+/* Over the gateway's JSON API: settings, and "sendEmail": false returning the link (proto3
+ * JSON of the oneof: present when set, false included). */
+static void test_http_api(void **state)
+{
+	(void)state;
+	char *account = ut_create_account(&sys, A, owner, "Over HTTP", "");
+	ut_browser *b = ut_browser_new(&sys);
+	ut_reply r;
+	char *body = us_arena_printf(A, "{\"email\": \"%s\", \"password\": \"%s\"}", OWNER_EMAIL,
+	                             PASSWORD);
+	ut_http(b, "POST", "/login", body, strlen(body), NULL, &r);
+	assert_int_equal(r.status, 200);
+	ut_browser_set_csrf(b, json_string_value(json_object_get(r.json, "csrfToken")));
+	ut_reply_free(&r);
+
+	body = us_arena_printf(A, "{\"settings\": {\"accountId\": \"%s\", \"redirectUrls\":"
+	                          " [\"https://app.example.com/\"], \"emailLocale\": \"fr\"}}",
+	                       account);
+	ut_http(b, "POST", "/rpc/usher.v1.InvitationService/SetInvitationSettings", body, strlen(body),
+	        NULL, &r);
+	assert_int_equal(r.status, 200);
+	ut_reply_free(&r);
+	body = us_arena_printf(A, "{\"accountId\": \"%s\"}", account);
+	ut_http(b, "POST", "/rpc/usher.v1.InvitationService/GetInvitationSettings", body, strlen(body),
+	        NULL, &r);
+	assert_int_equal(r.status, 200);
+	json_t *settings = json_object_get(r.json, "settings");
+	assert_string_equal(json_string_value(json_object_get(settings, "emailLocale")), "fr");
+	assert_int_equal(json_integer_value(json_object_get(settings, "reminderDelayHours")), 72);
+	ut_reply_free(&r);
+
+	body = us_arena_printf(A, "{\"accountId\": \"%s\", \"scope\": {\"organization\": true},"
+	                          " \"role\": \"ROLE_MEMBER\", \"emails\": [\"http@delivery.test\"],"
+	                          " \"sendEmail\": false, \"redirectUrl\": \"https://app.example.com/x\","
+	                          " \"metadata\": \"{\\\"k\\\": 1}\"}",
+	                       account);
+	ut_http(b, "POST", "/rpc/usher.v1.InvitationService/CreateInvitations", body, strlen(body),
+	        NULL, &r);
+	if (r.status != 200)
+		fail_msg("%ld: %s", r.status, r.body);
+	json_t *result = json_array_get(json_object_get(r.json, "results"), 0);
+	assert_non_null(strstr(json_string_value(json_object_get(result, "link")), "/i/"));
+	ut_reply_free(&r);
+	/* Without sendEmail, the email goes (in the account's language). */
+	body = us_arena_printf(A, "{\"accountId\": \"%s\", \"scope\": {\"organization\": true},"
+	                          " \"role\": \"ROLE_MEMBER\", \"emails\": [\"http2@delivery.test\"]}",
+	                       account);
+	ut_http(b, "POST", "/rpc/usher.v1.InvitationService/CreateInvitations", body, strlen(body),
+	        NULL, &r);
+	assert_int_equal(r.status, 200);
+	result = json_array_get(json_object_get(r.json, "results"), 0);
+	assert_null(json_object_get(result, "link"));
+	ut_reply_free(&r);
+	char tok[128];
+	ut_sink_wait_token(&sink, "http2@delivery.test", 0, WAIT_MS, tok, sizeof(tok));
+	char *text = first_text_to("http2@delivery.test");
+	assert_non_null(strstr(text, "vous invite"));
+	free(text);
+	ut_browser_free(b);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -559,6 +620,7 @@ int main(void)
 		cmocka_unit_test(test_redirect_pages),
 		cmocka_unit_test(test_reminders_and_expiry),
 		cmocka_unit_test(test_locale),
+		cmocka_unit_test(test_http_api),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
