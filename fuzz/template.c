@@ -61,7 +61,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		vars[i] = (notification_template_var){var_names[i], values[i]};
 	}
 	char template_name[64];
-	snprintf(template_name, sizeof(template_name), "%.*s", (int)strcspn(file, "."), file);
+	/* "invitation_new_user.fr.html" is template "invitation_new_user.fr": up to the part's
+	 * extension. */
+	snprintf(template_name, sizeof(template_name), "%.*s", (int)(strrchr(file, '.') - file), file);
 	const notification_template *t = notification_template_find(set, template_name);
 	FUZZ_CHECK(t != NULL);
 	/* Only what the template declares, as intake passes them. */

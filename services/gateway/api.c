@@ -59,6 +59,8 @@ static const public_method public_methods[] = {
 	{"usher.v1.InvitationService/AcceptLink", TOKEN_HOLDER},
 	{"usher.v1.InvitationService/PreviewLinkJoin", TOKEN_HOLDER},
 	{"usher.v1.InvitationService/ConfirmLinkJoin", TOKEN_HOLDER},
+	{"usher.v1.InvitationService/GetInvitationSettings", SIGNED_IN},
+	{"usher.v1.InvitationService/SetInvitationSettings", SIGNED_IN},
 	{"usher.v1.TenancyService/Check", SERVICE_KEY},
 	{"usher.v1.TenancyService/CheckGrant", SERVICE_KEY},
 };

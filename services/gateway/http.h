@@ -52,6 +52,7 @@ typedef struct gateway_response {
 	const char *content_type;
 	const char *disposition; /* Content-Disposition, for downloads */
 	unsigned retry_after_s;  /* Retry-After, when not 0 */
+	const char *location;    /* Location, for a redirect; NULL: none */
 } gateway_response;
 
 /* Starts serving with the settings in ctx->cfg, handing ctx to every request. */

@@ -63,6 +63,20 @@ static void error_page(gateway_request *req, gateway_response *res, us_err code,
 
 /* --- the invitation --- */
 
+/* After an accept or decline, the invitee goes where the inviting service asked
+ * (redirect_url, checked against the account's allow-list when the invitation was made),
+ * with the page as a fallback for a client that does not follow redirects. */
+static void page_or_redirect(gateway_request *req, gateway_response *res, const char *redirect_url,
+                             const char *title, const char *message)
+{
+	if (redirect_url == NULL || redirect_url[0] == '\0') {
+		message_page(req, res, 200, title, message, NULL);
+		return;
+	}
+	message_page(req, res, 303, title, message, NULL);
+	res->location = redirect_url;
+}
+
 static us_err preview(gateway_request *req, char *token, Usher__V1__PreviewReply **out, us_status *st)
 {
 	Usher__V1__PreviewRequest in = USHER__V1__PREVIEW_REQUEST__INIT;
@@ -263,8 +277,9 @@ void gateway_page_accept(gateway_request *req, gateway_response *res, char *toke
 		char *title = us_arena_printf(req->arena, "Welcome to %s", inv->account_name);
 		char *body = us_arena_printf(req->arena, "You are now %s of %s.", gateway_render_role_label(inv->role),
 		                             inv->account_name);
-		message_page(req, res, 200, or_else(title, "Welcome"),
-		             or_else(body, "You have joined."), NULL);
+		Usher__V1__Invitation *accepted = ((Usher__V1__AcceptReply *)out)->invitation;
+		page_or_redirect(req, res, accepted != NULL ? accepted->redirect_url : NULL,
+		                 or_else(title, "Welcome"), or_else(body, "You have joined."));
 	}
 	us_status_clear(&st);
 }
@@ -288,8 +303,8 @@ void gateway_page_decline(gateway_request *req, gateway_response *res, char *tok
 		Usher__V1__Invitation *inv = ((Usher__V1__DeclineReply *)out)->invitation;
 		char *body = us_arena_printf(req->arena, "You declined to join %s; %s has been told.",
 		                             inv->account_name, inv->inviter_name);
-		message_page(req, res, 200, "Invitation declined",
-		             or_else(body, "You declined the invitation."), NULL);
+		page_or_redirect(req, res, inv->redirect_url, "Invitation declined",
+		                 or_else(body, "You declined the invitation."));
 	}
 	us_status_clear(&st);
 }

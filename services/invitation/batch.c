@@ -1,8 +1,9 @@
 #include "batch.h"
 
+#include <stdio.h>
 #include <string.h>
 
-#include <stdio.h>
+#include <sodium.h>
 
 #include "access.h"
 #include "common/limits.h"
@@ -12,6 +13,7 @@
 #include "disposable.h"
 #include "links.h"
 #include "peers.h"
+#include "settings.h"
 #include "store.h"
 #include "upstream.h"
 
@@ -82,6 +84,34 @@ static void validate(us_call *call, const Usher__V1__CreateInvitationsRequest *r
 		us_call_violation(call, "emails", "must list at most %d addresses", US_BATCH_MAX);
 	if (req->expires_in_hours > 720)
 		us_call_violation(call, "expires_in_hours", "must be at most 720 (30 days)");
+	if (req->redirect_url[0] != '\0' && (why = invitation_url_check(req->redirect_url)) != NULL)
+		us_call_violation(call, "redirect_url", "%s", why);
+	if (req->metadata[0] != '\0' && (why = invitation_metadata_check(req->metadata)) != NULL)
+		us_call_violation(call, "metadata", "%s", why);
+	if ((why = invitation_locale_check(req->locale)) != NULL)
+		us_call_violation(call, "locale", "%s", why);
+}
+
+/* The account's delivery settings; a redirect_url off its allow-list is refused before
+ * anything is looked at or written. */
+static us_err check_delivery(us_call *call, const Usher__V1__CreateInvitationsRequest *req,
+                             invitation_account_settings *settings)
+{
+	us_err rc = invitation_store_settings_get(us_call_db(call), us_call_arena(call),
+	                                          req->account_id, settings);
+	if (rc != US_OK)
+		return rc;
+	if (req->redirect_url[0] != '\0' &&
+	    !invitation_redirect_allowed(settings->redirect_urls, settings->n_redirect_urls,
+	                                 req->redirect_url)) {
+		us_call_violation(call, "redirect_url",
+		                  settings->n_redirect_urls == 0
+		                          ? "is not allowed: the account has no redirect allow-list "
+		                            "(SetInvitationSettings redirect_urls)"
+		                          : "is not on the account's redirect allow-list");
+		return us_call_invalid(call);
+	}
+	return US_OK;
 }
 
 static bool domain_allowed(const Usher__V1__Account *account, const char *email)
@@ -258,6 +288,13 @@ static us_err write_chunk(us_call *call, const invitation_batch *batch, const ch
 		rows[i].existing_user = which[i]->user_id != NULL;
 		if (rc == US_OK && rows[i].token_hash_hex == NULL)
 			rc = US_EEXHAUSTED;
+		/* The caller delivers it: the link goes into the reply, in the call's memory. */
+		which[i]->link = NULL;
+		if (rc == US_OK && !batch->send_email &&
+		    (which[i]->link = invitation_link_url(us_call_service_ctx(call), us_call_arena(call),
+		                                          "i", link.token)) == NULL)
+			rc = US_EEXHAUSTED;
+		sodium_memzero(link.token, sizeof(link.token));
 	}
 	if (rc == US_OK)
 		rc = invitation_store_batch_add(us_call_db(call), scratch, us_call_arena(call), batch_id, batch,
@@ -265,8 +302,10 @@ static us_err write_chunk(us_call *call, const invitation_batch *batch, const ch
 	/* An address invited by a concurrent batch since we looked gets no id. */
 	for (size_t i = 0; rc == US_OK && i < n; i++) {
 		which[i]->invitation_id = rows[i].id;
-		if (rows[i].id == NULL)
+		if (rows[i].id == NULL) {
 			which[i]->outcome = USHER__V1__ADDRESS_OUTCOME__OUTCOME_ALREADY_PENDING;
+			which[i]->link = NULL;
+		}
 	}
 	us_arena_free(scratch);
 	return rc;
@@ -286,7 +325,7 @@ static us_err write_batch(us_call *call, const invitation_batch *batch, address 
 	for (size_t start = 0; rc == US_OK && start < count; start += WRITE_CHUNK)
 		rc = write_chunk(call, batch, *batch_id, which + start,
 		                 count - start < WRITE_CHUNK ? count - start : WRITE_CHUNK);
-	if (rc == US_OK)
+	if (rc == US_OK && batch->send_email)
 		rc = invitation_store_notify_outbox(us_call_db(call));
 	return rc;
 }
@@ -315,6 +354,7 @@ us_err invitation_batch_reply(us_arena *a, const address *addrs, size_t n, const
 		res->reason = (char *)(ad->reason ? ad->reason : "");
 		res->invitation_id = (char *)(ad->invitation_id ? ad->invitation_id : "");
 		res->existing_user = ad->user_id != NULL;
+		res->link = (char *)(ad->link ? ad->link : "");
 		ptrs[i] = res;
 		switch (ad->outcome) {
 		case USHER__V1__ADDRESS_OUTCOME__OUTCOME_CREATED: r->created++; break;
@@ -350,6 +390,9 @@ us_err invitation_create_invitations(us_call *call, const ProtobufCMessage *requ
 	invitation_peer_from_call(&p, call);
 	us_err rc = invitation_authorize_grant(call, &p, actor, req->account_id, req->role, req->scope,
 	                                req->products, req->n_products);
+	invitation_account_settings settings;
+	if (rc == US_OK)
+		rc = check_delivery(call, req, &settings);
 	Usher__V1__Account *account = NULL;
 	if (rc == US_OK)
 		rc = invitation_account_for_invite(call, &p, req->account_id, req->expires_in_hours, &account);
@@ -388,6 +431,12 @@ us_err invitation_create_invitations(us_call *call, const ProtobufCMessage *requ
 			.n_flags = req->n_flags,
 			.expires_in_hours = req->expires_in_hours ? (int)req->expires_in_hours
 			                                          : (int)account->invitation_expiry_hours,
+			.send_email = req->email_case !=
+			                      USHER__V1__CREATE_INVITATIONS_REQUEST__EMAIL_SEND_EMAIL ||
+			              req->send_email,
+			.redirect_url = req->redirect_url,
+			.metadata = req->metadata,
+			.locale = req->locale[0] != '\0' ? req->locale : settings.email_locale,
 		};
 		rc = write_batch(call, &batch, addrs, req->n_emails, &batch_id);
 	}
@@ -400,5 +449,21 @@ us_err invitation_create_invitations(us_call *call, const ProtobufCMessage *requ
 	us_log_fields(US_LOG_INFO, req->dry_run ? "invitations checked (dry run)" : "invitations created",
 	              "account_id", req->account_id, "batch_id", out->batch_id, NULL);
 	*reply = &out->base;
+	return US_OK;
+}
+
+void invitation_batch_strip_links(ProtobufCMessage *reply)
+{
+	Usher__V1__CreateInvitationsReply *r = (Usher__V1__CreateInvitationsReply *)reply;
+	for (size_t i = 0; i < r->n_results; i++)
+		r->results[i]->link = (char *)"";
+}
+
+us_err invitation_batch_replay(us_call *call, const ProtobufCMessage *request,
+                               ProtobufCMessage *stored, ProtobufCMessage **reply)
+{
+	(void)call;
+	(void)request;
+	*reply = stored;
 	return US_OK;
 }

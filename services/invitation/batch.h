@@ -18,6 +18,7 @@ typedef struct invitation_address {
 	const char *reason;
 	const char *user_id;       /* when the address has a user */
 	const char *invitation_id; /* when it was invited */
+	const char *link;          /* its link, only when the caller delivers it (send_email false) */
 } invitation_address;
 
 /* The outcomes decided without asking anyone: invalid, duplicate in the batch, disposable
@@ -32,5 +33,12 @@ US_MUST_USE us_err invitation_batch_classify(us_arena *a, char **emails, size_t 
 US_MUST_USE us_err invitation_batch_reply(us_arena *a, const invitation_address *addrs,
                                           size_t n, const char *batch_id,
                                           Usher__V1__CreateInvitationsReply **out);
+
+/* For the copy of a reply kept for replays: the links go (they are returned once). */
+void invitation_batch_strip_links(ProtobufCMessage *reply);
+
+/* A repeated request is answered with the kept reply, without its links. */
+US_MUST_USE us_err invitation_batch_replay(us_call *call, const ProtobufCMessage *request,
+                                           ProtobufCMessage *stored, ProtobufCMessage **reply);
 
 #endif

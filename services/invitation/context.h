@@ -28,6 +28,7 @@ typedef struct invitation_settings {
 	int64_t outbox_coalesce_ms;
 	int64_t outbox_poll_ms;
 	int64_t link_join_confirm_hours;
+	int64_t reminder_interval_ms;
 } invitation_settings;
 
 typedef struct invitation_disposable invitation_disposable; /* disposable.h */
@@ -50,6 +51,8 @@ typedef struct invitation_ctx {
 	invitation_outbox *outbox;         /* the relay threads */
 	us_ticker *recovery;               /* the recovery loop */
 	PGconn *recovery_db;               /* its connection, used by its thread alone */
+	us_ticker *reminders;              /* the reminder and expiry loop (reminders.h) */
+	PGconn *reminders_db;              /* its connection */
 } invitation_ctx;
 
 #endif

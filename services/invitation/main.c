@@ -13,6 +13,7 @@
 #include "outbox.h"
 #include "permalink.h"
 #include "recovery.h"
+#include "reminders.h"
 #include "server.h"
 #include "usher/v1/invitation.pb-c.h"
 
@@ -59,6 +60,8 @@ static const us_config_var invitation_vars[] = {
 	        "how often the outbox is checked when no change announces itself"),
 	SETTING("LINK_JOIN_CONFIRM_HOURS", US_CONFIG_INT, link_join_confirm_hours, 0, "48", 1, 720,
 	        NULL, "how long the link confirming a permanent-link join's address stays valid"),
+	SETTING("REMINDER_INTERVAL_MS", US_CONFIG_INT, reminder_interval_ms, 0, "60000", 50, 3600000,
+	        NULL, "how often pending invitations are looked at for reminders and expiry"),
 };
 
 static us_err open_peer(const char *url, us_rpc_client **out, char *err, size_t err_size)
@@ -70,6 +73,7 @@ static us_err open_peer(const char *url, us_rpc_client **out, char *err, size_t 
 static void stop(void *arg)
 {
 	invitation_ctx *ctx = arg;
+	invitation_reminders_stop(ctx);
 	invitation_recovery_stop(ctx);
 	invitation_outbox_stop(ctx->outbox);
 	ctx->outbox = NULL;
@@ -133,6 +137,8 @@ static us_err start(void *arg, const us_daemon_config *cfg, char *err, size_t er
 		rc = invitation_outbox_start(ctx, &ctx->outbox, err, err_size);
 	if (rc == US_OK)
 		rc = invitation_recovery_start(ctx, err, err_size);
+	if (rc == US_OK)
+		rc = invitation_reminders_start(ctx, err, err_size);
 	if (rc != US_OK)
 		stop(ctx);
 	return rc;

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "access.h"
 #include "links.h"
 #include "common/limits.h"
@@ -111,6 +113,20 @@ us_err invitation_revoke(us_call *call, const ProtobufCMessage *request, Protobu
 	return rc;
 }
 
+void invitation_reinvite_strip_link(ProtobufCMessage *reply)
+{
+	((Usher__V1__ReinviteReply *)reply)->link = (char *)"";
+}
+
+us_err invitation_reinvite_replay(us_call *call, const ProtobufCMessage *request,
+                                  ProtobufCMessage *stored, ProtobufCMessage **reply)
+{
+	(void)call;
+	(void)request;
+	*reply = stored;
+	return US_OK;
+}
+
 us_err invitation_reinvite(us_call *call, const ProtobufCMessage *request, ProtobufCMessage **reply)
 {
 	const Usher__V1__InvitationRef *req = (const Usher__V1__InvitationRef *)request;
@@ -140,7 +156,8 @@ us_err invitation_reinvite(us_call *call, const ProtobufCMessage *request, Proto
 		rc = invitation_link_new(p.ctx, a, &link);
 	invitation_reinvite_result result = INVITATION_REINVITE_DONE;
 	if (rc == US_OK)
-		rc = invitation_store_reinvite(us_call_db(call), row.id, link.hash_hex, link.sealed,
+		rc = invitation_store_reinvite(us_call_db(call), row.id, link.hash_hex,
+		                    row.send_email ? link.sealed : NULL,
 		                    users->n_matches > 0 && users->matches[0]->email_verified,
 		                    (int)account->invitation_expiry_hours,
 		                    p.ctx->settings.reinvite_min_interval_s, &result);
@@ -168,7 +185,12 @@ us_err invitation_reinvite(us_call *call, const ProtobufCMessage *request, Proto
 		goto out;
 	}
 	usher__v1__reinvite_reply__init(out);
-	rc = current(call, row.id, &out->invitation);
+	/* The caller delivers it: the new link is returned, this once. */
+	if (!row.send_email && (out->link = invitation_link_url(p.ctx, a, "i", link.token)) == NULL)
+		rc = US_EEXHAUSTED;
+	sodium_memzero(link.token, sizeof(link.token));
+	if (rc == US_OK)
+		rc = current(call, row.id, &out->invitation);
 	*reply = &out->base;
 out:
 	invitation_peer_clear(&p);

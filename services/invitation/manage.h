@@ -10,4 +10,9 @@ us_rpc_handler invitation_get_invitation;
 us_rpc_handler invitation_reinvite;
 us_rpc_handler invitation_revoke;
 
+/* The reply secret of Reinvite (a link returned to the caller that delivers it). */
+void invitation_reinvite_strip_link(ProtobufCMessage *reply);
+US_MUST_USE us_err invitation_reinvite_replay(us_call *call, const ProtobufCMessage *request,
+                                              ProtobufCMessage *stored, ProtobufCMessage **reply);
+
 #endif

@@ -65,9 +65,12 @@ static Usher__V1__Email *email_for(const invitation_ctx *ctx, us_arena *a,
 	usher__v1__email__init(e);
 	e->reference = us_arena_printf(a, "invitation:%s", row->id);
 	e->variables = vars;
+	e->locale = row->locale;
 	const char *role = invitation_view_role_name(row->role);
-	if (strcmp(r->kind, "invite") == 0) {
-		if (r->send_number != row->send_count || strcmp(row->state, "pending") != 0)
+	bool reminder = strcmp(r->kind, "reminder") == 0;
+	if (strcmp(r->kind, "invite") == 0 || reminder) {
+		if (r->send_number != row->send_count || strcmp(row->state, "pending") != 0 ||
+		    (reminder && row->expired))
 			return NULL;
 		char *token = invitation_link_unseal(ctx, a, r->sealed_token);
 		if (token == NULL) {
@@ -75,8 +78,15 @@ static Usher__V1__Email *email_for(const invitation_ctx *ctx, us_arena *a,
 			              "invitation_id", row->id, NULL);
 			return NULL;
 		}
-		e->idempotency_key = us_arena_printf(a, "invite:%s:%d", row->id, r->send_number);
-		e->template_ = row->existing_user ? "invitation_existing_user" : "invitation_new_user";
+		if (reminder) {
+			e->idempotency_key = us_arena_printf(a, "reminder:%s:%d:%d", row->id,
+			                                     r->send_number, r->reminder_number);
+			e->template_ = "invitation_reminder";
+		} else {
+			e->idempotency_key = us_arena_printf(a, "invite:%s:%d", row->id, r->send_number);
+			e->template_ = row->existing_user ? "invitation_existing_user"
+			                                  : "invitation_new_user";
+		}
 		e->recipient = row->email;
 		vars[0] = variable(a, "account_name", row->account_name);
 		vars[1] = variable(a, "inviter_name", row->inviter_name);
@@ -87,9 +97,16 @@ static Usher__V1__Email *email_for(const invitation_ctx *ctx, us_arena *a,
 	} else if (row->inviter_email[0] == '\0') {
 		return NULL; /* a service principal invited: nobody to tell */
 	} else {
-		bool accepted = strcmp(r->kind, "accepted") == 0;
-		e->idempotency_key = us_arena_printf(a, "%s:%s", r->kind, row->id);
-		e->template_ = accepted ? "invitation_accepted" : "invitation_declined";
+		/* accepted, declined or expired: the inviter is told. An expiry is per send (a
+		 * reinvited invitation may expire again). */
+		if (strcmp(r->kind, "expired") == 0) {
+			e->idempotency_key = us_arena_printf(a, "expired:%s:%d", row->id, r->send_number);
+			e->template_ = "invitation_expired";
+		} else {
+			bool accepted = strcmp(r->kind, "accepted") == 0;
+			e->idempotency_key = us_arena_printf(a, "%s:%s", r->kind, row->id);
+			e->template_ = accepted ? "invitation_accepted" : "invitation_declined";
+		}
 		e->recipient = row->inviter_email;
 		vars[0] = variable(a, "account_name", row->account_name);
 		vars[1] = variable(a, "invitee_email", row->email);

@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "batch.h"
 #include "links.h"
+#include "manage.h"
 #include "common/limits.h"
 #include "common/log.h"
 #include "peers.h"
@@ -221,6 +223,11 @@ static us_err replay_enable_link(us_call *call, const ProtobufCMessage *request,
 
 const us_rpc_reply_secret invitation_reply_secrets[] = {
 	{"usher.v1.InvitationService/EnableLink", strip_link_url, replay_enable_link},
+	/* Links of invitations the caller delivers itself (send_email false). */
+	{"usher.v1.InvitationService/CreateInvitations", invitation_batch_strip_links,
+	 invitation_batch_replay},
+	{"usher.v1.InvitationService/Reinvite", invitation_reinvite_strip_link,
+	 invitation_reinvite_replay},
 };
 const size_t invitation_n_reply_secrets = sizeof(invitation_reply_secrets) / sizeof(invitation_reply_secrets[0]);
 

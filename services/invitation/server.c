@@ -6,6 +6,7 @@
 #include "joins.h"
 #include "manage.h"
 #include "permalink.h"
+#include "settings.h"
 #include "usher/v1/invitation.pb-c.h"
 
 const us_rpc_method invitation_methods[] = {
@@ -30,6 +31,8 @@ const us_rpc_method invitation_methods[] = {
 	{"PreviewLinkJoin", invitation_preview_link_join, 0},
 	/* Its steps run in its own transaction, the external ones keyed (see joins.c). */
 	{"ConfirmLinkJoin", invitation_confirm_link_join, 0},
+	{"GetInvitationSettings", invitation_get_settings, 0},
+	{"SetInvitationSettings", invitation_set_settings, US_RPC_IDEMPOTENT},
 };
 
 const size_t invitation_n_methods = sizeof(invitation_methods) / sizeof(invitation_methods[0]);

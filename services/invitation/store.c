@@ -25,8 +25,9 @@
 	"i.revoke_reason, to_char(i.expires_at, 'YYYY-MM-DD HH24:MI \"UTC\"'), "     \
 	"i.send_count, i.accepted_user_id, "                                  \
 	US_SQL_MICROS("i.created_at") ", "                                                         \
-	"b.invited_by_principal, i.accept_request_hash"
-#define INV_NCOLS 27
+	"b.invited_by_principal, i.accept_request_hash, "                                          \
+	"b.redirect_url, b.metadata::text, b.send_email, b.locale, i.reminders_sent"
+#define INV_NCOLS 32
 #define INV_FROM " FROM invitations i JOIN batches b ON b.id = i.batch_id "
 
 #define NOTIFY_OUTBOX "pg_notify('" INVITATION_STORE_OUTBOX_CHANNEL "', '')"
@@ -64,6 +65,11 @@ static void read_row(us_row *r, int base, invitation_row *out)
 	out->created_us = us_row_int(r, 24);
 	out->invited_by_principal = us_row_text(r, 25);
 	out->accept_request_hash = us_row_text(r, 26);
+	out->redirect_url = us_row_text(r, 27);
+	out->metadata = us_row_text(r, 28);
+	out->send_email = us_row_bool(r, 29);
+	out->locale = us_row_text(r, 30);
+	out->reminders_sent = (int)us_row_int(r, 31);
 	r->base = saved;
 }
 
@@ -136,6 +142,10 @@ us_err invitation_store_batch_begin(PGconn *c, us_arena *a, const invitation_bat
 		us_db_text_array(a, (const char *const *)b->products, b->n_products),
 		us_db_text_array(a, (const char *const *)b->flags, b->n_flags),
 		b->invited_by_principal,
+		b->send_email ? "t" : "f",
+		b->redirect_url[0] ? b->redirect_url : NULL,
+		b->metadata[0] ? b->metadata : NULL,
+		b->locale,
 	};
 	if (params[7] == NULL || params[8] == NULL || params[9] == NULL)
 		return US_EEXHAUSTED;
@@ -144,10 +154,11 @@ us_err invitation_store_batch_begin(PGconn *c, us_arena *a, const invitation_bat
 	rc = us_db_exec(c,
 	                "INSERT INTO batches (account_id, account_name, invited_by, inviter_name,"
 	                " inviter_email, role, organization, subaccount_ids, products, flags,"
-	                " invited_by_principal)"
-	                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::uuid[], $9::text[], $10::text[], $11)"
+	                " invited_by_principal, send_email, redirect_url, metadata, locale)"
+	                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::uuid[], $9::text[], $10::text[], $11,"
+	                " $12, $13, $14::jsonb, $15)"
 	                " RETURNING id",
-	                11, params, &res);
+	                15, params, &res);
 	if (rc != US_OK)
 		return rc;
 	us_row r = us_row_at(a, res, 0, 0);
@@ -166,31 +177,37 @@ us_err invitation_store_batch_add(PGconn *c, us_arena *scratch, us_arena *keep, 
 	bool *existing = US_ARENA_ARRAY(scratch, bool, n ? n : 1);
 	if (emails == NULL || hashes == NULL || ids == NULL || sealed == NULL || existing == NULL)
 		return US_EEXHAUSTED;
+	const char **kept = US_ARENA_ARRAY(scratch, const char *, n ? n : 1);
+	if (kept == NULL)
+		return US_EEXHAUSTED;
 	for (size_t i = 0; i < n; i++) {
 		emails[i] = rows[i].email;
 		hashes[i] = rows[i].token_hash_hex;
 		existing[i] = rows[i].existing_user;
+		/* The sealed copy a reminder needs; none when the caller delivers the link. */
+		kept[i] = b->send_email ? rows[i].sealed_token : "";
 	}
 	char hours[16];
 	snprintf(hours, sizeof(hours), "%d", b->expires_in_hours);
 	const char *params[] = {
 		batch_id, b->account_id, us_db_text_array(scratch, emails, n),
 		us_db_text_array(scratch, hashes, n), us_db_bool_array(scratch, existing, n), hours,
+		us_db_text_array(scratch, kept, n),
 	};
-	if (params[2] == NULL || params[3] == NULL || params[4] == NULL)
+	if (params[2] == NULL || params[3] == NULL || params[4] == NULL || params[6] == NULL)
 		return US_EEXHAUSTED;
 	PGresult *res;
 	us_err rc = us_db_exec(
 	        c,
 	        "INSERT INTO invitations (batch_id, account_id, email, token_hash, existing_user,"
-	        " expires_at)"
+	        " expires_at, sealed_token)"
 	        " SELECT $1, $2, u.email, decode(u.token_hash, 'hex'), u.existing_user,"
-	        "  now() + make_interval(hours => $6::int)"
-	        " FROM unnest($3::text[], $4::text[], $5::boolean[]) AS u (email, token_hash,"
-	        "  existing_user)"
+	        "  now() + make_interval(hours => $6::int), nullif(u.sealed, '')"
+	        " FROM unnest($3::text[], $4::text[], $5::boolean[], $7::text[]) AS u (email,"
+	        "  token_hash, existing_user, sealed)"
 	        " ON CONFLICT (account_id, email) WHERE state IN ('pending', 'accepting') DO NOTHING"
 	        " RETURNING id, email",
-	        6, params, &res);
+	        7, params, &res);
 	if (rc != US_OK)
 		return rc;
 	us_strmap *by_email = us_strmap_new(n);
@@ -216,6 +233,8 @@ us_err invitation_store_batch_add(PGconn *c, us_arena *scratch, us_arena *keep, 
 	PQclear(res);
 	if (us_row_failed(&r))
 		return US_EEXHAUSTED;
+	if (!b->send_email)
+		return US_OK; /* the caller delivers the links: no email, nothing sealed kept */
 	/* The outbox rows in a statement of their own: joining them to the invitations just
 	 * inserted costs more than a second round trip. */
 	const char *outbox_params[] = {us_db_text_array(scratch, ids, created),
@@ -391,13 +410,14 @@ us_err invitation_store_reinvite(PGconn *c, const char *id, const char *token_ha
 	        "WITH r AS ("
 	        " UPDATE invitations SET token_hash = decode($2, 'hex'), state = 'pending',"
 	        "  existing_user = $4, expires_at = now() + make_interval(hours => $5::int),"
-	        "  last_sent_at = now(), send_count = send_count + 1, updated_at = now()"
+	        "  last_sent_at = now(), send_count = send_count + 1, updated_at = now(),"
+	        "  reminders_sent = 0, last_reminded_at = NULL, sealed_token = $3"
 	        " WHERE id = $1 AND state IN ('pending', 'expired')"
 	        "  AND last_sent_at <= now() - make_interval(secs => $6::int)"
 	        " RETURNING id, send_count),"
 	        " ob AS (INSERT INTO outbox (kind, invitation_id, send_number, sealed_token)"
-	        "  SELECT 'invite', id, send_count, $3 FROM r RETURNING 1)"
-	        "SELECT " NOTIFY_OUTBOX " FROM ob",
+	        "  SELECT 'invite', id, send_count, $3 FROM r WHERE $3 IS NOT NULL RETURNING 1)"
+	        "SELECT CASE WHEN EXISTS (SELECT 1 FROM ob) THEN " NOTIFY_OUTBOX " END FROM r",
 	        6, params, &rows);
 	if (rc == US_EEXISTS) {
 		*result = INVITATION_REINVITE_SUPERSEDED;
@@ -540,8 +560,10 @@ us_err invitation_store_outbox_take(PGconn *c, us_arena *a, size_t limit, invita
 	us_err rc = us_db_exec(c,
 	                       "WITH t AS (DELETE FROM outbox WHERE id IN ("
 	                       "  SELECT id FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)"
-	                       " RETURNING id, kind, send_number, sealed_token, invitation_id)"
-	                       "SELECT t.id, t.kind, t.send_number, t.sealed_token, "
+	                       " RETURNING id, kind, send_number, sealed_token, invitation_id,"
+	                       "  reminder_number)"
+	                       "SELECT t.id, t.kind, t.send_number, t.sealed_token,"
+	                       " coalesce(t.reminder_number, 0), "
 	                       INV_COLUMNS " FROM t JOIN invitations i ON i.id = t.invitation_id"
 	                       " JOIN batches b ON b.id = i.batch_id ORDER BY t.id",
 	                       1, params, &res);
@@ -556,7 +578,8 @@ us_err invitation_store_outbox_take(PGconn *c, us_arena *a, size_t limit, invita
 		o->kind = us_row_text(&r, 1);
 		o->send_number = (int)us_row_int(&r, 2);
 		o->sealed_token = us_row_text(&r, 3);
-		read_row(&r, 4, &o->inv);
+		o->reminder_number = (int)us_row_int(&r, 4);
+		read_row(&r, 5, &o->inv);
 	}
 	PQclear(res);
 	return us_row_failed(&r) ? US_EEXHAUSTED : US_OK;

@@ -34,6 +34,11 @@ typedef struct invitation_row {
 	int64_t created_us;     /* created_at in microseconds: the list's keyset position */
 	char *invited_by_principal; /* "" unless a service principal invited (invited_by "") */
 	char *accept_request_hash;  /* the claiming request's (invitation_request_hash), "" when none */
+	char *redirect_url;         /* "" when none */
+	char *metadata;             /* the caller's JSON object as text, "" when none */
+	bool send_email;            /* false: the caller delivers the link; no email, no reminder */
+	char *locale;               /* of its emails; "" : English */
+	int reminders_sent;         /* since the last send */
 } invitation_row;
 
 /* What a new batch shares. */
@@ -51,6 +56,10 @@ typedef struct invitation_batch {
 	char **flags;
 	size_t n_flags;
 	int expires_in_hours;
+	bool send_email;          /* false: no outbox rows and no sealed token kept */
+	const char *redirect_url; /* "" when none; checked against the allow-list */
+	const char *metadata;     /* "" when none; a JSON object */
+	const char *locale;       /* "" : English */
 } invitation_batch;
 
 /* One address to invite: its link's token hash (hex) and the token sealed for the outbox. */
@@ -118,7 +127,8 @@ typedef enum invitation_reinvite_result {
 	INVITATION_REINVITE_SUPERSEDED,    /* another open invitation exists for the address */
 } invitation_reinvite_result;
 
-/* A new token, expiry and send for a pending or expired invitation. */
+/* A new token, expiry and send for a pending or expired invitation; sealed_token NULL
+ * when the caller delivers the link (no email, nothing sealed kept). */
 US_MUST_USE us_err invitation_store_reinvite(PGconn *c, const char *id, const char *token_hash_hex,
                                   const char *sealed_token, bool existing_user,
                                   int expires_in_hours, int64_t min_interval_s,
@@ -167,6 +177,7 @@ US_MUST_USE us_err invitation_store_touch(PGconn *c, const char *id);
 typedef struct invitation_outbox_row {
 	char *kind;
 	int send_number;
+	int reminder_number; /* 1 or 2 for a reminder, else 0 */
 	char *sealed_token;  /* "" when none */
 	invitation_row inv;
 } invitation_outbox_row;

@@ -72,5 +72,10 @@ Usher__V1__Invitation *invitation_view(us_arena *a, const invitation_row *r)
 	v->accepted_user_id = r->accepted_user_id;
 	v->decided_at = r->decided_at;
 	v->revoke_reason = r->revoke_reason;
+	v->redirect_url = r->redirect_url;
+	v->metadata = r->metadata;
+	v->send_email = r->send_email;
+	v->locale = r->locale;
+	v->reminders_sent = (uint32_t)r->reminders_sent;
 	return v;
 }

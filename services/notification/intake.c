@@ -1,5 +1,6 @@
 #include "intake.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +138,46 @@ static char *sealed_variables(us_arena *a, const notification_ctx *ctx,
 	return sealed;
 }
 
+#define LOCALE_MAX 35
+#define TEMPLATE_NAME_MAX 64 /* longer names are no template's: looked up as given */
+
+static bool locale_valid(const char *locale)
+{
+	size_t len = strlen(locale);
+	if (len > LOCALE_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = locale[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-'))
+			return false;
+	}
+	return true;
+}
+
+/* The template in the email's language: "<name>.<locale>" ("fr-ca"), else "<name>.<its
+ * primary language>" ("fr"), else the English "<name>". Tags compare in lowercase. */
+static const notification_template *find_localized(const notification_template_set *set,
+                                                   const char *name, const char *locale)
+{
+	size_t name_len = strlen(name);
+	if (locale[0] != '\0' && name_len <= TEMPLATE_NAME_MAX) {
+		char key[TEMPLATE_NAME_MAX + LOCALE_MAX + 2];
+		size_t n = (size_t)snprintf(key, sizeof(key), "%s.%s", name, locale);
+		for (size_t i = name_len + 1; i < n; i++)
+			key[i] = (char)tolower((unsigned char)key[i]);
+		const notification_template *t = notification_template_find(set, key);
+		char *dash = strchr(key + name_len + 1, '-');
+		if (t == NULL && dash != NULL) {
+			*dash = '\0';
+			t = notification_template_find(set, key);
+		}
+		if (t != NULL)
+			return t;
+	}
+	return notification_template_find(set, name);
+}
+
 us_err notification_intake_check(us_call *call, const notification_ctx *ctx, const char *prefix,
                                  const Usher__V1__Email *email, notification_store_new_email *out)
 {
@@ -150,8 +191,15 @@ us_err notification_intake_check(us_call *call, const notification_ctx *ctx, con
 	        call, us_arena_printf(arena, "%s.recipient", prefix), email->recipient);
 	ok = recipient != NULL && ok;
 
-	const notification_template *t = notification_template_find(ctx->templates,
-	                                                            email->template_);
+	bool locale_ok = locale_valid(email->locale);
+	if (!locale_ok) {
+		us_call_violation(call, us_arena_printf(arena, "%s.locale", prefix),
+		                  "must be a language tag like \"fr\" or \"de-CH\" (at most %d "
+		                  "bytes of letters, digits and \"-\")", LOCALE_MAX);
+		ok = false;
+	}
+	const notification_template *t = find_localized(ctx->templates, email->template_,
+	                                                locale_ok ? email->locale : "");
 	if (t == NULL) {
 		us_call_violation(call, us_arena_printf(arena, "%s.template", prefix),
 		                  email->template_[0] == '\0' ? "is required" : "is not a known template");

@@ -23,6 +23,13 @@ static const struct {
 	{"email_change_verification", {"name", "link", "expires_at"}},
 	{"password_reset", {"name", "link", "expires_at"}},
 	{"link_join_confirmation", {"account_name", "link", "expires_at"}},
+	{"invitation_reminder", {"account_name", "inviter_name", "role", "link", "expires_at"}},
+	{"invitation_expired", {"account_name", "invitee_email", "role"}},
+	/* Translations: "<template>.<language>", chosen by an email's locale (intake.c). */
+	{"invitation_new_user.fr", {"account_name", "inviter_name", "role", "link", "expires_at"}},
+	{"invitation_existing_user.fr",
+	 {"account_name", "inviter_name", "role", "link", "expires_at"}},
+	{"invitation_reminder.fr", {"account_name", "inviter_name", "role", "link", "expires_at"}},
 };
 #define N_TEMPLATES (sizeof(catalog) / sizeof(catalog[0]))
 
