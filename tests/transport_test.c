@@ -200,9 +200,14 @@ static bool bare_new_client_served(const char *url)
 
 static char self_path[512];
 
+/* Rounds of stray connections before a wedge must show: whether a stray connection lands
+ * in the handshake window is a race the scheduler decides, and on a busy machine one round
+ * sometimes misses it. A wedge, once there, stays. */
+#define BARE_ROUNDS 5
+
 /* Runs the scenario against a bare REP socket on url in a child process (this program,
- * run afresh: nng's threads do not survive a fork); returns how many of the new clients
- * were served. */
+ * run afresh: nng's threads do not survive a fork), up to BARE_ROUNDS times; returns the
+ * fewest new clients served after a round (0 ends the rounds). */
 static int bare_scenario(const char *url)
 {
 	char *argv[] = {self_path, "--bare-rep", (char *)url, NULL};
@@ -213,13 +218,18 @@ static int bare_scenario(const char *url)
 		if (us_monotonic_ms() > deadline)
 			fail_msg("the bare server on %s did not start", url);
 	}
-	pause_and_stray(pid, url);
-	int served = 0;
-	for (int n = 0; n < NEW_CLIENTS; n++)
-		served += bare_new_client_served(url);
+	int fewest = NEW_CLIENTS;
+	for (int round = 0; round < BARE_ROUNDS && fewest > 0; round++) {
+		pause_and_stray(pid, url);
+		int served = 0;
+		for (int n = 0; n < NEW_CLIENTS; n++)
+			served += bare_new_client_served(url);
+		if (served < fewest)
+			fewest = served;
+	}
 	kill(pid, SIGKILL);
 	ut_reap(pid, 60000);
-	return served;
+	return fewest;
 }
 
 static void test_the_scenario_sees_a_wedge(void **state)
@@ -242,9 +252,10 @@ static void test_the_scenario_sees_a_wedge(void **state)
 	unlink(path);
 	rmdir(dir);
 	if (served != 0)
-		fail_msg("nng %s served %d of %d new clients on ipc:// after stray connections; "
+		fail_msg("nng %s served %d of %d new clients on ipc:// after each of %d rounds of "
+		         "stray connections; "
 		         "if it no longer wedges, common/transport.c may accept ipc:// again",
-		         nng_version(), served, NEW_CLIENTS);
+		         nng_version(), served, NEW_CLIENTS, BARE_ROUNDS);
 }
 
 /* --- the gateway and slow HTTP clients --- */
