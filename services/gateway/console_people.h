@@ -1,0 +1,20 @@
+/* The console's pages for people: sign in and out, My accounts, the profile, a forgotten
+ * password, an email change's confirmation, and a permanent link's join page. */
+#ifndef GATEWAY_CONSOLE_PEOPLE_H
+#define GATEWAY_CONSOLE_PEOPLE_H
+
+#include "http.h"
+
+void gateway_console_home(gateway_request *req, gateway_response *res);      /* GET / */
+void gateway_console_signin(gateway_request *req, gateway_response *res);    /* GET, POST /signin */
+void gateway_console_signout(gateway_request *req, gateway_response *res);   /* POST /signout */
+void gateway_console_accounts(gateway_request *req, gateway_response *res);  /* GET /accounts */
+void gateway_console_profile(gateway_request *req, gateway_response *res);   /* GET /profile, POST /profile/<what> */
+void gateway_console_forgot(gateway_request *req, gateway_response *res);    /* GET, POST /forgot */
+void gateway_console_reset(gateway_request *req, gateway_response *res);     /* GET /password-reset/<t>, POST .../set */
+void gateway_console_email_change(gateway_request *req, gateway_response *res); /* GET /email-change/<t>, POST .../confirm */
+/* GET /l/<token> for a browser (token in the arena), POST /l/<token>/join-form. */
+void gateway_console_link_page(gateway_request *req, gateway_response *res, char *token);
+void gateway_console_link_join(gateway_request *req, gateway_response *res);
+
+#endif
