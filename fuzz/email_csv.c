@@ -2,7 +2,8 @@
  * its first byte is the file, read once whole and once in pieces of 1 to 64 bytes (the
  * first byte seeds their sizes). Properties: the two readings agree on the outcome, the
  * error and every row; rows keep increasing spreadsheet row numbers (row 1 only in a file
- * without a header); a kept cell is valid UTF-8 of at most 1000 bytes, a rejected one has a reason; never more rows than allowed. */
+ * without a header); a kept cell is valid UTF-8 of at most 1000 bytes, a rejected one has
+ * a reason; never more rows than allowed. */
 #include "fuzz.h"
 
 #include "common/email_csv.h"
