@@ -300,8 +300,9 @@ static void test_invitee_pages(void **state)
 	snprintf(signup, sizeof(signup), "form_token=%s&name=Page+New&phone=&password=correct+horse+battery",
 	         form_tok);
 	ut_http(b, "POST", path, signup, strlen(signup), "application/x-www-form-urlencoded", &r);
-	expect(&r, 200);
-	assert_non_null(strstr(r.body, "Welcome to"));
+	/* Joined and signed in: on to My accounts. */
+	expect(&r, 303);
+	assert_non_null(strcasestr(r.headers, "Location: /accounts?m=accepted"));
 	assert_non_null(strcasestr(r.headers, "Set-Cookie: usher_session="));
 	ut_reply_free(&r);
 	ut_http(b, "GET", "/me", NULL, 0, NULL, &r);
@@ -327,8 +328,9 @@ static void test_invitee_pages(void **state)
 	ut_reply_free(&r);
 	snprintf(right, sizeof(right), "form_token=%s&password=correct+horse+battery", old_tok);
 	ut_http(old, "POST", path, right, strlen(right), "application/x-www-form-urlencoded", &r);
-	expect(&r, 200);
-	assert_non_null(strstr(r.body, "Welcome to"));
+	/* Joined and signed in: on to My accounts. */
+	expect(&r, 303);
+	assert_non_null(strcasestr(r.headers, "Location: /accounts?m=accepted"));
 	ut_reply_free(&r);
 
 	/* Declining through the form. */

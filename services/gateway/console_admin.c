@@ -527,6 +527,62 @@ static void upload_page(console *c)
 	console_render(c, 200, "Upload CSV", NULL, false, "upload", vars);
 }
 
+/* The account a page is about, into c->account; replies and returns false on failure. */
+static bool load_account(console *c, const char *account_id)
+{
+	Usher__V1__GetAccountRequest in = USHER__V1__GET_ACCOUNT_REQUEST__INIT;
+	in.account_id = (char *)account_id;
+	Usher__V1__GetAccountReply *acc;
+	us_status st;
+	us_err rc = call(c, GATEWAY_TENANCY, "usher.v1.TenancyService/GetAccount", &in.base,
+	                 &usher__v1__get_account_reply__descriptor, (ProtobufCMessage **)&acc, &st);
+	if (rc != US_OK) {
+		failed(c, rc, &st);
+		return false;
+	}
+	us_status_clear(&st);
+	c->account = acc->account;
+	return true;
+}
+
+void gateway_console_upload_report(gateway_request *req, gateway_response *res,
+                                   const char *account_id, const gateway_report_row *rows,
+                                   size_t n, bool dry_run)
+{
+	console c;
+	console_init(&c, req, res);
+	if (!console_require_user(&c) || !load_account(&c, account_id))
+		return;
+	us_buf html = US_BUF_INIT;
+	size_t created = 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *row = us_arena_printf(req->arena, "%u", rows[i].row);
+		const char *const vars[] = {"row", row, "email", rows[i].email, "outcome",
+		                            rows[i].outcome, "reason", rows[i].reason, NULL};
+		console_append(&html, "result_row", vars);
+		created += strcmp(rows[i].outcome, "created") == 0;
+	}
+	const char *summary = us_arena_printf(req->arena, dry_run ? "dry run, %zu would be sent, %zu not"
+	                                                          : "%zu sent, %zu not sent",
+	                                      created, n - created);
+	const char *const vars[] = {"summary", summary, "rows", console_take(&c, &html),
+	                            "account_id", account_id, NULL};
+	console_render(&c, 200, "Upload report", NULL, false, "invite_result", vars);
+}
+
+void gateway_console_upload_failed(gateway_request *req, gateway_response *res)
+{
+	json_t *message = json_object_get(res->json, "message");
+	const char *why = us_arena_strdup(req->arena, json_is_string(message)
+	                                                      ? json_string_value(message)
+	                                                      : "the upload failed");
+	unsigned status = res->status;
+	console c;
+	console_init(&c, req, res);
+	console_message(&c, status, "The upload did not work", why ? why : "The upload failed.",
+	                "/accounts", "My accounts");
+}
+
 void gateway_console_admin(gateway_request *req, gateway_response *res)
 {
 	console c;
@@ -540,18 +596,8 @@ void gateway_console_admin(gateway_request *req, gateway_response *res)
 		                "My accounts");
 		return;
 	}
-	Usher__V1__GetAccountRequest in = USHER__V1__GET_ACCOUNT_REQUEST__INIT;
-	in.account_id = p.account;
-	Usher__V1__GetAccountReply *acc;
-	us_status st;
-	us_err rc = call(&c, GATEWAY_TENANCY, "usher.v1.TenancyService/GetAccount", &in.base,
-	                 &usher__v1__get_account_reply__descriptor, (ProtobufCMessage **)&acc, &st);
-	if (rc != US_OK) {
-		failed(&c, rc, &st);
+	if (!load_account(&c, p.account))
 		return;
-	}
-	us_status_clear(&st);
-	c.account = acc->account;
 	const char *s = p.section;
 	bool bare = p.a[0] == '\0';
 	if (!post && bare && strcmp(s, "users") == 0)

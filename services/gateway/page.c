@@ -227,6 +227,15 @@ void gateway_page_accept(gateway_request *req, gateway_response *res, char *toke
 			end_session(req, login->session_token);
 		res->n_cookies = 0;
 		error_page(req, res, rc, st.message, token);
+	} else if (res->n_cookies > 0) {
+		/* Signed in: on to My accounts, which shows the account just joined. */
+		json_decref(res->json);
+		res->json = NULL;
+		res->status = 303;
+		res->location = "/accounts?m=accepted";
+		res->content_type = "text/plain; charset=utf-8";
+		res->raw = "see other";
+		res->raw_len = strlen(res->raw);
 	} else {
 		char *title = us_arena_printf(req->arena, "Welcome to %s", inv->account_name);
 		char *body = us_arena_printf(req->arena, "You are now %s of %s.", gateway_render_role_label(inv->role),
