@@ -182,6 +182,7 @@ static const struct {
 	const char *text;
 } flashes[] = {
 	{"signed-out", "You are signed out."},
+	{"joined-signin", "You have joined; sign in to get started."},
 	{"accepted", "Invitation accepted: welcome aboard."},
 	{"declined", "Invitation declined."},
 	{"joined", "You have joined."},

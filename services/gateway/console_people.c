@@ -437,10 +437,63 @@ void gateway_console_link_join(gateway_request *req, gateway_response *res)
 		if (gateway_session_start(req, res, profile.email, profile.password, &login, &st2) !=
 		    US_OK) {
 			us_status_clear(&st2);
-			console_redirect(&c, "/signin?m=joined");
+			console_redirect(&c, "/signin?m=joined-signin");
 			return;
 		}
 		us_status_clear(&st2);
 	}
 	console_redirect(&c, "/accounts?m=joined");
+}
+
+/* --- a link join's confirmation --- */
+
+void gateway_console_join_page(gateway_request *req, gateway_response *res, char *token)
+{
+	res->no_referrer = true;
+	console c;
+	console_init(&c, req, res);
+	Usher__V1__PreviewLinkJoinRequest in = USHER__V1__PREVIEW_LINK_JOIN_REQUEST__INIT;
+	in.token = token;
+	Usher__V1__PreviewLinkJoinReply *join;
+	us_status st;
+	us_err rc = call(&c, GATEWAY_INVITATION, "usher.v1.InvitationService/PreviewLinkJoin",
+	                 &in.base, &usher__v1__preview_link_join_reply__descriptor,
+	                 (ProtobufCMessage **)&join, &st);
+	if (rc != US_OK || !join->pending) {
+		console_message(&c, rc == US_OK ? 410 : gateway_http_status(rc), "This link does not work",
+		                rc == US_OK || rc == US_ENOTFOUND
+		                        ? "This confirmation link was used already, replaced by a newer "
+		                          "one, or has expired."
+		                        : st.message,
+		                "/signin", "Sign in");
+		us_status_clear(&st);
+		return;
+	}
+	us_status_clear(&st);
+	const char *form_token = console_form_token(&c);
+	const char *const vars[] = {"account_name", join->account_name, "email", join->email,
+	                            "token", token, "form_token", form_token, NULL};
+	console_render(&c, form_token ? 200 : 500, "Finish joining", NULL, false, "join_confirm", vars);
+}
+
+void gateway_console_join_confirm(gateway_request *req, gateway_response *res)
+{
+	res->no_referrer = true;
+	console c;
+	console_init(&c, req, res);
+	const char *action;
+	char *token = path_token(req, "/j/", &action);
+	if (token == NULL || !console_form_token_ok(&c))
+		return;
+	Usher__V1__ConfirmLinkJoinRequest in = USHER__V1__CONFIRM_LINK_JOIN_REQUEST__INIT;
+	in.token = token;
+	ProtobufCMessage *out;
+	us_status st;
+	us_err rc = call(&c, GATEWAY_INVITATION, "usher.v1.InvitationService/ConfirmLinkJoin",
+	                 &in.base, &usher__v1__accept_link_reply__descriptor, &out, &st);
+	if (rc == US_OK)
+		console_redirect(&c, c.user != NULL ? "/accounts?m=joined" : "/signin?m=joined-signin");
+	else
+		console_failure(&c, rc, st.message);
+	us_status_clear(&st);
 }

@@ -16,5 +16,9 @@ void gateway_console_email_change(gateway_request *req, gateway_response *res); 
 /* GET /l/<token> for a browser (token in the arena), POST /l/<token>/join-form. */
 void gateway_console_link_page(gateway_request *req, gateway_response *res, char *token);
 void gateway_console_link_join(gateway_request *req, gateway_response *res);
+/* GET /j/<token> for a browser (token in the arena): a join's confirmation, with a button;
+ * POST /j/<token>/confirm-form: confirmed. */
+void gateway_console_join_page(gateway_request *req, gateway_response *res, char *token);
+void gateway_console_join_confirm(gateway_request *req, gateway_response *res);
 
 #endif

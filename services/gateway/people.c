@@ -365,6 +365,10 @@ void gateway_people_join(gateway_request *req, gateway_response *res)
 		return;
 	}
 	char *token = us_arena_strndup(req->arena, start, len);
+	if (get && token != NULL && gateway_page_wanted(req)) {
+		gateway_console_join_page(req, res, token);
+		return;
+	}
 	ProtobufCMessage *out;
 	us_status st;
 	us_err rc;

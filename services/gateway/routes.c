@@ -37,6 +37,8 @@ static const gateway_route routes[] = {
 	{"POST", "/email-change/{}/confirm", "/email-change/{token}/confirm",
 	 gateway_console_email_change, NULL, false},
 	{"POST", "/l/{}/join-form", "/l/{token}/join-form", gateway_console_link_join, NULL, false},
+	{"POST", "/j/{}/confirm-form", "/j/{token}/confirm-form", gateway_console_join_confirm, NULL,
+	 false},
 	{"GET", "/a/", "/a/{account}/{page}", gateway_console_admin, NULL, false},
 	{"POST", "/a/", "/a/{account}/{page}", gateway_console_admin, NULL, false},
 	{"GET", "/readyz", "/readyz", alive, NULL, false},
