@@ -47,6 +47,15 @@ static void test_console_in_a_browser(void **state)
 	ut_create_user(&sys, a, "erin@acme.example", "Erin Existing", PASSWORD);
 	char *admin = ut_create_user(&sys, a, "adam@acme.example", "Adam Admin", PASSWORD);
 	ut_grant(&sys, a, account, admin, USHER__V1__ROLE__ROLE_ADMIN, NULL);
+	/* A second account's invitation, for Erin to decline from My accounts. */
+	char *other = ut_create_account(&sys, a, owner, "Bolt Co", "texting");
+	const char *erin[] = {"erin@acme.example"};
+	Usher__V1__CreateInvitationsReply *sent;
+	us_status st;
+	assert_int_equal(ut_invite(&sys, a, owner, other, USHER__V1__ROLE__ROLE_MEMBER, NULL, erin, 1,
+	                           &sent, &st),
+	                 US_OK);
+	assert_int_equal(sent->created, 1);
 
 	char script[512], shots[512], env_url[200], env_sink[200], env_account[100],
 	        env_password[100], env_shots[600];

@@ -166,7 +166,8 @@ void gateway_console_accounts(gateway_request *req, gateway_response *res)
 			const Usher__V1__Invitation *x = inv->invitations[i];
 			const char *const vars[] = {"account_name", x->account_name, "role",
 			                            console_role_name(x->role), "inviter", x->inviter_name,
-			                            "expires", x->expires_at, NULL};
+			                            "expires", x->expires_at, "id", x->id, "csrf", c.csrf,
+			                            NULL};
 			console_append(&rows, "invitations_row", vars);
 		}
 		invitations = console_fragment(&c, "invitations_table",
@@ -174,6 +175,41 @@ void gateway_console_accounts(gateway_request *req, gateway_response *res)
 	}
 	const char *const vars[] = {"memberships", memberships, "invitations", invitations, NULL};
 	console_render(&c, 200, "My accounts", console_flash(&c), false, "accounts", vars);
+}
+
+void gateway_console_accounts_answer(gateway_request *req, gateway_response *res)
+{
+	console c;
+	console_init(&c, req, res);
+	if (!console_post_ok(&c))
+		return;
+	const char *action;
+	char *id = path_token(req, "/accounts/invitations/", &action);
+	bool accept = strcmp(action, "accept") == 0;
+	if (id == NULL || us_uuid_check(id) != NULL || (!accept && strcmp(action, "decline") != 0)) {
+		console_failure(&c, US_ENOTFOUND, "There is no such invitation.");
+		return;
+	}
+	ProtobufCMessage *out;
+	us_status st;
+	us_err rc;
+	if (accept) {
+		Usher__V1__AcceptRequest in = USHER__V1__ACCEPT_REQUEST__INIT;
+		in.invitation_id = id;
+		in.session_token = (char *)c.session;
+		rc = call(&c, GATEWAY_INVITATION, "usher.v1.InvitationService/Accept", &in.base,
+		          &usher__v1__accept_reply__descriptor, &out, &st);
+	} else {
+		Usher__V1__DeclineRequest in = USHER__V1__DECLINE_REQUEST__INIT;
+		in.invitation_id = id;
+		rc = call(&c, GATEWAY_INVITATION, "usher.v1.InvitationService/Decline", &in.base,
+		          &usher__v1__decline_reply__descriptor, &out, &st);
+	}
+	if (rc == US_OK)
+		console_redirect(&c, accept ? "/accounts?m=accepted" : "/accounts?m=declined");
+	else
+		console_failure(&c, rc, st.message);
+	us_status_clear(&st);
 }
 
 /* --- the profile --- */

@@ -9,6 +9,8 @@ void gateway_console_home(gateway_request *req, gateway_response *res);      /* 
 void gateway_console_signin(gateway_request *req, gateway_response *res);    /* GET, POST /signin */
 void gateway_console_signout(gateway_request *req, gateway_response *res);   /* POST /signout */
 void gateway_console_accounts(gateway_request *req, gateway_response *res);  /* GET /accounts */
+/* POST /accounts/invitations/<id>/accept or /decline: answering from My accounts. */
+void gateway_console_accounts_answer(gateway_request *req, gateway_response *res);
 void gateway_console_profile(gateway_request *req, gateway_response *res);   /* GET /profile, POST /profile/<what> */
 void gateway_console_forgot(gateway_request *req, gateway_response *res);    /* GET, POST /forgot */
 void gateway_console_reset(gateway_request *req, gateway_response *res);     /* GET /password-reset/<t>, POST .../set */
