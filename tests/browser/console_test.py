@@ -506,6 +506,8 @@ def flow_settings(c):
 
 def main():
     os.makedirs(SHOTS, exist_ok=True)
+    for old in glob.glob(os.path.join(SHOTS, "*.png")):  # this run's pictures only
+        os.remove(old)
     download_dir = tempfile.mkdtemp(prefix="console-downloads-")
     started = time.monotonic()
     driver = start_browser(download_dir)
