@@ -187,6 +187,7 @@ static const struct {
 	{"declined", "Invitation declined."},
 	{"joined", "You have joined."},
 	{"role", "Role changed."},
+	{"scope", "Scope and products changed."},
 	{"deactivated", "Member deactivated: they keep their place but cannot use the account."},
 	{"reactivated", "Member reactivated."},
 	{"removed", "Member removed."},

@@ -90,6 +90,8 @@ static char **split_words(console *c, const char *text, size_t max, size_t *n)
 
 /* --- Users --- */
 
+static void scope_post(console *c, const char *user_id);
+
 static void users_page(console *c, const char *flash, bool error, unsigned status)
 {
 	Usher__V1__ListMembersRequest in = USHER__V1__LIST_MEMBERS_REQUEST__INIT;
@@ -151,6 +153,9 @@ static void users_post(console *c, const admin_path *p)
 		          off ? "usher.v1.TenancyService/Deactivate" : "usher.v1.TenancyService/Reactivate",
 		          &member.base, &usher__v1__member_reply__descriptor, &out, &st);
 		done = off ? "deactivated" : "reactivated";
+	} else if (strcmp(p->b, "scope") == 0) {
+		scope_post(c, p->a);
+		return;
 	} else if (strcmp(p->b, "remove") == 0) {
 		rc = call(c, GATEWAY_TENANCY, "usher.v1.TenancyService/Remove", &member.base,
 		          &usher__v1__remove_reply__descriptor, &out, &st);
@@ -167,6 +172,98 @@ static void users_post(console *c, const admin_path *p)
 		users_page(c, why ? why : "Refused.", true, gateway_http_status(rc));
 	}
 	us_status_clear(&st);
+}
+
+/* --- one member: scope and products --- */
+
+static Usher__V1__ListSubaccountsReply *subaccounts(console *c);
+
+static bool has(char **items, size_t n, const char *item)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(items[i], item) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void member_page(console *c, const char *user_id)
+{
+	Usher__V1__ListMembersRequest in = USHER__V1__LIST_MEMBERS_REQUEST__INIT;
+	in.account_id = c->account->id;
+	in.page_size = 500;
+	Usher__V1__ListMembersReply *m;
+	us_status st;
+	us_err rc = call(c, GATEWAY_TENANCY, "usher.v1.TenancyService/ListMembers", &in.base,
+	                 &usher__v1__list_members_reply__descriptor, (ProtobufCMessage **)&m, &st);
+	if (rc != US_OK) {
+		failed(c, rc, &st);
+		return;
+	}
+	us_status_clear(&st);
+	const Usher__V1__Membership *ms = NULL;
+	for (size_t i = 0; i < m->n_members && ms == NULL; i++) {
+		if (strcmp(m->members[i]->user_id, user_id) == 0)
+			ms = m->members[i];
+	}
+	if (ms == NULL) {
+		console_failure(c, US_ENOTFOUND, "There is no such member.");
+		return;
+	}
+	bool org = ms->scope == NULL || ms->scope->organization;
+	Usher__V1__ListSubaccountsReply *subs = subaccounts(c);
+	us_buf sub_html = US_BUF_INIT;
+	for (size_t i = 0; subs != NULL && i < subs->n_subaccounts; i++) {
+		const Usher__V1__Subaccount *sa = subs->subaccounts[i];
+		bool on = !org && has(ms->scope->subaccount_ids, ms->scope->n_subaccount_ids, sa->id);
+		const char *const vars[] = {"id", us_arena_printf(c->req->arena, "sub-%zu", i), "name",
+		                            "subaccount", "value", sa->id, "label", sa->name,
+		                            "checked", on ? " checked" : "", NULL};
+		console_append(&sub_html, "check", vars);
+	}
+	us_buf products = US_BUF_INIT;
+	for (size_t i = 0; i < c->account->n_products; i++) {
+		const char *p = c->account->products[i];
+		const char *const vars[] = {"id", us_arena_printf(c->req->arena, "product-%zu", i),
+		                            "name", "products", "value", p, "label", p, "checked",
+		                            has(ms->products, ms->n_products, p) ? " checked" : "", NULL};
+		console_append(&products, "check", vars);
+	}
+	const char *label = ms->user_name[0] ? ms->user_name : ms->user_email;
+	const char *const vars[] = {
+	        "label", label[0] ? label : ms->user_id, "role", console_role_name(ms->role),
+	        "status", ms->status == USHER__V1__MEMBERSHIP_STATUS__MEMBERSHIP_DEACTIVATED ? "Deactivated" : "Active",
+	        "account_id", c->account->id, "user_id", ms->user_id, "csrf", c->csrf,
+	        "org_checked", org ? " checked" : "", "subs_checked", org ? "" : " checked",
+	        "subaccounts", console_take(c, &sub_html), "products", console_take(c, &products),
+	        NULL};
+	console_render(c, 200, "Member", NULL, false, "member", vars);
+}
+
+/* Every value of field name in the form body (checkboxes), in the arena. */
+static char **form_values(console *c, const char *name, size_t max, size_t *n);
+
+static void scope_post(console *c, const char *user_id)
+{
+	Usher__V1__SetScopeRequest in = USHER__V1__SET_SCOPE_REQUEST__INIT;
+	Usher__V1__Scope scope = USHER__V1__SCOPE__INIT;
+	in.account_id = c->account->id;
+	in.user_id = (char *)user_id;
+	scope.organization = strcmp(console_field(c, "scope"), "subaccounts") != 0;
+	if (!scope.organization)
+		scope.subaccount_ids = form_values(c, "subaccount", 100, &scope.n_subaccount_ids);
+	in.scope = &scope;
+	in.products = form_values(c, "products", US_PRODUCTS_MAX, &in.n_products);
+	ProtobufCMessage *out;
+	us_status st;
+	us_err rc = call(c, GATEWAY_TENANCY, "usher.v1.TenancyService/SetScope", &in.base,
+	                 &usher__v1__set_scope_reply__descriptor, &out, &st);
+	if (rc != US_OK) {
+		failed(c, rc, &st);
+		return;
+	}
+	us_status_clear(&st);
+	console_redirect(c, where(c, "users", "scope"));
 }
 
 /* --- Invite --- */
@@ -604,6 +701,9 @@ void gateway_console_admin(gateway_request *req, gateway_response *res)
 		users_page(&c, console_flash(&c), false, 200);
 	else if (post && strcmp(s, "users") == 0 && p.b[0] != '\0')
 		users_post(&c, &p);
+	else if (!post && strcmp(s, "users") == 0 && !bare && p.b[0] == '\0' &&
+	         us_uuid_check(p.a) == NULL)
+		member_page(&c, p.a);
 	else if (!post && bare && strcmp(s, "invite") == 0)
 		invite_page(&c);
 	else if (post && bare && strcmp(s, "invite") == 0)

@@ -410,6 +410,19 @@ def flow_roles_and_refused_ceiling(c):
     assert status == "Deactivated", status
     c.press("Reactivate nina.new@example.com")
     c.wait_heading("Users")
+    # Her products: voice taken away on her own page.
+    c.d.find_element(By.LINK_TEXT, "Nina New").click()
+    c.wait_heading("Nina New")
+    voice = [b for b in c.d.find_elements(By.CSS_SELECTOR, "input[name=products]")
+             if b.get_attribute("value") == "voice"][0]
+    assert voice.is_selected()
+    voice.click()
+    c.press("Save scope and products")
+    c.wait_heading("Users")
+    assert "Scope and products changed" in c.flash(), c.flash()
+    row = [r for r in c.d.find_elements(By.CSS_SELECTOR, "tbody tr") if "nina.new@example.com" in r.text][0]
+    products = row.find_elements(By.TAG_NAME, "td")[4].text
+    assert products == "texting", products
     c.sign_out()
     # An admin may not make anyone an owner: refused, in words, nothing changed.
     c.sign_in(ADMIN)
