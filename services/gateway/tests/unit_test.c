@@ -163,7 +163,7 @@ static void test_invitation_page_escapes_what_it_shows(void **state)
 	assert_false(us_buf_failed(&page));
 	const char *html = page.data;
 	assert_null(strstr(html, "<script>"));
-	assert_non_null(strstr(html, "<title>Join &lt;script&gt;alert(1)&lt;/script&gt; &amp; Co</title>"));
+	assert_non_null(strstr(html, "<title>Join &lt;script&gt;alert(1)&lt;/script&gt; &amp; Co · Usher</title>"));
 	assert_non_null(strstr(html, "Eve &quot;the&quot; &#39;owner&#39; invited you (ivy@example.com)"));
 	assert_non_null(strstr(html, "as an admin."));
 	assert_non_null(strstr(html, "action=\"/i/tok&quot;en/accept-form\""));
@@ -198,7 +198,7 @@ static void test_message_page_escapes_and_links_back(void **state)
 	gateway_render_message(&page, "A <b>title</b>", "x < y & \"z\"", "/i/a\"b");
 	assert_non_null(strstr(page.data, "<h1>A &lt;b&gt;title&lt;/b&gt;</h1><p>x &lt; y &amp; &quot;z&quot;</p>"));
 	assert_non_null(strstr(page.data, "<a href=\"/i/a&quot;b\">Back to the invitation</a>"));
-	assert_non_null(strstr(page.data, "</main></body></html>\n"));
+	assert_non_null(strstr(page.data, "</main>\n</body>\n</html>\n")); /* in the layout */
 	us_buf_free(&page);
 	gateway_render_message(&page, "t", "m", NULL);
 	assert_null(strstr(page.data, "Back to the invitation"));
