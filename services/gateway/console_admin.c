@@ -118,7 +118,12 @@ static void users_page(console *c, const char *flash, bool error, unsigned statu
 		        "status", active ? "Active" : "Deactivated", "account_id", c->account->id,
 		        "user_id", ms->user_id, "csrf", c->csrf,
 		        "toggle", active ? "deactivate" : "reactivate",
-		        "toggle_label", active ? "Deactivate" : "Reactivate", NULL};
+		        "toggle_label", active ? "Deactivate" : "Reactivate",
+		        /* The role select starts at the member's role. */
+		        "sel_member", ms->role == USHER__V1__ROLE__ROLE_MEMBER ? " selected" : "",
+		        "sel_moderator", ms->role == USHER__V1__ROLE__ROLE_MODERATOR ? " selected" : "",
+		        "sel_admin", ms->role == USHER__V1__ROLE__ROLE_ADMIN ? " selected" : "",
+		        "sel_owner", ms->role == USHER__V1__ROLE__ROLE_OWNER ? " selected" : "", NULL};
 		console_append(&rows, "users_row", vars);
 	}
 	const char *const vars[] = {"account_id", c->account->id, "account_name", c->account->name,
