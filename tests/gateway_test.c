@@ -351,6 +351,25 @@ static void test_invitee_pages(void **state)
 	ut_browser_free(b);
 }
 
+/* Other front ends can show who members are: ListMembers with withUsers gives each
+ * member's name and email; without it, neither (no call to identityd). */
+static void test_members_come_with_names_and_emails(void **state)
+{
+	(void)state;
+	ut_reply r;
+	post_json(admin, "/rpc/usher.v1.TenancyService/ListMembers",
+	          json_pack("{s:s, s:b}", "accountId", account, "withUsers", 1), &r);
+	expect(&r, 200);
+	assert_non_null(strstr(r.body, "\"userName\":\"Olivia Owner\""));
+	assert_non_null(strstr(r.body, "\"userEmail\":\"owner@acme.example\""));
+	ut_reply_free(&r);
+	post_json(admin, "/rpc/usher.v1.TenancyService/ListMembers",
+	          json_pack("{s:s}", "accountId", account), &r);
+	expect(&r, 200);
+	assert_null(strstr(r.body, "userEmail"));
+	ut_reply_free(&r);
+}
+
 static void test_signed_out_is_401(void **state)
 {
 	(void)state;
@@ -408,6 +427,7 @@ int main(void)
 		cmocka_unit_test(test_body_over_the_limit_is_413),
 		cmocka_unit_test(test_malformed_json_and_wrong_types_are_400),
 		cmocka_unit_test(test_invitee_pages),
+		cmocka_unit_test(test_members_come_with_names_and_emails),
 		cmocka_unit_test(test_signed_out_is_401),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -97,6 +97,7 @@ static void users_page(console *c, const char *flash, bool error, unsigned statu
 	Usher__V1__ListMembersRequest in = USHER__V1__LIST_MEMBERS_REQUEST__INIT;
 	in.account_id = c->account->id;
 	in.page_size = 500;
+	in.with_users = true;
 	Usher__V1__ListMembersReply *m;
 	us_status st;
 	us_err rc = call(c, GATEWAY_TENANCY, "usher.v1.TenancyService/ListMembers", &in.base,
@@ -197,6 +198,7 @@ static void member_page(console *c, const char *user_id)
 	Usher__V1__ListMembersRequest in = USHER__V1__LIST_MEMBERS_REQUEST__INIT;
 	in.account_id = c->account->id;
 	in.page_size = 500;
+	in.with_users = true;
 	Usher__V1__ListMembersReply *m;
 	us_status st;
 	us_err rc = call(c, GATEWAY_TENANCY, "usher.v1.TenancyService/ListMembers", &in.base,

@@ -30,9 +30,9 @@ static void list_members_input(us_call *call, const Usher__V1__ListMembersReques
 		us_call_violation(call, "page_token", "is not a token from a previous page");
 }
 
-/* Names and addresses of the listed members, from usher-identityd: a members table shows
- * who people are. When identityd cannot answer, the list goes out without them (the
- * page shows ids) rather than failing. */
+/* Names and addresses of the listed members (with_users), from usher-identityd: a members
+ * table shows who people are. When identityd cannot answer in time, the list goes out
+ * without them rather than failing. */
 static void fill_users(us_call *call, Usher__V1__Membership **members, size_t n)
 {
 	tenancy_ctx *ctx = us_call_service_ctx(call);
@@ -109,7 +109,8 @@ us_err tenancy_list_members(us_call *call, const ProtobufCMessage *request,
 		us_page_token_encode(&cursors[page_size - 1], token);
 		out->next_page_token = token;
 	}
-	fill_users(call, out->members, out->n_members);
+	if (req->with_users)
+		fill_users(call, out->members, out->n_members);
 	*reply = &out->base;
 	return US_OK;
 }
