@@ -47,6 +47,11 @@ const char *console_field(console *c, const char *name)
 	return v != NULL ? v : "";
 }
 
+const char *console_list_field(console *c, const char *name)
+{
+	return gateway_form_value_up_to(c->req->arena, c->req->body.data, name, CONSOLE_LIST_MAX);
+}
+
 static void refuse_foreign(console *c)
 {
 	console_message(c, 403, "Please use the page's form",

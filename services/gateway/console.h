@@ -43,6 +43,10 @@ const char *console_form_token(console *c);
 
 /* The form field name of the body, decoded ("" when absent or unreadable). */
 const char *console_field(console *c, const char *name);
+/* A field that may be long (a pasted list): up to CONSOLE_LIST_MAX bytes; NULL when longer
+ * or unreadable, "" when absent. */
+#define CONSOLE_LIST_MAX (256 * 1024)
+const char *console_list_field(console *c, const char *name);
 
 /* Renders template tmpl with vars as the page's body in the layout, with a flash message
  * (notice or, when error, an alert; NULL: none), and replies it with status. */

@@ -88,6 +88,13 @@ static char **split_words(console *c, const char *text, size_t max, size_t *n)
 	return out;
 }
 
+/* The "domains" field: at most 100 domains; NULL when more, or unreadable. */
+static char **domains_field(console *c, size_t *n)
+{
+	const char *text = console_list_field(c, "domains");
+	return text != NULL ? split_words(c, text, 100, n) : NULL;
+}
+
 /* --- Users --- */
 
 static void scope_post(console *c, const char *user_id);
@@ -359,9 +366,12 @@ static void invite_post(console *c)
 	Usher__V1__Scope scope = USHER__V1__SCOPE__INIT;
 	in.account_id = c->account->id;
 	in.role = console_role_parse(console_field(c, "role"));
-	in.emails = split_words(c, console_field(c, "emails"), US_BATCH_MAX, &in.n_emails);
+	const char *typed = console_list_field(c, "emails");
+	in.emails = typed ? split_words(c, typed, US_BATCH_MAX, &in.n_emails) : NULL;
 	if (in.emails == NULL) {
-		console_failure(c, US_EINVAL, "Invite at most " US_LIMIT_TEXT(US_BATCH_MAX) " addresses at once.");
+		console_failure(c, US_EINVAL, "Invite at most " US_LIMIT_TEXT(US_BATCH_MAX)
+		                              " addresses at once, in at most 256 KiB of text; "
+		                              "upload a CSV file for more.");
 		return;
 	}
 	scope.organization = strcmp(console_field(c, "scope"), "subaccounts") != 0;
@@ -529,8 +539,7 @@ static void link_post(console *c, const admin_path *p)
 		}
 		in.expires_in_hours = (uint32_t)hours;
 		in.max_uses = (uint32_t)uses;
-		in.allowed_email_domains = split_words(c, console_field(c, "domains"), 100,
-		                                       &in.n_allowed_email_domains);
+		in.allowed_email_domains = domains_field(c, &in.n_allowed_email_domains);
 		if (in.allowed_email_domains == NULL) {
 			console_failure(c, US_EINVAL, "Give at most 100 domains.");
 			return;
@@ -587,8 +596,7 @@ static void settings_post(console *c)
 		return;
 	}
 	in.invitation_expiry_hours = (uint32_t)hours;
-	in.allowed_email_domains = split_words(c, console_field(c, "domains"), 100,
-	                                       &in.n_allowed_email_domains);
+	in.allowed_email_domains = domains_field(c, &in.n_allowed_email_domains);
 	if (in.allowed_email_domains == NULL) {
 		console_failure(c, US_EINVAL, "Give at most 100 domains.");
 		return;

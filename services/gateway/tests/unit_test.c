@@ -137,6 +137,10 @@ static void test_form_refuses_malformed_and_long_values(void **state)
 	assert_int_equal(strlen(gateway_form_value(a, body, "password")), GATEWAY_FORM_FIELD_MAX);
 	strcat(body, "x");
 	assert_null(gateway_form_value(a, body, "password"));
+	/* A pasted list may be longer, up to the limit its caller gives. */
+	assert_int_equal(strlen(gateway_form_value_up_to(a, body, "password", GATEWAY_FORM_FIELD_MAX + 1)),
+	                 GATEWAY_FORM_FIELD_MAX + 1);
+	assert_null(gateway_form_value_up_to(a, body, "password", GATEWAY_FORM_FIELD_MAX));
 	us_arena_free(a);
 }
 
