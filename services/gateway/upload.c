@@ -35,6 +35,18 @@ static void upload_free(void *p)
 	free(u);
 }
 
+/* Did a page of this very host send the request? A browser sets Origin on a form's post
+ * and no page can change it. Only such a form may bring its CSRF token as a field, read
+ * after the body: from anywhere else, an upload without the X-CSRF-Token header is refused
+ * before a byte of its body is read. */
+static bool same_origin(gateway_request *req)
+{
+	const char *origin = gateway_http_header(req, "Origin");
+	const char *host = gateway_http_header(req, MHD_HTTP_HEADER_HOST);
+	const char *sep = origin != NULL ? strstr(origin, "://") : NULL;
+	return sep != NULL && host != NULL && strcmp(sep + 3, host) == 0;
+}
+
 /* The headers are in: who asks, whether they may, and whether the body can be read are
  * settled before a byte of it is. */
 static bool begin(gateway_request *req, gateway_response *res)
@@ -49,7 +61,8 @@ static bool begin(gateway_request *req, gateway_response *res)
 	Usher__V1__User *user = gateway_session_signed_in(req, res, &auth);
 	if (user == NULL)
 		return false;
-	bool form_csrf = auth.via_cookie && gateway_http_header(req, GATEWAY_CSRF_HEADER) == NULL;
+	bool form_csrf = auth.via_cookie && gateway_http_header(req, GATEWAY_CSRF_HEADER) == NULL &&
+	                 same_origin(req);
 	if (!form_csrf && !gateway_session_csrf_ok(req, &auth)) {
 		gateway_http_reply_error(res, US_EDENIED, "missing or wrong CSRF token (X-CSRF-Token)",
 		                         NULL);
