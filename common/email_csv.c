@@ -120,6 +120,10 @@ static void on_field(void *data, size_t len, void *arg)
 	if (!r->header_done) {
 		if (is_email_header(s, len) && r->first_email_header == NO_COLUMN)
 			r->first_email_header = (int)r->field;
+		/* An address in the first row's first cell: maybe a file without a header. */
+		if (r->field == 0 && len <= US_EMAIL_CSV_FIELD_MAX && memchr(s, '@', len) != NULL &&
+		    us_utf8_valid(s, len) && strlen(s) == len && (r->cell = strndup(s, len)) == NULL)
+			fail(r, "out of memory");
 		r->header_fields++;
 	} else if ((int)r->field == r->email_column) {
 		if (len > US_EMAIL_CSV_FIELD_MAX)
@@ -132,13 +136,19 @@ static void on_field(void *data, size_t len, void *arg)
 	r->field++;
 }
 
+static void keep_row(us_email_csv *r);
+
 static void finish_header(us_email_csv *r)
 {
 	r->header_done = true;
-	if (r->first_email_header != NO_COLUMN)
+	if (r->first_email_header != NO_COLUMN) {
 		r->email_column = r->first_email_header;
-	else if (r->header_fields == 1)
+	} else if (r->header_fields == 1) {
 		r->email_column = 0;
+		/* No header: the first row holds an address, which is row 1's data. */
+		if (r->cell != NULL)
+			keep_row(r);
+	}
 	else
 		fail(r, "row %u: no column is headed \"email\"", r->row);
 }

@@ -1,5 +1,7 @@
 /* Reads a CSV file of email addresses, streamed in pieces: one header row; the email
- * column is the one headed "email" (any case), or the only column; RFC 4180 quoting;
+ * column is the one headed "email" (any case), or the only column; a file of one column
+ * whose first row holds an address (an "@") has no header, and that row is data (row 1);
+ * RFC 4180 quoting;
  * UTF-8 with or without a byte-order mark; CRLF or LF; blank rows ignored. Every data row
  * keeps its row number as a spreadsheet shows it (the header is row 1). More rows than
  * the limit stops the reading with an error, before anything is acted on. */

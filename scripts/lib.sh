@@ -8,6 +8,7 @@ PACKAGES=(
 	libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev libcmocka-dev libcsv-dev
 	postgresql-15 postgresql-client-15 python3 python3-aiosmtpd python3-yaml curl
 	clang libclang-rt-14-dev
+	chromium chromium-driver python3-selenium
 )
 
 # The daemons, in start order, and the schema (= role suffix) each owns.

@@ -171,8 +171,9 @@ static void test_invitee_forms_need_their_pages_token(void **state)
 	ut_reply_free(&r);
 	snprintf(body, sizeof(body), "form_token=%s&password=correct+horse+battery", form_tok);
 	ut_http(b, "POST", path, body, strlen(body), "application/x-www-form-urlencoded", &r);
-	expect(&r, 200);
-	assert_non_null(strstr(r.body, "Welcome to"));
+	/* Joined and signed in: on to My accounts. */
+	expect(&r, 303);
+	assert_non_null(strcasestr(r.headers, "Location: /accounts?m=accepted"));
 	assert_non_null(strcasestr(r.headers, "Set-Cookie: usher_session"));
 	ut_reply_free(&r);
 	ut_browser_free(b);

@@ -300,8 +300,9 @@ static void test_invitee_pages(void **state)
 	snprintf(signup, sizeof(signup), "form_token=%s&name=Page+New&phone=&password=correct+horse+battery",
 	         form_tok);
 	ut_http(b, "POST", path, signup, strlen(signup), "application/x-www-form-urlencoded", &r);
-	expect(&r, 200);
-	assert_non_null(strstr(r.body, "Welcome to"));
+	/* Joined and signed in: on to My accounts. */
+	expect(&r, 303);
+	assert_non_null(strcasestr(r.headers, "Location: /accounts?m=accepted"));
 	assert_non_null(strcasestr(r.headers, "Set-Cookie: usher_session="));
 	ut_reply_free(&r);
 	ut_http(b, "GET", "/me", NULL, 0, NULL, &r);
@@ -327,8 +328,9 @@ static void test_invitee_pages(void **state)
 	ut_reply_free(&r);
 	snprintf(right, sizeof(right), "form_token=%s&password=correct+horse+battery", old_tok);
 	ut_http(old, "POST", path, right, strlen(right), "application/x-www-form-urlencoded", &r);
-	expect(&r, 200);
-	assert_non_null(strstr(r.body, "Welcome to"));
+	/* Joined and signed in: on to My accounts. */
+	expect(&r, 303);
+	assert_non_null(strcasestr(r.headers, "Location: /accounts?m=accepted"));
 	ut_reply_free(&r);
 
 	/* Declining through the form. */
@@ -347,6 +349,25 @@ static void test_invitee_pages(void **state)
 	ut_reply_free(&r);
 	ut_browser_free(old);
 	ut_browser_free(b);
+}
+
+/* Other front ends can show who members are: ListMembers with withUsers gives each
+ * member's name and email; without it, neither (no call to identityd). */
+static void test_members_come_with_names_and_emails(void **state)
+{
+	(void)state;
+	ut_reply r;
+	post_json(admin, "/rpc/usher.v1.TenancyService/ListMembers",
+	          json_pack("{s:s, s:b}", "accountId", account, "withUsers", 1), &r);
+	expect(&r, 200);
+	assert_non_null(strstr(r.body, "\"userName\":\"Olivia Owner\""));
+	assert_non_null(strstr(r.body, "\"userEmail\":\"owner@acme.example\""));
+	ut_reply_free(&r);
+	post_json(admin, "/rpc/usher.v1.TenancyService/ListMembers",
+	          json_pack("{s:s}", "accountId", account), &r);
+	expect(&r, 200);
+	assert_null(strstr(r.body, "userEmail"));
+	ut_reply_free(&r);
 }
 
 static void test_signed_out_is_401(void **state)
@@ -406,6 +427,7 @@ int main(void)
 		cmocka_unit_test(test_body_over_the_limit_is_413),
 		cmocka_unit_test(test_malformed_json_and_wrong_types_are_400),
 		cmocka_unit_test(test_invitee_pages),
+		cmocka_unit_test(test_members_come_with_names_and_emails),
 		cmocka_unit_test(test_signed_out_is_401),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

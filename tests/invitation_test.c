@@ -395,6 +395,69 @@ static void test_existing_user_accepts_with_their_session(void **state)
 	assert_int_equal(inv->state, USHER__V1__INVITATION_STATE__INVITATION_ACCEPTED);
 }
 
+static us_err answer_by_id(bool accept, const char *id, const char *actor, const char *session,
+                           us_status *st)
+{
+	ProtobufCMessage *out;
+	if (accept) {
+		Usher__V1__AcceptRequest req = USHER__V1__ACCEPT_REQUEST__INIT;
+		req.invitation_id = (char *)id;
+		req.session_token = (char *)session;
+		return ut_call(&sys, UT_INVITATION, INV "Accept", NULL, NULL, &req.base,
+		               &usher__v1__accept_reply__descriptor, A, &out, st);
+	}
+	Usher__V1__DeclineRequest req = USHER__V1__DECLINE_REQUEST__INIT;
+	req.invitation_id = (char *)id;
+	return ut_call(&sys, UT_INVITATION, INV "Decline", actor, NULL, &req.base,
+	               &usher__v1__decline_reply__descriptor, A, &out, st);
+}
+
+/* My accounts: the invitee answers by the invitation's id, proving who they are by their
+ * session (accept) or as the actor (decline); nobody else can, and a token and an id
+ * together are refused. */
+static void test_the_invitee_answers_by_id_from_my_accounts(void **state)
+{
+	(void)state;
+	char *ivy = ut_create_user(&sys, A, "ivy@example.com", "Ivy", PASSWORD);
+	char *zoe = ut_create_user(&sys, A, "zoe@example.com", "Zoe", PASSWORD);
+	char *token, *token2;
+	char *id = invite_one("ivy@example.com", &token);
+	char *id2 = invite_as("zoe@example.com", USHER__V1__ROLE__ROLE_MEMBER, NULL, NULL, &token2);
+	us_status st;
+	/* Someone else's invitation: refused, nothing consumed. */
+	char *zoe_session = ut_login(&sys, A, "zoe@example.com", PASSWORD);
+	assert_int_equal(answer_by_id(true, id, NULL, zoe_session, &st), US_EDENIED);
+	us_status_clear(&st);
+	assert_int_equal(answer_by_id(false, id, zoe, NULL, &st), US_ENOTFOUND);
+	us_status_clear(&st);
+	/* Without a session, or with the token too: refused as invalid. */
+	assert_int_equal(answer_by_id(true, id, ivy, NULL, &st), US_EINVAL);
+	us_status_clear(&st);
+	Usher__V1__AcceptRequest both = USHER__V1__ACCEPT_REQUEST__INIT;
+	both.token = token;
+	both.invitation_id = id;
+	both.session_token = ut_login(&sys, A, "ivy@example.com", PASSWORD);
+	ProtobufCMessage *out;
+	assert_int_equal(ut_call(&sys, UT_INVITATION, INV "Accept", NULL, NULL, &both.base,
+	                         &usher__v1__accept_reply__descriptor, A, &out, &st),
+	                 US_EINVAL);
+	us_status_clear(&st);
+	us_err rc;
+	assert_int_equal(get_invitation(owner, id, &rc, &st)->state,
+	                 USHER__V1__INVITATION_STATE__INVITATION_PENDING);
+	/* Ivy accepts hers; Zoe declines hers. */
+	rc = answer_by_id(true, id, NULL, both.session_token, &st);
+	if (rc != US_OK)
+		fail_msg("accept by id: %s", st.message);
+	assert_int_equal(ut_count_memberships(&sys, A, account, ivy), 1);
+	rc = answer_by_id(false, id2, zoe, NULL, &st);
+	if (rc != US_OK)
+		fail_msg("decline by id: %s", st.message);
+	assert_int_equal(get_invitation(owner, id2, &rc, &st)->state,
+	                 USHER__V1__INVITATION_STATE__INVITATION_DECLINED);
+	assert_int_equal(ut_count_memberships(&sys, A, account, zoe), 0);
+}
+
 static void test_expiry_reinvite_revoke_and_decline(void **state)
 {
 	(void)state;
@@ -1106,6 +1169,7 @@ int main(void)
 		cmocka_unit_test(test_domain_policy),
 		cmocka_unit_test(test_no_raw_token_in_the_schema),
 		cmocka_unit_test(test_new_user_accepts),
+		cmocka_unit_test(test_the_invitee_answers_by_id_from_my_accounts),
 		cmocka_unit_test(test_a_weak_password_gets_identityds_word),
 		cmocka_unit_test(test_existing_user_accepts_with_their_session),
 		cmocka_unit_test(test_expiry_reinvite_revoke_and_decline),

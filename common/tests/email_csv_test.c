@@ -72,6 +72,23 @@ static void test_email_column_by_header_or_only_column(void **state)
 	us_email_csv_free(r);
 }
 
+/* A file of addresses without a header row: its first address is row 1's, not lost as
+ * a header. A name with no "@" in it is still a header. */
+static void test_a_file_without_a_header_keeps_its_first_address(void **state)
+{
+	(void)state;
+	const expect want[] = {{1, "ann@example.com"}, {2, "bo@example.com"}};
+	check("ann@example.com\nbo@example.com\n", want, 2);
+	check("\xef\xbb\xbf" "ann@example.com\r\nbo@example.com", want, 2);
+	const expect one[] = {{2, "bo@example.com"}};
+	check("Addresses\nbo@example.com\n", one, 1);
+	/* Two columns and no "email" header stay refused, "@" or not. */
+	us_err rc;
+	us_email_csv *r = read_csv("ann@example.com,x\n", 18, 64, 100, &rc);
+	assert_int_equal(rc, US_EINVAL);
+	us_email_csv_free(r);
+}
+
 static void test_quoted_fields(void **state)
 {
 	(void)state;
@@ -170,6 +187,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bom_crlf_blank_lines),
 		cmocka_unit_test(test_email_column_by_header_or_only_column),
+		cmocka_unit_test(test_a_file_without_a_header_keeps_its_first_address),
 		cmocka_unit_test(test_quoted_fields),
 		cmocka_unit_test(test_rejected_cells_keep_their_row),
 		cmocka_unit_test(test_too_many_rows_is_refused),

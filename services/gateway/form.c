@@ -14,9 +14,9 @@ static int hex_value(char c)
 }
 
 /* Decodes v_len bytes of v ('+' for space, %XX escapes) into a. */
-static char *decode(us_arena *a, const char *v, size_t v_len)
+static char *decode(us_arena *a, const char *v, size_t v_len, size_t max)
 {
-	if (v_len > 3 * GATEWAY_FORM_FIELD_MAX)
+	if (v_len > 3 * max)
 		return NULL;
 	char *out = us_arena_alloc(a, v_len + 1);
 	if (out == NULL)
@@ -37,7 +37,7 @@ static char *decode(us_arena *a, const char *v, size_t v_len)
 			out[n++] = v[i];
 		}
 	}
-	if (n > GATEWAY_FORM_FIELD_MAX)
+	if (n > max)
 		return NULL;
 	out[n] = '\0';
 	return out;
@@ -45,12 +45,17 @@ static char *decode(us_arena *a, const char *v, size_t v_len)
 
 char *gateway_form_value(us_arena *a, const char *body, const char *name)
 {
+	return gateway_form_value_up_to(a, body, name, GATEWAY_FORM_FIELD_MAX);
+}
+
+char *gateway_form_value_up_to(us_arena *a, const char *body, const char *name, size_t max)
+{
 	size_t name_len = strlen(name);
 	for (const char *pair = body != NULL ? body : ""; *pair;) {
 		const char *end = strchr(pair, '&');
 		size_t len = end ? (size_t)(end - pair) : strlen(pair);
 		if (len > name_len && strncmp(pair, name, name_len) == 0 && pair[name_len] == '=')
-			return decode(a, pair + name_len + 1, len - name_len - 1);
+			return decode(a, pair + name_len + 1, len - name_len - 1, max);
 		pair = end ? end + 1 : pair + len;
 	}
 	return "";

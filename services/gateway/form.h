@@ -15,6 +15,9 @@
  * "" when absent, NULL when malformed (a cut escape, an encoded NUL), longer than
  * GATEWAY_FORM_FIELD_MAX, or out of memory. The first field of that name counts. */
 char *gateway_form_value(us_arena *a, const char *body, const char *name);
+/* The same for a field that may be longer (a pasted list of addresses): at most max bytes
+ * decoded. */
+char *gateway_form_value_up_to(us_arena *a, const char *body, const char *name, size_t max);
 
 /* Splits list in place at its commas into out (empty items skipped), at most max items;
  * sets *n. False when it holds more than max. Reentrant: uploads are read on several

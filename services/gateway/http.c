@@ -154,6 +154,8 @@ static enum MHD_Result send_response(gateway_request *req, gateway_response *res
 	                        res->content_type ? res->content_type : "application/json; charset=utf-8");
 	if (res->disposition != NULL)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_DISPOSITION, res->disposition);
+	if (res->location != NULL)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, res->location);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	if (res->no_referrer)

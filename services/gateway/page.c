@@ -3,13 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
-
 #include "backend.h"
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/validate.h"
 #include "form.h"
+#include "form_token.h"
 #include "render.h"
 #include "session.h"
 #include "context.h"
@@ -105,48 +104,17 @@ static const char *closed_reason(const Usher__V1__PreviewReply *inv, us_arena *a
 	}
 }
 
-/* --- the form token ---
- * The forms sign people in, so a cross-site form must not be able to post them (login
- * CSRF). The page sets a random token in a SameSite=Strict cookie and in the forms; a
- * post must bring both, equal. Another site can neither read the cookie nor make the
- * browser send it. */
-
+/* The invitee's forms carry a form token (form_token.h) in a cookie of their own. */
 #define FORM_COOKIE "usher_form"
-#define FORM_TOKEN_BYTES 18
 
-/* The browser's form token: the one its cookie holds, or a new one set in res. */
 static const char *form_token(gateway_request *req, gateway_response *res)
 {
-	const char *have = gateway_http_cookie(req, FORM_COOKIE);
-	size_t text_len = sodium_base64_ENCODED_LEN(FORM_TOKEN_BYTES,
-	                                            sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	if (have != NULL && strlen(have) == text_len - 1 &&
-	    strspn(have, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
-	            text_len - 1)
-		return have;
-	uint8_t raw[FORM_TOKEN_BYTES];
-	randombytes_buf(raw, sizeof(raw));
-	char *token = us_arena_alloc(req->arena, text_len);
-	char *cookie = NULL;
-	if (token != NULL) {
-		sodium_bin2base64(token, text_len, raw, sizeof(raw),
-		                  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-		cookie = us_arena_printf(req->arena, "%s=%s; Path=/i/; HttpOnly; SameSite=Strict%s",
-		                         FORM_COOKIE, token, req->ctx->secure_cookies ? "; Secure" : "");
-	}
-	if (cookie == NULL)
-		return NULL;
-	res->cookies[res->n_cookies++] = cookie;
-	return token;
+	return gateway_form_token(req, res, FORM_COOKIE, "/i/");
 }
 
-/* Did this post come from our own form? */
 static bool form_token_ok(gateway_request *req, const char *given)
 {
-	const char *want = gateway_http_cookie(req, FORM_COOKIE);
-	if (want == NULL || given == NULL || want[0] == '\0' || strlen(want) != strlen(given))
-		return false;
-	return sodium_memcmp(want, given, strlen(want)) == 0;
+	return gateway_form_token_ok(req, FORM_COOKIE, given);
 }
 
 void gateway_page_invitation(gateway_request *req, gateway_response *res, char *token)
@@ -273,6 +241,15 @@ void gateway_page_accept(gateway_request *req, gateway_response *res, char *toke
 			end_session(req, login->session_token);
 		res->n_cookies = 0;
 		error_page(req, res, rc, st.message, token);
+	} else if (res->n_cookies > 0) {
+		/* Signed in: on to My accounts, which shows the account just joined. */
+		json_decref(res->json);
+		res->json = NULL;
+		res->status = 303;
+		res->location = "/accounts?m=accepted";
+		res->content_type = "text/plain; charset=utf-8";
+		res->raw = "see other";
+		res->raw_len = strlen(res->raw);
 	} else {
 		char *title = us_arena_printf(req->arena, "Welcome to %s", inv->account_name);
 		char *body = us_arena_printf(req->arena, "You are now %s of %s.", gateway_render_role_label(inv->role),

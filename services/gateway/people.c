@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "console_people.h"
 #include "page.h"
 #include "common/pbjson.h"
 #include "session.h"
@@ -190,9 +191,13 @@ void gateway_people_preview(gateway_request *req, gateway_response *res)
 		gateway_http_reply_error(res, US_ENOTFOUND, "invitation not found", NULL);
 		return;
 	}
-	/* A browser following the email's link gets the page. */
+	/* A browser following the email's link, or a permanent link, gets the page. */
 	if (!permanent(req) && gateway_page_wanted(req)) {
 		gateway_page_invitation(req, res, token);
+		return;
+	}
+	if (permanent(req) && gateway_page_wanted(req)) {
+		gateway_console_link_page(req, res, token);
 		return;
 	}
 	/* PreviewRequest and PreviewLinkRequest both hold just the token. */
@@ -360,6 +365,10 @@ void gateway_people_join(gateway_request *req, gateway_response *res)
 		return;
 	}
 	char *token = us_arena_strndup(req->arena, start, len);
+	if (get && token != NULL && gateway_page_wanted(req)) {
+		gateway_console_join_page(req, res, token);
+		return;
+	}
 	ProtobufCMessage *out;
 	us_status st;
 	us_err rc;

@@ -2,6 +2,7 @@
 
 #include "common/html.h"
 #include "common/limits.h"
+#include "tmpl.h"
 
 const char *gateway_render_role_label(Usher__V1__Role role)
 {
@@ -13,41 +14,45 @@ const char *gateway_render_role_label(Usher__V1__Role role)
 	}
 }
 
-/* The head and the page's start; the title is prefix (our own text) then name (escaped). */
-static void begin(us_buf *p, const char *prefix, const char *name)
+/* A page's body is built into a buffer of its own, then set in the console's layout
+ * (templates/layout.html) with the signed-out navigation. */
+static us_buf begin(void)
 {
-	us_buf_puts(p, "<!doctype html><html lang=en><head><meta charset=utf-8>"
-	               "<meta name=viewport content=\"width=device-width, initial-scale=1\"><title>");
-	us_buf_puts(p, prefix);
-	us_html_escape(p, name);
-	us_buf_puts(p, "</title><style>body{font:16px/1.5 system-ui,sans-serif;margin:0;"
-	               "background:#f6f4ef}main{max-width:32rem;margin:3rem auto;padding:2rem;"
-	               "background:#fff;border-radius:8px}label{display:block;margin:.8rem 0}"
-	               "input{display:block;width:100%;padding:.5rem;box-sizing:border-box}"
-	               "button{margin-top:1rem;padding:.6rem 1.2rem}"
-	               ".note{color:#666;font-size:.9rem}</style></head><body><main>");
+	return (us_buf)US_BUF_WITH_LIMIT(GATEWAY_PAGE_MAX_BYTES);
 }
 
-static void end(us_buf *p)
+static void end(us_buf *out, us_buf *body, const char *title_prefix, const char *title)
 {
-	us_buf_puts(p, "</main></body></html>\n");
+	us_buf nav = US_BUF_WITH_LIMIT(GATEWAY_PAGE_MAX_BYTES);
+	us_buf full_title = US_BUF_WITH_LIMIT(GATEWAY_PAGE_MAX_BYTES);
+	gateway_tmpl_render(&nav, "nav_signed_out", NULL);
+	us_buf_puts(&full_title, title_prefix);
+	us_buf_puts(&full_title, title);
+	bool ok = !us_buf_failed(body) && !us_buf_failed(&nav) && !us_buf_failed(&full_title);
+	const char *const vars[] = {"title", full_title.data, "nav", nav.data, "account_nav", "",
+	                            "flash", "", "body", body->data, NULL};
+	if (!ok || !gateway_tmpl_render(out, "layout", vars))
+		out->failed = true;
+	us_buf_free(&nav);
+	us_buf_free(&full_title);
+	us_buf_free(body);
 }
 
 void gateway_render_message(us_buf *out, const char *title, const char *message,
                             const char *back)
 {
-	begin(out, "", title);
-	us_buf_puts(out, "<h1>");
-	us_html_escape(out, title);
-	us_buf_puts(out, "</h1><p>");
-	us_html_escape(out, message);
-	us_buf_puts(out, "</p>");
+	us_buf body = begin();
+	us_buf_puts(&body, "<h1>");
+	us_html_escape(&body, title);
+	us_buf_puts(&body, "</h1><p>");
+	us_html_escape(&body, message);
+	us_buf_puts(&body, "</p>");
 	if (back != NULL) {
-		us_buf_puts(out, "<p><a href=\"");
-		us_html_escape(out, back);
-		us_buf_puts(out, "\">Back to the invitation</a></p>");
+		us_buf_puts(&body, "<p><a href=\"");
+		us_html_escape(&body, back);
+		us_buf_puts(&body, "\">Back to the invitation</a></p>");
 	}
-	end(out);
+	end(out, &body, "", title);
 }
 
 /* Opens a form posting to /i/<token>/<action>, carrying the form token. */
@@ -62,10 +67,11 @@ static void form(us_buf *p, const char *token, const char *action, const char *f
 	us_buf_puts(p, "\">");
 }
 
-void gateway_render_invitation(us_buf *out, const Usher__V1__PreviewReply *inv,
+void gateway_render_invitation(us_buf *whole, const Usher__V1__PreviewReply *inv,
                                const char *token, const char *form_tok)
 {
-	begin(out, "Join ", inv->account_name);
+	us_buf page = begin();
+	us_buf *out = &page;
 	us_buf_puts(out, "<h1>Join ");
 	us_html_escape(out, inv->account_name);
 	us_buf_puts(out, "</h1><p>");
@@ -98,5 +104,5 @@ void gateway_render_invitation(us_buf *out, const Usher__V1__PreviewReply *inv,
 	us_buf_puts(out, ". Only accept it if you know ");
 	us_html_escape(out, inv->inviter_name);
 	us_buf_puts(out, ".</p>");
-	end(out);
+	end(whole, out, "Join ", inv->account_name);
 }

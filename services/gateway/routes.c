@@ -5,6 +5,8 @@
 
 #include "api.h"
 #include "openapi.h"
+#include "console_admin.h"
+#include "console_people.h"
 #include "people.h"
 #include "upload.h"
 
@@ -19,6 +21,31 @@ static void alive(gateway_request *req, gateway_response *res)
  * cannot send it) or, for the invitee's forms, checks a form token (page.c). */
 static const gateway_route routes[] = {
 	{"GET", "/livez", "/livez", alive, NULL, false},
+	/* The console (console_*.c): pages and form posts, each form carrying a token. */
+	{"GET", "/", "/", gateway_console_home, NULL, false},
+	{"GET", "/signin", "/signin", gateway_console_signin, NULL, false},
+	{"POST", "/signin", "/signin", gateway_console_signin, NULL, false},
+	{"POST", "/signout", "/signout", gateway_console_signout, NULL, false},
+	{"GET", "/accounts", "/accounts", gateway_console_accounts, NULL, false},
+	{"POST", "/accounts/invitations/{}/accept", "/accounts/invitations/{id}/accept",
+	 gateway_console_accounts_answer, NULL, false},
+	{"POST", "/accounts/invitations/{}/decline", "/accounts/invitations/{id}/decline",
+	 gateway_console_accounts_answer, NULL, false},
+	{"GET", "/profile", "/profile", gateway_console_profile, NULL, false},
+	{"POST", "/profile/", "/profile/{what}", gateway_console_profile, NULL, false},
+	{"GET", "/forgot", "/forgot", gateway_console_forgot, NULL, false},
+	{"POST", "/forgot", "/forgot", gateway_console_forgot, NULL, false},
+	{"GET", "/password-reset/", "/password-reset/{token}", gateway_console_reset, NULL, false},
+	{"POST", "/password-reset/{}/set", "/password-reset/{token}/set", gateway_console_reset, NULL,
+	 false},
+	{"GET", "/email-change/", "/email-change/{token}", gateway_console_email_change, NULL, false},
+	{"POST", "/email-change/{}/confirm", "/email-change/{token}/confirm",
+	 gateway_console_email_change, NULL, false},
+	{"POST", "/l/{}/join-form", "/l/{token}/join-form", gateway_console_link_join, NULL, false},
+	{"POST", "/j/{}/confirm-form", "/j/{token}/confirm-form", gateway_console_join_confirm, NULL,
+	 false},
+	{"GET", "/a/", "/a/{account}/{page}", gateway_console_admin, NULL, false},
+	{"POST", "/a/", "/a/{account}/{page}", gateway_console_admin, NULL, false},
 	{"GET", "/readyz", "/readyz", alive, NULL, false},
 	{"GET", "/openapi.json", "/openapi.json", gateway_openapi_serve, NULL, false},
 	{"POST", "/login", "/login", gateway_people_login, NULL, true},
@@ -44,6 +71,8 @@ static const gateway_route routes[] = {
 /* "{}" in a pattern matches one non-empty path segment. */
 static bool matches(const gateway_route *r, const char *path)
 {
+	if (strcmp(r->path, "/") == 0)
+		return strcmp(path, "/") == 0; /* the home page only, not a prefix of everything */
 	const char *p = r->path;
 	while (*p && *path) {
 		if (p[0] == '{' && p[1] == '}') {

@@ -4,7 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "backend.h"
+#include "console_admin.h"
 #include "common/limits.h"
 #include "common/validate.h"
 #include "context.h"
@@ -18,6 +21,9 @@ typedef struct upload {
 	gateway_upload_body *body;
 	const char *user_id; /* the signed-in user, in the request's arena */
 	char account[64];
+	/* An HTML form cannot send the X-CSRF-Token header: the token is then its csrf_token
+	 * field, checked once the body is read and before anything is done with it. */
+	const char *form_csrf; /* the token the field must hold, or NULL (checked already) */
 } upload;
 
 static void upload_free(void *p)
@@ -27,6 +33,18 @@ static void upload_free(void *p)
 		return;
 	gateway_upload_body_free(u->body);
 	free(u);
+}
+
+/* Did a page of this very host send the request? A browser sets Origin on a form's post
+ * and no page can change it. Only such a form may bring its CSRF token as a field, read
+ * after the body: from anywhere else, an upload without the X-CSRF-Token header is refused
+ * before a byte of its body is read. */
+static bool same_origin(gateway_request *req)
+{
+	const char *origin = gateway_http_header(req, "Origin");
+	const char *host = gateway_http_header(req, MHD_HTTP_HEADER_HOST);
+	const char *sep = origin != NULL ? strstr(origin, "://") : NULL;
+	return sep != NULL && host != NULL && strcmp(sep + 3, host) == 0;
 }
 
 /* The headers are in: who asks, whether they may, and whether the body can be read are
@@ -43,7 +61,9 @@ static bool begin(gateway_request *req, gateway_response *res)
 	Usher__V1__User *user = gateway_session_signed_in(req, res, &auth);
 	if (user == NULL)
 		return false;
-	if (!gateway_session_csrf_ok(req, &auth)) {
+	bool form_csrf = auth.via_cookie && gateway_http_header(req, GATEWAY_CSRF_HEADER) == NULL &&
+	                 same_origin(req);
+	if (!form_csrf && !gateway_session_csrf_ok(req, &auth)) {
 		gateway_http_reply_error(res, US_EDENIED, "missing or wrong CSRF token (X-CSRF-Token)",
 		                         NULL);
 		return false;
@@ -62,6 +82,8 @@ static bool begin(gateway_request *req, gateway_response *res)
 		return false;
 	}
 	u->user_id = user->id;
+	if (form_csrf)
+		u->form_csrf = gateway_session_csrf_token(req->ctx, req->arena, auth.token);
 	snprintf(u->account, sizeof(u->account), "%s", account);
 	req->upload = u;
 	req->upload_free = upload_free;
@@ -104,10 +126,12 @@ static void out_of_memory(gateway_response *res)
 	gateway_http_reply_error(res, US_EEXHAUSTED, "out of memory", NULL);
 }
 
+typedef enum { REPORT_JSON, REPORT_CSV, REPORT_HTML } report_kind;
+
 /* Builds the request's role, scope, products and dry run from the options. */
 static bool read_options(gateway_request *req, gateway_response *res, const upload *u,
                          Usher__V1__CreateInvitationsRequest *in, Usher__V1__Scope *scope,
-                         bool *csv_report)
+                         report_kind *report)
 {
 	static const char *const roles[] = {"member", "moderator", "admin", "owner"};
 	const char *role = option(req, u, GATEWAY_UPLOAD_ROLE);
@@ -153,11 +177,13 @@ static bool read_options(gateway_request *req, gateway_response *res, const uplo
 	const char *dry = option(req, u, GATEWAY_UPLOAD_DRY_RUN);
 	in->dry_run = strcmp(dry, "true") == 0 || strcmp(dry, "1") == 0;
 	const char *format = option(req, u, GATEWAY_UPLOAD_FORMAT);
-	if (format[0] != '\0' && strcmp(format, "json") != 0 && strcmp(format, "csv") != 0) {
-		bad_option(res, "format", "must be json or csv");
+	if (format[0] != '\0' && strcmp(format, "json") != 0 && strcmp(format, "csv") != 0 &&
+	    strcmp(format, "html") != 0) {
+		bad_option(res, "format", "must be json, csv or html");
 		return false;
 	}
-	*csv_report = strcmp(format, "csv") == 0;
+	*report = strcmp(format, "csv") == 0 ? REPORT_CSV
+	          : strcmp(format, "html") == 0 ? REPORT_HTML : REPORT_JSON;
 	return true;
 }
 
@@ -201,12 +227,35 @@ static void reply_json_report(gateway_response *res, const gateway_report_row *r
 	                        dry_run, "counts", counts, "rows", list));
 }
 
+static void finish(gateway_request *req, gateway_response *res);
+
+/* A form from the console (format=html) reads a refusal as a page, not as JSON. */
 void gateway_upload_finish(gateway_request *req, gateway_response *res)
+{
+	finish(req, res);
+	upload *u = req->upload;
+	const char *format = u != NULL ? gateway_upload_body_option(u->body, GATEWAY_UPLOAD_FORMAT) : NULL;
+	if (format != NULL && strcmp(format, "html") == 0 && res->json != NULL && res->status >= 400)
+		gateway_console_upload_failed(req, res);
+}
+
+static void finish(gateway_request *req, gateway_response *res)
 {
 	upload *u = req->upload;
 	if (u == NULL) {
 		gateway_http_reply_error(res, US_EINTERNAL, "upload without a beginning", NULL);
 		return;
+	}
+	if (u->form_csrf != NULL) {
+		const char *given = gateway_upload_body_option(u->body, GATEWAY_UPLOAD_CSRF);
+		if (given == NULL || strlen(given) != strlen(u->form_csrf) ||
+		    sodium_memcmp(given, u->form_csrf, strlen(given)) != 0) {
+			gateway_http_reply_error(res, US_EDENIED,
+			                         "missing or wrong CSRF token (X-CSRF-Token, or the form's "
+			                         "csrf_token field)",
+			                         NULL);
+			return;
+		}
 	}
 	/* The whole file is read before anything is written: a bad one changes nothing. */
 	if (gateway_upload_body_finish(u->body) != US_OK) {
@@ -216,8 +265,8 @@ void gateway_upload_finish(gateway_request *req, gateway_response *res)
 
 	Usher__V1__CreateInvitationsRequest in = USHER__V1__CREATE_INVITATIONS_REQUEST__INIT;
 	Usher__V1__Scope scope = USHER__V1__SCOPE__INIT;
-	bool csv_report;
-	if (!read_options(req, res, u, &in, &scope, &csv_report))
+	report_kind kind;
+	if (!read_options(req, res, u, &in, &scope, &kind))
 		return;
 	in.account_id = u->account;
 
@@ -263,8 +312,10 @@ void gateway_upload_finish(gateway_request *req, gateway_response *res)
 			row->invitation_id = r->invitation_id;
 		}
 	}
-	if (csv_report)
+	if (kind == REPORT_CSV)
 		reply_csv(req, res, report, n);
+	else if (kind == REPORT_HTML)
+		gateway_console_upload_report(req, res, u->account, report, n, in.dry_run);
 	else
 		reply_json_report(res, report, n, out, in.dry_run, local_invalid);
 }

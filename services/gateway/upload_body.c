@@ -10,7 +10,7 @@
 #include "multipart.h"
 
 const char *const gateway_upload_body_option_names[GATEWAY_UPLOAD_N_OPTIONS] = {
-	"role", "subaccount", "products", "dry_run", "format"};
+	"role", "subaccount", "products", "dry_run", "format", "csrf_token"};
 
 struct gateway_upload_body {
 	us_email_csv *csv;

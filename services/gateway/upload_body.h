@@ -17,6 +17,7 @@ enum {
 	GATEWAY_UPLOAD_PRODUCTS,
 	GATEWAY_UPLOAD_DRY_RUN,
 	GATEWAY_UPLOAD_FORMAT,
+	GATEWAY_UPLOAD_CSRF, /* the console's form carries the CSRF token as a field */
 	GATEWAY_UPLOAD_N_OPTIONS
 };
 /* The options' names, as form fields and as query parameters. */

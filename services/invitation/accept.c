@@ -31,6 +31,30 @@ static us_err load_by_token(us_call *call, const char *token, invitation_row *ro
 	return rc;
 }
 
+/* The invitation a request names: by its link's token, or by id (My accounts, where the
+ * invitee proves who they are by their session instead). An unknown id is answered as an
+ * unknown token. */
+static us_err load_named(us_call *call, const char *token, const char *invitation_id,
+                         invitation_row *row)
+{
+	if (invitation_id[0] == '\0')
+		return load_by_token(call, token, row);
+	us_err rc = invitation_store_get_by_id(us_call_db(call), us_call_arena(call), invitation_id,
+	                                       row);
+	if (rc == US_ENOTFOUND)
+		return us_call_error(call, US_ENOTFOUND, "invitation not found");
+	return rc;
+}
+
+/* Exactly one of a token and an invitation id. */
+static void validate_named(us_call *call, const char *token, const char *invitation_id)
+{
+	if ((token[0] == '\0') == (invitation_id[0] == '\0'))
+		us_call_violation(call, "token", "give either the link's token or the invitation's id");
+	else if (invitation_id[0] != '\0' && us_uuid_check(invitation_id) != NULL)
+		us_call_violation(call, "invitation_id", "must be a UUID");
+}
+
 /* Refuses, saying why, a link that can no longer be used. */
 static us_err refuse_unless_open(us_call *call, const invitation_row *row)
 {
@@ -56,10 +80,10 @@ static us_err refuse_unless_open(us_call *call, const invitation_row *row)
 }
 
 /* After a lost race for the claim, the reason the link is no longer open. */
-static us_err refuse_after_race(us_call *call, const char *token)
+static us_err refuse_after_race(us_call *call, const char *token, const char *invitation_id)
 {
 	invitation_row now;
-	us_err rc = load_by_token(call, token, &now);
+	us_err rc = load_named(call, token, invitation_id, &now);
 	if (rc != US_OK)
 		return rc;
 	rc = refuse_unless_open(call, &now);
@@ -108,6 +132,9 @@ static void validate_accept(us_call *call, const Usher__V1__AcceptRequest *req)
 {
 	bool has_profile = req->new_user != NULL;
 	bool has_session = req->session_token[0] != '\0';
+	validate_named(call, req->token, req->invitation_id);
+	if (req->invitation_id[0] != '\0' && !has_session)
+		us_call_violation(call, "session_token", "accepting by id is for the signed-in invitee");
 	if (has_profile == has_session)
 		us_call_violation(call, "new_user",
 		                  "give either a new user's profile or an existing user's session");
@@ -128,7 +155,7 @@ static void validate_accept(us_call *call, const Usher__V1__AcceptRequest *req)
 /* The signed-in user, who must be the one invited. Nothing is consumed otherwise. One
  * who only claimed the address proves it now: they hold the link that was mailed to it. */
 static us_err existing_user(us_call *call, invitation_peer *p, const char *session, const invitation_row *row,
-                            Usher__V1__User **user)
+                            bool by_id, Usher__V1__User **user)
 {
 	us_err rc = invitation_peer_resolve_session(p, session, user);
 	if (rc == US_EUNAUTHENTICATED)
@@ -140,6 +167,10 @@ static us_err existing_user(us_call *call, invitation_peer *p, const char *sessi
 		                     (*user)->email[0] ? (*user)->email : "an account without an email");
 	if ((*user)->email_verified)
 		return US_OK;
+	/* Without the link, nothing proves the address is theirs. */
+	if (by_id)
+		return us_call_error(call, US_EDENIED, "confirm your email address first, or accept "
+		                                      "with the link in the invitation's email");
 	char *key = us_arena_printf(p->arena, "accept:%s:verify", row->id);
 	rc = key != NULL ? invitation_peer_confirm_email_ownership(p, key, (*user)->id, row->email, user)
 	                 : US_EEXHAUSTED;
@@ -218,7 +249,7 @@ static void accept_request_hash(const invitation_ctx *ctx, const Usher__V1__Acce
                                 char out[INVITATION_REQUEST_HASH_HEX])
 {
 	const Usher__V1__NewUserProfile *u = req->new_user;
-	const char *fields[] = {"accept", req->token, u ? "new" : "session", u ? u->name : "",
+	const char *fields[] = {"accept", req->token, req->invitation_id, u ? "new" : "session", u ? u->name : "",
 	                        u ? u->phone : "", u ? u->password : req->session_token};
 	invitation_request_hash(ctx, fields, sizeof(fields) / sizeof(fields[0]), out);
 }
@@ -333,7 +364,7 @@ us_err invitation_accept(us_call *call, const ProtobufCMessage *request, Protobu
 	if (us_call_has_violations(call))
 		return us_call_invalid(call);
 	invitation_row row;
-	us_err rc = load_by_token(call, req->token, &row);
+	us_err rc = load_named(call, req->token, req->invitation_id, &row);
 	if (rc != US_OK)
 		return rc;
 	char hash[INVITATION_REQUEST_HASH_HEX];
@@ -362,13 +393,14 @@ us_err invitation_accept(us_call *call, const ProtobufCMessage *request, Protobu
 		if (rc == US_OK)
 			rc = invitation_store_claim(db, row.id, NULL, hash, &claimed);
 	} else if (rc == US_OK) {
-		rc = existing_user(call, &p, req->session_token, &row, &user);
+		rc = existing_user(call, &p, req->session_token, &row, req->invitation_id[0] != '\0',
+		                   &user);
 		if (rc == US_OK)
 			rc = invitation_store_claim(db, row.id, user->id, hash, &claimed);
 	}
 	if (rc == US_OK && !claimed) {
 		/* Another accept took it first: this same request's twin, or someone else's. */
-		rc = load_by_token(call, req->token, &row);
+		rc = load_named(call, req->token, req->invitation_id, &row);
 		if (rc == US_OK && (strcmp(row.state, "accepting") == 0 || strcmp(row.state, "accepted") == 0))
 			rc = accept_again(call, &p, req, hash, &row, reply);
 		else if (rc == US_OK && (rc = refuse_unless_open(call, &row)) == US_OK)
@@ -392,12 +424,36 @@ us_err invitation_accept(us_call *call, const ProtobufCMessage *request, Protobu
 	return rc;
 }
 
+/* Declining by id: the actor's verified address must be the invited one. Anyone else
+ * hears "not found", as for an id that does not exist. */
+static us_err own_invitation(us_call *call, const invitation_row *row)
+{
+	const char *actor = us_call_actor_user_id(call);
+	if (actor[0] == '\0')
+		return us_call_error(call, US_EUNAUTHENTICATED, "sign in to decline from My accounts");
+	invitation_peer p;
+	invitation_peer_from_call(&p, call);
+	Usher__V1__User *user;
+	us_err rc = invitation_peer_get_user(&p, actor, &user);
+	if (rc != US_OK)
+		rc = invitation_upstream_error(call, &p, rc, "looking up the user");
+	else if (!user->email_verified || strcmp(user->email, row->email) != 0)
+		rc = us_call_error(call, US_ENOTFOUND, "invitation not found");
+	invitation_peer_clear(&p);
+	return rc;
+}
+
 us_err invitation_decline(us_call *call, const ProtobufCMessage *request, ProtobufCMessage **reply)
 {
 	const Usher__V1__DeclineRequest *req = (const Usher__V1__DeclineRequest *)request;
 	us_arena *a = us_call_arena(call);
+	validate_named(call, req->token, req->invitation_id);
+	if (us_call_has_violations(call))
+		return us_call_invalid(call);
 	invitation_row row;
-	us_err rc = load_by_token(call, req->token, &row);
+	us_err rc = load_named(call, req->token, req->invitation_id, &row);
+	if (rc == US_OK && req->invitation_id[0] != '\0')
+		rc = own_invitation(call, &row);
 	/* Declining twice is declining: a retry whose answer was lost gets the same answer. */
 	bool declined = rc == US_OK && strcmp(row.state, "declined") == 0;
 	if (rc == US_OK && !declined)
@@ -408,7 +464,7 @@ us_err invitation_decline(us_call *call, const ProtobufCMessage *request, Protob
 	if (!declined && (rc = invitation_store_decline(us_call_db(call), row.id, &done)) != US_OK)
 		return rc;
 	if (!done)
-		return refuse_after_race(call, req->token);
+		return refuse_after_race(call, req->token, req->invitation_id);
 	if (!declined)
 		us_log_fields(US_LOG_INFO, "invitation declined", "invitation_id", row.id, NULL);
 	invitation_row now;

@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "context.h"
 #include "guard.h"
+#include "usher/v1/identity.pb-c.h"
 #include "input.h"
 #include "common/page_token.h"
 #include "store.h"
@@ -26,6 +28,41 @@ static void list_members_input(us_call *call, const Usher__V1__ListMembersReques
 	*has_after = req->page_token[0] != '\0';
 	if (*has_after && !us_page_token_decode(req->page_token, after))
 		us_call_violation(call, "page_token", "is not a token from a previous page");
+}
+
+/* Names and addresses of the listed members (with_users), from usher-identityd: a members
+ * table shows who people are. When identityd cannot answer in time, the list goes out
+ * without them rather than failing. */
+static void fill_users(us_call *call, Usher__V1__Membership **members, size_t n)
+{
+	tenancy_ctx *ctx = us_call_service_ctx(call);
+	if (n == 0 || ctx->identity == NULL)
+		return;
+	Usher__V1__GetUsersRequest in = USHER__V1__GET_USERS_REQUEST__INIT;
+	in.user_ids = US_ARENA_ARRAY(us_call_arena(call), char *, n);
+	if (in.user_ids == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		in.user_ids[i] = members[i]->user_id;
+	in.n_user_ids = n;
+	int64_t left = us_call_remaining_ms(call);
+	us_rpc_call_opts opts = {.timeout_ms = (uint32_t)(left < 5000 ? (left > 0 ? left : 1) : 5000)};
+	ProtobufCMessage *out;
+	us_status st;
+	if (us_rpc_call(ctx->identity, "usher.v1.IdentityService/GetUsers", &opts, &in.base,
+	                &usher__v1__get_users_reply__descriptor, us_call_arena(call), &out,
+	                &st) == US_OK) {
+		const Usher__V1__GetUsersReply *users = (const Usher__V1__GetUsersReply *)out;
+		for (size_t i = 0; i < n; i++) {
+			for (size_t k = 0; k < users->n_users; k++) {
+				if (strcmp(users->users[k]->id, members[i]->user_id) == 0) {
+					members[i]->user_name = users->users[k]->name;
+					members[i]->user_email = users->users[k]->email;
+				}
+			}
+		}
+	}
+	us_status_clear(&st);
 }
 
 us_err tenancy_list_members(us_call *call, const ProtobufCMessage *request,
@@ -72,6 +109,8 @@ us_err tenancy_list_members(us_call *call, const ProtobufCMessage *request,
 		us_page_token_encode(&cursors[page_size - 1], token);
 		out->next_page_token = token;
 	}
+	if (req->with_users)
+		fill_users(call, out->members, out->n_members);
 	*reply = &out->base;
 	return US_OK;
 }

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -18,6 +19,7 @@
 #include "report.h"
 #include "routes.h"
 #include "session.h"
+#include "tmpl.h"
 
 /* --- routes --- */
 
@@ -62,12 +64,24 @@ static void test_routes_match_exact_prefix_and_segment_patterns(void **state)
 	expect_route("POST", "/rpc/usher.v1.TenancyService/GetAccount", "/rpc/{method}");
 	expect_route("POST", "/accounts/a1/invitations/import",
 	             "/accounts/{account}/invitations/import");
+	/* The console: "/" is the home page only, not a prefix of every path; its forms
+	 * come before the JSON routes they share a prefix with. */
+	expect_route("GET", "/", "/");
+	expect_route("GET", "/signin", "/signin");
+	expect_route("GET", "/a/x/users", "/a/{account}/{page}");
+	expect_route("POST", "/accounts/invitations/x/accept", "/accounts/invitations/{id}/accept");
+	expect_route("POST", "/password-reset/tok/set", "/password-reset/{token}/set");
+	expect_route("POST", "/l/tok/join-form", "/l/{token}/join-form");
+	expect_route("POST", "/l/tok/accept", "/l/{token}/{action}");
+	expect_route("POST", "/j/tok/confirm-form", "/j/{token}/confirm-form");
+	expect_route("POST", "/j/tok/confirm", "/j/{token}/confirm");
 }
 
 static void test_routes_refuse_what_they_do_not_serve(void **state)
 {
 	(void)state;
 	expect_no_route("GET", "/nowhere", 404);
+	expect_no_route("GET", "/signin/more", 404);
 	/* A prefix route needs something after the prefix. */
 	expect_no_route("GET", "/i/", 404);
 	expect_no_route("GET", "/livez/more", 404);
@@ -123,6 +137,10 @@ static void test_form_refuses_malformed_and_long_values(void **state)
 	assert_int_equal(strlen(gateway_form_value(a, body, "password")), GATEWAY_FORM_FIELD_MAX);
 	strcat(body, "x");
 	assert_null(gateway_form_value(a, body, "password"));
+	/* A pasted list may be longer, up to the limit its caller gives. */
+	assert_int_equal(strlen(gateway_form_value_up_to(a, body, "password", GATEWAY_FORM_FIELD_MAX + 1)),
+	                 GATEWAY_FORM_FIELD_MAX + 1);
+	assert_null(gateway_form_value_up_to(a, body, "password", GATEWAY_FORM_FIELD_MAX));
 	us_arena_free(a);
 }
 
@@ -149,7 +167,7 @@ static void test_invitation_page_escapes_what_it_shows(void **state)
 	assert_false(us_buf_failed(&page));
 	const char *html = page.data;
 	assert_null(strstr(html, "<script>"));
-	assert_non_null(strstr(html, "<title>Join &lt;script&gt;alert(1)&lt;/script&gt; &amp; Co</title>"));
+	assert_non_null(strstr(html, "<title>Join &lt;script&gt;alert(1)&lt;/script&gt; &amp; Co · Usher</title>"));
 	assert_non_null(strstr(html, "Eve &quot;the&quot; &#39;owner&#39; invited you (ivy@example.com)"));
 	assert_non_null(strstr(html, "as an admin."));
 	assert_non_null(strstr(html, "action=\"/i/tok&quot;en/accept-form\""));
@@ -184,7 +202,7 @@ static void test_message_page_escapes_and_links_back(void **state)
 	gateway_render_message(&page, "A <b>title</b>", "x < y & \"z\"", "/i/a\"b");
 	assert_non_null(strstr(page.data, "<h1>A &lt;b&gt;title&lt;/b&gt;</h1><p>x &lt; y &amp; &quot;z&quot;</p>"));
 	assert_non_null(strstr(page.data, "<a href=\"/i/a&quot;b\">Back to the invitation</a>"));
-	assert_non_null(strstr(page.data, "</main></body></html>\n"));
+	assert_non_null(strstr(page.data, "</main>\n</body>\n</html>\n")); /* in the layout */
 	us_buf_free(&page);
 	gateway_render_message(&page, "t", "m", NULL);
 	assert_null(strstr(page.data, "Back to the invitation"));
@@ -203,6 +221,73 @@ static void test_a_page_past_its_limit_fails(void **state)
 }
 
 /* --- the upload's report --- */
+
+/* --- templates --- */
+
+static void test_templates_escape_values_and_keep_raw_html(void **state)
+{
+	(void)state;
+	us_buf b = US_BUF_INIT;
+	const char *const vars[] = {"message", "<b>\"x\" & 'y'</b>", NULL};
+	assert_true(gateway_tmpl_render(&b, "flash", vars));
+	assert_non_null(strstr(b.data, "&lt;b&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/b&gt;"));
+	assert_null(strstr(b.data, "<b>"));
+	us_buf_free(&b);
+	/* {{{key}}}: HTML built from another template, as it is. */
+	const char *const page[] = {"title", "T", "nav", "<nav>n</nav>", "account_nav", "",
+	                            "flash", "", "body", "<h1>B</h1>", NULL};
+	assert_true(gateway_tmpl_render(&b, "layout", page));
+	assert_non_null(strstr(b.data, "<nav>n</nav>"));
+	assert_non_null(strstr(b.data, "<h1>B</h1>"));
+	us_buf_free(&b);
+}
+
+static void test_templates_refuse_unknown_names_and_missing_keys(void **state)
+{
+	(void)state;
+	us_buf b = US_BUF_INIT;
+	assert_false(gateway_tmpl_render(&b, "no_such_page", NULL));
+	assert_true(us_buf_failed(&b));
+	us_buf_free(&b);
+	b = (us_buf)US_BUF_INIT;
+	/* flash names "message": without it the page is not half shown. */
+	const char *const wrong[] = {"msg", "x", NULL};
+	assert_false(gateway_tmpl_render(&b, "flash", wrong));
+	assert_true(us_buf_failed(&b));
+	us_buf_free(&b);
+}
+
+/* Every template renders once given the keys it names, and none loads anything from
+ * elsewhere or runs a script (the console's CSP allows neither). */
+static void test_every_template_renders_and_stays_on_our_origin(void **state)
+{
+	(void)state;
+	size_t n = 0;
+	for (const gateway_template *t = gateway_templates; t->name != NULL; t++, n++) {
+		const char *vars[64];
+		size_t k = 0;
+		for (const char *p = strstr(t->data, "{{"); p != NULL; p = strstr(p, "{{")) {
+			p += p[2] == '{' ? 3 : 2;
+			size_t len = strcspn(p, "}");
+			assert_true(k + 3 < sizeof(vars) / sizeof(vars[0]));
+			vars[k++] = strndup(p, len);
+			vars[k++] = "v";
+			p += len;
+		}
+		vars[k] = NULL;
+		us_buf b = US_BUF_INIT;
+		if (!gateway_tmpl_render(&b, t->name, vars))
+			fail_msg("template %s did not render", t->name);
+		for (size_t i = 0; i < k; i += 2)
+			free((char *)vars[i]);
+		assert_null(strstr(b.data, "<script"));
+		assert_null(strstr(b.data, "http://"));
+		assert_null(strstr(b.data, "https://"));
+		assert_null(strstr(b.data, "src=\"//"));
+		us_buf_free(&b);
+	}
+	assert_true(n >= 20);
+}
 
 static void test_report_csv_quotes_and_defuses_formulas(void **state)
 {
@@ -412,6 +497,9 @@ int main(void)
 		cmocka_unit_test(test_invitation_page_asks_new_and_existing_users_differently),
 		cmocka_unit_test(test_message_page_escapes_and_links_back),
 		cmocka_unit_test(test_a_page_past_its_limit_fails),
+		cmocka_unit_test(test_templates_escape_values_and_keep_raw_html),
+		cmocka_unit_test(test_templates_refuse_unknown_names_and_missing_keys),
+		cmocka_unit_test(test_every_template_renders_and_stays_on_our_origin),
 		cmocka_unit_test(test_report_csv_quotes_and_defuses_formulas),
 		cmocka_unit_test(test_report_names_every_outcome),
 		cmocka_unit_test(test_status_codes_map_to_http),

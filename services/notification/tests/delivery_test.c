@@ -179,7 +179,7 @@ static void test_existing_user_invitation_has_account_in_utf8_subject(void **sta
 	char *subject = decode_subject(raw);
 	assert_string_equal(subject, "Invitation for Zürich Bürger Team");
 	char *text = ut_mail_part(mails[0].data, "text/plain");
-	assert_true(contains(text, "by logging in and viewing your accounts"));
+	assert_true(contains(text, "The invitation also waits for you under My accounts"));
 	assert_true(contains(text, "https://usher.test/accounts"));
 	assert_true(contains(text, "Zürich Bürger Team"));
 	free(raw), free(subject), free(text);
