@@ -51,7 +51,6 @@ typedef struct gateway_response {
 	size_t raw_len;
 	const char *content_type;
 	const char *disposition; /* Content-Disposition, for downloads */
-	const char *location;    /* Location, for a redirect (console.c) */
 	unsigned retry_after_s;  /* Retry-After, when not 0 */
 	const char *location;    /* Location, for a redirect; NULL: none */
 } gateway_response;
