@@ -124,7 +124,8 @@ static void stop(void *arg)
 int main(int argc, char **argv)
 {
 	tenancy_ctx context = {.rules_lock = PTHREAD_RWLOCK_INITIALIZER};
-	const us_rpc_service services[] = {tenancy_server_service(&context)};
+	const us_rpc_service services[] = {tenancy_server_service(&context),
+	                                   tenancy_server_audit_service(&context)};
 	const us_daemon_spec spec = {
 		.name = "usher-tenancyd",
 		.summary = "accounts, subaccounts, memberships, roles and permission checks",
