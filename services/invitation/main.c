@@ -13,6 +13,7 @@
 #include "permalink.h"
 #include "recovery.h"
 #include "server.h"
+#include "usher/v1/audit.pb-c.h"
 #include "usher/v1/invitation.pb-c.h"
 
 extern const us_migration invitation_migrations[];
@@ -119,6 +120,8 @@ int main(int argc, char **argv)
 	const us_rpc_service services[] = {
 		{&usher__v1__invitation_service__descriptor, invitation_methods, invitation_n_methods,
 		 &context},
+		{&usher__v1__audit_service__descriptor, invitation_audit_methods,
+		 invitation_n_audit_methods, &context},
 	};
 	const us_daemon_spec spec = {
 		.name = "usher-invitationd",

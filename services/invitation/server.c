@@ -2,6 +2,7 @@
 #include "server.h"
 
 #include "accept.h"
+#include "audit.h"
 #include "batch.h"
 #include "joins.h"
 #include "manage.h"
@@ -33,3 +34,10 @@ const us_rpc_method invitation_methods[] = {
 };
 
 const size_t invitation_n_methods = sizeof(invitation_methods) / sizeof(invitation_methods[0]);
+
+const us_rpc_method invitation_audit_methods[] = {
+	{"ListAudit", invitation_list_audit, 0},
+};
+
+const size_t invitation_n_audit_methods =
+        sizeof(invitation_audit_methods) / sizeof(invitation_audit_methods[0]);

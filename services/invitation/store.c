@@ -112,6 +112,19 @@ us_err invitation_store_open_emails(PGconn *c, us_arena *a, const char *account_
 	return US_OK;
 }
 
+us_err invitation_store_audit_batch(PGconn *c, const char *batch_id, const invitation_batch *b,
+                                    const char *caller, const char *detail)
+{
+	const char *params[] = {batch_id, b->invited_by, b->invited_by_principal, caller, detail};
+	return us_db_exec(c,
+	                  "INSERT INTO audit_log (account_id, actor_user_id, actor_principal_id,"
+	                  " actor_caller, action, subject_type, subject_id, subject_email, detail)"
+	                  " SELECT account_id, $2::uuid, $3::uuid, $4, 'invitation.create',"
+	                  " 'invitation', id, email, $5 FROM invitations WHERE batch_id = $1::uuid"
+	                  " ORDER BY created_at, id",
+	                  5, params, NULL);
+}
+
 us_err invitation_store_batch_begin(PGconn *c, us_arena *a, const invitation_batch *b, char **emails, size_t n,
                          char **batch_id)
 {

@@ -72,6 +72,13 @@ US_MUST_USE us_err invitation_store_open_emails(PGconn *c, us_arena *a, const ch
 US_MUST_USE us_err invitation_store_batch_begin(PGconn *c, us_arena *a, const invitation_batch *b, char **emails,
                                      size_t n, char **batch_id);
 
+/* One audit row (common/audit.h) per invitation of the batch, "invitation.create", in
+ * one statement: the actor is the inviter (a person or a service principal), caller
+ * who called. */
+US_MUST_USE us_err invitation_store_audit_batch(PGconn *c, const char *batch_id,
+                                                const invitation_batch *b, const char *caller,
+                                                const char *detail);
+
 /* Writes invitations of the batch and their outbox rows, two statements for any n. An
  * address that got an open invitation meanwhile is skipped: its id stays NULL; the others'
  * ids are set, in keep. Temporary memory comes from scratch. */
