@@ -186,20 +186,18 @@ us_err us_audit_list(us_call *call, const ProtobufCMessage *request, const char 
 			e->detail = us_row_text(&r, 9);
 			e->created_at = us_row_timestamp(&r, 10);
 			e->service = (char *)service;
+			us_page_cursor at = {.created_us = us_row_int(&r, 11)};
+			snprintf(at.id, sizeof(at.id), "%s", e->id);
+			char *token = US_ROW_ARRAY(&r, char, US_PAGE_TOKEN_LEN + 1);
+			if (token != NULL)
+				us_page_token_encode(&at, token);
+			e->cursor = token != NULL ? token : "";
 			items[i] = e;
 		}
 		out->entries = items;
 		out->n_entries = (size_t)shown;
-		if (rows > shown) {
-			r.row = shown - 1;
-			us_page_cursor next = {.created_us = us_row_int(&r, 11)};
-			snprintf(next.id, sizeof(next.id), "%s", PQgetvalue(res, shown - 1, 0));
-			char *token = US_ROW_ARRAY(&r, char, US_PAGE_TOKEN_LEN + 1);
-			if (token != NULL) {
-				us_page_token_encode(&next, token);
-				out->next_page_token = token;
-			}
-		}
+		if (rows > shown && shown > 0 && items[shown - 1] != NULL)
+			out->next_page_token = items[shown - 1]->cursor;
 	}
 	PQclear(res);
 	if (us_row_failed(&r))
