@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/db.h"
+#include "common/housekeeping.h"
 #include "common/limits.h"
 #include "common/page_token.h"
 #include "common/row.h"
@@ -232,4 +233,4 @@ us_err us_audit_pseudonymise(PGconn *db, const char *user_id, const char *email,
 
 const char us_audit_purge_sql[] =
         "DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log"
-        " WHERE created_at < now() - make_interval(days => $1::int) LIMIT 10000)";
+        " WHERE " US_SQL_OLDER_THAN("created_at") US_SQL_RETENTION_LIMIT ")";

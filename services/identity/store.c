@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/db.h"
+#include "common/housekeeping.h"
 #include "common/row.h"
 #include "common/timestamp.h"
 
@@ -607,3 +608,22 @@ us_err identity_store_confirm_email_change(PGconn *db, us_arena *a,
 	                "WHERE u.id = c.user_id AND u.status = 'active' RETURNING " USER_COLUMNS,
 	                &p, out);
 }
+
+/* --- retention (common/housekeeping.h): $1 days --- */
+
+const char identity_store_purge_sessions[] =
+        "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions"
+        " WHERE " US_SQL_OLDER_THAN("expires_at") US_SQL_RETENTION_LIMIT ")";
+const char identity_store_purge_email_changes[] =
+        "DELETE FROM email_changes WHERE id IN (SELECT id FROM email_changes"
+        " WHERE " US_SQL_OLDER_THAN("expires_at") US_SQL_RETENTION_LIMIT ")";
+const char identity_store_purge_password_resets[] =
+        "DELETE FROM password_resets WHERE id IN (SELECT id FROM password_resets"
+        " WHERE " US_SQL_OLDER_THAN("expires_at") US_SQL_RETENTION_LIMIT ")";
+const char identity_store_purge_login_throttle[] =
+        "DELETE FROM login_throttle WHERE subject IN (SELECT subject FROM login_throttle"
+        " WHERE " US_SQL_OLDER_THAN("greatest(last_failure_at, last_success_at)")
+        US_SQL_RETENTION_LIMIT ")";
+const char identity_store_purge_request_counters[] =
+        "DELETE FROM request_counters WHERE subject IN (SELECT subject FROM request_counters"
+        " WHERE " US_SQL_OLDER_THAN("window_start") US_SQL_RETENTION_LIMIT ")";

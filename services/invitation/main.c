@@ -13,6 +13,7 @@
 #include "permalink.h"
 #include "recovery.h"
 #include "server.h"
+#include "store.h"
 #include "usher/v1/audit.pb-c.h"
 #include "usher/v1/invitation.pb-c.h"
 
@@ -54,6 +55,12 @@ static const us_config_var invitation_vars[] = {
 	        "how often the outbox is checked when no change announces itself"),
 	SETTING("LINK_JOIN_CONFIRM_HOURS", US_CONFIG_INT, link_join_confirm_hours, 0, "48", 1, 720,
 	        NULL, "how long the link confirming a permanent-link join's address stays valid"),
+	SETTING("INVITATION_RETENTION_DAYS", US_CONFIG_INT, invitation_retention_days, 0, "365", 0,
+	        36500, NULL, "accepted, declined, revoked and expired invitations (and their "
+	                     "batches) are deleted this long after they closed (0: never)"),
+	SETTING("LINK_JOIN_RETENTION_DAYS", US_CONFIG_INT, link_join_retention_days, 0, "365", 0,
+	        36500, NULL, "joins through permanent links, and ended join requests, are deleted "
+	                     "this long after (0: never)"),
 };
 
 static us_err open_peer(const char *url, us_rpc_client **out, char *err, size_t err_size)
@@ -123,6 +130,16 @@ int main(int argc, char **argv)
 		{&usher__v1__audit_service__descriptor, invitation_audit_methods,
 		 invitation_n_audit_methods, &context},
 	};
+	const us_retention_rule retention[] = {
+		{"closed invitations", invitation_store_purge_invitations,
+		 &context.settings.invitation_retention_days},
+		{"empty batches", invitation_store_purge_batches,
+		 &context.settings.invitation_retention_days},
+		{"link joins", invitation_store_purge_link_joins,
+		 &context.settings.link_join_retention_days},
+		{"link join requests", invitation_store_purge_link_join_requests,
+		 &context.settings.link_join_retention_days},
+	};
 	const us_daemon_spec spec = {
 		.name = "usher-invitationd",
 		.summary = "invitations, permanent links and the accept saga",
@@ -137,6 +154,8 @@ int main(int argc, char **argv)
 		.principal_lookup_ctx = &context.identity,
 		.reply_secrets = invitation_reply_secrets,
 		.n_reply_secrets = invitation_n_reply_secrets,
+		.retention = retention,
+		.n_retention = sizeof(retention) / sizeof(retention[0]),
 		.ctx = &context,
 		.start = start,
 		.stop = stop,

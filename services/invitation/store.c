@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/db.h"
+#include "common/housekeeping.h"
 #include "common/limits.h"
 #include "common/page_token.h"
 #include "common/row.h"
@@ -1021,3 +1022,29 @@ us_err invitation_store_join_request_mailed(PGconn *c, const char *link_id, cons
 	                  "UPDATE link_join_requests SET sealed_token = NULL WHERE id = $3",
 	                  3, params, NULL);
 }
+
+/* --- retention (common/housekeeping.h): $1 days --- */
+
+/* Closed invitations, from when they closed (a pending one when it expired); never one
+ * an outbox row still names. */
+const char invitation_store_purge_invitations[] =
+        "DELETE FROM invitations WHERE id IN (SELECT i.id FROM invitations i"
+        " WHERE (i.state NOT IN ('pending', 'accepting')"
+        " AND " US_SQL_OLDER_THAN("i.updated_at") " OR i.state = 'pending'"
+        " AND " US_SQL_OLDER_THAN("i.expires_at") ")"
+        " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.invitation_id = i.id)"
+        US_SQL_RETENTION_LIMIT ")";
+const char invitation_store_purge_batches[] =
+        "DELETE FROM batches WHERE id IN (SELECT b.id FROM batches b"
+        " WHERE " US_SQL_OLDER_THAN("b.created_at")
+        " AND NOT EXISTS (SELECT 1 FROM invitations i WHERE i.batch_id = b.id)"
+        US_SQL_RETENTION_LIMIT ")";
+const char invitation_store_purge_link_joins[] =
+        "DELETE FROM link_joins WHERE (link_id, user_id) IN (SELECT link_id, user_id"
+        " FROM link_joins WHERE " US_SQL_OLDER_THAN("joined_at") US_SQL_RETENTION_LIMIT ")";
+const char invitation_store_purge_link_join_requests[] =
+        "DELETE FROM link_join_requests WHERE id IN (SELECT r.id FROM link_join_requests r"
+        " WHERE (r.state <> 'pending' AND " US_SQL_OLDER_THAN("r.decided_at")
+        " OR " US_SQL_OLDER_THAN("r.expires_at") ")"
+        " AND NOT EXISTS (SELECT 1 FROM link_claims c WHERE c.join_request_id = r.id)"
+        US_SQL_RETENTION_LIMIT ")";

@@ -321,4 +321,10 @@ US_MUST_USE us_err invitation_store_join_request_by_token(PGconn *c, us_arena *a
 US_MUST_USE us_err invitation_store_join_request_mailed(PGconn *c, const char *link_id, const char *email,
                                              const char *request_id);
 
+/* Retention statements (common/housekeeping.h): rows older than $1 days. */
+extern const char invitation_store_purge_invitations[];
+extern const char invitation_store_purge_batches[];
+extern const char invitation_store_purge_link_joins[];
+extern const char invitation_store_purge_link_join_requests[];
+
 #endif

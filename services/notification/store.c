@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "common/db.h"
+#include "common/housekeeping.h"
 #include "common/log.h"
 #include "common/row.h"
 #include "common/timestamp.h"
@@ -559,3 +560,11 @@ us_err notification_store_unsuppress(PGconn *conn, const char *email, bool *remo
 	PQclear(res);
 	return US_OK;
 }
+
+/* --- retention (common/housekeeping.h): $1 days --- */
+
+/* Finished messages, from their last change; their attempts go with them (cascade). */
+const char notification_store_purge_messages[] =
+        "DELETE FROM messages WHERE id IN (SELECT id FROM messages"
+        " WHERE state <> 'queued' AND " US_SQL_OLDER_THAN("updated_at")
+        US_SQL_RETENTION_LIMIT ")";

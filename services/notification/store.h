@@ -103,4 +103,7 @@ US_MUST_USE us_err notification_store_seal_plain_variables(
 /* Takes email off the suppression list; *removed says whether it was on it. */
 US_MUST_USE us_err notification_store_unsuppress(PGconn *conn, const char *email, bool *removed);
 
+/* Retention statement (common/housekeeping.h): messages finished more than $1 days ago. */
+extern const char notification_store_purge_messages[];
+
 #endif
