@@ -3,6 +3,7 @@
 
 #include "context.h"
 #include "email_change.h"
+#include "erase.h"
 #include "login.h"
 #include "password_reset.h"
 #include "principals.h"
@@ -67,4 +68,5 @@ void identity_server_services(identity_ctx *ctx, us_rpc_service out[IDENTITY_N_S
 	                          sizeof(principal_methods) / sizeof(principal_methods[0]), ctx};
 	out[2] = (us_rpc_service){&usher__v1__audit_service__descriptor, audit_methods,
 	                          sizeof(audit_methods) / sizeof(audit_methods[0]), ctx};
+	out[3] = identity_erase_service(ctx);
 }

@@ -2,6 +2,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/db.h"
@@ -627,3 +628,22 @@ const char identity_store_purge_login_throttle[] =
 const char identity_store_purge_request_counters[] =
         "DELETE FROM request_counters WHERE subject IN (SELECT subject FROM request_counters"
         " WHERE " US_SQL_OLDER_THAN("window_start") US_SQL_RETENTION_LIMIT ")";
+
+/* --- erasure (common/erasure.h) --- */
+
+us_err identity_store_erase_user(PGconn *db, const Usher__V1__EraseUserRequest *req, long *rows)
+{
+	const char *values[] = {req->user_id, req->email[0] ? req->email : NULL};
+	PGresult *res;
+	us_err rc = us_db_exec(db, "WITH u AS (DELETE FROM users WHERE id = $1::uuid RETURNING 1),"
+	                       " r AS (DELETE FROM password_resets WHERE email = $2 RETURNING 1),"
+	                       " e AS (DELETE FROM email_changes WHERE new_email = $2 RETURNING 1)"
+	                       " SELECT (SELECT count(*) FROM u) + (SELECT count(*) FROM r)"
+	                       " + (SELECT count(*) FROM e)",
+	                       2, values, &res);
+	if (rc != US_OK)
+		return rc;
+	*rows += atol(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return US_OK;
+}

@@ -15,6 +15,7 @@
 #include "server.h"
 #include "store.h"
 #include "usher/v1/audit.pb-c.h"
+#include "usher/v1/erasure.pb-c.h"
 #include "usher/v1/invitation.pb-c.h"
 
 extern const us_migration invitation_migrations[];
@@ -129,6 +130,8 @@ int main(int argc, char **argv)
 		 &context},
 		{&usher__v1__audit_service__descriptor, invitation_audit_methods,
 		 invitation_n_audit_methods, &context},
+		{&usher__v1__erasure_service__descriptor, invitation_erasure_methods,
+		 invitation_n_erasure_methods, &context},
 	};
 	const us_retention_rule retention[] = {
 		{"closed invitations", invitation_store_purge_invitations,

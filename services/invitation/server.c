@@ -4,6 +4,7 @@
 #include "accept.h"
 #include "audit.h"
 #include "batch.h"
+#include "erasure.h"
 #include "joins.h"
 #include "manage.h"
 #include "permalink.h"
@@ -41,3 +42,12 @@ const us_rpc_method invitation_audit_methods[] = {
 
 const size_t invitation_n_audit_methods =
         sizeof(invitation_audit_methods) / sizeof(invitation_audit_methods[0]);
+
+const us_rpc_method invitation_erasure_methods[] = {
+	/* The saga runs its own steps, each idempotent (erasure.h). */
+	{"DeleteUser", invitation_delete_user, US_RPC_INTERNAL},
+	{"EraseUser", invitation_erase_user, US_RPC_INTERNAL},
+};
+
+const size_t invitation_n_erasure_methods =
+        sizeof(invitation_erasure_methods) / sizeof(invitation_erasure_methods[0]);

@@ -10,6 +10,7 @@
 #include "common/db.h"
 #include "delivery.h"
 #include "common/log.h"
+#include "erase.h"
 #include "server.h"
 #include "smtp.h"
 #include "store.h"
@@ -154,7 +155,8 @@ static void stop(void *arg)
 int main(int argc, char **argv)
 {
 	notification_ctx context = {0};
-	const us_rpc_service services[] = {notification_server_service(&context)};
+	const us_rpc_service services[] = {notification_server_service(&context),
+	                                   notification_erase_service(&context)};
 	const us_retention_rule retention[] = {
 		{"messages", notification_store_purge_messages, &context.settings.message_retention_days},
 	};
