@@ -92,7 +92,9 @@ static const char *jstr(const json_t *doc, const char *a, const char *b)
 static ut_browser *signed_in(const char *email)
 {
 	ut_browser *b = ut_browser_new(&sys);
-	char *text = json_dumps(json_pack("{s:s, s:s}", "email", email, "password", PASSWORD), 0);
+	json_t *body = json_pack("{s:s, s:s}", "email", email, "password", PASSWORD);
+	char *text = json_dumps(body, 0);
+	json_decref(body);
 	ut_reply r;
 	ut_http(b, "POST", "/login", text, strlen(text), NULL, &r);
 	free(text);
