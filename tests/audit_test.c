@@ -273,10 +273,19 @@ static void test_every_action_is_recorded(void **state)
 	assert_non_null(doc);
 	json_t *entries = json_object_get(doc, "entries");
 	assert_int_equal(json_array_size(entries), n_walk);
-	/* Newest first: the walk read backwards. */
+	/* Newest first: the walk read backwards (two changes in the same millisecond are
+	 * ordered by id, so either may come first). */
 	for (size_t i = 0; i < n_walk; i++) {
-		const json_t *e = json_array_get(entries, n_walk - 1 - i);
 		const done *w = &walk[i];
+		const json_t *e = json_array_get(entries, n_walk - 1 - i);
+		const char *at = jstr(e, "createdAt", NULL);
+		for (size_t k = 0; k < n_walk && strcmp(jstr(e, "action", NULL), w->action) != 0; k++) {
+			const json_t *other = json_array_get(entries, k);
+			if (strcmp(jstr(other, "createdAt", NULL), at) == 0 &&
+			    strcmp(jstr(other, "action", NULL), w->action) == 0 &&
+			    strcmp(jstr(other, "subjectId", NULL), w->subject) == 0)
+				e = other;
+		}
 		if (strcmp(jstr(e, "action", NULL), w->action) != 0)
 			fail_msg("entry %zu: action %s, expected %s", i, jstr(e, "action", NULL), w->action);
 		assert_string_equal(jstr(e, "accountId", NULL), account);
@@ -285,14 +294,18 @@ static void test_every_action_is_recorded(void **state)
 		/* A person acts through the gateway; the walk's other changes are the test's own. */
 		assert_string_equal(jstr(e, "actorCaller", NULL), w->actor ? "usher-gatewayd" : "test");
 		assert_string_equal(jstr(e, "subjectEmail", NULL), w->email ? w->email : "");
-		const char *at = jstr(e, "createdAt", NULL);
+		at = jstr(e, "createdAt", NULL);
 		if (strcmp(at, started_at) < 0 || strcmp(at, ended_at) > 0)
 			fail_msg("%s at %s, outside the walk (%s to %s)", w->action, at, started_at,
 			         ended_at);
 	}
 	/* The role change says what changed. */
-	assert_string_equal(jstr(json_array_get(entries, n_walk - 3), "detail", NULL),
-	                    "role member -> moderator");
+	const char *detail = NULL;
+	for (size_t k = 0; k < n_walk; k++)
+		if (strcmp(jstr(json_array_get(entries, k), "action", NULL), "member.role.change") == 0)
+			detail = jstr(json_array_get(entries, k), "detail", NULL);
+	assert_non_null(detail);
+	assert_string_equal(detail, "role member -> moderator");
 	json_decref(doc);
 }
 
