@@ -178,6 +178,17 @@ static void test_delete_user_survives_a_kill_and_leaves_nothing(void **state)
 	        &usher__v1__delete_user_reply__descriptor, &reply);
 	const Usher__V1__DeleteUserReply *done = (const Usher__V1__DeleteUserReply *)reply;
 	assert_string_equal(done->state, "done");
+	/* usherctl says the same; a user nobody knows is NOT_FOUND (exit 1). */
+	char bin[512], *out = NULL;
+	ut_bin("usherctl", bin, sizeof(bin));
+	char *argv[] = {bin, "users", "delete", erin, NULL};
+	assert_int_equal(ut_run(argv, NULL, false, &out), 0);
+	assert_non_null(strstr(out, done->pseudonym_id));
+	free(out);
+	char *unknown[] = {bin, "users", "delete", "00000000-0000-4000-8000-000000000001", NULL};
+	assert_int_equal(ut_run(unknown, NULL, true, &out), 1);
+	assert_non_null(strstr(out, "no such user"));
+	free(out);
 
 	/* Nothing of her anywhere. */
 	char *left = tables_holding(ERIN_EMAIL);
@@ -218,6 +229,7 @@ static int setup(void **state)
 	sys.extra_env[0] = spool_setting;
 	sys.extra_env[1] = "RECOVERY_INTERVAL_MS=200";
 	ut_system_start_all(&sys);
+	ut_system_export_urls(&sys);
 	owner = ut_create_user(&sys, A, "olivia@acme.example", "Olivia Owner", PASSWORD);
 	erin = ut_create_user(&sys, A, ERIN_EMAIL, ERIN_NAME, PASSWORD);
 	account = ut_create_account(&sys, A, owner, "Acme Team", "texting");
