@@ -116,14 +116,18 @@ us_err invitation_store_open_emails(PGconn *c, us_arena *a, const char *account_
 us_err invitation_store_audit_batch(PGconn *c, const char *batch_id, const invitation_batch *b,
                                     const char *caller, const char *detail)
 {
-	const char *params[] = {batch_id, b->invited_by, b->invited_by_principal, caller, detail};
+	const char *params[] = {batch_id, b->invited_by, b->invited_by_principal, caller, detail,
+	                        b->account_id};
+	/* The batch's invitations were written in this transaction, so created_at is now():
+	 * the account's index finds them without scanning other batches. */
 	return us_db_exec(c,
 	                  "INSERT INTO audit_log (account_id, actor_user_id, actor_principal_id,"
 	                  " actor_caller, action, subject_type, subject_id, subject_email, detail)"
 	                  " SELECT account_id, $2::uuid, $3::uuid, $4, 'invitation.create',"
-	                  " 'invitation', id, email, $5 FROM invitations WHERE batch_id = $1::uuid"
+	                  " 'invitation', id, email, $5 FROM invitations"
+	                  " WHERE account_id = $6::uuid AND created_at = now() AND batch_id = $1::uuid"
 	                  " ORDER BY created_at, id",
-	                  5, params, NULL);
+	                  6, params, NULL);
 }
 
 us_err invitation_store_batch_begin(PGconn *c, us_arena *a, const invitation_batch *b, char **emails, size_t n,
