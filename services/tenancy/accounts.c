@@ -54,6 +54,11 @@ us_err tenancy_create_account(us_call *call, const ProtobufCMessage *request,
 	usher__v1__create_account_reply__init(out);
 	rc = tenancy_store_account_create(us_call_db(call), us_call_arena(call), &in, &out->account,
 	                                  &out->owner);
+	if (rc == US_OK)
+		rc = us_audit_record(call, &(us_audit_entry){
+		        .account_id = out->account->id, .action = "account.create",
+		        .subject_type = "account", .subject_id = out->account->id,
+		        .detail = us_arena_printf(us_call_arena(call), "name \"%s\"", out->account->name)});
 	if (rc != US_OK)
 		return rc;
 	*reply = &out->base;
@@ -240,6 +245,12 @@ us_err tenancy_create_subaccount(us_call *call, const ProtobufCMessage *request,
 	if (rc == US_EEXHAUSTED)
 		return us_call_error(call, rc, "the account already has %d subaccounts, the most allowed",
 		                     TENANCY_SUBACCOUNTS_MAX);
+	if (rc == US_OK)
+		rc = us_audit_record(call, &(us_audit_entry){
+		        .account_id = req->account_id, .action = "subaccount.create",
+		        .subject_type = "account", .subject_id = out->subaccount->id,
+		        .detail = us_arena_printf(us_call_arena(call), "subaccount \"%s\"",
+		                                  out->subaccount->name)});
 	if (rc != US_OK)
 		return rc;
 	*reply = &out->base;
