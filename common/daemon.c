@@ -9,6 +9,7 @@
 
 #include <sodium.h>
 
+#include "common/audit.h"
 #include "common/caller_auth.h"
 #include "common/caller_key.h"
 #include "common/db.h"
@@ -53,16 +54,18 @@ static const us_config_var common_vars[] = {
 	VAR("PRINCIPAL_CACHE_TTL_S", US_CONFIG_INT, principal_cache_ttl_s, 0, "30", 1, 3600, NULL,
 	    "how long a service principal's key is trusted without asking usher-identityd again: "
 	    "a revocation reaches this daemon within this time"),
+	VAR("AUDIT_RETENTION_DAYS", US_CONFIG_INT, audit_retention_days, 0, "730", 0, 36500, NULL,
+	    "how long audit log entries are kept (0: for ever)"),
 	VAR("IDEMPOTENCY_RETENTION_HOURS", US_CONFIG_INT, idempotency_retention_hours, 0, "168", 1,
 	    8760, NULL, "how long a mutating request's key and reply are kept for retries"),
 };
 #define N_COMMON (sizeof(common_vars) / sizeof(common_vars[0]))
 
-/* A daemon without a database skips DATABASE_URL (the first setting) and the idempotency
- * retention (the last). */
+/* A daemon without a database skips DATABASE_URL (the first setting) and the audit and
+ * idempotency retentions (the last two). */
 static const us_config_var *vars_of(const us_daemon_spec *spec, size_t *n)
 {
-	*n = spec->schema != NULL ? N_COMMON : N_COMMON - 2;
+	*n = spec->schema != NULL ? N_COMMON : N_COMMON - 3;
 	return spec->schema != NULL ? common_vars : common_vars + 1;
 }
 
@@ -227,9 +230,16 @@ static int serve(const us_daemon_spec *spec, const us_daemon_config *cfg, const 
 		us_auth_free(auth);
 		return 1;
 	}
+	/* Every schema has an audit log; the daemon's own tables follow. */
+	us_retention_rule rules[1 + US_DAEMON_RETENTION_MAX] = {
+		{"audit log entries", us_audit_purge_sql, &cfg->audit_retention_days},
+	};
+	size_t n_rules = 1;
+	for (size_t i = 0; i < spec->n_retention && i < US_DAEMON_RETENTION_MAX; i++)
+		rules[n_rules++] = spec->retention[i];
 	if (spec->schema != NULL &&
 	    us_housekeeping_start(cfg->database_url, spec->schema, cfg->idempotency_retention_hours,
-	                          &upkeep, err, sizeof(err)) != US_OK)
+	                          rules, n_rules, &upkeep, err, sizeof(err)) != US_OK)
 		us_warn("no housekeeping: %s", err);
 	us_log_fields(US_LOG_INFO, "serving", "listen", us_rpc_server_url(srv), "version", USHER_VERSION, NULL);
 	/* Only now, every listener up: systemd's Type=notify units count as started. */

@@ -10,8 +10,11 @@
 
 #include "common/config.h"
 #include "common/err.h"
+#include "common/housekeeping.h"
 #include "common/migrate.h"
 #include "common/rpc_server.h"
+
+#define US_DAEMON_RETENTION_MAX 8
 
 /* The settings every daemon has. */
 typedef struct us_daemon_config {
@@ -21,6 +24,7 @@ typedef struct us_daemon_config {
 	int64_t rpc_max_message_bytes;
 	int64_t rpc_default_timeout_ms;
 	int64_t idempotency_retention_hours;
+	int64_t audit_retention_days;
 	char *log_level;
 	char *rpc_signing_key;
 	char *rpc_callers_file;
@@ -50,6 +54,10 @@ typedef struct us_daemon_spec {
 	/* Idempotent methods whose replies hold a secret (rpc_server.h). */
 	const us_rpc_reply_secret *reply_secrets;
 	size_t n_reply_secrets;
+	/* Its growing tables' retention (housekeeping.h), at most US_DAEMON_RETENTION_MAX;
+	 * the audit log's is common (AUDIT_RETENTION_DAYS). */
+	const us_retention_rule *retention;
+	size_t n_retention;
 	/* The daemon's state (its <svc>_ctx, built in main()), handed to every hook. */
 	void *ctx;
 	/* Optional hooks: start runs before serving (a failure stops the daemon with err),

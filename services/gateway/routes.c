@@ -7,6 +7,7 @@
 #include "openapi.h"
 #include "console_admin.h"
 #include "console_people.h"
+#include "audit.h"
 #include "people.h"
 #include "upload.h"
 
@@ -63,6 +64,7 @@ static const gateway_route routes[] = {
 	{"POST", "/password-reset/", "/password-reset/{token}", gateway_people_password_reset_confirm,
 	 NULL, true},
 	{"POST", "/rpc/", "/rpc/{method}", gateway_api_call, NULL, true},
+	{"GET", "/accounts/{}/audit", "/accounts/{account}/audit", gateway_audit_list, NULL, false},
 	{"POST", "/accounts/{}/invitations/import", "/accounts/{account}/invitations/import",
 	 gateway_upload_finish, gateway_upload_chunk, false},
 };

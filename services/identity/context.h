@@ -32,6 +32,9 @@ typedef struct identity_settings {
 	int64_t password_reset_max_per_email;
 	int64_t password_reset_max_per_address;
 	int64_t password_reset_window_s;
+	int64_t session_retention_days;
+	int64_t token_retention_days;
+	int64_t throttle_retention_days;
 } identity_settings;
 
 typedef struct identity_ctx {

@@ -12,6 +12,7 @@
 #include "password.h"
 #include "principals.h"
 #include "server.h"
+#include "store.h"
 
 #define MIB (1024 * 1024)
 
@@ -81,6 +82,14 @@ static const us_config_var identity_vars[] = {
 	                           "PASSWORD_RESET_WINDOW_S; past it they are RESOURCE_EXHAUSTED"),
 	VAR("PASSWORD_RESET_WINDOW_S", US_CONFIG_INT, password_reset_window_s, 0, "3600", 60,
 	    86400, NULL, "the window the reset limits count in"),
+	VAR("SESSION_RETENTION_DAYS", US_CONFIG_INT, session_retention_days, 0, "30", 0, 36500,
+	    NULL, "expired sessions are deleted this long after they expired (0: never)"),
+	VAR("TOKEN_RETENTION_DAYS", US_CONFIG_INT, token_retention_days, 0, "7", 0, 36500, NULL,
+	    "email change and password reset links are deleted this long after they expired "
+	    "(0: never)"),
+	VAR("THROTTLE_RETENTION_DAYS", US_CONFIG_INT, throttle_retention_days, 0, "365", 0, 36500,
+	    NULL, "login and reset throttle counters are deleted this long after their last use "
+	          "(0: never; keep it above LOGIN_KNOWN_NETWORK_DAYS)"),
 };
 
 static us_err start(void *arg, const us_daemon_config *cfg, char *err, size_t err_size)
@@ -128,6 +137,17 @@ int main(int argc, char **argv)
 	identity_ctx ctx = {0};
 	us_rpc_service services[IDENTITY_N_SERVICES];
 	identity_server_services(&ctx, services);
+	const us_retention_rule retention[] = {
+		{"sessions", identity_store_purge_sessions, &ctx.settings.session_retention_days},
+		{"email changes", identity_store_purge_email_changes,
+		 &ctx.settings.token_retention_days},
+		{"password resets", identity_store_purge_password_resets,
+		 &ctx.settings.token_retention_days},
+		{"login throttle counters", identity_store_purge_login_throttle,
+		 &ctx.settings.throttle_retention_days},
+		{"reset throttle counters", identity_store_purge_request_counters,
+		 &ctx.settings.throttle_retention_days},
+	};
 	const us_daemon_spec spec = {
 		.name = "usher-identityd",
 		.summary = "users, credentials, sessions and self-service profiles",
@@ -140,6 +160,8 @@ int main(int argc, char **argv)
 		.config_struct = &ctx.settings,
 		.request_hash_key = ctx.request_hash_key,
 		.principal_lookup = identity_principal_lookup,
+		.retention = retention,
+		.n_retention = sizeof(retention) / sizeof(retention[0]),
 		.ctx = &ctx,
 		.start = start,
 		.stop = stop,

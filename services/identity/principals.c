@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "common/audit.h"
 #include "common/db.h"
 #include "common/limits.h"
 #include "common/log.h"
@@ -71,6 +72,23 @@ static us_err reply_with(us_call *call, Usher__V1__Principal *p, ProtobufCMessag
 	return US_OK;
 }
 
+/* A change to p in the audit log: one row in each account of its scope, or one
+ * platform-wide row (no account) for a principal over all accounts. */
+static us_err audit(us_call *call, const Usher__V1__Principal *p, const char *action)
+{
+	const char *detail = us_arena_printf(us_call_arena(call), "principal \"%s\"", p->name);
+	us_audit_entry e = {.action = action, .subject_type = "principal", .subject_id = p->id,
+	                    .detail = detail};
+	if (p->all_accounts || p->n_account_ids == 0)
+		return us_audit_record(call, &e);
+	us_err rc = US_OK;
+	for (size_t i = 0; rc == US_OK && i < p->n_account_ids; i++) {
+		e.account_id = p->account_ids[i];
+		rc = us_audit_record(call, &e);
+	}
+	return rc;
+}
+
 /* The principal a request names by id or name. */
 static us_err named(us_call *call, const char *ref, Usher__V1__Principal **out)
 {
@@ -115,6 +133,8 @@ us_err identity_create_principal(us_call *call, const ProtobufCMessage *request,
 	if (rc == US_EEXISTS)
 		return us_call_error(call, rc, "a service principal named \"%s\" or with this key exists",
 		                     req->name);
+	if (rc == US_OK)
+		rc = audit(call, out, "principal.create");
 	if (rc != US_OK)
 		return rc;
 	us_log_fields(US_LOG_INFO, "service principal created", "principal_id", out->id, "name",
@@ -167,6 +187,8 @@ us_err identity_rotate_principal_key(us_call *call, const ProtobufCMessage *requ
 		                     p->name, IDENTITY_PRINCIPAL_LIVE_KEYS_MAX);
 	if (rc == US_OK)
 		rc = identity_store_principal_get(us_call_db(call), us_call_arena(call), p->id, &p);
+	if (rc == US_OK)
+		rc = audit(call, p, "principal.key.add");
 	if (rc != US_OK)
 		return rc;
 	us_log_fields(US_LOG_INFO, "service principal key added", "principal_id", p->id, "by",
@@ -184,6 +206,8 @@ us_err identity_finish_key_rotation(us_call *call, const ProtobufCMessage *reque
 		rc = identity_store_principal_retire_keys(us_call_db(call), p->id);
 	if (rc == US_OK)
 		rc = identity_store_principal_get(us_call_db(call), us_call_arena(call), p->id, &p);
+	if (rc == US_OK)
+		rc = audit(call, p, "principal.key.retire");
 	if (rc != US_OK)
 		return rc;
 	us_log_fields(US_LOG_INFO, "service principal's older keys retired", "principal_id", p->id,
@@ -201,6 +225,8 @@ us_err identity_revoke_principal(us_call *call, const ProtobufCMessage *request,
 		rc = identity_store_principal_revoke(us_call_db(call), p->id);
 	if (rc == US_OK)
 		rc = identity_store_principal_get(us_call_db(call), us_call_arena(call), p->id, &p);
+	if (rc == US_OK)
+		rc = audit(call, p, "principal.revoke");
 	if (rc != US_OK)
 		return rc;
 	us_log_fields(US_LOG_INFO, "service principal revoked", "principal_id", p->id, "by",

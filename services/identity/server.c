@@ -3,12 +3,15 @@
 
 #include "context.h"
 #include "email_change.h"
+#include "erase.h"
 #include "login.h"
 #include "password_reset.h"
 #include "principals.h"
 #include "profile.h"
 #include "sessions.h"
 #include "users.h"
+#include "common/audit.h"
+#include "usher/v1/audit.pb-c.h"
 #include "usher/v1/identity.pb-c.h"
 #include "usher/v1/principal.pb-c.h"
 
@@ -47,10 +50,23 @@ static const us_rpc_method principal_methods[] = {
 	{"ResolvePrincipal", identity_resolve_principal, US_RPC_INTERNAL},
 };
 
+/* Service principal changes are operators' business: only they read this log. */
+static us_err list_audit(us_call *call, const ProtobufCMessage *request, ProtobufCMessage **reply)
+{
+	return us_audit_list(call, request, "identity", NULL, reply);
+}
+
+static const us_rpc_method audit_methods[] = {
+	{"ListAudit", list_audit, 0},
+};
+
 void identity_server_services(identity_ctx *ctx, us_rpc_service out[IDENTITY_N_SERVICES])
 {
 	out[0] = (us_rpc_service){&usher__v1__identity_service__descriptor, identity_methods,
 	                          sizeof(identity_methods) / sizeof(identity_methods[0]), ctx};
 	out[1] = (us_rpc_service){&usher__v1__principal_service__descriptor, principal_methods,
 	                          sizeof(principal_methods) / sizeof(principal_methods[0]), ctx};
+	out[2] = (us_rpc_service){&usher__v1__audit_service__descriptor, audit_methods,
+	                          sizeof(audit_methods) / sizeof(audit_methods[0]), ctx};
+	out[3] = identity_erase_service(ctx);
 }

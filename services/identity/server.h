@@ -5,7 +5,7 @@
 #include "common/rpc_server.h"
 #include "context.h"
 
-#define IDENTITY_N_SERVICES 2
+#define IDENTITY_N_SERVICES 4
 
 /* IdentityService and PrincipalService, each handing ctx to its handlers. */
 void identity_server_services(identity_ctx *ctx, us_rpc_service out[IDENTITY_N_SERVICES]);

@@ -2,9 +2,11 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/db.h"
+#include "common/housekeeping.h"
 #include "common/row.h"
 #include "common/timestamp.h"
 
@@ -606,4 +608,42 @@ us_err identity_store_confirm_email_change(PGconn *db, us_arena *a,
 	                "updated_at = now() FROM claimed c "
 	                "WHERE u.id = c.user_id AND u.status = 'active' RETURNING " USER_COLUMNS,
 	                &p, out);
+}
+
+/* --- retention (common/housekeeping.h): $1 days --- */
+
+const char identity_store_purge_sessions[] =
+        "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions"
+        " WHERE " US_SQL_OLDER_THAN("expires_at") US_SQL_RETENTION_LIMIT ")";
+const char identity_store_purge_email_changes[] =
+        "DELETE FROM email_changes WHERE id IN (SELECT id FROM email_changes"
+        " WHERE " US_SQL_OLDER_THAN("expires_at") US_SQL_RETENTION_LIMIT ")";
+const char identity_store_purge_password_resets[] =
+        "DELETE FROM password_resets WHERE id IN (SELECT id FROM password_resets"
+        " WHERE " US_SQL_OLDER_THAN("expires_at") US_SQL_RETENTION_LIMIT ")";
+const char identity_store_purge_login_throttle[] =
+        "DELETE FROM login_throttle WHERE subject IN (SELECT subject FROM login_throttle"
+        " WHERE " US_SQL_OLDER_THAN("greatest(last_failure_at, last_success_at)")
+        US_SQL_RETENTION_LIMIT ")";
+const char identity_store_purge_request_counters[] =
+        "DELETE FROM request_counters WHERE subject IN (SELECT subject FROM request_counters"
+        " WHERE " US_SQL_OLDER_THAN("window_start") US_SQL_RETENTION_LIMIT ")";
+
+/* --- erasure (common/erasure.h) --- */
+
+us_err identity_store_erase_user(PGconn *db, const Usher__V1__EraseUserRequest *req, long *rows)
+{
+	const char *values[] = {req->user_id, req->email[0] ? req->email : NULL};
+	PGresult *res;
+	us_err rc = us_db_exec(db, "WITH u AS (DELETE FROM users WHERE id = $1::uuid RETURNING 1),"
+	                       " r AS (DELETE FROM password_resets WHERE email = $2 RETURNING 1),"
+	                       " e AS (DELETE FROM email_changes WHERE new_email = $2 RETURNING 1)"
+	                       " SELECT (SELECT count(*) FROM u) + (SELECT count(*) FROM r)"
+	                       " + (SELECT count(*) FROM e)",
+	                       2, values, &res);
+	if (rc != US_OK)
+		return rc;
+	*rows += atol(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return US_OK;
 }

@@ -11,6 +11,7 @@
 
 #include <libpq-fe.h>
 
+#include "usher/v1/erasure.pb-c.h"
 #include "common/arena.h"
 #include "common/err.h"
 #include "common/token.h"
@@ -155,5 +156,18 @@ US_MUST_USE us_err identity_store_open_email_change(PGconn *db, us_arena *a, con
 US_MUST_USE us_err identity_store_confirm_email_change(
         PGconn *db, us_arena *a, const uint8_t token_hash[US_TOKEN_HASH_BYTES],
         Usher__V1__User **out);
+
+/* Retention statements (common/housekeeping.h): rows older than $1 days. Sessions,
+ * email changes and password resets count from their expiry; throttle rows from their
+ * last use. */
+extern const char identity_store_purge_sessions[];
+extern const char identity_store_purge_email_changes[];
+extern const char identity_store_purge_password_resets[];
+extern const char identity_store_purge_login_throttle[];
+extern const char identity_store_purge_request_counters[];
+
+/* Deletes the user (their sessions, email changes and password resets go with them) and
+ * any password reset or email change naming their address. Adds the rows to *rows. */
+US_MUST_USE us_err identity_store_erase_user(PGconn *db, const Usher__V1__EraseUserRequest *req, long *rows);
 
 #endif

@@ -16,6 +16,7 @@
 #include "settings.h"
 #include "store.h"
 #include "upstream.h"
+#include "view.h"
 
 #define MAX_GIVEN_EMAIL 320
 #define MAX_SUBACCOUNTS 100
@@ -439,6 +440,11 @@ us_err invitation_create_invitations(us_call *call, const ProtobufCMessage *requ
 			.locale = req->locale[0] != '\0' ? req->locale : settings.email_locale,
 		};
 		rc = write_batch(call, &batch, addrs, req->n_emails, &batch_id);
+		if (rc == US_OK)
+			rc = invitation_store_audit_batch(
+			        us_call_db(call), batch_id, &batch, us_call_caller_name(call),
+			        us_arena_printf(a, "role %s; batch %s", invitation_view_role_name(req->role),
+			                        batch_id));
 	}
 	Usher__V1__CreateInvitationsReply *out = NULL;
 	if (rc == US_OK)

@@ -29,6 +29,8 @@ typedef struct invitation_settings {
 	int64_t outbox_poll_ms;
 	int64_t link_join_confirm_hours;
 	int64_t reminder_interval_ms;
+	int64_t invitation_retention_days;
+	int64_t link_join_retention_days;
 } invitation_settings;
 
 typedef struct invitation_disposable invitation_disposable; /* disposable.h */

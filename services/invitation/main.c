@@ -15,6 +15,9 @@
 #include "recovery.h"
 #include "reminders.h"
 #include "server.h"
+#include "store.h"
+#include "usher/v1/audit.pb-c.h"
+#include "usher/v1/erasure.pb-c.h"
 #include "usher/v1/invitation.pb-c.h"
 
 extern const us_migration invitation_migrations[];
@@ -62,6 +65,12 @@ static const us_config_var invitation_vars[] = {
 	        NULL, "how long the link confirming a permanent-link join's address stays valid"),
 	SETTING("REMINDER_INTERVAL_MS", US_CONFIG_INT, reminder_interval_ms, 0, "60000", 50, 3600000,
 	        NULL, "how often pending invitations are looked at for reminders and expiry"),
+	SETTING("INVITATION_RETENTION_DAYS", US_CONFIG_INT, invitation_retention_days, 0, "365", 0,
+	        36500, NULL, "accepted, declined, revoked and expired invitations (and their "
+	                     "batches) are deleted this long after they closed (0: never)"),
+	SETTING("LINK_JOIN_RETENTION_DAYS", US_CONFIG_INT, link_join_retention_days, 0, "365", 0,
+	        36500, NULL, "joins through permanent links, and ended join requests, are deleted "
+	                     "this long after (0: never)"),
 };
 
 static us_err open_peer(const char *url, us_rpc_client **out, char *err, size_t err_size)
@@ -150,6 +159,20 @@ int main(int argc, char **argv)
 	const us_rpc_service services[] = {
 		{&usher__v1__invitation_service__descriptor, invitation_methods, invitation_n_methods,
 		 &context},
+		{&usher__v1__audit_service__descriptor, invitation_audit_methods,
+		 invitation_n_audit_methods, &context},
+		{&usher__v1__erasure_service__descriptor, invitation_erasure_methods,
+		 invitation_n_erasure_methods, &context},
+	};
+	const us_retention_rule retention[] = {
+		{"closed invitations", invitation_store_purge_invitations,
+		 &context.settings.invitation_retention_days},
+		{"empty batches", invitation_store_purge_batches,
+		 &context.settings.invitation_retention_days},
+		{"link joins", invitation_store_purge_link_joins,
+		 &context.settings.link_join_retention_days},
+		{"link join requests", invitation_store_purge_link_join_requests,
+		 &context.settings.link_join_retention_days},
 	};
 	const us_daemon_spec spec = {
 		.name = "usher-invitationd",
@@ -165,6 +188,8 @@ int main(int argc, char **argv)
 		.principal_lookup_ctx = &context.identity,
 		.reply_secrets = invitation_reply_secrets,
 		.n_reply_secrets = invitation_n_reply_secrets,
+		.retention = retention,
+		.n_retention = sizeof(retention) / sizeof(retention[0]),
 		.ctx = &context,
 		.start = start,
 		.stop = stop,

@@ -7,6 +7,7 @@
 #include <sodium.h>
 
 #include "access.h"
+#include "common/audit.h"
 #include "links.h"
 #include "common/limits.h"
 #include "common/log.h"
@@ -103,6 +104,13 @@ us_err invitation_revoke(us_call *call, const ProtobufCMessage *request, Protobu
 		return rc;
 	if (!done)
 		return refuse_closed(call, &row, "revoke");
+	rc = us_audit_record(call, &(us_audit_entry){.account_id = row.account_id,
+	                                             .action = "invitation.revoke",
+	                                             .subject_type = "invitation",
+	                                             .subject_id = row.id,
+	                                             .subject_email = row.email});
+	if (rc != US_OK)
+		return rc;
 	us_log_fields(US_LOG_INFO, "invitation revoked", "invitation_id", row.id, NULL);
 	Usher__V1__RevokeReply *out = US_ARENA_NEW(us_call_arena(call), Usher__V1__RevokeReply);
 	if (out == NULL)
@@ -178,6 +186,13 @@ us_err invitation_reinvite(us_call *call, const ProtobufCMessage *request, Proto
 		rc = refuse_closed(call, &row, "resend");
 		goto out;
 	}
+	rc = us_audit_record(call, &(us_audit_entry){.account_id = row.account_id,
+	                                             .action = "invitation.resend",
+	                                             .subject_type = "invitation",
+	                                             .subject_id = row.id,
+	                                             .subject_email = row.email});
+	if (rc != US_OK)
+		goto out;
 	us_log_fields(US_LOG_INFO, "invitation resent", "invitation_id", row.id, NULL);
 	Usher__V1__ReinviteReply *out = US_ARENA_NEW(a, Usher__V1__ReinviteReply);
 	if (out == NULL) {

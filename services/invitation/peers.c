@@ -213,3 +213,11 @@ us_err invitation_peer_send_emails(invitation_peer *p, const Usher__V1__SendEmai
 	return call(p, p->ctx->notification, "usher.v1.NotificationService/SendEmails", NULL, &req->base,
 	            &usher__v1__send_emails_reply__descriptor, &reply);
 }
+
+us_err invitation_peer_erase_user(invitation_peer *p, us_rpc_client *c,
+                                  const Usher__V1__EraseUserRequest *req)
+{
+	ProtobufCMessage *reply;
+	return ask(p, c, "usher.v1.ErasureService/EraseUser", &req->base,
+	           &usher__v1__erase_user_reply__descriptor, &reply);
+}

@@ -10,6 +10,7 @@
 
 #include "common/rpc_server.h"
 #include "context.h"
+#include "usher/v1/erasure.pb-c.h"
 #include "usher/v1/identity.pb-c.h"
 #include "usher/v1/notification.pb-c.h"
 #include "usher/v1/tenancy.pb-c.h"
@@ -55,5 +56,9 @@ US_MUST_USE us_err invitation_peer_confirm_email_ownership(invitation_peer *p, c
 
 US_MUST_USE us_err invitation_peer_send_emails(invitation_peer *p, const Usher__V1__SendEmailsRequest *req);
 US_MUST_USE us_err invitation_peer_send_email(invitation_peer *p, const Usher__V1__Email *email);
+
+/* A step of DeleteUser (erasure.h) on the daemon behind c, as Usher itself. */
+US_MUST_USE us_err invitation_peer_erase_user(invitation_peer *p, us_rpc_client *c,
+                                              const Usher__V1__EraseUserRequest *req);
 
 #endif

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "batch.h"
+#include "common/audit.h"
 #include "links.h"
 #include "manage.h"
 #include "common/limits.h"
@@ -178,6 +179,15 @@ us_err invitation_enable_link(us_call *call, const ProtobufCMessage *request, Pr
 	};
 	invitation_link_row row;
 	rc = invitation_store_link_enable(us_call_db(call), a, &l, &row);
+	if (rc == US_OK)
+		rc = us_audit_record(call, &(us_audit_entry){
+		        .account_id = req->account_id, .action = "link.enable", .subject_type = "link",
+		        .subject_id = row.id,
+		        .detail = us_arena_printf(a, "%s%s; expires in %u hours (0: never); max uses %u "
+		                                     "(0: any); allowed domains %zu",
+		                                  row.subaccount_id[0] ? "subaccount " : "organization",
+		                                  row.subaccount_id, req->expires_in_hours, req->max_uses,
+		                                  req->n_allowed_email_domains)});
 	if (rc != US_OK)
 		return rc;
 	us_log_fields(US_LOG_INFO, "invitation link enabled", "link_id", row.id, NULL);
@@ -271,6 +281,11 @@ us_err invitation_delete_link(us_call *call, const ProtobufCMessage *request, Pr
 	                       req->subaccount_id[0] ? req->subaccount_id : NULL, &row);
 	if (rc == US_ENOTFOUND)
 		return us_call_error(call, US_ENOTFOUND, "no invitation link is enabled here");
+	if (rc == US_OK)
+		rc = us_audit_record(call, &(us_audit_entry){
+		        .account_id = req->account_id, .action = "link.delete", .subject_type = "link",
+		        .subject_id = row.id,
+		        .detail = us_arena_printf(a, "used %u times", row.uses)});
 	if (rc != US_OK)
 		return rc;
 	us_log_fields(US_LOG_INFO, "invitation link deleted", "link_id", row.id, NULL);

@@ -5,6 +5,7 @@
 
 #include "common/db.h"
 #include "common/log.h"
+#include "erasure.h"
 #include "joins.h"
 #include "peers.h"
 #include "saga.h"
@@ -106,11 +107,29 @@ static void round_of_recovery(const invitation_ctx *ctx, PGconn *db)
 	}
 }
 
+/* Resumes up to PER_ROUND DeleteUser sagas (erasure.h). */
+static void round_of_erasure_recovery(const invitation_ctx *ctx, PGconn *db)
+{
+	for (int i = 0; i < PER_ROUND; i++) {
+		us_arena *a = us_arena_new();
+		if (a == NULL)
+			return;
+		bool found = false;
+		us_err rc = us_db_ensure(db, "invitation");
+		if (rc == US_OK)
+			rc = invitation_erasure_recover_one(ctx, db, a, &found);
+		us_arena_free(a);
+		if (rc != US_OK || !found)
+			return;
+	}
+}
+
 static void recovery_round(void *arg)
 {
 	const invitation_ctx *ctx = arg;
 	round_of_recovery(ctx, ctx->recovery_db);
 	round_of_join_recovery(ctx, ctx->recovery_db);
+	round_of_erasure_recovery(ctx, ctx->recovery_db);
 }
 
 us_err invitation_recovery_start(invitation_ctx *ctx, char *err, size_t err_size)

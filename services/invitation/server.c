@@ -2,7 +2,9 @@
 #include "server.h"
 
 #include "accept.h"
+#include "audit.h"
 #include "batch.h"
+#include "erasure.h"
 #include "joins.h"
 #include "manage.h"
 #include "permalink.h"
@@ -36,3 +38,19 @@ const us_rpc_method invitation_methods[] = {
 };
 
 const size_t invitation_n_methods = sizeof(invitation_methods) / sizeof(invitation_methods[0]);
+
+const us_rpc_method invitation_audit_methods[] = {
+	{"ListAudit", invitation_list_audit, 0},
+};
+
+const size_t invitation_n_audit_methods =
+        sizeof(invitation_audit_methods) / sizeof(invitation_audit_methods[0]);
+
+const us_rpc_method invitation_erasure_methods[] = {
+	/* The saga runs its own steps, each idempotent (erasure.h). */
+	{"DeleteUser", invitation_delete_user, US_RPC_INTERNAL},
+	{"EraseUser", invitation_erase_user, US_RPC_INTERNAL},
+};
+
+const size_t invitation_n_erasure_methods =
+        sizeof(invitation_erasure_methods) / sizeof(invitation_erasure_methods[0]);

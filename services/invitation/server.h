@@ -9,5 +9,11 @@
  * context (context.h) as the service context. */
 extern const us_rpc_method invitation_methods[];
 extern const size_t invitation_n_methods;
+/* usher.v1.AuditService (audit.h), served the same way. */
+extern const us_rpc_method invitation_audit_methods[];
+extern const size_t invitation_n_audit_methods;
+/* usher.v1.ErasureService (erasure.h): DeleteUser and EraseUser. */
+extern const us_rpc_method invitation_erasure_methods[];
+extern const size_t invitation_n_erasure_methods;
 
 #endif

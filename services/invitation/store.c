@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/db.h"
+#include "common/housekeeping.h"
 #include "common/limits.h"
 #include "common/page_token.h"
 #include "common/row.h"
@@ -116,6 +117,23 @@ us_err invitation_store_open_emails(PGconn *c, us_arena *a, const char *account_
 	us_strmap_free(found);
 	PQclear(res);
 	return US_OK;
+}
+
+us_err invitation_store_audit_batch(PGconn *c, const char *batch_id, const invitation_batch *b,
+                                    const char *caller, const char *detail)
+{
+	const char *params[] = {batch_id, b->invited_by, b->invited_by_principal, caller, detail,
+	                        b->account_id};
+	/* The batch's invitations were written in this transaction, so created_at is now():
+	 * the account's index finds them without scanning other batches. */
+	return us_db_exec(c,
+	                  "INSERT INTO audit_log (account_id, actor_user_id, actor_principal_id,"
+	                  " actor_caller, action, subject_type, subject_id, subject_email, detail)"
+	                  " SELECT account_id, $2::uuid, $3::uuid, $4, 'invitation.create',"
+	                  " 'invitation', id, email, $5 FROM invitations"
+	                  " WHERE account_id = $6::uuid AND created_at = now() AND batch_id = $1::uuid"
+	                  " ORDER BY created_at, id",
+	                  6, params, NULL);
 }
 
 us_err invitation_store_batch_begin(PGconn *c, us_arena *a, const invitation_batch *b, char **emails, size_t n,
@@ -1030,4 +1048,144 @@ us_err invitation_store_join_request_mailed(PGconn *c, const char *link_id, cons
 	                  "  WHERE link_id = $1 AND email = $2 AND join_request_id = $3)"
 	                  "UPDATE link_join_requests SET sealed_token = NULL WHERE id = $3",
 	                  3, params, NULL);
+}
+
+/* --- retention (common/housekeeping.h): $1 days --- */
+
+/* Closed invitations, from when they closed (a pending one when it expired); never one
+ * an outbox row still names. */
+const char invitation_store_purge_invitations[] =
+        "DELETE FROM invitations WHERE id IN (SELECT i.id FROM invitations i"
+        " WHERE (i.state NOT IN ('pending', 'accepting')"
+        " AND " US_SQL_OLDER_THAN("i.updated_at") " OR i.state = 'pending'"
+        " AND " US_SQL_OLDER_THAN("i.expires_at") ")"
+        " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.invitation_id = i.id)"
+        US_SQL_RETENTION_LIMIT ")";
+const char invitation_store_purge_batches[] =
+        "DELETE FROM batches WHERE id IN (SELECT b.id FROM batches b"
+        " WHERE " US_SQL_OLDER_THAN("b.created_at")
+        " AND NOT EXISTS (SELECT 1 FROM invitations i WHERE i.batch_id = b.id)"
+        US_SQL_RETENTION_LIMIT ")";
+const char invitation_store_purge_link_joins[] =
+        "DELETE FROM link_joins WHERE (link_id, user_id) IN (SELECT link_id, user_id"
+        " FROM link_joins WHERE " US_SQL_OLDER_THAN("joined_at") US_SQL_RETENTION_LIMIT ")";
+const char invitation_store_purge_link_join_requests[] =
+        "DELETE FROM link_join_requests WHERE id IN (SELECT r.id FROM link_join_requests r"
+        " WHERE (r.state <> 'pending' AND " US_SQL_OLDER_THAN("r.decided_at")
+        " OR " US_SQL_OLDER_THAN("r.expires_at") ")"
+        " AND NOT EXISTS (SELECT 1 FROM link_claims c WHERE c.join_request_id = r.id)"
+        US_SQL_RETENTION_LIMIT ")";
+
+/* --- DeleteUser sagas (erasure.c) --- */
+
+#define ERASURE_COLUMNS "id, user_id, coalesce(email, ''), coalesce(name, ''), pseudonym_id, state"
+
+static us_err read_erasure(us_arena *a, PGresult *res, invitation_erasure *out)
+{
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return US_ENOTFOUND;
+	}
+	us_row r = us_row_at(a, res, 0, 0);
+	out->id = us_row_uuid(&r, 0);
+	out->user_id = us_row_uuid(&r, 1);
+	out->email = us_row_text(&r, 2);
+	out->name = us_row_text(&r, 3);
+	out->pseudonym_id = us_row_uuid(&r, 4);
+	out->state = us_row_text(&r, 5);
+	PQclear(res);
+	return us_row_failed(&r) ? US_EEXHAUSTED : US_OK;
+}
+
+us_err invitation_store_erasure_get(PGconn *c, us_arena *a, const char *user_id,
+                                    invitation_erasure *out)
+{
+	const char *params[] = {user_id};
+	PGresult *res;
+	us_err rc = us_db_exec(c, "SELECT " ERASURE_COLUMNS " FROM erasures WHERE user_id = $1::uuid",
+	                       1, params, &res);
+	return rc != US_OK ? rc : read_erasure(a, res, out);
+}
+
+us_err invitation_store_erasure_begin(PGconn *c, us_arena *a, const char *user_id,
+                                      const char *email, const char *name,
+                                      invitation_erasure *out)
+{
+	const char *params[] = {user_id, email[0] ? email : NULL, name};
+	PGresult *res;
+	us_err rc = us_db_exec(c,
+	                       "WITH ins AS (INSERT INTO erasures (user_id, email, name, claim_pid)"
+	                       " VALUES ($1::uuid, $2, $3, pg_backend_pid())"
+	                       " ON CONFLICT (user_id) DO NOTHING RETURNING *)"
+	                       " SELECT " ERASURE_COLUMNS " FROM ins UNION ALL"
+	                       " SELECT " ERASURE_COLUMNS " FROM erasures WHERE user_id = $1::uuid"
+	                       " AND NOT EXISTS (SELECT 1 FROM ins)",
+	                       3, params, &res);
+	return rc != US_OK ? rc : read_erasure(a, res, out);
+}
+
+us_err invitation_store_erasure_take(PGconn *c, us_arena *a, int64_t stale_s,
+                                     invitation_erasure *out)
+{
+	char stale[24];
+	snprintf(stale, sizeof(stale), "%lld", (long long)stale_s);
+	const char *params[] = {stale};
+	PGresult *res;
+	us_err rc = us_db_exec(c,
+	                       "UPDATE erasures SET claim_pid = pg_backend_pid(), claimed_at = now()"
+	                       " WHERE id = (SELECT e.id FROM erasures e WHERE e.state = 'erasing'"
+	                       "  AND (NOT EXISTS (SELECT 1 FROM pg_stat_activity s"
+	                       "   WHERE s.pid = e.claim_pid AND s.backend_start <= e.claimed_at)"
+	                       "  OR e.claimed_at < now() - make_interval(secs => $1::int))"
+	                       "  ORDER BY e.claimed_at LIMIT 1 FOR UPDATE SKIP LOCKED)"
+	                       " RETURNING " ERASURE_COLUMNS,
+	                       1, params, &res);
+	return rc != US_OK ? rc : read_erasure(a, res, out);
+}
+
+us_err invitation_store_erasure_let_go(PGconn *c, const char *id)
+{
+	const char *params[] = {id};
+	return us_db_exec(c,
+	                  "UPDATE erasures SET claim_pid = 0"
+	                  " WHERE id = $1 AND state = 'erasing' AND claim_pid = pg_backend_pid()",
+	                  1, params, NULL);
+}
+
+us_err invitation_store_erasure_finish(PGconn *c, const char *id)
+{
+	const char *params[] = {id};
+	return us_db_exec(c,
+	                  "UPDATE erasures SET state = 'done', email = NULL, name = NULL,"
+	                  " claim_pid = NULL, finished_at = now() WHERE id = $1 AND state = 'erasing'",
+	                  1, params, NULL);
+}
+
+us_err invitation_store_erase_user(PGconn *c, const Usher__V1__EraseUserRequest *req, long *rows)
+{
+	const char *params[] = {req->user_id, req->email[0] ? req->email : NULL, req->pseudonym_id,
+	                        req->pseudonym_email};
+	PGresult *res;
+	us_err rc = us_db_exec(
+	        c,
+	        "WITH gone AS (SELECT id FROM invitations WHERE email = $2"
+	        "  OR accepted_user_id = $1::uuid),"
+	        " o AS (DELETE FROM outbox WHERE invitation_id IN (SELECT id FROM gone) RETURNING 1),"
+	        " i AS (DELETE FROM invitations WHERE id IN (SELECT id FROM gone) RETURNING 1),"
+	        " b AS (UPDATE batches SET invited_by = $3::uuid, inviter_name = 'erased user',"
+	        "  inviter_email = $4 WHERE invited_by = $1::uuid RETURNING 1),"
+	        " c AS (DELETE FROM link_claims WHERE email = $2 OR user_id = $1::uuid RETURNING 1),"
+	        " r AS (DELETE FROM link_join_requests WHERE email = $2 OR user_id = $1::uuid"
+	        "  RETURNING 1),"
+	        " j AS (DELETE FROM link_joins WHERE email = $2 OR user_id = $1::uuid RETURNING 1),"
+	        " l AS (UPDATE links SET created_by = $3::uuid WHERE created_by = $1::uuid RETURNING 1)"
+	        " SELECT (SELECT count(*) FROM o) + (SELECT count(*) FROM i) + (SELECT count(*) FROM b)"
+	        " + (SELECT count(*) FROM c) + (SELECT count(*) FROM r) + (SELECT count(*) FROM j)"
+	        " + (SELECT count(*) FROM l)",
+	        4, params, &res);
+	if (rc != US_OK)
+		return rc;
+	*rows += atol(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return US_OK;
 }

@@ -11,6 +11,7 @@
 #include "common/arena.h"
 #include "common/err.h"
 #include "common/page_token.h"
+#include "usher/v1/erasure.pb-c.h"
 
 /* An invitation joined with its batch. */
 typedef struct invitation_row {
@@ -80,6 +81,13 @@ US_MUST_USE us_err invitation_store_open_emails(PGconn *c, us_arena *a, const ch
  * addresses (so they can be invited afresh) and records the batch; *batch_id in a. */
 US_MUST_USE us_err invitation_store_batch_begin(PGconn *c, us_arena *a, const invitation_batch *b, char **emails,
                                      size_t n, char **batch_id);
+
+/* One audit row (common/audit.h) per invitation of the batch, "invitation.create", in
+ * one statement: the actor is the inviter (a person or a service principal), caller
+ * who called. */
+US_MUST_USE us_err invitation_store_audit_batch(PGconn *c, const char *batch_id,
+                                                const invitation_batch *b, const char *caller,
+                                                const char *detail);
 
 /* Writes invitations of the batch and their outbox rows, two statements for any n. An
  * address that got an open invitation meanwhile is skipped: its id stays NULL; the others'
@@ -324,5 +332,41 @@ US_MUST_USE us_err invitation_store_join_request_by_token(PGconn *c, us_arena *a
 /* Its email is handed over: the claim awaits the confirmation, the sealed token goes. */
 US_MUST_USE us_err invitation_store_join_request_mailed(PGconn *c, const char *link_id, const char *email,
                                              const char *request_id);
+
+/* Retention statements (common/housekeeping.h): rows older than $1 days. */
+extern const char invitation_store_purge_invitations[];
+extern const char invitation_store_purge_batches[];
+extern const char invitation_store_purge_link_joins[];
+extern const char invitation_store_purge_link_join_requests[];
+
+/* --- DeleteUser sagas (erasure.h) --- */
+
+typedef struct invitation_erasure {
+	char *id, *user_id;
+	char *email, *name;  /* "" once done */
+	char *pseudonym_id;
+	char *state;         /* "erasing" or "done" */
+} invitation_erasure;
+
+/* user_id's saga, or NOT_FOUND. */
+US_MUST_USE us_err invitation_store_erasure_get(PGconn *c, us_arena *a, const char *user_id,
+                                                invitation_erasure *out);
+/* user_id's saga, begun now (claimed by this session) unless it exists. */
+US_MUST_USE us_err invitation_store_erasure_begin(PGconn *c, us_arena *a, const char *user_id,
+                                                  const char *email, const char *name,
+                                                  invitation_erasure *out);
+/* Claims a saga nobody attends to (its session is gone, or it was claimed more than
+ * stale_s ago), or NOT_FOUND. */
+US_MUST_USE us_err invitation_store_erasure_take(PGconn *c, us_arena *a, int64_t stale_s,
+                                                 invitation_erasure *out);
+/* Gives this session's claim up, so the recovery loop takes the saga at once. */
+US_MUST_USE us_err invitation_store_erasure_let_go(PGconn *c, const char *id);
+/* Done: the email and name are forgotten. */
+US_MUST_USE us_err invitation_store_erasure_finish(PGconn *c, const char *id);
+/* invitationd's own part: invitations to the person and their outbox rows, link claims,
+ * join requests and joins are deleted; batches they sent and links they made name the
+ * pseudonym. Adds the rows touched to *rows. */
+US_MUST_USE us_err invitation_store_erase_user(PGconn *c, const Usher__V1__EraseUserRequest *req,
+                                               long *rows);
 
 #endif

@@ -10,6 +10,7 @@
 #include "common/db.h"
 #include "delivery.h"
 #include "common/log.h"
+#include "erase.h"
 #include "server.h"
 #include "smtp.h"
 #include "store.h"
@@ -69,6 +70,9 @@ static const us_config_var notification_vars[] = {
 	    US_CONFIG_REQUIRED | US_CONFIG_SECRET, NULL, 64, 64, us_token_check_key_hex,
 	    "64 hex digits: the key queued messages' variables (their links) are sealed with "
 	    "(keep it out of the database)"),
+	VAR("MESSAGE_RETENTION_DAYS", US_CONFIG_INT, message_retention_days, 0, "90", 0, 36500,
+	    NULL, "sent, failed and suppressed messages and their attempts are deleted this long "
+	          "after they ended (0: never)"),
 };
 
 static us_err check_settings(const notification_settings *s, char *err, size_t err_size)
@@ -151,7 +155,11 @@ static void stop(void *arg)
 int main(int argc, char **argv)
 {
 	notification_ctx context = {0};
-	const us_rpc_service services[] = {notification_server_service(&context)};
+	const us_rpc_service services[] = {notification_server_service(&context),
+	                                   notification_erase_service(&context)};
+	const us_retention_rule retention[] = {
+		{"messages", notification_store_purge_messages, &context.settings.message_retention_days},
+	};
 	const us_daemon_spec spec = {
 		.name = "usher-notificationd",
 		.summary = "the email queue, templates and SMTP delivery",
@@ -162,6 +170,8 @@ int main(int argc, char **argv)
 		.config = notification_vars,
 		.n_config = sizeof(notification_vars) / sizeof(notification_vars[0]),
 		.config_struct = &context.settings,
+		.retention = retention,
+		.n_retention = sizeof(retention) / sizeof(retention[0]),
 		.ctx = &context,
 		.start = start,
 		.stop = stop,

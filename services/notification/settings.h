@@ -23,6 +23,7 @@ typedef struct notification_settings {
 	int64_t retry_max_ms;
 	int64_t retry_max_age_s;
 	char *seal_key_hex;
+	int64_t message_retention_days;
 } notification_settings;
 
 #endif

@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "common/db.h"
+#include "common/housekeeping.h"
 #include "common/log.h"
 #include "common/row.h"
 #include "common/timestamp.h"
@@ -556,6 +557,32 @@ us_err notification_store_unsuppress(PGconn *conn, const char *email, bool *remo
 	if (rc != US_OK)
 		return rc;
 	*removed = atoll(PQcmdTuples(res)) > 0;
+	PQclear(res);
+	return US_OK;
+}
+
+/* --- retention (common/housekeeping.h): $1 days --- */
+
+/* Finished messages, from their last change; their attempts go with them (cascade). */
+const char notification_store_purge_messages[] =
+        "DELETE FROM messages WHERE id IN (SELECT id FROM messages"
+        " WHERE state <> 'queued' AND " US_SQL_OLDER_THAN("updated_at")
+        US_SQL_RETENTION_LIMIT ")";
+
+/* --- erasure (common/erasure.h) --- */
+
+us_err notification_store_erase_user(PGconn *db, const Usher__V1__EraseUserRequest *req, long *rows)
+{
+	const char *params[] = {req->email[0] ? req->email : NULL};
+	PGresult *res;
+	us_err rc = us_db_exec(db, "WITH m AS (DELETE FROM messages WHERE recipient = $1 OR strpos(subject, $1) > 0"
+	                       "  RETURNING 1),"
+	                       " s AS (DELETE FROM suppressions WHERE email = $1 RETURNING 1)"
+	                       " SELECT (SELECT count(*) FROM m) + (SELECT count(*) FROM s)",
+	                       1, params, &res);
+	if (rc != US_OK)
+		return rc;
+	*rows += atol(PQgetvalue(res, 0, 0));
 	PQclear(res);
 	return US_OK;
 }

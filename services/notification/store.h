@@ -10,6 +10,7 @@
 
 #include <libpq-fe.h>
 
+#include "usher/v1/erasure.pb-c.h"
 #include "common/arena.h"
 #include "compose.h"
 #include "common/err.h"
@@ -102,5 +103,12 @@ US_MUST_USE us_err notification_store_seal_plain_variables(
 
 /* Takes email off the suppression list; *removed says whether it was on it. */
 US_MUST_USE us_err notification_store_unsuppress(PGconn *conn, const char *email, bool *removed);
+
+/* Retention statement (common/housekeeping.h): messages finished more than $1 days ago. */
+extern const char notification_store_purge_messages[];
+
+/* Deletes messages to the address or naming it in their subject (their attempts go
+ * with them) and its suppression. */
+US_MUST_USE us_err notification_store_erase_user(PGconn *db, const Usher__V1__EraseUserRequest *req, long *rows);
 
 #endif

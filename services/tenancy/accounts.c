@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "common/audit.h"
 #include "guard.h"
 #include "common/log.h"
 #include "input.h"
@@ -53,6 +54,11 @@ us_err tenancy_create_account(us_call *call, const ProtobufCMessage *request,
 	usher__v1__create_account_reply__init(out);
 	rc = tenancy_store_account_create(us_call_db(call), us_call_arena(call), &in, &out->account,
 	                                  &out->owner);
+	if (rc == US_OK)
+		rc = us_audit_record(call, &(us_audit_entry){
+		        .account_id = out->account->id, .action = "account.create",
+		        .subject_type = "account", .subject_id = out->account->id,
+		        .detail = us_arena_printf(us_call_arena(call), "name \"%s\"", out->account->name)});
 	if (rc != US_OK)
 		return rc;
 	*reply = &out->base;
@@ -128,6 +134,17 @@ us_err tenancy_update_account_settings(us_call *call, const ProtobufCMessage *re
 	rc = tenancy_store_account_update(us_call_db(call), us_call_arena(call), req->account_id,
 	                                  req->name, hours, req->allowed_email_domains,
 	                                  req->n_allowed_email_domains, &out->account);
+	if (rc == US_OK)
+		rc = us_audit_record(call, &(us_audit_entry){
+		        .account_id = req->account_id, .action = "settings.update",
+		        .subject_type = "account", .subject_id = req->account_id,
+		        .detail = us_arena_printf(us_call_arena(call),
+		                                  "name \"%s\" (was \"%s\"); invitation expiry %u hours "
+		                                  "(was %u); allowed domains %zu (was %zu)",
+		                                  out->account->name, account->name, hours,
+		                                  account->invitation_expiry_hours,
+		                                  req->n_allowed_email_domains,
+		                                  account->n_allowed_email_domains)});
 	if (rc != US_OK)
 		return rc;
 	*reply = &out->base;
@@ -183,6 +200,12 @@ us_err tenancy_transfer_primary_ownership(us_call *call, const ProtobufCMessage 
 	else
 		rc = tenancy_store_account_set_primary_owner(us_call_db(call), us_call_arena(call),
 		                                     req->account_id, req->user_id, &out->account);
+	if (rc == US_OK && strcmp(req->user_id, account->primary_owner_id) != 0)
+		rc = us_audit_record(call, &(us_audit_entry){
+		        .account_id = req->account_id, .action = "account.primary_owner.transfer",
+		        .subject_type = "user", .subject_id = req->user_id,
+		        .detail = us_arena_printf(us_call_arena(call), "from %s",
+		                                  account->primary_owner_id)});
 	if (rc != US_OK)
 		return rc;
 	us_log_fields(US_LOG_INFO, "primary ownership handed over", "account_id", req->account_id,
@@ -222,6 +245,12 @@ us_err tenancy_create_subaccount(us_call *call, const ProtobufCMessage *request,
 	if (rc == US_EEXHAUSTED)
 		return us_call_error(call, rc, "the account already has %d subaccounts, the most allowed",
 		                     TENANCY_SUBACCOUNTS_MAX);
+	if (rc == US_OK)
+		rc = us_audit_record(call, &(us_audit_entry){
+		        .account_id = req->account_id, .action = "subaccount.create",
+		        .subject_type = "account", .subject_id = out->subaccount->id,
+		        .detail = us_arena_printf(us_call_arena(call), "subaccount \"%s\"",
+		                                  out->subaccount->name)});
 	if (rc != US_OK)
 		return rc;
 	*reply = &out->base;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "context.h"
+#include "common/audit.h"
 #include "guard.h"
 #include "input.h"
 #include "common/log.h"
@@ -193,6 +194,12 @@ us_err tenancy_grant_membership(us_call *call, const ProtobufCMessage *request,
 	                                     &out->membership);
 	if (rc == US_EEXISTS)
 		return us_call_error(call, rc, "the user is already a member of this account");
+	if (rc == US_OK)
+		rc = us_audit_record(call, &(us_audit_entry){
+		        .account_id = req->account_id, .action = "member.add", .subject_type = "user",
+		        .subject_id = req->user_id,
+		        .detail = us_arena_printf(us_call_arena(call), "role %s; source %s",
+		                                  tenancy_role_name((int)req->role), req->source)});
 	if (rc != US_OK)
 		return rc;
 	*reply = &out->base;

@@ -5,6 +5,7 @@
 
 #include "common/daemon.h"
 #include "context.h"
+#include "erase.h"
 #include "grants.h"
 #include "common/log.h"
 #include "permissions.h"
@@ -124,7 +125,9 @@ static void stop(void *arg)
 int main(int argc, char **argv)
 {
 	tenancy_ctx context = {.rules_lock = PTHREAD_RWLOCK_INITIALIZER};
-	const us_rpc_service services[] = {tenancy_server_service(&context)};
+	const us_rpc_service services[] = {tenancy_server_service(&context),
+	                                   tenancy_server_audit_service(&context),
+	                                   tenancy_erase_service(&context)};
 	const us_daemon_spec spec = {
 		.name = "usher-tenancyd",
 		.summary = "accounts, subaccounts, memberships, roles and permission checks",

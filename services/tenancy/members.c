@@ -8,6 +8,7 @@
 #include "permissions.h"
 #include "roles.h"
 #include "store.h"
+#include "common/audit.h"
 
 /* The parties to a change: the account (locked), the actor and the member acted on. */
 typedef struct parties {
@@ -17,6 +18,33 @@ typedef struct parties {
 	Usher__V1__Membership *target;
 	int action_min;
 } parties;
+
+/* The change to p's member in the audit log, in the change's transaction. */
+static us_err audit(us_call *call, const parties *p, const char *action, const char *detail)
+{
+	return us_audit_record(call, &(us_audit_entry){.account_id = p->account->id,
+	                                               .action = action,
+	                                               .subject_type = "user",
+	                                               .subject_id = p->target->user_id,
+	                                               .detail = detail});
+}
+
+/* "organization" or "subaccounts a,b", and the products, for the audit log. */
+static const char *scope_text(us_arena *a, const Usher__V1__Scope *scope, char **products,
+                              size_t n_products)
+{
+	const char *subs = "";
+	for (size_t i = 0; i < scope->n_subaccount_ids && subs != NULL; i++)
+		subs = us_arena_printf(a, "%s%s%s", subs, i ? "," : "", scope->subaccount_ids[i]);
+	const char *prods = "";
+	for (size_t i = 0; i < n_products && prods != NULL; i++)
+		prods = us_arena_printf(a, "%s%s%s", prods, i ? "," : "", products[i]);
+	if (subs == NULL || prods == NULL)
+		return NULL;
+	return us_arena_printf(a, "scope %s%s; products %s",
+	                       scope->organization ? "organization" : "subaccounts ",
+	                       scope->organization ? "" : subs, n_products ? prods : "none");
+}
 
 /* The ids every such request names. */
 static void check_ids(us_call *call, const char *account_id, const char *user_id)
@@ -138,6 +166,11 @@ us_err tenancy_change_role(us_call *call, const ProtobufCMessage *request,
 	Usher__V1__Membership *m;
 	rc = tenancy_store_membership_set_role(us_call_db(call), us_call_arena(call), p.target,
 	                                       role, scope.organization, &m);
+	if (rc == US_OK)
+		rc = audit(call, &p, "member.role.change",
+		           us_arena_printf(us_call_arena(call), "role %s -> %s",
+		                           tenancy_role_name((int)p.target->role),
+		                           tenancy_role_name(role)));
 	if (rc != US_OK)
 		return rc;
 	return change_role_reply(call, m, reply);
@@ -181,6 +214,13 @@ us_err tenancy_set_scope(us_call *call, const ProtobufCMessage *request, Protobu
 	rc = tenancy_store_membership_set_scope(us_call_db(call), us_call_arena(call), p.target,
 	                                        req->scope, req->products, req->n_products,
 	                                        &out->membership);
+	if (rc == US_OK)
+		rc = audit(call, &p, "member.scope.change",
+		           us_arena_printf(us_call_arena(call), "%s (was %s)",
+		                           scope_text(us_call_arena(call), req->scope, req->products,
+		                                      req->n_products),
+		                           scope_text(us_call_arena(call), p.target->scope,
+		                                      p.target->products, p.target->n_products)));
 	if (rc != US_OK)
 		return rc;
 	*reply = &out->base;
@@ -216,6 +256,12 @@ static us_err set_status(us_call *call, const ProtobufCMessage *request, int sta
 	Usher__V1__Membership *m;
 	rc = tenancy_store_membership_set_status(us_call_db(call), us_call_arena(call), p.target,
 	                                         status, &m);
+	if (rc == US_OK)
+		rc = audit(call, &p,
+		           status == USHER__V1__MEMBERSHIP_STATUS__MEMBERSHIP_DEACTIVATED
+		                   ? "member.deactivate"
+		                   : "member.reactivate",
+		           NULL);
 	if (rc != US_OK)
 		return rc;
 	return member_reply(call, m, reply);
@@ -252,6 +298,10 @@ us_err tenancy_remove(us_call *call, const ProtobufCMessage *request, ProtobufCM
 		rc = keep_an_owner(call, &p, "remove");
 	if (rc == US_OK)
 		rc = tenancy_store_membership_delete(us_call_db(call), p.target);
+	if (rc == US_OK)
+		rc = audit(call, &p, "member.remove",
+		           us_arena_printf(us_call_arena(call), "role %s",
+		                           tenancy_role_name((int)p.target->role)));
 	if (rc != US_OK)
 		return rc;
 	Usher__V1__RemoveReply *out = US_ARENA_NEW(us_call_arena(call), Usher__V1__RemoveReply);

@@ -19,6 +19,8 @@
 #define TENANCY_ACTION_REMOVE "member.remove"
 #define TENANCY_ACTION_SETTINGS_UPDATE "settings.update"
 #define TENANCY_ACTION_SUBACCOUNT_CREATE "subaccount.create"
+/* Listed in the default matrix; a matrix without it lets only operators read the log. */
+#define TENANCY_ACTION_AUDIT_VIEW "audit.view"
 
 typedef struct tenancy_matrix tenancy_matrix;
 

@@ -2,11 +2,13 @@
 #include "server.h"
 
 #include "accounts.h"
+#include "audit.h"
 #include "checks.h"
 #include "context.h"
 #include "grants.h"
 #include "members.h"
 #include "queries.h"
+#include "usher/v1/audit.pb-c.h"
 #include "usher/v1/tenancy.pb-c.h"
 
 static const us_rpc_method tenancy_methods[] = {
@@ -35,4 +37,14 @@ us_rpc_service tenancy_server_service(tenancy_ctx *ctx)
 {
 	return (us_rpc_service){&usher__v1__tenancy_service__descriptor, tenancy_methods,
 	                        sizeof(tenancy_methods) / sizeof(tenancy_methods[0]), ctx};
+}
+
+static const us_rpc_method tenancy_audit_methods[] = {
+	{"ListAudit", tenancy_list_audit, 0},
+};
+
+us_rpc_service tenancy_server_audit_service(tenancy_ctx *ctx)
+{
+	return (us_rpc_service){&usher__v1__audit_service__descriptor, tenancy_audit_methods,
+	                        sizeof(tenancy_audit_methods) / sizeof(tenancy_audit_methods[0]), ctx};
 }

@@ -6,5 +6,7 @@
 
 /* The daemon's RPC service, handing ctx to its handlers (for us_daemon_main()). */
 us_rpc_service tenancy_server_service(tenancy_ctx *ctx);
+/* Its usher.v1.AuditService (audit.h), likewise. */
+us_rpc_service tenancy_server_audit_service(tenancy_ctx *ctx);
 
 #endif

@@ -1,6 +1,7 @@
 #include "store.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/db.h"
@@ -603,5 +604,23 @@ us_err tenancy_store_members_among(PGconn *db, us_arena *a, const char *account_
 		return US_EEXHAUSTED;
 	*out = ids;
 	*n_out = rows;
+	return US_OK;
+}
+
+/* --- erasure (common/erasure.h) --- */
+
+us_err tenancy_store_erase_user(PGconn *db, const Usher__V1__EraseUserRequest *req, long *rows)
+{
+	const char *params[] = {req->user_id, req->pseudonym_id};
+	PGresult *res;
+	us_err rc = us_db_exec(db, "WITH m AS (DELETE FROM memberships WHERE user_id = $1::uuid RETURNING 1),"
+	                       " a AS (UPDATE accounts SET primary_owner_id = $2::uuid"
+	                       "  WHERE primary_owner_id = $1::uuid RETURNING 1)"
+	                       " SELECT (SELECT count(*) FROM m) + (SELECT count(*) FROM a)",
+	                       2, params, &res);
+	if (rc != US_OK)
+		return rc;
+	*rows += atol(PQgetvalue(res, 0, 0));
+	PQclear(res);
 	return US_OK;
 }

@@ -10,6 +10,7 @@
 
 #include <libpq-fe.h>
 
+#include "usher/v1/erasure.pb-c.h"
 #include "common/arena.h"
 #include "common/err.h"
 #include "common/page_token.h"
@@ -148,5 +149,9 @@ US_MUST_USE us_err tenancy_store_memberships_of_user(PGconn *db, us_arena *a, co
 US_MUST_USE us_err tenancy_store_members_among(PGconn *db, us_arena *a, const char *account_id,
                                                char *const *user_ids, size_t n, char ***out,
                                                size_t *n_out);
+
+/* Deletes the user's memberships; an account they were primary owner of names the
+ * pseudonym (it keeps a primary owner of record until another takes it). */
+US_MUST_USE us_err tenancy_store_erase_user(PGconn *db, const Usher__V1__EraseUserRequest *req, long *rows);
 
 #endif

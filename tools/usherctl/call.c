@@ -27,20 +27,13 @@ static char *random_hex(ctl_ctx *ctx, const char *prefix)
 	return us_arena_printf(ctx->arena, "%s%s", prefix, hex);
 }
 
-us_err ctl_try_call(ctl_ctx *ctx, const ctl_target *target, const ProtobufCServiceDescriptor *svc,
-                    const char *method, unsigned flags, const ProtobufCMessage *req,
-                    ProtobufCMessage **reply, us_status *st)
+us_err ctl_client(ctl_ctx *ctx, const ctl_target *target, us_rpc_client **out, us_status *st)
 {
-	us_status_init(st);
-	const ProtobufCMethodDescriptor *md = protobuf_c_service_descriptor_get_method_by_name(svc, method);
-	assert(md != NULL && md->input == req->descriptor);
 	size_t t = (size_t)(target - ctl_targets);
 	const char *url = ctl_target_url(target);
 	if (url == NULL)
 		return us_status_set(st, US_EUNAVAILABLE, "%s is not set (the address of %s)",
 		                     target->env, target->daemon);
-	/* The deadline covers connecting too. */
-	int64_t deadline = us_monotonic_ms() + ctl_timeout_ms(ctx);
 	if (ctx->clients[t] == NULL) {
 		char err[256];
 		us_rpc_client_opts copts = {.url = url, .caller = "usherctl",
@@ -52,6 +45,24 @@ us_err ctl_try_call(ctl_ctx *ctx, const ctl_target *target, const ProtobufCServi
 	if (!us_rpc_client_signs(ctx->clients[t]))
 		return us_status_set(st, US_EUNAUTHENTICATED, "no caller key: set USHER_CALLER_KEY_FILE "
 		                                              "to an operator's key");
+	*out = ctx->clients[t];
+	return US_OK;
+}
+
+us_err ctl_try_call(ctl_ctx *ctx, const ctl_target *target, const ProtobufCServiceDescriptor *svc,
+                    const char *method, unsigned flags, const ProtobufCMessage *req,
+                    ProtobufCMessage **reply, us_status *st)
+{
+	us_status_init(st);
+	const ProtobufCMethodDescriptor *md = protobuf_c_service_descriptor_get_method_by_name(svc, method);
+	assert(md != NULL && md->input == req->descriptor);
+	const char *url = ctl_target_url(target);
+	/* The deadline covers connecting too. */
+	int64_t deadline = us_monotonic_ms() + ctl_timeout_ms(ctx);
+	us_rpc_client *client;
+	us_err rc = ctl_client(ctx, target, &client, st);
+	if (rc != US_OK)
+		return rc;
 	int64_t left = deadline - us_monotonic_ms();
 	us_rpc_call_opts call = {
 		.timeout_ms = left > 0 ? (uint32_t)left : 1,
@@ -70,12 +81,10 @@ us_err ctl_try_call(ctl_ctx *ctx, const ctl_target *target, const ProtobufCServi
 		        call.request_id, ctx->actor_id ? ", as " : "", ctx->actor_id ? ctx->actor_id : "",
 		        call.idempotency_key ? ", idempotency key " : "",
 		        call.idempotency_key ? call.idempotency_key : "");
-	return us_rpc_call(ctx->clients[t], full, &call, req, md->output, ctx->arena, reply, st);
+	return us_rpc_call(client, full, &call, req, md->output, ctx->arena, reply, st);
 }
 
-/* Prints a failed call's status (stderr, and the API's error document with --json) and
- * returns the exit code. */
-static int report(ctl_ctx *ctx, us_err code, const us_status *st)
+int ctl_report(ctl_ctx *ctx, us_err code, const us_status *st)
 {
 	/* The daemon's words, and the code for whoever greps for it. */
 	fprintf(stderr, "usherctl: %s (%s)\n", st->message[0] ? st->message : us_strerror(code),
@@ -104,7 +113,7 @@ int ctl_call(ctl_ctx *ctx, const ProtobufCServiceDescriptor *svc, const char *me
 		return ctl_usage_error("%s is not set (the address of %s)", target->env, target->daemon);
 	us_status st;
 	us_err rc = ctl_try_call(ctx, target, svc, method, flags, req, reply, &st);
-	int code = rc == US_OK ? CTL_OK : report(ctx, rc, &st);
+	int code = rc == US_OK ? CTL_OK : ctl_report(ctx, rc, &st);
 	us_status_clear(&st);
 	return code;
 }
@@ -207,7 +216,7 @@ int ctl_resolve_user(ctl_ctx *ctx, const char *user, char **id)
 		us_status st;
 		us_status_init(&st);
 		us_status_set(&st, US_ENOTFOUND, "no user has the email \"%s\"", user);
-		rc = report(ctx, US_ENOTFOUND, &st);
+		rc = ctl_report(ctx, US_ENOTFOUND, &st);
 		us_status_clear(&st);
 		return rc;
 	}

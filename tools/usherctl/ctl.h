@@ -118,7 +118,7 @@ typedef struct ctl_group {
 /* The command groups, in --help order. */
 extern const ctl_group ctl_users_group, ctl_accounts_group, ctl_subaccounts_group, ctl_invitations_group,
         ctl_links_group, ctl_members_group, ctl_deliveries_group, ctl_migrate_group,
-        ctl_health_group, ctl_principals_group, ctl_keys_group;
+        ctl_health_group, ctl_principals_group, ctl_keys_group, ctl_audit_group;
 extern const ctl_group *const ctl_groups[];
 extern const size_t ctl_n_groups;
 
@@ -185,6 +185,14 @@ US_MUST_USE us_err ctl_try_call(ctl_ctx *ctx, const ctl_target *target,
                                 const ProtobufCServiceDescriptor *svc, const char *method,
                                 unsigned flags, const ProtobufCMessage *req,
                                 ProtobufCMessage **reply, us_status *st);
+
+/* The client of target, opened at first use (the run keeps it); fills st on failure. */
+US_MUST_USE us_err ctl_client(ctl_ctx *ctx, const ctl_target *target, us_rpc_client **out,
+                              us_status *st);
+
+/* Prints a failed call's status (stderr, and the API's error document with --json) and
+ * returns the exit code. */
+int ctl_report(ctl_ctx *ctx, us_err code, const us_status *st);
 
 /* A list method that pages (page_size, page_token → a repeated message field and
  * next_page_token): calls it until limit items (0: all) or the last page, and returns

@@ -7,7 +7,8 @@ const ctl_target ctl_targets[] = {
 	{"usher-identityd", "IDENTITY_RPC_URL", "usher.v1.IdentityService", "usher.v1.PrincipalService",
 	 true},
 	{"usher-tenancyd", "TENANCY_RPC_URL", "usher.v1.TenancyService", NULL, true},
-	{"usher-invitationd", "INVITATION_RPC_URL", "usher.v1.InvitationService", NULL, true},
+	{"usher-invitationd", "INVITATION_RPC_URL", "usher.v1.InvitationService",
+	 "usher.v1.ErasureService", true},
 	{"usher-notificationd", "NOTIFICATION_RPC_URL", "usher.v1.NotificationService", NULL, true},
 	{"usher-gatewayd", "GATEWAY_RPC_URL", NULL, NULL, false},
 };

@@ -9,6 +9,7 @@
 #include "common/limits.h"
 #include "common/validate.h"
 #include "ctl.h"
+#include "usher/v1/erasure.pb-c.h"
 #include "usher/v1/identity.pb-c.h"
 
 #define IDENTITY (&usher__v1__identity_service__descriptor)
@@ -70,6 +71,39 @@ static const ctl_arg create_args[] = {
 	 .help = "read the password from the first line of standard input (required)"},
 };
 
+typedef struct delete_params {
+	char *user;
+} delete_params;
+
+static int run_delete(ctl_ctx *ctx, void *params)
+{
+	const delete_params *p = params;
+	char *id;
+	int rc = ctl_resolve_user(ctx, p->user, &id);
+	if (rc != CTL_OK)
+		return rc;
+	Usher__V1__DeleteUserRequest req = USHER__V1__DELETE_USER_REQUEST__INIT;
+	req.user_id = id;
+	ProtobufCMessage *reply;
+	rc = ctl_call(ctx, &usher__v1__erasure_service__descriptor, "DeleteUser", 0, &req.base, &reply);
+	if (rc != CTL_OK)
+		return rc;
+	const Usher__V1__DeleteUserReply *r = (const Usher__V1__DeleteUserReply *)reply;
+	if (ctx->opts.json)
+		ctl_print_message_json(reply);
+	else
+		ctl_print_record(ctx, reply);
+	if (strcmp(r->state, "done") != 0)
+		fprintf(stderr, "usherctl: the erasure is not finished; usher-invitationd retries it "
+		                "(run this again to see its state)\n");
+	return strcmp(r->state, "done") == 0 ? CTL_OK : CTL_UNAVAILABLE;
+}
+
+static const ctl_arg delete_args[] = {
+	{.name = "USER", .kind = CTL_USER, .offset = offsetof(delete_params, user),
+	 .help = "the user's id or email"},
+};
+
 static const ctl_command commands[] = {
 	{.name = "create", .summary = "create a user, such as an account's first owner",
 	 .detail = "Users normally arrive through invitations; the first owner of an account has\n"
@@ -78,6 +112,12 @@ static const ctl_command commands[] = {
 	           "      --name 'Ann Owner' --password-stdin",
 	 .args = create_args, .n_args = CTL_COUNT(create_args), .params_size = sizeof(create_params),
 	 .flags = CTL_NO_ACTOR, .run = run_create},
+	{.name = "delete", .summary = "erase a user from every daemon (DeleteUser)",
+	 .detail = "Deletes the user, their memberships, the invitations and emails to them; the\n"
+	           "audit log keeps what they did under a pseudonym (docs/audit.md). Exit 5 when a\n"
+	           "daemon did not answer: usher-invitationd finishes the erasure by itself.",
+	 .args = delete_args, .n_args = CTL_COUNT(delete_args), .params_size = sizeof(delete_params),
+	 .flags = CTL_NO_ACTOR, .timeout_ms = 30000, .run = run_delete},
 };
 
-const ctl_group ctl_users_group = {"users", "create users", commands, CTL_COUNT(commands)};
+const ctl_group ctl_users_group = {"users", "create and erase users", commands, CTL_COUNT(commands)};
