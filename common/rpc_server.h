@@ -92,6 +92,7 @@ typedef struct us_rpc_server_opts {
 	const us_migration *migrations;  /* the daemon's own, for usher.v1.Admin/MigrationStatus */
 	const uint8_t *request_hash_key; /* keys stored request hashes (see idempotency.h); or NULL */
 	us_auth *auth;                   /* who may call (borrowed, required) */
+	const char *service;             /* the metrics' service label; NULL: "usher" */
 	const us_rpc_reply_secret *reply_secrets; /* borrowed; each names an idempotent method */
 	size_t n_reply_secrets;
 } us_rpc_server_opts;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "common/admin_http.h"
 #include "people.h"
 #include "upload.h"
 
@@ -13,12 +14,22 @@ static void alive(gateway_request *req, gateway_response *res)
 	gateway_http_reply_json(res, 200, json_pack("{s:s}", "status", "ok"));
 }
 
+/* What the admin /readyz says (admin_http.h): the backends answer, not draining. */
+static void ready(gateway_request *req, gateway_response *res)
+{
+	(void)req;
+	if (us_admin_ready())
+		gateway_http_reply_json(res, 200, json_pack("{s:s}", "status", "ok"));
+	else
+		gateway_http_reply_json(res, 503, json_pack("{s:s}", "status", "not ready"));
+}
+
 /* The first route that matches serves; the forms come before the JSON routes they share
  * a prefix with. Every state-changing route either takes only JSON (a cross-site form
  * cannot send it) or, for the invitee's forms, checks a form token (page.c). */
 static const gateway_route routes[] = {
 	{"GET", "/livez", "/livez", alive, NULL, false},
-	{"GET", "/readyz", "/readyz", alive, NULL, false},
+	{"GET", "/readyz", "/readyz", ready, NULL, false},
 	{"POST", "/login", "/login", gateway_people_login, NULL, true},
 	{"POST", "/logout", "/logout", gateway_people_logout, NULL, true},
 	{"GET", "/me", "/me", gateway_people_me, NULL, false},

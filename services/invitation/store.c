@@ -1008,3 +1008,23 @@ us_err invitation_store_join_request_mailed(PGconn *c, const char *link_id, cons
 	                  "UPDATE link_join_requests SET sealed_token = NULL WHERE id = $3",
 	                  3, params, NULL);
 }
+
+us_err invitation_store_gauges(PGconn *c, int64_t *outbox, double *outbox_oldest_s,
+                               int64_t *claims)
+{
+	PGresult *res;
+	us_err rc = us_db_exec(c,
+	                       "SELECT (SELECT count(*) FROM outbox),"
+	                       " (SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)"
+	                       " FROM outbox),"
+	                       " (SELECT count(*) FROM invitations WHERE claim_pid IS NOT NULL)"
+	                       " + (SELECT count(*) FROM link_claims WHERE claim_pid IS NOT NULL)",
+	                       0, NULL, &res);
+	if (rc != US_OK)
+		return rc;
+	*outbox = atoll(PQgetvalue(res, 0, 0));
+	*outbox_oldest_s = atof(PQgetvalue(res, 0, 1));
+	*claims = atoll(PQgetvalue(res, 0, 2));
+	PQclear(res);
+	return US_OK;
+}

@@ -314,4 +314,9 @@ US_MUST_USE us_err invitation_store_join_request_by_token(PGconn *c, us_arena *a
 US_MUST_USE us_err invitation_store_join_request_mailed(PGconn *c, const char *link_id, const char *email,
                                              const char *request_id);
 
+/* For /metrics: outbox rows waiting and the age of the oldest (0 when none), and accepts
+ * and link joins whose steps are being taken (a claim held by a live session). */
+US_MUST_USE us_err invitation_store_gauges(PGconn *c, int64_t *outbox, double *outbox_oldest_s,
+                                           int64_t *claims);
+
 #endif

@@ -103,4 +103,8 @@ US_MUST_USE us_err notification_store_seal_plain_variables(
 /* Takes email off the suppression list; *removed says whether it was on it. */
 US_MUST_USE us_err notification_store_unsuppress(PGconn *conn, const char *email, bool *removed);
 
+/* The queue for /metrics: queued messages and the age of the oldest (0 when none). */
+US_MUST_USE us_err notification_store_queue_gauges(PGconn *conn, int64_t *depth,
+                                                   double *oldest_s);
+
 #endif

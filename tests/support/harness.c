@@ -332,6 +332,7 @@ void ut_system_init(ut_system *sys, const char *prefix)
 		ut_daemon *d = &sys->daemons[i];
 		d->name = daemon_names[i];
 		snprintf(d->url, sizeof(d->url), "tcp://127.0.0.1:%d", ut_free_port());
+		d->admin_port = ut_free_port();
 		snprintf(d->log_path, sizeof(d->log_path), "%s/%s.log", sys->dir, d->name);
 	}
 	write_policy(sys);
@@ -665,7 +666,7 @@ void ut_system_start(ut_system *sys, int which)
 	/* The daemon's environment: the test's extra settings first, which win, then the
 	 * harness's defaults for whatever they leave unset, then this process's own. */
 	char db_url[512], listen[200], urls[UT_N_DAEMONS][200], token_key[96];
-	char signing_key[120], callers_file[200];
+	char signing_key[120], callers_file[200], admin_listen[64];
 	char database_setting[600];
 	char *env[256];
 	size_t n = 0;
@@ -680,6 +681,8 @@ void ut_system_start(ut_system *sys, int which)
 		add_default(env, &n, database_setting);
 	snprintf(listen, sizeof(listen), "RPC_LISTEN=%s", d->url);
 	add_default(env, &n, listen);
+	snprintf(admin_listen, sizeof(admin_listen), "ADMIN_LISTEN=127.0.0.1:%d", d->admin_port);
+	add_default(env, &n, admin_listen);
 	for (int i = 0; i < UT_N_DAEMONS; i++) {
 		char upper[32];
 		snprintf(upper, sizeof(upper), "%s", sys->daemons[i].name);
