@@ -143,13 +143,14 @@ static void begin(line *l, us_log_level level, const char *msg)
 	put_string(l, stamp);
 	put_field(l, "level", level_names[level]);
 	put_field(l, "service", log_service);
-	put_field(l, "msg", msg);
+	/* The request's context before the message, so a cut line keeps it. */
 	if (tl_request_id != NULL)
 		put_field(l, "request_id", tl_request_id);
 	if (tl_method != NULL)
 		put_field(l, "method", tl_method);
 	if (tl_traceparent != NULL && tl_traceparent[0] != '\0')
 		put_field(l, "traceparent", tl_traceparent);
+	put_field(l, "msg", msg);
 }
 
 static void finish(line *l)
