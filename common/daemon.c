@@ -100,7 +100,7 @@ static void usage(const us_daemon_spec *spec, FILE *out)
 	             "RPC_CALLERS_FILE%s%s.\n"
 	             "Exit status: 0 stopped cleanly, 1 could not start or run, 2 bad usage or "
 	             "settings.\n",
-	        spec->reload_help != NULL ? " and " : "",
+	        spec->reload_help != NULL ? ", " : "",
 	        spec->reload_help != NULL ? spec->reload_help : "");
 }
 

@@ -60,8 +60,9 @@ typedef struct us_daemon_spec {
 	us_err (*start)(void *ctx, const us_daemon_config *cfg, char *err, size_t err_size);
 	void (*stop)(void *ctx);
 	void (*reload)(void *ctx);
-	/* What reload rereads, for --help ("the permission file"); NULL without a reload
-	 * hook. SIGHUP always rereads RPC_CALLERS_FILE. */
+	/* What reload rereads, for --help ("PERMISSION_MATRIX_FILE"); NULL without a reload
+	 * hook. SIGHUP always rereads RPC_CALLERS_FILE (every daemon; ut_system_trust()
+	 * waits for each to log it). */
 	const char *reload_help;
 	/* Admin HTTP (admin_http.h): ADMIN_LISTEN's default ("127.0.0.1:9101"), the peers
 	 * /readyz requires (their clients filled in by start), and the hook refreshing the

@@ -440,6 +440,30 @@ static void test_gateway_serves_ipv6_and_ipv4(void **state)
 	assert_int_equal(ut_url_get(url, NULL), 200);
 }
 
+/* SIGHUP reloads what --help says and nothing more is promised: the caller policy in
+ * every daemon (ut_system_trust() waits for each to log it), and tenancyd's two files too
+ * (services/tenancy/tests/matrix_test.c). */
+static void test_help_promises_only_the_reload_there_is(void **state)
+{
+	(void)state;
+	for (int i = 0; i < UT_N_DAEMONS; i++) {
+		char bin[512], name[64];
+		snprintf(name, sizeof(name), "usher-%sd", sys.daemons[i].name);
+		ut_bin(name, bin, sizeof(bin));
+		char *const argv[] = {bin, "--help", NULL};
+		char *out = NULL;
+		assert_int_equal(ut_run(argv, NULL, false, &out), 0);
+		const char *promise = i == UT_TENANCY
+		                              ? "SIGHUP: reread RPC_CALLERS_FILE, PERMISSION_MATRIX_FILE "
+		                                "and PRODUCT_CATALOGUE_FILE.\n"
+		                              : "SIGHUP: reread RPC_CALLERS_FILE.\n";
+		if (strstr(out, promise) == NULL)
+			fail_msg("%s --help does not say \"%s\":\n%s", name, promise, out);
+		assert_non_null(strstr(out, "ADMIN_LISTEN"));
+		free(out);
+	}
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -472,6 +496,7 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_help_promises_only_the_reload_there_is),
 		cmocka_unit_test(test_every_daemon_is_live_and_ready),
 		cmocka_unit_test(test_metrics_parse_and_counters_move),
 		cmocka_unit_test(test_request_id_reaches_every_daemon),
