@@ -102,14 +102,19 @@ static void add_reason(char *reasons, const char *fmt, ...)
 static void check_database(us_admin_http *a, char *reasons)
 {
 	char err[256];
+	/* A broken connection is opened afresh (quietly: the reason says it, and a warning
+	 * twice a second while Postgres is down would drown the log). */
+	if (a->db != NULL && PQstatus(a->db) != CONNECTION_OK) {
+		PQfinish(a->db);
+		a->db = NULL;
+	}
 	if (a->db == NULL &&
 	    us_db_connect(a->opts.database_url, a->opts.schema, &a->db, err, sizeof(err)) != US_OK) {
 		a->db = NULL;
 		add_reason(reasons, "database: %s\n", err);
 		return;
 	}
-	if (us_db_ensure(a->db, a->opts.schema) != US_OK ||
-	    us_db_exec(a->db, "SELECT 1", 0, NULL, NULL) != US_OK) {
+	if (us_db_exec(a->db, "SELECT 1", 0, NULL, NULL) != US_OK) {
 		add_reason(reasons, "database: does not answer\n");
 		return;
 	}

@@ -23,6 +23,11 @@ void us_log_init(const char *service, us_log_level min_level)
 	log_min = min_level;
 }
 
+const char *us_log_service(void)
+{
+	return log_service;
+}
+
 int us_log_level_parse(const char *s, us_log_level *out)
 {
 	for (int i = 0; i < 4; i++) {

@@ -19,6 +19,9 @@ typedef enum us_log_level {
  * level written. Before this, lines are written with service "usher". */
 void us_log_init(const char *service, us_log_level min_level);
 
+/* The service name us_log_init() set ("usher" before): also the metrics' service label. */
+const char *us_log_service(void);
+
 /* "debug", "info", "warn", "error" → 0 and *out; anything else → -1. */
 int us_log_level_parse(const char *s, us_log_level *out);
 

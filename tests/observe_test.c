@@ -233,6 +233,19 @@ static void test_metrics_parse_and_counters_move(void **state)
 		if (i != UT_GATEWAY)
 			assert_true(sample(&s, "usher_db_errors_total", "service", service, NULL) >= 0);
 		samples_free(&s);
+		/* The upkeep's first round runs at start-up. */
+		int64_t until = us_monotonic_ms() + WAIT_MS;
+		double runs = i == UT_GATEWAY ? 1 : -1;
+		while (runs < 1 && us_monotonic_ms() < until) {
+			samples u = scrape(i);
+			runs = sample(&u, "usher_upkeep_runs_total", "service", service, "job",
+			              "idempotency_keys", NULL);
+			samples_free(&u);
+			if (runs < 1)
+				usleep(100 * 1000);
+		}
+		if (runs < 1)
+			fail_msg("%s counted no upkeep run", service);
 	}
 
 	/* The invitation's email is delivered (to the spool): the counter moves, and the
