@@ -62,7 +62,8 @@ static const us_config_var common_vars[] = {
 static void admin_vars(const us_daemon_spec *spec, us_config_var out[N_ADMIN])
 {
 	const us_config_var vars[N_ADMIN] = {
-		VAR("ADMIN_LISTEN", US_CONFIG_STRING, admin_listen, 0, spec->admin_listen, 1, 64,
+		VAR("ADMIN_LISTEN", US_CONFIG_STRING, admin_listen, 0,
+		    spec->admin_listen != NULL ? spec->admin_listen : "127.0.0.1:0", 1, 64,
 		    us_admin_check_listen,
 		    "HOST:PORT or [IPv6]:PORT to serve /livez, /readyz and /metrics on "
 		    "(docs/operations.md)"),
@@ -299,7 +300,8 @@ static int serve(const us_daemon_spec *spec, const us_daemon_config *cfg, const 
 	/* Unready first, so probes and load balancers stop sending before the socket closes. */
 	us_admin_http_set_draining(admin);
 	if (cfg->drain_delay_ms > 0) {
-		struct timespec pause = {cfg->drain_delay_ms / 1000, (cfg->drain_delay_ms % 1000) * 1000000L};
+		struct timespec pause = {cfg->drain_delay_ms / 1000,
+		                         (cfg->drain_delay_ms % 1000) * 1000000L};
 		while (nanosleep(&pause, &pause) != 0)
 			;
 	}
