@@ -34,10 +34,7 @@ static void upkeep(void *arg)
 	if (us_db_ensure(h->conn, h->schema) != US_OK)
 		return;
 	long deleted = 0;
-	const char *labels[] = {us_log_service(), "idempotency_keys"};
-	us_metrics_add(us_metrics_family(US_METRIC_COUNTER, "usher_upkeep_runs_total",
-	                                 "upkeep rounds run, by job", "service,job"),
-	               labels, 1);
+	us_metrics_upkeep_run("idempotency_keys");
 	if (us_idempotency_purge(h->conn, h->retention_hours, &deleted) != US_OK)
 		us_warn("could not delete old idempotency keys");
 	else if (deleted > 0)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/log.h"
 
 #define FAMILIES_MAX 64
 #define LABEL_VALUE_MAX 120
@@ -131,6 +132,14 @@ void us_metrics_observe(us_metric_family *f, const char *const *values, double s
 		}
 	}
 	pthread_mutex_unlock(&mu);
+}
+
+void us_metrics_upkeep_run(const char *job)
+{
+	const char *labels[] = {us_log_service(), job};
+	us_metrics_add(us_metrics_family(US_METRIC_COUNTER, "usher_upkeep_runs_total",
+	                                 "upkeep rounds run, by job", "service,job"),
+	               labels, 1);
 }
 
 double us_metrics_value(us_metric_family *f, const char *const *values)

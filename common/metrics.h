@@ -29,6 +29,10 @@ void us_metrics_add(us_metric_family *f, const char *const *values, double by);
 void us_metrics_set(us_metric_family *f, const char *const *values, double value);
 void us_metrics_observe(us_metric_family *f, const char *const *values, double seconds);
 
+/* Counts a round of an upkeep job ("idempotency_keys", "reclaim"):
+ * usher_upkeep_runs_total{service,job}, the service being the log's (log.h). */
+void us_metrics_upkeep_run(const char *job);
+
 /* A series' current value (a histogram's count), 0 when it has none: for tests. */
 double us_metrics_value(us_metric_family *f, const char *const *values);
 

@@ -5,6 +5,7 @@
 
 #include "common/db.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "joins.h"
 #include "peers.h"
 #include "saga.h"
@@ -109,6 +110,7 @@ static void round_of_recovery(const invitation_ctx *ctx, PGconn *db)
 static void recovery_round(void *arg)
 {
 	const invitation_ctx *ctx = arg;
+	us_metrics_upkeep_run("accept_recovery");
 	round_of_recovery(ctx, ctx->recovery_db);
 	round_of_join_recovery(ctx, ctx->recovery_db);
 }

@@ -125,6 +125,7 @@ static void reclaim_round(void *arg)
 	notification_delivery *e = arg;
 	if (!db_ready(e, &e->reclaim_db, "the reclaim"))
 		return;
+	us_metrics_upkeep_run("reclaim");
 	int64_t n = 0;
 	if (notification_store_reclaim(e->reclaim_db, &n) == US_OK && n > 0)
 		us_info("took back %lld messages whose delivery was interrupted", (long long)n);
