@@ -45,6 +45,11 @@ void us_log_set_request(const char *request_id, const char *method)
 	tl_method = method;
 }
 
+const char *us_log_request_id(void)
+{
+	return tl_request_id != NULL ? tl_request_id : "";
+}
+
 void us_log_set_trace(const char *traceparent)
 {
 	tl_traceparent = traceparent;

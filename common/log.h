@@ -29,6 +29,10 @@ int us_log_level_parse(const char *s, us_log_level *out);
  * Borrowed: the strings must outlive the request. */
 void us_log_set_request(const char *request_id, const char *method);
 
+/* The calling thread's request id as set above, "" when none: what a store records with a
+ * row another thread will act on later (the outbox). */
+const char *us_log_request_id(void);
+
 /* The calling thread's W3C traceparent, added to its lines until cleared with NULL (or
  * ""). Borrowed, as above. */
 void us_log_set_trace(const char *traceparent);

@@ -168,6 +168,7 @@ typedef struct invitation_outbox_row {
 	char *kind;
 	int send_number;
 	char *sealed_token;  /* "" when none */
+	char *request_id;    /* of the request that wrote it; "" when none */
 	invitation_row inv;
 } invitation_outbox_row;
 
