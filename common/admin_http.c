@@ -29,6 +29,7 @@ struct us_admin_http {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool stopping;
+	bool poked; /* judge again now, not at the end of the period */
 	atomic_bool draining;
 	char reasons[REASONS_MAX]; /* why not ready, under mu; "" when ready */
 	PGconn *db;                /* the readiness thread's */
@@ -188,7 +189,7 @@ static void judge(us_admin_http *a, unsigned round)
 	if (changed && ready) {
 		us_info("ready");
 	} else if (changed) {
-		/* One line: the reasons, separated by "; ". */
+		/* One line: the reasons, separated by ';'. */
 		for (char *p = reasons; (p = strchr(p, '\n')) != NULL; p++)
 			*p = p[1] != '\0' ? ';' : '\0';
 		us_log_fields(US_LOG_WARN, "not ready", "reasons", reasons, NULL);
@@ -202,8 +203,10 @@ static void *readiness_main(void *arg)
 		judge(a, round);
 		pthread_mutex_lock(&a->mu);
 		struct timespec until = us_monotonic_after(US_ADMIN_CHECK_PERIOD_MS);
-		while (!a->stopping && pthread_cond_timedwait(&a->cv, &a->mu, &until) == 0)
+		while (!a->stopping && !a->poked &&
+		       pthread_cond_timedwait(&a->cv, &a->mu, &until) == 0)
 			;
+		a->poked = false;
 		bool stop = a->stopping;
 		pthread_mutex_unlock(&a->mu);
 		if (stop)
@@ -218,7 +221,8 @@ void us_admin_http_set_draining(us_admin_http *a)
 	atomic_store(&a->draining, true);
 	atomic_store(&process_ready, false);
 	pthread_mutex_lock(&a->mu);
-	pthread_cond_signal(&a->cv); /* judge again now: the reasons say why */
+	a->poked = true; /* judge again now: the reasons and usher_ready say it */
+	pthread_cond_signal(&a->cv);
 	pthread_mutex_unlock(&a->mu);
 }
 
