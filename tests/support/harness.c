@@ -166,12 +166,14 @@ void ut_bin(const char *name, char *out, size_t size)
 
 int ut_free_port(void)
 {
-	static int given[64];
+	/* The last ports given (a ring: a long test outlives the first ones' daemons). */
+	static int given[256];
 	static size_t n_given;
+	size_t n_remembered = n_given < 256 ? n_given : 256;
 	for (int attempt = 0; attempt < 1000; attempt++) {
 		int port = PORT_LOW + (int)randombytes_uniform(PORT_SPAN);
 		bool seen = false;
-		for (size_t i = 0; i < n_given; i++)
+		for (size_t i = 0; i < n_remembered; i++)
 			seen = seen || given[i] == port;
 		if (seen)
 			continue;
@@ -183,7 +185,7 @@ int ut_free_port(void)
 		bool is_free = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
 		close(fd);
 		if (is_free) {
-			given[n_given++ % 64] = port;
+			given[n_given++ % 256] = port;
 			return port;
 		}
 	}
