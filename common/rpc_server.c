@@ -21,6 +21,7 @@
 #include "common/metrics.h"
 #include "common/socket_close.h"
 #include "common/status.h"
+#include "common/trace.h"
 #include "common/transport.h"
 #include "usher/v1/health.pb-c.h"
 #include "usher/v1/rpc.pb-c.h"
@@ -93,6 +94,7 @@ struct us_call {
 	int64_t deadline_ms;
 	us_status status;
 	us_caller caller;
+	char child_traceparent[US_TRACEPARENT_SIZE]; /* the last downstream call's */
 };
 
 /* --- handler API --- */
@@ -137,7 +139,12 @@ void us_call_downstream(us_call *call, us_rpc_call_opts *opts)
 	int64_t left = us_call_remaining_ms(call);
 	opts->timeout_ms = (uint32_t)(left > 0 ? left : 1);
 	opts->request_id = call->request_id;
-	opts->traceparent = call->req->traceparent;
+	/* The trace goes on, each call a span of its own (W3C: a new parent id per hop). */
+	opts->traceparent = "";
+	if (us_traceparent_valid(call->req->traceparent)) {
+		us_traceparent_next(call->req->traceparent, call->child_traceparent);
+		opts->traceparent = call->child_traceparent;
+	}
 	opts->actor_user_id = us_call_actor_user_id(call);
 	opts->actor_account_id = us_call_actor_account_id(call);
 }
