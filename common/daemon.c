@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -61,6 +62,23 @@ static const us_config_var common_vars[] = {
 };
 #define N_COMMON (sizeof(common_vars) / sizeof(common_vars[0]))
 
+/* The admin settings: ADMIN_LISTEN's default is the daemon's own (a port of its own). */
+#define N_ADMIN 2
+static void admin_vars(const us_daemon_spec *spec, us_config_var out[N_ADMIN])
+{
+	const us_config_var vars[N_ADMIN] = {
+		VAR("ADMIN_LISTEN", US_CONFIG_STRING, admin_listen, 0,
+		    spec->admin_listen != NULL ? spec->admin_listen : "127.0.0.1:0", 1, 64,
+		    us_admin_check_listen,
+		    "HOST:PORT or [IPv6]:PORT to serve /livez, /readyz and /metrics on "
+		    "(docs/operations.md)"),
+		VAR("DRAIN_DELAY_MS", US_CONFIG_INT, drain_delay_ms, 0, "0", 0, 60000, NULL,
+		    "after SIGTERM, /readyz answers 503 this long before the RPC socket closes, so "
+		    "load balancers stop sending first"),
+	};
+	memcpy(out, vars, sizeof(vars));
+}
+
 /* A daemon without a database skips DATABASE_URL (the first setting) and the audit and
  * idempotency retentions (the last two). */
 static const us_config_var *vars_of(const us_daemon_spec *spec, size_t *n)
@@ -79,12 +97,20 @@ static void usage(const us_daemon_spec *spec, FILE *out)
 		fprintf(out, "       %s migrate    apply pending migrations and exit\n", spec->name);
 	fprintf(out, "\nSettings are read from the environment:\n");
 	us_config_usage(out, vars, n);
+	us_config_var admin[N_ADMIN];
+	admin_vars(spec, admin);
+	us_config_usage(out, admin, N_ADMIN);
 	if (spec->n_config > 0)
 		us_config_usage(out, spec->config, spec->n_config);
-	fprintf(out, "\nSIGTERM or SIGINT: finish in-flight requests and exit 0. SIGHUP: reload.\n"
+	fprintf(out, "\nSIGTERM or SIGINT: finish in-flight requests and exit 0. SIGHUP: reread "
+	             "RPC_CALLERS_FILE%s%s.\n"
 	             "Exit status: 0 stopped cleanly, 1 could not start or run, 2 bad usage or "
-	             "settings.\n");
+	             "settings.\n",
+	        spec->reload_help != NULL ? ", " : "",
+	        spec->reload_help != NULL ? spec->reload_help : "");
 }
+
+static void free_settings(const us_daemon_spec *spec, us_daemon_config *cfg);
 
 static int load_settings(const us_daemon_spec *spec, us_daemon_config *cfg)
 {
@@ -95,9 +121,17 @@ static int load_settings(const us_daemon_spec *spec, us_daemon_config *cfg)
 		fprintf(stderr, "%s: %s\n", spec->name, err);
 		return -1;
 	}
+	us_config_var admin[N_ADMIN];
+	admin_vars(spec, admin);
+	if (us_config_load(admin, N_ADMIN, cfg, err, sizeof(err)) != US_OK) {
+		us_config_free(vars, n, cfg);
+		fprintf(stderr, "%s: %s\n", spec->name, err);
+		return -1;
+	}
 	if (spec->n_config > 0 &&
 	    us_config_load(spec->config, spec->n_config, spec->config_struct, err, sizeof(err)) != US_OK) {
 		us_config_free(vars, n, cfg);
+		us_config_free(admin, N_ADMIN, cfg);
 		fprintf(stderr, "%s: %s\n", spec->name, err);
 		return -1;
 	}
@@ -105,8 +139,7 @@ static int load_settings(const us_daemon_spec *spec, us_daemon_config *cfg)
 	if (us_log_level_parse(cfg->log_level, &level) != 0) {
 		fprintf(stderr, "%s: LOG_LEVEL: must be debug, info, warn or error, got \"%s\"\n",
 		        spec->name, cfg->log_level);
-		us_config_free(vars, n, cfg);
-		us_config_free(spec->config, spec->n_config, spec->config_struct);
+		free_settings(spec, cfg);
 		return -1;
 	}
 	us_log_init(spec->name, level);
@@ -118,6 +151,9 @@ static void free_settings(const us_daemon_spec *spec, us_daemon_config *cfg)
 	size_t n;
 	const us_config_var *vars = vars_of(spec, &n);
 	us_config_free(vars, n, cfg);
+	us_config_var admin[N_ADMIN];
+	admin_vars(spec, admin);
+	us_config_free(admin, N_ADMIN, cfg);
 	if (spec->n_config > 0)
 		us_config_free(spec->config, spec->n_config, spec->config_struct);
 }
@@ -195,6 +231,24 @@ static us_err start_auth(const us_daemon_spec *spec, const us_daemon_config *cfg
 	return US_OK;
 }
 
+static us_err start_admin(const us_daemon_spec *spec, const us_daemon_config *cfg,
+                          us_admin_http **out, char *err, size_t err_size)
+{
+	us_admin_opts opts = {
+		.listen = cfg->admin_listen,
+		.service = spec->name,
+		.version = USHER_VERSION,
+		.database_url = spec->schema != NULL ? cfg->database_url : NULL,
+		.schema = spec->schema,
+		.migrations = spec->migrations,
+		.peers = spec->peers,
+		.n_peers = spec->n_peers,
+		.collect = spec->collect,
+		.collect_ctx = spec->ctx,
+	};
+	return us_admin_http_start(&opts, out, err, err_size);
+}
+
 static int serve(const us_daemon_spec *spec, const us_daemon_config *cfg, const sigset_t *signals)
 {
 	char err[512];
@@ -218,6 +272,7 @@ static int serve(const us_daemon_spec *spec, const us_daemon_config *cfg, const 
 		.migrations = spec->migrations,
 		.request_hash_key = spec->request_hash_key,
 		.auth = auth,
+		.service = spec->name,
 		.reply_secrets = spec->reply_secrets,
 		.n_reply_secrets = spec->n_reply_secrets,
 	};
@@ -241,6 +296,16 @@ static int serve(const us_daemon_spec *spec, const us_daemon_config *cfg, const 
 	    us_housekeeping_start(cfg->database_url, spec->schema, cfg->idempotency_retention_hours,
 	                          rules, n_rules, &upkeep, err, sizeof(err)) != US_OK)
 		us_warn("no housekeeping: %s", err);
+	us_admin_http *admin = NULL;
+	if (start_admin(spec, cfg, &admin, err, sizeof(err)) != US_OK) {
+		us_error("could not start: %s", err);
+		us_housekeeping_stop(upkeep);
+		us_rpc_server_stop(srv);
+		if (spec->stop != NULL)
+			spec->stop(spec->ctx);
+		us_auth_free(auth);
+		return 1;
+	}
 	us_log_fields(US_LOG_INFO, "serving", "listen", us_rpc_server_url(srv), "version", USHER_VERSION, NULL);
 	/* Only now, every listener up: systemd's Type=notify units count as started. */
 	if (us_sd_notify("READY=1") < 0)
@@ -248,8 +313,17 @@ static int serve(const us_daemon_spec *spec, const us_daemon_config *cfg, const 
 
 	wait_for_stop(spec, auth, signals);
 	(void)us_sd_notify("STOPPING=1");
+	/* Unready first, so probes and load balancers stop sending before the socket closes. */
+	us_admin_http_set_draining(admin);
+	if (cfg->drain_delay_ms > 0) {
+		struct timespec pause = {cfg->drain_delay_ms / 1000,
+		                         (cfg->drain_delay_ms % 1000) * 1000000L};
+		while (nanosleep(&pause, &pause) != 0)
+			;
+	}
 	us_housekeeping_stop(upkeep);
 	us_rpc_server_stop(srv);
+	us_admin_http_stop(admin); /* before stop closes the peers' clients it checks */
 	if (spec->stop != NULL)
 		spec->stop(spec->ctx);
 	us_auth_free(auth);
@@ -307,6 +381,9 @@ int us_daemon_main(const us_daemon_spec *spec, int argc, char **argv)
 		size_t n;
 		const us_config_var *vars = vars_of(spec, &n);
 		us_config_print(stdout, vars, n, &cfg);
+		us_config_var admin[N_ADMIN];
+		admin_vars(spec, admin);
+		us_config_print(stdout, admin, N_ADMIN, &cfg);
 		if (spec->n_config > 0)
 			us_config_print(stdout, spec->config, spec->n_config, spec->config_struct);
 	} else if (spec->schema != NULL && migrate(spec, &cfg) != 0) {

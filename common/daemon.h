@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/admin_http.h"
 #include "common/config.h"
 #include "common/err.h"
 #include "common/housekeeping.h"
@@ -31,6 +32,8 @@ typedef struct us_daemon_config {
 	int64_t rpc_auth_window_s;
 	int64_t rpc_replay_cache_max;
 	int64_t principal_cache_ttl_s;
+	char *admin_listen;
+	int64_t drain_delay_ms;
 } us_daemon_config;
 
 typedef struct us_daemon_spec {
@@ -65,6 +68,17 @@ typedef struct us_daemon_spec {
 	us_err (*start)(void *ctx, const us_daemon_config *cfg, char *err, size_t err_size);
 	void (*stop)(void *ctx);
 	void (*reload)(void *ctx);
+	/* What reload rereads, for --help ("PERMISSION_MATRIX_FILE"); NULL without a reload
+	 * hook. SIGHUP always rereads RPC_CALLERS_FILE (every daemon; ut_system_trust()
+	 * waits for each to log it). */
+	const char *reload_help;
+	/* Admin HTTP (admin_http.h): ADMIN_LISTEN's default ("127.0.0.1:9101"), the peers
+	 * /readyz requires (their clients filled in by start), and the hook refreshing the
+	 * daemon's own gauges (called with ctx). */
+	const char *admin_listen;
+	const us_admin_peer *peers;
+	size_t n_peers;
+	void (*collect)(void *ctx, PGconn *db);
 } us_daemon_spec;
 
 /* Runs the daemon; returns the process exit status: 0 after a clean stop, 1 when it

@@ -12,6 +12,8 @@
 
 static _Thread_local char last_constraint[64];
 static _Thread_local unsigned long round_trips;
+/* The process's totals, for /metrics. */
+static atomic_ulong total_round_trips, total_errors;
 
 /* Prepared statements, per thread and connection. Planning a statement often costs more
  * than running it, and a daemon runs the same few statements all day: each statement with
@@ -208,6 +210,12 @@ void us_db_round_trips_reset(void)
 	round_trips = 0;
 }
 
+void us_db_totals(unsigned long *round_trips_out, unsigned long *errors_out)
+{
+	*round_trips_out = atomic_load(&total_round_trips);
+	*errors_out = atomic_load(&total_errors);
+}
+
 char *us_db_text_array(us_arena *arena, const char *const *items, size_t n)
 {
 	size_t size = 3;
@@ -254,6 +262,7 @@ char *us_db_bool_array(us_arena *arena, const bool *items, size_t n)
 static us_err check_result(PGconn *conn, PGresult *res, PGresult **out)
 {
 	round_trips++;
+	atomic_fetch_add(&total_round_trips, 1);
 	ExecStatusType st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
 		if (out != NULL)
@@ -269,6 +278,8 @@ static us_err check_result(PGconn *conn, PGresult *res, PGresult **out)
 	/* Expected outcomes (a conflict, a deadline) are the caller's to report. */
 	us_log_level level = (rc == US_EEXISTS || rc == US_EDEADLINE || rc == US_EINVAL ||
 	                      rc == US_EPRECONDITION) ? US_LOG_DEBUG : US_LOG_WARN;
+	if (level == US_LOG_WARN)
+		atomic_fetch_add(&total_errors, 1);
 	const char *msg = res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 	us_log_fields(level, "statement failed", "sqlstate", state ? state : "none", "error",
 	              msg ? msg : PQerrorMessage(conn), "constraint", last_constraint, NULL);

@@ -58,6 +58,11 @@ char *us_db_bool_array(us_arena *arena, const bool *items, size_t n);
 unsigned long us_db_round_trips(void);
 void us_db_round_trips_reset(void);
 
+/* Statements every thread of the process has sent, and how many of them failed
+ * unexpectedly (not a conflict, a deadline or bad input: a lost connection, an internal
+ * error), since start-up: /metrics' usher_db_round_trips_total and usher_db_errors_total. */
+void us_db_totals(unsigned long *round_trips, unsigned long *errors);
+
 US_MUST_USE us_err us_db_begin(PGconn *conn);
 US_MUST_USE us_err us_db_commit(PGconn *conn);
 /* Rolls back; safe to call when no transaction is open. */

@@ -7,6 +7,7 @@
 #include "common/db.h"
 #include "common/idempotency.h"
 #include "common/log.h"
+#include "common/metrics.h"
 
 #include "common/ticker.h"
 
@@ -55,6 +56,7 @@ static void upkeep(void *arg)
 	if (us_db_ensure(h->conn, h->schema) != US_OK)
 		return;
 	long deleted = 0;
+	us_metrics_upkeep_run("idempotency_keys");
 	if (us_idempotency_purge(h->conn, h->retention_hours, &deleted) != US_OK)
 		us_warn("could not delete old idempotency keys");
 	else if (deleted > 0)

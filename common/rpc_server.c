@@ -18,8 +18,10 @@
 #include "common/fault.h"
 #include "common/idempotency.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/socket_close.h"
 #include "common/status.h"
+#include "common/trace.h"
 #include "common/transport.h"
 #include "usher/v1/health.pb-c.h"
 #include "usher/v1/rpc.pb-c.h"
@@ -92,6 +94,7 @@ struct us_call {
 	int64_t deadline_ms;
 	us_status status;
 	us_caller caller;
+	char child_traceparent[US_TRACEPARENT_SIZE]; /* the last downstream call's */
 };
 
 /* --- handler API --- */
@@ -136,7 +139,12 @@ void us_call_downstream(us_call *call, us_rpc_call_opts *opts)
 	int64_t left = us_call_remaining_ms(call);
 	opts->timeout_ms = (uint32_t)(left > 0 ? left : 1);
 	opts->request_id = call->request_id;
-	opts->traceparent = call->req->traceparent;
+	/* The trace goes on, each call a span of its own (W3C: a new parent id per hop). */
+	opts->traceparent = "";
+	if (us_traceparent_valid(call->req->traceparent)) {
+		us_traceparent_next(call->req->traceparent, call->child_traceparent);
+		opts->traceparent = call->child_traceparent;
+	}
 	opts->actor_user_id = us_call_actor_user_id(call);
 	opts->actor_account_id = us_call_actor_account_id(call);
 }
@@ -518,6 +526,34 @@ static nng_msg *pack_reply(us_call *call, const uint8_t *payload, size_t payload
 	return msg;
 }
 
+static const char *service_label(const us_rpc_server *srv)
+{
+	return srv->opts.service != NULL ? srv->opts.service : "usher";
+}
+
+/* A gauge of the server's (in flight, busy workers) moved by delta. */
+static void gauge_add(const us_rpc_server *srv, const char *name, const char *help, double delta)
+{
+	const char *labels[] = {service_label(srv)};
+	us_metrics_add(us_metrics_family(US_METRIC_GAUGE, name, help, "service"), labels, delta);
+}
+
+/* Counts a handled request. The method label is a method the server knows (its full name
+ * from the request, checked by dispatch), never an arbitrary string a caller sent. */
+static void count_request(const us_call *call, double seconds)
+{
+	const char *method = call->method != NULL ? call->req->method : "unknown";
+	const char *labels[] = {service_label(call->srv), method, us_err_name(call->status.code)};
+	us_metrics_add(us_metrics_family(US_METRIC_COUNTER, "usher_rpc_requests_total",
+	                                 "RPC requests handled, by method and status code",
+	                                 "service,method,code"),
+	               labels, 1);
+	us_metrics_observe(us_metrics_family(US_METRIC_HISTOGRAM, "usher_rpc_request_duration_seconds",
+	                                     "time from receiving an RPC request to its reply",
+	                                     "service,method"),
+	                   labels, seconds);
+}
+
 static us_log_level level_for(us_err code)
 {
 	switch (code) {
@@ -560,6 +596,7 @@ static nng_msg *handle_message(worker *w, const uint8_t *in, size_t in_len, int6
 		call.request_id = generated_id;
 	}
 	us_log_set_request(call.request_id, req != NULL ? req->method : NULL);
+	us_log_set_trace(call.req->traceparent);
 	us_db_round_trips_reset();
 	uint32_t timeout = call.req->timeout_ms ? call.req->timeout_ms : srv->opts.default_timeout_ms;
 	call.deadline_ms = received_ms + timeout;
@@ -585,15 +622,22 @@ static nng_msg *handle_message(worker *w, const uint8_t *in, size_t in_len, int6
 	}
 
 	int64_t took = us_monotonic_ms() - received_ms;
+	count_request(&call, (double)took / 1000.0);
 	char took_text[24], trips_text[24];
 	snprintf(took_text, sizeof(took_text), "%lld", (long long)took);
 	snprintf(trips_text, sizeof(trips_text), "%lu", us_db_round_trips());
-	us_log_fields(level_for(call.status.code), "request handled", "code",
+	/* Every request at info at least (the daemon's access log), but the readiness
+	 * probes' health checks, which come twice a second from each peer. */
+	us_log_level level = level_for(call.status.code);
+	if (level == US_LOG_DEBUG && strcmp(call.req->method, "usher.v1.Health/Check") != 0)
+		level = US_LOG_INFO;
+	us_log_fields(level, "request handled", "code",
 	              us_err_name(call.status.code), "ms", took_text, "db_round_trips", trips_text,
 	              "caller", call.caller.id != NULL ? call.caller.id : "", NULL);
 
 	nng_msg *out = pack_reply(&call, payload, payload_len);
 	us_log_set_request(NULL, NULL);
+	us_log_set_trace(NULL);
 	us_status_clear(&call.status);
 	us_arena_free(call.arena);
 	return out;
@@ -617,6 +661,7 @@ static void slot_received(void *arg)
 	if (rv == 0) {
 		s->msg = nng_aio_get_msg(s->aio);
 		s->received_ms = us_monotonic_ms();
+		gauge_add(srv, "usher_rpc_in_flight", "RPC requests received and not yet answered", 1);
 		s->next = NULL;
 		if (srv->tail != NULL)
 			srv->tail->next = s;
@@ -648,8 +693,10 @@ static void *worker_main(void *arg)
 			srv->tail = NULL;
 		pthread_mutex_unlock(&srv->mu);
 
+		gauge_add(srv, "usher_rpc_workers_busy", "RPC workers handling a request", 1);
 		nng_msg *reply = handle_message(w, nng_msg_body(s->msg), nng_msg_len(s->msg),
 		                                s->received_ms);
+		gauge_add(srv, "usher_rpc_workers_busy", "RPC workers handling a request", -1);
 		nng_msg_free(s->msg);
 		s->msg = NULL;
 		if (reply != NULL) {
@@ -659,6 +706,7 @@ static void *worker_main(void *arg)
 			if (nng_aio_result(w->send_aio) != 0)
 				nng_msg_free(reply);
 		}
+		gauge_add(srv, "usher_rpc_in_flight", "RPC requests received and not yet answered", -1);
 
 		pthread_mutex_lock(&srv->mu);
 		post_receive_locked(s);
@@ -838,6 +886,12 @@ us_err us_rpc_server_start(const us_rpc_server_opts *opts, const us_rpc_service 
 		}
 		srv->workers[i].started = true;
 	}
+	const char *labels[] = {service_label(srv)};
+	us_metrics_set(us_metrics_family(US_METRIC_GAUGE, "usher_rpc_workers", "RPC worker threads",
+	                                 "service"),
+	               labels, srv->n_workers);
+	gauge_add(srv, "usher_rpc_workers_busy", "RPC workers handling a request", 0);
+	gauge_add(srv, "usher_rpc_in_flight", "RPC requests received and not yet answered", 0);
 	pthread_mutex_lock(&srv->mu);
 	for (int i = 0; i < srv->n_slots; i++)
 		post_receive_locked(&srv->slots[i]);

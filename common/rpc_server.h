@@ -92,6 +92,7 @@ typedef struct us_rpc_server_opts {
 	const us_migration *migrations;  /* the daemon's own, for usher.v1.Admin/MigrationStatus */
 	const uint8_t *request_hash_key; /* keys stored request hashes (see idempotency.h); or NULL */
 	us_auth *auth;                   /* who may call (borrowed, required) */
+	const char *service;             /* the metrics' service label; NULL: "usher" */
 	const us_rpc_reply_secret *reply_secrets; /* borrowed; each names an idempotent method */
 	size_t n_reply_secrets;
 } us_rpc_server_opts;
@@ -147,8 +148,9 @@ const char *us_call_actor_account_id(us_call *call);
 int64_t us_call_remaining_ms(us_call *call);
 
 /* Fills opts for a call this handler makes to another daemon: what is left of the
- * caller's budget, its request id, traceparent and actor are carried on. The strings are
- * borrowed from the call. The idempotency key is left to the handler. */
+ * caller's budget, its request id, its trace (a valid traceparent continued with a new
+ * parent id) and actor are carried on. The strings are borrowed from the call and good
+ * until the next us_call_downstream(). The idempotency key is left to the handler. */
 void us_call_downstream(us_call *call, us_rpc_call_opts *opts);
 
 /* Sets the reply's message (printf) and returns code, for `return us_call_error(...)`. */

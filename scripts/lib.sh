@@ -6,7 +6,7 @@ PACKAGES=(
 	build-essential cmake pkg-config
 	protobuf-c-compiler libprotobuf-c-dev libnng-dev libpq-dev libsodium-dev
 	libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev libcmocka-dev libcsv-dev
-	postgresql-15 postgresql-client-15 python3 python3-aiosmtpd python3-yaml curl
+	postgresql-15 postgresql-client-15 python3 python3-aiosmtpd python3-yaml python3-prometheus-client curl
 	clang libclang-rt-14-dev
 	chromium chromium-driver python3-selenium
 )

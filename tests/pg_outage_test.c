@@ -4,8 +4,9 @@
  *   batches, accepts and link joins whose callers retry: afterwards nothing is lost or
  *   doubled, every email arrives, and every call got its success;
  * - stopped for 10 s under a light load: calls made meanwhile fail with UNAVAILABLE (an
- *   answer, not a wait for their deadline), the daemons reconnect by themselves once it is
- *   back, and nothing written is lost (what failed succeeds when retried, once).
+ *   answer, not a wait for their deadline), every daemon's /readyz turns 503 and then 200
+ *   again, the daemons reconnect by themselves once it is back, and nothing written is
+ *   lost (what failed succeeds when retried, once).
  *
  * It stops the cluster every test shares, so ctest runs it alone (RUN_SERIAL). The
  * numbers go to $USHER_REPORT_DIR/pg_restart.md and pg_outage.md for docs/reliability.md
@@ -29,6 +30,7 @@
 #include "calls.h"
 #include "common/clock.h"
 #include "harness.h"
+#include "http.h"
 
 #define INV "usher.v1.InvitationService/"
 #define PASSWORD "correct horse battery"
@@ -522,11 +524,33 @@ static void test_a_ten_second_outage_under_light_load(void **state)
 	int64_t down_begin = us_monotonic_ms();
 	pg_ctl(stop);
 	int64_t down = us_monotonic_ms();
-	usleep(OUTAGE_MS * 1000); /* the outage itself */
+	/* Every daemon's /readyz turns 503: its own database is gone, or (the gateway) its
+	 * peers are not ready. Measured, not judged (checks run every 500 ms). */
+	int64_t unready_ms[UT_N_DAEMONS];
+	for (int i = 0; i < UT_N_DAEMONS; i++) {
+		if (ut_admin_wait_ready(&sys.daemons[i], false, OUTAGE_MS) < 0)
+			fail_msg("/readyz of %s stayed 200 with Postgres down", sys.daemons[i].name);
+		unready_ms[i] = us_monotonic_ms() - down;
+	}
+	int64_t outage_left = OUTAGE_MS - (us_monotonic_ms() - down);
+	if (outage_left > 0)
+		usleep((useconds_t)outage_left * 1000); /* the outage itself */
 	int64_t up_begin = us_monotonic_ms();
 	const char *start[] = {"start", "-o", options, NULL};
 	pg_ctl(start);
 	int64_t up = us_monotonic_ms();
+	int64_t ready_again_ms = 0;
+	for (int i = 0; i < UT_N_DAEMONS; i++) {
+		if (ut_admin_wait_ready(&sys.daemons[i], true, SETTLE_MS) < 0)
+			fail_msg("/readyz of %s stayed 503 after Postgres came back", sys.daemons[i].name);
+		ready_again_ms = us_monotonic_ms() - up;
+	}
+	print_message("/readyz 503 after Postgres stopped: identityd %lld ms, tenancyd %lld ms, "
+	              "invitationd %lld ms, notificationd %lld ms, gatewayd %lld ms; all 200 again "
+	              "%lld ms after it was back\n",
+	              (long long)unready_ms[UT_IDENTITY], (long long)unready_ms[UT_TENANCY],
+	              (long long)unready_ms[UT_INVITATION], (long long)unready_ms[UT_NOTIFICATION],
+	              (long long)unready_ms[UT_GATEWAY], (long long)ready_again_ms);
 	/* Back: the daemons, never restarted, serve writes again by themselves. */
 	wait_writes_ok_since(up, 5, "after Postgres came back");
 	atomic_store(&load_stop, true);

@@ -24,11 +24,16 @@ pick_port() {
 	echo "no free port found from 61000" >&2
 	exit 1
 }
-export USHER_HTTP_PORT USHER_RPC_PORT
+export USHER_HTTP_PORT USHER_RPC_PORT USHER_ADMIN_PORT
 USHER_HTTP_PORT=$(pick_port)
 USHER_RPC_PORT=$(pick_port)
 while [ $((USHER_RPC_PORT - USHER_HTTP_PORT)) -ge -4 ] && [ $((USHER_RPC_PORT - USHER_HTTP_PORT)) -le 4 ]; do
 	USHER_RPC_PORT=$(pick_port)
+done
+near() { [ $(($1 - $2)) -ge -4 ] && [ $(($1 - $2)) -le 4 ]; }
+USHER_ADMIN_PORT=$(pick_port)
+while near "$USHER_ADMIN_PORT" "$USHER_HTTP_PORT" || near "$USHER_ADMIN_PORT" "$USHER_RPC_PORT"; do
+	USHER_ADMIN_PORT=$(pick_port)
 done
 out="$USHER_VAR.out"
 cleanup() { "$ROOT/usher" stop >/dev/null 2>&1 || true; rm -rf "$USHER_VAR" "$out"; }
@@ -49,6 +54,15 @@ echo "ready after ${took}s"
 
 "$ROOT/usher" ctl health || fail "usherctl health failed against ./usher up"
 curl -fsS "http://127.0.0.1:$USHER_HTTP_PORT/livez" >/dev/null || fail "gateway /livez did not answer"
+# Every daemon's admin /readyz turns 200 (its peers and Postgres answer).
+for i in 0 1 2 3 4; do
+	for _ in $(seq 200); do
+		curl -fsS "http://127.0.0.1:$((USHER_ADMIN_PORT + i))/readyz" >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	curl -fsS "http://127.0.0.1:$((USHER_ADMIN_PORT + i))/readyz" >/dev/null ||
+		fail "the admin /readyz on port $((USHER_ADMIN_PORT + i)) did not turn ready"
+done
 
 "$ROOT/usher" stop || fail "./usher stop failed"
 wait $up_pid && rc=0 || rc=$?

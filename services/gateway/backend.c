@@ -33,6 +33,8 @@ us_err gateway_backend_call(gateway_request *req, int backend, const char *metho
 		.idempotency_key = idempotency_key(req),
 		.actor_user_id = req->api_key != NULL ? NULL : actor,
 		.signer = req->api_key,
+		.request_id = req->request_id,
+		.traceparent = req->traceparent,
 	};
 	us_err rc = us_rpc_call(req->ctx->backends[backend], method, &opts, in, out_type, req->arena, out, st);
 	/* The backend has done it; the browser has not heard. */

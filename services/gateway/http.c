@@ -10,6 +10,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "proxies.h"
 #include "routes.h"
 #include "context.h"
@@ -108,6 +109,12 @@ static void client_address(const gateway_ctx *ctx, struct MHD_Connection *conn, 
 	const struct sockaddr *sa = info != NULL ? info->client_addr : NULL;
 	if (sa != NULL && sa->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, peer, sizeof(peer));
+	else if (sa != NULL && sa->sa_family == AF_INET6 &&
+	         IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)sa)->sin6_addr))
+		/* An IPv4 client of a dual-stack socket: its plain address, as TRUSTED_PROXIES
+		 * names it. */
+		inet_ntop(AF_INET, &((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr[12], peer,
+		          sizeof(peer));
 	else if (sa != NULL && sa->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, peer, sizeof(peer));
 	const char *forwarded = NULL;
@@ -145,6 +152,28 @@ static struct MHD_Response *make_body(const gateway_response *res)
 	return r;
 }
 
+/* The access log line and the HTTP metrics of a request answered with status. */
+static void access_log(const gateway_request *req, unsigned status)
+{
+	int64_t took_us = us_monotonic_us() - req->started_us;
+	char status_text[8], took[24];
+	snprintf(status_text, sizeof(status_text), "%u", status);
+	snprintf(took, sizeof(took), "%lld", (long long)(took_us / 1000));
+	/* The route's name, not the path: a path can hold an invitation's token. */
+	const char *route = req->route ? req->route->name : "(none)";
+	us_log_fields(status >= 500 ? US_LOG_WARN : US_LOG_INFO, "http request", "method",
+	              req->method, "route", route, "status", status_text, "ms", took, "client",
+	              req->client_address, NULL);
+	const char *labels[] = {route, status_text};
+	us_metrics_add(us_metrics_family(US_METRIC_COUNTER, "usher_http_requests_total",
+	                                 "HTTP requests answered, by route and status", "route,status"),
+	               labels, 1);
+	us_metrics_observe(us_metrics_family(US_METRIC_HISTOGRAM, "usher_http_request_duration_seconds",
+	                                     "time from a request's headers to its response",
+	                                     "route"),
+	                   labels, (double)took_us / 1e6);
+}
+
 static enum MHD_Result send_response(gateway_request *req, gateway_response *res)
 {
 	struct MHD_Response *r = make_body(res);
@@ -174,19 +203,14 @@ static enum MHD_Result send_response(gateway_request *req, gateway_response *res
 		snprintf(retry, sizeof(retry), "%u", res->retry_after_s);
 		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, retry);
 	}
+	/* Returned on every response, errors too, so a person can quote it. */
+	MHD_add_response_header(r, "X-Request-Id", req->request_id);
 	/* A body left unread (or read and dropped) ends the connection. */
 	if (req->skipping || req->replied_early)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 	enum MHD_Result ret = MHD_queue_response(req->conn, res->status, r);
 	MHD_destroy_response(r);
-	char status[8], took[24];
-	snprintf(status, sizeof(status), "%u", res->status);
-	snprintf(took, sizeof(took), "%lld", (long long)(us_monotonic_ms() - req->started_ms));
-	/* The route's name, not the path: a path can hold an invitation's token. */
-	us_log_fields(res->status >= 500 ? US_LOG_WARN : US_LOG_DEBUG, "http request", "method",
-	              req->method, "route", req->route ? req->route->name : "(none)", "status", status,
-	              "ms", took,
-	              NULL);
+	access_log(req, res->status);
 	return ret;
 }
 
@@ -314,13 +338,43 @@ static enum MHD_Result on_body(gateway_ctx *ctx, gateway_request *req, const cha
 	return us_buf_failed(&req->body) ? MHD_NO : MHD_YES;
 }
 
+/* The request's id and traceparent, from its headers or new. */
+static void identify(gateway_request *req)
+{
+	const char *given = gateway_http_header(req, "X-Request-Id");
+	if (given != NULL && us_request_id_valid(given))
+		snprintf(req->request_id, sizeof(req->request_id), "%s", given);
+	else
+		us_request_id_new(req->request_id);
+	us_traceparent_next(gateway_http_header(req, "traceparent"), req->traceparent);
+}
+
+static enum MHD_Result handle(gateway_ctx *ctx, gateway_request *req, struct MHD_Connection *conn,
+                              const char *url, const char *method, const char *upload_data,
+                              size_t *upload_data_size, void **req_cls);
+
+/* Every call about a request logs with its id and traceparent. */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **req_cls)
 {
 	(void)version;
-	gateway_ctx *ctx = cls;
 	gateway_request *req = *req_cls;
+	if (req != NULL) {
+		us_log_set_request(req->request_id, NULL);
+		us_log_set_trace(req->traceparent);
+	}
+	enum MHD_Result ret = handle(cls, req, conn, url, method, upload_data, upload_data_size,
+	                             req_cls);
+	us_log_set_request(NULL, NULL);
+	us_log_set_trace(NULL);
+	return ret;
+}
+
+static enum MHD_Result handle(gateway_ctx *ctx, gateway_request *req, struct MHD_Connection *conn,
+                              const char *url, const char *method, const char *upload_data,
+                              size_t *upload_data_size, void **req_cls)
+{
 	if (req == NULL) {
 		/* Headers only, so far. */
 		req = calloc(1, sizeof(*req));
@@ -331,6 +385,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		req->ctx = ctx;
 		req->conn = conn;
 		req->started_ms = us_monotonic_ms();
+		req->started_us = us_monotonic_us();
+		identify(req);
+		us_log_set_request(req->request_id, NULL);
+		us_log_set_trace(req->traceparent);
 		req->method = method;
 		req->path = url;
 		client_address(ctx, conn, req->client_address, sizeof(req->client_address));
@@ -380,19 +438,37 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	*req_cls = NULL;
 }
 
+const char *gateway_http_check_address(const char *address)
+{
+	struct in_addr v4;
+	struct in6_addr v6;
+	if (inet_pton(AF_INET, address, &v4) == 1 || inet_pton(AF_INET6, address, &v6) == 1)
+		return NULL;
+	return "must be an IPv4 or IPv6 address (\"::\" serves both)";
+}
+
 us_err gateway_http_start(gateway_ctx *ctx, char *err, size_t err_size)
 {
-	struct sockaddr_in addr;
+	struct sockaddr_storage addr;
 	memset(&addr, 0, sizeof(addr));
-	addr.sin_family = AF_INET;
-	addr.sin_port = htons((uint16_t)ctx->cfg.http_port);
-	if (inet_pton(AF_INET, ctx->cfg.http_address, &addr.sin_addr) != 1) {
-		snprintf(err, err_size, "HTTP_ADDRESS: \"%s\" is not an IPv4 address", ctx->cfg.http_address);
+	struct sockaddr_in *v4 = (struct sockaddr_in *)&addr;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&addr;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	if (inet_pton(AF_INET, ctx->cfg.http_address, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons((uint16_t)ctx->cfg.http_port);
+	} else if (inet_pton(AF_INET6, ctx->cfg.http_address, &v6->sin6_addr) == 1) {
+		/* Dual stack: "::" takes IPv4 clients too. */
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons((uint16_t)ctx->cfg.http_port);
+		flags |= MHD_USE_DUAL_STACK;
+	} else {
+		snprintf(err, err_size, "HTTP_ADDRESS: \"%s\" %s", ctx->cfg.http_address,
+		         gateway_http_check_address(ctx->cfg.http_address));
 		return US_EINVAL;
 	}
 	ctx->http = MHD_start_daemon(
-	        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
-	        (uint16_t)ctx->cfg.http_port, NULL, NULL, on_request, ctx, MHD_OPTION_SOCK_ADDR,
+	        flags, (uint16_t)ctx->cfg.http_port, NULL, NULL, on_request, ctx, MHD_OPTION_SOCK_ADDR,
 	        (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)ctx->cfg.http_threads,
 	        MHD_OPTION_CONNECTION_LIMIT, (unsigned)ctx->cfg.http_max_connections,
 	        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)ctx->cfg.http_timeout_s,

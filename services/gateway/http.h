@@ -15,6 +15,7 @@
 #include "common/caller_key.h"
 #include "common/err.h"
 #include "common/status.h"
+#include "common/trace.h"
 #include "context.h"
 
 typedef struct gateway_request {
@@ -32,6 +33,7 @@ typedef struct gateway_request {
 	unsigned skip_status; /* 413 or 503 to answer then; 0: the handler answers */
 	char client_address[64];
 	int64_t started_ms;
+	int64_t started_us;
 	const struct gateway_route *route; /* NULL: no route (the reply says why) */
 	unsigned no_route_status;
 	void *upload;                 /* a streaming route's state */
@@ -39,6 +41,11 @@ typedef struct gateway_request {
 	/* A service principal's key from "Authorization: Bearer usk_...": the request's calls
 	 * are signed with it, so each daemon sees the principal itself. NULL for people. */
 	const us_caller_key *api_key;
+	/* The caller's X-Request-Id when valid (trace.h), else a new one: returned on the
+	 * response and carried to every daemon. */
+	char request_id[US_REQUEST_ID_MAX + 1];
+	/* This hop's W3C traceparent: the caller's trace continued, or a new one. */
+	char traceparent[US_TRACEPARENT_SIZE];
 } gateway_request;
 
 typedef struct gateway_response {
@@ -54,6 +61,9 @@ typedef struct gateway_response {
 	unsigned retry_after_s;  /* Retry-After, when not 0 */
 	const char *location;    /* Location, for a redirect; NULL: none */
 } gateway_response;
+
+/* NULL when address is a valid HTTP_ADDRESS (an IPv4 or IPv6 literal), else the reason. */
+const char *gateway_http_check_address(const char *address);
 
 /* Starts serving with the settings in ctx->cfg, handing ctx to every request. */
 US_MUST_USE us_err gateway_http_start(gateway_ctx *ctx, char *err, size_t err_size);

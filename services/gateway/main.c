@@ -24,8 +24,9 @@ static const char *trusted_proxies_check(const char *value)
 }
 
 static const us_config_var gateway_vars[] = {
-	SETTING("HTTP_ADDRESS", US_CONFIG_STRING, http_address, 0, "127.0.0.1", 7, 15, NULL,
-	        "IPv4 address to serve HTTP on"),
+	SETTING("HTTP_ADDRESS", US_CONFIG_STRING, http_address, 0, "127.0.0.1", 2, 45,
+	        gateway_http_check_address,
+	        "IPv4 or IPv6 address to serve HTTP on (\"::\": every address, IPv4 and IPv6)"),
 	SETTING("HTTP_PORT", US_CONFIG_INT, http_port, 0, "8080", 0, 65535, NULL,
 	        "TCP port to serve HTTP on (0: any free port, logged)"),
 	SETTING("HTTP_THREADS", US_CONFIG_INT, http_threads, 0, "8", 1, 256, NULL,
@@ -120,6 +121,11 @@ int main(int argc, char **argv)
 	if (argc == 2 && strcmp(argv[1], "--openapi") == 0)
 		return print_openapi();
 	gateway_ctx gateway = {0};
+	const us_admin_peer peers[] = {
+		{"usher-identityd", &gateway.backends[GATEWAY_IDENTITY]},
+		{"usher-tenancyd", &gateway.backends[GATEWAY_TENANCY]},
+		{"usher-invitationd", &gateway.backends[GATEWAY_INVITATION]},
+	};
 	const us_daemon_spec spec = {
 		.name = "usher-gatewayd",
 		.summary = "HTTP/JSON gateway for people and platforms",
@@ -129,6 +135,9 @@ int main(int argc, char **argv)
 		.ctx = &gateway,
 		.start = start,
 		.stop = stop,
+		.admin_listen = "127.0.0.1:9105",
+		.peers = peers,
+		.n_peers = sizeof(peers) / sizeof(peers[0]),
 	};
 	return us_daemon_main(&spec, argc, argv);
 }

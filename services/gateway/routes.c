@@ -8,6 +8,7 @@
 #include "console_admin.h"
 #include "console_people.h"
 #include "audit.h"
+#include "common/admin_http.h"
 #include "people.h"
 #include "upload.h"
 
@@ -15,6 +16,16 @@ static void alive(gateway_request *req, gateway_response *res)
 {
 	(void)req;
 	gateway_http_reply_json(res, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+/* What the admin /readyz says (admin_http.h): the backends answer, not draining. */
+static void ready(gateway_request *req, gateway_response *res)
+{
+	(void)req;
+	if (us_admin_ready())
+		gateway_http_reply_json(res, 200, json_pack("{s:s}", "status", "ok"));
+	else
+		gateway_http_reply_json(res, 503, json_pack("{s:s}", "status", "not ready"));
 }
 
 /* The first route that matches serves; the forms come before the JSON routes they share
@@ -47,7 +58,7 @@ static const gateway_route routes[] = {
 	 false},
 	{"GET", "/a/", "/a/{account}/{page}", gateway_console_admin, NULL, false},
 	{"POST", "/a/", "/a/{account}/{page}", gateway_console_admin, NULL, false},
-	{"GET", "/readyz", "/readyz", alive, NULL, false},
+	{"GET", "/readyz", "/readyz", ready, NULL, false},
 	{"GET", "/openapi.json", "/openapi.json", gateway_openapi_serve, NULL, false},
 	{"POST", "/login", "/login", gateway_people_login, NULL, true},
 	{"POST", "/logout", "/logout", gateway_people_logout, NULL, true},

@@ -165,6 +165,7 @@ int main(int argc, char **argv)
 		.ctx = &ctx,
 		.start = start,
 		.stop = stop,
+		.admin_listen = "127.0.0.1:9101",
 	};
 	return us_daemon_main(&spec, argc, argv);
 }

@@ -7,6 +7,8 @@
 
 #include "common/daemon.h"
 #include "common/limits.h"
+#include "common/metrics.h"
+#include "store.h"
 #include "common/principal_lookup.h"
 #include "context.h"
 #include "disposable.h"
@@ -153,9 +155,33 @@ static us_err start(void *arg, const us_daemon_config *cfg, char *err, size_t er
 	return rc;
 }
 
+/* The gauges of /metrics only this daemon knows. */
+static void collect(void *arg, PGconn *db)
+{
+	(void)arg;
+	int64_t outbox = 0, claims = 0;
+	double oldest = 0;
+	if (invitation_store_gauges(db, &outbox, &oldest, &claims) != US_OK)
+		return;
+	const char *service[] = {"usher-invitationd"};
+	us_metrics_set(us_metrics_family(US_METRIC_GAUGE, "usher_outbox_backlog",
+	                                 "outbox rows waiting to be handed on", "service"),
+	               service, (double)outbox);
+	us_metrics_set(us_metrics_family(US_METRIC_GAUGE, "usher_outbox_oldest_age_seconds",
+	                                 "age of the oldest outbox row (0: none)", "service"),
+	               service, oldest);
+	us_metrics_set(us_metrics_family(US_METRIC_GAUGE, "usher_accept_claims_in_progress",
+	                                 "accepts and link joins whose steps are being taken", ""),
+	               NULL, (double)claims);
+}
+
 int main(int argc, char **argv)
 {
 	invitation_ctx context = {0};
+	const us_admin_peer peers[] = {
+		{"usher-identityd", &context.identity},
+		{"usher-tenancyd", &context.tenancy},
+	};
 	const us_rpc_service services[] = {
 		{&usher__v1__invitation_service__descriptor, invitation_methods, invitation_n_methods,
 		 &context},
@@ -193,6 +219,10 @@ int main(int argc, char **argv)
 		.ctx = &context,
 		.start = start,
 		.stop = stop,
+		.admin_listen = "127.0.0.1:9103",
+		.peers = peers,
+		.n_peers = sizeof(peers) / sizeof(peers[0]),
+		.collect = collect,
 	};
 	return us_daemon_main(&spec, argc, argv);
 }

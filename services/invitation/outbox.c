@@ -125,11 +125,13 @@ static Usher__V1__Email *email_for(const invitation_ctx *ctx, us_arena *a,
 /* Sends the chunk. An email notificationd refuses as invalid would block the outbox for
  * ever, so it is dropped (and logged) and the rest is sent. */
 static us_err send_chunk(const invitation_ctx *ctx, us_arena *a, Usher__V1__Email **emails,
-                         size_t n)
+                         size_t n, const char *request_id)
 {
 	invitation_peer p = {.ctx = ctx, .arena = a};
 	us_status_init(&p.status);
 	p.opts.timeout_ms = SEND_TIMEOUT_MS;
+	/* Under the id of the request that wrote the rows (a fresh one when none). */
+	p.opts.request_id = request_id[0] != '\0' ? request_id : NULL;
 	Usher__V1__SendEmailsRequest req = USHER__V1__SEND_EMAILS_REQUEST__INIT;
 	us_err rc = US_OK;
 	while (n > 0) {
@@ -180,24 +182,32 @@ static int relay_chunk(const invitation_ctx *ctx, PGconn *db)
 	if (rc == US_OK)
 		rc = invitation_store_outbox_take(db, a, (size_t)ctx->settings.outbox_batch, &rows, &n);
 	Usher__V1__Email **emails = rc == US_OK ? US_ARENA_ARRAY(a, Usher__V1__Email *, n ? n : 1) : NULL;
-	if (rc == US_OK && emails == NULL)
+	const char **request_ids = rc == US_OK ? US_ARENA_ARRAY(a, const char *, n ? n : 1) : NULL;
+	if (rc == US_OK && (emails == NULL || request_ids == NULL))
 		rc = US_EEXHAUSTED;
 	size_t n_emails = 0;
 	bool failed = false;
 	for (size_t i = 0; rc == US_OK && i < n; i++) {
 		Usher__V1__Email *e = email_for(ctx, a, &rows[i], &failed);
-		if (e != NULL)
+		if (e != NULL) {
+			request_ids[n_emails] = rows[i].request_id;
 			emails[n_emails++] = e;
+		}
 	}
 	if (failed)
 		rc = US_EEXHAUSTED;
 	if (rc == US_OK && n > 0)
 		us_fault_point("outbox.after_take");
-	if (rc == US_OK && n_emails > 0) {
-		rc = send_chunk(ctx, a, emails, n_emails);
-		if (rc == US_OK)
-			us_fault_point("outbox.after_send");
+	/* One call per run of rows from the same request (a batch's rows are one run), so
+	 * notificationd logs each email under the request that caused it. */
+	for (size_t start = 0, end; rc == US_OK && start < n_emails; start = end) {
+		for (end = start + 1;
+		     end < n_emails && strcmp(request_ids[end], request_ids[start]) == 0; end++)
+			;
+		rc = send_chunk(ctx, a, emails + start, end - start, request_ids[start]);
 	}
+	if (rc == US_OK && n_emails > 0)
+		us_fault_point("outbox.after_send");
 	if (rc == US_OK)
 		rc = us_db_commit(db);
 	if (rc == US_OK)

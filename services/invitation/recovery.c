@@ -6,6 +6,7 @@
 #include "common/db.h"
 #include "common/log.h"
 #include "erasure.h"
+#include "common/metrics.h"
 #include "joins.h"
 #include "peers.h"
 #include "saga.h"
@@ -127,6 +128,7 @@ static void round_of_erasure_recovery(const invitation_ctx *ctx, PGconn *db)
 static void recovery_round(void *arg)
 {
 	const invitation_ctx *ctx = arg;
+	us_metrics_upkeep_run("accept_recovery");
 	round_of_recovery(ctx, ctx->recovery_db);
 	round_of_join_recovery(ctx, ctx->recovery_db);
 	round_of_erasure_recovery(ctx, ctx->recovery_db);

@@ -7,6 +7,7 @@
 #include "common/db.h"
 #include "common/housekeeping.h"
 #include "common/limits.h"
+#include "common/log.h"
 #include "common/page_token.h"
 #include "common/row.h"
 #include "common/strmap.h"
@@ -256,13 +257,14 @@ us_err invitation_store_batch_add(PGconn *c, us_arena *scratch, us_arena *keep, 
 	/* The outbox rows in a statement of their own: joining them to the invitations just
 	 * inserted costs more than a second round trip. */
 	const char *outbox_params[] = {us_db_text_array(scratch, ids, created),
-	                               us_db_text_array(scratch, sealed, created)};
+	                               us_db_text_array(scratch, sealed, created),
+	                               us_log_request_id()};
 	if (outbox_params[0] == NULL || outbox_params[1] == NULL)
 		return US_EEXHAUSTED;
 	return us_db_exec(c,
-	                  "INSERT INTO outbox (kind, invitation_id, send_number, sealed_token)"
-	                  " SELECT 'invite', i, 1, s FROM unnest($1::uuid[], $2::text[]) AS x (i, s)",
-	                  2, outbox_params, NULL);
+	                  "INSERT INTO outbox (kind, invitation_id, send_number, sealed_token, request_id)"
+	                  " SELECT 'invite', i, 1, s, $3 FROM unnest($1::uuid[], $2::text[]) AS x (i, s)",
+	                  3, outbox_params, NULL);
 }
 
 us_err invitation_store_notify_outbox(PGconn *c)
@@ -350,7 +352,7 @@ us_err invitation_store_release(PGconn *c, const char *id)
 us_err invitation_store_finish_accept(PGconn *c, us_arena *a, const char *id, const char *user_id,
                            char **decided_at)
 {
-	const char *params[] = {id, user_id};
+	const char *params[] = {id, user_id, us_log_request_id()};
 	PGresult *res;
 	us_err rc = us_db_exec(c,
 	                       "WITH done AS ("
@@ -358,11 +360,11 @@ us_err invitation_store_finish_accept(PGconn *c, us_arena *a, const char *id, co
 	                       "  updated_at = now(), accepted_user_id = $2::uuid"
 	                       " WHERE id = $1 AND state = 'accepting'"
 	                       " RETURNING id, send_count, decided_at),"
-	                       " ob AS (INSERT INTO outbox (kind, invitation_id, send_number)"
-	                       "  SELECT 'accepted', id, send_count FROM done RETURNING 1)"
+	                       " ob AS (INSERT INTO outbox (kind, invitation_id, send_number, request_id)"
+	                       "  SELECT 'accepted', id, send_count, $3 FROM done RETURNING 1)"
 	                       "SELECT " TS("done.decided_at") ", (SELECT count(*) FROM ob), "
 	                       NOTIFY_OUTBOX " FROM done",
-	                       2, params, &res);
+	                       3, params, &res);
 	if (rc != US_OK)
 		return rc;
 	us_row r = us_row_at(a, res, 0, 0);
@@ -384,7 +386,7 @@ us_err invitation_store_fail_accept(PGconn *c, const char *id, const char *reaso
 
 us_err invitation_store_decline(PGconn *c, const char *id, bool *done)
 {
-	const char *params[] = {id};
+	const char *params[] = {id, us_log_request_id()};
 	int rows = 0;
 	us_err rc = exec_count(c,
 	                       "WITH d AS ("
@@ -392,10 +394,10 @@ us_err invitation_store_decline(PGconn *c, const char *id, bool *done)
 	                       "  updated_at = now()"
 	                       " WHERE id = $1 AND state = 'pending' AND expires_at > now()"
 	                       " RETURNING id, send_count),"
-	                       " ob AS (INSERT INTO outbox (kind, invitation_id, send_number)"
-	                       "  SELECT 'declined', id, send_count FROM d RETURNING 1)"
+	                       " ob AS (INSERT INTO outbox (kind, invitation_id, send_number, request_id)"
+	                       "  SELECT 'declined', id, send_count, $2 FROM d RETURNING 1)"
 	                       "SELECT " NOTIFY_OUTBOX " FROM ob",
-	                       1, params, &rows);
+	                       2, params, &rows);
 	*done = rc == US_OK && rows == 1;
 	return rc;
 }
@@ -421,7 +423,7 @@ us_err invitation_store_reinvite(PGconn *c, const char *id, const char *token_ha
 	snprintf(hours, sizeof(hours), "%d", expires_in_hours);
 	snprintf(interval, sizeof(interval), "%lld", (long long)min_interval_s);
 	const char *params[] = {id, token_hash_hex, sealed_token, existing_user ? "t" : "f", hours,
-	                        interval};
+	                        interval, us_log_request_id()};
 	int rows = 0;
 	us_err rc = exec_count(
 	        c,
@@ -433,10 +435,10 @@ us_err invitation_store_reinvite(PGconn *c, const char *id, const char *token_ha
 	        " WHERE id = $1 AND state IN ('pending', 'expired')"
 	        "  AND last_sent_at <= now() - make_interval(secs => $6::int)"
 	        " RETURNING id, send_count),"
-	        " ob AS (INSERT INTO outbox (kind, invitation_id, send_number, sealed_token)"
-	        "  SELECT 'invite', id, send_count, $3 FROM r WHERE $3 IS NOT NULL RETURNING 1)"
+	        " ob AS (INSERT INTO outbox (kind, invitation_id, send_number, sealed_token, request_id)"
+	        "  SELECT 'invite', id, send_count, $3, $7 FROM r WHERE $3 IS NOT NULL RETURNING 1)"
 	        "SELECT CASE WHEN EXISTS (SELECT 1 FROM ob) THEN " NOTIFY_OUTBOX " END FROM r",
-	        6, params, &rows);
+	        7, params, &rows);
 	if (rc == US_EEXISTS) {
 		*result = INVITATION_REINVITE_SUPERSEDED;
 		return US_OK;
@@ -579,9 +581,9 @@ us_err invitation_store_outbox_take(PGconn *c, us_arena *a, size_t limit, invita
 	                       "WITH t AS (DELETE FROM outbox WHERE id IN ("
 	                       "  SELECT id FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)"
 	                       " RETURNING id, kind, send_number, sealed_token, invitation_id,"
-	                       "  reminder_number)"
+	                       "  reminder_number, request_id)"
 	                       "SELECT t.id, t.kind, t.send_number, t.sealed_token,"
-	                       " coalesce(t.reminder_number, 0), "
+	                       " coalesce(t.reminder_number, 0), t.request_id, "
 	                       INV_COLUMNS " FROM t JOIN invitations i ON i.id = t.invitation_id"
 	                       " JOIN batches b ON b.id = i.batch_id ORDER BY t.id",
 	                       1, params, &res);
@@ -597,7 +599,8 @@ us_err invitation_store_outbox_take(PGconn *c, us_arena *a, size_t limit, invita
 		o->send_number = (int)us_row_int(&r, 2);
 		o->sealed_token = us_row_text(&r, 3);
 		o->reminder_number = (int)us_row_int(&r, 4);
-		read_row(&r, 5, &o->inv);
+		o->request_id = us_row_text(&r, 5);
+		read_row(&r, 6, &o->inv);
 	}
 	PQclear(res);
 	return us_row_failed(&r) ? US_EEXHAUSTED : US_OK;
@@ -1186,6 +1189,26 @@ us_err invitation_store_erase_user(PGconn *c, const Usher__V1__EraseUserRequest 
 	if (rc != US_OK)
 		return rc;
 	*rows += atol(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return US_OK;
+}
+
+us_err invitation_store_gauges(PGconn *c, int64_t *outbox, double *outbox_oldest_s,
+                               int64_t *claims)
+{
+	PGresult *res;
+	us_err rc = us_db_exec(c,
+	                       "SELECT (SELECT count(*) FROM outbox),"
+	                       " (SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)"
+	                       " FROM outbox),"
+	                       " (SELECT count(*) FROM invitations WHERE claim_pid IS NOT NULL)"
+	                       " + (SELECT count(*) FROM link_claims WHERE claim_pid IS NOT NULL)",
+	                       0, NULL, &res);
+	if (rc != US_OK)
+		return rc;
+	*outbox = atoll(PQgetvalue(res, 0, 0));
+	*outbox_oldest_s = atof(PQgetvalue(res, 0, 1));
+	*claims = atoll(PQgetvalue(res, 0, 2));
 	PQclear(res);
 	return US_OK;
 }

@@ -187,6 +187,7 @@ typedef struct invitation_outbox_row {
 	int send_number;
 	int reminder_number; /* 1 or 2 for a reminder, else 0 */
 	char *sealed_token;  /* "" when none */
+	char *request_id;    /* of the request that wrote it; "" when none */
 	invitation_row inv;
 } invitation_outbox_row;
 
@@ -368,5 +369,9 @@ US_MUST_USE us_err invitation_store_erasure_finish(PGconn *c, const char *id);
  * pseudonym. Adds the rows touched to *rows. */
 US_MUST_USE us_err invitation_store_erase_user(PGconn *c, const Usher__V1__EraseUserRequest *req,
                                                long *rows);
+/* For /metrics: outbox rows waiting and the age of the oldest (0 when none), and accepts
+ * and link joins whose steps are being taken (a claim held by a live session). */
+US_MUST_USE us_err invitation_store_gauges(PGconn *c, int64_t *outbox, double *outbox_oldest_s,
+                                           int64_t *claims);
 
 #endif

@@ -18,6 +18,7 @@
 #include "common/db.h"
 #include "common/fault.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/ticker.h"
 #include "mime.h"
 #include "policy.h"
@@ -124,6 +125,7 @@ static void reclaim_round(void *arg)
 	notification_delivery *e = arg;
 	if (!db_ready(e, &e->reclaim_db, "the reclaim"))
 		return;
+	us_metrics_upkeep_run("reclaim");
 	int64_t n = 0;
 	if (notification_store_reclaim(e->reclaim_db, &n) == US_OK && n > 0)
 		us_info("took back %lld messages whose delivery was interrupted", (long long)n);
@@ -202,6 +204,32 @@ static bool decide(const notification_delivery *e, const notification_store_mess
 	return true;
 }
 
+/* The recorded outcomes, for /metrics' email counters. */
+static void count_outcomes(const notification_store_message *msgs, size_t n_msgs,
+                           const notification_store_result *results, size_t n)
+{
+	static const char *const names[] = {
+		[POLICY_SENT] = "usher_email_delivered_total",
+		[POLICY_RETRY] = "usher_email_retried_total",
+		[POLICY_FAIL] = "usher_email_failed_total",
+		[POLICY_FAIL_AND_SUPPRESS] = "usher_email_suppressed_total",
+	};
+	static const char *const helps[] = {
+		[POLICY_SENT] = "emails the SMTP server took (or written to the spool)",
+		[POLICY_RETRY] = "delivery attempts deferred to retry later",
+		[POLICY_FAIL] = "emails given up on (refused for good, or too old to retry)",
+		[POLICY_FAIL_AND_SUPPRESS] = "emails not sent because their address is suppressed",
+	};
+	double counts[POLICY_FAIL_AND_SUPPRESS + 1] = {0};
+	for (size_t i = 0; i < n; i++)
+		counts[results[i].action]++;
+	for (size_t i = 0; i < n_msgs; i++)
+		counts[POLICY_FAIL_AND_SUPPRESS] += msgs[i].suppressed;
+	for (int a = 0; a <= POLICY_FAIL_AND_SUPPRESS; a++)
+		us_metrics_add(us_metrics_family(US_METRIC_COUNTER, names[a], helps[a], ""), NULL,
+		               counts[a]);
+}
+
 static void deliver_batch(worker *w, const notification_store_message *msgs, size_t n,
                           us_arena *arena)
 {
@@ -222,6 +250,8 @@ static void deliver_batch(worker *w, const notification_store_message *msgs, siz
 		us_error("could not record %zu delivery attempts; those messages will be sent again",
 		         done);
 		ok = false;
+	} else {
+		count_outcomes(msgs, n, results, done);
 	}
 	/* Whatever this session still holds was not attempted, or its outcome was lost. */
 	if ((!ok || stopping(w->engine)) && notification_store_release(w->db, &w->session) != US_OK)

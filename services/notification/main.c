@@ -11,6 +11,7 @@
 #include "delivery.h"
 #include "common/log.h"
 #include "erase.h"
+#include "common/metrics.h"
 #include "server.h"
 #include "smtp.h"
 #include "store.h"
@@ -152,6 +153,22 @@ static void stop(void *arg)
 	sodium_memzero(ctx->seal_key, sizeof(ctx->seal_key));
 }
 
+/* The queue's gauges for /metrics. */
+static void collect(void *arg, PGconn *db)
+{
+	(void)arg;
+	int64_t depth = 0;
+	double oldest = 0;
+	if (notification_store_queue_gauges(db, &depth, &oldest) != US_OK)
+		return;
+	us_metrics_set(us_metrics_family(US_METRIC_GAUGE, "usher_email_queue_depth",
+	                                 "emails queued, not yet sent, failed or suppressed", ""),
+	               NULL, (double)depth);
+	us_metrics_set(us_metrics_family(US_METRIC_GAUGE, "usher_email_oldest_age_seconds",
+	                                 "age of the oldest queued email (0: none)", ""),
+	               NULL, oldest);
+}
+
 int main(int argc, char **argv)
 {
 	notification_ctx context = {0};
@@ -175,6 +192,8 @@ int main(int argc, char **argv)
 		.ctx = &context,
 		.start = start,
 		.stop = stop,
+		.admin_listen = "127.0.0.1:9104",
+		.collect = collect,
 	};
 	return us_daemon_main(&spec, argc, argv);
 }

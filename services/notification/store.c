@@ -586,3 +586,18 @@ us_err notification_store_erase_user(PGconn *db, const Usher__V1__EraseUserReque
 	PQclear(res);
 	return US_OK;
 }
+
+us_err notification_store_queue_gauges(PGconn *conn, int64_t *depth, double *oldest_s)
+{
+	PGresult *res;
+	us_err rc = us_db_exec(conn,
+	                       "SELECT count(*), COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)"
+	                       " FROM messages WHERE state = 'queued'",
+	                       0, NULL, &res);
+	if (rc != US_OK)
+		return rc;
+	*depth = atoll(PQgetvalue(res, 0, 0));
+	*oldest_s = atof(PQgetvalue(res, 0, 1));
+	PQclear(res);
+	return US_OK;
+}

@@ -110,5 +110,8 @@ extern const char notification_store_purge_messages[];
 /* Deletes messages to the address or naming it in their subject (their attempts go
  * with them) and its suppression. */
 US_MUST_USE us_err notification_store_erase_user(PGconn *db, const Usher__V1__EraseUserRequest *req, long *rows);
+/* The queue for /metrics: queued messages and the age of the oldest (0 when none). */
+US_MUST_USE us_err notification_store_queue_gauges(PGconn *conn, int64_t *depth,
+                                                   double *oldest_s);
 
 #endif

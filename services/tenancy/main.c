@@ -125,6 +125,8 @@ static void stop(void *arg)
 int main(int argc, char **argv)
 {
 	tenancy_ctx context = {.rules_lock = PTHREAD_RWLOCK_INITIALIZER};
+	/* Service principals' keys are resolved there. */
+	const us_admin_peer peers[] = {{"usher-identityd", &context.identity}};
 	const us_rpc_service services[] = {tenancy_server_service(&context),
 	                                   tenancy_server_audit_service(&context),
 	                                   tenancy_erase_service(&context)};
@@ -144,6 +146,10 @@ int main(int argc, char **argv)
 		.start = start,
 		.stop = stop,
 		.reload = reload,
+		.reload_help = "PERMISSION_MATRIX_FILE and PRODUCT_CATALOGUE_FILE",
+		.admin_listen = "127.0.0.1:9102",
+		.peers = peers,
+		.n_peers = sizeof(peers) / sizeof(peers[0]),
 	};
 	return us_daemon_main(&spec, argc, argv);
 }

@@ -166,12 +166,14 @@ void ut_bin(const char *name, char *out, size_t size)
 
 int ut_free_port(void)
 {
-	static int given[64];
+	/* The last ports given (a ring: a long test outlives the first ones' daemons). */
+	static int given[256];
 	static size_t n_given;
+	size_t n_remembered = n_given < 256 ? n_given : 256;
 	for (int attempt = 0; attempt < 1000; attempt++) {
 		int port = PORT_LOW + (int)randombytes_uniform(PORT_SPAN);
 		bool seen = false;
-		for (size_t i = 0; i < n_given; i++)
+		for (size_t i = 0; i < n_remembered; i++)
 			seen = seen || given[i] == port;
 		if (seen)
 			continue;
@@ -183,7 +185,7 @@ int ut_free_port(void)
 		bool is_free = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
 		close(fd);
 		if (is_free) {
-			given[n_given++ % 64] = port;
+			given[n_given++ % 256] = port;
 			return port;
 		}
 	}
@@ -332,6 +334,7 @@ void ut_system_init(ut_system *sys, const char *prefix)
 		ut_daemon *d = &sys->daemons[i];
 		d->name = daemon_names[i];
 		snprintf(d->url, sizeof(d->url), "tcp://127.0.0.1:%d", ut_free_port());
+		d->admin_port = ut_free_port();
 		snprintf(d->log_path, sizeof(d->log_path), "%s/%s.log", sys->dir, d->name);
 	}
 	write_policy(sys);
@@ -665,7 +668,7 @@ void ut_system_start(ut_system *sys, int which)
 	/* The daemon's environment: the test's extra settings first, which win, then the
 	 * harness's defaults for whatever they leave unset, then this process's own. */
 	char db_url[512], listen[200], urls[UT_N_DAEMONS][200], token_key[96];
-	char signing_key[120], callers_file[200];
+	char signing_key[120], callers_file[200], admin_listen[64];
 	char database_setting[600];
 	char *env[256];
 	size_t n = 0;
@@ -680,6 +683,8 @@ void ut_system_start(ut_system *sys, int which)
 		add_default(env, &n, database_setting);
 	snprintf(listen, sizeof(listen), "RPC_LISTEN=%s", d->url);
 	add_default(env, &n, listen);
+	snprintf(admin_listen, sizeof(admin_listen), "ADMIN_LISTEN=127.0.0.1:%d", d->admin_port);
+	add_default(env, &n, admin_listen);
 	for (int i = 0; i < UT_N_DAEMONS; i++) {
 		char upper[32];
 		snprintf(upper, sizeof(upper), "%s", sys->daemons[i].name);

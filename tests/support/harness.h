@@ -62,6 +62,7 @@ enum {
 typedef struct ut_daemon {
 	const char *name;   /* "identity" */
 	char url[160];      /* its RPC address */
+	int admin_port;     /* its ADMIN_LISTEN port on 127.0.0.1 (/livez, /readyz, /metrics) */
 	char log_path[256];
 	pid_t pid;          /* 0 when not running */
 	bool fault_armed;   /* started with USHER_FAULT: a SIGKILL may come from itself */

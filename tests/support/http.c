@@ -10,6 +10,8 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 
+#include "common/clock.h"
+
 #define EXTRA_HEADERS 4
 
 struct ut_browser {
@@ -175,4 +177,46 @@ void ut_reply_free(ut_reply *r)
 	free(r->headers);
 	json_decref(r->json);
 	memset(r, 0, sizeof(*r));
+}
+
+long ut_url_get(const char *url, char **body)
+{
+	CURL *c = curl_easy_init();
+	if (c == NULL)
+		fail_msg("curl_easy_init failed");
+	buffer resp = {calloc(1, 1), 0};
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	long status = 0;
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(c);
+	if (body != NULL)
+		*body = resp.data;
+	else
+		free(resp.data);
+	return status;
+}
+
+long ut_admin_get(const ut_daemon *d, const char *path, char **body)
+{
+	char url[128];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", d->admin_port, path);
+	return ut_url_get(url, body);
+}
+
+int64_t ut_admin_wait_ready(const ut_daemon *d, bool ready, int timeout_ms)
+{
+	int64_t start = us_monotonic_ms();
+	for (;;) {
+		long status = ut_admin_get(d, "/readyz", NULL);
+		int64_t took = us_monotonic_ms() - start;
+		if ((ready && status == 200) || (!ready && status == 503))
+			return took;
+		if (took > timeout_ms)
+			return -1;
+		usleep(10 * 1000);
+	}
 }

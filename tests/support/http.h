@@ -3,7 +3,9 @@
 #ifndef UT_HTTP_H
 #define UT_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -41,6 +43,17 @@ typedef struct ut_reply {
 void ut_http(ut_browser *b, const char *method, const char *path, const char *body, size_t len,
              const char *content_type, ut_reply *out);
 void ut_reply_free(ut_reply *r);
+
+/* GET url: the HTTP status (0 when the transfer failed) and the body (malloc'd, when
+ * body is not NULL). */
+long ut_url_get(const char *url, char **body);
+
+/* GET path from the daemon's admin HTTP server (ADMIN_LISTEN): as ut_url_get. */
+long ut_admin_get(const ut_daemon *d, const char *path, char **body);
+
+/* Polls the daemon's /readyz every 10 ms until it answers 200 (ready) or 503 (not
+ * ready); returns how long that took in ms, or -1 after timeout_ms. */
+int64_t ut_admin_wait_ready(const ut_daemon *d, bool ready, int timeout_ms);
 
 /* The port the gateway of sys listens on (from its log). */
 int ut_gateway_port(ut_system *sys);
