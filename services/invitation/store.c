@@ -1055,12 +1055,13 @@ us_err invitation_store_join_request_mailed(PGconn *c, const char *link_id, cons
 
 /* --- retention (common/housekeeping.h): $1 days --- */
 
-/* Closed invitations, from when they closed (a pending one when it expired); never one
- * an outbox row still names. */
+/* Closed invitations, from when they closed: an expired one (marked so by the reminder
+ * loop or not yet) when it expired, the others at their last change; never one an outbox
+ * row still names. */
 const char invitation_store_purge_invitations[] =
         "DELETE FROM invitations WHERE id IN (SELECT i.id FROM invitations i"
-        " WHERE (i.state NOT IN ('pending', 'accepting')"
-        " AND " US_SQL_OLDER_THAN("i.updated_at") " OR i.state = 'pending'"
+        " WHERE (i.state NOT IN ('pending', 'accepting', 'expired')"
+        " AND " US_SQL_OLDER_THAN("i.updated_at") " OR i.state IN ('pending', 'expired')"
         " AND " US_SQL_OLDER_THAN("i.expires_at") ")"
         " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.invitation_id = i.id)"
         US_SQL_RETENTION_LIMIT ")";
