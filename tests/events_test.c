@@ -27,6 +27,7 @@
 #include "common/limits.h"
 #include "common/timestamp.h"
 #include "harness.h"
+#include "http.h"
 #include "usher/v1/events.pb-c.h"
 
 #define EV "usher.v1.EventService/"
@@ -712,6 +713,175 @@ static void test_events_survive_a_kill_of_each_daemon(void **state)
 	receiver_stop(&rcv);
 }
 
+
+/* --- usherctl and HTTP --- */
+
+static json_t *usherctl_json(const char *const *args)
+{
+	char bin[512];
+	ut_bin("usherctl", bin, sizeof(bin));
+	char *argv[20] = {bin, "--json"};
+	size_t n = 2;
+	for (size_t i = 0; args[i] != NULL && n < 19; i++)
+		argv[n++] = (char *)args[i];
+	argv[n] = NULL;
+	char *out = NULL;
+	int status = ut_run(argv, NULL, false, &out);
+	if (status != 0)
+		fail_msg("usherctl %s %s: exit %d: %s", args[0], args[1], status, out);
+	json_t *doc = json_loads(out, 0, NULL);
+	if (doc == NULL)
+		fail_msg("usherctl %s: not JSON: %s", args[0], out);
+	free(out);
+	return doc;
+}
+
+static long post_json(ut_browser *b, const char *path, json_t *body, json_t **out)
+{
+	char *text = json_dumps(body, JSON_COMPACT);
+	ut_reply r;
+	ut_http(b, "POST", path, text, strlen(text), NULL, &r);
+	free(text);
+	json_decref(body);
+	long status = r.status;
+	*out = r.json != NULL ? json_incref(r.json) : NULL;
+	ut_reply_free(&r);
+	return status;
+}
+
+static void test_a_service_uses_http_and_an_operator_usherctl(void **state)
+{
+	(void)state;
+	ut_system_start(&sys, UT_GATEWAY);
+	ut_system_export_urls(&sys);
+	char *account = new_account("Service Co");
+	char *other = new_account("Other Co");
+	wait_events(account, "membership.created", NULL, 1);
+	const char *create[] = {"principals", "create", "hooks", "--methods",
+	                        "usher.v1.EventService/*", "--max-role", "member", "--accounts",
+	                        account, NULL};
+	json_t *p = usherctl_json(create);
+	char *bearer = us_arena_printf(A, "Authorization: Bearer %s",
+	                               json_string_value(json_object_get(p, "secret")));
+	json_decref(p);
+	ut_browser *svc = ut_browser_new(&sys);
+	ut_browser_add_header(svc, bearer);
+
+	/* The service reads its account's events over HTTP, and no other account's. */
+	json_t *doc;
+	assert_int_equal(post_json(svc, "/rpc/usher.v1.EventService/ListEvents",
+	                           json_pack("{s:s}", "accountId", account), &doc),
+	                 200);
+	json_t *events = json_object_get(doc, "events");
+	assert_true(json_array_size(events) >= 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(events, 0), "type")),
+	                    "membership.created");
+	json_decref(doc);
+	assert_int_equal(post_json(svc, "/rpc/usher.v1.EventService/ListEvents",
+	                           json_pack("{s:s}", "accountId", other), &doc),
+	                 403);
+	json_decref(doc);
+	assert_int_equal(post_json(svc, "/rpc/usher.v1.EventService/ListEvents", json_object(), &doc),
+	                 403);
+	json_decref(doc);
+
+	/* It registers an endpoint over HTTP; a bad URL is a 400 naming the field. */
+	receiver rcv;
+	receiver_start(&rcv, "service", "", NULL);
+	char url[128];
+	url_of(&rcv, "127.0.0.1", url, sizeof(url));
+	assert_int_equal(post_json(svc, "/rpc/usher.v1.EventService/CreateWebhookEndpoint",
+	                           json_pack("{s:s, s:s}", "accountId", account, "url",
+	                                     "http://me:pw@127.0.0.1/x"),
+	                           &doc),
+	                 400);
+	assert_non_null(strstr(json_dumps(doc, 0), "url"));
+	json_decref(doc);
+	assert_int_equal(post_json(svc, "/rpc/usher.v1.EventService/CreateWebhookEndpoint",
+	                           json_pack("{s:s, s:s, s:[s]}", "accountId", account, "url", url,
+	                                     "types", "invitation.created"),
+	                           &doc),
+	                 200);
+	char *old_secret = us_arena_strdup(A, json_string_value(json_object_get(doc, "secret")));
+	char *endpoint = us_arena_strdup(
+	        A, json_string_value(json_object_get(json_object_get(doc, "endpoint"), "id")));
+	json_decref(doc);
+
+	char *first;
+	invite(account, "sam@events.example", &first);
+	wait_events(account, "invitation.created", first, 1);
+	size_t n;
+	Usher__V1__Event **ev = list_events(account, &n);
+	const Usher__V1__Event *created = find_event(ev, n, "invitation.created", first);
+	Usher__V1__WebhookDelivery *d = wait_delivery(account, endpoint, created->id,
+	                                              USHER__V1__WEBHOOK_DELIVERY_STATE__WEBHOOK_DELIVERY_SUCCEEDED);
+
+	/* The operator sees the log with usherctl, and redelivers: the same event again. */
+	const char *list[] = {"events", "list", "--account", account, "--type", "invitation.created",
+	                      NULL};
+	doc = usherctl_json(list);
+	assert_int_equal(json_array_size(json_object_get(doc, "events")), 1);
+	json_decref(doc);
+	const char *log[] = {"webhooks", "deliveries", endpoint, NULL};
+	doc = usherctl_json(log);
+	assert_int_equal(json_array_size(json_object_get(doc, "deliveries")), 1);
+	json_decref(doc);
+	const char *again[] = {"webhooks", "redeliver", d->id, NULL};
+	json_decref(usherctl_json(again));
+	struct timespec until = us_monotonic_after(WAIT_MS);
+	while (count_received(&rcv, NULL, created->id) < 2) {
+		if (past(&until))
+			fail_msg("the redelivery did not come");
+		sleep_ms(50);
+	}
+
+	/* Rotation with overlap: while it lasts, each request is signed with both secrets, so
+	 * a receiver holding either verifies it. */
+	size_t before = count_received(&rcv, NULL, NULL);
+	assert_int_equal(verify_signatures(&rcv, old_secret), (long)before);
+	const char *rotate[] = {"webhooks", "rotate-secret", endpoint, "--overlap-seconds", "3600",
+	                        NULL};
+	doc = usherctl_json(rotate);
+	char *new_secret = us_arena_strdup(A, json_string_value(json_object_get(doc, "secret")));
+	assert_string_not_equal(new_secret, old_secret);
+	json_decref(doc);
+	char *second;
+	invite(account, "sue@events.example", &second);
+	wait_events(account, "invitation.created", second, 1);
+	ev = list_events(account, &n);
+	wait_delivery(account, endpoint, find_event(ev, n, "invitation.created", second)->id,
+	              USHER__V1__WEBHOOK_DELIVERY_STATE__WEBHOOK_DELIVERY_SUCCEEDED);
+	json_t *all = received(&rcv);
+	receiver after = {0};
+	snprintf(after.log, sizeof(after.log), "%s/service-after.jsonl", sys.dir);
+	FILE *f = fopen(after.log, "w");
+	assert_non_null(f);
+	for (size_t k = before; k < json_array_size(all); k++) {
+		json_t *req = json_array_get(all, k);
+		const char *sig = json_string_value(
+		        json_object_get(json_object_get(req, "headers"), "webhook-signature"));
+		assert_non_null(strchr(sig, ' ')); /* two signatures */
+		char *line = json_dumps(req, JSON_COMPACT);
+		fprintf(f, "%s\n", line);
+		free(line);
+	}
+	fclose(f);
+	long signed_after = (long)(json_array_size(all) - before);
+	json_decref(all);
+	assert_true(signed_after >= 1);
+	assert_int_equal(verify_signatures(&after, old_secret), signed_after);
+	assert_int_equal(verify_signatures(&after, new_secret), signed_after);
+	receiver_stop(&rcv);
+
+	/* The service deletes its endpoint. */
+	assert_int_equal(post_json(svc, "/rpc/usher.v1.EventService/DeleteWebhookEndpoint",
+	                           json_pack("{s:s, s:s}", "accountId", account, "id", endpoint),
+	                           &doc),
+	                 200);
+	json_decref(doc);
+	ut_browser_free(svc);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -748,6 +918,7 @@ int main(void)
 		cmocka_unit_test(test_bad_urls_are_refused_at_registration),
 		cmocka_unit_test(test_a_redirect_to_another_host_is_not_followed),
 		cmocka_unit_test(test_events_survive_a_kill_of_each_daemon),
+		cmocka_unit_test(test_a_service_uses_http_and_an_operator_usherctl),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
