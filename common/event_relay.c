@@ -72,16 +72,15 @@ static int relay_chunk(us_event_relay *rl)
 		rc = us_db_exec(rl->db, take_sql, 1, params, &res);
 	size_t n = rc == US_OK ? (size_t)PQntuples(res) : 0;
 	Usher__V1__Event **events = US_ARENA_ARRAY(a, Usher__V1__Event *, n ? n : 1);
-	char last[24] = "";
+	const char **seqs = US_ARENA_ARRAY(a, const char *, n ? n : 1);
 	if (rc == US_OK) {
 		us_row r = us_row_at(a, res, 0, 0);
-		for (size_t i = 0; i < n && events != NULL; i++) {
+		for (size_t i = 0; i < n && events != NULL && seqs != NULL; i++) {
 			r.row = (int)i;
 			events[i] = read_event(&r);
+			seqs[i] = us_row_text(&r, 0);
 		}
-		if (n > 0)
-			snprintf(last, sizeof(last), "%s", PQgetvalue(res, (int)n - 1, 0));
-		if (events == NULL || us_row_failed(&r))
+		if (events == NULL || seqs == NULL || us_row_failed(&r))
 			rc = US_EEXHAUSTED;
 	}
 	PQclear(res);
@@ -102,9 +101,13 @@ static int relay_chunk(us_event_relay *rl)
 		if (rc == US_OK)
 			us_fault_point("events.after_send");
 	}
+	/* Exactly the rows handed over: one that committed since (with a lower number, taken
+	 * before its transaction ended) is still to be sent. */
 	if (rc == US_OK && n > 0) {
-		const char *del[] = {last};
-		rc = us_db_exec(rl->db, "DELETE FROM events WHERE seq <= $1::bigint", 1, del, NULL);
+		const char *del[] = {us_db_text_array(a, seqs, n)};
+		rc = del[0] == NULL ? US_EEXHAUSTED
+		                    : us_db_exec(rl->db, "DELETE FROM events WHERE seq = ANY ($1::bigint[])",
+		                                 1, del, NULL);
 	}
 	if (rc == US_OK)
 		rc = us_db_commit(rl->db);
