@@ -171,7 +171,7 @@ static Usher__V1__CreateWebhookEndpointReply *create_endpoint(const char *accoun
 	req.types = types;
 	req.n_types = type != NULL;
 	ProtobufCMessage *out = NULL;
-	*rc = ut_call(&sys, UT_NOTIFICATION, EV "CreateWebhookEndpoint", NULL, NULL, &req.base,
+	*rc = ut_call(&sys, UT_NOTIFICATION, EV "CreateWebhookEndpoint", NULL, ut_key(A), &req.base,
 	              &usher__v1__create_webhook_endpoint_reply__descriptor, A, &out, st);
 	return (Usher__V1__CreateWebhookEndpointReply *)out;
 }
@@ -496,6 +496,47 @@ static void test_bad_urls_are_refused_at_registration(void **state)
 	                         &out, &st),
 	                 US_OK);
 	assert_int_equal(((Usher__V1__ListWebhookEndpointsReply *)out)->n_endpoints, 1);
+}
+
+static void test_a_retried_registration_makes_one_endpoint_and_keeps_no_secret(void **state)
+{
+	(void)state;
+	char *account = new_account("Retry Co");
+	Usher__V1__CreateWebhookEndpointRequest req = USHER__V1__CREATE_WEBHOOK_ENDPOINT_REQUEST__INIT;
+	req.account_id = account;
+	req.url = "https://hooks.example/retry";
+	char *key = ut_key(A);
+	Usher__V1__CreateWebhookEndpointReply *r[2];
+	for (int i = 0; i < 2; i++) {
+		ProtobufCMessage *out;
+		us_status st;
+		us_err rc = ut_call(&sys, UT_NOTIFICATION, EV "CreateWebhookEndpoint", NULL, key,
+		                    &req.base, &usher__v1__create_webhook_endpoint_reply__descriptor, A,
+		                    &out, &st);
+		if (rc != US_OK)
+			fail_msg("CreateWebhookEndpoint: %s", st.message);
+		us_status_clear(&st);
+		r[i] = (Usher__V1__CreateWebhookEndpointReply *)out;
+	}
+	assert_string_equal(r[0]->endpoint->id, r[1]->endpoint->id);
+	assert_string_equal(r[0]->secret, r[1]->secret);
+	assert_int_equal(ut_db_number(&sys.db,
+	                              "SELECT count(*) FROM notification.webhook_endpoints"
+	                              " WHERE account_id = '%s'",
+	                              account),
+	                 1);
+	/* Neither the stored reply nor the endpoint's row holds the secret in the clear. */
+	const char *b64 = r[0]->secret + 6;
+	assert_int_equal(ut_db_number(&sys.db,
+	                              "SELECT count(*) FROM notification.idempotency_keys"
+	                              " WHERE position(convert_to('%s', 'UTF8') IN reply) > 0",
+	                              b64),
+	                 0);
+	assert_int_equal(ut_db_number(&sys.db,
+	                              "SELECT count(*) FROM notification.webhook_endpoints"
+	                              " WHERE strpos(sealed_secret, '%s') > 0",
+	                              b64),
+	                 0);
 }
 
 static void test_a_redirect_to_another_host_is_not_followed(void **state)
@@ -916,6 +957,7 @@ int main(void)
 		cmocka_unit_test(test_an_accept_makes_one_event_and_one_signed_delivery),
 		cmocka_unit_test(test_a_failing_receiver_gets_retries_then_the_delivery_succeeds),
 		cmocka_unit_test(test_bad_urls_are_refused_at_registration),
+		cmocka_unit_test(test_a_retried_registration_makes_one_endpoint_and_keeps_no_secret),
 		cmocka_unit_test(test_a_redirect_to_another_host_is_not_followed),
 		cmocka_unit_test(test_events_survive_a_kill_of_each_daemon),
 		cmocka_unit_test(test_a_service_uses_http_and_an_operator_usherctl),

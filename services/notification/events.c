@@ -464,3 +464,72 @@ us_err notification_webhooks_redeliver_rpc(us_call *call, const ProtobufCMessage
 	*reply = &out->base;
 	return US_OK;
 }
+
+/* --- replies holding a secret --- */
+
+/* The secret never goes into the stored reply of an idempotent call. */
+static void strip_created(ProtobufCMessage *reply)
+{
+	((Usher__V1__CreateWebhookEndpointReply *)reply)->secret = "";
+}
+
+static void strip_rotated(ProtobufCMessage *reply)
+{
+	((Usher__V1__RotateWebhookSecretReply *)reply)->secret = "";
+}
+
+/* A repeat gets the endpoint's signing secret as it is now (the caller may see it: it
+ * manages the endpoint); "" once the endpoint is deleted. */
+static us_err current_secret(us_call *call, const char *account_id, const char *id,
+                             char **secret)
+{
+	const notification_ctx *ctx = us_call_service_ctx(call);
+	const char *account;
+	if (!scope(call, account_id, &account))
+		return us_call_has_violations(call) ? US_EINVAL : US_EDENIED;
+	char *sealed;
+	us_err rc = notification_webhooks_sealed_secret(us_call_db(call), us_call_arena(call),
+	                                                account, id, &sealed);
+	if (rc == US_ENOTFOUND) {
+		*secret = "";
+		return US_OK;
+	}
+	if (rc != US_OK)
+		return rc;
+	*secret = notification_unseal(us_call_arena(call), ctx->seal_key, sealed, "webhook_secret",
+	                              id);
+	return *secret != NULL ? US_OK : US_EINTERNAL;
+}
+
+static us_err replay_created(us_call *call, const ProtobufCMessage *request,
+                             ProtobufCMessage *stored, ProtobufCMessage **reply)
+{
+	const Usher__V1__CreateWebhookEndpointRequest *req =
+	        (const Usher__V1__CreateWebhookEndpointRequest *)request;
+	Usher__V1__CreateWebhookEndpointReply *kept = (Usher__V1__CreateWebhookEndpointReply *)stored;
+	if (kept->endpoint == NULL)
+		return US_EINTERNAL;
+	us_err rc = current_secret(call, req->account_id, kept->endpoint->id, &kept->secret);
+	if (rc == US_OK)
+		*reply = stored;
+	return rc;
+}
+
+static us_err replay_rotated(us_call *call, const ProtobufCMessage *request,
+                             ProtobufCMessage *stored, ProtobufCMessage **reply)
+{
+	const Usher__V1__RotateWebhookSecretRequest *req =
+	        (const Usher__V1__RotateWebhookSecretRequest *)request;
+	Usher__V1__RotateWebhookSecretReply *kept = (Usher__V1__RotateWebhookSecretReply *)stored;
+	us_err rc = current_secret(call, req->account_id, req->id, &kept->secret);
+	if (rc == US_OK)
+		*reply = stored;
+	return rc;
+}
+
+const us_rpc_reply_secret notification_events_reply_secrets[] = {
+	{"usher.v1.EventService/CreateWebhookEndpoint", strip_created, replay_created},
+	{"usher.v1.EventService/RotateWebhookSecret", strip_rotated, replay_rotated},
+};
+const size_t notification_events_n_reply_secrets =
+        sizeof(notification_events_reply_secrets) / sizeof(notification_events_reply_secrets[0]);

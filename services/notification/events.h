@@ -17,4 +17,9 @@ us_rpc_handler notification_webhooks_rotate_rpc;
 us_rpc_handler notification_webhooks_deliveries_rpc;
 us_rpc_handler notification_webhooks_redeliver_rpc;
 
+/* Create and Rotate answer with the signing secret: it is kept out of their stored
+ * idempotent replies, and a repeat gets the endpoint's current secret. */
+extern const us_rpc_reply_secret notification_events_reply_secrets[];
+extern const size_t notification_events_n_reply_secrets;
+
 #endif

@@ -237,6 +237,24 @@ us_err notification_webhooks_rotate(PGconn *c, us_arena *a, const char *account,
 	                    4, params, out);
 }
 
+us_err notification_webhooks_sealed_secret(PGconn *c, us_arena *a, const char *account,
+                                           const char *id, char **sealed)
+{
+	const char *params[] = {account, id};
+	PGresult *res;
+	us_err rc = us_db_exec_one(c, "SELECT sealed_secret FROM webhook_endpoints WHERE " IN_SCOPE,
+	                           2, params, &res);
+	if (rc != US_OK)
+		return rc;
+	us_row r = us_row_at(a, res, 0, 0);
+	char *text = us_row_text(&r, 0);
+	PQclear(res);
+	if (us_row_failed(&r))
+		return US_EEXHAUSTED;
+	*sealed = text;
+	return US_OK;
+}
+
 /* --- deliveries --- */
 
 #define DELIVERY_COLUMNS                                                                       \

@@ -50,6 +50,10 @@ US_MUST_USE us_err notification_webhooks_rotate(PGconn *c, us_arena *a, const ch
                                                 int64_t overlap_s,
                                                 Usher__V1__WebhookEndpoint **out);
 
+/* The live endpoint's sealed signing secret (NOT_FOUND once deleted or out of scope). */
+US_MUST_USE us_err notification_webhooks_sealed_secret(PGconn *c, us_arena *a, const char *account,
+                                                       const char *id, char **sealed);
+
 US_MUST_USE us_err notification_webhooks_deliveries(PGconn *c, us_arena *a, const char *account,
                                                     const char *endpoint_id, uint32_t limit,
                                                     Usher__V1__WebhookDelivery ***out, size_t *n);

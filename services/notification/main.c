@@ -9,6 +9,7 @@
 #include "context.h"
 #include "common/db.h"
 #include "delivery.h"
+#include "events.h"
 #include "common/log.h"
 #include "common/principal_lookup.h"
 #include "webhooks.h"
@@ -197,6 +198,8 @@ int main(int argc, char **argv)
 		.config = notification_vars,
 		.n_config = sizeof(notification_vars) / sizeof(notification_vars[0]),
 		.config_struct = &context.settings,
+		.reply_secrets = notification_events_reply_secrets,
+		.n_reply_secrets = notification_events_n_reply_secrets,
 		.principal_lookup = us_principal_lookup_remote,
 		.principal_lookup_ctx = &context.identity,
 		.ctx = &context,

@@ -21,16 +21,14 @@ us_rpc_service notification_server_service(notification_ctx *ctx)
 	                        sizeof(notification_methods) / sizeof(notification_methods[0]), ctx};
 }
 
-/* Create and Rotate answer with a secret: not US_RPC_IDEMPOTENT, whose stored reply
- * would keep it in the database. */
 static const us_rpc_method event_methods[] = {
 	{"RecordEvents", notification_events_record_rpc, US_RPC_INTERNAL},
 	{"ListEvents", notification_events_list_rpc, 0},
-	{"CreateWebhookEndpoint", notification_webhooks_create_rpc, 0},
+	{"CreateWebhookEndpoint", notification_webhooks_create_rpc, US_RPC_IDEMPOTENT},
 	{"ListWebhookEndpoints", notification_webhooks_list_rpc, 0},
 	{"DeleteWebhookEndpoint", notification_webhooks_delete_rpc, US_RPC_IDEMPOTENT},
 	{"SetWebhookEndpointEnabled", notification_webhooks_set_enabled_rpc, US_RPC_IDEMPOTENT},
-	{"RotateWebhookSecret", notification_webhooks_rotate_rpc, 0},
+	{"RotateWebhookSecret", notification_webhooks_rotate_rpc, US_RPC_IDEMPOTENT},
 	{"ListWebhookDeliveries", notification_webhooks_deliveries_rpc, 0},
 	{"RedeliverWebhook", notification_webhooks_redeliver_rpc, US_RPC_IDEMPOTENT},
 };

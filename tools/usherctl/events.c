@@ -86,7 +86,7 @@ static int run_create(ctl_ctx *ctx, void *params)
 	req.types = types;
 	req.n_types = p->type != NULL;
 	ProtobufCMessage *reply;
-	int rc = ctl_call(ctx, EVENTS, "CreateWebhookEndpoint", 0, &req.base, &reply);
+	int rc = ctl_call(ctx, EVENTS, "CreateWebhookEndpoint", CTL_KEYED, &req.base, &reply);
 	if (rc != CTL_OK)
 		return rc;
 	const Usher__V1__CreateWebhookEndpointReply *r =
@@ -197,7 +197,7 @@ static int run_rotate(ctl_ctx *ctx, void *params)
 	req.overlap_seconds = p->overlap;
 	req.overlap_set = p->overlap != 0;
 	ProtobufCMessage *reply;
-	int rc = ctl_call(ctx, EVENTS, "RotateWebhookSecret", 0, &req.base, &reply);
+	int rc = ctl_call(ctx, EVENTS, "RotateWebhookSecret", CTL_KEYED, &req.base, &reply);
 	if (rc != CTL_OK)
 		return rc;
 	const Usher__V1__RotateWebhookSecretReply *r = (const Usher__V1__RotateWebhookSecretReply *)reply;
