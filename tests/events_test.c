@@ -51,7 +51,9 @@ typedef struct receiver {
 	char log[256];
 } receiver;
 
-static void receiver_start(receiver *r, const char *name, const char *codes, const char *redirect)
+/* Starts a receiver on r->port (0: any free port). */
+static void receiver_start_on(receiver *r, const char *name, const char *codes,
+                              const char *redirect)
 {
 	char script[512], port_file[256], out[256];
 	snprintf(script, sizeof(script), "%s/tests/support/webhook_receiver.py",
@@ -60,9 +62,11 @@ static void receiver_start(receiver *r, const char *name, const char *codes, con
 	snprintf(r->log, sizeof(r->log), "%s/%s.jsonl", sys.dir, name);
 	snprintf(out, sizeof(out), "%s/%s.out", sys.dir, name);
 	unlink(port_file);
+	char port[16];
+	snprintf(port, sizeof(port), "%d", r->port);
 	char *argv[] = {"python3", script, "serve", "--port-file", port_file, "--log", r->log,
 	                "--codes", (char *)codes, "--redirect", (char *)(redirect ? redirect : ""),
-	                NULL};
+	                "--port", port, NULL};
 	char python[] = "/usr/bin/python3";
 	argv[0] = python;
 	r->pid = ut_spawn(argv, NULL, out);
@@ -76,6 +80,12 @@ static void receiver_start(receiver *r, const char *name, const char *codes, con
 	}
 	assert_int_equal(fscanf(f, "%d", &r->port), 1);
 	fclose(f);
+}
+
+static void receiver_start(receiver *r, const char *name, const char *codes, const char *redirect)
+{
+	r->port = 0;
+	receiver_start_on(r, name, codes, redirect);
 }
 
 static void receiver_stop(receiver *r)
@@ -923,6 +933,73 @@ static void test_a_service_uses_http_and_an_operator_usherctl(void **state)
 	ut_browser_free(svc);
 }
 
+/* An endpoint failing for days (its failing_since moved back: the clock, controlled) is
+ * disabled by its next failure, with a notice in the log; enabled again, a redelivery
+ * reaches it. */
+static void test_an_endpoint_failing_for_days_is_disabled_with_a_notice(void **state)
+{
+	(void)state;
+	receiver rcv = {.port = ut_free_port()};
+	char *account = new_account("Down Co");
+	char url[128];
+	url_of(&rcv, "127.0.0.1", url, sizeof(url));
+	Usher__V1__CreateWebhookEndpointReply *ep = must_create_endpoint(account, url,
+	                                                                 "invitation.created");
+	/* Nobody listens: every attempt fails. */
+	char *first;
+	invite(account, "dora@events.example", &first);
+	wait_events(account, "invitation.created", first, 1);
+	size_t n;
+	Usher__V1__Event **ev = list_events(account, &n);
+	const char *event = find_event(ev, n, "invitation.created", first)->id;
+	struct timespec until = us_monotonic_after(WAIT_MS);
+	while (ut_db_number(&sys.db, "SELECT count(*) FROM notification.webhook_endpoints"
+	                             " WHERE id = '%s' AND failing_since IS NOT NULL",
+	                    ep->endpoint->id) != 1) {
+		if (past(&until))
+			fail_msg("the endpoint was not marked failing");
+		sleep_ms(50);
+	}
+	char sql[256];
+	snprintf(sql, sizeof(sql),
+	         "UPDATE notification.webhook_endpoints SET failing_since = now() - interval '6 days'"
+	         " WHERE id = '%s'",
+	         ep->endpoint->id);
+	ut_db_admin_exec(&sys.db, sql);
+	/* The next failure disables it, and its delivery ends. */
+	Usher__V1__WebhookDelivery *d = wait_delivery(account, ep->endpoint->id, event,
+	                                              USHER__V1__WEBHOOK_DELIVERY_STATE__WEBHOOK_DELIVERY_FAILED);
+	assert_true(d->attempts >= 2);
+	assert_int_not_equal(ut_log_wait(&sys.daemons[UT_NOTIFICATION], "webhook endpoint disabled",
+	                                 0, WAIT_MS),
+	                     0);
+	const char *show[] = {"webhooks", "list", "--account", account, NULL};
+	json_t *doc = usherctl_json(show);
+	json_t *e = json_array_get(json_object_get(doc, "endpoints"), 0);
+	assert_false(json_is_true(json_object_get(e, "enabled")));
+	assert_non_null(strstr(json_string_value(json_object_get(e, "disabledReason")),
+	                       "failing since"));
+	json_decref(doc);
+	/* A disabled endpoint gets no new deliveries. */
+	char *second;
+	invite(account, "dan@events.example", &second);
+	wait_events(account, "invitation.created", second, 1);
+	size_t nd;
+	deliveries(account, ep->endpoint->id, &nd);
+	assert_int_equal(nd, 1);
+
+	/* The receiver is back; enabled again, a redelivery reaches it. */
+	receiver_start_on(&rcv, "down", "", NULL);
+	const char *enable[] = {"webhooks", "enable", ep->endpoint->id, NULL};
+	json_decref(usherctl_json(enable));
+	const char *again[] = {"webhooks", "redeliver", d->id, NULL};
+	json_decref(usherctl_json(again));
+	wait_delivery(account, ep->endpoint->id, event,
+	              USHER__V1__WEBHOOK_DELIVERY_STATE__WEBHOOK_DELIVERY_SUCCEEDED);
+	assert_int_equal(count_received(&rcv, NULL, event), 1);
+	receiver_stop(&rcv);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -961,6 +1038,7 @@ int main(void)
 		cmocka_unit_test(test_a_redirect_to_another_host_is_not_followed),
 		cmocka_unit_test(test_events_survive_a_kill_of_each_daemon),
 		cmocka_unit_test(test_a_service_uses_http_and_an_operator_usherctl),
+		cmocka_unit_test(test_an_endpoint_failing_for_days_is_disabled_with_a_notice),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -483,19 +483,3 @@ us_err notification_webhooks_record(PGconn *c, const notification_due_webhook *d
 	PQclear(res);
 	return US_OK;
 }
-
-us_err notification_webhooks_next_due_ms(PGconn *c, int64_t *ms)
-{
-	PGresult *res;
-	us_err rc = us_db_exec(c,
-	                       "SELECT greatest(0, (extract(epoch FROM min(d.next_attempt_at) - now())"
-	                       " * 1000)::bigint) FROM webhook_deliveries d"
-	                       " JOIN webhook_endpoints w ON w.id = d.endpoint_id"
-	                       " WHERE d.state = 'pending' AND w.enabled",
-	                       0, NULL, &res);
-	if (rc != US_OK)
-		return rc;
-	*ms = PQgetisnull(res, 0, 0) ? -1 : strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	PQclear(res);
-	return US_OK;
-}

@@ -94,7 +94,4 @@ US_MUST_USE us_err notification_webhooks_record(PGconn *c, const notification_du
                                                 const notification_webhook_outcome *o,
                                                 bool *disabled);
 
-/* Milliseconds until the next delivery is due (-1: none). */
-US_MUST_USE us_err notification_webhooks_next_due_ms(PGconn *c, int64_t *ms);
-
 #endif

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A webhook receiver for tests: an HTTP server on loopback that records every request.
 
-serve: writes its port to --port-file once it listens, appends one JSON line per request
+serve: listens on --port (default: any free one), writes its port to --port-file once it listens, appends one JSON line per request
 to --log ({"path", "headers", "body"}), and answers with the next of --codes (then 200).
 An answer of 307 or 302 redirects to --redirect. It runs until killed.
 
@@ -45,7 +45,7 @@ def serve(args):
         def log_message(self, fmt, *a):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     tmp = args.port_file + ".tmp"
     with open(tmp, "w") as f:
         f.write(str(server.server_address[1]))
@@ -80,6 +80,7 @@ def main():
     s.add_argument("--log", required=True)
     s.add_argument("--codes", default="")
     s.add_argument("--redirect", default="")
+    s.add_argument("--port", type=int, default=0)
     v = sub.add_parser("verify")
     v.add_argument("--log", required=True)
     v.add_argument("--secret", action="append", required=True)
