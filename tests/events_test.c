@@ -603,7 +603,8 @@ static void crash_at(int which, const char *fault, void *(*action)(void *), void
 typedef struct crash_case {
 	const char *account;
 	const char *email;
-	char *invitation;
+	const char *user;      /* grant_through_crash: who is granted */
+	char invitation[40];   /* invite_through_crash: the invitation made */
 	bool failed;
 	us_arena *arena; /* the thread's own */
 } crash_case;
@@ -633,8 +634,8 @@ static void *invite_through_crash(void *arg)
 		                    &st);
 		us_status_clear(&st);
 		if (rc == US_OK) {
-			c->invitation = us_arena_strdup(
-			        A, ((Usher__V1__CreateInvitationsReply *)out)->results[0]->invitation_id);
+			snprintf(c->invitation, sizeof(c->invitation), "%s",
+			         ((Usher__V1__CreateInvitationsReply *)out)->results[0]->invitation_id);
 			break;
 		}
 		if (past(&until)) {
@@ -652,12 +653,12 @@ static void *grant_through_crash(void *arg)
 {
 	crash_case *c = arg;
 	c->arena = us_arena_new();
-	char *user = c->invitation; /* made by the test's thread */
+	const char *user = c->user; /* made by the test's thread */
 	Usher__V1__GrantMembershipRequest req = USHER__V1__GRANT_MEMBERSHIP_REQUEST__INIT;
 	Usher__V1__Scope org = USHER__V1__SCOPE__INIT;
 	org.organization = true;
 	req.account_id = (char *)c->account;
-	req.user_id = user;
+	req.user_id = (char *)user;
 	req.role = USHER__V1__ROLE__ROLE_MEMBER;
 	req.scope = &org;
 	req.source = "admin";
@@ -697,17 +698,17 @@ static void test_events_survive_a_kill_of_each_daemon(void **state)
 
 	/* invitationd dies after notificationd stored its events, before it forgot them:
 	 * they are sent again, and stored once. */
-	crash_case a = {.account = account, .email = "crash.a@events.example", .invitation = NULL};
+	crash_case a = {.account = account, .email = "crash.a@events.example"};
 	crash_at(UT_INVITATION, "events.after_send", invite_through_crash, &a);
 	/* notificationd dies storing them, before the commit: they are sent again. */
-	crash_case b = {.account = account, .email = "crash.b@events.example", .invitation = NULL};
+	crash_case b = {.account = account, .email = "crash.b@events.example"};
 	crash_at(UT_NOTIFICATION, "RecordEvents.before_commit", invite_through_crash, &b);
 	/* tenancyd dies after handing a membership's event over. */
-	crash_case c = {.account = account, .email = "crash.c@events.example", .invitation = granted};
+	crash_case c = {.account = account, .email = "crash.c@events.example", .user = granted};
 	crash_at(UT_TENANCY, "events.after_send", grant_through_crash, &c);
 	/* notificationd dies after posting a webhook, before recording it: posted again
 	 * (at least once, the same webhook-id), recorded once. */
-	crash_case d = {.account = account, .email = "crash.d@events.example", .invitation = NULL};
+	crash_case d = {.account = account, .email = "crash.d@events.example"};
 	crash_at(UT_NOTIFICATION, "webhook.after_post", invite_through_crash, &d);
 
 	assert_false(a.failed || b.failed || c.failed || d.failed);
