@@ -300,6 +300,18 @@ static Usher__V1__WebhookDelivery *wait_delivery(const char *account, const char
 	}
 }
 
+static void delete_endpoint(const char *account, const char *id)
+{
+	Usher__V1__DeleteWebhookEndpointRequest req = USHER__V1__DELETE_WEBHOOK_ENDPOINT_REQUEST__INIT;
+	req.account_id = (char *)account;
+	req.id = (char *)id;
+	us_status st;
+	if (ut_call(&sys, UT_NOTIFICATION, EV "DeleteWebhookEndpoint", NULL, ut_key(A), &req.base,
+	            &usher__v1__delete_webhook_endpoint_reply__descriptor, A, NULL, &st) != US_OK)
+		fail_msg("DeleteWebhookEndpoint: %s", st.message);
+	us_status_clear(&st);
+}
+
 static char *new_account(const char *name)
 {
 	return ut_create_account(&sys, A, owner, name, "texting");
@@ -500,12 +512,14 @@ static void test_bad_urls_are_refused_at_registration(void **state)
 	                         &out, &st),
 	                 US_OK);
 	assert_int_equal(((Usher__V1__ListWebhookEndpointsReply *)out)->n_endpoints, 0);
-	must_create_endpoint(account, "https://hooks.example:8443/in?x=1", NULL);
+	Usher__V1__CreateWebhookEndpointReply *ep =
+	        must_create_endpoint(account, "https://hooks.example:8443/in?x=1", NULL);
 	assert_int_equal(ut_call(&sys, UT_NOTIFICATION, EV "ListWebhookEndpoints", NULL, NULL,
 	                         &req.base, &usher__v1__list_webhook_endpoints_reply__descriptor, A,
 	                         &out, &st),
 	                 US_OK);
 	assert_int_equal(((Usher__V1__ListWebhookEndpointsReply *)out)->n_endpoints, 1);
+	delete_endpoint(account, ep->endpoint->id); /* nobody is at hooks.example */
 }
 
 static void test_a_retried_registration_makes_one_endpoint_and_keeps_no_secret(void **state)
@@ -547,6 +561,7 @@ static void test_a_retried_registration_makes_one_endpoint_and_keeps_no_secret(v
 	                              " WHERE strpos(sealed_secret, '%s') > 0",
 	                              b64),
 	                 0);
+	delete_endpoint(account, r[0]->endpoint->id); /* nobody is at hooks.example */
 }
 
 static void test_a_redirect_to_another_host_is_not_followed(void **state)
@@ -580,12 +595,31 @@ static void test_a_redirect_to_another_host_is_not_followed(void **state)
 	receiver_stop(&elsewhere);
 }
 
+/* Waits until nothing is on its way: no event waits in an owner's table, no email in the
+ * outbox, no webhook delivery pending. A daemon armed to die then dies at the action of
+ * the test, not at leftover work while it starts. */
+static void settle(void)
+{
+	struct timespec until = us_monotonic_after(WAIT_MS);
+	while (ut_db_number(&sys.db,
+	                    "SELECT (SELECT count(*) FROM invitation.events)"
+	                    " + (SELECT count(*) FROM tenancy.events)"
+	                    " + (SELECT count(*) FROM invitation.outbox)"
+	                    " + (SELECT count(*) FROM notification.webhook_deliveries"
+	                    "    WHERE state = 'pending')") != 0) {
+		if (past(&until))
+			fail_msg("work was still on its way");
+		sleep_ms(50);
+	}
+}
+
 /* Restarts daemon `which` armed to die at fault, runs action (which makes events and may
  * need the daemon: it runs on a thread of its own), waits for the SIGKILL, starts the
  * daemon again without the fault and waits for the action to end. */
 static void crash_at(int which, const char *fault, void *(*action)(void *), void *arg)
 {
 	static char setting[128];
+	settle();
 	assert_int_not_equal(ut_system_signal(&sys, which, SIGTERM, WAIT_MS, NULL), -1);
 	snprintf(setting, sizeof(setting), "USHER_FAULT=%s", fault);
 	sys.extra_env[FAULT_SLOT] = setting;

@@ -3,7 +3,8 @@
 -- (a 50,000-row batch, an accept resumed by recovery, an expiry) can forget one; the
 -- invitation triggers are per statement, so a batch writes its events in one INSERT.
 -- The event relay (common/event_relay.c) hands them in order to usher-notificationd and
--- deletes them once stored there.
+-- deletes them once stored there. The trigger functions keep the search_path they were
+-- made with: a change made by any session (an operator's psql) finds this schema's tables.
 CREATE TABLE events (
     seq         bigserial PRIMARY KEY,
     id          uuid NOT NULL DEFAULT gen_random_uuid(),
@@ -24,7 +25,8 @@ CREATE FUNCTION event_actor(fallback text) RETURNS text
 
 -- For changes no trigger sees (a reminder, say): one event, by the same rules.
 CREATE FUNCTION record_event(p_type text, p_account uuid, p_actor text, p_object_type text,
-                             p_object uuid, p_data jsonb) RETURNS void LANGUAGE plpgsql AS $$
+                             p_object uuid, p_data jsonb) RETURNS void LANGUAGE plpgsql
+    SET search_path FROM CURRENT AS $$
 BEGIN
     INSERT INTO events (type, account_id, actor, object_type, object_id, data)
     VALUES (p_type, p_account, p_actor, p_object_type, p_object, p_data);
@@ -54,7 +56,8 @@ CREATE FUNCTION inviter_of(b batches) RETURNS text
     RETURN CASE WHEN b.invited_by IS NOT NULL THEN 'user:' || b.invited_by
                 ELSE 'principal:' || b.invited_by_principal END;
 
-CREATE FUNCTION invitations_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION invitations_inserted() RETURNS trigger LANGUAGE plpgsql
+    SET search_path FROM CURRENT AS $$
 BEGIN
     INSERT INTO events (type, account_id, actor, object_type, object_id, data)
     SELECT 'invitation.created', n.account_id, event_actor(inviter_of(b)), 'invitation', n.id,
@@ -64,7 +67,8 @@ BEGIN
     RETURN NULL;
 END $$;
 
-CREATE FUNCTION invitations_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION invitations_updated() RETURNS trigger LANGUAGE plpgsql
+    SET search_path FROM CURRENT AS $$
 BEGIN
     INSERT INTO events (type, account_id, actor, object_type, object_id, data)
     SELECT e.type, n.account_id,
@@ -95,7 +99,8 @@ CREATE TRIGGER invitations_events_update AFTER UPDATE ON invitations
 
 -- invitation.sent: the invitation email was handed to usher-notificationd (the relay
 -- takes its outbox row); not for a row that was no longer worth sending.
-CREATE FUNCTION outbox_taken() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION outbox_taken() RETURNS trigger LANGUAGE plpgsql
+    SET search_path FROM CURRENT AS $$
 BEGIN
     INSERT INTO events (type, account_id, actor, object_type, object_id, data)
     SELECT 'invitation.sent', i.account_id, 'system', 'invitation', i.id,
@@ -121,7 +126,8 @@ CREATE FUNCTION link_json(l links) RETURNS jsonb
         'created_at', rfc3339(l.created_at), 'expires_at', rfc3339(l.expires_at),
         'deleted_at', rfc3339(l.deleted_at));
 
-CREATE FUNCTION links_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION links_changed() RETURNS trigger LANGUAGE plpgsql
+    SET search_path FROM CURRENT AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
         PERFORM record_event('link.enabled', NEW.account_id,
@@ -135,7 +141,8 @@ END $$;
 CREATE TRIGGER links_events AFTER INSERT OR UPDATE OF state ON links
     FOR EACH ROW EXECUTE FUNCTION links_changed();
 
-CREATE FUNCTION link_joined() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION link_joined() RETURNS trigger LANGUAGE plpgsql
+    SET search_path FROM CURRENT AS $$
 DECLARE
     l links;
 BEGIN

@@ -2,7 +2,8 @@
 -- transaction as the change. A trigger writes them, deferred to the commit so the event
 -- carries the membership's final scope (its subaccounts are written by later statements).
 -- The event relay (common/event_relay.c) hands them in order to usher-notificationd and
--- deletes them once stored there.
+-- deletes them once stored there. The trigger function keeps the search_path it was made
+-- with: a change made by any session (an operator's psql) finds this schema's tables.
 CREATE TABLE events (
     seq         bigserial PRIMARY KEY,
     id          uuid NOT NULL DEFAULT gen_random_uuid(),
@@ -37,7 +38,8 @@ CREATE FUNCTION membership_json(m memberships) RETURNS jsonb
         'source', m.source, 'created_at', rfc3339(m.created_at),
         'updated_at', rfc3339(m.updated_at));
 
-CREATE FUNCTION memberships_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION memberships_changed() RETURNS trigger LANGUAGE plpgsql
+    SET search_path FROM CURRENT AS $$
 DECLARE
     kind text;
     m memberships;
