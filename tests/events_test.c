@@ -881,7 +881,9 @@ static void test_a_service_uses_http_and_an_operator_usherctl(void **state)
 	                                     "http://me:pw@127.0.0.1/x"),
 	                           &doc),
 	                 400);
-	assert_non_null(strstr(json_dumps(doc, 0), "url"));
+	char *text = json_dumps(doc, 0);
+	assert_non_null(strstr(text, "url"));
+	free(text);
 	json_decref(doc);
 	assert_int_equal(post_json(svc, "/rpc/usher.v1.EventService/CreateWebhookEndpoint",
 	                           json_pack("{s:s, s:s, s:[s]}", "accountId", account, "url", url,
