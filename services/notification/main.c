@@ -74,6 +74,8 @@ static const us_config_var notification_vars[] = {
 	    "(keep it out of the database)"),
 	VAR("IDENTITY_RPC_URL", US_CONFIG_STRING, identity_url, US_CONFIG_REQUIRED, NULL, 1, 0,
 	    us_config_check_nng_url, "address of usher-identityd (it knows service principals)"),
+	VAR("WEBHOOK_WORKERS", US_CONFIG_INT, webhook_workers, 0, "2", 1, 32, NULL,
+	    "webhook delivery threads, each posting one delivery at a time"),
 	VAR("WEBHOOK_POLL_MS", US_CONFIG_INT, webhook_poll_ms, 0, "1000", 10, 60000, NULL,
 	    "how often webhook deliveries due for a retry are looked for"),
 	VAR("WEBHOOK_TIMEOUT_MS", US_CONFIG_INT, webhook_timeout_ms, 0, "10000", 100, 60000, NULL,

@@ -17,11 +17,18 @@
 #include "seal.h"
 #include "webhook_sign.h"
 
-struct notification_webhooks {
+/* One delivery thread: its own database connection and curl handle. Threads take
+ * different deliveries (SKIP LOCKED), so a slow receiver holds up one thread, not all. */
+typedef struct poster {
 	const notification_ctx *ctx;
 	us_ticker *ticker;
 	PGconn *db;
 	CURL *curl;
+} poster;
+
+struct notification_webhooks {
+	poster *posters;
+	int n_posters;
 };
 
 int64_t notification_webhooks_backoff_ms(int64_t base_ms, int64_t max_ms, int attempts)
@@ -65,7 +72,7 @@ static char *signature_header(const notification_ctx *ctx, us_arena *a,
 }
 
 /* Posts the delivery; fills o (error in the arena). */
-static void post(notification_webhooks *w, us_arena *a, const notification_due_webhook *d,
+static void post(poster *w, us_arena *a, const notification_due_webhook *d,
                  notification_webhook_outcome *o)
 {
 	const notification_settings *s = &w->ctx->settings;
@@ -132,7 +139,7 @@ static void post(notification_webhooks *w, us_arena *a, const notification_due_w
 }
 
 /* Takes, posts and records one due delivery; false when none was due (or on error). */
-static bool deliver_one(notification_webhooks *w)
+static bool deliver_one(poster *w)
 {
 	const notification_settings *s = &w->ctx->settings;
 	us_arena *a = us_arena_new();
@@ -182,7 +189,7 @@ static bool deliver_one(notification_webhooks *w)
 
 static void round_fn(void *arg)
 {
-	notification_webhooks *w = arg;
+	poster *w = arg;
 	if (w->db == NULL) {
 		char err[256];
 		if (us_db_connect(w->ctx->database_url, "notification", &w->db, err, sizeof(err)) !=
@@ -207,18 +214,27 @@ us_err notification_webhooks_start(const notification_ctx *ctx, notification_web
 		snprintf(err, err_size, "could not initialise libcurl");
 		return US_EINTERNAL;
 	}
+	int n = (int)ctx->settings.webhook_workers;
 	notification_webhooks *w = calloc(1, sizeof(*w));
-	if (w == NULL || (w->curl = curl_easy_init()) == NULL) {
+	if (w == NULL || (w->posters = calloc((size_t)n, sizeof(*w->posters))) == NULL) {
 		free(w);
 		curl_global_cleanup();
 		snprintf(err, err_size, "out of memory starting webhook delivery");
 		return US_EEXHAUSTED;
 	}
-	w->ctx = ctx;
-	us_err rc = us_ticker_start("webhooks", (uint32_t)ctx->settings.webhook_poll_ms, round_fn, w,
-	                            &w->ticker);
+	us_err rc = US_OK;
+	for (; w->n_posters < n && rc == US_OK; w->n_posters++) {
+		poster *p = &w->posters[w->n_posters];
+		p->ctx = ctx;
+		if ((p->curl = curl_easy_init()) == NULL) {
+			rc = US_EEXHAUSTED;
+			snprintf(err, err_size, "out of memory starting webhook delivery");
+		} else if ((rc = us_ticker_start("webhooks", (uint32_t)ctx->settings.webhook_poll_ms,
+		                                 round_fn, p, &p->ticker)) != US_OK) {
+			snprintf(err, err_size, "could not start webhook delivery");
+		}
+	}
 	if (rc != US_OK) {
-		snprintf(err, err_size, "could not start webhook delivery");
 		notification_webhooks_stop(w);
 		return rc;
 	}
@@ -228,17 +244,23 @@ us_err notification_webhooks_start(const notification_ctx *ctx, notification_web
 
 void notification_webhooks_wake(notification_webhooks *w)
 {
-	if (w != NULL)
-		us_ticker_poke(w->ticker);
+	if (w == NULL)
+		return;
+	for (int i = 0; i < w->n_posters; i++)
+		us_ticker_poke(w->posters[i].ticker);
 }
 
 void notification_webhooks_stop(notification_webhooks *w)
 {
 	if (w == NULL)
 		return;
-	us_ticker_stop(w->ticker);
-	curl_easy_cleanup(w->curl);
-	PQfinish(w->db);
+	for (int i = 0; i < w->n_posters; i++) {
+		poster *p = &w->posters[i];
+		us_ticker_stop(p->ticker);
+		curl_easy_cleanup(p->curl);
+		PQfinish(p->db);
+	}
+	free(w->posters);
 	free(w);
 	curl_global_cleanup();
 }

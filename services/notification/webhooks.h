@@ -1,6 +1,6 @@
-/* Webhook delivery: a ticker thread with its own database connection that posts each
- * due delivery with libcurl, signed (webhook_sign.h), and records the attempt in the same
- * transaction that holds the delivery's row lock (so a daemon killed mid-post leaves it
+/* Webhook delivery: WEBHOOK_WORKERS ticker threads, each with its own database connection,
+ * post each due delivery with libcurl, signed (webhook_sign.h), and record the attempt in
+ * the same transaction that holds the delivery's row lock (so a daemon killed mid-post leaves it
  * due, and it is posted again with the same webhook-id). A 2xx answer ends it; anything
  * else (a redirect included: none is followed) is retried after WEBHOOK_RETRY_BASE_MS,
  * doubling up to WEBHOOK_RETRY_MAX_MS, until WEBHOOK_RETRY_MAX_AGE_S; an endpoint failing
