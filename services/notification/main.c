@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include <curl/curl.h>
 #include <sodium.h>
 
 #include "common/daemon.h"
@@ -150,6 +151,14 @@ static us_err start(void *arg, const us_daemon_config *cfg, char *err, size_t er
 	rc = notification_template_set_load(s->template_dir, &ctx->templates, err, err_size);
 	if (rc != US_OK)
 		return rc;
+	/* Once, before any thread of ours starts: curl_global_init is not thread-safe, and
+	 * under ThreadSanitizer it crashed the delivery threads' libpq connections. */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		notification_template_set_free(ctx->templates);
+		ctx->templates = NULL;
+		snprintf(err, err_size, "could not initialise libcurl");
+		return US_EINTERNAL;
+	}
 	us_rpc_client_opts identity = {.url = s->identity_url, .caller = "usher-notificationd",
 	                               .wait_for_server = true};
 	rc = us_rpc_client_open(&identity, &ctx->identity, err, err_size);
@@ -164,6 +173,7 @@ static us_err start(void *arg, const us_daemon_config *cfg, char *err, size_t er
 		ctx->identity = NULL;
 		notification_template_set_free(ctx->templates);
 		ctx->templates = NULL;
+		curl_global_cleanup();
 		return rc;
 	}
 	us_log_fields(US_LOG_INFO, "delivering", "by", s->smtp_url != NULL ? "smtp" : "spool",
@@ -180,6 +190,7 @@ static void stop(void *arg)
 	ctx->delivery = NULL;
 	us_rpc_client_close(ctx->identity);
 	ctx->identity = NULL;
+	curl_global_cleanup();
 	notification_template_set_free(ctx->templates);
 	ctx->templates = NULL;
 	sodium_memzero(ctx->seal_key, sizeof(ctx->seal_key));

@@ -209,16 +209,10 @@ us_err notification_webhooks_start(const notification_ctx *ctx, notification_web
                                    char *err, size_t err_size)
 {
 	*out = NULL;
-	/* Before any thread uses curl (reference-counted with the SMTP client's). */
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		snprintf(err, err_size, "could not initialise libcurl");
-		return US_EINTERNAL;
-	}
 	int n = (int)ctx->settings.webhook_workers;
 	notification_webhooks *w = calloc(1, sizeof(*w));
 	if (w == NULL || (w->posters = calloc((size_t)n, sizeof(*w->posters))) == NULL) {
 		free(w);
-		curl_global_cleanup();
 		snprintf(err, err_size, "out of memory starting webhook delivery");
 		return US_EEXHAUSTED;
 	}
@@ -262,5 +256,4 @@ void notification_webhooks_stop(notification_webhooks *w)
 	}
 	free(w->posters);
 	free(w);
-	curl_global_cleanup();
 }

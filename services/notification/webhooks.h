@@ -14,7 +14,8 @@
 #include "common/err.h"
 #include "context.h"
 
-/* Starts the thread; *out is owned (notification_webhooks_stop() it). */
+/* Starts the threads; *out is owned (notification_webhooks_stop() it). libcurl must be
+ * initialised (curl_global_init) before, while no other thread runs. */
 US_MUST_USE us_err notification_webhooks_start(const notification_ctx *ctx,
                                                notification_webhooks **out, char *err,
                                                size_t err_size);
