@@ -87,20 +87,21 @@ us_err us_idempotency_run(PGconn *conn, us_arena *arena, const us_idempotency_sc
 	/* A concurrent holder of the same key makes this INSERT wait for its commit or
 	 * rollback, so exactly one of them runs the body. The same statement caps the rest of
 	 * the transaction's statements at the caller's remaining budget (one round trip less
-	 * on every mutating call). */
+	 * on every mutating call), and names the actor the events it writes record. */
 	char timeout[24];
 	snprintf(timeout, sizeof(timeout), "%lld", (long long)(timeout_ms > 0 ? timeout_ms : 1));
 	const char *params[] = {scope->caller, scope->actor, scope->method, scope->key,
-	                        (const char *)hash, timeout};
-	const int lengths[] = {0, 0, 0, 0, HASH_BYTES, 0};
-	const int formats[] = {0, 0, 0, 0, 1, 0};
+	                        (const char *)hash, timeout,
+	                        scope->event_actor != NULL ? scope->event_actor : ""};
+	const int lengths[] = {0, 0, 0, 0, HASH_BYTES, 0, 0};
+	const int formats[] = {0, 0, 0, 0, 1, 0, 0};
 	PGresult *res = NULL;
 	rc = us_db_exec_bin(conn,
 	                    "INSERT INTO idempotency_keys (caller, actor, method, key, request_hash) "
 	                    "SELECT $1, $2, $3, $4, $5 FROM (SELECT pg_catalog.set_config("
-	                    "'statement_timeout', $6, true)) AS budget "
+	                    "'statement_timeout', $6, true), pg_catalog.set_config('usher.actor', $7, true)) AS budget "
 	                    "ON CONFLICT (caller, actor, method, key) DO NOTHING RETURNING 1",
-	                    6, params, lengths, formats, &res);
+	                    7, params, lengths, formats, &res);
 	if (rc != US_OK)
 		goto fail;
 	bool claimed = PQntuples(res) == 1;

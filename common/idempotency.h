@@ -35,6 +35,9 @@ typedef struct us_idempotency_scope {
 	const char *actor;  /* the person it acts for; "" for none */
 	const char *method;
 	const char *key;    /* as the caller gave it */
+	/* Who the change is recorded as in the events the transaction writes (the setting
+	 * usher.actor: "user:<id>", "principal:<id>"); "" or NULL: none. */
+	const char *event_actor;
 } us_idempotency_scope;
 
 /* In one transaction on conn (statements capped at timeout_ms): claims the scoped key for

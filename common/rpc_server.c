@@ -380,6 +380,18 @@ static bool field_too_long(const char *s)
 }
 
 /* Handles one request envelope; fills call->status and, on success, *payload. */
+/* Who the events of the call's transaction record as the actor: the person it acts for,
+ * else a service principal acting as itself; "" (the daemon's own work) otherwise. */
+static const char *event_actor(us_call *call)
+{
+	const char *user = us_call_actor_user_id(call);
+	if (user[0] != '\0') {
+		const char *label = us_arena_printf(call->arena, "user:%s", user);
+		return label != NULL ? label : "";
+	}
+	return call->caller.kind == US_CALLER_PRINCIPAL ? call->caller.id : "";
+}
+
 static void dispatch_request(us_call *call, const Usher__V1__RpcRequest *req,
                              const uint8_t **payload, size_t *payload_len)
 {
@@ -447,6 +459,7 @@ static void dispatch_request(us_call *call, const Usher__V1__RpcRequest *req,
 			.actor = req->actor != NULL ? req->actor->user_id : "",
 			.method = req->method,
 			.key = req->idempotency_key,
+			.event_actor = event_actor(call),
 		};
 		us_idempotency_result res;
 		rc = us_idempotency_run(call->w->db, call->arena, &scope, req->payload.data,

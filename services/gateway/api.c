@@ -8,6 +8,7 @@
 #include "common/pbjson.h"
 #include "session.h"
 #include "context.h"
+#include "usher/v1/events.pb-c.h"
 #include "usher/v1/identity.pb-c.h"
 #include "usher/v1/invitation.pb-c.h"
 #include "usher/v1/tenancy.pb-c.h"
@@ -63,12 +64,22 @@ static const public_method public_methods[] = {
 	{"usher.v1.InvitationService/SetInvitationSettings", SIGNED_IN},
 	{"usher.v1.TenancyService/Check", SERVICE_KEY},
 	{"usher.v1.TenancyService/CheckGrant", SERVICE_KEY},
+	/* Events and webhooks: for the services that own endpoints (docs/events.md). */
+	{"usher.v1.EventService/ListEvents", SERVICE_KEY},
+	{"usher.v1.EventService/CreateWebhookEndpoint", SERVICE_KEY},
+	{"usher.v1.EventService/ListWebhookEndpoints", SERVICE_KEY},
+	{"usher.v1.EventService/DeleteWebhookEndpoint", SERVICE_KEY},
+	{"usher.v1.EventService/SetWebhookEndpointEnabled", SERVICE_KEY},
+	{"usher.v1.EventService/RotateWebhookSecret", SERVICE_KEY},
+	{"usher.v1.EventService/ListWebhookDeliveries", SERVICE_KEY},
+	{"usher.v1.EventService/RedeliverWebhook", SERVICE_KEY},
 };
 
 static const ProtobufCServiceDescriptor *const services[GATEWAY_N_BACKENDS] = {
 	[GATEWAY_IDENTITY] = &usher__v1__identity_service__descriptor,
 	[GATEWAY_TENANCY] = &usher__v1__tenancy_service__descriptor,
 	[GATEWAY_INVITATION] = &usher__v1__invitation_service__descriptor,
+	[GATEWAY_NOTIFICATION] = &usher__v1__event_service__descriptor,
 };
 
 /* The allow-listed method named by the path, with its backend and descriptor. */

@@ -27,10 +27,11 @@ typedef struct gateway_settings {
 	char *identity_url;
 	char *tenancy_url;
 	char *invitation_url;
+	char *notification_url;
 	char *trusted_proxies;
 } gateway_settings;
 
-enum { GATEWAY_IDENTITY, GATEWAY_TENANCY, GATEWAY_INVITATION, GATEWAY_N_BACKENDS };
+enum { GATEWAY_IDENTITY, GATEWAY_TENANCY, GATEWAY_INVITATION, GATEWAY_NOTIFICATION, GATEWAY_N_BACKENDS };
 
 struct MHD_Daemon;
 

@@ -54,6 +54,8 @@ static const us_config_var gateway_vars[] = {
 	        us_config_check_nng_url, "address of usher-tenancyd"),
 	SETTING("INVITATION_RPC_URL", US_CONFIG_STRING, invitation_url, US_CONFIG_REQUIRED, NULL, 1,
 	        0, us_config_check_nng_url, "address of usher-invitationd"),
+	SETTING("NOTIFICATION_RPC_URL", US_CONFIG_STRING, notification_url, US_CONFIG_REQUIRED, NULL,
+	        1, 0, us_config_check_nng_url, "address of usher-notificationd (events, webhooks)"),
 	SETTING("TRUSTED_PROXIES", US_CONFIG_STRING, trusted_proxies, 0, NULL, 1, 2000,
 	        trusted_proxies_check,
 	        "reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For "
@@ -92,7 +94,8 @@ static us_err start(void *ctx, const us_daemon_config *cfg, char *err, size_t er
 		return US_EINVAL;
 	}
 	const char *urls[GATEWAY_N_BACKENDS] = {gateway->cfg.identity_url, gateway->cfg.tenancy_url,
-	                                        gateway->cfg.invitation_url};
+	                                        gateway->cfg.invitation_url,
+	                                        gateway->cfg.notification_url};
 	us_err rc = US_OK;
 	for (int i = 0; i < GATEWAY_N_BACKENDS && rc == US_OK; i++) {
 		us_rpc_client_opts opts = {.url = urls[i], .caller = "usher-gatewayd",

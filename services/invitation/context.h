@@ -9,6 +9,7 @@
 
 #include <libpq-fe.h>
 
+#include "common/event_relay.h"
 #include "common/rpc_client.h"
 #include "common/ticker.h"
 #include "common/token.h"
@@ -51,6 +52,7 @@ typedef struct invitation_ctx {
 	const char *database_url;
 	invitation_disposable *disposable; /* the disposable-mail domains */
 	invitation_outbox *outbox;         /* the relay threads */
+	us_event_relay *events; /* hands the events table to usher-notificationd */
 	us_ticker *recovery;               /* the recovery loop */
 	PGconn *recovery_db;               /* its connection, used by its thread alone */
 	us_ticker *reminders;              /* the reminder and expiry loop (reminders.h) */

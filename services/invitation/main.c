@@ -86,6 +86,8 @@ static void stop(void *arg)
 	invitation_ctx *ctx = arg;
 	invitation_reminders_stop(ctx);
 	invitation_recovery_stop(ctx);
+	us_event_relay_stop(ctx->events);
+	ctx->events = NULL;
 	invitation_outbox_stop(ctx->outbox);
 	ctx->outbox = NULL;
 	us_rpc_client_close(ctx->identity);
@@ -146,6 +148,14 @@ static us_err start(void *arg, const us_daemon_config *cfg, char *err, size_t er
 		rc = open_peer(ctx->settings.notification_url, &ctx->notification, err, err_size);
 	if (rc == US_OK)
 		rc = invitation_outbox_start(ctx, &ctx->outbox, err, err_size);
+	if (rc == US_OK) {
+		us_event_relay_opts events = {.database_url = ctx->database_url,
+		                              .schema = "invitation",
+		                              .notification = ctx->notification,
+		                              .batch = 500,
+		                              .poll_ms = (uint32_t)ctx->settings.outbox_poll_ms};
+		rc = us_event_relay_start(&events, &ctx->events, err, err_size);
+	}
 	if (rc == US_OK)
 		rc = invitation_recovery_start(ctx, err, err_size);
 	if (rc == US_OK)

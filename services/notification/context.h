@@ -7,12 +7,14 @@
 
 #include <stdint.h>
 
+#include "common/rpc_client.h"
 #include "mime.h"
 #include "seal.h"
 #include "settings.h"
 #include "template.h"
 
 typedef struct notification_delivery notification_delivery;
+typedef struct notification_webhooks notification_webhooks;
 
 typedef struct notification_ctx {
 	notification_settings settings;
@@ -23,6 +25,8 @@ typedef struct notification_ctx {
 	notification_mime_mailbox from; /* MAIL_FROM, parsed */
 	char message_id_domain[256];    /* MAIL_FROM's domain: the right of every Message-ID */
 	notification_delivery *delivery; /* NULL before start and after stop */
+	notification_webhooks *webhooks; /* likewise */
+	us_rpc_client *identity;         /* knows service principals */
 } notification_ctx;
 
 #endif

@@ -3,15 +3,19 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include <curl/curl.h>
 #include <sodium.h>
 
 #include "common/daemon.h"
 #include "context.h"
 #include "common/db.h"
 #include "delivery.h"
+#include "events.h"
 #include "common/log.h"
 #include "erase.h"
 #include "common/metrics.h"
+#include "common/principal_lookup.h"
+#include "webhooks.h"
 #include "server.h"
 #include "smtp.h"
 #include "store.h"
@@ -74,12 +78,32 @@ static const us_config_var notification_vars[] = {
 	VAR("MESSAGE_RETENTION_DAYS", US_CONFIG_INT, message_retention_days, 0, "90", 0, 36500,
 	    NULL, "sent, failed and suppressed messages and their attempts are deleted this long "
 	          "after they ended (0: never)"),
+	VAR("IDENTITY_RPC_URL", US_CONFIG_STRING, identity_url, US_CONFIG_REQUIRED, NULL, 1, 0,
+	    us_config_check_nng_url, "address of usher-identityd (it knows service principals)"),
+	VAR("WEBHOOK_WORKERS", US_CONFIG_INT, webhook_workers, 0, "2", 1, 32, NULL,
+	    "webhook delivery threads, each posting one delivery at a time"),
+	VAR("WEBHOOK_POLL_MS", US_CONFIG_INT, webhook_poll_ms, 0, "1000", 10, 60000, NULL,
+	    "how often webhook deliveries due for a retry are looked for"),
+	VAR("WEBHOOK_TIMEOUT_MS", US_CONFIG_INT, webhook_timeout_ms, 0, "10000", 100, 60000, NULL,
+	    "longest a webhook post may take, connection included"),
+	VAR("WEBHOOK_RETRY_BASE_MS", US_CONFIG_INT, webhook_retry_base_ms, 0, "5000", 10, 86400000,
+	    NULL, "delay before a failed webhook's first retry; doubles with each retry"),
+	VAR("WEBHOOK_RETRY_MAX_MS", US_CONFIG_INT, webhook_retry_max_ms, 0, "21600000", 10,
+	    86400000, NULL, "longest delay between a webhook's retries"),
+	VAR("WEBHOOK_RETRY_MAX_AGE_S", US_CONFIG_INT, webhook_retry_max_age_s, 0, "259200", 1,
+	    2592000, NULL, "a webhook still failing this long after its event fails for good"),
+	VAR("WEBHOOK_DISABLE_AFTER_S", US_CONFIG_INT, webhook_disable_after_s, 0, "432000", 1,
+	    2592000, NULL, "a webhook endpoint whose deliveries have failed this long is disabled"),
 };
 
 static us_err check_settings(const notification_settings *s, char *err, size_t err_size)
 {
 	if (s->retry_max_ms < s->retry_base_ms) {
 		snprintf(err, err_size, "RETRY_MAX_MS must not be below RETRY_BASE_MS");
+		return US_EINVAL;
+	}
+	if (s->webhook_retry_max_ms < s->webhook_retry_base_ms) {
+		snprintf(err, err_size, "WEBHOOK_RETRY_MAX_MS must not be below WEBHOOK_RETRY_BASE_MS");
 		return US_EINVAL;
 	}
 	if (s->smtp_password != NULL && s->smtp_user == NULL) {
@@ -132,10 +156,29 @@ static us_err start(void *arg, const us_daemon_config *cfg, char *err, size_t er
 	rc = notification_template_set_load(s->template_dir, &ctx->templates, err, err_size);
 	if (rc != US_OK)
 		return rc;
-	rc = notification_delivery_start(ctx, "notification", &ctx->delivery, err, err_size);
-	if (rc != US_OK) {
+	/* Once, before any thread of ours starts: curl_global_init is not thread-safe, and
+	 * under ThreadSanitizer it crashed the delivery threads' libpq connections. */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		notification_template_set_free(ctx->templates);
 		ctx->templates = NULL;
+		snprintf(err, err_size, "could not initialise libcurl");
+		return US_EINTERNAL;
+	}
+	us_rpc_client_opts identity = {.url = s->identity_url, .caller = "usher-notificationd",
+	                               .wait_for_server = true};
+	rc = us_rpc_client_open(&identity, &ctx->identity, err, err_size);
+	if (rc == US_OK)
+		rc = notification_delivery_start(ctx, "notification", &ctx->delivery, err, err_size);
+	if (rc == US_OK)
+		rc = notification_webhooks_start(ctx, &ctx->webhooks, err, err_size);
+	if (rc != US_OK) {
+		notification_delivery_stop(ctx->delivery);
+		ctx->delivery = NULL;
+		us_rpc_client_close(ctx->identity);
+		ctx->identity = NULL;
+		notification_template_set_free(ctx->templates);
+		ctx->templates = NULL;
+		curl_global_cleanup();
 		return rc;
 	}
 	us_log_fields(US_LOG_INFO, "delivering", "by", s->smtp_url != NULL ? "smtp" : "spool",
@@ -146,8 +189,13 @@ static us_err start(void *arg, const us_daemon_config *cfg, char *err, size_t er
 static void stop(void *arg)
 {
 	notification_ctx *ctx = arg;
+	notification_webhooks_stop(ctx->webhooks);
+	ctx->webhooks = NULL;
 	notification_delivery_stop(ctx->delivery);
 	ctx->delivery = NULL;
+	us_rpc_client_close(ctx->identity);
+	ctx->identity = NULL;
+	curl_global_cleanup();
 	notification_template_set_free(ctx->templates);
 	ctx->templates = NULL;
 	sodium_memzero(ctx->seal_key, sizeof(ctx->seal_key));
@@ -173,7 +221,8 @@ int main(int argc, char **argv)
 {
 	notification_ctx context = {0};
 	const us_rpc_service services[] = {notification_server_service(&context),
-	                                   notification_erase_service(&context)};
+	                                   notification_erase_service(&context),
+	                                   notification_server_event_service(&context)};
 	const us_retention_rule retention[] = {
 		{"messages", notification_store_purge_messages, &context.settings.message_retention_days},
 	};
@@ -189,6 +238,10 @@ int main(int argc, char **argv)
 		.config_struct = &context.settings,
 		.retention = retention,
 		.n_retention = sizeof(retention) / sizeof(retention[0]),
+		.reply_secrets = notification_events_reply_secrets,
+		.n_reply_secrets = notification_events_n_reply_secrets,
+		.principal_lookup = us_principal_lookup_remote,
+		.principal_lookup_ctx = &context.identity,
 		.ctx = &context,
 		.start = start,
 		.stop = stop,

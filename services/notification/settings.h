@@ -24,6 +24,14 @@ typedef struct notification_settings {
 	int64_t retry_max_age_s;
 	char *seal_key_hex;
 	int64_t message_retention_days;
+	char *identity_url;
+	int64_t webhook_workers;
+	int64_t webhook_poll_ms;
+	int64_t webhook_timeout_ms;
+	int64_t webhook_retry_base_ms;
+	int64_t webhook_retry_max_ms;
+	int64_t webhook_retry_max_age_s;
+	int64_t webhook_disable_after_s;
 } notification_settings;
 
 #endif

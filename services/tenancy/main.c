@@ -54,6 +54,11 @@ static const us_config_var tenancy_vars[] = {
 	 offsetof(tenancy_settings, product_catalogue_file), 0, NULL, 1, 4096, catalogue_file_check,
 	 "the products accounts may enable, one name per line (unset: the built-in "
 	 "services/tenancy/products.conf); reread on SIGHUP"},
+	{"NOTIFICATION_RPC_URL", US_CONFIG_STRING, offsetof(tenancy_settings, notification_url),
+	 US_CONFIG_REQUIRED, NULL, 1, 0, us_config_check_nng_url,
+	 "address of usher-notificationd, which takes the membership events"},
+	{"EVENTS_POLL_MS", US_CONFIG_INT, offsetof(tenancy_settings, events_poll_ms), 0, "1000", 10,
+	 60000, NULL, "how often the events table is checked when no change announces itself"},
 };
 
 static us_err load_matrix(tenancy_ctx *ctx, char *err, size_t err_size)
@@ -88,9 +93,10 @@ static us_err load_catalogue(tenancy_ctx *ctx, char *err, size_t err_size)
 	return US_OK;
 }
 
+static void stop(void *arg);
+
 static us_err start(void *arg, const us_daemon_config *cfg, char *err, size_t err_size)
 {
-	(void)cfg;
 	tenancy_ctx *ctx = arg;
 	us_err rc = load_matrix(ctx, err, err_size);
 	us_rpc_client_opts opts = {.url = ctx->settings.identity_url, .caller = "usher-tenancyd",
@@ -99,6 +105,19 @@ static us_err start(void *arg, const us_daemon_config *cfg, char *err, size_t er
 		rc = load_catalogue(ctx, err, err_size);
 	if (rc == US_OK)
 		rc = us_rpc_client_open(&opts, &ctx->identity, err, err_size);
+	opts.url = ctx->settings.notification_url;
+	if (rc == US_OK)
+		rc = us_rpc_client_open(&opts, &ctx->notification, err, err_size);
+	if (rc == US_OK) {
+		us_event_relay_opts events = {.database_url = cfg->database_url,
+		                              .schema = "tenancy",
+		                              .notification = ctx->notification,
+		                              .batch = 500,
+		                              .poll_ms = (uint32_t)ctx->settings.events_poll_ms};
+		rc = us_event_relay_start(&events, &ctx->events, err, err_size);
+	}
+	if (rc != US_OK)
+		stop(ctx);
 	return rc;
 }
 
@@ -118,8 +137,11 @@ static void stop(void *arg)
 	tenancy_ctx *ctx = arg;
 	tenancy_permissions_install(ctx, NULL);
 	tenancy_products_install(ctx, NULL);
+	us_event_relay_stop(ctx->events);
+	ctx->events = NULL;
+	us_rpc_client_close(ctx->notification);
 	us_rpc_client_close(ctx->identity);
-	ctx->identity = NULL;
+	ctx->identity = ctx->notification = NULL;
 }
 
 int main(int argc, char **argv)

@@ -6,8 +6,9 @@
 /* The command groups, in --help order. */
 const ctl_group *const ctl_groups[] = {
 	&ctl_users_group,    &ctl_accounts_group,    &ctl_subaccounts_group, &ctl_invitations_group,
-	&ctl_links_group,    &ctl_members_group,     &ctl_deliveries_group,  &ctl_migrate_group,
-	&ctl_health_group,   &ctl_principals_group,  &ctl_keys_group,       &ctl_audit_group,
+	&ctl_links_group,    &ctl_members_group,     &ctl_deliveries_group,  &ctl_events_group,
+	&ctl_webhooks_group, &ctl_migrate_group,     &ctl_health_group,      &ctl_principals_group,
+	&ctl_keys_group,     &ctl_audit_group,
 };
 const size_t ctl_n_groups = CTL_COUNT(ctl_groups);
 

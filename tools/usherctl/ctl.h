@@ -117,7 +117,8 @@ typedef struct ctl_group {
 
 /* The command groups, in --help order. */
 extern const ctl_group ctl_users_group, ctl_accounts_group, ctl_subaccounts_group, ctl_invitations_group,
-        ctl_links_group, ctl_members_group, ctl_deliveries_group, ctl_migrate_group,
+        ctl_links_group, ctl_members_group, ctl_deliveries_group, ctl_events_group,
+        ctl_webhooks_group, ctl_migrate_group,
         ctl_health_group, ctl_principals_group, ctl_keys_group, ctl_audit_group;
 extern const ctl_group *const ctl_groups[];
 extern const size_t ctl_n_groups;

@@ -9,7 +9,8 @@ const ctl_target ctl_targets[] = {
 	{"usher-tenancyd", "TENANCY_RPC_URL", "usher.v1.TenancyService", NULL, true},
 	{"usher-invitationd", "INVITATION_RPC_URL", "usher.v1.InvitationService",
 	 "usher.v1.ErasureService", true},
-	{"usher-notificationd", "NOTIFICATION_RPC_URL", "usher.v1.NotificationService", NULL, true},
+	{"usher-notificationd", "NOTIFICATION_RPC_URL", "usher.v1.NotificationService",
+	 "usher.v1.EventService", true},
 	{"usher-gatewayd", "GATEWAY_RPC_URL", NULL, NULL, false},
 };
 const size_t ctl_n_targets = sizeof(ctl_targets) / sizeof(ctl_targets[0]);

@@ -46,7 +46,8 @@ static int run_with_matrix(const char *text, char *path, size_t path_size, char 
 	char *argv[] = {bin, NULL};
 	char *envp[] = {"DATABASE_URL=postgresql:///never", "RPC_LISTEN=tcp://127.0.0.1:1",
 	                "RPC_SIGNING_KEY=" TEST_SEED, "RPC_CALLERS_FILE=/nonexistent",
-	                "IDENTITY_RPC_URL=tcp://127.0.0.1:1", setting, NULL};
+	                "IDENTITY_RPC_URL=tcp://127.0.0.1:1", "NOTIFICATION_RPC_URL=tcp://127.0.0.1:1",
+	                setting, NULL};
 	int status = ut_run(argv, envp, true, out);
 	unlink(path);
 	return status;

@@ -261,6 +261,7 @@ static void test_a_malformed_catalogue_stops_the_daemon(void **state)
 	char *envp[] = {"DATABASE_URL=postgresql:///never", "RPC_LISTEN=tcp://127.0.0.1:1",
 	                "RPC_SIGNING_KEY=00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
 	                "RPC_CALLERS_FILE=/nonexistent", "IDENTITY_RPC_URL=tcp://127.0.0.1:1",
+	                "NOTIFICATION_RPC_URL=tcp://127.0.0.1:1",
 	                setting, NULL};
 	int status = ut_run(argv, envp, true, &out);
 	unlink(path);

@@ -1,0 +1,216 @@
+#include "common/event_relay.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/arena.h"
+#include "common/db.h"
+#include "common/fault.h"
+#include "common/log.h"
+#include "common/row.h"
+#include "common/timestamp.h"
+#include "usher/v1/events.pb-c.h"
+
+#define SEND_TIMEOUT_MS 30000
+#define RETRY_PAUSE_MS 1000
+
+struct us_event_relay {
+	us_event_relay_opts opts;
+	pthread_t thread;
+	bool started;
+	PGconn *db;
+	int wake_pipe[2]; /* a byte written stops the thread */
+};
+
+/* One relay at a time per schema, whatever the number of replicas: the events leave in
+ * the order they were written. */
+static const char take_sql[] =
+        "SELECT e.seq, e.id, e.type, e.account_id, e.actor, e.object_type, e.object_id,"
+        " e.data::text, " US_SQL_TIMESTAMP("e.occurred_at")
+        " FROM (SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || '.events'))"
+        "  AS mine) AS l, events e WHERE l.mine ORDER BY e.seq LIMIT $1 FOR UPDATE OF e";
+
+static Usher__V1__Event *read_event(us_row *r)
+{
+	Usher__V1__Event *e = US_ROW_NEW(r, Usher__V1__Event);
+	if (e == NULL)
+		return NULL;
+	usher__v1__event__init(e);
+	e->id = us_row_uuid(r, 1);
+	e->type = us_row_text(r, 2);
+	e->account_id = us_row_uuid(r, 3);
+	e->actor = us_row_text(r, 4);
+	e->object_type = us_row_text(r, 5);
+	e->object_id = us_row_uuid(r, 6);
+	e->data_json = us_row_text(r, 7);
+	e->occurred_at = us_row_text(r, 8);
+	return e;
+}
+
+/* Hands one chunk over. Returns how many events it handed (0: none waiting, or another
+ * replica is at it), or -1 when it must wait and retry. */
+static int relay_chunk(us_event_relay *rl)
+{
+	us_arena *a = us_arena_new();
+	if (a == NULL)
+		return -1;
+	char limit[16];
+	snprintf(limit, sizeof(limit), "%u", rl->opts.batch);
+	const char *params[] = {limit};
+	PGresult *res = NULL;
+	int handed = -1;
+	us_err rc = us_db_ensure(rl->db, rl->opts.schema);
+	if (rc == US_OK)
+		rc = us_db_begin(rl->db);
+	if (rc == US_OK)
+		rc = us_db_exec(rl->db, take_sql, 1, params, &res);
+	size_t n = rc == US_OK ? (size_t)PQntuples(res) : 0;
+	Usher__V1__Event **events = US_ARENA_ARRAY(a, Usher__V1__Event *, n ? n : 1);
+	const char **seqs = US_ARENA_ARRAY(a, const char *, n ? n : 1);
+	if (rc == US_OK) {
+		us_row r = us_row_at(a, res, 0, 0);
+		for (size_t i = 0; i < n && events != NULL && seqs != NULL; i++) {
+			r.row = (int)i;
+			events[i] = read_event(&r);
+			seqs[i] = us_row_text(&r, 0);
+		}
+		if (events == NULL || seqs == NULL || us_row_failed(&r))
+			rc = US_EEXHAUSTED;
+	}
+	PQclear(res);
+	if (rc == US_OK && n > 0) {
+		Usher__V1__RecordEventsRequest req = USHER__V1__RECORD_EVENTS_REQUEST__INIT;
+		req.events = events;
+		req.n_events = n;
+		us_rpc_call_opts call = {.timeout_ms = SEND_TIMEOUT_MS};
+		us_status st;
+		us_status_init(&st);
+		ProtobufCMessage *reply;
+		rc = us_rpc_call(rl->opts.notification, "usher.v1.EventService/RecordEvents", &call,
+		                 &req.base, &usher__v1__record_events_reply__descriptor, a, &reply, &st);
+		if (rc != US_OK)
+			us_log_fields(US_LOG_WARN, "could not hand events to usher-notificationd; will retry",
+			              "code", us_err_name(rc), "message", st.message, NULL);
+		us_status_clear(&st);
+		if (rc == US_OK)
+			us_fault_point("events.after_send");
+	}
+	/* Exactly the rows handed over: one that committed since (with a lower number, taken
+	 * before its transaction ended) is still to be sent. */
+	if (rc == US_OK && n > 0) {
+		const char *del[] = {us_db_text_array(a, seqs, n)};
+		rc = del[0] == NULL ? US_EEXHAUSTED
+		                    : us_db_exec(rl->db, "DELETE FROM events WHERE seq = ANY ($1::bigint[])",
+		                                 1, del, NULL);
+	}
+	if (rc == US_OK)
+		rc = us_db_commit(rl->db);
+	if (rc == US_OK)
+		handed = (int)n;
+	else
+		us_db_rollback(rl->db);
+	us_arena_free(a);
+	return handed;
+}
+
+/* Waits for a notice or timeout_ms; false when asked to stop. */
+static bool wait_for_work(us_event_relay *rl, int timeout_ms)
+{
+	struct pollfd fds[2] = {
+		{.fd = PQsocket(rl->db), .events = POLLIN},
+		{.fd = rl->wake_pipe[0], .events = POLLIN},
+	};
+	if (poll(fds, 2, timeout_ms) > 0 && (fds[1].revents & POLLIN))
+		return false;
+	if (fds[0].revents & POLLIN) {
+		PQconsumeInput(rl->db);
+		PGnotify *note;
+		while ((note = PQnotifies(rl->db)) != NULL)
+			PQfreemem(note);
+	}
+	return true;
+}
+
+static us_err listen_events(PGconn *db)
+{
+	return us_db_exec(db, "LISTEN usher_events", 0, NULL, NULL);
+}
+
+static void *relay_main(void *arg)
+{
+	us_event_relay *rl = arg;
+	int listening = PQbackendPID(rl->db);
+	for (;;) {
+		int handed;
+		/* The rows were taken under FOR UPDATE: a full chunk means more may wait. */
+		while ((handed = relay_chunk(rl)) >= (int)rl->opts.batch)
+			;
+		int pause = handed < 0 ? RETRY_PAUSE_MS : (int)rl->opts.poll_ms;
+		if (!wait_for_work(rl, pause))
+			break;
+		/* A reconnect is a new session, without the LISTEN. */
+		if (us_db_ensure(rl->db, rl->opts.schema) == US_OK && PQbackendPID(rl->db) != listening) {
+			if (listen_events(rl->db) == US_OK)
+				listening = PQbackendPID(rl->db);
+			else
+				us_warn("could not listen for event notices");
+		}
+	}
+	return NULL;
+}
+
+us_err us_event_relay_start(const us_event_relay_opts *opts, us_event_relay **out, char *err,
+                            size_t err_size)
+{
+	*out = NULL;
+	us_event_relay *rl = calloc(1, sizeof(*rl));
+	if (rl == NULL) {
+		snprintf(err, err_size, "out of memory starting the event relay");
+		return US_EEXHAUSTED;
+	}
+	rl->opts = *opts;
+	rl->wake_pipe[0] = rl->wake_pipe[1] = -1;
+	if (pipe(rl->wake_pipe) != 0) {
+		snprintf(err, err_size, "could not create a pipe: %s", strerror(errno));
+		us_event_relay_stop(rl);
+		return US_EEXHAUSTED;
+	}
+	us_err rc = us_db_connect(opts->database_url, opts->schema, &rl->db, err, err_size);
+	if (rc == US_OK && (rc = listen_events(rl->db)) != US_OK)
+		snprintf(err, err_size, "could not listen for event notices");
+	if (rc == US_OK && pthread_create(&rl->thread, NULL, relay_main, rl) != 0) {
+		snprintf(err, err_size, "could not start the event relay");
+		rc = US_EEXHAUSTED;
+	}
+	rl->started = rc == US_OK;
+	if (rc != US_OK) {
+		us_event_relay_stop(rl);
+		return rc;
+	}
+	*out = rl;
+	return US_OK;
+}
+
+void us_event_relay_stop(us_event_relay *rl)
+{
+	if (rl == NULL)
+		return;
+	if (rl->wake_pipe[1] >= 0) {
+		ssize_t w = write(rl->wake_pipe[1], "x", 1);
+		(void)w;
+	}
+	if (rl->started)
+		pthread_join(rl->thread, NULL);
+	PQfinish(rl->db);
+	for (int i = 0; i < 2; i++) {
+		if (rl->wake_pipe[i] >= 0)
+			close(rl->wake_pipe[i]);
+	}
+	free(rl);
+}
