@@ -18,13 +18,16 @@ set(USHER_UNITDIR "${CMAKE_INSTALL_PREFIX}/lib/systemd/system" CACHE PATH
 set(USHER_SBINDIR "${CMAKE_INSTALL_FULL_SBINDIR}")
 set(USHER_DOCDIR "${CMAKE_INSTALL_FULL_DATAROOTDIR}/doc/usher")
 # Start order follows who calls whom: identityd sends mail through notificationd,
-# tenancyd asks identityd, invitationd all three, the gateway identity, tenancy and
-# invitation. (Each daemon also waits for its peers; the order just avoids the wait.)
+# tenancyd asks identityd and hands its events to notificationd, invitationd all three,
+# the gateway all four. notificationd resolves service principals at identityd only when
+# one calls it, after start-up, so it comes first and the order has no cycle. (Each
+# daemon also waits for its peers; the order just avoids the wait.)
 set(after_notificationd "")
 set(after_identityd "usher-notificationd.service")
-set(after_tenancyd "usher-identityd.service")
+set(after_tenancyd "usher-identityd.service usher-notificationd.service")
 set(after_invitationd "usher-identityd.service usher-tenancyd.service usher-notificationd.service")
-set(after_gatewayd "usher-identityd.service usher-tenancyd.service usher-invitationd.service")
+set(after_gatewayd
+    "usher-identityd.service usher-tenancyd.service usher-invitationd.service usher-notificationd.service")
 set(role_identityd "identity daemon: users, sessions, service principals")
 set(role_tenancyd "tenancy daemon: accounts, roles, members")
 set(role_invitationd "invitation daemon: invitations and links")
