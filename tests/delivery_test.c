@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -177,6 +178,14 @@ static long reminders_of(const char *email)
 	return ut_db_number(&sys.db,
 	                    "SELECT coalesce(max(reminders_sent), -1) FROM invitation.invitations"
 	                    " WHERE email = '%s'",
+	                    email);
+}
+
+static long reminded_events(const char *email)
+{
+	return ut_db_number(&sys.db,
+	                    "SELECT count(*) FROM notification.events WHERE type = 'invitation.reminded'"
+	                    " AND data->>'email' = '%s'",
 	                    email);
 }
 
@@ -470,6 +479,16 @@ static void test_reminders_and_expiry(void **state)
 	assert_int_equal(wait_mails(marker, "Reminder:", 1), 1);
 	assert_int_equal(reminders_of(most), 2);
 	assert_int_equal(mails_to(most, "Reminder:"), 2);
+	/* One invitation.reminded event per reminder, numbered, relayed to notificationd. */
+	for (int i = 0; i < 600 && reminded_events(most) < 2; i++)
+		usleep(50 * 1000);
+	assert_int_equal(reminded_events(most), 2);
+	assert_int_equal(ut_db_number(&sys.db, "SELECT count(*) FROM notification.events"
+	                                       " WHERE type = 'invitation.reminded'"
+	                                       " AND data->>'email' = '%s'"
+	                                       " AND (data->>'reminder_number')::int IN (1, 2)",
+	                              most),
+	                 2);
 	/* Never after expiry. */
 	assert_int_equal(wait_mails(OWNER_EMAIL, "Your invitation to remind@delivery.test expired", 1), 1);
 	assert_int_equal(mails_to(remind, "Reminder:"), 2);

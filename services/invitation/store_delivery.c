@@ -112,9 +112,14 @@ us_err invitation_store_remind_due(PGconn *c, int64_t now_ms, int max, int limit
 	        " ob AS (INSERT INTO outbox (kind, invitation_id, send_number, sealed_token,"
 	        "  reminder_number)"
 	        "  SELECT 'reminder', id, send_count, sealed_token, reminders_sent FROM r"
-	        "  RETURNING 1)"
-	        /* invitation.reminded: the events helper records its event here, per row of r. */
-	        "SELECT " NOTIFY_OUTBOX " FROM ob",
+	        "  RETURNING 1),"
+	        /* No trigger sees a reminder: its event is recorded here (docs/events.md). */
+	        " ev AS (SELECT record_event('invitation.reminded', i.account_id, 'system',"
+	        "  'invitation', i.id, invitation_json(i, b)"
+	        "   || jsonb_build_object('reminder_number', r.reminders_sent))"
+	        "  FROM r JOIN invitations i ON i.id = r.id JOIN batches b ON b.id = i.batch_id)"
+	        /* A CTE nobody reads is never run: the count makes ev run, once per reminder. */
+	        "SELECT " NOTIFY_OUTBOX " FROM ob WHERE (SELECT count(*) FROM ev) >= 0",
 	        3, params, queued);
 }
 
@@ -133,7 +138,7 @@ us_err invitation_store_expire_due(PGconn *c, int64_t now_ms, int limit, int *ex
 	        " e AS (UPDATE invitations i SET state = 'expired', updated_at = now(),"
 	        "  sealed_token = NULL"
 	        "  FROM due WHERE i.id = due.id RETURNING i.id, i.account_id, i.send_count),"
-	        /* invitation.expired: the events helper records its event here, per row of e. */
+	        /* invitation.expired: the events trigger records it (the state changes). */
 	        " ob AS (INSERT INTO outbox (kind, invitation_id, send_number)"
 	        "  SELECT 'expired', e.id, e.send_count FROM e"
 	        "  JOIN account_settings s ON s.account_id = e.account_id"
