@@ -47,7 +47,8 @@ static void exec(const char *fmt, ...)
 enum {
 	T_SESSIONS = 1, T_EMAIL_CHANGES, T_PASSWORD_RESETS, T_LOGIN_THROTTLE, T_REQUEST_COUNTERS,
 	T_MESSAGES, T_LINK_JOINS, T_LINK_JOIN_REQUESTS, T_AUDIT_IDENTITY, T_AUDIT_TENANCY,
-	T_AUDIT_INVITATION, T_AUDIT_NOTIFICATION,
+	T_AUDIT_INVITATION, T_AUDIT_NOTIFICATION, T_WEBHOOK_ENDPOINTS, T_EVENTS,
+	T_WEBHOOK_DELIVERIES, T_LIVE_ENDPOINT,
 };
 
 typedef struct table {
@@ -69,6 +70,9 @@ static const table tables[] = {
 	{T_AUDIT_TENANCY, "tenancy.audit_log", "id::text"},
 	{T_AUDIT_INVITATION, "invitation.audit_log", "id::text"},
 	{T_AUDIT_NOTIFICATION, "notification.audit_log", "id::text"},
+	{T_WEBHOOK_ENDPOINTS, "notification.webhook_endpoints", "id::text"},
+	{T_EVENTS, "notification.events", "id::text"},
+	{T_WEBHOOK_DELIVERIES, "notification.webhook_deliveries", "id::text"},
 };
 
 static void put_rows(int age)
@@ -103,6 +107,23 @@ static void put_rows(int age)
 	     " now() - interval '%s', now() - interval '%s')",
 	     id(T_LINK_JOIN_REQUESTS, age), link_id, age, id(T_LINK_JOIN_REQUESTS, age), ago, ago,
 	     ago);
+	/* A deleted endpoint; an event and its ended delivery (to an endpoint that stays: a
+	 * disabled one of another account, so no event of this test is posted to it). */
+	exec("INSERT INTO notification.webhook_endpoints (id, url, sealed_secret, deleted_at)"
+	     " VALUES ('%s', 'https://hooks.example.org/%d', 'sealed', now() - interval '%s')",
+	     id(T_WEBHOOK_ENDPOINTS, age), age, ago);
+	exec("INSERT INTO notification.events (id, type, account_id, actor, object_type, object_id,"
+	     " data, occurred_at, stored_at) VALUES ('%s', 'invitation.created', '%s', 'system',"
+	     " 'invitation', gen_random_uuid(), '{}', now() - interval '%s', now() - interval '%s')",
+	     id(T_EVENTS, age), account, ago, ago);
+	exec("INSERT INTO notification.webhook_endpoints (id, account_id, url, sealed_secret, enabled)"
+	     " VALUES ('%s', gen_random_uuid(), 'https://hooks.example.org/live', 'sealed', false)"
+	     " ON CONFLICT DO NOTHING",
+	     id(T_LIVE_ENDPOINT, 0));
+	exec("INSERT INTO notification.webhook_deliveries (id, endpoint_id, event_seq, state,"
+	     " created_at, updated_at) SELECT '%s', '%s', seq, 'succeeded', now() - interval '%s',"
+	     " now() - interval '%s' FROM notification.events WHERE id = '%s'",
+	     id(T_WEBHOOK_DELIVERIES, age), id(T_LIVE_ENDPOINT, 0), ago, ago, id(T_EVENTS, age));
 	static const char *const schemas[] = {"identity", "tenancy", "invitation", "notification"};
 	for (int s = 0; s < 4; s++)
 		exec("INSERT INTO %s.audit_log (id, account_id, actor_caller, action, subject_type,"
@@ -176,6 +197,16 @@ static void test_upkeep_deletes_exactly_what_is_past_its_time(void **state)
 	     " WHERE id IN ('%s', '%s', '%s')", old_batch, recent_batch, expired_batch);
 	for (int age = 0; age < 3; age++)
 		put_rows(age);
+	/* An old event whose delivery is still being retried stays, and so does that delivery. */
+	const char *retried = "00000000-0000-4000-8000-999999000000";
+	exec("INSERT INTO notification.events (id, type, account_id, actor, object_type, object_id,"
+	     " data, occurred_at, stored_at) VALUES ('%s', 'invitation.created', '%s', 'system',"
+	     " 'invitation', gen_random_uuid(), '{}', now() - interval '40 days',"
+	     " now() - interval '40 days')", retried, account);
+	exec("INSERT INTO notification.webhook_deliveries (endpoint_id, event_seq, next_attempt_at,"
+	     " created_at, updated_at) SELECT '%s', seq, now() + interval '1 hour',"
+	     " now() - interval '40 days', now() - interval '40 days' FROM notification.events"
+	     " WHERE id = '%s'", id(T_LIVE_ENDPOINT, 0), retried);
 
 	restart(UT_IDENTITY);
 	restart(UT_TENANCY);
@@ -189,6 +220,9 @@ static void test_upkeep_deletes_exactly_what_is_past_its_time(void **state)
 		if (count_row(t, 1) != 1 || count_row(t, 2) != 1)
 			fail_msg("%s: a row within its time was deleted", t->from);
 	}
+	assert_int_equal(ut_db_number(&sys.db, "SELECT count(*) FROM notification.events e"
+	                                       " JOIN notification.webhook_deliveries d"
+	                                       " ON d.event_seq = e.seq WHERE e.id = '%s'", retried), 1);
 	/* A message's attempts go with it. */
 	assert_int_equal(ut_db_number(&sys.db, "SELECT count(*) FROM notification.attempts"
 	                                       " WHERE message_id = '%s'", id(T_MESSAGES, 0)), 0);
@@ -218,7 +252,7 @@ static int setup(void **state)
 		"AUDIT_RETENTION_DAYS=30",       "SESSION_RETENTION_DAYS=30",
 		"TOKEN_RETENTION_DAYS=30",       "THROTTLE_RETENTION_DAYS=30",
 		"MESSAGE_RETENTION_DAYS=30",     "INVITATION_RETENTION_DAYS=30",
-		"LINK_JOIN_RETENTION_DAYS=30",
+		"LINK_JOIN_RETENTION_DAYS=30",   "EVENT_RETENTION_DAYS=30",
 	};
 	sys.extra_env[0] = spool_setting;
 	for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++)

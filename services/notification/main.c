@@ -78,6 +78,9 @@ static const us_config_var notification_vars[] = {
 	VAR("MESSAGE_RETENTION_DAYS", US_CONFIG_INT, message_retention_days, 0, "90", 0, 36500,
 	    NULL, "sent, failed and suppressed messages and their attempts are deleted this long "
 	          "after they ended (0: never)"),
+	VAR("EVENT_RETENTION_DAYS", US_CONFIG_INT, event_retention_days, 0, "90", 0, 36500, NULL,
+	    "events, ended webhook deliveries (with their attempts) and deleted webhook endpoints "
+	    "are deleted this long after (0: never); a delivery still being retried keeps its event"),
 	VAR("IDENTITY_RPC_URL", US_CONFIG_STRING, identity_url, US_CONFIG_REQUIRED, NULL, 1, 0,
 	    us_config_check_nng_url, "address of usher-identityd (it knows service principals)"),
 	VAR("WEBHOOK_WORKERS", US_CONFIG_INT, webhook_workers, 0, "2", 1, 32, NULL,
@@ -225,6 +228,12 @@ int main(int argc, char **argv)
 	                                   notification_server_event_service(&context)};
 	const us_retention_rule retention[] = {
 		{"messages", notification_store_purge_messages, &context.settings.message_retention_days},
+		/* Deliveries before the events and endpoints they name. */
+		{"webhook deliveries", notification_store_purge_webhook_deliveries,
+		 &context.settings.event_retention_days},
+		{"events", notification_store_purge_events, &context.settings.event_retention_days},
+		{"webhook endpoints", notification_store_purge_webhook_endpoints,
+		 &context.settings.event_retention_days},
 	};
 	const us_daemon_spec spec = {
 		.name = "usher-notificationd",

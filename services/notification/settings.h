@@ -24,6 +24,7 @@ typedef struct notification_settings {
 	int64_t retry_max_age_s;
 	char *seal_key_hex;
 	int64_t message_retention_days;
+	int64_t event_retention_days;
 	char *identity_url;
 	int64_t webhook_workers;
 	int64_t webhook_poll_ms;

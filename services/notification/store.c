@@ -569,17 +569,46 @@ const char notification_store_purge_messages[] =
         " WHERE state <> 'queued' AND " US_SQL_OLDER_THAN("updated_at")
         US_SQL_RETENTION_LIMIT ")";
 
+const char notification_store_purge_webhook_deliveries[] =
+        "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries"
+        " WHERE state <> 'pending' AND " US_SQL_OLDER_THAN("updated_at")
+        US_SQL_RETENTION_LIMIT ")";
+const char notification_store_purge_events[] =
+        "DELETE FROM events WHERE seq IN (SELECT e.seq FROM events e"
+        " WHERE " US_SQL_OLDER_THAN("e.stored_at")
+        " AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_seq = e.seq)"
+        US_SQL_RETENTION_LIMIT ")";
+const char notification_store_purge_webhook_endpoints[] =
+        "DELETE FROM webhook_endpoints WHERE id IN (SELECT w.id FROM webhook_endpoints w"
+        " WHERE " US_SQL_OLDER_THAN("w.deleted_at")
+        " AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.endpoint_id = w.id)"
+        US_SQL_RETENTION_LIMIT ")";
+
 /* --- erasure (common/erasure.h) --- */
 
 us_err notification_store_erase_user(PGconn *db, const Usher__V1__EraseUserRequest *req, long *rows)
 {
-	const char *params[] = {req->email[0] ? req->email : NULL};
+	const char *params[] = {req->email[0] ? req->email : NULL, req->user_id, req->pseudonym_id,
+	                        req->email, req->pseudonym_email};
 	PGresult *res;
+	/* Events keep their history with the pseudonym in place of the person: the user id
+	 * wherever it stands (a UUID matches nothing else), the address only as a whole JSON
+	 * string (so another address containing it is left alone). Events carry no names. */
 	us_err rc = us_db_exec(db, "WITH m AS (DELETE FROM messages WHERE recipient = $1 OR strpos(subject, $1) > 0"
 	                       "  RETURNING 1),"
-	                       " s AS (DELETE FROM suppressions WHERE email = $1 RETURNING 1)"
-	                       " SELECT (SELECT count(*) FROM m) + (SELECT count(*) FROM s)",
-	                       1, params, &res);
+	                       " s AS (DELETE FROM suppressions WHERE email = $1 RETURNING 1),"
+	                       " e AS (UPDATE events SET actor = replace(actor, $2, $3),"
+	                       "  object_id = CASE WHEN object_id = $2::uuid THEN $3::uuid"
+	                       "   ELSE object_id END,"
+	                       "  data = replace(replace(data::text, $2, $3),"
+	                       "   to_jsonb($4::text)::text, to_jsonb($5::text)::text)::jsonb"
+	                       "  WHERE strpos(actor, $2) > 0 OR object_id = $2::uuid"
+	                       "   OR strpos(data::text, $2) > 0"
+	                       "   OR ($1 IS NOT NULL AND strpos(data::text, to_jsonb($1::text)::text) > 0)"
+	                       "  RETURNING 1)"
+	                       " SELECT (SELECT count(*) FROM m) + (SELECT count(*) FROM s)"
+	                       "  + (SELECT count(*) FROM e)",
+	                       5, params, &res);
 	if (rc != US_OK)
 		return rc;
 	*rows += atol(PQgetvalue(res, 0, 0));

@@ -106,6 +106,11 @@ US_MUST_USE us_err notification_store_unsuppress(PGconn *conn, const char *email
 
 /* Retention statement (common/housekeeping.h): messages finished more than $1 days ago. */
 extern const char notification_store_purge_messages[];
+/* Ended webhook deliveries from their last change (attempts go with them), events no
+ * delivery names any more, deleted endpoints no delivery names. */
+extern const char notification_store_purge_webhook_deliveries[];
+extern const char notification_store_purge_events[];
+extern const char notification_store_purge_webhook_endpoints[];
 
 /* Deletes messages to the address or naming it in their subject (their attempts go
  * with them) and its suppression. */
