@@ -174,8 +174,6 @@ static enum MHD_Result send_response(gateway_request *req, gateway_response *res
 		snprintf(retry, sizeof(retry), "%u", res->retry_after_s);
 		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, retry);
 	}
-	if (res->location != NULL)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, res->location);
 	/* A body left unread (or read and dropped) ends the connection. */
 	if (req->skipping || req->replied_early)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");

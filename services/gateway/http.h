@@ -51,9 +51,8 @@ typedef struct gateway_response {
 	size_t raw_len;
 	const char *content_type;
 	const char *disposition; /* Content-Disposition, for downloads */
-	const char *location;    /* Location, for a redirect (console.c) */
-	unsigned retry_after_s;  /* Retry-After, when not 0 */
 	const char *location;    /* Location, for a redirect; NULL: none */
+	unsigned retry_after_s;  /* Retry-After, when not 0 */
 } gateway_response;
 
 /* Starts serving with the settings in ctx->cfg, handing ctx to every request. */
