@@ -36,6 +36,7 @@ static const public_method public_methods[] = {
 	{"usher.v1.TenancyService/ListSubaccounts", SIGNED_IN},
 	{"usher.v1.TenancyService/ChangeRole", SIGNED_IN},
 	{"usher.v1.TenancyService/SetScope", SIGNED_IN},
+	{"usher.v1.TenancyService/SetFlags", SIGNED_IN},
 	{"usher.v1.TenancyService/Deactivate", SIGNED_IN},
 	{"usher.v1.TenancyService/Reactivate", SIGNED_IN},
 	{"usher.v1.TenancyService/Remove", SIGNED_IN},

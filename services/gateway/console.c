@@ -193,6 +193,7 @@ static const struct {
 	{"joined", "You have joined."},
 	{"role", "Role changed."},
 	{"scope", "Scope and products changed."},
+	{"flags", "Flags changed."},
 	{"deactivated", "Member deactivated: they keep their place but cannot use the account."},
 	{"reactivated", "Member reactivated."},
 	{"removed", "Member removed."},

@@ -177,6 +177,14 @@ void gateway_console_accounts(gateway_request *req, gateway_response *res)
 	console_render(&c, 200, "My accounts", console_flash(&c), false, "accounts", vars);
 }
 
+/* Where a person goes after accepting or joining: invitationd's next_url (the
+ * invitation's redirect_url or the account's home_url, both checked as absolute http(s)
+ * URLs where they were set), else the console's own page. */
+static const char *next_or(const char *next_url, const char *fallback)
+{
+	return next_url != NULL && next_url[0] != '\0' ? next_url : fallback;
+}
+
 void gateway_console_accounts_answer(gateway_request *req, gateway_response *res)
 {
 	console c;
@@ -206,7 +214,9 @@ void gateway_console_accounts_answer(gateway_request *req, gateway_response *res
 		          &usher__v1__decline_reply__descriptor, &out, &st);
 	}
 	if (rc == US_OK)
-		console_redirect(&c, accept ? "/accounts?m=accepted" : "/accounts?m=declined");
+		console_redirect(&c, next_or(accept ? ((Usher__V1__AcceptReply *)out)->next_url
+		                                    : ((Usher__V1__DeclineReply *)out)->next_url,
+		                             accept ? "/accounts?m=accepted" : "/accounts?m=declined"));
 	else
 		console_failure(&c, rc, st.message);
 	us_status_clear(&st);
@@ -478,7 +488,7 @@ void gateway_console_link_join(gateway_request *req, gateway_response *res)
 		}
 		us_status_clear(&st2);
 	}
-	console_redirect(&c, "/accounts?m=joined");
+	console_redirect(&c, next_or(joined->next_url, "/accounts?m=joined"));
 }
 
 /* --- a link join's confirmation --- */
@@ -528,7 +538,9 @@ void gateway_console_join_confirm(gateway_request *req, gateway_response *res)
 	us_err rc = call(&c, GATEWAY_INVITATION, "usher.v1.InvitationService/ConfirmLinkJoin",
 	                 &in.base, &usher__v1__accept_link_reply__descriptor, &out, &st);
 	if (rc == US_OK)
-		console_redirect(&c, c.user != NULL ? "/accounts?m=joined" : "/signin?m=joined-signin");
+		console_redirect(&c, next_or(((Usher__V1__AcceptLinkReply *)out)->next_url,
+		                             c.user != NULL ? "/accounts?m=joined"
+		                                            : "/signin?m=joined-signin"));
 	else
 		console_failure(&c, rc, st.message);
 	us_status_clear(&st);
