@@ -29,6 +29,8 @@ static const public_method public_methods[] = {
 	{"usher.v1.IdentityService/ChangePassword", SIGNED_IN},
 	{"usher.v1.IdentityService/RequestEmailChange", SIGNED_IN},
 	{"usher.v1.IdentityService/ConfirmEmailChange", TOKEN_HOLDER},
+	{"usher.v1.IdentityService/RequestEmailVerification", SIGNED_IN},
+	{"usher.v1.IdentityService/VerifyEmail", TOKEN_HOLDER},
 	{"usher.v1.TenancyService/CreateAccount", SIGNED_IN},
 	{"usher.v1.TenancyService/GetAccount", SIGNED_IN},
 	{"usher.v1.TenancyService/UpdateAccountSettings", SIGNED_IN},

@@ -226,8 +226,12 @@ void gateway_console_accounts_answer(gateway_request *req, gateway_response *res
 
 static void profile_page(console *c, unsigned status, const char *flash, bool error)
 {
+	const char *verify = c->user->email_verified || c->user->email[0] == '\0'
+	                             ? ""
+	                             : console_fragment(c, "verify_banner",
+	                                                (const char *const[]){"csrf", c->csrf, NULL});
 	const char *const vars[] = {"csrf", c->csrf, "email", c->user->email, "name", c->user->name,
-	                            "phone", c->user->phone, NULL};
+	                            "phone", c->user->phone, "verify", verify, NULL};
 	console_render(c, status, "Profile", flash, error, "profile", vars);
 }
 
@@ -269,6 +273,15 @@ void gateway_console_profile(gateway_request *req, gateway_response *res)
 		rc = call(&c, GATEWAY_IDENTITY, "usher.v1.IdentityService/RequestEmailChange", &in.base,
 		          &usher__v1__request_email_change_reply__descriptor, &out, &st);
 		done = "/profile?m=email-sent";
+	} else if (strcmp(what, "verify-email") == 0) {
+		Usher__V1__RequestEmailVerificationRequest in =
+		        USHER__V1__REQUEST_EMAIL_VERIFICATION_REQUEST__INIT;
+		in.client_address = req->client_address;
+		rc = call(&c, GATEWAY_IDENTITY, "usher.v1.IdentityService/RequestEmailVerification",
+		          &in.base, &usher__v1__request_email_verification_reply__descriptor, &out, &st);
+		done = rc == US_OK && ((Usher__V1__RequestEmailVerificationReply *)out)->already_verified
+		               ? "/profile?m=verified"
+		               : "/profile?m=verify-sent";
 	} else {
 		console_message(&c, 404, "Page not found", "There is no such page.", "/profile",
 		                "Profile");
@@ -387,6 +400,44 @@ void gateway_console_email_change(gateway_request *req, gateway_response *res)
 	const char *form_token = console_form_token(&c);
 	console_render(&c, form_token ? 200 : 500, "Confirm your new email address", NULL, false,
 	               "email_change", (const char *const[]){"form_token", form_token, "token", token, NULL});
+}
+
+/* The link of the verification email. As for an email change, GET shows a button and
+ * only the post uses the link. */
+void gateway_console_verify_email(gateway_request *req, gateway_response *res)
+{
+	res->no_referrer = true;
+	console c;
+	console_init(&c, req, res);
+	const char *action;
+	char *token = path_token(req, "/verify-email/", &action);
+	if (token == NULL || (is_post(req) ? strcmp(action, "confirm") != 0 : action[0] != '\0')) {
+		console_message(&c, 404, "Link not found", "This link does not open anything.",
+		                "/profile", "Profile");
+		return;
+	}
+	if (is_post(req)) {
+		if (!console_form_token_ok(&c))
+			return;
+		Usher__V1__VerifyEmailRequest in = USHER__V1__VERIFY_EMAIL_REQUEST__INIT;
+		in.token = token;
+		ProtobufCMessage *out;
+		us_status st;
+		us_err rc = call(&c, GATEWAY_IDENTITY, "usher.v1.IdentityService/VerifyEmail", &in.base,
+		                 &usher__v1__verify_email_reply__descriptor, &out, &st);
+		if (rc == US_OK)
+			console_message(&c, 200, "Email address verified",
+			                us_arena_printf(req->arena, "%s is verified.",
+			                                ((Usher__V1__VerifyEmailReply *)out)->user->email),
+			                c.user ? "/profile" : "/signin", c.user ? "Profile" : "Sign in");
+		else
+			console_failure(&c, rc, st.message);
+		us_status_clear(&st);
+		return;
+	}
+	const char *form_token = console_form_token(&c);
+	console_render(&c, form_token ? 200 : 500, "Verify your email address", NULL, false,
+	               "verify_email", (const char *const[]){"form_token", form_token, "token", token, NULL});
 }
 
 /* --- a permanent link's page --- */
