@@ -416,6 +416,110 @@ static void test_redirect_pages(void **state)
 	ut_browser_free(b);
 }
 
+static us_err put_settings(Usher__V1__InvitationSettings *s, Usher__V1__InvitationSettings **out,
+                           us_status *st)
+{
+	Usher__V1__SetInvitationSettingsRequest req = USHER__V1__SET_INVITATION_SETTINGS_REQUEST__INIT;
+	req.settings = s;
+	Usher__V1__InvitationSettingsReply *reply;
+	us_err rc = ut_call(&sys, UT_INVITATION, "usher.v1.InvitationService/SetInvitationSettings",
+	                    owner, ut_key(A), &req.base, &usher__v1__invitation_settings_reply__descriptor,
+	                    A, (ProtobufCMessage **)&reply, st);
+	if (rc == US_OK)
+		*out = reply->settings;
+	return rc;
+}
+
+/* Accepts the invitation of link as a new user; the reply's next_url. */
+static const char *accept_next_url(const char *link, const char *name)
+{
+	Usher__V1__AcceptRequest acc = USHER__V1__ACCEPT_REQUEST__INIT;
+	Usher__V1__NewUserProfile profile = USHER__V1__NEW_USER_PROFILE__INIT;
+	profile.name = (char *)name;
+	profile.phone = "";
+	profile.password = PASSWORD;
+	acc.token = (char *)token_of(link);
+	acc.new_user = &profile;
+	Usher__V1__AcceptReply *accepted;
+	us_status st;
+	if (ut_call(&sys, UT_INVITATION, "usher.v1.InvitationService/Accept", NULL, NULL, &acc.base,
+	            &usher__v1__accept_reply__descriptor, A, (ProtobufCMessage **)&accepted,
+	            &st) != US_OK)
+		fail_msg("Accept: %s", st.message);
+	return accepted->next_url;
+}
+
+static const char *decline_next_url(const char *link)
+{
+	Usher__V1__DeclineRequest req = USHER__V1__DECLINE_REQUEST__INIT;
+	req.token = (char *)token_of(link);
+	Usher__V1__DeclineReply *declined;
+	us_status st;
+	if (ut_call(&sys, UT_INVITATION, "usher.v1.InvitationService/Decline", NULL, NULL, &req.base,
+	            &usher__v1__decline_reply__descriptor, A, (ProtobufCMessage **)&declined,
+	            &st) != US_OK)
+		fail_msg("Decline: %s", st.message);
+	return declined->next_url;
+}
+
+/* The account's home_url: checked like a redirect, kept, and where an accept sends the
+ * person when the invitation names no redirect_url; a decline goes only to redirect_url. */
+static void test_home_url(void **state)
+{
+	(void)state;
+	char *account = ut_create_account(&sys, A, owner, "Has A Home", "");
+	char *homeless = ut_create_account(&sys, A, owner, "No Home", "");
+	Usher__V1__InvitationSettings s = USHER__V1__INVITATION_SETTINGS__INIT, *got;
+	char *urls[] = {"https://app.example.com/"};
+	s.account_id = account;
+	s.redirect_urls = urls;
+	s.n_redirect_urls = 1;
+	us_status st;
+	const char *bad[] = {"javascript:alert(1)", "https://user:pw@home.example.com/",
+	                     "https://home.example.com/#x", "ftp://home.example.com/"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		s.home_url = (char *)bad[i];
+		assert_int_equal(put_settings(&s, &got, &st), US_EINVAL);
+		assert_int_equal(st.n_violations, 1);
+		assert_string_equal(st.violations[0].field, "settings.home_url");
+		us_status_clear(&st);
+	}
+	char too_long[2100] = "https://home.example.com/";
+	memset(too_long + strlen(too_long), 'a', sizeof(too_long) - strlen(too_long) - 1);
+	s.home_url = too_long;
+	assert_int_equal(put_settings(&s, &got, &st), US_EINVAL);
+	us_status_clear(&st);
+	assert_int_equal(ut_db_number(&sys.db, "SELECT count(*) FROM invitation.account_settings"
+	                                       " WHERE account_id = '%s'", account), 0);
+
+	s.home_url = "https://home.example.com/start?src=usher";
+	assert_int_equal(put_settings(&s, &got, &st), US_OK);
+	assert_string_equal(got->home_url, "https://home.example.com/start?src=usher");
+	Usher__V1__GetInvitationSettingsRequest get = USHER__V1__GET_INVITATION_SETTINGS_REQUEST__INIT;
+	get.account_id = account;
+	Usher__V1__InvitationSettingsReply *read;
+	assert_int_equal(ut_call(&sys, UT_INVITATION,
+	                         "usher.v1.InvitationService/GetInvitationSettings", owner, NULL,
+	                         &get.base, &usher__v1__invitation_settings_reply__descriptor, A,
+	                         (ProtobufCMessage **)&read, &st),
+	                 US_OK);
+	assert_string_equal(read->settings->home_url, "https://home.example.com/start?src=usher");
+
+	invite_opts plain = {.no_email = true};
+	invite_opts redirected = {.no_email = true, .redirect_url = "https://app.example.com/r"};
+	assert_string_equal(accept_next_url(invite_ok(account, "home.a@delivery.test", &plain)->link,
+	                                    "Home A"),
+	                    "https://home.example.com/start?src=usher");
+	assert_string_equal(
+	        accept_next_url(invite_ok(account, "home.b@delivery.test", &redirected)->link, "Home B"),
+	        "https://app.example.com/r");
+	assert_string_equal(decline_next_url(invite_ok(account, "home.c@delivery.test", &plain)->link),
+	                    "");
+	assert_string_equal(accept_next_url(invite_ok(homeless, "home.d@delivery.test", &plain)->link,
+	                                    "Home D"),
+	                    "");
+}
+
 /* Reminders come after the account's delay, at most two, never to an expired invitation;
  * an expiry tells the inviter when the account asks. The reminder loop's clock moves. */
 static void test_reminders_and_expiry(void **state)
@@ -637,6 +741,7 @@ int main(void)
 		cmocka_unit_test(test_service_delivered),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_redirect_pages),
+		cmocka_unit_test(test_home_url),
 		cmocka_unit_test(test_reminders_and_expiry),
 		cmocka_unit_test(test_locale),
 		cmocka_unit_test(test_http_api),

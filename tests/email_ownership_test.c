@@ -61,8 +61,9 @@ static ut_browser *signed_in(const char *email, const char *password)
 /* The token of the nth email to recipient with a link to PUBLIC_BASE_URL/<path>/. */
 static char *mailed_token(const char *recipient, const char *path, size_t nth)
 {
-	const char *subject = strcmp(path, "j") == 0 ? "Confirm your email address"
-	                                             : "Reset your password";
+	const char *subject = strcmp(path, "j") == 0              ? "Confirm your email address"
+	                      : strcmp(path, "verify-email") == 0 ? "Verify your email address"
+	                                                          : "Reset your password";
 	ut_email mail;
 	if (!ut_wait_email(spool, A, recipient, subject, nth, MAIL_WAIT_MS, &mail))
 		fail_msg("no email #%zu to %s", nth, recipient);
@@ -392,6 +393,83 @@ static void test_password_reset_by_email(void **state)
 	ut_browser_free(b);
 }
 
+static long verify_request(ut_browser *b, ut_reply *r)
+{
+	post_json(b, "/rpc/usher.v1.IdentityService/RequestEmailVerification", json_object(), r);
+	return r->status;
+}
+
+/* A signed-in person with an unverified address asks for a link, and the link (used
+ * once, stored only as a hash) verifies it; a verified address gets no email; the
+ * requests are throttled as password resets are. */
+static void test_verify_email_by_link(void **state)
+{
+	(void)state;
+	char *link = enable_link(NULL);
+	ut_reply r;
+	assert_int_equal(join_as_new_user(link, "unproven@example.com", PASSWORD, &r), 202);
+	ut_reply_free(&r);
+	assert_null(sql_text("SELECT 1 FROM identity.users WHERE email = $1 AND email_verified",
+	                     "unproven@example.com"));
+	ut_browser *b = signed_in("unproven@example.com", PASSWORD);
+	assert_int_equal(verify_request(b, &r), 200);
+	assert_false(json_is_true(json_object_get(r.json, "alreadyVerified")));
+	ut_reply_free(&r);
+	char *token = mailed_token("unproven@example.com", "verify-email", 0);
+	assert_null(sql_text("SELECT 1 FROM identity.email_verifications "
+	                     "WHERE strpos(encode(token_hash, 'escape'), $1) > 0",
+	                     token));
+
+	ut_browser *holder = ut_browser_new(&sys);
+	post_json(holder, "/rpc/usher.v1.IdentityService/VerifyEmail",
+	          json_pack("{s:s}", "token", "not-a-token"), &r);
+	expect(&r, 400);
+	ut_reply_free(&r);
+	assert_null(sql_text("SELECT 1 FROM identity.users WHERE email = $1 AND email_verified",
+	                     "unproven@example.com"));
+	post_json(holder, "/rpc/usher.v1.IdentityService/VerifyEmail",
+	          json_pack("{s:s}", "token", token), &r);
+	expect(&r, 200);
+	ut_reply_free(&r);
+	assert_non_null(sql_text("SELECT 1 FROM identity.users WHERE email = $1 AND email_verified",
+	                         "unproven@example.com"));
+	post_json(holder, "/rpc/usher.v1.IdentityService/VerifyEmail",
+	          json_pack("{s:s}", "token", token), &r);
+	expect(&r, 404);
+	ut_reply_free(&r);
+	/* Verified: nothing more is sent. */
+	assert_int_equal(verify_request(b, &r), 200);
+	assert_true(json_is_true(json_object_get(r.json, "alreadyVerified")));
+	ut_reply_free(&r);
+	assert_int_equal(ut_list_emails(spool, A, "unproven@example.com", "Verify your email address",
+	                                NULL, 0),
+	                 1);
+	ut_browser_free(b);
+
+	/* An expired link does nothing; PASSWORD_RESET_MAX_PER_EMAIL=3 requests per window. */
+	assert_int_equal(join_as_new_user(link, "unproven2@example.com", PASSWORD, &r), 202);
+	ut_reply_free(&r);
+	b = signed_in("unproven2@example.com", PASSWORD);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(verify_request(b, &r), 200);
+		ut_reply_free(&r);
+	}
+	assert_int_equal(verify_request(b, &r), 429);
+	ut_reply_free(&r);
+	char *stale = mailed_token("unproven2@example.com", "verify-email", 2);
+	sql_text("UPDATE identity.email_verifications SET expires_at = now() - interval '1 second' "
+	         "WHERE used_at IS NULL",
+	         NULL);
+	post_json(holder, "/rpc/usher.v1.IdentityService/VerifyEmail",
+	          json_pack("{s:s}", "token", stale), &r);
+	expect(&r, 404);
+	ut_reply_free(&r);
+	assert_null(sql_text("SELECT 1 FROM identity.users WHERE email = $1 AND email_verified",
+	                     "unproven2@example.com"));
+	ut_browser_free(b);
+	ut_browser_free(holder);
+}
+
 /* Past the per-address limit nothing more is sent (the reply unchanged); past the
  * per-client limit requests are refused, whatever address they name. */
 static void test_password_reset_is_throttled(void **state)
@@ -456,6 +534,7 @@ int main(void)
 		cmocka_unit_test(test_a_link_admits_only_proven_addresses),
 		cmocka_unit_test(test_password_reset_by_email),
 		cmocka_unit_test(test_password_reset_is_throttled),
+		cmocka_unit_test(test_verify_email_by_link),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -193,6 +193,7 @@ static const struct {
 	{"joined", "You have joined."},
 	{"role", "Role changed."},
 	{"scope", "Scope and products changed."},
+	{"flags", "Flags changed."},
 	{"deactivated", "Member deactivated: they keep their place but cannot use the account."},
 	{"reactivated", "Member reactivated."},
 	{"removed", "Member removed."},
@@ -208,6 +209,8 @@ static const struct {
 	{"reset", "Your password is set; sign in with it."},
 	{"reset-sent", "If an account has this address, a link to reset its password is on its way."},
 	{"email-changed", "Your email address is changed."},
+	{"verify-sent", "Check your email: we sent you a link to verify your address."},
+	{"verified", "Your email address is verified."},
 };
 
 const char *console_flash(console *c)

@@ -95,6 +95,16 @@ static char **domains_field(console *c, size_t *n)
 	return text != NULL ? split_words(c, text, 100, n) : NULL;
 }
 
+/* The "flags" field: names separated by commas or spaces, at most 32 (tenancyd checks
+ * each); NULL, with the page replied, when more. */
+static char **flags_field(console *c, size_t *n)
+{
+	char **flags = split_words(c, console_field(c, "flags"), 32, n);
+	if (flags == NULL)
+		console_failure(c, US_EINVAL, "Give at most 32 flags.");
+	return flags;
+}
+
 /* --- Users --- */
 
 static void scope_post(console *c, const char *user_id);
@@ -169,6 +179,15 @@ static void users_post(console *c, const admin_path *p)
 	} else if (strcmp(p->b, "scope") == 0) {
 		scope_post(c, p->a);
 		return;
+	} else if (strcmp(p->b, "flags") == 0) {
+		Usher__V1__SetFlagsRequest in = USHER__V1__SET_FLAGS_REQUEST__INIT;
+		in.account_id = c->account->id;
+		in.user_id = (char *)p->a;
+		if ((in.flags = flags_field(c, &in.n_flags)) == NULL)
+			return;
+		rc = call(c, GATEWAY_TENANCY, "usher.v1.TenancyService/SetFlags", &in.base,
+		          &usher__v1__set_flags_reply__descriptor, &out, &st);
+		done = "flags";
 	} else if (strcmp(p->b, "remove") == 0) {
 		rc = call(c, GATEWAY_TENANCY, "usher.v1.TenancyService/Remove", &member.base,
 		          &usher__v1__remove_reply__descriptor, &out, &st);
@@ -250,7 +269,7 @@ static void member_page(console *c, const char *user_id)
 	        "account_id", c->account->id, "user_id", ms->user_id, "csrf", c->csrf,
 	        "org_checked", org ? " checked" : "", "subs_checked", org ? "" : " checked",
 	        "subaccounts", console_take(c, &sub_html), "products", console_take(c, &products),
-	        NULL};
+	        "flags", console_join(c, ms->flags, ms->n_flags, ", "), NULL};
 	console_render(c, 200, "Member", NULL, false, "member", vars);
 }
 
@@ -379,6 +398,8 @@ static void invite_post(console *c)
 		scope.subaccount_ids = form_values(c, "subaccount", 100, &scope.n_subaccount_ids);
 	in.scope = &scope;
 	in.products = form_values(c, "products", US_PRODUCTS_MAX, &in.n_products);
+	if ((in.flags = flags_field(c, &in.n_flags)) == NULL)
+		return;
 	long hours = number_field(c, "expires_in_hours", 720);
 	if (hours < 0) {
 		console_failure(c, US_EINVAL, "The expiry must be a whole number of hours.");
@@ -565,6 +586,78 @@ static void link_post(console *c, const admin_path *p)
 
 /* --- Settings --- */
 
+/* The invitation delivery settings' form (invitationd's GetInvitationSettings); NULL when
+ * the page has replied a failure. */
+static const char *delivery_form(console *c)
+{
+	Usher__V1__GetInvitationSettingsRequest in = USHER__V1__GET_INVITATION_SETTINGS_REQUEST__INIT;
+	in.account_id = c->account->id;
+	Usher__V1__InvitationSettingsReply *out;
+	us_status st;
+	us_err rc = call(c, GATEWAY_INVITATION, "usher.v1.InvitationService/GetInvitationSettings",
+	                 &in.base, &usher__v1__invitation_settings_reply__descriptor,
+	                 (ProtobufCMessage **)&out, &st);
+	if (rc == US_EDENIED) {
+		us_status_clear(&st);
+		return console_fragment(c, "empty", (const char *const[]){"message",
+		        "Only people who manage the account's settings see its invitation delivery.", NULL});
+	}
+	if (rc != US_OK) {
+		failed(c, rc, &st);
+		return NULL;
+	}
+	us_status_clear(&st);
+	const Usher__V1__InvitationSettings *s = out->settings;
+	if (s == NULL) {
+		console_failure(c, US_EINTERNAL, "");
+		return NULL;
+	}
+	const char *const vars[] = {
+		"account_id", c->account->id, "csrf", c->csrf, "home_url", s->home_url,
+		"redirect_urls", console_join(c, s->redirect_urls, s->n_redirect_urls, "\n"),
+		"reminder_delay", us_arena_printf(c->req->arena, "%u", s->reminder_delay_hours),
+		"reminders_off", s->reminders_off ? " checked" : "",
+		"email_locale", s->email_locale,
+		"notify_expiry", s->notify_inviter_on_expiry ? " checked" : "", NULL};
+	return console_fragment(c, "delivery", vars);
+}
+
+/* Every field replaces the stored one; invitationd checks them and names what it refuses. */
+static void delivery_post(console *c)
+{
+	Usher__V1__InvitationSettings s = USHER__V1__INVITATION_SETTINGS__INIT;
+	s.account_id = c->account->id;
+	s.home_url = (char *)console_field(c, "home_url");
+	const char *urls = console_list_field(c, "redirect_urls");
+	/* One more than invitationd takes, so a longer list gets its refusal in its words. */
+	s.redirect_urls = urls != NULL ? split_words(c, urls, 21, &s.n_redirect_urls) : NULL;
+	if (s.redirect_urls == NULL) {
+		console_failure(c, US_EINVAL, "Give at most 20 redirect URLs.");
+		return;
+	}
+	long hours = number_field(c, "reminder_delay_hours", 720);
+	if (hours < 0) {
+		console_failure(c, US_EINVAL, "Reminders go out after 1 to 720 hours.");
+		return;
+	}
+	s.reminder_delay_hours = (uint32_t)hours;
+	s.reminders_off = console_field(c, "reminders_off")[0] != '\0';
+	s.email_locale = (char *)console_field(c, "email_locale");
+	s.notify_inviter_on_expiry = console_field(c, "notify_inviter_on_expiry")[0] != '\0';
+	Usher__V1__SetInvitationSettingsRequest in = USHER__V1__SET_INVITATION_SETTINGS_REQUEST__INIT;
+	in.settings = &s;
+	ProtobufCMessage *out;
+	us_status st;
+	us_err rc = call(c, GATEWAY_INVITATION, "usher.v1.InvitationService/SetInvitationSettings",
+	                 &in.base, &usher__v1__invitation_settings_reply__descriptor, &out, &st);
+	if (rc != US_OK) {
+		failed(c, rc, &st);
+		return;
+	}
+	us_status_clear(&st);
+	console_redirect(c, where(c, "settings", "saved"));
+}
+
 static void settings_page(console *c)
 {
 	Usher__V1__ListSubaccountsReply *subs = subaccounts(c);
@@ -577,11 +670,14 @@ static void settings_page(console *c)
 	if (subs == NULL || subs->n_subaccounts == 0)
 		us_buf_free(&items);
 	const char *expiry = us_arena_printf(c->req->arena, "%u", c->account->invitation_expiry_hours);
+	const char *delivery = delivery_form(c);
+	if (delivery == NULL)
+		return;
 	const char *const vars[] = {"account_id", c->account->id, "csrf", c->csrf, "name",
 	                            c->account->name, "expiry", expiry, "domains",
 	                            console_join(c, c->account->allowed_email_domains,
 	                                         c->account->n_allowed_email_domains, ", "),
-	                            "subaccounts", list, NULL};
+	                            "subaccounts", list, "delivery", delivery, NULL};
 	console_render(c, 200, "Settings", console_flash(c), false, "settings", vars);
 }
 
@@ -735,6 +831,8 @@ void gateway_console_admin(gateway_request *req, gateway_response *res)
 		settings_page(&c);
 	else if (post && bare && strcmp(s, "settings") == 0)
 		settings_post(&c);
+	else if (post && bare && strcmp(s, "delivery") == 0)
+		delivery_post(&c);
 	else if (post && bare && strcmp(s, "subaccounts") == 0)
 		subaccount_post(&c);
 	else if (!post && bare && strcmp(s, "upload") == 0)

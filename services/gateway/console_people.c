@@ -177,6 +177,14 @@ void gateway_console_accounts(gateway_request *req, gateway_response *res)
 	console_render(&c, 200, "My accounts", console_flash(&c), false, "accounts", vars);
 }
 
+/* Where a person goes after accepting or joining: invitationd's next_url (the
+ * invitation's redirect_url or the account's home_url, both checked as absolute http(s)
+ * URLs where they were set), else the console's own page. */
+static const char *next_or(const char *next_url, const char *fallback)
+{
+	return next_url != NULL && next_url[0] != '\0' ? next_url : fallback;
+}
+
 void gateway_console_accounts_answer(gateway_request *req, gateway_response *res)
 {
 	console c;
@@ -206,7 +214,9 @@ void gateway_console_accounts_answer(gateway_request *req, gateway_response *res
 		          &usher__v1__decline_reply__descriptor, &out, &st);
 	}
 	if (rc == US_OK)
-		console_redirect(&c, accept ? "/accounts?m=accepted" : "/accounts?m=declined");
+		console_redirect(&c, next_or(accept ? ((Usher__V1__AcceptReply *)out)->next_url
+		                                    : ((Usher__V1__DeclineReply *)out)->next_url,
+		                             accept ? "/accounts?m=accepted" : "/accounts?m=declined"));
 	else
 		console_failure(&c, rc, st.message);
 	us_status_clear(&st);
@@ -216,8 +226,12 @@ void gateway_console_accounts_answer(gateway_request *req, gateway_response *res
 
 static void profile_page(console *c, unsigned status, const char *flash, bool error)
 {
+	const char *verify = c->user->email_verified || c->user->email[0] == '\0'
+	                             ? ""
+	                             : console_fragment(c, "verify_banner",
+	                                                (const char *const[]){"csrf", c->csrf, NULL});
 	const char *const vars[] = {"csrf", c->csrf, "email", c->user->email, "name", c->user->name,
-	                            "phone", c->user->phone, NULL};
+	                            "phone", c->user->phone, "verify", verify, NULL};
 	console_render(c, status, "Profile", flash, error, "profile", vars);
 }
 
@@ -259,6 +273,15 @@ void gateway_console_profile(gateway_request *req, gateway_response *res)
 		rc = call(&c, GATEWAY_IDENTITY, "usher.v1.IdentityService/RequestEmailChange", &in.base,
 		          &usher__v1__request_email_change_reply__descriptor, &out, &st);
 		done = "/profile?m=email-sent";
+	} else if (strcmp(what, "verify-email") == 0) {
+		Usher__V1__RequestEmailVerificationRequest in =
+		        USHER__V1__REQUEST_EMAIL_VERIFICATION_REQUEST__INIT;
+		in.client_address = req->client_address;
+		rc = call(&c, GATEWAY_IDENTITY, "usher.v1.IdentityService/RequestEmailVerification",
+		          &in.base, &usher__v1__request_email_verification_reply__descriptor, &out, &st);
+		done = rc == US_OK && ((Usher__V1__RequestEmailVerificationReply *)out)->already_verified
+		               ? "/profile?m=verified"
+		               : "/profile?m=verify-sent";
 	} else {
 		console_message(&c, 404, "Page not found", "There is no such page.", "/profile",
 		                "Profile");
@@ -379,6 +402,44 @@ void gateway_console_email_change(gateway_request *req, gateway_response *res)
 	               "email_change", (const char *const[]){"form_token", form_token, "token", token, NULL});
 }
 
+/* The link of the verification email. As for an email change, GET shows a button and
+ * only the post uses the link. */
+void gateway_console_verify_email(gateway_request *req, gateway_response *res)
+{
+	res->no_referrer = true;
+	console c;
+	console_init(&c, req, res);
+	const char *action;
+	char *token = path_token(req, "/verify-email/", &action);
+	if (token == NULL || (is_post(req) ? strcmp(action, "confirm") != 0 : action[0] != '\0')) {
+		console_message(&c, 404, "Link not found", "This link does not open anything.",
+		                "/profile", "Profile");
+		return;
+	}
+	if (is_post(req)) {
+		if (!console_form_token_ok(&c))
+			return;
+		Usher__V1__VerifyEmailRequest in = USHER__V1__VERIFY_EMAIL_REQUEST__INIT;
+		in.token = token;
+		ProtobufCMessage *out;
+		us_status st;
+		us_err rc = call(&c, GATEWAY_IDENTITY, "usher.v1.IdentityService/VerifyEmail", &in.base,
+		                 &usher__v1__verify_email_reply__descriptor, &out, &st);
+		if (rc == US_OK)
+			console_message(&c, 200, "Email address verified",
+			                us_arena_printf(req->arena, "%s is verified.",
+			                                ((Usher__V1__VerifyEmailReply *)out)->user->email),
+			                c.user ? "/profile" : "/signin", c.user ? "Profile" : "Sign in");
+		else
+			console_failure(&c, rc, st.message);
+		us_status_clear(&st);
+		return;
+	}
+	const char *form_token = console_form_token(&c);
+	console_render(&c, form_token ? 200 : 500, "Verify your email address", NULL, false,
+	               "verify_email", (const char *const[]){"form_token", form_token, "token", token, NULL});
+}
+
 /* --- a permanent link's page --- */
 
 void gateway_console_link_page(gateway_request *req, gateway_response *res, char *token)
@@ -478,7 +539,7 @@ void gateway_console_link_join(gateway_request *req, gateway_response *res)
 		}
 		us_status_clear(&st2);
 	}
-	console_redirect(&c, "/accounts?m=joined");
+	console_redirect(&c, next_or(joined->next_url, "/accounts?m=joined"));
 }
 
 /* --- a link join's confirmation --- */
@@ -528,7 +589,9 @@ void gateway_console_join_confirm(gateway_request *req, gateway_response *res)
 	us_err rc = call(&c, GATEWAY_INVITATION, "usher.v1.InvitationService/ConfirmLinkJoin",
 	                 &in.base, &usher__v1__accept_link_reply__descriptor, &out, &st);
 	if (rc == US_OK)
-		console_redirect(&c, c.user != NULL ? "/accounts?m=joined" : "/signin?m=joined-signin");
+		console_redirect(&c, next_or(((Usher__V1__AcceptLinkReply *)out)->next_url,
+		                             c.user != NULL ? "/accounts?m=joined"
+		                                            : "/signin?m=joined-signin"));
 	else
 		console_failure(&c, rc, st.message);
 	us_status_clear(&st);

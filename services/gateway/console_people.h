@@ -15,6 +15,7 @@ void gateway_console_profile(gateway_request *req, gateway_response *res);   /* 
 void gateway_console_forgot(gateway_request *req, gateway_response *res);    /* GET, POST /forgot */
 void gateway_console_reset(gateway_request *req, gateway_response *res);     /* GET /password-reset/<t>, POST .../set */
 void gateway_console_email_change(gateway_request *req, gateway_response *res); /* GET /email-change/<t>, POST .../confirm */
+void gateway_console_verify_email(gateway_request *req, gateway_response *res); /* GET /verify-email/<t>, POST .../confirm */
 /* GET /l/<token> for a browser (token in the arena), POST /l/<token>/join-form. */
 void gateway_console_link_page(gateway_request *req, gateway_response *res, char *token);
 void gateway_console_link_join(gateway_request *req, gateway_response *res);

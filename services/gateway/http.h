@@ -58,8 +58,8 @@ typedef struct gateway_response {
 	size_t raw_len;
 	const char *content_type;
 	const char *disposition; /* Content-Disposition, for downloads */
-	unsigned retry_after_s;  /* Retry-After, when not 0 */
 	const char *location;    /* Location, for a redirect; NULL: none */
+	unsigned retry_after_s;  /* Retry-After, when not 0 */
 } gateway_response;
 
 /* NULL when address is a valid HTTP_ADDRESS (an IPv4 or IPv6 literal), else the reason. */

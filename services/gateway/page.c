@@ -62,9 +62,10 @@ static void error_page(gateway_request *req, gateway_response *res, us_err code,
 
 /* --- the invitation --- */
 
-/* After an accept or decline, the invitee goes where the inviting service asked
- * (redirect_url, checked against the account's allow-list when the invitation was made),
- * with the page as a fallback for a client that does not follow redirects. */
+/* After an accept or decline, the invitee goes where invitationd says (next_url: the
+ * invitation's redirect_url, checked against the account's allow-list when the invitation
+ * was made, else after an accept the account's home_url), with the page as a fallback for
+ * a client that does not follow redirects. */
 static void page_or_redirect(gateway_request *req, gateway_response *res, const char *redirect_url,
                              const char *title, const char *message)
 {
@@ -242,11 +243,13 @@ void gateway_page_accept(gateway_request *req, gateway_response *res, char *toke
 		res->n_cookies = 0;
 		error_page(req, res, rc, st.message, token);
 	} else if (res->n_cookies > 0) {
-		/* Signed in: on to My accounts, which shows the account just joined. */
+		/* Signed in: on to the account's home (or the invitation's redirect), else My
+		 * accounts, which shows the account just joined. */
+		const char *next = ((Usher__V1__AcceptReply *)out)->next_url;
 		json_decref(res->json);
 		res->json = NULL;
 		res->status = 303;
-		res->location = "/accounts?m=accepted";
+		res->location = next[0] != '\0' ? next : "/accounts?m=accepted";
 		res->content_type = "text/plain; charset=utf-8";
 		res->raw = "see other";
 		res->raw_len = strlen(res->raw);
@@ -254,8 +257,7 @@ void gateway_page_accept(gateway_request *req, gateway_response *res, char *toke
 		char *title = us_arena_printf(req->arena, "Welcome to %s", inv->account_name);
 		char *body = us_arena_printf(req->arena, "You are now %s of %s.", gateway_render_role_label(inv->role),
 		                             inv->account_name);
-		Usher__V1__Invitation *accepted = ((Usher__V1__AcceptReply *)out)->invitation;
-		page_or_redirect(req, res, accepted != NULL ? accepted->redirect_url : NULL,
+		page_or_redirect(req, res, ((Usher__V1__AcceptReply *)out)->next_url,
 		                 or_else(title, "Welcome"), or_else(body, "You have joined."));
 	}
 	us_status_clear(&st);
@@ -280,7 +282,8 @@ void gateway_page_decline(gateway_request *req, gateway_response *res, char *tok
 		Usher__V1__Invitation *inv = ((Usher__V1__DeclineReply *)out)->invitation;
 		char *body = us_arena_printf(req->arena, "You declined to join %s; %s has been told.",
 		                             inv->account_name, inv->inviter_name);
-		page_or_redirect(req, res, inv->redirect_url, "Invitation declined",
+		page_or_redirect(req, res, ((Usher__V1__DeclineReply *)out)->next_url,
+		                 "Invitation declined",
 		                 or_else(body, "You declined the invitation."));
 	}
 	us_status_clear(&st);

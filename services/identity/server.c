@@ -3,6 +3,7 @@
 
 #include "context.h"
 #include "email_change.h"
+#include "email_verification.h"
 #include "erase.h"
 #include "login.h"
 #include "password_reset.h"
@@ -38,6 +39,8 @@ static const us_rpc_method identity_methods[] = {
 	 * credential that sets a password. */
 	{"RequestPasswordReset", identity_request_password_reset, US_RPC_IDEMPOTENT},
 	{"ResetPassword", identity_reset_password, US_RPC_IDEMPOTENT},
+	{"RequestEmailVerification", identity_request_email_verification, US_RPC_IDEMPOTENT},
+	{"VerifyEmail", identity_verify_email, US_RPC_IDEMPOTENT},
 };
 
 static const us_rpc_method principal_methods[] = {

@@ -251,6 +251,39 @@ us_err identity_store_open_password_reset(PGconn *db, us_arena *a, const char *u
 	                 user_id, email, token_hash, ttl_minutes, reset_id, expires_at);
 }
 
+us_err identity_store_open_email_verification(PGconn *db, us_arena *a, const char *user_id,
+                                              const char *email,
+                                              const uint8_t token_hash[US_TOKEN_HASH_BYTES],
+                                              int64_t ttl_hours, char **id, char **expires_at)
+{
+	return open_link(db, a,
+	                 "WITH replaced AS (DELETE FROM email_verifications "
+	                 "WHERE user_id = $1::uuid AND used_at IS NULL) "
+	                 "INSERT INTO email_verifications (user_id, email, token_hash, expires_at) "
+	                 "VALUES ($1::uuid, $2, $3, now() + make_interval(hours => $4::int)) "
+	                 "RETURNING id, " US_SQL_TIMESTAMP("expires_at"),
+	                 user_id, email, token_hash, ttl_hours, id, expires_at);
+}
+
+us_err identity_store_use_email_verification(PGconn *db, us_arena *a,
+                                             const uint8_t token_hash[US_TOKEN_HASH_BYTES],
+                                             Usher__V1__User **user)
+{
+	params p = {0};
+	p_bytes(&p, token_hash, US_TOKEN_HASH_BYTES);
+	Usher__V1__User *found;
+	us_err rc = one_user(db, a,
+	                     "WITH used AS (UPDATE email_verifications SET used_at = now() "
+	                     "WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now() "
+	                     "RETURNING user_id, email) "
+	                     "SELECT " USER_COLUMNS " FROM used r JOIN users u "
+	                     "ON u.id = r.user_id AND u.email = r.email AND u.status = 'active'",
+	                     &p, &found);
+	if (rc != US_OK)
+		return rc;
+	return identity_store_verify_email(db, a, found->id, found->email, user);
+}
+
 us_err identity_store_find_password_reset(PGconn *db, us_arena *a,
                                           const uint8_t token_hash[US_TOKEN_HASH_BYTES],
                                           Usher__V1__User **user)

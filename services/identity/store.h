@@ -50,6 +50,20 @@ US_MUST_USE us_err identity_store_verify_email(PGconn *db, us_arena *a, const ch
 US_MUST_USE us_err identity_store_count_request(PGconn *db, const uint8_t *subject,
                                                 int64_t window_s, int64_t *count);
 
+/* Records an email verification link of user_id sent to email, replacing the user's unused
+ * ones. */
+US_MUST_USE us_err identity_store_open_email_verification(
+        PGconn *db, us_arena *a, const char *user_id, const char *email,
+        const uint8_t token_hash[US_TOKEN_HASH_BYTES], int64_t ttl_hours, char **id,
+        char **expires_at);
+
+/* Uses up the unused, unexpired verification link token_hash and marks its address
+ * verified, if it is still its user's and the user active: *user as it now is. NOT_FOUND
+ * otherwise. */
+US_MUST_USE us_err identity_store_use_email_verification(
+        PGconn *db, us_arena *a, const uint8_t token_hash[US_TOKEN_HASH_BYTES],
+        Usher__V1__User **user);
+
 /* Records a password reset of user_id sent to email, replacing the user's unused ones. */
 US_MUST_USE us_err identity_store_open_password_reset(
         PGconn *db, us_arena *a, const char *user_id, const char *email,

@@ -10,6 +10,7 @@
 #include "links.h"
 #include "peers.h"
 #include "saga.h"
+#include "settings.h"
 #include "store.h"
 #include "upstream.h"
 #include "view.h"
@@ -239,6 +240,9 @@ static us_err reply_accepted(us_call *call, const invitation_row *row, Usher__V1
 	out->membership = membership;
 	out->user = user;
 	out->user_created = created;
+	us_err rc = invitation_next_url(call, row->account_id, row->redirect_url, &out->next_url);
+	if (rc != US_OK)
+		return rc;
 	*reply = &out->base;
 	return out->invitation != NULL ? US_OK : US_EEXHAUSTED;
 }
@@ -476,6 +480,7 @@ us_err invitation_decline(us_call *call, const ProtobufCMessage *request, Protob
 		return US_EEXHAUSTED;
 	usher__v1__decline_reply__init(out);
 	out->invitation = invitation_view(a, &now);
+	out->next_url = now.redirect_url;
 	*reply = &out->base;
 	return out->invitation != NULL ? US_OK : US_EEXHAUSTED;
 }

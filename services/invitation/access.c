@@ -4,19 +4,19 @@
 
 us_err invitation_authorize_grant(us_call *call, invitation_peer *p, const char *actor, const char *account_id,
                            Usher__V1__Role role, const Usher__V1__Scope *scope, char **products,
-                           size_t n_products)
+                           size_t n_products, char **flags, size_t n_flags)
 {
 	Usher__V1__CheckGrantReply *answer;
 	const us_principal *principal = us_call_principal(call);
 	us_err rc = invitation_peer_check_grant(p, principal != NULL ? "" : actor,
 	                             principal != NULL ? principal->id : "", account_id, role, scope,
-	                             products, n_products, &answer);
+	                             products, n_products, flags, n_flags, &answer);
 	if (rc == US_EINVAL) /* tenancyd's word on the scope or products, passed on */
 		return us_call_error(call, US_EINVAL, "%s", p->status.message);
 	if (rc != US_OK)
 		return invitation_upstream_error(call, p, rc, "checking the inviter's rights");
 	if (!answer->allowed)
-		return us_call_error(call, US_EDENIED, "you cannot invite with this role or scope: %s",
+		return us_call_error(call, US_EDENIED, "you cannot invite with this role, scope or flags: %s",
 		                     answer->reason);
 	return US_OK;
 }

@@ -8,12 +8,12 @@
 #include "store.h"
 
 /* May actor (or the service principal calling, when actor is "") invite with this role,
- * scope and products into the account? Sets PERMISSION_DENIED with tenancyd's reason when
+ * scope, products and flags into the account? Sets PERMISSION_DENIED with tenancyd's reason when
  * not. */
 US_MUST_USE us_err invitation_authorize_grant(us_call *call, invitation_peer *p, const char *actor,
                                        const char *account_id, Usher__V1__Role role,
                                        const Usher__V1__Scope *scope, char **products,
-                                       size_t n_products);
+                                       size_t n_products, char **flags, size_t n_flags);
 
 /* The account, as the actor sees it, with expires_in_hours checked against its policy
  * (a violation when longer). */

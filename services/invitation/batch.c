@@ -390,7 +390,7 @@ us_err invitation_create_invitations(us_call *call, const ProtobufCMessage *requ
 	invitation_peer p;
 	invitation_peer_from_call(&p, call);
 	us_err rc = invitation_authorize_grant(call, &p, actor, req->account_id, req->role, req->scope,
-	                                req->products, req->n_products);
+	                                req->products, req->n_products, req->flags, req->n_flags);
 	invitation_account_settings settings;
 	if (rc == US_OK)
 		rc = check_delivery(call, req, &settings);

@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "peers.h"
 #include "permalink.h"
+#include "settings.h"
 #include "store.h"
 #include "upstream.h"
 #include "common/validate.h"
@@ -176,7 +177,7 @@ static us_err grant(us_call *call, invitation_peer *p, const invitation_link_row
 		return US_EEXHAUSTED;
 	Usher__V1__CheckGrantReply *answer;
 	us_err rc = invitation_peer_check_grant(p, link->created_by, "", link->account_id,
-	                             USHER__V1__ROLE__ROLE_MEMBER, scope, NULL, 0, &answer);
+	                             USHER__V1__ROLE__ROLE_MEMBER, scope, NULL, 0, NULL, 0, &answer);
 	if (rc == US_EINVAL || (rc == US_OK && !answer->allowed))
 		return link_lapsed(call, p);
 	if (rc != US_OK)
@@ -541,6 +542,11 @@ static us_err reply_join(us_call *call, Usher__V1__Membership *membership, Usher
 	out->user = user;
 	out->user_created = created;
 	out->awaiting_confirmation = membership == NULL;
+	if (membership != NULL) {
+		us_err rc = invitation_next_url(call, membership->account_id, "", &out->next_url);
+		if (rc != US_OK)
+			return rc;
+	}
 	*reply = &out->base;
 	return US_OK;
 }

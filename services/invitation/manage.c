@@ -152,7 +152,8 @@ us_err invitation_reinvite(us_call *call, const ProtobufCMessage *request, Proto
 	}
 	/* Resending grants again: the actor must still be allowed to grant what it grants. */
 	rc = invitation_authorize_grant(call, &p, actor, row.account_id, (Usher__V1__Role)row.role,
-	                         invitation_view_scope(a, &row), row.products, row.n_products);
+	                         invitation_view_scope(a, &row), row.products, row.n_products,
+	                         row.flags, row.n_flags);
 	Usher__V1__Account *account = NULL;
 	if (rc == US_OK)
 		rc = invitation_account_for_invite(call, &p, row.account_id, 0, &account);

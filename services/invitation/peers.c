@@ -75,7 +75,7 @@ static Usher__V1__CheckGrantReply not_a_member = {
 us_err invitation_peer_check_grant(invitation_peer *p, const char *actor, const char *principal_id,
                         const char *account_id, Usher__V1__Role role,
                         const Usher__V1__Scope *scope, char **products, size_t n_products,
-                        Usher__V1__CheckGrantReply **out)
+                        char **flags, size_t n_flags, Usher__V1__CheckGrantReply **out)
 {
 	Usher__V1__CheckGrantRequest req = USHER__V1__CHECK_GRANT_REQUEST__INIT;
 	req.actor_user_id = (char *)actor;
@@ -85,6 +85,8 @@ us_err invitation_peer_check_grant(invitation_peer *p, const char *actor, const 
 	req.scope = (Usher__V1__Scope *)scope;
 	req.products = products;
 	req.n_products = n_products;
+	req.flags = flags;
+	req.n_flags = n_flags;
 	ProtobufCMessage *reply;
 	us_err rc = ask(p, p->ctx->tenancy, TENANCY "CheckGrant", &req.base,
 	                &usher__v1__check_grant_reply__descriptor, &reply);

@@ -34,7 +34,8 @@ US_MUST_USE us_err invitation_peer_get_account(invitation_peer *p, const char *a
 US_MUST_USE us_err invitation_peer_check_grant(invitation_peer *p, const char *actor, const char *principal_id,
                                     const char *account_id, Usher__V1__Role role,
                                     const Usher__V1__Scope *scope, char **products,
-                                    size_t n_products, Usher__V1__CheckGrantReply **out);
+                                    size_t n_products, char **flags, size_t n_flags,
+                                    Usher__V1__CheckGrantReply **out);
 US_MUST_USE us_err invitation_peer_check(invitation_peer *p, const char *user_id, const char *account_id,
                               const char *subaccount_id, const char *action, bool *allowed);
 US_MUST_USE us_err invitation_peer_members_among(invitation_peer *p, const char *account_id, char **user_ids,

@@ -66,7 +66,7 @@ static us_err authorize(us_call *call, invitation_peer *p, const char *account_i
 		if (scope == NULL)
 			return US_EEXHAUSTED;
 		rc = invitation_peer_check_grant(p, actor, "", account_id, USHER__V1__ROLE__ROLE_MEMBER, scope,
-		                      NULL, 0, &answer);
+		                      NULL, 0, NULL, 0, &answer);
 		allowed = rc == US_OK && answer->allowed;
 		if (rc == US_EINVAL) /* a subaccount that is not the account's */
 			rc = US_OK;

@@ -143,6 +143,7 @@ static us_err reply_settings(us_call *call, const invitation_account_settings *s
 	v->reminders_off = s->reminders_off;
 	v->email_locale = s->email_locale;
 	v->notify_inviter_on_expiry = s->notify_inviter_on_expiry;
+	v->home_url = s->home_url;
 	out->settings = v;
 	*reply = &out->base;
 	return US_OK;
@@ -195,6 +196,8 @@ us_err invitation_set_settings(us_call *call, const ProtobufCMessage *request,
 	const char *why = invitation_locale_check(in->email_locale);
 	if (why != NULL)
 		us_call_violation(call, "settings.email_locale", "%s", why);
+	if (in->home_url[0] != '\0' && (why = invitation_url_check(in->home_url)) != NULL)
+		us_call_violation(call, "settings.home_url", "%s", why);
 	if (us_call_has_violations(call))
 		return us_call_invalid(call);
 	us_err rc = authorize(call, in->account_id, true);
@@ -209,10 +212,26 @@ us_err invitation_set_settings(us_call *call, const ProtobufCMessage *request,
 		.reminders_off = in->reminders_off,
 		.email_locale = in->email_locale,
 		.notify_inviter_on_expiry = in->notify_inviter_on_expiry,
+		.home_url = in->home_url,
 	};
 	rc = invitation_store_settings_put(us_call_db(call), a, &s);
 	if (rc != US_OK)
 		return rc;
 	us_log_fields(US_LOG_INFO, "invitation settings changed", "account_id", in->account_id, NULL);
 	return reply_settings(call, &s, reply);
+}
+
+us_err invitation_next_url(us_call *call, const char *account_id, const char *redirect_url,
+                           char **out)
+{
+	if (redirect_url[0] != '\0') {
+		*out = (char *)redirect_url;
+		return US_OK;
+	}
+	invitation_account_settings s;
+	us_err rc = invitation_store_settings_get(us_call_db(call), us_call_arena(call), account_id, &s);
+	if (rc != US_OK)
+		return rc;
+	*out = s.home_url;
+	return US_OK;
 }

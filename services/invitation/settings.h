@@ -31,6 +31,12 @@ const char *invitation_metadata_check(const char *text);
  * or digits, at most INVITATION_LOCALE_MAX bytes), or NULL. "" is fine (the default). */
 const char *invitation_locale_check(const char *locale);
 
+/* Where a person goes after accepting or joining account_id: redirect_url when given (the
+ * invitation's, checked when it was created), else the account's home_url; "" for the
+ * gateway's My accounts. *out borrows redirect_url or lives in the call's arena. */
+US_MUST_USE us_err invitation_next_url(us_call *call, const char *account_id,
+                                       const char *redirect_url, char **out);
+
 us_rpc_handler invitation_get_settings;
 us_rpc_handler invitation_set_settings;
 

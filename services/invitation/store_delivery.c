@@ -20,7 +20,7 @@ us_err invitation_store_settings_get(PGconn *c, us_arena *a, const char *account
 	PGresult *res;
 	us_err rc = us_db_exec(c,
 	                       "SELECT redirect_urls, reminder_delay_hours, reminders_off,"
-	                       " email_locale, notify_inviter_on_expiry"
+	                        " email_locale, notify_inviter_on_expiry, home_url"
 	                       " FROM account_settings WHERE account_id = $1",
 	                       1, params, &res);
 	if (rc != US_OK)
@@ -29,6 +29,7 @@ us_err invitation_store_settings_get(PGconn *c, us_arena *a, const char *account
 		.account_id = (char *)account_id,
 		.reminder_delay_hours = 72,
 		.email_locale = "",
+		.home_url = "",
 	};
 	if (PQntuples(res) == 0) {
 		PQclear(res);
@@ -40,6 +41,7 @@ us_err invitation_store_settings_get(PGconn *c, us_arena *a, const char *account
 	out->reminders_off = us_row_bool(&r, 2);
 	out->email_locale = us_row_text(&r, 3);
 	out->notify_inviter_on_expiry = us_row_bool(&r, 4);
+	out->home_url = us_row_text(&r, 5);
 	PQclear(res);
 	return us_row_failed(&r) ? US_EEXHAUSTED : US_OK;
 }
@@ -55,22 +57,24 @@ us_err invitation_store_settings_put(PGconn *c, us_arena *a, const invitation_ac
 		s->reminders_off ? "t" : "f",
 		s->email_locale,
 		s->notify_inviter_on_expiry ? "t" : "f",
+		s->home_url,
 	};
 	if (params[1] == NULL)
 		return US_EEXHAUSTED;
 	return us_db_exec(c,
 	                  "INSERT INTO account_settings (account_id, redirect_urls,"
 	                  " reminder_delay_hours, reminders_off, email_locale,"
-	                  " notify_inviter_on_expiry)"
-	                  " VALUES ($1, $2::text[], $3::int, $4, $5, $6)"
+	                  " notify_inviter_on_expiry, home_url)"
+	                  " VALUES ($1, $2::text[], $3::int, $4, $5, $6, $7)"
 	                  " ON CONFLICT (account_id) DO UPDATE SET"
 	                  " redirect_urls = EXCLUDED.redirect_urls,"
 	                  " reminder_delay_hours = EXCLUDED.reminder_delay_hours,"
 	                  " reminders_off = EXCLUDED.reminders_off,"
 	                  " email_locale = EXCLUDED.email_locale,"
 	                  " notify_inviter_on_expiry = EXCLUDED.notify_inviter_on_expiry,"
+	                  " home_url = EXCLUDED.home_url,"
 	                  " updated_at = now()",
-	                  6, params, NULL);
+	                  7, params, NULL);
 }
 
 static us_err exec_rows(PGconn *c, const char *sql, int n, const char *const *params, int *rows)

@@ -19,6 +19,7 @@ typedef struct invitation_account_settings {
 	bool reminders_off;
 	char *email_locale; /* "" : English */
 	bool notify_inviter_on_expiry;
+	char *home_url; /* "" : My accounts */
 } invitation_account_settings;
 
 /* The account's settings, the defaults when it has none stored; strings in a. */

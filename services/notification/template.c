@@ -22,6 +22,7 @@ static const struct {
 	{"invitation_declined", {"account_name", "invitee_email", "role"}},
 	{"email_change_verification", {"name", "link", "expires_at"}},
 	{"password_reset", {"name", "link", "expires_at"}},
+	{"email_verification", {"name", "link", "expires_at"}},
 	{"link_join_confirmation", {"account_name", "link", "expires_at"}},
 	{"invitation_reminder", {"account_name", "inviter_name", "role", "link", "expires_at"}},
 	{"invitation_expired", {"account_name", "invitee_email", "role"}},

@@ -154,6 +154,17 @@ tenancy_decision tenancy_access_grant(us_arena *a, const Usher__V1__Account *acc
 	                             tenancy_role_name((int)actor->role), tenancy_role_name(role)));
 }
 
+tenancy_decision tenancy_access_grant_flags(us_arena *a, const Usher__V1__Membership *actor,
+                                            char *const *flags, size_t n_flags)
+{
+	for (size_t i = 0; actor->role != USHER__V1__ROLE__ROLE_OWNER && i < n_flags; i++) {
+		if (!listed(actor->flags, actor->n_flags, flags[i]))
+			return deny(us_arena_printf(a, "cannot grant flag \"%s\", which you do not hold",
+			                            flags[i]));
+	}
+	return allow("may grant these flags");
+}
+
 tenancy_decision tenancy_access_manage(us_arena *a, const Usher__V1__Account *account,
                                        const Usher__V1__Membership *actor, int action_min,
                                        const Usher__V1__Membership *target)

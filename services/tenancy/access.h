@@ -40,6 +40,11 @@ tenancy_decision tenancy_access_grant(us_arena *a, const Usher__V1__Account *acc
                                       int role, const Usher__V1__Scope *scope,
                                       char *const *products, size_t n_products);
 
+/* May actor grant (or take away) flags? Owners hold every flag; anyone else only grants
+ * the flags their own membership holds. */
+tenancy_decision tenancy_access_grant_flags(us_arena *a, const Usher__V1__Membership *actor,
+                                            char *const *flags, size_t n_flags);
+
 /* May actor act on target's membership with an action needing action_min? The actor's
  * scope must cover the target's, and nobody touches a role above their own. */
 tenancy_decision tenancy_access_manage(us_arena *a, const Usher__V1__Account *account,

@@ -129,6 +129,8 @@ static us_err check_granter(us_call *call, const Usher__V1__Account *account,
 	                                          (int)req->role, req->scope, req->products,
 	                                          req->n_products);
 	if (d.allowed)
+		d = tenancy_access_grant_flags(us_call_arena(call), granter, req->flags, req->n_flags);
+	if (d.allowed)
 		return US_OK;
 	/* Callers (invitationd) tell the person in their own words; this is for them and logs. */
 	return us_call_error(call, US_EDENIED, "the granter may no longer grant this membership: %s",
@@ -236,6 +238,8 @@ us_err tenancy_check_grant(us_call *call, const ProtobufCMessage *request,
 		tenancy_input_uuid(call, "actor_user_id", req->actor_user_id);
 	tenancy_input_uuid(call, "account_id", req->account_id);
 	grant_input(call, (int)req->role, req->scope, req->products, req->n_products);
+	tenancy_input_names(call, "flags", req->flags, req->n_flags, TENANCY_FLAGS_MAX,
+	                    TENANCY_FLAG_MAX);
 	if (us_call_has_violations(call))
 		return us_call_invalid(call);
 
@@ -268,6 +272,9 @@ us_err tenancy_check_grant(us_call *call, const ProtobufCMessage *request,
 			d = tenancy_access_grant(us_call_arena(call), account, granter, min_role,
 			                         (int)req->role, req->scope, req->products,
 			                         req->n_products);
+		if (rc == US_OK && d.allowed)
+			d = tenancy_access_grant_flags(us_call_arena(call), granter, req->flags,
+			                               req->n_flags);
 	}
 	if (rc != US_OK)
 		return rc;

@@ -227,6 +227,79 @@ us_err tenancy_set_scope(us_call *call, const ProtobufCMessage *request, Protobu
 	return US_OK;
 }
 
+/* Whether item is among items. */
+static bool among(char *const *items, size_t n, const char *item)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(items[i], item) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The flags that would change: those added and those taken away, in the arena. */
+static char **changed_flags(us_arena *a, const Usher__V1__Membership *target, char *const *flags,
+                            size_t n_flags, size_t *n)
+{
+	char **out = US_ARENA_ARRAY(a, char *, n_flags + target->n_flags + 1);
+	*n = 0;
+	if (out == NULL)
+		return NULL;
+	for (size_t i = 0; i < n_flags; i++) {
+		if (!among(target->flags, target->n_flags, flags[i]))
+			out[(*n)++] = flags[i];
+	}
+	for (size_t i = 0; i < target->n_flags; i++) {
+		if (!among(flags, n_flags, target->flags[i]))
+			out[(*n)++] = target->flags[i];
+	}
+	return out;
+}
+
+us_err tenancy_set_flags(us_call *call, const ProtobufCMessage *request, ProtobufCMessage **reply)
+{
+	const Usher__V1__SetFlagsRequest *req = (const Usher__V1__SetFlagsRequest *)request;
+	const char *actor = tenancy_input_actor(call);
+	us_err rc = tenancy_guard_actor(call, actor);
+	if (rc != US_OK)
+		return rc;
+	check_ids(call, req->account_id, req->user_id);
+	tenancy_input_names(call, "flags", req->flags, req->n_flags, TENANCY_FLAGS_MAX,
+	                    TENANCY_FLAG_MAX);
+	if (us_call_has_violations(call))
+		return us_call_invalid(call);
+
+	parties p;
+	rc = load_parties(call, req->account_id, req->user_id, TENANCY_ACTION_ROLE_CHANGE, &p);
+	if (rc != US_OK)
+		return rc;
+	us_arena *a = us_call_arena(call);
+	/* Flags are granted as with a new membership: the member's role and scope again (the
+	 * grant's ceiling on the actor), and only flags the actor holds, added or taken away. */
+	size_t n_changed;
+	char **changed = changed_flags(a, p.target, req->flags, req->n_flags, &n_changed);
+	if (changed == NULL)
+		return US_EEXHAUSTED;
+	tenancy_decision d = tenancy_access_grant(a, p.account, p.actor, p.action_min,
+	                                          (int)p.target->role, p.target->scope, NULL, 0);
+	if (d.allowed)
+		d = tenancy_access_grant_flags(a, p.actor, changed, n_changed);
+	rc = tenancy_guard_allowed(call, d);
+	if (rc != US_OK)
+		return rc;
+
+	Usher__V1__SetFlagsReply *out = US_ARENA_NEW(a, Usher__V1__SetFlagsReply);
+	if (out == NULL)
+		return US_EEXHAUSTED;
+	usher__v1__set_flags_reply__init(out);
+	rc = tenancy_store_membership_set_flags(us_call_db(call), a, p.target, req->flags,
+	                                        req->n_flags, &out->membership);
+	if (rc != US_OK)
+		return rc;
+	*reply = &out->base;
+	return US_OK;
+}
+
 /* Deactivate and Reactivate: sets the target's status. */
 static us_err set_status(us_call *call, const ProtobufCMessage *request, int status,
                          ProtobufCMessage **reply)

@@ -9,6 +9,7 @@
 
 us_rpc_handler tenancy_change_role;
 us_rpc_handler tenancy_set_scope;
+us_rpc_handler tenancy_set_flags;
 us_rpc_handler tenancy_deactivate;
 us_rpc_handler tenancy_reactivate;
 us_rpc_handler tenancy_remove;

@@ -21,6 +21,7 @@ static const us_rpc_method tenancy_methods[] = {
 	{"GrantMembership", tenancy_grant_membership, US_RPC_IDEMPOTENT | US_RPC_INTERNAL},
 	{"ChangeRole", tenancy_change_role, US_RPC_IDEMPOTENT},
 	{"SetScope", tenancy_set_scope, US_RPC_IDEMPOTENT},
+	{"SetFlags", tenancy_set_flags, US_RPC_IDEMPOTENT},
 	{"Deactivate", tenancy_deactivate, US_RPC_IDEMPOTENT},
 	{"Reactivate", tenancy_reactivate, US_RPC_IDEMPOTENT},
 	{"Remove", tenancy_remove, US_RPC_IDEMPOTENT},

@@ -409,6 +409,23 @@ us_err tenancy_store_membership_set_scope(PGconn *db, us_arena *a, const Usher__
 	return tenancy_store_membership_get(db, a, m->account_id, m->user_id, out);
 }
 
+us_err tenancy_store_membership_set_flags(PGconn *db, us_arena *a, const Usher__V1__Membership *m,
+                                          char *const *flags, size_t n_flags,
+                                          Usher__V1__Membership **out)
+{
+	const char *list = array_literal(a, flags, n_flags);
+	if (list == NULL)
+		return US_EEXHAUSTED;
+	const char *params[] = {m->id, list};
+	us_err rc = us_db_exec(db,
+	                       "UPDATE memberships SET flags = $2::text[], updated_at = now() "
+	                       "WHERE id = $1",
+	                       2, params, NULL);
+	if (rc != US_OK)
+		return rc;
+	return tenancy_store_membership_get(db, a, m->account_id, m->user_id, out);
+}
+
 us_err tenancy_store_membership_set_status(PGconn *db, us_arena *a, const Usher__V1__Membership *m,
                                            int status, Usher__V1__Membership **out)
 {

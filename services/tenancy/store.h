@@ -102,6 +102,12 @@ US_MUST_USE us_err tenancy_store_membership_set_role(PGconn *db, us_arena *a,
                                              const Usher__V1__Membership *m, int role,
                                              bool organization, Usher__V1__Membership **out);
 
+/* Replaces m's flags; *out is the membership as it now is. */
+US_MUST_USE us_err tenancy_store_membership_set_flags(PGconn *db, us_arena *a,
+                                                      const Usher__V1__Membership *m,
+                                                      char *const *flags, size_t n_flags,
+                                                      Usher__V1__Membership **out);
+
 US_MUST_USE us_err tenancy_store_membership_set_scope(PGconn *db, us_arena *a,
                                                       const Usher__V1__Membership *m,
                                                       const Usher__V1__Scope *scope,

@@ -518,6 +518,158 @@ def flow_settings(c):
     c.sign_out()
 
 
+def row_of(c, text):
+    return [r for r in c.d.find_elements(By.CSS_SELECTOR, "tbody tr") if text in r.text][0]
+
+
+def flow_delivery_settings_and_home_url(c):
+    # The owner sets the delivery settings; a malformed home URL is refused.
+    home = BASE + "/profile"  # on the gateway itself, so the browser stays on one origin
+    c.sign_in(OWNER)
+    c.open("/a/%s/settings" % ACCOUNT, "Account settings")
+    c.fill("home_url", "javascript:alert(1)")
+    c.press("Save delivery settings")
+    c.wait_heading("That did not work")
+    c.open("/a/%s/settings" % ACCOUNT, "Account settings")
+    assert c.d.find_element(By.ID, "home_url").get_attribute("value") == ""
+    c.fill("home_url", home)
+    c.fill("redirect_urls", BASE + "/\nhttps://app.example.com/welcome")
+    c.fill("reminder_delay", "24")
+    c.d.find_element(By.NAME, "reminders_off").click()
+    c.d.find_element(By.NAME, "notify_inviter_on_expiry").click()
+    c.fill("email_locale", "fr")
+    c.press("Save delivery settings")
+    c.wait_heading("Account settings")
+    assert "Saved" in c.flash(), c.flash()
+    value = lambda i: c.d.find_element(By.ID, i).get_attribute("value")
+    assert value("home_url") == home, value("home_url")
+    assert value("redirect_urls").split() == [BASE + "/", "https://app.example.com/welcome"]
+    assert value("reminder_delay") == "24" and value("email_locale") == "fr"
+    assert c.d.find_element(By.NAME, "reminders_off").is_selected()
+    assert c.d.find_element(By.NAME, "notify_inviter_on_expiry").is_selected()
+    # Invitations to a newcomer (with a flag) and to Erin, no longer a member.
+    c.open("/a/%s/invite" % ACCOUNT, "Invite people")
+    c.fill("emails", "hank.home@example.com erin.new@example.com")
+    c.fill("flags", "messages.view_body")
+    c.press("Send invitations")
+    c.wait_heading("Invitations: 2 sent")
+    c.sign_out()
+    # Accepting from /i/ (signing up, so signed in) goes to the account's home URL.
+    c.open(wait_link("hank.home@example.com", "i"), "Join Acme Team")
+    c.d.find_element(By.NAME, "name").send_keys("Hank Home")
+    c.d.find_element(By.NAME, "password").send_keys("hank's long password")
+    c.press("Accept and create my account")
+    c.wait_heading("Profile")
+    assert c.url_path() == "/profile", c.d.current_url
+    assert "hank.home@example.com" in c.d.page_source
+    c.sign_out()
+    # So does accepting from My accounts.
+    c.sign_in("erin.new@example.com", "erin's third password")
+    c.press("Accept Acme Team")
+    c.wait_heading("Profile")
+    assert c.url_path() == "/profile", c.d.current_url
+    c.sign_out()
+    # Hank's flag came with the invitation.
+    c.sign_in(OWNER)
+    c.open("/a/%s/users" % ACCOUNT, "Users")
+    c.d.find_element(By.LINK_TEXT, "Hank Home").click()
+    c.wait_heading("Hank Home")
+    assert c.d.find_element(By.ID, "flags").get_attribute("value") == "messages.view_body"
+    c.open("/accounts", "My accounts")
+    c.sign_out()
+
+
+def flow_flags(c):
+    # The owner moves Lee into the East subaccount and gives Nina a flag.
+    c.sign_in(OWNER)
+    c.open("/a/%s/users" % ACCOUNT, "Users")
+    c.d.find_element(By.LINK_TEXT, "Lee Link").click()
+    c.wait_heading("Lee Link")
+    c.d.find_element(By.ID, "scope-subs").click()
+    for box in c.d.find_elements(By.CSS_SELECTOR, "input[name=subaccount]"):
+        label = c.d.find_element(By.CSS_SELECTOR, "label[for='%s']" % box.get_attribute("id"))
+        if label.text == "East":
+            box.click()
+    c.press("Save scope and products")
+    c.wait_heading("Users")
+    assert "Subaccounts" in row_of(c, "lee.link@example.org").text
+    c.d.find_element(By.LINK_TEXT, "Nina New").click()
+    c.wait_heading("Nina New")
+    c.fill("flags", "messages.view_body, export")
+    c.press("Save flags")
+    c.wait_heading("Users")
+    assert "Flags changed" in c.flash(), c.flash()
+    c.d.find_element(By.LINK_TEXT, "Nina New").click()
+    c.wait_heading("Nina New")
+    assert c.d.find_element(By.ID, "flags").get_attribute("value") == "messages.view_body, export"
+    c.sign_out()
+    # The admin holds no flag: giving one is refused, in words, and nothing changes.
+    c.sign_in(ADMIN)
+    c.open("/a/%s/users" % ACCOUNT, "Users")
+    c.d.find_element(By.LINK_TEXT, "Lee Link").click()
+    c.wait_heading("Lee Link")
+    c.fill("flags", "export")
+    c.press("Save flags")
+    c.wait_heading("Users")
+    assert c.flash().startswith("Refused:") and 'cannot grant flag "export"' in c.flash(), c.flash()
+    c.d.find_element(By.LINK_TEXT, "Lee Link").click()
+    c.wait_heading("Lee Link")
+    assert c.d.find_element(By.ID, "flags").get_attribute("value") == ""
+    # Nor may the admin invite with it.
+    c.open("/a/%s/invite" % ACCOUNT, "Invite people")
+    c.fill("emails", "flagged.invite@example.com")
+    c.d.find_element(By.ID, "scope-subs").click()
+    for box in c.d.find_elements(By.CSS_SELECTOR, "input[name=subaccount]"):
+        label = c.d.find_element(By.CSS_SELECTOR, "label[for='%s']" % box.get_attribute("id"))
+        if label.text == "East":
+            box.click()
+    for box in c.d.find_elements(By.CSS_SELECTOR, "input[name=products]"):
+        if box.is_selected():  # the admin holds no product
+            box.click()
+    c.fill("flags", "export")
+    c.press("Send invitations")
+    c.wait_heading("That did not work")
+    assert 'cannot grant flag "export"' in c.d.page_source, c.d.page_source
+    c.open("/accounts", "My accounts")
+    c.sign_out()
+
+
+def flow_verify_email(c):
+    # A newcomer joins through the permanent link and signs in before confirming: their
+    # address is unverified, and Profile offers to verify it.
+    c.sign_in(OWNER)
+    c.open("/a/%s/link" % ACCOUNT, "Permanent invitation link")
+    link_path = urllib.parse.urlsplit(c.d.find_element(By.ID, "link-url").get_attribute("value")).path
+    c.sign_out()
+    who = "vera.verify@example.org"
+    c.open(link_path, "Join Acme Team")
+    c.fill("email", who)
+    c.fill("name", "Vera Verify")
+    c.fill("password", "vera's long password")
+    c.press("Create my account and join")
+    c.wait_heading("Check your email")
+    c.sign_in(who, "vera's long password")
+    c.open("/profile", "Profile")
+    assert "not verified" in c.d.page_source
+    c.press("Send me a verification link")
+    c.wait_heading("Profile")
+    assert "verify your address" in c.flash(), c.flash()
+    path = wait_link(who, "verify-email")
+    c.open(path, "Verify your email address")  # opening it changes nothing
+    c.open("/profile", "Profile")
+    assert "not verified" in c.d.page_source
+    c.open(path, "Verify your email address")
+    c.press("Verify my address")
+    c.wait_heading("Email address verified")
+    c.open("/profile", "Profile")
+    assert "not verified" not in c.d.page_source
+    c.open(path, "Verify your email address")  # used: it verifies nothing more
+    c.press("Verify my address")
+    c.wait_heading("That did not work")
+    c.open("/accounts", "My accounts")
+    c.sign_out()
+
+
 def main():
     os.makedirs(SHOTS, exist_ok=True)
     for old in glob.glob(os.path.join(SHOTS, "*.png")):  # this run's pictures only
@@ -537,6 +689,9 @@ def main():
         ("password reset", lambda: flow_password_reset(c)),
         ("profile, email change", lambda: flow_profile_and_email_change(c)),
         ("settings", lambda: flow_settings(c)),
+        ("delivery settings, home URL", lambda: flow_delivery_settings_and_home_url(c)),
+        ("flags", lambda: flow_flags(c)),
+        ("verify email", lambda: flow_verify_email(c)),
     ]
     failed = 0
     try:

@@ -250,6 +250,115 @@ static us_err set_scope(world *w, const char *actor, const char *user, Usher__V1
 	               &out);
 }
 
+/* Grants with flags, by the system. */
+static void grant_flags(world *w, const char *user, int role, Usher__V1__Scope *scope,
+                        char **flags, size_t n)
+{
+	Usher__V1__GrantMembershipRequest req = USHER__V1__GRANT_MEMBERSHIP_REQUEST__INIT;
+	req.account_id = w->account;
+	req.user_id = (char *)user;
+	req.role = role;
+	req.scope = scope;
+	req.flags = flags;
+	req.n_flags = n;
+	req.source = "admin";
+	req.system_reason = "test";
+	Usher__V1__GrantMembershipReply *out;
+	tc_expect(w->c, tc_call(w->c, "GrantMembership", NULL, NULL, &req.base,
+	                        &usher__v1__grant_membership_reply__descriptor, &out),
+	          US_OK, "GrantMembership with flags");
+}
+
+static us_err set_flags(world *w, const char *actor, const char *user, char **flags, size_t n)
+{
+	Usher__V1__SetFlagsRequest req = USHER__V1__SET_FLAGS_REQUEST__INIT;
+	req.account_id = w->account;
+	req.user_id = (char *)user;
+	req.flags = flags;
+	req.n_flags = n;
+	Usher__V1__SetFlagsReply *out;
+	return tc_call(w->c, "SetFlags", actor, NULL, &req.base, &usher__v1__set_flags_reply__descriptor,
+	               &out);
+}
+
+static bool member_has_flag(world *w, const char *user, const char *flag)
+{
+	Usher__V1__Membership *m = get_member(w, user);
+	for (size_t i = 0; i < m->n_flags; i++) {
+		if (strcmp(m->flags[i], flag) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* SetFlags grants as GrantMembership and CheckGrant do: only flags the actor holds (owners
+ * hold every one), added or taken away; over a member the actor may manage. */
+static void test_set_flags_follows_the_grant_rules(void **state)
+{
+	(void)state;
+	world w = make_world();
+	tc *c = w.c;
+	char *admin = tc_uuid(c), *member = tc_uuid(c), *other = tc_uuid(c);
+	char *view[] = {"messages.view_body"}, *export[] = {"export"};
+	char *both[] = {"messages.view_body", "export"};
+	grant_flags(&w, admin, ADMIN, tc_org(c), view, 1);
+	tc_grant(c, w.account, member, MEMBER, tc_subs(c, 1, w.sub_a));
+	grant_flags(&w, other, MEMBER, tc_subs(c, 1, w.sub_a), export, 1);
+
+	tc_expect(c, set_flags(&w, admin, member, view, 1), US_OK, "an admin granting a flag it holds");
+	assert_true(member_has_flag(&w, member, "messages.view_body"));
+	tc_expect(c, set_flags(&w, admin, member, both, 2), US_EDENIED,
+	          "an admin granting a flag it does not hold");
+	tc_expect_message(c, "cannot grant flag \"export\", which you do not hold");
+	assert_false(member_has_flag(&w, member, "export"));
+	tc_expect(c, set_flags(&w, admin, other, NULL, 0), US_EDENIED,
+	          "an admin taking away a flag it does not hold");
+	assert_true(member_has_flag(&w, other, "export"));
+	tc_expect(c, set_flags(&w, admin, member, NULL, 0), US_OK, "an admin taking its own flag away");
+	assert_false(member_has_flag(&w, member, "messages.view_body"));
+	tc_expect(c, set_flags(&w, admin, w.owner, view, 1), US_EDENIED, "an admin flagging an owner");
+	tc_expect(c, set_flags(&w, member, other, NULL, 0), US_EDENIED, "a member setting flags");
+	tc_expect(c, set_flags(&w, w.owner, member, both, 2), US_OK, "an owner granting any flag");
+	assert_true(member_has_flag(&w, member, "export"));
+	char *bad[] = {"Not A Flag"};
+	tc_expect_invalid(c, set_flags(&w, w.owner, member, bad, 1), "flags[0]", "a malformed flag");
+	assert_true(member_has_flag(&w, member, "export"));
+
+	/* CheckGrant and GrantMembership hold the granter to the same ceiling. */
+	Usher__V1__CheckGrantRequest check = USHER__V1__CHECK_GRANT_REQUEST__INIT;
+	check.actor_user_id = admin;
+	check.account_id = w.account;
+	check.role = MEMBER;
+	check.scope = tc_subs(c, 1, w.sub_a);
+	check.flags = export;
+	check.n_flags = 1;
+	Usher__V1__CheckGrantReply *answer;
+	tc_expect(c, tc_call(c, "CheckGrant", NULL, NULL, &check.base,
+	                     &usher__v1__check_grant_reply__descriptor, &answer),
+	          US_OK, "CheckGrant with a flag");
+	assert_false(answer->allowed);
+	assert_non_null(strstr(answer->reason, "export"));
+	check.flags = view;
+	tc_expect(c, tc_call(c, "CheckGrant", NULL, NULL, &check.base,
+	                     &usher__v1__check_grant_reply__descriptor, &answer),
+	          US_OK, "CheckGrant with a flag held");
+	assert_true(answer->allowed);
+	Usher__V1__GrantMembershipRequest grant = USHER__V1__GRANT_MEMBERSHIP_REQUEST__INIT;
+	grant.account_id = w.account;
+	grant.user_id = tc_uuid(c);
+	grant.role = MEMBER;
+	grant.scope = tc_subs(c, 1, w.sub_a);
+	grant.flags = export;
+	grant.n_flags = 1;
+	grant.source = "admin";
+	grant.granted_by = admin;
+	Usher__V1__GrantMembershipReply *granted;
+	tc_expect(c, tc_call(c, "GrantMembership", NULL, NULL, &grant.base,
+	                     &usher__v1__grant_membership_reply__descriptor, &granted),
+	          US_EDENIED, "GrantMembership of a flag the granter does not hold");
+	tc_close(c);
+}
+
 static void test_set_scope_follows_the_grant_rules(void **state)
 {
 	(void)state;
@@ -316,6 +425,7 @@ int main(void)
 		cmocka_unit_test(test_remove_returns_the_membership_and_ends_it),
 		cmocka_unit_test(test_promotion_to_owner_widens_to_organization),
 		cmocka_unit_test(test_set_scope_follows_the_grant_rules),
+		cmocka_unit_test(test_set_flags_follows_the_grant_rules),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
