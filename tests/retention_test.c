@@ -48,7 +48,7 @@ enum {
 	T_SESSIONS = 1, T_EMAIL_CHANGES, T_PASSWORD_RESETS, T_LOGIN_THROTTLE, T_REQUEST_COUNTERS,
 	T_MESSAGES, T_LINK_JOINS, T_LINK_JOIN_REQUESTS, T_AUDIT_IDENTITY, T_AUDIT_TENANCY,
 	T_AUDIT_INVITATION, T_AUDIT_NOTIFICATION, T_WEBHOOK_ENDPOINTS, T_EVENTS,
-	T_WEBHOOK_DELIVERIES, T_LIVE_ENDPOINT,
+	T_WEBHOOK_DELIVERIES, T_LIVE_ENDPOINT, T_EMAIL_VERIFICATIONS,
 };
 
 typedef struct table {
@@ -61,6 +61,7 @@ static const table tables[] = {
 	{T_SESSIONS, "identity.sessions", "id::text"},
 	{T_EMAIL_CHANGES, "identity.email_changes", "id::text"},
 	{T_PASSWORD_RESETS, "identity.password_resets", "id::text"},
+	{T_EMAIL_VERIFICATIONS, "identity.email_verifications", "id::text"},
 	{T_LOGIN_THROTTLE, "identity.login_throttle", "subject"},
 	{T_REQUEST_COUNTERS, "identity.request_counters", "subject"},
 	{T_MESSAGES, "notification.messages", "id::text"},
@@ -87,6 +88,9 @@ static void put_rows(int age)
 	exec("INSERT INTO identity.password_resets (id, user_id, email, token_hash, expires_at)"
 	     " VALUES ('%s', '%s', 'olivia@acme.example', sha256('%s'), now() - interval '%s')",
 	     id(T_PASSWORD_RESETS, age), owner, id(T_PASSWORD_RESETS, age), ago);
+	exec("INSERT INTO identity.email_verifications (id, user_id, email, token_hash, expires_at)"
+	     " VALUES ('%s', '%s', 'olivia@acme.example', sha256('%s'), now() - interval '%s')",
+	     id(T_EMAIL_VERIFICATIONS, age), owner, id(T_EMAIL_VERIFICATIONS, age), ago);
 	exec("INSERT INTO identity.login_throttle (subject, failures, last_failure_at)"
 	     " VALUES (sha256('%s'), 1, now() - interval '%s')", id(T_LOGIN_THROTTLE, age), ago);
 	exec("INSERT INTO identity.request_counters (subject, requests, window_start)"

@@ -85,8 +85,8 @@ static const us_config_var identity_vars[] = {
 	VAR("SESSION_RETENTION_DAYS", US_CONFIG_INT, session_retention_days, 0, "30", 0, 36500,
 	    NULL, "expired sessions are deleted this long after they expired (0: never)"),
 	VAR("TOKEN_RETENTION_DAYS", US_CONFIG_INT, token_retention_days, 0, "7", 0, 36500, NULL,
-	    "email change and password reset links are deleted this long after they expired "
-	    "(0: never)"),
+	    "email change, password reset and email verification links are deleted this long "
+	    "after they expired (0: never)"),
 	VAR("THROTTLE_RETENTION_DAYS", US_CONFIG_INT, throttle_retention_days, 0, "365", 0, 36500,
 	    NULL, "login and reset throttle counters are deleted this long after their last use "
 	          "(0: never; keep it above LOGIN_KNOWN_NETWORK_DAYS)"),
@@ -142,6 +142,8 @@ int main(int argc, char **argv)
 		{"email changes", identity_store_purge_email_changes,
 		 &ctx.settings.token_retention_days},
 		{"password resets", identity_store_purge_password_resets,
+		 &ctx.settings.token_retention_days},
+		{"email verifications", identity_store_purge_email_verifications,
 		 &ctx.settings.token_retention_days},
 		{"login throttle counters", identity_store_purge_login_throttle,
 		 &ctx.settings.throttle_retention_days},

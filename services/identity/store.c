@@ -654,6 +654,9 @@ const char identity_store_purge_email_changes[] =
 const char identity_store_purge_password_resets[] =
         "DELETE FROM password_resets WHERE id IN (SELECT id FROM password_resets"
         " WHERE " US_SQL_OLDER_THAN("expires_at") US_SQL_RETENTION_LIMIT ")";
+const char identity_store_purge_email_verifications[] =
+        "DELETE FROM email_verifications WHERE id IN (SELECT id FROM email_verifications"
+        " WHERE " US_SQL_OLDER_THAN("expires_at") US_SQL_RETENTION_LIMIT ")";
 const char identity_store_purge_login_throttle[] =
         "DELETE FROM login_throttle WHERE subject IN (SELECT subject FROM login_throttle"
         " WHERE " US_SQL_OLDER_THAN("greatest(last_failure_at, last_success_at)")

@@ -177,6 +177,7 @@ US_MUST_USE us_err identity_store_confirm_email_change(
 extern const char identity_store_purge_sessions[];
 extern const char identity_store_purge_email_changes[];
 extern const char identity_store_purge_password_resets[];
+extern const char identity_store_purge_email_verifications[];
 extern const char identity_store_purge_login_throttle[];
 extern const char identity_store_purge_request_counters[];
 

@@ -29,16 +29,21 @@ static us_err audit(us_call *call, const parties *p, const char *action, const c
 	                                               .detail = detail});
 }
 
+/* items joined by commas, "" when none, for the audit log; NULL when out of memory. */
+static const char *joined(us_arena *a, char *const *items, size_t n)
+{
+	const char *out = "";
+	for (size_t i = 0; i < n && out != NULL; i++)
+		out = us_arena_printf(a, "%s%s%s", out, i ? "," : "", items[i]);
+	return out;
+}
+
 /* "organization" or "subaccounts a,b", and the products, for the audit log. */
 static const char *scope_text(us_arena *a, const Usher__V1__Scope *scope, char **products,
                               size_t n_products)
 {
-	const char *subs = "";
-	for (size_t i = 0; i < scope->n_subaccount_ids && subs != NULL; i++)
-		subs = us_arena_printf(a, "%s%s%s", subs, i ? "," : "", scope->subaccount_ids[i]);
-	const char *prods = "";
-	for (size_t i = 0; i < n_products && prods != NULL; i++)
-		prods = us_arena_printf(a, "%s%s%s", prods, i ? "," : "", products[i]);
+	const char *subs = joined(a, scope->subaccount_ids, scope->n_subaccount_ids);
+	const char *prods = joined(a, products, n_products);
 	if (subs == NULL || prods == NULL)
 		return NULL;
 	return us_arena_printf(a, "scope %s%s; products %s",
@@ -294,6 +299,10 @@ us_err tenancy_set_flags(us_call *call, const ProtobufCMessage *request, Protobu
 	usher__v1__set_flags_reply__init(out);
 	rc = tenancy_store_membership_set_flags(us_call_db(call), a, p.target, req->flags,
 	                                        req->n_flags, &out->membership);
+	if (rc == US_OK)
+		rc = audit(call, &p, "member.flags.change",
+		           us_arena_printf(a, "%s (was %s)", joined(a, req->flags, req->n_flags),
+		                           joined(a, p.target->flags, p.target->n_flags)));
 	if (rc != US_OK)
 		return rc;
 	*reply = &out->base;
