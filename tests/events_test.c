@@ -970,6 +970,114 @@ static void test_a_service_uses_http_and_an_operator_usherctl(void **state)
 	ut_browser_free(svc);
 }
 
+/* People manage their account's endpoints over HTTP only with webhooks.manage, which
+ * notificationd asks tenancyd about: a member is refused and nothing is made; an admin
+ * creates, lists and deletes for their account, and reaches no other account and no
+ * global endpoint. */
+static long as_person(ut_browser *b, const char *method, json_t *body, json_t **out)
+{
+	return post_json(b, us_arena_printf(A, "/rpc/usher.v1.EventService/%s", method), body, out);
+}
+
+static size_t endpoints_seen_by_system(const char *account)
+{
+	Usher__V1__ListWebhookEndpointsRequest req = USHER__V1__LIST_WEBHOOK_ENDPOINTS_REQUEST__INIT;
+	req.account_id = (char *)account;
+	ProtobufCMessage *out;
+	us_status st;
+	if (ut_call(&sys, UT_NOTIFICATION, EV "ListWebhookEndpoints", NULL, NULL, &req.base,
+	            &usher__v1__list_webhook_endpoints_reply__descriptor, A, &out, &st) != US_OK)
+		fail_msg("ListWebhookEndpoints: %s", st.message);
+	us_status_clear(&st);
+	return ((Usher__V1__ListWebhookEndpointsReply *)out)->n_endpoints;
+}
+
+static ut_browser *signed_in(const char *email, const char *account, Usher__V1__Role role)
+{
+	char *user = ut_create_user(&sys, A, email, "Webhook Person", PASSWORD);
+	ut_grant(&sys, A, account, user, role, NULL);
+	ut_browser *b = ut_browser_new(&sys);
+	ut_browser_add_header(b, us_arena_printf(A, "Authorization: Bearer %s",
+	                                         ut_login(&sys, A, email, PASSWORD)));
+	return b;
+}
+
+static void test_people_manage_endpoints_only_with_the_permission(void **state)
+{
+	(void)state; /* the gateway runs since the test before */
+	char *account = new_account("People Co");
+	char *other = new_account("Elsewhere Co");
+	ut_browser *member = signed_in("mo.member@events.example", account, USHER__V1__ROLE__ROLE_MEMBER);
+	ut_browser *admin = signed_in("ada.admin@events.example", account, USHER__V1__ROLE__ROLE_ADMIN);
+	const char *url = "https://hooks.example/people";
+	json_t *doc;
+
+	/* A member: refused, and nothing is made. */
+	assert_int_equal(as_person(member, "CreateWebhookEndpoint",
+	                           json_pack("{s:s, s:s}", "accountId", account, "url", url), &doc),
+	                 403);
+	json_decref(doc);
+	assert_int_equal(as_person(member, "ListWebhookEndpoints",
+	                           json_pack("{s:s}", "accountId", account), &doc),
+	                 403);
+	json_decref(doc);
+	assert_int_equal(as_person(member, "ListEvents", json_pack("{s:s}", "accountId", account),
+	                           &doc),
+	                 403);
+	json_decref(doc);
+	assert_int_equal(endpoints_seen_by_system(account), 0);
+
+	/* An admin: creates, lists and deletes for their account... */
+	assert_int_equal(as_person(admin, "CreateWebhookEndpoint",
+	                           json_pack("{s:s, s:s, s:[s]}", "accountId", account, "url", url,
+	                                     "types", "invitation.created"),
+	                           &doc),
+	                 200);
+	assert_int_equal(strncmp(json_string_value(json_object_get(doc, "secret")), "whsec_", 6), 0);
+	char *id = us_arena_strdup(
+	        A, json_string_value(json_object_get(json_object_get(doc, "endpoint"), "id")));
+	json_decref(doc);
+	assert_int_equal(endpoints_seen_by_system(account), 1);
+	assert_int_equal(as_person(admin, "ListWebhookEndpoints",
+	                           json_pack("{s:s}", "accountId", account), &doc),
+	                 200);
+	json_t *listed = json_object_get(doc, "endpoints");
+	assert_int_equal(json_array_size(listed), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(listed, 0), "id")), id);
+	json_decref(doc);
+	assert_int_equal(as_person(admin, "ListEvents", json_pack("{s:s}", "accountId", account),
+	                           &doc),
+	                 200);
+	json_decref(doc);
+
+	/* ...but not for another account, nor a global endpoint, nor another's endpoint by id. */
+	assert_int_equal(as_person(admin, "CreateWebhookEndpoint",
+	                           json_pack("{s:s, s:s}", "accountId", other, "url", url), &doc),
+	                 403);
+	json_decref(doc);
+	assert_int_equal(as_person(admin, "CreateWebhookEndpoint", json_pack("{s:s}", "url", url),
+	                           &doc),
+	                 403);
+	json_decref(doc);
+	assert_int_equal(as_person(admin, "DeleteWebhookEndpoint",
+	                           json_pack("{s:s, s:s}", "accountId", other, "id", id), &doc),
+	                 403);
+	json_decref(doc);
+	assert_int_equal(endpoints_seen_by_system(other), 0);
+	assert_int_equal(as_person(member, "DeleteWebhookEndpoint",
+	                           json_pack("{s:s, s:s}", "accountId", account, "id", id), &doc),
+	                 403);
+	json_decref(doc);
+	assert_int_equal(endpoints_seen_by_system(account), 1);
+	assert_int_equal(as_person(admin, "DeleteWebhookEndpoint",
+	                           json_pack("{s:s, s:s}", "accountId", account, "id", id), &doc),
+	                 200);
+	json_decref(doc);
+	assert_int_equal(endpoints_seen_by_system(account), 0);
+	ut_browser_free(member);
+	ut_browser_free(admin);
+}
+
 /* An endpoint failing for days (its failing_since moved back: the clock, controlled) is
  * disabled by its next failure, with a notice in the log; enabled again, a redelivery
  * reaches it. */
@@ -1075,6 +1183,7 @@ int main(void)
 		cmocka_unit_test(test_a_redirect_to_another_host_is_not_followed),
 		cmocka_unit_test(test_events_survive_a_kill_of_each_daemon),
 		cmocka_unit_test(test_a_service_uses_http_and_an_operator_usherctl),
+		cmocka_unit_test(test_people_manage_endpoints_only_with_the_permission),
 		cmocka_unit_test(test_an_endpoint_failing_for_days_is_disabled_with_a_notice),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -67,15 +67,16 @@ static const public_method public_methods[] = {
 	{"usher.v1.InvitationService/SetInvitationSettings", SIGNED_IN},
 	{"usher.v1.TenancyService/Check", SERVICE_KEY},
 	{"usher.v1.TenancyService/CheckGrant", SERVICE_KEY},
-	/* Events and webhooks: for the services that own endpoints (docs/events.md). */
-	{"usher.v1.EventService/ListEvents", SERVICE_KEY},
-	{"usher.v1.EventService/CreateWebhookEndpoint", SERVICE_KEY},
-	{"usher.v1.EventService/ListWebhookEndpoints", SERVICE_KEY},
-	{"usher.v1.EventService/DeleteWebhookEndpoint", SERVICE_KEY},
-	{"usher.v1.EventService/SetWebhookEndpointEnabled", SERVICE_KEY},
-	{"usher.v1.EventService/RotateWebhookSecret", SERVICE_KEY},
-	{"usher.v1.EventService/ListWebhookDeliveries", SERVICE_KEY},
-	{"usher.v1.EventService/RedeliverWebhook", SERVICE_KEY},
+	/* Events and webhooks: for services that own endpoints and for people holding
+	 * webhooks.manage on the account (notificationd asks tenancyd; docs/events.md). */
+	{"usher.v1.EventService/ListEvents", SIGNED_IN},
+	{"usher.v1.EventService/CreateWebhookEndpoint", SIGNED_IN},
+	{"usher.v1.EventService/ListWebhookEndpoints", SIGNED_IN},
+	{"usher.v1.EventService/DeleteWebhookEndpoint", SIGNED_IN},
+	{"usher.v1.EventService/SetWebhookEndpointEnabled", SIGNED_IN},
+	{"usher.v1.EventService/RotateWebhookSecret", SIGNED_IN},
+	{"usher.v1.EventService/ListWebhookDeliveries", SIGNED_IN},
+	{"usher.v1.EventService/RedeliverWebhook", SIGNED_IN},
 };
 
 static const ProtobufCServiceDescriptor *const services[GATEWAY_N_BACKENDS] = {

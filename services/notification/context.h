@@ -27,6 +27,7 @@ typedef struct notification_ctx {
 	notification_delivery *delivery; /* NULL before start and after stop */
 	notification_webhooks *webhooks; /* likewise */
 	us_rpc_client *identity;         /* knows service principals */
+	us_rpc_client *tenancy;          /* who may manage an account's webhooks */
 } notification_ctx;
 
 #endif

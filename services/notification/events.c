@@ -11,6 +11,7 @@
 #include "common/fault.h"
 #include "common/timestamp.h"
 #include "common/validate.h"
+#include "access.h"
 #include "context.h"
 #include "events_store.h"
 #include "intake.h"
@@ -31,29 +32,6 @@
 #define OVERLAP_MAX_S (7 * 86400)
 
 /* --- input --- */
-
-/* The account a call may see: account_id, or NULL (every account) for an operator who
- * gave none. Sets a violation or an error and returns false otherwise. */
-static bool scope(us_call *call, const char *account_id, const char **out)
-{
-	if (account_id[0] == '\0') {
-		if (!us_call_is_system(call)) {
-			us_call_error(call, US_EDENIED, "account_id is required: only operators may act "
-			                                "on every account");
-			return false;
-		}
-		*out = NULL;
-		return true;
-	}
-	const char *why = us_uuid_check(account_id);
-	if (why != NULL) {
-		us_call_violation(call, "account_id", "%s", why);
-		us_call_invalid(call);
-		return false;
-	}
-	*out = account_id;
-	return true;
-}
 
 static bool check_id(us_call *call, const char *field, const char *id)
 {
@@ -218,8 +196,9 @@ us_err notification_events_list_rpc(us_call *call, const ProtobufCMessage *reque
 {
 	const Usher__V1__ListEventsRequest *req = (const Usher__V1__ListEventsRequest *)request;
 	const char *account;
-	if (!scope(call, req->account_id, &account))
-		return us_call_has_violations(call) ? US_EINVAL : US_EDENIED;
+	us_err refused = notification_access_account(call, req->account_id, &account);
+	if (refused != US_OK)
+		return refused;
 	bool ok = check_cursor(call, req->after);
 	ok = check_limit(call, req->limit) && ok;
 	const char *types = types_array(call, req->types, req->n_types);
@@ -276,8 +255,9 @@ us_err notification_webhooks_create_rpc(us_call *call, const ProtobufCMessage *r
 	const Usher__V1__CreateWebhookEndpointRequest *req =
 	        (const Usher__V1__CreateWebhookEndpointRequest *)request;
 	const char *account;
-	if (!scope(call, req->account_id, &account))
-		return us_call_has_violations(call) ? US_EINVAL : US_EDENIED;
+	us_err refused = notification_access_account(call, req->account_id, &account);
+	if (refused != US_OK)
+		return refused;
 	const char *why = notification_webhook_url_problem(req->url);
 	if (why != NULL)
 		us_call_violation(call, "url", "%s", why);
@@ -312,8 +292,9 @@ us_err notification_webhooks_list_rpc(us_call *call, const ProtobufCMessage *req
 	const Usher__V1__ListWebhookEndpointsRequest *req =
 	        (const Usher__V1__ListWebhookEndpointsRequest *)request;
 	const char *account;
-	if (!scope(call, req->account_id, &account))
-		return us_call_has_violations(call) ? US_EINVAL : US_EDENIED;
+	us_err refused = notification_access_account(call, req->account_id, &account);
+	if (refused != US_OK)
+		return refused;
 	Usher__V1__ListWebhookEndpointsReply *out = US_ARENA_NEW(
 	        us_call_arena(call), Usher__V1__ListWebhookEndpointsReply);
 	if (out == NULL)
@@ -340,8 +321,9 @@ us_err notification_webhooks_delete_rpc(us_call *call, const ProtobufCMessage *r
 	const Usher__V1__DeleteWebhookEndpointRequest *req =
 	        (const Usher__V1__DeleteWebhookEndpointRequest *)request;
 	const char *account;
-	if (!scope(call, req->account_id, &account))
-		return us_call_has_violations(call) ? US_EINVAL : US_EDENIED;
+	us_err refused = notification_access_account(call, req->account_id, &account);
+	if (refused != US_OK)
+		return refused;
 	if (!check_id(call, "id", req->id))
 		return us_call_invalid(call);
 	us_err rc = notification_webhooks_delete(us_call_db(call), account, req->id);
@@ -363,8 +345,9 @@ us_err notification_webhooks_set_enabled_rpc(us_call *call, const ProtobufCMessa
 	const Usher__V1__SetWebhookEndpointEnabledRequest *req =
 	        (const Usher__V1__SetWebhookEndpointEnabledRequest *)request;
 	const char *account;
-	if (!scope(call, req->account_id, &account))
-		return us_call_has_violations(call) ? US_EINVAL : US_EDENIED;
+	us_err refused = notification_access_account(call, req->account_id, &account);
+	if (refused != US_OK)
+		return refused;
 	if (!check_id(call, "id", req->id))
 		return us_call_invalid(call);
 	Usher__V1__SetWebhookEndpointEnabledReply *out = US_ARENA_NEW(
@@ -386,8 +369,9 @@ us_err notification_webhooks_rotate_rpc(us_call *call, const ProtobufCMessage *r
 	const Usher__V1__RotateWebhookSecretRequest *req =
 	        (const Usher__V1__RotateWebhookSecretRequest *)request;
 	const char *account;
-	if (!scope(call, req->account_id, &account))
-		return us_call_has_violations(call) ? US_EINVAL : US_EDENIED;
+	us_err refused = notification_access_account(call, req->account_id, &account);
+	if (refused != US_OK)
+		return refused;
 	bool ok = check_id(call, "id", req->id);
 	if (req->overlap_seconds > OVERLAP_MAX_S) {
 		us_call_violation(call, "overlap_seconds", "must be at most %d (7 days)", OVERLAP_MAX_S);
@@ -420,8 +404,9 @@ us_err notification_webhooks_deliveries_rpc(us_call *call, const ProtobufCMessag
 	const Usher__V1__ListWebhookDeliveriesRequest *req =
 	        (const Usher__V1__ListWebhookDeliveriesRequest *)request;
 	const char *account;
-	if (!scope(call, req->account_id, &account))
-		return us_call_has_violations(call) ? US_EINVAL : US_EDENIED;
+	us_err refused = notification_access_account(call, req->account_id, &account);
+	if (refused != US_OK)
+		return refused;
 	bool ok = check_id(call, "endpoint_id", req->endpoint_id);
 	ok = check_limit(call, req->limit) && ok;
 	if (!ok)
@@ -447,8 +432,9 @@ us_err notification_webhooks_redeliver_rpc(us_call *call, const ProtobufCMessage
 	        (const Usher__V1__RedeliverWebhookRequest *)request;
 	const notification_ctx *ctx = us_call_service_ctx(call);
 	const char *account;
-	if (!scope(call, req->account_id, &account))
-		return us_call_has_violations(call) ? US_EINVAL : US_EDENIED;
+	us_err refused = notification_access_account(call, req->account_id, &account);
+	if (refused != US_OK)
+		return refused;
 	if (!check_id(call, "delivery_id", req->delivery_id))
 		return us_call_invalid(call);
 	Usher__V1__RedeliverWebhookReply *out = US_ARENA_NEW(us_call_arena(call),
@@ -485,8 +471,9 @@ static us_err current_secret(us_call *call, const char *account_id, const char *
 {
 	const notification_ctx *ctx = us_call_service_ctx(call);
 	const char *account;
-	if (!scope(call, account_id, &account))
-		return us_call_has_violations(call) ? US_EINVAL : US_EDENIED;
+	us_err refused = notification_access_account(call, account_id, &account);
+	if (refused != US_OK)
+		return refused;
 	char *sealed;
 	us_err rc = notification_webhooks_sealed_secret(us_call_db(call), us_call_arena(call),
 	                                                account, id, &sealed);

@@ -83,6 +83,9 @@ static const us_config_var notification_vars[] = {
 	    "are deleted this long after (0: never); a delivery still being retried keeps its event"),
 	VAR("IDENTITY_RPC_URL", US_CONFIG_STRING, identity_url, US_CONFIG_REQUIRED, NULL, 1, 0,
 	    us_config_check_nng_url, "address of usher-identityd (it knows service principals)"),
+	VAR("TENANCY_RPC_URL", US_CONFIG_STRING, tenancy_url, US_CONFIG_REQUIRED, NULL, 1, 0,
+	    us_config_check_nng_url,
+	    "address of usher-tenancyd (it says who may manage an account's webhooks)"),
 	VAR("WEBHOOK_WORKERS", US_CONFIG_INT, webhook_workers, 0, "2", 1, 32, NULL,
 	    "webhook delivery threads, each posting one delivery at a time"),
 	VAR("WEBHOOK_POLL_MS", US_CONFIG_INT, webhook_poll_ms, 0, "1000", 10, 60000, NULL,
@@ -170,6 +173,11 @@ static us_err start(void *arg, const us_daemon_config *cfg, char *err, size_t er
 	us_rpc_client_opts identity = {.url = s->identity_url, .caller = "usher-notificationd",
 	                               .wait_for_server = true};
 	rc = us_rpc_client_open(&identity, &ctx->identity, err, err_size);
+	/* Dialled in the background: tenancyd starts after this daemon. */
+	us_rpc_client_opts tenancy = {.url = s->tenancy_url, .caller = "usher-notificationd",
+	                              .wait_for_server = true};
+	if (rc == US_OK)
+		rc = us_rpc_client_open(&tenancy, &ctx->tenancy, err, err_size);
 	if (rc == US_OK)
 		rc = notification_delivery_start(ctx, "notification", &ctx->delivery, err, err_size);
 	if (rc == US_OK)
@@ -177,6 +185,8 @@ static us_err start(void *arg, const us_daemon_config *cfg, char *err, size_t er
 	if (rc != US_OK) {
 		notification_delivery_stop(ctx->delivery);
 		ctx->delivery = NULL;
+		us_rpc_client_close(ctx->tenancy);
+		ctx->tenancy = NULL;
 		us_rpc_client_close(ctx->identity);
 		ctx->identity = NULL;
 		notification_template_set_free(ctx->templates);
@@ -196,6 +206,8 @@ static void stop(void *arg)
 	ctx->webhooks = NULL;
 	notification_delivery_stop(ctx->delivery);
 	ctx->delivery = NULL;
+	us_rpc_client_close(ctx->tenancy);
+	ctx->tenancy = NULL;
 	us_rpc_client_close(ctx->identity);
 	ctx->identity = NULL;
 	curl_global_cleanup();

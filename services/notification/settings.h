@@ -26,6 +26,7 @@ typedef struct notification_settings {
 	int64_t message_retention_days;
 	int64_t event_retention_days;
 	char *identity_url;
+	char *tenancy_url;
 	int64_t webhook_workers;
 	int64_t webhook_poll_ms;
 	int64_t webhook_timeout_ms;

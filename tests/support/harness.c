@@ -259,7 +259,7 @@ static const char *const daemon_rights[UT_N_DAEMONS] = {
 	[UT_IDENTITY] = "system",
 	[UT_TENANCY] = "system",
 	[UT_INVITATION] = "actor system",
-	[UT_NOTIFICATION] = "system methods=usher.v1.PrincipalService/ResolvePrincipal", /* principals calling EventService */
+	[UT_NOTIFICATION] = "system methods=usher.v1.PrincipalService/ResolvePrincipal,usher.v1.TenancyService/Check", /* principals calling EventService */
 	[UT_GATEWAY] = "actor",
 };
 
