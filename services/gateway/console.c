@@ -135,9 +135,13 @@ void console_render(console *c, unsigned status, const char *title, const char *
 	                          : console_fragment(c, "nav_signed_out", NULL);
 	const char *account_nav = "";
 	if (c->account != NULL)
-		account_nav = console_fragment(c, "account_nav",
-		                               (const char *const[]){"name", c->account->name, "id",
-		                                                     c->account->id, NULL});
+		account_nav = console_fragment(
+		        c, "account_nav",
+		        (const char *const[]){"name", c->account->name, "id", c->account->id, "webhooks",
+		                              c->webhooks ? console_fragment(c, "account_nav_webhooks",
+		                                                             (const char *const[]){"id", c->account->id, NULL})
+		                                          : "",
+		                              NULL});
 	const char *flash_html = "";
 	if (flash != NULL && flash[0] != '\0')
 		flash_html = console_fragment(c, error ? "flash_error" : "flash",
@@ -202,6 +206,10 @@ static const struct {
 	{"link-enabled", "The permanent link is on."},
 	{"link-deleted", "The permanent link is deleted; it no longer works."},
 	{"saved", "Saved."},
+	{"webhook-enabled", "Webhook endpoint enabled."},
+	{"webhook-disabled", "Webhook endpoint disabled: it gets no deliveries until enabled."},
+	{"webhook-deleted", "Webhook endpoint deleted."},
+	{"webhook-redelivered", "Sent again."},
 	{"subaccount", "Subaccount created."},
 	{"profile", "Profile saved."},
 	{"password", "Password changed."},

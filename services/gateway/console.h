@@ -23,6 +23,7 @@ typedef struct console {
 	const char *session;         /* the session token, when signed in */
 	const char *csrf;            /* the session's CSRF token, for the forms */
 	const Usher__V1__Account *account; /* the account a page is about: its navigation */
+	bool webhooks;               /* may manage its webhooks: their link in the navigation */
 } console;
 
 /* Reads the session, when the request has a valid one; replies nothing. */

@@ -8,6 +8,7 @@
 #include "common/limits.h"
 #include "common/validate.h"
 #include "console.h"
+#include "console_webhooks.h"
 #include "context.h"
 #include "form.h"
 #include "report.h"
@@ -750,6 +751,7 @@ static bool load_account(console *c, const char *account_id)
 	}
 	us_status_clear(&st);
 	c->account = acc->account;
+	c->webhooks = gateway_console_may_manage_webhooks(c);
 	return true;
 }
 
@@ -837,6 +839,8 @@ void gateway_console_admin(gateway_request *req, gateway_response *res)
 		subaccount_post(&c);
 	else if (!post && bare && strcmp(s, "upload") == 0)
 		upload_page(&c);
+	else if (strcmp(s, "webhooks") == 0)
+		gateway_console_webhooks(&c, post, p.a, p.b);
 	else
 		console_message(&c, 404, "Page not found", "There is no such page.", "/accounts",
 		                "My accounts");
