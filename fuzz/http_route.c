@@ -1,7 +1,8 @@
 /* usher-gatewayd's routing (services/gateway/routes.c): the input is a method and a path,
  * NUL-separated, as libmicrohttpd hands them over. Properties: a route is found only for
  * its own method; its pattern matches the path by an independent reading of the pattern
- * rules (exact, prefix ending in '/', "{}" for one non-empty segment); without a route
+ * rules (exact, prefix ending in '/' except "/" alone, the home page, which is exact, "{}"
+ * for one non-empty segment); without a route
  * the status is 404 or 405, and 405 only when another method's route matches; the same
  * request always finds the same route. */
 #include "fuzz.h"
@@ -14,7 +15,7 @@ static bool reference_match(const char *pattern, const char *path)
 	const char *hole = strstr(pattern, "{}");
 	if (hole == NULL) {
 		size_t n = strlen(pattern);
-		if (pattern[n - 1] == '/')
+		if (pattern[n - 1] == '/' && n > 1)
 			return strncmp(path, pattern, n) == 0 && path[n] != '\0';
 		return strcmp(path, pattern) == 0;
 	}
