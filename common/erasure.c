@@ -8,7 +8,7 @@
 #include "common/limits.h"
 #include "common/validate.h"
 
-us_err us_erasure_check(us_call *call, const Usher__V1__EraseUserRequest *req)
+static us_err check(us_call *call, const Usher__V1__EraseUserRequest *req)
 {
 	if (us_uuid_check(req->user_id) != NULL)
 		us_call_violation(call, "user_id", "must be a UUID");
@@ -49,7 +49,7 @@ us_err us_erasure_common(PGconn *db, const Usher__V1__EraseUserRequest *req, lon
 	return US_OK;
 }
 
-us_err us_erasure_reply(us_call *call, long rows, ProtobufCMessage **reply)
+static us_err reply_rows(us_call *call, long rows, ProtobufCMessage **reply)
 {
 	Usher__V1__EraseUserReply *out = US_ARENA_NEW(us_call_arena(call), Usher__V1__EraseUserReply);
 	if (out == NULL)
@@ -58,4 +58,27 @@ us_err us_erasure_reply(us_call *call, long rows, ProtobufCMessage **reply)
 	out->rows = rows > 0 ? (uint32_t)rows : 0;
 	*reply = &out->base;
 	return US_OK;
+}
+
+us_err us_erasure_step(us_call *call, const ProtobufCMessage *request, us_erase_own_rows *erase_own,
+                       ProtobufCMessage **reply)
+{
+	const Usher__V1__EraseUserRequest *req = (const Usher__V1__EraseUserRequest *)request;
+	us_err rc = check(call, req);
+	if (rc != US_OK)
+		return rc;
+	PGconn *db = us_call_db(call);
+	long rows = 0;
+	rc = us_db_begin(db);
+	if (rc == US_OK)
+		rc = erase_own(db, req, &rows);
+	if (rc == US_OK)
+		rc = us_erasure_common(db, req, &rows);
+	if (rc == US_OK)
+		rc = us_db_commit(db);
+	if (rc != US_OK) {
+		us_db_rollback(db);
+		return rc;
+	}
+	return reply_rows(call, rows, reply);
 }

@@ -122,24 +122,7 @@ us_err invitation_delete_user(us_call *call, const ProtobufCMessage *request,
 us_err invitation_erase_user(us_call *call, const ProtobufCMessage *request,
                              ProtobufCMessage **reply)
 {
-	const Usher__V1__EraseUserRequest *req = (const Usher__V1__EraseUserRequest *)request;
-	us_err rc = us_erasure_check(call, req);
-	if (rc != US_OK)
-		return rc;
-	PGconn *db = us_call_db(call);
-	long rows = 0;
-	rc = us_db_begin(db);
-	if (rc == US_OK)
-		rc = invitation_store_erase_user(db, req, &rows);
-	if (rc == US_OK)
-		rc = us_erasure_common(db, req, &rows);
-	if (rc == US_OK)
-		rc = us_db_commit(db);
-	if (rc != US_OK) {
-		us_db_rollback(db);
-		return rc;
-	}
-	return us_erasure_reply(call, rows, reply);
+	return us_erasure_step(call, request, invitation_store_erase_user, reply);
 }
 
 us_err invitation_erasure_recover_one(const invitation_ctx *ctx, PGconn *db, us_arena *a,
