@@ -84,6 +84,10 @@ static int relay_chunk(us_event_relay *rl)
 			rc = US_EEXHAUSTED;
 	}
 	PQclear(res);
+	/* With notificationd down, a call would only wait out its deadline and hold up a stop:
+	 * the rows stay, and the relay tries again after its pause. */
+	if (rc == US_OK && n > 0 && !us_rpc_client_connected(rl->opts.notification))
+		rc = US_EUNAVAILABLE;
 	if (rc == US_OK && n > 0) {
 		Usher__V1__RecordEventsRequest req = USHER__V1__RECORD_EVENTS_REQUEST__INIT;
 		req.events = events;

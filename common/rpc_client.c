@@ -25,11 +25,27 @@
 
 struct us_rpc_client {
 	nng_socket sock;
+	int connections; /* to servers, kept by pipe_event (atomic builtins) */
 	char *caller;
 	size_t max_message_bytes;
 	bool has_key;
 	us_caller_key key;
 };
+
+/* Counts the connections NNG adds and removes (on its own threads). ADD_PRE, not
+ * ADD_POST: NNG runs REM_POST for every pipe it ran ADD_PRE for, even one dropped before
+ * ADD_POST, so these two balance. */
+static void pipe_event(nng_pipe pipe, nng_pipe_ev ev, void *arg)
+{
+	(void)pipe;
+	us_rpc_client *c = arg;
+	__atomic_add_fetch(&c->connections, ev == NNG_PIPE_EV_ADD_PRE ? 1 : -1, __ATOMIC_RELAXED);
+}
+
+bool us_rpc_client_connected(const us_rpc_client *c)
+{
+	return __atomic_load_n(&c->connections, __ATOMIC_RELAXED) > 0;
+}
 
 /* Set once at start-up, before any client exists. */
 static bool default_key_set;
@@ -179,6 +195,8 @@ us_err us_rpc_client_open(const us_rpc_client_opts *opts, us_rpc_client **out, c
 		snprintf(err, err_size, "could not open socket: %s", nng_strerror(rv));
 		return from_nng(rv);
 	}
+	nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_PRE, pipe_event, c);
+	nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, pipe_event, c);
 	/* Replicas: "URL,URL,...", each dialled; NNG spreads the calls over those connected. */
 	char urls[US_RPC_URLS_MAX];
 	if (snprintf(urls, sizeof(urls), "%s", opts->url) >= (int)sizeof(urls)) {

@@ -63,6 +63,10 @@ US_MUST_USE us_err us_rpc_client_open(const us_rpc_client_opts *opts, us_rpc_cli
 /* Takes NULL. Calls must have returned. */
 void us_rpc_client_close(us_rpc_client *c);
 
+/* True while a connection to a server is up: background work can skip a call that would
+ * only wait for its deadline (and hold up a stop) while the peer is down. */
+bool us_rpc_client_connected(const us_rpc_client *c);
+
 typedef struct us_rpc_call_opts {
 	uint32_t timeout_ms;           /* 0 = 5 s */
 	const char *idempotency_key;   /* required by mutating methods */

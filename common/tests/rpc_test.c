@@ -553,6 +553,35 @@ static void test_stop_finishes_in_flight_requests(void **state)
 	assert_int_equal(us_rpc_client_open(&copts, &c, err, sizeof(err)), US_EUNAVAILABLE);
 }
 
+/* Background work asks whether a server is there before a call that would only wait out
+ * its deadline: true while connected, false once the server is gone. */
+static bool connected_within(us_rpc_client *c, bool want, int64_t ms)
+{
+	int64_t deadline = us_monotonic_ms() + ms;
+	while (us_rpc_client_connected(c) != want) {
+		if (us_monotonic_ms() > deadline)
+			return false;
+		usleep(10 * 1000);
+	}
+	return true;
+}
+
+static void test_client_knows_whether_a_server_is_connected(void **state)
+{
+	fixture *f = *state;
+	assert_true(connected_within(f->client, true, 10000));
+	us_rpc_server_stop(f->srv);
+	f->srv = NULL;
+	assert_true(connected_within(f->client, false, 10000));
+
+	us_rpc_client *c;
+	char err[128];
+	us_rpc_client_opts copts = {.url = f->url, .caller = "early", .wait_for_server = true};
+	assert_int_equal(us_rpc_client_open(&copts, &c, err, sizeof(err)), US_OK);
+	assert_false(us_rpc_client_connected(c));
+	us_rpc_client_close(c);
+}
+
 /* A server whose kernel takes connections but which answers nothing, as a paused
  * (SIGSTOP) or wedged daemon: connecting gives up at its timeout. NNG's own blocking dial
  * waits 10 s for the handshake whatever the caller's deadline. The slack below is far
@@ -964,6 +993,8 @@ int main(void)
 		                                setup_one_worker, teardown),
 		cmocka_unit_test_setup_teardown(test_health_check, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_finishes_in_flight_requests, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_knows_whether_a_server_is_connected, setup,
+		                                teardown),
 		cmocka_unit_test(test_connecting_gives_up_on_a_silent_server),
 		cmocka_unit_test(test_table_naming_a_missing_method_is_refused),
 		cmocka_unit_test_setup_teardown(
