@@ -144,9 +144,11 @@ static void post(poster *w, us_arena *a, const notification_due_webhook *d,
  * disabled by it). A redelivery is counted by its attempts, like any delivery. */
 static void count_result(const notification_webhook_outcome *o, bool disabled)
 {
-	const char *result = o->succeeded                      ? "succeeded"
-	                     : o->retry_in_ms < 0 || disabled ? "failed"
-	                                                      : "retried";
+	const char *result = "retried";
+	if (o->succeeded)
+		result = "succeeded";
+	else if (o->retry_in_ms < 0 || disabled)
+		result = "failed";
 	us_metrics_add(us_metrics_family(US_METRIC_COUNTER, "usher_webhook_deliveries_total",
 	                                 "webhook delivery attempts recorded, by result", "result"),
 	               &result, 1);
