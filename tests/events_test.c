@@ -5,7 +5,8 @@
  * An accept makes exactly one invitation.accepted event and one signed delivery; a
  * failing receiver gets retries with a growing delay, then the delivery succeeds; bad URLs
  * are refused; a redirect to another host is not followed; and events survive a SIGKILL of
- * each daemon that handles them at its worst moment (none lost, none doubled, in order). */
+ * each daemon that handles them at its worst moment (none lost, none doubled, in order).
+ * notificationd's /metrics counts the attempts by result and shows the pending backlog. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -368,6 +369,77 @@ static const Usher__V1__Event *find_event(Usher__V1__Event **ev, size_t n, const
 	return NULL;
 }
 
+/* The value of notificationd's sample name{result} on /metrics (parsed by the Prometheus
+ * client, tests/support/prom_parse.py); 0 when it has none yet. */
+static double notification_metric(const char *name, const char *result)
+{
+	char *body = NULL;
+	long status = ut_admin_get(&sys.daemons[UT_NOTIFICATION], "/metrics", &body);
+	if (status != 200)
+		fail_msg("/metrics of notificationd answered %ld", status);
+	char path[256], command[1024];
+	snprintf(path, sizeof(path), "%s/metrics-events.txt", sys.dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(body, f);
+	fclose(f);
+	free(body);
+	snprintf(command, sizeof(command), "/usr/bin/python3 '%s/tests/support/prom_parse.py' < '%s'",
+	         getenv("USHER_SOURCE_DIR"), path);
+	char *const argv[] = {"/bin/sh", "-c", command, NULL};
+	char *out = NULL;
+	if (ut_run(argv, NULL, true, &out) != 0)
+		fail_msg("the Prometheus parser refused notificationd's /metrics: %s", out);
+	double value = 0;
+	for (char *line = strtok(out, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+		json_t *doc = json_loads(line, 0, NULL);
+		if (doc == NULL)
+			fail_msg("prom_parse.py printed \"%s\"", line);
+		const char *have = json_string_value(
+		        json_object_get(json_object_get(doc, "labels"), "result"));
+		if (strcmp(json_string_value(json_object_get(doc, "name")), name) == 0 &&
+		    (result == NULL || (have != NULL && strcmp(have, result) == 0)))
+			value = json_number_value(json_object_get(doc, "value"));
+		json_decref(doc);
+	}
+	free(out);
+	return value;
+}
+
+#define DELIVERIES "usher_webhook_deliveries_total"
+
+/* Waits until name{result} reaches at_least (a delivery's state is visible a moment before
+ * its count); returns the value then, so a caller sees a count that went past. */
+static double wait_metric(const char *name, const char *result, double at_least)
+{
+	struct timespec until = us_monotonic_after(WAIT_MS);
+	for (;;) {
+		double v = notification_metric(name, result);
+		if (v >= at_least)
+			return v;
+		if (past(&until))
+			fail_msg("%s{result=\"%s\"} stayed at %g, not %g", name, result, v, at_least);
+		sleep_ms(50);
+	}
+}
+
+/* Waits until every delivery to endpoint has succeeded; returns how many there are. */
+static size_t wait_all_succeeded(const char *account, const char *endpoint)
+{
+	struct timespec until = us_monotonic_after(WAIT_MS);
+	for (;;) {
+		size_t n, done = 0;
+		Usher__V1__WebhookDelivery **ds = deliveries(account, endpoint, &n);
+		for (size_t i = 0; i < n; i++)
+			done += ds[i]->state == USHER__V1__WEBHOOK_DELIVERY_STATE__WEBHOOK_DELIVERY_SUCCEEDED;
+		if (n > 0 && done == n)
+			return n;
+		if (past(&until))
+			fail_msg("%zu of %zu deliveries succeeded", done, n);
+		sleep_ms(50);
+	}
+}
+
 /* --- tests --- */
 
 static void test_an_accept_makes_one_event_and_one_signed_delivery(void **state)
@@ -375,6 +447,7 @@ static void test_an_accept_makes_one_event_and_one_signed_delivery(void **state)
 	(void)state;
 	receiver rcv;
 	receiver_start(&rcv, "accept", "", NULL);
+	double succeeded0 = notification_metric(DELIVERIES, "succeeded");
 	char *account = new_account("Accept Co");
 	char url[128];
 	url_of(&rcv, "127.0.0.1", url, sizeof(url));
@@ -426,6 +499,13 @@ static void test_an_accept_makes_one_event_and_one_signed_delivery(void **state)
 	assert_true(requests >= 3);
 	assert_int_equal(verify_signatures(&rcv, ep->secret), (long)requests);
 	assert_int_equal(verify_signatures(&rcv, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"), -1);
+
+	/* Once all have succeeded, /metrics counted each delivery once (this endpoint is the
+	 * only one so far). */
+	size_t all = wait_all_succeeded(account, ep->endpoint->id);
+	assert_int_equal(count_received(&rcv, NULL, NULL), all);
+	assert_int_equal(wait_metric(DELIVERIES, "succeeded", succeeded0 + (double)all) - succeeded0,
+	                 all);
 	receiver_stop(&rcv);
 }
 
@@ -434,6 +514,9 @@ static void test_a_failing_receiver_gets_retries_then_the_delivery_succeeds(void
 	(void)state;
 	receiver rcv;
 	receiver_start(&rcv, "flaky", "500,503,500", NULL);
+	double succeeded0 = notification_metric(DELIVERIES, "succeeded");
+	double retried0 = notification_metric(DELIVERIES, "retried");
+	double failed0 = notification_metric(DELIVERIES, "failed");
 	char *account = new_account("Flaky Co");
 	char url[128];
 	url_of(&rcv, "127.0.0.1", url, sizeof(url));
@@ -458,6 +541,10 @@ static void test_a_failing_receiver_gets_retries_then_the_delivery_succeeds(void
 	/* The same event each time (the same webhook-id), signed each time. */
 	assert_int_equal(count_received(&rcv, "invitation.created", created->id), 4);
 	assert_int_equal(verify_signatures(&rcv, ep->secret), 4);
+	/* /metrics: three retries, then one success, nothing given up. */
+	assert_int_equal(notification_metric(DELIVERIES, "retried") - retried0, 3);
+	assert_int_equal(wait_metric(DELIVERIES, "succeeded", succeeded0 + 1) - succeeded0, 1);
+	assert_int_equal(notification_metric(DELIVERIES, "failed") - failed0, 0);
 	/* Backoff: each wait at least the schedule's (base, then doubled); the attempts' end
 	 * times are ms apart at least that much, whatever the machine's speed. */
 	int64_t at[4];
@@ -1105,6 +1192,15 @@ static void test_an_endpoint_failing_for_days_is_disabled_with_a_notice(void **s
 			fail_msg("the endpoint was not marked failing");
 		sleep_ms(50);
 	}
+	/* Retried, still pending: the gauges show it (refreshed every few seconds). */
+	until = us_monotonic_after(WAIT_MS);
+	while (notification_metric("usher_webhook_backlog", NULL) < 1 ||
+	       notification_metric("usher_webhook_oldest_age_seconds", NULL) <= 0) {
+		if (past(&until))
+			fail_msg("usher_webhook_backlog or usher_webhook_oldest_age_seconds stayed at 0");
+		sleep_ms(200);
+	}
+	double failed0 = notification_metric(DELIVERIES, "failed");
 	char sql[256];
 	snprintf(sql, sizeof(sql),
 	         "UPDATE notification.webhook_endpoints SET failing_since = now() - interval '6 days'"
@@ -1115,6 +1211,7 @@ static void test_an_endpoint_failing_for_days_is_disabled_with_a_notice(void **s
 	Usher__V1__WebhookDelivery *d = wait_delivery(account, ep->endpoint->id, event,
 	                                              USHER__V1__WEBHOOK_DELIVERY_STATE__WEBHOOK_DELIVERY_FAILED);
 	assert_true(d->attempts >= 2);
+	wait_metric(DELIVERIES, "failed", failed0 + 1); /* others may fail meanwhile */
 	assert_int_not_equal(ut_log_wait(&sys.daemons[UT_NOTIFICATION], "webhook endpoint disabled",
 	                                 0, WAIT_MS),
 	                     0);

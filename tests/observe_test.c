@@ -7,7 +7,8 @@
  *   closes: the daemon still answers over RPC meanwhile), and 200 again after; the times
  *   are printed, not judged (the checks run every 500 ms by design);
  * - a request id sent to the gateway comes back on the response (errors too) and is on
- *   the log lines of every daemon the request reaches, with the traceparent's trace id;
+ *   the log lines of every daemon the request reaches (the audit route's two daemons
+ *   too), with the traceparent's trace id;
  *   a malformed one is replaced; every log line of every daemon is one JSON object;
  * - the gateway serves IPv6 and IPv4 on HTTP_ADDRESS "::".
  *
@@ -344,6 +345,28 @@ static void test_request_id_reaches_every_daemon(void **state)
 		snprintf(needle, sizeof(needle), "\"request_id\":\"%s\"", reset_id);
 		if (ut_log_wait(d, needle, 0, WAIT_MS) == 0)
 			fail_msg("no line of %s names request %s", d->name, reset_id);
+	}
+
+	/* The audit route, whose page merges tenancyd's and invitationd's: both see its id. */
+	char audit_id[64], path[128];
+	snprintf(audit_id, sizeof(audit_id), "obs-audit-%s", suffix);
+	snprintf(line, sizeof(line), "X-Request-Id: %s", audit_id);
+	ut_browser_clear_headers(admin);
+	ut_browser_add_header(admin, line);
+	snprintf(path, sizeof(path), "/accounts/%s/audit", account);
+	ut_http(admin, "GET", path, NULL, 0, NULL, &r);
+	if (r.status != 200)
+		fail_msg("GET %s answered %ld: %s", path, r.status, r.body);
+	assert_string_equal(header(&r, "X-Request-Id"), audit_id);
+	ut_reply_free(&r);
+	ut_browser_clear_headers(admin);
+	const int audit_flow[] = {UT_TENANCY, UT_INVITATION};
+	for (size_t i = 0; i < sizeof(audit_flow) / sizeof(audit_flow[0]); i++) {
+		const ut_daemon *d = &sys.daemons[audit_flow[i]];
+		char needle[96];
+		snprintf(needle, sizeof(needle), "\"request_id\":\"%s\"", audit_id);
+		if (ut_log_wait(d, needle, 0, WAIT_MS) == 0)
+			fail_msg("no line of %s names request %s", d->name, audit_id);
 	}
 
 	/* Errors carry it too; a malformed one is replaced by a fresh one. */

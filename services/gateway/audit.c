@@ -135,7 +135,8 @@ void gateway_audit_list(gateway_request *req, gateway_response *res)
 	us_rpc_client *clients[N_AUDIT_BACKENDS];
 	for (size_t i = 0; i < N_AUDIT_BACKENDS; i++)
 		clients[i] = req->ctx->backends[audit_backends[i]];
-	us_rpc_call_opts opts = {.timeout_ms = GATEWAY_CALL_TIMEOUT_MS, .actor_user_id = user->id};
+	/* Reads: the backend path's options without an idempotency key. */
+	us_rpc_call_opts opts = gateway_backend_opts(req, user->id);
 	if (csv) {
 		export_csv(req, res, clients, &opts, &lr);
 		return;

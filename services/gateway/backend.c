@@ -23,19 +23,25 @@ static const char *idempotency_key(gateway_request *req)
 	return us_arena_printf(req->arena, "gw:%s", hex);
 }
 
-us_err gateway_backend_call(gateway_request *req, int backend, const char *method, const char *actor,
-               const ProtobufCMessage *in, const ProtobufCMessageDescriptor *out_type,
-               ProtobufCMessage **out, us_status *st)
+us_rpc_call_opts gateway_backend_opts(const gateway_request *req, const char *actor)
 {
 	/* A service principal acts as itself: its key signs, and no person is named. */
 	us_rpc_call_opts opts = {
 		.timeout_ms = GATEWAY_CALL_TIMEOUT_MS,
-		.idempotency_key = idempotency_key(req),
 		.actor_user_id = req->api_key != NULL ? NULL : actor,
 		.signer = req->api_key,
 		.request_id = req->request_id,
 		.traceparent = req->traceparent,
 	};
+	return opts;
+}
+
+us_err gateway_backend_call(gateway_request *req, int backend, const char *method, const char *actor,
+               const ProtobufCMessage *in, const ProtobufCMessageDescriptor *out_type,
+               ProtobufCMessage **out, us_status *st)
+{
+	us_rpc_call_opts opts = gateway_backend_opts(req, actor);
+	opts.idempotency_key = idempotency_key(req);
 	us_err rc = us_rpc_call(req->ctx->backends[backend], method, &opts, in, out_type, req->arena, out, st);
 	/* The backend has done it; the browser has not heard. */
 	us_fault_point_method(method, "after_backend");

@@ -7,6 +7,11 @@
 
 #define GATEWAY_CALL_TIMEOUT_MS 30000
 
+/* The options of every call to a daemon: the timeout, the actor (or the API key that
+ * signs) and the request's X-Request-Id and traceparent, so the daemons' log lines carry
+ * them. No idempotency key (gateway_backend_call adds it). */
+us_rpc_call_opts gateway_backend_opts(const gateway_request *req, const char *actor);
+
 /* Calls method on backend (GATEWAY_IDENTITY, ...) as actor (NULL: none), with the request's
  * Idempotency-Key header or a fresh key; the reply lands in the request's arena. */
 US_MUST_USE us_err gateway_backend_call(gateway_request *req, int backend, const char *method, const char *actor,

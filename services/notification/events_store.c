@@ -483,3 +483,21 @@ us_err notification_webhooks_record(PGconn *c, const notification_due_webhook *d
 	PQclear(res);
 	return US_OK;
 }
+
+us_err notification_webhooks_gauges(PGconn *c, int64_t *backlog, double *oldest_s)
+{
+	PGresult *res;
+	us_err rc = us_db_exec(c,
+	                       "SELECT count(*),"
+	                       " COALESCE(EXTRACT(EPOCH FROM now() - min(d.created_at)), 0)"
+	                       " FROM webhook_deliveries d"
+	                       " JOIN webhook_endpoints w ON w.id = d.endpoint_id"
+	                       " WHERE d.state = 'pending' AND w.enabled AND w.deleted_at IS NULL",
+	                       0, NULL, &res);
+	if (rc != US_OK)
+		return rc;
+	*backlog = atoll(PQgetvalue(res, 0, 0));
+	*oldest_s = atof(PQgetvalue(res, 0, 1));
+	PQclear(res);
+	return US_OK;
+}

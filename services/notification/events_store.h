@@ -94,4 +94,8 @@ US_MUST_USE us_err notification_webhooks_record(PGconn *c, const notification_du
                                                 const notification_webhook_outcome *o,
                                                 bool *disabled);
 
+/* The webhook gauges: deliveries pending for enabled endpoints, and the age in seconds
+ * of the oldest of them (from its creation or redelivery; 0 when none). */
+US_MUST_USE us_err notification_webhooks_gauges(PGconn *c, int64_t *backlog, double *oldest_s);
+
 #endif

@@ -11,6 +11,7 @@
 #include "common/db.h"
 #include "delivery.h"
 #include "events.h"
+#include "events_store.h"
 #include "common/log.h"
 #include "erase.h"
 #include "common/metrics.h"
@@ -216,7 +217,7 @@ static void stop(void *arg)
 	sodium_memzero(ctx->seal_key, sizeof(ctx->seal_key));
 }
 
-/* The queue's gauges for /metrics. */
+/* The email queue's and the webhook deliveries' gauges for /metrics. */
 static void collect(void *arg, PGconn *db)
 {
 	(void)arg;
@@ -229,6 +230,14 @@ static void collect(void *arg, PGconn *db)
 	               NULL, (double)depth);
 	us_metrics_set(us_metrics_family(US_METRIC_GAUGE, "usher_email_oldest_age_seconds",
 	                                 "age of the oldest queued email (0: none)", ""),
+	               NULL, oldest);
+	if (notification_webhooks_gauges(db, &depth, &oldest) != US_OK)
+		return;
+	us_metrics_set(us_metrics_family(US_METRIC_GAUGE, "usher_webhook_backlog",
+	                                 "webhook deliveries pending for enabled endpoints", ""),
+	               NULL, (double)depth);
+	us_metrics_set(us_metrics_family(US_METRIC_GAUGE, "usher_webhook_oldest_age_seconds",
+	                                 "age of the oldest pending webhook delivery (0: none)", ""),
 	               NULL, oldest);
 }
 

@@ -12,6 +12,7 @@
 #include "common/db.h"
 #include "common/fault.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/ticker.h"
 #include "events_store.h"
 #include "seal.h"
@@ -138,6 +139,21 @@ static void post(poster *w, us_arena *a, const notification_due_webhook *d,
 	}
 }
 
+/* Counts a recorded attempt in usher_webhook_deliveries_total{result}: succeeded, retried
+ * (still pending, posted again later) or failed (given up: too old, or its endpoint was
+ * disabled by it). A redelivery is counted by its attempts, like any delivery. */
+static void count_result(const notification_webhook_outcome *o, bool disabled)
+{
+	const char *result = "retried";
+	if (o->succeeded)
+		result = "succeeded";
+	else if (o->retry_in_ms < 0 || disabled)
+		result = "failed";
+	us_metrics_add(us_metrics_family(US_METRIC_COUNTER, "usher_webhook_deliveries_total",
+	                                 "webhook delivery attempts recorded, by result", "result"),
+	               &result, 1);
+}
+
 /* Takes, posts and records one due delivery; false when none was due (or on error). */
 static bool deliver_one(poster *w)
 {
@@ -166,6 +182,7 @@ static bool deliver_one(poster *w)
 		if (rc == US_OK)
 			rc = us_db_commit(w->db);
 		if (rc == US_OK) {
+			count_result(&o, disabled);
 			char n[16], status[16];
 			snprintf(n, sizeof(n), "%d", d.attempts + 1);
 			snprintf(status, sizeof(status), "%d", o.status_code);
