@@ -161,6 +161,18 @@ static int dial_within(nng_socket sock, const char *url, uint32_t timeout_ms)
 	return w.rv;
 }
 
+/* nng 1.5.2 initialises itself lazily in the first socket open without a lock that
+ * ThreadSanitizer can see (usherctl health opens its clients on several threads at
+ * once); opening under one mutex orders that first initialisation before every other. */
+static int open_req_socket(nng_socket *sock)
+{
+	static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+	pthread_mutex_lock(&open_lock);
+	int rv = nng_req0_open(sock);
+	pthread_mutex_unlock(&open_lock);
+	return rv;
+}
+
 us_err us_rpc_client_open(const us_rpc_client_opts *opts, us_rpc_client **out, char *err,
                           size_t err_size)
 {
@@ -187,7 +199,7 @@ us_err us_rpc_client_open(const us_rpc_client_opts *opts, us_rpc_client **out, c
 	c->caller = strdup(opts->caller != NULL ? opts->caller : "");
 	c->max_message_bytes = opts->max_message_bytes ? opts->max_message_bytes
 	                                               : DEFAULT_MAX_MESSAGE;
-	int rv = c->caller != NULL ? nng_req0_open(&c->sock) : NNG_ENOMEM;
+	int rv = c->caller != NULL ? open_req_socket(&c->sock) : NNG_ENOMEM;
 	if (rv != 0) {
 		free(c->caller);
 		us_caller_key_wipe(&c->key);
