@@ -281,7 +281,8 @@ static void run(PGconn *c, const char *sql)
 }
 
 /* Every stored token gets a route to its account, written by the table's own triggers (so
- * a batch, a resend and a COPY all do), and a resend's new token is routed too. */
+ * a batch, a resend and a COPY all do), a resend's new token is routed too, and a token
+ * hash stays unique (the tables' own token indexes no longer are). */
 static void test_tokens_are_routed_to_their_account(void **state)
 {
 	(void)state;
@@ -322,6 +323,13 @@ static void test_tokens_are_routed_to_their_account(void **state)
 	                           " (SELECT account_id FROM token_routes"
 	                           "  WHERE token_hash = sha256('resent'::bytea))"),
 	                 1);
+	/* The routes' key keeps a token hash unique, across accounts and tables alike. */
+	PGresult *dup = PQexec(c, "INSERT INTO links (account_id, account_name, created_by,"
+	                          " token_hash, sealed_token) VALUES (gen_random_uuid(), 'C',"
+	                          " gen_random_uuid(), sha256('inv2'::bytea), 'sealed')");
+	assert_int_equal(PQresultStatus(dup), PGRES_FATAL_ERROR);
+	assert_string_equal(PQresultErrorField(dup, PG_DIAG_CONSTRAINT_NAME), "token_routes_pkey");
+	PQclear(dup);
 	/* A token no route knows finds nothing (not every account's rows). */
 	assert_int_equal(number(c, "SELECT count(*) FROM invitations i"
 	                           " WHERE i.account_id = (SELECT account_id FROM token_routes"

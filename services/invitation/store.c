@@ -38,7 +38,7 @@
 
 /* A token arrives without its account: token_routes (written by triggers, migration 0040)
  * names it, so a lookup by the token's hash $1 reads one account's rows (in Citus, one
- * shard) and uses the (token_hash, account_id) key. */
+ * shard). */
 #define ROUTED(t) t ".account_id = (SELECT account_id FROM token_routes WHERE token_hash = $1)"
 
 /* Reads an invitation_row from columns base.. of the reader's row. */

@@ -29,13 +29,13 @@ ALTER TABLE link_join_requests DROP CONSTRAINT link_join_requests_link_id_fkey;
 
 ALTER TABLE batches DROP CONSTRAINT batches_pkey, ADD PRIMARY KEY (id, account_id);
 ALTER TABLE invitations DROP CONSTRAINT invitations_pkey, ADD PRIMARY KEY (id, account_id),
-    DROP CONSTRAINT invitations_token_hash_key, ADD UNIQUE (token_hash, account_id);
+    DROP CONSTRAINT invitations_token_hash_key;
 ALTER TABLE outbox DROP CONSTRAINT outbox_pkey, ADD PRIMARY KEY (id, account_id);
 ALTER TABLE links DROP CONSTRAINT links_pkey, ADD PRIMARY KEY (id, account_id),
-    DROP CONSTRAINT links_token_hash_key, ADD UNIQUE (token_hash, account_id);
+    DROP CONSTRAINT links_token_hash_key;
 ALTER TABLE link_join_requests DROP CONSTRAINT link_join_requests_pkey,
     ADD PRIMARY KEY (id, account_id),
-    DROP CONSTRAINT link_join_requests_token_hash_key, ADD UNIQUE (token_hash, account_id),
+    DROP CONSTRAINT link_join_requests_token_hash_key,
     ADD FOREIGN KEY (link_id, account_id) REFERENCES links (id, account_id);
 ALTER TABLE link_joins DROP CONSTRAINT link_joins_pkey, ADD PRIMARY KEY (link_id, user_id, account_id),
     ADD FOREIGN KEY (link_id, account_id) REFERENCES links (id, account_id);
@@ -46,11 +46,14 @@ ALTER TABLE events DROP CONSTRAINT events_pkey, ADD PRIMARY KEY (seq, account_id
 
 -- A token arrives without its account (the link in an email, a permanent link, a join
 -- confirmation). Its keyed hash routes it: token_routes says which account holds it, and
--- the lookup then asks that account's shard for (token_hash, account_id). The routes are
+-- the lookup then reads that account's rows only (one shard) by token_hash. The routes are
 -- global (distributed by token_hash in Citus, not with the accounts) and written by the
 -- triggers below, so every path that stores a token (a 50,000-row batch, a resend, COPY)
--- writes its route in the same transaction, once per statement for inserts. Tokens keep
--- their format: every token handed out before this keeps working (routes backfilled here).
+-- writes its route in the same transaction, once per statement for inserts. Their key is
+-- what keeps a token hash unique now, across the three tables: the tables' own token
+-- indexes are plain ones (a unique one would have to carry account_id, a wider index on
+-- the batch path for nothing). Tokens keep their format: every token handed out before
+-- this keeps working (routes backfilled here).
 CREATE TABLE token_routes (
     token_hash bytea PRIMARY KEY,
     account_id uuid NOT NULL
@@ -58,14 +61,15 @@ CREATE TABLE token_routes (
 INSERT INTO token_routes (token_hash, account_id)
     SELECT token_hash, account_id FROM invitations
     UNION ALL SELECT token_hash, account_id FROM links
-    UNION ALL SELECT token_hash, account_id FROM link_join_requests
-    ON CONFLICT DO NOTHING;
+    UNION ALL SELECT token_hash, account_id FROM link_join_requests;
+CREATE INDEX invitations_token_hash ON invitations (token_hash);
+CREATE INDEX links_token_hash ON links (token_hash);
+CREATE INDEX link_join_requests_token_hash ON link_join_requests (token_hash);
 
 CREATE FUNCTION token_routes_inserted() RETURNS trigger LANGUAGE plpgsql
     SET search_path FROM CURRENT AS $$
 BEGIN
-    INSERT INTO token_routes (token_hash, account_id)
-        SELECT token_hash, account_id FROM new_rows ON CONFLICT DO NOTHING;
+    INSERT INTO token_routes (token_hash, account_id) SELECT token_hash, account_id FROM new_rows;
     RETURN NULL;
 END $$;
 
@@ -73,8 +77,7 @@ END $$;
 CREATE FUNCTION token_route_changed() RETURNS trigger LANGUAGE plpgsql
     SET search_path FROM CURRENT AS $$
 BEGIN
-    INSERT INTO token_routes (token_hash, account_id) VALUES (NEW.token_hash, NEW.account_id)
-        ON CONFLICT DO NOTHING;
+    INSERT INTO token_routes (token_hash, account_id) VALUES (NEW.token_hash, NEW.account_id);
     RETURN NULL;
 END $$;
 
