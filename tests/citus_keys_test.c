@@ -3,8 +3,10 @@
  * column that every primary key and unique index includes (so Citus can distribute it by
  * that column and enforce each key on one shard), or listed below as global with why. A
  * new table that is neither fails the test, and so does a listed table that is gone: the
- * list cannot silently go stale. The second test shows the check failing on bad tables;
- * the third that a token, which arrives without its account, is routed to it. */
+ * list cannot silently go stale. The others show that a token, which arrives without its
+ * account, is routed to it; that the upgrade fills in the account of rows written before
+ * it (the invitation schema is migrated in two steps, rows in between); and, last, the
+ * check failing on bad tables. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -195,6 +197,41 @@ static int check_keys(PGconn *c, char *out, size_t size)
 	return problems;
 }
 
+static void migrate(PGconn *c, const char *schema, const us_migration *migrations)
+{
+	char err[512];
+	if (us_migrate(c, schema, migrations, NULL, err, sizeof(err)) != US_OK)
+		fail_msg("migrating %s: %s", schema, err);
+}
+
+static void run(PGconn *c, const char *sql);
+
+/* Rows written before the keys changed, whose account the upgrade must fill in. */
+#define OLD_LINK "00000000-0000-4000-8000-00000000011e"
+#define OLD_ACCOUNT "00000000-0000-4000-8000-0000000001a1"
+
+static void write_old_rows(PGconn *c)
+{
+	run(c, "INSERT INTO batches (id, account_id, account_name, invited_by, inviter_name,"
+	       " inviter_email, role, organization) VALUES ('00000000-0000-4000-8000-0000000001b1',"
+	       " '" OLD_ACCOUNT "', 'Old', gen_random_uuid(), 'I', 'i@x.org', 1, true)");
+	run(c, "INSERT INTO invitations (batch_id, account_id, email, token_hash, existing_user,"
+	       " expires_at) VALUES ('00000000-0000-4000-8000-0000000001b1', '" OLD_ACCOUNT "',"
+	       " 'old@x.org', sha256('old-inv'::bytea), false, now() + interval '1 day')");
+	run(c, "INSERT INTO outbox (kind, invitation_id, send_number)"
+	       " SELECT 'invite', id, 1 FROM invitations WHERE email = 'old@x.org'");
+	run(c, "INSERT INTO links (id, account_id, account_name, created_by, token_hash,"
+	       " sealed_token) VALUES ('" OLD_LINK "', '" OLD_ACCOUNT "', 'Old', gen_random_uuid(),"
+	       " sha256('old-link'::bytea), 'sealed')");
+	run(c, "INSERT INTO link_join_requests (id, link_id, user_id, email, token_hash, expires_at)"
+	       " VALUES ('00000000-0000-4000-8000-0000000001c1', '" OLD_LINK "', gen_random_uuid(),"
+	       " 'j@x.org', sha256('old-join'::bytea), now() + interval '1 day')");
+	run(c, "INSERT INTO link_claims (link_id, email, use_number, request_hash, join_request_id)"
+	       " VALUES ('" OLD_LINK "', 'j@x.org', 1, 'h', '00000000-0000-4000-8000-0000000001c1')");
+	run(c, "INSERT INTO link_joins (link_id, user_id, email, membership_id)"
+	       " VALUES ('" OLD_LINK "', gen_random_uuid(), 'k@x.org', gen_random_uuid())");
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -205,9 +242,18 @@ static int setup(void **state)
 		PGconn *c = NULL;
 		if (us_db_connect(url, SERVICES[i].schema, &c, err, sizeof(err)) != US_OK)
 			fail_msg("connecting as %s: %s", SERVICES[i].schema, err);
-		if (us_migrate(c, SERVICES[i].schema, SERVICES[i].migrations, NULL, err, sizeof(err)) !=
-		    US_OK)
-			fail_msg("migrating %s: %s", SERVICES[i].schema, err);
+		if (SERVICES[i].migrations == invitation_migrations) {
+			/* An upgrade: the migrations before the keys changed, rows, then the rest. */
+			static us_migration before[64];
+			size_t n = 0;
+			for (const us_migration *m = invitation_migrations; m->name != NULL; m++) {
+				if (strcmp(m->name, "0040") < 0 && n + 1 < sizeof(before) / sizeof(before[0]))
+					before[n++] = *m;
+			}
+			migrate(c, "invitation", before);
+			write_old_rows(c);
+		}
+		migrate(c, SERVICES[i].schema, SERVICES[i].migrations);
 		PQfinish(c);
 	}
 	return 0;
@@ -338,11 +384,34 @@ static void test_tokens_are_routed_to_their_account(void **state)
 	PQfinish(c);
 }
 
+/* The upgrade gave the rows written before it their account, and their tokens routes. */
+static void test_the_upgrade_fills_in_accounts_and_routes(void **state)
+{
+	(void)state;
+	PGconn *c = ut_db_admin(&db);
+	assert_int_equal(number(c, "SELECT (SELECT count(*) FROM invitation.outbox"
+	                           "  WHERE account_id = '" OLD_ACCOUNT "')"
+	                           " + (SELECT count(*) FROM invitation.link_join_requests"
+	                           "  WHERE account_id = '" OLD_ACCOUNT "')"
+	                           " + (SELECT count(*) FROM invitation.link_claims"
+	                           "  WHERE account_id = '" OLD_ACCOUNT "')"
+	                           " + (SELECT count(*) FROM invitation.link_joins"
+	                           "  WHERE account_id = '" OLD_ACCOUNT "')"),
+	                 4);
+	assert_int_equal(number(c, "SELECT count(*) FROM invitation.token_routes"
+	                           " WHERE account_id = '" OLD_ACCOUNT "' AND token_hash IN"
+	                           " (sha256('old-inv'::bytea), sha256('old-link'::bytea),"
+	                           "  sha256('old-join'::bytea))"),
+	                 3);
+	PQfinish(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_tenant_owned_key_includes_the_account),
 		cmocka_unit_test(test_tokens_are_routed_to_their_account),
+		cmocka_unit_test(test_the_upgrade_fills_in_accounts_and_routes),
 		/* Last: it drops a table. */
 		cmocka_unit_test(test_the_check_refuses_bad_tables),
 	};
