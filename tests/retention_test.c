@@ -102,15 +102,17 @@ static void put_rows(int age)
 	     id(T_MESSAGES, age), id(T_MESSAGES, age), id(T_MESSAGES, age), ago, ago, ago);
 	exec("INSERT INTO notification.attempts (message_id, number, reply, at)"
 	     " VALUES ('%s', 1, '250 ok', now() - interval '%s')", id(T_MESSAGES, age), ago);
-	exec("INSERT INTO invitation.link_joins (link_id, user_id, email, membership_id, joined_at)"
-	     " VALUES ('%s', '%s', 'joiner%d@example.org', gen_random_uuid(), now() - interval '%s')",
-	     link_id, id(T_LINK_JOINS, age), age, ago);
+	exec("INSERT INTO invitation.link_joins (link_id, user_id, email, membership_id, joined_at,"
+	     " account_id) SELECT '%s', '%s', 'joiner%d@example.org', gen_random_uuid(),"
+	     " now() - interval '%s', account_id FROM invitation.links WHERE id = '%s'",
+	     link_id, id(T_LINK_JOINS, age), age, ago, link_id);
 	exec("INSERT INTO invitation.link_join_requests (id, link_id, user_id, email, token_hash,"
-	     " state, created_at, expires_at, decided_at) VALUES ('%s', '%s', gen_random_uuid(),"
-	     " 'req%d@example.org', sha256('%s'), 'cancelled', now() - interval '%s',"
-	     " now() - interval '%s', now() - interval '%s')",
+	     " state, created_at, expires_at, decided_at, account_id) SELECT '%s', '%s',"
+	     " gen_random_uuid(), 'req%d@example.org', sha256('%s'), 'cancelled',"
+	     " now() - interval '%s', now() - interval '%s', now() - interval '%s', account_id"
+	     " FROM invitation.links WHERE id = '%s'",
 	     id(T_LINK_JOIN_REQUESTS, age), link_id, age, id(T_LINK_JOIN_REQUESTS, age), ago, ago,
-	     ago);
+	     ago, link_id);
 	/* A deleted endpoint; an event and its ended delivery (to an endpoint that stays: a
 	 * disabled one of another account, so no event of this test is posted to it). */
 	exec("INSERT INTO notification.webhook_endpoints (id, url, sealed_secret, deleted_at)"
@@ -125,8 +127,9 @@ static void put_rows(int age)
 	     " ON CONFLICT DO NOTHING",
 	     id(T_LIVE_ENDPOINT, 0));
 	exec("INSERT INTO notification.webhook_deliveries (id, endpoint_id, event_seq, state,"
-	     " created_at, updated_at) SELECT '%s', '%s', seq, 'succeeded', now() - interval '%s',"
-	     " now() - interval '%s' FROM notification.events WHERE id = '%s'",
+	     " created_at, updated_at, account_id) SELECT '%s', '%s', seq, 'succeeded',"
+	     " now() - interval '%s', now() - interval '%s', account_id FROM notification.events"
+	     " WHERE id = '%s'",
 	     id(T_WEBHOOK_DELIVERIES, age), id(T_LIVE_ENDPOINT, 0), ago, ago, id(T_EVENTS, age));
 	static const char *const schemas[] = {"identity", "tenancy", "invitation", "notification"};
 	for (int s = 0; s < 4; s++)
@@ -208,8 +211,9 @@ static void test_upkeep_deletes_exactly_what_is_past_its_time(void **state)
 	     " 'invitation', gen_random_uuid(), '{}', now() - interval '40 days',"
 	     " now() - interval '40 days')", retried, account);
 	exec("INSERT INTO notification.webhook_deliveries (endpoint_id, event_seq, next_attempt_at,"
-	     " created_at, updated_at) SELECT '%s', seq, now() + interval '1 hour',"
-	     " now() - interval '40 days', now() - interval '40 days' FROM notification.events"
+	     " created_at, updated_at, account_id) SELECT '%s', seq, now() + interval '1 hour',"
+	     " now() - interval '40 days', now() - interval '40 days', account_id"
+	     " FROM notification.events"
 	     " WHERE id = '%s'", id(T_LIVE_ENDPOINT, 0), retried);
 
 	restart(UT_IDENTITY);

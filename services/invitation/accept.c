@@ -395,12 +395,12 @@ us_err invitation_accept(us_call *call, const ProtobufCMessage *request, Protobu
 			rc = us_call_error(call, US_EPRECONDITION,
 			                   "an account already exists for %s; sign in to accept", row.email);
 		if (rc == US_OK)
-			rc = invitation_store_claim(db, row.id, NULL, hash, &claimed);
+			rc = invitation_store_claim(db, row.id, row.account_id, NULL, hash, &claimed);
 	} else if (rc == US_OK) {
 		rc = existing_user(call, &p, req->session_token, &row, req->invitation_id[0] != '\0',
 		                   &user);
 		if (rc == US_OK)
-			rc = invitation_store_claim(db, row.id, user->id, hash, &claimed);
+			rc = invitation_store_claim(db, row.id, row.account_id, user->id, hash, &claimed);
 	}
 	if (rc == US_OK && !claimed) {
 		/* Another accept took it first: this same request's twin, or someone else's. */

@@ -30,9 +30,16 @@
 	"b.invited_by_principal, i.accept_request_hash, "                                          \
 	"b.redirect_url, b.metadata::text, b.send_email, b.locale, i.reminders_sent"
 #define INV_NCOLS 32
-#define INV_FROM " FROM invitations i JOIN batches b ON b.id = i.batch_id "
+/* The batch joined by its key, account included: a join Citus keeps on one shard. */
+#define INV_FROM                                                                               \
+	" FROM invitations i JOIN batches b ON b.id = i.batch_id AND b.account_id = i.account_id "
 
 #define NOTIFY_OUTBOX "pg_notify('" INVITATION_STORE_OUTBOX_CHANNEL "', '')"
+
+/* A token arrives without its account: token_routes (written by triggers, migration 0040)
+ * names it, so a lookup by the token's hash $1 reads one account's rows (in Citus, one
+ * shard). */
+#define ROUTED(t) t ".account_id = (SELECT account_id FROM token_routes WHERE token_hash = $1)"
 
 /* Reads an invitation_row from columns base.. of the reader's row. */
 static void read_row(us_row *r, int base, invitation_row *out)
@@ -258,13 +265,14 @@ us_err invitation_store_batch_add(PGconn *c, us_arena *scratch, us_arena *keep, 
 	 * inserted costs more than a second round trip. */
 	const char *outbox_params[] = {us_db_text_array(scratch, ids, created),
 	                               us_db_text_array(scratch, sealed, created),
-	                               us_log_request_id()};
+	                               us_log_request_id(), b->account_id};
 	if (outbox_params[0] == NULL || outbox_params[1] == NULL)
 		return US_EEXHAUSTED;
 	return us_db_exec(c,
-	                  "INSERT INTO outbox (kind, invitation_id, send_number, sealed_token, request_id)"
-	                  " SELECT 'invite', i, 1, s, $3 FROM unnest($1::uuid[], $2::text[]) AS x (i, s)",
-	                  3, outbox_params, NULL);
+	                  "INSERT INTO outbox (kind, invitation_id, send_number, sealed_token, request_id,"
+	                  " account_id)"
+	                  " SELECT 'invite', i, 1, s, $3, $4 FROM unnest($1::uuid[], $2::text[]) AS x (i, s)",
+	                  4, outbox_params, NULL);
 }
 
 us_err invitation_store_notify_outbox(PGconn *c)
@@ -302,8 +310,8 @@ us_err invitation_store_get_by_token(PGconn *c, us_arena *a, const uint8_t *hash
 	const char *params[] = {(const char *)hash};
 	const int lengths[] = {32};
 	const int formats[] = {1};
-	return get_one(c, a, "SELECT " INV_COLUMNS INV_FROM "WHERE i.token_hash = $1", 1, params,
-	               lengths, formats, out);
+	return get_one(c, a, "SELECT " INV_COLUMNS INV_FROM "WHERE i.token_hash = $1 AND " ROUTED("i"),
+	               1, params, lengths, formats, out);
 }
 
 static us_err exec_count(PGconn *c, const char *sql, int n, const char *const *params, int *rows)
@@ -324,17 +332,18 @@ us_err invitation_store_get_locked(PGconn *c, us_arena *a, const char *id, invit
 	               params, NULL, NULL, out);
 }
 
-us_err invitation_store_claim(PGconn *c, const char *id, const char *user_id, const char *request_hash,
-                   bool *claimed)
+us_err invitation_store_claim(PGconn *c, const char *id, const char *account_id, const char *user_id,
+                   const char *request_hash, bool *claimed)
 {
-	const char *params[] = {id, user_id, request_hash};
+	const char *params[] = {id, user_id, request_hash, account_id};
 	int rows = 0;
 	us_err rc = exec_count(c,
 	                       "UPDATE invitations SET state = 'accepting', accept_started_at = now(),"
 	                       " updated_at = now(), accepted_user_id = $2::uuid,"
 	                       " claim_pid = pg_backend_pid(), accept_request_hash = $3"
-	                       " WHERE id = $1 AND state = 'pending' AND expires_at > now()",
-	                       3, params, &rows);
+	                       " WHERE id = $1 AND account_id = $4 AND state = 'pending'"
+	                       " AND expires_at > now()",
+	                       4, params, &rows);
 	*claimed = rc == US_OK && rows == 1;
 	return rc;
 }
@@ -359,9 +368,10 @@ us_err invitation_store_finish_accept(PGconn *c, us_arena *a, const char *id, co
 	                       " UPDATE invitations SET state = 'accepted', decided_at = now(),"
 	                       "  updated_at = now(), accepted_user_id = $2::uuid"
 	                       " WHERE id = $1 AND state = 'accepting'"
-	                       " RETURNING id, send_count, decided_at),"
-	                       " ob AS (INSERT INTO outbox (kind, invitation_id, send_number, request_id)"
-	                       "  SELECT 'accepted', id, send_count, $3 FROM done RETURNING 1)"
+	                       " RETURNING id, send_count, decided_at, account_id),"
+	                       " ob AS (INSERT INTO outbox (kind, invitation_id, send_number, request_id,"
+	                       "  account_id)"
+	                       "  SELECT 'accepted', id, send_count, $3, account_id FROM done RETURNING 1)"
 	                       "SELECT " TS("done.decided_at") ", (SELECT count(*) FROM ob), "
 	                       NOTIFY_OUTBOX " FROM done",
 	                       3, params, &res);
@@ -393,9 +403,10 @@ us_err invitation_store_decline(PGconn *c, const char *id, bool *done)
 	                       " UPDATE invitations SET state = 'declined', decided_at = now(),"
 	                       "  updated_at = now()"
 	                       " WHERE id = $1 AND state = 'pending' AND expires_at > now()"
-	                       " RETURNING id, send_count),"
-	                       " ob AS (INSERT INTO outbox (kind, invitation_id, send_number, request_id)"
-	                       "  SELECT 'declined', id, send_count, $2 FROM d RETURNING 1)"
+	                       " RETURNING id, send_count, account_id),"
+	                       " ob AS (INSERT INTO outbox (kind, invitation_id, send_number, request_id,"
+	                       "  account_id)"
+	                       "  SELECT 'declined', id, send_count, $2, account_id FROM d RETURNING 1)"
 	                       "SELECT " NOTIFY_OUTBOX " FROM ob",
 	                       2, params, &rows);
 	*done = rc == US_OK && rows == 1;
@@ -434,9 +445,11 @@ us_err invitation_store_reinvite(PGconn *c, const char *id, const char *token_ha
 	        "  reminders_sent = 0, last_reminded_at = NULL, sealed_token = $3"
 	        " WHERE id = $1 AND state IN ('pending', 'expired')"
 	        "  AND last_sent_at <= now() - make_interval(secs => $6::int)"
-	        " RETURNING id, send_count),"
-	        " ob AS (INSERT INTO outbox (kind, invitation_id, send_number, sealed_token, request_id)"
-	        "  SELECT 'invite', id, send_count, $3, $7 FROM r WHERE $3 IS NOT NULL RETURNING 1)"
+	        " RETURNING id, send_count, account_id),"
+	        " ob AS (INSERT INTO outbox (kind, invitation_id, send_number, sealed_token, request_id,"
+	        "  account_id)"
+	        "  SELECT 'invite', id, send_count, $3, $7, account_id FROM r WHERE $3 IS NOT NULL"
+	        "  RETURNING 1)"
 	        "SELECT CASE WHEN EXISTS (SELECT 1 FROM ob) THEN " NOTIFY_OUTBOX " END FROM r",
 	        7, params, &rows);
 	if (rc == US_EEXISTS) {
@@ -523,7 +536,7 @@ us_err invitation_store_take_stale_accept(PGconn *c, us_arena *a, int64_t stale_
 	                       "   ORDER BY i.accept_started_at LIMIT 1 FOR UPDATE SKIP LOCKED)"
 	                       "  RETURNING *)"
 	                       "SELECT " INV_COLUMNS ", " US_SQL_MICROS("i.updated_at")
-	                       " FROM t i JOIN batches b ON b.id = i.batch_id",
+	                       " FROM t i JOIN batches b ON b.id = i.batch_id AND b.account_id = i.account_id",
 	                       1, params, &res);
 	if (rc != US_OK)
 		return rc;
@@ -581,11 +594,13 @@ us_err invitation_store_outbox_take(PGconn *c, us_arena *a, size_t limit, invita
 	                       "WITH t AS (DELETE FROM outbox WHERE id IN ("
 	                       "  SELECT id FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)"
 	                       " RETURNING id, kind, send_number, sealed_token, invitation_id,"
-	                       "  reminder_number, request_id)"
+	                       "  reminder_number, request_id, account_id)"
 	                       "SELECT t.id, t.kind, t.send_number, t.sealed_token,"
 	                       " coalesce(t.reminder_number, 0), t.request_id, "
 	                       INV_COLUMNS " FROM t JOIN invitations i ON i.id = t.invitation_id"
-	                       " JOIN batches b ON b.id = i.batch_id ORDER BY t.id",
+	                       " AND i.account_id = t.account_id"
+	                       " JOIN batches b ON b.id = i.batch_id AND b.account_id = i.account_id"
+	                       " ORDER BY t.id",
 	                       1, params, &res);
 	if (rc != US_OK)
 		return rc;
@@ -710,8 +725,9 @@ us_err invitation_store_link_by_token(PGconn *c, us_arena *a, const uint8_t *has
 	const char *params[] = {(const char *)hash};
 	const int lengths[] = {32};
 	const int formats[] = {1};
-	return one_link(c, a, "SELECT " LINK_COLUMNS " FROM links WHERE token_hash = $1", 1, params,
-	                lengths, formats, out);
+	return one_link(c, a,
+	                "SELECT " LINK_COLUMNS " FROM links WHERE token_hash = $1 AND " ROUTED("links"),
+	                1, params, lengths, formats, out);
 }
 
 us_err invitation_store_link_by_id(PGconn *c, us_arena *a, const char *id, invitation_link_row *out)
@@ -732,10 +748,11 @@ us_err invitation_store_link_claim(PGconn *c, const char *link_id, const char *e
 	us_err rc = us_db_exec(c,
 	                       "WITH u AS (UPDATE links SET uses = uses + 1 WHERE id = $1"
 	                       "  AND state = 'active' AND (expires_at IS NULL OR expires_at > now())"
-	                       "  AND (max_uses = 0 OR uses < max_uses) RETURNING uses)"
+	                       "  AND (max_uses = 0 OR uses < max_uses) RETURNING uses, account_id)"
 	                       "INSERT INTO link_claims (link_id, email, user_id, use_number,"
-	                       " request_hash, claim_pid, join_request_id)"
-	                       " SELECT $1, $2, $3::uuid, u.uses, $4, pg_backend_pid(), $5::uuid FROM u"
+	                       " request_hash, claim_pid, join_request_id, account_id)"
+	                       " SELECT $1, $2, $3::uuid, u.uses, $4, pg_backend_pid(), $5::uuid,"
+	                       "  u.account_id FROM u"
 	                       " RETURNING use_number",
 	                       5, params, &res);
 	if (rc != US_OK)
@@ -856,14 +873,14 @@ us_err invitation_store_link_complete(PGconn *c, const char *link_id, const char
 	const char *params[] = {link_id, email, user_id, membership_id};
 	return exec_hit(c,
 	                "WITH done AS (DELETE FROM link_claims WHERE link_id = $1 AND email = $2"
-	                "  RETURNING use_number, request_hash, join_request_id),"
+	                "  RETURNING use_number, request_hash, join_request_id, account_id),"
 	                " closed AS (UPDATE link_join_requests SET state = 'joined',"
 	                "  decided_at = now(), sealed_token = NULL"
 	                "  WHERE id IN (SELECT join_request_id FROM done) AND state = 'pending')"
 	                "INSERT INTO link_joins (link_id, user_id, email, membership_id, use_number,"
-	                " request_hash)"
-	                " SELECT $1, $3, $2, $4, use_number, request_hash FROM done"
-	                " ON CONFLICT (link_id, user_id) DO UPDATE SET email = EXCLUDED.email,"
+	                " request_hash, account_id)"
+	                " SELECT $1, $3, $2, $4, use_number, request_hash, account_id FROM done"
+	                " ON CONFLICT (link_id, user_id, account_id) DO UPDATE SET email = EXCLUDED.email,"
 	                " membership_id = EXCLUDED.membership_id, use_number = EXCLUDED.use_number,"
 	                " request_hash = EXCLUDED.request_hash, joined_at = now()",
 	                4, params, done);
@@ -937,7 +954,8 @@ us_err invitation_store_link_joins(PGconn *c, us_arena *a, const char *account_i
 	                       "SELECT j.link_id, j.user_id, j.email, j.membership_id, "
 	                       TS("j.joined_at") ", l.subaccount_id"
 	                       " FROM link_joins j JOIN links l ON l.id = j.link_id"
-	                       " WHERE l.account_id = $1 ORDER BY j.joined_at DESC LIMIT $2::int",
+	                       " AND l.account_id = j.account_id"
+	                       " WHERE j.account_id = $1 ORDER BY j.joined_at DESC LIMIT $2::int",
 	                       2, params, &res);
 	if (rc != US_OK)
 		return rc;
@@ -1012,8 +1030,9 @@ us_err invitation_store_join_request_open(PGconn *c, us_arena *a, const char *li
 	                     "  decided_at = now(), sealed_token = NULL"
 	                     "  WHERE link_id = $1 AND user_id = $2 AND state = 'pending'),"
 	                     " r AS (INSERT INTO link_join_requests (link_id, user_id, email,"
-	                     "  token_hash, sealed_token, expires_at) VALUES ($1, $2, $3,"
-	                     "  decode($4, 'hex'), $5, now() + make_interval(hours => $6::int))"
+	                     "  token_hash, sealed_token, expires_at, account_id) SELECT $1, $2, $3,"
+	                     "  decode($4, 'hex'), $5, now() + make_interval(hours => $6::int),"
+	                     "  account_id FROM links WHERE id = $1"
 	                     "  RETURNING *),"
 	                     " claimed AS (UPDATE link_claims SET join_request_id = (SELECT id FROM r),"
 	                     "  user_id = $2 WHERE link_id = $1 AND email = $3)"
@@ -1037,7 +1056,8 @@ us_err invitation_store_join_request_by_token(PGconn *c, us_arena *a, const uint
 	const int lengths[] = {32};
 	const int formats[] = {1};
 	us_err rc = one_join(c, a,
-	                     "SELECT " JOIN_COLUMNS " FROM link_join_requests r WHERE r.token_hash = $1",
+	                     "SELECT " JOIN_COLUMNS " FROM link_join_requests r"
+	                     " WHERE r.token_hash = $1 AND " ROUTED("r"),
 	                     1, params, lengths, formats, out);
 	return with_link(c, a, rc, out);
 }

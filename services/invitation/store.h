@@ -108,8 +108,8 @@ US_MUST_USE us_err invitation_store_get_locked(PGconn *c, us_arena *a, const cha
 
 /* pending (unexpired) → accepting, stamping the start, the user when known and the
  * request's hash. True when this call took it. */
-US_MUST_USE us_err invitation_store_claim(PGconn *c, const char *id, const char *user_id,
-                               const char *request_hash, bool *claimed);
+US_MUST_USE us_err invitation_store_claim(PGconn *c, const char *id, const char *account_id,
+                               const char *user_id, const char *request_hash, bool *claimed);
 
 /* accepting → pending: the accept could not start (no user was created). */
 US_MUST_USE us_err invitation_store_release(PGconn *c, const char *id);

@@ -112,16 +112,17 @@ us_err invitation_store_remind_due(PGconn *c, int64_t now_ms, int max, int limit
 	        " r AS (UPDATE invitations i SET reminders_sent = i.reminders_sent + 1,"
 	        "  last_reminded_at = " AT_MS("$1") ", updated_at = now()"
 	        "  FROM due WHERE i.id = due.id"
-	        "  RETURNING i.id, i.send_count, i.reminders_sent, i.sealed_token),"
+	        "  RETURNING i.id, i.account_id, i.send_count, i.reminders_sent, i.sealed_token),"
 	        " ob AS (INSERT INTO outbox (kind, invitation_id, send_number, sealed_token,"
-	        "  reminder_number)"
-	        "  SELECT 'reminder', id, send_count, sealed_token, reminders_sent FROM r"
+	        "  reminder_number, account_id)"
+	        "  SELECT 'reminder', id, send_count, sealed_token, reminders_sent, account_id FROM r"
 	        "  RETURNING 1),"
 	        /* No trigger sees a reminder: its event is recorded here (docs/events.md). */
 	        " ev AS (SELECT record_event('invitation.reminded', i.account_id, 'system',"
 	        "  'invitation', i.id, invitation_json(i, b)"
 	        "   || jsonb_build_object('reminder_number', r.reminders_sent))"
-	        "  FROM r JOIN invitations i ON i.id = r.id JOIN batches b ON b.id = i.batch_id)"
+	        "  FROM r JOIN invitations i ON i.id = r.id AND i.account_id = r.account_id"
+	        "  JOIN batches b ON b.id = i.batch_id AND b.account_id = i.account_id)"
 	        /* A CTE nobody reads is never run: the count makes ev run, once per reminder. */
 	        "SELECT " NOTIFY_OUTBOX " FROM ob WHERE (SELECT count(*) FROM ev) >= 0",
 	        3, params, queued);
@@ -143,8 +144,8 @@ us_err invitation_store_expire_due(PGconn *c, int64_t now_ms, int limit, int *ex
 	        "  sealed_token = NULL"
 	        "  FROM due WHERE i.id = due.id RETURNING i.id, i.account_id, i.send_count),"
 	        /* invitation.expired: the events trigger records it (the state changes). */
-	        " ob AS (INSERT INTO outbox (kind, invitation_id, send_number)"
-	        "  SELECT 'expired', e.id, e.send_count FROM e"
+	        " ob AS (INSERT INTO outbox (kind, invitation_id, send_number, account_id)"
+	        "  SELECT 'expired', e.id, e.send_count, e.account_id FROM e"
 	        "  JOIN account_settings s ON s.account_id = e.account_id"
 	        "  WHERE s.notify_inviter_on_expiry RETURNING 1)"
 	        "SELECT CASE WHEN (SELECT count(*) FROM ob) > 0 THEN " NOTIFY_OUTBOX " END FROM e",

@@ -34,9 +34,10 @@ us_err notification_events_record(PGconn *c, const char *doc, int64_t *stored,
 	        "  (e->>'occurred_at')::timestamptz"
 	        " FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x (e, ord)"
 	        " ORDER BY x.ord"
-	        " ON CONFLICT (id) DO NOTHING RETURNING seq, type, account_id),"
-	        " d AS (INSERT INTO webhook_deliveries (endpoint_id, event_seq, next_attempt_at)"
-	        "  SELECT w.id, ins.seq, now() FROM ins JOIN webhook_endpoints w"
+	        " ON CONFLICT (id, account_id) DO NOTHING RETURNING seq, type, account_id),"
+	        " d AS (INSERT INTO webhook_deliveries (endpoint_id, event_seq, next_attempt_at,"
+	        "  account_id)"
+	        "  SELECT w.id, ins.seq, now(), ins.account_id FROM ins JOIN webhook_endpoints w"
 	        "   ON (w.account_id IS NULL OR w.account_id = ins.account_id)"
 	        "  WHERE w.enabled AND w.deleted_at IS NULL"
 	        "   AND (w.types = '{}' OR ins.type = ANY (w.types))"
@@ -367,7 +368,7 @@ us_err notification_webhooks_deliveries(PGconn *c, us_arena *a, const char *acco
 	return deliveries(c, a,
 	                  "SELECT " DELIVERY_COLUMNS " FROM webhook_deliveries d"
 	                  " JOIN webhook_endpoints w ON w.id = d.endpoint_id"
-	                  " JOIN events e ON e.seq = d.event_seq"
+	                  " JOIN events e ON e.seq = d.event_seq AND e.account_id = d.account_id"
 	                  " WHERE w.deleted_at IS NULL"
 	                  " AND ($1::uuid IS NULL OR w.account_id = $1::uuid) AND w.id = $2"
 	                  " ORDER BY d.created_at DESC, e.seq DESC LIMIT $3::int",
@@ -387,7 +388,8 @@ us_err notification_webhooks_redeliver(PGconn *c, us_arena *a, const char *accou
 	                       "  AND w.deleted_at IS NULL"
 	                       "  AND ($1::uuid IS NULL OR w.account_id = $1::uuid) AND d.id = $2"
 	                       "  RETURNING d.*)"
-	                       "SELECT " DELIVERY_COLUMNS " FROM d JOIN events e ON e.seq = d.event_seq",
+	                       "SELECT " DELIVERY_COLUMNS " FROM d JOIN events e ON e.seq = d.event_seq"
+	                       " AND e.account_id = d.account_id",
 	                       2, params, &list, &n);
 	if (rc != US_OK)
 		return rc;
@@ -412,7 +414,7 @@ us_err notification_webhooks_claim(PGconn *c, us_arena *a, notification_due_webh
 	        " floor(extract(epoch FROM clock_timestamp()))::bigint::text, d.attempts,"
 	        " (extract(epoch FROM now() - d.created_at) * 1000)::bigint"
 	        " FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id"
-	        " JOIN events e ON e.seq = d.event_seq"
+	        " JOIN events e ON e.seq = d.event_seq AND e.account_id = d.account_id"
 	        " WHERE d.state = 'pending' AND d.next_attempt_at <= now() AND w.enabled"
 	        " ORDER BY d.next_attempt_at, d.event_seq LIMIT 1 FOR UPDATE OF d SKIP LOCKED",
 	        0, NULL, &res);
@@ -455,8 +457,9 @@ us_err notification_webhooks_record(PGconn *c, const notification_due_webhook *d
 	" <= now() - make_interval(secs => $7::int))"
 	us_err rc = us_db_exec(
 	        c,
-	        "WITH a AS (INSERT INTO webhook_attempts (delivery_id, number, status_code, error)"
-	        "  VALUES ($1, $8::int, $3::int, $4)),"
+	        "WITH a AS (INSERT INTO webhook_attempts (delivery_id, number, status_code, error,"
+	        "  account_id)"
+	        "  SELECT $1, $8::int, $3::int, $4, account_id FROM webhook_deliveries WHERE id = $1),"
 	        " d AS (UPDATE webhook_deliveries SET attempts = $8::int, updated_at = now(),"
 	        "  state = CASE WHEN $2::boolean THEN 'succeeded'"
 	        "   WHEN $5::bigint < 0 OR " DISABLE_NOW " THEN 'failed' ELSE 'pending' END,"

@@ -576,7 +576,8 @@ const char notification_store_purge_webhook_deliveries[] =
 const char notification_store_purge_events[] =
         "DELETE FROM events WHERE seq IN (SELECT e.seq FROM events e"
         " WHERE " US_SQL_OLDER_THAN("e.stored_at")
-        " AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_seq = e.seq)"
+        " AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_seq = e.seq"
+        "  AND d.account_id = e.account_id)"
         US_SQL_RETENTION_LIMIT ")";
 const char notification_store_purge_webhook_endpoints[] =
         "DELETE FROM webhook_endpoints WHERE id IN (SELECT w.id FROM webhook_endpoints w"

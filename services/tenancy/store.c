@@ -22,7 +22,8 @@
 #define MEMBERSHIP_COLUMNS                                                                  \
 	"m.id, m.account_id, m.user_id, m.role, m.organization, "                           \
 	"ARRAY(SELECT ms.subaccount_id FROM membership_subaccounts ms "                     \
-	"WHERE ms.membership_id = m.id ORDER BY ms.subaccount_id), "                        \
+	"WHERE ms.membership_id = m.id AND ms.account_id = m.account_id "                   \
+	"ORDER BY ms.subaccount_id), "                                                      \
 	"m.products, m.flags, m.status, m.source, " US_SQL_TIMESTAMP("m.created_at") ", "  \
 	US_SQL_TIMESTAMP("m.updated_at")
 #define MEMBERSHIP_NCOLS 12
@@ -440,8 +441,9 @@ us_err tenancy_store_membership_set_status(PGconn *db, us_arena *a, const Usher_
 
 us_err tenancy_store_membership_delete(PGconn *db, const Usher__V1__Membership *m)
 {
-	const char *params[] = {m->id};
-	return us_db_exec(db, "DELETE FROM memberships WHERE id = $1", 1, params, NULL);
+	const char *params[] = {m->id, m->account_id};
+	return us_db_exec(db, "DELETE FROM memberships WHERE id = $1 AND account_id = $2", 2, params,
+	                  NULL);
 }
 
 us_err tenancy_store_other_active_owners(PGconn *db, const Usher__V1__Membership *m, long *n)
