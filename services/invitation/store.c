@@ -579,8 +579,13 @@ us_err invitation_store_outbox_take(PGconn *c, us_arena *a, size_t limit, invita
 	PGresult *res;
 	/* Both tables are reached by key with "= ANY (ARRAY(...))": written as joins, Postgres
 	 * scanned the whole outbox and the whole invitations table for every chunk (a
-	 * 50,000-row batch is 25 chunks of 2,000), a cost that grew with the batch. */
-	us_err rc = us_db_exec(c,
+	 * 50,000-row batch is 25 chunks of 2,000), a cost that grew with the batch. Planned at
+	 * each call (the caller's transaction): a relay polls an empty outbox long before a
+	 * batch fills it, and the plan Postgres would keep from then is for small tables. */
+	us_err rc = us_db_exec(c, "SET LOCAL plan_cache_mode = force_custom_plan", 0, NULL, NULL);
+	if (rc != US_OK)
+		return rc;
+	rc = us_db_exec(c,
 	                       "WITH t AS (DELETE FROM outbox WHERE id = ANY (ARRAY("
 	                       "  SELECT id FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED))"
 	                       " RETURNING id, kind, send_number, sealed_token, invitation_id,"
