@@ -23,16 +23,22 @@ static void exec(PGconn *c, const char *sql)
 {
 	PGresult *res = PQexec(c, sql);
 	ExecStatusType st = PQresultStatus(res);
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-		fail_msg("%s: %s", sql, PQresultErrorMessage(res));
+	char why[512];
+	snprintf(why, sizeof(why), "%s", PQresultErrorMessage(res));
 	PQclear(res);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", sql, why);
 }
 
 static long long number(PGconn *c, const char *sql)
 {
 	PGresult *res = PQexec(c, sql);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
-		fail_msg("%s: %s", sql, PQresultErrorMessage(res));
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		char why[512];
+		snprintf(why, sizeof(why), "%s", PQresultErrorMessage(res));
+		PQclear(res);
+		fail_msg("%s: %s", sql, why);
+	}
 	long long v = atoll(PQgetvalue(res, 0, 0));
 	PQclear(res);
 	return v;
@@ -57,20 +63,20 @@ static void test_taking_a_big_outbox_reads_each_invitation_once(void **state)
 	        " '00000000-0000-4000-8000-0000000000aa', 'Acme', '00000000-0000-4000-8000-0000000000bb',"
 	        " 'Owner', 'owner@acme.example', 1, true, '{}', '{}', '{}', true, 'en')");
 	/* One address sent first: this session's trigger runs while the table is small. */
-	exec(c, "INSERT INTO invitations (batch_id, account_id, email, token_hash, expires_at,"
-	        " sealed_token) VALUES ('00000000-0000-4000-8000-000000000001',"
+	exec(c, "INSERT INTO invitations (batch_id, account_id, email, token_hash, existing_user,"
+	        " expires_at, sealed_token) VALUES ('00000000-0000-4000-8000-000000000001',"
 	        " '00000000-0000-4000-8000-0000000000aa', 'first@acme.example', sha256('first'),"
-	        " now() + interval '7 days', 'sealed')");
+	        " false, now() + interval '7 days', 'sealed')");
 	exec(c, "INSERT INTO outbox (kind, invitation_id, send_number, sealed_token, request_id)"
 	        " SELECT 'invite', id, 1, sealed_token, '' FROM invitations");
 	exec(c, "DELETE FROM outbox");
 	/* Then a batch. */
 	char sql[1024];
 	snprintf(sql, sizeof(sql),
-	         "INSERT INTO invitations (batch_id, account_id, email, token_hash, expires_at,"
-	         " sealed_token) SELECT '00000000-0000-4000-8000-000000000001',"
+	         "INSERT INTO invitations (batch_id, account_id, email, token_hash, existing_user,"
+	         " expires_at, sealed_token) SELECT '00000000-0000-4000-8000-000000000001',"
 	         " '00000000-0000-4000-8000-0000000000aa', 'p' || g || '@acme.example',"
-	         " sha256(g::text::bytea), now() + interval '7 days', 'sealed'"
+	         " sha256(g::text::bytea), false, now() + interval '7 days', 'sealed'"
 	         " FROM generate_series(1, %d) AS g",
 	         ROWS);
 	exec(c, sql);
