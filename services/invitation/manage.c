@@ -8,6 +8,8 @@
 
 #include "access.h"
 #include "common/audit.h"
+#include "context.h"
+#include "cursor.h"
 #include "links.h"
 #include "common/limits.h"
 #include "common/log.h"
@@ -213,14 +215,27 @@ out:
 	return rc;
 }
 
-/* The token of the page after last. */
-static char *page_token(us_arena *a, const invitation_row *last)
+/* The list a page token belongs to. */
+static invitation_cursor_scope cursor_scope(const invitation_list_query *q)
 {
+	return (invitation_cursor_scope){
+	        .account_id = q->account_id,
+	        .state = q->state,
+	        .email_contains = q->email_contains != NULL ? q->email_contains : "",
+	        .subaccount_id = q->subaccount_id != NULL ? q->subaccount_id : "",
+	};
+}
+
+/* The token of the page after last. */
+static char *page_token(us_call *call, const invitation_list_query *q, const invitation_row *last)
+{
+	const invitation_ctx *ctx = us_call_service_ctx(call);
 	us_page_cursor c = {.created_us = last->created_us};
 	snprintf(c.id, sizeof(c.id), "%s", last->id);
-	char *out = us_arena_alloc(a, US_PAGE_TOKEN_LEN + 1);
+	char *out = us_arena_alloc(us_call_arena(call), INVITATION_CURSOR_LEN + 1);
+	invitation_cursor_scope scope = cursor_scope(q);
 	if (out != NULL)
-		us_page_token_encode(&c, out);
+		invitation_cursor_encode(ctx->cursor_key, &scope, &c, out);
 	return out;
 }
 
@@ -237,17 +252,26 @@ static void validate_list(us_call *call, const Usher__V1__ListInvitationsRequest
 		us_call_violation(call, "email_contains", "must be at most %d characters", US_EMAIL_MAX);
 	if (req->subaccount_id[0] != '\0' && us_uuid_check(req->subaccount_id) != NULL)
 		us_call_violation(call, "subaccount_id", "must be a UUID");
-	if (req->page_size > US_PAGE_SIZE_MAX)
-		us_call_violation(call, "page_size", "must be at most %d", US_PAGE_SIZE_MAX);
-	if (req->page_token[0] != '\0' && !us_page_token_decode(req->page_token, after))
-		us_call_violation(call, "page_token", "is not a token from a previous page");
+	if (req->page_size > INVITATION_PAGE_SIZE_MAX)
+		us_call_violation(call, "page_size", "must be at most %d", INVITATION_PAGE_SIZE_MAX);
 	q->account_id = req->account_id;
 	q->state = (int)req->state;
 	q->email_contains = email_buf[0] != '\0' ? email_buf : NULL;
 	q->subaccount_id = req->subaccount_id[0] != '\0' ? req->subaccount_id : NULL;
 	q->subaccounts_only = false;
 	q->page_size = req->page_size ? req->page_size : US_PAGE_SIZE_DEFAULT;
-	q->after = req->page_token[0] != '\0' ? after : NULL;
+	q->after = NULL;
+	/* Checked against the list as the other fields name it: a token of another account's
+	 * list, or of other filters, is refused. */
+	const invitation_ctx *ctx = us_call_service_ctx(call);
+	invitation_cursor_scope scope = cursor_scope(q);
+	if (req->page_token[0] != '\0') {
+		if (strlen(req->page_token) > INVITATION_CURSOR_LEN ||
+		    !invitation_cursor_decode(ctx->cursor_key, &scope, req->page_token, after))
+			us_call_violation(call, "page_token", "is not a token from a previous page of this list");
+		else
+			q->after = after;
+	}
 }
 
 us_err invitation_list_invitations(us_call *call, const ProtobufCMessage *request,
@@ -307,7 +331,7 @@ us_err invitation_list_invitations(us_call *call, const ProtobufCMessage *reques
 	}
 	out->invitations = items;
 	out->n_invitations = shown;
-	out->next_page_token = n > want ? page_token(a, &rows[want - 1]) : "";
+	out->next_page_token = n > want ? page_token(call, &q, &rows[want - 1]) : "";
 	if (out->next_page_token == NULL)
 		return US_EEXHAUSTED;
 	*reply = &out->base;
