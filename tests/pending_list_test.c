@@ -188,15 +188,30 @@ static void test_malformed_tokens_are_refused(void **state)
 	assert_int_equal(rc, US_EINVAL);
 	assert_non_null(us_status_violation(&st, "page_size"));
 	us_status_clear(&st);
+	/* Summaries are of the pending list only. */
+	Usher__V1__ListInvitationsRequest req = USHER__V1__LIST_INVITATIONS_REQUEST__INIT;
+	req.account_id = account;
+	req.summary_only = true;
+	ProtobufCMessage *out;
+	us_status_init(&st);
+	assert_int_equal(ut_call(&sys, UT_INVITATION, LIST, owner, NULL, &req.base,
+	                         &usher__v1__list_invitations_reply__descriptor, A, &out, &st),
+	                 US_EINVAL);
+	assert_non_null(us_status_violation(&st, "summary_only"));
+	us_status_clear(&st);
 }
 
-/* The plan of the store's pending statement, as prepared on conn, for a position. */
-static char *plan(PGconn *conn, const char *after_us, const char *after_id)
+/* The plan of a store's pending statement (the one starting with start), as prepared on
+ * conn, for a position. */
+static char *plan(PGconn *conn, const char *start, const char *after_us, const char *after_id)
 {
-	PGresult *res = PQexec(conn, "SELECT name FROM pg_prepared_statements"
-	                             " WHERE statement LIKE '%i.state = ''pending'' AND $2::text%'");
+	const char *params[] = {start};
+	PGresult *res = PQexecParams(conn, "SELECT name FROM pg_prepared_statements"
+	                                   " WHERE starts_with(statement, $1)"
+	                                   " AND statement LIKE '%i.state = ''pending'' AND $2::text%'",
+	                             1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
-		fail_msg("the pending statement is not prepared: %s", PQerrorMessage(conn));
+		fail_msg("the pending statement \"%s\" is not prepared: %s", start, PQerrorMessage(conn));
 	char sql[512];
 	snprintf(sql, sizeof(sql),
 	         "EXPLAIN (FORMAT JSON) EXECUTE %s('%s', 'pending', NULL, NULL, %s, %s, 101, false)",
@@ -252,6 +267,11 @@ static void test_page_statement_reads_the_index_in_order(void **state)
 	q.after = &at;
 	assert_int_equal(invitation_store_list(conn, A, &q, &rows, &n), US_OK);
 	assert_int_equal(n, 101);
+	invitation_summary *summaries;
+	assert_int_equal(invitation_store_list_pending_summaries(conn, A, &q, &summaries, &n), US_OK);
+	assert_int_equal(n, 101);
+	assert_string_equal(summaries[0].id, rows[0].id);
+	assert_string_equal(summaries[100].id, rows[100].id);
 	char after_us[32], after_id[64];
 	snprintf(after_us, sizeof(after_us), "%lld", (long long)at.created_us);
 	snprintf(after_id, sizeof(after_id), "'%s'", at.id);
@@ -261,8 +281,11 @@ static void test_page_statement_reads_the_index_in_order(void **state)
 		char set[64];
 		snprintf(set, sizeof(set), "SET plan_cache_mode = %s", modes[m]);
 		PQclear(PQexec(conn, set));
-		expect_index_no_sort(plan(conn, "NULL", "NULL"), modes[m]);
-		expect_index_no_sort(plan(conn, after_us, after_id), modes[m]);
+		static const char *const statements[] = {"SELECT i.id, i.account_id", "SELECT i.id, i.email"};
+		for (size_t s = 0; s < 2; s++) {
+			expect_index_no_sort(plan(conn, statements[s], "NULL", "NULL"), modes[m]);
+			expect_index_no_sort(plan(conn, statements[s], after_us, after_id), modes[m]);
+		}
 	}
 	PQfinish(conn);
 }

@@ -73,6 +73,7 @@ static us_err next_page(pending_export *e, us_status *st)
 	in.state = USHER__V1__INVITATION_STATE__INVITATION_PENDING;
 	in.page_size = GATEWAY_EXPORT_PAGE_SIZE;
 	in.page_token = e->page_token;
+	in.summary_only = true; /* the columns of the file, read and sent several times cheaper */
 	/* A read: no idempotency key. */
 	us_rpc_call_opts opts = {
 		.timeout_ms = GATEWAY_CALL_TIMEOUT_MS,
