@@ -244,6 +244,14 @@ static void test_invite_list_resend_revoke(void **state)
 	}
 	assert_int_equal(seen, 2);
 	json_decref(pending);
+	/* The pending export: the HTTP export's file, header first. */
+	assert_int_equal(RUN(&out, "invitations", "export", account, "--as", owner_email), 0);
+	static const char header[] = "email,role,status,sent_at,expires_at,times_sent\r\n";
+	if (strncmp(out, header, strlen(header)) != 0)
+		fail_msg("not the export's header first:\n%s", out);
+	assert_contains(out, "\"ann@example.com\",\"member\",\"pending\",");
+	assert_contains(out, "\"bob@example.com\",\"member\",\"pending\",");
+	free(out);
 
 	/* Resend: a second email with a new link. */
 	ut_email first, second;

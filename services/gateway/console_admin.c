@@ -448,7 +448,7 @@ static void pending_page(console *c)
 		                            "csrf", c->csrf, NULL};
 		console_append(&rows, "pending_row", vars);
 	}
-	const char *const vars[] = {"rows", console_take(c, &rows), NULL};
+	const char *const vars[] = {"rows", console_take(c, &rows), "account_id", c->account->id, NULL};
 	console_render(c, 200, "Pending invitations", console_flash(c), false, "pending", vars);
 }
 

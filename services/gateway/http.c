@@ -138,8 +138,20 @@ static bool json_content_type(gateway_request *req)
 	return next == '\0' || next == ';' || next == ' ' || next == '\t';
 }
 
-static struct MHD_Response *make_body(const gateway_response *res)
+/* The block a streamed body is read in: a few rows of CSV at a time. */
+#define STREAM_BLOCK_BYTES (32 * 1024)
+
+static struct MHD_Response *make_body(gateway_response *res)
 {
+	if (res->stream != NULL) {
+		struct MHD_Response *r = MHD_create_response_from_callback(
+		        MHD_SIZE_UNKNOWN, STREAM_BLOCK_BYTES, res->stream, res->stream_cls,
+		        res->stream_free);
+		if (r == NULL)
+			res->stream_free(res->stream_cls);
+		res->stream = NULL; /* the response owns stream_cls now */
+		return r;
+	}
 	if (res->raw != NULL)
 		return MHD_create_response_from_buffer(res->raw_len, res->raw, MHD_RESPMEM_MUST_COPY);
 	char *text = res->json != NULL ? json_dumps(res->json, JSON_COMPACT) : strdup("{}");

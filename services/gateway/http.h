@@ -56,6 +56,12 @@ typedef struct gateway_response {
 	bool no_referrer;        /* for pages whose URL holds a secret */
 	char *raw;               /* instead of json: a body in the request's arena */
 	size_t raw_len;
+	/* Instead of json or raw: a body of unknown length, sent chunked as the reader writes
+	 * it (libmicrohttpd's response from callback). stream_free frees stream_cls, once,
+	 * whether or not the body was ever sent. */
+	MHD_ContentReaderCallback stream;
+	void *stream_cls;
+	MHD_ContentReaderFreeCallback stream_free;
 	const char *content_type;
 	const char *disposition; /* Content-Disposition, for downloads */
 	const char *location;    /* Location, for a redirect; NULL: none */

@@ -340,6 +340,26 @@ static void add_person_paths(json_t *paths, json_t *schemas)
 	        0, NULL);
 	json_object_set_new(paths, "/accounts/{account}/invitations/import",
 	                    json_pack("{s:o}", "post", upload));
+
+	/* The pending export streams its body (export.h). */
+	json_t *export = json_loads(
+	        "{\"operationId\": \"exportPendingInvitations\", \"tags\": [\"People\"],"
+	        " \"summary\": \"Every pending invitation of an account, as CSV.\","
+	        " \"description\": \"Streamed (chunked), newest first, one row per pending invitation"
+	        " under the header email,role,status,sent_at,expires_at,times_sent. The same right as"
+	        " ListInvitations. A cell that would start with = + - @ gets an apostrophe in front."
+	        " A failure after the first rows cuts the transfer short.\","
+	        " \"security\": [{\"session\": []}, {\"bearer\": []}],"
+	        " \"parameters\": ["
+	        "  {\"name\": \"account_id\", \"in\": \"path\", \"required\": true,"
+	        "   \"description\": \"The account's id.\", \"schema\": {\"type\": \"string\","
+	        "   \"format\": \"uuid\"}}],"
+	        " \"responses\": {\"200\": {\"description\": \"The CSV file.\","
+	        "  \"content\": {\"text/csv\": {\"schema\": {\"type\": \"string\"}}}},"
+	        "  \"default\": {\"$ref\": \"#/components/responses/Error\"}}}",
+	        0, NULL);
+	json_object_set_new(paths, "/v1/accounts/{account_id}/invitations/pending.csv",
+	                    json_pack("{s:o}", "get", export));
 }
 
 static int by_name(const void *a, const void *b)

@@ -16,10 +16,9 @@ const char *gateway_report_outcome_name(Usher__V1__AddressOutcome o)
 	}
 }
 
-/* A quoted cell with doubled quotes inside. A cell a spreadsheet would read as a formula
- * (=, +, -, @, tab or CR first) gets an apostrophe in front, so it shows as text and
- * never runs (OWASP's CSV injection advice). */
-static void cell(us_buf *out, const char *s)
+/* A cell a spreadsheet would read as a formula (=, +, -, @, tab or CR first) gets an
+ * apostrophe in front, so it shows as text and never runs (OWASP's CSV injection advice). */
+void gateway_report_cell(us_buf *out, const char *s)
 {
 	us_buf_putc(out, '"');
 	if (s[0] != '\0' && strchr("=+-@\t\r", s[0]) != NULL)
@@ -41,13 +40,13 @@ void gateway_report_csv(us_buf *out, const gateway_report_row *rows, size_t n)
 	us_buf_puts(out, "row,email,outcome,reason,invitation_id\r\n");
 	for (size_t i = 0; i < n; i++) {
 		us_buf_printf(out, "%u,", rows[i].row);
-		cell(out, rows[i].email);
+		gateway_report_cell(out, rows[i].email);
 		us_buf_putc(out, ',');
-		cell(out, rows[i].outcome);
+		gateway_report_cell(out, rows[i].outcome);
 		us_buf_putc(out, ',');
-		cell(out, rows[i].reason);
+		gateway_report_cell(out, rows[i].reason);
 		us_buf_putc(out, ',');
-		cell(out, rows[i].invitation_id);
+		gateway_report_cell(out, rows[i].invitation_id);
 		us_buf_puts(out, "\r\n");
 	}
 }

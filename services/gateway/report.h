@@ -19,6 +19,9 @@ typedef struct gateway_report_row {
 /* "created", "duplicate_in_batch": the outcome as the report names it. */
 const char *gateway_report_outcome_name(Usher__V1__AddressOutcome o);
 
+/* Appends s as one quoted CSV cell, quotes doubled inside. */
+void gateway_report_cell(us_buf *out, const char *s);
+
 /* Appends the report as CSV (a header line, CRLF line ends, every cell quoted). A cell a
  * spreadsheet would read as a formula gets an apostrophe in front. */
 void gateway_report_csv(us_buf *out, const gateway_report_row *rows, size_t n);

@@ -7,6 +7,7 @@
 #include "openapi.h"
 #include "console_admin.h"
 #include "console_people.h"
+#include "export.h"
 #include "audit.h"
 #include "common/admin_http.h"
 #include "people.h"
@@ -81,6 +82,8 @@ static const gateway_route routes[] = {
 	{"GET", "/accounts/{}/audit", "/accounts/{account}/audit", gateway_audit_list, NULL, false},
 	{"POST", "/accounts/{}/invitations/import", "/accounts/{account}/invitations/import",
 	 gateway_upload_finish, gateway_upload_chunk, false},
+	{"GET", "/v1/accounts/{}/invitations/pending.csv",
+	 "/v1/accounts/{account_id}/invitations/pending.csv", gateway_export_pending, NULL, false},
 };
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 

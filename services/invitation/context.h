@@ -46,6 +46,7 @@ typedef struct invitation_ctx {
 	/* The seal keys of the previous token keys (same order): sealed before a rotation. */
 	uint8_t previous_seal_keys[US_TOKEN_PREVIOUS_MAX][32];
 	uint8_t request_key[32];               /* hashes requests a claim must recognise again */
+	uint8_t cursor_key[32];                /* tags ListInvitations' page tokens (cursor.h) */
 	us_rpc_client *identity;
 	us_rpc_client *tenancy;
 	us_rpc_client *notification;

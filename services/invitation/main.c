@@ -100,6 +100,7 @@ static void stop(void *arg)
 	sodium_memzero(ctx->seal_key, sizeof(ctx->seal_key));
 	sodium_memzero(ctx->previous_seal_keys, sizeof(ctx->previous_seal_keys));
 	sodium_memzero(ctx->request_key, sizeof(ctx->request_key));
+	sodium_memzero(ctx->cursor_key, sizeof(ctx->cursor_key));
 }
 
 static us_err start(void *arg, const us_daemon_config *cfg, char *err, size_t err_size)
@@ -111,11 +112,12 @@ static us_err start(void *arg, const us_daemon_config *cfg, char *err, size_t er
 		snprintf(err, err_size, "INVITATION_TOKEN_KEY: must be 64 hex digits");
 		return US_EINVAL;
 	}
-	/* Three keys from one secret: one hashes tokens, one seals them in the outbox, one
-	 * hashes the accept and join requests a retry is recognised by. */
+	/* Four keys from one secret: one hashes tokens, one seals them in the outbox, one
+	 * hashes the accept and join requests a retry is recognised by, one tags page tokens. */
 	crypto_kdf_derive_from_key(ctx->token_keys.current, US_TOKEN_KEY_BYTES, 1, "ushtoken", master);
 	crypto_kdf_derive_from_key(ctx->seal_key, sizeof(ctx->seal_key), 2, "ushseal_", master);
 	crypto_kdf_derive_from_key(ctx->request_key, sizeof(ctx->request_key), 3, "ushreqh_", master);
+	crypto_kdf_derive_from_key(ctx->cursor_key, sizeof(ctx->cursor_key), 4, "ushpage_", master);
 	/* The previous secrets, derived the same way: their links' hashes and seals. */
 	us_token_keyring previous = {0};
 	memcpy(previous.current, master, sizeof(master));

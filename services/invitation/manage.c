@@ -8,6 +8,8 @@
 
 #include "access.h"
 #include "common/audit.h"
+#include "context.h"
+#include "cursor.h"
 #include "links.h"
 #include "common/limits.h"
 #include "common/log.h"
@@ -213,14 +215,25 @@ out:
 	return rc;
 }
 
-/* The token of the page after last. */
-static char *page_token(us_arena *a, const invitation_row *last)
+/* The list a page token belongs to. */
+static invitation_cursor_scope cursor_scope(const invitation_list_query *q)
 {
-	us_page_cursor c = {.created_us = last->created_us};
-	snprintf(c.id, sizeof(c.id), "%s", last->id);
-	char *out = us_arena_alloc(a, US_PAGE_TOKEN_LEN + 1);
+	return (invitation_cursor_scope){
+	        .account_id = q->account_id,
+	        .state = q->state,
+	        .email_contains = q->email_contains != NULL ? q->email_contains : "",
+	        .subaccount_id = q->subaccount_id != NULL ? q->subaccount_id : "",
+	};
+}
+
+/* The token of the page after last. */
+static char *page_token(us_call *call, const invitation_list_query *q, const us_page_cursor *last)
+{
+	const invitation_ctx *ctx = us_call_service_ctx(call);
+	char *out = us_arena_alloc(us_call_arena(call), INVITATION_CURSOR_LEN + 1);
+	invitation_cursor_scope scope = cursor_scope(q);
 	if (out != NULL)
-		us_page_token_encode(&c, out);
+		invitation_cursor_encode(ctx->cursor_key, &scope, last, out);
 	return out;
 }
 
@@ -237,17 +250,93 @@ static void validate_list(us_call *call, const Usher__V1__ListInvitationsRequest
 		us_call_violation(call, "email_contains", "must be at most %d characters", US_EMAIL_MAX);
 	if (req->subaccount_id[0] != '\0' && us_uuid_check(req->subaccount_id) != NULL)
 		us_call_violation(call, "subaccount_id", "must be a UUID");
-	if (req->page_size > US_PAGE_SIZE_MAX)
-		us_call_violation(call, "page_size", "must be at most %d", US_PAGE_SIZE_MAX);
-	if (req->page_token[0] != '\0' && !us_page_token_decode(req->page_token, after))
-		us_call_violation(call, "page_token", "is not a token from a previous page");
+	if (req->summary_only && req->state != USHER__V1__INVITATION_STATE__INVITATION_PENDING)
+		us_call_violation(call, "summary_only", "needs state INVITATION_PENDING");
+	if (req->page_size > INVITATION_PAGE_SIZE_MAX)
+		us_call_violation(call, "page_size", "must be at most %d", INVITATION_PAGE_SIZE_MAX);
 	q->account_id = req->account_id;
 	q->state = (int)req->state;
 	q->email_contains = email_buf[0] != '\0' ? email_buf : NULL;
 	q->subaccount_id = req->subaccount_id[0] != '\0' ? req->subaccount_id : NULL;
 	q->subaccounts_only = false;
 	q->page_size = req->page_size ? req->page_size : US_PAGE_SIZE_DEFAULT;
-	q->after = req->page_token[0] != '\0' ? after : NULL;
+	q->after = NULL;
+	/* Checked against the list as the other fields name it: a token of another account's
+	 * list, or of other filters, is refused. */
+	const invitation_ctx *ctx = us_call_service_ctx(call);
+	invitation_cursor_scope scope = cursor_scope(q);
+	if (req->page_token[0] != '\0') {
+		if (strlen(req->page_token) > INVITATION_CURSOR_LEN ||
+		    !invitation_cursor_decode(ctx->cursor_key, &scope, req->page_token, after))
+			us_call_violation(call, "page_token", "is not a token from a previous page of this list");
+		else
+			q->after = after;
+	}
+}
+
+/* A page of full invitations into out; q->page_size is want + 1. */
+static us_err list_rows(us_call *call, const invitation_list_query *q, unsigned want,
+                        Usher__V1__ListInvitationsReply *out)
+{
+	us_arena *a = us_call_arena(call);
+	invitation_row *rows;
+	size_t n;
+	us_err rc = invitation_store_list(us_call_db(call), a, q, &rows, &n);
+	if (rc != US_OK)
+		return rc;
+	size_t shown = n > want ? want : n;
+	Usher__V1__Invitation **items = US_ARENA_ARRAY(a, Usher__V1__Invitation *, shown ? shown : 1);
+	if (items == NULL)
+		return US_EEXHAUSTED;
+	for (size_t i = 0; i < shown; i++) {
+		if ((items[i] = invitation_view(a, &rows[i])) == NULL)
+			return US_EEXHAUSTED;
+	}
+	out->invitations = items;
+	out->n_invitations = shown;
+	if (n > want) {
+		us_page_cursor last = {.created_us = rows[want - 1].created_us};
+		snprintf(last.id, sizeof(last.id), "%s", rows[want - 1].id);
+		out->next_page_token = page_token(call, q, &last);
+	}
+	return out->next_page_token != NULL ? US_OK : US_EEXHAUSTED;
+}
+
+/* A page of pending invitations with only what an export shows (summary_only). */
+static us_err list_summaries(us_call *call, const invitation_list_query *q, unsigned want,
+                             Usher__V1__ListInvitationsReply *out)
+{
+	us_arena *a = us_call_arena(call);
+	invitation_summary *rows;
+	size_t n;
+	us_err rc = invitation_store_list_pending_summaries(us_call_db(call), a, q, &rows, &n);
+	if (rc != US_OK)
+		return rc;
+	size_t shown = n > want ? want : n;
+	Usher__V1__Invitation **items = US_ARENA_ARRAY(a, Usher__V1__Invitation *, shown ? shown : 1);
+	Usher__V1__Invitation *views = US_ARENA_ARRAY(a, Usher__V1__Invitation, shown ? shown : 1);
+	if (items == NULL || views == NULL)
+		return US_EEXHAUSTED;
+	for (size_t i = 0; i < shown; i++) {
+		Usher__V1__Invitation *v = items[i] = &views[i];
+		usher__v1__invitation__init(v);
+		v->id = rows[i].id;
+		v->account_id = (char *)q->account_id;
+		v->email = rows[i].email;
+		v->role = (Usher__V1__Role)rows[i].role;
+		v->state = USHER__V1__INVITATION_STATE__INVITATION_PENDING;
+		v->last_sent_at = rows[i].last_sent_at;
+		v->expires_at = rows[i].expires_at;
+		v->send_count = (uint32_t)rows[i].send_count;
+	}
+	out->invitations = items;
+	out->n_invitations = shown;
+	if (n > want) {
+		us_page_cursor last = {.created_us = rows[want - 1].created_us};
+		snprintf(last.id, sizeof(last.id), "%s", rows[want - 1].id);
+		out->next_page_token = page_token(call, q, &last);
+	}
+	return out->next_page_token != NULL ? US_OK : US_EEXHAUSTED;
 }
 
 us_err invitation_list_invitations(us_call *call, const ProtobufCMessage *request,
@@ -290,26 +379,13 @@ us_err invitation_list_invitations(us_call *call, const ProtobufCMessage *reques
 	/* One row more than the page tells whether another page follows. */
 	unsigned want = q.page_size;
 	q.page_size = want + 1;
-	invitation_row *rows;
-	size_t n;
-	rc = invitation_store_list(us_call_db(call), a, &q, &rows, &n);
-	if (rc != US_OK)
-		return rc;
 	Usher__V1__ListInvitationsReply *out = US_ARENA_NEW(a, Usher__V1__ListInvitationsReply);
-	size_t shown = n > want ? want : n;
-	Usher__V1__Invitation **items = US_ARENA_ARRAY(a, Usher__V1__Invitation *, shown ? shown : 1);
-	if (out == NULL || items == NULL)
+	if (out == NULL)
 		return US_EEXHAUSTED;
 	usher__v1__list_invitations_reply__init(out);
-	for (size_t i = 0; i < shown; i++) {
-		if ((items[i] = invitation_view(a, &rows[i])) == NULL)
-			return US_EEXHAUSTED;
-	}
-	out->invitations = items;
-	out->n_invitations = shown;
-	out->next_page_token = n > want ? page_token(a, &rows[want - 1]) : "";
-	if (out->next_page_token == NULL)
-		return US_EEXHAUSTED;
+	rc = req->summary_only ? list_summaries(call, &q, want, out) : list_rows(call, &q, want, out);
+	if (rc != US_OK)
+		return rc;
 	*reply = &out->base;
 	return US_OK;
 }

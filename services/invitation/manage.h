@@ -5,6 +5,10 @@
 #include "common/rpc_server.h"
 #include "usher/v1/invitation.pb-c.h"
 
+/* ListInvitations' largest page: the gateway's CSV export reads an account's pending
+ * invitations in pages this size. */
+#define INVITATION_PAGE_SIZE_MAX 5000
+
 us_rpc_handler invitation_list_invitations;
 us_rpc_handler invitation_get_invitation;
 us_rpc_handler invitation_reinvite;

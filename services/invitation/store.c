@@ -466,36 +466,99 @@ static const char *const state_names[] = {
 	NULL, "pending", "accepting", "accepted", "declined", "revoked", "expired",
 };
 
+/* The list's filters past account and state: each one is off when its parameter is NULL.
+ * None of them decides the order, so the index scan stays sorted. */
+#define LIST_FILTERS                                                                           \
+	" AND ($3::text IS NULL OR strpos(i.email, $3) > 0)"                                       \
+	" AND ($4::uuid IS NULL OR (b.organization AND NOT $8::bool)"                              \
+	"  OR $4::uuid = ANY (b.subaccount_ids))"
+
+/* The keyset position, always present so it stays an index condition even in a generic
+ * plan (prepared statements switch to one after five runs): the first page starts after
+ * the end of time. */
+#define LIST_AFTER                                                                             \
+	" AND (i.created_at, i.id) < (COALESCE(" US_SQL_FROM_MICROS("$5") ", 'infinity'),"        \
+	"  COALESCE($6::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))"                           \
+	" ORDER BY i.created_at DESC, i.id DESC LIMIT $7"
+
+/* The WHERE of the pending list: its own partial index (invitations_pending_by_account),
+ * so page 500 costs what page 1 does. $2 is 'pending', named so that every list statement
+ * takes the same parameters. */
+#define PENDING_WHERE                                                                          \
+	"WHERE i.account_id = $1 AND i.state = 'pending' AND $2::text = 'pending'"                 \
+	" AND i.expires_at > now()" LIST_FILTERS LIST_AFTER
+
+/* The list statements' parameters, in buffers of the caller. */
+static void list_params(const invitation_list_query *q, char limit[16], char after[24],
+                        const char *params[8])
+{
+	snprintf(limit, 16, "%u", q->page_size);
+	snprintf(after, 24, "%lld", (long long)(q->after != NULL ? q->after->created_us : 0));
+	params[0] = q->account_id;
+	params[1] = q->state > 0 && q->state <= 6 ? state_names[q->state] : NULL;
+	params[2] = q->email_contains;
+	params[3] = q->subaccount_id;
+	params[4] = q->after != NULL ? after : NULL;
+	params[5] = q->after != NULL ? q->after->id : NULL;
+	params[6] = limit;
+	params[7] = q->subaccounts_only ? "true" : "false";
+}
+
 us_err invitation_store_list(PGconn *c, us_arena *a, const invitation_list_query *q, invitation_row **rows, size_t *n)
 {
 	char limit[16], after[24];
-	snprintf(limit, sizeof(limit), "%u", q->page_size);
-	snprintf(after, sizeof(after), "%lld", (long long)(q->after != NULL ? q->after->created_us : 0));
-	const char *state = q->state > 0 && q->state <= 6 ? state_names[q->state] : NULL;
-	const char *params[] = {q->account_id, state, q->email_contains, q->subaccount_id,
-	                        q->after != NULL ? after : NULL, q->after != NULL ? q->after->id : NULL,
-	                        limit,
-	                        q->subaccounts_only ? "true" : "false"};
+	const char *params[8];
+	list_params(q, limit, after, params);
 	PGresult *res;
-	us_err rc = us_db_exec(
-	        c,
-	        "SELECT " INV_COLUMNS INV_FROM
-	        "WHERE i.account_id = $1"
-	        " AND ($2::text IS NULL OR CASE $2"
-	        "  WHEN 'pending' THEN i.state = 'pending' AND i.expires_at > now()"
-	        "  WHEN 'expired' THEN i.state = 'expired'"
-	        "   OR (i.state = 'pending' AND i.expires_at <= now())"
-	        "  ELSE i.state = $2 END)"
-	        " AND ($3::text IS NULL OR strpos(i.email, $3) > 0)"
-	        " AND ($4::uuid IS NULL OR (b.organization AND NOT $8::bool)"
-	        "  OR $4::uuid = ANY (b.subaccount_ids))"
-	        " AND ($5::bigint IS NULL OR (i.created_at, i.id) <"
-	        "  (" US_SQL_FROM_MICROS("$5") ", $6::uuid))"
-	        " ORDER BY i.created_at DESC, i.id DESC LIMIT $7",
-	        8, params, &res);
+	us_err rc;
+	/* Pending, the list people page through most, has its own statement. */
+	if (params[1] != NULL && strcmp(params[1], "pending") == 0)
+		rc = us_db_exec(c, "SELECT " INV_COLUMNS INV_FROM PENDING_WHERE, 8, params, &res);
+	else
+		rc = us_db_exec(c,
+		                "SELECT " INV_COLUMNS INV_FROM
+		                "WHERE i.account_id = $1"
+		                " AND ($2::text IS NULL OR CASE $2"
+		                "  WHEN 'expired' THEN i.state = 'expired'"
+		                "   OR (i.state = 'pending' AND i.expires_at <= now())"
+		                "  ELSE i.state = $2 END)" LIST_FILTERS LIST_AFTER,
+		                8, params, &res);
 	if (rc != US_OK)
 		return rc;
 	return read_rows(a, res, rows, n);
+}
+
+us_err invitation_store_list_pending_summaries(PGconn *c, us_arena *a,
+                                               const invitation_list_query *q,
+                                               invitation_summary **rows, size_t *n)
+{
+	char limit[16], after[24];
+	const char *params[8];
+	list_params(q, limit, after, params);
+	PGresult *res;
+	us_err rc = us_db_exec(c,
+	                       "SELECT i.id, i.email, b.role, " TS("i.last_sent_at") ", "
+	                       TS("i.expires_at") ", i.send_count, " US_SQL_MICROS("i.created_at")
+	                       INV_FROM PENDING_WHERE,
+	                       8, params, &res);
+	if (rc != US_OK)
+		return rc;
+	*n = (size_t)PQntuples(res);
+	us_row r = us_row_at(a, res, 0, 0);
+	*rows = US_ROW_ARRAY(&r, invitation_summary, *n ? *n : 1);
+	for (size_t i = 0; *rows != NULL && i < *n; i++) {
+		r.row = (int)i;
+		invitation_summary *s = &(*rows)[i];
+		s->id = us_row_uuid(&r, 0);
+		s->email = us_row_text(&r, 1);
+		s->role = (int)us_row_int(&r, 2);
+		s->last_sent_at = us_row_timestamp(&r, 3);
+		s->expires_at = us_row_timestamp(&r, 4);
+		s->send_count = (int)us_row_int(&r, 5);
+		s->created_us = us_row_int(&r, 6);
+	}
+	PQclear(res);
+	return us_row_failed(&r) ? US_EEXHAUSTED : US_OK;
 }
 
 us_err invitation_store_list_for_email(PGconn *c, us_arena *a, const char *email, invitation_row **rows, size_t *n)

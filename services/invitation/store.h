@@ -155,6 +155,23 @@ typedef struct invitation_list_query {
 US_MUST_USE us_err invitation_store_list(PGconn *c, us_arena *a, const invitation_list_query *q, invitation_row **rows,
                               size_t *n);
 
+/* A pending invitation as an export shows it. */
+typedef struct invitation_summary {
+	char *id;
+	char *email;
+	int role;
+	char *last_sent_at;
+	char *expires_at;
+	int send_count;
+	int64_t created_us; /* the keyset position, with id */
+} invitation_summary;
+
+/* The pending list of q (q->state is pending) as summaries: the same rows in the same
+ * order as invitation_store_list, with only the columns an export needs. */
+US_MUST_USE us_err invitation_store_list_pending_summaries(PGconn *c, us_arena *a,
+                                                           const invitation_list_query *q,
+                                                           invitation_summary **rows, size_t *n);
+
 /* Pending, unexpired invitations to email, across accounts. */
 US_MUST_USE us_err invitation_store_list_for_email(PGconn *c, us_arena *a, const char *email, invitation_row **rows,
                                         size_t *n);
