@@ -7,6 +7,7 @@
  *   succeeds (a call in flight on the dead connection is sent again to another replica,
  *   with its idempotency key: a user created twice would fail it with ALREADY_EXISTS), and
  *   the calls spread over the two left;
+ * - usherctl, given the list, reaches a replica that answers;
  * - the replica restarted: calls reach it again;
  * - every call made exactly one user: none lost, none doubled. */
 #include <pthread.h>
@@ -160,6 +161,15 @@ static void test_spread_fail_over_and_return(void **state)
 	assert_int_equal(before[1], -1);
 	long calls = call_until_reached(before, (bool[]){true, false, true});
 	print_message("with replica 1 down, %ld calls reached both others\n", calls);
+
+	/* A tool given the list (usherctl, IDENTITY_RPC_URL) reaches a replica that answers. */
+	ut_system_export_urls(&sys);
+	char bin[512], *out = NULL;
+	ut_bin("usherctl", bin, sizeof(bin));
+	char *health[] = {bin, "health", "identity", NULL};
+	assert_int_equal(ut_run(health, NULL, false, &out), 0);
+	assert_non_null(strstr(out, "SERVING"));
+	free(out);
 
 	/* Back: it gets calls again. */
 	ut_replica_start(&sys, UT_IDENTITY, 1);
