@@ -1,6 +1,7 @@
-/* Replicas (issue 17): three usher-identityd processes behind one client given their
- * addresses as a list.
+/* Replicas (issue 17): three processes of every daemon, a real SMTP sink.
  *
+ * Calls, with three usher-identityd replicas behind one client given their addresses as a
+ * list:
  * - calls spread over every replica that runs (counted by each replica's own /metrics,
  *   usher_rpc_requests_total);
  * - one replica killed (SIGKILL) while three threads call without pause: every call still
@@ -9,7 +10,11 @@
  *   the calls spread over the two left;
  * - usherctl, given the list, reaches a replica that answers;
  * - the replica restarted: calls reach it again;
- * - every call made exactly one user: none lost, none doubled. */
+ * - every call made exactly one user: none lost, none doubled.
+ *
+ * Background work, with three replicas of each daemon relaying the outbox, queueing and
+ * delivering: 300 invitations in three batches give exactly one email each at the sink
+ * (no copy), and the deliveries spread over the notificationd replicas. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -35,34 +40,45 @@
 #define METHOD "usher.v1.IdentityService/CreateUser"
 
 static ut_system sys;
+static ut_sink sink;
 static us_rpc_client *client; /* given every replica's address */
 static atomic_long made;      /* users the calls created */
 static atomic_long failed;    /* calls that did not succeed */
 static atomic_bool stop;
 static char last_failure[400];
 
-/* The CreateUser calls replica r of usher-identityd has answered OK, from its /metrics;
- * -1 when it does not answer (it is down). */
-static long handled(int r)
+/* The sum of replica r's /metrics samples named name whose labels hold each of the
+ * NULL-terminated label strings; -1 when it does not answer (it is down). */
+static long metric(int which, int r, const char *name, const char *const *labels)
 {
 	char *body = NULL;
-	long status = ut_admin_get(ut_replica(&sys, UT_IDENTITY, r), "/metrics", &body);
+	long status = ut_admin_get(ut_replica(&sys, which, r), "/metrics", &body);
 	if (status != 200) {
 		free(body);
 		return -1;
 	}
 	long sum = 0;
+	size_t len = strlen(name);
 	for (char *line = body; line != NULL && *line != '\0';) {
 		char *end = strchr(line, '\n');
 		if (end != NULL)
 			*end = '\0';
-		if (strncmp(line, "usher_rpc_requests_total{", 25) == 0 &&
-		    strstr(line, "method=\"" METHOD "\"") != NULL && strstr(line, "code=\"OK\"") != NULL)
+		bool match = strncmp(line, name, len) == 0 && (line[len] == '{' || line[len] == ' ');
+		for (size_t i = 0; match && labels[i] != NULL; i++)
+			match = strstr(line, labels[i]) != NULL;
+		if (match)
 			sum += strtol(strrchr(line, ' ') + 1, NULL, 10);
 		line = end != NULL ? end + 1 : NULL;
 	}
 	free(body);
 	return sum;
+}
+
+/* The CreateUser calls replica r of usher-identityd has answered OK; -1: it is down. */
+static long handled(int r)
+{
+	return metric(UT_IDENTITY, r, "usher_rpc_requests_total",
+	              (const char *[]){"method=\"" METHOD "\"", "code=\"OK\"", NULL});
 }
 
 /* Creates one user with a fresh address and idempotency key; true when it succeeded. */
@@ -185,11 +201,84 @@ static void test_spread_fail_over_and_return(void **state)
 	                 atomic_load(&made));
 }
 
+#define BATCHES 3
+#define BATCH 100
+
+static void test_background_work_once_each_and_spread(void **state)
+{
+	(void)state;
+	us_arena *a = us_arena_new();
+	char *owner = ut_create_user(&sys, a, "owner@bg.example", "Olivia Owner", "correct horse battery");
+	char *account = ut_create_account(&sys, a, owner, "Background", "");
+	long before[REPLICAS];
+	for (int r = 0; r < REPLICAS; r++)
+		before[r] = metric(UT_NOTIFICATION, r, "usher_email_delivered_total", (const char *[]){NULL});
+
+	char *emails[BATCHES][BATCH];
+	for (int b = 0; b < BATCHES; b++) {
+		for (int i = 0; i < BATCH; i++)
+			emails[b][i] = us_arena_printf(a, "bg-%d-%d@bg.example", b, i);
+		Usher__V1__CreateInvitationsReply *reply = NULL;
+		us_status st;
+		us_err rc = ut_invite(&sys, a, owner, account, USHER__V1__ROLE__ROLE_MEMBER, NULL,
+		                      (const char *const *)emails[b], BATCH, &reply, &st);
+		if (rc != US_OK)
+			fail_msg("CreateInvitations: %s: %s", us_err_name(rc), st.message);
+		us_status_clear(&st);
+		assert_int_equal(reply->created, BATCH);
+	}
+
+	/* Every message delivered (none queued), then each address's email counted. */
+	int64_t deadline = us_monotonic_ms() + WAIT_MS;
+	while (ut_db_number(&sys.db, "SELECT count(*) FROM notification.messages"
+	                             " WHERE state = 'sent' AND recipient LIKE 'bg-%%'") <
+	               BATCHES * BATCH ||
+	       ut_db_number(&sys.db, "SELECT count(*) FROM invitation.outbox") > 0) {
+		if (us_monotonic_ms() > deadline)
+			fail_msg("the emails were not all delivered in time");
+		usleep(100 * 1000);
+	}
+	assert_true(ut_sink_wait(&sink, BATCHES * BATCH, WAIT_MS) >= BATCHES * BATCH);
+	for (int b = 0; b < BATCHES; b++) {
+		for (int i = 0; i < BATCH; i++) {
+			long copies = 0;
+			bool identical = true;
+			long distinct = ut_sink_count(&sink, emails[b][i], "Invitation", &copies, &identical);
+			if (distinct != 1 || copies != 1)
+				fail_msg("%s got %ld emails (%ld copies)", emails[b][i], distinct, copies);
+		}
+	}
+	assert_int_equal(ut_db_number(&sys.db, "SELECT count(*) FROM notification.messages"
+	                                       " WHERE recipient LIKE 'bg-%%'"),
+	                 BATCHES * BATCH);
+
+	int delivering = 0;
+	for (int r = 0; r < REPLICAS; r++) {
+		long sent = metric(UT_NOTIFICATION, r, "usher_email_delivered_total",
+		                   (const char *[]){NULL}) - before[r];
+		print_message("usher-notificationd replica %d delivered %ld of %d emails\n", r, sent,
+		              BATCHES * BATCH);
+		delivering += sent > 0;
+	}
+	assert_true(delivering >= 2);
+	us_arena_free(a);
+}
+
 static int setup(void **state)
 {
 	(void)state;
+	ut_sink_start(&sink, NULL);
 	ut_system_init(&sys, "replicas");
-	ut_system_replicas(&sys, UT_IDENTITY, REPLICAS);
+	for (int which = 0; which < UT_N_DAEMONS; which++)
+		ut_system_replicas(&sys, which, REPLICAS);
+	static char smtp[160];
+	char url[128];
+	ut_sink_url(&sink, url, sizeof(url));
+	snprintf(smtp, sizeof(smtp), "SMTP_URL=%s", url);
+	const char *env[] = {smtp, "MAIL_FROM=Usher <invites@usher.test>", "OUTBOX_POLL_MS=100",
+	                     "DELIVERY_POLL_MS=100", "RPC_WORKERS=2", NULL};
+	for (size_t i = 0; env[i] != NULL; i++)
+		sys.extra_env[i] = env[i];
 	ut_system_start_all(&sys);
 	char urls[UT_REPLICAS_MAX * 160], err[256];
 	ut_system_urls(&sys, UT_IDENTITY, urls, sizeof(urls));
@@ -211,12 +300,14 @@ static int teardown(void **state)
 	(void)state;
 	us_rpc_client_close(client);
 	ut_system_teardown(&sys);
+	ut_sink_teardown(&sink);
 	return 0;
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_background_work_once_each_and_spread),
 		cmocka_unit_test(test_spread_fail_over_and_return),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -701,7 +701,8 @@ static void add_default(char **env, size_t *n, const char *setting)
 	env[(*n)++] = (char *)setting;
 }
 
-static void start_daemon(ut_system *sys, int which, ut_daemon *d)
+/* Starts d, replica of daemon which, without waiting for it (wait_serving). */
+static void spawn_daemon(ut_system *sys, int which, ut_daemon *d)
 {
 	char binary[512], name[64];
 	snprintf(name, sizeof(name), "usher-%sd", d->name);
@@ -762,7 +763,13 @@ static void start_daemon(ut_system *sys, int which, ut_daemon *d)
 
 	char *argv[] = {binary, NULL};
 	d->pid = ut_spawn(argv, env, d->log_path);
+}
 
+/* Waits until d, just spawned, says SERVING; fails the test when it ends or takes too long. */
+static void wait_serving(ut_daemon *d)
+{
+	char name[64];
+	snprintf(name, sizeof(name), "usher-%sd", d->name);
 	int64_t deadline = us_monotonic_ms() + START_DEADLINE_MS;
 	while (us_monotonic_ms() < deadline) {
 		if (serving(d->url))
@@ -784,23 +791,31 @@ static void start_daemon(ut_system *sys, int which, ut_daemon *d)
 
 void ut_system_start(ut_system *sys, int which)
 {
-	start_daemon(sys, which, &sys->daemons[which]);
+	ut_replica_start(sys, which, 0);
 }
 
 void ut_replica_start(ut_system *sys, int which, int r)
 {
-	start_daemon(sys, which, ut_replica(sys, which, r));
+	spawn_daemon(sys, which, ut_replica(sys, which, r));
+	wait_serving(ut_replica(sys, which, r));
 }
 
 void ut_system_start_all(ut_system *sys)
 {
+	/* Side by side: every client keeps dialling until its peers are up. */
 	for (int i = 0; i < UT_N_DAEMONS; i++) {
 		for (int r = 0; r < ut_replica_count(sys, i); r++)
-			ut_replica_start(sys, i, r);
+			spawn_daemon(sys, i, ut_replica(sys, i, r));
+	}
+	for (int i = 0; i < UT_N_DAEMONS; i++) {
+		for (int r = 0; r < ut_replica_count(sys, i); r++)
+			wait_serving(ut_replica(sys, i, r));
 	}
 }
 
-static int signal_daemon(ut_system *sys, ut_daemon *d, int sig, int timeout_ms, int64_t *took_ms)
+/* sig 0 with asked_to_stop: SIGTERM was sent already (teardown). */
+static int signal_daemon_as(ut_system *sys, ut_daemon *d, int sig, bool asked_to_stop,
+                            int timeout_ms, int64_t *took_ms)
 {
 	if (d->pid == 0)
 		return -1;
@@ -813,8 +828,13 @@ static int signal_daemon(ut_system *sys, ut_daemon *d, int sig, int timeout_ms, 
 	if (status == -1)
 		return -1;
 	d->pid = 0;
-	judge_end(sys, d, status, sig == SIGTERM || sig == SIGINT);
+	judge_end(sys, d, status, asked_to_stop || sig == SIGTERM || sig == SIGINT);
 	return status;
+}
+
+static int signal_daemon(ut_system *sys, ut_daemon *d, int sig, int timeout_ms, int64_t *took_ms)
+{
+	return signal_daemon_as(sys, d, sig, false, timeout_ms, took_ms);
 }
 
 int ut_system_signal(ut_system *sys, int which, int sig, int timeout_ms, int64_t *took_ms)
@@ -832,8 +852,8 @@ int ut_system_wait(ut_system *sys, int which, int timeout_ms)
 	return ut_system_signal(sys, which, 0, timeout_ms, NULL);
 }
 
-/* Stops d (SIGTERM) if it runs; a problem when it ended on its own or does not stop. */
-static void stop_daemon(ut_system *sys, ut_daemon *d)
+/* Sends d SIGTERM if it runs; a problem when it ended on its own during the test. */
+static void ask_to_stop(ut_system *sys, ut_daemon *d)
 {
 	if (d->pid == 0)
 		return;
@@ -848,7 +868,13 @@ static void stop_daemon(ut_system *sys, ut_daemon *d)
 		}
 		return;
 	}
-	if (signal_daemon(sys, d, SIGTERM, STOP_DEADLINE_MS, NULL) == -1) {
+	kill(d->pid, SIGTERM);
+}
+
+/* Waits for d, asked to stop, to exit 0; a problem when it does not. */
+static void wait_stopped(ut_system *sys, ut_daemon *d)
+{
+	if (d->pid != 0 && signal_daemon_as(sys, d, 0, true, STOP_DEADLINE_MS, NULL) == -1) {
 		kill(d->pid, SIGKILL);
 		reap(d->pid, STOP_DEADLINE_MS);
 		d->pid = 0;
@@ -860,9 +886,14 @@ void ut_system_teardown(ut_system *sys)
 {
 	if (sys->dir[0] == '\0')
 		return; /* never set up, or torn down already */
+	/* All asked at once, then each waited for: they drain side by side. */
 	for (int i = 0; i < UT_N_DAEMONS; i++) {
 		for (int r = 0; r < ut_replica_count(sys, i); r++)
-			stop_daemon(sys, ut_replica(sys, i, r));
+			ask_to_stop(sys, ut_replica(sys, i, r));
+	}
+	for (int i = 0; i < UT_N_DAEMONS; i++) {
+		for (int r = 0; r < ut_replica_count(sys, i); r++)
+			wait_stopped(sys, ut_replica(sys, i, r));
 	}
 	bool print[UT_N_DAEMONS][UT_REPLICAS_MAX] = {{false}};
 	long report_at[UT_N_DAEMONS][UT_REPLICAS_MAX] = {{0}};
