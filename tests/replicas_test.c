@@ -45,7 +45,8 @@ static us_rpc_client *client; /* given every replica's address */
 static atomic_long made;      /* users the calls created */
 static atomic_long failed;    /* calls that did not succeed */
 static atomic_bool stop;
-static char last_failure[400];
+static pthread_mutex_t failure_lock = PTHREAD_MUTEX_INITIALIZER;
+static char last_failure[400]; /* under failure_lock */
 
 /* The sum of replica r's /metrics samples named name whose labels hold each of the
  * NULL-terminated label strings; -1 when it does not answer (it is down). */
@@ -100,7 +101,9 @@ static bool create_one(void)
 		atomic_fetch_add(&made, 1);
 	} else {
 		atomic_fetch_add(&failed, 1);
+		pthread_mutex_lock(&failure_lock);
 		snprintf(last_failure, sizeof(last_failure), "%s: %s", us_err_name(rc), st.message);
+		pthread_mutex_unlock(&failure_lock);
 	}
 	us_status_clear(&st);
 	us_arena_free(a);
