@@ -332,3 +332,8 @@ const char *us_config_check_nng_url(const char *value)
 {
 	return us_transport_check(value);
 }
+
+const char *us_config_check_nng_urls(const char *value)
+{
+	return us_transport_check_list(value);
+}

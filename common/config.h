@@ -54,4 +54,7 @@ US_MUST_USE us_err us_config_read_file(const char *path, size_t max, char **out,
 /* Checks an NNG listen/dial address: us_transport_check() (transport.h). */
 const char *us_config_check_nng_url(const char *value);
 
+/* Checks a daemon's address or its replicas' as "URL,URL,...": us_transport_check_list(). */
+const char *us_config_check_nng_urls(const char *value);
+
 #endif

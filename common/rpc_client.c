@@ -26,6 +26,7 @@
 struct us_rpc_client {
 	nng_socket sock;
 	int connections; /* to servers, kept by pipe_event (atomic builtins) */
+	size_t n_urls;   /* replicas dialled */
 	char *caller;
 	size_t max_message_bytes;
 	bool has_key;
@@ -44,7 +45,25 @@ static void pipe_event(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 
 bool us_rpc_client_connected(const us_rpc_client *c)
 {
-	return __atomic_load_n(&c->connections, __ATOMIC_RELAXED) > 0;
+	return us_rpc_client_connections(c) > 0;
+}
+
+int us_rpc_client_connections(const us_rpc_client *c)
+{
+	return __atomic_load_n(&c->connections, __ATOMIC_RELAXED);
+}
+
+/* Waits up to timeout_ms for a connection to any replica. */
+static bool connected_within(const us_rpc_client *c, uint32_t timeout_ms)
+{
+	int64_t deadline = us_monotonic_ms() + timeout_ms;
+	while (!us_rpc_client_connected(c)) {
+		if (us_monotonic_ms() >= deadline)
+			return false;
+		struct timespec pause = {.tv_nsec = 5 * 1000 * 1000};
+		nanosleep(&pause, NULL);
+	}
+	return true;
 }
 
 /* Set once at start-up, before any client exists. */
@@ -210,51 +229,42 @@ us_err us_rpc_client_open(const us_rpc_client_opts *opts, us_rpc_client **out, c
 	nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_PRE, pipe_event, c);
 	nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, pipe_event, c);
 	/* Replicas: "URL,URL,...", each dialled; NNG spreads the calls over those connected. */
-	char urls[US_RPC_URLS_MAX];
-	if (snprintf(urls, sizeof(urls), "%s", opts->url) >= (int)sizeof(urls)) {
-		snprintf(err, err_size, "URL list over %d bytes", US_RPC_URLS_MAX - 1);
+	const char *refused = us_transport_check_list(opts->url);
+	if (refused != NULL) {
+		snprintf(err, err_size, "will not connect to \"%.200s\": %s", opts->url, refused);
 		us_rpc_client_close(c);
 		return US_EINVAL;
 	}
-	const char *list[US_RPC_REPLICAS_MAX];
-	size_t n_urls = 0;
+	char urls[US_TRANSPORT_LIST_BYTES_MAX + 1];
+	snprintf(urls, sizeof(urls), "%s", opts->url);
+	const char *list[US_TRANSPORT_URLS_MAX];
 	char *save = NULL;
-	for (char *u = strtok_r(urls, ",", &save); u != NULL; u = strtok_r(NULL, ",", &save)) {
-		if (n_urls == US_RPC_REPLICAS_MAX) {
-			snprintf(err, err_size, "more than %d URLs", US_RPC_REPLICAS_MAX);
-			us_rpc_client_close(c);
-			return US_EINVAL;
-		}
-		const char *refused = us_transport_check(u);
-		if (refused != NULL) {
-			snprintf(err, err_size, "will not connect to \"%s\": %s", u, refused);
-			us_rpc_client_close(c);
-			return US_EINVAL;
-		}
-		list[n_urls++] = u;
-	}
-	if (n_urls == 0 || (n_urls > 1 && !opts->wait_for_server)) {
-		snprintf(err, err_size, n_urls ? "several URLs need wait_for_server" : "no URL");
-		us_rpc_client_close(c);
-		return US_EINVAL;
-	}
+	for (char *u = strtok_r(urls, ",", &save); u != NULL; u = strtok_r(NULL, ",", &save))
+		list[c->n_urls++] = u;
 	rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, c->max_message_bytes);
 	/* NNG resends nothing: neither after a minute without a reply nor when the
 	 * connection closes (it fails the call with NNG_ECONNRESET instead). A byte-for-byte
 	 * resend would reach the server as a replay; us_rpc_call() signs anew and retries. */
 	if (rv == 0)
 		rv = nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
-	if (rv == 0 && opts->wait_for_server) {
-		for (size_t i = 0; rv == 0 && i < n_urls; i++)
+	uint32_t connect_ms = opts->connect_timeout_ms ? opts->connect_timeout_ms
+	                                               : DEFAULT_CONNECT_TIMEOUT_MS;
+	if (rv == 0 && (opts->wait_for_server || c->n_urls > 1)) {
+		for (size_t i = 0; rv == 0 && i < c->n_urls; i++)
 			rv = nng_dial(c->sock, list[i], NULL, NNG_FLAG_NONBLOCK);
+		/* A tool given replicas: on once any of them answers. */
+		if (rv == 0 && !opts->wait_for_server && !connected_within(c, connect_ms)) {
+			snprintf(err, err_size, "could not connect to any of \"%.200s\" within %u ms",
+			         opts->url, connect_ms);
+			us_rpc_client_close(c);
+			return US_EUNAVAILABLE;
+		}
 	} else if (rv == 0) {
-		rv = dial_within(c->sock, list[0], opts->connect_timeout_ms
-		                                             ? opts->connect_timeout_ms
-		                                             : DEFAULT_CONNECT_TIMEOUT_MS);
+		rv = dial_within(c->sock, list[0], connect_ms);
 	}
 	if (rv == GAVE_UP) {
 		snprintf(err, err_size, "could not connect to \"%s\": no answer within %u ms", opts->url,
-		         opts->connect_timeout_ms ? opts->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS);
+		         connect_ms);
 		free(c->caller);
 		us_caller_key_wipe(&c->key);
 		free(c); /* its socket is closed */
@@ -483,9 +493,10 @@ us_err us_rpc_call(us_rpc_client *c, const char *method, const us_rpc_call_opts 
 		nng_msg *in = NULL;
 		int rv = exchange(c, msg, env.timeout_ms, &in);
 		bool time_left = deadline - us_monotonic_ms() > 0;
-		/* The connection closed before the reply: the server may or may not have the
-		 * request. Once more, signed anew (the idempotency key makes it safe). */
-		if (rv == NNG_ECONNRESET && attempt == 0 && time_left)
+		/* The connection closed before the reply (the replica died): the server may or
+		 * may not have the request. Again, signed anew, with the same idempotency key
+		 * (which makes it safe), on a connection that is up: once per replica. */
+		if (rv == NNG_ECONNRESET && (size_t)attempt < c->n_urls && time_left)
 			continue;
 		rc = from_nng(rv);
 		if (rc != US_OK)

@@ -2,8 +2,9 @@
  * NNG balances), one context per call, so any number of threads may call at once.
  *
  * Every request is signed with the client's caller key (caller_auth.h), with the current
- * time and a fresh nonce. A request whose connection closes before the reply comes is sent
- * once more, signed anew, within the call's deadline, with the same idempotency key
+ * time and a fresh nonce. A request whose connection closes before the reply comes (a
+ * replica died) is sent again, signed anew, within the call's deadline, on another
+ * connection (up to once per replica), with the same idempotency key
  * (servers are idempotent, so that is safe). NNG's own resends are turned off: they repeat
  * the bytes, which a server takes for a replay. A reply UNAUTHENTICATED "REPLAYED" (a
  * transport that resends anyway) is handled the same way. */
@@ -24,17 +25,16 @@
 
 typedef struct us_rpc_client us_rpc_client;
 
-/* The longest list of URLs a client takes. */
-#define US_RPC_URLS_MAX 1024
-#define US_RPC_REPLICAS_MAX 16
 
 typedef struct us_rpc_client_opts {
-	/* A daemon's URL, or with wait_for_server its replicas' as "URL,URL,...". */
+	/* A daemon's URL, or its replicas' as "URL,URL,..." (us_transport_check_list()). */
 	const char *url;
 	const char *caller;        /* this service or tool, named in the server's logs */
 	size_t max_message_bytes;  /* 0 = 16 MiB */
-	/* false: connect now, failing with UNAVAILABLE when nobody listens or answers (tools);
-	 * true: keep dialling in the background, calls wait for the server (daemons). */
+	/* false: connect now, failing with UNAVAILABLE when nobody listens or answers (tools;
+	 * with replicas, when none of them does); true: keep dialling in the background, calls
+	 * wait for the server (daemons). Either way every replica is dialled again whenever
+	 * its connection drops, and calls go to those connected. */
 	bool wait_for_server;
 	/* The key requests are signed with (copied). NULL: the process's default key (a
 	 * daemon's RPC_SIGNING_KEY), else USHER_CALLER_KEY or the file USHER_CALLER_KEY_FILE
@@ -66,6 +66,9 @@ void us_rpc_client_close(us_rpc_client *c);
 /* True while a connection to a server is up: background work can skip a call that would
  * only wait for its deadline (and hold up a stop) while the peer is down. */
 bool us_rpc_client_connected(const us_rpc_client *c);
+
+/* How many connections are up (one per replica that answers). */
+int us_rpc_client_connections(const us_rpc_client *c);
 
 typedef struct us_rpc_call_opts {
 	uint32_t timeout_ms;           /* 0 = 5 s */

@@ -59,10 +59,47 @@ const char *us_transport_check(const char *url)
 	}
 	if (starts_with(url, "tcp://")) {
 		const char *rest = strstr(url, "://") + 3;
-		return valid_host_port(rest) ? NULL : "must be tcp://HOST:PORT, e.g. tcp://127.0.0.1:7001";
+		return valid_host_port(rest) && strchr(rest, ',') == NULL ? NULL : "must be tcp://HOST:PORT, e.g. tcp://127.0.0.1:7001";
 	}
 	if ((starts_with(url, "ipc://") || starts_with(url, "inproc://")) &&
 	    strstr(url, "://")[3] != '\0')
 		return NULL;
 	return "must be an NNG address: tcp://HOST:PORT (or inproc://NAME within one process)";
+}
+
+const char *us_transport_check_list(const char *urls)
+{
+	static _Thread_local char reason[400];
+	size_t len = strlen(urls);
+	if (len > US_TRANSPORT_LIST_BYTES_MAX)
+		return "must be at most 1023 bytes";
+	char copy[US_TRANSPORT_LIST_BYTES_MAX + 1];
+	memcpy(copy, urls, len + 1);
+	const char *seen[US_TRANSPORT_URLS_MAX];
+	size_t n = 0;
+	char *start = copy;
+	for (;;) {
+		char *comma = strchr(start, ',');
+		if (comma != NULL)
+			*comma = '\0';
+		if (start[0] == '\0')
+			return "must be one address or several separated by commas, none empty";
+		if (n == US_TRANSPORT_URLS_MAX)
+			return "must list at most 16 addresses (replicas)";
+		const char *refused = us_transport_check(start);
+		if (refused != NULL) {
+			snprintf(reason, sizeof(reason), "\"%.120s\": %s", start, refused);
+			return reason;
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (strcmp(seen[i], start) == 0) {
+				snprintf(reason, sizeof(reason), "lists \"%.120s\" twice", start);
+				return reason;
+			}
+		}
+		seen[n++] = start;
+		if (comma == NULL)
+			return NULL;
+		start = comma + 1;
+	}
 }

@@ -20,4 +20,13 @@ bool us_transport_wedges(const char *url);
  * configured, and confidentiality comes from the network. */
 const char *us_transport_check(const char *url);
 
+/* The most replicas, and bytes, a list of addresses may have. */
+#define US_TRANSPORT_URLS_MAX 16
+#define US_TRANSPORT_LIST_BYTES_MAX 1023
+
+/* As us_transport_check() for a daemon's replicas, "URL,URL,...": 1 to
+ * US_TRANSPORT_URLS_MAX addresses, none empty, none twice, at most
+ * US_TRANSPORT_LIST_BYTES_MAX bytes in all. */
+const char *us_transport_check_list(const char *urls);
+
 #endif

@@ -130,6 +130,33 @@ static void test_wedging_transports_are_refused(void **state)
 	assert_null(us_transport_check("tcp://identity:7001"));
 }
 
+/* Replicas' addresses: a bounded list of distinct, valid addresses. */
+static void test_replica_url_lists(void **state)
+{
+	(void)state;
+	assert_null(us_config_check_nng_urls("tcp://127.0.0.1:7001"));
+	assert_null(us_config_check_nng_urls("tcp://a:7001,tcp://b:7001,tcp://[::1]:7001"));
+	/* One address never takes a list, so a daemon's RPC_LISTEN stays one address. */
+	assert_non_null(us_config_check_nng_url("tcp://a:7001,tcp://b:7001"));
+	assert_non_null(strstr(us_config_check_nng_urls("tcp://a:7001,,tcp://b:7001"), "none empty"));
+	assert_non_null(strstr(us_config_check_nng_urls("tcp://a:7001,"), "none empty"));
+	assert_non_null(strstr(us_config_check_nng_urls(""), "none empty"));
+	assert_non_null(strstr(us_config_check_nng_urls("tcp://a:7001,tcp://a:7001"), "twice"));
+	const char *bad = us_config_check_nng_urls("tcp://a:7001,tcp://b");
+	assert_non_null(strstr(bad, "\"tcp://b\": must be tcp://HOST:PORT"));
+	char list[2048] = "";
+	for (int i = 0; i < 17; i++)
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%stcp://h%d:7001",
+		         i ? "," : "", i);
+	assert_non_null(strstr(us_config_check_nng_urls(list), "at most 16"));
+	*strrchr(list, ',') = '\0'; /* 16 */
+	assert_null(us_config_check_nng_urls(list));
+	memset(list, 'a', 1100);
+	memcpy(list, "tcp://", 6);
+	strcpy(list + 1100, ":1");
+	assert_non_null(strstr(us_config_check_nng_urls(list), "at most 1023 bytes"));
+}
+
 static void test_print_masks_secrets(void **state)
 {
 	(void)state;
@@ -258,6 +285,7 @@ int main(void)
 		cmocka_unit_test_setup(test_missing_required_setting_is_named, clear_env),
 		cmocka_unit_test_setup(test_malformed_settings_are_named, clear_env),
 		cmocka_unit_test_setup(test_wedging_transports_are_refused, clear_env),
+		cmocka_unit_test_setup(test_replica_url_lists, clear_env),
 		cmocka_unit_test_setup(test_print_masks_secrets, clear_env),
 		cmocka_unit_test_setup(test_secret_from_file, clear_env),
 	};

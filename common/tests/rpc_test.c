@@ -618,6 +618,50 @@ static void test_connecting_gives_up_on_a_silent_server(void **state)
 	assert_int_equal(us_rpc_client_open(&gone, &c, err, sizeof(err)), US_EUNAVAILABLE);
 }
 
+/* A loopback address nobody listens on. */
+static void dead_url(char *out, size_t size)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t len = sizeof(sa);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	close(fd);
+	snprintf(out, size, "tcp://127.0.0.1:%d", ntohs(sa.sin_port));
+}
+
+/* A tool given replicas (no wait_for_server) connects when any of them answers, and fails
+ * UNAVAILABLE within its timeout when none does; a malformed list is refused. */
+static void test_tool_given_replicas_uses_the_one_that_answers(void **state)
+{
+	fixture *f = *state;
+	char dead[64], dead2[64], list[256], err[256];
+	dead_url(dead, sizeof(dead));
+	dead_url(dead2, sizeof(dead2));
+	snprintf(list, sizeof(list), "%s,%s", dead, f->url);
+	us_rpc_client *c;
+	us_rpc_client_opts copts = {.url = list, .caller = "tool", .connect_timeout_ms = 10000};
+	assert_int_equal(us_rpc_client_open(&copts, &c, err, sizeof(err)), US_OK);
+	Usher__V1__HealthCheckRequest req = USHER__V1__HEALTH_CHECK_REQUEST__INIT;
+	ProtobufCMessage *out = NULL;
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(us_rpc_call(c, "usher.v1.Health/Check", NULL, &req.base,
+		                             &usher__v1__health_check_response__descriptor, f->arena,
+		                             &out, NULL),
+		                 US_OK);
+	us_rpc_client_close(c);
+
+	snprintf(list, sizeof(list), "%s,%s", dead, dead2);
+	copts.connect_timeout_ms = 300;
+	assert_int_equal(us_rpc_client_open(&copts, &c, err, sizeof(err)), US_EUNAVAILABLE);
+	assert_non_null(strstr(err, "could not connect to any of"));
+
+	snprintf(list, sizeof(list), "%s,,%s", dead, f->url);
+	assert_int_equal(us_rpc_client_open(&copts, &c, err, sizeof(err)), US_EINVAL);
+	assert_non_null(strstr(err, "none empty"));
+}
+
 static void test_table_naming_a_missing_method_is_refused(void **state)
 {
 	(void)state;
@@ -996,6 +1040,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_client_knows_whether_a_server_is_connected, setup,
 		                                teardown),
 		cmocka_unit_test(test_connecting_gives_up_on_a_silent_server),
+		cmocka_unit_test_setup_teardown(test_tool_given_replicas_uses_the_one_that_answers,
+		                                setup, teardown),
 		cmocka_unit_test(test_table_naming_a_missing_method_is_refused),
 		cmocka_unit_test_setup_teardown(
 		        test_unsigned_forged_stale_and_replayed_requests_are_unauthenticated, setup,

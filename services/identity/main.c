@@ -39,7 +39,7 @@ static const us_config_var identity_vars[] = {
 	    "verifying tokens issued with it: KEY@2026-12-31T00:00:00Z[,...] (at most "
 	    US_TOKEN_PREVIOUS_MAX_TEXT ")"),
 	VAR("NOTIFICATION_RPC_URL", US_CONFIG_STRING, notification_rpc_url, US_CONFIG_REQUIRED,
-	    NULL, 1, 0, us_config_check_nng_url, "usher-notificationd's RPC address"),
+	    NULL, 1, 0, us_config_check_nng_urls, "usher-notificationd's RPC address"),
 	VAR("PUBLIC_BASE_URL", US_CONFIG_STRING, public_base_url, 0, "http://127.0.0.1:8080", 8,
 	    1000, check_base_url, "where people reach Usher; links in emails start with it"),
 	VAR("PASSWORD_OPSLIMIT", US_CONFIG_INT, password_opslimit, 0, "2", 2, 64, NULL,

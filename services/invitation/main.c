@@ -33,11 +33,11 @@ extern const size_t disposable_domains_len;
 
 static const us_config_var invitation_vars[] = {
 	SETTING("IDENTITY_RPC_URL", US_CONFIG_STRING, identity_url, US_CONFIG_REQUIRED, NULL, 1, 0,
-	        us_config_check_nng_url, "address of usher-identityd"),
+	        us_config_check_nng_urls, "address of usher-identityd"),
 	SETTING("TENANCY_RPC_URL", US_CONFIG_STRING, tenancy_url, US_CONFIG_REQUIRED, NULL, 1, 0,
-	        us_config_check_nng_url, "address of usher-tenancyd"),
+	        us_config_check_nng_urls, "address of usher-tenancyd"),
 	SETTING("NOTIFICATION_RPC_URL", US_CONFIG_STRING, notification_url, US_CONFIG_REQUIRED, NULL,
-	        1, 0, us_config_check_nng_url, "address of usher-notificationd"),
+	        1, 0, us_config_check_nng_urls, "address of usher-notificationd"),
 	SETTING("INVITATION_TOKEN_KEY", US_CONFIG_STRING, token_key_hex,
 	        US_CONFIG_REQUIRED | US_CONFIG_SECRET, NULL, 64, 64, us_token_check_key_hex,
 	        "64 hex digits: the key of the links' token hashes (keep it out of the database)"),

@@ -83,9 +83,9 @@ static const us_config_var notification_vars[] = {
 	    "events, ended webhook deliveries (with their attempts) and deleted webhook endpoints "
 	    "are deleted this long after (0: never); a delivery still being retried keeps its event"),
 	VAR("IDENTITY_RPC_URL", US_CONFIG_STRING, identity_url, US_CONFIG_REQUIRED, NULL, 1, 0,
-	    us_config_check_nng_url, "address of usher-identityd (it knows service principals)"),
+	    us_config_check_nng_urls, "address of usher-identityd (it knows service principals)"),
 	VAR("TENANCY_RPC_URL", US_CONFIG_STRING, tenancy_url, US_CONFIG_REQUIRED, NULL, 1, 0,
-	    us_config_check_nng_url,
+	    us_config_check_nng_urls,
 	    "address of usher-tenancyd (it says who may manage an account's webhooks)"),
 	VAR("WEBHOOK_WORKERS", US_CONFIG_INT, webhook_workers, 0, "2", 1, 32, NULL,
 	    "webhook delivery threads, each posting one delivery at a time"),

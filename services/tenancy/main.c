@@ -48,14 +48,14 @@ static const us_config_var tenancy_vars[] = {
 	 "permission matrix, one \"action minimum-role\" per line (unset: the built-in "
 	 "services/tenancy/permissions.conf); reread on SIGHUP"},
 	{"IDENTITY_RPC_URL", US_CONFIG_STRING, offsetof(tenancy_settings, identity_url),
-	 US_CONFIG_REQUIRED, NULL, 1, 0, us_config_check_nng_url,
+	 US_CONFIG_REQUIRED, NULL, 1, 0, us_config_check_nng_urls,
 	 "address of usher-identityd, which knows service principals"},
 	{"PRODUCT_CATALOGUE_FILE", US_CONFIG_STRING,
 	 offsetof(tenancy_settings, product_catalogue_file), 0, NULL, 1, 4096, catalogue_file_check,
 	 "the products accounts may enable, one name per line (unset: the built-in "
 	 "services/tenancy/products.conf); reread on SIGHUP"},
 	{"NOTIFICATION_RPC_URL", US_CONFIG_STRING, offsetof(tenancy_settings, notification_url),
-	 US_CONFIG_REQUIRED, NULL, 1, 0, us_config_check_nng_url,
+	 US_CONFIG_REQUIRED, NULL, 1, 0, us_config_check_nng_urls,
 	 "address of usher-notificationd, which takes the membership events"},
 	{"EVENTS_POLL_MS", US_CONFIG_INT, offsetof(tenancy_settings, events_poll_ms), 0, "1000", 10,
 	 60000, NULL, "how often the events table is checked when no change announces itself"},

@@ -19,9 +19,10 @@ us_err ut_call(ut_system *sys, int daemon, const char *method, const char *actor
                const char *key, const ProtobufCMessage *req, const ProtobufCMessageDescriptor *type,
                us_arena *arena, ProtobufCMessage **reply, us_status *status)
 {
-	char err[256];
+	char err[256], urls[UT_REPLICAS_MAX * 160];
 	us_rpc_client *c;
-	us_rpc_client_opts opts = {.url = sys->daemons[daemon].url, .caller = "test"};
+	ut_system_urls(sys, daemon, urls, sizeof(urls));
+	us_rpc_client_opts opts = {.url = urls, .caller = "test"};
 	if (us_rpc_client_open(&opts, &c, err, sizeof(err)) != US_OK)
 		fail_msg("could not reach %s: %s", sys->daemons[daemon].name, err);
 	us_rpc_call_opts call = {.timeout_ms = 20000, .idempotency_key = key, .actor_user_id = actor};

@@ -302,19 +302,25 @@ void ut_system_trust(ut_system *sys, const char *line)
 		fail_msg("could not append to \"%s\": %s", sys->callers_file, strerror(errno));
 	fprintf(f, "%s\n", line);
 	fclose(f);
-	int before[UT_N_DAEMONS];
+	int before[UT_N_DAEMONS][UT_REPLICAS_MAX];
 	for (int i = 0; i < UT_N_DAEMONS; i++) {
-		before[i] = count_in_file(sys->daemons[i].log_path, "caller policy reloaded");
-		if (sys->daemons[i].pid != 0)
-			kill(sys->daemons[i].pid, SIGHUP);
+		for (int r = 0; r < ut_replica_count(sys, i); r++) {
+			ut_daemon *d = ut_replica(sys, i, r);
+			before[i][r] = count_in_file(d->log_path, "caller policy reloaded");
+			if (d->pid != 0)
+				kill(d->pid, SIGHUP);
+		}
 	}
 	int64_t deadline = us_monotonic_ms() + 20000;
 	for (int i = 0; i < UT_N_DAEMONS; i++) {
-		while (sys->daemons[i].pid != 0 &&
-		       count_in_file(sys->daemons[i].log_path, "caller policy reloaded") <= before[i]) {
-			if (us_monotonic_ms() > deadline)
-				fail_msg("usher-%sd did not reload its caller policy", sys->daemons[i].name);
-			usleep(20 * 1000);
+		for (int r = 0; r < ut_replica_count(sys, i); r++) {
+			ut_daemon *d = ut_replica(sys, i, r);
+			while (d->pid != 0 &&
+			       count_in_file(d->log_path, "caller policy reloaded") <= before[i][r]) {
+				if (us_monotonic_ms() > deadline)
+					fail_msg("usher-%sd did not reload its caller policy", d->name);
+				usleep(20 * 1000);
+			}
 		}
 	}
 }
@@ -343,12 +349,51 @@ void ut_system_init(ut_system *sys, const char *prefix)
 void ut_system_export_urls(const ut_system *sys)
 {
 	for (int i = 0; i < UT_N_DAEMONS; i++) {
-		char name[64];
+		char name[64], urls[UT_REPLICAS_MAX * 160];
 		snprintf(name, sizeof(name), "%s_RPC_URL", sys->daemons[i].name);
 		for (char *p = name; *p; p++)
 			*p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
-		setenv(name, sys->daemons[i].url, 1);
+		ut_system_urls(sys, i, urls, sizeof(urls));
+		setenv(name, urls, 1);
 	}
+}
+
+/* --- replicas --- */
+
+void ut_system_replicas(ut_system *sys, int which, int n)
+{
+	if (n < 1 || n > UT_REPLICAS_MAX)
+		fail_msg("%d replicas: 1 to %d", n, UT_REPLICAS_MAX);
+	sys->n_replicas[which] = n;
+	for (int r = 1; r < n; r++) {
+		ut_daemon *d = &sys->replicas[which][r - 1];
+		memset(d, 0, sizeof(*d));
+		d->name = daemon_names[which];
+		snprintf(d->url, sizeof(d->url), "tcp://127.0.0.1:%d", ut_free_port());
+		d->admin_port = ut_free_port();
+		snprintf(d->log_path, sizeof(d->log_path), "%s/%s-%d.log", sys->dir, d->name, r);
+	}
+}
+
+int ut_replica_count(const ut_system *sys, int which)
+{
+	return sys->n_replicas[which] > 1 ? sys->n_replicas[which] : 1;
+}
+
+ut_daemon *ut_replica(ut_system *sys, int which, int r)
+{
+	if (r < 0 || r >= ut_replica_count(sys, which))
+		fail_msg("usher-%sd has no replica %d", daemon_names[which], r);
+	return r == 0 ? &sys->daemons[which] : &sys->replicas[which][r - 1];
+}
+
+void ut_system_urls(const ut_system *sys, int which, char *out, size_t size)
+{
+	size_t len = (size_t)snprintf(out, size, "%s", sys->daemons[which].url);
+	for (int r = 1; r < ut_replica_count(sys, which) && len < size; r++)
+		len += (size_t)snprintf(out + len, size - len, ",%s", sys->replicas[which][r - 1].url);
+	if (len >= size)
+		fail_msg("usher-%sd's addresses do not fit in %zu bytes", daemon_names[which], size);
 }
 
 /* --- the processes the harness starts --- */
@@ -656,9 +701,9 @@ static void add_default(char **env, size_t *n, const char *setting)
 	env[(*n)++] = (char *)setting;
 }
 
-void ut_system_start(ut_system *sys, int which)
+/* Starts d, replica of daemon which, without waiting for it (wait_serving). */
+static void spawn_daemon(ut_system *sys, int which, ut_daemon *d)
 {
-	ut_daemon *d = &sys->daemons[which];
 	char binary[512], name[64];
 	snprintf(name, sizeof(name), "usher-%sd", d->name);
 	ut_bin(name, binary, sizeof(binary));
@@ -667,7 +712,7 @@ void ut_system_start(ut_system *sys, int which)
 
 	/* The daemon's environment: the test's extra settings first, which win, then the
 	 * harness's defaults for whatever they leave unset, then this process's own. */
-	char db_url[512], listen[200], urls[UT_N_DAEMONS][200], token_key[96];
+	char db_url[512], listen[200], urls[UT_N_DAEMONS][UT_REPLICAS_MAX * 160 + 32], token_key[96];
 	char signing_key[120], callers_file[200], admin_listen[64];
 	char database_setting[600];
 	char *env[256];
@@ -690,7 +735,8 @@ void ut_system_start(ut_system *sys, int which)
 		snprintf(upper, sizeof(upper), "%s", sys->daemons[i].name);
 		for (char *p = upper; *p; p++)
 			*p = (char)(*p - 32);
-		snprintf(urls[i], sizeof(urls[i]), "%s_RPC_URL=%s", upper, sys->daemons[i].url);
+		size_t len = (size_t)snprintf(urls[i], sizeof(urls[i]), "%s_RPC_URL=", upper);
+		ut_system_urls(sys, i, urls[i] + len, sizeof(urls[i]) - len);
 		add_default(env, &n, urls[i]);
 	}
 	add_default(env, &n, "RPC_WORKERS=4");
@@ -717,7 +763,13 @@ void ut_system_start(ut_system *sys, int which)
 
 	char *argv[] = {binary, NULL};
 	d->pid = ut_spawn(argv, env, d->log_path);
+}
 
+/* Waits until d, just spawned, says SERVING; fails the test when it ends or takes too long. */
+static void wait_serving(ut_daemon *d)
+{
+	char name[64];
+	snprintf(name, sizeof(name), "usher-%sd", d->name);
 	int64_t deadline = us_monotonic_ms() + START_DEADLINE_MS;
 	while (us_monotonic_ms() < deadline) {
 		if (serving(d->url))
@@ -737,15 +789,34 @@ void ut_system_start(ut_system *sys, int which)
 	fail_msg("%s did not become healthy within %d s", name, START_DEADLINE_MS / 1000);
 }
 
-void ut_system_start_all(ut_system *sys)
+void ut_system_start(ut_system *sys, int which)
 {
-	for (int i = 0; i < UT_N_DAEMONS; i++)
-		ut_system_start(sys, i);
+	ut_replica_start(sys, which, 0);
 }
 
-int ut_system_signal(ut_system *sys, int which, int sig, int timeout_ms, int64_t *took_ms)
+void ut_replica_start(ut_system *sys, int which, int r)
 {
-	ut_daemon *d = &sys->daemons[which];
+	spawn_daemon(sys, which, ut_replica(sys, which, r));
+	wait_serving(ut_replica(sys, which, r));
+}
+
+void ut_system_start_all(ut_system *sys)
+{
+	/* Side by side: every client keeps dialling until its peers are up. */
+	for (int i = 0; i < UT_N_DAEMONS; i++) {
+		for (int r = 0; r < ut_replica_count(sys, i); r++)
+			spawn_daemon(sys, i, ut_replica(sys, i, r));
+	}
+	for (int i = 0; i < UT_N_DAEMONS; i++) {
+		for (int r = 0; r < ut_replica_count(sys, i); r++)
+			wait_serving(ut_replica(sys, i, r));
+	}
+}
+
+/* sig 0 with asked_to_stop: SIGTERM was sent already (teardown). */
+static int signal_daemon_as(ut_system *sys, ut_daemon *d, int sig, bool asked_to_stop,
+                            int timeout_ms, int64_t *took_ms)
+{
 	if (d->pid == 0)
 		return -1;
 	int64_t start = us_monotonic_ms();
@@ -757,8 +828,23 @@ int ut_system_signal(ut_system *sys, int which, int sig, int timeout_ms, int64_t
 	if (status == -1)
 		return -1;
 	d->pid = 0;
-	judge_end(sys, d, status, sig == SIGTERM || sig == SIGINT);
+	judge_end(sys, d, status, asked_to_stop || sig == SIGTERM || sig == SIGINT);
 	return status;
+}
+
+static int signal_daemon(ut_system *sys, ut_daemon *d, int sig, int timeout_ms, int64_t *took_ms)
+{
+	return signal_daemon_as(sys, d, sig, false, timeout_ms, took_ms);
+}
+
+int ut_system_signal(ut_system *sys, int which, int sig, int timeout_ms, int64_t *took_ms)
+{
+	return signal_daemon(sys, &sys->daemons[which], sig, timeout_ms, took_ms);
+}
+
+int ut_replica_signal(ut_system *sys, int which, int r, int sig, int timeout_ms)
+{
+	return signal_daemon(sys, ut_replica(sys, which, r), sig, timeout_ms, NULL);
 }
 
 int ut_system_wait(ut_system *sys, int which, int timeout_ms)
@@ -766,48 +852,70 @@ int ut_system_wait(ut_system *sys, int which, int timeout_ms)
 	return ut_system_signal(sys, which, 0, timeout_ms, NULL);
 }
 
+/* Sends d SIGTERM if it runs; a problem when it ended on its own during the test. */
+static void ask_to_stop(ut_system *sys, ut_daemon *d)
+{
+	if (d->pid == 0)
+		return;
+	int status;
+	if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+		child_remove(d->pid);
+		d->pid = 0;
+		if (!(d->fault_armed && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)) {
+			char how[96];
+			describe_status(status, how, sizeof(how));
+			add_problem(sys, d, "%s during the test", how);
+		}
+		return;
+	}
+	kill(d->pid, SIGTERM);
+}
+
+/* Waits for d, asked to stop, to exit 0; a problem when it does not. */
+static void wait_stopped(ut_system *sys, ut_daemon *d)
+{
+	if (d->pid != 0 && signal_daemon_as(sys, d, 0, true, STOP_DEADLINE_MS, NULL) == -1) {
+		kill(d->pid, SIGKILL);
+		reap(d->pid, STOP_DEADLINE_MS);
+		d->pid = 0;
+		add_problem(sys, d, "did not stop within %d s of SIGTERM", STOP_DEADLINE_MS / 1000);
+	}
+}
+
 void ut_system_teardown(ut_system *sys)
 {
 	if (sys->dir[0] == '\0')
 		return; /* never set up, or torn down already */
+	/* All asked at once, then each waited for: they drain side by side. */
 	for (int i = 0; i < UT_N_DAEMONS; i++) {
-		ut_daemon *d = &sys->daemons[i];
-		if (d->pid == 0)
-			continue;
-		int status;
-		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
-			child_remove(d->pid);
-			d->pid = 0;
-			if (!(d->fault_armed && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)) {
-				char how[96];
-				describe_status(status, how, sizeof(how));
-				add_problem(sys, d, "%s during the test", how);
-			}
-			continue;
-		}
-		if (ut_system_signal(sys, i, SIGTERM, STOP_DEADLINE_MS, NULL) == -1) {
-			kill(d->pid, SIGKILL);
-			reap(d->pid, STOP_DEADLINE_MS);
-			d->pid = 0;
-			add_problem(sys, d, "did not stop within %d s of SIGTERM", STOP_DEADLINE_MS / 1000);
-		}
+		for (int r = 0; r < ut_replica_count(sys, i); r++)
+			ask_to_stop(sys, ut_replica(sys, i, r));
 	}
-	bool print[UT_N_DAEMONS] = {false};
-	long report_at[UT_N_DAEMONS] = {0};
 	for (int i = 0; i < UT_N_DAEMONS; i++) {
-		char line[300];
-		report_at[i] = sanitizer_report_line(&sys->daemons[i], line, sizeof(line));
-		if (report_at[i] > 0)
-			add_problem(sys, &sys->daemons[i], "logged a sanitizer report: %s", line);
-		print[i] = report_at[i] > 0 || strstr(sys->problems, sys->daemons[i].name) != NULL;
+		for (int r = 0; r < ut_replica_count(sys, i); r++)
+			wait_stopped(sys, ut_replica(sys, i, r));
+	}
+	bool print[UT_N_DAEMONS][UT_REPLICAS_MAX] = {{false}};
+	long report_at[UT_N_DAEMONS][UT_REPLICAS_MAX] = {{0}};
+	for (int i = 0; i < UT_N_DAEMONS; i++) {
+		for (int r = 0; r < ut_replica_count(sys, i); r++) {
+			ut_daemon *d = ut_replica(sys, i, r);
+			char line[300];
+			report_at[i][r] = sanitizer_report_line(d, line, sizeof(line));
+			if (report_at[i][r] > 0)
+				add_problem(sys, d, "logged a sanitizer report: %s", line);
+			print[i][r] = report_at[i][r] > 0 || strstr(sys->problems, d->name) != NULL;
+		}
 	}
 	ut_db_drop(&sys->db);
 	char dir[sizeof(sys->dir)];
 	memcpy(dir, sys->dir, sizeof(dir));
 	bool failed = sys->problems[0] != '\0';
 	if (!failed && getenv("UT_KEEP") == NULL) {
-		for (int i = 0; i < UT_N_DAEMONS; i++)
-			unlink(sys->daemons[i].log_path);
+		for (int i = 0; i < UT_N_DAEMONS; i++) {
+			for (int r = 0; r < ut_replica_count(sys, i); r++)
+				unlink(ut_replica(sys, i, r)->log_path);
+		}
 		char *argv[] = {"/bin/rm", "-rf", sys->dir, NULL};
 		ut_run(argv, NULL, false, NULL);
 	}
@@ -815,8 +923,11 @@ void ut_system_teardown(ut_system *sys)
 	if (!failed)
 		return;
 	for (int i = 0; i < UT_N_DAEMONS; i++) {
-		if (print[i])
-			print_log_lines(&sys->daemons[i], report_at[i], report_at[i] > 0 ? 120 : 60);
+		for (int r = 0; r < ut_replica_count(sys, i); r++) {
+			if (print[i][r])
+				print_log_lines(ut_replica(sys, i, r), report_at[i][r],
+				                report_at[i][r] > 0 ? 120 : 60);
+		}
 	}
 	harness_fail("the daemons did not end well (their logs are kept in %s):\n%s", dir,
 	             sys->problems);

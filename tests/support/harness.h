@@ -68,6 +68,9 @@ typedef struct ut_daemon {
 	bool fault_armed;   /* started with USHER_FAULT: a SIGKILL may come from itself */
 } ut_daemon;
 
+/* The most replicas of one daemon a system runs. */
+#define UT_REPLICAS_MAX 3
+
 typedef struct ut_system {
 	ut_db db;
 	char dir[128];      /* logs and mail */
@@ -81,6 +84,10 @@ typedef struct ut_system {
 	char signing_keys[UT_N_DAEMONS][US_CALLER_SECRET_TEXT_LEN + 1];
 	char callers_file[160];
 	char problems[2048]; /* how daemons ended badly, one line each; see the top */
+	/* Replicas (ut_system_replicas): daemons[w] is daemon w's replica 0, replicas[w][r - 1]
+	 * its replica r; n_replicas[w] 0 means one. */
+	int n_replicas[UT_N_DAEMONS];
+	ut_daemon replicas[UT_N_DAEMONS][UT_REPLICAS_MAX - 1];
 } ut_system;
 
 /* The key this test process signs with: made once, trusted by every system the harness
@@ -111,10 +118,33 @@ int ut_free_port(void);
  * tcp://127.0.0.1:PORT address it keeps across restarts; starts nothing. */
 void ut_system_init(ut_system *sys, const char *prefix);
 
+/* --- replicas: several processes of one daemon, each with its own RPC port, admin port
+ * and log; every client of that daemon (the other daemons, ut_call, the exported URLs) gets
+ * all of their addresses as "URL,URL,..." --- */
+
+/* Gives daemon which n replicas (1 to UT_REPLICAS_MAX); after ut_system_init, before
+ * anything starts. */
+void ut_system_replicas(ut_system *sys, int which, int n);
+
+/* How many replicas daemon which has (1 unless ut_system_replicas said otherwise). */
+int ut_replica_count(const ut_system *sys, int which);
+
+/* Replica r (0-based) of daemon which; replica 0 is sys->daemons[which]. */
+ut_daemon *ut_replica(ut_system *sys, int which, int r);
+
+/* Every replica's address of daemon which, "URL,URL,...". */
+void ut_system_urls(const ut_system *sys, int which, char *out, size_t size);
+
+/* Starts replica r of daemon which, as ut_system_start (which starts replica 0). */
+void ut_replica_start(ut_system *sys, int which, int r);
+
+/* As ut_system_signal, for replica r of daemon which (kill -9 one: SIGKILL). */
+int ut_replica_signal(ut_system *sys, int which, int r, int sig, int timeout_ms);
+
 /* Starts the daemon as a process and waits until its Health/Check says SERVING. */
 void ut_system_start(ut_system *sys, int which);
 
-/* Starts all five. */
+/* Starts all five, every replica of each. */
 void ut_system_start_all(ut_system *sys);
 
 /* Sends sig (0: none, wait for an end the test caused otherwise) and waits up to
@@ -129,7 +159,8 @@ int ut_system_signal(ut_system *sys, int which, int sig, int timeout_ms, int64_t
  * time. */
 void ut_system_teardown(ut_system *sys);
 
-/* Puts the daemons' addresses into this process's environment (IDENTITY_RPC_URL, ...). */
+/* Puts the daemons' addresses into this process's environment (IDENTITY_RPC_URL, ...;
+ * each daemon's replicas as a list). */
 void ut_system_export_urls(const ut_system *sys);
 
 /* Waits up to timeout_ms for a daemon that something else ended (a SIGKILL from the SMTP
