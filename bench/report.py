@@ -57,7 +57,8 @@ def git(root, *args):
 
 def tree_clean(root):
     """No change to a tracked file and no untracked file, but the doc this writes."""
-    out = git(root, "status", "--porcelain", "--untracked-files=normal")
+    out = subprocess.run(["git", "-C", root, "status", "--porcelain", "--untracked-files=normal"],
+                         capture_output=True, text=True).stdout
     return all(line[3:] == DOC for line in out.splitlines() if line)
 
 
@@ -117,8 +118,8 @@ def merge(runs):
 def render(result, notes_dir):
     lines = [f"## {result['bench']}", "", result.get("summary", ""), "",
              f"Commit {result.get('commit', '?')[:10]}, {result.get('date', '?')}; median of "
-             f"{result['runs']} run{'s' if result['runs'] != 1 else ''} (each value below, in "
-             "brackets); the ratio is the median of each run's result over its own floor "
+             f"{result['runs']} run{'s' if result['runs'] != 1 else ''} (each run's value in "
+             "the runs column); the ratio is the median of each run's result over its own floor "
              "(floor over result for a rate): how many floors the work costs.", "",
              "| measure | goal | result | runs | floor | ratio | met |",
              "|---|---|---|---|---|---|---|"]
