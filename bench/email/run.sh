@@ -65,10 +65,13 @@ SMTP_URL="smtp://127.0.0.1:$(cat "$tmp/sink.port")" \
 NOTIFICATION_SEAL_KEY=4242424242424242424242424242424242424242424242424242424242424242 \
 	"$BIN/usher-notificationd" >"$tmp/notificationd.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 100); do
-	"$BIN/usherctl" --timeout 500 health notification >/dev/null 2>&1 && break
+# Up to a minute: migrations on a loaded machine take a while; then fail with its log.
+healthy=0
+for _ in $(seq 600); do
+	"$BIN/usherctl" --timeout 500 health notification >/dev/null 2>&1 && { healthy=1; break; }
 	sleep 0.1
 done
+[ "$healthy" = 1 ] || { tail -20 "$tmp/notificationd.log" >&2; die "usher-notificationd did not start"; }
 queued=$("$BENCH_BIN/bench-email-queue" "$NOTIFICATION_RPC_URL" "$COUNT")
 echo "$queued"
 wait "$sink_pid" || true
