@@ -52,6 +52,9 @@ say "2. usher-notificationd ($WORKERS delivery workers) to the sink: $COUNT mess
 sink "$tmp/sink.port" --expect "$COUNT"
 sink_pid=${pids[-1]}
 export NOTIFICATION_RPC_URL="tcp://127.0.0.1:${BENCH_RPC_PORT:-27004}"
+# Its peers are required settings; this run calls none of them (its caller is in the
+# policy file, so no service principal is looked up): an address nothing listens on.
+unused_port=$(( ${BENCH_RPC_PORT:-27004} + 1 ))
 # Every RPC is signed: the daemon trusts this run's key, which the queue client uses.
 seed() { od -An -tx1 -N32 /dev/urandom | tr -d ' \n'; }
 daemon_key=$(seed)
@@ -60,7 +63,9 @@ export USHER_CALLER_KEY
 echo "bench $(echo "$USHER_CALLER_KEY" | "$BIN/usherctl" keys public) system" >"$tmp/callers.conf"
 DATABASE_URL="postgresql://usher_notification:$role_pw@/email_bench?host=$sock&port=5432" \
 RPC_SIGNING_KEY="$daemon_key" RPC_CALLERS_FILE="$tmp/callers.conf" \
-RPC_LISTEN="$NOTIFICATION_RPC_URL" LOG_LEVEL=warn DELIVERY_WORKERS="$WORKERS" \
+RPC_LISTEN="$NOTIFICATION_RPC_URL" LOG_LEVEL=warn \
+IDENTITY_RPC_URL="tcp://127.0.0.1:$unused_port" TENANCY_RPC_URL="tcp://127.0.0.1:$unused_port" \
+DELIVERY_WORKERS="$WORKERS" \
 SMTP_URL="smtp://127.0.0.1:$(cat "$tmp/sink.port")" \
 NOTIFICATION_SEAL_KEY=4242424242424242424242424242424242424242424242424242424242424242 \
 	"$BIN/usher-notificationd" >"$tmp/notificationd.log" 2>&1 &
