@@ -66,6 +66,8 @@ def num(v):
     if v is None:
         return ""
     a = abs(v)
+    if float(v).is_integer():
+        return f"{int(v):,}"
     if a >= 100:
         return f"{v:,.0f}"
     if a >= 10:
