@@ -135,7 +135,7 @@ def render(result, notes_dir):
         runs = ", ".join(num(v) for v in m["values"])
         floor = (f"{with_unit(m['floor_value'], unit)} ({m['floor']})"
                  if "floor_value" in m else "")
-        ratio = f"{m['ratio']:.1f}×" if "ratio" in m else ""
+        ratio = (f"{m['ratio']:.2f}×" if m.get("ratio", 10) < 10 else f"{m['ratio']:.1f}×") if "ratio" in m else ""
         met = ("yes" if m["met"] else "**no**") if "met" in m else ""
         lines.append(f"| {m['name']} | {goal} | {with_unit(m['value'], unit)} | {runs} | "
                      f"{floor} | {ratio} | {met} |")
