@@ -1,19 +1,14 @@
-/* rpc: our RPC round trip (envelope, signature, dispatch, arena, handler, reply) next to a
- * bare NNG REQ/REP round trip of the same payload, in the same run, over loopback tcp://;
+/* rpc: our RPC round trip (envelope, signature, dispatch, arena, handler, reply) next to its
+ * floor, a bare NNG REQ/REP round trip of the same payload in the same run (floors.h);
  * and what the caller signature costs alone: Ed25519 signing and verifying a small request
  * and a 50,000-address batch (each hop of a call pays one of each).
  * Usage: rpc_bench RESULT.json   (BENCH_ROUND_TRIPS sets the count, default 20000) */
-#include <arpa/inet.h>
-#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <nng/nng.h>
-#include <nng/protocol/reqrep0/rep.h>
-#include <nng/protocol/reqrep0/req.h>
-#include <jansson.h>
 #include <sodium.h>
 
 #include "common/arena.h"
@@ -23,6 +18,8 @@
 #include "common/log.h"
 #include "common/rpc_client.h"
 #include "common/rpc_server.h"
+#include "floors.h"
+#include "result.h"
 #include "stats.h"
 #include "usher/testing/echo.pb-c.h"
 
@@ -38,51 +35,6 @@ static us_err echo(us_call *call, const ProtobufCMessage *request, ProtobufCMess
 
 static const us_rpc_method methods[] = {{"Echo", echo, 0}};
 static const us_rpc_service service = {&usher__testing__echo_service__descriptor, methods, 1, NULL};
-
-static nng_socket bare_rep;
-
-static const char *ratio_text(double ratio)
-{
-	static char text[32];
-	snprintf(text, sizeof(text), "%.2fx", ratio);
-	return text;
-}
-
-/* The bare server: receive, send the same message back. */
-static void *bare_server(void *arg)
-{
-	(void)arg;
-	for (;;) {
-		nng_msg *msg;
-		if (nng_recvmsg(bare_rep, &msg, 0) != 0)
-			return NULL;
-		if (nng_sendmsg(bare_rep, msg, 0) != 0)
-			nng_msg_free(msg);
-	}
-}
-
-static void run_bare(const char *url, const char *payload, size_t n, double *samples)
-{
-	nng_socket req;
-	if (nng_req0_open(&req) != 0 || nng_dial(req, url, NULL, 0) != 0) {
-		fprintf(stderr, "rpc_bench: could not dial %s\n", url);
-		exit(1);
-	}
-	size_t len = strlen(payload);
-	for (size_t i = 0; i < n; i++) {
-		int64_t t0 = us_monotonic_us();
-		nng_msg *msg;
-		nng_msg_alloc(&msg, len);
-		memcpy(nng_msg_body(msg), payload, len);
-		if (nng_sendmsg(req, msg, 0) != 0 || nng_recvmsg(req, &msg, 0) != 0) {
-			fprintf(stderr, "rpc_bench: bare round trip failed\n");
-			exit(1);
-		}
-		nng_msg_free(msg);
-		samples[i] = (double)(us_monotonic_us() - t0);
-	}
-	nng_close(req);
-}
 
 /* The server trusts one key, which every client of this process signs with. */
 static us_auth *bench_auth(void)
@@ -167,19 +119,9 @@ int main(int argc, char **argv)
 	const char *count = getenv("BENCH_ROUND_TRIPS");
 	size_t n = count != NULL ? strtoul(count, NULL, 10) : 20000;
 	const char *json_path = argc > 1 ? argv[1] : NULL;
-	if (sodium_init() < 0 || n == 0)
+	if (sodium_init() < 0 || n < 2)
 		return 1;
 	us_log_init("rpc_bench", US_LOG_WARN);
-	char bare_url[128], our_url[128];
-	nng_listener bare_listener;
-	nng_sockaddr bare_addr;
-	if (nng_rep0_open(&bare_rep) != 0 ||
-	    nng_listen(bare_rep, "tcp://127.0.0.1:0", &bare_listener, 0) != 0 ||
-	    nng_listener_get_addr(bare_listener, NNG_OPT_LOCADDR, &bare_addr) != 0)
-		return 1;
-	snprintf(bare_url, sizeof(bare_url), "tcp://127.0.0.1:%u", ntohs(bare_addr.s_in.sa_port));
-	pthread_t t;
-	pthread_create(&t, NULL, bare_server, NULL);
 	us_auth *auth = bench_auth();
 	us_rpc_server_opts opts = {.listen_url = "tcp://127.0.0.1:0", .workers = 1,
 	                           .max_message_bytes = 1 << 20, .default_timeout_ms = 5000,
@@ -190,26 +132,23 @@ int main(int argc, char **argv)
 		fprintf(stderr, "rpc_bench: %s\n", err);
 		return 1;
 	}
-	snprintf(our_url, sizeof(our_url), "%s", us_rpc_server_url(srv));
+	const char *our_url = us_rpc_server_url(srv);
 
 	const char *payload = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-	double *bare = malloc(n * sizeof(double)), *ours = malloc(n * sizeof(double));
-	/* Warm both paths, then measure them interleaved in halves so drift hits both. */
-	run_bare(bare_url, payload, n / 10 + 1, bare);
+	double *ours = malloc(n * sizeof(double));
+	/* Warm our path, then measure it in two halves around the floor, so drift hits both. */
 	run_ours(our_url, payload, n / 10 + 1, ours);
-	run_bare(bare_url, payload, n / 2, bare);
 	run_ours(our_url, payload, n / 2, ours);
-	run_bare(bare_url, payload, n - n / 2, bare + n / 2);
-	run_ours(our_url, payload, n - n / 2, ours + n / 2);
-
 	bench_stats sb, so;
-	bench_stats_of(bare, n, &sb);
+	bench_floor_nng(n, &sb);
+	run_ours(our_url, payload, n - n / 2, ours + n / 2);
 	bench_stats_of(ours, n, &so);
-	printf("%-12s %10s %10s %10s %12s\n", "rpc", "p50 µs", "p99 µs", "mean µs", "round trips/s");
-	printf("%-12s %10.1f %10.1f %10.1f %12.0f\n", "bare NNG", sb.p50, sb.p99, sb.mean, 1e6 / sb.mean);
-	printf("%-12s %10.1f %10.1f %10.1f %12.0f\n", "Usher RPC", so.p50, so.p99, so.mean, 1e6 / so.mean);
-	double ratio = so.p50 / sb.p50;
-	printf("ratio of p50: %.2fx (goal: within 1.25x)\n", ratio);
+	printf("%-30s %10s %10s %10s %12s\n", "rpc", "p50 µs", "p99 µs", "mean µs", "per second");
+	printf("%-30s %10.1f %10.1f %10.1f %12.0f\n", "bare NNG (floor)", sb.p50, sb.p99, sb.mean,
+	       1e6 / sb.mean);
+	printf("%-30s %10.1f %10.1f %10.1f %12.0f\n", "Usher RPC", so.p50, so.p99, so.mean,
+	       1e6 / so.mean);
+	printf("ratio of p50: %.2fx (goal: within 1.25x)\n", so.p50 / sb.p50);
 	/* A typical request's envelope, and a 50,000-address CreateInvitations (~1.5 MB). */
 	bench_stats small_sign, small_verify, big_sign, big_verify;
 	measure_signatures(256, 20000, &small_sign, &small_verify);
@@ -223,32 +162,22 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < 4; i++)
 		printf("%-30s %10.1f %10.1f %10.1f %12.0f\n", sigs[i].what, sigs[i].st->p50,
 		       sigs[i].st->p99, sigs[i].st->mean, 1e6 / sigs[i].st->mean);
-	if (json_path != NULL) {
-		json_t *doc = json_pack(
-		        "{s:s, s:s, s:{s:[s,s,s,s,s], s:[[s,f,f,f,f],[s,f,f,f,f]]}, s:[{s:s, s:s, s:b}]}",
-		        "bench", "rpc", "summary",
-		        "One client, one worker, a 64-byte payload over loopback tcp://, interleaved runs; "
-		        "every Usher request is signed and verified. Below, the signature alone "
-		        "(operations/s instead of round trips/s).",
-		        "table", "columns", "", "p50 µs", "p99 µs", "mean µs", "round trips/s", "rows",
-		        "bare NNG REQ/REP", sb.p50, sb.p99, sb.mean, 1e6 / sb.mean, "Usher RPC", so.p50,
-		        so.p99, so.mean, 1e6 / so.mean, "goals", "goal",
-		        "RPC round trip within 1.25x of bare NNG (p50)", "measured",
-		        ratio_text(ratio), "met", ratio <= 1.25);
-		json_t *rows = json_object_get(json_object_get(doc, "table"), "rows");
-		for (size_t i = 0; rows != NULL && i < 4; i++)
-			json_array_append_new(rows, json_pack("[s,f,f,f,f]", sigs[i].what, sigs[i].st->p50,
-			                                      sigs[i].st->p99, sigs[i].st->mean,
-			                                      1e6 / sigs[i].st->mean));
-		if (doc == NULL || json_dump_file(doc, json_path, JSON_INDENT(2)) != 0)
-			fprintf(stderr, "rpc_bench: could not write %s\n", json_path);
-		json_decref(doc);
-	}
+
+	bench_result *r = bench_result_new(
+	        "rpc", "One client, one worker, a 64-byte payload over loopback tcp://; every Usher "
+	               "request is signed and verified. The floor is a bare NNG REQ/REP round trip "
+	               "of the same payload to an echo server in the same process.");
+	bench_result_measure(r, "Usher RPC round trip, p50", "µs", so.p50, "≤ 1.25 × bare NNG",
+	                     1.25 * sb.p50, BENCH_LOWER_IS_BETTER, "bare NNG round trip, p50",
+	                     sb.p50);
+	bench_result_measure(r, "Usher RPC round trip, p99", "µs", so.p99, NULL, 0,
+	                     BENCH_LOWER_IS_BETTER, "bare NNG round trip, p99", sb.p99);
+	for (size_t i = 0; i < 4; i++)
+		bench_result_detail(r, sigs[i].what, "p50 %.1f µs, p99 %.1f µs", sigs[i].st->p50,
+		                    sigs[i].st->p99);
+	bool written = bench_result_write(r, json_path);
 	us_rpc_server_stop(srv);
 	us_auth_free(auth);
-	nng_close(bare_rep);
-	pthread_join(t, NULL);
-	free(bare);
 	free(ours);
-	return 0;
+	return written ? 0 : 1;
 }

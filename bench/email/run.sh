@@ -52,6 +52,9 @@ say "2. usher-notificationd ($WORKERS delivery workers) to the sink: $COUNT mess
 sink "$tmp/sink.port" --expect "$COUNT"
 sink_pid=${pids[-1]}
 export NOTIFICATION_RPC_URL="tcp://127.0.0.1:${BENCH_RPC_PORT:-27004}"
+# Its peers are required settings; this run calls none of them (its caller is in the
+# policy file, so no service principal is looked up): an address nothing listens on.
+unused_port=$(( ${BENCH_RPC_PORT:-27004} + 1 ))
 # Every RPC is signed: the daemon trusts this run's key, which the queue client uses.
 seed() { od -An -tx1 -N32 /dev/urandom | tr -d ' \n'; }
 daemon_key=$(seed)
@@ -60,15 +63,20 @@ export USHER_CALLER_KEY
 echo "bench $(echo "$USHER_CALLER_KEY" | "$BIN/usherctl" keys public) system" >"$tmp/callers.conf"
 DATABASE_URL="postgresql://usher_notification:$role_pw@/email_bench?host=$sock&port=5432" \
 RPC_SIGNING_KEY="$daemon_key" RPC_CALLERS_FILE="$tmp/callers.conf" \
-RPC_LISTEN="$NOTIFICATION_RPC_URL" LOG_LEVEL=warn DELIVERY_WORKERS="$WORKERS" \
+RPC_LISTEN="$NOTIFICATION_RPC_URL" LOG_LEVEL=warn \
+IDENTITY_RPC_URL="tcp://127.0.0.1:$unused_port" TENANCY_RPC_URL="tcp://127.0.0.1:$unused_port" \
+DELIVERY_WORKERS="$WORKERS" \
 SMTP_URL="smtp://127.0.0.1:$(cat "$tmp/sink.port")" \
 NOTIFICATION_SEAL_KEY=4242424242424242424242424242424242424242424242424242424242424242 \
 	"$BIN/usher-notificationd" >"$tmp/notificationd.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 100); do
-	"$BIN/usherctl" --timeout 500 health notification >/dev/null 2>&1 && break
+# Up to a minute: migrations on a loaded machine take a while; then fail with its log.
+healthy=0
+for _ in $(seq 600); do
+	"$BIN/usherctl" --timeout 500 health notification >/dev/null 2>&1 && { healthy=1; break; }
 	sleep 0.1
 done
+[ "$healthy" = 1 ] || { tail -20 "$tmp/notificationd.log" >&2; die "usher-notificationd did not start"; }
 queued=$("$BENCH_BIN/bench-email-queue" "$NOTIFICATION_RPC_URL" "$COUNT")
 echo "$queued"
 wait "$sink_pid" || true
@@ -100,21 +108,27 @@ out, n, workers, returned, first, last, recorded, unsent, alone, queue_s = sys.a
 n, workers, unsent = int(n), int(workers), int(unsent)
 returned, first, last, recorded = map(float, (returned, first, last, recorded))
 rate = n / (last - returned)
+measures = [
+    {"name": "delivery, messages/s", "unit": "/s", "value": rate, "higher_is_better": True,
+     "available": True, "goal": "≥ 1,000/s", "limit": 1000, "met": rate >= 1000},
+    {"name": "messages not recorded as sent", "unit": "", "value": unsent,
+     "higher_is_better": False, "available": True, "goal": "0", "limit": 0, "met": unsent == 0},
+]
+if float(alone or 0) > 0:
+    # The floor: the sink driven alone over as many connections, in the same run.
+    measures[0].update(floor="the sink alone, messages/s", floor_value=float(alone),
+                       ratio=float(alone) / rate)
 json.dump({
     "bench": "email",
     "summary": f"{n:,} invitation emails queued in usher-notificationd with one SendEmails call, "
                f"delivered by {workers} workers over reused SMTP connections to a local sink "
-               "that only counts (measured alone first, so it is not the limit).",
-    "table": {"columns": ["measure", "value"], "rows": [
-        ["sink alone, messages/s", float(alone or 0)],
-        ["SendEmails of all messages, s", float(queue_s)],
-        ["delivery after SendEmails returned, s", last - returned],
-        ["delivery, messages/s", rate],
-        ["all recorded as sent after SendEmails returned, s", recorded - returned],
-    ]},
-    "goals": [
-        {"goal": "at least 1,000 messages/s", "measured": f"{rate:,.0f} messages/s", "met": rate >= 1000},
-        {"goal": "every message recorded as sent", "measured": f"{unsent} not sent", "met": unsent == 0},
+               "that only counts. The floor is the sink driven alone over as many "
+               "connections, in the same run.",
+    "measures": measures,
+    "details": [
+        ["SendEmails of all messages", f"{float(queue_s):.3f} s"],
+        ["delivery after SendEmails returned", f"{last - returned:.3f} s"],
+        ["all recorded as sent after SendEmails returned", f"{recorded - returned:.3f} s"],
     ],
 }, open(out, "w"), indent=2)
 PY
