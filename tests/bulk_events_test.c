@@ -67,8 +67,9 @@ static void test_taking_a_big_outbox_reads_each_invitation_once(void **state)
 	        " expires_at, sealed_token) VALUES ('00000000-0000-4000-8000-000000000001',"
 	        " '00000000-0000-4000-8000-0000000000aa', 'first@acme.example', sha256('first'),"
 	        " false, now() + interval '7 days', 'sealed')");
-	exec(c, "INSERT INTO outbox (kind, invitation_id, send_number, sealed_token, request_id)"
-	        " SELECT 'invite', id, 1, sealed_token, '' FROM invitations");
+	exec(c, "INSERT INTO outbox (kind, invitation_id, send_number, sealed_token, request_id,"
+	        " account_id)"
+	        " SELECT 'invite', id, 1, sealed_token, '', account_id FROM invitations");
 	exec(c, "DELETE FROM outbox");
 	/* Then a batch. */
 	char sql[1024];
@@ -80,8 +81,9 @@ static void test_taking_a_big_outbox_reads_each_invitation_once(void **state)
 	         " FROM generate_series(1, %d) AS g",
 	         ROWS);
 	exec(c, sql);
-	exec(c, "INSERT INTO outbox (kind, invitation_id, send_number, sealed_token, request_id)"
-	        " SELECT 'invite', id, 1, sealed_token, '' FROM invitations"
+	exec(c, "INSERT INTO outbox (kind, invitation_id, send_number, sealed_token, request_id,"
+	        " account_id)"
+	        " SELECT 'invite', id, 1, sealed_token, '', account_id FROM invitations"
 	        " WHERE email <> 'first@acme.example'");
 
 	exec(c, "BEGIN");
