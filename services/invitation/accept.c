@@ -153,12 +153,13 @@ static void validate_accept(us_call *call, const Usher__V1__AcceptRequest *req)
 	 * new_user.password. */
 }
 
-/* The signed-in user, who must be the one invited. Nothing is consumed otherwise. One
+/* The signed-in user, who must be the one invited (resolved: how resolving the session
+ * went, *user its user when US_OK). Nothing is consumed otherwise. One
  * who only claimed the address proves it now: they hold the link that was mailed to it. */
-static us_err existing_user(us_call *call, invitation_peer *p, const char *session, const invitation_row *row,
+static us_err existing_user(us_call *call, invitation_peer *p, us_err resolved, const invitation_row *row,
                             bool by_id, Usher__V1__User **user)
 {
-	us_err rc = invitation_peer_resolve_session(p, session, user);
+	us_err rc = resolved;
 	if (rc == US_EUNAUTHENTICATED)
 		return us_call_error(call, US_EUNAUTHENTICATED, "your session has ended; sign in again");
 	if (rc != US_OK)
@@ -224,7 +225,7 @@ static us_err create_user(us_call *call, invitation_peer *p, const Usher__V1__Ne
 /* The reply, from the row as loaded and what the accept changed in it. */
 static us_err reply_accepted(us_call *call, const invitation_row *row, Usher__V1__Membership *membership,
                              Usher__V1__User *user, bool created, char *decided_at,
-                             ProtobufCMessage **reply)
+                             char *home_url, ProtobufCMessage **reply)
 {
 	us_arena *a = us_call_arena(call);
 	invitation_row now = *row;
@@ -240,9 +241,14 @@ static us_err reply_accepted(us_call *call, const invitation_row *row, Usher__V1
 	out->membership = membership;
 	out->user = user;
 	out->user_created = created;
-	us_err rc = invitation_next_url(call, row->account_id, row->redirect_url, &out->next_url);
-	if (rc != US_OK)
-		return rc;
+	/* The finish read the home URL with itself: one round trip less. */
+	if (row->redirect_url[0] == '\0' && home_url != NULL) {
+		out->next_url = home_url;
+	} else {
+		us_err rc = invitation_next_url(call, row->account_id, row->redirect_url, &out->next_url);
+		if (rc != US_OK)
+			return rc;
+	}
 	*reply = &out->base;
 	return out->invitation != NULL ? US_OK : US_EEXHAUSTED;
 }
@@ -261,11 +267,12 @@ static void accept_request_hash(const invitation_ctx *ctx, const Usher__V1__Acce
 /* Replies to a finished saga step, as the first accept and a retry alike. */
 static us_err reply_to_saga(us_call *call, invitation_peer *p, const invitation_row *row, invitation_saga_result result,
                             Usher__V1__Membership *membership, Usher__V1__User *user,
-                            bool new_user, char *decided_at, ProtobufCMessage **reply)
+                            bool new_user, char *decided_at, char *home_url,
+                            ProtobufCMessage **reply)
 {
 	switch (result) {
 	case INVITATION_SAGA_ACCEPTED:
-		return reply_accepted(call, row, membership, user, new_user, decided_at, reply);
+		return reply_accepted(call, row, membership, user, new_user, decided_at, home_url, reply);
 	case INVITATION_SAGA_ALREADY_MEMBER:
 		return us_call_error(call, US_EEXISTS, "you are already a member of %s", row->account_name);
 	case INVITATION_SAGA_REVOKED:
@@ -344,9 +351,10 @@ static us_err accept_again(us_call *call, invitation_peer *p, const Usher__V1__A
 	}
 	invitation_saga_result result = INVITATION_SAGA_RETRY;
 	Usher__V1__Membership *membership = NULL;
-	char *decided_at = NULL;
+	char *decided_at = NULL, *home_url = NULL;
 	if (rc == US_OK)
-		rc = invitation_saga_finish(db, p, &now, user->id, &result, &membership, &decided_at);
+		rc = invitation_saga_finish(db, p, &now, user->id, &result, &membership, &decided_at,
+		                            &home_url);
 	/* Committed whatever the outcome: a refused user released the claim. (A failed
 	 * statement left the transaction aborted, and COMMIT then rolls it back.) */
 	us_err end = us_db_commit(db);
@@ -357,7 +365,41 @@ static us_err accept_again(us_call *call, invitation_peer *p, const Usher__V1__A
 	if (result == INVITATION_SAGA_ACCEPTED)
 		us_log_fields(US_LOG_INFO, "retried accept answered", "invitation_id", now.id, NULL);
 	return reply_to_saga(call, p, &now, result, membership, user, new_user,
-	                     decided_at != NULL ? decided_at : now.decided_at, reply);
+	                     decided_at != NULL ? decided_at : now.decided_at, home_url, reply);
+}
+
+/* A signed-in invitee's accept, the common case, in fewer round trips: the session
+ * first (*resolved says how it went), then the lookup and the claim in one statement.
+ * *claimed is false when that did not claim it (a link no longer open, someone else's
+ * session, an address still to confirm, a retry): the long way then says why. */
+static us_err claim_signed_in(us_call *call, invitation_peer *p, const Usher__V1__AcceptRequest *req,
+                              const char *hash, invitation_row *row, Usher__V1__User **user,
+                              us_err *resolved, bool *claimed)
+{
+	*claimed = false;
+	*resolved = invitation_peer_resolve_session(p, req->session_token, user);
+	if (*resolved != US_OK || !(*user)->email_verified)
+		return US_OK;
+	PGconn *db = us_call_db(call);
+	us_arena *a = us_call_arena(call);
+	us_err rc;
+	if (req->invitation_id[0] != '\0') {
+		rc = invitation_store_claim_open(db, a, NULL, req->invitation_id, (*user)->email,
+		                                 (*user)->id, hash, row);
+	} else {
+		us_token_hashes hashes;
+		if (strlen(req->token) > INVITATION_TOKEN_MAX ||
+		    invitation_link_hashes(us_call_service_ctx(call), req->token, &hashes) != US_OK)
+			return US_OK;
+		rc = US_ENOTFOUND;
+		for (size_t i = 0; i < hashes.n && rc == US_ENOTFOUND; i++)
+			rc = invitation_store_claim_open(db, a, hashes.hash[i], NULL, (*user)->email,
+			                                 (*user)->id, hash, row);
+	}
+	if (rc == US_ENOTFOUND)
+		return US_OK;
+	*claimed = rc == US_OK;
+	return rc;
 }
 
 us_err invitation_accept(us_call *call, const ProtobufCMessage *request, ProtobufCMessage **reply)
@@ -367,15 +409,25 @@ us_err invitation_accept(us_call *call, const ProtobufCMessage *request, Protobu
 	validate_accept(call, req);
 	if (us_call_has_violations(call))
 		return us_call_invalid(call);
-	invitation_row row;
-	us_err rc = load_named(call, req->token, req->invitation_id, &row);
-	if (rc != US_OK)
-		return rc;
 	char hash[INVITATION_REQUEST_HASH_HEX];
 	accept_request_hash(us_call_service_ctx(call), req, hash);
-
 	invitation_peer p;
 	invitation_peer_from_call(&p, call);
+	invitation_row row;
+	Usher__V1__User *user = NULL;
+	bool new_user = req->new_user != NULL;
+	bool claimed = false;
+	us_err resolved = US_OK;
+	us_err rc = new_user ? US_OK
+	                     : claim_signed_in(call, &p, req, hash, &row, &user, &resolved, &claimed);
+	if (rc != US_OK || claimed)
+		goto claimed;
+
+	rc = load_named(call, req->token, req->invitation_id, &row);
+	if (rc != US_OK) {
+		invitation_peer_clear(&p);
+		return rc;
+	}
 	if (strcmp(row.state, "accepting") == 0 || strcmp(row.state, "accepted") == 0) {
 		rc = accept_again(call, &p, req, hash, &row, reply);
 		invitation_peer_clear(&p);
@@ -383,9 +435,6 @@ us_err invitation_accept(us_call *call, const ProtobufCMessage *request, Protobu
 	}
 	rc = refuse_unless_open(call, &row);
 
-	Usher__V1__User *user = NULL;
-	bool new_user = req->new_user != NULL;
-	bool claimed = false;
 	if (rc == US_OK && new_user) {
 		Usher__V1__LookupEmailsReply *users;
 		rc = invitation_peer_lookup_emails(&p, &row.email, 1, &users);
@@ -397,8 +446,7 @@ us_err invitation_accept(us_call *call, const ProtobufCMessage *request, Protobu
 		if (rc == US_OK)
 			rc = invitation_store_claim(db, row.id, row.account_id, NULL, hash, &claimed);
 	} else if (rc == US_OK) {
-		rc = existing_user(call, &p, req->session_token, &row, req->invitation_id[0] != '\0',
-		                   &user);
+		rc = existing_user(call, &p, resolved, &row, req->invitation_id[0] != '\0', &user);
 		if (rc == US_OK)
 			rc = invitation_store_claim(db, row.id, row.account_id, user->id, hash, &claimed);
 	}
@@ -412,6 +460,7 @@ us_err invitation_accept(us_call *call, const ProtobufCMessage *request, Protobu
 		invitation_peer_clear(&p);
 		return rc;
 	}
+claimed:
 	if (rc == US_OK)
 		us_fault_point("accept.after_claim");
 	if (rc == US_OK && new_user)
@@ -419,11 +468,13 @@ us_err invitation_accept(us_call *call, const ProtobufCMessage *request, Protobu
 
 	invitation_saga_result result = INVITATION_SAGA_RETRY;
 	Usher__V1__Membership *membership = NULL;
-	char *decided_at = NULL;
+	char *decided_at = NULL, *home_url = NULL;
 	if (rc == US_OK)
-		rc = invitation_saga_finish(db, &p, &row, user->id, &result, &membership, &decided_at);
+		rc = invitation_saga_finish(db, &p, &row, user->id, &result, &membership, &decided_at,
+		                            &home_url);
 	if (rc == US_OK)
-		rc = reply_to_saga(call, &p, &row, result, membership, user, new_user, decided_at, reply);
+		rc = reply_to_saga(call, &p, &row, result, membership, user, new_user, decided_at,
+		                   home_url, reply);
 	invitation_peer_clear(&p);
 	return rc;
 }

@@ -56,7 +56,7 @@ static us_err resume(const invitation_ctx *ctx, PGconn *db, us_arena *a,
 	} else if (rc == US_OK) {
 		invitation_saga_result result;
 		Usher__V1__Membership *membership;
-		rc = invitation_saga_finish(db, &p, row, user_id, &result, &membership, NULL);
+		rc = invitation_saga_finish(db, &p, row, user_id, &result, &membership, NULL, NULL);
 		if (rc == US_OK && result == INVITATION_SAGA_RETRY)
 			rc = US_EUNAVAILABLE;
 		if (rc == US_OK)

@@ -11,7 +11,7 @@ char *invitation_saga_key(us_arena *a, const char *invitation_id)
 
 us_err invitation_saga_finish(PGconn *db, invitation_peer *p, const invitation_row *row, const char *user_id,
                        invitation_saga_result *result, Usher__V1__Membership **membership,
-                       char **decided_at)
+                       char **decided_at, char **home_url)
 {
 	Usher__V1__GrantMembershipRequest grant = USHER__V1__GRANT_MEMBERSHIP_REQUEST__INIT;
 	grant.account_id = row->account_id;
@@ -53,7 +53,7 @@ us_err invitation_saga_finish(PGconn *db, invitation_peer *p, const invitation_r
 		return US_OK;
 	}
 	us_fault_point("accept.after_membership");
-	rc = invitation_store_finish_accept(db, p->arena, row->id, user_id, decided_at);
+	rc = invitation_store_finish_accept(db, p->arena, row->id, user_id, decided_at, home_url);
 	if (rc == US_OK)
 		us_log_fields(US_LOG_INFO, "invitation accepted", "invitation_id", row->id, "user_id",
 		              user_id, NULL);

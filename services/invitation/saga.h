@@ -21,10 +21,12 @@ typedef enum invitation_saga_result {
 char *invitation_saga_key(us_arena *a, const char *invitation_id);
 
 /* Runs the membership and finish steps for a claimed invitation. On INVITATION_SAGA_ACCEPTED,
- * *membership is set and *decided_at (may be NULL) gets the time of the accept; the
- * peer's status explains INVITATION_SAGA_REVOKED and INVITATION_SAGA_RETRY. */
+ * *membership is set, and *decided_at and *home_url (either may be NULL) get what
+ * invitation_store_finish_accept() says; the peer's status explains
+ * INVITATION_SAGA_REVOKED and INVITATION_SAGA_RETRY. */
 US_MUST_USE us_err invitation_saga_finish(PGconn *db, invitation_peer *p, const invitation_row *row,
                                    const char *user_id, invitation_saga_result *result,
-                                   Usher__V1__Membership **membership, char **decided_at);
+                                   Usher__V1__Membership **membership, char **decided_at,
+                                   char **home_url);
 
 #endif

@@ -337,15 +337,49 @@ us_err invitation_store_claim(PGconn *c, const char *id, const char *account_id,
 {
 	const char *params[] = {id, user_id, request_hash, account_id};
 	int rows = 0;
+	/* An existing user's claim is committed without waiting for the disk (set_config's
+	 * local value holds until this statement's own commit): the finish's durable commit
+	 * flushes it with itself, and a database crash before then loses the claim alone.
+	 * The caller got no reply and retries; tenancyd replays the membership under the
+	 * saga's key. A new user's claim stays durable: identityd creates the user under it. */
 	us_err rc = exec_count(c,
 	                       "UPDATE invitations SET state = 'accepting', accept_started_at = now(),"
 	                       " updated_at = now(), accepted_user_id = $2::uuid,"
 	                       " claim_pid = pg_backend_pid(), accept_request_hash = $3"
 	                       " WHERE id = $1 AND account_id = $4 AND state = 'pending'"
-	                       " AND expires_at > now()",
+	                       " AND expires_at > now()"
+	                       " AND pg_catalog.set_config('synchronous_commit', CASE WHEN $2::uuid IS NULL"
+	                       " THEN current_setting('synchronous_commit') ELSE 'off' END, true) <> ''",
 	                       4, params, &rows);
 	*claimed = rc == US_OK && rows == 1;
 	return rc;
+}
+
+/* The SET of a claim by a known user; $3 is the user, $4 the request's hash. */
+#define CLAIM_SET                                                                              \
+	"UPDATE invitations i SET state = 'accepting', accept_started_at = now(),"                 \
+	" updated_at = now(), accepted_user_id = $3::uuid, claim_pid = pg_backend_pid(),"          \
+	" accept_request_hash = $4 FROM batches b"
+/* Open for this invitee, committed without waiting for the disk (as invitation_store_claim). */
+#define CLAIM_OPEN                                                                             \
+	" AND b.id = i.batch_id AND b.account_id = i.account_id AND i.email = $2"                   \
+	" AND i.state = 'pending' AND i.expires_at > now()"                                        \
+	" AND pg_catalog.set_config('synchronous_commit', 'off', true) = 'off'"                    \
+	" RETURNING " INV_COLUMNS
+
+us_err invitation_store_claim_open(PGconn *c, us_arena *a, const uint8_t *token_hash,
+                                   const char *id, const char *email, const char *user_id,
+                                   const char *request_hash, invitation_row *out)
+{
+	const char *params[] = {token_hash != NULL ? (const char *)token_hash : id, email, user_id,
+	                        request_hash};
+	const int lengths[] = {token_hash != NULL ? 32 : 0, 0, 0, 0};
+	const int formats[] = {token_hash != NULL, 0, 0, 0};
+	if (token_hash != NULL)
+		return get_one(c, a, CLAIM_SET " WHERE i.token_hash = $1 AND " ROUTED("i") CLAIM_OPEN, 4,
+		               params, lengths, formats, out);
+	return get_one(c, a, CLAIM_SET " WHERE i.id = $1::uuid" CLAIM_OPEN, 4, params, NULL, NULL,
+	               out);
 }
 
 us_err invitation_store_release(PGconn *c, const char *id)
@@ -359,7 +393,7 @@ us_err invitation_store_release(PGconn *c, const char *id)
 }
 
 us_err invitation_store_finish_accept(PGconn *c, us_arena *a, const char *id, const char *user_id,
-                           char **decided_at)
+                           char **decided_at, char **home_url)
 {
 	const char *params[] = {id, user_id, us_log_request_id()};
 	PGresult *res;
@@ -373,13 +407,16 @@ us_err invitation_store_finish_accept(PGconn *c, us_arena *a, const char *id, co
 	                       "  account_id)"
 	                       "  SELECT 'accepted', id, send_count, $3, account_id FROM done RETURNING 1)"
 	                       "SELECT " TS("done.decided_at") ", (SELECT count(*) FROM ob), "
-	                       NOTIFY_OUTBOX " FROM done",
+	                       NOTIFY_OUTBOX ", coalesce((SELECT s.home_url FROM account_settings s"
+	                       " WHERE s.account_id = done.account_id), '') FROM done",
 	                       3, params, &res);
 	if (rc != US_OK)
 		return rc;
 	us_row r = us_row_at(a, res, 0, 0);
 	if (decided_at != NULL)
 		*decided_at = PQntuples(res) == 1 ? us_row_timestamp(&r, 0) : NULL;
+	if (home_url != NULL)
+		*home_url = PQntuples(res) == 1 ? us_row_text(&r, 3) : NULL;
 	PQclear(res);
 	return us_row_failed(&r) ? US_EEXHAUSTED : US_OK;
 }
@@ -670,17 +707,17 @@ us_err invitation_store_outbox_take(PGconn *c, us_arena *a, size_t limit, invita
 	if (rc != US_OK)
 		return rc;
 	rc = us_db_exec(c,
-	                       "WITH t AS (DELETE FROM outbox WHERE id = ANY (ARRAY("
-	                       "  SELECT id FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED))"
-	                       " RETURNING id, kind, send_number, sealed_token, invitation_id,"
-	                       "  reminder_number, request_id, account_id)"
-	                       "SELECT t.id, t.kind, t.send_number, t.sealed_token,"
-	                       " coalesce(t.reminder_number, 0), t.request_id, "
-	                       INV_COLUMNS " FROM t JOIN invitations i ON i.id = t.invitation_id"
-	                       " AND i.account_id = t.account_id"
-	                       " JOIN batches b ON b.id = i.batch_id AND b.account_id = i.account_id"
-	                       " WHERE i.id = ANY (ARRAY(SELECT invitation_id FROM t)) ORDER BY t.id",
-	                       1, params, &res);
+	                "WITH t AS (DELETE FROM outbox WHERE id = ANY (ARRAY("
+	                "  SELECT id FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED))"
+	                " RETURNING id, kind, send_number, sealed_token, invitation_id,"
+	                "  reminder_number, request_id, account_id)"
+	                "SELECT t.id, t.kind, t.send_number, t.sealed_token,"
+	                " coalesce(t.reminder_number, 0), t.request_id, "
+	                INV_COLUMNS " FROM t JOIN invitations i ON i.id = t.invitation_id"
+	                " AND i.account_id = t.account_id"
+	                " JOIN batches b ON b.id = i.batch_id AND b.account_id = i.account_id"
+	                " WHERE i.id = ANY (ARRAY(SELECT invitation_id FROM t)) ORDER BY t.id",
+	                1, params, &res);
 	if (rc != US_OK)
 		return rc;
 	*n = (size_t)PQntuples(res);

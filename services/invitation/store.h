@@ -107,17 +107,30 @@ US_MUST_USE us_err invitation_store_get_by_token(PGconn *c, us_arena *a, const u
 US_MUST_USE us_err invitation_store_get_locked(PGconn *c, us_arena *a, const char *id, invitation_row *out);
 
 /* pending (unexpired) → accepting, stamping the start, the user when known and the
- * request's hash. True when this call took it. */
+ * request's hash. True when this call took it. Not in a transaction: a known user's
+ * claim commits without waiting for the disk (the saga redoes it). */
 US_MUST_USE us_err invitation_store_claim(PGconn *c, const char *id, const char *account_id,
                                const char *user_id, const char *request_hash, bool *claimed);
+
+/* The lookup and the claim of a signed-in invitee's accept in one statement: the
+ * invitation of the link's token_hash (or, when it is NULL, of id) goes pending →
+ * accepting when it is open and addressed to email, and comes back in *out as it is
+ * now. NOT_FOUND when it was not claimed (unknown, not open, someone else's): the caller
+ * then loads it to say why. Committed without waiting for the disk, as above. */
+US_MUST_USE us_err invitation_store_claim_open(PGconn *c, us_arena *a, const uint8_t *token_hash,
+                                               const char *id, const char *email,
+                                               const char *user_id, const char *request_hash,
+                                               invitation_row *out);
 
 /* accepting → pending: the accept could not start (no user was created). */
 US_MUST_USE us_err invitation_store_release(PGconn *c, const char *id);
 
 /* accepting → accepted with an outbox notice to the inviter, in one transaction.
- * *decided_at (may be NULL) gets when, or NULL when it was not accepting any more. */
+ * *decided_at gets when, *home_url the account's home URL ("" when none) for the reply's
+ * next step (either may be NULL); both NULL when it was not accepting any more. */
 US_MUST_USE us_err invitation_store_finish_accept(PGconn *c, us_arena *a, const char *id,
-                                       const char *user_id, char **decided_at);
+                                       const char *user_id, char **decided_at,
+                                       char **home_url);
 
 /* accepting → revoked, for an accept that can never succeed. */
 US_MUST_USE us_err invitation_store_fail_accept(PGconn *c, const char *id, const char *reason);

@@ -99,9 +99,11 @@ static us_err principal_decision(us_call *call, const Usher__V1__Account *accoun
 	return US_OK;
 }
 
-/* Exactly one granter: a person who may grant this now, a service principal whose scope
- * covers it, or Usher itself with a reason (the method is for the system alone). */
+/* Exactly one granter: a person who may grant this now (granter: their membership, NULL
+ * when none), a service principal whose scope covers it, or Usher itself with a reason
+ * (the method is for the system alone). */
 static us_err check_granter(us_call *call, const Usher__V1__Account *account,
+                            const Usher__V1__Membership *granter,
                             const Usher__V1__GrantMembershipRequest *req)
 {
 	if (req->granted_by_principal[0] != '\0') {
@@ -118,11 +120,8 @@ static us_err check_granter(us_call *call, const Usher__V1__Account *account,
 		              us_call_caller_name(call), "reason", req->system_reason, NULL);
 		return US_OK;
 	}
-	Usher__V1__Membership *granter;
 	int min_role;
-	us_err rc = tenancy_guard_membership(call, account->id, req->granted_by, &granter);
-	if (rc == US_OK)
-		rc = tenancy_guard_min_role(call, TENANCY_ACTION_INVITE, &min_role);
+	us_err rc = tenancy_guard_min_role(call, TENANCY_ACTION_INVITE, &min_role);
 	if (rc != US_OK)
 		return rc;
 	tenancy_decision d = tenancy_access_grant(us_call_arena(call), account, granter, min_role,
@@ -171,8 +170,11 @@ us_err tenancy_grant_membership(us_call *call, const ProtobufCMessage *request,
 	if (rc == US_OK)
 		rc = tenancy_grants_fit_account(call, account, req->scope, req->products,
 		                                req->n_products);
-	if (rc == US_OK)
-		rc = check_granter(call, account, req);
+	/* A person's right is judged on their membership as read with the insert, one round
+	 * trip less; a refusal rolls the insert back. */
+	bool by_person = req->granted_by[0] != '\0';
+	if (rc == US_OK && !by_person)
+		rc = check_granter(call, account, NULL, req);
 	if (rc != US_OK)
 		return rc;
 
@@ -192,10 +194,14 @@ us_err tenancy_grant_membership(us_call *call, const ProtobufCMessage *request,
 		.n_flags = req->n_flags,
 		.source = req->source,
 	};
+	Usher__V1__Membership *granter;
 	rc = tenancy_store_membership_insert(us_call_db(call), us_call_arena(call), &in,
+	                                     by_person ? req->granted_by : NULL, &granter,
 	                                     &out->membership);
-	if (rc == US_EEXISTS)
-		return us_call_error(call, rc, "the user is already a member of this account");
+	if (rc == US_OK && by_person)
+		rc = check_granter(call, account, granter, req);
+	if (rc == US_OK && out->membership == NULL)
+		return us_call_error(call, US_EEXISTS, "the user is already a member of this account");
 	if (rc == US_OK)
 		rc = us_audit_record(call, &(us_audit_entry){
 		        .account_id = req->account_id, .action = "member.add", .subject_type = "user",

@@ -339,6 +339,7 @@ us_err tenancy_store_check_facts(PGconn *db, us_arena *a, const char *account_id
 
 us_err tenancy_store_membership_insert(PGconn *db, us_arena *a,
                                        const tenancy_store_new_membership *in,
+                                       const char *granter_id, Usher__V1__Membership **granter,
                                        Usher__V1__Membership **out)
 {
 	const char *products = array_literal(a, in->products, in->n_products);
@@ -353,19 +354,37 @@ us_err tenancy_store_membership_insert(PGconn *db, us_arena *a,
 	                        products,
 	                        flags,
 	                        in->source,
-	                        subaccounts};
-	us_err rc = us_db_exec(
+	                        subaccounts,
+	                        granter_id};
+	/* One round trip: the granter's membership as it stands (the statement sees neither
+	 * its own insert nor anything before the caller's account lock), and the new row as
+	 * inserted, its subaccounts those given (a statement cannot read back its own writes). */
+	PGresult *res;
+	us_err rc = us_db_exec_one(
 	        db,
-	        "WITH m AS (INSERT INTO memberships (account_id, user_id, role, organization, "
+	        "WITH n AS (INSERT INTO memberships (account_id, user_id, role, organization, "
 	        "                                    products, flags, source) "
 	        "           VALUES ($1, $2, $3, $4, $5::text[], $6::text[], $7) "
-	        "           RETURNING id, account_id) "
-	        "INSERT INTO membership_subaccounts (membership_id, account_id, subaccount_id) "
-	        "SELECT m.id, m.account_id, s FROM m, unnest($8::uuid[]) AS s",
-	        8, params, NULL);
+	        "           ON CONFLICT DO NOTHING RETURNING *), "
+	        "     ns AS (INSERT INTO membership_subaccounts (membership_id, account_id, subaccount_id) "
+	        "            SELECT n.id, n.account_id, s FROM n, unnest($8::uuid[]) AS s) "
+	        "SELECT " MEMBERSHIP_COLUMNS ", "
+	        "       n.id, n.account_id, n.user_id, n.role, n.organization, "
+	        "       ARRAY(SELECT s FROM unnest($8::uuid[]) AS s ORDER BY s), "
+	        "       n.products, n.flags, n.status, n.source, " US_SQL_TIMESTAMP("n.created_at") ", "
+	        US_SQL_TIMESTAMP("n.updated_at") " "
+	        "FROM (VALUES (1)) AS one "
+	        "LEFT JOIN memberships m ON m.account_id = $1 AND m.user_id = $9::uuid "
+	        "LEFT JOIN n ON true",
+	        9, params, &res);
 	if (rc != US_OK)
 		return rc;
-	return tenancy_store_membership_get(db, a, in->account_id, in->user_id, out);
+	us_row r = us_row_at(a, res, 0, 0);
+	*granter = us_row_null(&r, 0) ? NULL : read_membership(&r);
+	r.base = MEMBERSHIP_NCOLS;
+	*out = us_row_null(&r, 0) ? NULL : read_membership(&r);
+	PQclear(res);
+	return us_row_failed(&r) ? US_EEXHAUSTED : US_OK;
 }
 
 us_err tenancy_store_membership_set_role(PGconn *db, us_arena *a, const Usher__V1__Membership *m,

@@ -92,9 +92,13 @@ typedef struct tenancy_store_new_membership {
 	const char *source;
 } tenancy_store_new_membership;
 
-/* ALREADY_EXISTS when the user already has a membership in the account. */
+/* Inserts the membership unless the user has one in the account already (*out NULL),
+ * reading in the same statement granter_id's membership in it (NULL when none or
+ * granter_id is NULL): the granter is judged before the caller commits. */
 US_MUST_USE us_err tenancy_store_membership_insert(PGconn *db, us_arena *a,
                                                    const tenancy_store_new_membership *in,
+                                                   const char *granter_id,
+                                                   Usher__V1__Membership **granter,
                                                    Usher__V1__Membership **out);
 
 /* Sets the role; an organization-level membership drops its subaccount list. */

@@ -243,6 +243,36 @@ static void test_system_grant_needs_no_granter(void **state)
 	tc_close(w.c);
 }
 
+/* The granter is judged before the user's existing membership: a granter who may no
+ * longer grant hears so (the accept saga then revokes the invitation), not "already a
+ * member". A grant's reply is the membership as stored, its subaccounts in order. */
+static void test_grant_judges_the_granter_before_the_membership(void **state)
+{
+	(void)state;
+	world w = make_world();
+	char *user = tc_uuid(w.c);
+	Usher__V1__Membership *m;
+	tc_expect(w.c, tc_try_grant(w.c, w.account, user, MEMBER, tc_subs(w.c, 2, w.sub_b, w.sub_a),
+	                            w.owner, &m),
+	          US_OK, "GrantMembership by the owner");
+	assert_int_equal(m->scope->n_subaccount_ids, 2);
+	const char *first = strcmp(w.sub_a, w.sub_b) < 0 ? w.sub_a : w.sub_b;
+	assert_string_equal(m->scope->subaccount_ids[0], first);
+	assert_string_not_equal(m->scope->subaccount_ids[1], first);
+	assert_string_equal(m->user_id, user);
+	assert_int_equal(m->status, USHER__V1__MEMBERSHIP_STATUS__MEMBERSHIP_ACTIVE);
+
+	tc_expect(w.c, tc_try_grant(w.c, w.account, user, MEMBER, tc_subs(w.c, 1, w.sub_a), w.admin_a,
+	                            NULL),
+	          US_EEXISTS, "GrantMembership of a member");
+	tc_expect(w.c, tc_member(w.c, "Deactivate", w.owner, w.account, w.admin_a), US_OK,
+	          "Deactivate");
+	tc_expect(w.c, tc_try_grant(w.c, w.account, user, MEMBER, tc_subs(w.c, 1, w.sub_a), w.admin_a,
+	                            NULL),
+	          US_EDENIED, "GrantMembership of a member by a deactivated admin");
+	tc_close(w.c);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -270,6 +300,7 @@ int main(void)
 		cmocka_unit_test(test_replayed_grant_returns_the_same_membership),
 		cmocka_unit_test(test_concurrent_grants_make_one_membership),
 		cmocka_unit_test(test_system_grant_needs_no_granter),
+		cmocka_unit_test(test_grant_judges_the_granter_before_the_membership),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
