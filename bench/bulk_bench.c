@@ -26,7 +26,7 @@ static ut_system sys;
 
 static long long scalar(const char *sql)
 {
-	PGconn *conn = ut_db_admin(&sys.db);
+	PGconn *conn = ut_db_admin(ut_system_db(&sys, UT_INVITATION));
 	PGresult *res = PQexec(conn, sql);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		fail_msg("%s: %s", sql, PQresultErrorMessage(res));
@@ -55,7 +55,7 @@ static long peak_kib(int daemon)
 /* Postgres alone: COPY 50,000 rows shaped like invitations into a scratch table. */
 static double copy_baseline(void)
 {
-	PGconn *conn = ut_db_admin(&sys.db);
+	PGconn *conn = ut_db_admin(ut_system_db(&sys, UT_INVITATION));
 	PGresult *res = PQexec(conn, "CREATE TABLE public.bulk_baseline (email text, token_hash bytea,"
 	                             " created_at timestamptz DEFAULT now())");
 	PQclear(res);
