@@ -643,12 +643,12 @@ static bool retryable(us_err rc)
 /* Quiet: nothing left in an outbox, a queue, a claim or an accept in progress. */
 static bool settled(void)
 {
-	return sql_number(
-	               "invitation",
-	               "SELECT (SELECT count(*) FROM invitation.outbox)"
-	               " + (SELECT count(*) FROM invitation.link_claims)"
-	               " + (SELECT count(*) FROM invitation.invitations WHERE state = 'accepting')"
-	               " + (SELECT count(*) FROM notification.messages WHERE state = 'queued')") ==
+	return sql_number("invitation",
+	                  "SELECT (SELECT count(*) FROM invitation.outbox)"
+	                  " + (SELECT count(*) FROM invitation.link_claims)"
+	                  " + (SELECT count(*) FROM invitation.invitations WHERE state = 'accepting')") +
+	               sql_number("notification", "SELECT count(*) FROM notification.messages"
+	                                          " WHERE state = 'queued'") ==
 	       0;
 }
 
