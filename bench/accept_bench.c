@@ -156,7 +156,7 @@ static void bench(void **state)
 	bench_stats commit;
 	PGconn *conns[CLIENTS];
 	for (int i = 0; i < CLIENTS; i++)
-		conns[i] = ut_db_admin(&sys.db);
+		conns[i] = ut_db_admin(ut_system_db(&sys, UT_INVITATION));
 	bench_floor_commit(conns[0], 1000, &commit);
 	double commit_rate = bench_floor_commit_rate(conns, CLIENTS, 250);
 	for (int i = 0; i < CLIENTS; i++)

@@ -29,7 +29,7 @@ static ut_system sys;
 
 static long long scalar(const char *sql)
 {
-	PGconn *conn = ut_db_admin(&sys.db);
+	PGconn *conn = ut_db_admin(ut_system_db(&sys, UT_INVITATION));
 	PGresult *res = PQexec(conn, sql);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		fail_msg("%s: %s", sql, PQresultErrorMessage(res));
@@ -85,7 +85,7 @@ static void bench(void **state)
 	const char **emails = malloc(ROWS * sizeof(char *));
 	for (int i = 0; i < ROWS; i++)
 		emails[i] = us_arena_printf(a, "new.person.%05d@example.com", i);
-	PGconn *conn = ut_db_admin(&sys.db);
+	PGconn *conn = ut_db_admin(ut_system_db(&sys, UT_INVITATION));
 	double copy_s = bench_floor_copy_in(conn, emails, ROWS);
 	PQfinish(conn);
 	free(emails);

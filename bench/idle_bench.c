@@ -23,10 +23,11 @@
 static const char *result_path;
 static ut_system sys;
 
-/* The pids of the cluster's Postgres processes, as pg_stat_activity lists them. */
+/* The pids of the cluster's Postgres processes, as pg_stat_activity lists them (./usher
+ * bench runs one cluster for all four services). */
 static size_t postgres_pids(pid_t *pids, size_t max)
 {
-	PGconn *conn = ut_db_admin(&sys.db);
+	PGconn *conn = ut_db_admin(ut_system_db(&sys, UT_IDENTITY));
 	PGresult *res = PQexec(conn, "SELECT pid FROM pg_stat_activity");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		fail_msg("pg_stat_activity: %s", PQresultErrorMessage(res));

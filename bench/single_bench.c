@@ -107,7 +107,7 @@ static void bench(void **state)
 	bench_stats over_nng, over_http, commit, round_trip;
 	bench_stats_of(nng, n, &over_nng);
 	bench_stats_of(http, n, &over_http);
-	PGconn *conn = ut_db_admin(&sys.db);
+	PGconn *conn = ut_db_admin(ut_system_db(&sys, UT_INVITATION));
 	bench_floor_commit(conn, 1000, &commit);
 	PQfinish(conn);
 	bench_floor_nng(5000, &round_trip);

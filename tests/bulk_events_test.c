@@ -55,7 +55,7 @@ static long long invitations_read(PGconn *c)
 static void test_taking_a_big_outbox_reads_each_invitation_once(void **state)
 {
 	(void)state;
-	PGconn *c = ut_db_admin(&sys.db);
+	PGconn *c = ut_db_admin(ut_system_db(&sys, UT_INVITATION));
 	exec(c, "SET search_path = invitation");
 	exec(c, "INSERT INTO batches (id, account_id, account_name, invited_by, inviter_name,"
 	        " inviter_email, role, organization, subaccount_ids, products, flags, send_email,"

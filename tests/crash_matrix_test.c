@@ -96,7 +96,8 @@ typedef struct operation {
 
 /* --- helpers --- */
 
-#define sql_number(...) ut_db_number(&sys.db, __VA_ARGS__)
+/* A number from the database of schema. */
+#define sql_number(schema, ...) ut_db_number(ut_system_db_of(&sys, schema), __VA_ARGS__)
 
 /* One call on a client of its own (a daemon may be down: UNAVAILABLE, not a failed test). */
 static us_err call(int daemon, const char *method, const char *actor, const char *key,
@@ -172,20 +173,38 @@ static void expect_mails(outcome *o, const char *rcpt, const char *needle, long 
 
 static long invitations_of(const char *email)
 {
-	return sql_number("SELECT count(*) FROM invitation.invitations WHERE account_id = '%s'"
-	                  " AND email = '%s'", account, email);
+	return sql_number("invitation",
+	                  "SELECT count(*) FROM invitation.invitations WHERE account_id = '%s'"
+	                  " AND email = '%s'",
+	                  account, email);
 }
 
 static long users_of(const char *email)
 {
-	return sql_number("SELECT count(*) FROM identity.users WHERE email = '%s'", email);
+	return sql_number("identity", "SELECT count(*) FROM identity.users WHERE email = '%s'",
+	                  email);
 }
 
 static long memberships_of(const char *email)
 {
-	return sql_number("SELECT count(*) FROM tenancy.memberships m WHERE m.account_id = '%s'"
-	                  " AND m.user_id IN (SELECT id FROM identity.users WHERE email = '%s')",
-	                  account, email);
+	/* The users in identityd's database, their memberships in tenancyd's (maybe another
+	 * cluster). */
+	PGconn *c = ut_db_admin(ut_system_db(&sys, UT_IDENTITY));
+	const char *params[] = {email};
+	PGresult *res = PQexecParams(c,
+	                             "SELECT coalesce(string_agg(quote_literal(id::text), ','),"
+	                             " 'NULL') FROM identity.users WHERE email = $1",
+	                             1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		fail_msg("%s", PQresultErrorMessage(res));
+	char ids[4096];
+	snprintf(ids, sizeof(ids), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	PQfinish(c);
+	return sql_number("tenancy",
+	                  "SELECT count(*) FROM tenancy.memberships m"
+	                  " WHERE m.account_id = '%s' AND m.user_id::text IN (%s)",
+	                  account, ids);
 }
 
 /* Invites c's addresses as the owner with c's key; the answer's batch id is kept. */
@@ -241,7 +260,8 @@ static void check_batch(ctx *c, outcome *o)
 		expect_mails(o, c->email[i], "Invitation", 1);
 	}
 	/* Its retry answered with the batch that was written. */
-	o->retry_as_once = sql_number("SELECT count(*) FROM invitation.invitations"
+	o->retry_as_once = sql_number("invitation",
+	                              "SELECT count(*) FROM invitation.invitations"
 	                              " WHERE batch_id::text = '%s'",
 	                              c->batch_id) == (long)c->n_emails;
 }
@@ -299,9 +319,11 @@ static void check_accept(ctx *c, outcome *o)
 	snprintf(needle, sizeof(needle), "%s accepted", c->email[0]);
 	expect_mails(o, OWNER_EMAIL, needle, 1);
 	expect_mails(o, c->email[0], "Invitation", 1);
-	o->retry_as_once = sql_number("SELECT count(*) FROM invitation.invitations WHERE id::text = '%s'"
-	                              " AND state = 'accepted' AND accepted_user_id::text = '%s'",
-	                              c->invitation_id, c->user_id) == 1;
+	o->retry_as_once =
+	        sql_number("invitation",
+	                   "SELECT count(*) FROM invitation.invitations WHERE id::text = '%s'"
+	                   " AND state = 'accepted' AND accepted_user_id::text = '%s'",
+	                   c->invitation_id, c->user_id) == 1;
 }
 
 static const operation accept_new_op = {"accept (new user)", prepare_accept_new, accept_new,
@@ -361,8 +383,11 @@ static void check_decline(ctx *c, outcome *o)
 	snprintf(needle, sizeof(needle), "%s declined", c->email[0]);
 	expect_mails(o, OWNER_EMAIL, needle, 1);
 	expect_mails(o, c->email[0], "Invitation", 1);
-	o->retry_as_once = sql_number("SELECT count(*) FROM invitation.invitations WHERE id::text = '%s'"
-	                              " AND state = 'declined'", c->invitation_id) == 1;
+	o->retry_as_once =
+	        sql_number("invitation",
+	                   "SELECT count(*) FROM invitation.invitations WHERE id::text = '%s'"
+	                   " AND state = 'declined'",
+	                   c->invitation_id) == 1;
 }
 
 static const operation decline_op = {"decline", prepare_decline, decline, check_decline};
@@ -391,9 +416,11 @@ static void check_reinvite(ctx *c, outcome *o)
 	o->invitations = (count){1, invitations_of(c->email[0])};
 	/* The first email and the second: two messages, the second's link the live one. */
 	expect_mails(o, c->email[0], "Invitation", 2);
-	o->retry_as_once = sql_number("SELECT count(*) FROM invitation.invitations WHERE id::text = '%s'"
-	                              " AND send_count = 2 AND state = 'pending'",
-	                              c->invitation_id) == 1;
+	o->retry_as_once =
+	        sql_number("invitation",
+	                   "SELECT count(*) FROM invitation.invitations WHERE id::text = '%s'"
+	                   " AND send_count = 2 AND state = 'pending'",
+	                   c->invitation_id) == 1;
 }
 
 static const operation reinvite_op = {"reinvite", prepare_reinvite, reinvite, check_reinvite};
@@ -519,10 +546,14 @@ static void check_join(ctx *c, outcome *o)
 		expect_mails(o, c->email[0], "Confirm your email address", 1);
 	/* One use taken, one join recorded, for the membership its answer named. */
 	o->retry_as_once =
-	        sql_number("SELECT coalesce(sum(uses), 0) FROM invitation.links WHERE id::text = '%s'",
-	                   c->link_id) == 1 &&
-	        sql_number("SELECT count(*) FROM invitation.link_joins WHERE link_id::text = '%s'"
-	                   " AND membership_id::text = '%s'", c->link_id, c->membership_id) == 1;
+	        sql_number(
+	                "invitation",
+	                "SELECT coalesce(sum(uses), 0) FROM invitation.links WHERE id::text = '%s'",
+	                c->link_id) == 1 &&
+	        sql_number("invitation",
+	                   "SELECT count(*) FROM invitation.link_joins WHERE link_id::text = '%s'"
+	                   " AND membership_id::text = '%s'",
+	                   c->link_id, c->membership_id) == 1;
 }
 
 static const operation join_op = {"link join (new user)", prepare_join, join, check_join};
@@ -612,10 +643,13 @@ static bool retryable(us_err rc)
 /* Quiet: nothing left in an outbox, a queue, a claim or an accept in progress. */
 static bool settled(void)
 {
-	return sql_number("SELECT (SELECT count(*) FROM invitation.outbox)"
+	return sql_number("invitation",
+	                  "SELECT (SELECT count(*) FROM invitation.outbox)"
 	                  " + (SELECT count(*) FROM invitation.link_claims)"
-	                  " + (SELECT count(*) FROM invitation.invitations WHERE state = 'accepting')"
-	                  " + (SELECT count(*) FROM notification.messages WHERE state = 'queued')") == 0;
+	                  " + (SELECT count(*) FROM invitation.invitations WHERE state = 'accepting')") +
+	               sql_number("notification", "SELECT count(*) FROM notification.messages"
+	                                          " WHERE state = 'queued'") ==
+	       0;
 }
 
 static void set_fault(const char *fault)

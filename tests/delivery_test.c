@@ -169,13 +169,14 @@ static const char *token_of(const char *link)
 
 static long invitations_to(const char *email)
 {
-	return ut_db_number(&sys.db, "SELECT count(*) FROM invitation.invitations WHERE email = '%s'",
+	return ut_db_number(ut_system_db(&sys, UT_INVITATION),
+	                    "SELECT count(*) FROM invitation.invitations WHERE email = '%s'",
 	                    email);
 }
 
 static long reminders_of(const char *email)
 {
-	return ut_db_number(&sys.db,
+	return ut_db_number(ut_system_db(&sys, UT_INVITATION),
 	                    "SELECT coalesce(max(reminders_sent), -1) FROM invitation.invitations"
 	                    " WHERE email = '%s'",
 	                    email);
@@ -183,16 +184,17 @@ static long reminders_of(const char *email)
 
 static long reminded_events(const char *email)
 {
-	return ut_db_number(&sys.db,
-	                    "SELECT count(*) FROM notification.events WHERE type = 'invitation.reminded'"
-	                    " AND data->>'email' = '%s'",
-	                    email);
+	return ut_db_number(
+	        ut_system_db(&sys, UT_NOTIFICATION),
+	        "SELECT count(*) FROM notification.events WHERE type = 'invitation.reminded'"
+	        " AND data->>'email' = '%s'",
+	        email);
 }
 
 /* The text the query selects (one row, one column), in A. */
 static char *db_text(const char *sql)
 {
-	PGconn *c = ut_db_admin(&sys.db);
+	PGconn *c = ut_db_admin(ut_system_db(&sys, UT_INVITATION));
 	PGresult *res = PQexec(c, sql);
 	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
 	assert_int_equal(PQntuples(res), 1);
@@ -246,16 +248,17 @@ static void test_service_delivered(void **state)
 	 * (a kept reply), and no sealed copy or outbox row for a reminder. */
 	char hex[2 * 64 + 1];
 	sodium_bin2hex(hex, sizeof(hex), (const unsigned char *)token, strlen(token));
-	assert_int_equal(ut_db_number(&sys.db,
-	                              "SELECT count(*) FROM information_schema.tables t,"
-	                              " LATERAL (SELECT query_to_xml(format('SELECT x::text AS r"
-	                              " FROM invitation.%%I x', t.table_name), false, false, '')::text"
-	                              " AS dump) d WHERE t.table_schema = 'invitation'"
-	                              " AND t.table_type = 'BASE TABLE'"
-	                              " AND (strpos(d.dump, '%s') > 0 OR strpos(d.dump, '%s') > 0)",
-	                              token, hex),
-	                 0);
-	assert_int_equal(ut_db_number(&sys.db,
+	assert_int_equal(
+	        ut_db_number(ut_system_db(&sys, UT_INVITATION),
+	                     "SELECT count(*) FROM information_schema.tables t,"
+	                     " LATERAL (SELECT query_to_xml(format('SELECT x::text AS r"
+	                     " FROM invitation.%%I x', t.table_name), false, false, '')::text"
+	                     " AS dump) d WHERE t.table_schema = 'invitation'"
+	                     " AND t.table_type = 'BASE TABLE'"
+	                     " AND (strpos(d.dump, '%s') > 0 OR strpos(d.dump, '%s') > 0)",
+	                     token, hex),
+	        0);
+	assert_int_equal(ut_db_number(ut_system_db(&sys, UT_INVITATION),
 	                              "SELECT count(*) FROM invitation.invitations"
 	                              " WHERE email = '%s' AND sealed_token IS NOT NULL",
 	                              email),
@@ -489,8 +492,11 @@ static void test_home_url(void **state)
 	s.home_url = too_long;
 	assert_int_equal(put_settings(&s, &got, &st), US_EINVAL);
 	us_status_clear(&st);
-	assert_int_equal(ut_db_number(&sys.db, "SELECT count(*) FROM invitation.account_settings"
-	                                       " WHERE account_id = '%s'", account), 0);
+	assert_int_equal(ut_db_number(ut_system_db(&sys, UT_INVITATION),
+	                              "SELECT count(*) FROM invitation.account_settings"
+	                              " WHERE account_id = '%s'",
+	                              account),
+	                 0);
 
 	s.home_url = "https://home.example.com/start?src=usher";
 	assert_int_equal(put_settings(&s, &got, &st), US_OK);
@@ -587,10 +593,11 @@ static void test_reminders_and_expiry(void **state)
 	for (int i = 0; i < 600 && reminded_events(most) < 2; i++)
 		usleep(50 * 1000);
 	assert_int_equal(reminded_events(most), 2);
-	assert_int_equal(ut_db_number(&sys.db, "SELECT count(*) FROM notification.events"
-	                                       " WHERE type = 'invitation.reminded'"
-	                                       " AND data->>'email' = '%s'"
-	                                       " AND (data->>'reminder_number')::int IN (1, 2)",
+	assert_int_equal(ut_db_number(ut_system_db(&sys, UT_NOTIFICATION),
+	                              "SELECT count(*) FROM notification.events"
+	                              " WHERE type = 'invitation.reminded'"
+	                              " AND data->>'email' = '%s'"
+	                              " AND (data->>'reminder_number')::int IN (1, 2)",
 	                              most),
 	                 2);
 	/* Never after expiry. */
@@ -599,7 +606,7 @@ static void test_reminders_and_expiry(void **state)
 	assert_int_equal(mails_to(lapse, "Reminder:"), 0);
 	assert_int_equal(mails_to(early, "Reminder:"), 0);
 	/* Nothing sealed is kept for invitations that will get no more reminders. */
-	assert_int_equal(ut_db_number(&sys.db,
+	assert_int_equal(ut_db_number(ut_system_db(&sys, UT_INVITATION),
 	                              "SELECT count(*) FROM invitation.invitations WHERE email IN"
 	                              " ('%s', '%s', '%s', '%s') AND sealed_token IS NOT NULL",
 	                              remind, lapse, most, early),

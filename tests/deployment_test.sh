@@ -99,4 +99,48 @@ for short in identityd tenancyd invitationd notificationd gatewayd; do
 	[ "$rc" -eq 2 ] && [[ $out == *"required setting is not set"* ]] ||
 		fail "usher-$short with unfilled secrets: exit $rc ($out)"
 done
+# --- docker-compose.yml: one Postgres per service, every daemon scalable ---
+# (No Docker engine here: the resolved configuration is what is checked.)
+if command -v docker-compose >/dev/null; then
+	for profile in "" monitoring; do
+		(cd "$SRC" && IDENTITY_REPLICAS=3 GATEWAY_REPLICAS=2 docker-compose -f docker-compose.yml \
+			${profile:+--profile "$profile"} config) >"$tmp/compose.yml" ||
+			fail "docker-compose config${profile:+ --profile $profile} refused the file"
+	done
+	python3 - "$tmp/compose.yml" <<'PY' || fail "docker-compose.yml (above)"
+import sys, yaml
+services = yaml.safe_load(open(sys.argv[1]))["services"]
+problems = []
+for d in ("identity", "tenancy", "invitation", "notification", "gateway"):
+    svc = services[d]
+    env = svc.get("environment", {})
+    if "container_name" in svc:
+        problems.append(f"{d}: a container_name stops it from scaling")
+    for port in svc.get("ports", []):
+        if "-" not in str(port.get("published", "")):
+            problems.append(f"{d}: host port {port} is fixed: a second replica cannot bind it")
+    want = {"identity": 3, "gateway": 2}.get(d, 1)
+    if svc.get("deploy", {}).get("replicas") != want:
+        problems.append(f"{d}: deploy.replicas is not taken from {d.upper()}_REPLICAS")
+    if d == "gateway":
+        continue
+    url = env.get("DATABASE_URL", "")
+    if f"@postgres-{d}/" not in url:
+        problems.append(f"{d}: DATABASE_URL is not its own Postgres: {url}")
+    pg = services.get(f"postgres-{d}")
+    if pg is None or pg["environment"].get("USHER_SERVICES") != d:
+        problems.append(f"postgres-{d}: missing, or not prepared for {d} alone")
+    if not str(services.get(f"postgres-{d}", {}).get("volumes", [""])[0]).startswith(f"pgdata-{d}:"):
+        problems.append(f"postgres-{d}: no volume of its own")
+    if services[d].get("depends_on", {}).get(f"postgres-{d}", {}).get("condition") != "service_healthy":
+        problems.append(f"{d}: does not wait for postgres-{d}")
+if "postgres" in services:
+    problems.append("a shared postgres service is still there")
+for p in problems:
+    print("FAIL: " + p)
+sys.exit(1 if problems else 0)
+PY
+else
+	echo "SKIP: docker-compose is not installed (CI installs it): docker-compose.yml not checked"
+fi
 echo "deployment files fine"

@@ -124,7 +124,7 @@ static bool is_member(const char *email)
 	expect(&r, 200);
 	json_t *members = json_object_get(r.json, "members");
 	/* Members carry user ids: find the user by email in identityd's table. */
-	PGconn *c = ut_db_admin(&sys.db);
+	PGconn *c = ut_db_admin(ut_system_db(&sys, UT_IDENTITY));
 	const char *params[] = {email};
 	PGresult *res = PQexecParams(c, "SELECT id FROM identity.users WHERE email = $1", 1, NULL,
 	                             params, NULL, NULL, 0);
@@ -141,9 +141,9 @@ static bool is_member(const char *email)
 	return found;
 }
 
-static char *sql_text(const char *sql, const char *param)
+static char *sql_text(const char *schema, const char *sql, const char *param)
 {
-	PGconn *c = ut_db_admin(&sys.db);
+	PGconn *c = ut_db_admin(ut_system_db_of(&sys, schema));
 	const char *params[] = {param};
 	PGresult *res = PQexecParams(c, sql, param ? 1 : 0, NULL, param ? params : NULL, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK && PQresultStatus(res) != PGRES_COMMAND_OK)
@@ -169,7 +169,7 @@ static void test_a_claim_never_blocks_the_addresss_owner(void **state)
 	assert_null(strstr(r.headers, "usher_session"));
 	ut_reply_free(&r);
 	assert_false(is_member("victim@example.com"));
-	char *squatter = sql_text("SELECT id FROM identity.users WHERE email = $1",
+	char *squatter = sql_text("identity", "SELECT id FROM identity.users WHERE email = $1",
 	                          "victim@example.com");
 	ut_browser *squatter_b = signed_in("victim@example.com", "squatter's password");
 	/* The confirmation went to the address, where only its owner reads it. */
@@ -204,7 +204,8 @@ static void test_a_claim_never_blocks_the_addresss_owner(void **state)
 	assert_true(is_member("victim@example.com"));
 
 	/* The squatter's user lost the address and its session; its join can never complete. */
-	assert_null(sql_text("SELECT email FROM identity.users WHERE id = $1 AND email IS NOT NULL",
+	assert_null(sql_text("identity",
+	                     "SELECT email FROM identity.users WHERE id = $1 AND email IS NOT NULL",
 	                     squatter));
 	ut_http(squatter_b, "GET", "/me", NULL, 0, NULL, &r);
 	expect(&r, 401);
@@ -275,7 +276,8 @@ static void test_a_link_admits_only_proven_addresses(void **state)
 	                            "id")),
 	                    membership);
 	ut_reply_free(&r);
-	assert_non_null(sql_text("SELECT 1 FROM invitation.links l WHERE uses = 1 AND EXISTS"
+	assert_non_null(sql_text("invitation",
+	                         "SELECT 1 FROM invitation.links l WHERE uses = 1 AND EXISTS"
 	                         " (SELECT 1 FROM invitation.link_joins j WHERE j.link_id = l.id"
 	                         "  AND j.email = $1)",
 	                         "ceo@acme.example"));
@@ -336,7 +338,8 @@ static void test_password_reset_by_email(void **state)
 	char *token = mailed_token("forgetful@example.com", "password-reset", 0);
 	assert_int_equal(ut_count_emails(spool, "nobody.here@example.com"), 0);
 	/* Stored only as a keyed hash. */
-	assert_null(sql_text("SELECT 1 FROM identity.password_resets "
+	assert_null(sql_text("identity",
+	                     "SELECT 1 FROM identity.password_resets "
 	                     "WHERE strpos(encode(token_hash, 'escape'), $1) > 0",
 	                     token));
 
@@ -368,7 +371,8 @@ static void test_password_reset_by_email(void **state)
 	assert_int_equal(request_reset("forgetful@example.com", "198.51.100.1", &r), 200);
 	ut_reply_free(&r);
 	char *stale = mailed_token("forgetful@example.com", "password-reset", 1);
-	sql_text("UPDATE identity.password_resets SET expires_at = now() - interval '1 second' "
+	sql_text("identity",
+	         "UPDATE identity.password_resets SET expires_at = now() - interval '1 second' "
 	         "WHERE used_at IS NULL",
 	         NULL);
 	snprintf(path, sizeof(path), "/password-reset/%s", stale);
@@ -387,7 +391,8 @@ static void test_password_reset_by_email(void **state)
 	post_json(b, path, json_pack("{s:s}", "password", "claimant's new passphrase"), &r);
 	expect(&r, 200);
 	ut_reply_free(&r);
-	assert_non_null(sql_text("SELECT 1 FROM identity.users WHERE email = $1 AND email_verified",
+	assert_non_null(sql_text("identity",
+	                         "SELECT 1 FROM identity.users WHERE email = $1 AND email_verified",
 	                         "claimant@example.com"));
 	ut_browser_free(before);
 	ut_browser_free(b);
@@ -409,14 +414,16 @@ static void test_verify_email_by_link(void **state)
 	ut_reply r;
 	assert_int_equal(join_as_new_user(link, "unproven@example.com", PASSWORD, &r), 202);
 	ut_reply_free(&r);
-	assert_null(sql_text("SELECT 1 FROM identity.users WHERE email = $1 AND email_verified",
+	assert_null(sql_text("identity",
+	                     "SELECT 1 FROM identity.users WHERE email = $1 AND email_verified",
 	                     "unproven@example.com"));
 	ut_browser *b = signed_in("unproven@example.com", PASSWORD);
 	assert_int_equal(verify_request(b, &r), 200);
 	assert_false(json_is_true(json_object_get(r.json, "alreadyVerified")));
 	ut_reply_free(&r);
 	char *token = mailed_token("unproven@example.com", "verify-email", 0);
-	assert_null(sql_text("SELECT 1 FROM identity.email_verifications "
+	assert_null(sql_text("identity",
+	                     "SELECT 1 FROM identity.email_verifications "
 	                     "WHERE strpos(encode(token_hash, 'escape'), $1) > 0",
 	                     token));
 
@@ -425,13 +432,15 @@ static void test_verify_email_by_link(void **state)
 	          json_pack("{s:s}", "token", "not-a-token"), &r);
 	expect(&r, 400);
 	ut_reply_free(&r);
-	assert_null(sql_text("SELECT 1 FROM identity.users WHERE email = $1 AND email_verified",
+	assert_null(sql_text("identity",
+	                     "SELECT 1 FROM identity.users WHERE email = $1 AND email_verified",
 	                     "unproven@example.com"));
 	post_json(holder, "/rpc/usher.v1.IdentityService/VerifyEmail",
 	          json_pack("{s:s}", "token", token), &r);
 	expect(&r, 200);
 	ut_reply_free(&r);
-	assert_non_null(sql_text("SELECT 1 FROM identity.users WHERE email = $1 AND email_verified",
+	assert_non_null(sql_text("identity",
+	                         "SELECT 1 FROM identity.users WHERE email = $1 AND email_verified",
 	                         "unproven@example.com"));
 	post_json(holder, "/rpc/usher.v1.IdentityService/VerifyEmail",
 	          json_pack("{s:s}", "token", token), &r);
@@ -457,14 +466,16 @@ static void test_verify_email_by_link(void **state)
 	assert_int_equal(verify_request(b, &r), 429);
 	ut_reply_free(&r);
 	char *stale = mailed_token("unproven2@example.com", "verify-email", 2);
-	sql_text("UPDATE identity.email_verifications SET expires_at = now() - interval '1 second' "
+	sql_text("identity",
+	         "UPDATE identity.email_verifications SET expires_at = now() - interval '1 second' "
 	         "WHERE used_at IS NULL",
 	         NULL);
 	post_json(holder, "/rpc/usher.v1.IdentityService/VerifyEmail",
 	          json_pack("{s:s}", "token", stale), &r);
 	expect(&r, 404);
 	ut_reply_free(&r);
-	assert_null(sql_text("SELECT 1 FROM identity.users WHERE email = $1 AND email_verified",
+	assert_null(sql_text("identity",
+	                     "SELECT 1 FROM identity.users WHERE email = $1 AND email_verified",
 	                     "unproven2@example.com"));
 	ut_browser_free(b);
 	ut_browser_free(holder);

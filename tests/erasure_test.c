@@ -34,32 +34,41 @@ static char *owner, *account, *other_account, *erin, *carol_invitation;
 static char fault_setting[128];
 
 /* The tables of the four schemas holding needle in any column (text as is, bytea as its
- * bytes), as "schema.table" names joined by spaces; "" when none. */
+ * bytes), as "schema.table" names joined by spaces; "" when none. Each schema is searched
+ * in its own service's database. */
 static char *tables_holding(const char *needle)
 {
-	PGconn *conn = ut_db_admin(&sys.db);
-	const char *params[] = {needle};
-	PGresult *res = PQexecParams(
-	        conn,
-	        "SELECT coalesce(string_agg(s || '.' || t, ' '), '') FROM ("
-	        " SELECT table_schema AS s, table_name AS t, (xpath('/row/n/text()',"
-	        "  query_to_xml(format('SELECT count(*) AS n FROM %I.%I x WHERE"
-	        "   strpos(lower(x::text), %L) > 0 OR strpos(x::text, %L) > 0',"
-	        "   table_schema, table_name, lower($1), encode(convert_to($1, 'UTF8'), 'hex')),"
-	        "  false, true, '')))[1]::text::int AS n"
-	        " FROM information_schema.tables WHERE table_type = 'BASE TABLE'"
-	        " AND table_schema IN ('identity', 'tenancy', 'invitation', 'notification')) x"
-	        " WHERE n > 0",
-	        1, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		fail_msg("%s", PQresultErrorMessage(res));
-	char *out = us_arena_strdup(A, PQgetvalue(res, 0, 0));
-	PQclear(res);
-	PQfinish(conn);
+	static const char *const schemas[] = {"identity", "tenancy", "invitation", "notification"};
+	char *out = "";
+	for (int s = 0; s < 4; s++) {
+		PGconn *conn = ut_db_admin(ut_system_db_of(&sys, schemas[s]));
+		const char *params[] = {needle, schemas[s]};
+		PGresult *res = PQexecParams(
+		        conn,
+		        "SELECT coalesce(string_agg(s || '.' || t, ' '), '') FROM ("
+		        " SELECT table_schema AS s, table_name AS t, (xpath('/row/n/text()',"
+		        "  query_to_xml(format('SELECT count(*) AS n FROM %I.%I x WHERE"
+		        "   strpos(lower(x::text), %L) > 0 OR strpos(x::text, %L) > 0',"
+		        "   table_schema, table_name, lower($1), encode(convert_to($1, 'UTF8'), "
+		        "'hex')),"
+		        "  false, true, '')))[1]::text::int AS n"
+		        " FROM information_schema.tables WHERE table_type = 'BASE TABLE'"
+		        " AND table_schema = $2) x"
+		        " WHERE n > 0",
+		        2, NULL, params, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+			fail_msg("%s", PQresultErrorMessage(res));
+		const char *found = PQgetvalue(res, 0, 0);
+		if (found[0] != '\0')
+			out = us_arena_printf(A, "%s%s%s", out, out[0] ? " " : "", found);
+		PQclear(res);
+		PQfinish(conn);
+	}
 	return out;
 }
 
-#define number(...) ut_db_number(&sys.db, __VA_ARGS__)
+/* A number from the database of schema. */
+#define number(schema, ...) ut_db_number(ut_system_db_of(&sys, schema), __VA_ARGS__)
 
 static void call_ok(int daemon, const char *method, const char *actor, const ProtobufCMessage *req,
                     const ProtobufCMessageDescriptor *type, ProtobufCMessage **reply)
@@ -100,13 +109,17 @@ static void give_erin_a_past(void)
 	ut_email mail;
 	assert_true(ut_wait_email(spool, A, ERIN_EMAIL, NULL, 0, WAIT_MS, &mail));
 	assert_true(ut_wait_email(spool, A, "carol@example.org", NULL, 0, WAIT_MS, &mail));
-	ut_db_admin_exec(&sys.db, "INSERT INTO notification.suppressions (email, reason)"
-	                          " VALUES ('" ERIN_EMAIL "', '550 test')");
+	ut_db_admin_exec(ut_system_db(&sys, UT_NOTIFICATION),
+	                 "INSERT INTO notification.suppressions (email, reason)"
+	                 " VALUES ('" ERIN_EMAIL "', '550 test')");
 	/* Everything is in place: the grep finds her, so it can find her. */
 	assert_string_not_equal(tables_holding(ERIN_EMAIL), "");
 	assert_string_not_equal(tables_holding(ERIN_NAME), "");
-	assert_true(number("SELECT count(*) FROM tenancy.audit_log WHERE subject_id = '%s'", erin) >= 2);
-	assert_true(number("SELECT count(*) FROM invitation.audit_log WHERE actor_user_id = '%s'",
+	assert_true(number("tenancy",
+	                   "SELECT count(*) FROM tenancy.audit_log WHERE subject_id = '%s'",
+	                   erin) >= 2);
+	assert_true(number("invitation",
+	                   "SELECT count(*) FROM invitation.audit_log WHERE actor_user_id = '%s'",
 	                   erin) >= 2);
 }
 
@@ -139,10 +152,12 @@ static void test_delete_user_survives_a_kill_and_leaves_nothing(void **state)
 {
 	(void)state;
 	give_erin_a_past();
-	long audit_rows = number("SELECT (SELECT count(*) FROM tenancy.audit_log WHERE"
+	long audit_rows = number("tenancy",
+	                         "SELECT (SELECT count(*) FROM tenancy.audit_log WHERE"
 	                         " actor_user_id = '%s' OR subject_id = '%s')",
 	                         erin, erin) +
-	                  number("SELECT (SELECT count(*) FROM invitation.audit_log WHERE"
+	                  number("invitation",
+	                         "SELECT (SELECT count(*) FROM invitation.audit_log WHERE"
 	                         " actor_user_id = '%s' OR subject_id = '%s')",
 	                         erin, erin);
 
@@ -160,9 +175,13 @@ static void test_delete_user_survives_a_kill_and_leaves_nothing(void **state)
 		fail_msg("usher-invitationd was not killed in the middle of the erasure");
 	assert_true(ut_log_wait(&sys.daemons[UT_INVITATION], "fault injected", from, 0) > 0);
 	/* Half done: she is gone from identityd, her saga is not finished. */
-	assert_int_equal(number("SELECT count(*) FROM identity.users WHERE id = '%s'", erin), 0);
-	assert_int_equal(number("SELECT count(*) FROM invitation.erasures WHERE user_id = '%s'"
-	                        " AND state = 'erasing'", erin), 1);
+	assert_int_equal(
+	        number("identity", "SELECT count(*) FROM identity.users WHERE id = '%s'", erin), 0);
+	assert_int_equal(number("invitation",
+	                        "SELECT count(*) FROM invitation.erasures WHERE user_id = '%s'"
+	                        " AND state = 'erasing'",
+	                        erin),
+	                 1);
 
 	pthread_join(t, NULL);
 	from = ut_log_lines(&sys.daemons[UT_INVITATION]);
@@ -200,22 +219,33 @@ static void test_delete_user_survives_a_kill_and_leaves_nothing(void **state)
 	static const char *const schemas[] = {"identity", "tenancy", "invitation", "notification"};
 	long pseudonymised = 0;
 	for (int s = 0; s < 4; s++) {
-		assert_int_equal(number("SELECT count(*) FROM %s.audit_log WHERE actor_user_id = '%s'"
-		                        " OR subject_id = '%s'", schemas[s], erin, erin), 0);
-		pseudonymised += number("SELECT count(*) FROM %s.audit_log WHERE actor_user_id = '%s'"
-		                        " OR subject_id = '%s'", schemas[s], done->pseudonym_id,
-		                        done->pseudonym_id);
+		assert_int_equal(
+		        number(schemas[s],
+		               "SELECT count(*) FROM %s.audit_log WHERE actor_user_id = '%s'"
+		               " OR subject_id = '%s'",
+		               schemas[s], erin, erin),
+		        0);
+		pseudonymised +=
+		        number(schemas[s],
+		               "SELECT count(*) FROM %s.audit_log WHERE actor_user_id = '%s'"
+		               " OR subject_id = '%s'",
+		               schemas[s], done->pseudonym_id, done->pseudonym_id);
 	}
 	assert_int_equal(pseudonymised, audit_rows);
 	assert_int_equal(ut_count_memberships(&sys, A, account, erin), 0);
 
 	/* Nobody else lost anything: the owner, the account, Carol's invitation (Erin's batch
 	 * now names the pseudonym). */
-	assert_int_equal(number("SELECT count(*) FROM identity.users WHERE id = '%s'", owner), 1);
+	assert_int_equal(
+	        number("identity", "SELECT count(*) FROM identity.users WHERE id = '%s'", owner),
+	        1);
 	assert_int_equal(ut_count_memberships(&sys, A, account, owner), 1);
-	assert_int_equal(number("SELECT count(*) FROM invitation.invitations i JOIN invitation.batches b"
-	                        " ON b.id = i.batch_id WHERE i.id = '%s' AND b.invited_by = '%s'",
-	                        carol_invitation, done->pseudonym_id), 1);
+	assert_int_equal(
+	        number("invitation",
+	               "SELECT count(*) FROM invitation.invitations i JOIN invitation.batches b"
+	               " ON b.id = i.batch_id WHERE i.id = '%s' AND b.invited_by = '%s'",
+	               carol_invitation, done->pseudonym_id),
+	        1);
 }
 
 static int setup(void **state)

@@ -631,19 +631,19 @@ static void test_a_retried_registration_makes_one_endpoint_and_keeps_no_secret(v
 	}
 	assert_string_equal(r[0]->endpoint->id, r[1]->endpoint->id);
 	assert_string_equal(r[0]->secret, r[1]->secret);
-	assert_int_equal(ut_db_number(&sys.db,
+	assert_int_equal(ut_db_number(ut_system_db(&sys, UT_NOTIFICATION),
 	                              "SELECT count(*) FROM notification.webhook_endpoints"
 	                              " WHERE account_id = '%s'",
 	                              account),
 	                 1);
 	/* Neither the stored reply nor the endpoint's row holds the secret in the clear. */
 	const char *b64 = r[0]->secret + 6;
-	assert_int_equal(ut_db_number(&sys.db,
+	assert_int_equal(ut_db_number(ut_system_db(&sys, UT_NOTIFICATION),
 	                              "SELECT count(*) FROM notification.idempotency_keys"
 	                              " WHERE position(convert_to('%s', 'UTF8') IN reply) > 0",
 	                              b64),
 	                 0);
-	assert_int_equal(ut_db_number(&sys.db,
+	assert_int_equal(ut_db_number(ut_system_db(&sys, UT_NOTIFICATION),
 	                              "SELECT count(*) FROM notification.webhook_endpoints"
 	                              " WHERE strpos(sealed_secret, '%s') > 0",
 	                              b64),
@@ -688,12 +688,15 @@ static void test_a_redirect_to_another_host_is_not_followed(void **state)
 static void settle(void)
 {
 	struct timespec until = us_monotonic_after(WAIT_MS);
-	while (ut_db_number(&sys.db,
+	while (ut_db_number(ut_system_db(&sys, UT_INVITATION),
 	                    "SELECT (SELECT count(*) FROM invitation.events)"
-	                    " + (SELECT count(*) FROM tenancy.events)"
-	                    " + (SELECT count(*) FROM invitation.outbox)"
-	                    " + (SELECT count(*) FROM notification.webhook_deliveries"
-	                    "    WHERE state = 'pending')") != 0) {
+	                    " + (SELECT count(*) FROM invitation.outbox)") +
+	               ut_db_number(ut_system_db(&sys, UT_TENANCY),
+	                            "SELECT count(*) FROM tenancy.events") +
+	               ut_db_number(ut_system_db(&sys, UT_NOTIFICATION),
+	                            "SELECT count(*) FROM notification.webhook_deliveries"
+	                            " WHERE state = 'pending'") !=
+	       0) {
 		if (past(&until))
 			fail_msg("work was still on its way");
 		sleep_ms(50);
@@ -841,8 +844,11 @@ static void test_events_survive_a_kill_of_each_daemon(void **state)
 	wait_events(account, "membership.created", NULL, 2);
 	/* Nothing left behind in the owners' tables. */
 	struct timespec until = us_monotonic_after(WAIT_MS);
-	while (ut_db_number(&sys.db, "SELECT (SELECT count(*) FROM invitation.events) + "
-	                             "(SELECT count(*) FROM tenancy.events)") != 0) {
+	while (ut_db_number(ut_system_db(&sys, UT_INVITATION),
+	                    "SELECT count(*) FROM invitation.events") +
+	               ut_db_number(ut_system_db(&sys, UT_TENANCY),
+	                            "SELECT count(*) FROM tenancy.events") !=
+	       0) {
 		if (past(&until))
 			fail_msg("events stayed in the owners' tables");
 		sleep_ms(50);
@@ -1185,8 +1191,9 @@ static void test_an_endpoint_failing_for_days_is_disabled_with_a_notice(void **s
 	Usher__V1__Event **ev = list_events(account, &n);
 	const char *event = find_event(ev, n, "invitation.created", first)->id;
 	struct timespec until = us_monotonic_after(WAIT_MS);
-	while (ut_db_number(&sys.db, "SELECT count(*) FROM notification.webhook_endpoints"
-	                             " WHERE id = '%s' AND failing_since IS NOT NULL",
+	while (ut_db_number(ut_system_db(&sys, UT_NOTIFICATION),
+	                    "SELECT count(*) FROM notification.webhook_endpoints"
+	                    " WHERE id = '%s' AND failing_since IS NOT NULL",
 	                    ep->endpoint->id) != 1) {
 		if (past(&until))
 			fail_msg("the endpoint was not marked failing");
@@ -1206,7 +1213,7 @@ static void test_an_endpoint_failing_for_days_is_disabled_with_a_notice(void **s
 	         "UPDATE notification.webhook_endpoints SET failing_since = now() - interval '6 days'"
 	         " WHERE id = '%s'",
 	         ep->endpoint->id);
-	ut_db_admin_exec(&sys.db, sql);
+	ut_db_admin_exec(ut_system_db(&sys, UT_NOTIFICATION), sql);
 	/* The next failure disables it, and its delivery ends. */
 	Usher__V1__WebhookDelivery *d = wait_delivery(account, ep->endpoint->id, event,
 	                                              USHER__V1__WEBHOOK_DELIVERY_STATE__WEBHOOK_DELIVERY_FAILED);

@@ -56,23 +56,31 @@ static void test_health_through_usherctl(void **state)
 	json_decref(doc);
 }
 
+/* Each service's role in its own database: another service's schema is there but out of
+ * reach (one shared database), or not there at all (a cluster per service). */
 static void test_each_role_reaches_only_its_schema(void **state)
 {
 	ut_system *sys = *state;
-	for (size_t r = 0; r < 4; r++) {
+	for (int r = 0; r < 4; r++) {
 		char url[512];
-		ut_db_role_url(&sys->db, schemas[r], url, sizeof(url));
+		ut_db_role_url(ut_system_db(sys, r), schemas[r], url, sizeof(url));
 		PGconn *conn = PQconnectdb(url);
 		assert_int_equal(PQstatus(conn), CONNECTION_OK);
-		for (size_t s = 0; s < 4; s++) {
+		for (int s = 0; s < 4; s++) {
 			char sql[128];
 			snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s.schema_migrations", schemas[s]);
 			PGresult *res = PQexec(conn, sql);
+			bool shared =
+			        strcmp(ut_system_db(sys, s)->host, ut_system_db(sys, r)->host) ==
+			                0 &&
+			        strcmp(ut_system_db(sys, s)->port, ut_system_db(sys, r)->port) == 0;
 			if (r == s) {
 				assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
 			} else {
 				assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
-				assert_string_equal(PQresultErrorField(res, PG_DIAG_SQLSTATE), "42501");
+				/* insufficient_privilege, or undefined_table */
+				assert_string_equal(PQresultErrorField(res, PG_DIAG_SQLSTATE),
+				                    shared ? "42501" : "42P01");
 			}
 			PQclear(res);
 		}
@@ -81,6 +89,41 @@ static void test_each_role_reaches_only_its_schema(void **state)
 		assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
 		PQclear(res);
 		PQfinish(conn);
+	}
+}
+
+/* ./usher test starts a cluster per service (USHER_TEST_CLUSTERS=4, the default): each
+ * service's database is then in a cluster of its own, the daemons running against them;
+ * with USHER_TEST_CLUSTERS=1 they share one. */
+static void test_each_service_has_the_cluster_it_was_given(void **state)
+{
+	ut_system *sys = *state;
+	const char *clusters = getenv("USHER_TEST_CLUSTERS");
+	bool own = clusters == NULL || strcmp(clusters, "1") != 0;
+	char dirs[4][512];
+	for (int s = 0; s < 4; s++) {
+		PGconn *c = ut_db_admin(ut_system_db(sys, s));
+		PGresult *res = PQexec(c, "SELECT current_setting('data_directory')");
+		assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+		snprintf(dirs[s], sizeof(dirs[s]), "%s", PQgetvalue(res, 0, 0));
+		PQclear(res);
+		/* Its database holds its own schema, and others' only when shared. */
+		for (int o = 0; o < 4; o++) {
+			long n = ut_db_number(
+			        ut_system_db(sys, s),
+			        "SELECT count(*) FROM pg_namespace WHERE nspname = '%s'",
+			        schemas[o]);
+			assert_int_equal(n, o == s || !own ? 1 : 0);
+		}
+		PQfinish(c);
+		for (int o = 0; o < s; o++) {
+			if (own && strcmp(dirs[o], dirs[s]) == 0)
+				fail_msg("%s and %s share the cluster %s", schemas[o], schemas[s],
+				         dirs[s]);
+			if (!own && strcmp(dirs[o], dirs[s]) != 0)
+				fail_msg("%s and %s are in different clusters", schemas[o],
+				         schemas[s]);
+		}
 	}
 }
 
@@ -224,11 +267,12 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_health_through_usherctl),
-		cmocka_unit_test(test_each_role_reaches_only_its_schema),
-		cmocka_unit_test(test_bad_settings_stop_a_daemon_with_one_line),
-		cmocka_unit_test(test_usherctl_deadline_holds_against_paused_daemons),
-		cmocka_unit_test(test_sigterm_stops_each_daemon_cleanly),
+	        cmocka_unit_test(test_health_through_usherctl),
+	        cmocka_unit_test(test_each_role_reaches_only_its_schema),
+	        cmocka_unit_test(test_each_service_has_the_cluster_it_was_given),
+	        cmocka_unit_test(test_bad_settings_stop_a_daemon_with_one_line),
+	        cmocka_unit_test(test_usherctl_deadline_holds_against_paused_daemons),
+	        cmocka_unit_test(test_sigterm_stops_each_daemon_cleanly),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -57,7 +57,7 @@ static ut_browser *signed_in(const char *email)
 /* Sessions identityd holds for user_id. */
 static long sessions_of(const char *user_id)
 {
-	PGconn *c = ut_db_admin(&sys.db);
+	PGconn *c = ut_db_admin(ut_system_db(&sys, UT_IDENTITY));
 	const char *params[] = {user_id};
 	PGresult *res = PQexecParams(c, "SELECT count(*) FROM identity.sessions WHERE user_id = $1",
 	                             1, NULL, params, NULL, NULL, 0);

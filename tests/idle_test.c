@@ -64,22 +64,26 @@ static void add_proc(proc_set *set, int pid)
 	}
 }
 
-/* The daemons, and every backend connected to the system's database. */
+/* The daemons, and every backend connected to the system's databases (one per cluster). */
 static void collect(ut_system *sys, proc_set *set)
 {
 	for (int i = 0; i < UT_N_DAEMONS; i++)
 		add_proc(set, sys->daemons[i].pid);
-	PGconn *admin = ut_db_admin(&sys->db);
-	const char *params[] = {sys->db.name};
-	PGresult *res = PQexecParams(admin,
-	                             "SELECT pid FROM pg_stat_activity WHERE datname = $1"
-	                             " AND pid <> pg_backend_pid()",
-	                             1, NULL, params, NULL, NULL, 0);
-	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
-	for (int r = 0; r < PQntuples(res); r++)
-		add_proc(set, atoi(PQgetvalue(res, r, 0)));
-	PQclear(res);
-	PQfinish(admin);
+	for (int i = UT_IDENTITY; i <= UT_NOTIFICATION; i++) {
+		if (!ut_system_db_first(sys, i))
+			continue;
+		PGconn *admin = ut_db_admin(ut_system_db(sys, i));
+		const char *params[] = {ut_system_db(sys, i)->name};
+		PGresult *res = PQexecParams(admin,
+		                             "SELECT pid FROM pg_stat_activity WHERE datname = $1"
+		                             " AND pid <> pg_backend_pid()",
+		                             1, NULL, params, NULL, NULL, 0);
+		assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+		for (int r = 0; r < PQntuples(res); r++)
+			add_proc(set, atoi(PQgetvalue(res, r, 0)));
+		PQclear(res);
+		PQfinish(admin);
+	}
 }
 
 static void test_an_idle_system_uses_almost_no_cpu(void **state)

@@ -299,7 +299,7 @@ static void test_link_limits(void **state)
 	char sql[200];
 	snprintf(sql, sizeof(sql),
 	         "UPDATE invitation.links SET expires_at = now() - interval '1 minute' WHERE id = '%s'", id);
-	ut_db_admin_exec(&sys.db, sql);
+	ut_db_admin_exec(ut_system_db(&sys, UT_INVITATION), sql);
 	assert_int_equal(join(token, "expired.join@example.com", &r), 400);
 	assert_non_null(strstr(json_string_value(json_object_get(r.json, "message")), "expired"));
 	ut_reply_free(&r);

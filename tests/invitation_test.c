@@ -250,7 +250,7 @@ static void test_no_raw_token_in_the_schema(void **state)
 	(void)state;
 	char *token;
 	invite_one("secret.keeper@example.com", &token);
-	PGconn *conn = ut_db_admin(&sys.db);
+	PGconn *conn = ut_db_admin(ut_system_db(&sys, UT_INVITATION));
 	PGresult *tables = PQexec(conn, "SELECT tablename FROM pg_tables WHERE schemaname = 'invitation'");
 	assert_int_equal(PQresultStatus(tables), PGRES_TUPLES_OK);
 	assert_true(PQntuples(tables) >= 3);
@@ -470,7 +470,7 @@ static void test_expiry_reinvite_revoke_and_decline(void **state)
 	snprintf(sql, sizeof(sql),
 	         "UPDATE invitation.invitations SET expires_at = now() - interval '1 minute' "
 	         "WHERE id = '%s'", id);
-	ut_db_admin_exec(&sys.db, sql);
+	ut_db_admin_exec(ut_system_db(&sys, UT_INVITATION), sql);
 	Usher__V1__AcceptReply *r;
 	assert_int_equal(accept_new(old_token, "Larry", &r, &st), US_EPRECONDITION);
 	assert_non_null(strstr(st.message, "expired"));
@@ -807,7 +807,8 @@ static size_t users_among(char **emails, size_t n)
 
 static long link_uses(const char *link_id)
 {
-	return ut_db_number(&sys.db, "SELECT uses FROM invitation.links WHERE id = '%s'", link_id);
+	return ut_db_number(ut_system_db(&sys, UT_INVITATION),
+	                    "SELECT uses FROM invitation.links WHERE id = '%s'", link_id);
 }
 
 /* Fifty people sign up at once on a link with five uses: five users, each asked to
@@ -996,7 +997,9 @@ static void test_abandoned_link_joins_are_given_back_or_carried_on(void **state)
 		if (i == 0) {
 			int64_t deadline = us_monotonic_ms() + 60000;
 			while (!(link_uses(link_id) == uses && users_among(&email, 1) == 0 &&
-			         ut_db_number(&sys.db, "SELECT count(*) FROM invitation.link_claims") == 0)) {
+			         ut_db_number(ut_system_db(&sys, UT_INVITATION),
+			                      "SELECT count(*) FROM invitation.link_claims") ==
+			                 0)) {
 				if (us_monotonic_ms() > deadline)
 					fail_msg("the join abandoned at %s was not given back in 60 s", faults[i]);
 				usleep(100 * 1000);
@@ -1021,9 +1024,10 @@ static void test_abandoned_link_joins_are_given_back_or_carried_on(void **state)
 	assert_int_equal(idle.rc, US_OK);
 	char *confirmation = confirmation_token(idle.email, 0);
 	assert_int_equal(link_uses(link_id), uses + 1);
-	ut_db_number(&sys.db, "WITH x AS (UPDATE invitation.link_join_requests SET expires_at = now()"
-	                      " WHERE email = 'never.confirms@example.com' RETURNING 1)"
-	                      " SELECT count(*) FROM x");
+	ut_db_number(ut_system_db(&sys, UT_INVITATION),
+	             "WITH x AS (UPDATE invitation.link_join_requests SET expires_at = now()"
+	             " WHERE email = 'never.confirms@example.com' RETURNING 1)"
+	             " SELECT count(*) FROM x");
 	int64_t deadline = us_monotonic_ms() + 60000;
 	while (link_uses(link_id) != uses) {
 		if (us_monotonic_ms() > deadline)

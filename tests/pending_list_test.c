@@ -242,7 +242,7 @@ static void test_page_statement_reads_the_index_in_order(void **state)
 {
 	(void)state;
 	char url[512], err[256];
-	ut_db_role_url(&sys.db, "invitation", url, sizeof(url));
+	ut_db_role_url(ut_system_db(&sys, UT_INVITATION), "invitation", url, sizeof(url));
 	PGconn *conn;
 	assert_int_equal(us_db_connect(url, "invitation", &conn, err, sizeof(err)), US_OK);
 	/* The store's own statement, prepared by running it: page 1, then a late page. */
@@ -293,7 +293,7 @@ static void test_page_statement_reads_the_index_in_order(void **state)
 /* The export's rows, in the order the list shows them (from the database). */
 static char **pending_emails(const char *acct, size_t *n)
 {
-	PGconn *conn = ut_db_admin(&sys.db);
+	PGconn *conn = ut_db_admin(ut_system_db(&sys, UT_INVITATION));
 	const char *params[] = {acct};
 	PGresult *res = PQexecParams(conn,
 	                             "SELECT email FROM invitation.invitations WHERE account_id = $1"
@@ -421,7 +421,7 @@ static int setup(void **state)
 	        " FROM invitation.invitations i, generate_series(1, %d) g"
 	        " WHERE i.account_id = '%s'; ANALYZE invitation.invitations",
 	        BIG, big_account);
-	ut_db_admin_exec(&sys.db, sql);
+	ut_db_admin_exec(ut_system_db(&sys, UT_INVITATION), sql);
 	return 0;
 }
 

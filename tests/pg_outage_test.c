@@ -43,7 +43,8 @@ static ut_sink sink;
 static us_arena *A;
 static char *owner, *account;
 
-#define sql_number(...) ut_db_number(&sys.db, __VA_ARGS__)
+/* A number from the database of schema. */
+#define sql_number(schema, ...) ut_db_number(ut_system_db_of(&sys, schema), __VA_ARGS__)
 
 /* --- Postgres itself --- */
 
@@ -55,49 +56,40 @@ static const char *env_or_fail(const char *name)
 	return v;
 }
 
-/* Runs pg_ctl with args, as the cluster's owner (root runs it through runuser, as the
- * usher script does); fails the test unless it succeeds. */
-static void pg_ctl(const char *const *args)
+/* The clusters the services use, each once: a data directory and its log
+ * (USHER_TEST_PGDATA_<SERVICE>, as ./usher test starts one per service, else the one
+ * shared). Returns how many. */
+static int clusters(const char *data[4], const char *log[4])
 {
-	const char *data = env_or_fail("USHER_TEST_PGDATA");
-	char pg_ctl_path[512];
-	snprintf(pg_ctl_path, sizeof(pg_ctl_path), "%s/pg_ctl", env_or_fail("USHER_TEST_PGBIN"));
-	const char *argv[32];
-	size_t n = 0;
-	struct stat st;
-	assert_int_equal(stat(data, &st), 0);
-	if (geteuid() == 0 && st.st_uid != 0) {
-		struct passwd *pw = getpwuid(st.st_uid);
-		assert_non_null(pw);
-		argv[n++] = "/usr/sbin/runuser";
-		argv[n++] = "-u";
-		argv[n++] = pw->pw_name;
-		argv[n++] = "--";
+	static const char *const services[] = {"IDENTITY", "TENANCY", "INVITATION", "NOTIFICATION"};
+	int n = 0;
+	for (int i = 0; i < 4; i++) {
+		char name[64];
+		snprintf(name, sizeof(name), "USHER_TEST_PGDATA_%s", services[i]);
+		const char *d = getenv(name);
+		snprintf(name, sizeof(name), "USHER_TEST_PGLOG_%s", services[i]);
+		const char *l = getenv(name);
+		if (d == NULL || d[0] == '\0' || l == NULL || l[0] == '\0') {
+			d = env_or_fail("USHER_TEST_PGDATA");
+			l = env_or_fail("USHER_TEST_PGLOG");
+		}
+		bool seen = false;
+		for (int k = 0; k < n; k++)
+			seen = seen || strcmp(data[k], d) == 0;
+		if (!seen) {
+			data[n] = d;
+			log[n++] = l;
+		}
 	}
-	argv[n++] = pg_ctl_path;
-	argv[n++] = "-D";
-	argv[n++] = data;
-	argv[n++] = "-l";
-	argv[n++] = env_or_fail("USHER_TEST_PGLOG");
-	argv[n++] = "-w";
-	argv[n++] = "-t";
-	argv[n++] = "120";
-	for (size_t i = 0; args[i] != NULL && n < 31; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	char *out = NULL;
-	int rc = ut_run((char *const *)argv, NULL, true, &out);
-	if (rc != 0)
-		fail_msg("pg_ctl %s exited with %d:\n%s", args[0], rc, out);
-	free(out);
+	return n;
 }
 
-/* The options the cluster was started with (postmaster.opts, after the binary), for a
- * start after a stop: its socket directory and settings come from the command line. */
-static char *start_options(void)
+/* The options the cluster in data was started with (postmaster.opts, after the binary),
+ * for a start after a stop: its socket directory and settings come from the command line. */
+static char *start_options(const char *data)
 {
 	char path[512];
-	snprintf(path, sizeof(path), "%s/postmaster.opts", env_or_fail("USHER_TEST_PGDATA"));
+	snprintf(path, sizeof(path), "%s/postmaster.opts", data);
 	FILE *f = fopen(path, "r");
 	assert_non_null(f);
 	char line[4096];
@@ -107,6 +99,52 @@ static char *start_options(void)
 	char *rest = strchr(line, ' ');
 	assert_non_null(rest);
 	return strdup(rest + 1);
+}
+
+/* Runs pg_ctl with args on every cluster of the system (options[i]: "-o" for the ith, or
+ * NULL), as the cluster's owner (root runs it through runuser, as the usher script does);
+ * fails the test unless it succeeds. */
+static void pg_ctl(const char *const *args, char *const *options)
+{
+	const char *data[4], *log[4];
+	int n = clusters(data, log);
+	for (int c = 0; c < n; c++) {
+		char pg_ctl_path[512];
+		snprintf(pg_ctl_path, sizeof(pg_ctl_path), "%s/pg_ctl",
+		         env_or_fail("USHER_TEST_PGBIN"));
+		const char *argv[32];
+		size_t k = 0;
+		struct stat st;
+		assert_int_equal(stat(data[c], &st), 0);
+		if (geteuid() == 0 && st.st_uid != 0) {
+			struct passwd *pw = getpwuid(st.st_uid);
+			assert_non_null(pw);
+			argv[k++] = "/usr/sbin/runuser";
+			argv[k++] = "-u";
+			argv[k++] = pw->pw_name;
+			argv[k++] = "--";
+		}
+		argv[k++] = pg_ctl_path;
+		argv[k++] = "-D";
+		argv[k++] = data[c];
+		argv[k++] = "-l";
+		argv[k++] = log[c];
+		argv[k++] = "-w";
+		argv[k++] = "-t";
+		argv[k++] = "120";
+		for (size_t i = 0; args[i] != NULL && k < 29; i++)
+			argv[k++] = args[i];
+		if (options != NULL) {
+			argv[k++] = "-o";
+			argv[k++] = options[c];
+		}
+		argv[k] = NULL;
+		char *out = NULL;
+		int rc = ut_run((char *const *)argv, NULL, true, &out);
+		if (rc != 0)
+			fail_msg("pg_ctl %s exited with %d:\n%s", args[0], rc, out);
+		free(out);
+	}
 }
 
 /* --- calls --- */
@@ -154,14 +192,35 @@ static us_err invite(char **emails, size_t n, const char *key, uint32_t timeout_
 	return rc;
 }
 
+/* The ids of the users with email, from identityd's database, as an SQL list ("NULL" when
+ * none): the memberships are in tenancyd's, maybe another cluster. */
+static const char *user_ids_of(const char *email)
+{
+	PGconn *c = ut_db_admin(ut_system_db(&sys, UT_IDENTITY));
+	const char *params[] = {email};
+	PGresult *res = PQexecParams(c,
+	                             "SELECT coalesce(string_agg(quote_literal(id::text), ','),"
+	                             " 'NULL') FROM identity.users WHERE email = $1",
+	                             1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		fail_msg("%s", PQresultErrorMessage(res));
+	const char *ids = us_arena_strdup(A, PQgetvalue(res, 0, 0));
+	PQclear(res);
+	PQfinish(c);
+	return ids;
+}
+
 /* Waits until nothing is left in an outbox, a queue, a claim or an accept in progress. */
 static void settle(void)
 {
 	int64_t deadline = us_monotonic_ms() + SETTLE_MS;
-	while (sql_number("SELECT (SELECT count(*) FROM invitation.outbox)"
-	                  " + (SELECT count(*) FROM invitation.link_claims)"
-	                  " + (SELECT count(*) FROM invitation.invitations WHERE state = 'accepting')"
-	                  " + (SELECT count(*) FROM notification.messages WHERE state = 'queued')") != 0) {
+	while (sql_number("invitation", "SELECT (SELECT count(*) FROM invitation.outbox)"
+	                                " + (SELECT count(*) FROM invitation.link_claims)"
+	                                " + (SELECT count(*) FROM invitation.invitations WHERE "
+	                                "state = 'accepting')") +
+	               sql_number("notification", "SELECT count(*) FROM notification.messages"
+	                                          " WHERE state = 'queued'") !=
+	       0) {
 		if (us_monotonic_ms() > deadline)
 			fail_msg("the system did not settle in %d s", SETTLE_MS / 1000);
 		usleep(100 * 1000);
@@ -323,7 +382,7 @@ static void test_postgres_restart_in_the_middle_of_a_load(void **state)
 	atomic_store(&restart_begun, true);
 	int64_t t0 = us_monotonic_ms();
 	const char *restart[] = {"restart", "-m", "immediate", NULL};
-	pg_ctl(restart);
+	pg_ctl(restart, NULL);
 	int64_t restart_ms = us_monotonic_ms() - t0;
 	for (int k = 0; k < 3; k++)
 		pthread_join(callers[k], NULL);
@@ -350,7 +409,9 @@ static void test_postgres_restart_in_the_middle_of_a_load(void **state)
 		for (int k = 0; k < (o->kind == 0 ? PER_BATCH : 1); k++) {
 			long want = 1, got;
 			if (o->kind != 2) {
-				got = sql_number("SELECT count(*) FROM invitation.invitations WHERE email = '%s'",
+				got = sql_number("invitation",
+				                 "SELECT count(*) FROM invitation.invitations "
+				                 "WHERE email = '%s'",
 				                 o->email[k]);
 				lost += got < want;
 				doubled += got > want;
@@ -362,12 +423,16 @@ static void test_postgres_restart_in_the_middle_of_a_load(void **state)
 				copies += c;
 			}
 			if (o->kind != 0) {
-				got = sql_number("SELECT count(*) FROM identity.users WHERE email = '%s'", o->email[k]);
+				got = sql_number(
+				        "identity",
+				        "SELECT count(*) FROM identity.users WHERE email = '%s'",
+				        o->email[k]);
 				lost += got < want;
 				doubled += got > want;
-				got = sql_number("SELECT count(*) FROM tenancy.memberships WHERE account_id = '%s'"
-				                 " AND user_id IN (SELECT id FROM identity.users WHERE email = '%s')",
-				                 account, o->email[k]);
+				got = sql_number("tenancy",
+				                 "SELECT count(*) FROM tenancy.memberships"
+				                 " WHERE account_id = '%s' AND user_id IN (%s)",
+				                 account, user_ids_of(o->email[k]));
 				lost += got < want;
 				doubled += got > want;
 			}
@@ -392,7 +457,8 @@ static void test_postgres_restart_in_the_middle_of_a_load(void **state)
 			}
 		}
 	}
-	long uses = sql_number("SELECT uses FROM invitation.links WHERE id = '%s'", link_id);
+	long uses = sql_number("invitation", "SELECT uses FROM invitation.links WHERE id = '%s'",
+	                       link_id);
 	print_message("restart (immediate) took %lld ms; %d of %d operations done before it, %d "
 	              "retried; settled %lld ms after it began; %ld lost, %ld doubled; %ld emails "
 	              "(%ld copies)\n",
@@ -515,14 +581,17 @@ static void test_a_ten_second_outage_under_light_load(void **state)
 	pid_t pids[UT_N_DAEMONS];
 	for (int i = 0; i < UT_N_DAEMONS; i++)
 		pids[i] = sys.daemons[i].pid;
-	char *options = start_options();
+	const char *data[4], *log[4];
+	char *options[4] = {NULL};
+	for (int c = 0; c < clusters(data, log); c++)
+		options[c] = start_options(data[c]);
 	pthread_t t;
 	pthread_create(&t, NULL, light_load, NULL);
 	wait_writes_ok_since(0, 5, "before the outage");
 
 	const char *stop[] = {"stop", "-m", "fast", NULL};
 	int64_t down_begin = us_monotonic_ms();
-	pg_ctl(stop);
+	pg_ctl(stop, NULL);
 	int64_t down = us_monotonic_ms();
 	/* Every daemon's /readyz turns 503: its own database is gone, or (the gateway) its
 	 * peers are not ready. Measured, not judged (checks run every 500 ms). */
@@ -536,8 +605,8 @@ static void test_a_ten_second_outage_under_light_load(void **state)
 	if (outage_left > 0)
 		usleep((useconds_t)outage_left * 1000); /* the outage itself */
 	int64_t up_begin = us_monotonic_ms();
-	const char *start[] = {"start", "-o", options, NULL};
-	pg_ctl(start);
+	const char *start[] = {"start", NULL};
+	pg_ctl(start, options);
 	int64_t up = us_monotonic_ms();
 	int64_t ready_again_ms = 0;
 	for (int i = 0; i < UT_N_DAEMONS; i++) {
@@ -557,7 +626,8 @@ static void test_a_ten_second_outage_under_light_load(void **state)
 	pthread_join(t, NULL);
 	int64_t reconnected_ms = 0;
 	writes_ok_since(up, &reconnected_ms);
-	free(options);
+	for (int c = 0; c < 4; c++)
+		free(options[c]);
 	for (int i = 0; i < UT_N_DAEMONS; i++)
 		assert_int_equal(sys.daemons[i].pid, pids[i]);
 
@@ -604,8 +674,11 @@ static void test_a_ten_second_outage_under_light_load(void **state)
 	for (int i = 0; i < total; i++) {
 		if (calls[i].read)
 			continue;
-		assert_int_equal(sql_number("SELECT count(*) FROM invitation.invitations"
-		                            " WHERE email = '%s'", calls[i].email), 1);
+		assert_int_equal(sql_number("invitation",
+		                            "SELECT count(*) FROM invitation.invitations"
+		                            " WHERE email = '%s'",
+		                            calls[i].email),
+		                 1);
 		long copies = 0;
 		bool identical = true;
 		missing_mail += ut_sink_count(&sink, calls[i].email, "Invitation", &copies, &identical) != 1;
@@ -651,9 +724,12 @@ static int setup(void **state)
 	/* The test cluster runs with synchronous_commit off (speed); a crash of Postgres then
 	 * loses the last commits it had acknowledged, by design. This database keeps its
 	 * promises, as a production one does. */
-	char sql[256];
-	snprintf(sql, sizeof(sql), "ALTER DATABASE \"%s\" SET synchronous_commit = on", sys.db.name);
-	ut_db_admin_exec(&sys.db, sql);
+	for (int i = UT_IDENTITY; i <= UT_NOTIFICATION; i++) {
+		char sql[256];
+		snprintf(sql, sizeof(sql), "ALTER DATABASE \"%s\" SET synchronous_commit = on",
+		         ut_system_db(&sys, i)->name);
+		ut_db_admin_exec(ut_system_db(&sys, i), sql);
+	}
 	ut_system_start_all(&sys);
 	owner = ut_create_user(&sys, A, OWNER_EMAIL, "Olivia Owner", PASSWORD);
 	account = ut_create_account(&sys, A, owner, "Outage Inc", "texting");

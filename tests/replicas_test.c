@@ -199,7 +199,7 @@ static void test_spread_fail_over_and_return(void **state)
 
 	/* Every success made one user, none twice. */
 	assert_int_equal(atomic_load(&failed), 0);
-	assert_int_equal(ut_db_number(&sys.db, "SELECT count(*) FROM identity.users"
+	assert_int_equal(ut_db_number(ut_system_db(&sys, UT_IDENTITY), "SELECT count(*) FROM identity.users"
 	                                       " WHERE email LIKE 'replica-%%@replicas.example'"),
 	                 atomic_load(&made));
 }
@@ -233,10 +233,10 @@ static void test_background_work_once_each_and_spread(void **state)
 
 	/* Every message delivered (none queued), then each address's email counted. */
 	int64_t deadline = us_monotonic_ms() + WAIT_MS;
-	while (ut_db_number(&sys.db, "SELECT count(*) FROM notification.messages"
+	while (ut_db_number(ut_system_db(&sys, UT_NOTIFICATION), "SELECT count(*) FROM notification.messages"
 	                             " WHERE state = 'sent' AND recipient LIKE 'bg-%%'") <
 	               BATCHES * BATCH ||
-	       ut_db_number(&sys.db, "SELECT count(*) FROM invitation.outbox") > 0) {
+	       ut_db_number(ut_system_db(&sys, UT_INVITATION), "SELECT count(*) FROM invitation.outbox") > 0) {
 		if (us_monotonic_ms() > deadline)
 			fail_msg("the emails were not all delivered in time");
 		usleep(100 * 1000);
@@ -251,7 +251,7 @@ static void test_background_work_once_each_and_spread(void **state)
 				fail_msg("%s got %ld emails (%ld copies)", emails[b][i], distinct, copies);
 		}
 	}
-	assert_int_equal(ut_db_number(&sys.db, "SELECT count(*) FROM notification.messages"
+	assert_int_equal(ut_db_number(ut_system_db(&sys, UT_NOTIFICATION), "SELECT count(*) FROM notification.messages"
 	                                       " WHERE recipient LIKE 'bg-%%'"),
 	                 BATCHES * BATCH);
 

@@ -31,15 +31,17 @@ static const char *id(int n, int age)
 
 static const char *const ages[] = {"40 days", "20 days", "-1 day"};
 
-static void exec(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void exec(const char *fmt, ...)
+/* Runs the statement in the database of the schema it names first ("INSERT INTO
+ * identity.sessions ..."). */
+static void exec(const char *schema, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void exec(const char *schema, const char *fmt, ...)
 {
 	char sql[2048];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(sql, sizeof(sql), fmt, ap);
 	va_end(ap);
-	ut_db_admin_exec(&sys.db, sql);
+	ut_db_admin_exec(ut_system_db_of(&sys, schema), sql);
 }
 
 /* --- what each table gets --- */
@@ -79,34 +81,46 @@ static const table tables[] = {
 static void put_rows(int age)
 {
 	const char *ago = ages[age];
-	exec("INSERT INTO identity.sessions (id, user_id, token_hash, expires_at) VALUES"
+	exec("identity",
+	     "INSERT INTO identity.sessions (id, user_id, token_hash, expires_at) VALUES"
 	     " ('%s', '%s', sha256('%s'), now() - interval '%s')",
 	     id(T_SESSIONS, age), owner, id(T_SESSIONS, age), ago);
-	exec("INSERT INTO identity.email_changes (id, user_id, new_email, token_hash, expires_at)"
+	exec("identity",
+	     "INSERT INTO identity.email_changes (id, user_id, new_email, token_hash, expires_at)"
 	     " VALUES ('%s', '%s', 'new%d@example.org', sha256('%s'), now() - interval '%s')",
 	     id(T_EMAIL_CHANGES, age), owner, age, id(T_EMAIL_CHANGES, age), ago);
-	exec("INSERT INTO identity.password_resets (id, user_id, email, token_hash, expires_at)"
+	exec("identity",
+	     "INSERT INTO identity.password_resets (id, user_id, email, token_hash, expires_at)"
 	     " VALUES ('%s', '%s', 'olivia@acme.example', sha256('%s'), now() - interval '%s')",
 	     id(T_PASSWORD_RESETS, age), owner, id(T_PASSWORD_RESETS, age), ago);
-	exec("INSERT INTO identity.email_verifications (id, user_id, email, token_hash, expires_at)"
+	exec("identity",
+	     "INSERT INTO identity.email_verifications (id, user_id, email, token_hash, expires_at)"
 	     " VALUES ('%s', '%s', 'olivia@acme.example', sha256('%s'), now() - interval '%s')",
 	     id(T_EMAIL_VERIFICATIONS, age), owner, id(T_EMAIL_VERIFICATIONS, age), ago);
-	exec("INSERT INTO identity.login_throttle (subject, failures, last_failure_at)"
-	     " VALUES (sha256('%s'), 1, now() - interval '%s')", id(T_LOGIN_THROTTLE, age), ago);
-	exec("INSERT INTO identity.request_counters (subject, requests, window_start)"
-	     " VALUES (sha256('%s'), 1, now() - interval '%s')", id(T_REQUEST_COUNTERS, age), ago);
-	exec("INSERT INTO notification.messages (id, idempotency_key, template, recipient, subject,"
+	exec("identity",
+	     "INSERT INTO identity.login_throttle (subject, failures, last_failure_at)"
+	     " VALUES (sha256('%s'), 1, now() - interval '%s')",
+	     id(T_LOGIN_THROTTLE, age), ago);
+	exec("identity",
+	     "INSERT INTO identity.request_counters (subject, requests, window_start)"
+	     " VALUES (sha256('%s'), 1, now() - interval '%s')",
+	     id(T_REQUEST_COUNTERS, age), ago);
+	exec("notification",
+	     "INSERT INTO notification.messages (id, idempotency_key, template, recipient, subject,"
 	     " smtp_message_id, state, created_at, updated_at, sent_at) VALUES ('%s', '%s',"
 	     " 'invite', 'x@example.org', 'Invitation', '<%s@test>', 'sent',"
 	     " now() - interval '%s', now() - interval '%s', now() - interval '%s')",
 	     id(T_MESSAGES, age), id(T_MESSAGES, age), id(T_MESSAGES, age), ago, ago, ago);
-	exec("INSERT INTO notification.attempts (message_id, number, reply, at)"
+	exec("notification",
+	     "INSERT INTO notification.attempts (message_id, number, reply, at)"
 	     " VALUES ('%s', 1, '250 ok', now() - interval '%s')", id(T_MESSAGES, age), ago);
-	exec("INSERT INTO invitation.link_joins (link_id, user_id, email, membership_id, joined_at,"
+	exec("invitation",
+	     "INSERT INTO invitation.link_joins (link_id, user_id, email, membership_id, joined_at,"
 	     " account_id) SELECT '%s', '%s', 'joiner%d@example.org', gen_random_uuid(),"
 	     " now() - interval '%s', account_id FROM invitation.links WHERE id = '%s'",
 	     link_id, id(T_LINK_JOINS, age), age, ago, link_id);
-	exec("INSERT INTO invitation.link_join_requests (id, link_id, user_id, email, token_hash,"
+	exec("invitation",
+	     "INSERT INTO invitation.link_join_requests (id, link_id, user_id, email, token_hash,"
 	     " state, created_at, expires_at, decided_at, account_id) SELECT '%s', '%s',"
 	     " gen_random_uuid(), 'req%d@example.org', sha256('%s'), 'cancelled',"
 	     " now() - interval '%s', now() - interval '%s', now() - interval '%s', account_id"
@@ -115,25 +129,32 @@ static void put_rows(int age)
 	     ago, link_id);
 	/* A deleted endpoint; an event and its ended delivery (to an endpoint that stays: a
 	 * disabled one of another account, so no event of this test is posted to it). */
-	exec("INSERT INTO notification.webhook_endpoints (id, url, sealed_secret, deleted_at)"
+	exec("notification",
+	     "INSERT INTO notification.webhook_endpoints (id, url, sealed_secret, deleted_at)"
 	     " VALUES ('%s', 'https://hooks.example.org/%d', 'sealed', now() - interval '%s')",
 	     id(T_WEBHOOK_ENDPOINTS, age), age, ago);
-	exec("INSERT INTO notification.events (id, type, account_id, actor, object_type, object_id,"
+	exec("notification",
+	     "INSERT INTO notification.events (id, type, account_id, actor, object_type, object_id,"
 	     " data, occurred_at, stored_at) VALUES ('%s', 'invitation.created', '%s', 'system',"
-	     " 'invitation', gen_random_uuid(), '{}', now() - interval '%s', now() - interval '%s')",
+	     " 'invitation', gen_random_uuid(), '{}', now() - interval '%s', now() - interval "
+	     "'%s')",
 	     id(T_EVENTS, age), account, ago, ago);
-	exec("INSERT INTO notification.webhook_endpoints (id, account_id, url, sealed_secret, enabled)"
+	exec("notification",
+	     "INSERT INTO notification.webhook_endpoints (id, account_id, url, sealed_secret, "
+	     "enabled)"
 	     " VALUES ('%s', gen_random_uuid(), 'https://hooks.example.org/live', 'sealed', false)"
 	     " ON CONFLICT DO NOTHING",
 	     id(T_LIVE_ENDPOINT, 0));
-	exec("INSERT INTO notification.webhook_deliveries (id, endpoint_id, event_seq, state,"
+	exec("notification",
+	     "INSERT INTO notification.webhook_deliveries (id, endpoint_id, event_seq, state,"
 	     " created_at, updated_at, account_id) SELECT '%s', '%s', seq, 'succeeded',"
 	     " now() - interval '%s', now() - interval '%s', account_id FROM notification.events"
 	     " WHERE id = '%s'",
 	     id(T_WEBHOOK_DELIVERIES, age), id(T_LIVE_ENDPOINT, 0), ago, ago, id(T_EVENTS, age));
 	static const char *const schemas[] = {"identity", "tenancy", "invitation", "notification"};
 	for (int s = 0; s < 4; s++)
-		exec("INSERT INTO %s.audit_log (id, account_id, actor_caller, action, subject_type,"
+		exec(schemas[s],
+		     "INSERT INTO %s.audit_log (id, account_id, actor_caller, action, subject_type,"
 		     " created_at) VALUES ('%s', '%s', 'test', 'test.retention', 'account',"
 		     " now() - interval '%s')",
 		     schemas[s], id(T_AUDIT_IDENTITY + s, age), account, ago);
@@ -144,7 +165,8 @@ static long count_row(const table *t, int age)
 	const char *key = strcmp(t->key, "subject") == 0
 	                          ? us_arena_printf(A, "sha256('%s')", id(t->n, age))
 	                          : us_arena_printf(A, "'%s'", id(t->n, age));
-	return ut_db_number(&sys.db, "SELECT count(*) FROM %s WHERE %s = %s", t->from, t->key, key);
+	return ut_db_number(ut_system_db_of(&sys, t->from), "SELECT count(*) FROM %s WHERE %s = %s",
+	                    t->from, t->key, key);
 }
 
 /* Invitations: closed ones count from their closing, pending ones from their expiry;
@@ -191,26 +213,40 @@ static void test_upkeep_deletes_exactly_what_is_past_its_time(void **state)
 	revoke_invitation(old_closed);
 	revoke_invitation(recent_closed);
 	/* An invitation an outbox row still names is never deleted: wait for the relay. */
-	for (int i = 0; i < 600 && ut_db_number(&sys.db, "SELECT count(*) FROM invitation.outbox"); i++)
+	for (int i = 0; i < 600 && ut_db_number(ut_system_db(&sys, UT_INVITATION),
+	                                        "SELECT count(*) FROM invitation.outbox");
+	     i++)
 		usleep(100 * 1000);
-	assert_int_equal(ut_db_number(&sys.db, "SELECT count(*) FROM invitation.outbox"), 0);
-	exec("UPDATE invitation.invitations SET updated_at = now() - interval '40 days' WHERE id = '%s'",
+	assert_int_equal(ut_db_number(ut_system_db(&sys, UT_INVITATION),
+	                              "SELECT count(*) FROM invitation.outbox"),
+	                 0);
+	exec("invitation",
+	     "UPDATE invitation.invitations SET updated_at = now() - interval '40 days' WHERE id = "
+	     "'%s'",
 	     old_closed);
-	exec("UPDATE invitation.invitations SET updated_at = now() - interval '20 days' WHERE id = '%s'",
+	exec("invitation",
+	     "UPDATE invitation.invitations SET updated_at = now() - interval '20 days' WHERE id = "
+	     "'%s'",
 	     recent_closed);
-	exec("UPDATE invitation.invitations SET created_at = now() - interval '50 days',"
-	     " expires_at = now() - interval '40 days' WHERE id = '%s'", expired);
-	exec("UPDATE invitation.batches SET created_at = now() - interval '50 days'"
-	     " WHERE id IN ('%s', '%s', '%s')", old_batch, recent_batch, expired_batch);
+	exec("invitation",
+	     "UPDATE invitation.invitations SET created_at = now() - interval '50 days',"
+	     " expires_at = now() - interval '40 days' WHERE id = '%s'",
+	     expired);
+	exec("invitation",
+	     "UPDATE invitation.batches SET created_at = now() - interval '50 days'"
+	     " WHERE id IN ('%s', '%s', '%s')",
+	     old_batch, recent_batch, expired_batch);
 	for (int age = 0; age < 3; age++)
 		put_rows(age);
 	/* An old event whose delivery is still being retried stays, and so does that delivery. */
 	const char *retried = "00000000-0000-4000-8000-999999000000";
-	exec("INSERT INTO notification.events (id, type, account_id, actor, object_type, object_id,"
+	exec("notification",
+	     "INSERT INTO notification.events (id, type, account_id, actor, object_type, object_id,"
 	     " data, occurred_at, stored_at) VALUES ('%s', 'invitation.created', '%s', 'system',"
 	     " 'invitation', gen_random_uuid(), '{}', now() - interval '40 days',"
 	     " now() - interval '40 days')", retried, account);
-	exec("INSERT INTO notification.webhook_deliveries (endpoint_id, event_seq, next_attempt_at,"
+	exec("notification",
+	     "INSERT INTO notification.webhook_deliveries (endpoint_id, event_seq, next_attempt_at,"
 	     " created_at, updated_at, account_id) SELECT '%s', seq, now() + interval '1 hour',"
 	     " now() - interval '40 days', now() - interval '40 days', account_id"
 	     " FROM notification.events"
@@ -228,25 +264,47 @@ static void test_upkeep_deletes_exactly_what_is_past_its_time(void **state)
 		if (count_row(t, 1) != 1 || count_row(t, 2) != 1)
 			fail_msg("%s: a row within its time was deleted", t->from);
 	}
-	assert_int_equal(ut_db_number(&sys.db, "SELECT count(*) FROM notification.events e"
-	                                       " JOIN notification.webhook_deliveries d"
-	                                       " ON d.event_seq = e.seq WHERE e.id = '%s'", retried), 1);
+	assert_int_equal(ut_db_number(ut_system_db(&sys, UT_NOTIFICATION),
+	                              "SELECT count(*) FROM notification.events e"
+	                              " JOIN notification.webhook_deliveries d"
+	                              " ON d.event_seq = e.seq WHERE e.id = '%s'",
+	                              retried),
+	                 1);
 	/* A message's attempts go with it. */
-	assert_int_equal(ut_db_number(&sys.db, "SELECT count(*) FROM notification.attempts"
-	                                       " WHERE message_id = '%s'", id(T_MESSAGES, 0)), 0);
-	assert_int_equal(ut_db_number(&sys.db, "SELECT count(*) FROM notification.attempts"
-	                                       " WHERE message_id = '%s'", id(T_MESSAGES, 1)), 1);
+	assert_int_equal(ut_db_number(ut_system_db(&sys, UT_NOTIFICATION),
+	                              "SELECT count(*) FROM notification.attempts"
+	                              " WHERE message_id = '%s'",
+	                              id(T_MESSAGES, 0)),
+	                 0);
+	assert_int_equal(ut_db_number(ut_system_db(&sys, UT_NOTIFICATION),
+	                              "SELECT count(*) FROM notification.attempts"
+	                              " WHERE message_id = '%s'",
+	                              id(T_MESSAGES, 1)),
+	                 1);
 	/* Invitations and their batches. */
-	assert_int_equal(ut_db_number(&sys.db, "SELECT count(*) FROM invitation.invitations"
-	                                       " WHERE id IN ('%s', '%s')", old_closed, expired), 0);
-	assert_int_equal(ut_db_number(&sys.db, "SELECT count(*) FROM invitation.invitations"
-	                                       " WHERE id IN ('%s', '%s')", recent_closed, open), 2);
-	assert_int_equal(ut_db_number(&sys.db, "SELECT count(*) FROM invitation.batches"
-	                                       " WHERE id IN ('%s', '%s')", old_batch, expired_batch), 0);
-	assert_int_equal(ut_db_number(&sys.db, "SELECT count(*) FROM invitation.batches"
-	                                       " WHERE id IN ('%s', '%s')", recent_batch, open_batch), 2);
+	assert_int_equal(ut_db_number(ut_system_db(&sys, UT_INVITATION),
+	                              "SELECT count(*) FROM invitation.invitations"
+	                              " WHERE id IN ('%s', '%s')",
+	                              old_closed, expired),
+	                 0);
+	assert_int_equal(ut_db_number(ut_system_db(&sys, UT_INVITATION),
+	                              "SELECT count(*) FROM invitation.invitations"
+	                              " WHERE id IN ('%s', '%s')",
+	                              recent_closed, open),
+	                 2);
+	assert_int_equal(ut_db_number(ut_system_db(&sys, UT_INVITATION),
+	                              "SELECT count(*) FROM invitation.batches"
+	                              " WHERE id IN ('%s', '%s')",
+	                              old_batch, expired_batch),
+	                 0);
+	assert_int_equal(ut_db_number(ut_system_db(&sys, UT_INVITATION),
+	                              "SELECT count(*) FROM invitation.batches"
+	                              " WHERE id IN ('%s', '%s')",
+	                              recent_batch, open_batch),
+	                 2);
 	/* Idempotency keys keep their own retention; the owner's real session is current. */
-	assert_true(ut_db_number(&sys.db, "SELECT count(*) FROM identity.users") >= 1);
+	assert_true(ut_db_number(ut_system_db(&sys, UT_IDENTITY),
+	                         "SELECT count(*) FROM identity.users") >= 1);
 }
 
 static int setup(void **state)

@@ -103,9 +103,9 @@ static void expect_code(us_err rc, us_err want, us_status *st, const char *what)
 	us_status_clear(st);
 }
 
-static long long scalar(const char *sql)
+static long long scalar(const char *schema, const char *sql)
 {
-	PGconn *conn = ut_db_admin(&sys.db);
+	PGconn *conn = ut_db_admin(ut_system_db_of(&sys, schema));
 	PGresult *res = PQexec(conn, sql);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		fail_msg("%s: %s", sql, PQresultErrorMessage(res));
@@ -118,7 +118,7 @@ static long long scalar(const char *sql)
 static long long count_accounts(const char *name)
 {
 	char *sql = us_arena_printf(A, "SELECT count(*) FROM tenancy.accounts WHERE name = '%s'", name);
-	return scalar(sql);
+	return scalar("tenancy", sql);
 }
 
 /* --- HTTP --- */
@@ -369,7 +369,7 @@ static void test_enable_link_replays_to_nobody_else_and_stores_no_token(void **s
 	ut_reply_free(&r);
 
 	/* No stored reply holds the token, in any form. */
-	PGconn *conn = ut_db_admin(&sys.db);
+	PGconn *conn = ut_db_admin(ut_system_db(&sys, UT_INVITATION));
 	PGresult *res = PQexec(conn, "SELECT encode(reply, 'escape') FROM invitation.idempotency_keys"
 	                             " WHERE method = 'usher.v1.InvitationService/EnableLink'");
 	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
@@ -424,8 +424,8 @@ static void test_only_trusted_callers_name_people_or_act_as_usher(void **state)
 	expect_code(call_as(&gateway, UT_IDENTITY, "usher.v1.IdentityService/CreateUser", NULL, "u-1",
 	                    &user.base, &usher__v1__create_user_reply__descriptor, NULL, &st),
 	            US_EDENIED, &st, "a verified user from the gateway");
-	assert_int_equal(scalar("SELECT count(*) FROM identity.users"
-	                        " WHERE email = 'squatter@acme.example'"),
+	assert_int_equal(scalar("identity", "SELECT count(*) FROM identity.users"
+	                                    " WHERE email = 'squatter@acme.example'"),
 	                 0);
 	/* Nor does anyone else make a claimed address proven. */
 	user.email_verified = false;
@@ -442,7 +442,8 @@ static void test_only_trusted_callers_name_people_or_act_as_usher(void **state)
 	                    NULL, "p-1", &prove.base,
 	                    &usher__v1__confirm_email_ownership_reply__descriptor, NULL, &st),
 	            US_EDENIED, &st, "an address proven by the gateway's word");
-	assert_int_equal(scalar("SELECT count(*) FROM identity.users"
+	assert_int_equal(scalar("identity",
+	                        "SELECT count(*) FROM identity.users"
 	                        " WHERE email = 'squatter@acme.example' AND email_verified"),
 	                 0);
 
@@ -518,7 +519,7 @@ static void test_a_principal_acts_as_itself_within_its_scope(void **state)
 	char *sql = us_arena_printf(A, "SELECT count(*) FROM invitation.batches"
 	                               " WHERE invited_by_principal = '%s' AND invited_by IS NULL",
 	                            p.id);
-	assert_int_equal(scalar(sql), 1);
+	assert_int_equal(scalar("invitation", sql), 1);
 
 	/* Outside its accounts, above its ceiling, outside its methods, for a person. */
 	expect_code(invite_as(&p.key, other_account, USHER__V1__ROLE__ROLE_MEMBER, "x@acme.example",
@@ -537,9 +538,11 @@ static void test_a_principal_acts_as_itself_within_its_scope(void **state)
 	            US_EDENIED, &st, "a method it was not given");
 	expect_code(check_as(&p.key, account, &st), US_OK, &st, "Check in its account");
 	expect_code(check_as(&p.key, other_account, &st), US_EDENIED, &st, "Check elsewhere");
-	assert_int_equal(scalar("SELECT count(*) FROM invitation.invitations"
-	                        " WHERE email IN ('x@acme.example', 'y@acme.example', 'z@acme.example')"),
-	                 0);
+	assert_int_equal(
+	        scalar("invitation",
+	               "SELECT count(*) FROM invitation.invitations"
+	               " WHERE email IN ('x@acme.example', 'y@acme.example', 'z@acme.example')"),
+	        0);
 
 	/* Its invitation is accepted like any other: tenancyd checks the principal again. */
 	ut_email mail;
@@ -551,11 +554,13 @@ static void test_a_principal_acts_as_itself_within_its_scope(void **state)
 	expect_http(&r, 200);
 	ut_reply_free(&r);
 	ut_browser_free(pat);
-	assert_int_equal(scalar(us_arena_printf(A, "SELECT count(*) FROM tenancy.memberships m"
-	                                           " WHERE m.account_id = '%s' AND m.role = 'member'"
-	                                           " AND m.source LIKE 'invitation:%%'",
-	                                        account)),
-	                 1);
+	assert_int_equal(
+	        scalar("tenancy", us_arena_printf(A,
+	                                          "SELECT count(*) FROM tenancy.memberships m"
+	                                          " WHERE m.account_id = '%s' AND m.role = 'member'"
+	                                          " AND m.source LIKE 'invitation:%%'",
+	                                          account)),
+	        1);
 }
 
 static void test_rotation_overlaps_then_retires_and_revocation_ends_a_key(void **state)

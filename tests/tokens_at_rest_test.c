@@ -104,17 +104,32 @@ typedef struct dump {
 static dump dumps[3];
 static size_t n_dumps;
 
+/* A dump of every service's database (one per cluster, or the one they share), one
+ * after the other. */
 static void take_dump(const char *when)
 {
-	char url[512];
-	snprintf(url, sizeof(url), "postgresql://usher_admin:%s@/%s?host=%s&port=%s",
-	         sys.db.admin_password, sys.db.name, sys.db.host, sys.db.port);
-	char *argv[] = {"/usr/bin/env", "pg_dump", "--no-owner", "--dbname", url, NULL};
-	char *out = NULL;
-	int status = ut_run(argv, NULL, false, &out);
-	if (status != 0 || out == NULL)
-		fail_msg("pg_dump failed (%d)", status);
-	dumps[n_dumps++] = (dump){when, out, strlen(out)};
+	char *all = NULL;
+	size_t len = 0;
+	for (int i = UT_IDENTITY; i <= UT_NOTIFICATION; i++) {
+		if (!ut_system_db_first(&sys, i))
+			continue;
+		const ut_db *db = ut_system_db(&sys, i);
+		char url[512];
+		snprintf(url, sizeof(url), "postgresql://usher_admin:%s@/%s?host=%s&port=%s",
+		         db->admin_password, db->name, db->host, db->port);
+		char *argv[] = {"/usr/bin/env", "pg_dump", "--no-owner", "--dbname", url, NULL};
+		char *out = NULL;
+		int status = ut_run(argv, NULL, false, &out);
+		if (status != 0 || out == NULL)
+			fail_msg("pg_dump failed (%d)", status);
+		size_t n = strlen(out);
+		all = realloc(all, len + n + 1);
+		assert_non_null(all);
+		memcpy(all + len, out, n + 1);
+		len += n;
+		free(out);
+	}
+	dumps[n_dumps++] = (dump){when, all, len};
 }
 
 /* --- searching: every needle of one length in one pass (Rabin-Karp) --- */
@@ -407,7 +422,7 @@ static void use_principal(const us_caller_key *key, const char *secret, const ch
 
 static long long sql_number(const char *sql)
 {
-	PGconn *c = ut_db_admin(&sys.db);
+	PGconn *c = ut_db_admin(ut_system_db(&sys, UT_NOTIFICATION)); /* the emails */
 	PGresult *res = PQexec(c, sql);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		fail_msg("%s: %s", sql, PQresultErrorMessage(res));

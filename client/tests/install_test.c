@@ -162,13 +162,14 @@ static void test_the_installed_example_creates_an_invitation(void **state)
 	char id[64];
 	invitation_of(first, "ann@acme.example", id);
 
-	assert_int_equal(ut_db_number(&sys.db,
-	                              "SELECT count(*) FROM invitation.invitations i"
-	                              " JOIN invitation.batches b ON b.id = i.batch_id"
-	                              " WHERE i.id = '%s' AND i.account_id = '%s' AND i.state = 'pending'"
-	                              " AND b.invited_by_principal = '%s'",
-	                              id, account, principal_id),
-	                 1);
+	assert_int_equal(
+	        ut_db_number(ut_system_db(&sys, UT_INVITATION),
+	                     "SELECT count(*) FROM invitation.invitations i"
+	                     " JOIN invitation.batches b ON b.id = i.batch_id"
+	                     " WHERE i.id = '%s' AND i.account_id = '%s' AND i.state = 'pending'"
+	                     " AND b.invited_by_principal = '%s'",
+	                     id, account, principal_id),
+	        1);
 	ut_email mail;
 	char spool[200];
 	snprintf(spool, sizeof(spool), "%s/mail", sys.dir);
@@ -178,8 +179,9 @@ static void test_the_installed_example_creates_an_invitation(void **state)
 	/* Again with the same key: the first reply, nobody invited twice. */
 	char *second = run_ok(run_argv, env, "create_invitation again");
 	assert_string_equal(second, first);
-	assert_int_equal(ut_db_number(&sys.db, "SELECT count(*) FROM invitation.invitations"
-	                                       " WHERE email = 'ann@acme.example'"),
+	assert_int_equal(ut_db_number(ut_system_db(&sys, UT_INVITATION),
+	                              "SELECT count(*) FROM invitation.invitations"
+	                              " WHERE email = 'ann@acme.example'"),
 	                 1);
 
 	/* A key the daemons do not know: refused, exit 2, nothing created. */
@@ -194,8 +196,9 @@ static void test_the_installed_example_creates_an_invitation(void **state)
 	assert_int_equal(status, 2);
 	assert_non_null(strstr(out, "UNAUTHENTICATED"));
 	free(out);
-	assert_int_equal(ut_db_number(&sys.db, "SELECT count(*) FROM invitation.invitations"
-	                                       " WHERE email = 'bob@acme.example'"),
+	assert_int_equal(ut_db_number(ut_system_db(&sys, UT_INVITATION),
+	                              "SELECT count(*) FROM invitation.invitations"
+	                              " WHERE email = 'bob@acme.example'"),
 	                 0);
 	json_decref(doc);
 }

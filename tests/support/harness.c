@@ -85,22 +85,19 @@ static char *read_file(const char *path)
 	return buf;
 }
 
-void ut_db_create(ut_db *db, const char *prefix)
+/* Creates database name in the cluster at host:port and prepares it for services (a
+ * comma-separated list, scripts/sql/database.sql's usher.services). */
+static void db_create_in(ut_db *db, const char *name, const char *host, const char *port,
+                         const char *services)
 {
 	memset(db, 0, sizeof(*db));
-	if (sodium_init() < 0)
-		fail_msg("sodium_init failed");
-	snprintf(db->host, sizeof(db->host), "%s", env_or_fail("USHER_TEST_PGHOST"));
-	snprintf(db->port, sizeof(db->port), "%s", env_or_fail("USHER_TEST_PGPORT"));
+	snprintf(db->host, sizeof(db->host), "%s", host);
+	snprintf(db->port, sizeof(db->port), "%s", port);
 	snprintf(db->admin_password, sizeof(db->admin_password), "%s",
 	         env_or_fail("USHER_TEST_ADMIN_PASSWORD"));
 	snprintf(db->role_password, sizeof(db->role_password), "%s",
 	         env_or_fail("USHER_TEST_ROLE_PASSWORD"));
-	char suffix[9];
-	unsigned char raw[4];
-	randombytes_buf(raw, sizeof(raw));
-	sodium_bin2hex(suffix, sizeof(suffix), raw, sizeof(raw));
-	snprintf(db->name, sizeof(db->name), "ut_%.40s_%s", prefix, suffix);
+	snprintf(db->name, sizeof(db->name), "%s", name);
 
 	PGconn *admin = connect_admin(db, "postgres");
 	char *ident = PQescapeIdentifier(admin, db->name, strlen(db->name));
@@ -114,9 +111,35 @@ void ut_db_create(ut_db *db, const char *prefix)
 	snprintf(path, sizeof(path), "%s/scripts/sql/database.sql", env_or_fail("USHER_SOURCE_DIR"));
 	char *script = read_file(path);
 	PGconn *conn = connect_admin(db, db->name);
+	const char *params[] = {services};
+	PGresult *res = PQexecParams(conn, "SELECT set_config('usher.services', $1, false)", 1,
+	                             NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		fail_msg("usher.services: %s", PQresultErrorMessage(res));
+	PQclear(res);
 	exec_ok(conn, script);
 	PQfinish(conn);
 	free(script);
+}
+
+/* "ut_<prefix>_<8 hex digits>" */
+static void db_name(char *out, size_t size, const char *prefix)
+{
+	if (sodium_init() < 0)
+		fail_msg("sodium_init failed");
+	char suffix[9];
+	unsigned char raw[4];
+	randombytes_buf(raw, sizeof(raw));
+	sodium_bin2hex(suffix, sizeof(suffix), raw, sizeof(raw));
+	snprintf(out, size, "ut_%.40s_%s", prefix, suffix);
+}
+
+void ut_db_create(ut_db *db, const char *prefix)
+{
+	char name[64];
+	db_name(name, sizeof(name), prefix);
+	db_create_in(db, name, env_or_fail("USHER_TEST_PGHOST"), env_or_fail("USHER_TEST_PGPORT"),
+	             "identity,tenancy,invitation,notification");
 }
 
 void ut_db_drop(ut_db *db)
@@ -325,11 +348,101 @@ void ut_system_trust(ut_system *sys, const char *line)
 	}
 }
 
+/* --- one database per service, each in its service's cluster --- */
+
+/* The cluster of service which: USHER_TEST_PGHOST_<SERVICE> (./usher test starts one per
+ * service), else the default one every service then shares. */
+static void service_cluster(int which, char *host, size_t host_size, char *port, size_t port_size)
+{
+	char name[64];
+	snprintf(name, sizeof(name), "USHER_TEST_PGHOST_%s", daemon_names[which]);
+	for (char *p = name; *p; p++)
+		if (*p >= 'a' && *p <= 'z')
+			*p = (char)(*p - 32);
+	const char *own = getenv(name);
+	snprintf(host, host_size, "%s",
+	         own != NULL && own[0] != '\0' ? own : env_or_fail("USHER_TEST_PGHOST"));
+	snprintf(port, port_size, "%s", env_or_fail("USHER_TEST_PGPORT"));
+}
+
+/* The first service before which whose database is the same as which's (shared cluster),
+ * or -1. */
+static int shares_database_with(const ut_system *sys, int which)
+{
+	for (int i = 0; i < which; i++)
+		if (strcmp(sys->dbs[i].host, sys->dbs[which].host) == 0 &&
+		    strcmp(sys->dbs[i].port, sys->dbs[which].port) == 0)
+			return i;
+	return -1;
+}
+
+/* One database (of one name) per cluster, holding the schemas of the services that use
+ * that cluster. */
+static void system_dbs_create(ut_system *sys, const char *prefix)
+{
+	char name[64];
+	db_name(name, sizeof(name), prefix);
+	for (int i = 0; i < UT_N_SERVICES; i++)
+		service_cluster(i, sys->dbs[i].host, sizeof(sys->dbs[i].host), sys->dbs[i].port,
+		                sizeof(sys->dbs[i].port));
+	for (int i = 0; i < UT_N_SERVICES; i++) {
+		if (shares_database_with(sys, i) >= 0)
+			continue;
+		char services[128] = "";
+		for (int k = i; k < UT_N_SERVICES; k++)
+			if (k == i || shares_database_with(sys, k) == i)
+				snprintf(services + strlen(services),
+				         sizeof(services) - strlen(services), "%s%s",
+				         services[0] ? "," : "", daemon_names[k]);
+		char host[sizeof(sys->dbs[i].host)], port[sizeof(sys->dbs[i].port)];
+		memcpy(host, sys->dbs[i].host, sizeof(host));
+		memcpy(port, sys->dbs[i].port, sizeof(port));
+		db_create_in(&sys->dbs[i], name, host, port, services);
+	}
+	for (int i = 0; i < UT_N_SERVICES; i++) {
+		int first = shares_database_with(sys, i);
+		if (first >= 0)
+			sys->dbs[i] = sys->dbs[first];
+	}
+}
+
+static void system_dbs_drop(ut_system *sys)
+{
+	for (int i = UT_N_SERVICES - 1; i >= 0; i--)
+		if (shares_database_with(sys, i) < 0)
+			ut_db_drop(&sys->dbs[i]);
+	for (int i = 0; i < UT_N_SERVICES; i++)
+		sys->dbs[i].name[0] = '\0';
+}
+
+const ut_db *ut_system_db(const ut_system *sys, int which)
+{
+	if (which < 0 || which >= UT_N_SERVICES)
+		fail_msg("ut_system_db: %d is not a service with a database", which);
+	return &sys->dbs[which];
+}
+
+bool ut_system_db_first(const ut_system *sys, int which)
+{
+	ut_system_db(sys, which);
+	return shares_database_with(sys, which) < 0;
+}
+
+const ut_db *ut_system_db_of(const ut_system *sys, const char *table)
+{
+	size_t len = strcspn(table, ".");
+	for (int i = 0; i < UT_N_SERVICES; i++)
+		if (strlen(daemon_names[i]) == len && strncmp(table, daemon_names[i], len) == 0)
+			return &sys->dbs[i];
+	fail_msg("ut_system_db_of: \"%s\" is in no service's schema", table);
+	return NULL;
+}
+
 void ut_system_init(ut_system *sys, const char *prefix)
 {
 	memset(sys, 0, sizeof(*sys));
 	ut_test_key();
-	ut_db_create(&sys->db, prefix);
+	system_dbs_create(sys, prefix);
 	unsigned char key[32];
 	randombytes_buf(key, sizeof(key));
 	sodium_bin2hex(sys->identity_token_key, sizeof(sys->identity_token_key), key, sizeof(key));
@@ -722,10 +835,11 @@ static void spawn_daemon(ut_system *sys, int which, ut_daemon *d)
 		env[n++] = (char *)sys->extra_env[i];
 		d->fault_armed = d->fault_armed || strncmp(sys->extra_env[i], "USHER_FAULT=", 12) == 0;
 	}
-	ut_db_role_url(&sys->db, d->name, db_url, sizeof(db_url));
-	snprintf(database_setting, sizeof(database_setting), "DATABASE_URL=%s", db_url);
-	if (which != UT_GATEWAY)
+	if (which != UT_GATEWAY) {
+		ut_db_role_url(ut_system_db(sys, which), d->name, db_url, sizeof(db_url));
+		snprintf(database_setting, sizeof(database_setting), "DATABASE_URL=%s", db_url);
 		add_default(env, &n, database_setting);
+	}
 	snprintf(listen, sizeof(listen), "RPC_LISTEN=%s", d->url);
 	add_default(env, &n, listen);
 	snprintf(admin_listen, sizeof(admin_listen), "ADMIN_LISTEN=127.0.0.1:%d", d->admin_port);
@@ -907,7 +1021,7 @@ void ut_system_teardown(ut_system *sys)
 			print[i][r] = report_at[i][r] > 0 || strstr(sys->problems, d->name) != NULL;
 		}
 	}
-	ut_db_drop(&sys->db);
+	system_dbs_drop(sys);
 	char dir[sizeof(sys->dir)];
 	memcpy(dir, sys->dir, sizeof(dir));
 	bool failed = sys->problems[0] != '\0';

@@ -35,7 +35,9 @@ typedef struct ut_db {
 } ut_db;
 
 /* Creates a database named after prefix with the four service schemas and roles'
- * grants (scripts/sql/database.sql). Fails the test when the cluster is not there. */
+ * grants (scripts/sql/database.sql) in the default cluster (USHER_TEST_PGHOST). Fails the
+ * test when the cluster is not there. A ut_system has one per service instead
+ * (ut_system_db). */
 void ut_db_create(ut_db *db, const char *prefix);
 
 /* Drops the database. */
@@ -57,6 +59,7 @@ enum {
 	UT_NOTIFICATION,
 	UT_GATEWAY,
 	UT_N_DAEMONS,
+	UT_N_SERVICES = UT_GATEWAY, /* the four with a database of their own */
 };
 
 typedef struct ut_daemon {
@@ -72,7 +75,8 @@ typedef struct ut_daemon {
 #define UT_REPLICAS_MAX 3
 
 typedef struct ut_system {
-	ut_db db;
+	/* Each service's database (UT_IDENTITY..UT_NOTIFICATION): ut_system_db(). */
+	ut_db dbs[UT_N_SERVICES];
 	char dir[128];      /* logs and mail */
 	ut_daemon daemons[UT_N_DAEMONS];
 	const char *extra_env[16]; /* "NAME=value" added to every daemon, NULL-terminated */
@@ -140,6 +144,19 @@ void ut_replica_start(ut_system *sys, int which, int r);
 
 /* As ut_system_signal, for replica r of daemon which (kill -9 one: SIGKILL). */
 int ut_replica_signal(ut_system *sys, int which, int r, int sig, int timeout_ms);
+/* The database of service which (UT_IDENTITY..UT_NOTIFICATION), holding that service's
+ * schema: in the service's own cluster when ./usher test started one per service
+ * (USHER_TEST_PGHOST_<SERVICE>, the default), else the database all four share. Query a
+ * service's tables only through its own. */
+const ut_db *ut_system_db(const ut_system *sys, int which);
+
+/* Whether which is the first service whose database that is (always, with a cluster per
+ * service): a loop over the services visits each database once with it. */
+bool ut_system_db_first(const ut_system *sys, int which);
+
+/* The same for the service whose schema holds table ("invitation.links", or a schema's
+ * name alone): for tests driven by a list of tables. Fails the test on another name. */
+const ut_db *ut_system_db_of(const ut_system *sys, const char *table);
 
 /* Starts the daemon as a process and waits until its Health/Check says SERVING. */
 void ut_system_start(ut_system *sys, int which);

@@ -100,7 +100,7 @@ us_err idt_resolve(us_rpc_client *c, us_arena *a, const char *token)
 
 char *idt_query(const ut_system *sys, const char *sql)
 {
-	PGconn *conn = ut_db_admin(&sys->db);
+	PGconn *conn = ut_db_admin(ut_system_db(sys, UT_IDENTITY));
 	PGresult *res = PQexec(conn, sql);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		fail_msg("%s\n  in: %s", PQresultErrorMessage(res), sql);
@@ -121,7 +121,7 @@ long long idt_count(const ut_system *sys, const char *sql)
 
 void idt_exec(const ut_system *sys, const char *sql)
 {
-	ut_db_admin_exec(&sys->db, sql);
+	ut_db_admin_exec(ut_system_db(sys, UT_IDENTITY), sql);
 }
 
 void idt_assert_violation(const us_status *st, const char *field)

@@ -260,8 +260,9 @@ static void test_a_waiting_message_to_a_newly_suppressed_address_stops(void **st
 	                 US_OK);
 	Usher__V1__Delivery *d = wait_attempts("later@example.com", id, 1);
 	assert_int_equal(d->state, QUEUED);
-	ut_db_admin_exec(&F.sys.db, "INSERT INTO notification.suppressions (email, reason)"
-	                            " VALUES ('later@example.com', '550 5.1.1 elsewhere')");
+	ut_db_admin_exec(ut_system_db(&F.sys, UT_NOTIFICATION),
+	                 "INSERT INTO notification.suppressions (email, reason)"
+	                 " VALUES ('later@example.com', '550 5.1.1 elsewhere')");
 	ut_sink_resume(&F.sink);
 	d = nt_wait_state(&F, "later@example.com", id, SUPPRESSED, 30000);
 	assert_true(d->attempts >= 1);

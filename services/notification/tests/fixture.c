@@ -212,7 +212,7 @@ Usher__V1__Delivery *nt_wait_state(nt_fixture *f, const char *recipient, const c
 
 long long nt_sql_number(nt_fixture *f, const char *sql)
 {
-	PGconn *conn = ut_db_admin(&f->sys.db);
+	PGconn *conn = ut_db_admin(ut_system_db(&f->sys, UT_NOTIFICATION));
 	PGresult *res = PQexec(conn, sql);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
 		fail_msg("%s\n  in: %s", PQresultErrorMessage(res), sql);

@@ -196,7 +196,7 @@ static void test_suspended_account_fails_checks(void **state)
 	char sql[200];
 	snprintf(sql, sizeof(sql), "UPDATE tenancy.accounts SET status = 'suspended' WHERE id = '%s'",
 	         w.account);
-	ut_db_admin_exec(&sys->db, sql);
+	ut_db_admin_exec(ut_system_db(sys, UT_TENANCY), sql);
 	tc_expect_check(c, w.owner, w.account, w.sub_a, "messages.send", false, "suspended");
 	tc_close(c);
 }

@@ -22,7 +22,7 @@ static char *too_long; /* 201 bytes */
 /* A digest of every row tenancyd stores, idempotency keys included. */
 static char *fingerprint(void)
 {
-	PGconn *conn = ut_db_admin(&sys->db);
+	PGconn *conn = ut_db_admin(ut_system_db(sys, UT_TENANCY));
 	PGresult *res = PQexec(conn,
 	                       "SELECT md5(string_agg(r, ',' ORDER BY r)) FROM ("
 	                       " SELECT a::text AS r FROM tenancy.accounts a"
