@@ -1,144 +1,44 @@
 /* accept: existing users accepting invitations through usher-invitationd (session check,
  * claim, membership at tenancyd, finish), one client at a time and eight at once.
  * Usage: accept_bench RESULT.json */
-#include <dirent.h>
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
-#include "calls.h"
+#include "accept_load.h"
 #include "common/clock.h"
 #include "floors.h"
 #include "harness.h"
 #include "result.h"
 #include "stats.h"
-#include "common/strmap.h"
 
 #define ACCOUNTS 250   /* each user is invited to every account */
 #define CLIENTS 8
 #define USERS (CLIENTS + 1) /* user 0 is the single client */
-#define PASSWORD "correct horse battery"
 
 static const char *result_path;
 static ut_system sys;
 static char spool[200];
-
-typedef struct client {
-	char *session;
-	char *tokens[ACCOUNTS];
-	double samples[ACCOUNTS];
-	int failures;
-} client;
-
-static client clients[USERS];
-
-/* Every spooled invitation's token, by recipient: user i's address is bench.userI@... */
-static void collect_tokens(void)
-{
-	size_t want = (size_t)USERS * ACCOUNTS;
-	int64_t deadline = us_monotonic_ms() + 120000;
-	while (ut_count_emails(spool, "@bench.example") < want) {
-		if (us_monotonic_ms() > deadline)
-			fail_msg("only %zu of %zu invitation emails arrived",
-			         ut_count_emails(spool, "@bench.example"), want);
-		usleep(200 * 1000);
-	}
-	us_arena *a = us_arena_new();
-	ut_email *mails = US_ARENA_ARRAY(a, ut_email, ACCOUNTS);
-	for (int u = 0; u < USERS; u++) {
-		char address[64];
-		snprintf(address, sizeof(address), "bench.user%d@bench.example", u);
-		if (ut_list_emails(spool, a, address, "Invitation", mails, ACCOUNTS) != ACCOUNTS)
-			fail_msg("not %d invitations for %s", ACCOUNTS, address);
-		for (size_t k = 0; k < ACCOUNTS; k++) {
-			if (mails[k].token == NULL)
-				fail_msg("no link in an email to %s", address);
-			clients[u].tokens[k] = strdup(mails[k].token);
-		}
-	}
-	us_arena_free(a);
-}
-
-static void accept_all(client *c, us_rpc_client *rpc)
-{
-	for (int k = 0; k < ACCOUNTS; k++) {
-		us_arena *a = us_arena_new();
-		Usher__V1__AcceptRequest req = USHER__V1__ACCEPT_REQUEST__INIT;
-		req.token = c->tokens[k];
-		req.session_token = c->session;
-		us_rpc_call_opts opts = {.timeout_ms = 10000};
-		ProtobufCMessage *out;
-		int64_t t0 = us_monotonic_us();
-		us_err rc = us_rpc_call(rpc, "usher.v1.InvitationService/Accept", &opts, &req.base,
-		                        &usher__v1__accept_reply__descriptor, a, &out, NULL);
-		c->samples[k] = (double)(us_monotonic_us() - t0);
-		c->failures += rc != US_OK;
-		us_arena_free(a);
-	}
-}
-
-static us_rpc_client *connect_invitationd(void)
-{
-	us_rpc_client *rpc;
-	char err[128];
-	us_rpc_client_opts opts = {.url = sys.daemons[UT_INVITATION].url, .caller = "accept_bench"};
-	if (us_rpc_client_open(&opts, &rpc, err, sizeof(err)) != US_OK)
-		fail_msg("%s", err);
-	return rpc;
-}
-
-static void *run_client(void *arg)
-{
-	client *c = arg;
-	us_rpc_client *rpc = connect_invitationd();
-	accept_all(c, rpc);
-	us_rpc_client_close(rpc);
-	return NULL;
-}
+static accept_client clients[USERS];
 
 static void bench(void **state)
 {
 	(void)state;
-	us_arena *a = us_arena_new();
-	char *owner = ut_create_user(&sys, a, "bench.owner@acme.example", "Owner", PASSWORD);
-	const char *emails[USERS];
-	for (int u = 0; u < USERS; u++) {
-		emails[u] = us_arena_printf(a, "bench.user%d@bench.example", u);
-		ut_create_user(&sys, a, emails[u], "Bench User", PASSWORD);
-		clients[u].session = strdup(ut_login(&sys, a, emails[u], PASSWORD));
-	}
-	for (int k = 0; k < ACCOUNTS; k++) {
-		char *account = ut_create_account(&sys, a, owner, us_arena_printf(a, "Account %d", k), "");
-		Usher__V1__CreateInvitationsReply *r;
-		us_status st;
-		if (ut_invite(&sys, a, owner, account, USHER__V1__ROLE__ROLE_MEMBER, NULL, emails, USERS,
-		              &r, &st) != US_OK || r->created != USERS)
-			fail_msg("inviting into account %d: %s", k, st.message);
-	}
-	collect_tokens();
+	accept_load_prepare(&sys, spool, clients, USERS, ACCOUNTS);
 
 	/* One client. */
-	us_rpc_client *rpc = connect_invitationd();
+	const char *url = sys.daemons[UT_INVITATION].url;
 	int64_t t0 = us_monotonic_us();
-	accept_all(&clients[0], rpc);
+	accept_load_run(url, &clients[0]);
 	double single_s = (double)(us_monotonic_us() - t0) / 1e6;
-	us_rpc_client_close(rpc);
 
 	/* Eight at once. */
-	pthread_t threads[CLIENTS];
-	t0 = us_monotonic_us();
-	for (int i = 0; i < CLIENTS; i++)
-		pthread_create(&threads[i], NULL, run_client, &clients[i + 1]);
-	for (int i = 0; i < CLIENTS; i++)
-		pthread_join(threads[i], NULL);
-	double multi_s = (double)(us_monotonic_us() - t0) / 1e6;
+	double multi_s = accept_load_parallel(url, clients + 1, CLIENTS);
 
 	int failures = 0;
 	double *multi = malloc(sizeof(double) * CLIENTS * ACCOUNTS);
@@ -193,7 +93,7 @@ static void bench(void **state)
 	if (!bench_result_write(r, result_path))
 		fail_msg("could not write %s", result_path);
 	free(multi);
-	us_arena_free(a);
+	accept_load_free(clients, USERS);
 	assert_int_equal(failures, 0);
 }
 

@@ -17,6 +17,7 @@
 #include "floors.h"
 #include "harness.h"
 #include "http.h"
+#include "invite_call.h"
 #include "result.h"
 #include "stats.h"
 
@@ -29,25 +30,9 @@ static ut_system sys;
 static void invite_over_nng(us_rpc_client *rpc, const char *owner, const char *account,
                             const char *email)
 {
-	us_arena *a = us_arena_new();
-	Usher__V1__Scope scope = USHER__V1__SCOPE__INIT;
-	scope.organization = true;
-	Usher__V1__CreateInvitationsRequest req = USHER__V1__CREATE_INVITATIONS_REQUEST__INIT;
-	req.account_id = (char *)account;
-	req.role = USHER__V1__ROLE__ROLE_MEMBER;
-	req.scope = &scope;
-	req.emails = (char **)&email;
-	req.n_emails = 1;
-	us_rpc_call_opts opts = {.timeout_ms = 10000, .idempotency_key = ut_key(a),
-	                         .actor_user_id = owner};
-	ProtobufCMessage *out;
 	us_status st;
-	if (us_rpc_call(rpc, "usher.v1.InvitationService/CreateInvitations", &opts, &req.base,
-	                &usher__v1__create_invitations_reply__descriptor, a, &out, &st) != US_OK)
+	if (bench_invite_one(rpc, owner, account, email, &st) != US_OK)
 		fail_msg("CreateInvitations: %s", st.message);
-	if (((Usher__V1__CreateInvitationsReply *)out)->created != 1)
-		fail_msg("CreateInvitations created no invitation for %s", email);
-	us_arena_free(a);
 }
 
 static void invite_over_http(ut_browser *b, const char *session, const char *account,
