@@ -1,5 +1,6 @@
-/* Page tokens: a position in a list ordered by (created_at, id), opaque to callers. One
- * exact encoding for every list method: base64url of a version byte, the created_at in
+/* Page tokens: a position in a list ordered by (created_at, id), opaque to callers, for
+ * tenancyd's lists (ListInvitations tags its own: services/invitation/cursor.h). One
+ * exact encoding for each of them: base64url of a version byte, the created_at in
  * microseconds since 1970 (8 bytes, big-endian) and the id's 16 bytes; 34 characters.
  *
  * The microseconds never pass through floating point: store.c selects them with

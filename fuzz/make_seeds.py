@@ -229,7 +229,36 @@ def page_token():
     write("page_token", "short", "AQAAAAAAAAAA")
 
 
+def invitation_cursor():
+    # Tokens under fuzz/invitation_cursor.c's key and list: BLAKE2b keyed (libsodium's
+    # crypto_generichash) over the position and the list's fields, each NUL-terminated.
+    import base64
+    import hashlib
+    key = bytes([1, 2, 3]) + bytes(29)
+    fields = [UUID, "1", "ann", ""]
+
+    def token(version, us, uuid, list_fields=fields):
+        pos = bytes([version]) + struct.pack(">Q", us) + bytes.fromhex(uuid.replace("-", ""))
+        h = hashlib.blake2b(key=key, digest_size=16)
+        h.update(pos)
+        for f in list_fields:
+            h.update(f.encode() + b"\0")
+        return base64.urlsafe_b64encode(pos + h.digest()).rstrip(b"=")
+
+    write("invitation_cursor", "valid", token(2, 1700000000123456, UUID) + b"\0" + bytes(44))
+    write("invitation_cursor", "valid-zero", token(2, 0, "00000000-0000-0000-0000-000000000000"))
+    write("invitation_cursor", "valid-max", token(2, 2**63 - 1, "ffffffff-ffff-ffff-ffff-ffffffffffff"))
+    write("invitation_cursor", "old-version", token(1, 1700000000123456, UUID))
+    write("invitation_cursor", "negative-time", token(2, 2**63, UUID))
+    write("invitation_cursor", "other-list", token(2, 1700000000123456, UUID, [UUID, "0", "", ""]))
+    good = token(2, 1700000000123456, UUID)
+    write("invitation_cursor", "short", good[:-1])
+    write("invitation_cursor", "padded", good + b"=")
+    write("invitation_cursor", "standard-alphabet", good.replace(b"-", b"+").replace(b"_", b"/"))
+    write("invitation_cursor", "high-byte", good[:-1] + b"\xff")
+
+
 if __name__ == "__main__":
     for make in (rpc_request, pbjson, email_csv, email_address, upload_body, mime, template,
-                 http_route, form, permissions, page_token, config):
+                 http_route, form, permissions, page_token, config, invitation_cursor):
         make()

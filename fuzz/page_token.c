@@ -1,4 +1,4 @@
-/* Page tokens (common/page_token.c, for every list method), which callers send back as
+/* Page tokens (common/page_token.c, for tenancyd's lists), which callers send back as
  * they got them, or not: the input is a token. Properties: a token that decodes is one
  * this version would write, canonically (encoding what it decoded gives it back byte for
  * byte), with a non-negative time and a well-formed lowercase UUID; and any position
