@@ -146,15 +146,24 @@ static us_err listen_events(PGconn *db)
 	return us_db_exec(db, "LISTEN usher_events", 0, NULL, NULL);
 }
 
+/* True once us_event_relay_stop() has written its byte. */
+static bool stop_asked(const us_event_relay *rl)
+{
+	struct pollfd fd = {.fd = rl->wake_pipe[0], .events = POLLIN};
+	return poll(&fd, 1, 0) > 0;
+}
+
 static void *relay_main(void *arg)
 {
 	us_event_relay *rl = arg;
 	int listening = PQbackendPID(rl->db);
 	for (;;) {
+		/* The rows were taken under FOR UPDATE: a full chunk means more may wait. A stop
+		 * waits for the chunk in hand only, however many are left. */
 		int handed;
-		/* The rows were taken under FOR UPDATE: a full chunk means more may wait. */
-		while ((handed = relay_chunk(rl)) >= (int)rl->opts.batch)
-			;
+		do
+			handed = relay_chunk(rl);
+		while (handed >= (int)rl->opts.batch && !stop_asked(rl));
 		int pause = handed < 0 ? RETRY_PAUSE_MS : (int)rl->opts.poll_ms;
 		if (!wait_for_work(rl, pause))
 			break;

@@ -31,6 +31,7 @@ struct us_rpc_client {
 	size_t max_message_bytes;
 	bool has_key;
 	us_caller_key key;
+	bool closed; /* its socket closed (close_socket; atomic builtins) */
 };
 
 /* Counts the connections NNG adds and removes (on its own threads). ADD_PRE, not
@@ -279,13 +280,27 @@ us_err us_rpc_client_open(const us_rpc_client_opts *opts, us_rpc_client **out, c
 	return US_OK;
 }
 
-void us_rpc_client_close(us_rpc_client *c)
+/* Closes the socket once, whoever asks first (abort and close may both). */
+static void close_socket(us_rpc_client *c)
 {
-	if (c == NULL)
+	if (__atomic_exchange_n(&c->closed, true, __ATOMIC_ACQ_REL))
 		return;
 	if (!us_socket_close_within(c->sock, CLOSE_WITHIN_MS))
 		us_warn("RPC client socket left closing: nng did not finish within %u ms",
 		        CLOSE_WITHIN_MS);
+}
+
+void us_rpc_client_abort(us_rpc_client *c)
+{
+	if (c != NULL)
+		close_socket(c);
+}
+
+void us_rpc_client_close(us_rpc_client *c)
+{
+	if (c == NULL)
+		return;
+	close_socket(c);
 	free(c->caller);
 	us_caller_key_wipe(&c->key);
 	free(c);

@@ -63,6 +63,12 @@ US_MUST_USE us_err us_rpc_client_open(const us_rpc_client_opts *opts, us_rpc_cli
 /* Takes NULL. Calls must have returned. */
 void us_rpc_client_close(us_rpc_client *c);
 
+/* Ends the calls in flight at once (UNAVAILABLE) and fails every later one, from any
+ * thread: a daemon's stop does it before joining its background threads, so one waiting
+ * on a peer (up to a minute) ends now rather than at its deadline. Takes NULL; the client
+ * is still us_rpc_client_close()d once its calls have returned. */
+void us_rpc_client_abort(us_rpc_client *c);
+
 /* True while a connection to a server is up: background work can skip a call that would
  * only wait for its deadline (and hold up a stop) while the peer is down. */
 bool us_rpc_client_connected(const us_rpc_client *c);

@@ -58,13 +58,14 @@ us_err us_ticker_start(const char *name, uint32_t interval_ms, us_ticker_fn fn, 
 	pthread_mutex_init(&t->mu, NULL);
 	pthread_cond_init(&t->cv, &attr);
 	pthread_condattr_destroy(&attr);
+	*out = t; /* before the first round, which may look at it (us_ticker_stopping) */
 	if (pthread_create(&t->thread, NULL, ticker_main, t) != 0) {
+		*out = NULL;
 		pthread_cond_destroy(&t->cv);
 		pthread_mutex_destroy(&t->mu);
 		free(t);
 		return US_EEXHAUSTED;
 	}
-	*out = t;
 	return US_OK;
 }
 
@@ -74,6 +75,14 @@ void us_ticker_poke(us_ticker *t)
 	t->poked = true;
 	pthread_cond_signal(&t->cv);
 	pthread_mutex_unlock(&t->mu);
+}
+
+bool us_ticker_stopping(us_ticker *t)
+{
+	pthread_mutex_lock(&t->mu);
+	bool stopping = t->stopping;
+	pthread_mutex_unlock(&t->mu);
+	return stopping;
 }
 
 void us_ticker_stop(us_ticker *t)

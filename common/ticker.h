@@ -5,6 +5,7 @@
 #ifndef US_TICKER_H
 #define US_TICKER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "common/err.h"
@@ -20,6 +21,10 @@ US_MUST_USE us_err us_ticker_start(const char *name, uint32_t interval_ms, us_ti
 
 /* Runs the next round now instead of at the end of the interval. */
 void us_ticker_poke(us_ticker *t);
+
+/* True once us_ticker_stop() has been called: a long round checks it between its steps,
+ * so a stop waits for one step rather than the round. */
+bool us_ticker_stopping(us_ticker *t);
 
 /* Stops the thread and frees it. Takes NULL. */
 void us_ticker_stop(us_ticker *t);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -582,6 +583,50 @@ static void test_client_knows_whether_a_server_is_connected(void **state)
 	us_rpc_client_close(c);
 }
 
+typedef struct waiting_call {
+	us_rpc_client *client;
+	us_err rc;
+} waiting_call;
+
+static void *run_waiting_call(void *arg)
+{
+	waiting_call *w = arg;
+	Usher__V1__HealthCheckRequest req = USHER__V1__HEALTH_CHECK_REQUEST__INIT;
+	us_rpc_call_opts opts = {.timeout_ms = 120000};
+	us_arena *a = us_arena_new();
+	ProtobufCMessage *out = NULL;
+	w->rc = us_rpc_call(w->client, "usher.v1.Health/Check", &opts, &req.base,
+	                    &usher__v1__health_check_response__descriptor, a, &out, NULL);
+	us_arena_free(a);
+	return NULL;
+}
+
+/* A daemon's stop aborts its peers' clients: a call waiting for a server that is gone
+ * ends at once as UNAVAILABLE, not at its two-minute deadline (DEADLINE_EXCEEDED), and
+ * later calls fail straight away. */
+static void test_abort_ends_a_call_waiting_for_its_server(void **state)
+{
+	fixture *f = *state;
+	us_rpc_server_stop(f->srv);
+	f->srv = NULL;
+	us_rpc_client *c;
+	char err[128];
+	us_rpc_client_opts copts = {.url = f->url, .caller = "stopping", .wait_for_server = true};
+	assert_int_equal(us_rpc_client_open(&copts, &c, err, sizeof(err)), US_OK);
+	waiting_call w = {.client = c, .rc = US_OK};
+	pthread_t t;
+	pthread_create(&t, NULL, run_waiting_call, &w);
+	struct timespec pause = {0, 200 * 1000000L}; /* the call is most likely waiting by now */
+	nanosleep(&pause, NULL);
+	us_rpc_client_abort(c);
+	pthread_join(t, NULL);
+	assert_int_equal(w.rc, US_EUNAVAILABLE);
+	run_waiting_call(&w);
+	assert_int_equal(w.rc, US_EUNAVAILABLE);
+	us_rpc_client_abort(c); /* again: nothing more */
+	us_rpc_client_close(c);
+}
+
 /* A server whose kernel takes connections but which answers nothing, as a paused
  * (SIGSTOP) or wedged daemon: connecting gives up at its timeout. NNG's own blocking dial
  * waits 10 s for the handshake whatever the caller's deadline. The slack below is far
@@ -1038,6 +1083,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_health_check, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_finishes_in_flight_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_knows_whether_a_server_is_connected, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_abort_ends_a_call_waiting_for_its_server, setup,
 		                                teardown),
 		cmocka_unit_test(test_connecting_gives_up_on_a_silent_server),
 		cmocka_unit_test_setup_teardown(test_tool_given_replicas_uses_the_one_that_answers,

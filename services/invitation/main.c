@@ -84,6 +84,13 @@ static us_err open_peer(const char *url, us_rpc_client **out, char *err, size_t 
 static void stop(void *arg)
 {
 	invitation_ctx *ctx = arg;
+	/* The RPC server has stopped: only the background threads call the peers now. A call
+	 * of theirs in flight (the outbox's may wait a minute for a notificationd that is
+	 * gone or stopping too) ends at once; what it carried stays in the outbox, the
+	 * events table or the claim, for the next start. */
+	us_rpc_client_abort(ctx->identity);
+	us_rpc_client_abort(ctx->tenancy);
+	us_rpc_client_abort(ctx->notification);
 	invitation_reminders_stop(ctx);
 	invitation_recovery_stop(ctx);
 	us_event_relay_stop(ctx->events);

@@ -7,7 +7,8 @@
 #include "schedule.h"
 #include "store_delivery.h"
 
-/* Rows per statement; a round goes on while statements come back full. */
+/* Rows per statement; a round goes on while statements come back full, and until a stop
+ * is asked. */
 #define PER_STATEMENT 500
 #define STATEMENTS_PER_ROUND 20
 
@@ -16,6 +17,11 @@ static void log_count(const char *msg, int n)
 	char count[16];
 	snprintf(count, sizeof(count), "%d", n);
 	us_log_fields(US_LOG_INFO, msg, "count", count, NULL);
+}
+
+static bool stop_asked(const invitation_ctx *ctx)
+{
+	return ctx->reminders != NULL && us_ticker_stopping(ctx->reminders);
 }
 
 static void reminders_round(void *arg)
@@ -27,7 +33,7 @@ static void reminders_round(void *arg)
 	int64_t now = invitation_schedule_now_ms();
 	/* Expiry first: an invitation that lapsed is never reminded. */
 	int n = PER_STATEMENT;
-	for (int i = 0; i < STATEMENTS_PER_ROUND && n == PER_STATEMENT; i++) {
+	for (int i = 0; i < STATEMENTS_PER_ROUND && n == PER_STATEMENT && !stop_asked(ctx); i++) {
 		if (invitation_store_expire_due(db, now, PER_STATEMENT, &n) != US_OK) {
 			us_warn("could not mark lapsed invitations expired");
 			return;
@@ -36,7 +42,7 @@ static void reminders_round(void *arg)
 			log_count("invitations expired", n);
 	}
 	n = PER_STATEMENT;
-	for (int i = 0; i < STATEMENTS_PER_ROUND && n == PER_STATEMENT; i++) {
+	for (int i = 0; i < STATEMENTS_PER_ROUND && n == PER_STATEMENT && !stop_asked(ctx); i++) {
 		if (invitation_store_remind_due(db, now, INVITATION_REMINDERS_MAX, PER_STATEMENT, &n) !=
 		    US_OK) {
 			us_warn("could not queue reminders");
