@@ -102,11 +102,8 @@ static int setup(void **state)
 	(void)state;
 	ut_system_init(&sys, "accept_bench");
 	snprintf(spool, sizeof(spool), "%s/mail", sys.dir);
-	static char spool_setting[256];
-	snprintf(spool_setting, sizeof(spool_setting), "MAIL_SPOOL_DIR=%s", spool);
-	sys.extra_env[0] = spool_setting;
-	sys.extra_env[1] = getenv("BENCH_LOG_LEVEL") ? getenv("BENCH_LOG_LEVEL") : "LOG_LEVEL=warn";
-	sys.extra_env[2] = "RPC_WORKERS=16";
+	sys.extra_env[0] = getenv("BENCH_LOG_LEVEL") ? getenv("BENCH_LOG_LEVEL") : "LOG_LEVEL=warn";
+	sys.extra_env[1] = "RPC_WORKERS=16";
 	for (int d = 0; d < UT_GATEWAY; d++)
 		ut_system_start(&sys, d);
 	return 0;

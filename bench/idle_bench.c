@@ -105,10 +105,7 @@ static int setup(void **state)
 {
 	(void)state;
 	ut_system_init(&sys, "idle_bench");
-	static char spool_setting[256];
-	snprintf(spool_setting, sizeof(spool_setting), "MAIL_SPOOL_DIR=%s/mail", sys.dir);
-	sys.extra_env[0] = spool_setting;
-	sys.extra_env[1] = getenv("BENCH_LOG_LEVEL") ? getenv("BENCH_LOG_LEVEL") : "LOG_LEVEL=warn";
+	sys.extra_env[0] = getenv("BENCH_LOG_LEVEL") ? getenv("BENCH_LOG_LEVEL") : "LOG_LEVEL=warn";
 	ut_system_start_all(&sys);
 	return 0;
 }

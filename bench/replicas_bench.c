@@ -98,15 +98,13 @@ static double invitations_per_second(ut_system *sys, const char *url, int *failu
 static void measure(int n, measured *out)
 {
 	ut_system *sys = &systems[n - 1];
-	char prefix[32], spool[200], spool_setting[256], url[UT_REPLICAS_MAX * 160];
+	char prefix[32], spool[200], url[UT_REPLICAS_MAX * 160];
 	snprintf(prefix, sizeof(prefix), "replicas_bench_%d", n);
 	ut_system_init(sys, prefix);
 	started = n;
 	snprintf(spool, sizeof(spool), "%s/mail", sys->dir);
-	snprintf(spool_setting, sizeof(spool_setting), "MAIL_SPOOL_DIR=%s", spool);
-	sys->extra_env[0] = spool_setting;
-	sys->extra_env[1] = getenv("BENCH_LOG_LEVEL") ? getenv("BENCH_LOG_LEVEL") : "LOG_LEVEL=warn";
-	sys->extra_env[2] = "RPC_WORKERS=16";
+	sys->extra_env[0] = getenv("BENCH_LOG_LEVEL") ? getenv("BENCH_LOG_LEVEL") : "LOG_LEVEL=warn";
+	sys->extra_env[1] = "RPC_WORKERS=16";
 	for (int d = 0; d < UT_N_DAEMONS; d++)
 		ut_system_replicas(sys, d, n);
 	ut_system_start_all(sys);
