@@ -41,7 +41,7 @@ static void pipe_event(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 {
 	(void)pipe;
 	us_rpc_client *c = arg;
-	__atomic_add_fetch(&c->connections, ev == NNG_PIPE_EV_ADD_PRE ? 1 : -1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&c->connections, ev == NNG_PIPE_EV_ADD_PRE ? 1 : -1, __ATOMIC_ACQ_REL);
 }
 
 bool us_rpc_client_connected(const us_rpc_client *c)
@@ -301,6 +301,10 @@ void us_rpc_client_close(us_rpc_client *c)
 	if (c == NULL)
 		return;
 	close_socket(c);
+	/* NNG's reaper runs the last pipe_event after the socket closed, perhaps long before
+	 * (us_rpc_client_abort): this acquire of what it wrote orders its write before the
+	 * free (ThreadSanitizer saw no order between them). */
+	(void)__atomic_load_n(&c->connections, __ATOMIC_ACQUIRE);
 	free(c->caller);
 	us_caller_key_wipe(&c->key);
 	free(c);
