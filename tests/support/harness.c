@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <netinet/in.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -180,37 +181,67 @@ void ut_bin(const char *name, char *out, size_t size)
 }
 
 /* Ports below Linux's ephemeral range (32768 up), so no outgoing connection takes one
- * while its daemon is down for a restart; spread at random so parallel tests rarely
- * meet, and checked free by binding. */
+ * while its daemon is down for a restart; spread at random, checked free by binding, and
+ * reserved machine-wide: a test holds a lock on /tmp/usher-test-ports/<port> until it
+ * exits (or has taken 256 more), so a parallel test never picks a port this one has
+ * chosen but not yet bound, nor one whose daemon is down for a restart. */
 #define START_DEADLINE_MS 60000 /* generous: a sanitized daemon on a loaded machine */
 
 #define PORT_LOW 20000
 #define PORT_SPAN 12000
+#define PORT_LOCK_DIR "/tmp/usher-test-ports"
+#define PORTS_HELD 256
+
+/* A lock on port's reservation file (its descriptor), or -1 when another process holds it.
+ * flock is released by the kernel when the holder dies, so no reservation goes stale. */
+static int port_reserve(int port)
+{
+	if (mkdir(PORT_LOCK_DIR, 0777) == 0)
+		chmod(PORT_LOCK_DIR, 01777); /* any user's tests share it; mkdir obeys the umask */
+	else if (errno != EEXIST)
+		fail_msg("mkdir %s: %s", PORT_LOCK_DIR, strerror(errno));
+	char path[64];
+	snprintf(path, sizeof(path), "%s/%d", PORT_LOCK_DIR, port);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+	if (fd < 0)
+		fail_msg("open %s: %s", path, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static bool port_bindable(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0)
+		fail_msg("socket: %s", strerror(errno));
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	bool is_free = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return is_free;
+}
 
 int ut_free_port(void)
 {
-	/* The last ports given (a ring: a long test outlives the first ones' daemons). */
-	static int given[256];
-	static size_t n_given;
-	size_t n_remembered = n_given < 256 ? n_given : 256;
+	/* The reservations held (a ring: a long test outlives the first ones' daemons). */
+	static int held[PORTS_HELD];
+	static size_t n_held;
 	for (int attempt = 0; attempt < 1000; attempt++) {
 		int port = PORT_LOW + (int)randombytes_uniform(PORT_SPAN);
-		bool seen = false;
-		for (size_t i = 0; i < n_remembered; i++)
-			seen = seen || given[i] == port;
-		if (seen)
+		int lock = port_reserve(port); /* fails too for a port this process holds */
+		if (lock < 0)
 			continue;
-		int fd = socket(AF_INET, SOCK_STREAM, 0);
-		if (fd < 0)
-			fail_msg("socket: %s", strerror(errno));
-		struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		bool is_free = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-		close(fd);
-		if (is_free) {
-			given[n_given++ % 256] = port;
-			return port;
+		if (!port_bindable(port)) {
+			close(lock);
+			continue;
 		}
+		if (n_held >= PORTS_HELD)
+			close(held[n_held % PORTS_HELD]);
+		held[n_held++ % PORTS_HELD] = lock;
+		return port;
 	}
 	fail_msg("no free TCP port found from %d to %d", PORT_LOW, PORT_LOW + PORT_SPAN);
 	return -1;
