@@ -2,6 +2,7 @@
 
 #include <stdbool.h>
 #include <string.h>
+#include <time.h>
 
 /* The value of n digits at s, or -1 when one is not a digit. */
 static int digits(const char *s, int n)
@@ -39,4 +40,32 @@ const char *us_timestamp_check(const char *s)
 	if (hour > 23 || minute > 59 || second > 59)
 		return "is not a time of day";
 	return NULL;
+}
+
+/* v's last n decimal digits at out. */
+static void put_digits(char *out, int v, int n)
+{
+	for (int i = n - 1; i >= 0; i--, v /= 10)
+		out[i] = (char)('0' + v % 10);
+}
+
+void us_timestamp_format(int64_t micros, char out[US_TIMESTAMP_LEN + 1])
+{
+	/* Floor division: a time before 1970 keeps its milliseconds counted forward. */
+	int64_t seconds = micros / 1000000, rest = micros % 1000000;
+	if (rest < 0) {
+		seconds -= 1;
+		rest += 1000000;
+	}
+	time_t t = (time_t)seconds;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	memcpy(out, "0000-00-00T00:00:00.000Z", US_TIMESTAMP_LEN + 1);
+	put_digits(out, tm.tm_year + 1900, 4);
+	put_digits(out + 5, tm.tm_mon + 1, 2);
+	put_digits(out + 8, tm.tm_mday, 2);
+	put_digits(out + 11, tm.tm_hour, 2);
+	put_digits(out + 14, tm.tm_min, 2);
+	put_digits(out + 17, tm.tm_sec, 2);
+	put_digits(out + 20, (int)(rest / 1000), 3);
 }

@@ -18,6 +18,7 @@
 #include "calls.h"
 #include "common/db.h"
 #include "common/page_token.h"
+#include "common/timestamp.h"
 #include "harness.h"
 #include "http.h"
 #include "store.h"
@@ -291,20 +292,29 @@ static void test_page_statement_reads_the_index_in_order(void **state)
 }
 
 /* The export's rows, in the order the list shows them (from the database). */
-static char **pending_emails(const char *acct, size_t *n)
+/* The account's pending addresses in the list's order; with times, each row's sent_at
+ * and expires_at as the export writes them ("...","..."), formatted by Postgres. */
+static char **pending_emails(const char *acct, size_t *n, char ***times)
 {
 	PGconn *conn = ut_db_admin(ut_system_db(&sys, UT_INVITATION));
 	const char *params[] = {acct};
 	PGresult *res = PQexecParams(conn,
-	                             "SELECT email FROM invitation.invitations WHERE account_id = $1"
+	                             "SELECT email, '\"' || coalesce(" US_SQL_TIMESTAMP("last_sent_at")
+	                             ", '') || '\",\"' || " US_SQL_TIMESTAMP("expires_at") " || '\"'"
+	                             " FROM invitation.invitations WHERE account_id = $1"
 	                             " AND state = 'pending' AND expires_at > now()"
 	                             " ORDER BY created_at DESC, id DESC",
 	                             1, NULL, params, NULL, NULL, 0);
 	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
 	*n = (size_t)PQntuples(res);
 	char **out = US_ARENA_ARRAY(A, char *, *n + 1);
-	for (size_t i = 0; i < *n; i++)
+	if (times != NULL)
+		*times = US_ARENA_ARRAY(A, char *, *n + 1);
+	for (size_t i = 0; i < *n; i++) {
 		out[i] = us_arena_strdup(A, PQgetvalue(res, (int)i, 0));
+		if (times != NULL)
+			(*times)[i] = us_arena_strdup(A, PQgetvalue(res, (int)i, 1));
+	}
 	PQclear(res);
 	PQfinish(conn);
 	return out;
@@ -325,7 +335,8 @@ static void test_export_streams_every_pending_row(void **state)
 {
 	(void)state;
 	size_t n;
-	char **emails = pending_emails(big_account, &n);
+	char **times;
+	char **emails = pending_emails(big_account, &n, &times);
 	assert_true(n > BIG); /* more than one page of 5,000 */
 	ut_browser *b = signed_in("owner@acme.example");
 	ut_reply r;
@@ -345,8 +356,10 @@ static void test_export_streams_every_pending_row(void **state)
 		assert_non_null(end);
 		assert_true(rows < n);
 		const char *e = emails[rows];
-		char *want = e[0] == '=' ? us_arena_printf(A, "\"'%s\",\"member\",\"pending\",", e)
-		                         : us_arena_printf(A, "\"%s\",\"member\",\"pending\",", e);
+		/* The times too: the export formats them in C (common/timestamp.h), exactly as
+		 * Postgres does for every other reply. */
+		char *want = e[0] == '=' ? us_arena_printf(A, "\"'%s\",\"member\",\"pending\",%s,", e, times[rows])
+		                         : us_arena_printf(A, "\"%s\",\"member\",\"pending\",%s,", e, times[rows]);
 		saw_formula |= e[0] == '=';
 		if (strncmp(line, want, strlen(want)) != 0)
 			fail_msg("row %zu: expected %s, got %.*s", rows, want, (int)(end - line), line);

@@ -573,6 +573,17 @@ us_err invitation_store_list(PGconn *c, us_arena *a, const invitation_list_query
 	return read_rows(a, res, rows, n);
 }
 
+/* A microseconds column as the reply's timestamp; NULL as "" (what us_row_timestamp gives). */
+static char *micros_text(us_row *r, int col)
+{
+	if (us_row_null(r, col))
+		return (char *)"";
+	char *out = us_row_alloc(r, US_TIMESTAMP_LEN + 1);
+	if (out != NULL)
+		us_timestamp_format(us_row_int(r, col), out);
+	return out != NULL ? out : (char *)"";
+}
+
 us_err invitation_store_list_pending_summaries(PGconn *c, us_arena *a,
                                                const invitation_list_query *q,
                                                invitation_summary **rows, size_t *n)
@@ -581,9 +592,11 @@ us_err invitation_store_list_pending_summaries(PGconn *c, us_arena *a,
 	const char *params[8];
 	list_params(q, limit, after, params);
 	PGresult *res;
+	/* Timestamps as microseconds, formatted here: to_char of two per row was a quarter of
+	 * the page's cost (common/timestamp.h). */
 	us_err rc = us_db_exec(c,
-	                       "SELECT i.id, i.email, b.role, " TS("i.last_sent_at") ", "
-	                       TS("i.expires_at") ", i.send_count, " US_SQL_MICROS("i.created_at")
+	                       "SELECT i.id, i.email, b.role, " US_SQL_MICROS("i.last_sent_at") ", "
+	                       US_SQL_MICROS("i.expires_at") ", i.send_count, " US_SQL_MICROS("i.created_at")
 	                       LIST_FROM PENDING_WHERE,
 	                       8, params, &res);
 	if (rc != US_OK)
@@ -597,8 +610,8 @@ us_err invitation_store_list_pending_summaries(PGconn *c, us_arena *a,
 		s->id = us_row_uuid(&r, 0);
 		s->email = us_row_text(&r, 1);
 		s->role = (int)us_row_int(&r, 2);
-		s->last_sent_at = us_row_timestamp(&r, 3);
-		s->expires_at = us_row_timestamp(&r, 4);
+		s->last_sent_at = micros_text(&r, 3);
+		s->expires_at = micros_text(&r, 4);
 		s->send_count = (int)us_row_int(&r, 5);
 		s->created_us = us_row_int(&r, 6);
 	}
