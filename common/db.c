@@ -259,10 +259,15 @@ char *us_db_bool_array(us_arena *arena, const bool *items, size_t n)
 	return out;
 }
 
-static us_err check_result(PGconn *conn, PGresult *res, PGresult **out)
+static void count_round_trip(void)
 {
 	round_trips++;
 	atomic_fetch_add(&total_round_trips, 1);
+}
+
+/* Maps a statement's result: hands over or clears it, logs a failure. */
+static us_err map_result(PGconn *conn, PGresult *res, PGresult **out)
+{
 	ExecStatusType st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
 		if (out != NULL)
@@ -285,6 +290,12 @@ static us_err check_result(PGconn *conn, PGresult *res, PGresult **out)
 	              msg ? msg : PQerrorMessage(conn), "constraint", last_constraint, NULL);
 	PQclear(res);
 	return rc;
+}
+
+static us_err check_result(PGconn *conn, PGresult *res, PGresult **out)
+{
+	count_round_trip();
+	return map_result(conn, res, out);
 }
 
 static PGresult *run(PGconn *conn, const char *sql, int n_params, const char *const *params,
@@ -323,6 +334,83 @@ us_err us_db_exec_bin(PGconn *conn, const char *sql, int n_params, const char *c
                       const int *lengths, const int *formats, PGresult **out)
 {
 	return check_result(conn, run(conn, sql, n_params, params, lengths, formats), out);
+}
+
+/* Reads what is left of a pipeline after a failure to send or receive, so the connection
+ * leaves pipeline mode (a broken one is reset by us_db_ensure). */
+static void pipeline_drain(PGconn *conn)
+{
+	for (int nulls = 0; nulls < 2 && PQstatus(conn) == CONNECTION_OK;) {
+		PGresult *res = PQgetResult(conn);
+		if (res == NULL) {
+			nulls++;
+			continue;
+		}
+		nulls = 0;
+		bool synced = PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+		PQclear(res);
+		if (synced)
+			break;
+	}
+	PQexitPipelineMode(conn);
+}
+
+us_err us_db_pipeline(PGconn *conn, const us_db_stmt *stmts, size_t n, PGresult **results)
+{
+	char names[US_DB_PIPELINE_MAX][32];
+	const char *prepared_as[US_DB_PIPELINE_MAX];
+	if (n == 0 || n > US_DB_PIPELINE_MAX)
+		return US_EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (results != NULL)
+			results[i] = NULL;
+		/* Prepared before the pipeline: preparing waits for the server. */
+		prepared_as[i] = stmts[i].n_params > 0 && PQtransactionStatus(conn) != PQTRANS_INERROR
+		                      ? prepared_name(conn, stmts[i].sql, stmts[i].n_params, names[i],
+		                                      sizeof(names[i]))
+		                      : NULL;
+	}
+	count_round_trip();
+	if (PQenterPipelineMode(conn) != 1)
+		return map_result(conn, NULL, NULL);
+	for (size_t i = 0; i < n; i++) {
+		const us_db_stmt *s = &stmts[i];
+		int sent = prepared_as[i] != NULL
+		                   ? PQsendQueryPrepared(conn, prepared_as[i], s->n_params, s->params,
+		                                         s->lengths, s->formats, 0)
+		                   : PQsendQueryParams(conn, s->sql, s->n_params, NULL, s->params,
+		                                       s->lengths, s->formats, 0);
+		if (sent != 1) {
+			PQpipelineSync(conn);
+			pipeline_drain(conn);
+			return map_result(conn, NULL, NULL);
+		}
+	}
+	if (PQpipelineSync(conn) != 1) {
+		pipeline_drain(conn);
+		return map_result(conn, NULL, NULL);
+	}
+	us_err first = US_OK;
+	for (size_t i = 0; i < n; i++) {
+		PGresult *res = PQgetResult(conn);
+		if (res == NULL) { /* the connection failed */
+			pipeline_drain(conn);
+			return first != US_OK ? first : map_result(conn, NULL, NULL);
+		}
+		/* Each statement's results end with a NULL. */
+		PGresult *extra;
+		while ((extra = PQgetResult(conn)) != NULL)
+			PQclear(extra);
+		if (PQresultStatus(res) == PGRES_PIPELINE_ABORTED) {
+			PQclear(res);
+			continue;
+		}
+		us_err rc = map_result(conn, res, results != NULL ? &results[i] : NULL);
+		if (first == US_OK)
+			first = rc;
+	}
+	pipeline_drain(conn);
+	return first;
 }
 
 us_err us_db_begin(PGconn *conn)
