@@ -12,6 +12,19 @@
 
 static _Thread_local char last_constraint[64];
 static _Thread_local unsigned long round_trips;
+/* Statements waiting to go ahead of the next ones sent on conn (us_db_lead). */
+static _Thread_local struct {
+	PGconn *conn;
+	const us_db_stmt *stmts;
+	size_t n;
+	PGresult **results;
+	bool pending;
+	us_err rc;
+} lead;
+static bool lead_waits(PGconn *conn);
+static us_err exec_after_lead(PGconn *conn, const char *sql, int n_params,
+                              const char *const *params, const int *lengths,
+                              const int *formats, PGresult **out);
 /* The process's totals, for /metrics. */
 static atomic_ulong total_round_trips, total_errors;
 
@@ -312,6 +325,8 @@ static PGresult *run(PGconn *conn, const char *sql, int n_params, const char *co
 us_err us_db_exec(PGconn *conn, const char *sql, int n_params, const char *const *params,
                   PGresult **out)
 {
+	if (lead_waits(conn))
+		return exec_after_lead(conn, sql, n_params, params, NULL, NULL, out);
 	return check_result(conn, run(conn, sql, n_params, params, NULL, NULL), out);
 }
 
@@ -333,6 +348,8 @@ us_err us_db_exec_one(PGconn *conn, const char *sql, int n_params, const char *c
 us_err us_db_exec_bin(PGconn *conn, const char *sql, int n_params, const char *const *params,
                       const int *lengths, const int *formats, PGresult **out)
 {
+	if (lead_waits(conn))
+		return exec_after_lead(conn, sql, n_params, params, lengths, formats, out);
 	return check_result(conn, run(conn, sql, n_params, params, lengths, formats), out);
 }
 
@@ -355,7 +372,7 @@ static void pipeline_drain(PGconn *conn)
 	PQexitPipelineMode(conn);
 }
 
-us_err us_db_pipeline(PGconn *conn, const us_db_stmt *stmts, size_t n, PGresult **results)
+static us_err pipeline(PGconn *conn, const us_db_stmt *stmts, size_t n, PGresult **results)
 {
 	char names[US_DB_PIPELINE_MAX][32];
 	const char *prepared_as[US_DB_PIPELINE_MAX];
@@ -411,6 +428,83 @@ us_err us_db_pipeline(PGconn *conn, const us_db_stmt *stmts, size_t n, PGresult 
 	}
 	pipeline_drain(conn);
 	return first;
+}
+
+static bool lead_waits(PGconn *conn)
+{
+	return lead.pending && lead.conn == conn;
+}
+
+us_err us_db_pipeline(PGconn *conn, const us_db_stmt *stmts, size_t n, PGresult **results)
+{
+	if (!lead_waits(conn))
+		return pipeline(conn, stmts, n, results);
+	us_db_stmt all[US_DB_PIPELINE_MAX];
+	PGresult *got[US_DB_PIPELINE_MAX];
+	size_t k = lead.n;
+	lead.pending = false;
+	if (n == 0 || k + n > US_DB_PIPELINE_MAX) {
+		lead.rc = us_db_pipeline(conn, lead.stmts, k, lead.results);
+		return lead.rc != US_OK ? lead.rc : us_db_pipeline(conn, stmts, n, results);
+	}
+	memcpy(all, lead.stmts, k * sizeof(*all));
+	memcpy(all + k, stmts, n * sizeof(*all));
+	us_err rc = pipeline(conn, all, k + n, got);
+	lead.rc = US_OK;
+	for (size_t i = 0; i < k; i++) {
+		/* A lead statement that failed has no result: its error is the first. */
+		if (got[i] == NULL && lead.rc == US_OK)
+			lead.rc = rc != US_OK ? rc : US_EINTERNAL;
+		if (lead.results != NULL)
+			lead.results[i] = got[i];
+		else
+			PQclear(got[i]);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (results != NULL)
+			results[i] = got[k + i];
+		else
+			PQclear(got[k + i]);
+	}
+	return rc;
+}
+
+/* One statement sent after the waiting lead, in its round trip. */
+static us_err exec_after_lead(PGconn *conn, const char *sql, int n_params,
+                              const char *const *params, const int *lengths,
+                              const int *formats, PGresult **out)
+{
+	const us_db_stmt s = {sql, n_params, params, lengths, formats};
+	PGresult *res;
+	us_err rc = us_db_pipeline(conn, &s, 1, &res);
+	if (rc == US_OK && out != NULL)
+		*out = res;
+	else
+		PQclear(res);
+	return rc;
+}
+
+void us_db_lead(PGconn *conn, const us_db_stmt *stmts, size_t n, PGresult **results)
+{
+	lead.conn = conn;
+	lead.stmts = stmts;
+	lead.n = n;
+	lead.results = results;
+	lead.pending = true;
+	lead.rc = US_OK;
+	for (size_t i = 0; results != NULL && i < n; i++)
+		results[i] = NULL;
+}
+
+us_err us_db_lead_done(PGconn *conn)
+{
+	if (lead.conn != conn)
+		return US_EINTERNAL;
+	lead.conn = NULL;
+	if (!lead.pending)
+		return lead.rc;
+	lead.pending = false;
+	return pipeline(conn, lead.stmts, lead.n, lead.results);
 }
 
 us_err us_db_begin(PGconn *conn)

@@ -57,6 +57,16 @@ typedef struct us_db_stmt {
 US_MUST_USE us_err us_db_pipeline(PGconn *conn, const us_db_stmt *stmts, size_t n,
                                   PGresult **results);
 
+/* Holds stmts (n of them, kept by the caller until us_db_lead_done) back so they go
+ * ahead of the next statements run on conn by this thread, in the same round trip: a
+ * transaction's opening statements need not cost a round trip of their own. results (may
+ * be NULL) gets theirs, as us_db_pipeline gives them, once they are sent. */
+void us_db_lead(PGconn *conn, const us_db_stmt *stmts, size_t n, PGresult **results);
+
+/* Sends the lead now if nothing has taken it along, and ends it: returns the first
+ * failure of its statements (results are filled either way). */
+US_MUST_USE us_err us_db_lead_done(PGconn *conn);
+
 /* The us_err for a SQLSTATE: 23505 → ALREADY_EXISTS, 57014 → DEADLINE_EXCEEDED, ... */
 us_err us_db_error_from_sqlstate(const char *sqlstate);
 

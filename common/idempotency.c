@@ -71,10 +71,11 @@ static us_err replay(PGconn *conn, us_arena *arena, const us_idempotency_scope *
 	return US_OK;
 }
 
-us_err us_idempotency_run(PGconn *conn, us_arena *arena, const us_idempotency_scope *scope,
-                          const uint8_t *request, size_t request_len, const uint8_t *hash_key,
-                          int64_t timeout_ms, us_idempotent_body *body, void *ctx,
-                          us_idempotency_result *out)
+/* ahead: the body runs before the claim is known, its first statements sent with it. */
+static us_err run(PGconn *conn, us_arena *arena, const us_idempotency_scope *scope,
+                  const uint8_t *request, size_t request_len, const uint8_t *hash_key,
+                  int64_t timeout_ms, us_idempotent_body *body, void *ctx, bool ahead,
+                  us_idempotency_result *out)
 {
 	memset(out, 0, sizeof(*out));
 	uint8_t hash[HASH_BYTES];
@@ -100,23 +101,32 @@ us_err us_idempotency_run(PGconn *conn, us_arena *arena, const us_idempotency_sc
 		 "ON CONFLICT (caller, actor, method, key) DO NOTHING RETURNING 1",
 		 7, params, lengths, formats},
 	};
-	PGresult *res[2];
-	us_err rc = us_db_pipeline(conn, claim, 2, res);
-	PQclear(res[0]);
-	if (rc != US_OK)
-		goto fail;
-	bool claimed = PQntuples(res[1]) == 1;
-	PQclear(res[1]);
-
-	if (!claimed) {
-		rc = replay(conn, arena, scope, hash, out);
-		us_db_rollback(conn);
-		return rc;
-	}
-
+	PGresult *res[2] = {NULL, NULL};
 	const uint8_t *reply = NULL;
 	size_t reply_len = 0;
-	rc = body(ctx, &reply, &reply_len);
+	us_err rc, body_rc = US_OK;
+	if (ahead) {
+		us_db_lead(conn, claim, 2, res);
+		body_rc = body(ctx, &reply, &reply_len);
+		rc = us_db_lead_done(conn);
+	} else {
+		rc = us_db_pipeline(conn, claim, 2, res);
+	}
+	PQclear(res[0]);
+	bool claimed = rc == US_OK && PQntuples(res[1]) == 1;
+	PQclear(res[1]);
+	if (rc != US_OK)
+		goto fail;
+
+	if (!claimed) {
+		/* Whatever the body did ahead is undone first: its statements may have failed. */
+		us_db_rollback(conn);
+		return replay(conn, arena, scope, hash, out);
+	}
+
+	if (!ahead)
+		body_rc = body(ctx, &reply, &reply_len);
+	rc = body_rc;
 	if (rc != US_OK)
 		goto fail;
 
@@ -146,6 +156,25 @@ us_err us_idempotency_run(PGconn *conn, us_arena *arena, const us_idempotency_sc
 fail:
 	us_db_rollback(conn);
 	return rc;
+}
+
+us_err us_idempotency_run(PGconn *conn, us_arena *arena, const us_idempotency_scope *scope,
+                          const uint8_t *request, size_t request_len, const uint8_t *hash_key,
+                          int64_t timeout_ms, us_idempotent_body *body, void *ctx,
+                          us_idempotency_result *out)
+{
+	return run(conn, arena, scope, request, request_len, hash_key, timeout_ms, body, ctx, false,
+	           out);
+}
+
+us_err us_idempotency_run_ahead(PGconn *conn, us_arena *arena,
+                                const us_idempotency_scope *scope, const uint8_t *request,
+                                size_t request_len, const uint8_t *hash_key,
+                                int64_t timeout_ms, us_idempotent_body *body, void *ctx,
+                                us_idempotency_result *out)
+{
+	return run(conn, arena, scope, request, request_len, hash_key, timeout_ms, body, ctx, true,
+	           out);
 }
 
 us_err us_idempotency_purge(PGconn *conn, int64_t hours, long *deleted)
