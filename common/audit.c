@@ -27,20 +27,33 @@ us_err us_audit_record_as(PGconn *db, const char *actor_user_id, const char *cal
 	return us_audit_record_full(db, actor_user_id, NULL, caller, e);
 }
 
+#define AUDIT_INSERT                                                                        \
+	"INSERT INTO audit_log (account_id, actor_user_id, actor_principal_id,"             \
+	" actor_caller, action, subject_type, subject_id, subject_email, detail)"           \
+	" VALUES ($1::uuid, $2::uuid, $3::uuid, $4, $5, $6, $7::uuid, $8, $9)"
+#define AUDIT_NPARAMS 9
+
+static void audit_params(const char *actor_user_id, const char *actor_principal_id,
+                         const char *caller, const us_audit_entry *e,
+                         const char *params[AUDIT_NPARAMS])
+{
+	params[0] = or_null(e->account_id);
+	params[1] = or_null(actor_user_id);
+	params[2] = or_null(actor_principal_id);
+	params[3] = caller;
+	params[4] = e->action;
+	params[5] = e->subject_type;
+	params[6] = or_null(e->subject_id);
+	params[7] = or_null(e->subject_email);
+	params[8] = e->detail != NULL ? e->detail : "";
+}
+
 us_err us_audit_record_full(PGconn *db, const char *actor_user_id, const char *actor_principal_id,
                             const char *caller, const us_audit_entry *e)
 {
-	const char *params[] = {
-		or_null(e->account_id),    or_null(actor_user_id), or_null(actor_principal_id),
-		caller,                    e->action,              e->subject_type,
-		or_null(e->subject_id),    or_null(e->subject_email),
-		e->detail != NULL ? e->detail : "",
-	};
-	return us_db_exec(db,
-	                  "INSERT INTO audit_log (account_id, actor_user_id, actor_principal_id,"
-	                  " actor_caller, action, subject_type, subject_id, subject_email, detail)"
-	                  " VALUES ($1::uuid, $2::uuid, $3::uuid, $4, $5, $6, $7::uuid, $8, $9)",
-	                  9, params, NULL);
+	const char *params[AUDIT_NPARAMS];
+	audit_params(actor_user_id, actor_principal_id, caller, e, params);
+	return us_db_exec(db, AUDIT_INSERT, AUDIT_NPARAMS, params, NULL);
 }
 
 us_err us_audit_record(us_call *call, const us_audit_entry *e)
@@ -49,6 +62,18 @@ us_err us_audit_record(us_call *call, const us_audit_entry *e)
 	return us_audit_record_full(us_call_db(call), us_call_actor_user_id(call),
 	                            principal != NULL ? principal->id : NULL,
 	                            us_call_caller_name(call), e);
+}
+
+us_err us_audit_stmt(us_call *call, const us_audit_entry *e, us_db_stmt *out)
+{
+	const char **params = US_ARENA_ARRAY(us_call_arena(call), const char *, AUDIT_NPARAMS);
+	if (params == NULL)
+		return US_EEXHAUSTED;
+	const us_principal *principal = us_call_principal(call);
+	audit_params(us_call_actor_user_id(call), principal != NULL ? principal->id : NULL,
+	             us_call_caller_name(call), e, params);
+	*out = (us_db_stmt){AUDIT_INSERT, AUDIT_NPARAMS, params, NULL, NULL};
+	return US_OK;
 }
 
 /* --- ListAudit --- */

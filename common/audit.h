@@ -11,6 +11,7 @@
 
 #include <libpq-fe.h>
 
+#include "common/db.h"
 #include "common/err.h"
 #include "common/rpc_server.h"
 
@@ -27,6 +28,10 @@ typedef struct us_audit_entry {
 /* Records e on the call's connection, so inside the transaction of an idempotent method;
  * the actor is the call's: its person, its service principal and its caller's name. */
 US_MUST_USE us_err us_audit_record(us_call *call, const us_audit_entry *e);
+
+/* As us_audit_record(), as a statement to send with others in one round trip
+ * (us_db_pipeline); its parameters live in the call's arena. */
+US_MUST_USE us_err us_audit_stmt(us_call *call, const us_audit_entry *e, us_db_stmt *out);
 
 /* As us_audit_record() for work done outside a call (a saga's step, an upkeep job):
  * actor_user_id may be NULL; caller names who did it ("usher-invitationd"). */

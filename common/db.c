@@ -12,6 +12,19 @@
 
 static _Thread_local char last_constraint[64];
 static _Thread_local unsigned long round_trips;
+/* Statements waiting to go ahead of the next ones sent on conn (us_db_lead). */
+static _Thread_local struct {
+	PGconn *conn;
+	const us_db_stmt *stmts;
+	size_t n;
+	PGresult **results;
+	bool pending;
+	us_err rc;
+} lead;
+static bool lead_waits(PGconn *conn);
+static us_err exec_after_lead(PGconn *conn, const char *sql, int n_params,
+                              const char *const *params, const int *lengths,
+                              const int *formats, PGresult **out);
 /* The process's totals, for /metrics. */
 static atomic_ulong total_round_trips, total_errors;
 
@@ -259,10 +272,15 @@ char *us_db_bool_array(us_arena *arena, const bool *items, size_t n)
 	return out;
 }
 
-static us_err check_result(PGconn *conn, PGresult *res, PGresult **out)
+static void count_round_trip(void)
 {
 	round_trips++;
 	atomic_fetch_add(&total_round_trips, 1);
+}
+
+/* Maps a statement's result: hands over or clears it, logs a failure. */
+static us_err map_result(PGconn *conn, PGresult *res, PGresult **out)
+{
 	ExecStatusType st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
 		if (out != NULL)
@@ -287,6 +305,12 @@ static us_err check_result(PGconn *conn, PGresult *res, PGresult **out)
 	return rc;
 }
 
+static us_err check_result(PGconn *conn, PGresult *res, PGresult **out)
+{
+	count_round_trip();
+	return map_result(conn, res, out);
+}
+
 static PGresult *run(PGconn *conn, const char *sql, int n_params, const char *const *params,
                      const int *lengths, const int *formats)
 {
@@ -301,6 +325,8 @@ static PGresult *run(PGconn *conn, const char *sql, int n_params, const char *co
 us_err us_db_exec(PGconn *conn, const char *sql, int n_params, const char *const *params,
                   PGresult **out)
 {
+	if (lead_waits(conn))
+		return exec_after_lead(conn, sql, n_params, params, NULL, NULL, out);
 	return check_result(conn, run(conn, sql, n_params, params, NULL, NULL), out);
 }
 
@@ -322,7 +348,163 @@ us_err us_db_exec_one(PGconn *conn, const char *sql, int n_params, const char *c
 us_err us_db_exec_bin(PGconn *conn, const char *sql, int n_params, const char *const *params,
                       const int *lengths, const int *formats, PGresult **out)
 {
+	if (lead_waits(conn))
+		return exec_after_lead(conn, sql, n_params, params, lengths, formats, out);
 	return check_result(conn, run(conn, sql, n_params, params, lengths, formats), out);
+}
+
+/* Reads what is left of a pipeline after a failure to send or receive, so the connection
+ * leaves pipeline mode (a broken one is reset by us_db_ensure). */
+static void pipeline_drain(PGconn *conn)
+{
+	for (int nulls = 0; nulls < 2 && PQstatus(conn) == CONNECTION_OK;) {
+		PGresult *res = PQgetResult(conn);
+		if (res == NULL) {
+			nulls++;
+			continue;
+		}
+		nulls = 0;
+		bool synced = PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+		PQclear(res);
+		if (synced)
+			break;
+	}
+	PQexitPipelineMode(conn);
+}
+
+static us_err pipeline(PGconn *conn, const us_db_stmt *stmts, size_t n, PGresult **results)
+{
+	char names[US_DB_PIPELINE_MAX][32];
+	const char *prepared_as[US_DB_PIPELINE_MAX];
+	if (n == 0 || n > US_DB_PIPELINE_MAX)
+		return US_EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (results != NULL)
+			results[i] = NULL;
+		/* Prepared before the pipeline: preparing waits for the server. */
+		prepared_as[i] = stmts[i].n_params > 0 && PQtransactionStatus(conn) != PQTRANS_INERROR
+		                      ? prepared_name(conn, stmts[i].sql, stmts[i].n_params, names[i],
+		                                      sizeof(names[i]))
+		                      : NULL;
+	}
+	count_round_trip();
+	if (PQenterPipelineMode(conn) != 1)
+		return map_result(conn, NULL, NULL);
+	for (size_t i = 0; i < n; i++) {
+		const us_db_stmt *s = &stmts[i];
+		int sent = prepared_as[i] != NULL
+		                   ? PQsendQueryPrepared(conn, prepared_as[i], s->n_params, s->params,
+		                                         s->lengths, s->formats, 0)
+		                   : PQsendQueryParams(conn, s->sql, s->n_params, NULL, s->params,
+		                                       s->lengths, s->formats, 0);
+		if (sent != 1) {
+			PQpipelineSync(conn);
+			pipeline_drain(conn);
+			return map_result(conn, NULL, NULL);
+		}
+	}
+	if (PQpipelineSync(conn) != 1) {
+		pipeline_drain(conn);
+		return map_result(conn, NULL, NULL);
+	}
+	us_err first = US_OK;
+	for (size_t i = 0; i < n; i++) {
+		PGresult *res = PQgetResult(conn);
+		if (res == NULL) { /* the connection failed */
+			pipeline_drain(conn);
+			return first != US_OK ? first : map_result(conn, NULL, NULL);
+		}
+		/* Each statement's results end with a NULL. */
+		PGresult *extra;
+		while ((extra = PQgetResult(conn)) != NULL)
+			PQclear(extra);
+		if (PQresultStatus(res) == PGRES_PIPELINE_ABORTED) {
+			PQclear(res);
+			continue;
+		}
+		us_err rc = map_result(conn, res, results != NULL ? &results[i] : NULL);
+		if (first == US_OK)
+			first = rc;
+	}
+	pipeline_drain(conn);
+	return first;
+}
+
+static bool lead_waits(PGconn *conn)
+{
+	return lead.pending && lead.conn == conn;
+}
+
+us_err us_db_pipeline(PGconn *conn, const us_db_stmt *stmts, size_t n, PGresult **results)
+{
+	if (!lead_waits(conn))
+		return pipeline(conn, stmts, n, results);
+	us_db_stmt all[US_DB_PIPELINE_MAX];
+	PGresult *got[US_DB_PIPELINE_MAX];
+	size_t k = lead.n;
+	lead.pending = false;
+	if (n == 0 || k + n > US_DB_PIPELINE_MAX) {
+		lead.rc = us_db_pipeline(conn, lead.stmts, k, lead.results);
+		return lead.rc != US_OK ? lead.rc : us_db_pipeline(conn, stmts, n, results);
+	}
+	memcpy(all, lead.stmts, k * sizeof(*all));
+	memcpy(all + k, stmts, n * sizeof(*all));
+	us_err rc = pipeline(conn, all, k + n, got);
+	lead.rc = US_OK;
+	for (size_t i = 0; i < k; i++) {
+		/* A lead statement that failed has no result: its error is the first. */
+		if (got[i] == NULL && lead.rc == US_OK)
+			lead.rc = rc != US_OK ? rc : US_EINTERNAL;
+		if (lead.results != NULL)
+			lead.results[i] = got[i];
+		else
+			PQclear(got[i]);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (results != NULL)
+			results[i] = got[k + i];
+		else
+			PQclear(got[k + i]);
+	}
+	return rc;
+}
+
+/* One statement sent after the waiting lead, in its round trip. */
+static us_err exec_after_lead(PGconn *conn, const char *sql, int n_params,
+                              const char *const *params, const int *lengths,
+                              const int *formats, PGresult **out)
+{
+	const us_db_stmt s = {sql, n_params, params, lengths, formats};
+	PGresult *res;
+	us_err rc = us_db_pipeline(conn, &s, 1, &res);
+	if (rc == US_OK && out != NULL)
+		*out = res;
+	else
+		PQclear(res);
+	return rc;
+}
+
+void us_db_lead(PGconn *conn, const us_db_stmt *stmts, size_t n, PGresult **results)
+{
+	lead.conn = conn;
+	lead.stmts = stmts;
+	lead.n = n;
+	lead.results = results;
+	lead.pending = true;
+	lead.rc = US_OK;
+	for (size_t i = 0; results != NULL && i < n; i++)
+		results[i] = NULL;
+}
+
+us_err us_db_lead_done(PGconn *conn)
+{
+	if (lead.conn != conn)
+		return US_EINTERNAL;
+	lead.conn = NULL;
+	if (!lead.pending)
+		return lead.rc;
+	lead.pending = false;
+	return pipeline(conn, lead.stmts, lead.n, lead.results);
 }
 
 us_err us_db_begin(PGconn *conn)

@@ -37,6 +37,36 @@ US_MUST_USE us_err us_db_exec_bin(PGconn *conn, const char *sql, int n_params,
                                   const char *const *params, const int *lengths,
                                   const int *formats, PGresult **out);
 
+/* One statement of a pipeline: parameters as us_db_exec_bin takes them (lengths and
+ * formats NULL: all text). */
+typedef struct us_db_stmt {
+	const char *sql;
+	int n_params;
+	const char *const *params;
+	const int *lengths;
+	const int *formats;
+} us_db_stmt;
+
+#define US_DB_PIPELINE_MAX 8
+
+/* Sends n (1..US_DB_PIPELINE_MAX) statements at once and waits once (libpq's pipeline
+ * mode): one round trip where n would be. Each runs after the one before, in its own
+ * snapshot (as if sent one by one); after a failure the rest do not run. results (NULL
+ * to discard them all) gets each statement's owned result (PQclear it), NULL for one that
+ * failed or did not run. Returns the first failure, mapped and logged as us_db_exec does. */
+US_MUST_USE us_err us_db_pipeline(PGconn *conn, const us_db_stmt *stmts, size_t n,
+                                  PGresult **results);
+
+/* Holds stmts (n of them, kept by the caller until us_db_lead_done) back so they go
+ * ahead of the next statements run on conn by this thread, in the same round trip: a
+ * transaction's opening statements need not cost a round trip of their own. results (may
+ * be NULL) gets theirs, as us_db_pipeline gives them, once they are sent. */
+void us_db_lead(PGconn *conn, const us_db_stmt *stmts, size_t n, PGresult **results);
+
+/* Sends the lead now if nothing has taken it along, and ends it: returns the first
+ * failure of its statements (results are filled either way). */
+US_MUST_USE us_err us_db_lead_done(PGconn *conn);
+
 /* The us_err for a SQLSTATE: 23505 → ALREADY_EXISTS, 57014 → DEADLINE_EXCEEDED, ... */
 us_err us_db_error_from_sqlstate(const char *sqlstate);
 

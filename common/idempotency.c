@@ -71,18 +71,15 @@ static us_err replay(PGconn *conn, us_arena *arena, const us_idempotency_scope *
 	return US_OK;
 }
 
-us_err us_idempotency_run(PGconn *conn, us_arena *arena, const us_idempotency_scope *scope,
-                          const uint8_t *request, size_t request_len, const uint8_t *hash_key,
-                          int64_t timeout_ms, us_idempotent_body *body, void *ctx,
-                          us_idempotency_result *out)
+/* ahead: the body runs before the claim is known, its first statements sent with it. */
+static us_err run(PGconn *conn, us_arena *arena, const us_idempotency_scope *scope,
+                  const uint8_t *request, size_t request_len, const uint8_t *hash_key,
+                  int64_t timeout_ms, us_idempotent_body *body, void *ctx, bool ahead,
+                  us_idempotency_result *out)
 {
 	memset(out, 0, sizeof(*out));
 	uint8_t hash[HASH_BYTES];
 	request_hash(scope->method, request, request_len, hash_key, hash);
-
-	us_err rc = us_db_begin(conn);
-	if (rc != US_OK)
-		return rc;
 
 	/* A concurrent holder of the same key makes this INSERT wait for its commit or
 	 * rollback, so exactly one of them runs the body. The same statement caps the rest of
@@ -95,27 +92,41 @@ us_err us_idempotency_run(PGconn *conn, us_arena *arena, const us_idempotency_sc
 	                        scope->event_actor != NULL ? scope->event_actor : ""};
 	const int lengths[] = {0, 0, 0, 0, HASH_BYTES, 0, 0};
 	const int formats[] = {0, 0, 0, 0, 1, 0, 0};
-	PGresult *res = NULL;
-	rc = us_db_exec_bin(conn,
-	                    "INSERT INTO idempotency_keys (caller, actor, method, key, request_hash) "
-	                    "SELECT $1, $2, $3, $4, $5 FROM (SELECT pg_catalog.set_config("
-	                    "'statement_timeout', $6, true), pg_catalog.set_config('usher.actor', $7, true)) AS budget "
-	                    "ON CONFLICT (caller, actor, method, key) DO NOTHING RETURNING 1",
-	                    7, params, lengths, formats, &res);
-	if (rc != US_OK)
-		goto fail;
-	bool claimed = PQntuples(res) == 1;
-	PQclear(res);
-
-	if (!claimed) {
-		rc = replay(conn, arena, scope, hash, out);
-		us_db_rollback(conn);
-		return rc;
-	}
-
+	/* BEGIN goes with it: one round trip. */
+	const us_db_stmt claim[] = {
+		{"BEGIN", 0, NULL, NULL, NULL},
+		{"INSERT INTO idempotency_keys (caller, actor, method, key, request_hash) "
+		 "SELECT $1, $2, $3, $4, $5 FROM (SELECT pg_catalog.set_config("
+		 "'statement_timeout', $6, true), pg_catalog.set_config('usher.actor', $7, true)) AS budget "
+		 "ON CONFLICT (caller, actor, method, key) DO NOTHING RETURNING 1",
+		 7, params, lengths, formats},
+	};
+	PGresult *res[2] = {NULL, NULL};
 	const uint8_t *reply = NULL;
 	size_t reply_len = 0;
-	rc = body(ctx, &reply, &reply_len);
+	us_err rc, body_rc = US_OK;
+	if (ahead) {
+		us_db_lead(conn, claim, 2, res);
+		body_rc = body(ctx, &reply, &reply_len);
+		rc = us_db_lead_done(conn);
+	} else {
+		rc = us_db_pipeline(conn, claim, 2, res);
+	}
+	PQclear(res[0]);
+	bool claimed = rc == US_OK && PQntuples(res[1]) == 1;
+	PQclear(res[1]);
+	if (rc != US_OK)
+		goto fail;
+
+	if (!claimed) {
+		/* Whatever the body did ahead is undone first: its statements may have failed. */
+		us_db_rollback(conn);
+		return replay(conn, arena, scope, hash, out);
+	}
+
+	if (!ahead)
+		body_rc = body(ctx, &reply, &reply_len);
+	rc = body_rc;
 	if (rc != US_OK)
 		goto fail;
 
@@ -126,14 +137,16 @@ us_err us_idempotency_run(PGconn *conn, us_arena *arena, const us_idempotency_sc
 	/* libpq reads a binary parameter's bytes even when its length is 0. */
 	if (reply == NULL)
 		store_params[4] = "";
-	rc = us_db_exec_bin(conn,
-	                    "UPDATE idempotency_keys SET reply = $5"
-	                    " WHERE caller = $1 AND actor = $2 AND method = $3 AND key = $4",
-	                    5, store_params, store_lengths, store_formats, NULL);
-	if (rc != US_OK)
-		goto fail;
 	us_fault_point_method(scope->method, "before_commit");
-	rc = us_db_commit(conn);
+	/* The reply and the commit in one round trip: a failed UPDATE makes the COMMIT a
+	 * rollback. */
+	const us_db_stmt store[] = {
+		{"UPDATE idempotency_keys SET reply = $5"
+		 " WHERE caller = $1 AND actor = $2 AND method = $3 AND key = $4",
+		 5, store_params, store_lengths, store_formats},
+		{"COMMIT", 0, NULL, NULL, NULL},
+	};
+	rc = us_db_pipeline(conn, store, 2, NULL);
 	if (rc != US_OK)
 		goto fail;
 	out->reply = reply;
@@ -143,6 +156,25 @@ us_err us_idempotency_run(PGconn *conn, us_arena *arena, const us_idempotency_sc
 fail:
 	us_db_rollback(conn);
 	return rc;
+}
+
+us_err us_idempotency_run(PGconn *conn, us_arena *arena, const us_idempotency_scope *scope,
+                          const uint8_t *request, size_t request_len, const uint8_t *hash_key,
+                          int64_t timeout_ms, us_idempotent_body *body, void *ctx,
+                          us_idempotency_result *out)
+{
+	return run(conn, arena, scope, request, request_len, hash_key, timeout_ms, body, ctx, false,
+	           out);
+}
+
+us_err us_idempotency_run_ahead(PGconn *conn, us_arena *arena,
+                                const us_idempotency_scope *scope, const uint8_t *request,
+                                size_t request_len, const uint8_t *hash_key,
+                                int64_t timeout_ms, us_idempotent_body *body, void *ctx,
+                                us_idempotency_result *out)
+{
+	return run(conn, arena, scope, request, request_len, hash_key, timeout_ms, body, ctx, true,
+	           out);
 }
 
 us_err us_idempotency_purge(PGconn *conn, int64_t hours, long *deleted)

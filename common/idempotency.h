@@ -53,6 +53,18 @@ US_MUST_USE us_err us_idempotency_run(PGconn *conn, us_arena *arena,
                                       us_idempotent_body *body, void *ctx,
                                       us_idempotency_result *out);
 
+/* As us_idempotency_run, one round trip less: BEGIN and the key's claim go with the
+ * body's first statements (us_db_lead), so the body runs before the claim is known. When
+ * the key turns out to be stored already, the body's work is rolled back and its reply
+ * dropped for the stored one: for a body whose work outside the transaction (calls to
+ * other services, logs) is harmless to repeat. */
+US_MUST_USE us_err us_idempotency_run_ahead(PGconn *conn, us_arena *arena,
+                                            const us_idempotency_scope *scope,
+                                            const uint8_t *request, size_t request_len,
+                                            const uint8_t *hash_key, int64_t timeout_ms,
+                                            us_idempotent_body *body, void *ctx,
+                                            us_idempotency_result *out);
+
 /* Deletes stored keys older than hours, in slices so no lock is held long; *deleted (may
  * be NULL) gets how many. A key is meant for retries of one request, so a week is
  * plenty; a retry after that runs the request again. */

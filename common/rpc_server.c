@@ -462,9 +462,14 @@ static void dispatch_request(us_call *call, const Usher__V1__RpcRequest *req,
 			.event_actor = event_actor(call),
 		};
 		us_idempotency_result res;
-		rc = us_idempotency_run(call->w->db, call->arena, &scope, req->payload.data,
-		                        req->payload.len, srv->opts.request_hash_key,
-		                        us_call_remaining_ms(call), run_handler, &d, &res);
+		rc = ((flags & US_RPC_CLAIM_AHEAD) ? us_idempotency_run_ahead : us_idempotency_run)(
+		        call->w->db, call->arena, &scope, req->payload.data, req->payload.len,
+		        srv->opts.request_hash_key, us_call_remaining_ms(call), run_handler, &d, &res);
+		if (res.replayed) {
+			/* What a handler run ahead said is void. */
+			us_status_clear(&call->status);
+			d.full = NULL;
+		}
 		if (res.key_reused) {
 			us_status_clear(&call->status);
 			us_call_violation(call, "idempotency_key", "was already used with a different request");

@@ -54,6 +54,11 @@ enum {
 	US_RPC_INTERNAL = 1 << 1,
 	/* Only for operators who manage service principals (the "principals" right). */
 	US_RPC_PRINCIPAL_ADMIN = 1 << 2,
+	/* With US_RPC_IDEMPOTENT: the transaction's BEGIN and the key's claim go in one round
+	 * trip with the handler's first statements (us_idempotency_run_ahead). A repeat runs
+	 * the handler before its stored reply is found, then rolls it back: only for a handler
+	 * whose work outside the transaction is harmless to repeat. */
+	US_RPC_CLAIM_AHEAD = 1 << 3,
 };
 
 typedef struct us_rpc_method {

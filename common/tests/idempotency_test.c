@@ -1,6 +1,7 @@
-/* Idempotent methods through a real server and a real database: a repeat replays the
- * stored reply, the same key with another request is refused, a failure stores nothing,
- * concurrent repeats run the change once, keys are scoped by caller and actor, and a
+/* Idempotent methods through a real server and a real database, the key claimed first
+ * or ahead with the body's first statement: a repeat replays the stored reply, the same
+ * key with another request is refused, a failure stores nothing, concurrent repeats
+ * commit the change once, keys are scoped by caller and actor, and a
  * request whose connection drops is sent again, signed anew, under the same key. */
 #include <errno.h>
 #include <netinet/in.h>
@@ -66,7 +67,9 @@ static us_err remember(us_call *call, const ProtobufCMessage *request, ProtobufC
 	return US_OK;
 }
 
-static const us_rpc_method methods[] = {
+/* The tests run twice: the claim sent first, and sent ahead with the body's first
+ * statement (US_RPC_CLAIM_AHEAD: a repeat runs the body and rolls it back). */
+static us_rpc_method methods[] = {
 	{"Remember", remember, US_RPC_IDEMPOTENT},
 };
 static const us_rpc_service service = {&usher__testing__echo_service__descriptor, methods, 1, NULL};
@@ -120,6 +123,18 @@ static int teardown(void **state)
 	ut_db_drop(&F->db);
 	free(F);
 	return 0;
+}
+
+static int setup_ahead(void **state)
+{
+	methods[0].flags = US_RPC_IDEMPOTENT | US_RPC_CLAIM_AHEAD;
+	return setup(state);
+}
+
+static int teardown_ahead(void **state)
+{
+	methods[0].flags = US_RPC_IDEMPOTENT;
+	return teardown(state);
 }
 
 typedef struct outcome {
@@ -460,6 +475,50 @@ static void test_lost_connection_is_retried_signed_anew(void **state)
 	assert_int_equal(call_remember("slow", "key-slow").row_id, c.o.row_id);
 }
 
+/* Statements sent in one round trip run in order; a failure skips the rest, is the
+ * answer, and leaves the connection in use as before. */
+static void test_a_pipeline_stops_at_its_first_failure(void **state)
+{
+	(void)state;
+	PGconn *conn;
+	char err[256];
+	assert_int_equal(us_db_connect(F->db_url, "identity", &conn, err, sizeof(err)), US_OK);
+	const char *params[] = {"0"};
+	const us_db_stmt stmts[] = {
+		{"SELECT 1", 0, NULL, NULL, NULL},
+		{"SELECT 1 / $1::int", 1, params, NULL, NULL},
+		{"SELECT 2", 0, NULL, NULL, NULL},
+	};
+	PGresult *res[3];
+	us_db_round_trips_reset();
+	assert_int_equal(us_db_pipeline(conn, stmts, 3, res), US_EINVAL);
+	assert_int_equal(us_db_round_trips(), 1);
+	assert_non_null(res[0]);
+	assert_string_equal(PQgetvalue(res[0], 0, 0), "1");
+	assert_null(res[1]);
+	assert_null(res[2]);
+	PQclear(res[0]);
+	params[0] = "1";
+	assert_int_equal(us_db_pipeline(conn, stmts, 3, res), US_OK);
+	assert_string_equal(PQgetvalue(res[1], 0, 0), "1");
+	assert_string_equal(PQgetvalue(res[2], 0, 0), "2");
+	for (int i = 0; i < 3; i++)
+		PQclear(res[i]);
+
+	/* A lead goes with the next statement, in its round trip. */
+	us_db_lead(conn, stmts, 1, res);
+	us_db_round_trips_reset();
+	PGresult *one;
+	assert_int_equal(us_db_exec(conn, "SELECT 3", 0, NULL, &one), US_OK);
+	assert_string_equal(PQgetvalue(one, 0, 0), "3");
+	assert_int_equal(us_db_lead_done(conn), US_OK);
+	assert_int_equal(us_db_round_trips(), 1);
+	assert_string_equal(PQgetvalue(res[0], 0, 0), "1");
+	PQclear(res[0]);
+	PQclear(one);
+	PQfinish(conn);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -480,6 +539,20 @@ int main(void)
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_stored_request_hash_is_keyed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_old_keys_are_purged, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_pipeline_stops_at_its_first_failure, setup,
+		                                teardown),
+		{"ahead: repeat replays the stored reply", test_repeat_replays_the_stored_reply,
+		 setup_ahead, teardown_ahead, NULL},
+		{"ahead: same key with another request is refused",
+		 test_same_key_with_another_request_is_refused, setup_ahead, teardown_ahead, NULL},
+		{"ahead: missing key is refused", test_missing_key_is_refused, setup_ahead,
+		 teardown_ahead, NULL},
+		{"ahead: failure stores nothing", test_failure_stores_nothing, setup_ahead,
+		 teardown_ahead, NULL},
+		{"ahead: concurrent repeats run once", test_concurrent_repeats_run_once, setup_ahead,
+		 teardown_ahead, NULL},
+		{"ahead: keys are scoped by caller and actor", test_keys_are_scoped_by_caller_and_actor,
+		 setup_ahead, teardown_ahead, NULL},
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,9 +40,11 @@ static bool has_product(const Usher__V1__Account *account, const char *product)
 	return false;
 }
 
-us_err tenancy_grants_fit_account(us_call *call, const Usher__V1__Account *account,
-                                  const Usher__V1__Scope *scope, char *const *products,
-                                  size_t n_products)
+/* Records the violations of a grant's products and subaccounts (missing: indexes of the
+ * scope's subaccount ids not in the account). */
+static us_err fit_violations(us_call *call, const Usher__V1__Account *account,
+                             char *const *products, size_t n_products, const size_t *missing,
+                             size_t n_missing)
 {
 	char field[64];
 	for (size_t i = 0; i < n_products; i++) {
@@ -51,20 +53,27 @@ us_err tenancy_grants_fit_account(us_call *call, const Usher__V1__Account *accou
 			us_call_violation(call, field, "is not enabled for this account");
 		}
 	}
+	for (size_t i = 0; i < n_missing; i++) {
+		snprintf(field, sizeof(field), "scope.subaccount_ids[%zu]", missing[i]);
+		us_call_violation(call, field, "is not a subaccount of this account");
+	}
+	return us_call_has_violations(call) ? us_call_invalid(call) : US_OK;
+}
+
+us_err tenancy_grants_fit_account(us_call *call, const Usher__V1__Account *account,
+                                  const Usher__V1__Scope *scope, char *const *products,
+                                  size_t n_products)
+{
+	size_t *missing = NULL, n_missing = 0;
 	if (!scope->organization) {
-		size_t *missing, n_missing;
 		us_err rc = tenancy_store_subaccounts_missing(us_call_db(call), us_call_arena(call),
 		                                              account->id, scope->subaccount_ids,
 		                                              scope->n_subaccount_ids, &missing,
 		                                              &n_missing);
 		if (rc != US_OK)
 			return rc;
-		for (size_t i = 0; i < n_missing; i++) {
-			snprintf(field, sizeof(field), "scope.subaccount_ids[%zu]", missing[i]);
-			us_call_violation(call, field, "is not a subaccount of this account");
-		}
 	}
-	return us_call_has_violations(call) ? us_call_invalid(call) : US_OK;
+	return fit_violations(call, account, products, n_products, missing, n_missing);
 }
 
 /* May the service principal grant role in the account now? Asked of usher-identityd
@@ -161,26 +170,16 @@ us_err tenancy_grant_membership(us_call *call, const ProtobufCMessage *request,
 	if (us_call_has_violations(call))
 		return us_call_invalid(call);
 
-	/* A share lock: grants run side by side, but not while a granter is being demoted. */
-	Usher__V1__Account *account;
-	us_err rc = tenancy_store_account_get(us_call_db(call), us_call_arena(call),
-	                                      req->account_id, TENANCY_STORE_SHARE, &account);
-	if (rc == US_ENOTFOUND)
-		return us_call_error(call, rc, "account not found");
-	if (rc == US_OK)
-		rc = tenancy_grants_fit_account(call, account, req->scope, req->products,
-		                                req->n_products);
-	/* A person's right is judged on their membership as read with the insert, one round
-	 * trip less; a refusal rolls the insert back. */
-	bool by_person = req->granted_by[0] != '\0';
-	if (rc == US_OK && !by_person)
-		rc = check_granter(call, account, NULL, req);
-	if (rc != US_OK)
-		return rc;
-
 	Usher__V1__GrantMembershipReply *out = US_ARENA_NEW(us_call_arena(call),
 	                                                    Usher__V1__GrantMembershipReply);
-	if (out == NULL)
+	us_db_stmt audit;
+	us_err rc = us_audit_stmt(call, &(us_audit_entry){
+	        .account_id = req->account_id, .action = "member.add", .subject_type = "user",
+	        .subject_id = req->user_id,
+	        .detail = us_arena_printf(us_call_arena(call), "role %s; source %s",
+	                                  tenancy_role_name((int)req->role), req->source)},
+	        &audit);
+	if (rc != US_OK || out == NULL)
 		return US_EEXHAUSTED;
 	usher__v1__grant_membership_reply__init(out);
 	tenancy_store_new_membership in = {
@@ -194,22 +193,25 @@ us_err tenancy_grant_membership(us_call *call, const ProtobufCMessage *request,
 		.n_flags = req->n_flags,
 		.source = req->source,
 	};
-	Usher__V1__Membership *granter;
-	rc = tenancy_store_membership_insert(us_call_db(call), us_call_arena(call), &in,
-	                                     by_person ? req->granted_by : NULL, &granter,
-	                                     &out->membership);
-	if (rc == US_OK && by_person)
-		rc = check_granter(call, account, granter, req);
-	if (rc == US_OK && out->membership == NULL)
-		return us_call_error(call, US_EEXISTS, "the user is already a member of this account");
+	/* Everything is read and written in one round trip, optimistically: the checks below
+	 * judge what was read (the granter's membership as it stood under the account's share
+	 * lock), and a refusal rolls the insert and its audit row back. */
+	bool by_person = req->granted_by[0] != '\0';
+	tenancy_store_grant_facts f;
+	rc = tenancy_store_grant(us_call_db(call), us_call_arena(call), &in,
+	                         by_person ? req->granted_by : NULL, &audit, &f);
+	if (rc == US_ENOTFOUND)
+		return us_call_error(call, rc, "account not found");
 	if (rc == US_OK)
-		rc = us_audit_record(call, &(us_audit_entry){
-		        .account_id = req->account_id, .action = "member.add", .subject_type = "user",
-		        .subject_id = req->user_id,
-		        .detail = us_arena_printf(us_call_arena(call), "role %s; source %s",
-		                                  tenancy_role_name((int)req->role), req->source)});
+		rc = fit_violations(call, f.account, req->products, req->n_products, f.missing,
+		                    f.n_missing);
+	if (rc == US_OK)
+		rc = check_granter(call, f.account, f.granter, req);
+	if (rc == US_OK && f.membership == NULL)
+		return us_call_error(call, US_EEXISTS, "the user is already a member of this account");
 	if (rc != US_OK)
 		return rc;
+	out->membership = f.membership;
 	*reply = &out->base;
 	return US_OK;
 }

@@ -17,8 +17,11 @@ static const us_rpc_method tenancy_methods[] = {
 	{"UpdateAccountSettings", tenancy_update_account_settings, US_RPC_IDEMPOTENT},
 	{"CreateSubaccount", tenancy_create_subaccount, US_RPC_IDEMPOTENT},
 	{"ListSubaccounts", tenancy_list_subaccounts, 0},
-	/* Granting on someone's behalf is for Usher itself (invitationd's accept saga). */
-	{"GrantMembership", tenancy_grant_membership, US_RPC_IDEMPOTENT | US_RPC_INTERNAL},
+	/* Granting on someone's behalf is for Usher itself (invitationd's accept saga). Its
+	 * key's claim goes with its statements: before its stored reply is found, a repeat
+	 * only reads (a service principal's scope, from identityd) and logs. */
+	{"GrantMembership", tenancy_grant_membership,
+	 US_RPC_IDEMPOTENT | US_RPC_INTERNAL | US_RPC_CLAIM_AHEAD},
 	{"ChangeRole", tenancy_change_role, US_RPC_IDEMPOTENT},
 	{"SetScope", tenancy_set_scope, US_RPC_IDEMPOTENT},
 	{"SetFlags", tenancy_set_flags, US_RPC_IDEMPOTENT},

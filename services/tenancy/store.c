@@ -337,16 +337,16 @@ us_err tenancy_store_check_facts(PGconn *db, us_arena *a, const char *account_id
 	return US_OK;
 }
 
-us_err tenancy_store_membership_insert(PGconn *db, us_arena *a,
-                                       const tenancy_store_new_membership *in,
-                                       const char *granter_id, Usher__V1__Membership **granter,
-                                       Usher__V1__Membership **out)
+us_err tenancy_store_grant(PGconn *db, us_arena *a, const tenancy_store_new_membership *in,
+                           const char *granter_id, const us_db_stmt *then,
+                           tenancy_store_grant_facts *out)
 {
 	const char *products = array_literal(a, in->products, in->n_products);
 	const char *flags = array_literal(a, in->flags, in->n_flags);
 	const char *subaccounts = scope_literal(a, in->scope);
 	if (products == NULL || flags == NULL || subaccounts == NULL)
 		return US_EEXHAUSTED;
+	const char *account_params[] = {in->account_id, subaccounts};
 	const char *params[] = {in->account_id,
 	                        in->user_id,
 	                        tenancy_role_name(in->role),
@@ -356,35 +356,68 @@ us_err tenancy_store_membership_insert(PGconn *db, us_arena *a,
 	                        in->source,
 	                        subaccounts,
 	                        granter_id};
-	/* One round trip: the granter's membership as it stands (the statement sees neither
-	 * its own insert nor anything before the caller's account lock), and the new row as
-	 * inserted, its subaccounts those given (a statement cannot read back its own writes). */
-	PGresult *res;
-	us_err rc = us_db_exec_one(
-	        db,
-	        "WITH n AS (INSERT INTO memberships (account_id, user_id, role, organization, "
-	        "                                    products, flags, source) "
-	        "           VALUES ($1, $2, $3, $4, $5::text[], $6::text[], $7) "
-	        "           ON CONFLICT DO NOTHING RETURNING *), "
-	        "     ns AS (INSERT INTO membership_subaccounts (membership_id, account_id, subaccount_id) "
-	        "            SELECT n.id, n.account_id, s FROM n, unnest($8::uuid[]) AS s) "
-	        "SELECT " MEMBERSHIP_COLUMNS ", "
-	        "       n.id, n.account_id, n.user_id, n.role, n.organization, "
-	        "       ARRAY(SELECT s FROM unnest($8::uuid[]) AS s ORDER BY s), "
-	        "       n.products, n.flags, n.status, n.source, " US_SQL_TIMESTAMP("n.created_at") ", "
-	        US_SQL_TIMESTAMP("n.updated_at") " "
-	        "FROM (VALUES (1)) AS one "
-	        "LEFT JOIN memberships m ON m.account_id = $1 AND m.user_id = $9::uuid "
-	        "LEFT JOIN n ON true",
-	        9, params, &res);
-	if (rc != US_OK)
+	/* One round trip, three statements in order. The account's share lock first: grants
+	 * run side by side, but not while a granter is being demoted. Then, in a snapshot
+	 * taken after the lock, the granter's membership as it stands and the new row as
+	 * inserted, its subaccounts those given (a statement cannot read back its own
+	 * writes); nothing is inserted into a missing account or with a subaccount outside
+	 * it (the caller reports those). Then then (the audit row). */
+	const us_db_stmt stmts[] = {
+		{"SELECT " ACCOUNT_COLUMNS ", "
+		 "       ARRAY(SELECT t.i - 1 FROM unnest($2::uuid[]) WITH ORDINALITY AS t (id, i) "
+		 "             WHERE NOT EXISTS (SELECT 1 FROM subaccounts s "
+		 "                               WHERE s.account_id = a.id AND s.id = t.id) "
+		 "             ORDER BY t.i) "
+		 "FROM accounts a WHERE a.id = $1 FOR SHARE OF a",
+		 2, account_params, NULL, NULL},
+		{"WITH n AS (INSERT INTO memberships (account_id, user_id, role, organization, "
+		 "                                    products, flags, source) "
+		 "           SELECT $1::uuid, $2::uuid, $3, $4::boolean, $5::text[], $6::text[], $7 "
+		 "           WHERE EXISTS (SELECT 1 FROM accounts WHERE id = $1) "
+		 "             AND NOT EXISTS (SELECT 1 FROM unnest($8::uuid[]) AS g "
+		 "                             WHERE NOT EXISTS (SELECT 1 FROM subaccounts s "
+		 "                                               WHERE s.account_id = $1 "
+		 "                                                 AND s.id = g)) "
+		 "           ON CONFLICT DO NOTHING RETURNING *), "
+		 "     ns AS (INSERT INTO membership_subaccounts (membership_id, account_id, subaccount_id) "
+		 "            SELECT n.id, n.account_id, s FROM n, unnest($8::uuid[]) AS s) "
+		 "SELECT " MEMBERSHIP_COLUMNS ", "
+		 "       n.id, n.account_id, n.user_id, n.role, n.organization, "
+		 "       ARRAY(SELECT s FROM unnest($8::uuid[]) AS s ORDER BY s), "
+		 "       n.products, n.flags, n.status, n.source, " US_SQL_TIMESTAMP("n.created_at") ", "
+		 US_SQL_TIMESTAMP("n.updated_at") " "
+		 "FROM (VALUES (1)) AS one "
+		 "LEFT JOIN memberships m ON m.account_id = $1 AND m.user_id = $9::uuid "
+		 "LEFT JOIN n ON true",
+		 9, params, NULL, NULL},
+		*then,
+	};
+	PGresult *res[3];
+	us_err rc = us_db_pipeline(db, stmts, 3, res);
+	PQclear(res[2]);
+	if (rc == US_OK && PQntuples(res[0]) == 0)
+		rc = US_ENOTFOUND;
+	if (rc != US_OK) {
+		PQclear(res[0]);
+		PQclear(res[1]);
 		return rc;
-	us_row r = us_row_at(a, res, 0, 0);
-	*granter = us_row_null(&r, 0) ? NULL : read_membership(&r);
+	}
+	us_row r = us_row_at(a, res[0], 0, 0);
+	out->account = read_account(&r);
+	size_t n_missing = 0;
+	char **missing = us_row_array(&r, ACCOUNT_NCOLS, &n_missing);
+	out->missing = n_missing ? US_ROW_ARRAY(&r, size_t, n_missing) : NULL;
+	for (size_t i = 0; !us_row_failed(&r) && i < n_missing; i++)
+		out->missing[i] = strtoul(missing[i], NULL, 10);
+	out->n_missing = n_missing;
+	bool failed = us_row_failed(&r);
+	PQclear(res[0]);
+	r = us_row_at(a, res[1], 0, 0);
+	out->granter = us_row_null(&r, 0) ? NULL : read_membership(&r);
 	r.base = MEMBERSHIP_NCOLS;
-	*out = us_row_null(&r, 0) ? NULL : read_membership(&r);
-	PQclear(res);
-	return us_row_failed(&r) ? US_EEXHAUSTED : US_OK;
+	out->membership = us_row_null(&r, 0) ? NULL : read_membership(&r);
+	PQclear(res[1]);
+	return failed || us_row_failed(&r) ? US_EEXHAUSTED : US_OK;
 }
 
 us_err tenancy_store_membership_set_role(PGconn *db, us_arena *a, const Usher__V1__Membership *m,

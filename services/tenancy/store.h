@@ -12,6 +12,7 @@
 
 #include "usher/v1/erasure.pb-c.h"
 #include "common/arena.h"
+#include "common/db.h"
 #include "common/err.h"
 #include "common/page_token.h"
 #include "usher/v1/tenancy.pb-c.h"
@@ -92,14 +93,25 @@ typedef struct tenancy_store_new_membership {
 	const char *source;
 } tenancy_store_new_membership;
 
-/* Inserts the membership unless the user has one in the account already (*out NULL),
- * reading in the same statement granter_id's membership in it (NULL when none or
- * granter_id is NULL): the granter is judged before the caller commits. */
-US_MUST_USE us_err tenancy_store_membership_insert(PGconn *db, us_arena *a,
-                                                   const tenancy_store_new_membership *in,
-                                                   const char *granter_id,
-                                                   Usher__V1__Membership **granter,
-                                                   Usher__V1__Membership **out);
+/* What GrantMembership learns with its insert. */
+typedef struct tenancy_store_grant_facts {
+	Usher__V1__Account *account;
+	size_t *missing; /* indexes of the scope's subaccount ids not in the account */
+	size_t n_missing;
+	Usher__V1__Membership *granter;    /* NULL when none or not asked */
+	Usher__V1__Membership *membership; /* as inserted; NULL when not */
+} tenancy_store_grant_facts;
+
+/* In one round trip, inside the caller's transaction: locks the account FOR SHARE
+ * (NOT_FOUND when there is none), reads granter_id's membership in it as it stands after
+ * the lock (none when granter_id is NULL), inserts the membership unless the user has
+ * one there already or a subaccount of the scope is missing, then runs then (the audit
+ * row, written whatever came of the insert). The caller judges the facts and rolls back
+ * on a refusal. */
+US_MUST_USE us_err tenancy_store_grant(PGconn *db, us_arena *a,
+                                       const tenancy_store_new_membership *in,
+                                       const char *granter_id, const us_db_stmt *then,
+                                       tenancy_store_grant_facts *out);
 
 /* Sets the role; an organization-level membership drops its subaccount list. */
 US_MUST_USE us_err tenancy_store_membership_set_role(PGconn *db, us_arena *a,

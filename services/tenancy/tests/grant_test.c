@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "tenancy_client.h"
 
@@ -273,6 +274,80 @@ static void test_grant_judges_the_granter_before_the_membership(void **state)
 	tc_close(w.c);
 }
 
+/* A grant's refusals come after its insert (sent with the key's claim, in one round
+ * trip): each must leave nothing behind, its key included. */
+static void test_refused_grants_leave_nothing(void **state)
+{
+	(void)state;
+	world w = make_world();
+	char *user = tc_uuid(w.c);
+	char *key = us_arena_printf(w.c->arena, "accept:%s", tc_uuid(w.c));
+	Usher__V1__GrantMembershipRequest req = accept_request(&w, user);
+	Usher__V1__GrantMembershipReply *out;
+	req.scope = tc_subs(w.c, 2, w.sub_a, tc_uuid(w.c));
+	tc_expect_invalid(w.c, tc_call(w.c, "GrantMembership", NULL, key, &req.base,
+	                               &usher__v1__grant_membership_reply__descriptor, &out),
+	                  "scope.subaccount_ids[1]", "GrantMembership with a foreign subaccount");
+	assert_false(tc_is_member(w.c, w.account, user));
+
+	Usher__V1__GrantMembershipRequest lost = accept_request(&w, user);
+	lost.account_id = tc_uuid(w.c);
+	tc_expect(w.c, tc_call(w.c, "GrantMembership", NULL, NULL, &lost.base,
+	                       &usher__v1__grant_membership_reply__descriptor, &out),
+	          US_ENOTFOUND, "GrantMembership in an unknown account");
+	tc_expect_message(w.c, "account not found");
+
+	/* The refused request's key was not kept: another request may use it. */
+	req = accept_request(&w, user);
+	tc_expect(w.c, tc_call(w.c, "GrantMembership", NULL, key, &req.base,
+	                       &usher__v1__grant_membership_reply__descriptor, &out),
+	          US_OK, "GrantMembership under the key of a refused request");
+	assert_true(tc_is_member(w.c, w.account, user));
+
+	/* Now it is kept: the key with another request is refused and grants nothing. */
+	char *other = tc_uuid(w.c);
+	Usher__V1__GrantMembershipRequest again = accept_request(&w, other);
+	tc_expect_invalid(w.c, tc_call(w.c, "GrantMembership", NULL, key, &again.base,
+	                               &usher__v1__grant_membership_reply__descriptor, &out),
+	                  "idempotency_key", "GrantMembership under a used key");
+	assert_false(tc_is_member(w.c, w.account, other));
+	tc_close(w.c);
+}
+
+/* The db_round_trips of the last GrantMembership in tenancyd's log. */
+static long last_grant_round_trips(void)
+{
+	FILE *f = fopen(sys->daemons[UT_TENANCY].log_path, "r");
+	assert_non_null(f);
+	char line[8192];
+	long trips = -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		json_t *doc = json_loads(line, 0, NULL);
+		const char *method = json_string_value(json_object_get(doc, "method"));
+		const char *msg = json_string_value(json_object_get(doc, "msg"));
+		const char *value = json_string_value(json_object_get(doc, "db_round_trips"));
+		if (method && msg && value && strcmp(msg, "request handled") == 0 &&
+		    strcmp(method, "usher.v1.TenancyService/GrantMembership") == 0)
+			trips = atol(value);
+		json_decref(doc);
+	}
+	fclose(f);
+	return trips;
+}
+
+/* The accept path's grant: the key's claim with the account lock, the granter's read,
+ * the insert and the audit row; then the stored reply with the commit. */
+static void test_a_grant_is_two_round_trips(void **state)
+{
+	(void)state;
+	world w = make_world();
+	tc_expect(w.c, tc_try_grant(w.c, w.account, tc_uuid(w.c), MEMBER, tc_subs(w.c, 1, w.sub_a),
+	                            w.admin_a, NULL),
+	          US_OK, "GrantMembership");
+	assert_int_equal(last_grant_round_trips(), 2);
+	tc_close(w.c);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -298,6 +373,8 @@ int main(void)
 		cmocka_unit_test(test_deactivated_actor_cannot_grant),
 		cmocka_unit_test(test_products_must_be_the_accounts),
 		cmocka_unit_test(test_replayed_grant_returns_the_same_membership),
+		cmocka_unit_test(test_refused_grants_leave_nothing),
+		cmocka_unit_test(test_a_grant_is_two_round_trips),
 		cmocka_unit_test(test_concurrent_grants_make_one_membership),
 		cmocka_unit_test(test_system_grant_needs_no_granter),
 		cmocka_unit_test(test_grant_judges_the_granter_before_the_membership),
