@@ -1,10 +1,12 @@
 #include "store.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "common/db.h"
 #include "common/housekeeping.h"
@@ -58,20 +60,20 @@ us_err notification_store_session_identify(PGconn *conn, notification_store_sess
 
 /* --- queueing --- */
 
-/* The emails' columns as array literals in the arena: 0 key, 1 template, 2 recipient,
- * 3 reference, 4 subject, 5 sealed. Arrays rather than one JSON document: nothing for
+/* The emails' text columns as array literals in the arena: 0 key, 1 template,
+ * 2 recipient, 3 reference, 4 subject. Arrays rather than one JSON document: nothing for
  * Postgres to parse but the arrays, and no document tree in the daemon. */
-#define QUEUE_COLUMNS 6
+#define QUEUE_TEXT_COLUMNS 5
 
-static bool queue_columns(us_arena *arena, const notification_store_new_email *emails, size_t n,
-                          const char *out[QUEUE_COLUMNS])
+static bool queue_text_columns(us_arena *arena, const notification_store_new_email *emails,
+                               size_t n, const char *out[QUEUE_TEXT_COLUMNS])
 {
 	const char **items = US_ARENA_ARRAY(arena, const char *, n ? n : 1);
-	for (int c = 0; c < QUEUE_COLUMNS; c++) {
+	for (int c = 0; c < QUEUE_TEXT_COLUMNS; c++) {
 		for (size_t i = 0; items != NULL && i < n; i++) {
 			const notification_store_new_email *e = &emails[i];
-			const char *const field[QUEUE_COLUMNS] = {e->key,       e->template, e->recipient,
-			                                          e->reference, e->subject,  e->sealed};
+			const char *const field[QUEUE_TEXT_COLUMNS] = {e->key, e->template, e->recipient,
+			                                               e->reference, e->subject};
 			items[i] = field[c];
 		}
 		out[c] = items != NULL ? us_db_text_array(arena, items, n) : NULL;
@@ -79,6 +81,45 @@ static bool queue_columns(us_arena *arena, const notification_store_new_email *e
 			return false;
 	}
 	return true;
+}
+
+static char *put_u32(char *p, uint32_t v)
+{
+	*p++ = (char)(v >> 24);
+	*p++ = (char)(v >> 16);
+	*p++ = (char)(v >> 8);
+	*p++ = (char)v;
+	return p;
+}
+
+#define BYTEA_OID 17
+
+/* The sealed variables (hex) as a bytea[] in Postgres' binary format, in the arena: the
+ * largest column, half the bytes of hex text and no text array to parse. NULL when out
+ * of memory or a value is not hex. */
+static char *sealed_array(us_arena *arena, const notification_store_new_email *emails, size_t n,
+                          int *len)
+{
+	size_t size = 20;
+	for (size_t i = 0; i < n; i++)
+		size += 4 + strlen(emails[i].sealed) / 2;
+	if (size > INT32_MAX)
+		return NULL;
+	char *out = us_arena_alloc(arena, size);
+	if (out == NULL)
+		return NULL;
+	/* dimensions, flags (no NULLs), element type, then the one dimension: length, lower bound */
+	char *p = put_u32(put_u32(put_u32(put_u32(put_u32(out, 1), 0), BYTEA_OID), (uint32_t)n), 1);
+	for (size_t i = 0; i < n; i++) {
+		const char *hex = emails[i].sealed;
+		size_t bytes;
+		if (sodium_hex2bin((unsigned char *)p + 4, strlen(hex) / 2, hex, strlen(hex), NULL,
+		                   &bytes, NULL) != 0 || bytes * 2 != strlen(hex))
+			return NULL;
+		p = put_u32(p, (uint32_t)bytes) + bytes;
+	}
+	*len = (int)(p - out);
+	return out;
 }
 
 /* The id of each email: inserted now, or queued before under the same key. A key queued
@@ -90,14 +131,14 @@ static const char queue_sql[] =
         "  SELECT gen_random_uuid() AS id, (x.ord - 1)::int AS i, x.key, x.template,"
         "         x.recipient, x.reference, x.subject, x.sealed"
         "    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
-        "                $6::text[]) WITH ORDINALITY AS x (key, template, recipient, reference,"
+        "                $6::bytea[]) WITH ORDINALITY AS x (key, template, recipient, reference,"
         "                                                  subject, sealed, ord)"
         "), ins AS ("
         "  INSERT INTO messages (id, idempotency_key, template, recipient, reference, subject,"
         "                        sealed_variables, smtp_message_id, state, next_attempt_at,"
         "                        last_reply)"
         "  SELECT e.id, e.key, e.template, e.recipient, e.reference, e.subject,"
-        "         CASE WHEN s.email IS NULL THEN decode(e.sealed, 'hex') END,"
+        "         CASE WHEN s.email IS NULL THEN e.sealed END,"
         "         '<' || e.id || '@' || $7 || '>',"
         "         CASE WHEN s.email IS NULL THEN 'queued' ELSE 'suppressed' END,"
         "         CASE WHEN s.email IS NULL THEN now() END,"
@@ -128,14 +169,17 @@ static us_err fill_ids(const PGresult *res, size_t n, us_arena *arena, char **id
 	return us_row_failed(&r) ? US_EEXHAUSTED : US_OK;
 }
 
-static us_err queue_in_tx(PGconn *conn, const char *const cols[QUEUE_COLUMNS], size_t n,
-                          const char *domain, int64_t timeout_ms, us_arena *arena, char **ids)
+static us_err queue_in_tx(PGconn *conn, const char *const cols[QUEUE_TEXT_COLUMNS],
+                          const char *sealed, int sealed_len, size_t n, const char *domain,
+                          int64_t timeout_ms, us_arena *arena, char **ids)
 {
 	us_err rc = us_db_set_local_timeout(conn, (long)timeout_ms);
-	const char *params[] = {cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], domain};
+	const char *params[] = {cols[0], cols[1], cols[2], cols[3], cols[4], sealed, domain};
+	const int lengths[] = {0, 0, 0, 0, 0, sealed_len, 0};
+	const int formats[] = {0, 0, 0, 0, 0, 1, 0};
 	PGresult *res = NULL;
 	if (rc == US_OK)
-		rc = us_db_exec(conn, queue_sql, 7, params, &res);
+		rc = us_db_exec_bin(conn, queue_sql, 7, params, lengths, formats, &res);
 	if (rc == US_OK) {
 		rc = fill_ids(res, n, arena, ids);
 		PQclear(res);
@@ -162,12 +206,15 @@ us_err notification_store_queue(PGconn *conn, const notification_store_new_email
                                 char ***ids)
 {
 	char **out = US_ARENA_ARRAY(arena, char *, n);
-	const char *cols[QUEUE_COLUMNS];
-	if (out == NULL || !queue_columns(arena, emails, n, cols))
+	const char *cols[QUEUE_TEXT_COLUMNS];
+	int sealed_len = 0;
+	char *sealed = sealed_array(arena, emails, n, &sealed_len);
+	if (out == NULL || sealed == NULL || !queue_text_columns(arena, emails, n, cols))
 		return US_EEXHAUSTED;
 	us_err rc = us_db_begin(conn);
 	if (rc == US_OK)
-		rc = queue_in_tx(conn, cols, n, message_id_domain, timeout_ms, arena, out);
+		rc = queue_in_tx(conn, cols, sealed, sealed_len, n, message_id_domain, timeout_ms, arena,
+		                 out);
 	if (rc == US_OK)
 		rc = us_db_commit(conn);
 	if (rc != US_OK)
