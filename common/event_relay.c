@@ -29,12 +29,18 @@ struct us_event_relay {
 };
 
 /* One relay at a time per schema, whatever the number of replicas: the events leave in
- * the order they were written. */
+ * the order they were written. The rows are deleted as they are taken, in the transaction
+ * that hands them over (rolled back if the call fails): one statement and one write per
+ * row, where a FOR UPDATE then a DELETE by number wrote each row twice. A row another
+ * relay deleted meanwhile is skipped by the DELETE, as FOR UPDATE skipped it. */
 static const char take_sql[] =
-        "SELECT e.seq, e.id, e.type, e.account_id, e.actor, e.object_type, e.object_id,"
-        " e.data::text, " US_SQL_TIMESTAMP("e.occurred_at")
-        " FROM (SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || '.events'))"
-        "  AS mine) AS l, events e WHERE l.mine ORDER BY e.seq LIMIT $1 FOR UPDATE OF e";
+        "WITH taken AS ("
+        " DELETE FROM events WHERE seq = ANY (ARRAY("
+        "  SELECT e.seq FROM (SELECT pg_try_advisory_xact_lock(hashtext(current_schema() ||"
+        "   '.events')) AS mine) AS l, events e WHERE l.mine ORDER BY e.seq LIMIT $1))"
+        " RETURNING seq, id, type, account_id, actor, object_type, object_id, data::text,"
+        "  " US_SQL_TIMESTAMP("occurred_at")
+        ") SELECT * FROM taken ORDER BY seq";
 
 static Usher__V1__Event *read_event(us_row *r)
 {
@@ -72,15 +78,13 @@ static int relay_chunk(us_event_relay *rl)
 		rc = us_db_exec(rl->db, take_sql, 1, params, &res);
 	size_t n = rc == US_OK ? (size_t)PQntuples(res) : 0;
 	Usher__V1__Event **events = US_ARENA_ARRAY(a, Usher__V1__Event *, n ? n : 1);
-	const char **seqs = US_ARENA_ARRAY(a, const char *, n ? n : 1);
 	if (rc == US_OK) {
 		us_row r = us_row_at(a, res, 0, 0);
-		for (size_t i = 0; i < n && events != NULL && seqs != NULL; i++) {
+		for (size_t i = 0; i < n && events != NULL; i++) {
 			r.row = (int)i;
 			events[i] = read_event(&r);
-			seqs[i] = us_row_text(&r, 0);
 		}
-		if (events == NULL || seqs == NULL || us_row_failed(&r))
+		if (events == NULL || us_row_failed(&r))
 			rc = US_EEXHAUSTED;
 	}
 	PQclear(res);
@@ -104,14 +108,6 @@ static int relay_chunk(us_event_relay *rl)
 		us_status_clear(&st);
 		if (rc == US_OK)
 			us_fault_point("events.after_send");
-	}
-	/* Exactly the rows handed over: one that committed since (with a lower number, taken
-	 * before its transaction ended) is still to be sent. */
-	if (rc == US_OK && n > 0) {
-		const char *del[] = {us_db_text_array(a, seqs, n)};
-		rc = del[0] == NULL ? US_EEXHAUSTED
-		                    : us_db_exec(rl->db, "DELETE FROM events WHERE seq = ANY ($1::bigint[])",
-		                                 1, del, NULL);
 	}
 	if (rc == US_OK)
 		rc = us_db_commit(rl->db);

@@ -154,6 +154,13 @@ static struct MHD_Response *make_body(gateway_response *res)
 	}
 	if (res->raw != NULL)
 		return MHD_create_response_from_buffer(res->raw_len, res->raw, MHD_RESPMEM_MUST_COPY);
+	if (res->owned != NULL) { /* not copied: a large report would be held twice */
+		struct MHD_Response *r = MHD_create_response_from_buffer(res->raw_len, res->owned,
+		                                                         MHD_RESPMEM_MUST_FREE);
+		if (r != NULL)
+			res->owned = NULL;
+		return r;
+	}
 	char *text = res->json != NULL ? json_dumps(res->json, JSON_COMPACT) : strdup("{}");
 	if (text == NULL)
 		return NULL;
@@ -230,6 +237,7 @@ static enum MHD_Result reply(gateway_request *req, gateway_response *res)
 {
 	enum MHD_Result ret = send_response(req, res);
 	json_decref(res->json);
+	free(res->owned);
 	return ret;
 }
 

@@ -55,7 +55,8 @@ typedef struct gateway_response {
 	size_t n_cookies;
 	bool no_referrer;        /* for pages whose URL holds a secret */
 	char *raw;               /* instead of json: a body in the request's arena */
-	size_t raw_len;
+	char *owned;             /* instead of json or raw: a malloc'd body, owned */
+	size_t raw_len;          /* the length of raw or owned */
 	/* Instead of json or raw: a body of unknown length, sent chunked as the reader writes
 	 * it (libmicrohttpd's response from callback). stream_free frees stream_cls, once,
 	 * whether or not the body was ever sent. */

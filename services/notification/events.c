@@ -1,5 +1,6 @@
 #include "events.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,7 +82,8 @@ static const char *types_array(us_call *call, char *const *types, size_t n)
 
 /* --- RecordEvents --- */
 
-static json_t *event_json(us_call *call, size_t i, const Usher__V1__Event *e)
+/* Checks one event; false with violations. */
+static bool event_valid(us_call *call, size_t i, const Usher__V1__Event *e)
 {
 	us_arena *a = us_call_arena(call);
 	bool ok = check_id(call, us_arena_printf(a, "events[%zu].id", i), e->id);
@@ -110,15 +112,21 @@ static json_t *event_json(us_call *call, size_t i, const Usher__V1__Event *e)
 		                  "must be a JSON object of at most 65536 bytes");
 		ok = false;
 	}
-	if (!ok) {
-		json_decref(data);
+	json_decref(data);
+	return ok;
+}
+
+/* One column of the events as an array literal in the call's arena. */
+static const char *column(us_call *call, const Usher__V1__RecordEventsRequest *req,
+                          size_t offset)
+{
+	us_arena *a = us_call_arena(call);
+	const char **items = US_ARENA_ARRAY(a, const char *, req->n_events);
+	if (items == NULL)
 		return NULL;
-	}
-	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s}", "id", e->id, "type",
-	                      e->type, "account_id", e->account_id, "actor", e->actor, "object_type",
-	                      e->object_type, "object_id", e->object_id, "data", data,
-	                      "occurred_at", e->occurred_at);
-	return o;
+	for (size_t i = 0; i < req->n_events; i++)
+		items[i] = *(const char *const *)((const char *)req->events[i] + offset);
+	return us_db_text_array(a, items, req->n_events);
 }
 
 us_err notification_events_record_rpc(us_call *call, const ProtobufCMessage *request,
@@ -130,27 +138,30 @@ us_err notification_events_record_rpc(us_call *call, const ProtobufCMessage *req
 		us_call_violation(call, "events", "must hold 1 to %d events", EVENTS_PER_CALL_MAX);
 		return us_call_invalid(call);
 	}
-	json_t *doc = json_array();
-	bool ok = doc != NULL;
-	for (size_t i = 0; doc != NULL && i < req->n_events; i++) {
-		json_t *o = event_json(call, i, req->events[i]);
-		if (o == NULL || json_array_append_new(doc, o) != 0)
-			ok = false;
-	}
-	char *text = ok ? json_dumps(doc, JSON_COMPACT) : NULL;
-	json_decref(doc);
-	if (us_call_has_violations(call)) {
-		free(text);
+	bool ok = true;
+	for (size_t i = 0; i < req->n_events; i++)
+		ok = event_valid(call, i, req->events[i]) && ok;
+	if (!ok)
 		return us_call_invalid(call);
-	}
-	if (text == NULL)
+	notification_events_columns cols = {
+		.id = column(call, req, offsetof(Usher__V1__Event, id)),
+		.type = column(call, req, offsetof(Usher__V1__Event, type)),
+		.account_id = column(call, req, offsetof(Usher__V1__Event, account_id)),
+		.actor = column(call, req, offsetof(Usher__V1__Event, actor)),
+		.object_type = column(call, req, offsetof(Usher__V1__Event, object_type)),
+		.object_id = column(call, req, offsetof(Usher__V1__Event, object_id)),
+		.data = column(call, req, offsetof(Usher__V1__Event, data_json)),
+		.occurred_at = column(call, req, offsetof(Usher__V1__Event, occurred_at)),
+	};
+	if (cols.id == NULL || cols.type == NULL || cols.account_id == NULL || cols.actor == NULL ||
+	    cols.object_type == NULL || cols.object_id == NULL || cols.data == NULL ||
+	    cols.occurred_at == NULL)
 		return US_EEXHAUSTED;
 	PGconn *db = us_call_db(call);
 	int64_t stored = 0, deliveries = 0;
 	us_err rc = us_db_begin(db);
 	if (rc == US_OK)
-		rc = notification_events_record(db, text, &stored, &deliveries);
-	free(text);
+		rc = notification_events_record(db, &cols, &stored, &deliveries);
 	if (rc == US_OK)
 		us_fault_point("RecordEvents.before_commit");
 	if (rc == US_OK)

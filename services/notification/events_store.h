@@ -14,12 +14,17 @@
 #include "common/err.h"
 #include "usher/v1/events.pb-c.h"
 
-/* Stores the events of doc (a JSON array of {id, type, account_id, actor, object_type,
- * object_id, data, occurred_at}, in order) that are new, numbers them and queues a
- * delivery to every matching endpoint; *stored: how many were new. Takes the numbering
- * lock first: call inside a transaction, which holds it to the commit. */
-US_MUST_USE us_err notification_events_record(PGconn *c, const char *doc, int64_t *stored,
-                                              int64_t *deliveries);
+/* The columns of events to record, each a Postgres array literal of the same length
+ * (us_db_text_array), in order. */
+typedef struct notification_events_columns {
+	const char *id, *type, *account_id, *actor, *object_type, *object_id, *data, *occurred_at;
+} notification_events_columns;
+
+/* Stores the events that are new, numbers them and queues a delivery to every matching
+ * endpoint; *stored: how many were new. Takes the numbering lock first: call inside a
+ * transaction, which holds it to the commit. */
+US_MUST_USE us_err notification_events_record(PGconn *c, const notification_events_columns *cols,
+                                              int64_t *stored, int64_t *deliveries);
 
 /* Events after after (a sequence; "0" from the start), of account (NULL: all) and of
  * types (a text[] literal; "{}": all), at most limit, oldest first. */
