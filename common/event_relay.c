@@ -19,6 +19,7 @@
 
 #define SEND_TIMEOUT_MS 30000
 #define RETRY_PAUSE_MS 1000
+#define EVENTS_COALESCE_MS 20
 
 struct us_event_relay {
 	us_event_relay_opts opts;
@@ -119,7 +120,9 @@ static int relay_chunk(us_event_relay *rl)
 	return handed;
 }
 
-/* Waits for a notice or timeout_ms; false when asked to stop. */
+/* Waits for a notice or timeout_ms; false when asked to stop. A notice is followed by a
+ * short pause, so the events of many small changes (accepts, each with an event in two
+ * services) go to notificationd in one call, not one call each. */
 static bool wait_for_work(us_event_relay *rl, int timeout_ms)
 {
 	struct pollfd fds[2] = {
@@ -128,13 +131,13 @@ static bool wait_for_work(us_event_relay *rl, int timeout_ms)
 	};
 	if (poll(fds, 2, timeout_ms) > 0 && (fds[1].revents & POLLIN))
 		return false;
-	if (fds[0].revents & POLLIN) {
-		PQconsumeInput(rl->db);
-		PGnotify *note;
-		while ((note = PQnotifies(rl->db)) != NULL)
-			PQfreemem(note);
-	}
-	return true;
+	if (!(fds[0].revents & POLLIN))
+		return true;
+	PQconsumeInput(rl->db);
+	PGnotify *note;
+	while ((note = PQnotifies(rl->db)) != NULL)
+		PQfreemem(note);
+	return poll(&fds[1], 1, EVENTS_COALESCE_MS) <= 0;
 }
 
 static us_err listen_events(PGconn *db)

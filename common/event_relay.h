@@ -20,7 +20,7 @@ typedef struct us_event_relay_opts {
 	const char *database_url; /* borrowed for the relay's life */
 	const char *schema;       /* "invitation" */
 	us_rpc_client *notification; /* borrowed for the relay's life */
-	uint32_t batch;           /* events per call, 1-500 */
+	uint32_t batch;           /* events per call, 1-2000 (RecordEvents takes at most 2000) */
 	uint32_t poll_ms;         /* how often it looks without a notice */
 } us_event_relay_opts;
 

@@ -161,7 +161,7 @@ static us_err start(void *arg, const us_daemon_config *cfg, char *err, size_t er
 		us_event_relay_opts events = {.database_url = ctx->database_url,
 		                              .schema = "invitation",
 		                              .notification = ctx->notification,
-		                              .batch = 500,
+		                              .batch = 2000,
 		                              .poll_ms = (uint32_t)ctx->settings.outbox_poll_ms};
 		rc = us_event_relay_start(&events, &ctx->events, err, err_size);
 	}

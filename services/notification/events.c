@@ -22,7 +22,7 @@
 #include "webhooks.h"
 #include "usher/v1/events.pb-c.h"
 
-#define EVENTS_PER_CALL_MAX 500
+#define EVENTS_PER_CALL_MAX 2000
 #define EVENT_DATA_MAX 65536
 #define EVENT_TYPE_MAX 64
 #define TYPES_MAX 32

@@ -112,7 +112,7 @@ static us_err start(void *arg, const us_daemon_config *cfg, char *err, size_t er
 		us_event_relay_opts events = {.database_url = cfg->database_url,
 		                              .schema = "tenancy",
 		                              .notification = ctx->notification,
-		                              .batch = 500,
+		                              .batch = 2000,
 		                              .poll_ms = (uint32_t)ctx->settings.events_poll_ms};
 		rc = us_event_relay_start(&events, &ctx->events, err, err_size);
 	}
