@@ -73,14 +73,16 @@ typedef struct invitation_new {
 } invitation_new;
 
 /* Of emails, marks in open[] those with an open (pending and unexpired, or accepting)
- * invitation in the account. */
+ * invitation in the account; *lapsed when one of them has a pending invitation past its
+ * expiry (still to be marked expired). */
 US_MUST_USE us_err invitation_store_open_emails(PGconn *c, us_arena *a, const char *account_id,
-                                     char **emails, size_t n, bool *open);
+                                     char **emails, size_t n, bool *open, bool *lapsed);
 
-/* Starts writing a batch: marks expired the lapsed pending invitations of these
- * addresses (so they can be invited afresh) and records the batch; *batch_id in a. */
+/* Starts writing a batch: with expire_lapsed, marks expired the lapsed pending
+ * invitations of these addresses (so they can be invited afresh); records the batch;
+ * *batch_id in a. */
 US_MUST_USE us_err invitation_store_batch_begin(PGconn *c, us_arena *a, const invitation_batch *b, char **emails,
-                                     size_t n, char **batch_id);
+                                     size_t n, bool expire_lapsed, char **batch_id);
 
 /* One audit row (common/audit.h) per invitation of the batch, "invitation.create", in
  * one statement: the actor is the inviter (a person or a service principal), caller
