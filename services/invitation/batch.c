@@ -291,7 +291,7 @@ static us_err mark_pending(us_call *call, const char *account_id, address *addrs
  * after it: a 50,000-address batch never holds all its links, arrays and results at once. */
 #define WRITE_CHUNK 5000
 
-/* Links and rows for one chunk, written with two statements. */
+/* Links and rows for one chunk, written with one statement. */
 static us_err write_chunk(us_call *call, const invitation_batch *batch, const char *batch_id,
                           address **which, size_t n)
 {
@@ -349,8 +349,6 @@ static us_err write_batch(us_call *call, const invitation_batch *batch, address 
 	for (size_t start = 0; rc == US_OK && start < count; start += WRITE_CHUNK)
 		rc = write_chunk(call, batch, *batch_id, which + start,
 		                 count - start < WRITE_CHUNK ? count - start : WRITE_CHUNK);
-	if (rc == US_OK && batch->send_email)
-		rc = invitation_store_notify_outbox(us_call_db(call));
 	return rc;
 }
 

@@ -209,13 +209,9 @@ us_err invitation_store_batch_add(PGconn *c, us_arena *scratch, us_arena *keep, 
 {
 	const char **emails = US_ARENA_ARRAY(scratch, const char *, n ? n : 1);
 	const char **hashes = US_ARENA_ARRAY(scratch, const char *, n ? n : 1);
-	const char **ids = US_ARENA_ARRAY(scratch, const char *, n ? n : 1);
-	const char **sealed = US_ARENA_ARRAY(scratch, const char *, n ? n : 1);
 	bool *existing = US_ARENA_ARRAY(scratch, bool, n ? n : 1);
-	if (emails == NULL || hashes == NULL || ids == NULL || sealed == NULL || existing == NULL)
-		return US_EEXHAUSTED;
 	const char **kept = US_ARENA_ARRAY(scratch, const char *, n ? n : 1);
-	if (kept == NULL)
+	if (emails == NULL || hashes == NULL || existing == NULL || kept == NULL)
 		return US_EEXHAUSTED;
 	for (size_t i = 0; i < n; i++) {
 		emails[i] = rows[i].email;
@@ -229,22 +225,29 @@ us_err invitation_store_batch_add(PGconn *c, us_arena *scratch, us_arena *keep, 
 	const char *params[] = {
 		batch_id, b->account_id, us_db_text_array(scratch, emails, n),
 		us_db_text_array(scratch, hashes, n), us_db_bool_array(scratch, existing, n), hours,
-		us_db_text_array(scratch, kept, n),
+		us_db_text_array(scratch, kept, n), us_log_request_id(), b->send_email ? "t" : "f",
 	};
 	if (params[2] == NULL || params[3] == NULL || params[4] == NULL || params[6] == NULL)
 		return US_EEXHAUSTED;
 	PGresult *res;
+	/* The outbox rows (when Usher sends the emails) and the relays' wake-up in the same
+	 * statement, read from the rows just inserted: no join, no more round trips. */
 	us_err rc = us_db_exec(
 	        c,
-	        "INSERT INTO invitations (batch_id, account_id, email, token_hash, existing_user,"
-	        " expires_at, sealed_token)"
+	        "WITH i AS ("
+	        " INSERT INTO invitations (batch_id, account_id, email, token_hash, existing_user,"
+	        "  expires_at, sealed_token)"
 	        " SELECT $1, $2, u.email, decode(u.token_hash, 'hex'), u.existing_user,"
 	        "  now() + make_interval(hours => $6::int), nullif(u.sealed, '')"
 	        " FROM unnest($3::text[], $4::text[], $5::boolean[], $7::text[]) AS u (email,"
 	        "  token_hash, existing_user, sealed)"
 	        " ON CONFLICT (account_id, email) WHERE state IN ('pending', 'accepting') DO NOTHING"
-	        " RETURNING id, email",
-	        7, params, &res);
+	        " RETURNING id, email, sealed_token),"
+	        " ob AS (INSERT INTO outbox (kind, invitation_id, send_number, sealed_token,"
+	        "  request_id, account_id)"
+	        "  SELECT 'invite', id, 1, sealed_token, $8, $2 FROM i WHERE $9::boolean RETURNING 1)"
+	        "SELECT id, email, (SELECT " NOTIFY_OUTBOX " WHERE EXISTS (SELECT 1 FROM ob)) FROM i",
+	        9, params, &res);
 	if (rc != US_OK)
 		return rc;
 	us_strmap *by_email = us_strmap_new(n);
@@ -254,41 +257,16 @@ us_err invitation_store_batch_add(PGconn *c, us_arena *scratch, us_arena *keep, 
 	}
 	for (size_t i = 0; i < n; i++)
 		us_strmap_put(by_email, rows[i].email, &rows[i]);
-	size_t created = 0;
 	us_row r = us_row_at(keep, res, 0, 0);
 	for (int i = 0; i < PQntuples(res); i++) {
 		void *row;
 		r.row = i;
-		if (us_strmap_get(by_email, PQgetvalue(res, i, 1), &row)) {
-			invitation_new *added = row;
-			added->id = us_row_uuid(&r, 0);
-			ids[created] = added->id;
-			sealed[created++] = added->sealed_token;
-		}
+		if (us_strmap_get(by_email, PQgetvalue(res, i, 1), &row))
+			((invitation_new *)row)->id = us_row_uuid(&r, 0);
 	}
 	us_strmap_free(by_email);
 	PQclear(res);
-	if (us_row_failed(&r))
-		return US_EEXHAUSTED;
-	if (!b->send_email)
-		return US_OK; /* the caller delivers the links: no email, nothing sealed kept */
-	/* The outbox rows in a statement of their own: joining them to the invitations just
-	 * inserted costs more than a second round trip. */
-	const char *outbox_params[] = {us_db_text_array(scratch, ids, created),
-	                               us_db_text_array(scratch, sealed, created),
-	                               us_log_request_id(), b->account_id};
-	if (outbox_params[0] == NULL || outbox_params[1] == NULL)
-		return US_EEXHAUSTED;
-	return us_db_exec(c,
-	                  "INSERT INTO outbox (kind, invitation_id, send_number, sealed_token, request_id,"
-	                  " account_id)"
-	                  " SELECT 'invite', i, 1, s, $3, $4 FROM unnest($1::uuid[], $2::text[]) AS x (i, s)",
-	                  4, outbox_params, NULL);
-}
-
-us_err invitation_store_notify_outbox(PGconn *c)
-{
-	return us_db_exec(c, "SELECT " NOTIFY_OUTBOX, 0, NULL, NULL);
+	return us_row_failed(&r) ? US_EEXHAUSTED : US_OK;
 }
 
 static us_err get_one(PGconn *c, us_arena *a, const char *sql, int n_params,

@@ -91,15 +91,14 @@ US_MUST_USE us_err invitation_store_audit_batch(PGconn *c, const char *batch_id,
                                                 const invitation_batch *b, const char *caller,
                                                 const char *detail);
 
-/* Writes invitations of the batch and their outbox rows, two statements for any n. An
+/* Writes invitations of the batch and their outbox rows (waking the relays at commit), one
+ * statement for any n. An
  * address that got an open invitation meanwhile is skipped: its id stays NULL; the others'
  * ids are set, in keep. Temporary memory comes from scratch. */
 US_MUST_USE us_err invitation_store_batch_add(PGconn *c, us_arena *scratch, us_arena *keep,
                                    const char *batch_id, const invitation_batch *b, invitation_new *rows,
                                    size_t n);
 
-/* Wakes the outbox relays when the transaction commits. */
-US_MUST_USE us_err invitation_store_notify_outbox(PGconn *c);
 
 US_MUST_USE us_err invitation_store_get_by_id(PGconn *c, us_arena *a, const char *id, invitation_row *out);
 US_MUST_USE us_err invitation_store_get_by_token(PGconn *c, us_arena *a, const uint8_t *hash, invitation_row *out);
