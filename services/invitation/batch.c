@@ -293,7 +293,7 @@ static us_err mark_pending(us_call *call, const char *account_id, address *addrs
 
 /* Links and rows for one chunk, written with one statement. */
 static us_err write_chunk(us_call *call, const invitation_batch *batch, const char *batch_id,
-                          address **which, size_t n)
+                          const char *audit_detail, address **which, size_t n)
 {
 	us_arena *scratch = us_arena_new();
 	invitation_new *rows = scratch ? US_ARENA_ARRAY(scratch, invitation_new, n) : NULL;
@@ -320,8 +320,8 @@ static us_err write_chunk(us_call *call, const invitation_batch *batch, const ch
 		sodium_memzero(link.token, sizeof(link.token));
 	}
 	if (rc == US_OK)
-		rc = invitation_store_batch_add(us_call_db(call), scratch, us_call_arena(call), batch_id, batch,
-		                     rows, n);
+		rc = invitation_store_batch_add(us_call_db(call), scratch, us_call_arena(call), batch_id,
+		                                batch, us_call_caller_name(call), audit_detail, rows, n);
 	/* An address invited by a concurrent batch since we looked gets no id. */
 	for (size_t i = 0; rc == US_OK && i < n; i++) {
 		which[i]->invitation_id = rows[i].id;
@@ -346,8 +346,14 @@ static us_err write_batch(us_call *call, const invitation_batch *batch, address 
 		return US_EEXHAUSTED;
 	us_err rc = invitation_store_batch_begin(us_call_db(call), a, batch, emails, count, lapsed,
 	                                         batch_id);
+	const char *detail = rc == US_OK ? us_arena_printf(a, "role %s; batch %s",
+	                                                   invitation_view_role_name(batch->role),
+	                                                   *batch_id)
+	                                 : NULL;
+	if (rc == US_OK && detail == NULL)
+		rc = US_EEXHAUSTED;
 	for (size_t start = 0; rc == US_OK && start < count; start += WRITE_CHUNK)
-		rc = write_chunk(call, batch, *batch_id, which + start,
+		rc = write_chunk(call, batch, *batch_id, detail, which + start,
 		                 count - start < WRITE_CHUNK ? count - start : WRITE_CHUNK);
 	return rc;
 }
@@ -481,11 +487,6 @@ us_err invitation_create_invitations(us_call *call, const ProtobufCMessage *requ
 			.locale = req->locale[0] != '\0' ? req->locale : settings.email_locale,
 		};
 		rc = write_batch(call, &batch, addrs, req->n_emails, lapsed, &batch_id);
-		if (rc == US_OK)
-			rc = invitation_store_audit_batch(
-			        us_call_db(call), batch_id, &batch, us_call_caller_name(call),
-			        us_arena_printf(a, "role %s; batch %s", invitation_view_role_name(req->role),
-			                        batch_id));
 	}
 	Usher__V1__CreateInvitationsReply *out = NULL;
 	if (rc == US_OK)

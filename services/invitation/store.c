@@ -134,23 +134,6 @@ us_err invitation_store_open_emails(PGconn *c, us_arena *a, const char *account_
 	return US_OK;
 }
 
-us_err invitation_store_audit_batch(PGconn *c, const char *batch_id, const invitation_batch *b,
-                                    const char *caller, const char *detail)
-{
-	const char *params[] = {batch_id, b->invited_by, b->invited_by_principal, caller, detail,
-	                        b->account_id};
-	/* The batch's invitations were written in this transaction, so created_at is now():
-	 * the account's index finds them without scanning other batches. */
-	return us_db_exec(c,
-	                  "INSERT INTO audit_log (account_id, actor_user_id, actor_principal_id,"
-	                  " actor_caller, action, subject_type, subject_id, subject_email, detail)"
-	                  " SELECT account_id, $2::uuid, $3::uuid, $4, 'invitation.create',"
-	                  " 'invitation', id, email, $5 FROM invitations"
-	                  " WHERE account_id = $6::uuid AND created_at = now() AND batch_id = $1::uuid"
-	                  " ORDER BY created_at, id",
-	                  6, params, NULL);
-}
-
 us_err invitation_store_batch_begin(PGconn *c, us_arena *a, const invitation_batch *b, char **emails, size_t n,
                          bool expire_lapsed, char **batch_id)
 {
@@ -205,7 +188,8 @@ us_err invitation_store_batch_begin(PGconn *c, us_arena *a, const invitation_bat
 }
 
 us_err invitation_store_batch_add(PGconn *c, us_arena *scratch, us_arena *keep, const char *batch_id,
-                       const invitation_batch *b, invitation_new *rows, size_t n)
+                       const invitation_batch *b, const char *caller, const char *audit_detail,
+                       invitation_new *rows, size_t n)
 {
 	const char **emails = US_ARENA_ARRAY(scratch, const char *, n ? n : 1);
 	const char **hashes = US_ARENA_ARRAY(scratch, const char *, n ? n : 1);
@@ -226,12 +210,15 @@ us_err invitation_store_batch_add(PGconn *c, us_arena *scratch, us_arena *keep, 
 		batch_id, b->account_id, us_db_text_array(scratch, emails, n),
 		us_db_text_array(scratch, hashes, n), us_db_bool_array(scratch, existing, n), hours,
 		us_db_text_array(scratch, kept, n), us_log_request_id(), b->send_email ? "t" : "f",
+		b->invited_by, b->invited_by_principal, caller, audit_detail,
 	};
 	if (params[2] == NULL || params[3] == NULL || params[4] == NULL || params[6] == NULL)
 		return US_EEXHAUSTED;
 	PGresult *res;
-	/* The outbox rows (when Usher sends the emails) and the relays' wake-up in the same
-	 * statement, read from the rows just inserted: no join, no more round trips. */
+	/* The outbox rows (when Usher sends the emails), the relays' wake-up and the audit rows
+	 * (common/audit.h: the actor is the inviter, a person or a service principal) in the
+	 * same statement, read from the rows just inserted: no join, no more round trips. A
+	 * NULL parameter is SQL NULL: exactly one of the two inviters is given. */
 	us_err rc = us_db_exec(
 	        c,
 	        "WITH i AS ("
@@ -245,9 +232,13 @@ us_err invitation_store_batch_add(PGconn *c, us_arena *scratch, us_arena *keep, 
 	        " RETURNING id, email, sealed_token),"
 	        " ob AS (INSERT INTO outbox (kind, invitation_id, send_number, sealed_token,"
 	        "  request_id, account_id)"
-	        "  SELECT 'invite', id, 1, sealed_token, $8, $2 FROM i WHERE $9::boolean RETURNING 1)"
+	        "  SELECT 'invite', id, 1, sealed_token, $8, $2 FROM i WHERE $9::boolean RETURNING 1),"
+	        " au AS (INSERT INTO audit_log (account_id, actor_user_id, actor_principal_id,"
+	        "  actor_caller, action, subject_type, subject_id, subject_email, detail)"
+	        "  SELECT $2::uuid, $10::uuid, $11::uuid, $12, 'invitation.create', 'invitation', id,"
+	        "  email, $13 FROM i ORDER BY id)"
 	        "SELECT id, email, (SELECT " NOTIFY_OUTBOX " WHERE EXISTS (SELECT 1 FROM ob)) FROM i",
-	        9, params, &res);
+	        13, params, &res);
 	if (rc != US_OK)
 		return rc;
 	us_strmap *by_email = us_strmap_new(n);
