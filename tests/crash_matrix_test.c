@@ -574,7 +574,7 @@ static const cell cells[] = {
 	{&batch_op, UT_INVITATION, "CreateInvitations.before_commit", "batch written, not committed", false},
 	{&batch_op, UT_INVITATION, "CreateInvitations.before_reply", "batch committed, no reply", false},
 	{&batch_op, UT_IDENTITY, "LookupEmails.before_reply", "looking up the addresses", false},
-	{&batch_op, UT_TENANCY, "CheckGrant.before_reply", "checking the inviter's right", false},
+	{&batch_op, UT_TENANCY, "CheckInvite.before_reply", "checking the inviter's right", false},
 	{&batch_op, UT_INVITATION, "outbox.after_take", "relay took the outbox rows", false},
 	{&batch_op, UT_INVITATION, "outbox.after_send", "relay handed them over, not committed", false},
 	{&batch_op, UT_NOTIFICATION, "SendEmails.before_reply", "emails queued, no reply", false},

@@ -243,6 +243,47 @@ static void test_domain_policy(void **state)
 	                 US_OK);
 	assert_int_equal(r->results[0]->outcome, USHER__V1__ADDRESS_OUTCOME__OUTCOME_CREATED);
 	assert_int_equal(r->results[1]->outcome, USHER__V1__ADDRESS_OUTCOME__OUTCOME_DOMAIN_NOT_ALLOWED);
+
+	/* The allow-list comes first, even for a member outside it: not "already a member",
+	 * and not told an existing user. */
+	char *outside = ut_create_user(&sys, A, "member@elsewhere.example", "Outside", PASSWORD);
+	ut_grant(&sys, A, other, outside, USHER__V1__ROLE__ROLE_MEMBER, NULL);
+	const char *member[] = {"member@elsewhere.example"};
+	assert_int_equal(ut_invite(&sys, A, owner, other, USHER__V1__ROLE__ROLE_MEMBER, NULL, member, 1,
+	                           &r, &st),
+	                 US_OK);
+	assert_int_equal(r->results[0]->outcome, USHER__V1__ADDRESS_OUTCOME__OUTCOME_DOMAIN_NOT_ALLOWED);
+	assert_false(r->results[0]->existing_user);
+}
+
+/* A pending invitation that lapsed unseen (not yet marked expired) leaves its address free:
+ * a new batch invites it afresh and marks the old one expired. */
+static void test_lapsed_invitation_is_invited_afresh(void **state)
+{
+	(void)state;
+	char *token;
+	char *old = invite_one("lapsed.lucy@example.com", &token);
+	const ut_db *db = ut_system_db(&sys, UT_INVITATION);
+	char sql[256];
+	snprintf(sql, sizeof(sql),
+	         "UPDATE invitation.invitations SET expires_at = now() - interval '1 minute' "
+	         "WHERE id = '%s'", old);
+	ut_db_admin_exec(db, sql);
+	const char *emails[] = {"lapsed.lucy@example.com"};
+	Usher__V1__CreateInvitationsReply *r;
+	us_status st;
+	assert_int_equal(ut_invite(&sys, A, owner, account, USHER__V1__ROLE__ROLE_MEMBER, NULL, emails,
+	                           1, &r, &st),
+	                 US_OK);
+	assert_int_equal(r->results[0]->outcome, USHER__V1__ADDRESS_OUTCOME__OUTCOME_CREATED);
+	assert_string_not_equal(r->results[0]->invitation_id, old);
+	assert_int_equal(ut_db_number(db, "SELECT count(*) FROM invitation.invitations"
+	                                  " WHERE id = '%s' AND state = 'expired'", old),
+	                 1);
+	assert_int_equal(ut_db_number(db, "SELECT count(*) FROM invitation.invitations"
+	                                  " WHERE email = 'lapsed.lucy@example.com'"
+	                                  " AND state = 'pending'"),
+	                 1);
 }
 
 static void test_no_raw_token_in_the_schema(void **state)
@@ -1171,6 +1212,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_batch_outcomes_and_the_right_email),
 		cmocka_unit_test(test_domain_policy),
+		cmocka_unit_test(test_lapsed_invitation_is_invited_afresh),
 		cmocka_unit_test(test_no_raw_token_in_the_schema),
 		cmocka_unit_test(test_new_user_accepts),
 		cmocka_unit_test(test_the_invitee_answers_by_id_from_my_accounts),

@@ -485,6 +485,18 @@ static void test_only_trusted_callers_name_people_or_act_as_usher(void **state)
 	expect_code(call_as(&gateway, UT_IDENTITY, "usher.v1.IdentityService/LookupEmails", NULL, NULL,
 	                    &lookup.base, &usher__v1__lookup_emails_reply__descriptor, NULL, &st),
 	            US_EDENIED, &st, "who has an address, asked by the gateway");
+
+	/* The account and who is in it, for CreateInvitations: Usher's own question. */
+	Usher__V1__CheckGrantRequest may = USHER__V1__CHECK_GRANT_REQUEST__INIT;
+	may.actor_user_id = owner;
+	may.account_id = account;
+	may.role = USHER__V1__ROLE__ROLE_MEMBER;
+	may.scope = &org;
+	Usher__V1__CheckInviteRequest invite = USHER__V1__CHECK_INVITE_REQUEST__INIT;
+	invite.grant = &may;
+	expect_code(call_as(&gateway, UT_TENANCY, "usher.v1.TenancyService/CheckInvite", owner, NULL,
+	                    &invite.base, &usher__v1__check_invite_reply__descriptor, NULL, &st),
+	            US_EDENIED, &st, "the account and its members, asked by the gateway");
 	us_caller_key_wipe(&gateway);
 	us_caller_key_wipe(&notification);
 }

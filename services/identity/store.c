@@ -353,7 +353,9 @@ us_err identity_store_get_users(PGconn *db, us_arena *a, const char *const *ids,
 	return US_OK;
 }
 
-static us_err lookup_in_transaction(PGconn *db, us_arena *a, const params *p,
+#define LOOKUP_UNCAPPED_MAX 100
+
+static us_err lookup(PGconn *db, us_arena *a, const params *p,
                                     identity_email_hit **out, size_t *n_out)
 {
 	PGresult *res;
@@ -391,12 +393,16 @@ us_err identity_store_lookup_emails(PGconn *db, us_arena *a, const char *const *
 		return US_EEXHAUSTED;
 	params p = {0};
 	p_text(&p, list);
+	/* A few addresses are as many index probes: no statement worth capping, and the
+	 * transaction that caps would cost three round trips more (one invitation's lookup). */
+	if (n <= LOOKUP_UNCAPPED_MAX)
+		return lookup(db, a, &p, out, n_out);
 	/* A transaction only to cap the one big statement at the caller's budget. */
 	us_err rc = us_db_begin(db);
 	if (rc == US_OK)
 		rc = us_db_set_local_timeout(db, (long)timeout_ms);
 	if (rc == US_OK)
-		rc = lookup_in_transaction(db, a, &p, out, n_out);
+		rc = lookup(db, a, &p, out, n_out);
 	if (rc == US_OK)
 		return us_db_commit(db);
 	us_db_rollback(db);

@@ -98,7 +98,7 @@ typedef struct identity_email_hit {
 } identity_email_hit;
 
 /* Which of emails (valid, normalised) belong to users: one statement, capped at
- * timeout_ms. Hits come in the order of emails. */
+ * timeout_ms when there are more than a hundred. Hits come in the order of emails. */
 US_MUST_USE us_err identity_store_lookup_emails(PGconn *db, us_arena *a, const char *const *emails,
                                                 size_t n, int64_t timeout_ms,
                                                 identity_email_hit **out, size_t *n_out);

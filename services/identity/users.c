@@ -180,20 +180,33 @@ us_err identity_lookup_emails(us_call *call, const ProtobufCMessage *request,
                               ProtobufCMessage **reply)
 {
 	const Usher__V1__LookupEmailsRequest *req = (const Usher__V1__LookupEmailsRequest *)request;
-	if (req->n_emails > US_BATCH_MAX) {
+	if (req->n_emails > US_BATCH_MAX)
 		us_call_violation(call, "emails", "must list at most %d addresses",
 		                  US_BATCH_MAX);
+	const char *why = req->user_id[0] != '\0' ? us_uuid_check(req->user_id) : NULL;
+	if (why != NULL)
+		us_call_violation(call, "user_id", "%s", why);
+	if (us_call_has_violations(call))
 		return us_call_invalid(call);
-	}
 	us_arena *a = us_call_arena(call);
 	Usher__V1__LookupEmailsReply *out = US_ARENA_NEW(a, Usher__V1__LookupEmailsReply);
 	if (out == NULL)
 		return US_EEXHAUSTED;
 	usher__v1__lookup_emails_reply__init(out);
 
-	const char **valid;
-	size_t *origin, n_valid;
-	us_err rc = normalise_all(call, req->emails, req->n_emails, &valid, &origin, &n_valid);
+	/* The inviter with the invitees: CreateInvitations asks both in one call. */
+	us_err rc = US_OK;
+	if (req->user_id[0] != '\0')
+		rc = identity_store_get_user(us_call_db(call), a, req->user_id, &out->user);
+	if (rc == US_ENOTFOUND)
+		return us_call_error(call, rc, "user not found");
+	if (rc != US_OK)
+		return rc;
+
+	const char **valid = NULL;
+	size_t *origin = NULL, n_valid = 0;
+	if (req->n_emails > 0)
+		rc = normalise_all(call, req->emails, req->n_emails, &valid, &origin, &n_valid);
 	if (rc != US_OK)
 		return rc;
 	identity_email_hit *hits = NULL;

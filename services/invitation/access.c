@@ -2,15 +2,28 @@
 
 #include "upstream.h"
 
-us_err invitation_authorize_grant(us_call *call, invitation_peer *p, const char *actor, const char *account_id,
-                           Usher__V1__Role role, const Usher__V1__Scope *scope, char **products,
-                           size_t n_products, char **flags, size_t n_flags)
+static void grant_request(us_call *call, const char *actor, const char *account_id,
+                          Usher__V1__Role role, const Usher__V1__Scope *scope, char **products,
+                          size_t n_products, char **flags, size_t n_flags,
+                          Usher__V1__CheckGrantRequest *req)
 {
-	Usher__V1__CheckGrantReply *answer;
 	const us_principal *principal = us_call_principal(call);
-	us_err rc = invitation_peer_check_grant(p, principal != NULL ? "" : actor,
-	                             principal != NULL ? principal->id : "", account_id, role, scope,
-	                             products, n_products, flags, n_flags, &answer);
+	usher__v1__check_grant_request__init(req);
+	req->actor_user_id = (char *)(principal != NULL ? "" : actor);
+	req->principal_id = (char *)(principal != NULL ? principal->id : "");
+	req->account_id = (char *)account_id;
+	req->role = role;
+	req->scope = (Usher__V1__Scope *)scope;
+	req->products = products;
+	req->n_products = n_products;
+	req->flags = flags;
+	req->n_flags = n_flags;
+}
+
+/* tenancyd's answer to a CheckGrant (or CheckInvite) as this call's error, if any. */
+static us_err grant_answer(us_call *call, invitation_peer *p, us_err rc,
+                           const Usher__V1__CheckGrantReply *answer)
+{
 	if (rc == US_EINVAL) /* tenancyd's word on the scope or products, passed on */
 		return us_call_error(call, US_EINVAL, "%s", p->status.message);
 	if (rc != US_OK)
@@ -18,6 +31,45 @@ us_err invitation_authorize_grant(us_call *call, invitation_peer *p, const char 
 	if (!answer->allowed)
 		return us_call_error(call, US_EDENIED, "you cannot invite with this role, scope or flags: %s",
 		                     answer->reason);
+	return US_OK;
+}
+
+us_err invitation_authorize_grant(us_call *call, invitation_peer *p, const char *actor, const char *account_id,
+                           Usher__V1__Role role, const Usher__V1__Scope *scope, char **products,
+                           size_t n_products, char **flags, size_t n_flags)
+{
+	Usher__V1__CheckGrantRequest req;
+	grant_request(call, actor, account_id, role, scope, products, n_products, flags, n_flags,
+	              &req);
+	Usher__V1__CheckGrantReply *answer = NULL;
+	us_err rc = invitation_peer_check_grant(p, req.actor_user_id, req.principal_id, account_id,
+	                                        role, scope, products, n_products, flags, n_flags,
+	                                        &answer);
+	return grant_answer(call, p, rc, answer);
+}
+
+us_err invitation_authorize_invite(us_call *call, invitation_peer *p, const char *actor,
+                                   const Usher__V1__CreateInvitationsRequest *req,
+                                   char **user_ids, size_t n_user_ids,
+                                   Usher__V1__CheckInviteReply **out)
+{
+	Usher__V1__CheckGrantRequest grant;
+	grant_request(call, actor, req->account_id, req->role, req->scope, req->products,
+	              req->n_products, req->flags, req->n_flags, &grant);
+	*out = NULL;
+	us_err rc = invitation_peer_check_invite(p, &grant, user_ids, n_user_ids, out);
+	return grant_answer(call, p, rc, rc == US_OK ? (*out)->grant : NULL);
+}
+
+us_err invitation_account_expiry_fits(us_call *call, const Usher__V1__Account *account,
+                                      uint32_t expires_in_hours)
+{
+	if (expires_in_hours > account->invitation_expiry_hours) {
+		us_call_violation(call, "expires_in_hours",
+		                  "must be at most %u hours, the account's invitation policy",
+		                  account->invitation_expiry_hours);
+		return us_call_invalid(call);
+	}
 	return US_OK;
 }
 
@@ -29,13 +81,7 @@ us_err invitation_account_for_invite(us_call *call, invitation_peer *p, const ch
 		return us_call_error(call, US_EDENIED, "you cannot invite into this account");
 	if (rc != US_OK)
 		return invitation_upstream_error(call, p, rc, "reading the account");
-	if (expires_in_hours > (*out)->invitation_expiry_hours) {
-		us_call_violation(call, "expires_in_hours",
-		                  "must be at most %u hours, the account's invitation policy",
-		                  (*out)->invitation_expiry_hours);
-		return us_call_invalid(call);
-	}
-	return US_OK;
+	return invitation_account_expiry_fits(call, *out, expires_in_hours);
 }
 
 us_err invitation_authorize_on(us_call *call, invitation_peer *p, const char *actor, const invitation_row *row,

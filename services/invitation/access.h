@@ -6,6 +6,7 @@
 
 #include "peers.h"
 #include "store.h"
+#include "usher/v1/invitation.pb-c.h"
 
 /* May actor (or the service principal calling, when actor is "") invite with this role,
  * scope, products and flags into the account? Sets PERMISSION_DENIED with tenancyd's reason when
@@ -14,6 +15,18 @@ US_MUST_USE us_err invitation_authorize_grant(us_call *call, invitation_peer *p,
                                        const char *account_id, Usher__V1__Role role,
                                        const Usher__V1__Scope *scope, char **products,
                                        size_t n_products, char **flags, size_t n_flags);
+
+/* CreateInvitations' questions to tenancyd in one call: refused as by
+ * invitation_authorize_grant; when allowed, *out holds the account and which of user_ids
+ * are members already. */
+US_MUST_USE us_err invitation_authorize_invite(us_call *call, invitation_peer *p, const char *actor,
+                                               const Usher__V1__CreateInvitationsRequest *req,
+                                               char **user_ids, size_t n_user_ids,
+                                               Usher__V1__CheckInviteReply **out);
+
+/* expires_in_hours checked against the account's policy (a violation when longer). */
+US_MUST_USE us_err invitation_account_expiry_fits(us_call *call, const Usher__V1__Account *account,
+                                                  uint32_t expires_in_hours);
 
 /* The account, as the actor sees it, with expires_in_hours checked against its policy
  * (a violation when longer). */

@@ -164,11 +164,24 @@ us_err invitation_batch_classify(us_arena *a, char **emails, size_t n,
 			ad->outcome = USHER__V1__ADDRESS_OUTCOME__OUTCOME_DUPLICATE_IN_BATCH;
 		else if (invitation_disposable_has(disposable, us_email_domain(ad->email)))
 			ad->outcome = USHER__V1__ADDRESS_OUTCOME__OUTCOME_DISPOSABLE_DOMAIN;
-		else if (!domain_allowed(account, ad->email))
+		else if (account != NULL && !domain_allowed(account, ad->email))
 			ad->outcome = USHER__V1__ADDRESS_OUTCOME__OUTCOME_DOMAIN_NOT_ALLOWED;
 	}
 	us_strmap_free(seen);
 	return US_OK;
+}
+
+/* The account's domain allow-list, once the account is known (classified without it):
+ * an address it refuses was never an existing user's as far as the reply says. */
+static void mark_domains(const Usher__V1__Account *account, address *addrs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (addrs[i].outcome == USHER__V1__ADDRESS_OUTCOME__OUTCOME_CREATED &&
+		    !domain_allowed(account, addrs[i].email)) {
+			addrs[i].outcome = USHER__V1__ADDRESS_OUTCOME__OUTCOME_DOMAIN_NOT_ALLOWED;
+			addrs[i].user_id = NULL;
+		}
+	}
 }
 
 /* The addresses still headed for "created", gathered for a batched call. */
@@ -188,37 +201,40 @@ static char **still_open(us_arena *a, address *addrs, size_t n, address ***which
 	return emails;
 }
 
-/* Users and members, each found with one call for the whole batch. */
-static us_err mark_users_and_members(us_call *call, invitation_peer *p, const char *account_id,
-                                     address *addrs, size_t n)
+/* The inviter (unless a service principal invites) and the users of the addresses still
+ * headed for "created", in one call to identityd: each such address with a verified user
+ * gets its user_id, and *user_ids lists those users. Only verified addresses belong to
+ * their users: an address merely claimed is invited as a new user (whose sign-up takes it
+ * over), never found already a member. Returns the call's code; p holds its status. */
+static us_err look_up_users(invitation_peer *p, const char *inviter, address *addrs, size_t n,
+                            Usher__V1__User **inviter_out, char ***user_ids, size_t *n_users)
 {
-	us_arena *a = us_call_arena(call);
+	us_arena *a = p->arena;
 	address **which;
 	size_t count;
 	char **emails = still_open(a, addrs, n, &which, &count);
+	*user_ids = emails; /* room for count; reused below */
+	*n_users = 0;
 	if (emails == NULL)
 		return US_EEXHAUSTED;
-	if (count == 0)
+	if (count == 0 && inviter == NULL)
 		return US_OK;
 	Usher__V1__LookupEmailsReply *users;
-	us_err rc = invitation_peer_lookup_emails(p, emails, count, &users);
+	us_err rc = invitation_peer_lookup_invitees(p, inviter, emails, count, &users);
 	if (rc != US_OK)
-		return invitation_upstream_error(call, p, rc, "looking up users");
-
+		return rc;
+	*inviter_out = users->user;
 	us_strmap *user_of = us_strmap_new(users->n_matches);
-	char **user_ids = US_ARENA_ARRAY(a, char *, users->n_matches ? users->n_matches : 1);
-	if (user_of == NULL || user_ids == NULL) {
+	*user_ids = US_ARENA_ARRAY(a, char *, users->n_matches ? users->n_matches : 1);
+	if (user_of == NULL || *user_ids == NULL) {
 		us_strmap_free(user_of);
 		return US_EEXHAUSTED;
 	}
-	/* Only verified addresses belong to their users: an address merely claimed is
-	 * invited as a new user (whose sign-up takes it over), never found already a member. */
-	size_t n_users = 0;
 	for (size_t i = 0; i < users->n_matches; i++) {
 		if (!users->matches[i]->email_verified)
 			continue;
 		us_strmap_put(user_of, users->matches[i]->email, users->matches[i]->user_id);
-		user_ids[n_users++] = users->matches[i]->user_id;
+		(*user_ids)[(*n_users)++] = users->matches[i]->user_id;
 	}
 	for (size_t i = 0; i < count; i++) {
 		void *user_id;
@@ -226,27 +242,32 @@ static us_err mark_users_and_members(us_call *call, invitation_peer *p, const ch
 			which[i]->user_id = user_id;
 	}
 	us_strmap_free(user_of);
-	if (n_users == 0)
-		return US_OK;
+	return US_OK;
+}
 
-	Usher__V1__MembersAmongReply *members;
-	rc = invitation_peer_members_among(p, account_id, user_ids, n_users, &members);
-	if (rc != US_OK)
-		return invitation_upstream_error(call, p, rc, "looking up members");
-	us_strmap *member = us_strmap_new(members->n_user_ids);
+/* Of the addresses still headed for "created", those whose user is among members. */
+static us_err mark_members(char **members, size_t n_members, address *addrs, size_t n)
+{
+	if (n_members == 0)
+		return US_OK;
+	us_strmap *member = us_strmap_new(n_members);
 	if (member == NULL)
 		return US_EEXHAUSTED;
-	for (size_t i = 0; i < members->n_user_ids; i++)
-		us_strmap_put(member, members->user_ids[i], NULL);
-	for (size_t i = 0; i < count; i++) {
-		if (which[i]->user_id != NULL && us_strmap_get(member, which[i]->user_id, NULL))
-			which[i]->outcome = USHER__V1__ADDRESS_OUTCOME__OUTCOME_ALREADY_MEMBER;
+	for (size_t i = 0; i < n_members; i++)
+		us_strmap_put(member, members[i], NULL);
+	for (size_t i = 0; i < n; i++) {
+		if (addrs[i].outcome == USHER__V1__ADDRESS_OUTCOME__OUTCOME_CREATED &&
+		    addrs[i].user_id != NULL && us_strmap_get(member, addrs[i].user_id, NULL))
+			addrs[i].outcome = USHER__V1__ADDRESS_OUTCOME__OUTCOME_ALREADY_MEMBER;
 	}
 	us_strmap_free(member);
 	return US_OK;
 }
 
-static us_err mark_pending(us_call *call, const char *account_id, address *addrs, size_t n)
+/* *lapsed: one of the addresses has a pending invitation past its expiry, which the write
+ * marks expired before inviting it afresh. */
+static us_err mark_pending(us_call *call, const char *account_id, address *addrs, size_t n,
+                           bool *lapsed)
 {
 	us_arena *a = us_call_arena(call);
 	address **which;
@@ -255,7 +276,8 @@ static us_err mark_pending(us_call *call, const char *account_id, address *addrs
 	bool *open = US_ARENA_ARRAY(a, bool, count ? count : 1);
 	if (emails == NULL || open == NULL)
 		return US_EEXHAUSTED;
-	us_err rc = invitation_store_open_emails(us_call_db(call), a, account_id, emails, count, open);
+	us_err rc = invitation_store_open_emails(us_call_db(call), a, account_id, emails, count, open,
+	                                         lapsed);
 	if (rc != US_OK)
 		return rc;
 	for (size_t i = 0; i < count; i++) {
@@ -269,9 +291,9 @@ static us_err mark_pending(us_call *call, const char *account_id, address *addrs
  * after it: a 50,000-address batch never holds all its links, arrays and results at once. */
 #define WRITE_CHUNK 5000
 
-/* Links and rows for one chunk, written with two statements. */
+/* Links and rows for one chunk, written with one statement. */
 static us_err write_chunk(us_call *call, const invitation_batch *batch, const char *batch_id,
-                          address **which, size_t n)
+                          const char *audit_detail, address **which, size_t n)
 {
 	us_arena *scratch = us_arena_new();
 	invitation_new *rows = scratch ? US_ARENA_ARRAY(scratch, invitation_new, n) : NULL;
@@ -298,8 +320,8 @@ static us_err write_chunk(us_call *call, const invitation_batch *batch, const ch
 		sodium_memzero(link.token, sizeof(link.token));
 	}
 	if (rc == US_OK)
-		rc = invitation_store_batch_add(us_call_db(call), scratch, us_call_arena(call), batch_id, batch,
-		                     rows, n);
+		rc = invitation_store_batch_add(us_call_db(call), scratch, us_call_arena(call), batch_id,
+		                                batch, us_call_caller_name(call), audit_detail, rows, n);
 	/* An address invited by a concurrent batch since we looked gets no id. */
 	for (size_t i = 0; rc == US_OK && i < n; i++) {
 		which[i]->invitation_id = rows[i].id;
@@ -314,7 +336,7 @@ static us_err write_chunk(us_call *call, const invitation_batch *batch, const ch
 
 /* Writes the batch: a link per address still headed for "created". */
 static us_err write_batch(us_call *call, const invitation_batch *batch, address *addrs, size_t n,
-                          char **batch_id)
+                          bool lapsed, char **batch_id)
 {
 	us_arena *a = us_call_arena(call);
 	address **which;
@@ -322,12 +344,17 @@ static us_err write_batch(us_call *call, const invitation_batch *batch, address 
 	char **emails = still_open(a, addrs, n, &which, &count);
 	if (emails == NULL)
 		return US_EEXHAUSTED;
-	us_err rc = invitation_store_batch_begin(us_call_db(call), a, batch, emails, count, batch_id);
+	us_err rc = invitation_store_batch_begin(us_call_db(call), a, batch, emails, count, lapsed,
+	                                         batch_id);
+	const char *detail = rc == US_OK ? us_arena_printf(a, "role %s; batch %s",
+	                                                   invitation_view_role_name(batch->role),
+	                                                   *batch_id)
+	                                 : NULL;
+	if (rc == US_OK && detail == NULL)
+		rc = US_EEXHAUSTED;
 	for (size_t start = 0; rc == US_OK && start < count; start += WRITE_CHUNK)
-		rc = write_chunk(call, batch, *batch_id, which + start,
+		rc = write_chunk(call, batch, *batch_id, detail, which + start,
 		                 count - start < WRITE_CHUNK ? count - start : WRITE_CHUNK);
-	if (rc == US_OK && batch->send_email)
-		rc = invitation_store_notify_outbox(us_call_db(call));
 	return rc;
 }
 
@@ -387,31 +414,51 @@ us_err invitation_create_invitations(us_call *call, const ProtobufCMessage *requ
 	if (us_call_has_violations(call))
 		return us_call_invalid(call);
 
-	invitation_peer p;
+	/* One call to each daemon: identityd first (the inviter, the addresses' users), then
+	 * tenancyd (may the inviter invite so, the account, which users are members), with
+	 * the addresses classified before the account's domain allow-list is known. Their
+	 * answers are judged in the order the checks always ran: the grant, the delivery
+	 * settings, the account's expiry policy, the inviter, the users. */
+	address *addrs = US_ARENA_ARRAY(a, address, req->n_emails);
+	if (addrs == NULL)
+		return US_EEXHAUSTED;
+	us_err rc = invitation_batch_classify(
+	        a, req->emails, req->n_emails, NULL,
+	        ((const invitation_ctx *)us_call_service_ctx(call))->disposable, addrs);
+	if (rc != US_OK)
+		return rc;
+	invitation_peer users_peer, p;
+	invitation_peer_from_call(&users_peer, call);
 	invitation_peer_from_call(&p, call);
-	us_err rc = invitation_authorize_grant(call, &p, actor, req->account_id, req->role, req->scope,
-	                                req->products, req->n_products, req->flags, req->n_flags);
+	Usher__V1__User *inviter = NULL;
+	char **user_ids;
+	size_t n_users;
+	us_err users_rc = look_up_users(&users_peer, principal == NULL ? actor : NULL, addrs,
+	                                req->n_emails, &inviter, &user_ids, &n_users);
+	if (users_rc == US_EEXHAUSTED && users_peer.status.code == US_OK)
+		rc = US_EEXHAUSTED; /* our own memory, not identityd's answer */
+	Usher__V1__CheckInviteReply *checked = NULL;
+	if (rc == US_OK)
+		rc = invitation_authorize_invite(call, &p, actor, req, user_ids,
+		                                 users_rc == US_OK ? n_users : 0, &checked);
 	invitation_account_settings settings;
 	if (rc == US_OK)
 		rc = check_delivery(call, req, &settings);
-	Usher__V1__Account *account = NULL;
+	Usher__V1__Account *account = rc == US_OK ? checked->account : NULL;
 	if (rc == US_OK)
-		rc = invitation_account_for_invite(call, &p, req->account_id, req->expires_in_hours, &account);
-	Usher__V1__User *inviter = NULL;
-	if (rc == US_OK && principal == NULL && (rc = invitation_peer_get_user(&p, actor, &inviter)) != US_OK)
-		rc = invitation_upstream_error(call, &p, rc, "looking up the inviter");
-
-	address *addrs = rc == US_OK ? US_ARENA_ARRAY(a, address, req->n_emails) : NULL;
-	if (rc == US_OK && addrs == NULL)
-		rc = US_EEXHAUSTED;
+		rc = invitation_account_expiry_fits(call, account, req->expires_in_hours);
+	if (rc == US_OK && users_rc != US_OK)
+		rc = invitation_upstream_error(call, &users_peer, users_rc,
+		                               principal == NULL ? "looking up the inviter"
+		                                                 : "looking up users");
+	if (rc == US_OK) {
+		mark_domains(account, addrs, req->n_emails);
+		rc = mark_members(checked->member_user_ids, checked->n_member_user_ids, addrs,
+		                  req->n_emails);
+	}
+	bool lapsed = false;
 	if (rc == US_OK)
-		rc = invitation_batch_classify(a, req->emails, req->n_emails, account,
-		                               ((const invitation_ctx *)us_call_service_ctx(call))->disposable,
-		                               addrs);
-	if (rc == US_OK)
-		rc = mark_users_and_members(call, &p, req->account_id, addrs, req->n_emails);
-	if (rc == US_OK)
-		rc = mark_pending(call, req->account_id, addrs, req->n_emails);
+		rc = mark_pending(call, req->account_id, addrs, req->n_emails, &lapsed);
 
 	char *batch_id = NULL;
 	if (rc == US_OK && !req->dry_run) {
@@ -439,17 +486,13 @@ us_err invitation_create_invitations(us_call *call, const ProtobufCMessage *requ
 			.metadata = req->metadata,
 			.locale = req->locale[0] != '\0' ? req->locale : settings.email_locale,
 		};
-		rc = write_batch(call, &batch, addrs, req->n_emails, &batch_id);
-		if (rc == US_OK)
-			rc = invitation_store_audit_batch(
-			        us_call_db(call), batch_id, &batch, us_call_caller_name(call),
-			        us_arena_printf(a, "role %s; batch %s", invitation_view_role_name(req->role),
-			                        batch_id));
+		rc = write_batch(call, &batch, addrs, req->n_emails, lapsed, &batch_id);
 	}
 	Usher__V1__CreateInvitationsReply *out = NULL;
 	if (rc == US_OK)
 		rc = invitation_batch_reply(a, addrs, req->n_emails, batch_id, &out);
 	invitation_peer_clear(&p);
+	invitation_peer_clear(&users_peer);
 	if (rc != US_OK)
 		return rc;
 	us_log_fields(US_LOG_INFO, req->dry_run ? "invitations checked (dry run)" : "invitations created",

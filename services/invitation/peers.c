@@ -99,6 +99,32 @@ us_err invitation_peer_check_grant(invitation_peer *p, const char *actor, const 
 	return rc;
 }
 
+static Usher__V1__CheckInviteReply invite_denied = {
+	.base = PROTOBUF_C_MESSAGE_INIT(&usher__v1__check_invite_reply__descriptor),
+	.grant = &not_a_member};
+
+us_err invitation_peer_check_invite(invitation_peer *p, const Usher__V1__CheckGrantRequest *grant,
+                                    char **user_ids, size_t n, Usher__V1__CheckInviteReply **out)
+{
+	Usher__V1__CheckInviteRequest req = USHER__V1__CHECK_INVITE_REQUEST__INIT;
+	req.grant = (Usher__V1__CheckGrantRequest *)grant;
+	req.user_ids = user_ids;
+	req.n_user_ids = n;
+	ProtobufCMessage *reply;
+	us_err rc = ask(p, p->ctx->tenancy, TENANCY "CheckInvite", &req.base,
+	                &usher__v1__check_invite_reply__descriptor, &reply);
+	if (rc == US_ENOTFOUND) {
+		*out = &invite_denied;
+		return US_OK;
+	}
+	if (rc == US_OK) {
+		*out = (Usher__V1__CheckInviteReply *)reply;
+		if ((*out)->grant == NULL || ((*out)->grant->allowed && (*out)->account == NULL))
+			return US_EINTERNAL;
+	}
+	return rc;
+}
+
 us_err invitation_peer_check(invitation_peer *p, const char *user_id, const char *account_id,
                   const char *subaccount_id, const char *action, bool *allowed)
 {
@@ -161,6 +187,18 @@ us_err invitation_peer_lookup_emails(invitation_peer *p, char **emails, size_t n
 	req.n_emails = n;
 	return call(p, p->ctx->identity, IDENTITY "LookupEmails", NULL, &req.base,
 	            &usher__v1__lookup_emails_reply__descriptor, (ProtobufCMessage **)out);
+}
+
+us_err invitation_peer_lookup_invitees(invitation_peer *p, const char *inviter, char **emails, size_t n,
+                                       Usher__V1__LookupEmailsReply **out)
+{
+	Usher__V1__LookupEmailsRequest req = USHER__V1__LOOKUP_EMAILS_REQUEST__INIT;
+	req.emails = emails;
+	req.n_emails = n;
+	req.user_id = (char *)(inviter != NULL ? inviter : "");
+	us_err rc = call(p, p->ctx->identity, IDENTITY "LookupEmails", NULL, &req.base,
+	                 &usher__v1__lookup_emails_reply__descriptor, (ProtobufCMessage **)out);
+	return rc == US_OK && inviter != NULL && (*out)->user == NULL ? US_EINTERNAL : rc;
 }
 
 us_err invitation_peer_resolve_session(invitation_peer *p, const char *token, Usher__V1__User **out)

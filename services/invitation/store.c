@@ -97,19 +97,22 @@ static us_err read_rows(us_arena *a, PGresult *res, invitation_row **rows, size_
 }
 
 us_err invitation_store_open_emails(PGconn *c, us_arena *a, const char *account_id, char **emails, size_t n,
-                         bool *open)
+                         bool *open, bool *lapsed)
 {
 	memset(open, 0, n * sizeof(bool));
+	*lapsed = false;
 	if (n == 0)
 		return US_OK;
 	const char *params[] = {account_id, us_db_text_array(a, (const char *const *)emails, n)};
 	if (params[1] == NULL)
 		return US_EEXHAUSTED;
 	PGresult *res;
+	/* The state list is the unique index's predicate, so the index answers: an account's
+	 * other invitations are never read. */
 	us_err rc = us_db_exec(c,
-	                       "SELECT email FROM invitations WHERE account_id = $1 "
-	                       "AND email = ANY($2::text[]) AND (state = 'accepting' "
-	                       "OR (state = 'pending' AND expires_at > now()))",
+	                       "SELECT email, state = 'pending' AND expires_at <= now()"
+	                       " FROM invitations WHERE account_id = $1"
+	                       " AND email = ANY($2::text[]) AND state IN ('pending', 'accepting')",
 	                       2, params, &res);
 	if (rc != US_OK)
 		return rc;
@@ -118,8 +121,12 @@ us_err invitation_store_open_emails(PGconn *c, us_arena *a, const char *account_
 		PQclear(res);
 		return US_EEXHAUSTED;
 	}
-	for (int i = 0; i < PQntuples(res); i++)
-		us_strmap_put(found, PQgetvalue(res, i, 0), NULL);
+	for (int i = 0; i < PQntuples(res); i++) {
+		if (PQgetvalue(res, i, 1)[0] == 't')
+			*lapsed = true;
+		else
+			us_strmap_put(found, PQgetvalue(res, i, 0), NULL);
+	}
 	for (size_t i = 0; i < n; i++)
 		open[i] = us_strmap_get(found, emails[i], NULL);
 	us_strmap_free(found);
@@ -127,40 +134,27 @@ us_err invitation_store_open_emails(PGconn *c, us_arena *a, const char *account_
 	return US_OK;
 }
 
-us_err invitation_store_audit_batch(PGconn *c, const char *batch_id, const invitation_batch *b,
-                                    const char *caller, const char *detail)
-{
-	const char *params[] = {batch_id, b->invited_by, b->invited_by_principal, caller, detail,
-	                        b->account_id};
-	/* The batch's invitations were written in this transaction, so created_at is now():
-	 * the account's index finds them without scanning other batches. */
-	return us_db_exec(c,
-	                  "INSERT INTO audit_log (account_id, actor_user_id, actor_principal_id,"
-	                  " actor_caller, action, subject_type, subject_id, subject_email, detail)"
-	                  " SELECT account_id, $2::uuid, $3::uuid, $4, 'invitation.create',"
-	                  " 'invitation', id, email, $5 FROM invitations"
-	                  " WHERE account_id = $6::uuid AND created_at = now() AND batch_id = $1::uuid"
-	                  " ORDER BY created_at, id",
-	                  6, params, NULL);
-}
-
 us_err invitation_store_batch_begin(PGconn *c, us_arena *a, const invitation_batch *b, char **emails, size_t n,
-                         char **batch_id)
+                         bool expire_lapsed, char **batch_id)
 {
 	char role[8];
 	snprintf(role, sizeof(role), "%d", b->role);
-	/* Addresses whose pending invitation has lapsed get a fresh one: mark the old one. */
-	const char *expire_params[] = {b->account_id,
-	                               us_db_text_array(a, (const char *const *)emails, n)};
-	if (expire_params[1] == NULL)
-		return US_EEXHAUSTED;
-	us_err rc = us_db_exec(c,
-	                       "UPDATE invitations SET state = 'expired', updated_at = now() "
-	                       "WHERE account_id = $1 AND email = ANY($2::text[]) "
-	                       "AND state = 'pending' AND expires_at <= now()",
-	                       2, expire_params, NULL);
-	if (rc != US_OK)
-		return rc;
+	us_err rc = US_OK;
+	/* Addresses whose pending invitation has lapsed get a fresh one: mark the old one.
+	 * Only when there is one: the update's event trigger costs a plan even for no rows. */
+	if (expire_lapsed) {
+		const char *expire_params[] = {b->account_id,
+		                               us_db_text_array(a, (const char *const *)emails, n)};
+		if (expire_params[1] == NULL)
+			return US_EEXHAUSTED;
+		rc = us_db_exec(c,
+		                "UPDATE invitations SET state = 'expired', updated_at = now() "
+		                "WHERE account_id = $1 AND email = ANY($2::text[]) "
+		                "AND state = 'pending' AND expires_at <= now()",
+		                2, expire_params, NULL);
+		if (rc != US_OK)
+			return rc;
+	}
 	const char *params[] = {
 		b->account_id, b->account_name, b->invited_by, b->inviter_name, b->inviter_email, role,
 		b->organization ? "t" : "f",
@@ -194,17 +188,14 @@ us_err invitation_store_batch_begin(PGconn *c, us_arena *a, const invitation_bat
 }
 
 us_err invitation_store_batch_add(PGconn *c, us_arena *scratch, us_arena *keep, const char *batch_id,
-                       const invitation_batch *b, invitation_new *rows, size_t n)
+                       const invitation_batch *b, const char *caller, const char *audit_detail,
+                       invitation_new *rows, size_t n)
 {
 	const char **emails = US_ARENA_ARRAY(scratch, const char *, n ? n : 1);
 	const char **hashes = US_ARENA_ARRAY(scratch, const char *, n ? n : 1);
-	const char **ids = US_ARENA_ARRAY(scratch, const char *, n ? n : 1);
-	const char **sealed = US_ARENA_ARRAY(scratch, const char *, n ? n : 1);
 	bool *existing = US_ARENA_ARRAY(scratch, bool, n ? n : 1);
-	if (emails == NULL || hashes == NULL || ids == NULL || sealed == NULL || existing == NULL)
-		return US_EEXHAUSTED;
 	const char **kept = US_ARENA_ARRAY(scratch, const char *, n ? n : 1);
-	if (kept == NULL)
+	if (emails == NULL || hashes == NULL || existing == NULL || kept == NULL)
 		return US_EEXHAUSTED;
 	for (size_t i = 0; i < n; i++) {
 		emails[i] = rows[i].email;
@@ -218,22 +209,36 @@ us_err invitation_store_batch_add(PGconn *c, us_arena *scratch, us_arena *keep, 
 	const char *params[] = {
 		batch_id, b->account_id, us_db_text_array(scratch, emails, n),
 		us_db_text_array(scratch, hashes, n), us_db_bool_array(scratch, existing, n), hours,
-		us_db_text_array(scratch, kept, n),
+		us_db_text_array(scratch, kept, n), us_log_request_id(), b->send_email ? "t" : "f",
+		b->invited_by, b->invited_by_principal, caller, audit_detail,
 	};
 	if (params[2] == NULL || params[3] == NULL || params[4] == NULL || params[6] == NULL)
 		return US_EEXHAUSTED;
 	PGresult *res;
+	/* The outbox rows (when Usher sends the emails), the relays' wake-up and the audit rows
+	 * (common/audit.h: the actor is the inviter, a person or a service principal) in the
+	 * same statement, read from the rows just inserted: no join, no more round trips. A
+	 * NULL parameter is SQL NULL: exactly one of the two inviters is given. */
 	us_err rc = us_db_exec(
 	        c,
-	        "INSERT INTO invitations (batch_id, account_id, email, token_hash, existing_user,"
-	        " expires_at, sealed_token)"
+	        "WITH i AS ("
+	        " INSERT INTO invitations (batch_id, account_id, email, token_hash, existing_user,"
+	        "  expires_at, sealed_token)"
 	        " SELECT $1, $2, u.email, decode(u.token_hash, 'hex'), u.existing_user,"
 	        "  now() + make_interval(hours => $6::int), nullif(u.sealed, '')"
 	        " FROM unnest($3::text[], $4::text[], $5::boolean[], $7::text[]) AS u (email,"
 	        "  token_hash, existing_user, sealed)"
 	        " ON CONFLICT (account_id, email) WHERE state IN ('pending', 'accepting') DO NOTHING"
-	        " RETURNING id, email",
-	        7, params, &res);
+	        " RETURNING id, email, sealed_token),"
+	        " ob AS (INSERT INTO outbox (kind, invitation_id, send_number, sealed_token,"
+	        "  request_id, account_id)"
+	        "  SELECT 'invite', id, 1, sealed_token, $8, $2 FROM i WHERE $9::boolean RETURNING 1),"
+	        " au AS (INSERT INTO audit_log (account_id, actor_user_id, actor_principal_id,"
+	        "  actor_caller, action, subject_type, subject_id, subject_email, detail)"
+	        "  SELECT $2::uuid, $10::uuid, $11::uuid, $12, 'invitation.create', 'invitation', id,"
+	        "  email, $13 FROM i ORDER BY id)"
+	        "SELECT id, email, (SELECT " NOTIFY_OUTBOX " WHERE EXISTS (SELECT 1 FROM ob)) FROM i",
+	        13, params, &res);
 	if (rc != US_OK)
 		return rc;
 	us_strmap *by_email = us_strmap_new(n);
@@ -243,41 +248,16 @@ us_err invitation_store_batch_add(PGconn *c, us_arena *scratch, us_arena *keep, 
 	}
 	for (size_t i = 0; i < n; i++)
 		us_strmap_put(by_email, rows[i].email, &rows[i]);
-	size_t created = 0;
 	us_row r = us_row_at(keep, res, 0, 0);
 	for (int i = 0; i < PQntuples(res); i++) {
 		void *row;
 		r.row = i;
-		if (us_strmap_get(by_email, PQgetvalue(res, i, 1), &row)) {
-			invitation_new *added = row;
-			added->id = us_row_uuid(&r, 0);
-			ids[created] = added->id;
-			sealed[created++] = added->sealed_token;
-		}
+		if (us_strmap_get(by_email, PQgetvalue(res, i, 1), &row))
+			((invitation_new *)row)->id = us_row_uuid(&r, 0);
 	}
 	us_strmap_free(by_email);
 	PQclear(res);
-	if (us_row_failed(&r))
-		return US_EEXHAUSTED;
-	if (!b->send_email)
-		return US_OK; /* the caller delivers the links: no email, nothing sealed kept */
-	/* The outbox rows in a statement of their own: joining them to the invitations just
-	 * inserted costs more than a second round trip. */
-	const char *outbox_params[] = {us_db_text_array(scratch, ids, created),
-	                               us_db_text_array(scratch, sealed, created),
-	                               us_log_request_id(), b->account_id};
-	if (outbox_params[0] == NULL || outbox_params[1] == NULL)
-		return US_EEXHAUSTED;
-	return us_db_exec(c,
-	                  "INSERT INTO outbox (kind, invitation_id, send_number, sealed_token, request_id,"
-	                  " account_id)"
-	                  " SELECT 'invite', i, 1, s, $3, $4 FROM unnest($1::uuid[], $2::text[]) AS x (i, s)",
-	                  4, outbox_params, NULL);
-}
-
-us_err invitation_store_notify_outbox(PGconn *c)
-{
-	return us_db_exec(c, "SELECT " NOTIFY_OUTBOX, 0, NULL, NULL);
+	return us_row_failed(&r) ? US_EEXHAUSTED : US_OK;
 }
 
 static us_err get_one(PGconn *c, us_arena *a, const char *sql, int n_params,

@@ -73,31 +73,27 @@ typedef struct invitation_new {
 } invitation_new;
 
 /* Of emails, marks in open[] those with an open (pending and unexpired, or accepting)
- * invitation in the account. */
+ * invitation in the account; *lapsed when one of them has a pending invitation past its
+ * expiry (still to be marked expired). */
 US_MUST_USE us_err invitation_store_open_emails(PGconn *c, us_arena *a, const char *account_id,
-                                     char **emails, size_t n, bool *open);
+                                     char **emails, size_t n, bool *open, bool *lapsed);
 
-/* Starts writing a batch: marks expired the lapsed pending invitations of these
- * addresses (so they can be invited afresh) and records the batch; *batch_id in a. */
+/* Starts writing a batch: with expire_lapsed, marks expired the lapsed pending
+ * invitations of these addresses (so they can be invited afresh); records the batch;
+ * *batch_id in a. */
 US_MUST_USE us_err invitation_store_batch_begin(PGconn *c, us_arena *a, const invitation_batch *b, char **emails,
-                                     size_t n, char **batch_id);
+                                     size_t n, bool expire_lapsed, char **batch_id);
 
-/* One audit row (common/audit.h) per invitation of the batch, "invitation.create", in
- * one statement: the actor is the inviter (a person or a service principal), caller
- * who called. */
-US_MUST_USE us_err invitation_store_audit_batch(PGconn *c, const char *batch_id,
-                                                const invitation_batch *b, const char *caller,
-                                                const char *detail);
-
-/* Writes invitations of the batch and their outbox rows, two statements for any n. An
+/* Writes invitations of the batch, their outbox rows (waking the relays at commit) and
+ * one audit row each ("invitation.create" by the inviter, caller who called, detail), one
+ * statement for any n. An
  * address that got an open invitation meanwhile is skipped: its id stays NULL; the others'
  * ids are set, in keep. Temporary memory comes from scratch. */
 US_MUST_USE us_err invitation_store_batch_add(PGconn *c, us_arena *scratch, us_arena *keep,
-                                   const char *batch_id, const invitation_batch *b, invitation_new *rows,
-                                   size_t n);
+                                   const char *batch_id, const invitation_batch *b,
+                                   const char *caller, const char *audit_detail,
+                                   invitation_new *rows, size_t n);
 
-/* Wakes the outbox relays when the transaction commits. */
-US_MUST_USE us_err invitation_store_notify_outbox(PGconn *c);
 
 US_MUST_USE us_err invitation_store_get_by_id(PGconn *c, us_arena *a, const char *id, invitation_row *out);
 US_MUST_USE us_err invitation_store_get_by_token(PGconn *c, us_arena *a, const uint8_t *hash, invitation_row *out);

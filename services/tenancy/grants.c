@@ -232,10 +232,11 @@ static us_err grantable_products(us_arena *a, const Usher__V1__Account *account,
 	return US_OK;
 }
 
-us_err tenancy_check_grant(us_call *call, const ProtobufCMessage *request,
-                           ProtobufCMessage **reply)
+/* CheckGrant's answer in *out; *account is the account read for it (NULL for an
+ * outsider, who is told only "not a member"). */
+static us_err check_grant(us_call *call, const Usher__V1__CheckGrantRequest *req,
+                          Usher__V1__CheckGrantReply **answer, Usher__V1__Account **account_out)
 {
-	const Usher__V1__CheckGrantRequest *req = (const Usher__V1__CheckGrantRequest *)request;
 	const char *actor = tenancy_input_actor(call);
 	bool by_principal = req->principal_id[0] != '\0';
 	if (by_principal && req->actor_user_id[0] != '\0')
@@ -263,10 +264,11 @@ us_err tenancy_check_grant(us_call *call, const ProtobufCMessage *request,
 	if (out == NULL)
 		return US_EEXHAUSTED;
 	usher__v1__check_grant_reply__init(out);
+	*answer = out;
+	*account_out = NULL;
 	/* An outsider learns nothing about the account's products or subaccounts. */
 	if (!by_principal && granter == NULL) {
 		out->reason = "not a member";
-		*reply = &out->base;
 		return US_OK;
 	}
 	rc = tenancy_grants_fit_account(call, account, req->scope, req->products, req->n_products);
@@ -288,10 +290,51 @@ us_err tenancy_check_grant(us_call *call, const ProtobufCMessage *request,
 		return rc;
 	out->allowed = d.allowed;
 	out->reason = (char *)d.reason;
-	rc = grantable_products(us_call_arena(call), account, granter, by_principal && d.allowed,
-	                        out);
+	*account_out = account;
+	return grantable_products(us_call_arena(call), account, granter, by_principal && d.allowed,
+	                          out);
+}
+
+us_err tenancy_check_grant(us_call *call, const ProtobufCMessage *request,
+                           ProtobufCMessage **reply)
+{
+	Usher__V1__CheckGrantReply *out;
+	Usher__V1__Account *account;
+	us_err rc = check_grant(call, (const Usher__V1__CheckGrantRequest *)request, &out, &account);
 	if (rc != US_OK)
 		return rc;
+	*reply = &out->base;
+	return US_OK;
+}
+
+us_err tenancy_check_invite(us_call *call, const ProtobufCMessage *request,
+                            ProtobufCMessage **reply)
+{
+	const Usher__V1__CheckInviteRequest *req = (const Usher__V1__CheckInviteRequest *)request;
+	if (req->grant == NULL)
+		us_call_violation(call, "grant", "is required");
+	tenancy_input_user_ids(call, "user_ids", req->user_ids, req->n_user_ids);
+	if (us_call_has_violations(call))
+		return us_call_invalid(call);
+
+	Usher__V1__CheckInviteReply *out = US_ARENA_NEW(us_call_arena(call), Usher__V1__CheckInviteReply);
+	if (out == NULL)
+		return US_EEXHAUSTED;
+	usher__v1__check_invite_reply__init(out);
+	us_err rc = check_grant(call, req->grant, &out->grant, &out->account);
+	if (rc != US_OK)
+		return rc;
+	/* Only an allowed inviter learns the account and who is in it. */
+	if (!out->grant->allowed) {
+		out->account = NULL;
+	} else if (req->n_user_ids > 0) {
+		rc = tenancy_store_members_among(us_call_db(call), us_call_arena(call),
+		                                 req->grant->account_id, req->user_ids,
+		                                 req->n_user_ids, &out->member_user_ids,
+		                                 &out->n_member_user_ids);
+		if (rc != US_OK)
+			return rc;
+	}
 	*reply = &out->base;
 	return US_OK;
 }

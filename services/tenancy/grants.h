@@ -1,5 +1,5 @@
 /* Granting memberships: GrantMembership, and CheckGrant, which asks the same question
- * without the change (invitationd asks it before it invites). */
+ * without the change (invitationd asks it before it invites, as CheckInvite). */
 #ifndef TENANCY_GRANTS_H
 #define TENANCY_GRANTS_H
 
@@ -10,6 +10,8 @@
 
 us_rpc_handler tenancy_grant_membership;
 us_rpc_handler tenancy_check_grant;
+/* CheckGrant, GetAccount and MembersAmong for CreateInvitations in one call (internal). */
+us_rpc_handler tenancy_check_invite;
 
 /* Checks them against the account: products among its own, subaccounts its own.
  * INVALID_ARGUMENT when they are not. */

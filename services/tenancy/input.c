@@ -13,6 +13,22 @@ void tenancy_input_uuid(us_call *call, const char *field, const char *value)
 		us_call_violation(call, field, "%s", why);
 }
 
+void tenancy_input_user_ids(us_call *call, const char *field, char *const *ids, size_t n)
+{
+	if (n > US_BATCH_MAX) {
+		us_call_violation(call, field, "must list at most %d", US_BATCH_MAX);
+		return;
+	}
+	/* The field is named only for a bad id: 50,000 good ones cost nothing more. */
+	for (size_t i = 0; i < n; i++) {
+		if (us_uuid_check(ids[i]) == NULL)
+			continue;
+		char name[64];
+		snprintf(name, sizeof(name), "%s[%zu]", field, i);
+		us_call_violation(call, name, "must be a UUID");
+	}
+}
+
 void tenancy_input_optional_uuid(us_call *call, const char *field, const char *value)
 {
 	if (value[0] != '\0')

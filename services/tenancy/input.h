@@ -26,6 +26,9 @@ void tenancy_input_uuid(us_call *call, const char *field, const char *value);
 /* "" or a UUID. */
 void tenancy_input_optional_uuid(us_call *call, const char *field, const char *value);
 
+/* At most US_BATCH_MAX user ids, each a UUID (field[i] named only for a bad one). */
+void tenancy_input_user_ids(us_call *call, const char *field, char *const *ids, size_t n);
+
 /* A non-empty name of at most US_NAME_MAX_BYTES bytes. */
 void tenancy_input_name(us_call *call, const char *field, const char *value);
 

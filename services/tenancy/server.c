@@ -33,6 +33,8 @@ static const us_rpc_method tenancy_methods[] = {
 	{"Check", tenancy_check, 0},
 	{"CheckGrant", tenancy_check_grant, 0},
 	{"MembersAmong", tenancy_members_among, 0},
+	/* Who is in the account is answered to Usher itself (invitationd) only. */
+	{"CheckInvite", tenancy_check_invite, US_RPC_INTERNAL},
 	{"ListAccounts", tenancy_list_accounts, US_RPC_INTERNAL},
 	{"TransferPrimaryOwnership", tenancy_transfer_primary_ownership, US_RPC_IDEMPOTENT},
 };

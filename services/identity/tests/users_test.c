@@ -315,6 +315,68 @@ static void test_lookup_emails_takes_50000_addresses_in_one_call(void **state)
 	us_arena_free(a);
 }
 
+/* LookupEmails naming a user answers GetUser's question too, in the same call. */
+static void test_lookup_emails_with_a_user(void **state)
+{
+	(void)state;
+	us_arena *a = us_arena_new();
+	Usher__V1__User *inviter = idt_create_user(client, a, "inviter@example.com");
+	Usher__V1__User *carol = idt_create_user(client, a, "carol@example.com");
+	char *emails[] = {"carol@example.com", "nobody.else@example.com"};
+	Usher__V1__LookupEmailsRequest req = USHER__V1__LOOKUP_EMAILS_REQUEST__INIT;
+	req.emails = emails;
+	req.n_emails = 2;
+	req.user_id = inviter->id;
+	ProtobufCMessage *reply = NULL;
+	us_status st;
+	us_err rc = idt_call(client, IDT("LookupEmails"), NULL, &req.base,
+	                     &usher__v1__lookup_emails_reply__descriptor, a, &reply, &st);
+	if (rc != US_OK)
+		fail_msg("LookupEmails with a user: %s", st.message);
+	us_status_clear(&st);
+	Usher__V1__LookupEmailsReply *r = (Usher__V1__LookupEmailsReply *)reply;
+	assert_non_null(r->user);
+	assert_string_equal(r->user->id, inviter->id);
+	assert_string_equal(r->user->email, "inviter@example.com");
+	assert_int_equal(r->n_matches, 1);
+	assert_string_equal(r->matches[0]->user_id, carol->id);
+
+	/* The user alone, no addresses. */
+	req.n_emails = 0;
+	rc = idt_call(client, IDT("LookupEmails"), NULL, &req.base,
+	              &usher__v1__lookup_emails_reply__descriptor, a, &reply, &st);
+	if (rc != US_OK)
+		fail_msg("LookupEmails of a user alone: %s", st.message);
+	us_status_clear(&st);
+	r = (Usher__V1__LookupEmailsReply *)reply;
+	assert_string_equal(r->user->id, inviter->id);
+	assert_int_equal(r->n_matches, 0);
+
+	/* Without user_id, no user: the old question's answer. */
+	req.user_id = "";
+	req.n_emails = 2;
+	rc = idt_call(client, IDT("LookupEmails"), NULL, &req.base,
+	              &usher__v1__lookup_emails_reply__descriptor, a, &reply, &st);
+	assert_int_equal(rc, US_OK);
+	us_status_clear(&st);
+	assert_null(((Usher__V1__LookupEmailsReply *)reply)->user);
+
+	/* An unknown user is GetUser's NOT_FOUND; a malformed one a violation. */
+	req.user_id = "00000000-0000-4000-8000-000000000000";
+	rc = idt_call(client, IDT("LookupEmails"), NULL, &req.base,
+	              &usher__v1__lookup_emails_reply__descriptor, a, &reply, &st);
+	assert_int_equal(rc, US_ENOTFOUND);
+	assert_string_equal(st.message, "user not found");
+	us_status_clear(&st);
+	req.user_id = "not-a-uuid";
+	rc = idt_call(client, IDT("LookupEmails"), NULL, &req.base,
+	              &usher__v1__lookup_emails_reply__descriptor, a, &reply, &st);
+	assert_int_equal(rc, US_EINVAL);
+	idt_assert_violation(&st, "user_id");
+	us_status_clear(&st);
+	us_arena_free(a);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -345,6 +407,7 @@ int main(void)
 		cmocka_unit_test(test_get_users_keeps_order_and_leaves_out_unknown_ids),
 		cmocka_unit_test(test_lookup_emails_matches_normalised_addresses_as_given),
 		cmocka_unit_test(test_lookup_emails_takes_50000_addresses_in_one_call),
+		cmocka_unit_test(test_lookup_emails_with_a_user),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

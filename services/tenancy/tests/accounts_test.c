@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "common/limits.h"
 #include "tenancy_client.h"
 
 #define MEMBER USHER__V1__ROLE__ROLE_MEMBER
@@ -299,6 +300,81 @@ static void test_members_among_fifty_thousand(void **state)
 	tc_close(c);
 }
 
+/* CheckInvite: CheckGrant's answer, and when it allows, the account and the members among
+ * the users named; an outsider learns neither. */
+static void test_check_invite(void **state)
+{
+	(void)state;
+	tc *c = tc_open(sys);
+	char *owner = tc_uuid(c), *member = tc_uuid(c), *stranger = tc_uuid(c);
+	char *account = tc_account(c, owner)->account->id;
+	tc_grant(c, account, member, MEMBER, tc_org(c));
+
+	Usher__V1__CheckGrantRequest grant = USHER__V1__CHECK_GRANT_REQUEST__INIT;
+	grant.actor_user_id = owner;
+	grant.account_id = account;
+	grant.role = MEMBER;
+	grant.scope = tc_org(c);
+	char *ids[] = {member, stranger};
+	Usher__V1__CheckInviteRequest req = USHER__V1__CHECK_INVITE_REQUEST__INIT;
+	req.grant = &grant;
+	req.user_ids = ids;
+	req.n_user_ids = 2;
+	Usher__V1__CheckInviteReply *out;
+	tc_expect(c, tc_call(c, "CheckInvite", NULL, NULL, &req.base,
+	                     &usher__v1__check_invite_reply__descriptor, &out),
+	          US_OK, "CheckInvite by the owner");
+	assert_true(out->grant->allowed);
+	assert_non_null(out->account);
+	assert_string_equal(out->account->id, account);
+	assert_int_equal(out->n_member_user_ids, 1);
+	assert_string_equal(out->member_user_ids[0], member);
+
+	/* A member may not invite: denied as CheckGrant denies, nothing else told. */
+	grant.actor_user_id = member;
+	tc_expect(c, tc_call(c, "CheckInvite", NULL, NULL, &req.base,
+	                     &usher__v1__check_invite_reply__descriptor, &out),
+	          US_OK, "CheckInvite by a member");
+	assert_false(out->grant->allowed);
+	assert_null(out->account);
+	assert_int_equal(out->n_member_user_ids, 0);
+	grant.actor_user_id = stranger;
+	tc_expect(c, tc_call(c, "CheckInvite", NULL, NULL, &req.base,
+	                     &usher__v1__check_invite_reply__descriptor, &out),
+	          US_OK, "CheckInvite by an outsider");
+	assert_false(out->grant->allowed);
+	assert_string_equal(out->grant->reason, "not a member");
+	assert_null(out->account);
+	assert_int_equal(out->n_member_user_ids, 0);
+
+	/* Bounded and validated: the ids, the grant's own fields, the grant itself. */
+	grant.actor_user_id = owner;
+	ids[1] = "not-a-uuid";
+	tc_expect_invalid(c, tc_call(c, "CheckInvite", NULL, NULL, &req.base,
+	                             &usher__v1__check_invite_reply__descriptor, &out),
+	                  "user_ids[1]", "CheckInvite of a malformed id");
+	char **many = US_ARENA_ARRAY(c->arena, char *, US_BATCH_MAX + 1);
+	for (size_t i = 0; i < US_BATCH_MAX + 1; i++)
+		many[i] = stranger;
+	req.user_ids = many;
+	req.n_user_ids = US_BATCH_MAX + 1;
+	tc_expect_invalid(c, tc_call(c, "CheckInvite", NULL, NULL, &req.base,
+	                             &usher__v1__check_invite_reply__descriptor, &out),
+	                  "user_ids", "CheckInvite of 50,001 ids");
+	req.user_ids = ids;
+	ids[1] = stranger;
+	req.n_user_ids = 2;
+	grant.role = (Usher__V1__Role)7;
+	tc_expect_invalid(c, tc_call(c, "CheckInvite", NULL, NULL, &req.base,
+	                             &usher__v1__check_invite_reply__descriptor, &out),
+	                  "role", "CheckInvite of a bad role");
+	req.grant = NULL;
+	tc_expect_invalid(c, tc_call(c, "CheckInvite", NULL, NULL, &req.base,
+	                             &usher__v1__check_invite_reply__descriptor, &out),
+	                  "grant", "CheckInvite without a grant");
+	tc_close(c);
+}
+
 static us_err list_accounts(tc *c, const char *actor, const char *contains, uint32_t page_size,
                             const char *token, Usher__V1__ListAccountsReply **out)
 {
@@ -366,6 +442,7 @@ int main(void)
 		cmocka_unit_test(test_list_members_pages_and_filters),
 		cmocka_unit_test(test_list_my_memberships),
 		cmocka_unit_test(test_members_among_fifty_thousand),
+		cmocka_unit_test(test_check_invite),
 		cmocka_unit_test(test_operators_list_accounts),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
