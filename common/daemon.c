@@ -18,6 +18,7 @@
 #include "common/housekeeping.h"
 #include "common/log.h"
 #include "common/sd_notify.h"
+#include "common/socket_close.h"
 
 #ifndef USHER_VERSION
 #define USHER_VERSION "0.0.0"
@@ -331,8 +332,10 @@ static int serve(const us_daemon_spec *spec, const us_daemon_config *cfg, const 
 	us_rpc_client_set_default_key(NULL);
 	/* Every socket is closed: let nng finish reaping its pipes and free its own state,
 	 * rather than exit with a pipe whose last reference lives in the kernel's epoll set
-	 * (LeakSanitizer saw those as leaks of nng's listener, now and then, at a stop). */
-	nng_fini();
+	 * (LeakSanitizer saw those as leaks of nng's listener, now and then, at a stop).
+	 * Not after a close nng never finished: nng_fini would wait for it for ever. */
+	if (us_socket_close_all_finished())
+		nng_fini();
 	us_info("stopped");
 	return 0;
 }

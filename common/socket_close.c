@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "common/clock.h"
@@ -13,6 +14,13 @@ typedef struct closing {
 	bool done;
 	bool abandoned; /* the caller stopped waiting: the closing thread frees this */
 } closing;
+
+static atomic_bool any_left_closing;
+
+bool us_socket_close_all_finished(void)
+{
+	return !atomic_load(&any_left_closing);
+}
 
 static void closing_free(closing *c)
 {
@@ -50,6 +58,7 @@ bool us_socket_close_within(nng_socket sock, uint32_t within_ms)
 
 	pthread_t thread;
 	if (pthread_create(&thread, NULL, close_main, c) != 0) {
+		atomic_store(&any_left_closing, true); /* not closed at all: nng_fini would */
 		closing_free(c);
 		return false;
 	}
@@ -62,6 +71,7 @@ bool us_socket_close_within(nng_socket sock, uint32_t within_ms)
 	c->abandoned = !done;
 	pthread_mutex_unlock(&c->mu);
 	if (!done) {
+		atomic_store(&any_left_closing, true);
 		pthread_detach(thread);
 		return false;
 	}

@@ -19,4 +19,9 @@
  * started for it (then it is not closed). Either way sock is not to be used again. */
 bool us_socket_close_within(nng_socket sock, uint32_t within_ms);
 
+/* True when no close in this process was left unfinished: nng's reaper is not wedged, so
+ * nng_fini() (which waits for it) can free nng's state at exit. Where one was left,
+ * nng_fini() would wait for ever. */
+bool us_socket_close_all_finished(void);
+
 #endif

@@ -472,7 +472,7 @@ static void test_home_url(void **state)
 	(void)state;
 	char *account = ut_create_account(&sys, A, owner, "Has A Home", "");
 	char *homeless = ut_create_account(&sys, A, owner, "No Home", "");
-	Usher__V1__InvitationSettings s = USHER__V1__INVITATION_SETTINGS__INIT, *got;
+	Usher__V1__InvitationSettings s = USHER__V1__INVITATION_SETTINGS__INIT, *got = NULL;
 	char *urls[] = {"https://app.example.com/"};
 	s.account_id = account;
 	s.redirect_urls = urls;
