@@ -1,4 +1,5 @@
--- The event triggers and the accept's claim find their rows by the whole key.
+-- The event triggers and the accept's claim find their rows by the whole key (the
+-- update trigger is replaced whole by 0081).
 --
 -- Since 0040 the keys are (id, account_id); the triggers still joined invitations and
 -- batches by id alone, and Postgres, planning for a transition table it guesses at ten
@@ -29,36 +30,6 @@ BEGIN
     ORDER BY n.created_at, n.id
     $sql$;
     PERFORM pg_notify('usher_events', '');
-    RETURN NULL;
-END $$;
-
-CREATE OR REPLACE FUNCTION invitations_updated() RETURNS trigger LANGUAGE plpgsql
-    SET search_path FROM CURRENT AS $$
-DECLARE
-    written bigint;
-BEGIN
-    EXECUTE $sql$
-    INSERT INTO events (type, account_id, actor, object_type, object_id, data)
-    SELECT e.type, n.account_id,
-           CASE e.type
-               WHEN 'invitation.accepted' THEN 'user:' || n.accepted_user_id
-               WHEN 'invitation.declined' THEN 'invitee'
-               WHEN 'invitation.resent' THEN event_actor(inviter_of(b))
-               ELSE event_actor('system') END,
-           'invitation', n.id, invitation_json(n, b)
-    FROM old_rows o JOIN new_rows n ON n.id = o.id AND n.account_id = o.account_id
-    JOIN batches b ON b.id = n.batch_id AND b.account_id = n.account_id
-    CROSS JOIN LATERAL (VALUES
-        (CASE WHEN n.send_count > o.send_count THEN 'invitation.resent' END),
-        (CASE WHEN n.state <> o.state AND n.state IN ('accepted', 'declined', 'revoked', 'expired')
-              THEN 'invitation.' || n.state END)) AS e (type)
-    WHERE e.type IS NOT NULL
-    ORDER BY n.id, e.type = 'invitation.resent' DESC
-    $sql$;
-    GET DIAGNOSTICS written = ROW_COUNT;
-    IF written > 0 THEN
-        PERFORM pg_notify('usher_events', '');
-    END IF;
     RETURN NULL;
 END $$;
 
