@@ -13,7 +13,7 @@
 #include "common/err.h"
 
 /* Opens a connection and points its search_path at schema (so every statement uses
- * unqualified names), with UTC timestamps. Returns owned *out (PQfinish it), or an error
+ * unqualified names), with UTC timestamps and no JIT compilation. Returns owned *out (PQfinish it), or an error
  * with the reason in err. */
 US_MUST_USE us_err us_db_connect(const char *url, const char *schema, PGconn **out, char *err,
                                  size_t err_size);

@@ -1,5 +1,6 @@
 /* Migrations: daemons starting together apply each migration exactly once, and a
- * migration edited after it was applied stops the daemon. */
+ * migration edited after it was applied stops the daemon. Also the session every
+ * connection gets (us_db_connect), which migrations rely on. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -112,11 +113,33 @@ static void test_changed_migration_is_refused(void **state)
 	ut_db_drop(&db);
 }
 
+static void test_connection_session_settings(void **state)
+{
+	(void)state;
+	ut_db db;
+	ut_db_create(&db, "migrate_session");
+	char url[512];
+	ut_db_role_url(&db, "tenancy", url, sizeof(url));
+	char err[256];
+	PGconn *conn;
+	assert_int_equal(us_db_connect(url, "tenancy", &conn, err, sizeof(err)), US_OK);
+	PGresult *res = PQexec(conn, "SELECT current_setting('search_path'), "
+	                             "current_setting('TimeZone'), current_setting('jit')");
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	assert_string_equal(PQgetvalue(res, 0, 0), "tenancy");
+	assert_string_equal(PQgetvalue(res, 0, 1), "UTC");
+	assert_string_equal(PQgetvalue(res, 0, 2), "off");
+	PQclear(res);
+	PQfinish(conn);
+	ut_db_drop(&db);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_concurrent_migrations_apply_once),
 		cmocka_unit_test(test_changed_migration_is_refused),
+		cmocka_unit_test(test_connection_session_settings),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
