@@ -36,7 +36,8 @@
 #define PASSWORD "correct horse battery"
 #define WAIT_MS 60000
 #define RETRY_BASE_MS 200
-#define FAULT_SLOT 5 /* the extra_env entry a test arms a crash point in */
+/* The extra_env entry a test sets for one restart of a daemon: a crash point, a setting. */
+#define RESTART_SLOT 5
 
 static ut_system sys;
 static char spool[200];
@@ -703,6 +704,53 @@ static void settle(void)
 	}
 }
 
+/* With WEBHOOK_ALLOW_PRIVATE off, a post to a name that resolves to loopback is refused at
+ * the connection: the attempt is recorded with why, and the receiver sees nothing. */
+static void test_a_post_to_a_private_address_is_refused(void **state)
+{
+	(void)state;
+	settle();
+	assert_int_not_equal(ut_system_signal(&sys, UT_NOTIFICATION, SIGTERM, WAIT_MS, NULL), -1);
+	sys.extra_env[RESTART_SLOT] = "WEBHOOK_ALLOW_PRIVATE=false";
+	ut_system_start(&sys, UT_NOTIFICATION);
+	receiver rcv;
+	receiver_start(&rcv, "inward", "", NULL);
+	char *account = new_account("Inward Co");
+	char url[128];
+	url_of(&rcv, "localhost", url, sizeof(url));
+	Usher__V1__CreateWebhookEndpointReply *ep = must_create_endpoint(account, url,
+	                                                                 "invitation.created");
+	char *invitation;
+	invite(account, "ines@events.example", &invitation);
+	wait_events(account, "invitation.created", invitation, 1);
+	struct timespec until = us_monotonic_after(WAIT_MS);
+	const Usher__V1__WebhookDelivery *attempted = NULL;
+	while (attempted == NULL) {
+		size_t n;
+		Usher__V1__WebhookDelivery **ds = deliveries(account, ep->endpoint->id, &n);
+		for (size_t i = 0; i < n; i++) {
+			if (ds[i]->n_attempt_log > 0)
+				attempted = ds[i];
+		}
+		if (attempted == NULL && past(&until))
+			fail_msg("no delivery was attempted");
+		if (attempted == NULL)
+			sleep_ms(50);
+	}
+	assert_int_not_equal(attempted->state,
+	                     USHER__V1__WEBHOOK_DELIVERY_STATE__WEBHOOK_DELIVERY_SUCCEEDED);
+	const char *error = attempted->attempt_log[0]->error;
+	if (strstr(error, "is not a public address") == NULL)
+		fail_msg("the attempt failed otherwise: %s", error);
+	assert_int_equal(attempted->attempt_log[0]->status_code, 0);
+	assert_int_equal(count_received(&rcv, NULL, NULL), 0);
+	delete_endpoint(account, ep->endpoint->id);
+	receiver_stop(&rcv);
+	assert_int_not_equal(ut_system_signal(&sys, UT_NOTIFICATION, SIGTERM, WAIT_MS, NULL), -1);
+	sys.extra_env[RESTART_SLOT] = NULL;
+	ut_system_start(&sys, UT_NOTIFICATION);
+}
+
 /* Restarts daemon `which` armed to die at fault, runs action (which makes events and may
  * need the daemon: it runs on a thread of its own), waits for the SIGKILL, starts the
  * daemon again without the fault and waits for the action to end. */
@@ -712,9 +760,9 @@ static void crash_at(int which, const char *fault, void *(*action)(void *), void
 	settle();
 	assert_int_not_equal(ut_system_signal(&sys, which, SIGTERM, WAIT_MS, NULL), -1);
 	snprintf(setting, sizeof(setting), "USHER_FAULT=%s", fault);
-	sys.extra_env[FAULT_SLOT] = setting;
+	sys.extra_env[RESTART_SLOT] = setting;
 	ut_system_start(&sys, which);
-	sys.extra_env[FAULT_SLOT] = NULL;
+	sys.extra_env[RESTART_SLOT] = NULL;
 	pthread_t t;
 	assert_int_equal(pthread_create(&t, NULL, action, arg), 0);
 	int status = ut_system_wait(&sys, which, WAIT_MS);
@@ -1285,6 +1333,7 @@ int main(void)
 		cmocka_unit_test(test_bad_urls_are_refused_at_registration),
 		cmocka_unit_test(test_a_retried_registration_makes_one_endpoint_and_keeps_no_secret),
 		cmocka_unit_test(test_a_redirect_to_another_host_is_not_followed),
+		cmocka_unit_test(test_a_post_to_a_private_address_is_refused),
 		cmocka_unit_test(test_events_survive_a_kill_of_each_daemon),
 		cmocka_unit_test(test_a_service_uses_http_and_an_operator_usherctl),
 		cmocka_unit_test(test_people_manage_endpoints_only_with_the_permission),

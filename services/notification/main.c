@@ -101,6 +101,9 @@ static const us_config_var notification_vars[] = {
 	    2592000, NULL, "a webhook still failing this long after its event fails for good"),
 	VAR("WEBHOOK_DISABLE_AFTER_S", US_CONFIG_INT, webhook_disable_after_s, 0, "432000", 1,
 	    2592000, NULL, "a webhook endpoint whose deliveries have failed this long is disabled"),
+	VAR("WEBHOOK_ALLOW_PRIVATE", US_CONFIG_BOOL, webhook_allow_private, 0, "false", 0, 0, NULL,
+	    "let webhooks post to loopback, private and link-local addresses (an egress proxy on "
+	    "the private network, local development)"),
 };
 
 static us_err check_settings(const notification_settings *s, char *err, size_t err_size)

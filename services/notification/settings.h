@@ -2,6 +2,7 @@
 #ifndef NOTIFICATION_SETTINGS_H
 #define NOTIFICATION_SETTINGS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef struct notification_settings {
@@ -34,6 +35,7 @@ typedef struct notification_settings {
 	int64_t webhook_retry_max_ms;
 	int64_t webhook_retry_max_age_s;
 	int64_t webhook_disable_after_s;
+	bool webhook_allow_private;
 } notification_settings;
 
 #endif

@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/ticker.h"
+#include "egress.h"
 #include "events_store.h"
 #include "seal.h"
 #include "webhook_sign.h"
@@ -25,6 +26,7 @@ typedef struct poster {
 	us_ticker *ticker;
 	PGconn *db;
 	CURL *curl;
+	notification_egress egress;
 } poster;
 
 struct notification_webhooks {
@@ -116,8 +118,18 @@ static void post(poster *w, us_arena *a, const notification_due_webhook *d,
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &answer);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	w->egress.allow_private = s->webhook_allow_private;
+	w->egress.refused[0] = '\0';
+	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, notification_egress_open_socket);
+	curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &w->egress);
 	CURLcode rc = curl_easy_perform(c);
 	curl_slist_free_all(headers);
+	if (rc != CURLE_OK && w->egress.refused[0] != '\0') {
+		o->error = us_arena_printf(a, "not sent: %s is not a public address "
+		                              "(WEBHOOK_ALLOW_PRIVATE allows it)",
+		                           w->egress.refused);
+		return;
+	}
 	if (rc != CURLE_OK) {
 		o->error = us_arena_printf(a, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
 		return;
