@@ -626,6 +626,20 @@ static bool mac_refused(const us_status *st)
 	        strcmp(st->reason, "BAD_SIGNATURE") == 0);
 }
 
+/* What every reply teaches: the server's key. True when the request (macd: it was MAC'd)
+ * must be sent once more, signed: its MAC did not do and nothing ran. A key whose MAC
+ * was bad is forgotten; the signed request's reply teaches it again. */
+static bool sign_instead(us_rpc_client *c, bool macd, const Usher__V1__RpcReply *rep,
+                         const us_status *status)
+{
+	learn_server_key(c, &rep->server_key);
+	if (!macd || !mac_refused(status))
+		return false;
+	if (strcmp(status->reason, "BAD_MAC") == 0)
+		forget_server_key(c, &rep->server_key);
+	return true;
+}
+
 us_err us_rpc_call(us_rpc_client *c, const char *method, const us_rpc_call_opts *opts,
                    const ProtobufCMessage *request, const ProtobufCMessageDescriptor *reply_type,
                    us_arena *arena, ProtobufCMessage **reply, us_status *status)
@@ -704,12 +718,7 @@ us_err us_rpc_call(us_rpc_client *c, const char *method, const us_rpc_call_opts 
 		if (rep == NULL || rep->status == NULL)
 			return us_status_set(status, US_EINTERNAL, "malformed reply");
 		copy_status(rep->status, status);
-		learn_server_key(c, &rep->server_key);
-		/* The MAC did not do (nothing ran): once more, signed; the reply teaches the
-		 * server's key again. A key whose MAC was bad is forgotten first. */
-		if (macd && mac_refused(status) && deadline - us_monotonic_ms() > 0) {
-			if (strcmp(status->reason, "BAD_MAC") == 0)
-				forget_server_key(c, &rep->server_key);
+		if (sign_instead(c, macd, rep, status) && deadline - us_monotonic_ms() > 0) {
 			us_status_clear(status);
 			may_mac = false;
 			continue;
