@@ -444,15 +444,20 @@ static void learn_server_key(us_rpc_client *c, const ProtobufCBinaryData *named)
 	sodium_memzero(&fresh, sizeof(fresh));
 }
 
+/* Forgets the key named (NULL: every key). */
 static void forget_server_key(us_rpc_client *c, const ProtobufCBinaryData *named)
 {
-	if (named->len != US_PUBLIC_KEY_BYTES)
-		return;
 	pthread_mutex_lock(&c->keys_mu);
-	server_key *k = find_server_key(c, named->data);
-	if (k != NULL) {
-		*k = c->server_keys[--c->n_server_keys];
-		sodium_memzero(&c->server_keys[c->n_server_keys], sizeof(server_key));
+	if (named == NULL) {
+		sodium_memzero(c->server_keys, sizeof(c->server_keys));
+		c->n_server_keys = 0;
+	} else {
+		server_key *k = named->len == US_PUBLIC_KEY_BYTES ? find_server_key(c, named->data)
+		                                                  : NULL;
+		if (k != NULL) {
+			*k = c->server_keys[--c->n_server_keys];
+			sodium_memzero(&c->server_keys[c->n_server_keys], sizeof(server_key));
+		}
 	}
 	pthread_mutex_unlock(&c->keys_mu);
 }
@@ -628,14 +633,18 @@ static bool mac_refused(const us_status *st)
 
 /* What every reply teaches: the server's key. True when the request (macd: it was MAC'd)
  * must be sent once more, signed: its MAC did not do and nothing ran. A key whose MAC
- * was bad is forgotten; the signed request's reply teaches it again. */
+ * was bad is forgotten (the signed request's reply teaches it again); a server that names
+ * no key takes signatures only, so every key is (the client signs until a reply names
+ * one, rather than pay a refusal per call). */
 static bool sign_instead(us_rpc_client *c, bool macd, const Usher__V1__RpcReply *rep,
                          const us_status *status)
 {
 	learn_server_key(c, &rep->server_key);
 	if (!macd || !mac_refused(status))
 		return false;
-	if (strcmp(status->reason, "BAD_MAC") == 0)
+	if (rep->server_key.len == 0)
+		forget_server_key(c, NULL);
+	else if (strcmp(status->reason, "BAD_MAC") == 0)
 		forget_server_key(c, &rep->server_key);
 	return true;
 }

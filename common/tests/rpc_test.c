@@ -23,6 +23,7 @@
 #include "common/arena.h"
 #include "common/caller_key.h"
 #include "common/clock.h"
+#include "common/metrics.h"
 #include "harness.h"
 #include "common/rpc_client.h"
 #include "common/rpc_server.h"
@@ -944,6 +945,17 @@ static bool echo_maced(fixture *f, const char *text)
 	return atomic_load(&last_by_mac);
 }
 
+/* Requests the in-process servers refused before a method was known (the metric). */
+static double refused(void)
+{
+	const char *labels[] = {"usher", "unknown", "UNAUTHENTICATED"};
+	return us_metrics_value(
+	        us_metrics_family(US_METRIC_COUNTER, "usher_rpc_requests_total",
+	                          "RPC requests handled, by method and status code",
+	                          "service,method,code"),
+	        labels);
+}
+
 /* Restarts f's server on its address with server_key (NULL: signed requests only), and
  * waits until the client is connected to it. */
 static void restart_with(fixture *f, const us_caller_key *server_key)
@@ -966,14 +978,16 @@ static void restart_with(fixture *f, const us_caller_key *server_key)
 /* The client signs its first request, MACs the next ones for the key the reply named; a
  * daemon restarted with another key refuses the MAC (OTHER_SERVER_KEY), the client sends
  * that call again signed (the handler runs once) and MACs again from the next call; a
- * server without a key gets signed requests only. */
+ * server without a key refuses one MAC and then gets signed requests only. */
 static void test_client_macs_once_it_knows_the_server_key_and_relearns_it(void **state)
 {
 	fixture *f = *state;
+	double refusals = refused();
 	assert_false(echo_maced(f, "first"));
 	assert_true(echo_maced(f, "second"));
 	assert_true(echo_maced(f, "third"));
 	assert_int_equal(atomic_load(&echo_calls), 3);
+	assert_true(refused() == refusals);
 
 	us_caller_key other;
 	char secret[US_CALLER_SECRET_TEXT_LEN + 1];
@@ -981,17 +995,22 @@ static void test_client_macs_once_it_knows_the_server_key_and_relearns_it(void *
 	restart_with(f, &other);
 	assert_false(echo_maced(f, "after the restart"));
 	assert_int_equal(atomic_load(&echo_calls), 4);
+	assert_true(refused() == refusals + 1);
 	assert_true(echo_maced(f, "relearnt"));
 
 	restart_with(f, NULL);
 	assert_false(echo_maced(f, "no server key"));
+	assert_true(refused() == refusals + 2);
 	assert_false(echo_maced(f, "still signed"));
-	assert_int_equal(atomic_load(&echo_calls), 7);
+	assert_false(echo_maced(f, "and signed"));
+	assert_int_equal(atomic_load(&echo_calls), 8);
+	assert_true(refused() == refusals + 2);
 
-	/* Back to the first key, still remembered (room for two with one address); a call
-	 * with another signer (the gateway forwarding an API key) is signed. */
+	/* A key again: learnt from the first reply. A call with another signer (the gateway
+	 * forwarding an API key) is signed. */
 	restart_with(f, ut_test_server_key());
-	assert_true(echo_maced(f, "remembered"));
+	assert_false(echo_maced(f, "learn"));
+	assert_true(echo_maced(f, "maced"));
 	Usher__Testing__EchoRequest echo_req = USHER__TESTING__ECHO_REQUEST__INIT;
 	echo_req.text = "as plain";
 	us_rpc_call_opts opts = {.timeout_ms = 5000, .signer = &plain_key};
