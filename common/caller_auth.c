@@ -143,6 +143,10 @@ us_err us_auth_reload(us_auth *a, char *err, size_t err_size)
 	pthread_rwlock_unlock(&a->lock);
 	us_callers_free(old);
 	forget_principals(a);
+	/* And the MAC keys of callers the new policy may no longer list (rederived once). */
+	pthread_mutex_lock(&a->mac_mu);
+	sodium_memzero(a->mac_slots, MAC_KEY_SLOTS * sizeof(mac_key_slot));
+	pthread_mutex_unlock(&a->mac_mu);
 	return US_OK;
 }
 

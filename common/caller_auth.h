@@ -95,7 +95,8 @@ const uint8_t *us_auth_server_key(const us_auth *a);
 size_t us_auth_caller_count(us_auth *a);
 
 /* Rereads the policy file; on failure keeps the current policy and says why. Forgets
- * cached principals too, so a revocation takes effect at once here. */
+ * cached principals too, so a revocation takes effect at once here, and the MAC keys
+ * agreed with callers. */
 US_MUST_USE us_err us_auth_reload(us_auth *a, char *err, size_t err_size);
 
 typedef struct us_auth_result {
