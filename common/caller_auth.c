@@ -316,8 +316,8 @@ static void remember_mac_key(us_auth *a, const uint8_t public_key[US_PUBLIC_KEY_
 	pthread_mutex_unlock(&a->mac_mu);
 }
 
-/* Step 1 for a MAC'd request: the MAC for this server's key. Sets *derived to the key when
- * it was derived for this request (kept once the caller is known). */
+/* Step 1 for a MAC'd request: the MAC for this server's key, checked with key (which
+ * *derived says was derived for this request, to be kept once the caller is known). */
 static bool check_mac(us_auth *a, const Usher__V1__SignedRequest *sr, uint8_t key[US_MAC_KEY_BYTES],
                       bool *derived, us_auth_result *out)
 {
