@@ -39,12 +39,14 @@ static atomic_int echo_calls;    /* handlers started */
 static atomic_int echo_finished; /* handlers done */
 static atomic_bool held;         /* "hold" requests wait while this is true */
 static atomic_bool last_by_mac;  /* the last request the handler ran was MAC'd */
+static void *_Atomic last_ctx;   /* and its service's ctx (which server ran it) */
 
 static us_err echo(us_call *call, const ProtobufCMessage *request, ProtobufCMessage **reply)
 {
 	const Usher__Testing__EchoRequest *req = (const Usher__Testing__EchoRequest *)request;
 	atomic_fetch_add(&echo_calls, 1);
 	atomic_store(&last_by_mac, us_call_caller(call)->by_mac);
+	atomic_store(&last_ctx, us_call_service_ctx(call));
 	if (req->sleep_ms > 0)
 		usleep(req->sleep_ms * 1000);
 	/* Busy until the test lets go: what happens meanwhile does not depend on timing. */
@@ -975,10 +977,12 @@ static void restart_with(fixture *f, const us_caller_key *server_key)
 	assert_true(connected_within(f->client, true, 10000));
 }
 
-/* The client signs its first request, MACs the next ones for the key the reply named; a
- * daemon restarted with another key refuses the MAC (OTHER_SERVER_KEY), the client sends
- * that call again signed (the handler runs once) and MACs again from the next call; a
- * server without a key refuses one MAC and then gets signed requests only. */
+/* The client signs its first request, MACs the next ones for the key the reply named.
+ * Replicas with different keys (one restarted with a new key): a MAC'd request reaching
+ * the other one is refused once (OTHER_SERVER_KEY), sent again signed (the handler runs
+ * once), and from then on requests carry a MAC for each key and pass at either. A call
+ * with another signer is signed. A server without a key refuses one MAC, then gets
+ * signed requests only. */
 static void test_client_macs_once_it_knows_the_server_key_and_relearns_it(void **state)
 {
 	fixture *f = *state;
@@ -989,37 +993,70 @@ static void test_client_macs_once_it_knows_the_server_key_and_relearns_it(void *
 	assert_int_equal(atomic_load(&echo_calls), 3);
 	assert_true(refused() == refusals);
 
+	/* A replica holding another key, and a client of both that knows the first key. */
 	us_caller_key other;
-	char secret[US_CALLER_SECRET_TEXT_LEN + 1];
+	char secret[US_CALLER_SECRET_TEXT_LEN + 1], plain[200], err[256];
 	us_caller_key_generate(&other, secret);
-	restart_with(f, &other);
-	assert_false(echo_maced(f, "after the restart"));
-	assert_int_equal(atomic_load(&echo_calls), 4);
-	assert_true(refused() == refusals + 1);
-	assert_true(echo_maced(f, "relearnt"));
+	ut_policy_line(plain, sizeof(plain), "plain", &plain_key, "");
+	us_auth *other_auth = ut_test_auth_keyed(plain, NULL, NULL, &other);
+	static int other_marker;
+	const us_rpc_service other_service = {&usher__testing__echo_service__descriptor,
+	                                      echo_methods, 1, &other_marker};
+	us_rpc_server_opts sopts = {.listen_url = "tcp://127.0.0.1:0", .workers = 1,
+	                            .max_message_bytes = SERVER_MAX, .default_timeout_ms = 5000,
+	                            .auth = other_auth};
+	us_rpc_server *other_srv;
+	if (us_rpc_server_start(&sopts, &other_service, 1, &other_srv, err, sizeof(err)) != US_OK)
+		fail_msg("server: %s", err);
+	char both[300];
+	snprintf(both, sizeof(both), "%s,%s", f->url, us_rpc_server_url(other_srv));
+	us_rpc_client *c;
+	us_rpc_client_opts copts = {.url = both, .caller = "rpc_test"};
+	assert_int_equal(us_rpc_client_open(&copts, &c, err, sizeof(err)), US_OK);
+	int64_t deadline = us_monotonic_ms() + 10000;
+	while (us_rpc_client_connections(c) < 2 && us_monotonic_ms() < deadline)
+		usleep(5000);
+	assert_int_equal(us_rpc_client_connections(c), 2);
 
-	restart_with(f, NULL);
-	assert_false(echo_maced(f, "no server key"));
-	assert_true(refused() == refusals + 2);
-	assert_false(echo_maced(f, "still signed"));
-	assert_false(echo_maced(f, "and signed"));
-	assert_int_equal(atomic_load(&echo_calls), 8);
-	assert_true(refused() == refusals + 2);
-
-	/* A key again: learnt from the first reply. A call with another signer (the gateway
-	 * forwarding an API key) is signed. */
-	restart_with(f, ut_test_server_key());
-	assert_false(echo_maced(f, "learn"));
-	assert_true(echo_maced(f, "maced"));
 	Usher__Testing__EchoRequest echo_req = USHER__TESTING__ECHO_REQUEST__INIT;
-	echo_req.text = "as plain";
-	us_rpc_call_opts opts = {.timeout_ms = 5000, .signer = &plain_key};
+	echo_req.text = "replicas";
+	us_rpc_call_opts opts = {.timeout_ms = 5000};
 	ProtobufCMessage *out;
-	assert_int_equal(us_rpc_call(f->client, ECHO, &opts, &echo_req.base,
+	bool maced_at_first = false, maced_at_other = false;
+	int calls = 0, before = atomic_load(&echo_calls);
+	refusals = refused();
+	while (!(maced_at_first && maced_at_other) && calls < 200) {
+		assert_int_equal(us_rpc_call(c, ECHO, &opts, &echo_req.base,
+		                             &usher__testing__echo_reply__descriptor, f->arena, &out,
+		                             NULL),
+		                 US_OK);
+		calls++;
+		bool at_other = atomic_load(&last_ctx) == &other_marker;
+		maced_at_first |= atomic_load(&last_by_mac) && !at_other;
+		maced_at_other |= atomic_load(&last_by_mac) && at_other;
+	}
+	assert_true(maced_at_first && maced_at_other);
+	assert_int_equal(atomic_load(&echo_calls) - before, calls);
+	assert_true(refused() == refusals + 1);
+
+	/* A call with another signer (the gateway forwarding an API key) is signed. */
+	opts.signer = &plain_key;
+	assert_int_equal(us_rpc_call(c, ECHO, &opts, &echo_req.base,
 	                             &usher__testing__echo_reply__descriptor, f->arena, &out, NULL),
 	                 US_OK);
 	assert_false(atomic_load(&last_by_mac));
-	assert_true(echo_maced(f, "own key again"));
+	us_rpc_client_close(c);
+	us_rpc_server_stop(other_srv);
+	us_auth_free(other_auth);
+
+	/* The fixture's server restarted without a key. */
+	refusals = refused();
+	restart_with(f, NULL);
+	assert_false(echo_maced(f, "no server key"));
+	assert_true(refused() == refusals + 1);
+	assert_false(echo_maced(f, "still signed"));
+	assert_false(echo_maced(f, "and signed"));
+	assert_true(refused() == refusals + 1);
 }
 
 /* One call with key as the client's, naming actor (may be NULL). */
