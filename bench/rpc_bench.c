@@ -1,7 +1,8 @@
-/* rpc: our RPC round trip (envelope, signature, dispatch, arena, handler, reply) next to its
+/* rpc: our RPC round trip (envelope, MAC, dispatch, arena, handler, reply) next to its
  * floor, a bare NNG REQ/REP round trip of the same payload in the same run (floors.h);
- * and what the caller signature costs alone: Ed25519 signing and verifying a small request
- * and a 50,000-address batch (each hop of a call pays one of each).
+ * and what caller authentication costs alone: Ed25519 signing and verifying (a client's
+ * first request to a server) and the MAC of every later one, for a small request and a
+ * 50,000-address batch.
  * Usage: rpc_bench RESULT.json   (BENCH_ROUND_TRIPS sets the count, default 20000) */
 #include <stdbool.h>
 #include <stdio.h>
@@ -36,8 +37,9 @@ static us_err echo(us_call *call, const ProtobufCMessage *request, ProtobufCMess
 static const us_rpc_method methods[] = {{"Echo", echo, 0}};
 static const us_rpc_service service = {&usher__testing__echo_service__descriptor, methods, 1, NULL};
 
-/* The server trusts one key, which every client of this process signs with. */
-static us_auth *bench_auth(void)
+/* The server trusts one key, which every client of this process signs with, and holds a
+ * key of its own, as a daemon does (its RPC_SIGNING_KEY). */
+static us_auth *bench_auth(us_caller_key *server_key)
 {
 	us_caller_key key;
 	char secret[US_CALLER_SECRET_TEXT_LEN + 1], hex[US_PUBLIC_KEY_HEX_LEN + 1];
@@ -51,7 +53,9 @@ static us_auth *bench_auth(void)
 		exit(1);
 	fprintf(f, "rpc_bench %s\n", hex);
 	fclose(f);
-	us_auth_opts opts = {.callers_file = path, .window_ms = 60000, .replay_max = 1000000};
+	us_caller_key_generate(server_key, secret);
+	us_auth_opts opts = {.callers_file = path, .window_ms = 60000, .replay_max = 1000000,
+	                     .server_key = server_key};
 	us_auth *auth;
 	char err[256];
 	if (us_auth_new(&opts, &auth, err, sizeof(err)) != US_OK) {
@@ -88,20 +92,30 @@ static void run_ours(const char *url, const char *payload, size_t n, double *sam
 	us_rpc_client_close(c);
 }
 
-/* Signing and verifying len bytes, n times each, in µs per operation. */
-static void measure_signatures(size_t len, size_t n, bench_stats *sign, bench_stats *verify)
+/* Signing and verifying len bytes, n times each, in µs per operation; with mac, MACing
+ * (as the client does: digest, then the MAC) and verifying the MAC instead. */
+static void measure_signatures(size_t len, size_t n, bool mac, bench_stats *sign,
+                               bench_stats *verify)
 {
 	us_caller_key key;
 	char secret[US_CALLER_SECRET_TEXT_LEN + 1];
 	us_caller_key_generate(&key, secret);
-	uint8_t *msg = malloc(len), sig[US_SIGNATURE_BYTES];
+	uint8_t *msg = malloc(len), sig[US_SIGNATURE_BYTES], mac_key[US_MAC_KEY_BYTES];
+	uint8_t digest[US_REQUEST_DIGEST_BYTES];
 	randombytes_buf(msg, len);
+	randombytes_buf(mac_key, sizeof(mac_key));
 	double *s = malloc(n * sizeof(double)), *v = malloc(n * sizeof(double));
 	for (size_t i = 0; i < n; i++) {
 		int64_t t0 = us_monotonic_us();
-		us_caller_key_sign(&key, msg, len, sig);
+		if (mac) {
+			us_request_digest(msg, len, digest);
+			us_request_mac(mac_key, digest, sig);
+		} else {
+			us_caller_key_sign(&key, msg, len, sig);
+		}
 		int64_t t1 = us_monotonic_us();
-		if (!us_caller_key_verify(key.public_key, msg, len, sig))
+		if (mac ? !us_request_mac_verify(mac_key, msg, len, sig)
+		        : !us_caller_key_verify(key.public_key, msg, len, sig))
 			exit(1);
 		s[i] = (double)(t1 - t0);
 		v[i] = (double)(us_monotonic_us() - t1);
@@ -122,7 +136,8 @@ int main(int argc, char **argv)
 	if (sodium_init() < 0 || n < 2)
 		return 1;
 	us_log_init("rpc_bench", US_LOG_WARN);
-	us_auth *auth = bench_auth();
+	us_caller_key server_key;
+	us_auth *auth = bench_auth(&server_key);
 	us_rpc_server_opts opts = {.listen_url = "tcp://127.0.0.1:0", .workers = 1,
 	                           .max_message_bytes = 1 << 20, .default_timeout_ms = 5000,
 	                           .auth = auth};
@@ -151,33 +166,43 @@ int main(int argc, char **argv)
 	printf("ratio of p50: %.2fx (goal: within 1.25x)\n", so.p50 / sb.p50);
 	/* A typical request's envelope, and a 50,000-address CreateInvitations (~1.5 MB). */
 	bench_stats small_sign, small_verify, big_sign, big_verify;
-	measure_signatures(256, 20000, &small_sign, &small_verify);
-	measure_signatures(1500000, 50, &big_sign, &big_verify);
+	bench_stats small_mac, small_mac_verify, big_mac, big_mac_verify;
+	measure_signatures(256, 20000, false, &small_sign, &small_verify);
+	measure_signatures(1500000, 50, false, &big_sign, &big_verify);
+	measure_signatures(256, 20000, true, &small_mac, &small_mac_verify);
+	measure_signatures(1500000, 50, true, &big_mac, &big_mac_verify);
 	const struct { const char *what; const bench_stats *st; } sigs[] = {
 		{"Ed25519 sign, 256 B request", &small_sign},
 		{"Ed25519 verify, 256 B request", &small_verify},
 		{"Ed25519 sign, 1.5 MB request", &big_sign},
 		{"Ed25519 verify, 1.5 MB request", &big_verify},
+		{"MAC, 256 B request", &small_mac},
+		{"MAC verify, 256 B request", &small_mac_verify},
+		{"MAC, 1.5 MB request", &big_mac},
+		{"MAC verify, 1.5 MB request", &big_mac_verify},
 	};
-	for (size_t i = 0; i < 4; i++)
+	size_t n_sigs = sizeof(sigs) / sizeof(sigs[0]);
+	for (size_t i = 0; i < n_sigs; i++)
 		printf("%-30s %10.1f %10.1f %10.1f %12.0f\n", sigs[i].what, sigs[i].st->p50,
 		       sigs[i].st->p99, sigs[i].st->mean, 1e6 / sigs[i].st->mean);
 
 	bench_result *r = bench_result_new(
-	        "rpc", "One client, one worker, a 64-byte payload over loopback tcp://; every Usher "
-	               "request is signed and verified. The floor is a bare NNG REQ/REP round trip "
+	        "rpc", "One client, one worker, a 64-byte payload over loopback tcp://; a client's "
+	               "first request is signed, the next ones MAC'd for the key the server's reply "
+	               "named. The floor is a bare NNG REQ/REP round trip "
 	               "of the same payload to an echo server in the same process.");
 	bench_result_measure(r, "Usher RPC round trip, p50", "µs", so.p50, "≤ 1.25 × bare NNG",
 	                     1.25 * sb.p50, BENCH_LOWER_IS_BETTER, "bare NNG round trip, p50",
 	                     sb.p50);
 	bench_result_measure(r, "Usher RPC round trip, p99", "µs", so.p99, NULL, 0,
 	                     BENCH_LOWER_IS_BETTER, "bare NNG round trip, p99", sb.p99);
-	for (size_t i = 0; i < 4; i++)
+	for (size_t i = 0; i < n_sigs; i++)
 		bench_result_detail(r, sigs[i].what, "p50 %.1f µs, p99 %.1f µs", sigs[i].st->p50,
 		                    sigs[i].st->p99);
 	bool written = bench_result_write(r, json_path);
 	us_rpc_server_stop(srv);
 	us_auth_free(auth);
+	us_caller_key_wipe(&server_key);
 	free(ours);
 	return written ? 0 : 1;
 }

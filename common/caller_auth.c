@@ -14,6 +14,7 @@
 
 #define NONCE_BYTES 16
 #define PRINCIPAL_SLOTS 1024
+#define MAC_KEY_SLOTS 1024
 
 /* One cached answer about a key that is not in the policy. */
 typedef struct principal_slot {
@@ -24,6 +25,13 @@ typedef struct principal_slot {
 	us_arena *arena;   /* holds p */
 	us_principal *p;
 } principal_slot;
+
+/* The MAC key agreed with one caller (a secret: wiped when replaced). */
+typedef struct mac_key_slot {
+	bool used;
+	uint8_t public_key[US_PUBLIC_KEY_BYTES];
+	uint8_t key[US_MAC_KEY_BYTES];
+} mac_key_slot;
 
 struct us_auth {
 	pthread_rwlock_t lock; /* guards callers */
@@ -36,6 +44,10 @@ struct us_auth {
 	int64_t principal_ttl_ms;
 	pthread_mutex_t cache_mu;
 	principal_slot *slots;
+	bool has_server_key;
+	us_caller_key server_key;
+	pthread_mutex_t mac_mu;
+	mac_key_slot *mac_slots; /* of identified callers only: strangers evict nobody */
 };
 
 us_err us_auth_new(const us_auth_opts *opts, us_auth **out, char *err, size_t err_size)
@@ -51,9 +63,17 @@ us_err us_auth_new(const us_auth_opts *opts, us_auth **out, char *err, size_t er
 	a->principal_ttl_ms = opts->principal_ttl_ms;
 	pthread_rwlock_init(&a->lock, NULL);
 	pthread_mutex_init(&a->cache_mu, NULL);
+	pthread_mutex_init(&a->mac_mu, NULL);
+	if (opts->server_key != NULL) {
+		a->has_server_key = true;
+		a->server_key = *opts->server_key;
+	}
 	a->callers_file = strdup(opts->callers_file);
 	a->slots = calloc(PRINCIPAL_SLOTS, sizeof(principal_slot));
-	us_err rc = a->callers_file != NULL && a->slots != NULL ? US_OK : US_EEXHAUSTED;
+	a->mac_slots = calloc(MAC_KEY_SLOTS, sizeof(mac_key_slot));
+	us_err rc = a->callers_file != NULL && a->slots != NULL && a->mac_slots != NULL
+	                    ? US_OK
+	                    : US_EEXHAUSTED;
 	if (rc == US_OK)
 		rc = us_replay_cache_new(opts->window_ms, opts->replay_max, &a->replay);
 	if (rc != US_OK)
@@ -85,12 +105,22 @@ void us_auth_free(us_auth *a)
 	if (a->slots != NULL)
 		forget_principals(a);
 	free(a->slots);
+	if (a->mac_slots != NULL)
+		sodium_memzero(a->mac_slots, MAC_KEY_SLOTS * sizeof(mac_key_slot));
+	free(a->mac_slots);
+	us_caller_key_wipe(&a->server_key);
+	pthread_mutex_destroy(&a->mac_mu);
 	us_callers_free(a->callers);
 	us_replay_cache_free(a->replay);
 	free(a->callers_file);
 	pthread_rwlock_destroy(&a->lock);
 	pthread_mutex_destroy(&a->cache_mu);
 	free(a);
+}
+
+const uint8_t *us_auth_server_key(const us_auth *a)
+{
+	return a->has_server_key ? a->server_key.public_key : NULL;
 }
 
 size_t us_auth_caller_count(us_auth *a)
@@ -113,6 +143,10 @@ us_err us_auth_reload(us_auth *a, char *err, size_t err_size)
 	pthread_rwlock_unlock(&a->lock);
 	us_callers_free(old);
 	forget_principals(a);
+	/* And the MAC keys of callers the new policy may no longer list (rederived once). */
+	pthread_mutex_lock(&a->mac_mu);
+	sodium_memzero(a->mac_slots, MAC_KEY_SLOTS * sizeof(mac_key_slot));
+	pthread_mutex_unlock(&a->mac_mu);
 	return US_OK;
 }
 
@@ -246,23 +280,98 @@ static us_err identify(us_auth *a, PGconn *db, const uint8_t public_key[US_PUBLI
 	return c->id != NULL ? US_OK : US_EEXHAUSTED;
 }
 
+/* --- MACs --- */
+
+static mac_key_slot *mac_slot_of(us_auth *a, const uint8_t public_key[US_PUBLIC_KEY_BYTES])
+{
+	uint32_t h;
+	memcpy(&h, public_key, sizeof(h));
+	return &a->mac_slots[h % MAC_KEY_SLOTS];
+}
+
+/* The key agreed with the caller holding public_key: cached (*cached true), or derived
+ * (~50 µs). Returns 0, or -1 when public_key is no valid point. */
+static int mac_key_of(us_auth *a, const uint8_t public_key[US_PUBLIC_KEY_BYTES],
+                      uint8_t key[US_MAC_KEY_BYTES], bool *cached)
+{
+	pthread_mutex_lock(&a->mac_mu);
+	mac_key_slot *s = mac_slot_of(a, public_key);
+	*cached = s->used && memcmp(s->public_key, public_key, US_PUBLIC_KEY_BYTES) == 0;
+	if (*cached)
+		memcpy(key, s->key, US_MAC_KEY_BYTES);
+	pthread_mutex_unlock(&a->mac_mu);
+	if (*cached)
+		return 0;
+	return us_mac_key_for_caller(&a->server_key, public_key, key);
+}
+
+static void remember_mac_key(us_auth *a, const uint8_t public_key[US_PUBLIC_KEY_BYTES],
+                             const uint8_t key[US_MAC_KEY_BYTES])
+{
+	pthread_mutex_lock(&a->mac_mu);
+	mac_key_slot *s = mac_slot_of(a, public_key);
+	s->used = true;
+	memcpy(s->public_key, public_key, US_PUBLIC_KEY_BYTES);
+	memcpy(s->key, key, US_MAC_KEY_BYTES);
+	pthread_mutex_unlock(&a->mac_mu);
+}
+
+/* Step 1 for a MAC'd request: the MAC for this server's key, checked with key (which
+ * *derived says was derived for this request, to be kept once the caller is known). */
+static bool check_mac(us_auth *a, const Usher__V1__SignedRequest *sr, uint8_t key[US_MAC_KEY_BYTES],
+                      bool *derived, us_auth_result *out)
+{
+	const uint8_t *mine = NULL;
+	if (sr->n_macs > US_REQUEST_MACS_MAX || sr->signature.len != 0)
+		return refuse(out, US_EUNAUTHENTICATED, "BAD_MAC", "malformed MAC");
+	for (size_t i = 0; i < sr->n_macs; i++) {
+		const Usher__V1__RequestMac *m = sr->macs[i];
+		if (m->server_key.len != US_PUBLIC_KEY_BYTES || m->mac.len != US_MAC_BYTES)
+			return refuse(out, US_EUNAUTHENTICATED, "BAD_MAC", "malformed MAC");
+		if (a->has_server_key &&
+		    memcmp(m->server_key.data, a->server_key.public_key, US_PUBLIC_KEY_BYTES) == 0)
+			mine = m->mac.data;
+	}
+	if (mine == NULL)
+		return refuse(out, US_EUNAUTHENTICATED, "OTHER_SERVER_KEY",
+		              a->has_server_key ? "the request is MAC'd for another server's key: sign it"
+		                                : "this server takes signed requests only");
+	bool cached;
+	if (mac_key_of(a, sr->public_key.data, key, &cached) != 0)
+		return refuse(out, US_EUNAUTHENTICATED, "BAD_MAC", "the caller's key is not a valid key");
+	*derived = !cached;
+	if (!us_request_mac_verify(key, sr->request.data, sr->request.len, mine))
+		return refuse(out, US_EUNAUTHENTICATED, "BAD_MAC", "bad MAC");
+	return true;
+}
+
 /* Steps 1 to 4; false when refused. */
 static bool authenticate(us_auth *a, PGconn *db, const uint8_t *frame, size_t len,
-                         us_arena *arena, us_auth_result *out)
+                         us_arena *arena, us_auth_result *out, uint8_t mac_key[US_MAC_KEY_BYTES])
 {
 	ProtobufCAllocator alloc = us_arena_protobuf_allocator(arena);
 	Usher__V1__SignedRequest *signed_req = usher__v1__signed_request__unpack(&alloc, len, frame);
 	if (signed_req == NULL)
 		return refuse(out, US_EINVAL, NULL, "malformed request envelope");
 	const ProtobufCBinaryData *pk = &signed_req->public_key, *sig = &signed_req->signature;
-	if (pk->len == 0 && sig->len == 0)
+	bool by_mac = signed_req->n_macs > 0;
+	if (pk->len == 0 && sig->len == 0 && !by_mac)
 		return refuse(out, US_EUNAUTHENTICATED, "UNSIGNED", "the request is not signed");
-	if (pk->len != US_PUBLIC_KEY_BYTES || sig->len != US_SIGNATURE_BYTES)
-		return refuse(out, US_EUNAUTHENTICATED, "BAD_SIGNATURE", "malformed signature");
+	if (pk->len != US_PUBLIC_KEY_BYTES)
+		return refuse(out, US_EUNAUTHENTICATED, by_mac ? "BAD_MAC" : "BAD_SIGNATURE",
+		              "malformed caller key");
 	us_public_key_fingerprint(pk->data, out->caller.fingerprint);
-	if (!us_caller_key_verify(pk->data, signed_req->request.data, signed_req->request.len,
-	                          sig->data))
+	bool derived = false;
+	if (by_mac) {
+		if (!check_mac(a, signed_req, mac_key, &derived, out))
+			return false;
+	} else if (sig->len != US_SIGNATURE_BYTES) {
+		return refuse(out, US_EUNAUTHENTICATED, "BAD_SIGNATURE", "malformed signature");
+	} else if (!us_caller_key_verify(pk->data, signed_req->request.data, signed_req->request.len,
+	                                 sig->data)) {
 		return refuse(out, US_EUNAUTHENTICATED, "BAD_SIGNATURE", "bad signature");
+	}
+	out->caller.by_mac = by_mac;
 
 	Usher__V1__RpcRequest *req = usher__v1__rpc_request__unpack(&alloc, signed_req->request.len,
 	                                                            signed_req->request.data);
@@ -277,6 +386,8 @@ static bool authenticate(us_auth *a, PGconn *db, const uint8_t *frame, size_t le
 		return refuse(out, US_EUNAUTHENTICATED, "BAD_NONCE", "the request has no valid nonce");
 
 	us_err rc = identify(a, db, pk->data, arena, &out->caller);
+	if (rc == US_OK && derived)
+		remember_mac_key(a, pk->data, mac_key);
 	if (rc == US_ENOTFOUND)
 		return refuse(out, US_EUNAUTHENTICATED, "UNKNOWN_KEY", "unknown caller key");
 	if (rc != US_OK)
@@ -307,7 +418,9 @@ void us_auth_request(us_auth *a, PGconn *db, const uint8_t *frame, size_t len, u
                      us_auth_result *out)
 {
 	memset(out, 0, sizeof(*out));
-	authenticate(a, db, frame, len, arena, out);
+	uint8_t mac_key[US_MAC_KEY_BYTES];
+	authenticate(a, db, frame, len, arena, out, mac_key);
+	sodium_memzero(mac_key, sizeof(mac_key));
 }
 
 /* --- authorization --- */

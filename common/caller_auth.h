@@ -1,8 +1,11 @@
 /* Who is calling, decided by the server for every request before anything else runs.
  *
  * A request arrives as a SignedRequest (protos/usher/v1/rpc.proto): a packed RpcRequest,
- * the caller's Ed25519 public key and its signature over those bytes. The server
- *   1. verifies the signature (UNAUTHENTICATED "UNSIGNED" / "BAD_SIGNATURE");
+ * the caller's Ed25519 public key and its signature over those bytes, or instead MACs of
+ * them, one per server key the caller knows, under keys agreed from the caller's and each
+ * server's Ed25519 keys (caller_key.h). The server
+ *   1. verifies the signature (UNAUTHENTICATED "UNSIGNED" / "BAD_SIGNATURE"), or the MAC
+ *      for its own key ("OTHER_SERVER_KEY" when none is / "BAD_MAC");
  *   2. refuses an issue time more than the window from its own clock ("CLOCK_SKEW");
  *   3. finds the caller: an entry of its caller policy (callers.h), or a service principal
  *      that usher-identityd knows by that key, cached for a short while ("UNKNOWN_KEY");
@@ -56,6 +59,7 @@ typedef struct us_caller {
 	size_t n_methods;
 	const us_principal *principal; /* kind PRINCIPAL */
 	char fingerprint[17];
+	bool by_mac; /* the request was MAC'd, not signed */
 } us_caller;
 
 /* Finds the service principal holding public_key: sets *out (in arena), or returns
@@ -72,6 +76,9 @@ typedef struct us_auth_opts {
 	us_principal_lookup *lookup; /* NULL: this daemon knows no principals */
 	void *lookup_ctx;
 	int64_t principal_ttl_ms;   /* how long a principal (or its absence) is cached */
+	/* The server's own key (copied; the daemon's RPC_SIGNING_KEY): requests MAC'd for it
+	 * are taken, and replies name its public half. NULL: signed requests only. */
+	const us_caller_key *server_key;
 } us_auth_opts;
 
 typedef struct us_auth us_auth;
@@ -81,11 +88,15 @@ US_MUST_USE us_err us_auth_new(const us_auth_opts *opts, us_auth **out, char *er
                                size_t err_size);
 void us_auth_free(us_auth *a);
 
+/* The server's public key (borrowed from a), or NULL without one. */
+const uint8_t *us_auth_server_key(const us_auth *a);
+
 /* How many callers the policy lists. */
 size_t us_auth_caller_count(us_auth *a);
 
 /* Rereads the policy file; on failure keeps the current policy and says why. Forgets
- * cached principals too, so a revocation takes effect at once here. */
+ * cached principals too, so a revocation takes effect at once here, and the MAC keys
+ * agreed with callers. */
 US_MUST_USE us_err us_auth_reload(us_auth *a, char *err, size_t err_size);
 
 typedef struct us_auth_result {

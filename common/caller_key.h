@@ -49,4 +49,39 @@ bool us_caller_key_verify(const uint8_t public_key[US_PUBLIC_KEY_BYTES], const u
 
 void us_caller_key_wipe(us_caller_key *key);
 
+/* --- MACs: the cheap alternative to a signature between a caller and a server that
+ * both hold Ed25519 keys (docs/security.md "MAC'd requests"). Both keys are converted to
+ * X25519 and agreed on with crypto_kx (the caller in the client role): only the caller's
+ * secret or the server's gives the key, and it is bound to both public keys and to the
+ * direction (caller to server). */
+#define US_MAC_KEY_BYTES 32
+#define US_MAC_BYTES 32
+#define US_REQUEST_DIGEST_BYTES 64
+/* A request carries at most this many MACs (one per server key its caller knows). */
+#define US_REQUEST_MACS_MAX 16
+
+/* The key caller MACs its requests to the server holding server_public_key with.
+ * Returns 0, or -1 when the server's key is no valid point (nothing to agree on). */
+int us_mac_key_for_server(const us_caller_key *caller,
+                          const uint8_t server_public_key[US_PUBLIC_KEY_BYTES],
+                          uint8_t out[US_MAC_KEY_BYTES]);
+
+/* The same key, as the server derives it from its own key and the caller's public one.
+ * Returns 0, or -1 when the caller's key is no valid point. */
+int us_mac_key_for_caller(const us_caller_key *server,
+                          const uint8_t caller_public_key[US_PUBLIC_KEY_BYTES],
+                          uint8_t out[US_MAC_KEY_BYTES]);
+
+/* What is signed or MAC'd of a request: BLAKE2b-512 of a context string and msg (computed
+ * once however many servers' MACs a request carries). */
+void us_request_digest(const uint8_t *msg, size_t len, uint8_t out[US_REQUEST_DIGEST_BYTES]);
+
+/* The MAC of a digest under key: keyed BLAKE2b-256. */
+void us_request_mac(const uint8_t key[US_MAC_KEY_BYTES],
+                    const uint8_t digest[US_REQUEST_DIGEST_BYTES], uint8_t mac[US_MAC_BYTES]);
+
+/* True when mac is key's over msg (compared in constant time). */
+bool us_request_mac_verify(const uint8_t key[US_MAC_KEY_BYTES], const uint8_t *msg, size_t len,
+                           const uint8_t mac[US_MAC_BYTES]);
+
 #endif

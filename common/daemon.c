@@ -212,8 +212,8 @@ static us_err start_auth(const us_daemon_spec *spec, const us_daemon_config *cfg
 		return US_EINVAL;
 	}
 	us_rpc_client_set_default_key(&key);
-	us_caller_key_wipe(&key);
 	us_auth_opts opts = {
+		.server_key = &key, /* copied */
 		.callers_file = cfg->rpc_callers_file,
 		.window_ms = cfg->rpc_auth_window_s * 1000,
 		.replay_max = (size_t)cfg->rpc_replay_cache_max,
@@ -222,7 +222,9 @@ static us_err start_auth(const us_daemon_spec *spec, const us_daemon_config *cfg
 		.principal_ttl_ms = cfg->principal_cache_ttl_s * 1000,
 	};
 	char why[400];
-	if (us_auth_new(&opts, out, why, sizeof(why)) != US_OK) {
+	us_err rc = us_auth_new(&opts, out, why, sizeof(why));
+	us_caller_key_wipe(&key);
+	if (rc != US_OK) {
 		snprintf(err, err_size, "RPC_CALLERS_FILE: %s", why);
 		return US_EINVAL;
 	}

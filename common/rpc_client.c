@@ -23,6 +23,13 @@
 /* How long closing waits for nng (see socket_close.h). */
 #define CLOSE_WITHIN_MS 2000u
 
+/* A server key a reply named, and the key this client MACs its requests for it with. */
+typedef struct server_key {
+	uint8_t public_key[US_PUBLIC_KEY_BYTES];
+	uint8_t mac_key[US_MAC_KEY_BYTES];
+	uint64_t seen; /* the reply count when a reply last named it: the least recent goes */
+} server_key;
+
 struct us_rpc_client {
 	nng_socket sock;
 	int connections; /* to servers, kept by pipe_event (atomic builtins) */
@@ -32,6 +39,12 @@ struct us_rpc_client {
 	bool has_key;
 	us_caller_key key;
 	bool closed; /* its socket closed (close_socket; atomic builtins) */
+	/* The server keys replies named (one per replica at most, and one spare for a
+	 * replica's new key while its old one lingers): requests carry a MAC for each. */
+	pthread_mutex_t keys_mu;
+	server_key server_keys[US_REQUEST_MACS_MAX];
+	size_t n_server_keys, max_server_keys;
+	uint64_t replies;
 };
 
 /* Counts the connections NNG adds and removes (on its own threads). ADD_PRE, not
@@ -216,6 +229,7 @@ us_err us_rpc_client_open(const us_rpc_client_opts *opts, us_rpc_client **out, c
 		}
 		c->has_key = found == 1;
 	}
+	pthread_mutex_init(&c->keys_mu, NULL);
 	c->caller = strdup(opts->caller != NULL ? opts->caller : "");
 	c->max_message_bytes = opts->max_message_bytes ? opts->max_message_bytes
 	                                               : DEFAULT_MAX_MESSAGE;
@@ -242,6 +256,7 @@ us_err us_rpc_client_open(const us_rpc_client_opts *opts, us_rpc_client **out, c
 	char *save = NULL;
 	for (char *u = strtok_r(urls, ",", &save); u != NULL; u = strtok_r(NULL, ",", &save))
 		list[c->n_urls++] = u;
+	c->max_server_keys = c->n_urls < US_REQUEST_MACS_MAX ? c->n_urls + 1 : US_REQUEST_MACS_MAX;
 	rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, c->max_message_bytes);
 	/* NNG resends nothing: neither after a minute without a reply nor when the
 	 * connection closes (it fails the call with NNG_ECONNRESET instead). A byte-for-byte
@@ -307,6 +322,8 @@ void us_rpc_client_close(us_rpc_client *c)
 	(void)__atomic_load_n(&c->connections, __ATOMIC_ACQUIRE);
 	free(c->caller);
 	us_caller_key_wipe(&c->key);
+	sodium_memzero(c->server_keys, sizeof(c->server_keys));
+	pthread_mutex_destroy(&c->keys_mu);
 	free(c);
 }
 
@@ -382,6 +399,143 @@ static void copy_status(const Usher__V1__Status *from, us_status *to)
 		                        from->violations[i]->description);
 }
 
+/* --- server keys --- */
+
+static server_key *find_server_key(us_rpc_client *c, const uint8_t *public_key)
+{
+	for (size_t i = 0; i < c->n_server_keys; i++) {
+		if (memcmp(c->server_keys[i].public_key, public_key, US_PUBLIC_KEY_BYTES) == 0)
+			return &c->server_keys[i];
+	}
+	return NULL;
+}
+
+/* A reply named its server's key: remember it (deriving the MAC key once, ~50 µs), or
+ * note that it is still in use. A key that is no valid point is not learnt. */
+static void learn_server_key(us_rpc_client *c, const ProtobufCBinaryData *named)
+{
+	if (!c->has_key || named->len != US_PUBLIC_KEY_BYTES)
+		return;
+	pthread_mutex_lock(&c->keys_mu);
+	server_key *k = find_server_key(c, named->data);
+	if (k != NULL)
+		k->seen = ++c->replies;
+	pthread_mutex_unlock(&c->keys_mu);
+	if (k != NULL)
+		return;
+	server_key fresh;
+	memcpy(fresh.public_key, named->data, US_PUBLIC_KEY_BYTES);
+	if (us_mac_key_for_server(&c->key, fresh.public_key, fresh.mac_key) != 0)
+		return;
+	pthread_mutex_lock(&c->keys_mu);
+	if (find_server_key(c, fresh.public_key) == NULL) {
+		k = &c->server_keys[c->n_server_keys];
+		if (c->n_server_keys == c->max_server_keys) {
+			k = &c->server_keys[0];
+			for (size_t i = 1; i < c->n_server_keys; i++)
+				k = c->server_keys[i].seen < k->seen ? &c->server_keys[i] : k;
+		} else {
+			c->n_server_keys++;
+		}
+		fresh.seen = ++c->replies;
+		*k = fresh;
+	}
+	pthread_mutex_unlock(&c->keys_mu);
+	sodium_memzero(&fresh, sizeof(fresh));
+}
+
+/* Forgets the key named (NULL: every key). */
+static void forget_server_key(us_rpc_client *c, const ProtobufCBinaryData *named)
+{
+	pthread_mutex_lock(&c->keys_mu);
+	if (named == NULL) {
+		sodium_memzero(c->server_keys, sizeof(c->server_keys));
+		c->n_server_keys = 0;
+	} else {
+		server_key *k = named->len == US_PUBLIC_KEY_BYTES ? find_server_key(c, named->data)
+		                                                  : NULL;
+		if (k != NULL) {
+			*k = c->server_keys[--c->n_server_keys];
+			sodium_memzero(&c->server_keys[c->n_server_keys], sizeof(server_key));
+		}
+	}
+	pthread_mutex_unlock(&c->keys_mu);
+}
+
+/* The MACs of packed for each key in keys, into frame (in arena). */
+static us_err add_macs(Usher__V1__SignedRequest *frame, const uint8_t *packed, size_t len,
+                       const server_key *keys, size_t n, us_arena *arena)
+{
+	Usher__V1__RequestMac *macs = US_ARENA_ARRAY(arena, Usher__V1__RequestMac, n);
+	Usher__V1__RequestMac **ptrs = US_ARENA_ARRAY(arena, Usher__V1__RequestMac *, n);
+	uint8_t *tags = us_arena_alloc(arena, n * US_MAC_BYTES);
+	if (macs == NULL || ptrs == NULL || tags == NULL)
+		return US_EEXHAUSTED;
+	uint8_t digest[US_REQUEST_DIGEST_BYTES];
+	us_request_digest(packed, len, digest);
+	for (size_t i = 0; i < n; i++) {
+		usher__v1__request_mac__init(&macs[i]);
+		us_request_mac(keys[i].mac_key, digest, tags + i * US_MAC_BYTES);
+		macs[i].server_key.data = us_arena_alloc(arena, US_PUBLIC_KEY_BYTES);
+		if (macs[i].server_key.data == NULL)
+			return US_EEXHAUSTED;
+		memcpy(macs[i].server_key.data, keys[i].public_key, US_PUBLIC_KEY_BYTES);
+		macs[i].server_key.len = US_PUBLIC_KEY_BYTES;
+		macs[i].mac.data = tags + i * US_MAC_BYTES;
+		macs[i].mac.len = US_MAC_BYTES;
+		ptrs[i] = &macs[i];
+	}
+	frame->macs = ptrs;
+	frame->n_macs = n;
+	return US_OK;
+}
+
+/* req packed in arena (*out, *len). */
+static us_err pack_request(const Usher__V1__RpcRequest *req, us_arena *arena, uint8_t **out,
+                           size_t *len)
+{
+	*len = usher__v1__rpc_request__get_packed_size(req);
+	*out = us_arena_alloc(arena, *len ? *len : 1);
+	if (*out == NULL)
+		return US_EEXHAUSTED;
+	usher__v1__rpc_request__pack(req, *out);
+	return US_OK;
+}
+
+static us_err pack_frame(const Usher__V1__SignedRequest *frame, us_arena *arena, uint8_t **out,
+                         size_t *len)
+{
+	*len = usher__v1__signed_request__get_packed_size(frame);
+	*out = us_arena_alloc(arena, *len ? *len : 1);
+	if (*out == NULL)
+		return US_EEXHAUSTED;
+	usher__v1__signed_request__pack(frame, *out);
+	return US_OK;
+}
+
+us_err us_rpc_mac(const us_caller_key *key, const uint8_t server_public_key[US_PUBLIC_KEY_BYTES],
+                  const Usher__V1__RpcRequest *req, us_arena *arena, uint8_t **out, size_t *len)
+{
+	server_key k;
+	memcpy(k.public_key, server_public_key, US_PUBLIC_KEY_BYTES);
+	if (us_mac_key_for_server(key, k.public_key, k.mac_key) != 0)
+		return US_EINVAL;
+	uint8_t *packed;
+	size_t req_len;
+	Usher__V1__SignedRequest frame = USHER__V1__SIGNED_REQUEST__INIT;
+	us_err rc = pack_request(req, arena, &packed, &req_len);
+	if (rc == US_OK)
+		rc = add_macs(&frame, packed, req_len, &k, 1, arena);
+	sodium_memzero(&k, sizeof(k));
+	if (rc != US_OK)
+		return rc;
+	frame.request.data = packed;
+	frame.request.len = req_len;
+	frame.public_key.data = (uint8_t *)key->public_key;
+	frame.public_key.len = US_PUBLIC_KEY_BYTES;
+	return pack_frame(&frame, arena, out, len);
+}
+
 us_err us_rpc_sign(const us_caller_key *key, const Usher__V1__RpcRequest *req, us_arena *arena,
                    uint8_t **out, size_t *len)
 {
@@ -408,10 +562,11 @@ us_err us_rpc_sign(const us_caller_key *key, const Usher__V1__RpcRequest *req, u
 }
 
 /* env stamped with the time and a fresh nonce, signed (unless there is no key) and packed
- * into a message. */
-static us_err frame_message(us_rpc_client *c, const us_caller_key *signer,
+ * into a message. With may_mac and the client's own key as signer, MAC'd instead for the
+ * server keys replies named, when there are any (*macd then). */
+static us_err frame_message(us_rpc_client *c, const us_caller_key *signer, bool may_mac,
                             Usher__V1__RpcRequest *env, uint8_t nonce[NONCE_BYTES],
-                            us_arena *arena, nng_msg **out)
+                            us_arena *arena, nng_msg **out, bool *macd)
 {
 	randombytes_buf(nonce, NONCE_BYTES);
 	env->nonce.data = nonce;
@@ -429,7 +584,23 @@ static us_err frame_message(us_rpc_client *c, const us_caller_key *signer,
 	usher__v1__rpc_request__pack(env, packed);
 	frame.request.data = packed;
 	frame.request.len = req_len;
-	if (signer != NULL) {
+	server_key keys[US_REQUEST_MACS_MAX];
+	size_t n_keys = 0;
+	if (may_mac && signer == &c->key) {
+		pthread_mutex_lock(&c->keys_mu);
+		n_keys = c->n_server_keys;
+		memcpy(keys, c->server_keys, n_keys * sizeof(server_key));
+		pthread_mutex_unlock(&c->keys_mu);
+	}
+	*macd = n_keys > 0;
+	if (n_keys > 0) {
+		us_err rc = add_macs(&frame, packed, req_len, keys, n_keys, arena);
+		sodium_memzero(keys, n_keys * sizeof(server_key));
+		if (rc != US_OK)
+			return rc;
+		frame.public_key.data = (uint8_t *)signer->public_key;
+		frame.public_key.len = US_PUBLIC_KEY_BYTES;
+	} else if (signer != NULL) {
 		us_caller_key_sign(signer, packed, req_len, signature);
 		frame.public_key.data = (uint8_t *)signer->public_key;
 		frame.public_key.len = US_PUBLIC_KEY_BYTES;
@@ -448,6 +619,34 @@ static us_err frame_message(us_rpc_client *c, const us_caller_key *signer,
 static bool replayed(const us_status *st)
 {
 	return st->code == US_EUNAUTHENTICATED && strcmp(st->reason, "REPLAYED") == 0;
+}
+
+/* A MAC'd request refused for its MAC, before anything ran: the server holds another key
+ * (restarted with a new one), or takes signatures only ("BAD_SIGNATURE" from a server
+ * that predates MACs). */
+static bool mac_refused(const us_status *st)
+{
+	return st->code == US_EUNAUTHENTICATED &&
+	       (strcmp(st->reason, "OTHER_SERVER_KEY") == 0 || strcmp(st->reason, "BAD_MAC") == 0 ||
+	        strcmp(st->reason, "BAD_SIGNATURE") == 0);
+}
+
+/* What every reply teaches: the server's key. True when the request (macd: it was MAC'd)
+ * must be sent once more, signed: its MAC did not do and nothing ran. A key whose MAC
+ * was bad is forgotten (the signed request's reply teaches it again); a server that names
+ * no key takes signatures only, so every key is (the client signs until a reply names
+ * one, rather than pay a refusal per call). */
+static bool sign_instead(us_rpc_client *c, bool macd, const Usher__V1__RpcReply *rep,
+                         const us_status *status)
+{
+	learn_server_key(c, &rep->server_key);
+	if (!macd || !mac_refused(status))
+		return false;
+	if (rep->server_key.len == 0)
+		forget_server_key(c, NULL);
+	else if (strcmp(status->reason, "BAD_MAC") == 0)
+		forget_server_key(c, &rep->server_key);
+	return true;
 }
 
 us_err us_rpc_call(us_rpc_client *c, const char *method, const us_rpc_call_opts *opts,
@@ -500,12 +699,14 @@ us_err us_rpc_call(us_rpc_client *c, const char *method, const us_rpc_call_opts 
 
 	ProtobufCAllocator alloc = us_arena_protobuf_allocator(arena);
 	Usher__V1__RpcReply *rep = NULL;
+	bool may_mac = true, resent_replayed = false;
 	for (int attempt = 0;; attempt++) {
 		int64_t left = deadline - us_monotonic_ms();
 		env.timeout_ms = (uint32_t)(left > 0 ? left : 1);
 		uint8_t nonce[NONCE_BYTES];
 		nng_msg *msg;
-		us_err rc = frame_message(c, signer, &env, nonce, arena, &msg);
+		bool macd = false;
+		us_err rc = frame_message(c, signer, may_mac, &env, nonce, arena, &msg, &macd);
 		if (rc != US_OK)
 			return us_status_set(status, rc, rc == US_EEXHAUSTED ? "request over the size limit"
 			                                                    : "out of memory");
@@ -526,8 +727,14 @@ us_err us_rpc_call(us_rpc_client *c, const char *method, const us_rpc_call_opts 
 		if (rep == NULL || rep->status == NULL)
 			return us_status_set(status, US_EINTERNAL, "malformed reply");
 		copy_status(rep->status, status);
+		if (sign_instead(c, macd, rep, status) && deadline - us_monotonic_ms() > 0) {
+			us_status_clear(status);
+			may_mac = false;
+			continue;
+		}
 		/* The server saw these bytes before (a transport resent them): sign anew. */
-		if (replayed(status) && attempt == 0 && deadline - us_monotonic_ms() > 0) {
+		if (replayed(status) && !resent_replayed && deadline - us_monotonic_ms() > 0) {
+			resent_replayed = true;
 			us_status_clear(status);
 			continue;
 		}

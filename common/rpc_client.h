@@ -2,7 +2,11 @@
  * NNG balances), one context per call, so any number of threads may call at once.
  *
  * Every request is signed with the client's caller key (caller_auth.h), with the current
- * time and a fresh nonce. A request whose connection closes before the reply comes (a
+ * time and a fresh nonce; once a reply has named the server's key (every reply of a server
+ * with one does), MAC'd instead, for each server key replies named (replicas may differ),
+ * about 1 µs rather than Ed25519's 17 µs to sign and 48 µs to verify. A MAC'd request
+ * refused for its MAC ("OTHER_SERVER_KEY": the server's key changed; "BAD_MAC") is sent
+ * once more signed, which nothing ran before. A request whose connection closes before the reply comes (a
  * replica died) is sent again, signed anew, within the call's deadline, on another
  * connection (up to once per replica), with the same idempotency key
  * (servers are idempotent, so that is safe). NNG's own resends are turned off: they repeat
@@ -101,6 +105,13 @@ US_MUST_USE us_err us_rpc_call(us_rpc_client *c, const char *method, const us_rp
  * issued_at_ms and nonce are used as they are: for tests of replays and clocks. */
 US_MUST_USE us_err us_rpc_sign(const us_caller_key *key, const Usher__V1__RpcRequest *req,
                                us_arena *arena, uint8_t **out, size_t *len);
+
+/* req MAC'd by key for the server holding server_public_key: a packed SignedRequest in
+ * arena, for tests as us_rpc_sign(). US_EINVAL when either key is no valid point. */
+US_MUST_USE us_err us_rpc_mac(const us_caller_key *key,
+                              const uint8_t server_public_key[US_PUBLIC_KEY_BYTES],
+                              const Usher__V1__RpcRequest *req, us_arena *arena, uint8_t **out,
+                              size_t *len);
 
 /* Sends raw bytes as a request and returns the raw reply bytes in arena: for tests of
  * the server's handling of malformed, unsigned, forged and replayed input. */

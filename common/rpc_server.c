@@ -525,6 +525,12 @@ static nng_msg *pack_reply(us_call *call, const uint8_t *payload, size_t payload
 		}
 	}
 	reply.status = &status;
+	/* Callers MAC their next requests for this key instead of signing them. */
+	const uint8_t *server_key = us_auth_server_key(call->srv->opts.auth);
+	if (server_key != NULL) {
+		reply.server_key.data = (uint8_t *)server_key;
+		reply.server_key.len = US_PUBLIC_KEY_BYTES;
+	}
 	if (st->code == US_OK) {
 		reply.payload.data = (uint8_t *)payload;
 		reply.payload.len = payload_len;
@@ -651,7 +657,8 @@ static nng_msg *handle_message(worker *w, const uint8_t *in, size_t in_len, int6
 		level = US_LOG_INFO;
 	us_log_fields(level, "request handled", "code",
 	              us_err_name(call.status.code), "ms", took_text, "db_round_trips", trips_text,
-	              "caller", call.caller.id != NULL ? call.caller.id : "", NULL);
+	              "caller", call.caller.id != NULL ? call.caller.id : "", "auth",
+	              req == NULL ? "" : call.caller.by_mac ? "mac" : "signature", NULL);
 
 	nng_msg *out = pack_reply(&call, payload, payload_len);
 	us_log_set_request(NULL, NULL);

@@ -9,7 +9,8 @@
  *     };
  *
  * The server authenticates every request first (caller_auth.h: an unsigned, forged,
- * stale, replayed or unknown request is UNAUTHENTICATED and nothing else happens), checks
+ * stale, replayed or unknown request is UNAUTHENTICATED and nothing else happens; every
+ * reply names the server's public key, so callers MAC their next requests), checks
  * that the caller may call the method as asked (PERMISSION_DENIED), unpacks the request
  * into a per-call arena, runs the handler, packs its reply, and answers every failure with
  * a status: a malformed envelope or payload is INVALID_ARGUMENT, an unknown method

@@ -62,6 +62,7 @@ UUID = "0b4c6a3e-5d1f-4e8a-9c2b-7f6e5d4c3b2a"
 # rpc_request's first byte: how the request reaches the server (fuzz/rpc_request.c).
 SIGNED_SYSTEM, SIGNED_PLAIN, SIGNED_PRINCIPAL, SIGNED_STRANGER = 0x01, 0x05, 0x09, 0x0d
 OWN_NONCE, OWN_TIME = 0x10, 0x20
+MACED, FOR_OTHER_SERVER = 0x40, 0x80
 
 
 def rpc_request():
@@ -97,10 +98,18 @@ def rpc_request():
     # The request's own nonce (16 bytes) and issue time (an offset from now: 10 min ago).
     signed("own-nonce-time", check + field_varint(9, (1 << 64) - 600000) +
            field_bytes(10, bytes(range(16))), SIGNED_SYSTEM | OWN_NONCE | OWN_TIME)
+    # MAC'd instead of signed: for the server's key, by a principal, for another server.
+    signed("maced", check, SIGNED_SYSTEM | MACED)
+    signed("maced-principal", envelope("usher.v1.TenancyService/ListMembers",
+                                       field_bytes(1, UUID)), SIGNED_PRINCIPAL | MACED)
+    signed("maced-other-server", check, SIGNED_SYSTEM | MACED | FOR_OTHER_SERVER)
     # Frames as received: a request without a signature, and one with a wrong one.
     write("rpc_request", "frame-unsigned", b"\x00" + field_bytes(1, check))
     write("rpc_request", "frame-bad-signature",
           b"\x00" + field_bytes(1, check) + field_bytes(2, bytes(32)) + field_bytes(3, bytes(64)))
+    write("rpc_request", "frame-bad-mac",
+          b"\x00" + field_bytes(1, check) + field_bytes(2, bytes(32)) +
+          field_bytes(125, field_bytes(1, bytes(32)) + field_bytes(2, bytes(32))))
 
 
 def pbjson():

@@ -1,22 +1,25 @@
 /* The RPC server's request path, without a socket or a database: a frame as a daemon
  * receives it goes through us_rpc_server_handle(): caller authentication (the
- * SignedRequest, its signature, issue time, nonce, the caller's key and rights), the
+ * SignedRequest, its signature or MAC, issue time, nonce, the caller's key and rights), the
  * RpcRequest's checks (field lengths, deadline), dispatch to the method it names in any
  * daemon's service, and the payload unpacked as that method's input type. Every method
  * answers with an empty reply of its output type, so replies are packed too.
  *
  * The input's first byte says how the rest reaches the server:
- *   bits 0-1  0: the rest is the frame itself (the SignedRequest parser; no signature can
- *             be forged, so nothing gets past authentication);
+ *   bits 0-1  0: the rest is the frame itself (the SignedRequest parser; no signature or
+ *             MAC can be forged, so nothing gets past authentication);
  *             otherwise the rest is an RpcRequest, signed by the key of bits 2-3;
  *   bits 2-3  0: a peer with every right, 1: a peer with none, 2: a service principal
  *             (scoped to one account, Tenancy and Invitation methods), 3: a stranger;
  *   bit 4     the request's own nonce (else a fresh one);
- *   bit 5     the request's own issue time, read as an offset from now (else now).
- * Properties: the reply is always a well-formed RpcReply with one of gRPC's codes; OK
- * only for a known method, with a payload of its output type; a raw frame, a stranger's
- * request or one issued outside the window never reaches a handler; a fresh request from
- * a known key is never UNAUTHENTICATED; a handler only ever sees a message of its
+ *   bit 5     the request's own issue time, read as an offset from now (else now);
+ *   bit 6     MAC'd by that key instead of signed, for the server's key;
+ *   bit 7     with bit 6: MAC'd for another server's key.
+ * Properties: the reply is always a well-formed RpcReply with one of gRPC's codes, naming
+ * the server's key; OK only for a known method, with a payload of its output type; a raw
+ * frame, a stranger's request, one MAC'd for another server or issued outside the window
+ * never reaches a handler; a fresh request from a known key, signed or MAC'd for the
+ * server, is never UNAUTHENTICATED; a handler only ever sees a message of its
  * method's input type that passes protobuf-c's checks, an actor only from a caller with
  * that right, and a principal only within its account. */
 #include "fuzz.h"
@@ -43,7 +46,8 @@
 #define WINDOW_SLACK_MS 1000
 #define PRINCIPAL_ACCOUNT "0b4c6a3e-5d1f-4e8a-9c2b-7f6e5d4c3b2a"
 
-enum { KEY_SYSTEM, KEY_PLAIN, KEY_PRINCIPAL, KEY_STRANGER, N_KEYS };
+/* The last two: the server's own, and another server's. */
+enum { KEY_SYSTEM, KEY_PLAIN, KEY_PRINCIPAL, KEY_STRANGER, KEY_SERVER, KEY_OTHER_SERVER, N_KEYS };
 
 static const ProtobufCServiceDescriptor *const descriptors[N_SERVICES] = {
 	&usher__v1__identity_service__descriptor,
@@ -58,6 +62,7 @@ static us_auth *auth;
 static us_caller_key keys[N_KEYS];
 static int handled; /* handlers run for the current input */
 static int signer;  /* the key of the current input */
+static bool maced;  /* the current input is MAC'd, not signed */
 
 static us_err answer(us_call *call, const ProtobufCMessage *request, ProtobufCMessage **reply)
 {
@@ -70,8 +75,9 @@ static us_err answer(us_call *call, const ProtobufCMessage *request, ProtobufCMe
 	FUZZ_CHECK(strlen(us_call_actor_user_id(call)) <= 200);
 	FUZZ_CHECK(strlen(us_call_actor_account_id(call)) <= 200);
 	FUZZ_CHECK(us_call_idempotency_key(call) != NULL);
-	/* Who calls is the key that signed, with its rights. */
+	/* Who calls is the key that signed (or MAC'd), with its rights. */
 	const us_caller *caller = us_call_caller(call);
+	FUZZ_CHECK(caller->by_mac == maced);
 	bool names_actor = us_call_actor_user_id(call)[0] != '\0' ||
 	                   us_call_actor_account_id(call)[0] != '\0';
 	FUZZ_CHECK(signer != KEY_STRANGER);
@@ -122,6 +128,8 @@ static void make_auth(void)
 		"2222222222222222222222222222222222222222222222222222222222222222",
 		"3333333333333333333333333333333333333333333333333333333333333333",
 		"4444444444444444444444444444444444444444444444444444444444444444",
+		"5555555555555555555555555555555555555555555555555555555555555555",
+		"6666666666666666666666666666666666666666666666666666666666666666",
 	};
 	for (int k = 0; k < N_KEYS; k++)
 		FUZZ_CHECK(us_caller_key_parse(seeds[k], &keys[k]) == 0);
@@ -136,7 +144,8 @@ static void make_auth(void)
 	fprintf(f, "fuzz-plain %s\n", hex);
 	fclose(f);
 	us_auth_opts opts = {.callers_file = path, .window_ms = WINDOW_MS, .replay_max = 1 << 20,
-	                     .lookup = lookup_principal, .principal_ttl_ms = 60000};
+	                     .lookup = lookup_principal, .principal_ttl_ms = 60000,
+	                     .server_key = &keys[KEY_SERVER]};
 	char err[512];
 	us_err rc = us_auth_new(&opts, &auth, err, sizeof(err));
 	unlink(path);
@@ -254,22 +263,39 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(a != NULL);
 	bool raw = (flags & 0x03) == 0;
 	signer = (flags >> 2) & 0x03;
+	maced = !raw && (flags & 0x40);
+	bool other_server = maced && (flags & 0x80);
 	stamped st = {.packed = data, .len = size};
 	const uint8_t *frame = data;
 	size_t frame_len = size;
 	if (!raw) {
 		stamp(a, data, size, flags, &st);
-		/* Signed byte for byte (us_rpc_sign() would pack a message: an input that is no
-		 * RpcRequest could not be sent). */
+		/* Signed or MAC'd byte for byte (us_rpc_sign() would pack a message: an input
+		 * that is no RpcRequest could not be sent). */
 		uint8_t signature[US_SIGNATURE_BYTES];
-		us_caller_key_sign(&keys[signer], st.packed, st.len, signature);
 		Usher__V1__SignedRequest sr = USHER__V1__SIGNED_REQUEST__INIT;
 		sr.request.data = (uint8_t *)st.packed;
 		sr.request.len = st.len;
 		sr.public_key.data = keys[signer].public_key;
 		sr.public_key.len = US_PUBLIC_KEY_BYTES;
-		sr.signature.data = signature;
-		sr.signature.len = US_SIGNATURE_BYTES;
+		Usher__V1__RequestMac mac = USHER__V1__REQUEST_MAC__INIT, *macs[] = {&mac};
+		uint8_t tag[US_MAC_BYTES], mac_key[US_MAC_KEY_BYTES], digest[US_REQUEST_DIGEST_BYTES];
+		if (maced) {
+			const us_caller_key *to = &keys[other_server ? KEY_OTHER_SERVER : KEY_SERVER];
+			FUZZ_CHECK(us_mac_key_for_server(&keys[signer], to->public_key, mac_key) == 0);
+			us_request_digest(st.packed, st.len, digest);
+			us_request_mac(mac_key, digest, tag);
+			mac.server_key.data = (uint8_t *)to->public_key;
+			mac.server_key.len = US_PUBLIC_KEY_BYTES;
+			mac.mac.data = tag;
+			mac.mac.len = US_MAC_BYTES;
+			sr.macs = macs;
+			sr.n_macs = 1;
+		} else {
+			us_caller_key_sign(&keys[signer], st.packed, st.len, signature);
+			sr.signature.data = signature;
+			sr.signature.len = US_SIGNATURE_BYTES;
+		}
 		frame_len = usher__v1__signed_request__get_packed_size(&sr);
 		uint8_t *signed_frame = us_arena_alloc(a, frame_len ? frame_len : 1);
 		FUZZ_CHECK(signed_frame != NULL);
@@ -286,18 +312,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int code = (int)reply->status->code;
 	FUZZ_CHECK(code >= 0 && code <= 16);
 	FUZZ_CHECK(handled <= 1);
+	FUZZ_CHECK(reply->server_key.len == US_PUBLIC_KEY_BYTES &&
+	           memcmp(reply->server_key.data, keys[KEY_SERVER].public_key,
+	                  US_PUBLIC_KEY_BYTES) == 0);
 
 	/* Authentication: what cannot pass never reaches a handler; what must pass does. */
 	bool refused = code == USHER__V1__CODE__UNAUTHENTICATED;
-	if (raw || signer == KEY_STRANGER || (!raw && !st.parsed)) {
+	if (raw || signer == KEY_STRANGER || other_server || (!raw && !st.parsed)) {
 		FUZZ_CHECK(code == USHER__V1__CODE__INVALID_ARGUMENT || refused);
 		FUZZ_CHECK(handled == 0);
 	}
-	if (!raw && !st.parsed)
+	if (other_server)
+		FUZZ_CHECK(refused && strcmp(reply->status->reason, "OTHER_SERVER_KEY") == 0);
+	if (!raw && !st.parsed && !other_server)
 		FUZZ_CHECK(code == USHER__V1__CODE__INVALID_ARGUMENT);
-	if (!raw && st.parsed && signer != KEY_STRANGER && st.out_of_window)
+	if (!raw && st.parsed && signer != KEY_STRANGER && !other_server && st.out_of_window)
 		FUZZ_CHECK(refused && strcmp(reply->status->reason, "CLOCK_SKEW") == 0);
-	if (!raw && st.parsed && signer != KEY_STRANGER && st.fresh)
+	if (!raw && st.parsed && signer != KEY_STRANGER && !other_server && st.fresh)
 		FUZZ_CHECK(!refused);
 
 	if (code == USHER__V1__CODE__OK) {

@@ -282,6 +282,31 @@ static void test_unsigned_forged_and_replayed_rpcs_change_nothing(void **state)
 	assert_int_equal(ok->status->code, USHER__V1__CODE__OK);
 	expect_refused(UT_TENANCY, bytes, len, "REPLAYED");
 	assert_int_equal(count_accounts("Replayed Co"), 1);
+
+	/* MAC'd instead, for tenancyd's key: it runs once, its copy is a replay; a MAC for
+	 * another server's key or with a byte flipped runs nothing. */
+	us_caller_key tenancy;
+	ut_daemon_key(&sys, UT_TENANCY, &tenancy);
+	req = account_request("MACed Co");
+	assert_int_equal(us_rpc_mac(ut_test_key(), stranger.public_key,
+	                            envelope(method, owner, "mac-key", &req.base), A, &bytes, &len),
+	                 US_OK);
+	expect_refused(UT_TENANCY, bytes, len, "OTHER_SERVER_KEY");
+	assert_int_equal(us_rpc_mac(ut_test_key(), tenancy.public_key,
+	                            envelope(method, owner, "mac-key", &req.base), A, &bytes, &len),
+	                 US_OK);
+	Usher__V1__SignedRequest *maced = usher__v1__signed_request__unpack(&alloc, len, bytes);
+	maced->macs[0]->mac.data[0] ^= 0x80;
+	uint8_t *flipped = us_arena_alloc(A, len);
+	usher__v1__signed_request__pack(maced, flipped);
+	expect_refused(UT_TENANCY, flipped, len, "BAD_MAC");
+	assert_int_equal(count_accounts("MACed Co"), 0);
+	ok = send_raw(UT_TENANCY, bytes, len);
+	assert_int_equal(ok->status->code, USHER__V1__CODE__OK);
+	assert_memory_equal(ok->server_key.data, tenancy.public_key, US_PUBLIC_KEY_BYTES);
+	expect_refused(UT_TENANCY, bytes, len, "REPLAYED");
+	assert_int_equal(count_accounts("MACed Co"), 1);
+	us_caller_key_wipe(&tenancy);
 	us_caller_key_wipe(&stranger);
 }
 
@@ -575,6 +600,55 @@ static void test_a_principal_acts_as_itself_within_its_scope(void **state)
 	        1);
 }
 
+/* A principal's own client MACs its calls from the second one (tenancyd logs them
+ * "auth":"mac"), and a MAC changes nothing of what it may do: its scope still holds, and
+ * its revocation ends its MAC'd calls as it ends signed ones. */
+static void test_a_principal_macs_its_calls_within_its_scope(void **state)
+{
+	(void)state;
+	principal p;
+	create_principal("mac-sync", account, "usher.v1.TenancyService/Check", "member", &p);
+	us_rpc_client *c;
+	char err[256];
+	us_rpc_client_opts opts = {.url = sys.daemons[UT_TENANCY].url, .caller = "mac-sync",
+	                           .key = &p.key};
+	if (us_rpc_client_open(&opts, &c, err, sizeof(err)) != US_OK)
+		fail_msg("%s", err);
+	Usher__V1__CheckRequest req = USHER__V1__CHECK_REQUEST__INIT;
+	req.user_id = owner;
+	req.account_id = account;
+	req.action = "member.invite";
+	us_rpc_call_opts call = {.timeout_ms = 20000};
+	ProtobufCMessage *reply;
+	us_status st;
+	long from = ut_log_lines(&sys.daemons[UT_TENANCY]);
+	for (int i = 0; i < 3; i++)
+		expect_code(us_rpc_call(c, "usher.v1.TenancyService/Check", &call, &req.base,
+		                        &usher__v1__check_reply__descriptor, A, &reply, &st),
+		            US_OK, &st, "Check in its account");
+	char *needle = us_arena_printf(A, "\"caller\":\"principal:%s\",\"auth\":\"mac\"", p.id);
+	assert_true(ut_log_wait(&sys.daemons[UT_TENANCY], needle, from, WAIT_MS) > 0);
+
+	req.account_id = other_account;
+	expect_code(us_rpc_call(c, "usher.v1.TenancyService/Check", &call, &req.base,
+	                        &usher__v1__check_reply__descriptor, A, &reply, &st),
+	            US_EDENIED, &st, "a MAC'd Check elsewhere");
+
+	const char *revoke[] = {"principals", "revoke", "mac-sync", NULL};
+	json_decref(usherctl_json(revoke));
+	req.account_id = account;
+	int64_t deadline = us_monotonic_ms() + WAIT_MS;
+	us_err rc;
+	while ((rc = us_rpc_call(c, "usher.v1.TenancyService/Check", &call, &req.base,
+	                         &usher__v1__check_reply__descriptor, A, &reply, &st)) == US_OK &&
+	       us_monotonic_ms() < deadline)
+		usleep(100 * 1000);
+	assert_int_equal(rc, US_EUNAUTHENTICATED);
+	assert_string_equal(st.reason, "UNKNOWN_KEY");
+	us_status_clear(&st);
+	us_rpc_client_close(c);
+}
+
 static void test_rotation_overlaps_then_retires_and_revocation_ends_a_key(void **state)
 {
 	(void)state;
@@ -726,6 +800,7 @@ int main(void)
 		cmocka_unit_test(test_enable_link_replays_to_nobody_else_and_stores_no_token),
 		cmocka_unit_test(test_only_trusted_callers_name_people_or_act_as_usher),
 		cmocka_unit_test(test_a_principal_acts_as_itself_within_its_scope),
+		cmocka_unit_test(test_a_principal_macs_its_calls_within_its_scope),
 		cmocka_unit_test(test_rotation_overlaps_then_retires_and_revocation_ends_a_key),
 		cmocka_unit_test(test_api_key_over_http),
 		cmocka_unit_test(test_caller_policy_is_reloaded_on_sighup),

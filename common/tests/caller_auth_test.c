@@ -1,5 +1,6 @@
 /* The pieces of caller authentication on their own: the caller policy file, method
- * patterns, the replay cache, who may call what, and a service principal's scope. */
+ * patterns, the replay cache, who may call what, a service principal's scope, and the MAC
+ * keys callers and servers agree on. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -241,6 +242,50 @@ static void test_reload_takes_a_new_policy_and_keeps_the_old_on_error(void **sta
 	unlink(path);
 }
 
+/* Caller and server derive the same MAC key, each from its own secret and the other's
+ * public key; another caller or another server gets another key; the key is directional
+ * (a server calling back its caller uses another); an invalid point gives none. MACs
+ * verify only under their key and over their bytes. */
+static void test_mac_keys_are_agreed_per_caller_and_server(void **state)
+{
+	(void)state;
+	us_caller_key caller, server, other;
+	char secret[US_CALLER_SECRET_TEXT_LEN + 1];
+	us_caller_key_generate(&caller, secret);
+	us_caller_key_generate(&server, secret);
+	us_caller_key_generate(&other, secret);
+	uint8_t k_client[US_MAC_KEY_BYTES], k_server[US_MAC_KEY_BYTES], k[US_MAC_KEY_BYTES];
+	assert_int_equal(us_mac_key_for_server(&caller, server.public_key, k_client), 0);
+	assert_int_equal(us_mac_key_for_caller(&server, caller.public_key, k_server), 0);
+	assert_memory_equal(k_client, k_server, US_MAC_KEY_BYTES);
+	assert_int_equal(us_mac_key_for_server(&other, server.public_key, k), 0);
+	assert_memory_not_equal(k, k_server, US_MAC_KEY_BYTES);
+	assert_int_equal(us_mac_key_for_server(&caller, other.public_key, k), 0);
+	assert_memory_not_equal(k, k_client, US_MAC_KEY_BYTES);
+	assert_int_equal(us_mac_key_for_server(&server, caller.public_key, k), 0);
+	assert_memory_not_equal(k, k_client, US_MAC_KEY_BYTES);
+
+	/* A y coordinate of 2 is no point of the curve. */
+	uint8_t not_a_point[US_PUBLIC_KEY_BYTES] = {2};
+	assert_int_equal(us_mac_key_for_server(&caller, not_a_point, k), -1);
+	assert_int_equal(us_mac_key_for_caller(&server, not_a_point, k), -1);
+
+	const uint8_t msg[] = "a packed RpcRequest";
+	uint8_t digest[US_REQUEST_DIGEST_BYTES], mac[US_MAC_BYTES];
+	us_request_digest(msg, sizeof(msg), digest);
+	us_request_mac(k_client, digest, mac);
+	assert_true(us_request_mac_verify(k_server, msg, sizeof(msg), mac));
+	assert_false(us_request_mac_verify(k_server, msg, sizeof(msg) - 1, mac));
+	mac[US_MAC_BYTES - 1] ^= 1;
+	assert_false(us_request_mac_verify(k_server, msg, sizeof(msg), mac));
+	mac[US_MAC_BYTES - 1] ^= 1;
+	us_request_mac(k, digest, mac);
+	assert_false(us_request_mac_verify(k_server, msg, sizeof(msg), mac));
+	us_caller_key_wipe(&caller);
+	us_caller_key_wipe(&server);
+	us_caller_key_wipe(&other);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -252,6 +297,7 @@ int main(void)
 		cmocka_unit_test(test_rights_decide_what_a_peer_may_do),
 		cmocka_unit_test(test_a_principal_stays_within_its_scope),
 		cmocka_unit_test(test_reload_takes_a_new_policy_and_keeps_the_old_on_error),
+		cmocka_unit_test(test_mac_keys_are_agreed_per_caller_and_server),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

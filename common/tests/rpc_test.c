@@ -23,6 +23,7 @@
 #include "common/arena.h"
 #include "common/caller_key.h"
 #include "common/clock.h"
+#include "common/metrics.h"
 #include "harness.h"
 #include "common/rpc_client.h"
 #include "common/rpc_server.h"
@@ -37,11 +38,15 @@
 static atomic_int echo_calls;    /* handlers started */
 static atomic_int echo_finished; /* handlers done */
 static atomic_bool held;         /* "hold" requests wait while this is true */
+static atomic_bool last_by_mac;  /* the last request the handler ran was MAC'd */
+static void *_Atomic last_ctx;   /* and its service's ctx (which server ran it) */
 
 static us_err echo(us_call *call, const ProtobufCMessage *request, ProtobufCMessage **reply)
 {
 	const Usher__Testing__EchoRequest *req = (const Usher__Testing__EchoRequest *)request;
 	atomic_fetch_add(&echo_calls, 1);
+	atomic_store(&last_by_mac, us_call_caller(call)->by_mac);
+	atomic_store(&last_ctx, us_call_service_ctx(call));
 	if (req->sleep_ms > 0)
 		usleep(req->sleep_ms * 1000);
 	/* Busy until the test lets go: what happens meanwhile does not depend on timing. */
@@ -833,6 +838,227 @@ static void test_unsigned_forged_stale_and_replayed_requests_are_unauthenticated
 	assert_int_equal(atomic_load(&echo_calls), 1);
 }
 
+/* req MAC'd by key for server_key: stamped now with a fresh nonce unless the test set them. */
+static uint8_t *mac_raw(fixture *f, const us_caller_key *key, const uint8_t *server_key,
+                        Usher__V1__RpcRequest *req, size_t *len)
+{
+	static uint8_t nonce[16];
+	if (req->issued_at_ms == 0)
+		req->issued_at_ms = us_wall_ms();
+	if (req->nonce.len == 0) {
+		randombytes_buf(nonce, sizeof(nonce));
+		req->nonce.data = nonce;
+		req->nonce.len = sizeof(nonce);
+	}
+	uint8_t *out;
+	assert_int_equal(us_rpc_mac(key, server_key, req, f->arena, &out, len), US_OK);
+	return out;
+}
+
+/* A MAC'd frame with a byte of its MAC flipped, or of its request, or its caller key
+ * replaced by caller's (NULL: kept). */
+static uint8_t *altered(fixture *f, const uint8_t *frame, size_t len, bool flip_mac,
+                        bool flip_request, const us_caller_key *caller)
+{
+	Usher__V1__SignedRequest *sr = usher__v1__signed_request__unpack(NULL, len, frame);
+	assert_non_null(sr);
+	assert_int_equal(sr->n_macs, 1);
+	if (flip_mac)
+		sr->macs[0]->mac.data[5] ^= 0x01;
+	if (flip_request)
+		sr->request.data[sr->request.len - 1] ^= 1; /* the last byte of the text */
+	if (caller != NULL)
+		memcpy(sr->public_key.data, caller->public_key, US_PUBLIC_KEY_BYTES);
+	uint8_t *out = us_arena_alloc(f->arena, usher__v1__signed_request__get_packed_size(sr));
+	usher__v1__signed_request__pack(sr, out);
+	usher__v1__signed_request__free_unpacked(sr, NULL);
+	return out;
+}
+
+/* A MAC'd request passes the same steps as a signed one, each refusal with its reason
+ * and nothing run: a good one runs once (the handler sees it MAC'd) and its copy is a
+ * replay; a flipped MAC byte, a changed request byte, a MAC for another server's key, a
+ * MAC by a key nobody trusts, a trusted key's name on a stranger's MAC, a stale issue time
+ * are refused. Every reply names the server's key. */
+static void test_maced_requests_are_authenticated_like_signed_ones(void **state)
+{
+	fixture *f = *state;
+	const uint8_t *server_key = ut_test_server_key()->public_key;
+	Usher__V1__RpcRequest req;
+	size_t len;
+
+	echo_request(f, &req, "maced");
+	uint8_t *frame = mac_raw(f, ut_test_key(), server_key, &req, &len);
+	Usher__V1__RpcReply *reply = call_raw(f, frame, len, 2000);
+	assert_int_equal(reply->status->code, USHER__V1__CODE__OK);
+	assert_int_equal(reply->server_key.len, US_PUBLIC_KEY_BYTES);
+	assert_memory_equal(reply->server_key.data, server_key, US_PUBLIC_KEY_BYTES);
+	usher__v1__rpc_reply__free_unpacked(reply, NULL);
+	assert_int_equal(atomic_load(&echo_calls), 1);
+	assert_true(atomic_load(&last_by_mac));
+	expect_refused(f, frame, len, "REPLAYED");
+
+	echo_request(f, &req, "flipped");
+	frame = mac_raw(f, ut_test_key(), server_key, &req, &len);
+	expect_refused(f, altered(f, frame, len, true, false, NULL), len, "BAD_MAC");
+	echo_request(f, &req, "tampered");
+	frame = mac_raw(f, ut_test_key(), server_key, &req, &len);
+	expect_refused(f, altered(f, frame, len, false, true, NULL), len, "BAD_MAC");
+
+	/* For another server (a daemon restarted with a new key, another service). */
+	echo_request(f, &req, "other server");
+	frame = mac_raw(f, ut_test_key(), stranger_key.public_key, &req, &len);
+	expect_refused(f, frame, len, "OTHER_SERVER_KEY");
+
+	/* By a key nobody trusts; and that MAC presented under a trusted key's name. */
+	echo_request(f, &req, "stranger");
+	frame = mac_raw(f, &stranger_key, server_key, &req, &len);
+	expect_refused(f, frame, len, "UNKNOWN_KEY");
+	echo_request(f, &req, "forged");
+	frame = mac_raw(f, &stranger_key, server_key, &req, &len);
+	expect_refused(f, altered(f, frame, len, false, false, ut_test_key()), len, "BAD_MAC");
+
+	echo_request(f, &req, "stale");
+	req.issued_at_ms = us_wall_ms() - 120000;
+	frame = mac_raw(f, ut_test_key(), server_key, &req, &len);
+	expect_refused(f, frame, len, "CLOCK_SKEW");
+
+	/* A MAC beside a signature is malformed, not a way around either. */
+	echo_request(f, &req, "both");
+	frame = mac_raw(f, ut_test_key(), server_key, &req, &len);
+	Usher__V1__SignedRequest *sr = usher__v1__signed_request__unpack(NULL, len, frame);
+	uint8_t junk[US_SIGNATURE_BYTES] = {0};
+	sr->signature.data = junk;
+	sr->signature.len = sizeof(junk);
+	uint8_t *both = us_arena_alloc(f->arena, usher__v1__signed_request__get_packed_size(sr));
+	size_t both_len = usher__v1__signed_request__pack(sr, both);
+	sr->signature.data = NULL; /* not the unpacker's to free */
+	sr->signature.len = 0;
+	usher__v1__signed_request__free_unpacked(sr, NULL);
+	expect_refused(f, both, both_len, "BAD_MAC");
+	assert_int_equal(atomic_load(&echo_calls), 1);
+}
+
+/* One echo through f's client; returns whether the handler saw it MAC'd. */
+static bool echo_maced(fixture *f, const char *text)
+{
+	us_status st;
+	assert_int_equal(call_echo(f, text, 0, 5000, NULL, &st), US_OK);
+	return atomic_load(&last_by_mac);
+}
+
+/* Requests the in-process servers refused before a method was known (the metric). */
+static double refused(void)
+{
+	const char *labels[] = {"usher", "unknown", "UNAUTHENTICATED"};
+	return us_metrics_value(
+	        us_metrics_family(US_METRIC_COUNTER, "usher_rpc_requests_total",
+	                          "RPC requests handled, by method and status code",
+	                          "service,method,code"),
+	        labels);
+}
+
+/* Restarts f's server on its address with server_key (NULL: signed requests only), and
+ * waits until the client is connected to it. */
+static void restart_with(fixture *f, const us_caller_key *server_key)
+{
+	us_rpc_server_stop(f->srv);
+	us_auth_free(f->auth);
+	assert_true(connected_within(f->client, false, 10000));
+	char plain[200];
+	ut_policy_line(plain, sizeof(plain), "plain", &plain_key, "");
+	f->auth = ut_test_auth_keyed(plain, NULL, NULL, server_key);
+	us_rpc_server_opts opts = {.listen_url = f->url, .workers = 1,
+	                           .max_message_bytes = SERVER_MAX, .default_timeout_ms = 5000,
+	                           .auth = f->auth};
+	char err[256];
+	if (us_rpc_server_start(&opts, &echo_service, 1, &f->srv, err, sizeof(err)) != US_OK)
+		fail_msg("server: %s", err);
+	assert_true(connected_within(f->client, true, 10000));
+}
+
+/* The client signs its first request, MACs the next ones for the key the reply named.
+ * Replicas with different keys (one restarted with a new key): a MAC'd request reaching
+ * the other one is refused once (OTHER_SERVER_KEY), sent again signed (the handler runs
+ * once), and from then on requests carry a MAC for each key and pass at either. A call
+ * with another signer is signed. A server without a key refuses one MAC, then gets
+ * signed requests only. */
+static void test_client_macs_once_it_knows_the_server_key_and_relearns_it(void **state)
+{
+	fixture *f = *state;
+	double refusals = refused();
+	assert_false(echo_maced(f, "first"));
+	assert_true(echo_maced(f, "second"));
+	assert_true(echo_maced(f, "third"));
+	assert_int_equal(atomic_load(&echo_calls), 3);
+	assert_true(refused() == refusals);
+
+	/* A replica holding another key, and a client of both that knows the first key. */
+	us_caller_key other;
+	char secret[US_CALLER_SECRET_TEXT_LEN + 1], plain[200], err[256];
+	us_caller_key_generate(&other, secret);
+	ut_policy_line(plain, sizeof(plain), "plain", &plain_key, "");
+	us_auth *other_auth = ut_test_auth_keyed(plain, NULL, NULL, &other);
+	static int other_marker;
+	const us_rpc_service other_service = {&usher__testing__echo_service__descriptor,
+	                                      echo_methods, 1, &other_marker};
+	us_rpc_server_opts sopts = {.listen_url = "tcp://127.0.0.1:0", .workers = 1,
+	                            .max_message_bytes = SERVER_MAX, .default_timeout_ms = 5000,
+	                            .auth = other_auth};
+	us_rpc_server *other_srv;
+	if (us_rpc_server_start(&sopts, &other_service, 1, &other_srv, err, sizeof(err)) != US_OK)
+		fail_msg("server: %s", err);
+	char both[300];
+	snprintf(both, sizeof(both), "%s,%s", f->url, us_rpc_server_url(other_srv));
+	us_rpc_client *c;
+	us_rpc_client_opts copts = {.url = both, .caller = "rpc_test"};
+	assert_int_equal(us_rpc_client_open(&copts, &c, err, sizeof(err)), US_OK);
+	int64_t deadline = us_monotonic_ms() + 10000;
+	while (us_rpc_client_connections(c) < 2 && us_monotonic_ms() < deadline)
+		usleep(5000);
+	assert_int_equal(us_rpc_client_connections(c), 2);
+
+	Usher__Testing__EchoRequest echo_req = USHER__TESTING__ECHO_REQUEST__INIT;
+	echo_req.text = "replicas";
+	us_rpc_call_opts opts = {.timeout_ms = 5000};
+	ProtobufCMessage *out;
+	bool maced_at_first = false, maced_at_other = false;
+	int calls = 0, before = atomic_load(&echo_calls);
+	refusals = refused();
+	while (!(maced_at_first && maced_at_other) && calls < 200) {
+		assert_int_equal(us_rpc_call(c, ECHO, &opts, &echo_req.base,
+		                             &usher__testing__echo_reply__descriptor, f->arena, &out,
+		                             NULL),
+		                 US_OK);
+		calls++;
+		bool at_other = atomic_load(&last_ctx) == &other_marker;
+		maced_at_first |= atomic_load(&last_by_mac) && !at_other;
+		maced_at_other |= atomic_load(&last_by_mac) && at_other;
+	}
+	assert_true(maced_at_first && maced_at_other);
+	assert_int_equal(atomic_load(&echo_calls) - before, calls);
+	assert_true(refused() == refusals + 1);
+
+	/* A call with another signer (the gateway forwarding an API key) is signed. */
+	opts.signer = &plain_key;
+	assert_int_equal(us_rpc_call(c, ECHO, &opts, &echo_req.base,
+	                             &usher__testing__echo_reply__descriptor, f->arena, &out, NULL),
+	                 US_OK);
+	assert_false(atomic_load(&last_by_mac));
+	us_rpc_client_close(c);
+	us_rpc_server_stop(other_srv);
+	us_auth_free(other_auth);
+
+	/* The fixture's server restarted without a key. */
+	refusals = refused();
+	restart_with(f, NULL);
+	assert_false(echo_maced(f, "no server key"));
+	assert_true(refused() == refusals + 1);
+	assert_false(echo_maced(f, "still signed"));
+	assert_false(echo_maced(f, "and signed"));
+	assert_true(refused() == refusals + 1);
+}
+
 /* One call with key as the client's, naming actor (may be NULL). */
 static us_err call_as(fixture *f, const us_caller_key *key, const char *method,
                       const char *actor, us_status *st)
@@ -1097,6 +1323,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rights_decide_who_names_an_actor_and_calls_what,
 		                                setup, teardown),
 		cmocka_unit_test(test_replayed_reply_is_retried_once_signed_anew),
+		cmocka_unit_test_setup_teardown(test_maced_requests_are_authenticated_like_signed_ones,
+		                                setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		        test_client_macs_once_it_knows_the_server_key_and_relearns_it, setup_one_worker,
+		        teardown),
 		cmocka_unit_test(test_socketless_server_handles_packed_requests),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);

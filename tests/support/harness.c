@@ -286,7 +286,27 @@ void ut_policy_line(char *out, size_t size, const char *name, const us_caller_ke
 	snprintf(out, size, "%s %s %s", name, hex, rights);
 }
 
+const us_caller_key *ut_test_server_key(void)
+{
+	static us_caller_key key;
+	static bool made;
+	if (!made) {
+		char secret[US_CALLER_SECRET_TEXT_LEN + 1];
+		if (sodium_init() < 0)
+			fail_msg("sodium_init failed");
+		us_caller_key_generate(&key, secret);
+		made = true;
+	}
+	return &key;
+}
+
 us_auth *ut_test_auth(const char *extra_policy, us_principal_lookup *lookup, void *lookup_ctx)
+{
+	return ut_test_auth_keyed(extra_policy, lookup, lookup_ctx, ut_test_server_key());
+}
+
+us_auth *ut_test_auth_keyed(const char *extra_policy, us_principal_lookup *lookup,
+                            void *lookup_ctx, const us_caller_key *server_key)
 {
 	char path[] = "/tmp/ut-callers-XXXXXX";
 	int fd = mkstemp(path);
@@ -298,7 +318,8 @@ us_auth *ut_test_auth(const char *extra_policy, us_principal_lookup *lookup, voi
 		fprintf(f, "%s\n", extra_policy);
 	fclose(f);
 	us_auth_opts opts = {.callers_file = path, .window_ms = 60000, .replay_max = 100000,
-	                     .lookup = lookup, .lookup_ctx = lookup_ctx, .principal_ttl_ms = 1000};
+	                     .lookup = lookup, .lookup_ctx = lookup_ctx, .principal_ttl_ms = 1000,
+	                     .server_key = server_key};
 	us_auth *auth;
 	char err[512];
 	if (us_auth_new(&opts, &auth, err, sizeof(err)) != US_OK)

@@ -107,6 +107,13 @@ void ut_daemon_key(const ut_system *sys, int which, us_caller_key *out);
  * service principals; free with us_auth_free(). */
 us_auth *ut_test_auth(const char *extra_policy, us_principal_lookup *lookup, void *lookup_ctx);
 
+/* The key ut_test_auth()'s servers hold (replies name it; requests MAC'd for it pass). */
+const us_caller_key *ut_test_server_key(void);
+
+/* ut_test_auth() with the server's key (NULL: signed requests only). */
+us_auth *ut_test_auth_keyed(const char *extra_policy, us_principal_lookup *lookup,
+                            void *lookup_ctx, const us_caller_key *server_key);
+
 /* Writes key's policy line, "NAME HEX RIGHTS", into out. */
 void ut_policy_line(char *out, size_t size, const char *name, const us_caller_key *key,
                     const char *rights);
