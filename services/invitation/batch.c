@@ -413,6 +413,8 @@ us_err invitation_create_invitations(us_call *call, const ProtobufCMessage *requ
 	                  : NULL;
 	us_rpc_pending *grant_call = invitation_authorize_invite_start(call, &p, actor, req);
 
+	/* lapsed may come of an address refused later (its domain, a member): the write's
+	 * expire UPDATE then finds nothing to do. */
 	invitation_account_settings settings;
 	bool lapsed = false;
 	us_err ours_rc = invitation_store_settings_get(us_call_db(call), a, req->account_id, &settings);
