@@ -753,3 +753,157 @@ us_err us_rpc_call(us_rpc_client *c, const char *method, const us_rpc_call_opts 
 	*reply = out;
 	return US_OK;
 }
+
+/* --- calls in flight together --- */
+
+struct us_rpc_pending {
+	us_rpc_client *client;
+	const char *method;
+	us_rpc_call_opts opts; /* with the request id, which a retry reuses */
+	const ProtobufCMessage *request;
+	us_arena *arena;
+	int64_t deadline;
+	char request_id[33];
+	us_err unsent; /* why the request was never sent (nothing to wait for) */
+	nng_ctx ctx;
+	nng_aio *aio;
+	nng_msg *msg; /* the request, until it is sent */
+};
+
+us_rpc_pending *us_rpc_call_start(us_rpc_client *c, const char *method,
+                                  const us_rpc_call_opts *opts, const ProtobufCMessage *request,
+                                  us_arena *arena)
+{
+	us_rpc_pending *p = us_arena_alloc(arena, sizeof(*p));
+	if (p == NULL)
+		return NULL;
+	static const us_rpc_call_opts no_opts;
+	*p = (us_rpc_pending){.client = c, .method = method, .opts = opts ? *opts : no_opts,
+	                      .request = request, .arena = arena};
+	if (p->opts.request_id == NULL) {
+		uint8_t raw[16];
+		randombytes_buf(raw, sizeof(raw));
+		sodium_bin2hex(p->request_id, sizeof(p->request_id), raw, sizeof(raw));
+		p->opts.request_id = p->request_id;
+	}
+	uint32_t timeout = p->opts.timeout_ms ? p->opts.timeout_ms : DEFAULT_TIMEOUT_MS;
+	p->deadline = us_monotonic_ms() + timeout;
+
+	Usher__V1__Actor actor = USHER__V1__ACTOR__INIT;
+	Usher__V1__RpcRequest env = USHER__V1__RPC_REQUEST__INIT;
+	env.method = (char *)method;
+	env.request_id = (char *)p->opts.request_id;
+	env.traceparent = (char *)(p->opts.traceparent ? p->opts.traceparent : "");
+	env.caller = c->caller;
+	env.idempotency_key = (char *)(p->opts.idempotency_key ? p->opts.idempotency_key : "");
+	if (p->opts.actor_user_id != NULL || p->opts.actor_account_id != NULL) {
+		actor.user_id = (char *)(p->opts.actor_user_id ? p->opts.actor_user_id : "");
+		actor.account_id = (char *)(p->opts.actor_account_id ? p->opts.actor_account_id : "");
+		env.actor = &actor;
+	}
+	env.timeout_ms = timeout;
+	size_t payload_len = protobuf_c_message_get_packed_size(request);
+	uint8_t *payload = payload_len <= c->max_message_bytes
+	                           ? us_arena_alloc(arena, payload_len ? payload_len : 1)
+	                           : NULL;
+	if (payload == NULL) {
+		p->unsent = US_EEXHAUSTED;
+		return p;
+	}
+	protobuf_c_message_pack(request, payload);
+	env.payload.data = payload;
+	env.payload.len = payload_len;
+	uint8_t nonce[NONCE_BYTES];
+	const us_caller_key *signer = p->opts.signer != NULL ? p->opts.signer
+	                                                     : (c->has_key ? &c->key : NULL);
+	p->unsent = frame_message(c, signer, &env, nonce, arena, &p->msg);
+	if (p->unsent != US_OK)
+		return p;
+	int rv = nng_ctx_open(&p->ctx, c->sock);
+	if (rv == 0 && (rv = nng_aio_alloc(&p->aio, NULL, NULL)) != 0)
+		nng_ctx_close(p->ctx);
+	if (rv != 0) {
+		nng_msg_free(p->msg);
+		p->aio = NULL;
+		p->unsent = from_nng(rv);
+		return p;
+	}
+	nng_aio_set_timeout(p->aio, (nng_duration)timeout);
+	nng_aio_set_msg(p->aio, p->msg);
+	nng_ctx_send(p->ctx, p->aio);
+	return p;
+}
+
+/* The started call's exchange, ended: as exchange() returns. */
+static int pending_reply(us_rpc_pending *p, nng_msg **reply)
+{
+	nng_aio_wait(p->aio);
+	int rv = nng_aio_result(p->aio);
+	if (rv != 0) {
+		nng_msg_free(p->msg);
+	} else {
+		int64_t left = p->deadline - us_monotonic_ms();
+		nng_aio_set_timeout(p->aio, (nng_duration)(left > 0 ? left : 1));
+		nng_ctx_recv(p->ctx, p->aio);
+		nng_aio_wait(p->aio);
+		rv = nng_aio_result(p->aio);
+		if (rv == 0)
+			*reply = nng_aio_get_msg(p->aio);
+	}
+	nng_aio_free(p->aio);
+	nng_ctx_close(p->ctx);
+	p->aio = NULL;
+	return rv;
+}
+
+us_err us_rpc_call_finish(us_rpc_pending *p, const ProtobufCMessageDescriptor *reply_type,
+                          ProtobufCMessage **reply, us_status *status)
+{
+	us_status scratch;
+	if (status == NULL)
+		status = &scratch;
+	us_status_init(status);
+	if (p == NULL)
+		return us_status_set(status, US_EEXHAUSTED, "out of memory");
+	if (p->unsent != US_OK)
+		return us_status_set(status, p->unsent, "%s: %s", p->method,
+		                     p->unsent == US_EEXHAUSTED ? "request over the size limit or out of memory"
+		                                                : us_strerror(p->unsent));
+	nng_msg *in = NULL;
+	int rv = pending_reply(p, &in);
+	Usher__V1__RpcReply *rep = NULL;
+	ProtobufCAllocator alloc = us_arena_protobuf_allocator(p->arena);
+	if (rv == 0) {
+		rep = usher__v1__rpc_reply__unpack(&alloc, nng_msg_len(in), nng_msg_body(in));
+		nng_msg_free(in);
+		if (rep == NULL || rep->status == NULL)
+			return us_status_set(status, US_EINTERNAL, "malformed reply");
+		copy_status(rep->status, status);
+	}
+	int64_t left = p->deadline - us_monotonic_ms();
+	/* The connection closed before the reply, or the server saw these bytes before: again,
+	 * signed anew, as us_rpc_call() retries. */
+	if (left > 0 && (rv == NNG_ECONNRESET || (rv == 0 && replayed(status)))) {
+		us_status_clear(status);
+		us_rpc_call_opts opts = p->opts;
+		opts.timeout_ms = (uint32_t)left;
+		return us_rpc_call(p->client, p->method, &opts, p->request, reply_type, p->arena, reply,
+		                   status);
+	}
+	us_err rc = from_nng(rv);
+	if (rc != US_OK)
+		return us_status_set(status, rc, "%s: %s", p->method,
+		                     rc == US_EDEADLINE ? "no reply in time" : us_strerror(rc));
+	if (status->code != US_OK) {
+		rc = status->code;
+		if (status == &scratch)
+			us_status_clear(&scratch);
+		return rc;
+	}
+	ProtobufCMessage *out = protobuf_c_message_unpack(reply_type, &alloc, rep->payload.len,
+	                                                  rep->payload.data);
+	if (out == NULL)
+		return us_status_set(status, US_EINTERNAL, "malformed %s reply", reply_type->name);
+	*reply = out;
+	return US_OK;
+}

@@ -101,6 +101,24 @@ US_MUST_USE us_err us_rpc_call(us_rpc_client *c, const char *method, const us_rp
                                const ProtobufCMessageDescriptor *reply_type, us_arena *arena,
                                ProtobufCMessage **reply, us_status *status);
 
+/* A call in flight (us_rpc_call_start()), in the arena it was started with. */
+typedef struct us_rpc_pending us_rpc_pending;
+
+/* Sends a call as us_rpc_call() does and returns without waiting for its reply, so one
+ * thread can have several calls in flight at once (to different daemons) and do other work
+ * meanwhile. request and arena must live until us_rpc_call_finish(), which every started
+ * call must get (it frees what the call holds). Returns NULL only when arena is exhausted
+ * (us_rpc_call_finish(NULL) then says so). */
+us_rpc_pending *us_rpc_call_start(us_rpc_client *c, const char *method,
+                                  const us_rpc_call_opts *opts, const ProtobufCMessage *request,
+                                  us_arena *arena);
+
+/* Waits for a started call's reply and returns what us_rpc_call() would have (the deadline
+ * counts from the start). A retry (the connection closed before the reply, or the reply
+ * was REPLAYED) is made by us_rpc_call() with what is left of the deadline. */
+US_MUST_USE us_err us_rpc_call_finish(us_rpc_pending *p, const ProtobufCMessageDescriptor *reply_type,
+                                      ProtobufCMessage **reply, us_status *status);
+
 /* req signed with key: a packed SignedRequest in arena (*out, *len). The request's
  * issued_at_ms and nonce are used as they are: for tests of replays and clocks. */
 US_MUST_USE us_err us_rpc_sign(const us_caller_key *key, const Usher__V1__RpcRequest *req,

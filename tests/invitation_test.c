@@ -1180,6 +1180,86 @@ static void test_batch_round_trips_do_not_grow_with_size(void **state)
 	assert_int_equal(trips[0], trips[1]);
 }
 
+/* Invitations to email in the invitation database, whatever their state. */
+static long invitations_to(const char *email)
+{
+	PGconn *conn = ut_db_admin(ut_system_db(&sys, UT_INVITATION));
+	const char *params[] = {email};
+	PGresult *res = PQexecParams(conn, "SELECT count(*) FROM invitation.invitations WHERE email = $1",
+	                             1, NULL, params, NULL, NULL, 0);
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	long n = atol(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	PQfinish(conn);
+	return n;
+}
+
+/* CreateInvitations of email as the owner, with a deadline of timeout_ms. */
+static us_err invite_within(const char *email, uint32_t timeout_ms, us_status *st)
+{
+	Usher__V1__CreateInvitationsRequest req = USHER__V1__CREATE_INVITATIONS_REQUEST__INIT;
+	Usher__V1__Scope org = USHER__V1__SCOPE__INIT;
+	org.organization = true;
+	char *emails[] = {(char *)email};
+	req.account_id = account;
+	req.scope = &org;
+	req.role = USHER__V1__ROLE__ROLE_MEMBER;
+	req.emails = emails;
+	req.n_emails = 1;
+	us_rpc_client *client;
+	char err[128];
+	us_rpc_client_opts copts = {.url = sys.daemons[UT_INVITATION].url, .caller = "test"};
+	if (us_rpc_client_open(&copts, &client, err, sizeof(err)) != US_OK)
+		fail_msg("%s", err);
+	us_rpc_call_opts call = {
+		.timeout_ms = timeout_ms, .idempotency_key = ut_key(A), .actor_user_id = owner};
+	ProtobufCMessage *out;
+	us_err rc = us_rpc_call(client, INV "CreateInvitations", &call, &req.base,
+	                        &usher__v1__create_invitations_reply__descriptor, A, &out, st);
+	us_rpc_client_close(client);
+	return rc;
+}
+
+/* CreateInvitations asks identityd and tenancyd at once. When one of them fails or does
+ * not answer, the call fails with its error whatever the other answered, writes nothing,
+ * and invitationd goes on serving. */
+static void test_a_failed_or_silent_peer_fails_the_invitation_and_writes_nothing(void **state)
+{
+	(void)state;
+	/* identityd fails (the inviter is gone from it) while tenancyd allows (still the
+	 * account's owner there). */
+	char *ghost = ut_create_user(&sys, A, "ghost.owner@example.com", "Ghost Owner", PASSWORD);
+	char *haunted = ut_create_account(&sys, A, ghost, "Haunted Co", "");
+	ut_db_admin_exec(ut_system_db(&sys, UT_IDENTITY),
+	                 us_arena_printf(A, "DELETE FROM identity.users WHERE id = '%s'", ghost));
+	const char *boo[] = {"boo@example.com"};
+	Usher__V1__CreateInvitationsReply *r;
+	us_status st;
+	assert_int_equal(ut_invite(&sys, A, ghost, haunted, USHER__V1__ROLE__ROLE_MEMBER, NULL, boo,
+	                           1, &r, &st),
+	                 US_EINTERNAL);
+	us_status_clear(&st);
+	assert_int_equal(invitations_to("boo@example.com"), 0);
+
+	/* tenancyd takes the call and never answers (paused) while identityd answers: the call
+	 * ends at its deadline. */
+	assert_int_equal(kill(sys.daemons[UT_TENANCY].pid, SIGSTOP), 0);
+	us_err rc = invite_within("silent@example.com", 2000, &st);
+	assert_int_equal(kill(sys.daemons[UT_TENANCY].pid, SIGCONT), 0);
+	if (rc != US_EDEADLINE)
+		fail_msg("with tenancyd paused: %s (%s)", us_err_name(rc), st.message);
+	us_status_clear(&st);
+	assert_int_equal(invitations_to("silent@example.com"), 0);
+
+	/* Both answer again: the same address is invited, once. */
+	const char *silent[] = {"silent@example.com"};
+	assert_int_equal(ut_invite(&sys, A, owner, account, USHER__V1__ROLE__ROLE_MEMBER, NULL,
+	                           silent, 1, &r, &st),
+	                 US_OK);
+	assert_int_equal(r->created, 1);
+	assert_int_equal(invitations_to("silent@example.com"), 1);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -1222,6 +1302,7 @@ int main(void)
 		cmocka_unit_test(test_fifty_concurrent_accepts_make_one_membership),
 		cmocka_unit_test(test_who_may_invite_and_see),
 		cmocka_unit_test(test_batch_round_trips_do_not_grow_with_size),
+		cmocka_unit_test(test_a_failed_or_silent_peer_fails_the_invitation_and_writes_nothing),
 		cmocka_unit_test(test_crash_between_identity_and_membership_recovers),
 		cmocka_unit_test(test_crash_before_the_user_is_created_recovers),
 		cmocka_unit_test(test_fifty_sign_ups_on_a_five_use_link_make_five_members),

@@ -430,6 +430,64 @@ static void *run_raw(void *arg)
 	return NULL;
 }
 
+static us_rpc_pending *start_echo(fixture *f, const char *text, const char *actor,
+                                  uint32_t timeout_ms)
+{
+	Usher__Testing__EchoRequest *req = US_ARENA_NEW(f->arena, Usher__Testing__EchoRequest);
+	usher__testing__echo_request__init(req);
+	req->text = (char *)text;
+	us_rpc_call_opts opts = {.timeout_ms = timeout_ms, .actor_user_id = actor};
+	us_rpc_pending *p = us_rpc_call_start(f->client, ECHO, &opts, &req->base, f->arena);
+	assert_non_null(p);
+	return p;
+}
+
+static us_err finish_echo(us_rpc_pending *p, Usher__Testing__EchoReply **out, us_status *st)
+{
+	ProtobufCMessage *reply = NULL;
+	us_err rc = us_rpc_call_finish(p, &usher__testing__echo_reply__descriptor, &reply, st);
+	*out = (Usher__Testing__EchoReply *)reply;
+	return rc;
+}
+
+/* Calls started from one thread are in flight together: two held handlers run at once
+ * (neither start waited for its reply), and each finish gets its own call's reply, in any
+ * order. A started call the server refuses gets the server's status; one past its
+ * deadline is DEADLINE_EXCEEDED. */
+static void test_started_calls_are_in_flight_together(void **state)
+{
+	fixture *f = *state;
+	const char *ann = "00000000-0000-4000-8000-00000000000a";
+	const char *bob = "00000000-0000-4000-8000-00000000000b";
+	atomic_store(&held, true);
+	us_rpc_pending *first = start_echo(f, "hold", ann, 60000);
+	us_rpc_pending *second = start_echo(f, "hold", bob, 60000);
+	wait_started(2);
+	assert_int_equal(atomic_load(&echo_finished), 0);
+	atomic_store(&held, false);
+	Usher__Testing__EchoReply *reply;
+	assert_int_equal(finish_echo(second, &reply, NULL), US_OK);
+	assert_string_equal(reply->actor_user_id, bob);
+	assert_int_equal(finish_echo(first, &reply, NULL), US_OK);
+	assert_string_equal(reply->actor_user_id, ann);
+
+	us_status st;
+	assert_int_equal(finish_echo(start_echo(f, "invalid", ann, 5000), &reply, &st), US_EINVAL);
+	assert_int_equal(st.n_violations, 1);
+	assert_string_equal(st.violations[0].field, "text");
+	us_status_clear(&st);
+
+	atomic_store(&held, true);
+	us_rpc_pending *late = start_echo(f, "hold", ann, 200);
+	assert_int_equal(finish_echo(late, &reply, &st), US_EDEADLINE);
+	us_status_clear(&st);
+	atomic_store(&held, false);
+	assert_int_equal(us_rpc_call_finish(NULL, &usher__testing__echo_reply__descriptor,
+	                                    (ProtobufCMessage **)&reply, &st),
+	                 US_EEXHAUSTED);
+	us_status_clear(&st);
+}
+
 static void test_expired_deadline_is_deadline_exceeded(void **state)
 {
 	fixture *f = *state;
@@ -1305,6 +1363,8 @@ int main(void)
 		                                setup, teardown),
 		cmocka_unit_test_setup_teardown(test_handler_violations_reach_the_client, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oversized_message_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_started_calls_are_in_flight_together, setup,
+		                                teardown),
 		cmocka_unit_test_setup_teardown(test_expired_deadline_is_deadline_exceeded,
 		                                setup_one_worker, teardown),
 		cmocka_unit_test_setup_teardown(test_health_check, setup, teardown),

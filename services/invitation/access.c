@@ -48,16 +48,23 @@ us_err invitation_authorize_grant(us_call *call, invitation_peer *p, const char 
 	return grant_answer(call, p, rc, answer);
 }
 
-us_err invitation_authorize_invite(us_call *call, invitation_peer *p, const char *actor,
-                                   const Usher__V1__CreateInvitationsRequest *req,
-                                   char **user_ids, size_t n_user_ids,
-                                   Usher__V1__CheckInviteReply **out)
+us_rpc_pending *invitation_authorize_invite_start(us_call *call, invitation_peer *p,
+                                                  const char *actor,
+                                                  const Usher__V1__CreateInvitationsRequest *req)
 {
-	Usher__V1__CheckGrantRequest grant;
+	Usher__V1__CheckGrantRequest *grant = US_ARENA_NEW(p->arena, Usher__V1__CheckGrantRequest);
+	if (grant == NULL)
+		return NULL;
 	grant_request(call, actor, req->account_id, req->role, req->scope, req->products,
-	              req->n_products, req->flags, req->n_flags, &grant);
+	              req->n_products, req->flags, req->n_flags, grant);
+	return invitation_peer_check_invite_start(p, grant);
+}
+
+us_err invitation_authorize_invite_finish(us_call *call, invitation_peer *p, us_rpc_pending *pending,
+                                          Usher__V1__CheckInviteReply **out)
+{
 	*out = NULL;
-	us_err rc = invitation_peer_check_invite(p, &grant, user_ids, n_user_ids, out);
+	us_err rc = invitation_peer_check_invite_finish(p, pending, out);
 	return grant_answer(call, p, rc, rc == US_OK ? (*out)->grant : NULL);
 }
 

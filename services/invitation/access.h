@@ -16,13 +16,16 @@ US_MUST_USE us_err invitation_authorize_grant(us_call *call, invitation_peer *p,
                                        const Usher__V1__Scope *scope, char **products,
                                        size_t n_products, char **flags, size_t n_flags);
 
-/* CreateInvitations' questions to tenancyd in one call: refused as by
- * invitation_authorize_grant; when allowed, *out holds the account and which of user_ids
- * are members already. */
-US_MUST_USE us_err invitation_authorize_invite(us_call *call, invitation_peer *p, const char *actor,
-                                               const Usher__V1__CreateInvitationsRequest *req,
-                                               char **user_ids, size_t n_user_ids,
-                                               Usher__V1__CheckInviteReply **out);
+/* CreateInvitations' question to tenancyd (CheckInvite), started without waiting for the
+ * answer; invitation_authorize_invite_finish() waits and judges it, refused as by
+ * invitation_authorize_grant; when allowed, *out holds the account. Every started call
+ * gets its finish. */
+us_rpc_pending *invitation_authorize_invite_start(us_call *call, invitation_peer *p,
+                                                  const char *actor,
+                                                  const Usher__V1__CreateInvitationsRequest *req);
+US_MUST_USE us_err invitation_authorize_invite_finish(us_call *call, invitation_peer *p,
+                                                      us_rpc_pending *pending,
+                                                      Usher__V1__CheckInviteReply **out);
 
 /* expires_in_hours checked against the account's policy (a violation when longer). */
 US_MUST_USE us_err invitation_account_expiry_fits(us_call *call, const Usher__V1__Account *account,

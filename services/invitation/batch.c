@@ -93,15 +93,11 @@ static void validate(us_call *call, const Usher__V1__CreateInvitationsRequest *r
 		us_call_violation(call, "locale", "%s", why);
 }
 
-/* The account's delivery settings; a redirect_url off its allow-list is refused before
- * anything is looked at or written. */
-static us_err check_delivery(us_call *call, const Usher__V1__CreateInvitationsRequest *req,
-                             invitation_account_settings *settings)
+/* A redirect_url off the account's allow-list (its delivery settings) is refused before
+ * anything is written. */
+static us_err check_redirect(us_call *call, const Usher__V1__CreateInvitationsRequest *req,
+                             const invitation_account_settings *settings)
 {
-	us_err rc = invitation_store_settings_get(us_call_db(call), us_call_arena(call),
-	                                          req->account_id, settings);
-	if (rc != US_OK)
-		return rc;
 	if (req->redirect_url[0] != '\0' &&
 	    !invitation_redirect_allowed(settings->redirect_urls, settings->n_redirect_urls,
 	                                 req->redirect_url)) {
@@ -201,29 +197,14 @@ static char **still_open(us_arena *a, address *addrs, size_t n, address ***which
 	return emails;
 }
 
-/* The inviter (unless a service principal invites) and the users of the addresses still
- * headed for "created", in one call to identityd: each such address with a verified user
+/* identityd's answer for the addresses in which (count of them): each with a verified user
  * gets its user_id, and *user_ids lists those users. Only verified addresses belong to
  * their users: an address merely claimed is invited as a new user (whose sign-up takes it
- * over), never found already a member. Returns the call's code; p holds its status. */
-static us_err look_up_users(invitation_peer *p, const char *inviter, address *addrs, size_t n,
-                            Usher__V1__User **inviter_out, char ***user_ids, size_t *n_users)
+ * over), never found already a member. */
+static us_err match_users(us_arena *a, const Usher__V1__LookupEmailsReply *users,
+                          address **which, size_t count, char ***user_ids, size_t *n_users)
 {
-	us_arena *a = p->arena;
-	address **which;
-	size_t count;
-	char **emails = still_open(a, addrs, n, &which, &count);
-	*user_ids = emails; /* room for count; reused below */
 	*n_users = 0;
-	if (emails == NULL)
-		return US_EEXHAUSTED;
-	if (count == 0 && inviter == NULL)
-		return US_OK;
-	Usher__V1__LookupEmailsReply *users;
-	us_err rc = invitation_peer_lookup_invitees(p, inviter, emails, count, &users);
-	if (rc != US_OK)
-		return rc;
-	*inviter_out = users->user;
 	us_strmap *user_of = us_strmap_new(users->n_matches);
 	*user_ids = US_ARENA_ARRAY(a, char *, users->n_matches ? users->n_matches : 1);
 	if (user_of == NULL || *user_ids == NULL) {
@@ -264,27 +245,14 @@ static us_err mark_members(char **members, size_t n_members, address *addrs, siz
 	return US_OK;
 }
 
-/* *lapsed: one of the addresses has a pending invitation past its expiry, which the write
- * marks expired before inviting it afresh. */
-static us_err mark_pending(us_call *call, const char *account_id, address *addrs, size_t n,
-                           bool *lapsed)
+/* Of the addresses in which (count of them, each pending[i] when it has an open
+ * invitation), those still headed for "created" are already pending. */
+static void mark_pending(address **which, const bool *pending, size_t count)
 {
-	us_arena *a = us_call_arena(call);
-	address **which;
-	size_t count;
-	char **emails = still_open(a, addrs, n, &which, &count);
-	bool *open = US_ARENA_ARRAY(a, bool, count ? count : 1);
-	if (emails == NULL || open == NULL)
-		return US_EEXHAUSTED;
-	us_err rc = invitation_store_open_emails(us_call_db(call), a, account_id, emails, count, open,
-	                                         lapsed);
-	if (rc != US_OK)
-		return rc;
 	for (size_t i = 0; i < count; i++) {
-		if (open[i])
+		if (pending[i] && which[i]->outcome == USHER__V1__ADDRESS_OUTCOME__OUTCOME_CREATED)
 			which[i]->outcome = USHER__V1__ADDRESS_OUTCOME__OUTCOME_ALREADY_PENDING;
 	}
-	return US_OK;
 }
 
 /* Addresses are written in chunks of this many, each with memory of its own freed
@@ -414,11 +382,13 @@ us_err invitation_create_invitations(us_call *call, const ProtobufCMessage *requ
 	if (us_call_has_violations(call))
 		return us_call_invalid(call);
 
-	/* One call to each daemon: identityd first (the inviter, the addresses' users), then
-	 * tenancyd (may the inviter invite so, the account, which users are members), with
-	 * the addresses classified before the account's domain allow-list is known. Their
-	 * answers are judged in the order the checks always ran: the grant, the delivery
-	 * settings, the account's expiry policy, the inviter, the users. */
+	/* One call to each daemon, both in flight at once: identityd (the inviter, the
+	 * addresses' users) and tenancyd (may the inviter invite so, the account), with the
+	 * addresses classified before the account's domain allow-list is known; meanwhile our
+	 * own database's part (the delivery settings, which addresses are pending already).
+	 * Their answers are judged in the order the checks always ran: the grant, the delivery
+	 * settings, the account's expiry policy, the inviter, the users, and which users are
+	 * members already (asked of tenancyd only when identityd named some). */
 	address *addrs = US_ARENA_ARRAY(a, address, req->n_emails);
 	if (addrs == NULL)
 		return US_EEXHAUSTED;
@@ -427,23 +397,39 @@ us_err invitation_create_invitations(us_call *call, const ProtobufCMessage *requ
 	        ((const invitation_ctx *)us_call_service_ctx(call))->disposable, addrs);
 	if (rc != US_OK)
 		return rc;
+	address **which;
+	size_t count;
+	char **emails = still_open(a, addrs, req->n_emails, &which, &count);
+	bool *pending = US_ARENA_ARRAY(a, bool, count ? count : 1);
+	if (emails == NULL || pending == NULL)
+		return US_EEXHAUSTED;
+	const char *inviter_id = principal == NULL ? actor : NULL;
+	bool ask_users = count > 0 || inviter_id != NULL;
 	invitation_peer users_peer, p;
 	invitation_peer_from_call(&users_peer, call);
 	invitation_peer_from_call(&p, call);
-	Usher__V1__User *inviter = NULL;
-	char **user_ids;
-	size_t n_users;
-	us_err users_rc = look_up_users(&users_peer, principal == NULL ? actor : NULL, addrs,
-	                                req->n_emails, &inviter, &user_ids, &n_users);
-	if (users_rc == US_EEXHAUSTED && users_peer.status.code == US_OK)
-		rc = US_EEXHAUSTED; /* our own memory, not identityd's answer */
-	Usher__V1__CheckInviteReply *checked = NULL;
-	if (rc == US_OK)
-		rc = invitation_authorize_invite(call, &p, actor, req, user_ids,
-		                                 users_rc == US_OK ? n_users : 0, &checked);
+	us_rpc_pending *users_call =
+	        ask_users ? invitation_peer_lookup_invitees_start(&users_peer, inviter_id, emails, count)
+	                  : NULL;
+	us_rpc_pending *grant_call = invitation_authorize_invite_start(call, &p, actor, req);
+
+	/* lapsed may come of an address refused later (its domain, a member): the write's
+	 * expire UPDATE then finds nothing to do. */
 	invitation_account_settings settings;
+	bool lapsed = false;
+	us_err ours_rc = invitation_store_settings_get(us_call_db(call), a, req->account_id, &settings);
+	if (ours_rc == US_OK)
+		ours_rc = invitation_store_open_emails(us_call_db(call), a, req->account_id, emails,
+		                                       count, pending, &lapsed);
+
+	Usher__V1__LookupEmailsReply *users = NULL;
+	us_err users_rc = ask_users ? invitation_peer_lookup_invitees_finish(&users_peer, users_call,
+	                                                                     inviter_id, &users)
+	                            : US_OK;
+	Usher__V1__CheckInviteReply *checked = NULL;
+	rc = invitation_authorize_invite_finish(call, &p, grant_call, &checked);
 	if (rc == US_OK)
-		rc = check_delivery(call, req, &settings);
+		rc = ours_rc == US_OK ? check_redirect(call, req, &settings) : ours_rc;
 	Usher__V1__Account *account = rc == US_OK ? checked->account : NULL;
 	if (rc == US_OK)
 		rc = invitation_account_expiry_fits(call, account, req->expires_in_hours);
@@ -451,14 +437,23 @@ us_err invitation_create_invitations(us_call *call, const ProtobufCMessage *requ
 		rc = invitation_upstream_error(call, &users_peer, users_rc,
 		                               principal == NULL ? "looking up the inviter"
 		                                                 : "looking up users");
-	if (rc == US_OK) {
-		mark_domains(account, addrs, req->n_emails);
-		rc = mark_members(checked->member_user_ids, checked->n_member_user_ids, addrs,
-		                  req->n_emails);
-	}
-	bool lapsed = false;
+	Usher__V1__User *inviter = users != NULL ? users->user : NULL;
+	char **user_ids = NULL;
+	size_t n_users = 0;
+	if (rc == US_OK && users != NULL)
+		rc = match_users(a, users, which, count, &user_ids, &n_users);
 	if (rc == US_OK)
-		rc = mark_pending(call, req->account_id, addrs, req->n_emails, &lapsed);
+		mark_domains(account, addrs, req->n_emails);
+	if (rc == US_OK && n_users > 0) {
+		Usher__V1__MembersAmongReply *members;
+		us_err members_rc = invitation_peer_members_among(&p, req->account_id, user_ids, n_users,
+		                                                  &members);
+		rc = members_rc != US_OK
+		             ? invitation_upstream_error(call, &p, members_rc, "looking up members")
+		             : mark_members(members->user_ids, members->n_user_ids, addrs, req->n_emails);
+	}
+	if (rc == US_OK)
+		mark_pending(which, pending, count);
 
 	char *batch_id = NULL;
 	if (rc == US_OK && !req->dry_run) {

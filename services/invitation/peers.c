@@ -56,6 +56,32 @@ static us_err step(invitation_peer *p, us_rpc_client *c, const char *method, con
 	return us_rpc_call(c, method, &opts, req, reply_type, p->arena, out, &p->status);
 }
 
+/* As call() and ask(), without waiting for the reply: the request stays in p's arena
+ * until finish() ends the call. */
+static us_rpc_pending *call_start(invitation_peer *p, us_rpc_client *c, const char *method,
+                                  const ProtobufCMessage *req)
+{
+	us_rpc_call_opts opts = p->opts;
+	opts.idempotency_key = NULL;
+	return us_rpc_call_start(c, method, &opts, req, p->arena);
+}
+
+static us_rpc_pending *ask_start(invitation_peer *p, us_rpc_client *c, const char *method,
+                                 const ProtobufCMessage *req)
+{
+	us_rpc_call_opts opts = p->opts;
+	opts.actor_user_id = NULL;
+	opts.actor_account_id = NULL;
+	return us_rpc_call_start(c, method, &opts, req, p->arena);
+}
+
+static us_err finish(invitation_peer *p, us_rpc_pending *pending,
+                     const ProtobufCMessageDescriptor *reply_type, ProtobufCMessage **out)
+{
+	us_status_clear(&p->status);
+	return us_rpc_call_finish(pending, reply_type, out, &p->status);
+}
+
 us_err invitation_peer_get_account(invitation_peer *p, const char *account_id, Usher__V1__Account **out)
 {
 	Usher__V1__GetAccountRequest req = USHER__V1__GET_ACCOUNT_REQUEST__INIT;
@@ -103,16 +129,22 @@ static Usher__V1__CheckInviteReply invite_denied = {
 	.base = PROTOBUF_C_MESSAGE_INIT(&usher__v1__check_invite_reply__descriptor),
 	.grant = &not_a_member};
 
-us_err invitation_peer_check_invite(invitation_peer *p, const Usher__V1__CheckGrantRequest *grant,
-                                    char **user_ids, size_t n, Usher__V1__CheckInviteReply **out)
+us_rpc_pending *invitation_peer_check_invite_start(invitation_peer *p,
+                                                  const Usher__V1__CheckGrantRequest *grant)
 {
-	Usher__V1__CheckInviteRequest req = USHER__V1__CHECK_INVITE_REQUEST__INIT;
-	req.grant = (Usher__V1__CheckGrantRequest *)grant;
-	req.user_ids = user_ids;
-	req.n_user_ids = n;
+	Usher__V1__CheckInviteRequest *req = US_ARENA_NEW(p->arena, Usher__V1__CheckInviteRequest);
+	if (req == NULL)
+		return NULL;
+	usher__v1__check_invite_request__init(req);
+	req->grant = (Usher__V1__CheckGrantRequest *)grant;
+	return ask_start(p, p->ctx->tenancy, TENANCY "CheckInvite", &req->base);
+}
+
+us_err invitation_peer_check_invite_finish(invitation_peer *p, us_rpc_pending *pending,
+                                           Usher__V1__CheckInviteReply **out)
+{
 	ProtobufCMessage *reply;
-	us_err rc = ask(p, p->ctx->tenancy, TENANCY "CheckInvite", &req.base,
-	                &usher__v1__check_invite_reply__descriptor, &reply);
+	us_err rc = finish(p, pending, &usher__v1__check_invite_reply__descriptor, &reply);
 	if (rc == US_ENOTFOUND) {
 		*out = &invite_denied;
 		return US_OK;
@@ -189,15 +221,25 @@ us_err invitation_peer_lookup_emails(invitation_peer *p, char **emails, size_t n
 	            &usher__v1__lookup_emails_reply__descriptor, (ProtobufCMessage **)out);
 }
 
-us_err invitation_peer_lookup_invitees(invitation_peer *p, const char *inviter, char **emails, size_t n,
-                                       Usher__V1__LookupEmailsReply **out)
+us_rpc_pending *invitation_peer_lookup_invitees_start(invitation_peer *p, const char *inviter,
+                                                     char **emails, size_t n)
 {
-	Usher__V1__LookupEmailsRequest req = USHER__V1__LOOKUP_EMAILS_REQUEST__INIT;
-	req.emails = emails;
-	req.n_emails = n;
-	req.user_id = (char *)(inviter != NULL ? inviter : "");
-	us_err rc = call(p, p->ctx->identity, IDENTITY "LookupEmails", NULL, &req.base,
-	                 &usher__v1__lookup_emails_reply__descriptor, (ProtobufCMessage **)out);
+	Usher__V1__LookupEmailsRequest *req = US_ARENA_NEW(p->arena, Usher__V1__LookupEmailsRequest);
+	if (req == NULL)
+		return NULL;
+	usher__v1__lookup_emails_request__init(req);
+	req->emails = emails;
+	req->n_emails = n;
+	req->user_id = (char *)(inviter != NULL ? inviter : "");
+	return call_start(p, p->ctx->identity, IDENTITY "LookupEmails", &req->base);
+}
+
+us_err invitation_peer_lookup_invitees_finish(invitation_peer *p, us_rpc_pending *pending,
+                                              const char *inviter,
+                                              Usher__V1__LookupEmailsReply **out)
+{
+	us_err rc = finish(p, pending, &usher__v1__lookup_emails_reply__descriptor,
+	                   (ProtobufCMessage **)out);
 	return rc == US_OK && inviter != NULL && (*out)->user == NULL ? US_EINTERNAL : rc;
 }
 

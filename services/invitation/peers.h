@@ -36,13 +36,16 @@ US_MUST_USE us_err invitation_peer_check_grant(invitation_peer *p, const char *a
                                     const Usher__V1__Scope *scope, char **products,
                                     size_t n_products, char **flags, size_t n_flags,
                                     Usher__V1__CheckGrantReply **out);
-/* CheckGrant, GetAccount and MembersAmong in one call (CreateInvitations): the grant's
- * answer (a missing account denied as by invitation_peer_check_grant); when allowed, the
- * account and which of user_ids are members. */
-US_MUST_USE us_err invitation_peer_check_invite(invitation_peer *p,
-                                                const Usher__V1__CheckGrantRequest *grant,
-                                                char **user_ids, size_t n,
-                                                Usher__V1__CheckInviteReply **out);
+/* CheckGrant and GetAccount in one call (CreateInvitations' CheckInvite, of no users:
+ * their membership is asked apart, once identityd has named them), started without
+ * waiting for the answer, so the call to identityd can be in flight with it. grant stays
+ * in p's arena until invitation_peer_check_invite_finish(), which every started call gets:
+ * the grant's answer (a missing account denied as by invitation_peer_check_grant) and,
+ * when allowed, the account. */
+us_rpc_pending *invitation_peer_check_invite_start(invitation_peer *p,
+                                                  const Usher__V1__CheckGrantRequest *grant);
+US_MUST_USE us_err invitation_peer_check_invite_finish(invitation_peer *p, us_rpc_pending *pending,
+                                                       Usher__V1__CheckInviteReply **out);
 US_MUST_USE us_err invitation_peer_check(invitation_peer *p, const char *user_id, const char *account_id,
                               const char *subaccount_id, const char *action, bool *allowed);
 US_MUST_USE us_err invitation_peer_members_among(invitation_peer *p, const char *account_id, char **user_ids,
@@ -54,10 +57,14 @@ US_MUST_USE us_err invitation_peer_grant_membership(invitation_peer *p, const ch
 US_MUST_USE us_err invitation_peer_get_user(invitation_peer *p, const char *user_id, Usher__V1__User **out);
 US_MUST_USE us_err invitation_peer_lookup_emails(invitation_peer *p, char **emails, size_t n,
                                       Usher__V1__LookupEmailsReply **out);
-/* LookupEmails and, unless inviter is NULL, GetUser of inviter (reply->user) in one call. */
-US_MUST_USE us_err invitation_peer_lookup_invitees(invitation_peer *p, const char *inviter,
-                                                   char **emails, size_t n,
-                                                   Usher__V1__LookupEmailsReply **out);
+/* LookupEmails and, unless inviter is NULL, GetUser of inviter (reply->user) in one call,
+ * started without waiting for the answer; invitation_peer_lookup_invitees_finish() (with
+ * the same inviter) ends it, and every started call gets it. */
+us_rpc_pending *invitation_peer_lookup_invitees_start(invitation_peer *p, const char *inviter,
+                                                     char **emails, size_t n);
+US_MUST_USE us_err invitation_peer_lookup_invitees_finish(invitation_peer *p, us_rpc_pending *pending,
+                                                          const char *inviter,
+                                                          Usher__V1__LookupEmailsReply **out);
 US_MUST_USE us_err invitation_peer_resolve_session(invitation_peer *p, const char *token, Usher__V1__User **out);
 US_MUST_USE us_err invitation_peer_create_user(invitation_peer *p, const char *key,
                                     const Usher__V1__CreateUserRequest *req,

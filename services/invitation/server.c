@@ -12,7 +12,8 @@
 #include "usher/v1/invitation.pb-c.h"
 
 const us_rpc_method invitation_methods[] = {
-	{"CreateInvitations", invitation_create_invitations, US_RPC_IDEMPOTENT},
+	/* Its calls to identityd and tenancyd only read: a repeat may run them again. */
+	{"CreateInvitations", invitation_create_invitations, US_RPC_IDEMPOTENT | US_RPC_CLAIM_AHEAD},
 	{"ListInvitations", invitation_list_invitations, 0},
 	{"GetInvitation", invitation_get_invitation, 0},
 	{"Reinvite", invitation_reinvite, US_RPC_IDEMPOTENT},
