@@ -765,6 +765,7 @@ struct us_rpc_pending {
 	int64_t deadline;
 	char request_id[33];
 	us_err unsent; /* why the request was never sent (nothing to wait for) */
+	bool macd;     /* MAC'd rather than signed */
 	nng_ctx ctx;
 	nng_aio *aio;
 	nng_msg *msg; /* the request, until it is sent */
@@ -816,7 +817,7 @@ us_rpc_pending *us_rpc_call_start(us_rpc_client *c, const char *method,
 	uint8_t nonce[NONCE_BYTES];
 	const us_caller_key *signer = p->opts.signer != NULL ? p->opts.signer
 	                                                     : (c->has_key ? &c->key : NULL);
-	p->unsent = frame_message(c, signer, &env, nonce, arena, &p->msg);
+	p->unsent = frame_message(c, signer, true, &env, nonce, arena, &p->msg, &p->macd);
 	if (p->unsent != US_OK)
 		return p;
 	int rv = nng_ctx_open(&p->ctx, c->sock);
@@ -880,10 +881,11 @@ us_err us_rpc_call_finish(us_rpc_pending *p, const ProtobufCMessageDescriptor *r
 			return us_status_set(status, US_EINTERNAL, "malformed reply");
 		copy_status(rep->status, status);
 	}
+	bool resend = rv == 0 && sign_instead(p->client, p->macd, rep, status);
 	int64_t left = p->deadline - us_monotonic_ms();
-	/* The connection closed before the reply, or the server saw these bytes before: again,
-	 * signed anew, as us_rpc_call() retries. */
-	if (left > 0 && (rv == NNG_ECONNRESET || (rv == 0 && replayed(status)))) {
+	/* The connection closed before the reply, the server saw these bytes before, or their
+	 * MAC did not do: again, anew, as us_rpc_call() retries. */
+	if (left > 0 && (resend || rv == NNG_ECONNRESET || (rv == 0 && replayed(status)))) {
 		us_status_clear(status);
 		us_rpc_call_opts opts = p->opts;
 		opts.timeout_ms = (uint32_t)left;
