@@ -376,15 +376,15 @@ static void pipeline_drain(PGconn *conn)
 	PQexitPipelineMode(conn);
 }
 
-static us_err pipeline(PGconn *conn, const us_db_stmt *stmts, size_t n, PGresult **results)
+/* Sends stmts in pipeline mode and flushes them, without waiting: the server runs them
+ * while the caller does something else (pipeline_receive collects their results). */
+static us_err pipeline_send(PGconn *conn, const us_db_stmt *stmts, size_t n)
 {
 	char names[US_DB_PIPELINE_MAX][32];
 	const char *prepared_as[US_DB_PIPELINE_MAX];
 	if (n == 0 || n > US_DB_PIPELINE_MAX)
 		return US_EINVAL;
 	for (size_t i = 0; i < n; i++) {
-		if (results != NULL)
-			results[i] = NULL;
 		/* Prepared before the pipeline: preparing waits for the server. */
 		prepared_as[i] = stmts[i].n_params > 0 && PQtransactionStatus(conn) != PQTRANS_INERROR
 		                      ? prepared_name(conn, stmts[i].sql, stmts[i].n_params, names[i],
@@ -407,10 +407,17 @@ static us_err pipeline(PGconn *conn, const us_db_stmt *stmts, size_t n, PGresult
 			return map_result(conn, NULL, NULL);
 		}
 	}
+	/* The sync flushes what was sent. */
 	if (PQpipelineSync(conn) != 1) {
 		pipeline_drain(conn);
 		return map_result(conn, NULL, NULL);
 	}
+	return US_OK;
+}
+
+/* Reads the results of the n statements pipeline_send sent and leaves pipeline mode. */
+static us_err pipeline_receive(PGconn *conn, size_t n, PGresult **results)
+{
 	us_err first = US_OK;
 	for (size_t i = 0; i < n; i++) {
 		PGresult *res = PQgetResult(conn);
@@ -432,6 +439,30 @@ static us_err pipeline(PGconn *conn, const us_db_stmt *stmts, size_t n, PGresult
 	}
 	pipeline_drain(conn);
 	return first;
+}
+
+static us_err pipeline(PGconn *conn, const us_db_stmt *stmts, size_t n, PGresult **results)
+{
+	for (size_t i = 0; results != NULL && i < n && i < US_DB_PIPELINE_MAX; i++)
+		results[i] = NULL;
+	us_err rc = pipeline_send(conn, stmts, n);
+	return rc != US_OK ? rc : pipeline_receive(conn, n, results);
+}
+
+us_err us_db_send(PGconn *conn, const us_db_stmt *stmts, size_t n)
+{
+	if (lead_waits(conn))
+		return US_EINTERNAL;
+	return pipeline_send(conn, stmts, n);
+}
+
+us_err us_db_receive(PGconn *conn, size_t n, PGresult **results)
+{
+	for (size_t i = 0; results != NULL && i < n && i < US_DB_PIPELINE_MAX; i++)
+		results[i] = NULL;
+	if (n == 0 || n > US_DB_PIPELINE_MAX)
+		return US_EINVAL;
+	return pipeline_receive(conn, n, results);
 }
 
 static bool lead_waits(PGconn *conn)

@@ -57,6 +57,13 @@ typedef struct us_db_stmt {
 US_MUST_USE us_err us_db_pipeline(PGconn *conn, const us_db_stmt *stmts, size_t n,
                                   PGresult **results);
 
+/* us_db_pipeline in two halves, so the server runs the statements while the caller waits
+ * for something else (another service's reply): us_db_send sends them without waiting;
+ * us_db_receive (n as sent) then collects their results as us_db_pipeline gives them.
+ * Nothing else may use conn in between. When us_db_send fails, nothing is to be received. */
+US_MUST_USE us_err us_db_send(PGconn *conn, const us_db_stmt *stmts, size_t n);
+US_MUST_USE us_err us_db_receive(PGconn *conn, size_t n, PGresult **results);
+
 /* Holds stmts (n of them, kept by the caller until us_db_lead_done) back so they go
  * ahead of the next statements run on conn by this thread, in the same round trip: a
  * transaction's opening statements need not cost a round trip of their own. results (may

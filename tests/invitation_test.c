@@ -436,6 +436,58 @@ static void test_existing_user_accepts_with_their_session(void **state)
 	assert_int_equal(inv->state, USHER__V1__INVITATION_STATE__INVITATION_ACCEPTED);
 }
 
+/* The claim runs while identityd checks the session, and the finish while tenancyd
+ * grants: neither is kept unless what it waited for went well. A session identityd does
+ * not know claims nothing; a grant tenancyd refuses (the inviter was demoted meanwhile)
+ * revokes the invitation, and nothing of the finish stays. */
+static void test_an_accept_keeps_nothing_that_was_not_vouched_for(void **state)
+{
+	(void)state;
+	char *ada = ut_create_user(&sys, A, "vouch.inviter@example.com", "Ada", PASSWORD);
+	char *ivy = ut_create_user(&sys, A, "vouch.invitee@example.com", "Ivy", PASSWORD);
+	ut_grant(&sys, A, account, ada, USHER__V1__ROLE__ROLE_OWNER, NULL);
+	const char *emails[] = {"vouch.invitee@example.com"};
+	Usher__V1__CreateInvitationsReply *invited;
+	us_status st;
+	if (ut_invite(&sys, A, ada, account, USHER__V1__ROLE__ROLE_MEMBER, NULL, emails, 1,
+	              &invited, &st) != US_OK)
+		fail_msg("invite: %s", st.message);
+	char *id = invited->results[0]->invitation_id;
+	ut_email mail;
+	assert_true(ut_wait_email(spool, A, "vouch.invitee@example.com", "Invitation", 0, MAIL_WAIT_MS, &mail));
+
+	Usher__V1__AcceptReply *r;
+	/* Shaped as identityd issues them, but never issued. */
+	const char *unknown = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+	assert_int_equal(accept_existing(mail.token, unknown, &r, &st),
+	                 US_EUNAUTHENTICATED);
+	us_status_clear(&st);
+	us_err rc;
+	Usher__V1__Invitation *inv = get_invitation(owner, id, &rc, &st);
+	assert_int_equal(rc, US_OK);
+	assert_int_equal(inv->state, USHER__V1__INVITATION_STATE__INVITATION_PENDING);
+
+	Usher__V1__ChangeRoleRequest demote = USHER__V1__CHANGE_ROLE_REQUEST__INIT;
+	demote.account_id = account;
+	demote.user_id = ada;
+	demote.role = USHER__V1__ROLE__ROLE_MEMBER;
+	ProtobufCMessage *out;
+	if (ut_call(&sys, UT_TENANCY, "usher.v1.TenancyService/ChangeRole", owner, ut_key(A),
+	            &demote.base, &usher__v1__change_role_reply__descriptor, A, &out, &st) != US_OK)
+		fail_msg("demote: %s", st.message);
+	char *session = ut_login(&sys, A, "vouch.invitee@example.com", PASSWORD);
+	assert_int_equal(accept_existing(mail.token, session, &r, &st), US_EPRECONDITION);
+	assert_non_null(strstr(st.message, "no longer"));
+	us_status_clear(&st);
+	inv = get_invitation(owner, id, &rc, &st);
+	assert_int_equal(rc, US_OK);
+	assert_int_equal(inv->state, USHER__V1__INVITATION_STATE__INVITATION_REVOKED);
+	assert_int_equal(ut_count_memberships(&sys, A, account, ivy), 0);
+	/* Asked again, the same answer: the invitation stays revoked. */
+	assert_int_equal(accept_existing(mail.token, session, &r, &st), US_EPRECONDITION);
+	us_status_clear(&st);
+}
+
 static us_err answer_by_id(bool accept, const char *id, const char *actor, const char *session,
                            us_status *st)
 {
@@ -1298,6 +1350,7 @@ int main(void)
 		cmocka_unit_test(test_the_invitee_answers_by_id_from_my_accounts),
 		cmocka_unit_test(test_a_weak_password_gets_identityds_word),
 		cmocka_unit_test(test_existing_user_accepts_with_their_session),
+		cmocka_unit_test(test_an_accept_keeps_nothing_that_was_not_vouched_for),
 		cmocka_unit_test(test_expiry_reinvite_revoke_and_decline),
 		cmocka_unit_test(test_fifty_concurrent_accepts_make_one_membership),
 		cmocka_unit_test(test_who_may_invite_and_see),

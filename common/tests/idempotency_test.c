@@ -519,6 +519,61 @@ static void test_a_pipeline_stops_at_its_first_failure(void **state)
 	PQfinish(conn);
 }
 
+/* Statements sent and received apart run while the caller does something else: the lock
+ * the first takes is seen from another connection before their results are collected;
+ * they come back as us_db_pipeline gives them, a failure skipping the rest. */
+static void test_statements_sent_run_before_they_are_received(void **state)
+{
+	(void)state;
+	PGconn *conn, *other;
+	char err[256];
+	assert_int_equal(us_db_connect(F->db_url, "identity", &conn, err, sizeof(err)), US_OK);
+	assert_int_equal(us_db_connect(F->db_url, "identity", &other, err, sizeof(err)), US_OK);
+	const char *key[] = {"424242"};
+	const us_db_stmt stmts[] = {
+		{"BEGIN", 0, NULL, NULL, NULL},
+		{"SELECT pg_advisory_xact_lock($1::bigint), 7", 1, key, NULL, NULL},
+	};
+	assert_int_equal(us_db_send(conn, stmts, 2), US_OK);
+	bool held = false;
+	for (int i = 0; i < 1000 && !held; i++) {
+		PGresult *res;
+		assert_int_equal(us_db_exec(other,
+		                            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+		                            " AND objid = 424242 AND granted",
+		                            0, NULL, &res),
+		                 US_OK);
+		held = strcmp(PQgetvalue(res, 0, 0), "1") == 0;
+		PQclear(res);
+		if (!held)
+			usleep(10 * 1000);
+	}
+	assert_true(held);
+	PGresult *res[2];
+	assert_int_equal(us_db_receive(conn, 2, res), US_OK);
+	assert_string_equal(PQgetvalue(res[1], 0, 1), "7");
+	PQclear(res[0]);
+	PQclear(res[1]);
+	assert_int_equal(PQtransactionStatus(conn), PQTRANS_INTRANS);
+	assert_int_equal(us_db_commit(conn), US_OK);
+
+	const char *zero[] = {"0"};
+	const us_db_stmt failing[] = {
+		{"SELECT 1 / $1::int", 1, zero, NULL, NULL},
+		{"SELECT 2", 0, NULL, NULL, NULL},
+	};
+	assert_int_equal(us_db_send(conn, failing, 2), US_OK);
+	assert_int_equal(us_db_receive(conn, 2, res), US_EINVAL);
+	assert_null(res[0]);
+	assert_null(res[1]);
+	PGresult *one;
+	assert_int_equal(us_db_exec(conn, "SELECT 3", 0, NULL, &one), US_OK);
+	assert_string_equal(PQgetvalue(one, 0, 0), "3");
+	PQclear(one);
+	PQfinish(other);
+	PQfinish(conn);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -541,6 +596,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_old_keys_are_purged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_pipeline_stops_at_its_first_failure, setup,
 		                                teardown),
+		cmocka_unit_test_setup_teardown(test_statements_sent_run_before_they_are_received,
+		                                setup, teardown),
 		{"ahead: repeat replays the stored reply", test_repeat_replays_the_stored_reply,
 		 setup_ahead, teardown_ahead, NULL},
 		{"ahead: same key with another request is refused",

@@ -368,38 +368,33 @@ static us_err accept_again(us_call *call, invitation_peer *p, const Usher__V1__A
 	                     decided_at != NULL ? decided_at : now.decided_at, home_url, reply);
 }
 
-/* A signed-in invitee's accept, the common case, in fewer round trips: the session
- * first (*resolved says how it went), then the lookup and the claim in one statement.
- * *claimed is false when that did not claim it (a link no longer open, someone else's
- * session, an address still to confirm, a retry): the long way then says why. */
+/* A signed-in invitee's accept, the common case, in fewer round trips: the claim runs
+ * while identityd checks the session (*resolved says how it went), and is committed only
+ * when the session proves its user is the invitee, with a verified address; never on an
+ * unchecked session's word. *claimed is false when that did not claim it (a link no longer
+ * open, someone else's session, an address still to confirm, a retry, a previous key's
+ * token): the long way then says why. */
 static us_err claim_signed_in(us_call *call, invitation_peer *p, const Usher__V1__AcceptRequest *req,
                               const char *hash, invitation_row *row, Usher__V1__User **user,
                               us_err *resolved, bool *claimed)
 {
 	*claimed = false;
-	*resolved = invitation_peer_resolve_session(p, req->session_token, user);
-	if (*resolved != US_OK || !(*user)->email_verified)
-		return US_OK;
 	PGconn *db = us_call_db(call);
-	us_arena *a = us_call_arena(call);
-	us_err rc;
-	if (req->invitation_id[0] != '\0') {
-		rc = invitation_store_claim_open(db, a, NULL, req->invitation_id, (*user)->email,
-		                                 (*user)->id, hash, row);
-	} else {
-		us_token_hashes hashes;
-		if (strlen(req->token) > INVITATION_TOKEN_MAX ||
-		    invitation_link_hashes(us_call_service_ctx(call), req->token, &hashes) != US_OK)
-			return US_OK;
-		rc = US_ENOTFOUND;
-		for (size_t i = 0; i < hashes.n && rc == US_ENOTFOUND; i++)
-			rc = invitation_store_claim_open(db, a, hashes.hash[i], NULL, (*user)->email,
-			                                 (*user)->id, hash, row);
-	}
-	if (rc == US_ENOTFOUND)
+	bool by_id = req->invitation_id[0] != '\0';
+	us_token_hashes hashes;
+	bool has_hash = !by_id && strlen(req->token) <= INVITATION_TOKEN_MAX &&
+	                invitation_link_hashes(us_call_service_ctx(call), req->token, &hashes) ==
+	                        US_OK && hashes.n > 0;
+	bool ahead = (by_id || has_hash) &&
+	             invitation_store_claim_ahead_send(db, by_id ? NULL : hashes.hash[0],
+	                                               by_id ? req->invitation_id : NULL,
+	                                               hash) == US_OK;
+	*resolved = invitation_peer_resolve_session(p, req->session_token, user);
+	bool proven = *resolved == US_OK && (*user)->email_verified;
+	if (!ahead)
 		return US_OK;
-	*claimed = rc == US_OK;
-	return rc;
+	return invitation_store_claim_ahead_end(db, us_call_arena(call), proven ? (*user)->email : NULL,
+	                                        proven ? (*user)->id : NULL, row, claimed);
 }
 
 us_err invitation_accept(us_call *call, const ProtobufCMessage *request, ProtobufCMessage **reply)

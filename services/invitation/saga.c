@@ -31,7 +31,16 @@ us_err invitation_saga_finish(PGconn *db, invitation_peer *p, const invitation_r
 	if (grant.scope == NULL || grant.source == NULL || key == NULL)
 		return US_EEXHAUSTED;
 
+	/* The finish runs while tenancyd grants, in a transaction committed only once the
+	 * membership is granted: the commit is all that is left to wait for after. An open
+	 * transaction (a retried accept's) finishes as before, in it. */
+	bool ahead = PQtransactionStatus(db) == PQTRANS_IDLE &&
+	             invitation_store_finish_accept_send(db, row->id, user_id) == US_OK;
 	us_err rc = invitation_peer_grant_membership(p, key, &grant, membership);
+	/* Not granted: the finish is undone (whatever became of it). */
+	if (ahead && rc != US_OK && rc != US_EEXISTS &&
+	    invitation_store_finish_accept_end(db, p->arena, false, NULL, NULL) != US_OK)
+		us_debug("the finish sent ahead of a failed grant did not run");
 	switch (rc) {
 	case US_OK:
 		*result = INVITATION_SAGA_ACCEPTED;
@@ -53,7 +62,9 @@ us_err invitation_saga_finish(PGconn *db, invitation_peer *p, const invitation_r
 		return US_OK;
 	}
 	us_fault_point("accept.after_membership");
-	rc = invitation_store_finish_accept(db, p->arena, row->id, user_id, decided_at, home_url);
+	rc = ahead ? invitation_store_finish_accept_end(db, p->arena, true, decided_at, home_url)
+	           : invitation_store_finish_accept(db, p->arena, row->id, user_id, decided_at,
+	                                            home_url);
 	if (rc == US_OK)
 		us_log_fields(US_LOG_INFO, "invitation accepted", "invitation_id", row->id, "user_id",
 		              user_id, NULL);

@@ -23,7 +23,8 @@ char *invitation_saga_key(us_arena *a, const char *invitation_id);
 /* Runs the membership and finish steps for a claimed invitation. On INVITATION_SAGA_ACCEPTED,
  * *membership is set, and *decided_at and *home_url (either may be NULL) get what
  * invitation_store_finish_accept() says; the peer's status explains
- * INVITATION_SAGA_REVOKED and INVITATION_SAGA_RETRY. */
+ * INVITATION_SAGA_REVOKED and INVITATION_SAGA_RETRY. On an idle db the finish runs while
+ * tenancyd grants, committed only after the grant; inside a transaction, after it. */
 US_MUST_USE us_err invitation_saga_finish(PGconn *db, invitation_peer *p, const invitation_row *row,
                                    const char *user_id, invitation_saga_result *result,
                                    Usher__V1__Membership **membership, char **decided_at,

@@ -335,31 +335,73 @@ us_err invitation_store_claim(PGconn *c, const char *id, const char *account_id,
 	return rc;
 }
 
-/* The SET of a claim by a known user; $3 is the user, $4 the request's hash. */
-#define CLAIM_SET                                                                              \
+/* The claim of a signed-in invitee's accept, for anybody yet: the user and their address
+ * are checked (and the user stamped) before the commit, which does not wait for the disk
+ * (as invitation_store_claim's). $1 the token's hash or the id, $2 the hash of the
+ * request. */
+#define CLAIM_AHEAD_SET                                                                        \
 	"UPDATE invitations i SET state = 'accepting', accept_started_at = now(),"                 \
-	" updated_at = now(), accepted_user_id = $3::uuid, claim_pid = pg_backend_pid(),"          \
-	" accept_request_hash = $4 FROM batches b"
-/* Open for this invitee, committed without waiting for the disk (as invitation_store_claim). */
-#define CLAIM_OPEN                                                                             \
-	" AND b.id = i.batch_id AND b.account_id = i.account_id AND i.email = $2"                   \
+	" updated_at = now(), claim_pid = pg_backend_pid(), accept_request_hash = $2"              \
+	" FROM batches b"
+#define CLAIM_AHEAD_OPEN                                                                       \
+	" AND b.id = i.batch_id AND b.account_id = i.account_id"                                    \
 	" AND i.state = 'pending' AND i.expires_at > now()"                                        \
 	" AND pg_catalog.set_config('synchronous_commit', 'off', true) = 'off'"                    \
 	" RETURNING " INV_COLUMNS
 
-us_err invitation_store_claim_open(PGconn *c, us_arena *a, const uint8_t *token_hash,
-                                   const char *id, const char *email, const char *user_id,
-                                   const char *request_hash, invitation_row *out)
+us_err invitation_store_claim_ahead_send(PGconn *c, const uint8_t *token_hash, const char *id,
+                                         const char *request_hash)
 {
-	const char *params[] = {token_hash != NULL ? (const char *)token_hash : id, email, user_id,
-	                        request_hash};
-	const int lengths[] = {token_hash != NULL ? 32 : 0, 0, 0, 0};
-	const int formats[] = {token_hash != NULL, 0, 0, 0};
-	if (token_hash != NULL)
-		return get_one(c, a, CLAIM_SET " WHERE i.token_hash = $1 AND " ROUTED("i") CLAIM_OPEN, 4,
-		               params, lengths, formats, out);
-	return get_one(c, a, CLAIM_SET " WHERE i.id = $1::uuid" CLAIM_OPEN, 4, params, NULL, NULL,
-	               out);
+	const char *params[] = {token_hash != NULL ? (const char *)token_hash : id, request_hash};
+	const int lengths[] = {token_hash != NULL ? 32 : 0, 0};
+	const int formats[] = {token_hash != NULL, 0};
+	const us_db_stmt stmts[] = {
+		{"BEGIN", 0, NULL, NULL, NULL},
+		token_hash != NULL
+		        ? (us_db_stmt){CLAIM_AHEAD_SET " WHERE i.token_hash = $1 AND " ROUTED("i")
+		                       CLAIM_AHEAD_OPEN, 2, params, lengths, formats}
+		        : (us_db_stmt){CLAIM_AHEAD_SET " WHERE i.id = $1::uuid" CLAIM_AHEAD_OPEN, 2,
+		                       params, NULL, NULL},
+	};
+	us_err rc = us_db_send(c, stmts, 2);
+	if (rc != US_OK)
+		us_db_rollback(c);
+	return rc;
+}
+
+us_err invitation_store_claim_ahead_end(PGconn *c, us_arena *a, const char *email,
+                                        const char *user_id, invitation_row *out, bool *claimed)
+{
+	*claimed = false;
+	PGresult *res[2];
+	us_err rc = us_db_receive(c, 2, res);
+	PQclear(res[0]);
+	bool found = rc == US_OK && PQntuples(res[1]) == 1;
+	if (found) {
+		us_row r = us_row_at(a, res[1], 0, 0);
+		read_row(&r, 0, out);
+		if (us_row_failed(&r))
+			rc = US_EEXHAUSTED;
+	}
+	PQclear(res[1]);
+	if (rc != US_OK || !found || email == NULL || strcmp(out->email, email) != 0) {
+		us_db_rollback(c);
+		return rc;
+	}
+	out->accepted_user_id = us_arena_strdup(a, user_id);
+	const char *params[] = {out->id, user_id};
+	const us_db_stmt stmts[] = {
+		{"UPDATE invitations SET accepted_user_id = $2::uuid WHERE id = $1", 2, params, NULL,
+		 NULL},
+		{"COMMIT", 0, NULL, NULL, NULL},
+	};
+	rc = out->accepted_user_id != NULL ? us_db_pipeline(c, stmts, 2, NULL) : US_EEXHAUSTED;
+	if (rc != US_OK) {
+		us_db_rollback(c);
+		return rc;
+	}
+	*claimed = true;
+	return US_OK;
 }
 
 us_err invitation_store_release(PGconn *c, const char *id)
@@ -372,26 +414,23 @@ us_err invitation_store_release(PGconn *c, const char *id)
 	                  1, params, NULL);
 }
 
-us_err invitation_store_finish_accept(PGconn *c, us_arena *a, const char *id, const char *user_id,
-                           char **decided_at, char **home_url)
+#define FINISH_ACCEPT                                                                          \
+	"WITH done AS ("                                                                       \
+	" UPDATE invitations SET state = 'accepted', decided_at = now(),"                      \
+	"  updated_at = now(), accepted_user_id = $2::uuid"                                    \
+	" WHERE id = $1 AND state = 'accepting'"                                               \
+	" RETURNING id, send_count, decided_at, account_id),"                                  \
+	" ob AS (INSERT INTO outbox (kind, invitation_id, send_number, request_id,"            \
+	"  account_id)"                                                                        \
+	"  SELECT 'accepted', id, send_count, $3, account_id FROM done RETURNING 1)"          \
+	"SELECT " TS("done.decided_at") ", (SELECT count(*) FROM ob), "                        \
+	NOTIFY_OUTBOX ", coalesce((SELECT s.home_url FROM account_settings s"                  \
+	" WHERE s.account_id = done.account_id), '') FROM done"
+
+/* The finish's row: when, and the account's home URL (both NULL when nothing was
+ * accepting any more). */
+static us_err read_finish(us_arena *a, PGresult *res, char **decided_at, char **home_url)
 {
-	const char *params[] = {id, user_id, us_log_request_id()};
-	PGresult *res;
-	us_err rc = us_db_exec(c,
-	                       "WITH done AS ("
-	                       " UPDATE invitations SET state = 'accepted', decided_at = now(),"
-	                       "  updated_at = now(), accepted_user_id = $2::uuid"
-	                       " WHERE id = $1 AND state = 'accepting'"
-	                       " RETURNING id, send_count, decided_at, account_id),"
-	                       " ob AS (INSERT INTO outbox (kind, invitation_id, send_number, request_id,"
-	                       "  account_id)"
-	                       "  SELECT 'accepted', id, send_count, $3, account_id FROM done RETURNING 1)"
-	                       "SELECT " TS("done.decided_at") ", (SELECT count(*) FROM ob), "
-	                       NOTIFY_OUTBOX ", coalesce((SELECT s.home_url FROM account_settings s"
-	                       " WHERE s.account_id = done.account_id), '') FROM done",
-	                       3, params, &res);
-	if (rc != US_OK)
-		return rc;
 	us_row r = us_row_at(a, res, 0, 0);
 	if (decided_at != NULL)
 		*decided_at = PQntuples(res) == 1 ? us_row_timestamp(&r, 0) : NULL;
@@ -399,6 +438,47 @@ us_err invitation_store_finish_accept(PGconn *c, us_arena *a, const char *id, co
 		*home_url = PQntuples(res) == 1 ? us_row_text(&r, 3) : NULL;
 	PQclear(res);
 	return us_row_failed(&r) ? US_EEXHAUSTED : US_OK;
+}
+
+us_err invitation_store_finish_accept(PGconn *c, us_arena *a, const char *id, const char *user_id,
+                           char **decided_at, char **home_url)
+{
+	const char *params[] = {id, user_id, us_log_request_id()};
+	PGresult *res;
+	us_err rc = us_db_exec(c, FINISH_ACCEPT, 3, params, &res);
+	if (rc != US_OK)
+		return rc;
+	return read_finish(a, res, decided_at, home_url);
+}
+
+us_err invitation_store_finish_accept_send(PGconn *c, const char *id, const char *user_id)
+{
+	const char *params[] = {id, user_id, us_log_request_id()};
+	const us_db_stmt stmts[] = {
+		{"BEGIN", 0, NULL, NULL, NULL},
+		{FINISH_ACCEPT, 3, params, NULL, NULL},
+	};
+	us_err rc = us_db_send(c, stmts, 2);
+	if (rc != US_OK)
+		us_db_rollback(c);
+	return rc;
+}
+
+us_err invitation_store_finish_accept_end(PGconn *c, us_arena *a, bool commit, char **decided_at,
+                                          char **home_url)
+{
+	PGresult *res[2];
+	us_err rc = us_db_receive(c, 2, res);
+	PQclear(res[0]);
+	if (rc == US_OK && commit)
+		rc = us_db_commit(c);
+	else
+		us_db_rollback(c);
+	if (rc != US_OK || !commit) {
+		PQclear(res[1]);
+		return rc;
+	}
+	return read_finish(a, res[1], decided_at, home_url);
 }
 
 us_err invitation_store_fail_accept(PGconn *c, const char *id, const char *reason)

@@ -108,18 +108,22 @@ US_MUST_USE us_err invitation_store_get_locked(PGconn *c, us_arena *a, const cha
 US_MUST_USE us_err invitation_store_claim(PGconn *c, const char *id, const char *account_id,
                                const char *user_id, const char *request_hash, bool *claimed);
 
-/* The lookup and the claim of a signed-in invitee's accept in one statement: the
- * invitation of the link's token_hash (or, when it is NULL, of id) goes pending →
- * accepting when it is open and addressed to email, and comes back in *out as it is
- * now. NOT_FOUND when it was not claimed (unknown, not open, someone else's): the caller
- * then loads it to say why. Committed without waiting for the disk, as above. */
-US_MUST_USE us_err invitation_store_claim_open(PGconn *c, us_arena *a, const uint8_t *token_hash,
-                                               const char *id, const char *email,
-                                               const char *user_id, const char *request_hash,
-                                               invitation_row *out);
-
 /* accepting → pending: the accept could not start (no user was created). */
 US_MUST_USE us_err invitation_store_release(PGconn *c, const char *id);
+
+/* The lookup and the claim of a signed-in invitee's accept, in two halves so the claim
+ * runs while identityd checks the session: _send opens a transaction on an idle
+ * connection and sends in it, without waiting, the claim of the invitation of token_hash
+ * (or, when it is NULL, of id) if it is open. _end collects it and commits it (without waiting for the disk, as above) only
+ * when email (NULL: the session did not prove one) is the invited address, stamping
+ * user_id; otherwise it rolls it back: nobody ever saw it. *claimed says which; *out is the
+ * invitation as claimed. Nothing else may use c in between. Nothing is to be ended when
+ * _send fails. */
+US_MUST_USE us_err invitation_store_claim_ahead_send(PGconn *c, const uint8_t *token_hash,
+                                                    const char *id, const char *request_hash);
+US_MUST_USE us_err invitation_store_claim_ahead_end(PGconn *c, us_arena *a, const char *email,
+                                                   const char *user_id, invitation_row *out,
+                                                   bool *claimed);
 
 /* accepting → accepted with an outbox notice to the inviter, in one transaction.
  * *decided_at gets when, *home_url the account's home URL ("" when none) for the reply's
@@ -127,6 +131,16 @@ US_MUST_USE us_err invitation_store_release(PGconn *c, const char *id);
 US_MUST_USE us_err invitation_store_finish_accept(PGconn *c, us_arena *a, const char *id,
                                        const char *user_id, char **decided_at,
                                        char **home_url);
+
+/* invitation_store_finish_accept in two halves, so the finish runs while tenancyd grants:
+ * _send opens a transaction on an idle connection and sends the finish in it without
+ * waiting; _end collects it and commits it (commit) or rolls it back (the grant failed),
+ * filling *decided_at and *home_url as invitation_store_finish_accept does when committed.
+ * Nothing else may use c in between. Nothing is to be ended when _send fails. */
+US_MUST_USE us_err invitation_store_finish_accept_send(PGconn *c, const char *id,
+                                                      const char *user_id);
+US_MUST_USE us_err invitation_store_finish_accept_end(PGconn *c, us_arena *a, bool commit,
+                                                     char **decided_at, char **home_url);
 
 /* accepting → revoked, for an accept that can never succeed. */
 US_MUST_USE us_err invitation_store_fail_accept(PGconn *c, const char *id, const char *reason);
