@@ -23,6 +23,7 @@
 #include "common/status.h"
 #include "common/trace.h"
 #include "common/transport.h"
+#include "common/wake.h"
 #include "usher/v1/health.pb-c.h"
 #include "usher/v1/rpc.pb-c.h"
 
@@ -90,6 +91,7 @@ struct us_call {
 	void *service_ctx;
 	const Usher__V1__RpcRequest *req;
 	const ProtobufCMethodDescriptor *method;
+	unsigned method_flags; /* its us_rpc_method's */
 	const char *request_id;
 	int64_t deadline_ms;
 	us_status status;
@@ -411,6 +413,7 @@ static void dispatch_request(us_call *call, const Usher__V1__RpcRequest *req,
 	call->service_ctx = svc->ctx;
 	call->method = md;
 	unsigned flags = svc->flags[index];
+	call->method_flags = flags;
 	unsigned needs = ((flags & OPEN_METHOD) ? US_AUTH_OPEN : 0) |
 	                 ((flags & US_RPC_INTERNAL) ? US_AUTH_NEEDS_SYSTEM : 0) |
 	                 ((flags & US_RPC_PRINCIPAL_ADMIN) ? US_AUTH_NEEDS_PRINCIPALS : 0);
@@ -637,6 +640,9 @@ static nng_msg *handle_message(worker *w, const uint8_t *in, size_t in_len, int6
 	} else {
 		dispatch_request(&call, req, &payload, &payload_len);
 		us_fault_point_method(req->method, "before_reply");
+		/* Its events and outbox rows are committed: the relays take them now. */
+		if (call.method != NULL && !(call.method_flags & (US_RPC_READ_ONLY | OPEN_METHOD)))
+			us_wake_committed();
 	}
 
 	int64_t took = us_monotonic_ms() - received_ms;
