@@ -125,7 +125,7 @@ static void *relay_main(void *arg)
 	for (;;) {
 		/* Commits announced from here on bring another look. A full chunk means more may
 		 * wait; a stop waits for the chunk in hand only, however many are left. */
-		unsigned long mark = us_wake_mark();
+		unsigned long mark = us_wake_mark(rl->wake);
 		int handed;
 		do
 			handed = relay_chunk(rl);
@@ -151,7 +151,7 @@ us_err us_event_relay_start(const us_event_relay_opts *opts, us_event_relay **ou
 		return US_EEXHAUSTED;
 	}
 	rl->opts = *opts;
-	if ((rl->wake = us_wake_new()) == NULL) {
+	if ((rl->wake = us_wake_new(US_WAKE_EVENTS)) == NULL) {
 		snprintf(err, err_size, "out of memory starting the event relay");
 		us_event_relay_stop(rl);
 		return US_EEXHAUSTED;

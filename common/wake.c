@@ -15,10 +15,11 @@
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv; /* on CLOCK_MONOTONIC */
 static pthread_once_t cv_once = PTHREAD_ONCE_INIT;
-static atomic_ulong commits;
+static atomic_ulong commits[US_WAKE_TOPICS];
 static atomic_int waiting;
 
 struct us_wake {
+	us_wake_topic topic;
 	atomic_bool stopping;
 };
 
@@ -31,10 +32,13 @@ static void cv_init(void)
 	pthread_condattr_destroy(&attr);
 }
 
-us_wake *us_wake_new(void)
+us_wake *us_wake_new(us_wake_topic topic)
 {
 	pthread_once(&cv_once, cv_init);
-	return calloc(1, sizeof(us_wake));
+	us_wake *w = calloc(1, sizeof(us_wake));
+	if (w != NULL)
+		w->topic = topic;
+	return w;
 }
 
 void us_wake_free(us_wake *w)
@@ -42,9 +46,12 @@ void us_wake_free(us_wake *w)
 	free(w);
 }
 
-void us_wake_committed(void)
+static void announce(unsigned topics)
 {
-	atomic_fetch_add(&commits, 1);
+	for (int t = 0; t < US_WAKE_TOPICS; t++) {
+		if (topics & (1u << t))
+			atomic_fetch_add(&commits[t], 1);
+	}
 	if (atomic_load(&waiting) == 0)
 		return;
 	pthread_mutex_lock(&mu);
@@ -52,9 +59,19 @@ void us_wake_committed(void)
 	pthread_mutex_unlock(&mu);
 }
 
-unsigned long us_wake_mark(void)
+void us_wake_committed(void)
 {
-	return atomic_load(&commits);
+	announce((1u << US_WAKE_TOPICS) - 1);
+}
+
+void us_wake_committed_topic(us_wake_topic topic)
+{
+	announce(1u << topic);
+}
+
+unsigned long us_wake_mark(const us_wake *w)
+{
+	return atomic_load(&commits[w->topic]);
 }
 
 us_wake_reason us_wake_wait(us_wake *w, unsigned long mark, int timeout_ms)
@@ -63,13 +80,14 @@ us_wake_reason us_wake_wait(us_wake *w, unsigned long mark, int timeout_ms)
 	pthread_mutex_lock(&mu);
 	atomic_fetch_add(&waiting, 1);
 	int rc = 0;
-	while (!atomic_load(&w->stopping) && atomic_load(&commits) == mark && rc != ETIMEDOUT)
+	while (!atomic_load(&w->stopping) && atomic_load(&commits[w->topic]) == mark &&
+	       rc != ETIMEDOUT)
 		rc = pthread_cond_timedwait(&cv, &mu, &until);
 	atomic_fetch_sub(&waiting, 1);
 	pthread_mutex_unlock(&mu);
 	if (atomic_load(&w->stopping))
 		return US_WAKE_STOP;
-	return atomic_load(&commits) != mark ? US_WAKE_COMMIT : US_WAKE_TIMEOUT;
+	return atomic_load(&commits[w->topic]) != mark ? US_WAKE_COMMIT : US_WAKE_TIMEOUT;
 }
 
 bool us_wake_pause(us_wake *w, int ms)

@@ -48,9 +48,9 @@ static void short_sleep(void)
 static void test_a_commit_after_the_mark_ends_the_wait(void **state)
 {
 	(void)state;
-	us_wake *w = us_wake_new();
+	us_wake *w = us_wake_new(US_WAKE_EVENTS);
 	assert_non_null(w);
-	unsigned long mark = us_wake_mark();
+	unsigned long mark = us_wake_mark(w);
 	us_wake_committed();
 	assert_int_equal(us_wake_wait(w, mark, LONG_MS), US_WAKE_COMMIT);
 	us_wake_free(w);
@@ -59,8 +59,9 @@ static void test_a_commit_after_the_mark_ends_the_wait(void **state)
 static void test_a_commit_wakes_a_waiting_thread(void **state)
 {
 	(void)state;
-	waiter w = {.wake = us_wake_new(), .mark = us_wake_mark()};
+	waiter w = {.wake = us_wake_new(US_WAKE_EVENTS)};
 	assert_non_null(w.wake);
+	w.mark = us_wake_mark(w.wake);
 	pthread_t t;
 	assert_int_equal(pthread_create(&t, NULL, wait_main, &w), 0);
 	/* One commit, most likely once the thread sleeps in its wait (if not, it finds the
@@ -76,20 +77,36 @@ static void test_a_commit_wakes_a_waiting_thread(void **state)
 static void test_without_a_commit_a_wait_times_out(void **state)
 {
 	(void)state;
-	us_wake *w = us_wake_new();
+	us_wake *w = us_wake_new(US_WAKE_EVENTS);
 	assert_non_null(w);
 	int64_t started = us_monotonic_ms();
-	assert_int_equal(us_wake_wait(w, us_wake_mark(), 30), US_WAKE_TIMEOUT);
+	assert_int_equal(us_wake_wait(w, us_wake_mark(w), 30), US_WAKE_TIMEOUT);
 	assert_true(us_monotonic_ms() - started >= 30);
 	us_wake_free(w);
+}
+
+/* An outbox take's commit (events only) wakes the event relay, not the outbox relays. */
+static void test_a_commit_of_another_topic_does_not_end_the_wait(void **state)
+{
+	(void)state;
+	us_wake *outbox = us_wake_new(US_WAKE_OUTBOX), *events = us_wake_new(US_WAKE_EVENTS);
+	assert_non_null(outbox);
+	assert_non_null(events);
+	unsigned long outbox_mark = us_wake_mark(outbox), events_mark = us_wake_mark(events);
+	us_wake_committed_topic(US_WAKE_EVENTS);
+	assert_int_equal(us_wake_wait(outbox, outbox_mark, 30), US_WAKE_TIMEOUT);
+	assert_int_equal(us_wake_wait(events, events_mark, LONG_MS), US_WAKE_COMMIT);
+	us_wake_free(outbox);
+	us_wake_free(events);
 }
 
 static void test_a_stop_ends_waits_and_pauses(void **state)
 {
 	(void)state;
-	waiter w = {.wake = us_wake_new(), .mark = us_wake_mark()};
-	waiter p = {.wake = w.wake, .pause_mode = true, .paused = true};
+	waiter w = {.wake = us_wake_new(US_WAKE_EVENTS)};
 	assert_non_null(w.wake);
+	w.mark = us_wake_mark(w.wake);
+	waiter p = {.wake = w.wake, .pause_mode = true, .paused = true};
 	pthread_t tw, tp;
 	assert_int_equal(pthread_create(&tw, NULL, wait_main, &w), 0);
 	assert_int_equal(pthread_create(&tp, NULL, wait_main, &p), 0);
@@ -101,7 +118,7 @@ static void test_a_stop_ends_waits_and_pauses(void **state)
 	assert_false(p.paused);
 	assert_true(us_wake_stopping(w.wake));
 	/* For good: the next wait returns at once, even with a commit pending. */
-	unsigned long mark = us_wake_mark();
+	unsigned long mark = us_wake_mark(w.wake);
 	us_wake_committed();
 	assert_int_equal(us_wake_wait(w.wake, mark, LONG_MS), US_WAKE_STOP);
 	assert_false(us_wake_pause(w.wake, LONG_MS));
@@ -113,7 +130,7 @@ static void test_a_stop_ends_waits_and_pauses(void **state)
 static void test_commits_do_not_cut_a_pause_short(void **state)
 {
 	(void)state;
-	us_wake *w = us_wake_new();
+	us_wake *w = us_wake_new(US_WAKE_EVENTS);
 	assert_non_null(w);
 	waiter p = {.wake = w, .pause_mode = true};
 	pthread_t tp;
@@ -135,6 +152,7 @@ int main(void)
 		cmocka_unit_test(test_a_commit_after_the_mark_ends_the_wait),
 		cmocka_unit_test(test_a_commit_wakes_a_waiting_thread),
 		cmocka_unit_test(test_without_a_commit_a_wait_times_out),
+		cmocka_unit_test(test_a_commit_of_another_topic_does_not_end_the_wait),
 		cmocka_unit_test(test_a_stop_ends_waits_and_pauses),
 		cmocka_unit_test(test_commits_do_not_cut_a_pause_short),
 	};

@@ -212,9 +212,10 @@ static int relay_chunk(const invitation_ctx *ctx, PGconn *db)
 		taken = (int)n;
 	if (rc != US_OK || n == 0)
 		us_db_rollback(db);
-	/* Invitations sent: the outbox_taken trigger wrote their events. */
+	/* Invitations sent: the outbox_taken trigger wrote their events (for the event relay
+	 * only: the outbox relays waking each other after each take would take smaller runs). */
 	if (taken > 0)
-		us_wake_committed();
+		us_wake_committed_topic(US_WAKE_EVENTS);
 	us_arena_free(a);
 	return taken;
 }
@@ -227,7 +228,7 @@ static void *relay_main(void *arg)
 		/* Commits announced from here on bring another look. Chunk after chunk while there
 		 * is more, but a stop waits for one chunk only, not for the whole outbox (50,000
 		 * rows took past the minute a stop is given). */
-		unsigned long mark = us_wake_mark();
+		unsigned long mark = us_wake_mark(wake);
 		int taken;
 		do
 			taken = relay_chunk(r->ctx, r->db);
@@ -253,7 +254,7 @@ us_err invitation_outbox_start(const invitation_ctx *ctx, invitation_outbox **ou
 		snprintf(err, err_size, "out of memory starting the outbox relays");
 		return US_EEXHAUSTED;
 	}
-	if ((o->wake = us_wake_new()) == NULL) {
+	if ((o->wake = us_wake_new(US_WAKE_OUTBOX)) == NULL) {
 		snprintf(err, err_size, "out of memory starting the outbox relays");
 		invitation_outbox_stop(o);
 		return US_EEXHAUSTED;
