@@ -7,13 +7,15 @@
 
 #include "common/clock.h"
 
-/* One mutex and condition for the process: a handful of relay threads wait on it. A
- * commit bumps the count and takes the mutex only when some relay waits for work, so a
- * busy daemon (its relays pausing or at work) pays two atomic operations a commit. The
- * count is bumped before the waiters are looked at, and a waiter is counted before it
- * reads the count: either the committer sees the waiter or the waiter sees the commit. */
+/* One mutex and two conditions for the process: a handful of relay threads wait on them.
+ * A commit bumps its topic's count and takes the mutex only when some relay waits for
+ * work, so a busy daemon (its relays pausing or at work) pays a few atomic operations a
+ * commit, and a pausing relay is never woken by one. The count is bumped before the
+ * waiters are looked at, and a waiter is counted before it reads the count: either the
+ * committer sees the waiter or the waiter sees the commit. */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv; /* on CLOCK_MONOTONIC */
+static pthread_cond_t cv;       /* relays waiting for work; on CLOCK_MONOTONIC */
+static pthread_cond_t pause_cv; /* relays pausing: only a stop wakes them */
 static pthread_once_t cv_once = PTHREAD_ONCE_INIT;
 static atomic_ulong commits[US_WAKE_TOPICS];
 static atomic_int waiting;
@@ -29,6 +31,7 @@ static void cv_init(void)
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&cv, &attr);
+	pthread_cond_init(&pause_cv, &attr);
 	pthread_condattr_destroy(&attr);
 }
 
@@ -96,7 +99,7 @@ bool us_wake_pause(us_wake *w, int ms)
 	pthread_mutex_lock(&mu);
 	int rc = 0;
 	while (!atomic_load(&w->stopping) && rc != ETIMEDOUT)
-		rc = pthread_cond_timedwait(&cv, &mu, &until);
+		rc = pthread_cond_timedwait(&pause_cv, &mu, &until);
 	pthread_mutex_unlock(&mu);
 	return !atomic_load(&w->stopping);
 }
@@ -106,6 +109,7 @@ void us_wake_stop(us_wake *w)
 	pthread_mutex_lock(&mu);
 	atomic_store(&w->stopping, true);
 	pthread_cond_broadcast(&cv);
+	pthread_cond_broadcast(&pause_cv);
 	pthread_mutex_unlock(&mu);
 }
 
