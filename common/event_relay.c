@@ -1,13 +1,10 @@
 #include "common/event_relay.h"
 
-#include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "common/arena.h"
 #include "common/db.h"
@@ -15,6 +12,7 @@
 #include "common/log.h"
 #include "common/row.h"
 #include "common/timestamp.h"
+#include "common/wake.h"
 #include "usher/v1/events.pb-c.h"
 
 #define SEND_TIMEOUT_MS 30000
@@ -26,7 +24,7 @@ struct us_event_relay {
 	pthread_t thread;
 	bool started;
 	PGconn *db;
-	int wake_pipe[2]; /* a byte written stops the thread */
+	us_wake *wake;
 };
 
 /* One relay at a time per schema, whatever the number of replicas: the events leave in
@@ -110,69 +108,35 @@ static int relay_chunk(us_event_relay *rl)
 		if (rc == US_OK)
 			us_fault_point("events.after_send");
 	}
-	if (rc == US_OK)
+	/* Nothing taken, nothing to commit (a commit would only cost a round trip). */
+	if (rc == US_OK && n > 0)
 		rc = us_db_commit(rl->db);
 	if (rc == US_OK)
 		handed = (int)n;
-	else
+	if (rc != US_OK || n == 0)
 		us_db_rollback(rl->db);
 	us_arena_free(a);
 	return handed;
 }
 
-/* Waits for a notice or timeout_ms; false when asked to stop. A notice is followed by a
- * short pause, so the events of many small changes (accepts, each with an event in two
- * services) go to notificationd in one call, not one call each. */
-static bool wait_for_work(us_event_relay *rl, int timeout_ms)
-{
-	struct pollfd fds[2] = {
-		{.fd = PQsocket(rl->db), .events = POLLIN},
-		{.fd = rl->wake_pipe[0], .events = POLLIN},
-	};
-	if (poll(fds, 2, timeout_ms) > 0 && (fds[1].revents & POLLIN))
-		return false;
-	if (!(fds[0].revents & POLLIN))
-		return true;
-	PQconsumeInput(rl->db);
-	PGnotify *note;
-	while ((note = PQnotifies(rl->db)) != NULL)
-		PQfreemem(note);
-	return poll(&fds[1], 1, EVENTS_COALESCE_MS) <= 0;
-}
-
-static us_err listen_events(PGconn *db)
-{
-	return us_db_exec(db, "LISTEN usher_events", 0, NULL, NULL);
-}
-
-/* True once us_event_relay_stop() has written its byte. */
-static bool stop_asked(const us_event_relay *rl)
-{
-	struct pollfd fd = {.fd = rl->wake_pipe[0], .events = POLLIN};
-	return poll(&fd, 1, 0) > 0;
-}
-
 static void *relay_main(void *arg)
 {
 	us_event_relay *rl = arg;
-	int listening = PQbackendPID(rl->db);
 	for (;;) {
-		/* The rows were taken under FOR UPDATE: a full chunk means more may wait. A stop
-		 * waits for the chunk in hand only, however many are left. */
+		/* Commits announced from here on bring another look. A full chunk means more may
+		 * wait; a stop waits for the chunk in hand only, however many are left. */
+		unsigned long mark = us_wake_mark(rl->wake);
 		int handed;
 		do
 			handed = relay_chunk(rl);
-		while (handed >= (int)rl->opts.batch && !stop_asked(rl));
+		while (handed >= (int)rl->opts.batch && !us_wake_stopping(rl->wake));
 		int pause = handed < 0 ? RETRY_PAUSE_MS : (int)rl->opts.poll_ms;
-		if (!wait_for_work(rl, pause))
+		us_wake_reason why = us_wake_wait(rl->wake, mark, pause);
+		/* After a commit, a short pause: the events of many small changes (accepts, each
+		 * with an event in two services) go to notificationd in one call, not one each. */
+		if (why == US_WAKE_STOP ||
+		    (why == US_WAKE_COMMIT && !us_wake_pause(rl->wake, EVENTS_COALESCE_MS)))
 			break;
-		/* A reconnect is a new session, without the LISTEN. */
-		if (us_db_ensure(rl->db, rl->opts.schema) == US_OK && PQbackendPID(rl->db) != listening) {
-			if (listen_events(rl->db) == US_OK)
-				listening = PQbackendPID(rl->db);
-			else
-				us_warn("could not listen for event notices");
-		}
 	}
 	return NULL;
 }
@@ -187,15 +151,12 @@ us_err us_event_relay_start(const us_event_relay_opts *opts, us_event_relay **ou
 		return US_EEXHAUSTED;
 	}
 	rl->opts = *opts;
-	rl->wake_pipe[0] = rl->wake_pipe[1] = -1;
-	if (pipe(rl->wake_pipe) != 0) {
-		snprintf(err, err_size, "could not create a pipe: %s", strerror(errno));
+	if ((rl->wake = us_wake_new(US_WAKE_EVENTS)) == NULL) {
+		snprintf(err, err_size, "out of memory starting the event relay");
 		us_event_relay_stop(rl);
 		return US_EEXHAUSTED;
 	}
 	us_err rc = us_db_connect(opts->database_url, opts->schema, &rl->db, err, err_size);
-	if (rc == US_OK && (rc = listen_events(rl->db)) != US_OK)
-		snprintf(err, err_size, "could not listen for event notices");
 	if (rc == US_OK && pthread_create(&rl->thread, NULL, relay_main, rl) != 0) {
 		snprintf(err, err_size, "could not start the event relay");
 		rc = US_EEXHAUSTED;
@@ -213,16 +174,11 @@ void us_event_relay_stop(us_event_relay *rl)
 {
 	if (rl == NULL)
 		return;
-	if (rl->wake_pipe[1] >= 0) {
-		ssize_t w = write(rl->wake_pipe[1], "x", 1);
-		(void)w;
-	}
+	if (rl->wake != NULL)
+		us_wake_stop(rl->wake);
 	if (rl->started)
 		pthread_join(rl->thread, NULL);
 	PQfinish(rl->db);
-	for (int i = 0; i < 2; i++) {
-		if (rl->wake_pipe[i] >= 0)
-			close(rl->wake_pipe[i]);
-	}
+	us_wake_free(rl->wake);
 	free(rl);
 }

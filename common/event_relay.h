@@ -4,7 +4,8 @@
  * written, and deletes them in the same transaction once notificationd has stored them.
  * A daemon killed in between sends them again; notificationd skips the ones it has.
  * Replicas take turns (an advisory lock), so the order holds with any number of them.
- * It wakes on the NOTIFY the triggers send ("usher_events"), or every poll_ms. */
+ * It wakes when the daemon announces a commit (wake.h: its own requests and loops), or
+ * every poll_ms for rows another process wrote (another replica, usherctl). */
 #ifndef US_EVENT_RELAY_H
 #define US_EVENT_RELAY_H
 
@@ -21,7 +22,7 @@ typedef struct us_event_relay_opts {
 	const char *schema;       /* "invitation" */
 	us_rpc_client *notification; /* borrowed for the relay's life */
 	uint32_t batch;           /* events per call, 1-2000 (RecordEvents takes at most 2000) */
-	uint32_t poll_ms;         /* how often it looks without a notice */
+	uint32_t poll_ms;         /* how often it looks without a commit of its own process */
 } us_event_relay_opts;
 
 /* Starts the thread; *out is owned (us_event_relay_stop() it). */

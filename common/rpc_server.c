@@ -23,6 +23,7 @@
 #include "common/status.h"
 #include "common/trace.h"
 #include "common/transport.h"
+#include "common/wake.h"
 #include "usher/v1/health.pb-c.h"
 #include "usher/v1/rpc.pb-c.h"
 
@@ -90,6 +91,7 @@ struct us_call {
 	void *service_ctx;
 	const Usher__V1__RpcRequest *req;
 	const ProtobufCMethodDescriptor *method;
+	unsigned method_flags; /* its us_rpc_method's */
 	const char *request_id;
 	int64_t deadline_ms;
 	us_status status;
@@ -411,6 +413,7 @@ static void dispatch_request(us_call *call, const Usher__V1__RpcRequest *req,
 	call->service_ctx = svc->ctx;
 	call->method = md;
 	unsigned flags = svc->flags[index];
+	call->method_flags = flags;
 	unsigned needs = ((flags & OPEN_METHOD) ? US_AUTH_OPEN : 0) |
 	                 ((flags & US_RPC_INTERNAL) ? US_AUTH_NEEDS_SYSTEM : 0) |
 	                 ((flags & US_RPC_PRINCIPAL_ADMIN) ? US_AUTH_NEEDS_PRINCIPALS : 0);
@@ -593,8 +596,12 @@ static us_log_level level_for(us_err code)
 }
 
 /* Handles one received request; returns the reply to send (NULL: out of memory). */
-static nng_msg *handle_message(worker *w, const uint8_t *in, size_t in_len, int64_t received_ms)
+/* *wrote: the request was one that may have committed events or outbox rows (see
+ * us_wake_committed(), announced once its reply is on its way). */
+static nng_msg *handle_message(worker *w, const uint8_t *in, size_t in_len, int64_t received_ms,
+                               bool *wrote)
 {
+	*wrote = false;
 	us_rpc_server *srv = w->srv;
 	us_call call = {.srv = srv, .w = w};
 	us_status_init(&call.status);
@@ -643,6 +650,7 @@ static nng_msg *handle_message(worker *w, const uint8_t *in, size_t in_len, int6
 	} else {
 		dispatch_request(&call, req, &payload, &payload_len);
 		us_fault_point_method(req->method, "before_reply");
+		*wrote = call.method != NULL && !(call.method_flags & (US_RPC_READ_ONLY | OPEN_METHOD));
 	}
 
 	int64_t took = us_monotonic_ms() - received_ms;
@@ -719,8 +727,9 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&srv->mu);
 
 		gauge_add(srv, "usher_rpc_workers_busy", "RPC workers handling a request", 1);
+		bool wrote;
 		nng_msg *reply = handle_message(w, nng_msg_body(s->msg), nng_msg_len(s->msg),
-		                                s->received_ms);
+		                                s->received_ms, &wrote);
 		gauge_add(srv, "usher_rpc_workers_busy", "RPC workers handling a request", -1);
 		nng_msg_free(s->msg);
 		s->msg = NULL;
@@ -731,6 +740,10 @@ static void *worker_main(void *arg)
 			if (nng_aio_result(w->send_aio) != 0)
 				nng_msg_free(reply);
 		}
+		/* Its events and outbox rows are committed: the relays take them now, the reply
+		 * gone first (waking them costs the caller nothing). */
+		if (wrote)
+			us_wake_committed();
 		gauge_add(srv, "usher_rpc_in_flight", "RPC requests received and not yet answered", -1);
 
 		pthread_mutex_lock(&srv->mu);
@@ -935,7 +948,10 @@ fail:
 us_err us_rpc_server_handle(us_rpc_server *srv, const uint8_t *request, size_t len,
                             us_arena *arena, uint8_t **reply, size_t *reply_len)
 {
-	nng_msg *msg = handle_message(&srv->workers[0], request, len, us_monotonic_ms());
+	bool wrote;
+	nng_msg *msg = handle_message(&srv->workers[0], request, len, us_monotonic_ms(), &wrote);
+	if (wrote)
+		us_wake_committed();
 	uint8_t *copy = msg != NULL ? us_arena_alloc(arena, nng_msg_len(msg) + 1) : NULL;
 	if (copy == NULL) {
 		nng_msg_free(msg);

@@ -60,6 +60,9 @@ enum {
 	 * the handler before its stored reply is found, then rolls it back: only for a handler
 	 * whose work outside the transaction is harmless to repeat. */
 	US_RPC_CLAIM_AHEAD = 1 << 3,
+	/* Writes nothing: the server does not announce a commit after it (common/wake.h).
+	 * Every other request wakes the daemon's relays once handled, whatever its outcome. */
+	US_RPC_READ_ONLY = 1 << 4,
 };
 
 typedef struct us_rpc_method {

@@ -28,7 +28,8 @@ static ut_system sys;
 static us_arena *A;
 
 /* An account with one invitation made the usual way, then ROWS copies of it and an
- * outbox row (an invitation email to send) for each copy, announced to the relays. */
+ * outbox row (an invitation email to send) for each copy, found by the relays' poll (the
+ * rows come from another process). */
 static void fill_outbox(const char *tag)
 {
 	char *owner = ut_create_user(&sys, A, us_arena_printf(A, "owner-%s@acme.example", tag),
@@ -56,8 +57,7 @@ static void fill_outbox(const char *tag)
 	                "  sealed_token, account_id)"
 	                " SELECT 'invite', id, send_count, sealed_token, account_id"
 	                " FROM invitation.invitations WHERE account_id = '%s' AND email LIKE 'bulk%%';"
-	                " ANALYZE invitation.invitations; ANALYZE invitation.outbox;"
-	                " NOTIFY invitation_outbox",
+	                " ANALYZE invitation.invitations; ANALYZE invitation.outbox;",
 	                ROWS, account, account));
 }
 

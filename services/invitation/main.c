@@ -60,9 +60,11 @@ static const us_config_var invitation_vars[] = {
 	SETTING("OUTBOX_RELAYS", US_CONFIG_INT, outbox_relays, 0, "2", 1, 16, NULL,
 	        "threads handing the outbox to usher-notificationd at once"),
 	SETTING("OUTBOX_COALESCE_MS", US_CONFIG_INT, outbox_coalesce_ms, 0, "20", 0, 1000, NULL,
-	        "after an outbox notice, wait this long to send more emails in one call"),
+	        "after a commit of this daemon wakes the relays, wait this long to send more "
+	        "emails in one call"),
 	SETTING("OUTBOX_POLL_MS", US_CONFIG_INT, outbox_poll_ms, 0, "1000", 10, 60000, NULL,
-	        "how often the outbox is checked when no change announces itself"),
+	        "how often the outbox and events are checked for rows another process wrote "
+	        "(another replica)"),
 	SETTING("LINK_JOIN_CONFIRM_HOURS", US_CONFIG_INT, link_join_confirm_hours, 0, "48", 1, 720,
 	        NULL, "how long the link confirming a permanent-link join's address stays valid"),
 	SETTING("REMINDER_INTERVAL_MS", US_CONFIG_INT, reminder_interval_ms, 0, "60000", 50, 3600000,

@@ -1,17 +1,14 @@
 #include "outbox.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "common/db.h"
 #include "common/fault.h"
+#include "common/wake.h"
 #include "links.h"
 #include "common/log.h"
 #include "peers.h"
@@ -36,7 +33,7 @@ typedef struct relay {
 struct invitation_outbox {
 	relay relays[RELAYS_MAX];
 	int n_relays;
-	int wake_pipe[2]; /* a byte written wakes every relay to stop */
+	us_wake *wake; /* the relays' waiting place; stopping it stops them all */
 };
 
 static Usher__V1__TemplateVariable *variable(us_arena *a, const char *name, const char *value)
@@ -208,66 +205,42 @@ static int relay_chunk(const invitation_ctx *ctx, PGconn *db)
 	}
 	if (rc == US_OK && n_emails > 0)
 		us_fault_point("outbox.after_send");
-	if (rc == US_OK)
+	/* Nothing taken, nothing to commit (a commit would only cost a round trip). */
+	if (rc == US_OK && n > 0)
 		rc = us_db_commit(db);
 	if (rc == US_OK)
 		taken = (int)n;
-	else
+	if (rc != US_OK || n == 0)
 		us_db_rollback(db);
+	/* Invitations sent: the outbox_taken trigger wrote their events (for the event relay
+	 * only: the outbox relays waking each other after each take would take smaller runs). */
+	if (taken > 0)
+		us_wake_committed_topic(US_WAKE_EVENTS);
 	us_arena_free(a);
 	return taken;
-}
-
-/* Waits for a NOTIFY or the poll interval; false when asked to stop. A notice is
- * followed by a short pause (OUTBOX_COALESCE_MS), so the emails of many small changes
- * (accepts, declines) go to notificationd in one call rather than one call each. */
-static bool wait_for_work(const relay *r, int timeout_ms)
-{
-	struct pollfd fds[2] = {
-		{.fd = PQsocket(r->db), .events = POLLIN},
-		{.fd = r->outbox->wake_pipe[0], .events = POLLIN},
-	};
-	/* poll() skips a negative fd: a broken connection just waits out the interval. */
-	if (poll(fds, 2, timeout_ms) > 0 && (fds[1].revents & POLLIN))
-		return false;
-	if (!(fds[0].revents & POLLIN))
-		return true;
-	PQconsumeInput(r->db);
-	PGnotify *note;
-	while ((note = PQnotifies(r->db)) != NULL)
-		PQfreemem(note);
-	return poll(&fds[1], 1, (int)r->ctx->settings.outbox_coalesce_ms) <= 0;
-}
-
-/* True once invitation_outbox_stop() has written its byte. */
-static bool stop_asked(const invitation_outbox *o)
-{
-	struct pollfd fd = {.fd = o->wake_pipe[0], .events = POLLIN};
-	return poll(&fd, 1, 0) > 0;
 }
 
 static void *relay_main(void *arg)
 {
 	const relay *r = arg;
-	PGconn *db = r->db;
-	int listening = PQbackendPID(db); /* the session that LISTENs */
+	us_wake *wake = r->outbox->wake;
 	for (;;) {
-		/* Chunk after chunk while there is more, but a stop waits for one chunk only, not
-		 * for the whole outbox (50,000 rows took past the minute a stop is given). */
+		/* Commits announced from here on bring another look. Chunk after chunk while there
+		 * is more, but a stop waits for one chunk only, not for the whole outbox (50,000
+		 * rows took past the minute a stop is given). */
+		unsigned long mark = us_wake_mark(wake);
 		int taken;
 		do
-			taken = relay_chunk(r->ctx, db);
-		while (taken > 0 && !stop_asked(r->outbox));
+			taken = relay_chunk(r->ctx, r->db);
+		while (taken > 0 && !us_wake_stopping(wake));
 		int pause = taken < 0 ? RETRY_PAUSE_MS : (int)r->ctx->settings.outbox_poll_ms;
-		if (!wait_for_work(r, pause))
+		us_wake_reason why = us_wake_wait(wake, mark, pause);
+		/* After a commit, a short pause (OUTBOX_COALESCE_MS): the emails of many small
+		 * changes (accepts, declines) go to notificationd in one call, not one each. */
+		if (why == US_WAKE_STOP ||
+		    (why == US_WAKE_COMMIT &&
+		     !us_wake_pause(wake, (int)r->ctx->settings.outbox_coalesce_ms)))
 			break;
-		/* A reconnect (here or in relay_chunk) is a new session, without the LISTEN. */
-		if (us_db_ensure(db, "invitation") == US_OK && PQbackendPID(db) != listening) {
-			if (invitation_store_listen_outbox(db) == US_OK)
-				listening = PQbackendPID(db);
-			else
-				us_warn("could not listen for outbox notices");
-		}
 	}
 	return NULL;
 }
@@ -281,9 +254,8 @@ us_err invitation_outbox_start(const invitation_ctx *ctx, invitation_outbox **ou
 		snprintf(err, err_size, "out of memory starting the outbox relays");
 		return US_EEXHAUSTED;
 	}
-	o->wake_pipe[0] = o->wake_pipe[1] = -1;
-	if (pipe(o->wake_pipe) != 0) {
-		snprintf(err, err_size, "could not create a pipe: %s", strerror(errno));
+	if ((o->wake = us_wake_new(US_WAKE_OUTBOX)) == NULL) {
+		snprintf(err, err_size, "out of memory starting the outbox relays");
 		invitation_outbox_stop(o);
 		return US_EEXHAUSTED;
 	}
@@ -293,8 +265,6 @@ us_err invitation_outbox_start(const invitation_ctx *ctx, invitation_outbox **ou
 		r->ctx = ctx;
 		r->outbox = o;
 		rc = us_db_connect(ctx->database_url, "invitation", &r->db, err, err_size);
-		if (rc == US_OK && (rc = invitation_store_listen_outbox(r->db)) != US_OK)
-			snprintf(err, err_size, "could not listen for outbox notices");
 		if (rc == US_OK && pthread_create(&r->thread, NULL, relay_main, r) != 0) {
 			snprintf(err, err_size, "could not start an outbox thread");
 			rc = US_EEXHAUSTED;
@@ -313,19 +283,13 @@ void invitation_outbox_stop(invitation_outbox *o)
 {
 	if (o == NULL)
 		return;
-	/* One byte on the pipe wakes every relay: none of them reads it. */
-	if (o->wake_pipe[1] >= 0) {
-		ssize_t w = write(o->wake_pipe[1], "x", 1);
-		(void)w;
-	}
+	if (o->wake != NULL)
+		us_wake_stop(o->wake);
 	for (int i = 0; i < o->n_relays; i++) {
 		if (o->relays[i].started)
 			pthread_join(o->relays[i].thread, NULL);
 		PQfinish(o->relays[i].db);
 	}
-	for (int i = 0; i < 2; i++) {
-		if (o->wake_pipe[i] >= 0)
-			close(o->wake_pipe[i]);
-	}
+	us_wake_free(o->wake);
 	free(o);
 }

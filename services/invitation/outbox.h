@@ -1,6 +1,7 @@
 /* The outbox relay: threads (OUTBOX_RELAYS) that hand the emails written to the outbox to
  * usher-notificationd in batches (idempotent there by key) and deletes them once taken.
- * It wakes on a NOTIFY sent by the transaction that wrote them, or every OUTBOX_POLL_MS. */
+ * They wake when the daemon announces a commit (common/wake.h), or every OUTBOX_POLL_MS for
+ * rows another process wrote (another replica). */
 #ifndef INVITATION_OUTBOX_H
 #define INVITATION_OUTBOX_H
 

@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "erasure.h"
 #include "common/metrics.h"
+#include "common/wake.h"
 #include "joins.h"
 #include "peers.h"
 #include "saga.h"
@@ -69,30 +70,31 @@ static us_err resume(const invitation_ctx *ctx, PGconn *db, us_arena *a,
 	return rc;
 }
 
-/* Settles up to PER_ROUND joins through links (joins.c). */
-static void round_of_join_recovery(const invitation_ctx *ctx, PGconn *db)
+/* Settles up to PER_ROUND joins through links (joins.c). True when it found any. */
+static bool round_of_join_recovery(const invitation_ctx *ctx, PGconn *db)
 {
 	for (int i = 0; i < PER_ROUND; i++) {
 		us_arena *a = us_arena_new();
 		if (a == NULL)
-			return;
+			return i > 0;
 		bool found = false;
 		us_err rc = us_db_ensure(db, "invitation");
 		if (rc == US_OK)
 			rc = invitation_join_recover_one(ctx, db, a, &found);
 		us_arena_free(a);
 		if (rc != US_OK || !found)
-			return;
+			return i > 0 || found;
 	}
+	return true;
 }
 
-/* Resumes up to PER_ROUND accepts, one at a time. */
-static void round_of_recovery(const invitation_ctx *ctx, PGconn *db)
+/* Resumes up to PER_ROUND accepts, one at a time. True when it found any. */
+static bool round_of_recovery(const invitation_ctx *ctx, PGconn *db)
 {
 	for (int i = 0; i < PER_ROUND; i++) {
 		us_arena *a = us_arena_new();
 		if (a == NULL)
-			return;
+			return i > 0;
 		invitation_row row;
 		int64_t taken_us = 0;
 		us_err rc = us_db_ensure(db, "invitation");
@@ -104,34 +106,39 @@ static void round_of_recovery(const invitation_ctx *ctx, PGconn *db)
 			rc = resume(ctx, db, a, &row, taken_us);
 		us_arena_free(a);
 		if (rc != US_OK || !found)
-			return;
+			return i > 0 || found;
 	}
+	return true;
 }
 
-/* Resumes up to PER_ROUND DeleteUser sagas (erasure.h). */
-static void round_of_erasure_recovery(const invitation_ctx *ctx, PGconn *db)
+/* Resumes up to PER_ROUND DeleteUser sagas (erasure.h). True when it found any. */
+static bool round_of_erasure_recovery(const invitation_ctx *ctx, PGconn *db)
 {
 	for (int i = 0; i < PER_ROUND; i++) {
 		us_arena *a = us_arena_new();
 		if (a == NULL)
-			return;
+			return i > 0;
 		bool found = false;
 		us_err rc = us_db_ensure(db, "invitation");
 		if (rc == US_OK)
 			rc = invitation_erasure_recover_one(ctx, db, a, &found);
 		us_arena_free(a);
 		if (rc != US_OK || !found)
-			return;
+			return i > 0 || found;
 	}
+	return true;
 }
 
 static void recovery_round(void *arg)
 {
 	const invitation_ctx *ctx = arg;
 	us_metrics_upkeep_run("accept_recovery");
-	round_of_recovery(ctx, ctx->recovery_db);
-	round_of_join_recovery(ctx, ctx->recovery_db);
-	round_of_erasure_recovery(ctx, ctx->recovery_db);
+	bool worked = round_of_recovery(ctx, ctx->recovery_db);
+	worked |= round_of_join_recovery(ctx, ctx->recovery_db);
+	worked |= round_of_erasure_recovery(ctx, ctx->recovery_db);
+	/* What it finished (accepts, joins, erasures) wrote events and outbox rows. */
+	if (worked)
+		us_wake_committed();
 }
 
 us_err invitation_recovery_start(invitation_ctx *ctx, char *err, size_t err_size)

@@ -4,6 +4,7 @@
 
 #include "common/db.h"
 #include "common/log.h"
+#include "common/wake.h"
 #include "schedule.h"
 #include "store_delivery.h"
 
@@ -31,13 +32,15 @@ static void reminders_round(void *arg)
 	if (us_db_ensure(db, "invitation") != US_OK)
 		return;
 	int64_t now = invitation_schedule_now_ms();
+	int changed = 0; /* invitations expired or reminded: events and outbox rows written */
 	/* Expiry first: an invitation that lapsed is never reminded. */
 	int n = PER_STATEMENT;
 	for (int i = 0; i < STATEMENTS_PER_ROUND && n == PER_STATEMENT && !stop_asked(ctx); i++) {
 		if (invitation_store_expire_due(db, now, PER_STATEMENT, &n) != US_OK) {
 			us_warn("could not mark lapsed invitations expired");
-			return;
+			goto out;
 		}
+		changed += n;
 		if (n > 0)
 			log_count("invitations expired", n);
 	}
@@ -46,13 +49,17 @@ static void reminders_round(void *arg)
 		if (invitation_store_remind_due(db, now, INVITATION_REMINDERS_MAX, PER_STATEMENT, &n) !=
 		    US_OK) {
 			us_warn("could not queue reminders");
-			return;
+			goto out;
 		}
+		changed += n;
 		if (n > 0)
 			log_count("reminders queued", n);
 	}
 	if (invitation_store_wipe_sealed(db, now, INVITATION_REMINDERS_MAX) != US_OK)
 		us_warn("could not wipe the sealed tokens of closed invitations");
+out:
+	if (changed > 0)
+		us_wake_committed();
 }
 
 us_err invitation_reminders_start(invitation_ctx *ctx, char *err, size_t err_size)

@@ -34,8 +34,6 @@
 #define INV_FROM                                                                               \
 	" FROM invitations i JOIN batches b ON b.id = i.batch_id AND b.account_id = i.account_id "
 
-#define NOTIFY_OUTBOX "pg_notify('" INVITATION_STORE_OUTBOX_CHANNEL "', '')"
-
 /* A token arrives without its account: token_routes (written by triggers, migration 0040)
  * names it, so a lookup by the token's hash $1 reads one account's rows (in Citus, one
  * shard). */
@@ -237,7 +235,7 @@ us_err invitation_store_batch_add(PGconn *c, us_arena *scratch, us_arena *keep, 
 	        "  actor_caller, action, subject_type, subject_id, subject_email, detail)"
 	        "  SELECT $2::uuid, $10::uuid, $11::uuid, $12, 'invitation.create', 'invitation', id,"
 	        "  email, $13 FROM i ORDER BY id)"
-	        "SELECT id, email, (SELECT " NOTIFY_OUTBOX " WHERE EXISTS (SELECT 1 FROM ob)) FROM i",
+	        "SELECT id, email FROM i",
 	        13, params, &res);
 	if (rc != US_OK)
 		return rc;
@@ -424,7 +422,7 @@ us_err invitation_store_release(PGconn *c, const char *id)
 	"  account_id)"                                                                        \
 	"  SELECT 'accepted', id, send_count, $3, account_id FROM done RETURNING 1)"          \
 	"SELECT " TS("done.decided_at") ", (SELECT count(*) FROM ob), "                        \
-	NOTIFY_OUTBOX ", coalesce((SELECT s.home_url FROM account_settings s"                  \
+	"coalesce((SELECT s.home_url FROM account_settings s"                                  \
 	" WHERE s.account_id = done.account_id), '') FROM done"
 
 /* The finish's row: when, and the account's home URL (both NULL when nothing was
@@ -435,7 +433,7 @@ static us_err read_finish(us_arena *a, PGresult *res, char **decided_at, char **
 	if (decided_at != NULL)
 		*decided_at = PQntuples(res) == 1 ? us_row_timestamp(&r, 0) : NULL;
 	if (home_url != NULL)
-		*home_url = PQntuples(res) == 1 ? us_row_text(&r, 3) : NULL;
+		*home_url = PQntuples(res) == 1 ? us_row_text(&r, 2) : NULL;
 	PQclear(res);
 	return us_row_failed(&r) ? US_EEXHAUSTED : US_OK;
 }
@@ -504,7 +502,7 @@ us_err invitation_store_decline(PGconn *c, const char *id, bool *done)
 	                       " ob AS (INSERT INTO outbox (kind, invitation_id, send_number, request_id,"
 	                       "  account_id)"
 	                       "  SELECT 'declined', id, send_count, $2, account_id FROM d RETURNING 1)"
-	                       "SELECT " NOTIFY_OUTBOX " FROM ob",
+	                       "SELECT 1 FROM ob",
 	                       2, params, &rows);
 	*done = rc == US_OK && rows == 1;
 	return rc;
@@ -547,7 +545,7 @@ us_err invitation_store_reinvite(PGconn *c, const char *id, const char *token_ha
 	        "  account_id)"
 	        "  SELECT 'invite', id, send_count, $3, $7, account_id FROM r WHERE $3 IS NOT NULL"
 	        "  RETURNING 1)"
-	        "SELECT CASE WHEN EXISTS (SELECT 1 FROM ob) THEN " NOTIFY_OUTBOX " END FROM r",
+	        "SELECT 1 FROM r",
 	        7, params, &rows);
 	if (rc == US_EEXISTS) {
 		*result = INVITATION_REINVITE_SUPERSEDED;
@@ -808,11 +806,6 @@ us_err invitation_store_outbox_take(PGconn *c, us_arena *a, size_t limit, invita
 	}
 	PQclear(res);
 	return us_row_failed(&r) ? US_EEXHAUSTED : US_OK;
-}
-
-us_err invitation_store_listen_outbox(PGconn *c)
-{
-	return us_db_exec(c, "LISTEN " INVITATION_STORE_OUTBOX_CHANNEL, 0, NULL, NULL);
 }
 
 /* --- permanent links --- */

@@ -236,10 +236,6 @@ typedef struct invitation_outbox_row {
 US_MUST_USE us_err invitation_store_outbox_take(PGconn *c, us_arena *a, size_t limit, invitation_outbox_row **rows,
                                      size_t *n);
 
-/* The channel the outbox is announced on. */
-#define INVITATION_STORE_OUTBOX_CHANNEL "invitation_outbox"
-US_MUST_USE us_err invitation_store_listen_outbox(PGconn *c);
-
 
 /* --- permanent links --- */
 

@@ -58,7 +58,8 @@ static const us_config_var tenancy_vars[] = {
 	 US_CONFIG_REQUIRED, NULL, 1, 0, us_config_check_nng_urls,
 	 "address of usher-notificationd, which takes the membership events"},
 	{"EVENTS_POLL_MS", US_CONFIG_INT, offsetof(tenancy_settings, events_poll_ms), 0, "1000", 10,
-	 60000, NULL, "how often the events table is checked when no change announces itself"},
+	 60000, NULL,
+	 "how often the events table is checked for rows another process wrote (another replica)"},
 };
 
 static us_err load_matrix(tenancy_ctx *ctx, char *err, size_t err_size)

@@ -13,10 +13,10 @@
 
 static const us_rpc_method tenancy_methods[] = {
 	{"CreateAccount", tenancy_create_account, US_RPC_IDEMPOTENT},
-	{"GetAccount", tenancy_get_account, 0},
+	{"GetAccount", tenancy_get_account, US_RPC_READ_ONLY},
 	{"UpdateAccountSettings", tenancy_update_account_settings, US_RPC_IDEMPOTENT},
 	{"CreateSubaccount", tenancy_create_subaccount, US_RPC_IDEMPOTENT},
-	{"ListSubaccounts", tenancy_list_subaccounts, 0},
+	{"ListSubaccounts", tenancy_list_subaccounts, US_RPC_READ_ONLY},
 	/* Granting on someone's behalf is for Usher itself (invitationd's accept saga). Its
 	 * key's claim goes with its statements: before its stored reply is found, a repeat
 	 * only reads (a service principal's scope, from identityd) and logs. */
@@ -28,14 +28,14 @@ static const us_rpc_method tenancy_methods[] = {
 	{"Deactivate", tenancy_deactivate, US_RPC_IDEMPOTENT},
 	{"Reactivate", tenancy_reactivate, US_RPC_IDEMPOTENT},
 	{"Remove", tenancy_remove, US_RPC_IDEMPOTENT},
-	{"ListMembers", tenancy_list_members, 0},
-	{"ListMyMemberships", tenancy_list_my_memberships, 0},
-	{"Check", tenancy_check, 0},
-	{"CheckGrant", tenancy_check_grant, 0},
-	{"MembersAmong", tenancy_members_among, 0},
+	{"ListMembers", tenancy_list_members, US_RPC_READ_ONLY},
+	{"ListMyMemberships", tenancy_list_my_memberships, US_RPC_READ_ONLY},
+	{"Check", tenancy_check, US_RPC_READ_ONLY},
+	{"CheckGrant", tenancy_check_grant, US_RPC_READ_ONLY},
+	{"MembersAmong", tenancy_members_among, US_RPC_READ_ONLY},
 	/* Who is in the account is answered to Usher itself (invitationd) only. */
-	{"CheckInvite", tenancy_check_invite, US_RPC_INTERNAL},
-	{"ListAccounts", tenancy_list_accounts, US_RPC_INTERNAL},
+	{"CheckInvite", tenancy_check_invite, US_RPC_INTERNAL | US_RPC_READ_ONLY},
+	{"ListAccounts", tenancy_list_accounts, US_RPC_INTERNAL | US_RPC_READ_ONLY},
 	{"TransferPrimaryOwnership", tenancy_transfer_primary_ownership, US_RPC_IDEMPOTENT},
 };
 
@@ -46,7 +46,7 @@ us_rpc_service tenancy_server_service(tenancy_ctx *ctx)
 }
 
 static const us_rpc_method tenancy_audit_methods[] = {
-	{"ListAudit", tenancy_list_audit, 0},
+	{"ListAudit", tenancy_list_audit, US_RPC_READ_ONLY},
 };
 
 us_rpc_service tenancy_server_audit_service(tenancy_ctx *ctx)
