@@ -1294,10 +1294,16 @@ static void test_a_failed_or_silent_peer_fails_the_invitation_and_writes_nothing
 	assert_int_equal(invitations_to("boo@example.com"), 0);
 
 	/* tenancyd takes the call and never answers (paused) while identityd answers: the call
-	 * ends at its deadline. */
+	 * ends at its deadline. invitationd's deadline counts from when it received the call,
+	 * a moment after ours: tenancyd resumes only once invitationd has given up too. */
+	long from = ut_log_lines(&sys.daemons[UT_INVITATION]) + 1;
 	assert_int_equal(kill(sys.daemons[UT_TENANCY].pid, SIGSTOP), 0);
 	us_err rc = invite_within("silent@example.com", 2000, &st);
+	long gave_up = ut_log_wait(&sys.daemons[UT_INVITATION], "\"code\":\"DEADLINE_EXCEEDED\"", from,
+	                           10000);
 	assert_int_equal(kill(sys.daemons[UT_TENANCY].pid, SIGCONT), 0);
+	if (gave_up == 0)
+		fail_msg("invitationd did not end the call at its deadline");
 	if (rc != US_EDEADLINE)
 		fail_msg("with tenancyd paused: %s (%s)", us_err_name(rc), st.message);
 	us_status_clear(&st);
