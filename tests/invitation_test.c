@@ -462,6 +462,11 @@ static void test_an_accept_keeps_nothing_that_was_not_vouched_for(void **state)
 	assert_int_equal(accept_existing(mail.token, unknown, &r, &st),
 	                 US_EUNAUTHENTICATED);
 	us_status_clear(&st);
+	/* Not shaped as a session token at all: refused as the bad input it is, naming it. */
+	assert_int_equal(accept_existing(mail.token, "not a token!", &r, &st), US_EINVAL);
+	assert_int_equal(st.n_violations, 1);
+	assert_string_equal(st.violations[0].field, "session_token");
+	us_status_clear(&st);
 	us_err rc;
 	Usher__V1__Invitation *inv = get_invitation(owner, id, &rc, &st);
 	assert_int_equal(rc, US_OK);

@@ -162,6 +162,8 @@ static us_err existing_user(us_call *call, invitation_peer *p, us_err resolved, 
 	us_err rc = resolved;
 	if (rc == US_EUNAUTHENTICATED)
 		return us_call_error(call, US_EUNAUTHENTICATED, "your session has ended; sign in again");
+	if (rc == US_EINVAL) /* not a session token at all: identityd says which field */
+		return invitation_upstream_invalid(call, p, "");
 	if (rc != US_OK)
 		return invitation_upstream_error(call, p, rc, "checking the session");
 	if (strcmp((*user)->email, row->email) != 0)
