@@ -490,26 +490,15 @@ static us_err add_macs(Usher__V1__SignedRequest *frame, const uint8_t *packed, s
 	return US_OK;
 }
 
-/* req packed in arena (*out, *len). */
-static us_err pack_request(const Usher__V1__RpcRequest *req, us_arena *arena, uint8_t **out,
+/* m packed in arena (*out, *len). */
+static us_err pack_message(const ProtobufCMessage *m, us_arena *arena, uint8_t **out,
                            size_t *len)
 {
-	*len = usher__v1__rpc_request__get_packed_size(req);
+	*len = protobuf_c_message_get_packed_size(m);
 	*out = us_arena_alloc(arena, *len ? *len : 1);
 	if (*out == NULL)
 		return US_EEXHAUSTED;
-	usher__v1__rpc_request__pack(req, *out);
-	return US_OK;
-}
-
-static us_err pack_frame(const Usher__V1__SignedRequest *frame, us_arena *arena, uint8_t **out,
-                         size_t *len)
-{
-	*len = usher__v1__signed_request__get_packed_size(frame);
-	*out = us_arena_alloc(arena, *len ? *len : 1);
-	if (*out == NULL)
-		return US_EEXHAUSTED;
-	usher__v1__signed_request__pack(frame, *out);
+	protobuf_c_message_pack(m, *out);
 	return US_OK;
 }
 
@@ -523,7 +512,7 @@ us_err us_rpc_mac(const us_caller_key *key, const uint8_t server_public_key[US_P
 	uint8_t *packed;
 	size_t req_len;
 	Usher__V1__SignedRequest frame = USHER__V1__SIGNED_REQUEST__INIT;
-	us_err rc = pack_request(req, arena, &packed, &req_len);
+	us_err rc = pack_message(&req->base, arena, &packed, &req_len);
 	if (rc == US_OK)
 		rc = add_macs(&frame, packed, req_len, &k, 1, arena);
 	sodium_memzero(&k, sizeof(k));
@@ -533,17 +522,16 @@ us_err us_rpc_mac(const us_caller_key *key, const uint8_t server_public_key[US_P
 	frame.request.len = req_len;
 	frame.public_key.data = (uint8_t *)key->public_key;
 	frame.public_key.len = US_PUBLIC_KEY_BYTES;
-	return pack_frame(&frame, arena, out, len);
+	return pack_message(&frame.base, arena, out, len);
 }
 
 us_err us_rpc_sign(const us_caller_key *key, const Usher__V1__RpcRequest *req, us_arena *arena,
                    uint8_t **out, size_t *len)
 {
-	size_t req_len = usher__v1__rpc_request__get_packed_size(req);
-	uint8_t *packed = us_arena_alloc(arena, req_len ? req_len : 1);
-	if (packed == NULL)
+	uint8_t *packed;
+	size_t req_len;
+	if (pack_message(&req->base, arena, &packed, &req_len) != US_OK)
 		return US_EEXHAUSTED;
-	usher__v1__rpc_request__pack(req, packed);
 	uint8_t signature[US_SIGNATURE_BYTES];
 	us_caller_key_sign(key, packed, req_len, signature);
 	Usher__V1__SignedRequest frame = USHER__V1__SIGNED_REQUEST__INIT;
@@ -553,12 +541,7 @@ us_err us_rpc_sign(const us_caller_key *key, const Usher__V1__RpcRequest *req, u
 	frame.public_key.len = US_PUBLIC_KEY_BYTES;
 	frame.signature.data = signature;
 	frame.signature.len = US_SIGNATURE_BYTES;
-	*len = usher__v1__signed_request__get_packed_size(&frame);
-	*out = us_arena_alloc(arena, *len);
-	if (*out == NULL)
-		return US_EEXHAUSTED;
-	usher__v1__signed_request__pack(&frame, *out);
-	return US_OK;
+	return pack_message(&frame.base, arena, out, len);
 }
 
 /* env stamped with the time and a fresh nonce, signed (unless there is no key) and packed
@@ -649,6 +632,37 @@ static bool sign_instead(us_rpc_client *c, bool macd, const Usher__V1__RpcReply 
 	return true;
 }
 
+/* A call's envelope: method, ids, trace, caller, idempotency key and actor (into *actor),
+ * with request packed into arena as its payload (once, straight into the arena). Without
+ * opts->request_id, a fresh one is made into id. US_EEXHAUSTED when the payload is over
+ * the limit (env->payload.len says its size) or memory ran out. */
+static us_err envelope(const us_rpc_client *c, const char *method, const us_rpc_call_opts *opts,
+                       const ProtobufCMessage *request, us_arena *arena, char id[33],
+                       Usher__V1__Actor *actor, Usher__V1__RpcRequest *env)
+{
+	if (opts->request_id == NULL) {
+		uint8_t raw[16];
+		randombytes_buf(raw, sizeof(raw));
+		sodium_bin2hex(id, 33, raw, sizeof(raw));
+	}
+	usher__v1__actor__init(actor);
+	usher__v1__rpc_request__init(env);
+	env->method = (char *)method;
+	env->request_id = (char *)(opts->request_id ? opts->request_id : id);
+	env->traceparent = (char *)(opts->traceparent ? opts->traceparent : "");
+	env->caller = c->caller;
+	env->idempotency_key = (char *)(opts->idempotency_key ? opts->idempotency_key : "");
+	if (opts->actor_user_id != NULL || opts->actor_account_id != NULL) {
+		actor->user_id = (char *)(opts->actor_user_id ? opts->actor_user_id : "");
+		actor->account_id = (char *)(opts->actor_account_id ? opts->actor_account_id : "");
+		env->actor = actor;
+	}
+	env->payload.len = protobuf_c_message_get_packed_size(request);
+	if (env->payload.len > c->max_message_bytes)
+		return US_EEXHAUSTED;
+	return pack_message(request, arena, &env->payload.data, &env->payload.len);
+}
+
 us_err us_rpc_call(us_rpc_client *c, const char *method, const us_rpc_call_opts *opts,
                    const ProtobufCMessage *request, const ProtobufCMessageDescriptor *reply_type,
                    us_arena *arena, ProtobufCMessage **reply, us_status *status)
@@ -661,41 +675,18 @@ us_err us_rpc_call(us_rpc_client *c, const char *method, const us_rpc_call_opts 
 		status = &scratch;
 	us_status_init(status);
 
-	char request_id[33];
-	if (opts->request_id == NULL) {
-		uint8_t raw[16];
-		randombytes_buf(raw, sizeof(raw));
-		sodium_bin2hex(request_id, sizeof(request_id), raw, sizeof(raw));
-	}
 	uint32_t timeout = opts->timeout_ms ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
 	int64_t deadline = us_monotonic_ms() + timeout;
 	const us_caller_key *signer = opts->signer != NULL ? opts->signer
 	                                                   : (c->has_key ? &c->key : NULL);
-
-	Usher__V1__Actor actor = USHER__V1__ACTOR__INIT;
-	Usher__V1__RpcRequest env = USHER__V1__RPC_REQUEST__INIT;
-	env.method = (char *)method;
-	env.request_id = (char *)(opts->request_id ? opts->request_id : request_id);
-	env.traceparent = (char *)(opts->traceparent ? opts->traceparent : "");
-	env.caller = c->caller;
-	env.idempotency_key = (char *)(opts->idempotency_key ? opts->idempotency_key : "");
-	if (opts->actor_user_id != NULL || opts->actor_account_id != NULL) {
-		actor.user_id = (char *)(opts->actor_user_id ? opts->actor_user_id : "");
-		actor.account_id = (char *)(opts->actor_account_id ? opts->actor_account_id : "");
-		env.actor = &actor;
-	}
-
-	/* The payload is packed once, straight into the arena. */
-	size_t payload_len = protobuf_c_message_get_packed_size(request);
-	if (payload_len > c->max_message_bytes)
-		return us_status_set(status, US_EEXHAUSTED, "request of %zu bytes is over the limit",
-		                     payload_len);
-	uint8_t *payload = us_arena_alloc(arena, payload_len ? payload_len : 1);
-	if (payload == NULL)
-		return us_status_set(status, US_EEXHAUSTED, "out of memory");
-	protobuf_c_message_pack(request, payload);
-	env.payload.data = payload;
-	env.payload.len = payload_len;
+	char request_id[33];
+	Usher__V1__Actor actor;
+	Usher__V1__RpcRequest env;
+	if (envelope(c, method, opts, request, arena, request_id, &actor, &env) != US_OK)
+		return env.payload.len > c->max_message_bytes
+		               ? us_status_set(status, US_EEXHAUSTED,
+		                               "request of %zu bytes is over the limit", env.payload.len)
+		               : us_status_set(status, US_EEXHAUSTED, "out of memory");
 
 	ProtobufCAllocator alloc = us_arena_protobuf_allocator(arena);
 	Usher__V1__RpcReply *rep = NULL;
@@ -781,39 +772,16 @@ us_rpc_pending *us_rpc_call_start(us_rpc_client *c, const char *method,
 	static const us_rpc_call_opts no_opts;
 	*p = (us_rpc_pending){.client = c, .method = method, .opts = opts ? *opts : no_opts,
 	                      .request = request, .arena = arena};
-	if (p->opts.request_id == NULL) {
-		uint8_t raw[16];
-		randombytes_buf(raw, sizeof(raw));
-		sodium_bin2hex(p->request_id, sizeof(p->request_id), raw, sizeof(raw));
-		p->opts.request_id = p->request_id;
-	}
 	uint32_t timeout = p->opts.timeout_ms ? p->opts.timeout_ms : DEFAULT_TIMEOUT_MS;
 	p->deadline = us_monotonic_ms() + timeout;
-
-	Usher__V1__Actor actor = USHER__V1__ACTOR__INIT;
-	Usher__V1__RpcRequest env = USHER__V1__RPC_REQUEST__INIT;
-	env.method = (char *)method;
-	env.request_id = (char *)p->opts.request_id;
-	env.traceparent = (char *)(p->opts.traceparent ? p->opts.traceparent : "");
-	env.caller = c->caller;
-	env.idempotency_key = (char *)(p->opts.idempotency_key ? p->opts.idempotency_key : "");
-	if (p->opts.actor_user_id != NULL || p->opts.actor_account_id != NULL) {
-		actor.user_id = (char *)(p->opts.actor_user_id ? p->opts.actor_user_id : "");
-		actor.account_id = (char *)(p->opts.actor_account_id ? p->opts.actor_account_id : "");
-		env.actor = &actor;
-	}
-	env.timeout_ms = timeout;
-	size_t payload_len = protobuf_c_message_get_packed_size(request);
-	uint8_t *payload = payload_len <= c->max_message_bytes
-	                           ? us_arena_alloc(arena, payload_len ? payload_len : 1)
-	                           : NULL;
-	if (payload == NULL) {
-		p->unsent = US_EEXHAUSTED;
+	Usher__V1__Actor actor;
+	Usher__V1__RpcRequest env;
+	p->unsent = envelope(c, method, &p->opts, request, arena, p->request_id, &actor, &env);
+	if (p->unsent != US_OK)
 		return p;
-	}
-	protobuf_c_message_pack(request, payload);
-	env.payload.data = payload;
-	env.payload.len = payload_len;
+	/* A retry (us_rpc_call_finish) goes out under the same request id. */
+	p->opts.request_id = env.request_id;
+	env.timeout_ms = timeout;
 	uint8_t nonce[NONCE_BYTES];
 	const us_caller_key *signer = p->opts.signer != NULL ? p->opts.signer
 	                                                     : (c->has_key ? &c->key : NULL);
