@@ -663,6 +663,27 @@ static us_err envelope(const us_rpc_client *c, const char *method, const us_rpc_
 	return pack_message(request, arena, &env->payload.data, &env->payload.len);
 }
 
+/* What a call ends with once its reply's status is in *status: that status's code, or the
+ * payload unpacked as reply_type into *reply. scratch: the caller's own status, when it was
+ * given none (cleared here). */
+static us_err reply_payload(const Usher__V1__RpcReply *rep,
+                            const ProtobufCMessageDescriptor *reply_type, ProtobufCAllocator *alloc,
+                            ProtobufCMessage **reply, us_status *status, us_status *scratch)
+{
+	if (status->code != US_OK) {
+		us_err rc = status->code;
+		if (status == scratch)
+			us_status_clear(scratch);
+		return rc;
+	}
+	ProtobufCMessage *out = protobuf_c_message_unpack(reply_type, alloc, rep->payload.len,
+	                                                  rep->payload.data);
+	if (out == NULL)
+		return us_status_set(status, US_EINTERNAL, "malformed %s reply", reply_type->name);
+	*reply = out;
+	return US_OK;
+}
+
 us_err us_rpc_call(us_rpc_client *c, const char *method, const us_rpc_call_opts *opts,
                    const ProtobufCMessage *request, const ProtobufCMessageDescriptor *reply_type,
                    us_arena *arena, ProtobufCMessage **reply, us_status *status)
@@ -731,18 +752,7 @@ us_err us_rpc_call(us_rpc_client *c, const char *method, const us_rpc_call_opts 
 		}
 		break;
 	}
-	if (status->code != US_OK) {
-		us_err rc = status->code;
-		if (status == &scratch)
-			us_status_clear(&scratch);
-		return rc;
-	}
-	ProtobufCMessage *out = protobuf_c_message_unpack(reply_type, &alloc, rep->payload.len,
-	                                                  rep->payload.data);
-	if (out == NULL)
-		return us_status_set(status, US_EINTERNAL, "malformed %s reply", reply_type->name);
-	*reply = out;
-	return US_OK;
+	return reply_payload(rep, reply_type, &alloc, reply, status, &scratch);
 }
 
 /* --- calls in flight together --- */
@@ -864,16 +874,5 @@ us_err us_rpc_call_finish(us_rpc_pending *p, const ProtobufCMessageDescriptor *r
 	if (rc != US_OK)
 		return us_status_set(status, rc, "%s: %s", p->method,
 		                     rc == US_EDEADLINE ? "no reply in time" : us_strerror(rc));
-	if (status->code != US_OK) {
-		rc = status->code;
-		if (status == &scratch)
-			us_status_clear(&scratch);
-		return rc;
-	}
-	ProtobufCMessage *out = protobuf_c_message_unpack(reply_type, &alloc, rep->payload.len,
-	                                                  rep->payload.data);
-	if (out == NULL)
-		return us_status_set(status, US_EINTERNAL, "malformed %s reply", reply_type->name);
-	*reply = out;
-	return US_OK;
+	return reply_payload(rep, reply_type, &alloc, reply, status, &scratch);
 }
